@@ -1,0 +1,1 @@
+export { base62, sidFromPath } from "./sid.js";
