@@ -1,0 +1,96 @@
+import { ConfigError } from "./errors.js";
+
+/**
+ * Typed readers for one setting. Each takes the raw value (from env or YAML)
+ * and the setting's name, so every refusal names what to fix.
+ */
+export function readString(raw: unknown, setting: string, fallback?: string): string {
+  if (raw === undefined || raw === null || raw === "") {
+    if (fallback !== undefined) return fallback;
+    throw new ConfigError(setting, "is required");
+  }
+  if (typeof raw !== "string" && typeof raw !== "number") throw new ConfigError(setting, "must be a string");
+  return String(raw);
+}
+
+export function readOptionalString(raw: unknown, setting: string): string | undefined {
+  if (raw === undefined || raw === null || raw === "") return undefined;
+  return readString(raw, setting);
+}
+
+export function readInt(
+  raw: unknown,
+  setting: string,
+  opts: { fallback?: number; min?: number; max?: number } = {},
+): number {
+  if (raw === undefined || raw === null || raw === "") {
+    if (opts.fallback !== undefined) return opts.fallback;
+    throw new ConfigError(setting, "is required");
+  }
+  const n = typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n)) throw new ConfigError(setting, `must be an integer, got ${JSON.stringify(raw)}`);
+  if (opts.min !== undefined && n < opts.min) throw new ConfigError(setting, `must be ≥ ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max) throw new ConfigError(setting, `must be ≤ ${opts.max}, got ${n}`);
+  return n;
+}
+
+export function readNumber(
+  raw: unknown,
+  setting: string,
+  opts: { fallback?: number; min?: number; max?: number } = {},
+): number {
+  if (raw === undefined || raw === null || raw === "") {
+    if (opts.fallback !== undefined) return opts.fallback;
+    throw new ConfigError(setting, "is required");
+  }
+  const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim()) : NaN;
+  if (!Number.isFinite(n)) throw new ConfigError(setting, `must be a number, got ${JSON.stringify(raw)}`);
+  if (opts.min !== undefined && n < opts.min) throw new ConfigError(setting, `must be ≥ ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max) throw new ConfigError(setting, `must be ≤ ${opts.max}, got ${n}`);
+  return n;
+}
+
+export function readBool(raw: unknown, setting: string, fallback: boolean): boolean {
+  if (raw === undefined || raw === null || raw === "") return fallback;
+  if (typeof raw === "boolean") return raw;
+  const s = String(raw).toLowerCase();
+  if (["1", "true", "yes", "on"].includes(s)) return true;
+  if (["0", "false", "no", "off"].includes(s)) return false;
+  throw new ConfigError(setting, `must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+export function readEnum<T extends string>(raw: unknown, setting: string, allowed: readonly T[], fallback?: T): T {
+  const s = readString(raw, setting, fallback);
+  if (!(allowed as readonly string[]).includes(s)) {
+    throw new ConfigError(setting, `must be one of ${allowed.join(" | ")}, got "${s}"`);
+  }
+  return s as T;
+}
+
+export function readUrl(raw: unknown, setting: string, opts: { fallback?: string; protocols?: string[] } = {}): URL {
+  const s = readString(raw, setting, opts.fallback);
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    throw new ConfigError(setting, `must be an absolute URL, got "${s}"`);
+  }
+  if (opts.protocols && !opts.protocols.includes(url.protocol)) {
+    throw new ConfigError(setting, `must use ${opts.protocols.join(" or ")}, got "${url.protocol}"`);
+  }
+  return url;
+}
+
+export function readPort(raw: unknown, setting: string, fallback: number): number {
+  return readInt(raw, setting, { fallback, min: 0, max: 65535 });
+}
+
+/** Walks a camelCase path like "node.stickiness.securityLevel" in a config tree. */
+export function pick(tree: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = tree;
+  for (const part of path.split(".")) {
+    if (cur === null || typeof cur !== "object" || Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}

@@ -1,0 +1,91 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  ConfigError,
+  loadYamlConfig,
+  parseYamlConfig,
+  pick,
+  readBool,
+  readEnum,
+  readInt,
+  readPort,
+  readUrl,
+} from "@fame/config";
+
+const SENTINEL_YAML = `
+node:
+  type: Sentinel
+  requested_logicals: ["fame.fabric"]
+  listeners:
+    - type: WebSocketListener
+      port: "\${env:FAME_SENTINEL_PORT:8000}"
+  security: { type: SecurityProfile, profile: "\${env:FAME_SECURITY_PROFILE:open}" }
+  stickiness: { type: AFTLoadBalancerStickinessManager, security_level: strict }
+`;
+
+describe("YAML config", () => {
+  it("interpolates env with defaults and camel-cases keys", () => {
+    const tree = parseYamlConfig(SENTINEL_YAML, { FAME_SECURITY_PROFILE: "strict-overlay" });
+    expect(pick(tree, "node.security.profile")).toBe("strict-overlay");
+    expect(pick(tree, "node.listeners")).toEqual([{ type: "WebSocketListener", port: "8000" }]);
+    expect(pick(tree, "node.stickiness.securityLevel")).toBe("strict");
+    expect(pick(tree, "node.requestedLogicals")).toEqual(["fame.fabric"]);
+  });
+
+  it("refuses an unset variable with no default, naming the path", () => {
+    expect(() => parseYamlConfig("a:\n  b: ${env:FAME_NOPE_X}\n", {})).toThrow(/a\.b.*FAME_NOPE_X/);
+  });
+
+  it("keeps an empty default and colons inside defaults", () => {
+    const tree = parseYamlConfig('id: "${env:X:}"\nurl: "${env:U:https://h:1/p}"\n', {});
+    expect(tree).toEqual({ id: "", url: "https://h:1/p" });
+  });
+
+  it("refuses both spellings of one key", () => {
+    expect(() => parseYamlConfig("s:\n  security_level: strict\n  securityLevel: strict\n", {})).toThrow(ConfigError);
+  });
+
+  it("refuses YAML that is not a mapping or not YAML", () => {
+    expect(() => parseYamlConfig("- a\n- b\n", {})).toThrow(/mapping/);
+    expect(() => parseYamlConfig("a: [1, 2\n", {})).toThrow(/not valid YAML/);
+  });
+
+  it("loads FAME_CONFIG, and treats a missing default file as empty", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fame-config-"));
+    const file = join(dir, "c.yml");
+    writeFileSync(file, SENTINEL_YAML);
+    expect(pick(loadYamlConfig({ FAME_CONFIG: file }).tree, "node.type")).toBe("Sentinel");
+    expect(() => loadYamlConfig({ FAME_CONFIG: join(dir, "missing.yml") })).toThrow(/FAME_CONFIG/);
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      expect(loadYamlConfig({}).file).toBeUndefined();
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+});
+
+describe("setting readers", () => {
+  it("name the setting on refusal", () => {
+    expect(() => readInt("abc", "FAME_X")).toThrow(/FAME_X.*integer/);
+    expect(() => readInt("5", "FAME_X", { max: 3 })).toThrow(/≤ 3/);
+    expect(() => readEnum("loose", "stickiness.security_level", ["strict", "sid-only"])).toThrow(
+      /stickiness\.security_level.*strict \| sid-only/,
+    );
+    expect(() => readUrl("not a url", "FAME_JWKS_URL")).toThrow(/FAME_JWKS_URL/);
+    expect(() => readUrl("http://x", "FAME_JWKS_URL", { protocols: ["https:"] })).toThrow(/https:/);
+    expect(() => readBool("maybe", "FAME_SHOW_ENVELOPES", false)).toThrow(/FAME_SHOW_ENVELOPES/);
+    expect(() => readPort("70000", "FAME_SENTINEL_PORT", 8000)).toThrow(/FAME_SENTINEL_PORT/);
+  });
+
+  it("parse good values and defaults", () => {
+    expect(readInt(undefined, "x", { fallback: 7 })).toBe(7);
+    expect(readInt(" 42", "x")).toBe(42);
+    expect(readBool("YES", "x", false)).toBe(true);
+    expect(readEnum(undefined, "x", ["a", "b"], "b")).toBe("b");
+    expect(readUrl("https://localhost:8443/x", "x").port).toBe("8443");
+  });
+});

@@ -1,0 +1,66 @@
+import { type Logger, createLogger } from "@fame/logger";
+import Fastify, { type FastifyInstance, type FastifyError } from "fastify";
+import type { ServerTls } from "./tls-settings.js";
+
+export interface HttpServiceOptions {
+  /** component name in logs and /health */
+  name: string;
+  host?: string;
+  port: number;
+  /** null = plain HTTP (only ever chosen by the explicit dev flag) */
+  tls: ServerTls | null;
+  logger?: Logger;
+  /** request bodies above this are refused with 413 before parsing; default 64 KiB */
+  bodyLimit?: number;
+  /** adds routes; runs before listen */
+  register: (app: FastifyInstance, log: Logger) => void | Promise<void>;
+  /** extra fields for GET /health */
+  health?: () => Record<string, unknown>;
+}
+
+export interface RunningService {
+  app: FastifyInstance;
+  url: string;
+  port: number;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+/**
+ * A fastify server with the conventions every FAME service shares: TLS by
+ * default, /health, bounded bodies, JSON errors that never leak internals.
+ */
+export async function startHttpService(opts: HttpServiceOptions): Promise<RunningService> {
+  const log = opts.logger ?? createLogger({ name: opts.name });
+  const app = Fastify({
+    loggerInstance: log,
+    bodyLimit: opts.bodyLimit ?? 64 * 1024,
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key, minVersion: "TLSv1.2" as const } } : {}),
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  }) as unknown as FastifyInstance;
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, "request failed");
+    else req.log.warn({ code: err.code, status, url: req.url }, err.message);
+    const code =
+      status === 413 ? "request_too_large" : status === 415 ? "unsupported_media_type" : status >= 500 ? "internal_error" : "invalid_request";
+    // Only client errors echo their message: it describes the caller's input, never our state.
+    void reply.status(status).send({ error: code, error_description: status >= 500 ? "internal error" : err.message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: "not_found", error_description: `no route ${req.method} ${req.url}` });
+  });
+  app.get("/health", async () => ({ status: "ok", service: opts.name, ...(opts.health?.() ?? {}) }));
+
+  await opts.register(app, log);
+  const host = opts.host ?? "127.0.0.1";
+  await app.listen({ host, port: opts.port });
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : opts.port;
+  const url = `${opts.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  log.info({ url, tls: opts.tls !== null }, `${opts.name} listening`);
+  if (!opts.tls) log.warn("plain HTTP enabled by FAME_DEV_INSECURE_HTTP: development only");
+  return { app, url, port, log, close: () => app.close() };
+}

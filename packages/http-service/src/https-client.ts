@@ -1,0 +1,122 @@
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+
+export interface OutboundOptions {
+  /** PEM trust bundle; undefined = system roots */
+  ca?: string | undefined;
+  timeoutMs?: number;
+  /** responses larger than this are abandoned (untrusted peer) */
+  maxBytes?: number;
+}
+
+export class OutboundError extends Error {
+  constructor(
+    readonly code: "timeout" | "too_large" | "network" | "bad_json" | "http_status",
+    message: string,
+    readonly status?: number,
+    readonly body?: unknown,
+  ) {
+    super(message);
+    this.name = "OutboundError";
+  }
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/**
+ * One HTTP(S) request with a private trust bundle, a deadline and a size cap.
+ * Node's global fetch cannot take a CA per call without undici internals.
+ */
+export function requestRaw(
+  url: string | URL,
+  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } & OutboundOptions = {},
+): Promise<RawResponse> {
+  const u = typeof url === "string" ? new URL(url) : url;
+  const timeoutMs = init.timeoutMs ?? 10_000;
+  const maxBytes = init.maxBytes ?? 1024 * 1024;
+  const doRequest = u.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (err: OutboundError) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+      req.destroy();
+    };
+    const req = doRequest(
+      u,
+      {
+        method: init.method ?? "GET",
+        headers: init.headers,
+        ...(u.protocol === "https:" && init.ca ? { ca: init.ca } : {}),
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const tooLarge = () => fail(new OutboundError("too_large", `response from ${u.host} exceeds ${maxBytes} bytes`));
+        if (Number(res.headers["content-length"] ?? 0) > maxBytes) return tooLarge();
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > maxBytes) return tooLarge();
+          chunks.push(c);
+        });
+        res.on("end", () => {
+          if (settled) return;
+          settled = true;
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+        });
+        res.on("error", (err) => fail(new OutboundError("network", `${u.host}: ${err.message}`)));
+      },
+    );
+    req.on("timeout", () => fail(new OutboundError("timeout", `${u.host} did not answer in ${timeoutMs} ms`)));
+    req.on("error", (err) => fail(new OutboundError("network", `${u.host}: ${err.message}`)));
+    if (init.body !== undefined) req.write(init.body);
+    req.end();
+  });
+}
+
+/** JSON request; non-2xx answers throw OutboundError("http_status") carrying the parsed body. */
+export async function requestJson<T = unknown>(
+  url: string | URL,
+  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } & OutboundOptions = {},
+): Promise<T> {
+  const res = await requestRaw(url, { ...init, headers: { accept: "application/json", ...init.headers } });
+  let parsed: unknown;
+  try {
+    parsed = res.body.length ? JSON.parse(res.body.toString("utf8")) : undefined;
+  } catch {
+    throw new OutboundError("bad_json", `${String(url)} answered ${res.status} with a body that is not JSON`, res.status);
+  }
+  if (res.status < 200 || res.status >= 300) {
+    throw new OutboundError("http_status", `${String(url)} answered ${res.status}`, res.status, parsed);
+  }
+  return parsed as T;
+}
+
+/**
+ * A fetch-compatible function bound to a trust bundle, for libraries that take
+ * a custom fetch (jose's remote JWKS).
+ */
+export function fetchWithTrust(opts: OutboundOptions): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
+  return async (input, init) => {
+    const url = input instanceof Request ? input.url : input;
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((v, k) => {
+      headers[k] = v;
+    });
+    const res = await requestRaw(url, {
+      ...opts,
+      method: init?.method ?? "GET",
+      headers,
+      ...(typeof init?.body === "string" ? { body: init.body } : {}),
+    });
+    const h = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") h.set(k, v);
+    return new Response(res.body, { status: res.status, headers: h });
+  };
+}

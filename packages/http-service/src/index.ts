@@ -1,0 +1,11 @@
+export { type HttpServiceOptions, type RunningService, startHttpService } from "./http-service.js";
+export {
+  fetchWithTrust,
+  OutboundError,
+  type OutboundOptions,
+  type RawResponse,
+  requestJson,
+  requestRaw,
+} from "./https-client.js";
+export { EXIT, runMain } from "./run-main.js";
+export { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "./tls-settings.js";

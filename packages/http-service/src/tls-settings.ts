@@ -1,0 +1,37 @@
+import { readFileSync } from "node:fs";
+import { ConfigError, readBool } from "@fame/config";
+
+export interface ServerTls {
+  cert: string;
+  key: string;
+}
+
+/**
+ * Server TLS material from FAME_TLS_CERT / FAME_TLS_KEY (PEM files). Plain
+ * HTTP is refused unless FAME_DEV_INSECURE_HTTP=1 says so out loud: then null.
+ */
+export function serverTlsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerTls | null {
+  if (readBool(env["FAME_DEV_INSECURE_HTTP"], "FAME_DEV_INSECURE_HTTP", false)) return null;
+  const certFile = env["FAME_TLS_CERT"] || "certs/server.pem";
+  const keyFile = env["FAME_TLS_KEY"] || "certs/server.key";
+  return { cert: readPem(certFile, "FAME_TLS_CERT"), key: readPem(keyFile, "FAME_TLS_KEY") };
+}
+
+/** Trust bundle for outbound TLS (FAME_CA_CERTS); undefined means the system roots. */
+export function trustBundleFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const file = env["FAME_CA_CERTS"];
+  if (!file) return undefined;
+  return readPem(file, "FAME_CA_CERTS");
+}
+
+function readPem(file: string, setting: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const hint = (err as NodeJS.ErrnoException).code === "ENOENT" ? " (run `make pki` to generate the dev PKI)" : "";
+    throw new ConfigError(setting, `cannot read ${file}: ${(err as Error).message}${hint}`);
+  }
+  if (!text.includes("-----BEGIN ")) throw new ConfigError(setting, `${file} is not PEM`);
+  return text;
+}

@@ -1,0 +1,105 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
+import { createLogger } from "@fame/logger";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  OutboundError,
+  type RunningService,
+  requestJson,
+  requestRaw,
+  serverTlsFromEnv,
+  startHttpService,
+} from "@fame/http-service";
+
+const logLines: string[] = [];
+const sink = new Writable({
+  write(chunk, _e, cb) {
+    logLines.push(String(chunk));
+    cb();
+  },
+});
+
+let svc: RunningService;
+beforeAll(async () => {
+  svc = await startHttpService({
+    name: "unit-svc",
+    port: 0,
+    tls: null,
+    bodyLimit: 1024,
+    logger: createLogger({ name: "unit-svc", destination: sink, level: "info" }),
+    health: () => ({ extra: 1 }),
+    register: (app) => {
+      app.post("/echo", async (req) => ({ got: req.body }));
+      app.get("/boom", async () => {
+        throw new Error("secret internal detail");
+      });
+    },
+  });
+});
+afterAll(() => svc.close());
+
+describe("startHttpService", () => {
+  it("serves /health with extra fields", async () => {
+    await expect(requestJson(`${svc.url}/health`)).resolves.toEqual({ status: "ok", service: "unit-svc", extra: 1 });
+  });
+
+  it("answers unknown routes with a JSON 404", async () => {
+    const res = await requestRaw(`${svc.url}/nope`);
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ error: "not_found" });
+  });
+
+  it("refuses oversized bodies with 413 and malformed JSON with 400", async () => {
+    const big = await requestRaw(`${svc.url}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ a: "x".repeat(5000) }),
+    });
+    expect(big.status).toBe(413);
+    expect(JSON.parse(big.body.toString())).toMatchObject({ error: "request_too_large" });
+    const bad = await requestRaw(`${svc.url}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body.toString())).toMatchObject({ error: "invalid_request" });
+  });
+
+  it("does not leak internal error messages", async () => {
+    const res = await requestRaw(`${svc.url}/boom`);
+    expect(res.status).toBe(500);
+    expect(res.body.toString()).not.toContain("secret internal detail");
+    expect(logLines.join("")).toContain("secret internal detail");
+  });
+});
+
+describe("outbound requests", () => {
+  it("abandon oversized and slow answers", async () => {
+    const server = createServer((req, res) => {
+      if (req.url === "/big") res.end("x".repeat(4096));
+      // /slow never answers: the client's deadline must end it
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await expect(requestRaw(`${base}/big`, { maxBytes: 100 })).rejects.toMatchObject({ code: "too_large" });
+      await expect(requestRaw(`${base}/slow`, { timeoutMs: 200 })).rejects.toBeInstanceOf(OutboundError);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it("reports non-2xx with the parsed body", async () => {
+    await expect(requestJson(`${svc.url}/nope`)).rejects.toMatchObject({ code: "http_status", status: 404 });
+  });
+});
+
+describe("serverTlsFromEnv", () => {
+  it("is null only with the explicit dev flag, and names missing files", () => {
+    expect(serverTlsFromEnv({ FAME_DEV_INSECURE_HTTP: "1" })).toBeNull();
+    expect(() => serverTlsFromEnv({ FAME_TLS_CERT: "/nonexistent.pem" })).toThrow(/FAME_TLS_CERT/);
+  });
+});

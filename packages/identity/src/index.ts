@@ -1,0 +1,3 @@
+export * from "./admission/index.js";
+export * from "./pki/index.js";
+export * from "./tokens/index.js";

@@ -1,0 +1,1 @@
+export { pidAlive, type ProcessSpec, type RunningProcess, startProcess, stopAll } from "./processes.js";
