@@ -1,1 +1,78 @@
+export {
+  type Address,
+  addressAllowedBy,
+  isAddress,
+  isLogicalAddress,
+  isValidLogical,
+  isValidName,
+  isValidPath,
+  isWildcardLogical,
+  type LogicalAddress,
+  type LogicalPattern,
+  logicalMatches,
+  type ParsedAddress,
+  type PhysicalAddress,
+  parseAddress,
+  parseLogical,
+  tryParseAddress,
+} from "./address.js";
+export {
+  Base64Error,
+  base64urlByteLength,
+  base64urlDecode,
+  base64urlEncode,
+  isBase64,
+  isBase64url,
+} from "./base64.js";
+export { type EnvelopeInit, makeEnvelope, type NackOrigin, nackFor } from "./builders.js";
+export { CanonicalJsonError, canonicalJson, canonicalJsonBytes } from "./canonical-json.js";
+export { decodeEnvelope, encodeEnvelope, utf8Length } from "./codec.js";
+export type {
+  EncryptionBlock,
+  Envelope,
+  MetaValue,
+  SecurityBlock,
+  SignatureBlock,
+} from "./envelope.js";
+export { PROTOCOL_VERSION } from "./envelope.js";
+export { ERROR_CODE_DESCRIPTIONS, ERROR_CODES, type ErrorCode, isErrorCode } from "./error-codes.js";
+export {
+  type AddressBind,
+  type AddressBindAck,
+  type AddressUnbind,
+  type Data,
+  type DataEnc,
+  type DataJson,
+  type DeliveryAck,
+  type Drain,
+  FRAME_TYPES,
+  type Frame,
+  type FrameOf,
+  type FrameType,
+  type Heartbeat,
+  type HeartbeatAck,
+  isFrameType,
+  type Jwk,
+  type KeyAnnounce,
+  type KeyRequest,
+  type NodeAttach,
+  type NodeAttachAck,
+  type SecureAccept,
+  type SecureClose,
+  type SecureOpen,
+  type Stickiness,
+} from "./frames.js";
+export { ID_PATTERN, isId, isSid, isSystemId, newId, SID_PATTERN, SYSTEM_ID_PATTERN } from "./ids.js";
+export type { JSONValue } from "./json-value.js";
+export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
+export { isProtocolError, ProtocolError, type ProtocolErrorCode } from "./protocol-error.js";
 export { base62, sidFromPath } from "./sid.js";
+export {
+  aeadAad,
+  immutableHeaders,
+  payloadDigest,
+  payloadDigestMatches,
+  SIGNING_SEPARATOR,
+  signingInput,
+} from "./signing-input.js";
+export { validateEnvelope, validateFrame } from "./validate.js";

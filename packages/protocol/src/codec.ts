@@ -1,0 +1,81 @@
+import type { Envelope } from "./envelope.js";
+import { nestingExceeds } from "./json-depth.js";
+import { type Limits, resolveLimits } from "./limits.js";
+import { ProtocolError } from "./protocol-error.js";
+import { checkEnvelope, newCtx, validateEnvelope } from "./validate.js";
+
+// fatal: invalid UTF-8 is refused rather than silently replaced; ignoreBOM keeps a BOM so
+// JSON.parse refuses it instead of it being stripped.
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** UTF-8 length of a JS string (lone surrogates count as the 3-byte U+FFFD they would become). */
+export function utf8Length(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Size check that avoids counting when the UTF-16 length already decides it. */
+function exceedsBytes(s: string, max: number): boolean {
+  if (s.length > max) return true; // each code unit is at least one byte
+  if (s.length * 3 <= max) return false; // and at most three
+  return utf8Length(s) > max;
+}
+
+function tooLarge(max: number): ProtocolError {
+  return new ProtocolError("frame_too_large", "", `frame larger than ${max} bytes`);
+}
+
+/**
+ * Decode one wire frame. Order matters for cost: size first (before any decoding),
+ * then a cheap nesting scan, then JSON.parse, then structural validation.
+ */
+export function decodeEnvelope(input: string | Uint8Array, limits?: Partial<Limits>): Envelope {
+  const lim = resolveLimits(limits);
+  let text: string;
+  if (typeof input === "string") {
+    if (exceedsBytes(input, lim.maxFrameBytes)) throw tooLarge(lim.maxFrameBytes);
+    text = input;
+  } else {
+    if (input.byteLength > lim.maxFrameBytes) throw tooLarge(lim.maxFrameBytes);
+    try {
+      text = utf8Decoder.decode(input);
+    } catch {
+      throw new ProtocolError("bad_envelope", "", "not valid UTF-8");
+    }
+  }
+  if (nestingExceeds(text, lim.maxDepth)) {
+    throw new ProtocolError("bad_envelope", "", `nesting deeper than ${lim.maxDepth}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProtocolError("bad_envelope", "", "not valid JSON");
+  }
+  // JSON.parse output has no getters or proxies, so the unguarded checker is enough here.
+  return checkEnvelope(value, newCtx(lim));
+}
+
+/**
+ * Serialize an envelope, validating it first so we never send what a peer would refuse.
+ * Throws ProtocolError like the decoder, including frame_too_large for the encoded size.
+ */
+export function encodeEnvelope(env: Envelope, limits?: Partial<Limits>): string {
+  const lim = resolveLimits(limits);
+  validateEnvelope(env, lim);
+  const text = JSON.stringify(env);
+  if (exceedsBytes(text, lim.maxFrameBytes)) throw tooLarge(lim.maxFrameBytes);
+  return text;
+}

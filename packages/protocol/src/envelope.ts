@@ -1,0 +1,47 @@
+import type { Address } from "./address.js";
+import type { Frame } from "./frames.js";
+
+export const PROTOCOL_VERSION = 1;
+
+export interface SignatureBlock {
+  alg: "EdDSA";
+  kid: string;
+  /** base64url Ed25519 signature over signingInput(env), 64 bytes. */
+  val: string;
+}
+
+export interface EncryptionBlock {
+  alg: "chacha20-poly1305-channel";
+  cid: string;
+  /** Per-channel sequence number, starting at 1; receivers refuse repeats. */
+  seq: number;
+  kid: string;
+  /** base64url check value binding the ciphertext to aeadAad(env). */
+  ac: string;
+}
+
+/** At least one of `sig` / `enc` is present. */
+export interface SecurityBlock {
+  sig?: SignatureBlock;
+  enc?: EncryptionBlock;
+}
+
+export type MetaValue = string | number | boolean;
+
+export interface Envelope<F extends Frame = Frame> {
+  v: typeof PROTOCOL_VERSION;
+  id: string;
+  /** Sender's sid (base62, see sidFromPath). */
+  sid: string;
+  to?: Address;
+  replyTo?: Address;
+  corrId?: string;
+  /** Milliseconds since the epoch, integer. */
+  ts: number;
+  ttlMs?: number;
+  frame: F;
+  sec?: SecurityBlock;
+  /** Compact JWS (authorization/forwarding token). */
+  aft?: string;
+  meta?: Record<string, MetaValue>;
+}

@@ -1,0 +1,187 @@
+import type { Address } from "./address.js";
+import type { ErrorCode } from "./error-codes.js";
+import type { JSONValue } from "./json-value.js";
+
+/** Public key as carried on the wire: OKP only (Ed25519 signing, X25519 key agreement). */
+export interface Jwk {
+  kty: "OKP";
+  crv: "Ed25519" | "X25519";
+  /** base64url, 32 bytes. */
+  x: string;
+  kid: string;
+  use?: "sig" | "enc";
+  /** Standard base64 DER certificates, leaf first, at most 5. */
+  x5c?: string[];
+}
+
+/** Replica-stickiness policy handed to a node; `mode` names it, other members are its parameters. */
+export interface Stickiness {
+  mode: string;
+  [param: string]: string | number | boolean;
+}
+
+export interface NodeAttach {
+  type: "NodeAttach";
+  systemId: string;
+  instanceId: string;
+  attachTicket?: string;
+  /** Logicals (or `*.` wildcards) the node asks to serve. */
+  logicals: string[];
+  keys: Jwk[];
+  capabilities?: string[];
+}
+
+export interface NodeAttachAck {
+  type: "NodeAttachAck";
+  ok: boolean;
+  assignedPath?: string;
+  keys?: Jwk[];
+  stickiness?: Stickiness;
+  heartbeatMs?: number;
+  code?: ErrorCode;
+  reason?: string;
+}
+
+export interface AddressBind {
+  type: "AddressBind";
+  address: Address;
+}
+
+export interface AddressBindAck {
+  type: "AddressBindAck";
+  address: Address;
+  ok: boolean;
+  code?: ErrorCode;
+  reason?: string;
+}
+
+export interface AddressUnbind {
+  type: "AddressUnbind";
+  address: Address;
+}
+
+export interface Heartbeat {
+  type: "Heartbeat";
+}
+
+export interface HeartbeatAck {
+  type: "HeartbeatAck";
+}
+
+/** Application data in clear; `pd` (payload digest) is optional and, if present, must be checked. */
+export interface DataJson {
+  type: "Data";
+  codec: "json";
+  payload: JSONValue;
+  pd?: string;
+}
+
+/** Application data sealed for a secure channel; the channel is named by `sec.enc`. */
+export interface DataEnc {
+  type: "Data";
+  codec: "enc";
+  /** base64url ciphertext including the AEAD tag. */
+  ct: string;
+  pd?: string;
+}
+
+export type Data = DataJson | DataEnc;
+
+export interface DeliveryAck {
+  type: "DeliveryAck";
+  ok: boolean;
+  refId: string;
+  /** Required when `ok` is false. */
+  code?: ErrorCode;
+  reason?: string;
+}
+
+/** At least one of `kid` / `address` is present. */
+export interface KeyRequest {
+  type: "KeyRequest";
+  kid?: string;
+  address?: Address;
+}
+
+export interface KeyAnnounce {
+  type: "KeyAnnounce";
+  keys: Jwk[];
+  sid?: string;
+  address?: Address;
+}
+
+export interface SecureOpen {
+  type: "SecureOpen";
+  cid: string;
+  /** base64url X25519 public key, 32 bytes. */
+  ephPub: string;
+  alg: "CHACHA20P1305";
+}
+
+export interface SecureAccept {
+  type: "SecureAccept";
+  cid: string;
+  ok: boolean;
+  /** Required when `ok` is true. */
+  ephPub?: string;
+  aft?: string;
+  code?: ErrorCode;
+  reason?: string;
+}
+
+export interface SecureClose {
+  type: "SecureClose";
+  cid: string;
+  reason?: string;
+}
+
+export interface Drain {
+  type: "Drain";
+  deadlineMs?: number;
+}
+
+export type Frame =
+  | NodeAttach
+  | NodeAttachAck
+  | AddressBind
+  | AddressBindAck
+  | AddressUnbind
+  | Heartbeat
+  | HeartbeatAck
+  | Data
+  | DeliveryAck
+  | KeyRequest
+  | KeyAnnounce
+  | SecureOpen
+  | SecureAccept
+  | SecureClose
+  | Drain;
+
+export type FrameType = Frame["type"];
+
+/** The frame variant(s) with the given `type`. */
+export type FrameOf<T extends FrameType> = Extract<Frame, { type: T }>;
+
+export const FRAME_TYPES: readonly FrameType[] = Object.freeze([
+  "NodeAttach",
+  "NodeAttachAck",
+  "AddressBind",
+  "AddressBindAck",
+  "AddressUnbind",
+  "Heartbeat",
+  "HeartbeatAck",
+  "Data",
+  "DeliveryAck",
+  "KeyRequest",
+  "KeyAnnounce",
+  "SecureOpen",
+  "SecureAccept",
+  "SecureClose",
+  "Drain",
+] satisfies FrameType[]);
+
+const FRAME_TYPE_SET: ReadonlySet<string> = new Set(FRAME_TYPES);
+
+export function isFrameType(value: unknown): value is FrameType {
+  return typeof value === "string" && FRAME_TYPE_SET.has(value);
+}

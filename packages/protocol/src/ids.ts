@@ -1,0 +1,29 @@
+import { base64urlEncode } from "./base64.js";
+
+/** `id`, `corrId`, `cid`, `refId`, `kid`, `instanceId`: url-safe, bounded. */
+export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** `systemId` also names path segments, so it takes the narrower segment alphabet. */
+export const SYSTEM_ID_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
+/** `sid` is base62 (see sid.ts); no separator byte can occur in it, which signing relies on. */
+export const SID_PATTERN = /^[A-Za-z0-9]{1,64}$/;
+/** Keys of `meta` and `stickiness`, and capability names. */
+export const TOKEN_PATTERN = /^[A-Za-z0-9_.:/-]{1,64}$/;
+
+export function isId(value: unknown): value is string {
+  return typeof value === "string" && ID_PATTERN.test(value);
+}
+
+export function isSystemId(value: unknown): value is string {
+  return typeof value === "string" && SYSTEM_ID_PATTERN.test(value);
+}
+
+export function isSid(value: unknown): value is string {
+  return typeof value === "string" && SID_PATTERN.test(value);
+}
+
+/** 22 url-safe characters carrying 128 random bits: collision-free in practice, valid as any id. */
+export function newId(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return base64urlEncode(bytes);
+}

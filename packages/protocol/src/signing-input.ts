@@ -1,0 +1,73 @@
+/**
+ * What signatures and channel AEAD bind to. Only headers that no hop may rewrite are
+ * covered (`v,id,sid,to,replyTo,corrId,ts`); `ttlMs`, `meta`, `sec` and `aft` are left out
+ * because they may be adjusted in transit or carry the signature itself. The payload enters
+ * through its digest so a relay can check a signature without re-serializing the payload.
+ */
+import { sha256 } from "@fame/crypto";
+import { base64urlEncode } from "./base64.js";
+import { canonicalJsonBytes } from "./canonical-json.js";
+import type { Envelope } from "./envelope.js";
+import type { Frame } from "./frames.js";
+
+/** ASCII Unit Separator: cannot occur in a sid, in canonical JSON text, or in base64url. */
+export const SIGNING_SEPARATOR = 0x1f;
+
+const encoder = new TextEncoder();
+
+/**
+ * base64url(SHA-256(x)), where x is canonicalJson(payload) for clear Data, the UTF-8
+ * of `ct` for sealed Data (the ciphertext text as sent), and canonicalJson(frame) otherwise.
+ * Any `pd` already on a frame is ignored here: this always computes.
+ */
+export function payloadDigest(frame: Frame): string {
+  let bytes: Uint8Array;
+  if (frame.type === "Data") {
+    bytes = frame.codec === "json" ? canonicalJsonBytes(frame.payload) : encoder.encode(frame.ct);
+  } else {
+    bytes = canonicalJsonBytes(frame);
+  }
+  return base64urlEncode(sha256(bytes));
+}
+
+/**
+ * Whether a Data frame's declared `pd` matches its content (true when none is declared).
+ * Receivers must check this before trusting a signature, since the signature covers `pd`
+ * and not the payload itself.
+ */
+export function payloadDigestMatches(frame: Frame): boolean {
+  return frame.type !== "Data" || frame.pd === undefined || frame.pd === payloadDigest(frame);
+}
+
+export function immutableHeaders(env: Envelope): Uint8Array {
+  return canonicalJsonBytes({
+    v: env.v,
+    id: env.id,
+    sid: env.sid,
+    to: env.to,
+    replyTo: env.replyTo,
+    corrId: env.corrId,
+    ts: env.ts,
+  });
+}
+
+/** `sid ‖ 0x1F ‖ immutableHeaders ‖ 0x1F ‖ pd`, pd being Data's declared `pd` or else computed. */
+export function signingInput(env: Envelope): Uint8Array {
+  const frame = env.frame;
+  const pd = frame.type === "Data" && frame.pd !== undefined ? frame.pd : payloadDigest(frame);
+  const sid = encoder.encode(env.sid);
+  const headers = immutableHeaders(env);
+  const digest = encoder.encode(pd);
+  const out = new Uint8Array(sid.length + 1 + headers.length + 1 + digest.length);
+  out.set(sid, 0);
+  out[sid.length] = SIGNING_SEPARATOR;
+  out.set(headers, sid.length + 1);
+  out[sid.length + 1 + headers.length] = SIGNING_SEPARATOR;
+  out.set(digest, sid.length + 2 + headers.length);
+  return out;
+}
+
+/** Additional authenticated data for channel encryption: the immutable headers. */
+export function aeadAad(env: Envelope): Uint8Array {
+  return immutableHeaders(env);
+}
