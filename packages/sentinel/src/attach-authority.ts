@@ -1,0 +1,218 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { type CryptoBackend, defaultBackend } from "@fame/crypto";
+import {
+  base64urlDecode,
+  type Envelope,
+  type ErrorCode,
+  type NodeAttach,
+  sidFromPath,
+  signingInput,
+} from "@fame/protocol";
+import type { NodeKey } from "./node-session.js";
+import type { AdmissionProfile, SecurityProfile } from "./sentinel-config.js";
+
+/** What a verified attach ticket says about the node (Welcome's decision). */
+export interface TicketGrant {
+  systemId: string;
+  instanceId: string;
+  assignedPath: string;
+  acceptedLogicals: string[];
+  /** unique id of the ticket, for single use */
+  jti: string;
+  /** seconds since epoch */
+  exp: number;
+}
+
+/** What a verified certificate chain says about its key. */
+export interface VerifiedChain {
+  systemId: string;
+  sid: string;
+  path: string;
+  logicals: string[];
+  publicKey: Uint8Array;
+  notAfter: Date;
+}
+
+export interface AttachVerifiers {
+  /** throws with a message when the ticket is not valid for this sentinel */
+  verifyTicket(ticket: string): Promise<TicketGrant>;
+  /** throws when the chain does not lead to the trust bundle or names another node */
+  verifyChain(x5c: string[], expectedSystemId: string): Promise<VerifiedChain>;
+  /** true the first time a ticket id is seen (until it expires) */
+  firstUse(jti: string, instanceId: string, expSec: number): boolean;
+}
+
+export type AttachDecision =
+  | {
+      ok: true;
+      systemId: string;
+      instanceId: string;
+      assignedPath: string;
+      sid: string;
+      acceptedLogicals: string[];
+      keys: NodeKey[];
+    }
+  | { ok: false; code: ErrorCode; reason: string };
+
+export interface AttachAuthorityOptions {
+  sentinelId: string;
+  securityProfile: SecurityProfile;
+  admissionProfile: AdmissionProfile;
+  directToken?: string | undefined;
+  verifiers?: AttachVerifiers;
+  backend?: CryptoBackend;
+}
+
+const refuse = (code: ErrorCode, reason: string): AttachDecision => ({ ok: false, code, reason });
+
+function sameSecret(a: string, b: string): boolean {
+  // digests first, so unequal lengths take the same time as unequal content
+  const da = createHash("sha256").update(a).digest();
+  const db = createHash("sha256").update(b).digest();
+  return timingSafeEqual(da, db);
+}
+
+/**
+ * Decides whether a NodeAttach may join: admission (who placed this node and
+ * what it may serve) and, in the overlay profiles, proof that the node holds
+ * the key it presents (the attach envelope is signed by it).
+ */
+export class AttachAuthority {
+  private readonly backend: CryptoBackend;
+
+  constructor(private readonly opts: AttachAuthorityOptions) {
+    this.backend = opts.backend ?? defaultBackend();
+    if (opts.admissionProfile === "welcome" && !opts.verifiers)
+      throw new Error("welcome admission needs verifiers");
+    if (opts.securityProfile === "strict-overlay" && !opts.verifiers)
+      throw new Error("strict-overlay needs verifiers");
+  }
+
+  async decide(env: Envelope<NodeAttach>): Promise<AttachDecision> {
+    const frame = env.frame;
+    let grant: { systemId: string; instanceId: string; assignedPath: string; acceptedLogicals: string[] };
+    switch (this.opts.admissionProfile) {
+      case "welcome": {
+        if (!frame.attachTicket) return refuse("ticket_invalid", "attach ticket required");
+        let ticket: TicketGrant;
+        try {
+          ticket = await this.opts.verifiers!.verifyTicket(frame.attachTicket);
+        } catch (err) {
+          return refuse("ticket_invalid", `attach ticket refused: ${(err as Error).message}`);
+        }
+        if (ticket.systemId !== frame.systemId)
+          return refuse("ticket_invalid", "ticket names another systemId");
+        if (ticket.instanceId !== frame.instanceId)
+          return refuse("ticket_invalid", "ticket names another instanceId");
+        if (!this.opts.verifiers!.firstUse(ticket.jti, ticket.instanceId, ticket.exp)) {
+          return refuse("ticket_replayed", "attach ticket already used");
+        }
+        grant = ticket;
+        break;
+      }
+      case "direct": {
+        if (!frame.attachTicket || !sameSecret(frame.attachTicket, this.opts.directToken ?? "")) {
+          return refuse("ticket_invalid", "static attach token does not match");
+        }
+        grant = this.selfGrant(frame);
+        break;
+      }
+      case "none":
+        grant = this.selfGrant(frame);
+        break;
+    }
+    for (const logical of frame.logicals) {
+      if (!grant.acceptedLogicals.includes(logical)) {
+        return refuse("logical_not_granted", `logical ${logical} was not granted to this node`);
+      }
+    }
+    const sid = sidFromPath(grant.assignedPath);
+    const keys = await this.keysOf(env, grant, sid);
+    if (!Array.isArray(keys)) return keys;
+    return {
+      ok: true,
+      systemId: grant.systemId,
+      instanceId: grant.instanceId,
+      assignedPath: grant.assignedPath,
+      sid,
+      acceptedLogicals: frame.logicals,
+      keys,
+    };
+  }
+
+  /** direct/none: the sentinel places the node itself under its own path */
+  private selfGrant(frame: NodeAttach) {
+    return {
+      systemId: frame.systemId,
+      instanceId: frame.instanceId,
+      assignedPath: `/${this.opts.sentinelId}/${frame.systemId}`,
+      acceptedLogicals: frame.logicals,
+    };
+  }
+
+  private async keysOf(
+    env: Envelope<NodeAttach>,
+    grant: { systemId: string; assignedPath: string; acceptedLogicals: string[] },
+    sid: string,
+  ): Promise<NodeKey[] | AttachDecision> {
+    const profile = this.opts.securityProfile;
+    const keys: NodeKey[] = [];
+    for (const jwk of env.frame.keys) {
+      if (jwk.crv !== "Ed25519") continue;
+      const publicKey = base64urlDecode(jwk.x);
+      if (publicKey.length !== 32)
+        return refuse("cert_invalid", `key ${jwk.kid} is not a 32-byte Ed25519 key`);
+      let notAfter: number | undefined;
+      if (profile === "strict-overlay") {
+        if (!jwk.x5c || jwk.x5c.length === 0)
+          return refuse("cert_invalid", `key ${jwk.kid} has no certificate chain`);
+        let chain: VerifiedChain;
+        try {
+          chain = await this.opts.verifiers!.verifyChain(jwk.x5c, grant.systemId);
+        } catch (err) {
+          return refuse("cert_invalid", `certificate refused: ${(err as Error).message}`);
+        }
+        if (!Buffer.from(chain.publicKey).equals(Buffer.from(publicKey))) {
+          return refuse("cert_invalid", "key does not match its certificate");
+        }
+        if (chain.systemId !== grant.systemId || chain.sid !== sid || chain.path !== grant.assignedPath) {
+          return refuse("cert_invalid", "certificate belongs to another node");
+        }
+        for (const logical of env.frame.logicals) {
+          if (!chain.logicals.includes(logical)) {
+            return refuse("logical_not_granted", `certificate does not grant logical ${logical}`);
+          }
+        }
+        notAfter = chain.notAfter.getTime();
+      }
+      const key: NodeKey = {
+        kid: jwk.kid,
+        publicKey,
+        verifyKey: this.backend.ed25519ImportVerifyKey(publicKey),
+        jwk,
+      };
+      if (notAfter !== undefined) key.notAfter = notAfter;
+      keys.push(key);
+      if (keys.length >= 4) break;
+    }
+    if (profile === "open") return keys;
+    if (keys.length === 0)
+      return refuse("signature_missing", `${profile} needs an Ed25519 signing key at attach`);
+    // Possession: the attach itself must be signed by one of the presented keys,
+    // otherwise a copied certificate plus a stolen ticket would be enough.
+    const sig = env.sec?.sig;
+    if (!sig) return refuse("signature_missing", "NodeAttach must be signed by the presented key");
+    const key = keys.find((k) => k.kid === sig.kid);
+    if (!key) return refuse("key_unknown", "NodeAttach signed with a key it does not present");
+    let sigBytes: Uint8Array;
+    try {
+      sigBytes = base64urlDecode(sig.val);
+    } catch {
+      return refuse("signature_invalid", "signature is not base64url");
+    }
+    if (!this.backend.ed25519Verify(key.verifyKey, signingInput(env), sigBytes)) {
+      return refuse("signature_invalid", "NodeAttach signature does not verify");
+    }
+    return keys;
+  }
+}

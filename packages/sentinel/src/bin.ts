@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { ConfigError, readBool } from "@fame/config";
+import { fetchWithTrust, runMain } from "@fame/http-service";
+import {
+  ReplayGuard,
+  type VerificationKeys,
+  verifyAttachTicket,
+  verifyNodeCertificate,
+} from "@fame/identity";
+import { createLogger } from "@fame/logger";
+import { createRemoteJWKSet, customFetch, type JSONWebKeySet } from "jose";
+import { AttachAuthority, type AttachVerifiers } from "./attach-authority.js";
+import { type SentinelConfig, sentinelConfigFromEnv } from "./sentinel-config.js";
+import { startSentinelServer } from "./sentinel-server.js";
+import { AFTLoadBalancerStickinessManager, parseStickinessConfig } from "./stickiness/index.js";
+
+function welcomeKeys(config: SentinelConfig): VerificationKeys {
+  if (config.welcomeJwksFile) {
+    try {
+      return JSON.parse(readFileSync(config.welcomeJwksFile, "utf8")) as JSONWebKeySet;
+    } catch (err) {
+      throw new ConfigError(
+        "FAME_WELCOME_JWKS_FILE",
+        `cannot read ${config.welcomeJwksFile}: ${(err as Error).message}`,
+      );
+    }
+  }
+  return createRemoteJWKSet(new URL(config.welcomeJwksUrl!), {
+    [customFetch]: fetchWithTrust({ ca: config.trustBundlePem, timeoutMs: 5000, maxBytes: 64 * 1024 }),
+  });
+}
+
+function verifiersFor(config: SentinelConfig): AttachVerifiers {
+  const keys = config.admissionProfile === "welcome" ? welcomeKeys(config) : undefined;
+  const replay = new ReplayGuard({ maxEntries: 100_000 });
+  return {
+    async verifyTicket(ticket) {
+      if (!keys) throw new Error("tickets are not used in this admission profile");
+      const claims = await verifyAttachTicket(ticket, {
+        keys,
+        issuer: config.welcomeIssuer,
+        audience: config.ticketAudience,
+      });
+      return {
+        systemId: claims.system_id,
+        instanceId: claims.instance_id,
+        assignedPath: claims.assigned_path,
+        acceptedLogicals: claims.accepted_logicals,
+        jti: claims.jti,
+        exp: claims.exp,
+      };
+    },
+    async verifyChain(x5c, expectedSystemId) {
+      if (!config.trustBundlePem) throw new Error("no trust bundle configured");
+      return verifyNodeCertificate({
+        chain: x5c,
+        trustBundlePem: config.trustBundlePem,
+        trustDomain: config.trustDomain,
+        expectedSystemId,
+      });
+    },
+    firstUse: (jti, instanceId, exp) => replay.consume(jti, instanceId, exp) === "accepted",
+  };
+}
+
+runMain(async () => {
+  const config = sentinelConfigFromEnv();
+  const log = createLogger({ name: "sentinel" });
+  const attach = new AttachAuthority({
+    sentinelId: config.sentinelId,
+    securityProfile: config.securityProfile,
+    admissionProfile: config.admissionProfile,
+    directToken: config.directToken,
+    verifiers: verifiersFor(config),
+  });
+  const stickiness = new AFTLoadBalancerStickinessManager(
+    parseStickinessConfig(config.stickiness ?? defaultStickiness(config)),
+  );
+  return startSentinelServer(config, {
+    log,
+    attach,
+    stickiness,
+    showEnvelopes: readBool(process.env["FAME_SHOW_ENVELOPES"], "FAME_SHOW_ENVELOPES", false),
+  });
+}, "sentinel");
+
+/** no stickiness block: the strictest level the security profile can support */
+function defaultStickiness(config: SentinelConfig): Record<string, unknown> {
+  // open nodes have no keys to sign AFTs with; the overlay profiles do
+  const level = config.securityProfile === "open" ? "signed-optional" : "strict";
+  return { type: "AFTLoadBalancerStickinessManager", security_level: level };
+}

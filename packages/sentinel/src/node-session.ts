@@ -1,0 +1,57 @@
+import type { Ed25519VerifyKey } from "@fame/crypto";
+import type { Jwk } from "@fame/protocol";
+
+/** The transport under a session: a WebSocket in production, a fake in unit tests. */
+export interface Link {
+  send(data: string | Buffer): void;
+  close(code: number, reason: string): void;
+  /** bytes queued and not yet written: a slow reader shows here */
+  readonly bufferedAmount: number;
+  /** peer address, for logs and rate limits */
+  readonly remote: string;
+}
+
+/** A node's signing key as learned at attach or through KeyAnnounce. */
+export interface NodeKey {
+  kid: string;
+  publicKey: Uint8Array;
+  verifyKey: Ed25519VerifyKey;
+  /** as the node presented it (x5c included), for KeyAnnounce to other nodes */
+  jwk: Jwk;
+  /** certificate expiry (ms epoch), when the key came with a chain */
+  notAfter?: number;
+}
+
+export type SessionState = "attaching" | "attached" | "closed";
+
+/** One attached (or attaching) node connection. */
+export class NodeSession {
+  state: SessionState = "attaching";
+  /** registry member id: the node's systemId once attached */
+  id = "";
+  systemId = "";
+  instanceId = "";
+  sid = "";
+  path = "";
+  acceptedLogicals: string[] = [];
+  readonly keys = new Map<string, NodeKey>();
+  draining = false;
+  healthy = true;
+  lastSeen: number;
+  /** requests this node has in flight towards replicas */
+  inflight = 0;
+  /** bad frames in the current log window: logging is rate-limited per session */
+  badFrames = 0;
+  badFramesLogged = 0;
+  readonly connectedAt: number;
+  attachTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly connectionId: string,
+    readonly link: Link,
+    now: number,
+  ) {
+    this.lastSeen = now;
+    this.connectedAt = now;
+  }
+}

@@ -1,0 +1,218 @@
+import { coverageOf, parseLogicalAddress } from "./address.js";
+import { type PoolMemberStats, ReplicaPool } from "./replica-pool.js";
+
+export type BindMode = "pooled" | "exclusive";
+export type BindErrorCode = "address_conflict" | "logical_not_granted" | "bad_address" | "too_many_bindings";
+
+export type BindResult = { ok: true; mode: BindMode } | { ok: false; code: BindErrorCode; reason: string };
+
+export interface LogicalRegistryOptions {
+  /** Addresses one node may hold. Default 256. */
+  maxAddressesPerNode?: number;
+  /** Members in one pool. Default 1024. */
+  maxMembersPerPool?: number;
+  /** Addresses across the whole registry. Default 100 000. */
+  maxAddresses?: number;
+}
+
+export interface PoolSnapshot {
+  address: string;
+  mode: BindMode;
+  members: PoolMemberStats[];
+}
+
+export interface RegistrySnapshot {
+  addresses: number;
+  nodes: number;
+  pools: PoolSnapshot[];
+  /** True when `limit` cut the pool list short. */
+  truncated: boolean;
+}
+
+interface Binding<N extends { id: string }> {
+  mode: BindMode;
+  pool: ReplicaPool<N>;
+}
+
+export const DEFAULT_MAX_ADDRESSES_PER_NODE = 256;
+export const DEFAULT_MAX_ADDRESSES = 100_000;
+
+/**
+ * Which nodes hold which logical addresses. Addresses covered by a wildcard grant form
+ * replica pools; addresses covered only by an exact grant belong to one node. Lookups are a
+ * single Map get; removing a node touches only its own addresses via a reverse index.
+ */
+export class LogicalRegistry<N extends { id: string }> {
+  private readonly bindings = new Map<string, Binding<N>>();
+  private readonly byNode = new Map<string, Set<string>>();
+  private readonly maxPerNode: number;
+  private readonly maxMembers: number;
+  private readonly maxAddresses: number;
+
+  constructor(options: LogicalRegistryOptions = {}) {
+    this.maxPerNode = positiveInt(
+      options.maxAddressesPerNode ?? DEFAULT_MAX_ADDRESSES_PER_NODE,
+      "maxAddressesPerNode",
+    );
+    this.maxMembers = positiveInt(options.maxMembersPerPool ?? 1024, "maxMembersPerPool");
+    this.maxAddresses = positiveInt(options.maxAddresses ?? DEFAULT_MAX_ADDRESSES, "maxAddresses");
+  }
+
+  /** Number of bound addresses. */
+  get size(): number {
+    return this.bindings.size;
+  }
+
+  bind(address: string, node: N, acceptedLogicals: readonly string[]): BindResult {
+    const parsed = parseLogicalAddress(address);
+    if (parsed === undefined) return fail("bad_address", `not a logical address: ${clip(address)}`);
+    const coverage = coverageOf(parsed.logical, acceptedLogicals);
+    if (coverage === undefined) {
+      return fail(
+        "logical_not_granted",
+        `logical ${parsed.logical} is not covered by the node's accepted logicals`,
+      );
+    }
+    const mode: BindMode = coverage === "wildcard" ? "pooled" : "exclusive";
+    const existing = this.bindings.get(address);
+
+    if (existing !== undefined) {
+      if (existing.pool.has(node.id)) {
+        // Idempotent rebind: keep the established mode; refresh the node object only.
+        existing.pool.add(node);
+        return { ok: true, mode: existing.mode };
+      }
+      if (existing.mode === "exclusive") return fail("address_conflict", `${address} is held exclusively`);
+      if (mode === "exclusive") {
+        return fail(
+          "address_conflict",
+          `${address} is held by a replica pool; an exclusive bind needs it free`,
+        );
+      }
+      if (!this.hasRoomFor(node.id)) {
+        return fail("too_many_bindings", `node holds the maximum of ${this.maxPerNode} addresses`);
+      }
+      if (existing.pool.add(node) === "full") {
+        return fail("too_many_bindings", `pool ${address} has the maximum of ${this.maxMembers} members`);
+      }
+      this.index(node.id, address);
+      return { ok: true, mode };
+    }
+
+    if (!this.hasRoomFor(node.id)) {
+      return fail("too_many_bindings", `node holds the maximum of ${this.maxPerNode} addresses`);
+    }
+    if (this.bindings.size >= this.maxAddresses) {
+      return fail("too_many_bindings", `registry holds the maximum of ${this.maxAddresses} addresses`);
+    }
+    const pool = new ReplicaPool<N>({ maxMembers: this.maxMembers });
+    pool.add(node);
+    this.bindings.set(address, { mode, pool });
+    this.index(node.id, address);
+    return { ok: true, mode };
+  }
+
+  /** Remove one node from one address; an emptied pool is deleted. */
+  unbind(address: string, nodeId: string): boolean {
+    const binding = this.bindings.get(address);
+    if (binding === undefined || !binding.pool.remove(nodeId)) return false;
+    if (binding.pool.size === 0) this.bindings.delete(address);
+    const mine = this.byNode.get(nodeId);
+    mine?.delete(address);
+    if (mine?.size === 0) this.byNode.delete(nodeId);
+    return true;
+  }
+
+  /** Remove a node from every address it holds; returns those addresses. O(its addresses). */
+  removeNode(nodeId: string): string[] {
+    const mine = this.byNode.get(nodeId);
+    if (mine === undefined) return [];
+    this.byNode.delete(nodeId);
+    const removed = [...mine];
+    for (const address of removed) {
+      const binding = this.bindings.get(address);
+      if (binding === undefined) continue;
+      binding.pool.remove(nodeId);
+      if (binding.pool.size === 0) this.bindings.delete(address);
+    }
+    return removed;
+  }
+
+  resolve(address: string): ReplicaPool<N> | undefined {
+    return this.bindings.get(address)?.pool;
+  }
+
+  modeOf(address: string): BindMode | undefined {
+    return this.bindings.get(address)?.mode;
+  }
+
+  addressesOf(nodeId: string): string[] {
+    const mine = this.byNode.get(nodeId);
+    return mine === undefined ? [] : [...mine];
+  }
+
+  /** Mark a node draining (or not) in every pool it belongs to; O(its addresses). */
+  setDraining(nodeId: string, draining: boolean): void {
+    for (const address of this.byNode.get(nodeId) ?? [])
+      this.bindings.get(address)?.pool.setDraining(nodeId, draining);
+  }
+
+  /** Mark a node healthy (or not) in every pool it belongs to; O(its addresses). */
+  setHealthy(nodeId: string, healthy: boolean): void {
+    for (const address of this.byNode.get(nodeId) ?? [])
+      this.bindings.get(address)?.pool.setHealthy(nodeId, healthy);
+  }
+
+  /** A JSON-friendly view for a status page; `limit` bounds how many pools are listed. */
+  snapshot(limit = 1000): RegistrySnapshot {
+    const pools: PoolSnapshot[] = [];
+    for (const [address, binding] of this.bindings) {
+      if (pools.length >= limit) break;
+      pools.push({ address, mode: binding.mode, members: binding.pool.stats() });
+    }
+    return {
+      addresses: this.bindings.size,
+      nodes: this.byNode.size,
+      pools,
+      truncated: pools.length < this.bindings.size,
+    };
+  }
+
+  private hasRoomFor(nodeId: string): boolean {
+    return (this.byNode.get(nodeId)?.size ?? 0) < this.maxPerNode;
+  }
+
+  private index(nodeId: string, address: string): void {
+    let mine = this.byNode.get(nodeId);
+    if (mine === undefined) {
+      mine = new Set();
+      this.byNode.set(nodeId, mine);
+    }
+    mine.add(address);
+  }
+}
+
+function fail(code: BindErrorCode, reason: string): BindResult {
+  return { ok: false, code, reason };
+}
+
+/** Addresses in error text are attacker-supplied: keep them short. */
+function clip(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 80)}…` : JSON.stringify(s);
+}
+
+function positiveInt(n: number, name: string): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer`);
+  return n;
+}
+
+/**
+ * The wire error code (protocol `ErrorCode`) to answer a refused bind with: the registry's own
+ * codes are finer-grained than the wire's, and `bad_address`/`too_many_bindings` have no wire twin.
+ */
+export const BIND_ERROR_WIRE_CODE = {
+  address_conflict: "address_conflict",
+  logical_not_granted: "logical_not_granted",
+  bad_address: "bad_envelope",
+  too_many_bindings: "not_authorized",
+} as const satisfies Record<BindErrorCode, string>;

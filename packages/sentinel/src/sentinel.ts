@@ -1,0 +1,748 @@
+import { type CryptoBackend, defaultBackend } from "@fame/crypto";
+import type { Logger } from "@fame/logger";
+import {
+  base64urlDecode,
+  decodeEnvelope,
+  type Envelope,
+  type ErrorCode,
+  encodeEnvelope,
+  type Frame,
+  isProtocolError,
+  type Jwk,
+  makeEnvelope,
+  type NodeAttach,
+  newId,
+  signingInput,
+  tryParseAddress,
+} from "@fame/protocol";
+import type { AttachAuthority } from "./attach-authority.js";
+import { InflightTracker } from "./inflight-tracker.js";
+import { type Link, NodeSession } from "./node-session.js";
+import {
+  BIND_ERROR_WIRE_CODE,
+  createLoadBalancer,
+  type LoadBalancer,
+  LogicalRegistry,
+} from "./routing/index.js";
+import type { SentinelConfig } from "./sentinel-config.js";
+import type { AFTLoadBalancerStickinessManager } from "./stickiness/index.js";
+
+/** WebSocket close codes the sentinel uses; 1008 = policy violation per RFC 6455. */
+export const CLOSE = {
+  policy: 1008,
+  tooBig: 1009,
+  goingAway: 1001,
+  superseded: 4000,
+  heartbeat: 4001,
+  attachTimeout: 4002,
+} as const;
+
+export type SentinelSettings = Pick<
+  SentinelConfig,
+  | "sentinelId"
+  | "securityProfile"
+  | "loadBalancing"
+  | "heartbeatMs"
+  | "heartbeatMissLimit"
+  | "attachTimeoutMs"
+  | "maxFrameBytes"
+  | "maxInflightPerConnection"
+>;
+
+export interface SentinelDeps {
+  log: Logger;
+  attach: AttachAuthority;
+  stickiness?: AFTLoadBalancerStickinessManager | undefined;
+  now?: () => number;
+  backend?: CryptoBackend;
+  /** print every envelope passing through (FAME_SHOW_ENVELOPES) */
+  showEnvelopes?: boolean;
+}
+
+export interface SentinelCounters {
+  attached: number;
+  attachRefused: number;
+  detached: number;
+  routed: number;
+  refused: number;
+  badFrames: number;
+  replicaUnavailableNacks: number;
+}
+
+/** A pending SecureOpen: which replica was asked, so only its SecureAccept can pin. */
+interface PendingOpen {
+  replicaId: string;
+  /** the logical address the channel was opened to */
+  address: string;
+  deadline: number;
+}
+
+const OPEN_TIMEOUT_MS = 30_000;
+const DEFAULT_REQUEST_TTL_MS = 5 * 60_000;
+/** a reader this far behind is not sent more: it would only grow our memory */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The sentinel's routing core, independent of sockets: sessions, attach,
+ * address binding, load balancing, channel stickiness, in-flight tracking.
+ */
+export class Sentinel {
+  readonly registry = new LogicalRegistry<NodeSession>();
+  readonly inflight = new InflightTracker();
+  readonly counters: SentinelCounters = {
+    attached: 0,
+    attachRefused: 0,
+    detached: 0,
+    routed: 0,
+    refused: 0,
+    badFrames: 0,
+    replicaUnavailableNacks: 0,
+  };
+  private readonly sessions = new Map<string, NodeSession>();
+  /** attached sessions by systemId and by sid (physical routing, key lookup) */
+  private readonly bySystemId = new Map<string, NodeSession>();
+  private readonly bySid = new Map<string, NodeSession>();
+  private readonly keyOwner = new Map<string, NodeSession>();
+  private readonly pendingOpens = new Map<string, PendingOpen>();
+  private readonly lb: LoadBalancer<NodeSession>;
+  private readonly now: () => number;
+  private readonly backend: CryptoBackend;
+  private readonly signed: boolean;
+  private readonly sid: string;
+
+  constructor(
+    private readonly settings: SentinelSettings,
+    private readonly deps: SentinelDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.backend = deps.backend ?? defaultBackend();
+    this.lb = createLoadBalancer<NodeSession>(settings.loadBalancing);
+    this.signed = settings.securityProfile !== "open";
+    this.sid = settings.sentinelId;
+    // The manager checks AFTs against the key each replica proved at attach.
+    deps.stickiness?.setReplicaDirectory({
+      replicaKeyOf: (id) => this.bySystemId.get(id)?.keys.values().next().value?.publicKey,
+      replicaBySid: (sid) => this.bySid.get(sid)?.id,
+    });
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** a new connection: it has attachTimeoutMs to present a valid NodeAttach */
+  open(link: Link): NodeSession {
+    const session = new NodeSession(newId(), link, this.now());
+    this.sessions.set(session.connectionId, session);
+    session.attachTimer = setTimeout(() => {
+      if (session.state === "attaching") {
+        this.deps.log.warn({ remote: link.remote }, "attach timeout");
+        this.refuseAttach(session, "attach_timeout", "no valid NodeAttach in time", CLOSE.attachTimeout);
+      }
+    }, this.settings.attachTimeoutMs);
+    session.attachTimer.unref();
+    return session;
+  }
+
+  /** one text frame from a connection */
+  async receive(session: NodeSession, data: Buffer | string): Promise<void> {
+    if (session.state === "closed") return;
+    session.lastSeen = this.now();
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(data, { maxFrameBytes: this.settings.maxFrameBytes });
+    } catch (err) {
+      this.badFrame(session, err);
+      return;
+    }
+    if (this.deps.showEnvelopes) this.show("in", session, env);
+    if (session.state === "attaching") {
+      if (env.frame.type !== "NodeAttach") {
+        this.refuseAttach(session, "not_authorized", "first frame must be NodeAttach", CLOSE.policy);
+        return;
+      }
+      await this.attach(session, env as Envelope<NodeAttach>);
+      return;
+    }
+    if (env.sid !== session.sid) {
+      this.nack(session, env, "not_authorized", "envelope sid is not the sender's");
+      return;
+    }
+    if (this.signed && !this.verifySignature(session, env)) return;
+    await this.dispatch(session, env);
+  }
+
+  /** the connection ended (closed, errored or terminated) */
+  close(session: NodeSession, why: string): void {
+    if (session.state === "closed") return;
+    const wasAttached = session.state === "attached";
+    session.state = "closed";
+    clearTimeout(session.attachTimer);
+    this.sessions.delete(session.connectionId);
+    if (!wasAttached) return;
+    this.counters.detached++;
+    if (this.bySystemId.get(session.systemId) === session) this.bySystemId.delete(session.systemId);
+    if (this.bySid.get(session.sid) === session) this.bySid.delete(session.sid);
+    for (const kid of session.keys.keys()) if (this.keyOwner.get(kid) === session) this.keyOwner.delete(kid);
+    const addresses = this.registry.removeNode(session.id);
+    this.deps.stickiness?.onReplicaLeft(session.id);
+    this.deps.stickiness?.onClientLeft(session.sid);
+    this.inflight.dropRequester(session.id);
+    // Callers waiting on this replica learn now, not at their timeout.
+    const orphans = this.inflight.takeAllFor(session.id);
+    for (const entry of orphans) {
+      const requester = this.bySystemId.get(entry.requesterId);
+      if (!requester) continue;
+      this.counters.replicaUnavailableNacks++;
+      this.sendTo(
+        requester,
+        makeEnvelope({
+          sid: this.sid,
+          to: entry.replyTo,
+          corrId: entry.corrId,
+          frame: {
+            type: "DeliveryAck",
+            ok: false,
+            refId: entry.envelopeId,
+            code: "replica_unavailable",
+            reason: `replica ${session.systemId} left (${why})`,
+          },
+        }),
+      );
+    }
+    this.deps.log.info(
+      { systemId: session.systemId, addresses: addresses.length, orphans: orphans.length, why },
+      "node detached",
+    );
+  }
+
+  /** periodic: heartbeat misses, stale pending opens, expired in-flight entries, pins */
+  sweep(): void {
+    const now = this.now();
+    const limit = this.settings.heartbeatMs * this.settings.heartbeatMissLimit;
+    for (const session of this.sessions.values()) {
+      if (session.state === "attached" && now - session.lastSeen > limit) {
+        this.deps.log.warn(
+          { systemId: session.systemId, silentMs: now - session.lastSeen },
+          "heartbeat lost",
+        );
+        session.link.close(CLOSE.heartbeat, "heartbeat lost");
+        this.close(session, "heartbeat lost");
+      }
+    }
+    for (const [key, open] of this.pendingOpens) if (open.deadline <= now) this.pendingOpens.delete(key);
+    this.inflight.sweep(now);
+    this.deps.stickiness?.sweep(10_000);
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      sentinelId: this.settings.sentinelId,
+      securityProfile: this.settings.securityProfile,
+      loadBalancing: this.settings.loadBalancing,
+      sessions: this.sessions.size,
+      nodes: [...this.bySystemId.values()].map((s) => ({
+        systemId: s.systemId,
+        sid: s.sid,
+        path: s.path,
+        logicals: s.acceptedLogicals,
+        draining: s.draining,
+        inflight: s.inflight,
+        remote: s.link.remote,
+      })),
+      pools: this.registry.snapshot(),
+      inflight: this.inflight.size,
+      counters: { ...this.counters },
+      stickiness: this.deps.stickiness
+        ? {
+            ...this.deps.stickiness.metrics(),
+            perReplica: Object.fromEntries(this.deps.stickiness.pinsPerReplica()),
+          }
+        : null,
+    };
+  }
+
+  // ───────────────────────── attach ─────────────────────────
+
+  private async attach(session: NodeSession, env: Envelope<NodeAttach>): Promise<void> {
+    let decision: Awaited<ReturnType<AttachAuthority["decide"]>>;
+    try {
+      decision = await this.deps.attach.decide(env);
+    } catch (err) {
+      this.deps.log.error({ err }, "attach check failed");
+      decision = { ok: false, code: "internal_error", reason: "attach check failed" };
+    }
+    if (session.state !== "attaching") return; // timed out or closed meanwhile
+    if (!decision.ok) {
+      this.refuseAttach(session, decision.code, decision.reason, CLOSE.policy, env);
+      return;
+    }
+    clearTimeout(session.attachTimer);
+    const previous = this.bySystemId.get(decision.systemId);
+    if (previous) {
+      // A reconnect of the same node replaces the stale connection.
+      previous.link.close(CLOSE.superseded, "superseded by a new connection");
+      this.close(previous, "superseded");
+    }
+    session.state = "attached";
+    session.id = decision.systemId;
+    session.systemId = decision.systemId;
+    session.instanceId = decision.instanceId;
+    session.path = decision.assignedPath;
+    session.sid = decision.sid;
+    session.acceptedLogicals = decision.acceptedLogicals;
+    for (const key of decision.keys) {
+      session.keys.set(key.kid, key);
+      this.keyOwner.set(key.kid, session);
+    }
+    this.bySystemId.set(session.systemId, session);
+    this.bySid.set(session.sid, session);
+    this.counters.attached++;
+    const stickiness = this.deps.stickiness;
+    this.sendTo(
+      session,
+      makeEnvelope({
+        sid: this.sid,
+        corrId: env.id,
+        frame: {
+          type: "NodeAttachAck",
+          ok: true,
+          assignedPath: session.path,
+          heartbeatMs: this.settings.heartbeatMs,
+          ...(stickiness ? { stickiness: { mode: "aft", securityLevel: stickiness.securityLevel } } : {}),
+        },
+      }),
+    );
+    this.deps.log.info(
+      {
+        systemId: session.systemId,
+        path: session.path,
+        logicals: session.acceptedLogicals,
+        remote: session.link.remote,
+      },
+      "node attached",
+    );
+  }
+
+  private refuseAttach(
+    session: NodeSession,
+    code: ErrorCode,
+    reason: string,
+    closeCode: number,
+    env?: Envelope,
+  ): void {
+    this.counters.attachRefused++;
+    this.deps.log.warn({ code, reason, remote: session.link.remote }, "attach refused");
+    this.sendTo(
+      session,
+      makeEnvelope({
+        sid: this.sid,
+        ...(env ? { corrId: env.id } : {}),
+        frame: { type: "NodeAttachAck", ok: false, code, reason },
+      }),
+    );
+    session.link.close(closeCode, code);
+    this.close(session, code);
+  }
+
+  // ───────────────────────── ingress checks ─────────────────────────
+
+  private verifySignature(session: NodeSession, env: Envelope): boolean {
+    const sig = env.sec?.sig;
+    if (!sig) {
+      this.nack(
+        session,
+        env,
+        "signature_missing",
+        `${this.settings.securityProfile} requires signed envelopes`,
+      );
+      return false;
+    }
+    const key = session.keys.get(sig.kid);
+    if (!key) {
+      this.nack(session, env, "key_unknown", "signed with a key this node did not present");
+      return false;
+    }
+    let ok = false;
+    try {
+      ok = this.backend.ed25519Verify(key.verifyKey, signingInput(env), base64urlDecode(sig.val));
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      this.nack(session, env, "signature_invalid", "signature does not verify");
+      return false;
+    }
+    return true;
+  }
+
+  private badFrame(session: NodeSession, err: unknown): void {
+    this.counters.badFrames++;
+    session.badFrames++;
+    const code: ErrorCode = isProtocolError(err) ? err.code : "bad_envelope";
+    const reason = err instanceof Error ? err.message : "undecodable frame";
+    // Log the first few per session, then every 100th: a flood must not flood the logs too.
+    if (session.badFramesLogged < 5 || session.badFrames % 100 === 0) {
+      session.badFramesLogged++;
+      this.deps.log.warn(
+        {
+          code,
+          reason,
+          remote: session.link.remote,
+          systemId: session.systemId || undefined,
+          total: session.badFrames,
+        },
+        "bad frame refused",
+      );
+    }
+    if (session.state === "attaching") {
+      this.refuseAttach(session, code, reason, CLOSE.policy);
+      return;
+    }
+    this.sendTo(
+      session,
+      makeEnvelope({
+        sid: this.sid,
+        frame: { type: "DeliveryAck", ok: false, refId: "unknown", code, reason },
+      }),
+    );
+  }
+
+  // ───────────────────────── dispatch ─────────────────────────
+
+  private async dispatch(session: NodeSession, env: Envelope): Promise<void> {
+    const frame = env.frame;
+    switch (frame.type) {
+      case "Heartbeat":
+        this.sendTo(
+          session,
+          makeEnvelope({ sid: this.sid, corrId: env.id, frame: { type: "HeartbeatAck" } }),
+        );
+        return;
+      case "HeartbeatAck":
+        return;
+      case "AddressBind": {
+        const result = this.registry.bind(frame.address, session, session.acceptedLogicals);
+        if (result.ok)
+          this.deps.log.info(
+            { systemId: session.systemId, address: frame.address, mode: result.mode },
+            "bound",
+          );
+        else
+          this.deps.log.warn(
+            { systemId: session.systemId, address: frame.address, code: result.code },
+            "bind refused",
+          );
+        this.sendTo(
+          session,
+          makeEnvelope({
+            sid: this.sid,
+            corrId: env.id,
+            frame: result.ok
+              ? { type: "AddressBindAck", address: frame.address, ok: true }
+              : {
+                  type: "AddressBindAck",
+                  address: frame.address,
+                  ok: false,
+                  code: BIND_ERROR_WIRE_CODE[result.code],
+                  reason: result.reason,
+                },
+          }),
+        );
+        return;
+      }
+      case "AddressUnbind":
+        this.registry.unbind(frame.address, session.id);
+        return;
+      case "Drain":
+        session.draining = true;
+        this.registry.setDraining(session.id, true);
+        this.deps.log.info({ systemId: session.systemId }, "node draining: no new channels");
+        return;
+      case "KeyRequest":
+        this.answerKeyRequest(session, env as Envelope<Extract<Frame, { type: "KeyRequest" }>>);
+        return;
+      case "NodeAttach":
+        this.nack(session, env, "bad_envelope", "already attached");
+        return;
+      case "NodeAttachAck":
+      case "AddressBindAck":
+        this.nack(session, env, "bad_envelope", `${frame.type} is sent by the sentinel only`);
+        return;
+      default:
+        await this.forward(session, env);
+    }
+  }
+
+  private answerKeyRequest(
+    session: NodeSession,
+    env: Envelope<Extract<Frame, { type: "KeyRequest" }>>,
+  ): void {
+    const { kid, address } = env.frame;
+    let keys: Jwk[] = [];
+    let owner: NodeSession | undefined;
+    if (kid) {
+      owner = this.keyOwner.get(kid);
+      const key = owner?.keys.get(kid);
+      if (key) keys = [key.jwk];
+    } else if (address) {
+      const parsed = tryParseAddress(address);
+      if (parsed && "path" in parsed) owner = this.byPath(parsed.path);
+      if (owner) keys = [...owner.keys.values()].map((k) => k.jwk);
+    }
+    if (!owner || keys.length === 0) {
+      this.nack(session, env, "key_unknown", "no such key");
+      return;
+    }
+    this.sendTo(
+      session,
+      makeEnvelope({
+        sid: this.sid,
+        to: env.replyTo,
+        corrId: env.corrId ?? env.id,
+        frame: { type: "KeyAnnounce", keys, sid: owner.sid },
+      }),
+    );
+  }
+
+  private byPath(path: string): NodeSession | undefined {
+    // paths are /<sentinelId>/<systemId>: the last segment names the node
+    const systemId = path.slice(path.lastIndexOf("/") + 1);
+    const s = this.bySystemId.get(systemId);
+    return s && s.path === path ? s : undefined;
+  }
+
+  /** Data, Secure*, DeliveryAck, KeyAnnounce between nodes */
+  private async forward(session: NodeSession, env: Envelope): Promise<void> {
+    if (!env.to) {
+      this.nack(session, env, "bad_envelope", `${env.frame.type} needs a destination (to)`);
+      return;
+    }
+    const parsed = tryParseAddress(env.to);
+    if (!parsed) {
+      this.nack(session, env, "bad_envelope", "unparseable destination");
+      return;
+    }
+    let target: NodeSession | undefined;
+    let viaPool = false;
+    if ("path" in parsed) {
+      target = this.byPath(parsed.path);
+      if (!target) {
+        this.nack(session, env, "no_route", `no node at ${env.to}`);
+        return;
+      }
+      if (!(await this.noteReply(session, target, env))) return;
+    } else {
+      const picked = await this.pickReplica(session, env);
+      if (!picked) return;
+      target = picked;
+      viaPool = true;
+    }
+    if (
+      viaPool &&
+      env.corrId &&
+      env.replyTo &&
+      (env.frame.type === "Data" || env.frame.type === "SecureOpen")
+    ) {
+      if (session.inflight >= this.settings.maxInflightPerConnection) {
+        this.nack(
+          session,
+          env,
+          "too_many_inflight",
+          `over ${this.settings.maxInflightPerConnection} requests in flight`,
+        );
+        return;
+      }
+      this.inflight.track({
+        requesterId: session.id,
+        replicaId: target.id,
+        corrId: env.corrId,
+        envelopeId: env.id,
+        replyTo: env.replyTo,
+        deadline: this.now() + (env.ttlMs ?? DEFAULT_REQUEST_TTL_MS),
+      });
+      session.inflight = this.inflight.countFor(session.id);
+    }
+    this.counters.routed++;
+    this.sendTo(target, encodeEnvelope(env), env);
+  }
+
+  /**
+   * A frame addressed to a node's physical address: a reply. Completes the
+   * in-flight entry and, for SecureAccept, creates the channel pin.
+   */
+  private async noteReply(replica: NodeSession, client: NodeSession, env: Envelope): Promise<boolean> {
+    if (env.corrId && env.meta?.["more"] !== true) {
+      this.inflight.complete(replica.id, client.id, env.corrId);
+      client.inflight = this.inflight.countFor(client.id);
+    }
+    const frame = env.frame;
+    if (frame.type === "SecureClose") this.deps.stickiness?.onSecureClose(client.sid, frame.cid);
+    if (frame.type !== "SecureAccept" || !frame.ok) return true;
+    const key = `${client.sid}\u0000${frame.cid}`;
+    const pending = this.pendingOpens.get(key);
+    this.pendingOpens.delete(key);
+    if (!pending || pending.replicaId !== replica.id) {
+      this.nack(
+        replica,
+        env,
+        "channel_unknown",
+        "SecureAccept for a channel this replica was not asked to open",
+      );
+      return false;
+    }
+    const stickiness = this.deps.stickiness;
+    if (!stickiness) return true;
+    // Pin before the client hears of the channel, so its first data frame finds the pin.
+    const result = await stickiness.onSecureAccept({
+      address: pending.address,
+      replicaId: replica.id,
+      replicaSid: replica.sid,
+      clientSid: client.sid,
+      cid: frame.cid,
+      aft: frame.aft,
+    });
+    if (result.pinned || stickiness.securityLevel !== "strict") return true;
+    this.deps.log.warn(
+      { replica: replica.systemId, cid: frame.cid, reason: result.reason },
+      "AFT refused: no pin",
+    );
+    // The client's open fails fast and it may try again; the replica's accept goes no further.
+    this.counters.refused++;
+    this.sendTo(
+      client,
+      makeEnvelope({
+        sid: this.sid,
+        to: env.to,
+        corrId: env.corrId ?? frame.cid,
+        frame: {
+          type: "DeliveryAck",
+          ok: false,
+          refId: env.id,
+          code: "channel_unknown",
+          reason: "replica affinity tag refused",
+        },
+        meta: { notExecuted: true },
+      }),
+    );
+    return false;
+  }
+
+  /** logical destination: sticky channel routing first, then the load balancer */
+  private async pickReplica(session: NodeSession, env: Envelope): Promise<NodeSession | undefined> {
+    const to = env.to!;
+    const pool = this.registry.resolve(to);
+    if (!pool || pool.size === 0) {
+      this.nack(session, env, "no_route", `no node serves ${to}`);
+      return undefined;
+    }
+    const frame = env.frame;
+    const cid =
+      frame.type === "SecureOpen" || frame.type === "SecureClose" || frame.type === "SecureAccept"
+        ? frame.cid
+        : frame.type === "Data"
+          ? env.sec?.enc?.cid
+          : undefined;
+    const stickiness = this.deps.stickiness;
+    if (cid !== undefined && stickiness) {
+      const route =
+        env.aft && frame.type === "Data"
+          ? await stickiness.routeStateless({ clientSid: session.sid, cid, address: to, aft: env.aft })
+          : stickiness.route({
+              clientSid: session.sid,
+              cid,
+              address: to,
+              opening: frame.type === "SecureOpen",
+            });
+      if (route.kind === "pinned") {
+        const replica = this.bySystemId.get(route.replicaId);
+        if (replica && pool.has(replica.id)) {
+          if (frame.type === "SecureClose") stickiness.onSecureClose(session.sid, cid);
+          return replica;
+        }
+        this.nack(session, env, "channel_unknown", "the replica holding this channel is gone", true);
+        return undefined;
+      }
+      if (route.kind === "refused") {
+        this.nack(
+          session,
+          env,
+          route.code,
+          route.code === "channel_conflict" ? "channel id owned by another client" : "no pin for channel",
+          true,
+        );
+        return undefined;
+      }
+      if (frame.type !== "SecureOpen" && stickiness.securityLevel !== "sid-only") {
+        // Channel data with no pin would reach a replica without the keys.
+        this.nack(session, env, "channel_unknown", "no replica holds this channel", true);
+        return undefined;
+      }
+    }
+    const replica = this.lb.pick(pool, env.meta?.["session-id"] as string | undefined);
+    if (!replica) {
+      this.nack(session, env, "no_route", `every replica of ${to} is draining or unhealthy`);
+      return undefined;
+    }
+    if (frame.type === "SecureOpen") {
+      this.pendingOpens.set(`${session.sid}\u0000${frame.cid}`, {
+        replicaId: replica.id,
+        address: to,
+        deadline: this.now() + OPEN_TIMEOUT_MS,
+      });
+    }
+    return replica;
+  }
+
+  // ───────────────────────── output ─────────────────────────
+
+  private nack(
+    session: NodeSession,
+    env: Envelope,
+    code: ErrorCode,
+    reason: string,
+    notExecuted = false,
+  ): void {
+    this.counters.refused++;
+    if (code !== "channel_unknown")
+      this.deps.log.warn({ systemId: session.systemId, code, reason, type: env.frame.type }, "refused");
+    else this.deps.log.debug({ systemId: session.systemId, code, reason }, "refused");
+    this.sendTo(
+      session,
+      makeEnvelope({
+        sid: this.sid,
+        to: env.replyTo,
+        corrId: env.corrId ?? env.id,
+        frame: { type: "DeliveryAck", ok: false, refId: env.id, code, reason },
+        ...(notExecuted ? { meta: { notExecuted: true } } : {}),
+      }),
+    );
+  }
+
+  private sendTo(target: NodeSession, envOrText: Envelope | string, shown?: Envelope): void {
+    if (target.state === "closed") return;
+    if (target.link.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.deps.log.warn({ systemId: target.systemId }, "peer not reading: frame dropped");
+      return;
+    }
+    const text = typeof envOrText === "string" ? envOrText : encodeEnvelope(envOrText);
+    if (this.deps.showEnvelopes) this.show("out", target, shown ?? (envOrText as Envelope));
+    target.link.send(text);
+  }
+
+  private show(dir: "in" | "out", session: NodeSession, env: Envelope): void {
+    const frame = env.frame;
+    const summary: Record<string, unknown> = {
+      dir,
+      peer: session.systemId || session.link.remote,
+      type: frame.type,
+      id: env.id,
+      to: env.to,
+      corrId: env.corrId,
+    };
+    if (env.sec?.sig) summary["sig"] = { alg: env.sec.sig.alg, kid: env.sec.sig.kid };
+    if (env.sec?.enc) summary["enc"] = { alg: env.sec.enc.alg, cid: env.sec.enc.cid, seq: env.sec.enc.seq };
+    if (frame.type === "Data" && frame.codec === "json") summary["payload"] = frame.payload;
+    this.deps.log.info(summary, "envelope");
+  }
+}

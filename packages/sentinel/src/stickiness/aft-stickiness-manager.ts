@@ -1,0 +1,405 @@
+import {
+  type AftExpectation,
+  type AftFailure,
+  type AftResult,
+  checkUnsignedAft,
+  decodeAft,
+  verifyAftWith,
+} from "./aft.js";
+import { parseStickinessConfig, type SecurityLevel, type StickinessConfig } from "./config.js";
+import { ReplicaKeyCache } from "./ed25519-keys.js";
+import { type Pin, type PinnedDecision, PinTable, type Trust } from "./pin-table.js";
+
+export interface SecureAcceptInfo {
+  /** The sentinel's id of the replica that sent the SecureAccept (the pin target). */
+  replicaId: string;
+  /** That replica's sid: the AFT's `sid` claim must equal it. */
+  replicaSid: string;
+  clientSid: string;
+  cid: string;
+  aft?: string | undefined;
+  /** sid-only: the logical address opened; scopes the client pin to that pool. */
+  address?: string | undefined;
+}
+
+export type PinRefusal = AftFailure | "channel_conflict" | "bad_input" | "replica_gone";
+
+export type PinResult =
+  | { pinned: true; replicaId: string; trust: Trust; expiresAtMs: number }
+  | { pinned: false; reason: PinRefusal };
+
+export interface RouteInput {
+  clientSid: string;
+  cid: string;
+  /** sid-only: the destination logical address (see SecureAcceptInfo.address). */
+  address?: string | undefined;
+  /** The frame opens the channel (SecureOpen): a miss is then normal, not `channel_unknown`. */
+  opening?: boolean | undefined;
+}
+
+export interface StatelessRouteInput extends RouteInput {
+  /** The AFT the client echoes on its data. */
+  aft?: string | undefined;
+}
+
+export type RouteDecision =
+  | PinnedDecision
+  | { readonly kind: "refused"; readonly code: "channel_conflict" | "channel_unknown" }
+  | { readonly kind: "none" };
+
+export interface StickinessMetrics {
+  pinsCreated: number;
+  hits: number;
+  misses: number;
+  refusals: number;
+  verifyFailures: number;
+  evictions: number;
+  expirations: number;
+  size: number;
+}
+
+/** How the manager learns about replicas; owned by the sentinel, which knows the attachments. */
+export interface ReplicaDirectory {
+  /** Raw Ed25519 public key of a replica's certificate; undefined once it has left. */
+  replicaKeyOf: (replicaId: string) => Uint8Array | undefined;
+  /** The replica id attached under a sid; needed for `routeStateless`. */
+  replicaBySid?: ((sid: string) => string | undefined) | undefined;
+}
+
+export interface StickinessDeps extends Partial<ReplicaDirectory> {
+  /** Milliseconds since the epoch. Default Date.now. */
+  now?: () => number;
+  /** Bound on cached imported replica keys. Default 4096. */
+  keyCacheSize?: number;
+}
+
+/** Ids longer than this are not stored: they would let a peer inflate every pin. */
+export const MAX_PIN_ID_LENGTH = 256;
+
+const NONE: RouteDecision = Object.freeze({ kind: "none" });
+const CONFLICT: RouteDecision = Object.freeze({ kind: "refused", code: "channel_conflict" });
+const UNKNOWN: RouteDecision = Object.freeze({ kind: "refused", code: "channel_unknown" });
+
+/**
+ * Channel stickiness for replica pools: once a replica accepts a channel, every later frame
+ * of that channel must reach the same replica, because the channel keys exist only there.
+ *
+ * - `strict`: a pin needs an AFT signed by the replica's certificate key whose claims name
+ *   this replica, channel and client; frames of unpinned channels are refused.
+ * - `signed-optional`: a valid signed AFT pins with trust "high"; an unsigned AFT (claims
+ *   still checked) or none pins with trust "low"; a badly signed AFT is refused.
+ * - `sid-only`: no AFT; the client sid (optionally per address) is pinned to a replica.
+ *   There is no per-channel state in this mode, so `channel_conflict` cannot be detected.
+ *
+ * Pins expire at the AFT `exp` (+ clock skew, the same tolerance verification allows), after
+ * `defaultTtlSec` when there is no AFT, or when idle for `idleTtlSec`; expiry is checked
+ * lazily on access and by `sweep`. The table is LRU-bounded by `maxEntries`.
+ */
+export class AFTLoadBalancerStickinessManager {
+  readonly config: Readonly<StickinessConfig>;
+  private readonly table = new PinTable();
+  private readonly keys: ReplicaKeyCache;
+  private readonly now: () => number;
+  private replicaKeyOf: (replicaId: string) => Uint8Array | undefined;
+  private replicaBySid: ((sid: string) => string | undefined) | undefined;
+  /** Pins store whole seconds relative to this, so times stay small integers. */
+  private readonly epochSec: number;
+  private sweepCursor: IterableIterator<Pin> | undefined;
+  private readonly counters = {
+    pinsCreated: 0,
+    hits: 0,
+    misses: 0,
+    refusals: 0,
+    verifyFailures: 0,
+    evictions: 0,
+    expirations: 0,
+  };
+
+  /**
+   * `deps` may omit the replica directory when the sentinel that owns it is created later;
+   * wire it with `setReplicaDirectory`. Until then no replica has a key, so `strict` and signed
+   * AFTs pin nothing (fail closed).
+   */
+  constructor(config: Partial<StickinessConfig> = {}, deps: StickinessDeps = {}) {
+    // Programmatic config goes through the same validation as YAML.
+    this.config = Object.freeze(parseStickinessConfig(config));
+    this.now = deps.now ?? Date.now;
+    this.replicaKeyOf = deps.replicaKeyOf ?? noKey;
+    this.replicaBySid = deps.replicaBySid;
+    // Indirect through `this` so a later setReplicaDirectory reaches the cache too.
+    this.keys = new ReplicaKeyCache((id) => this.replicaKeyOf(id), deps.keyCacheSize);
+    this.epochSec = Math.floor(this.now() / 1000);
+  }
+
+  /** Wire (or rewire) the replica key and sid lookups. */
+  setReplicaDirectory(directory: ReplicaDirectory): void {
+    this.replicaKeyOf = directory.replicaKeyOf;
+    this.replicaBySid = directory.replicaBySid;
+  }
+
+  get securityLevel(): SecurityLevel {
+    return this.config.securityLevel;
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  /** A `SecureAccept{ok:true}` is passing from replica to client: pin the channel if allowed. */
+  async onSecureAccept(info: SecureAcceptInfo): Promise<PinResult> {
+    if (
+      !validId(info.clientSid) ||
+      !validId(info.cid) ||
+      !validId(info.replicaId) ||
+      !validId(info.replicaSid)
+    ) {
+      return this.refuse("bad_input");
+    }
+    const level = this.config.securityLevel;
+    if (level === "sid-only") {
+      const key = sidKey(info.clientSid, info.address);
+      return this.pin(key, info.clientSid, info.replicaId, this.relNow() + this.config.defaultTtlSec, "low");
+    }
+
+    const expect = this.expectation(info.replicaSid, info.cid, info.clientSid);
+    let result: AftResult;
+    if (info.aft === undefined || info.aft === "") {
+      if (level === "strict") return this.verifyFailed("missing");
+      return this.pinChannel(info, this.relNow() + this.config.defaultTtlSec, "low");
+    }
+    if (level === "signed-optional" && isUnsigned(info.aft)) {
+      result = checkUnsignedAft(info.aft, expect);
+    } else {
+      result = await verifyAftWith(info.aft, expect, () => this.keys.get(info.replicaId));
+      // The replica may have left while we verified; a pin to it now would only black-hole frames.
+      if (result.ok && this.replicaKeyOf(info.replicaId) === undefined) return this.refuse("replica_gone");
+    }
+    if (!result.ok) return this.verifyFailed(result.reason);
+    return this.pinChannel(info, this.aftExpiry(result.claims.exp), result.signed ? "high" : "low");
+  }
+
+  /** Where a frame of channel `cid` goes. O(1); refreshes the pin's LRU position and idle time. */
+  route(input: RouteInput): RouteDecision {
+    const now = this.relNow();
+    if (this.config.securityLevel === "sid-only") {
+      const pin = this.live(sidKey(input.clientSid, input.address), now);
+      if (pin === undefined) {
+        this.counters.misses++;
+        return NONE;
+      }
+      return this.hit(pin, now);
+    }
+    const pin = this.live(input.cid, now);
+    if (pin === undefined) {
+      this.counters.misses++;
+      if (this.config.securityLevel === "strict" && input.opening !== true) {
+        this.counters.refusals++;
+        return UNKNOWN;
+      }
+      return NONE;
+    }
+    if (pin.client.sid !== input.clientSid) {
+      this.counters.refusals++;
+      return CONFLICT;
+    }
+    return this.hit(pin, now);
+  }
+
+  /**
+   * `route`, but a miss may be repaired from the AFT the client echoes: after a restart (or on
+   * another sentinel) the tag is verified like at accept time, the replica found through its
+   * `sid` claim, and the pin re-created.
+   */
+  async routeStateless(input: StatelessRouteInput): Promise<RouteDecision> {
+    const level = this.config.securityLevel;
+    const aft = input.aft;
+    if (level === "sid-only" || aft === undefined || aft === "") return this.route(input);
+    const now = this.relNow();
+    const pin = this.live(input.cid, now);
+    if (pin !== undefined) return this.route(input);
+    const onMiss = (): RouteDecision => {
+      this.counters.misses++;
+      if (level === "strict" && input.opening !== true) {
+        this.counters.refusals++;
+        return UNKNOWN;
+      }
+      return NONE;
+    };
+    if (!validId(input.clientSid) || !validId(input.cid)) return onMiss();
+
+    const decoded = decodeAft(aft);
+    const sid = decoded.ok ? decoded.aft.payload["sid"] : undefined;
+    const replicaId = typeof sid === "string" ? this.replicaBySid?.(sid) : undefined;
+    if (typeof sid !== "string" || replicaId === undefined || !validId(replicaId)) {
+      this.counters.verifyFailures++;
+      return onMiss();
+    }
+    const expect = this.expectation(sid, input.cid, input.clientSid);
+    let result: AftResult;
+    if (level === "signed-optional" && isUnsigned(aft)) {
+      result = checkUnsignedAft(aft, expect);
+    } else {
+      result = await verifyAftWith(aft, expect, () => this.keys.get(replicaId));
+    }
+    if (!result.ok || this.replicaKeyOf(replicaId) === undefined) {
+      if (!result.ok) this.counters.verifyFailures++;
+      return onMiss();
+    }
+    // Another frame may have re-created (or another client claimed) the pin while we verified.
+    const raced = this.live(input.cid, this.relNow());
+    if (raced !== undefined) return this.route(input);
+    this.counters.misses++;
+    const trust: Trust = result.signed ? "high" : "low";
+    return this.store(input.cid, input.clientSid, replicaId, this.aftExpiry(result.claims.exp), trust).replica
+      .decision;
+  }
+
+  /** The channel closed: drop its pin (only if `clientSid` owns it). */
+  onSecureClose(clientSid: string, cid: string): boolean {
+    if (this.config.securityLevel === "sid-only") return false;
+    const pin = this.table.get(cid);
+    if (pin === undefined || pin.client.sid !== clientSid) return false;
+    return this.table.delete(pin);
+  }
+
+  /** A replica detached: drop all of its pins at once. O(its pins). */
+  onReplicaLeft(replicaId: string): number {
+    this.keys.drop(replicaId);
+    return this.table.deleteReplica(replicaId);
+  }
+
+  /** A client detached: drop all of its pins. O(its pins). */
+  onClientLeft(clientSid: string): number {
+    return this.table.deleteClient(clientSid);
+  }
+
+  /**
+   * Expire up to `maxWork` pins, continuing where the previous call stopped (a Map iterator
+   * survives deletions), so a timer can clean the table in slices without a full scan.
+   * Returns how many pins were removed.
+   */
+  sweep(maxWork = 1000): number {
+    const now = this.relNow();
+    let removed = 0;
+    for (let i = 0; i < maxWork; i++) {
+      this.sweepCursor ??= this.table.values();
+      const next = this.sweepCursor.next();
+      if (next.done === true) {
+        this.sweepCursor = undefined;
+        break;
+      }
+      if (this.expired(next.value, now)) {
+        this.table.delete(next.value);
+        this.counters.expirations++;
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  metrics(): StickinessMetrics {
+    return { ...this.counters, size: this.table.size };
+  }
+
+  pinsPerReplica(): Map<string, number> {
+    return this.table.pinsPerReplica();
+  }
+
+  // ───────────── internals ─────────────
+
+  private relNow(): number {
+    return Math.floor(this.now() / 1000) - this.epochSec;
+  }
+
+  /** The AFT `exp` as a relative pin expiry, with the skew verification tolerates. */
+  private aftExpiry(expSec: number): number {
+    return Math.floor(expSec) + this.config.clockSkewSec - this.epochSec;
+  }
+
+  private expectation(sid: string, cid: string, clientSid: string): AftExpectation {
+    return {
+      sid,
+      cid,
+      clientSid,
+      nowMs: this.now(),
+      clockSkewSec: this.config.clockSkewSec,
+      maxLifetimeSec: this.config.maxAftLifetimeSec,
+    };
+  }
+
+  private expired(pin: Pin, now: number): boolean {
+    if (now >= pin.exp) return true;
+    const idle = this.config.idleTtlSec;
+    return idle !== undefined && now - pin.seen >= idle;
+  }
+
+  /** The pin under `key` if it is still valid; an expired one is removed on the way. */
+  private live(key: string, now: number): Pin | undefined {
+    const pin = this.table.get(key);
+    if (pin === undefined) return undefined;
+    if (!this.expired(pin, now)) return pin;
+    this.table.delete(pin);
+    this.counters.expirations++;
+    return undefined;
+  }
+
+  private hit(pin: Pin, now: number): RouteDecision {
+    this.counters.hits++;
+    this.table.touch(pin, now);
+    return pin.replica.decision;
+  }
+
+  private pinChannel(info: SecureAcceptInfo, exp: number, trust: Trust): PinResult {
+    const existing = this.live(info.cid, this.relNow());
+    if (existing !== undefined && existing.client.sid !== info.clientSid)
+      return this.refuse("channel_conflict");
+    return this.pin(info.cid, info.clientSid, info.replicaId, exp, trust);
+  }
+
+  private pin(key: string, clientSid: string, replicaId: string, exp: number, trust: Trust): PinResult {
+    const pin = this.store(key, clientSid, replicaId, exp, trust);
+    return { pinned: true, replicaId, trust, expiresAtMs: (pin.exp + this.epochSec) * 1000 };
+  }
+
+  private store(key: string, clientSid: string, replicaId: string, exp: number, trust: Trust): Pin {
+    const pin = this.table.set(key, clientSid, replicaId, exp, this.relNow(), trust);
+    this.counters.pinsCreated++;
+    while (this.table.size > this.config.maxEntries) {
+      const oldest = this.table.oldest();
+      if (oldest === undefined || oldest === pin) break;
+      this.table.delete(oldest);
+      this.counters.evictions++;
+    }
+    return pin;
+  }
+
+  private refuse(reason: PinRefusal): PinResult {
+    this.counters.refusals++;
+    return { pinned: false, reason };
+  }
+
+  private verifyFailed(reason: AftFailure): PinResult {
+    this.counters.verifyFailures++;
+    return { pinned: false, reason };
+  }
+}
+
+function noKey(): undefined {
+  return undefined;
+}
+
+function validId(s: string): boolean {
+  return typeof s === "string" && s.length > 0 && s.length <= MAX_PIN_ID_LENGTH;
+}
+
+/** sid-only pins: per client, optionally per destination address (NUL cannot occur in either). */
+function sidKey(clientSid: string, address: string | undefined): string {
+  return address === undefined ? clientSid : `${clientSid}\u0000${address}`;
+}
+
+/** `header.payload.` with `alg: "none"`; cheap pre-check, the full check happens in checkUnsignedAft. */
+function isUnsigned(token: string): boolean {
+  if (!token.endsWith(".")) return false;
+  const decoded = decodeAft(token);
+  return decoded.ok && decoded.aft.unsigned;
+}

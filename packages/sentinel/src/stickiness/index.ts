@@ -1,0 +1,51 @@
+export {
+  AFT_ALG,
+  AFT_SCOPE,
+  AFT_TYP,
+  type AftClaims,
+  type AftExpectation,
+  type AftFailure,
+  type AftResult,
+  AftSigner,
+  type AftSignerOptions,
+  checkAftClaims,
+  checkUnsignedAft,
+  DEFAULT_AFT_TTL_SEC,
+  type DecodedAft,
+  decodeAft,
+  MAX_AFT_LENGTH,
+  signAft,
+  unsignedAft,
+  verifyAft,
+  verifyAftWith,
+} from "./aft.js";
+export {
+  AFTLoadBalancerStickinessManager,
+  MAX_PIN_ID_LENGTH,
+  type PinRefusal,
+  type PinResult,
+  type ReplicaDirectory,
+  type RouteDecision,
+  type RouteInput,
+  type SecureAcceptInfo,
+  type StatelessRouteInput,
+  type StickinessDeps,
+  type StickinessMetrics,
+} from "./aft-stickiness-manager.js";
+export {
+  DEFAULT_STICKINESS_CONFIG,
+  parseStickinessConfig,
+  SECURITY_LEVELS,
+  type SecurityLevel,
+  STICKINESS_MANAGER_TYPE,
+  type StickinessConfig,
+  StickinessConfigError,
+} from "./config.js";
+export {
+  DEFAULT_KEY_CACHE_SIZE,
+  ed25519PublicKeyOf,
+  importEd25519Public,
+  importEd25519Seed,
+  ReplicaKeyCache,
+} from "./ed25519-keys.js";
+export type { PinnedDecision, Trust } from "./pin-table.js";

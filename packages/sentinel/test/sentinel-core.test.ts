@@ -1,0 +1,377 @@
+import { Writable } from "node:stream";
+import { defaultBackend } from "@fame/crypto";
+import { createLogger } from "@fame/logger";
+import {
+  base64urlEncode,
+  decodeEnvelope,
+  type Envelope,
+  encodeEnvelope,
+  makeEnvelope,
+  signingInput,
+} from "@fame/protocol";
+import {
+  AFTLoadBalancerStickinessManager,
+  AftSigner,
+  AttachAuthority,
+  type Link,
+  Sentinel,
+} from "@fame/sentinel";
+import { afterEach, describe, expect, it } from "vitest";
+
+const backend = defaultBackend();
+const quiet = createLogger({
+  name: "sentinel-test",
+  level: "warn",
+  destination: new Writable({ write: (_c, _e, cb) => cb() }),
+});
+
+class FakeLink implements Link {
+  readonly sent: Envelope[] = [];
+  closed: { code: number; reason: string } | undefined;
+  bufferedAmount = 0;
+  constructor(readonly remote = "127.0.0.1:1") {}
+  send(data: string | Buffer): void {
+    this.sent.push(decodeEnvelope(typeof data === "string" ? data : data.toString()));
+  }
+  close(code: number, reason: string): void {
+    this.closed = { code, reason };
+  }
+  last(): Envelope {
+    const env = this.sent.at(-1);
+    if (!env) throw new Error("nothing sent");
+    return env;
+  }
+  frames(type: string): Envelope[] {
+    return this.sent.filter((e) => e.frame.type === type);
+  }
+}
+
+type Profile = "open" | "overlay";
+const sentinels: Sentinel[] = [];
+afterEach(() => {
+  sentinels.length = 0;
+});
+
+function makeSentinel(profile: Profile, stickiness?: AFTLoadBalancerStickinessManager, maxInflight = 4) {
+  const attach = new AttachAuthority({
+    sentinelId: "s0",
+    securityProfile: profile,
+    admissionProfile: "none",
+  });
+  const s = new Sentinel(
+    {
+      sentinelId: "s0",
+      securityProfile: profile,
+      loadBalancing: "round_robin",
+      heartbeatMs: 1000,
+      heartbeatMissLimit: 3,
+      attachTimeoutMs: 1000,
+      maxFrameBytes: 64 * 1024,
+      maxInflightPerConnection: maxInflight,
+    },
+    { log: quiet, attach, stickiness },
+  );
+  sentinels.push(s);
+  return s;
+}
+
+interface TestNode {
+  link: FakeLink;
+  session: ReturnType<Sentinel["open"]>;
+  seed: Uint8Array;
+  kid: string;
+  send(
+    init: Parameters<typeof makeEnvelope>[0] | Omit<Parameters<typeof makeEnvelope>[0], "sid">,
+  ): Promise<Envelope>;
+}
+
+async function attachNode(
+  s: Sentinel,
+  systemId: string,
+  logicals: string[],
+  profile: Profile,
+): Promise<TestNode> {
+  const link = new FakeLink();
+  const session = s.open(link);
+  const { seed, publicKey } = backend.ed25519Keygen();
+  const key = backend.ed25519ImportSigningKey(seed);
+  const kid = `k-${systemId}`;
+  const sign = (env: Envelope) => {
+    if (profile !== "open") {
+      env.sec = {
+        ...env.sec,
+        sig: { alg: "EdDSA", kid, val: base64urlEncode(backend.ed25519Sign(key, signingInput(env))) },
+      };
+    }
+    return env;
+  };
+  const attach = sign(
+    makeEnvelope({
+      sid: "pending",
+      frame: {
+        type: "NodeAttach",
+        systemId,
+        instanceId: `i-${systemId}`,
+        logicals,
+        keys: profile === "open" ? [] : [{ kty: "OKP", crv: "Ed25519", x: base64urlEncode(publicKey), kid }],
+      },
+    }),
+  );
+  await s.receive(session, encodeEnvelope(attach));
+  const ack = link.last();
+  expect(ack.frame).toMatchObject({ type: "NodeAttachAck", ok: true });
+  return {
+    link,
+    session,
+    seed,
+    kid,
+    async send(init) {
+      const env = sign(makeEnvelope({ sid: session.sid, ...init } as Parameters<typeof makeEnvelope>[0]));
+      await s.receive(session, encodeEnvelope(env));
+      return env;
+    },
+  };
+}
+
+describe("Sentinel core (open profile)", () => {
+  it("attaches, binds pooled replicas and round-robins plain data", async () => {
+    const s = makeSentinel("open");
+    const r1 = await attachNode(s, "r1", ["*.fame.fabric"], "open");
+    const r2 = await attachNode(s, "r2", ["*.fame.fabric"], "open");
+    const c = await attachNode(s, "c1", [], "open");
+    for (const r of [r1, r2]) {
+      await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+      expect(r.link.last().frame).toMatchObject({ type: "AddressBindAck", ok: true });
+    }
+    for (let i = 0; i < 4; i++) {
+      await c.send({
+        to: "math@fame.fabric",
+        replyTo: `rpc@${c.session.path}`,
+        corrId: `c${i}`,
+        frame: { type: "Data", codec: "json", payload: { i } },
+      });
+    }
+    expect(r1.link.frames("Data")).toHaveLength(2);
+    expect(r2.link.frames("Data")).toHaveLength(2);
+  });
+
+  it("answers no_route for an unknown address and refuses an exclusive conflict", async () => {
+    const s = makeSentinel("open");
+    const a = await attachNode(s, "a", ["fame.fabric"], "open");
+    const b = await attachNode(s, "b", ["*.fame.fabric"], "open");
+    await a.send({ frame: { type: "AddressBind", address: "svc@fame.fabric" } });
+    expect(a.link.last().frame).toMatchObject({ ok: true });
+    await b.send({ frame: { type: "AddressBind", address: "svc@fame.fabric" } });
+    expect(b.link.last().frame).toMatchObject({ ok: false, code: "address_conflict" });
+    await b.send({
+      to: "nobody@fame.fabric",
+      corrId: "x",
+      frame: { type: "Data", codec: "json", payload: 1 },
+    });
+    expect(b.link.last().frame).toMatchObject({ type: "DeliveryAck", ok: false, code: "no_route" });
+    await b.send({ frame: { type: "AddressBind", address: "svc@other.domain" } });
+    expect(b.link.last().frame).toMatchObject({ ok: false, code: "logical_not_granted" });
+  });
+
+  it("nacks in-flight requests with replica_unavailable when the replica leaves", async () => {
+    const s = makeSentinel("open");
+    const r = await attachNode(s, "r", ["*.fame.fabric"], "open");
+    const c = await attachNode(s, "c", [], "open");
+    await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+    const req = await c.send({
+      to: "math@fame.fabric",
+      replyTo: `rpc@${c.session.path}`,
+      corrId: "call-1",
+      frame: { type: "Data", codec: "json", payload: { method: "slow" } },
+    });
+    s.close(r.session, "killed");
+    const nack = c.link.last();
+    expect(nack.frame).toMatchObject({
+      type: "DeliveryAck",
+      ok: false,
+      code: "replica_unavailable",
+      refId: req.id,
+    });
+    expect(nack.corrId).toBe("call-1");
+  });
+
+  it("does not nack answered requests, and bounds requests in flight per connection", async () => {
+    const s = makeSentinel("open");
+    const r = await attachNode(s, "r", ["*.fame.fabric"], "open");
+    const c = await attachNode(s, "c", [], "open");
+    await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+    const replyTo = `rpc@${c.session.path}`;
+    await c.send({
+      to: "math@fame.fabric",
+      replyTo,
+      corrId: "a",
+      frame: { type: "Data", codec: "json", payload: 1 },
+    });
+    await r.send({ to: replyTo, corrId: "a", frame: { type: "Data", codec: "json", payload: 2 } });
+    expect(s.inflight.size).toBe(0);
+    for (let i = 0; i < 5; i++) {
+      await c.send({
+        to: "math@fame.fabric",
+        replyTo,
+        corrId: `b${i}`,
+        frame: { type: "Data", codec: "json", payload: i },
+      });
+    }
+    expect(c.link.last().frame).toMatchObject({ ok: false, code: "too_many_inflight" });
+    s.close(r.session, "gone");
+    expect(
+      c.link
+        .frames("DeliveryAck")
+        .filter((e) => (e.frame as { code?: string }).code === "replica_unavailable"),
+    ).toHaveLength(4);
+  });
+
+  it("refuses a first frame that is not NodeAttach, and garbage before attach", async () => {
+    const s = makeSentinel("open");
+    const link = new FakeLink();
+    const session = s.open(link);
+    await s.receive(session, "{not json");
+    expect(link.closed?.code).toBe(1008);
+    const link2 = new FakeLink();
+    const session2 = s.open(link2);
+    await s.receive(session2, encodeEnvelope(makeEnvelope({ sid: "x", frame: { type: "Heartbeat" } })));
+    expect(link2.closed?.code).toBe(1008);
+    expect(s.sessionCount).toBe(0);
+  });
+
+  it("keeps serving others while one node sends 1000 malformed frames", async () => {
+    const s = makeSentinel("open");
+    const r = await attachNode(s, "r", ["*.fame.fabric"], "open");
+    const bad = await attachNode(s, "bad", [], "open");
+    const good = await attachNode(s, "good", [], "open");
+    await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+    for (let i = 0; i < 1000; i++) await s.receive(bad.session, `{"v":1,"garbage":${i}}`);
+    expect(bad.link.frames("DeliveryAck")).toHaveLength(1000);
+    await good.send({
+      to: "math@fame.fabric",
+      corrId: "ok",
+      frame: { type: "Data", codec: "json", payload: 1 },
+    });
+    expect(r.link.frames("Data")).toHaveLength(1);
+    expect(s.counters.badFrames).toBe(1000);
+  });
+
+  it("refuses an envelope that claims another node's sid", async () => {
+    const s = makeSentinel("open");
+    const a = await attachNode(s, "a", [], "open");
+    const b = await attachNode(s, "b", [], "open");
+    await s.receive(
+      a.session,
+      encodeEnvelope(makeEnvelope({ sid: b.session.sid, frame: { type: "Heartbeat" } })),
+    );
+    expect(a.link.last().frame).toMatchObject({ ok: false, code: "not_authorized" });
+  });
+});
+
+describe("Sentinel core (overlay profile: signatures on ingress)", () => {
+  it("refuses an attach not signed by the presented key", async () => {
+    const s = makeSentinel("overlay");
+    const link = new FakeLink();
+    const session = s.open(link);
+    const { publicKey } = backend.ed25519Keygen();
+    const attach = makeEnvelope({
+      sid: "pending",
+      frame: {
+        type: "NodeAttach",
+        systemId: "n1",
+        instanceId: "i1",
+        logicals: [],
+        keys: [{ kty: "OKP", crv: "Ed25519", x: base64urlEncode(publicKey), kid: "k1" }],
+      },
+    });
+    await s.receive(session, encodeEnvelope(attach));
+    expect(link.last().frame).toMatchObject({ type: "NodeAttachAck", ok: false, code: "signature_missing" });
+    expect(link.closed?.code).toBe(1008);
+  });
+
+  it("drops unsigned and forged envelopes with a typed nack", async () => {
+    const s = makeSentinel("overlay");
+    const r = await attachNode(s, "r", ["*.fame.fabric"], "overlay");
+    const c = await attachNode(s, "c", [], "overlay");
+    await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+    const unsigned = makeEnvelope({
+      sid: c.session.sid,
+      to: "math@fame.fabric",
+      frame: { type: "Data", codec: "json", payload: 1 },
+    });
+    await s.receive(c.session, encodeEnvelope(unsigned));
+    expect(c.link.last().frame).toMatchObject({ ok: false, code: "signature_missing" });
+    const forged = await (async () => {
+      const env = makeEnvelope({
+        sid: c.session.sid,
+        to: "math@fame.fabric",
+        frame: { type: "Data", codec: "json", payload: 1 },
+      });
+      env.sec = { sig: { alg: "EdDSA", kid: c.kid, val: base64urlEncode(new Uint8Array(64).fill(7)) } };
+      return env;
+    })();
+    await s.receive(c.session, encodeEnvelope(forged));
+    expect(c.link.last().frame).toMatchObject({ ok: false, code: "signature_invalid" });
+    expect(r.link.frames("Data")).toHaveLength(0);
+    await c.send({ to: "math@fame.fabric", frame: { type: "Data", codec: "json", payload: 1 } });
+    expect(r.link.frames("Data")).toHaveLength(1);
+  });
+
+  it("pins a channel by its AFT in strict stickiness and refuses unpinned channel data", async () => {
+    const stickiness = new AFTLoadBalancerStickinessManager({ securityLevel: "strict" });
+    const s = makeSentinel("overlay", stickiness, 100);
+    const r1 = await attachNode(s, "r1", ["*.fame.fabric"], "overlay");
+    const r2 = await attachNode(s, "r2", ["*.fame.fabric"], "overlay");
+    const c = await attachNode(s, "c", [], "overlay");
+    for (const r of [r1, r2]) await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+    const replyTo = `rpc@${c.session.path}`;
+    const ephPub = base64urlEncode(backend.x25519Keygen().publicKey);
+    await c.send({
+      to: "math@fame.fabric",
+      replyTo,
+      corrId: "open1",
+      frame: { type: "SecureOpen", cid: "ch1", ephPub, alg: "CHACHA20P1305" },
+    });
+    const chosen = r1.link.frames("SecureOpen").length === 1 ? r1 : r2;
+    const other = chosen === r1 ? r2 : r1;
+    const aft = await new AftSigner(chosen.seed).issue({
+      sid: chosen.session.sid,
+      cid: "ch1",
+      clientSid: c.session.sid,
+    });
+    await chosen.send({
+      to: replyTo,
+      corrId: "open1",
+      frame: { type: "SecureAccept", cid: "ch1", ok: true, ephPub, aft },
+    });
+    expect(c.link.frames("SecureAccept")).toHaveLength(1);
+    expect(s.inflight.size).toBe(0);
+    const sealed = (seq: number) => ({
+      to: "math@fame.fabric",
+      replyTo,
+      corrId: `d${seq}`,
+      frame: { type: "Data" as const, codec: "enc" as const, ct: base64urlEncode(new Uint8Array(32)) },
+      sec: {
+        enc: { alg: "chacha20-poly1305-channel" as const, cid: "ch1", seq, kid: "k", ac: "AAAAAAAAAAA" },
+      },
+    });
+    for (let i = 1; i <= 10; i++) await c.send(sealed(i));
+    expect(chosen.link.frames("Data")).toHaveLength(10);
+    expect(other.link.frames("Data")).toHaveLength(0);
+    // another client using the same cid is refused, the owner is unaffected
+    const thief = await attachNode(s, "thief", [], "overlay");
+    await thief.send({ ...sealed(99), replyTo: `rpc@${thief.session.path}` });
+    expect(thief.link.last().frame).toMatchObject({ ok: false, code: "channel_conflict" });
+    // data for a channel nobody accepted
+    await c.send({
+      ...sealed(1),
+      sec: { enc: { alg: "chacha20-poly1305-channel", cid: "nochan", seq: 1, kid: "k", ac: "AAAAAAAAAAA" } },
+    });
+    expect(c.link.last().frame).toMatchObject({ ok: false, code: "channel_unknown" });
+    // the pinned replica leaves: the pin goes with it
+    s.close(chosen.session, "killed");
+    await c.send(sealed(11));
+    expect(c.link.last().frame).toMatchObject({ ok: false, code: "channel_unknown" });
+    expect(other.link.frames("Data")).toHaveLength(0);
+  });
+});
