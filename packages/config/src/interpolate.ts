@@ -14,7 +14,10 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path = ""
       const v = env[name];
       if (v !== undefined) return v;
       if (fallback !== undefined) return fallback;
-      throw new ConfigError(path || "<root>", `references \${env:${name}} which is not set and has no default`);
+      throw new ConfigError(
+        path || "<root>",
+        `references \${env:${name}} which is not set and has no default`,
+      );
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, `${path}[${i}]`));

@@ -27,7 +27,11 @@ export function loadYamlConfig(env: NodeJS.ProcessEnv = process.env, explicit?: 
   return { file, tree: parseYamlConfig(text, env, file) };
 }
 
-export function parseYamlConfig(text: string, env: NodeJS.ProcessEnv, source = "<yaml>"): Record<string, unknown> {
+export function parseYamlConfig(
+  text: string,
+  env: NodeJS.ProcessEnv,
+  source = "<yaml>",
+): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = parse(text, { maxAliasCount: 100 });

@@ -27,10 +27,14 @@ export function readInt(
     if (opts.fallback !== undefined) return opts.fallback;
     throw new ConfigError(setting, "is required");
   }
-  const n = typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n)) throw new ConfigError(setting, `must be an integer, got ${JSON.stringify(raw)}`);
-  if (opts.min !== undefined && n < opts.min) throw new ConfigError(setting, `must be ≥ ${opts.min}, got ${n}`);
-  if (opts.max !== undefined && n > opts.max) throw new ConfigError(setting, `must be ≤ ${opts.max}, got ${n}`);
+  const n =
+    typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n))
+    throw new ConfigError(setting, `must be an integer, got ${JSON.stringify(raw)}`);
+  if (opts.min !== undefined && n < opts.min)
+    throw new ConfigError(setting, `must be ≥ ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max)
+    throw new ConfigError(setting, `must be ≤ ${opts.max}, got ${n}`);
   return n;
 }
 
@@ -45,8 +49,10 @@ export function readNumber(
   }
   const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim()) : NaN;
   if (!Number.isFinite(n)) throw new ConfigError(setting, `must be a number, got ${JSON.stringify(raw)}`);
-  if (opts.min !== undefined && n < opts.min) throw new ConfigError(setting, `must be ≥ ${opts.min}, got ${n}`);
-  if (opts.max !== undefined && n > opts.max) throw new ConfigError(setting, `must be ≤ ${opts.max}, got ${n}`);
+  if (opts.min !== undefined && n < opts.min)
+    throw new ConfigError(setting, `must be ≥ ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max)
+    throw new ConfigError(setting, `must be ≤ ${opts.max}, got ${n}`);
   return n;
 }
 
@@ -59,7 +65,12 @@ export function readBool(raw: unknown, setting: string, fallback: boolean): bool
   throw new ConfigError(setting, `must be true or false, got ${JSON.stringify(raw)}`);
 }
 
-export function readEnum<T extends string>(raw: unknown, setting: string, allowed: readonly T[], fallback?: T): T {
+export function readEnum<T extends string>(
+  raw: unknown,
+  setting: string,
+  allowed: readonly T[],
+  fallback?: T,
+): T {
   const s = readString(raw, setting, fallback);
   if (!(allowed as readonly string[]).includes(s)) {
     throw new ConfigError(setting, `must be one of ${allowed.join(" | ")}, got "${s}"`);
@@ -67,7 +78,11 @@ export function readEnum<T extends string>(raw: unknown, setting: string, allowe
   return s as T;
 }
 
-export function readUrl(raw: unknown, setting: string, opts: { fallback?: string; protocols?: string[] } = {}): URL {
+export function readUrl(
+  raw: unknown,
+  setting: string,
+  opts: { fallback?: string; protocols?: string[] } = {},
+): URL {
   const s = readString(raw, setting, opts.fallback);
   let url: URL;
   try {

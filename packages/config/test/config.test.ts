@@ -1,7 +1,6 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
 import {
   ConfigError,
   loadYamlConfig,
@@ -13,6 +12,7 @@ import {
   readPort,
   readUrl,
 } from "@fame/config";
+import { describe, expect, it } from "vitest";
 
 const SENTINEL_YAML = `
 node:
@@ -35,16 +35,20 @@ describe("YAML config", () => {
   });
 
   it("refuses an unset variable with no default, naming the path", () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the YAML interpolation syntax under test
     expect(() => parseYamlConfig("a:\n  b: ${env:FAME_NOPE_X}\n", {})).toThrow(/a\.b.*FAME_NOPE_X/);
   });
 
   it("keeps an empty default and colons inside defaults", () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the YAML interpolation syntax under test
     const tree = parseYamlConfig('id: "${env:X:}"\nurl: "${env:U:https://h:1/p}"\n', {});
     expect(tree).toEqual({ id: "", url: "https://h:1/p" });
   });
 
   it("refuses both spellings of one key", () => {
-    expect(() => parseYamlConfig("s:\n  security_level: strict\n  securityLevel: strict\n", {})).toThrow(ConfigError);
+    expect(() => parseYamlConfig("s:\n  security_level: strict\n  securityLevel: strict\n", {})).toThrow(
+      ConfigError,
+    );
   });
 
   it("refuses YAML that is not a mapping or not YAML", () => {

@@ -1,5 +1,5 @@
-import { type Logger, createLogger } from "@fame/logger";
-import Fastify, { type FastifyInstance, type FastifyError } from "fastify";
+import { createLogger, type Logger } from "@fame/logger";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import type { ServerTls } from "./tls-settings.js";
 
 export interface HttpServiceOptions {
@@ -35,7 +35,9 @@ export async function startHttpService(opts: HttpServiceOptions): Promise<Runnin
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
-    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key, minVersion: "TLSv1.2" as const } } : {}),
+    ...(opts.tls
+      ? { https: { cert: opts.tls.cert, key: opts.tls.key, minVersion: "TLSv1.2" as const } }
+      : {}),
     return503OnClosing: true,
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
@@ -45,12 +47,22 @@ export async function startHttpService(opts: HttpServiceOptions): Promise<Runnin
     if (status >= 500) req.log.error({ err }, "request failed");
     else req.log.warn({ code: err.code, status, url: req.url }, err.message);
     const code =
-      status === 413 ? "request_too_large" : status === 415 ? "unsupported_media_type" : status >= 500 ? "internal_error" : "invalid_request";
+      status === 413
+        ? "request_too_large"
+        : status === 415
+          ? "unsupported_media_type"
+          : status >= 500
+            ? "internal_error"
+            : "invalid_request";
     // Only client errors echo their message: it describes the caller's input, never our state.
-    void reply.status(status).send({ error: code, error_description: status >= 500 ? "internal error" : err.message });
+    void reply
+      .status(status)
+      .send({ error: code, error_description: status >= 500 ? "internal error" : err.message });
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: "not_found", error_description: `no route ${req.method} ${req.url}` });
+    void reply
+      .status(404)
+      .send({ error: "not_found", error_description: `no route ${req.method} ${req.url}` });
   });
   app.get("/health", async () => ({ status: "ok", service: opts.name, ...(opts.health?.() ?? {}) }));
 

@@ -58,7 +58,8 @@ export function requestRaw(
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
-        const tooLarge = () => fail(new OutboundError("too_large", `response from ${u.host} exceeds ${maxBytes} bytes`));
+        const tooLarge = () =>
+          fail(new OutboundError("too_large", `response from ${u.host} exceeds ${maxBytes} bytes`));
         if (Number(res.headers["content-length"] ?? 0) > maxBytes) return tooLarge();
         res.on("data", (c: Buffer) => {
           size += c.length;
@@ -73,7 +74,9 @@ export function requestRaw(
         res.on("error", (err) => fail(new OutboundError("network", `${u.host}: ${err.message}`)));
       },
     );
-    req.on("timeout", () => fail(new OutboundError("timeout", `${u.host} did not answer in ${timeoutMs} ms`)));
+    req.on("timeout", () =>
+      fail(new OutboundError("timeout", `${u.host} did not answer in ${timeoutMs} ms`)),
+    );
     req.on("error", (err) => fail(new OutboundError("network", `${u.host}: ${err.message}`)));
     if (init.body !== undefined) req.write(init.body);
     req.end();
@@ -90,7 +93,11 @@ export async function requestJson<T = unknown>(
   try {
     parsed = res.body.length ? JSON.parse(res.body.toString("utf8")) : undefined;
   } catch {
-    throw new OutboundError("bad_json", `${String(url)} answered ${res.status} with a body that is not JSON`, res.status);
+    throw new OutboundError(
+      "bad_json",
+      `${String(url)} answered ${res.status} with a body that is not JSON`,
+      res.status,
+    );
   }
   if (res.status < 200 || res.status >= 300) {
     throw new OutboundError("http_status", `${String(url)} answered ${res.status}`, res.status, parsed);
@@ -102,7 +109,9 @@ export async function requestJson<T = unknown>(
  * A fetch-compatible function bound to a trust bundle, for libraries that take
  * a custom fetch (jose's remote JWKS).
  */
-export function fetchWithTrust(opts: OutboundOptions): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
+export function fetchWithTrust(
+  opts: OutboundOptions,
+): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
   return async (input, init) => {
     const url = input instanceof Request ? input.url : input;
     const headers: Record<string, string> = {};

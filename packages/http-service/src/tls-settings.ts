@@ -29,7 +29,8 @@ function readPem(file: string, setting: string): string {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    const hint = (err as NodeJS.ErrnoException).code === "ENOENT" ? " (run `make pki` to generate the dev PKI)" : "";
+    const hint =
+      (err as NodeJS.ErrnoException).code === "ENOENT" ? " (run `make pki` to generate the dev PKI)" : "";
     throw new ConfigError(setting, `cannot read ${file}: ${(err as Error).message}${hint}`);
   }
   if (!text.includes("-----BEGIN ")) throw new ConfigError(setting, `${file} is not PEM`);

@@ -1,8 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
-import { createLogger } from "@fame/logger";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   OutboundError,
   type RunningService,
@@ -11,6 +9,8 @@ import {
   serverTlsFromEnv,
   startHttpService,
 } from "@fame/http-service";
+import { createLogger } from "@fame/logger";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const logLines: string[] = [];
 const sink = new Writable({
@@ -41,7 +41,11 @@ afterAll(() => svc.close());
 
 describe("startHttpService", () => {
   it("serves /health with extra fields", async () => {
-    await expect(requestJson(`${svc.url}/health`)).resolves.toEqual({ status: "ok", service: "unit-svc", extra: 1 });
+    await expect(requestJson(`${svc.url}/health`)).resolves.toEqual({
+      status: "ok",
+      service: "unit-svc",
+      extra: 1,
+    });
   });
 
   it("answers unknown routes with a JSON 404", async () => {

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
-import { describe, expect, it } from "vitest";
 import { createLogger, LogSettingError, logLevelFromEnv } from "@fame/logger";
+import { describe, expect, it } from "vitest";
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -43,7 +43,8 @@ describe("logger", () => {
       "with secrets",
     );
     const text = JSON.stringify(out.lines()[0]);
-    for (const secret of ["t0p", "s3cret", "Bearer abc", "private-scalar"]) expect(text).not.toContain(secret);
+    for (const secret of ["t0p", "s3cret", "Bearer abc", "private-scalar"])
+      expect(text).not.toContain(secret);
     expect(text).toContain("public");
     expect(text).toContain("c1");
   });

@@ -1,1 +1,1 @@
-export { pidAlive, type ProcessSpec, type RunningProcess, startProcess, stopAll } from "./processes.js";
+export { type ProcessSpec, pidAlive, type RunningProcess, startProcess, stopAll } from "./processes.js";

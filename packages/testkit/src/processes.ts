@@ -123,7 +123,15 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
 
   try {
     if (spec.readyLine) await waitForOutput(spec.readyLine, spec.readyTimeoutMs);
-    if (spec.readyUrl) await waitForUrl(spec.readyUrl, spec.ca, spec.readyTimeoutMs ?? 15_000, () => ended, spec.name, () => out);
+    if (spec.readyUrl)
+      await waitForUrl(
+        spec.readyUrl,
+        spec.ca,
+        spec.readyTimeoutMs ?? 15_000,
+        () => ended,
+        spec.name,
+        () => out,
+      );
   } catch (err) {
     await handle.stop("SIGKILL");
     throw err;
