@@ -1,0 +1,20 @@
+/** The admission step that failed: fetching a token, Welcome's hello, making the CSR, CA signing, checking the result. */
+export type AdmissionStep = "token" | "hello" | "csr" | "sign" | "verify";
+
+/**
+ * A failed admission. `code` is the server's RFC 6749 / JSON error code when
+ * it sent one (`invalid_client`, `logical_not_allowed`, ...), else a local
+ * one: `timeout`, `network`, `bad_response`, `http_<status>`, or the PKI's code.
+ */
+export class AdmissionError extends Error {
+  constructor(
+    readonly step: AdmissionStep,
+    readonly code: string,
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`${step}: ${message}`, options);
+    this.name = "AdmissionError";
+  }
+}

@@ -1,0 +1,45 @@
+import type { Logger } from "@fame/logger";
+
+export interface AdmitNodeOptions {
+  /** OAuth2 token endpoint, e.g. https://localhost:8443/oauth/token */
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** Welcome base URL, e.g. https://localhost:8444 */
+  welcomeUrl: string;
+  /** PEM trust bundle for outbound TLS and for checking the issued chain */
+  trustBundlePem?: string;
+  instanceId: string;
+  requestedLogicals: string[];
+  capabilities?: string[];
+  /** proposed systemId (renewals); Welcome ignores it unless its policy allows */
+  systemId?: string;
+  /** per step; default 10 000 */
+  timeoutMs?: number;
+  /** SPIFFE trust domain of the certificate; default fame.fabric */
+  trustDomain?: string;
+  logger?: Logger;
+}
+
+/** Everything a node needs to attach: identity, ticket, certificate and its private key. */
+export interface Admission {
+  systemId: string;
+  assignedPath: string;
+  sid: string;
+  acceptedLogicals: string[];
+  /** single-use ticket for the sentinel */
+  attachTicket: string;
+  transportUrl: string;
+  certificatePem: string;
+  /** issuing chain as returned by the CA (leaf first when the CA includes it) */
+  chainPem: string;
+  /** base64 DER, leaf first, no duplicates: ready for a JWS/JWK x5c */
+  x5c: string[];
+  /** 32-byte Ed25519 private seed; secret */
+  seed: Uint8Array;
+  /** 32-byte Ed25519 public key the certificate binds */
+  publicKey: Uint8Array;
+  notBefore: Date;
+  notAfter: Date;
+  ticketExpiresAt: Date;
+}

@@ -1,0 +1,190 @@
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sidFromPath } from "@fame/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AdmissionError, type AdmitNodeOptions, admitNode } from "../src/admission/index.js";
+import {
+  createNodeCsr,
+  generateDevPki,
+  issueNodeCertificate,
+  verifyNodeCertificate,
+} from "../src/pki/index.js";
+import {
+  generateSigningKey,
+  type SigningKey,
+  signAttachTicket,
+  signCaGrant,
+  verifyCaGrant,
+} from "../src/tokens/index.js";
+
+/**
+ * admitNode's happy path with the real PKI functions behind scripted HTTP
+ * endpoints (no processes): token → hello → CSR → CA → verification.
+ */
+let dir: string;
+let server: Server;
+let base: string;
+let welcomeKey: SigningKey;
+let trustBundle: string;
+let intermediatePem: string;
+let intermediateKey: string;
+/** how the fake CA misbehaves in a given test */
+let caMode: "honest" | "other-key" = "honest";
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "fame-admission-"));
+  await generateDevPki({ dir });
+  trustBundle = readFileSync(join(dir, "trust-bundle.pem"), "utf8");
+  intermediatePem = readFileSync(join(dir, "intermediate-ca.pem"), "utf8");
+  intermediateKey = readFileSync(join(dir, "intermediate-ca.key"), "utf8");
+  welcomeKey = await generateSigningKey("welcome");
+
+  server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on("end", () => {
+      void route(req.url ?? "", req.headers.authorization ?? "", body).then(
+        ([status, answer]) =>
+          res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(answer)),
+        (err: Error) =>
+          res.writeHead(500).end(JSON.stringify({ error: "internal", error_description: err.message })),
+      );
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function route(url: string, auth: string, body: string): Promise<[number, unknown]> {
+  if (url === "/oauth/token") return [200, { access_token: "a.b.c", token_type: "Bearer", expires_in: 60 }];
+  if (url === "/fame/v1/welcome/hello") {
+    const { instanceId, requestedLogicals } = JSON.parse(body) as {
+      instanceId: string;
+      requestedLogicals: string[];
+    };
+    const identity = {
+      systemId: "node42",
+      assignedPath: "/sentinel0/node42",
+      acceptedLogicals: requestedLogicals,
+      instanceId,
+    };
+    const ticket = await signAttachTicket(welcomeKey, {
+      ...identity,
+      issuer: "w",
+      audience: "fame-sentinel",
+      ttlSec: 120,
+    });
+    const grant = await signCaGrant(welcomeKey, { ...identity, issuer: "w", ttlSec: 120 });
+    return [
+      200,
+      {
+        ...identity,
+        sid: sidFromPath(identity.assignedPath),
+        attachTicket: ticket.token,
+        transport: { url: "ws://127.0.0.1:1/attach" },
+        caGrant: { url: `${base}/ca/sign`, token: grant.token },
+        expiresAt: new Date(ticket.claims.exp * 1000).toISOString(),
+      },
+    ];
+  }
+  if (url === "/ca/sign") {
+    const grant = await verifyCaGrant(auth.replace(/^Bearer /, ""), {
+      keys: { keys: [welcomeKey.publicJwk] },
+      issuer: "w",
+    });
+    const expect = {
+      systemId: grant.system_id,
+      assignedPath: grant.assigned_path,
+      logicals: grant.accepted_logicals,
+    };
+    let csrPem = (JSON.parse(body) as { csr: string }).csr;
+    if (caMode === "other-key") {
+      csrPem = (await createNodeCsr({ ...expect, logicals: [...expect.logicals] })).csrPem;
+    }
+    const issued = await issueNodeCertificate({
+      csrPem,
+      issuerCertPem: intermediatePem,
+      issuerKey: intermediateKey,
+      expect,
+    });
+    return [
+      200,
+      {
+        certificatePem: issued.certificatePem,
+        chainPem: intermediatePem,
+        expiresAt: issued.notAfter.toISOString(),
+      },
+    ];
+  }
+  return [404, { error: "not_found" }];
+}
+
+const opts = (): AdmitNodeOptions => ({
+  tokenUrl: `${base}/oauth/token`,
+  clientId: "c",
+  clientSecret: "s",
+  welcomeUrl: base,
+  trustBundlePem: trustBundle,
+  instanceId: "inst",
+  requestedLogicals: ["*.fame.fabric", "api.fame.fabric"],
+});
+
+describe("admitNode happy path", () => {
+  it("returns a verified identity, certificate, key and x5c", async () => {
+    caMode = "honest";
+    const a = await admitNode(opts());
+    expect(a).toMatchObject({
+      systemId: "node42",
+      assignedPath: "/sentinel0/node42",
+      sid: sidFromPath("/sentinel0/node42"),
+      acceptedLogicals: ["*.fame.fabric", "api.fame.fabric"],
+      transportUrl: "ws://127.0.0.1:1/attach",
+    });
+    expect(a.x5c).toHaveLength(2); // leaf + intermediate, leaf first
+    expect(a.seed).toHaveLength(32);
+    expect(a.notBefore.getTime()).toBeLessThan(Date.now());
+    expect(a.notAfter.getTime()).toBeGreaterThan(Date.now());
+    expect(a.ticketExpiresAt.getTime()).toBeGreaterThan(Date.now());
+    const node = await verifyNodeCertificate({
+      chain: a.x5c,
+      trustBundlePem: trustBundle,
+      expectedSystemId: "node42",
+    });
+    expect(Buffer.from(node.publicKey).equals(Buffer.from(a.publicKey))).toBe(true);
+  });
+
+  it("catches a CA that certifies another key for the same identity", async () => {
+    caMode = "other-key";
+    const err = await admitNode(opts()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AdmissionError);
+    expect([(err as AdmissionError).step, (err as AdmissionError).code]).toEqual([
+      "verify",
+      "cert_key_mismatch",
+    ]);
+  });
+
+  it("refuses a chain that does not lead to the trust bundle", async () => {
+    caMode = "honest";
+    const otherDir = mkdtempSync(join(tmpdir(), "fame-admission-other-"));
+    try {
+      await generateDevPki({ dir: otherDir });
+      const foreign = readFileSync(join(otherDir, "trust-bundle.pem"), "utf8");
+      const err = await admitNode({ ...opts(), trustBundlePem: foreign }).catch((e: unknown) => e);
+      expect((err as AdmissionError).step).toBe("verify");
+      expect((err as AdmissionError).code).toMatch(/^cert_/);
+    } finally {
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,177 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, readBool, readInt, readPort, readString, readUrl } from "@fame/config";
+import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service";
+import {
+  DEFAULT_JWT_AUDIENCE,
+  DEFAULT_OAUTH2_ISSUER,
+  DEFAULT_SENTINEL_AUDIENCE,
+  DEFAULT_TICKET_TTL_SEC,
+  DEFAULT_WELCOME_ISSUER,
+  isDnsLogical,
+  isSystemId,
+  isWildcardPattern,
+  loadSigningKeyFile,
+  MAX_TICKET_TTL_SEC,
+  type SigningKey,
+  type VerificationKeys,
+} from "@fame/identity";
+import type { Logger } from "@fame/logger";
+import { createLocalJWKSet, type JSONWebKeySet } from "jose";
+import { remoteAccessTokenKeys } from "./access-token-keys.js";
+import type { PlacementStrategy } from "./placement.js";
+
+export interface WelcomeConfig {
+  host: string;
+  port: number;
+  tls: ServerTls | null;
+  /** `iss` of the attach tickets and CA grants this service signs */
+  issuer: string;
+  signingKey: SigningKey;
+  /** how access tokens are checked: OAuth2's keys, expected iss and aud */
+  accessToken: { keys: VerificationKeys; issuer: string; audience: string; clockToleranceSec?: number };
+  sentinelAudience: string;
+  sentinelId: string;
+  ticketTtlSec: number;
+  caGrantTtlSec: number;
+  transportUrl: string;
+  /** full URL of the CA's sign endpoint, handed to nodes with their grant */
+  caSignUrl: string;
+  allowedDomains: string[];
+  wildcardPatterns: string[];
+  /** honour a caller-proposed systemId (renewals keeping their identity); default false */
+  allowClientSystemId?: boolean;
+  placement?: PlacementStrategy;
+  logger?: Logger;
+}
+
+export const DEFAULT_WELCOME_PORT = 8444;
+export const DEFAULT_TRANSPORT_URL = "wss://localhost:8000/fame/v1/attach/ws/downstream";
+export const DEFAULT_CA_SERVICE_URL = "https://localhost:8445";
+export const CA_SIGN_PATH = "/fame/v1/ca/sign";
+
+export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<WelcomeConfig> {
+  const certsDir = readString(env["FAME_CERTS_DIR"], "FAME_CERTS_DIR", "certs");
+  const keyFile = readString(
+    env["FAME_WELCOME_SIGNING_KEY_FILE"],
+    "FAME_WELCOME_SIGNING_KEY_FILE",
+    join(certsDir, "secrets", "welcome-signing-key.json"),
+  );
+  const sentinelId = readString(env["FAME_SENTINEL_ID"], "FAME_SENTINEL_ID", "sentinel0");
+  if (!isSystemId(sentinelId)) throw new ConfigError("FAME_SENTINEL_ID", "must match [A-Za-z0-9_]{1,64}");
+  const caBase = readUrl(env["FAME_CA_SERVICE_URL"], "FAME_CA_SERVICE_URL", {
+    fallback: DEFAULT_CA_SERVICE_URL,
+    protocols: ["https:", "http:"],
+  });
+  return {
+    host: readString(env["FAME_WELCOME_HOST"], "FAME_WELCOME_HOST", "127.0.0.1"),
+    port: readPort(env["FAME_WELCOME_PORT"], "FAME_WELCOME_PORT", DEFAULT_WELCOME_PORT),
+    tls: serverTlsFromEnv(env),
+    issuer: trimSlash(
+      readUrl(env["FAME_WELCOME_ISSUER"], "FAME_WELCOME_ISSUER", { fallback: DEFAULT_WELCOME_ISSUER }).href,
+    ),
+    signingKey: await loadSigningKeyFile(keyFile, "FAME_WELCOME_SIGNING_KEY_FILE"),
+    accessToken: {
+      keys: accessTokenKeysFromEnv(env),
+      issuer: trimSlash(
+        readUrl(env["FAME_OAUTH2_ISSUER"], "FAME_OAUTH2_ISSUER", { fallback: DEFAULT_OAUTH2_ISSUER }).href,
+      ),
+      audience: readString(env["FAME_JWT_AUDIENCE"], "FAME_JWT_AUDIENCE", DEFAULT_JWT_AUDIENCE),
+      clockToleranceSec: readInt(env["FAME_JWT_CLOCK_TOLERANCE_SEC"], "FAME_JWT_CLOCK_TOLERANCE_SEC", {
+        fallback: 30,
+        min: 0,
+        max: 300,
+      }),
+    },
+    sentinelAudience: readString(
+      env["FAME_SENTINEL_AUDIENCE"],
+      "FAME_SENTINEL_AUDIENCE",
+      DEFAULT_SENTINEL_AUDIENCE,
+    ),
+    sentinelId,
+    ticketTtlSec: ttl(env, "FAME_WELCOME_TICKET_TTL_SEC"),
+    caGrantTtlSec: ttl(env, "FAME_WELCOME_CA_GRANT_TTL_SEC"),
+    transportUrl: readUrl(env["FAME_TRANSPORT_URL"], "FAME_TRANSPORT_URL", {
+      fallback: DEFAULT_TRANSPORT_URL,
+      protocols: ["wss:", "ws:"],
+    }).href,
+    caSignUrl: `${trimSlash(caBase.href)}${CA_SIGN_PATH}`,
+    allowedDomains: listSetting(
+      env,
+      "FAME_WELCOME_ALLOWED_DOMAINS",
+      "fame.fabric",
+      isDnsLogical,
+      "DNS names",
+    ),
+    wildcardPatterns: listSetting(
+      env,
+      "FAME_WELCOME_WILDCARD_LOGICALS",
+      "*.fame.fabric",
+      isWildcardPattern,
+      "*.domain patterns",
+    ),
+    allowClientSystemId: readBool(
+      env["FAME_WELCOME_ALLOW_CLIENT_SYSTEM_ID"],
+      "FAME_WELCOME_ALLOW_CLIENT_SYSTEM_ID",
+      false,
+    ),
+  };
+}
+
+/** FAME_JWKS_FILE (a JWKS JSON document, for tests and offline runs) wins over FAME_JWKS_URL. */
+function accessTokenKeysFromEnv(env: NodeJS.ProcessEnv): VerificationKeys {
+  const file = env["FAME_JWKS_FILE"];
+  if (file) {
+    let jwks: unknown;
+    try {
+      jwks = JSON.parse(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new ConfigError("FAME_JWKS_FILE", `cannot read a JWKS from ${file}: ${(err as Error).message}`);
+    }
+    const keys = (jwks as { keys?: unknown } | null)?.keys;
+    if (!Array.isArray(keys) || keys.length === 0) {
+      throw new ConfigError("FAME_JWKS_FILE", `${file} has no "keys" list`);
+    }
+    // jose checks members lazily; refuse at startup what could never verify (or should never be here).
+    for (const k of keys as Record<string, unknown>[]) {
+      if (k === null || typeof k !== "object" || k["kty"] !== "OKP" || k["crv"] !== "Ed25519" || "d" in k) {
+        throw new ConfigError("FAME_JWKS_FILE", `${file} must hold only public Ed25519 keys`);
+      }
+    }
+    // Built once here rather than per request.
+    return createLocalJWKSet(jwks as JSONWebKeySet);
+  }
+  const url = readUrl(env["FAME_JWKS_URL"], "FAME_JWKS_URL", {
+    fallback: `${DEFAULT_OAUTH2_ISSUER}/.well-known/jwks.json`,
+    protocols: ["https:", "http:"],
+  });
+  return remoteAccessTokenKeys(url, trustBundleFromEnv(env));
+}
+
+function ttl(env: NodeJS.ProcessEnv, name: string): number {
+  return readInt(env[name], name, { fallback: DEFAULT_TICKET_TTL_SEC, min: 10, max: MAX_TICKET_TTL_SEC });
+}
+
+/** Comma list; `none` means an empty list (an empty value means "use the default"). */
+function listSetting(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: string,
+  valid: (s: string) => boolean,
+  what: string,
+): string[] {
+  const raw = readString(env[name], name, fallback).trim();
+  if (raw === "none") return [];
+  const items = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = items.find((s) => !valid(s));
+  if (bad !== undefined)
+    throw new ConfigError(name, `"${bad}" is not valid; expected comma-separated ${what}`);
+  return items;
+}
+
+function trimSlash(s: string): string {
+  return s.endsWith("/") ? s.slice(0, -1) : s;
+}

@@ -1,0 +1,164 @@
+import {
+  NODE_CONNECT_SCOPE,
+  type SigningKey,
+  signAttachTicket,
+  signCaGrant,
+  TokenError,
+  type VerificationKeys,
+  verifyAccessToken,
+} from "@fame/identity";
+import { sidFromPath } from "@fame/protocol";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { HelloShapeError, parseHelloRequest } from "./hello-request.js";
+import type { LogicalPolicy } from "./logical-policy.js";
+import type { PlacementStrategy } from "./placement.js";
+import { sendWelcomeError } from "./welcome-error.js";
+
+export const HELLO_PATH = "/fame/v1/welcome/hello";
+
+export interface HelloDeps {
+  issuer: string;
+  signingKey: SigningKey;
+  accessToken: { keys: VerificationKeys; issuer: string; audience: string; clockToleranceSec?: number };
+  sentinelAudience: string;
+  ticketTtlSec: number;
+  caGrantTtlSec: number;
+  transportUrl: string;
+  caSignUrl: string;
+  allowClientSystemId: boolean;
+  policy: LogicalPolicy;
+  placement: PlacementStrategy;
+}
+
+/** What Welcome answers to an admitted node. */
+export interface HelloResponse {
+  systemId: string;
+  assignedPath: string;
+  sid: string;
+  acceptedLogicals: string[];
+  attachTicket: string;
+  transport: { url: string };
+  caGrant: { url: string; token: string; expiresAt: string };
+  /** when the attach ticket expires (ISO 8601) */
+  expiresAt: string;
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+
+export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
+  app.post(HELLO_PATH, async (req, reply) => {
+    const token = bearerToken(req);
+    if (token === undefined)
+      return sendWelcomeError(reply, 401, "invalid_token", "Bearer access token required");
+
+    let clientId: string;
+    try {
+      const claims = await verifyAccessToken(token, {
+        ...deps.accessToken,
+        requiredScopes: [NODE_CONNECT_SCOPE],
+      });
+      clientId = claims.client_id;
+    } catch (err) {
+      return refuseToken(req, reply, err);
+    }
+
+    let hello: ReturnType<typeof parseHelloRequest>;
+    try {
+      hello = parseHelloRequest(req.body);
+    } catch (err) {
+      if (!(err instanceof HelloShapeError)) throw err;
+      req.log.warn(
+        { event: "hello_refused", client_id: clientId, error: "invalid_request", reason: err.message },
+        "bad hello",
+      );
+      return sendWelcomeError(reply, 400, "invalid_request", err.message);
+    }
+
+    const decision = deps.policy.decide(hello.requestedLogicals);
+    if (!decision.ok) {
+      req.log.warn(
+        {
+          event: "hello_refused",
+          client_id: clientId,
+          error: "logical_not_allowed",
+          logical: decision.refused,
+          reason: decision.reason,
+        },
+        "logical refused",
+      );
+      return sendWelcomeError(reply, 403, "logical_not_allowed", `${decision.refused}: ${decision.reason}`);
+    }
+
+    const { systemId, assignedPath } = deps.placement.place({
+      clientId,
+      instanceId: hello.instanceId,
+      ...(deps.allowClientSystemId && hello.systemId !== undefined ? { systemId: hello.systemId } : {}),
+    });
+    const identity = {
+      systemId,
+      assignedPath,
+      acceptedLogicals: decision.accepted,
+      instanceId: hello.instanceId,
+    };
+    const ticket = await signAttachTicket(deps.signingKey, {
+      ...identity,
+      issuer: deps.issuer,
+      audience: deps.sentinelAudience,
+      ttlSec: deps.ticketTtlSec,
+    });
+    const grant = await signCaGrant(deps.signingKey, {
+      ...identity,
+      issuer: deps.issuer,
+      ttlSec: deps.caGrantTtlSec,
+    });
+    req.log.info(
+      {
+        event: "node_admitted",
+        client_id: clientId,
+        system_id: systemId,
+        assigned_path: assignedPath,
+        instance_id: hello.instanceId,
+        logicals: decision.accepted,
+        capabilities: hello.capabilities,
+        ticket_jti: ticket.claims.jti,
+        grant_jti: grant.claims.jti,
+        proposed_system_id_ignored: hello.systemId !== undefined && !deps.allowClientSystemId,
+      },
+      "node admitted",
+    );
+    const body: HelloResponse = {
+      systemId,
+      assignedPath,
+      sid: sidFromPath(assignedPath),
+      acceptedLogicals: decision.accepted,
+      attachTicket: ticket.token,
+      transport: { url: deps.transportUrl },
+      caGrant: { url: deps.caSignUrl, token: grant.token, expiresAt: iso(grant.claims.exp) },
+      expiresAt: iso(ticket.claims.exp),
+    };
+    return reply.header("cache-control", "no-store").send(body);
+  });
+}
+
+function bearerToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== "string" || h.length > 9000) return undefined;
+  return BEARER.exec(h.trim())?.[1];
+}
+
+function refuseToken(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  if (!(err instanceof TokenError)) throw err;
+  req.log.warn({ event: "hello_refused", error: err.code }, "access token refused");
+  if (err.code === "token_missing_scope") {
+    return sendWelcomeError(reply, 403, "insufficient_scope", `scope ${NODE_CONNECT_SCOPE} required`);
+  }
+  if (err.code === "token_keys_unavailable") {
+    req.log.error({ err: err.cause }, "cannot obtain the OAuth2 signing keys");
+    return sendWelcomeError(reply, 503, "temporarily_unavailable", "token verification keys unavailable");
+  }
+  return sendWelcomeError(reply, 401, "invalid_token", err.message);
+}
+
+function iso(epochSec: number): string {
+  return new Date(epochSec * 1000).toISOString();
+}
