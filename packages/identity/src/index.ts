@@ -1,3 +1,4 @@
 export * from "./admission/index.js";
+export * from "./aft/index.js";
 export * from "./pki/index.js";
 export * from "./tokens/index.js";

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
+import { ed25519PublicKeyOf } from "@fame/identity";
 import { describe, expect, it } from "vitest";
 import {
   AFTLoadBalancerStickinessManager,
   type AftClaims,
   AftSigner,
-  ed25519PublicKeyOf,
   type SecureAcceptInfo,
   type StickinessConfig,
   signAft,

@@ -5,7 +5,7 @@ import {
   checkUnsignedAft,
   decodeAft,
   verifyAftWith,
-} from "./aft.js";
+} from "@fame/identity";
 import { parseStickinessConfig, type SecurityLevel, type StickinessConfig } from "./config.js";
 import { ReplicaKeyCache } from "./ed25519-keys.js";
 import { type Pin, type PinnedDecision, PinTable, type Trust } from "./pin-table.js";

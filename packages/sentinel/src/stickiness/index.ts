@@ -18,7 +18,7 @@ export {
   unsignedAft,
   verifyAft,
   verifyAftWith,
-} from "./aft.js";
+} from "@fame/identity";
 export {
   AFTLoadBalancerStickinessManager,
   MAX_PIN_ID_LENGTH,
@@ -41,11 +41,5 @@ export {
   type StickinessConfig,
   StickinessConfigError,
 } from "./config.js";
-export {
-  DEFAULT_KEY_CACHE_SIZE,
-  ed25519PublicKeyOf,
-  importEd25519Public,
-  importEd25519Seed,
-  ReplicaKeyCache,
-} from "./ed25519-keys.js";
+export { DEFAULT_KEY_CACHE_SIZE, ReplicaKeyCache } from "./ed25519-keys.js";
 export type { PinnedDecision, Trust } from "./pin-table.js";

@@ -1,19 +1,18 @@
 import { randomBytes } from "node:crypto";
-import { CompactSign } from "jose";
-import { describe, expect, it } from "vitest";
 import {
   type AftClaims,
   type AftExpectation,
   AftSigner,
   checkUnsignedAft,
   ed25519PublicKeyOf,
-  importEd25519Public,
-  importEd25519Seed,
-  ReplicaKeyCache,
+  joseKeyFromPublic,
+  joseKeyFromSeed,
   signAft,
   unsignedAft,
   verifyAft,
-} from "../src/stickiness/index.js";
+} from "@fame/identity";
+import { CompactSign } from "jose";
+import { describe, expect, it } from "vitest";
 
 const NOW = 1_750_000_000_000;
 const nowSec = NOW / 1000;
@@ -38,7 +37,7 @@ describe("AFT signing and verification", () => {
     const header = JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString());
     expect(header).toEqual({ alg: "EdDSA", typ: "fame-aft+jwt" });
     expect(await verifyAft(token, pub, expect_)).toEqual({ ok: true, claims: claims(), signed: true });
-    expect((await verifyAft(token, await importEd25519Public(pub), expect_)).ok).toBe(true);
+    expect((await verifyAft(token, await joseKeyFromPublic(pub), expect_)).ok).toBe(true);
   });
 
   it("AftSigner issues tags from its clock and ttl", async () => {
@@ -67,7 +66,7 @@ describe("AFT signing and verification", () => {
 
   it("refuses unsigned tags, other algorithms and other types", async () => {
     expect(await verifyAft(unsignedAft(claims()), pub, expect_)).toEqual({ ok: false, reason: "unsigned" });
-    const key = await importEd25519Seed(seed);
+    const key = await joseKeyFromSeed(seed);
     const payload = new TextEncoder().encode(JSON.stringify(claims()));
     const noTyp = await new CompactSign(payload).setProtectedHeader({ alg: "EdDSA" }).sign(key);
     expect(await verifyAft(noTyp, pub, expect_)).toMatchObject({ reason: "bad_typ" });
@@ -132,34 +131,5 @@ describe("AFT signing and verification", () => {
       reason: "cid_mismatch",
     });
     expect(checkUnsignedAft(`${unsignedAft(claims())}sig`, expect_)).toMatchObject({ reason: "malformed" });
-  });
-});
-
-describe("ReplicaKeyCache", () => {
-  it("imports once per key and re-imports when a replica's key changes", async () => {
-    let current: Uint8Array | undefined = pub;
-    let lookups = 0;
-    const cache = new ReplicaKeyCache(() => {
-      lookups++;
-      return current;
-    }, 2);
-    const k1 = await cache.get("r1");
-    expect(await cache.get("r1")).toBe(k1);
-    current = ed25519PublicKeyOf(otherSeed);
-    const k2 = await cache.get("r1");
-    expect(k2).toBeDefined();
-    expect(k2).not.toBe(k1);
-    current = undefined;
-    expect(await cache.get("r1")).toBeUndefined();
-    expect(cache.size).toBe(0);
-    current = pub;
-    await cache.get("a");
-    await cache.get("b");
-    await cache.get("c");
-    expect(cache.size).toBe(2);
-    // A wrong-length key is treated as no key at all.
-    current = new Uint8Array(16);
-    expect(await cache.get("z")).toBeUndefined();
-    expect(lookups).toBeGreaterThan(0);
   });
 });

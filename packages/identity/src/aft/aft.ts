@@ -1,5 +1,5 @@
 import { CompactSign, type CryptoKey, compactVerify } from "jose";
-import { importEd25519Public, importEd25519Seed } from "./ed25519-keys.js";
+import { joseKeyFromPublic, joseKeyFromSeed } from "./jose-ed25519.js";
 
 /**
  * The affinity tag (AFT): a compact JWS the replica signs with its certificate key to prove
@@ -132,7 +132,7 @@ export async function verifyAft(
   expect: AftExpectation,
 ): Promise<AftResult> {
   return verifyAftWith(token, expect, async () =>
-    publicKey instanceof Uint8Array ? importEd25519Public(publicKey) : publicKey,
+    publicKey instanceof Uint8Array ? joseKeyFromPublic(publicKey) : publicKey,
   );
 }
 
@@ -179,7 +179,7 @@ export function checkUnsignedAft(token: string, expect: AftExpectation): AftResu
 
 /** Sign one tag. Imports the key on every call: use AftSigner when signing repeatedly. */
 export async function signAft(claims: AftClaims, privateKeySeed: Uint8Array): Promise<string> {
-  return signWith(claims, await importEd25519Seed(privateKeySeed));
+  return signWith(claims, await joseKeyFromSeed(privateKeySeed));
 }
 
 /** An unsigned tag (`alg: "none"`, empty signature), for `signed-optional` deployments. */
@@ -234,7 +234,7 @@ export class AftSigner {
   }
 
   async sign(claims: AftClaims): Promise<string> {
-    this.key ??= importEd25519Seed(this.seed);
+    this.key ??= joseKeyFromSeed(this.seed);
     return signWith(claims, await this.key);
   }
 }

@@ -1,0 +1,22 @@
+export {
+  AFT_ALG,
+  AFT_SCOPE,
+  AFT_TYP,
+  type AftClaims,
+  type AftExpectation,
+  type AftFailure,
+  type AftResult,
+  AftSigner,
+  type AftSignerOptions,
+  checkAftClaims,
+  checkUnsignedAft,
+  DEFAULT_AFT_TTL_SEC,
+  type DecodedAft,
+  decodeAft,
+  MAX_AFT_LENGTH,
+  signAft,
+  unsignedAft,
+  verifyAft,
+  verifyAftWith,
+} from "./aft.js";
+export { ed25519PublicKeyOf, joseKeyFromPublic, joseKeyFromSeed } from "./jose-ed25519.js";
