@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import ts from "typescript";
 import { defineConfig } from "vitest/config";
 
 // Tests import workspace packages from their TypeScript sources, so unit tests
@@ -15,11 +16,33 @@ for (const group of ["packages", "services"]) {
   }
 }
 
+// Vite's TypeScript transform does not lower TC39 standard decorators, which
+// agents use (`@operation()`); files that contain one go through tsc instead.
+const tc39Decorators = {
+  name: "tc39-decorators",
+  enforce: "pre" as const,
+  transform(code: string, id: string) {
+    if (!/\.[cm]?ts$/.test(id) || id.includes("node_modules") || !/^\s*@[A-Za-z_$]/m.test(code))
+      return undefined;
+    const out = ts.transpileModule(code, {
+      fileName: id,
+      compilerOptions: {
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        sourceMap: true,
+        verbatimModuleSyntax: false,
+      },
+    });
+    return { code: out.outputText, map: out.sourceMapText ?? null };
+  },
+};
+
 export default defineConfig({
   resolve: { alias },
   test: {
     projects: [
       {
+        plugins: [tc39Decorators],
         resolve: { alias },
         test: {
           name: "unit",
@@ -29,6 +52,7 @@ export default defineConfig({
         },
       },
       {
+        plugins: [tc39Decorators],
         resolve: { alias },
         test: {
           name: "integration",

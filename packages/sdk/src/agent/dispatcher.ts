@@ -1,0 +1,77 @@
+/**
+ * Per-agent dispatch state: the operation table (resolved once per agent) and the count of
+ * calls in flight, which bounds how much work callers can pile onto one agent.
+ */
+import { type OperationSpec, operationsOf } from "./operation.js";
+
+export const DEFAULT_MAX_INFLIGHT = 256;
+
+export interface AgentSettings {
+  /** Calls (including open streams) one agent instance runs at once; more get `too_many_inflight`. */
+  maxInflight?: number;
+}
+
+const settings = new WeakMap<object, Required<AgentSettings>>();
+const dispatchers = new WeakMap<object, AgentDispatcher>();
+
+/** Record settings for an agent instance (called by the BaseAgent constructor). */
+export function configureAgent(agent: object, options: AgentSettings): void {
+  const maxInflight = options.maxInflight ?? DEFAULT_MAX_INFLIGHT;
+  if (!Number.isSafeInteger(maxInflight) || maxInflight < 1) {
+    throw new RangeError("maxInflight must be a positive integer");
+  }
+  settings.set(agent, { maxInflight });
+}
+
+export class AgentDispatcher {
+  readonly agent: object;
+  readonly maxInflight: number;
+  readonly #operations: ReadonlyMap<string, OperationSpec>;
+  #inflight = 0;
+
+  constructor(agent: object) {
+    this.agent = agent;
+    this.maxInflight = settings.get(agent)?.maxInflight ?? DEFAULT_MAX_INFLIGHT;
+    this.#operations = operationsOf(agent.constructor);
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** The operation served under `name`; a Map lookup, so "constructor" or "__proto__" never match. */
+  lookup(name: string): OperationSpec | undefined {
+    return this.#operations.get(name);
+  }
+
+  operationNames(): string[] {
+    return [...this.#operations.keys()];
+  }
+
+  tryAcquire(): boolean {
+    if (this.#inflight >= this.maxInflight) return false;
+    this.#inflight++;
+    return true;
+  }
+
+  release(): void {
+    if (this.#inflight > 0) this.#inflight--;
+  }
+
+  /** Call the method the spec names on the agent; may throw synchronously. */
+  invoke(spec: OperationSpec, params: object, context: unknown): unknown {
+    const method: unknown = (this.agent as Record<string | symbol, unknown>)[spec.methodKey];
+    if (typeof method !== "function") throw new TypeError(`operation ${spec.name} has no method`);
+    return method.call(this.agent, params, context);
+  }
+}
+
+/** One dispatcher per agent instance, shared by every address the agent is served at. */
+export function dispatcherFor(agent: object): AgentDispatcher {
+  let d = dispatchers.get(agent);
+  if (d === undefined) {
+    d = new AgentDispatcher(agent);
+    dispatchers.set(agent, d);
+  }
+  return d;
+}

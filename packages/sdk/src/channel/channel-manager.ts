@@ -1,0 +1,326 @@
+import { type CryptoBackend, defaultBackend, isCryptoError, type X25519KeyPair } from "@fame/crypto";
+import { unsignedAft } from "@fame/identity";
+import type { Logger } from "@fame/logger";
+import {
+  base64urlDecode,
+  base64urlEncode,
+  type Envelope,
+  type ErrorCode,
+  newId,
+  type SecureAccept,
+  type SecureOpen,
+} from "@fame/protocol";
+import type { FabricConnection } from "../connection/fabric-connection.js";
+import { SecureChannel } from "./secure-channel.js";
+
+export interface ChannelSettings {
+  /** re-key (open a fresh channel) after this many sealed messages */
+  maxMessages: number;
+  /** … or after this age */
+  maxAgeMs: number;
+  /** how long a channel handshake may take */
+  openTimeoutMs: number;
+  /** channels a replica keeps at most (oldest dropped first) */
+  maxAccepted: number;
+  /** AFT lifetime the replica grants */
+  aftTtlSec: number;
+}
+
+export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
+  maxMessages: 100_000,
+  maxAgeMs: 3_600_000,
+  openTimeoutMs: 10_000,
+  maxAccepted: 10_000,
+  aftTtlSec: 3600,
+};
+
+export class ChannelOpenError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ChannelOpenError";
+  }
+}
+
+interface PendingOpen {
+  address: string;
+  eph: X25519KeyPair;
+  resolve(ch: SecureChannel): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Is `logical` served under one of the certificate's logicals (exact or *.wildcard)? */
+export type LogicalCheck = (replicaKid: string | undefined, address: string) => boolean;
+
+export interface ChannelMetrics {
+  opened: number;
+  accepted: number;
+  openFailures: number;
+  rekeys: number;
+  invalidated: number;
+}
+
+/**
+ * Both roles of channel encryption. As a client: one live channel per
+ * destination address, opened on first use (concurrent callers share the
+ * handshake), re-keyed by count or age, dropped when the fabric says the
+ * replica no longer knows it. As a replica: accepts SecureOpen, answers with
+ * its ephemeral key and an AFT that lets the sentinel pin the channel here.
+ */
+export class ChannelManager {
+  readonly metrics: ChannelMetrics = { opened: 0, accepted: 0, openFailures: 0, rekeys: 0, invalidated: 0 };
+  /** every channel this node holds a key for, by cid (both roles) */
+  private readonly byCid = new Map<string, SecureChannel>();
+  private readonly current = new Map<string, SecureChannel>();
+  private readonly opening = new Map<string, Promise<SecureChannel>>();
+  private readonly pending = new Map<string, PendingOpen>();
+  private readonly backend: CryptoBackend;
+  draining = false;
+
+  constructor(
+    private readonly connection: FabricConnection,
+    private readonly settings: ChannelSettings,
+    private readonly log: Logger,
+    private readonly servesAddress: LogicalCheck,
+    backend?: CryptoBackend,
+  ) {
+    this.backend = backend ?? defaultBackend();
+  }
+
+  get size(): number {
+    return this.byCid.size;
+  }
+
+  byId(cid: string): SecureChannel | undefined {
+    return this.byCid.get(cid);
+  }
+
+  /** the channel to use for a new call to `address`, opening one if needed */
+  forAddress(address: string): Promise<SecureChannel> {
+    const ch = this.current.get(address);
+    if (ch && !ch.retiring) {
+      if (ch.sealed < this.settings.maxMessages && Date.now() - ch.createdAt < this.settings.maxAgeMs) {
+        return Promise.resolve(ch);
+      }
+      this.metrics.rekeys++;
+      this.retire(ch, "re-key");
+    }
+    let p = this.opening.get(address);
+    if (!p) {
+      p = this.open(address).finally(() => this.opening.delete(address));
+      this.opening.set(address, p);
+    }
+    return p;
+  }
+
+  /** the replica forgot the channel (or died): new calls open a fresh one */
+  invalidate(cid: string): void {
+    const ch = this.byCid.get(cid);
+    if (!ch) return;
+    this.metrics.invalidated++;
+    this.byCid.delete(cid);
+    if (this.current.get(ch.address) === ch) this.current.delete(ch.address);
+  }
+
+  /** a nack for a SecureOpen (its corrId is the cid) */
+  failOpen(cid: string, code: string, reason: string): boolean {
+    const p = this.pending.get(cid);
+    if (!p) return false;
+    this.pending.delete(cid);
+    clearTimeout(p.timer);
+    this.metrics.openFailures++;
+    p.reject(new ChannelOpenError(code, `channel to ${p.address} refused: ${reason}`));
+    return true;
+  }
+
+  onSecureAccept(env: Envelope<SecureAccept>): void {
+    const frame = env.frame;
+    const p = this.pending.get(frame.cid);
+    if (!p) {
+      this.log.warn({ cid: frame.cid, from: env.sid }, "SecureAccept for no pending channel ignored");
+      return;
+    }
+    this.pending.delete(frame.cid);
+    clearTimeout(p.timer);
+    if (!frame.ok || !frame.ephPub) {
+      this.metrics.openFailures++;
+      p.reject(
+        new ChannelOpenError(
+          frame.code ?? "channel_unknown",
+          `replica refused the channel: ${frame.reason ?? ""}`,
+        ),
+      );
+      return;
+    }
+    // End to end: the accept is signed (checked by the connection); its signer
+    // must be entitled to serve this address, or a stranger could answer.
+    if (!this.servesAddress(env.sec?.sig?.kid, p.address)) {
+      this.metrics.openFailures++;
+      p.reject(
+        new ChannelOpenError("not_authorized", `the node answering for ${p.address} may not serve it`),
+      );
+      return;
+    }
+    try {
+      const replicaEph = base64urlDecode(frame.ephPub);
+      const ch = new SecureChannel(
+        frame.cid,
+        "client",
+        env.sid,
+        p.address,
+        {
+          backend: this.backend,
+          sharedSecret: this.backend.x25519SharedSecret(p.eph.secretKey, replicaEph),
+          clientEphPub: p.eph.publicKey,
+          replicaEphPub: replicaEph,
+          clientSid: this.connection.sid,
+          replicaSid: env.sid,
+          now: Date.now(),
+        },
+        frame.aft,
+      );
+      this.byCid.set(ch.cid, ch);
+      this.current.set(p.address, ch);
+      this.metrics.opened++;
+      p.resolve(ch);
+    } catch (err) {
+      this.metrics.openFailures++;
+      p.reject(new ChannelOpenError("decrypt_failed", `channel handshake failed: ${(err as Error).message}`));
+    }
+  }
+
+  /** replica side: a client opens a channel to an address this node serves */
+  async onSecureOpen(env: Envelope<SecureOpen>): Promise<void> {
+    const frame = env.frame;
+    const replyTo = env.replyTo;
+    if (!replyTo) return;
+    const refuse = (code: ErrorCode, reason: string) =>
+      this.connection.send({
+        to: replyTo,
+        corrId: env.corrId ?? frame.cid,
+        frame: { type: "SecureAccept", cid: frame.cid, ok: false, code, reason },
+      });
+    if (this.draining) return void refuse("draining", "replica is draining");
+    if (this.byCid.has(frame.cid)) return void refuse("channel_conflict", "channel id already in use");
+    let eph: X25519KeyPair;
+    let ch: SecureChannel;
+    try {
+      eph = this.backend.x25519Keygen();
+      const clientEph = base64urlDecode(frame.ephPub);
+      ch = new SecureChannel(frame.cid, "replica", env.sid, replyTo, {
+        backend: this.backend,
+        sharedSecret: this.backend.x25519SharedSecret(eph.secretKey, clientEph),
+        clientEphPub: clientEph,
+        replicaEphPub: eph.publicKey,
+        clientSid: env.sid,
+        replicaSid: this.connection.sid,
+        now: Date.now(),
+      });
+    } catch (err) {
+      this.log.warn({ cid: frame.cid, err: (err as Error).message }, "SecureOpen refused");
+      return void refuse("decrypt_failed", "bad ephemeral key");
+    }
+    const claims = { sid: this.connection.sid, cid: frame.cid, clientSid: env.sid };
+    const signer = this.connection.nodeSigner;
+    const aft = signer
+      ? await signer.aftSigner.issue(claims, this.settings.aftTtlSec)
+      : unsignedAftFor(claims, this.settings.aftTtlSec);
+    if (this.byCid.size >= this.settings.maxAccepted) this.evictOldestAccepted();
+    this.byCid.set(ch.cid, ch);
+    this.metrics.accepted++;
+    this.connection.send({
+      to: replyTo,
+      corrId: env.corrId ?? frame.cid,
+      frame: { type: "SecureAccept", cid: frame.cid, ok: true, ephPub: base64urlEncode(eph.publicKey), aft },
+    });
+  }
+
+  onSecureClose(env: Envelope): void {
+    if (env.frame.type !== "SecureClose") return;
+    const ch = this.byCid.get(env.frame.cid);
+    if (ch && ch.peerSid === env.sid) this.byCid.delete(ch.cid);
+  }
+
+  /** maps a channel failure to the code the sender hears */
+  static errorCode(err: unknown): ErrorCode {
+    return isCryptoError(err) && err.code === "replay" ? "replay" : "decrypt_failed";
+  }
+
+  close(): void {
+    for (const [cid, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new ChannelOpenError("closed", "node closing"));
+      this.pending.delete(cid);
+    }
+  }
+
+  private open(address: string): Promise<SecureChannel> {
+    const eph = this.backend.x25519Keygen();
+    const cid = newId();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(cid);
+        this.metrics.openFailures++;
+        reject(
+          new ChannelOpenError(
+            "timeout",
+            `no SecureAccept from ${address} in ${this.settings.openTimeoutMs} ms`,
+          ),
+        );
+      }, this.settings.openTimeoutMs);
+      timer.unref();
+      this.pending.set(cid, { address, eph, resolve, reject, timer });
+      try {
+        this.connection.send({
+          to: address,
+          replyTo: this.connection.replyAddress,
+          corrId: cid,
+          frame: { type: "SecureOpen", cid, ephPub: base64urlEncode(eph.publicKey), alg: "CHACHA20P1305" },
+        });
+      } catch (err) {
+        this.pending.delete(cid);
+        clearTimeout(timer);
+        reject(new ChannelOpenError("replica_unavailable", (err as Error).message));
+      }
+    });
+  }
+
+  private retire(ch: SecureChannel, why: string): void {
+    ch.retiring = true;
+    if (this.current.get(ch.address) === ch) this.current.delete(ch.address);
+    // In-flight calls on it finish first; then the replica may forget it.
+    const t = setTimeout(() => {
+      this.byCid.delete(ch.cid);
+      try {
+        this.connection.send({ to: ch.address, frame: { type: "SecureClose", cid: ch.cid, reason: why } });
+      } catch {
+        // not connected: the replica's copy expires on its own
+      }
+    }, 30_000);
+    t.unref();
+  }
+
+  private evictOldestAccepted(): void {
+    for (const [cid, ch] of this.byCid) {
+      if (ch.role === "replica") {
+        this.byCid.delete(cid);
+        return;
+      }
+    }
+  }
+}
+
+function unsignedAftFor(c: { sid: string; cid: string; clientSid: string }, ttlSec: number): string {
+  const iat = Math.floor(Date.now() / 1000);
+  return unsignedAft({
+    sid: c.sid,
+    cid: c.cid,
+    client_sid: c.clientSid,
+    scp: "channel",
+    iat,
+    exp: iat + ttlSec,
+  });
+}

@@ -1,0 +1,144 @@
+import {
+  ConfigError,
+  loadYamlConfig,
+  pick,
+  readBool,
+  readEnum,
+  readInt,
+  readNumber,
+  readOptionalString,
+  readString,
+} from "@fame/config";
+import { trustBundleFromEnv } from "@fame/http-service";
+import { isValidLogical, isWildcardLogical } from "@fame/protocol";
+
+export const SECURITY_PROFILES = ["open", "overlay", "strict-overlay"] as const;
+export const ADMISSION_PROFILES = ["welcome", "direct", "none"] as const;
+export const ENCRYPTION_LEVELS = ["plaintext", "channel"] as const;
+export type EncryptionLevel = (typeof ENCRYPTION_LEVELS)[number];
+
+export interface NodeConfig {
+  securityProfile: (typeof SECURITY_PROFILES)[number];
+  admissionProfile: (typeof ADMISSION_PROFILES)[number];
+  encryptionLevel: EncryptionLevel;
+  /** direct/none: where to attach (welcome says it in its answer) */
+  sentinelUrl: string;
+  /** direct: the static attach token */
+  attachToken: string | undefined;
+  trustBundlePem: string | undefined;
+  /** direct/none: the node id to ask for; default random */
+  nodeId: string | undefined;
+  /** logicals this node asks to serve (`*.fame.fabric` = one replica of a pool) */
+  requestedLogicals: string[];
+  showEnvelopes: boolean;
+  callTimeoutMs: number;
+  /** retries of calls that provably did not run (or are idempotent) */
+  retry: { maxRetries: number; initialDelayMs: number; factor: number; maxDelayMs: number };
+  trustDomain: string;
+  env: NodeJS.ProcessEnv;
+}
+
+function logicalsFrom(raw: unknown, setting: string): string[] | undefined {
+  if (raw === undefined || raw === null || raw === "") return undefined;
+  const list = Array.isArray(raw) ? raw : String(raw).split(",");
+  const out: string[] = [];
+  for (const item of list) {
+    const s = String(item).trim();
+    if (s === "") continue;
+    if (!isValidLogical(s) && !isWildcardLogical(s)) {
+      throw new ConfigError(setting, `"${s}" is not a DNS-style logical (or *.wildcard)`);
+    }
+    out.push(s);
+  }
+  return out;
+}
+
+/**
+ * A node's settings from FAME_* variables and the YAML file (FAME_CONFIG),
+ * environment first. Wrong values stop the node at start, naming the setting.
+ */
+export function nodeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const { tree } = loadYamlConfig(env);
+  const securityProfile = readEnum(
+    env["FAME_SECURITY_PROFILE"] || pick(tree, "node.security.profile"),
+    "FAME_SECURITY_PROFILE",
+    SECURITY_PROFILES,
+    "open",
+  );
+  const admissionProfile = readEnum(
+    env["FAME_ADMISSION_PROFILE"] || pick(tree, "node.admission.profile"),
+    "FAME_ADMISSION_PROFILE",
+    ADMISSION_PROFILES,
+    "none",
+  );
+  const requested =
+    logicalsFrom(env["FAME_REQUESTED_LOGICALS"], "FAME_REQUESTED_LOGICALS") ??
+    logicalsFrom(pick(tree, "node.requestedLogicals"), "node.requested_logicals") ??
+    [];
+  const attachToken = readOptionalString(env["FAME_ADMISSION_TOKEN"], "FAME_ADMISSION_TOKEN");
+  if (admissionProfile === "direct" && !attachToken) {
+    throw new ConfigError(
+      "FAME_ADMISSION_TOKEN",
+      "the direct admission profile needs the static attach token",
+    );
+  }
+  if (securityProfile === "strict-overlay" && admissionProfile !== "welcome") {
+    throw new ConfigError(
+      "FAME_ADMISSION_PROFILE",
+      "strict-overlay needs certificates, which come with the welcome admission profile",
+    );
+  }
+  const nodeId = readOptionalString(env["FAME_NODE_ID"], "FAME_NODE_ID");
+  if (nodeId !== undefined && !/^[A-Za-z0-9_]{1,64}$/.test(nodeId)) {
+    throw new ConfigError("FAME_NODE_ID", "must be 1-64 characters of A-Z a-z 0-9 _ (no '-')");
+  }
+  return {
+    securityProfile,
+    admissionProfile,
+    encryptionLevel: readEnum(
+      env["FAME_DEFAULT_ENCRYPTION_LEVEL"],
+      "FAME_DEFAULT_ENCRYPTION_LEVEL",
+      ENCRYPTION_LEVELS,
+      "plaintext",
+    ),
+    sentinelUrl: readString(
+      env["FAME_SENTINEL_URL"],
+      "FAME_SENTINEL_URL",
+      "wss://localhost:8000/fame/v1/attach/ws/downstream",
+    ),
+    attachToken,
+    trustBundlePem: trustBundleFromEnv(env),
+    nodeId,
+    requestedLogicals: requested,
+    showEnvelopes: readBool(env["FAME_SHOW_ENVELOPES"], "FAME_SHOW_ENVELOPES", false),
+    callTimeoutMs: readInt(env["FAME_RPC_TIMEOUT_MS"], "FAME_RPC_TIMEOUT_MS", {
+      fallback: 30_000,
+      min: 10,
+      max: 3_600_000,
+    }),
+    retry: {
+      maxRetries: readInt(env["FAME_RPC_MAX_RETRIES"], "FAME_RPC_MAX_RETRIES", {
+        fallback: 3,
+        min: 0,
+        max: 100,
+      }),
+      initialDelayMs: readInt(env["FAME_RPC_RETRY_INITIAL_MS"], "FAME_RPC_RETRY_INITIAL_MS", {
+        fallback: 100,
+        min: 0,
+        max: 60_000,
+      }),
+      factor: readNumber(env["FAME_RPC_RETRY_FACTOR"], "FAME_RPC_RETRY_FACTOR", {
+        fallback: 2,
+        min: 1,
+        max: 10,
+      }),
+      maxDelayMs: readInt(env["FAME_RPC_RETRY_MAX_MS"], "FAME_RPC_RETRY_MAX_MS", {
+        fallback: 2000,
+        min: 0,
+        max: 600_000,
+      }),
+    },
+    trustDomain: readString(env["FAME_TRUST_DOMAIN"], "FAME_TRUST_DOMAIN", "fame.fabric"),
+    env,
+  };
+}

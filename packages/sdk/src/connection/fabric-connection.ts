@@ -1,0 +1,417 @@
+import type { Logger } from "@fame/logger";
+import {
+  decodeEnvelope,
+  type Envelope,
+  type EnvelopeInit,
+  encodeEnvelope,
+  type Frame,
+  type KeyAnnounce,
+  makeEnvelope,
+  type NodeAttachAck,
+  sidFromPath,
+} from "@fame/protocol";
+import WebSocket from "ws";
+import { describeEnvelope } from "./envelope-view.js";
+import type { NodeSigner } from "./node-signer.js";
+import type { PeerKey, PeerKeyDirectory } from "./peer-keys.js";
+
+export type SecurityProfile = "open" | "overlay" | "strict-overlay";
+
+/** What admission produced for one attach: where to go and with what. */
+export interface AttachPlan {
+  url: string;
+  systemId: string;
+  instanceId: string;
+  attachTicket?: string | undefined;
+  logicals: string[];
+  signer: NodeSigner;
+}
+
+export interface FabricConnectionOptions {
+  securityProfile: SecurityProfile;
+  /** runs admission for each (re)attach: a ticket is single use */
+  plan: () => Promise<AttachPlan>;
+  trustBundlePem?: string | undefined;
+  peerKeys: PeerKeyDirectory;
+  log: Logger;
+  showEnvelopes?: boolean;
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number; maxAttempts?: number };
+  controlTimeoutMs?: number;
+  maxFrameBytes?: number;
+}
+
+export type ConnectionState = "idle" | "connecting" | "attached" | "reconnecting" | "closed";
+
+export class ConnectionError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ConnectionError";
+  }
+}
+
+interface Waiter {
+  resolve(env: Envelope): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One node's link to its sentinel: attach, address binding, heartbeats,
+ * signing on the way out, end-to-end verification on the way in, and
+ * reconnection with backoff. Everything above it (RPC, channels) only sees
+ * envelopes.
+ */
+export class FabricConnection {
+  state: ConnectionState = "idle";
+  systemId = "";
+  sid = "";
+  path = "";
+  /** the sentinel's sid: envelopes under it are the sentinel's own control frames */
+  sentinelSid = "";
+  /** called for every verified Data, Secure-frame or DeliveryAck envelope */
+  onEnvelope: (env: Envelope) => void = () => {};
+  /** the link dropped: everything in flight through it is lost */
+  onDisconnected: (reason: string) => void = () => {};
+  onAttached: () => void = () => {};
+
+  private ws: WebSocket | undefined;
+  private signer: NodeSigner | undefined;
+
+  /** the key this node signs with (and, as a replica, signs AFTs with) */
+  get nodeSigner(): NodeSigner | undefined {
+    return this.signer;
+  }
+  private readonly bound = new Set<string>();
+  private readonly waiters = new Map<string, Waiter>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private lastHeard = 0;
+  private attempts = 0;
+  private inbox: Promise<void> = Promise.resolve();
+  private inboxDepth = 0;
+  private readonly signed: boolean;
+
+  constructor(private readonly opts: FabricConnectionOptions) {
+    this.signed = opts.securityProfile !== "open";
+  }
+
+  /** physical address where replies to this node's requests come back */
+  get replyAddress(): string {
+    return `rpc@${this.path}`;
+  }
+
+  get boundAddresses(): string[] {
+    return [...this.bound];
+  }
+
+  /** first attach: fails if the fabric refuses us (no endless retry on a config error) */
+  async start(): Promise<void> {
+    if (this.state !== "idle") throw new ConnectionError("bad_state", `cannot start from ${this.state}`);
+    this.state = "connecting";
+    await this.attachOnce();
+  }
+
+  async bind(address: string): Promise<void> {
+    this.bound.add(address);
+    if (this.state === "attached") await this.sendBind(address);
+  }
+
+  async unbind(address: string): Promise<void> {
+    this.bound.delete(address);
+    if (this.state === "attached") this.send({ to: undefined, frame: { type: "AddressUnbind", address } });
+  }
+
+  /**
+   * Fills sid, lets `prepare` finish the envelope once its immutable headers
+   * are fixed (channel sealing binds them as AAD), signs, sends.
+   */
+  send<F extends Frame>(init: Omit<EnvelopeInit<F>, "sid">, prepare?: (env: Envelope) => void): Envelope<F> {
+    if (this.state !== "attached" || !this.ws) {
+      throw new ConnectionError("not_connected", `cannot send while ${this.state}`);
+    }
+    const env = makeEnvelope<F>({ ...init, sid: this.sid } as EnvelopeInit<F>);
+    prepare?.(env);
+    if (this.signed) this.signer!.sign(env);
+    this.write(env);
+    return env;
+  }
+
+  /** announce that this node is draining: the sentinel stops giving it new channels */
+  drain(): void {
+    if (this.state === "attached") this.send({ frame: { type: "Drain" } });
+  }
+
+  async close(): Promise<void> {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    clearInterval(this.heartbeat);
+    for (const [id, w] of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(new ConnectionError("closed", "connection closed"));
+      this.waiters.delete(id);
+    }
+    const ws = this.ws;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          ws.terminate();
+          resolve();
+        }, 2000);
+        ws.once("close", () => {
+          clearTimeout(t);
+          resolve();
+        });
+        ws.close(1000, "node closing");
+      });
+    } else ws?.terminate();
+  }
+
+  /** asks the sentinel for a peer's key and vets it (strict-overlay: its certificate chain) */
+  async fetchKey(kid: string): Promise<PeerKey | undefined> {
+    const env = this.send({ replyTo: this.replyAddress, frame: { type: "KeyRequest", kid } });
+    let answer: Envelope;
+    try {
+      answer = await this.waitFor(env.id);
+    } catch {
+      return undefined;
+    }
+    if (answer.frame.type !== "KeyAnnounce" || !answer.frame.sid) return undefined;
+    const frame = answer.frame as KeyAnnounce;
+    const learned = await this.opts.peerKeys.learn(frame.keys, frame.sid!);
+    return learned.find((k) => k.kid === kid);
+  }
+
+  // ───────────────────────── attach / reconnect ─────────────────────────
+
+  private async attachOnce(): Promise<void> {
+    const plan = await this.opts.plan();
+    this.signer = plan.signer;
+    const ws = new WebSocket(plan.url, {
+      ...(this.opts.trustBundlePem ? { ca: this.opts.trustBundlePem } : {}),
+      perMessageDeflate: false,
+      maxPayload: (this.opts.maxFrameBytes ?? 1024 * 1024) * 2,
+      handshakeTimeout: this.opts.controlTimeoutMs ?? 10_000,
+    });
+    this.ws = ws;
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", (err) => reject(new ConnectionError("connect_failed", `${plan.url}: ${err.message}`)));
+    });
+    ws.on("message", (data: Buffer) => this.receive(data));
+    ws.on("error", (err) => this.opts.log.warn({ err: err.message }, "sentinel link error"));
+    ws.on("close", (code, reason) => this.onSocketClosed(ws, code, reason.toString()));
+
+    const attach = makeEnvelope({
+      sid: "pending",
+      frame: {
+        type: "NodeAttach",
+        systemId: plan.systemId,
+        instanceId: plan.instanceId,
+        logicals: plan.logicals,
+        keys: this.signed ? [plan.signer.jwk] : [],
+        ...(plan.attachTicket ? { attachTicket: plan.attachTicket } : {}),
+      },
+    });
+    if (this.signed) plan.signer.sign(attach);
+    this.write(attach);
+    const ack = (await this.waitFor(attach.id)) as Envelope<NodeAttachAck>;
+    if (!ack.frame.ok) {
+      throw new ConnectionError(
+        ack.frame.code ?? "attach_refused",
+        `attach refused: ${ack.frame.reason ?? ack.frame.code}`,
+      );
+    }
+    this.systemId = plan.systemId;
+    this.path = ack.frame.assignedPath ?? "";
+    this.sid = sidFromPath(this.path);
+    this.sentinelSid = ack.sid;
+    this.state = "attached";
+    this.attempts = 0;
+    this.lastHeard = Date.now();
+    this.startHeartbeat(ack.frame.heartbeatMs ?? 5000);
+    for (const address of this.bound) await this.sendBind(address);
+    this.opts.log.info(
+      { systemId: this.systemId, path: this.path, addresses: [...this.bound] },
+      "attached to sentinel",
+    );
+    this.onAttached();
+  }
+
+  private async sendBind(address: string): Promise<void> {
+    const env = this.send({ frame: { type: "AddressBind", address } });
+    const ack = await this.waitFor(env.id);
+    if (ack.frame.type !== "AddressBindAck" || !ack.frame.ok) {
+      const f = ack.frame as { code?: string; reason?: string };
+      this.bound.delete(address);
+      throw new ConnectionError(f.code ?? "bind_refused", `bind ${address} refused: ${f.reason ?? f.code}`);
+    }
+  }
+
+  private startHeartbeat(intervalMs: number): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      if (this.state !== "attached") return;
+      if (Date.now() - this.lastHeard > intervalMs * 3) {
+        this.opts.log.warn("sentinel silent: reconnecting");
+        this.ws?.terminate();
+        return;
+      }
+      try {
+        this.send({ frame: { type: "Heartbeat" } });
+      } catch {
+        // the close handler takes over
+      }
+    }, intervalMs);
+    this.heartbeat.unref();
+  }
+
+  private onSocketClosed(ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.ws) return;
+    clearInterval(this.heartbeat);
+    for (const [id, w] of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(new ConnectionError("disconnected", `sentinel link closed (${code} ${reason})`));
+      this.waiters.delete(id);
+    }
+    const wasAttached = this.state === "attached";
+    if (this.state === "closed") return;
+    if (wasAttached) {
+      this.state = "reconnecting";
+      this.opts.log.warn({ code, reason }, "sentinel link lost");
+      this.onDisconnected(`sentinel link closed (${code})`);
+      void this.reconnectLoop();
+    }
+  }
+
+  private async reconnectLoop(): Promise<void> {
+    const r = this.opts.reconnect ?? {};
+    const initial = r.initialDelayMs ?? 200;
+    const max = r.maxDelayMs ?? 5000;
+    const maxAttempts = r.maxAttempts ?? 1000;
+    while (this.state === "reconnecting" && this.attempts < maxAttempts) {
+      const delay = Math.min(max, initial * 2 ** Math.min(this.attempts, 16)) * (0.5 + Math.random() / 2);
+      this.attempts++;
+      await new Promise((res) => setTimeout(res, delay).unref());
+      if (this.state !== "reconnecting") return;
+      try {
+        await this.attachOnce();
+        return;
+      } catch (err) {
+        this.opts.log.warn({ attempt: this.attempts, err: (err as Error).message }, "reattach failed");
+        this.ws?.terminate();
+      }
+    }
+    if (this.state === "reconnecting") {
+      this.opts.log.error({ attempts: this.attempts }, "giving up on the sentinel");
+      this.state = "closed";
+    }
+  }
+
+  // ───────────────────────── wire ─────────────────────────
+
+  private write(env: Envelope): void {
+    if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("send", env), "envelope");
+    this.ws!.send(encodeEnvelope(env));
+  }
+
+  private waitFor(id: string): Promise<Envelope> {
+    const timeoutMs = this.opts.controlTimeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(id);
+        reject(new ConnectionError("timeout", `no answer from the sentinel in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.set(id, { resolve, reject, timer });
+    });
+  }
+
+  private receive(data: Buffer): void {
+    this.lastHeard = Date.now();
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(data, { maxFrameBytes: this.opts.maxFrameBytes ?? 1024 * 1024 });
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, "undecodable frame from sentinel dropped");
+      return;
+    }
+    if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("recv", env), "envelope");
+    // Control frames from the sentinel answer a waiter by corrId.
+    const t = env.frame.type;
+    if (t === "NodeAttachAck" || t === "AddressBindAck" || t === "KeyAnnounce") {
+      const w = env.corrId ? this.waiters.get(env.corrId) : undefined;
+      if (w) {
+        clearTimeout(w.timer);
+        this.waiters.delete(env.corrId!);
+        w.resolve(env);
+      }
+      return;
+    }
+    if (t === "HeartbeatAck" || t === "Heartbeat") return;
+    if (t === "DeliveryAck" && env.corrId && this.waiters.has(env.corrId)) {
+      const w = this.waiters.get(env.corrId)!;
+      clearTimeout(w.timer);
+      this.waiters.delete(env.corrId);
+      w.resolve(env);
+      return;
+    }
+    if (env.sid === this.sentinelSid || !this.signed) {
+      this.deliver(env);
+      return;
+    }
+    // Peer envelopes are verified end to end, in arrival order.
+    const kid = env.sec?.sig?.kid;
+    const known = kid ? this.opts.peerKeys.get(kid) : undefined;
+    if (known && this.inboxDepth === 0) {
+      this.verifyAndDeliver(env, known);
+      return;
+    }
+    this.inboxDepth++;
+    this.inbox = this.inbox
+      .then(async () => {
+        const key = kid ? await this.opts.peerKeys.resolve(kid, () => this.fetchKey(kid)) : undefined;
+        this.verifyAndDeliver(env, key);
+      })
+      .finally(() => {
+        this.inboxDepth--;
+      });
+  }
+
+  private verifyAndDeliver(env: Envelope, key: PeerKey | undefined): void {
+    const outcome = key ? this.opts.peerKeys.verify(env, key) : env.sec?.sig ? "unknown_key" : "unsigned";
+    if (outcome !== "ok") {
+      this.opts.log.warn(
+        { from: env.sid, type: env.frame.type, outcome },
+        "envelope failed end-to-end verification",
+      );
+      if (env.replyTo && env.frame.type !== "DeliveryAck") {
+        try {
+          this.send({
+            to: env.replyTo,
+            corrId: env.corrId ?? env.id,
+            frame: {
+              type: "DeliveryAck",
+              ok: false,
+              refId: env.id,
+              code: "signature_invalid",
+              reason: outcome,
+            },
+          });
+        } catch {
+          // not connected: nothing to tell
+        }
+      }
+      return;
+    }
+    this.deliver(env);
+  }
+
+  private deliver(env: Envelope): void {
+    try {
+      this.onEnvelope(env);
+    } catch (err) {
+      this.opts.log.error({ err }, "envelope handler failed");
+    }
+  }
+}

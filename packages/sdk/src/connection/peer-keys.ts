@@ -1,0 +1,105 @@
+import { type CryptoBackend, defaultBackend, type Ed25519VerifyKey } from "@fame/crypto";
+import { base64urlDecode, type Envelope, type Jwk, signingInput } from "@fame/protocol";
+
+export interface PeerKey {
+  kid: string;
+  /** sid of the node the key belongs to: an envelope's sid must match */
+  sid: string;
+  verifyKey: Ed25519VerifyKey;
+  publicKey: Uint8Array;
+  /** ms epoch after which the key is no longer trusted (certificate expiry) */
+  notAfter: number;
+  /** logicals the key's certificate grants; undefined when keys carry no certificate (overlay) */
+  logicals?: string[] | undefined;
+}
+
+/** Checks a presented key: in strict-overlay its chain must lead to our trust bundle and name `sid`. */
+export type KeyVetter = (
+  jwk: Jwk,
+  claimedSid: string,
+) => Promise<{ sid: string; notAfter: number; logicals?: string[] | undefined }>;
+
+export type VerifyOutcome = "ok" | "unknown_key" | "bad_signature" | "unsigned" | "sid_mismatch";
+
+/**
+ * Keys of other nodes, learned through KeyAnnounce and vetted before use, so a
+ * sentinel cannot slip in a key of its own: end-to-end verification.
+ */
+export class PeerKeyDirectory {
+  private readonly keys = new Map<string, PeerKey>();
+  private readonly pending = new Map<string, Promise<PeerKey | undefined>>();
+
+  constructor(
+    private readonly vet: KeyVetter,
+    private readonly backend: CryptoBackend = defaultBackend(),
+    private readonly maxKeys = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  get(kid: string): PeerKey | undefined {
+    const key = this.keys.get(kid);
+    if (key && key.notAfter <= this.now()) {
+      this.keys.delete(kid);
+      return undefined;
+    }
+    return key;
+  }
+
+  /** vets and stores announced keys; returns those accepted */
+  async learn(jwks: Jwk[], sid: string): Promise<PeerKey[]> {
+    const out: PeerKey[] = [];
+    for (const jwk of jwks) {
+      if (jwk.crv !== "Ed25519") continue;
+      try {
+        const vetted = await this.vet(jwk, sid);
+        const publicKey = base64urlDecode(jwk.x);
+        const key: PeerKey = {
+          kid: jwk.kid,
+          sid: vetted.sid,
+          publicKey,
+          verifyKey: this.backend.ed25519ImportVerifyKey(publicKey),
+          notAfter: vetted.notAfter,
+          logicals: vetted.logicals,
+        };
+        if (this.keys.size >= this.maxKeys) {
+          const oldest = this.keys.keys().next().value;
+          if (oldest !== undefined) this.keys.delete(oldest);
+        }
+        this.keys.set(jwk.kid, key);
+        out.push(key);
+      } catch {
+        // an unacceptable key is simply not learned; the envelope using it fails verification
+      }
+    }
+    return out;
+  }
+
+  /** resolves a kid once, however many envelopes wait for it */
+  resolve(kid: string, fetch: () => Promise<PeerKey | undefined>): Promise<PeerKey | undefined> {
+    const known = this.get(kid);
+    if (known) return Promise.resolve(known);
+    let p = this.pending.get(kid);
+    if (!p) {
+      p = fetch().finally(() => this.pending.delete(kid));
+      this.pending.set(kid, p);
+    }
+    return p;
+  }
+
+  verify(env: Envelope, key: PeerKey): VerifyOutcome {
+    const sig = env.sec?.sig;
+    if (!sig) return "unsigned";
+    if (key.sid !== env.sid) return "sid_mismatch";
+    let bytes: Uint8Array;
+    try {
+      bytes = base64urlDecode(sig.val);
+    } catch {
+      return "bad_signature";
+    }
+    return this.backend.ed25519Verify(key.verifyKey, signingInput(env), bytes) ? "ok" : "bad_signature";
+  }
+}

@@ -1,0 +1,240 @@
+import type { Logger } from "@fame/logger";
+import {
+  type Envelope,
+  type ErrorCode,
+  type SecureAccept,
+  type SecureOpen,
+  tryParseAddress,
+} from "@fame/protocol";
+import { ChannelManager } from "./channel/channel-manager.js";
+import type { SecureChannel } from "./channel/secure-channel.js";
+import type { FabricConnection } from "./connection/fabric-connection.js";
+import type { RpcEndpoint } from "./rpc/endpoint.js";
+import { RpcError, RpcErrorCode } from "./rpc/rpc-error.js";
+import type { JsonValue, RpcOutbound } from "./rpc/transport.js";
+
+/** Codes that prove a request never reached the agent's code, so a resend is safe. */
+const NOT_DELIVERED: ReadonlySet<string> = new Set<ErrorCode>([
+  "channel_unknown",
+  "channel_conflict",
+  "no_route",
+  "signature_missing",
+  "signature_invalid",
+  "key_unknown",
+  "too_many_inflight",
+  "rate_limited",
+  "decrypt_failed",
+  "replay",
+  "bad_envelope",
+  "not_authorized",
+  "draining",
+]);
+
+const MAX_CORRELATIONS = 100_000;
+
+export interface FabricNodeOptions {
+  encryption: "plaintext" | "channel";
+  /** stateless stickiness: echo the replica's AFT on channel data */
+  echoAft: boolean;
+}
+
+function isStreamItem(payload: JsonValue): boolean {
+  return (
+    typeof payload === "object" && payload !== null && !Array.isArray(payload) && payload["stream"] === "item"
+  );
+}
+
+/** a callee's last word in a conversation: a result, an error, or a stream's end */
+function isFinalReply(payload: JsonValue): boolean {
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return false;
+  return (
+    payload["stream"] === "end" ||
+    (payload["stream"] === undefined && ("result" in payload || "error" in payload))
+  );
+}
+
+function isLogical(address: string): boolean {
+  const parsed = tryParseAddress(address);
+  return parsed !== undefined && "logical" in parsed;
+}
+
+function stringMeta(meta: Envelope["meta"]): Record<string, string> | undefined {
+  if (!meta) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(meta)) out[k] = String(v);
+  return out;
+}
+
+/**
+ * Joins the RPC layer to the fabric: turns RPC payloads into (sealed) Data
+ * envelopes and back, keeps each call on the channel it started on, and
+ * translates the fabric's refusals into RPC failures the retry policy understands.
+ */
+export class FabricNode implements RpcOutbound {
+  endpoint: RpcEndpoint | undefined;
+  readonly channels: ChannelManager;
+  /** which channel a conversation (corrId) uses, both as caller and as callee */
+  private readonly conversations = new Map<string, SecureChannel>();
+
+  constructor(
+    readonly connection: FabricConnection,
+    channels: ChannelManager,
+    private readonly opts: FabricNodeOptions,
+    private readonly log: Logger,
+  ) {
+    this.channels = channels;
+    connection.onEnvelope = (env) => this.onEnvelope(env);
+  }
+
+  get replyAddress(): string {
+    return this.connection.replyAddress;
+  }
+
+  bind(address: string): Promise<void> {
+    return this.connection.bind(address);
+  }
+
+  unbind(address: string): Promise<void> {
+    return this.connection.unbind(address);
+  }
+
+  async send(
+    to: string,
+    payload: JsonValue,
+    m: { corrId: string; meta?: Record<string, string> },
+  ): Promise<void> {
+    const more = isStreamItem(payload);
+    let ch = this.conversations.get(m.corrId);
+    if (!ch && this.opts.encryption === "channel" && isLogical(to)) {
+      try {
+        ch = await this.channels.forAddress(to);
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? "channel_unknown";
+        throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, code, {
+          notExecuted: true,
+          cause: err,
+        });
+      }
+      this.remember(m.corrId, ch);
+    }
+    const meta = more ? { ...m.meta, more: true } : m.meta;
+    const init = {
+      to,
+      replyTo: this.replyAddress,
+      corrId: m.corrId,
+      ...(meta && Object.keys(meta).length > 0 ? { meta } : {}),
+      ...(ch && ch.role === "client" && this.opts.echoAft && ch.aft ? { aft: ch.aft } : {}),
+    };
+    try {
+      if (ch) {
+        const sealWith = ch;
+        this.connection.send({ ...init, frame: { type: "Data", codec: "json", payload: null } }, (env) =>
+          sealWith.seal(env, payload),
+        );
+        if (ch.role === "replica" && isFinalReply(payload)) this.conversations.delete(m.corrId);
+      } else {
+        this.connection.send({ ...init, frame: { type: "Data", codec: "json", payload } });
+      }
+    } catch (err) {
+      this.conversations.delete(m.corrId);
+      throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, "replica_unavailable", {
+        notExecuted: true,
+        cause: err,
+      });
+    }
+  }
+
+  private remember(corrId: string, ch: SecureChannel): void {
+    if (this.conversations.size >= MAX_CORRELATIONS) {
+      const oldest = this.conversations.keys().next().value;
+      if (oldest !== undefined) this.conversations.delete(oldest);
+    }
+    this.conversations.set(corrId, ch);
+  }
+
+  private onEnvelope(env: Envelope): void {
+    const frame = env.frame;
+    switch (frame.type) {
+      case "Data":
+        this.onData(env);
+        return;
+      case "DeliveryAck":
+        if (!frame.ok) this.onNack(env, frame.code ?? "internal_error", frame.reason ?? "");
+        return;
+      case "SecureOpen":
+        this.channels.onSecureOpen(env as Envelope<SecureOpen>).catch((err: unknown) => {
+          this.log.error({ err }, "SecureOpen handling failed");
+        });
+        return;
+      case "SecureAccept":
+        this.channels.onSecureAccept(env as Envelope<SecureAccept>);
+        return;
+      case "SecureClose":
+        this.channels.onSecureClose(env);
+        return;
+      default:
+        this.log.debug({ type: frame.type }, "frame ignored");
+    }
+  }
+
+  private onNack(env: Envelope, code: string, reason: string): void {
+    const corrId = env.corrId;
+    if (!corrId) return;
+    if (this.channels.failOpen(corrId, code, reason)) return;
+    const ch = this.conversations.get(corrId);
+    this.conversations.delete(corrId);
+    if (ch && (code === "channel_unknown" || code === "decrypt_failed" || code === "replica_unavailable")) {
+      this.channels.invalidate(ch.cid);
+    }
+    const notExecuted = NOT_DELIVERED.has(code) || env.meta?.["notExecuted"] === true;
+    this.endpoint?.failCall(corrId, code, reason, { notExecuted });
+  }
+
+  private onData(env: Envelope): void {
+    const frame = env.frame;
+    if (frame.type !== "Data") return;
+    const corrId = env.corrId ?? env.id;
+    let payload: unknown;
+    if (frame.codec === "enc") {
+      const cid = env.sec?.enc?.cid ?? "";
+      const ch = this.channels.byId(cid);
+      if (!ch || ch.peerSid !== env.sid) {
+        this.refuse(env, "channel_unknown", "no such channel here");
+        return;
+      }
+      try {
+        payload = ch.open(env);
+      } catch (err) {
+        const code = ChannelManager.errorCode(err);
+        this.log.warn({ cid, code, from: env.sid }, "channel record refused");
+        this.refuse(env, code, (err as Error).message);
+        return;
+      }
+      if (ch.role === "replica") this.remember(corrId, ch);
+      else if (env.meta?.["more"] !== true) this.conversations.delete(corrId);
+    } else {
+      payload = frame.payload;
+    }
+    const meta = stringMeta(env.meta);
+    this.endpoint?.handleIncoming(payload, {
+      corrId,
+      ...(env.replyTo ? { from: env.replyTo } : {}),
+      ...(env.to ? { to: env.to } : {}),
+      ...(meta ? { meta } : {}),
+    });
+  }
+
+  private refuse(env: Envelope, code: ErrorCode, reason: string): void {
+    if (!env.replyTo) return;
+    try {
+      this.connection.send({
+        to: env.replyTo,
+        corrId: env.corrId ?? env.id,
+        frame: { type: "DeliveryAck", ok: false, refId: env.id, code, reason },
+        meta: { notExecuted: true },
+      });
+    } catch {
+      // not connected: the caller's timeout answers
+    }
+  }
+}

@@ -1,0 +1,197 @@
+import { randomBytes } from "node:crypto";
+import { readBool, readInt } from "@fame/config";
+import { admissionOptionsFromEnv, admitNode, verifyNodeCertificate } from "@fame/identity";
+import { createLogger, type Logger } from "@fame/logger";
+import { base64urlDecode, logicalMatches, tryParseAddress } from "@fame/protocol";
+import { ChannelManager, type ChannelSettings, DEFAULT_CHANNEL_SETTINGS } from "./channel/channel-manager.js";
+import { type NodeConfig, nodeConfigFromEnv } from "./config/node-config.js";
+import { type AttachPlan, FabricConnection } from "./connection/fabric-connection.js";
+import { NodeSigner } from "./connection/node-signer.js";
+import { type KeyVetter, PeerKeyDirectory } from "./connection/peer-keys.js";
+import { FabricNode } from "./fabric-node.js";
+import { setDefaultEndpoint } from "./rpc/default-endpoint.js";
+import { RpcEndpoint, type RpcEndpointOptions } from "./rpc/endpoint.js";
+
+export interface ConnectOptions {
+  /** name in logs; default "fame-node" */
+  name?: string;
+  /** settings; default from FAME_* env and FAME_CONFIG */
+  config?: NodeConfig;
+  /** logicals to request (overrides config) */
+  logicals?: string[];
+  logger?: Logger;
+  rpc?: RpcEndpointOptions;
+  channels?: Partial<ChannelSettings>;
+  /** install as the default endpoint for serve()/remoteByAddress(); default true */
+  installDefault?: boolean;
+}
+
+/** A live connection to the fabric: the RPC endpoint plus what sits under it. */
+export interface Fabric {
+  endpoint: RpcEndpoint;
+  connection: FabricConnection;
+  node: FabricNode;
+  log: Logger;
+  /** announce draining: the sentinel sends no new channels; existing ones keep working */
+  drain(): void;
+  close(): Promise<void>;
+}
+
+function randomSystemId(): string {
+  return randomBytes(12).toString("base64url").replace(/[-_]/g, "x");
+}
+
+function strictVetter(config: NodeConfig): KeyVetter {
+  return async (jwk, claimedSid) => {
+    if (!jwk.x5c || !config.trustBundlePem) throw new Error("key without certificate chain");
+    const node = await verifyNodeCertificate({
+      chain: jwk.x5c,
+      trustBundlePem: config.trustBundlePem,
+      trustDomain: config.trustDomain,
+    });
+    if (!Buffer.from(node.publicKey).equals(Buffer.from(base64urlDecode(jwk.x)))) {
+      throw new Error("key does not match its certificate");
+    }
+    if (node.sid !== claimedSid) throw new Error("certificate names another sid");
+    return { sid: node.sid, notAfter: node.notAfter.getTime(), logicals: node.logicals };
+  };
+}
+
+/** overlay: raw keys, vouched for by the sentinel over its TLS link */
+const overlayVetter: KeyVetter = async (_jwk, claimedSid) => ({
+  sid: claimedSid,
+  notAfter: Date.now() + 3_600_000,
+});
+
+function channelSettingsFromEnv(env: NodeJS.ProcessEnv): Partial<ChannelSettings> {
+  return {
+    maxMessages: readInt(env["FAME_CHANNEL_MAX_MESSAGES"], "FAME_CHANNEL_MAX_MESSAGES", {
+      fallback: DEFAULT_CHANNEL_SETTINGS.maxMessages,
+      min: 1,
+      max: 2 ** 32,
+    }),
+    maxAgeMs:
+      readInt(env["FAME_CHANNEL_MAX_AGE_SEC"], "FAME_CHANNEL_MAX_AGE_SEC", {
+        fallback: DEFAULT_CHANNEL_SETTINGS.maxAgeMs / 1000,
+        min: 1,
+        max: 7 * 86_400,
+      }) * 1000,
+  };
+}
+
+/**
+ * Connects this process to the fabric as configured (admission, attach,
+ * signing, channels) and returns its RPC endpoint.
+ */
+export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> {
+  const config = opts.config ?? nodeConfigFromEnv();
+  const log = opts.logger ?? createLogger({ name: opts.name ?? "fame-node" });
+  const logicals = opts.logicals ?? config.requestedLogicals;
+  const instanceId = `inst_${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`;
+  const fixedSigner = config.admissionProfile === "welcome" ? undefined : NodeSigner.generate();
+  const systemId = config.nodeId ?? randomSystemId();
+
+  const plan = async (): Promise<AttachPlan> => {
+    if (config.admissionProfile !== "welcome") {
+      return {
+        url: config.sentinelUrl,
+        systemId,
+        instanceId,
+        attachTicket: config.attachToken,
+        logicals,
+        signer: fixedSigner!,
+      };
+    }
+    // A ticket is single use: every (re)attach runs admission again.
+    const admission = await admitNode({
+      ...admissionOptionsFromEnv(config.env),
+      instanceId,
+      requestedLogicals: logicals,
+      trustDomain: config.trustDomain,
+      logger: log,
+    });
+    return {
+      url: admission.transportUrl,
+      systemId: admission.systemId,
+      instanceId,
+      attachTicket: admission.attachTicket,
+      logicals: admission.acceptedLogicals,
+      signer: new NodeSigner(admission.seed, admission.x5c),
+    };
+  };
+
+  const peerKeys = new PeerKeyDirectory(
+    config.securityProfile === "strict-overlay" ? strictVetter(config) : overlayVetter,
+  );
+  const connection = new FabricConnection({
+    securityProfile: config.securityProfile,
+    plan,
+    trustBundlePem: config.trustBundlePem,
+    peerKeys,
+    log,
+    showEnvelopes: config.showEnvelopes,
+  });
+  const servesAddress = (kid: string | undefined, address: string): boolean => {
+    if (config.securityProfile !== "strict-overlay") return true;
+    const key = kid ? peerKeys.get(kid) : undefined;
+    const parsed = tryParseAddress(address);
+    if (!key?.logicals || !parsed || !("logical" in parsed)) return false;
+    return key.logicals.some((pattern) => logicalMatches(pattern, parsed.logical));
+  };
+  const channels = new ChannelManager(
+    connection,
+    { ...DEFAULT_CHANNEL_SETTINGS, ...channelSettingsFromEnv(config.env), ...opts.channels },
+    log,
+    servesAddress,
+  );
+  const node = new FabricNode(
+    connection,
+    channels,
+    {
+      encryption: config.encryptionLevel,
+      echoAft: readBool(config.env["FAME_CHANNEL_ECHO_AFT"], "FAME_CHANNEL_ECHO_AFT", false),
+    },
+    log,
+  );
+  const endpoint = new RpcEndpoint(node, {
+    defaultTimeoutMs: config.callTimeoutMs,
+    retry: config.retry,
+    ...opts.rpc,
+  });
+  node.endpoint = endpoint;
+  connection.onDisconnected = (reason) => {
+    // Whatever was in flight through the old link is gone with it.
+    endpoint.failAll("replica_unavailable", reason, { notExecuted: false });
+  };
+  await connection.start();
+  if (opts.installDefault !== false) setDefaultEndpoint(endpoint);
+  return {
+    endpoint,
+    connection,
+    node,
+    log,
+    drain() {
+      channels.draining = true;
+      connection.drain();
+    },
+    async close() {
+      endpoint.close();
+      channels.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Runs `fn` with a connected fabric installed as the default, and disconnects after. */
+export async function withFabric<T>(
+  fn: (fabric: Fabric) => Promise<T>,
+  opts: ConnectOptions = {},
+): Promise<T> {
+  const fabric = await connectFabric(opts);
+  try {
+    return await fn(fabric);
+  } finally {
+    await fabric.close();
+    setDefaultEndpoint(undefined);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * One node's RPC endpoint: the object the connection layer feeds incoming payloads to and
+ * reports delivery failures to. It owns a caller (`client`) and a callee (served agents).
+ */
+import type { BaseAgent } from "../agent/base-agent.js";
+import { isPlainObject } from "./json-value.js";
+import { MAX_ID_LENGTH, parseRpcMessage } from "./jsonrpc.js";
+import { RpcClient, type RpcClientOptions, type RpcDiagnosticSink } from "./rpc-client.js";
+import { RpcServer, type RpcServerOptions, type ServeHandle } from "./rpc-server.js";
+import type { RpcMessageMeta, RpcOutbound } from "./transport.js";
+
+export interface RpcEndpointOptions extends RpcClientOptions, RpcServerOptions {
+  onDiagnostic?: RpcDiagnosticSink;
+}
+
+const MAX_ADDRESS_LENGTH = 1024;
+const MAX_META_ENTRIES = 64;
+
+export class RpcEndpoint {
+  readonly client: RpcClient;
+  readonly #server: RpcServer;
+  readonly #outbound: RpcOutbound;
+  readonly #diag: RpcDiagnosticSink | undefined;
+  #closed = false;
+
+  constructor(outbound: RpcOutbound, options: RpcEndpointOptions = {}) {
+    this.#outbound = outbound;
+    this.#diag = options.onDiagnostic;
+    this.client = new RpcClient(outbound, options);
+    this.#server = new RpcServer(outbound, options);
+  }
+
+  /** Where replies to this endpoint's calls arrive. */
+  get replyAddress(): string {
+    return this.#outbound.replyAddress;
+  }
+
+  get servedAddresses(): string[] {
+    return this.#server.servedAddresses;
+  }
+
+  /**
+   * Dispatch one incoming Data payload: requests and stream control go to served agents,
+   * replies to pending calls. Never throws, whatever the payload.
+   */
+  handleIncoming(payload: unknown, m: RpcMessageMeta): void {
+    try {
+      if (this.#closed) return;
+      if (!isValidMeta(m)) {
+        this.#report("bad_message_meta");
+        return;
+      }
+      const parsed = parseRpcMessage(payload);
+      if (!parsed.ok) {
+        this.#report("bad_payload", m.corrId, parsed.error.message);
+        if (parsed.answer) this.#server.answerInvalid(parsed.id, parsed.error, m);
+        else this.client.rejectMalformedReply(m.corrId, parsed.error);
+        return;
+      }
+      const msg = parsed.message;
+      switch (msg.kind) {
+        case "request":
+          this.#server.handleRequest(msg, m);
+          break;
+        case "credit":
+        case "cancel":
+          this.#server.handleControl(msg, m);
+          break;
+        default:
+          this.client.handleReply(msg, m);
+      }
+    } catch (err) {
+      // Defensive: a bug here must cost one message, not the connection.
+      this.#report("internal_error", undefined, err instanceof Error ? err.message : "unknown");
+    }
+  }
+
+  /**
+   * The transport could not deliver the message for `corrId` (negative DeliveryAck, channel
+   * lost…). `notExecuted` asserts the request cannot have reached user code, which makes
+   * codes like `replica_unavailable` safe to retry. Returns false if no call was waiting.
+   */
+  failCall(corrId: string, code: string, reason: string, options: { notExecuted?: boolean } = {}): boolean {
+    return this.client.failCall(corrId, code, reason, options);
+  }
+
+  /** Fail every pending call at once (connection lost). Returns how many were failed. */
+  failAll(code: string, reason: string, options: { notExecuted?: boolean } = {}): number {
+    return this.client.failAll(code, reason, options);
+  }
+
+  /** Serve `agent` at `address` (binds it through the outbound when supported). */
+  serveAgent(address: string, agent: BaseAgent): Promise<ServeHandle> {
+    if (this.#closed) return Promise.reject(new Error("rpc endpoint is closed"));
+    return this.#server.serve(address, agent);
+  }
+
+  /** Reject pending calls, cancel streams and ignore further input. */
+  close(reason = "rpc endpoint closed"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.client.close(reason);
+    this.#server.close();
+  }
+
+  #report(event: string, corrId?: string, detail?: string): void {
+    if (this.#diag === undefined) return;
+    try {
+      this.#diag({
+        event,
+        ...(corrId === undefined ? {} : { corrId }),
+        ...(detail === undefined ? {} : { detail }),
+      });
+    } catch {
+      // A faulty log sink must not break message handling.
+    }
+  }
+}
+
+function isValidMeta(m: unknown): m is RpcMessageMeta {
+  if (!isPlainObject(m)) return false;
+  const { corrId, from, to, meta } = m;
+  if (typeof corrId !== "string" || corrId.length === 0 || corrId.length > MAX_ID_LENGTH) return false;
+  if (from !== undefined && !isAddress(from)) return false;
+  if (to !== undefined && !isAddress(to)) return false;
+  if (meta === undefined) return true;
+  if (!isPlainObject(meta)) return false;
+  const keys = Object.keys(meta);
+  if (keys.length > MAX_META_ENTRIES) return false;
+  return keys.every((k) => typeof meta[k] === "string");
+}
+
+function isAddress(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= MAX_ADDRESS_LENGTH;
+}

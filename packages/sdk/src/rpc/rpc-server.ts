@@ -1,0 +1,404 @@
+/**
+ * Callee side of the RPC layer: routes validated requests to served agents, runs operations
+ * under the per-agent in-flight limit, and turns every outcome — result, stream, thrown
+ * error, timeout — into a JSON-RPC reply. Nothing thrown by user code escapes.
+ */
+import type { CallContext } from "../agent/call-context.js";
+import { type AgentDispatcher, dispatcherFor } from "../agent/dispatcher.js";
+import type { OperationSpec } from "../agent/operation.js";
+import { toJsonValue } from "./json-value.js";
+import {
+  encodeError,
+  encodeResult,
+  type RpcErrorObject,
+  type RpcId,
+  type RpcRequestMessage,
+  type RpcStreamCancelMessage,
+  type RpcStreamCreditMessage,
+  truncate,
+} from "./jsonrpc.js";
+import type { RpcDiagnosticSink } from "./rpc-client.js";
+import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc-error.js";
+import { StreamSender } from "./stream-sender.js";
+import type { JsonObject, RpcMessageMeta, RpcOutbound } from "./transport.js";
+
+export const DEFAULT_STREAM_CREDIT_TIMEOUT_MS = 60_000;
+/** Messages of user exceptions are passed on, but not without bound. */
+const MAX_USER_ERROR_MESSAGE = 1024;
+
+export interface RpcServerOptions {
+  /** How long a stream waits for the caller's credit before giving up (default 60 s). */
+  streamCreditTimeoutMs?: number;
+  onDiagnostic?: RpcDiagnosticSink;
+}
+
+export interface ServeHandle {
+  readonly address: string;
+  /** Stop accepting requests at this address; calls already running finish. */
+  stop(): Promise<void>;
+}
+
+interface ActiveStream {
+  sender: StreamSender;
+  address: string;
+}
+
+export class RpcServer {
+  readonly #outbound: RpcOutbound;
+  readonly #agents = new Map<string, AgentDispatcher>();
+  /** Streams being produced, keyed by caller reply address + correlation id. */
+  readonly #streams = new Map<string, ActiveStream>();
+  /** Aborts for every running call, so close() can signal them all. */
+  readonly #running = new Set<AbortController>();
+  readonly #creditTimeoutMs: number;
+  readonly #diag: RpcDiagnosticSink | undefined;
+
+  constructor(outbound: RpcOutbound, options: RpcServerOptions = {}) {
+    this.#outbound = outbound;
+    const t = options.streamCreditTimeoutMs ?? DEFAULT_STREAM_CREDIT_TIMEOUT_MS;
+    if (!Number.isFinite(t) || t <= 0 || t > 2_147_483_647)
+      throw new RangeError("streamCreditTimeoutMs out of range");
+    this.#creditTimeoutMs = t;
+    this.#diag = options.onDiagnostic;
+  }
+
+  get servedAddresses(): string[] {
+    return [...this.#agents.keys()];
+  }
+
+  async serve(address: string, agent: object): Promise<ServeHandle> {
+    if (typeof address !== "string" || address.length === 0 || address.length > 1024) {
+      throw new TypeError("address must be a non-empty string of at most 1024 chars");
+    }
+    if (typeof agent !== "object" || agent === null) throw new TypeError("agent must be an object");
+    if (this.#agents.has(address)) throw new Error(`address ${address} is already served by this endpoint`);
+    const dispatcher = dispatcherFor(agent);
+    // Registered before binding so no request can arrive for an address we do not know yet.
+    this.#agents.set(address, dispatcher);
+    try {
+      await this.#outbound.bind?.(address);
+    } catch (err) {
+      if (this.#agents.get(address) === dispatcher) this.#agents.delete(address);
+      throw err;
+    }
+    let stopped = false;
+    return {
+      address,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        if (this.#agents.get(address) === dispatcher) this.#agents.delete(address);
+        await this.#outbound.unbind?.(address);
+      },
+    };
+  }
+
+  handleRequest(req: RpcRequestMessage, m: RpcMessageMeta): void {
+    const replyTo = m.from;
+    if (replyTo === undefined) {
+      // Without a reply address the caller could never learn the outcome; running the
+      // operation anyway would be a side effect nobody asked to observe.
+      this.#report("request_without_reply_address", m.corrId, req.method);
+      return;
+    }
+    const target = this.#target(m.to);
+    if (target === undefined) {
+      void this.#reply(
+        replyTo,
+        m.corrId,
+        encodeError(
+          req.id,
+          RpcErrorCode.METHOD_NOT_FOUND,
+          `no agent served at ${m.to ?? "this node"}`,
+          FameRpcCode.NO_ROUTE,
+        ),
+      );
+      return;
+    }
+    const [address, dispatcher] = target;
+    const streamKey = keyOf(replyTo, m.corrId);
+    if (this.#streams.has(streamKey)) {
+      // Answering would end the caller's existing stream; a duplicate is safest ignored.
+      this.#report("duplicate_request", m.corrId, req.method);
+      return;
+    }
+    const spec = dispatcher.lookup(req.method);
+    if (spec === undefined) {
+      void this.#reply(
+        replyTo,
+        m.corrId,
+        encodeError(
+          req.id,
+          RpcErrorCode.METHOD_NOT_FOUND,
+          `method not found: ${req.method}`,
+          FameRpcCode.METHOD_NOT_FOUND,
+        ),
+      );
+      return;
+    }
+    if (!dispatcher.tryAcquire()) {
+      void this.#reply(
+        replyTo,
+        m.corrId,
+        encodeError(
+          req.id,
+          RpcErrorCode.SERVER_ERROR,
+          `agent at ${address} has ${dispatcher.maxInflight} calls in flight`,
+          FameRpcCode.TOO_MANY_INFLIGHT,
+        ),
+      );
+      return;
+    }
+    void this.#run(req, m, replyTo, address, dispatcher, spec);
+  }
+
+  handleControl(msg: RpcStreamCreditMessage | RpcStreamCancelMessage, m: RpcMessageMeta): void {
+    if (m.from === undefined) return;
+    const active = this.#streams.get(keyOf(m.from, m.corrId));
+    if (active === undefined) return; // stream already over: late credit/cancel is normal
+    if (msg.kind === "credit") active.sender.credit(msg.n);
+    else active.sender.cancel();
+  }
+
+  /** Answer a payload that failed validation but asked for an answer (a malformed request). */
+  answerInvalid(id: RpcId | null, error: RpcErrorObject, m: RpcMessageMeta): void {
+    if (m.from === undefined) return;
+    const fame =
+      error.code === RpcErrorCode.INVALID_PARAMS ? FameRpcCode.INVALID_PARAMS : FameRpcCode.BAD_MESSAGE;
+    this.#reply(m.from, m.corrId, encodeError(id, error.code, error.message, fame));
+  }
+
+  /** Stop serving: cancel streams and signal running calls. Addresses are not unbound. */
+  close(): void {
+    for (const s of this.#streams.values()) s.sender.cancel();
+    for (const c of this.#running) c.abort();
+    this.#agents.clear();
+  }
+
+  async #run(
+    req: RpcRequestMessage,
+    m: RpcMessageMeta,
+    replyTo: string,
+    address: string,
+    dispatcher: AgentDispatcher,
+    spec: OperationSpec,
+  ): Promise<void> {
+    const abort = new AbortController();
+    this.#running.add(abort);
+    // Set when the slot's release is handed to someone else (a stream, or an operation
+    // that outlived its timeout and still holds the agent busy).
+    let handedOff = false;
+    const release = (): void => {
+      this.#running.delete(abort);
+      dispatcher.release();
+    };
+    const context: CallContext = Object.freeze({
+      corrId: m.corrId,
+      from: replyTo,
+      address,
+      meta: Object.freeze({ ...(m.meta ?? {}) }),
+      signal: abort.signal,
+    });
+    try {
+      let value = dispatcher.invoke(spec, req.params ?? {}, context);
+      if (isThenable(value)) {
+        const pending = Promise.resolve(value);
+        if (spec.timeoutMs === undefined) {
+          value = await pending;
+        } else {
+          const outcome = await raceTimeout(pending, spec.timeoutMs);
+          if (outcome.timedOut) {
+            abort.abort();
+            handedOff = true;
+            pending.then(release, release);
+            const msg = `operation ${spec.name} exceeded its ${spec.timeoutMs} ms timeout`;
+            await this.#reply(
+              replyTo,
+              m.corrId,
+              encodeError(req.id, RpcErrorCode.SERVER_ERROR, msg, FameRpcCode.TIMEOUT),
+            );
+            return;
+          }
+          value = outcome.value;
+        }
+      }
+      if (isAsyncIterable(value)) {
+        handedOff = true;
+        await this.#stream(req, m, replyTo, address, value, abort, release);
+        return;
+      }
+      if (spec.streaming) {
+        throw new RpcError(
+          RpcErrorCode.INTERNAL_ERROR,
+          `streaming operation ${spec.name} did not return an async iterable`,
+        );
+      }
+      const json = toJsonValue(value);
+      if (!json.ok) {
+        throw new RpcError(
+          RpcErrorCode.INTERNAL_ERROR,
+          `result of ${spec.name} is not JSON-serializable: ${json.reason}`,
+        );
+      }
+      const sent = await this.#reply(replyTo, m.corrId, encodeResult(req.id, json.value));
+      if (!sent) {
+        // Most likely the result exceeds the frame limit; the caller should not wait for a timeout.
+        await this.#reply(
+          replyTo,
+          m.corrId,
+          encodeError(req.id, RpcErrorCode.INTERNAL_ERROR, "result could not be sent"),
+        );
+      }
+    } catch (err) {
+      await this.#reply(replyTo, m.corrId, errorPayload(req.id, err));
+    } finally {
+      if (!handedOff) release();
+    }
+  }
+
+  async #stream(
+    req: RpcRequestMessage,
+    m: RpcMessageMeta,
+    replyTo: string,
+    address: string,
+    iterable: AsyncIterable<unknown>,
+    abort: AbortController,
+    release: () => void,
+  ): Promise<void> {
+    let iterator: AsyncIterator<unknown> | undefined;
+    try {
+      iterator = iterable[Symbol.asyncIterator]();
+      if (req.streamWindow === undefined) {
+        await iterator.return?.();
+        await this.#reply(
+          replyTo,
+          m.corrId,
+          encodeError(
+            req.id,
+            RpcErrorCode.INVALID_REQUEST,
+            "operation answers with a stream but the request has no stream_window",
+          ),
+        );
+        return;
+      }
+      const sender = new StreamSender({
+        id: req.id,
+        window: req.streamWindow,
+        iterator,
+        send: (payload) => this.#reply(replyTo, m.corrId, payload),
+        errorPayload: (err) => errorPayload(req.id, err),
+        creditTimeoutMs: this.#creditTimeoutMs,
+        abort,
+      });
+      const key = keyOf(replyTo, m.corrId);
+      this.#streams.set(key, { sender, address });
+      try {
+        await sender.run();
+      } finally {
+        this.#streams.delete(key);
+      }
+    } catch (err) {
+      // Only reachable if obtaining or closing the iterator threw.
+      await this.#reply(replyTo, m.corrId, errorPayload(req.id, err));
+    } finally {
+      release();
+    }
+  }
+
+  #target(to: string | undefined): [string, AgentDispatcher] | undefined {
+    if (to !== undefined) {
+      const d = this.#agents.get(to);
+      if (d !== undefined) return [to, d];
+    }
+    // With one served agent there is nothing to confuse it with, so the envelope's
+    // destination (which may be a logical or replica form of the address) is not required.
+    if (this.#agents.size === 1) {
+      const [entry] = this.#agents;
+      return entry;
+    }
+    return undefined;
+  }
+
+  /** Send to the caller; never rejects. Resolves false when the transport refused. */
+  async #reply(to: string, corrId: string, payload: JsonObject): Promise<boolean> {
+    try {
+      await this.#outbound.send(to, payload, { corrId });
+      return true;
+    } catch (err) {
+      this.#report("reply_send_failed", corrId, err instanceof Error ? err.message : "send rejected");
+      return false;
+    }
+  }
+
+  #report(event: string, corrId: string, detail: string): void {
+    if (this.#diag === undefined) return;
+    try {
+      this.#diag({ event, corrId, detail });
+    } catch {
+      // A faulty log sink must not break request handling.
+    }
+  }
+}
+
+/**
+ * Error response for anything an operation threw. `RpcError`s pass through (the agent chose
+ * the code); other errors become Internal Error with their message — never their stack.
+ */
+export function errorPayload(id: RpcId, err: unknown): JsonObject {
+  if (err instanceof RpcError) {
+    const code = Number.isSafeInteger(err.code) ? err.code : RpcErrorCode.INTERNAL_ERROR;
+    const message = typeof err.message === "string" ? err.message : "error";
+    const fame = typeof err.fameCode === "string" && err.fameCode.length > 0 ? err.fameCode : undefined;
+    return encodeError(id, code, truncate(message, MAX_USER_ERROR_MESSAGE), fame);
+  }
+  return encodeError(id, RpcErrorCode.INTERNAL_ERROR, truncate(messageOf(err), MAX_USER_ERROR_MESSAGE));
+}
+
+function messageOf(err: unknown): string {
+  try {
+    if (err instanceof Error)
+      return typeof err.message === "string" && err.message.length > 0 ? err.message : err.name;
+    return String(err);
+  } catch {
+    return "operation failed";
+  }
+}
+
+function keyOf(replyTo: string, corrId: string): string {
+  return `${replyTo}\u0000${corrId}`;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function"
+  );
+}
+
+function raceTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<{ timedOut: true } | { timedOut: false; value: T }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve({ timedOut: true }), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve({ timedOut: false, value });
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * The boundary between the RPC layer and the network connection that carries it.
+ * The RPC layer never touches sockets, envelopes or channels: it hands JSON payloads to an
+ * `RpcOutbound` and is fed decoded payloads through `RpcEndpoint.handleIncoming`.
+ */
+
+/** A value that survives a JSON round trip unchanged (finite numbers, plain objects). */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+
+/** A JSON object, the shape of every JSON-RPC message and of call parameters. */
+export type JsonObject = { [k: string]: JsonValue };
+
+/** What the connection layer knows about one incoming Data payload. */
+export interface RpcMessageMeta {
+  /** Correlation id of the envelope; requests and all their responses share it. */
+  corrId: string;
+  /** Reply address of the sender (where responses to this message go). */
+  from?: string;
+  /**
+   * Destination address of the envelope. Needed only when one endpoint serves several agents:
+   * with a single served agent, requests without `to` go to that agent.
+   */
+  to?: string;
+  meta?: Record<string, string>;
+}
+
+/** What the connection layer gives the RPC layer: send one Data payload to an address. */
+export interface RpcOutbound {
+  /**
+   * Send one payload. A rejection means the payload was not handed to the network; reject with
+   * an `RpcError` carrying a fame code (and `notExecuted: true` when nothing left this node) so
+   * the caller's retry policy can classify it.
+   */
+  send(to: string, payload: JsonValue, m: { corrId: string; meta?: Record<string, string> }): Promise<void>;
+  /** This node's own reply address (where responses to our calls come back). */
+  readonly replyAddress: string;
+  /** Optional: claim `address` at the sentinel before requests for it can arrive. */
+  bind?(address: string): Promise<void>;
+  /** Optional: release an address claimed with `bind`. */
+  unbind?(address: string): Promise<void>;
+}
