@@ -26,14 +26,13 @@ export function parseHelloRequest(raw: unknown): HelloRequest {
   if (!isTokenId(instanceId)) throw new HelloShapeError("instanceId must match [A-Za-z0-9_.:-]{1,128}");
   if (
     !Array.isArray(requestedLogicals) ||
-    requestedLogicals.length === 0 ||
     requestedLogicals.length > TOKEN_LIMITS.maxLogicals ||
     !requestedLogicals.every(
       (l) => typeof l === "string" && l.length > 0 && l.length <= TOKEN_LIMITS.maxLogicalLength,
     )
   ) {
     throw new HelloShapeError(
-      `requestedLogicals must be 1–${TOKEN_LIMITS.maxLogicals} strings of ≤ 253 characters`,
+      `requestedLogicals must be 0–${TOKEN_LIMITS.maxLogicals} strings of ≤ 253 characters (none: a client that serves nothing)`,
     );
   }
   let caps: string[] = [];

@@ -167,7 +167,6 @@ describe("POST /fame/v1/welcome/hello", () => {
   it.each([
     ["array body", [1, 2]],
     ["unknown field", { ...goodBody, admin: true }],
-    ["no logicals", { instanceId: "i", requestedLogicals: [] }],
     ["logical not a string", { instanceId: "i", requestedLogicals: [7] }],
     ["bad instanceId", { instanceId: "has space", requestedLogicals: ["a.fame.fabric"] }],
     [

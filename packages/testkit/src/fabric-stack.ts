@@ -1,0 +1,198 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateDevPki } from "@fame/identity";
+import { type RunningProcess, startProcess } from "./processes.js";
+
+/** repository root (this file lives in packages/testkit/{src,dist}/) */
+export const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+
+export const binOf = (dir: "services" | "packages", name: string) => join(REPO_ROOT, dir, name, "dist", "bin.js");
+
+/** A port the OS just handed out; bound and released so a service can take it. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  const addr = srv.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+export interface FabricStackOptions {
+  securityProfile?: "open" | "overlay" | "strict-overlay";
+  encryption?: "plaintext" | "channel";
+  /** extra env for the sentinel (stickiness config, load balancing, …) */
+  sentinelEnv?: Record<string, string>;
+  /** extra env for every agent replica */
+  agentEnv?: Record<string, string>;
+  logLevel?: string;
+}
+
+export interface FabricStack {
+  dir: string;
+  trustBundle: string;
+  urls: { oauth2: string; welcome: string; ca: string; sentinel: string; attach: string };
+  /** FAME_* environment a node (agent or client) needs to join this fabric */
+  nodeEnv: Record<string, string>;
+  sentinel: RunningProcess;
+  services: RunningProcess[];
+  replicas: Map<string, RunningProcess>;
+  /** starts (or restarts) a math-agent replica under a name, ready once it serves */
+  startReplica(name: string, env?: Record<string, string>): Promise<RunningProcess>;
+  restartSentinel(): Promise<RunningProcess>;
+  /** every process ever started here, for PID checks */
+  allPids(): number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole fabric as real processes on loopback with real TLS: a fresh dev
+ * PKI, OAuth2, Welcome, CA, the sentinel, and math-agent replicas on demand.
+ * Built code (dist/) only: run `make build` first.
+ */
+export async function startFabricStack(opts: FabricStackOptions = {}): Promise<FabricStack> {
+  const dir = mkdtempSync(join(tmpdir(), "fame-stack-"));
+  await generateDevPki({ dir });
+  const trustBundle = readFileSync(join(dir, "trust-bundle.pem"), "utf8");
+  const client = (
+    JSON.parse(readFileSync(join(dir, "secrets", "oauth2-clients.json"), "utf8")) as {
+      clients: { client_id: string; client_secret: string }[];
+    }
+  ).clients[0]!;
+  const [oauthPort, welcomePort, caPort, sentinelPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const host = "127.0.0.1";
+  const urls = {
+    oauth2: `https://${host}:${oauthPort}`,
+    welcome: `https://${host}:${welcomePort}`,
+    ca: `https://${host}:${caPort}`,
+    sentinel: `https://${host}:${sentinelPort}`,
+    attach: `wss://${host}:${sentinelPort}/fame/v1/attach/ws/downstream`,
+  };
+  const profile = opts.securityProfile ?? "strict-overlay";
+  const common: Record<string, string> = {
+    FAME_CERTS_DIR: dir,
+    FAME_TLS_CERT: join(dir, "server.pem"),
+    FAME_TLS_KEY: join(dir, "server.key"),
+    FAME_CA_CERTS: join(dir, "trust-bundle.pem"),
+    FAME_OAUTH2_ISSUER: urls.oauth2,
+    FAME_WELCOME_ISSUER: urls.welcome,
+    FAME_LOG_LEVEL: opts.logLevel ?? "info",
+    FAME_CONFIG: join(dir, "no-config.yml"),
+  };
+  // an explicit FAME_CONFIG must exist: an empty file keeps each process on env only
+  writeFileSync(common["FAME_CONFIG"]!, "");
+  const nodeEnv: Record<string, string> = {
+    ...common,
+    FAME_SECURITY_PROFILE: profile,
+    FAME_ADMISSION_PROFILE: "welcome",
+    FAME_DEFAULT_ENCRYPTION_LEVEL: opts.encryption ?? "channel",
+    FAME_ADMISSION_TOKEN_URL: `${urls.oauth2}/oauth/token`,
+    FAME_ADMISSION_SERVICE_URL: urls.welcome,
+    FAME_ADMISSION_CLIENT_ID: client.client_id,
+    FAME_ADMISSION_CLIENT_SECRET: client.client_secret,
+  };
+  const procs: RunningProcess[] = [];
+  const replicas = new Map<string, RunningProcess>();
+  const start = async (name: string, script: string, env: Record<string, string>, readyUrl?: string) => {
+    const p = await startProcess({
+      name,
+      script,
+      cwd: REPO_ROOT,
+      env: { ...common, ...env },
+      ...(readyUrl ? { readyUrl, ca: trustBundle } : { readyLine: /math agent ready/ }),
+      readyTimeoutMs: 30_000,
+    });
+    procs.push(p);
+    return p;
+  };
+  const services: RunningProcess[] = [];
+  const sentinelEnv = {
+    FAME_SENTINEL_PORT: String(sentinelPort),
+    FAME_SECURITY_PROFILE: profile,
+    FAME_ADMISSION_PROFILE: "welcome",
+    FAME_WELCOME_JWKS_URL: `${urls.welcome}/.well-known/jwks.json`,
+    FAME_NODE_ID: "sentinel0",
+    ...opts.sentinelEnv,
+  };
+  try {
+    services.push(await start("oauth2", binOf("services", "oauth2"), { FAME_OAUTH2_PORT: String(oauthPort) }, `${urls.oauth2}/health`));
+    services.push(
+      await start(
+        "welcome",
+        binOf("services", "welcome"),
+        {
+          FAME_WELCOME_PORT: String(welcomePort),
+          FAME_JWKS_URL: `${urls.oauth2}/.well-known/jwks.json`,
+          FAME_CA_SERVICE_URL: urls.ca,
+          FAME_TRANSPORT_URL: urls.attach,
+          FAME_SENTINEL_ID: "sentinel0",
+        },
+        `${urls.welcome}/health`,
+      ),
+    );
+  } catch (err) {
+    for (const p of procs) await p.stop("SIGKILL");
+    throw err;
+  }
+  return finish();
+
+  async function finish(): Promise<FabricStack> {
+    let sentinel: RunningProcess;
+    try {
+      services.push(
+        await start(
+          "ca",
+          binOf("services", "ca"),
+          { FAME_CA_PORT: String(caPort), FAME_WELCOME_JWKS_URL: `${urls.welcome}/.well-known/jwks.json` },
+          `${urls.ca}/health`,
+        ),
+      );
+      sentinel = await start("sentinel", binOf("packages", "sentinel"), sentinelEnv, `${urls.sentinel}/health`);
+    } catch (err) {
+      for (const p of procs) await p.stop("SIGKILL");
+      throw err;
+    }
+    const stack: FabricStack = {
+      dir,
+      trustBundle,
+      urls,
+      nodeEnv,
+      sentinel,
+      services,
+      replicas,
+      async startReplica(name, env = {}) {
+        const old = replicas.get(name);
+        if (old) await old.stop("SIGKILL");
+        const p = await start(`replica:${name}`, binOf("services", "math-agent"), {
+          ...nodeEnv,
+          FAME_REQUESTED_LOGICALS: "*.fame.fabric",
+          FAME_REPLICA_NAME: name,
+          FAME_DRAIN_TIMEOUT_MS: "1000",
+          ...opts.agentEnv,
+          ...env,
+        });
+        replicas.set(name, p);
+        return p;
+      },
+      async restartSentinel() {
+        await stack.sentinel.stop("SIGKILL");
+        stack.sentinel = await start("sentinel", binOf("packages", "sentinel"), sentinelEnv, `${urls.sentinel}/health`);
+        return stack.sentinel;
+      },
+      allPids: () => procs.map((p) => p.pid),
+      async stop() {
+        for (const p of [...procs].reverse()) await p.stop("SIGTERM", 5000);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+    return stack;
+  }
+}

@@ -1,0 +1,1 @@
+export { MathAgent, type MathAgentOptions } from "./math-agent.js";

@@ -1,0 +1,71 @@
+import { BaseAgent, type CallContext, operation, RpcError, RpcErrorCode } from "@fame/sdk";
+
+export interface MathAgentOptions {
+  /** shown by whoami() and in logs, so a user can see which replica served a call */
+  replica: string;
+  /** called once per served operation (logging, counting) */
+  onCall?: (op: string, ctx: CallContext) => void;
+}
+
+function num(v: unknown, name: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new RpcError(RpcErrorCode.INVALID_PARAMS, `${name} must be a finite number`, "invalid_params");
+  }
+  return v;
+}
+
+/** The demo agent: run two or more replicas of it behind math@fame.fabric. */
+export class MathAgent extends BaseAgent {
+  constructor(private readonly opts: MathAgentOptions) {
+    super();
+  }
+
+  @operation({ idempotent: true })
+  async add(params: { x: number; y: number }, ctx: CallContext): Promise<number> {
+    this.opts.onCall?.("add", ctx);
+    return num(params.x, "x") + num(params.y, "y");
+  }
+
+  @operation({ idempotent: true })
+  async multiply(params: { x: number; y: number }, ctx: CallContext): Promise<number> {
+    this.opts.onCall?.("multiply", ctx);
+    return num(params.x, "x") * num(params.y, "y");
+  }
+
+  @operation({ name: "fib_stream", streaming: true })
+  async *fib(params: { n: number }, ctx: CallContext): AsyncGenerator<number> {
+    this.opts.onCall?.("fib_stream", ctx);
+    const n = num(params.n, "n");
+    if (!Number.isInteger(n) || n < 0 || n > 10_000) {
+      throw new RpcError(RpcErrorCode.INVALID_PARAMS, "n must be an integer in 0..10000", "invalid_params");
+    }
+    let a = 0;
+    let b = 1;
+    for (let i = 0; i < n; i++) {
+      yield a;
+      [a, b] = [b, a + b];
+    }
+  }
+
+  /** waits `ms` (≤ 60 s, ends early if the caller goes away): lets a demo hold a call in flight */
+  @operation()
+  async sleep(params: { ms: number }, ctx: CallContext): Promise<number> {
+    this.opts.onCall?.("sleep", ctx);
+    const ms = num(params.ms, "ms");
+    if (ms < 0 || ms > 60_000) throw new RpcError(RpcErrorCode.INVALID_PARAMS, "ms must be in 0..60000", "invalid_params");
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      ctx.signal.addEventListener("abort", () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    return ms;
+  }
+
+  @operation({ idempotent: true })
+  async whoami(_params: Record<string, never>, ctx: CallContext): Promise<{ replica: string }> {
+    this.opts.onCall?.("whoami", ctx);
+    return { replica: this.opts.replica };
+  }
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+import { ConfigError, readInt } from "@fame/config";
+import { EXIT } from "@fame/http-service";
+import { Agent, isRpcStream, withFabric } from "@fame/sdk";
+
+interface MathApi {
+  add(p: { x: number; y: number }): Promise<number>;
+  multiply(p: { x: number; y: number }): Promise<number>;
+  fib_stream(p: { n: number }): Promise<AsyncIterable<number>>;
+  whoami(p?: Record<string, never>): Promise<{ replica: string }>;
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+/**
+ * The demo client. Once: add, multiply and fib_stream over one channel,
+ * printing which replica served. With FAME_CLIENT_LOOP_SEC, it keeps calling
+ * for that long and reports failovers as they happen (make failover-demo).
+ */
+async function main(): Promise<void> {
+  const loopSec = readInt(process.env["FAME_CLIENT_LOOP_SEC"], "FAME_CLIENT_LOOP_SEC", { fallback: 0, min: 0, max: 3600 });
+  const address = process.env["FAME_AGENT_ADDRESS"] || "math@fame.fabric";
+  await withFabric(
+    async (fabric) => {
+      const math = Agent.remoteByAddress<MathApi>(address, { idempotent: ["add", "multiply", "whoami"] });
+      if (loopSec === 0) {
+        const sum = await math.add({ x: 3, y: 4 });
+        const product = await math.multiply({ x: 6, y: 7 });
+        const fib: number[] = [];
+        const stream = await math.fib_stream({ n: 10 });
+        if (!isRpcStream(stream) && !(Symbol.asyncIterator in Object(stream))) throw new Error("fib_stream did not stream");
+        for await (const v of stream) fib.push(v);
+        const { replica } = await math.whoami();
+        out(`add(3, 4) = ${sum}`);
+        out(`multiply(6, 7) = ${product}`);
+        out(`fib_stream(10) = ${fib.join(" ")}`);
+        out(`served by: ${replica}`);
+        out(`metrics: ${JSON.stringify(fabric.endpoint.client.metrics())}`);
+        return;
+      }
+      const deadline = Date.now() + loopSec * 1000;
+      let last = "";
+      let i = 0;
+      let seenFailovers = 0;
+      while (Date.now() < deadline && i < 1_000_000) {
+        i++;
+        const started = Date.now();
+        try {
+          const sum = await math.add({ x: i, y: 1 });
+          const { replica } = await math.whoami();
+          const m = fabric.endpoint.client.metrics();
+          const note = m.failovers > seenFailovers ? `  <- failover (${m.lastFailoverLatencyMs} ms)` : "";
+          seenFailovers = m.failovers;
+          if (replica !== last || note) out(`call ${i}: add = ${sum} on ${replica}${note}`);
+          last = replica;
+        } catch (err) {
+          out(`call ${i}: failed after ${Date.now() - started} ms: ${(err as Error).message}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      out(`done: ${i} calls, metrics ${JSON.stringify(fabric.endpoint.client.metrics())}`);
+    },
+    { name: "math-client" },
+  );
+}
+
+main().then(
+  () => process.exit(EXIT.ok),
+  (err: unknown) => {
+    process.stderr.write(`math-client: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(err instanceof ConfigError ? EXIT.config : EXIT.failure);
+  },
+);
