@@ -18,18 +18,32 @@ interface MathApi {
 }
 
 const quiet = () =>
-  createLogger({ name: "it-client", level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+  createLogger({
+    name: "it-client",
+    level: "warn",
+    destination: new Writable({ write: (_c, _e, cb) => cb() }),
+  });
 
 let stack: FabricStack;
 const clients: Fabric[] = [];
 
 async function client(): Promise<Fabric> {
-  const f = await connectFabric({ config: nodeConfigFromEnv(stack.nodeEnv), logger: quiet(), installDefault: false });
+  const f = await connectFabric({
+    config: nodeConfigFromEnv(stack.nodeEnv),
+    logger: quiet(),
+    installDefault: false,
+  });
   clients.push(f);
   return f;
 }
 
-const served = (name: string) => (stack.replicas.get(name)?.output().match(/"msg":"served"/g) ?? []).length;
+const served = (name: string) =>
+  (
+    stack.replicas
+      .get(name)
+      ?.output()
+      .match(/"msg":"served"/g) ?? []
+  ).length;
 
 beforeAll(async () => {
   stack = await startFabricStack({ securityProfile: "strict-overlay", encryption: "plaintext" });
@@ -79,8 +93,28 @@ describe("fabric RPC, strict-overlay, plaintext", () => {
       ),
     );
     // wait until both replicas hold calls
-    await expect.poll(() => (stack.replicas.get("replica1")?.output().match(/"op":"sleep"/g) ?? []).length).toBeGreaterThan(0);
-    await expect.poll(() => (stack.replicas.get("replica2")?.output().match(/"op":"sleep"/g) ?? []).length).toBeGreaterThan(0);
+    await expect
+      .poll(
+        () =>
+          (
+            stack.replicas
+              .get("replica1")
+              ?.output()
+              .match(/"op":"sleep"/g) ?? []
+          ).length,
+      )
+      .toBeGreaterThan(0);
+    await expect
+      .poll(
+        () =>
+          (
+            stack.replicas
+              .get("replica2")
+              ?.output()
+              .match(/"op":"sleep"/g) ?? []
+          ).length,
+      )
+      .toBeGreaterThan(0);
     const killedAt = Date.now();
     await stack.replicas.get("replica1")!.stop("SIGKILL");
     const results = await Promise.all(calls);

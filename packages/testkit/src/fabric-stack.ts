@@ -9,7 +9,8 @@ import { type RunningProcess, startProcess } from "./processes.js";
 /** repository root (this file lives in packages/testkit/{src,dist}/) */
 export const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
-export const binOf = (dir: "services" | "packages", name: string) => join(REPO_ROOT, dir, name, "dist", "bin.js");
+export const binOf = (dir: "services" | "packages", name: string) =>
+  join(REPO_ROOT, dir, name, "dist", "bin.js");
 
 /** A port the OS just handed out; bound and released so a service can take it. */
 export async function freePort(): Promise<number> {
@@ -123,7 +124,14 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
     ...opts.sentinelEnv,
   };
   try {
-    services.push(await start("oauth2", binOf("services", "oauth2"), { FAME_OAUTH2_PORT: String(oauthPort) }, `${urls.oauth2}/health`));
+    services.push(
+      await start(
+        "oauth2",
+        binOf("services", "oauth2"),
+        { FAME_OAUTH2_PORT: String(oauthPort) },
+        `${urls.oauth2}/health`,
+      ),
+    );
     services.push(
       await start(
         "welcome",
@@ -155,7 +163,12 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
           `${urls.ca}/health`,
         ),
       );
-      sentinel = await start("sentinel", binOf("packages", "sentinel"), sentinelEnv, `${urls.sentinel}/health`);
+      sentinel = await start(
+        "sentinel",
+        binOf("packages", "sentinel"),
+        sentinelEnv,
+        `${urls.sentinel}/health`,
+      );
     } catch (err) {
       for (const p of procs) await p.stop("SIGKILL");
       throw err;
@@ -184,7 +197,12 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
       },
       async restartSentinel() {
         await stack.sentinel.stop("SIGKILL");
-        stack.sentinel = await start("sentinel", binOf("packages", "sentinel"), sentinelEnv, `${urls.sentinel}/health`);
+        stack.sentinel = await start(
+          "sentinel",
+          binOf("packages", "sentinel"),
+          sentinelEnv,
+          `${urls.sentinel}/health`,
+        );
         return stack.sentinel;
       },
       allPids: () => procs.map((p) => p.pid),

@@ -1,2 +1,9 @@
+export {
+  binOf,
+  type FabricStack,
+  type FabricStackOptions,
+  freePort,
+  REPO_ROOT,
+  startFabricStack,
+} from "./fabric-stack.js";
 export { type ProcessSpec, pidAlive, type RunningProcess, startProcess, stopAll } from "./processes.js";
-export { binOf, type FabricStack, type FabricStackOptions, freePort, REPO_ROOT, startFabricStack } from "./fabric-stack.js";

@@ -52,7 +52,8 @@ export class MathAgent extends BaseAgent {
   async sleep(params: { ms: number }, ctx: CallContext): Promise<number> {
     this.opts.onCall?.("sleep", ctx);
     const ms = num(params.ms, "ms");
-    if (ms < 0 || ms > 60_000) throw new RpcError(RpcErrorCode.INVALID_PARAMS, "ms must be in 0..60000", "invalid_params");
+    if (ms < 0 || ms > 60_000)
+      throw new RpcError(RpcErrorCode.INVALID_PARAMS, "ms must be in 0..60000", "invalid_params");
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
       ctx.signal.addEventListener("abort", () => {

@@ -18,7 +18,11 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
  * for that long and reports failovers as they happen (make failover-demo).
  */
 async function main(): Promise<void> {
-  const loopSec = readInt(process.env["FAME_CLIENT_LOOP_SEC"], "FAME_CLIENT_LOOP_SEC", { fallback: 0, min: 0, max: 3600 });
+  const loopSec = readInt(process.env["FAME_CLIENT_LOOP_SEC"], "FAME_CLIENT_LOOP_SEC", {
+    fallback: 0,
+    min: 0,
+    max: 3600,
+  });
   const address = process.env["FAME_AGENT_ADDRESS"] || "math@fame.fabric";
   await withFabric(
     async (fabric) => {
@@ -28,7 +32,8 @@ async function main(): Promise<void> {
         const product = await math.multiply({ x: 6, y: 7 });
         const fib: number[] = [];
         const stream = await math.fib_stream({ n: 10 });
-        if (!isRpcStream(stream) && !(Symbol.asyncIterator in Object(stream))) throw new Error("fib_stream did not stream");
+        if (!isRpcStream(stream) && !(Symbol.asyncIterator in Object(stream)))
+          throw new Error("fib_stream did not stream");
         for await (const v of stream) fib.push(v);
         const { replica } = await math.whoami();
         out(`add(3, 4) = ${sum}`);

@@ -1,0 +1,115 @@
+import { Writable } from "node:stream";
+import { createLogger } from "@fame/logger";
+import { Agent, connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
+import { type FabricStack, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * Issue 5's end-to-end check: strict-overlay with channel encryption over two
+ * replicas. A channel is pinned to the replica that accepted it; when that
+ * replica dies the SDK re-opens a channel elsewhere without surfacing an error.
+ */
+interface MathApi {
+  add(p: { x: number; y: number }): Promise<number>;
+  whoami(): Promise<{ replica: string }>;
+}
+
+const quiet = () =>
+  createLogger({
+    name: "it-client",
+    level: "warn",
+    destination: new Writable({ write: (_c, _e, cb) => cb() }),
+  });
+
+let stack: FabricStack;
+const clients: Fabric[] = [];
+
+async function client(): Promise<{ f: Fabric; math: MathApi }> {
+  const f = await connectFabric({
+    config: nodeConfigFromEnv(stack.nodeEnv),
+    logger: quiet(),
+    installDefault: false,
+  });
+  clients.push(f);
+  const math = Agent.remoteByAddress<MathApi>("math@fame.fabric", {
+    endpoint: f.endpoint,
+    idempotent: ["add", "whoami"],
+  });
+  return { f, math };
+}
+
+const adds = (name: string) =>
+  (
+    stack.replicas
+      .get(name)
+      ?.output()
+      .match(/"op":"add"/g) ?? []
+  ).length;
+
+beforeAll(async () => {
+  stack = await startFabricStack({ securityProfile: "strict-overlay", encryption: "channel" });
+  await stack.startReplica("replica1");
+  await stack.startReplica("replica2");
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of clients) await c.close();
+  const pids = stack?.allPids() ?? [];
+  await stack?.stop();
+  await stopAll();
+  for (const pid of pids) expect(pidAlive(pid)).toBe(false);
+});
+
+describe("channel encryption with strict AFT stickiness", () => {
+  let pinned = "";
+  let first: { f: Fabric; math: MathApi };
+
+  it("keeps 100 calls of one channel on the replica that accepted it", async () => {
+    first = await client();
+    pinned = (await first.math.whoami()).replica;
+    const before = { replica1: adds("replica1"), replica2: adds("replica2") };
+    for (let i = 0; i < 100; i++) expect(await first.math.add({ x: i, y: 1 })).toBe(i + 1);
+    const other = pinned === "replica1" ? "replica2" : "replica1";
+    await expect.poll(() => adds(pinned) - before[pinned as "replica1"]).toBe(100);
+    expect(adds(other) - before[other as "replica1"]).toBe(0);
+    expect(first.f.node.channels.metrics.opened).toBe(1);
+    // the sentinel holds exactly the pins it should, for the pinned replica only
+    const status = (await (
+      await import("@fame/http-service")
+    ).requestJson(`${stack.urls.sentinel}/fame/v1/status`, { ca: stack.trustBundle })) as {
+      stickiness: { pinsCreated: number; hits: number };
+    };
+    expect(status.stickiness.pinsCreated).toBeGreaterThanOrEqual(1);
+    expect(status.stickiness.hits).toBeGreaterThanOrEqual(100);
+  });
+
+  it("gives a second client its own channel, possibly on the other replica", async () => {
+    const second = await client();
+    const replica = (await second.math.whoami()).replica;
+    expect(["replica1", "replica2"]).toContain(replica);
+    for (let i = 0; i < 5; i++) expect((await second.math.whoami()).replica).toBe(replica);
+  });
+
+  it("fails over to the other replica without surfacing an error when the pinned one is killed", async () => {
+    await stack.replicas.get(pinned)!.stop("SIGKILL");
+    const other = pinned === "replica1" ? "replica2" : "replica1";
+    const started = Date.now();
+    expect(await first.math.add({ x: 20, y: 22 })).toBe(42);
+    const elapsed = Date.now() - started;
+    expect((await first.math.whoami()).replica).toBe(other);
+    const m = first.f.endpoint.client.metrics();
+    expect(m.failovers).toBeGreaterThanOrEqual(1);
+    expect(m.failures).toBe(0);
+    console.log(`failover: next call took ${elapsed} ms; SDK failover latency ${m.lastFailoverLatencyMs} ms`);
+  });
+
+  it("lets new channels land on a restarted replica", async () => {
+    await stack.startReplica(pinned);
+    const seen = new Set<string>();
+    for (let i = 0; i < 6 && !seen.has(pinned); i++) {
+      const c = await client();
+      seen.add((await c.math.whoami()).replica);
+    }
+    expect(seen.has(pinned)).toBe(true);
+  });
+});
