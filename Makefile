@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PNPM = $(shell ./scripts/ensure-pnpm.sh)
 
-.PHONY: help install build lint format test test-unit test-integration bench-crypto start stop clean
+.PHONY: help install build lint format test test-unit test-integration bench-crypto pki start stop clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ format: install ## rewrite files with biome's formatter
 	@$(PNPM) run format
 
 test: build ## install, build, run all tests (unit + integration)
-	@$(PNPM) exec vitest run
+	@$(PNPM) exec vitest run $(VITEST_ARGS)
 
 test-unit: build ## unit tests only
 	@$(PNPM) exec vitest run --project unit
@@ -36,11 +36,16 @@ test-integration: build ## integration tests only (real processes on loopback)
 bench-crypto: build ## crypto micro-benchmarks (both back ends)
 	@$(PNPM) run bench:crypto
 
+pki: build ## generate the dev PKI and secrets into certs/ (idempotent)
+	@node scripts/setup-pki.mjs --dir certs
+
 start: build ## start the fabric (filled in as the fabric grows)
 	@echo "make start: the fabric processes are not wired yet (sentinel/agents pending); build OK." >&2
 
 stop: ## stop whatever make start launched
 	@echo "nothing running"
 
-clean: ## remove build output and generated material
+clean: stop ## remove build output and generated certs/secrets
 	@rm -rf packages/*/dist services/*/dist
+	@find certs -mindepth 1 ! -name README.md ! -name .gitignore -exec rm -rf {} +
+	@echo "removed build output and certs/ contents"
