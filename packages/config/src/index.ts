@@ -12,3 +12,4 @@ export {
   readString,
   readUrl,
 } from "./settings.js";
+export { envWithYaml } from "./yaml-env.js";

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   ConfigError,
+  envWithYaml,
   loadYamlConfig,
   parseYamlConfig,
   pick,
@@ -91,5 +92,21 @@ describe("setting readers", () => {
     expect(readBool("YES", "x", false)).toBe(true);
     expect(readEnum(undefined, "x", ["a", "b"], "b")).toBe("b");
     expect(readUrl("https://localhost:8443/x", "x").port).toBe("8443");
+  });
+});
+
+describe("envWithYaml", () => {
+  it("takes FAME_* defaults from the YAML env block; real env wins", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fame-yaml-env-"));
+    const file = join(dir, "svc.yml");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the YAML interpolation syntax under test
+    writeFileSync(file, 'env:\n  FAME_OAUTH2_PORT: 9443\n  FAME_LOG_LEVEL: "${env:LVL:debug}"\n');
+    const env = envWithYaml({ FAME_CONFIG: file, FAME_LOG_LEVEL: "warn" });
+    expect(env["FAME_OAUTH2_PORT"]).toBe("9443");
+    expect(env["FAME_LOG_LEVEL"]).toBe("warn");
+    writeFileSync(file, "env:\n  NOT_FAME: 1\n");
+    expect(() => envWithYaml({ FAME_CONFIG: file })).toThrow(/FAME_\* variable/);
+    writeFileSync(file, "env: [1]\n");
+    expect(() => envWithYaml({ FAME_CONFIG: file })).toThrow(/mapping/);
   });
 });

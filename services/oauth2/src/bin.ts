@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+import { envWithYaml } from "@fame/config";
 import { runMain } from "@fame/http-service";
 import { oauth2ConfigFromEnv } from "./config.js";
 import { startOAuth2Service } from "./service.js";
 
-runMain(async () => startOAuth2Service(await oauth2ConfigFromEnv()), "fame-oauth2");
+runMain(async () => startOAuth2Service(await oauth2ConfigFromEnv(envWithYaml())), "fame-oauth2");

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+import { envWithYaml } from "@fame/config";
 import { runMain } from "@fame/http-service";
 import { welcomeConfigFromEnv } from "./config.js";
 import { startWelcomeService } from "./service.js";
 
-runMain(async () => startWelcomeService(await welcomeConfigFromEnv()), "fame-welcome");
+runMain(async () => startWelcomeService(await welcomeConfigFromEnv(envWithYaml())), "fame-welcome");

@@ -1,0 +1,35 @@
+import { ConfigError } from "./errors.js";
+import { loadYamlConfig } from "./load-yaml.js";
+
+const ENV_NAME = /^FAME_[A-Z0-9_]{1,64}$/;
+
+/**
+ * The services are configured by FAME_* variables. A YAML file (FAME_CONFIG)
+ * may supply them too, under an `env:` mapping (interpolation applies), so
+ * one file can describe a whole process. Real environment variables win.
+ *
+ * ```yaml
+ * env:
+ *   FAME_OAUTH2_PORT: 8443
+ *   FAME_LOG_LEVEL: "${env:LOG:info}"
+ * ```
+ */
+export function envWithYaml(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const { file, tree } = loadYamlConfig(env);
+  const block = tree["env"];
+  if (block === undefined) return env;
+  if (block === null || typeof block !== "object" || Array.isArray(block)) {
+    throw new ConfigError("env", `${file}: the env block must be a mapping of FAME_* names to values`);
+  }
+  const merged: NodeJS.ProcessEnv = {};
+  for (const [rawKey, value] of Object.entries(block)) {
+    // normalizeKeys camel-cased the names; undo that for env-style keys
+    const name = rawKey.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+    if (!ENV_NAME.test(name)) throw new ConfigError(`env.${rawKey}`, "must be a FAME_* variable name");
+    if (value !== null && typeof value === "object") {
+      throw new ConfigError(`env.${rawKey}`, "must be a string, number or boolean");
+    }
+    merged[name] = value === null ? "" : String(value);
+  }
+  return { ...merged, ...env };
+}
