@@ -1,3 +1,4 @@
+import type { webcrypto } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -150,8 +151,8 @@ describe("createNodeCsr / parseNodeCsr", () => {
       "sign",
       "verify",
     ])) as {
-      privateKey: CryptoKey;
-      publicKey: CryptoKey;
+      privateKey: webcrypto.CryptoKey;
+      publicKey: webcrypto.CryptoKey;
     };
     const ec = await x509.Pkcs10CertificateRequestGenerator.create({
       name: "CN=node_1",
