@@ -24,7 +24,8 @@ lint: install ## biome lint + format check
 format: install ## rewrite files with biome's formatter
 	@$(PNPM) run format
 
-test: build ## install, build, run all tests (unit + integration)
+test: build ## install, build, type-check tests, run all tests (unit + integration)
+	@$(PNPM) exec tsc -p tsconfig.test.json
 	@$(PNPM) exec vitest run $(VITEST_ARGS)
 
 test-unit: build ## unit tests only
