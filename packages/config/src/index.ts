@@ -2,6 +2,13 @@ export { ConfigError } from "./errors.js";
 export { camelKey, interpolateEnv, normalizeKeys } from "./interpolate.js";
 export { type LoadedConfig, loadYamlConfig, parseYamlConfig } from "./load-yaml.js";
 export {
+  ADMISSION_PROFILES,
+  type AdmissionProfile,
+  readProfiles,
+  SECURITY_PROFILES,
+  type SecurityProfile,
+} from "./profiles.js";
+export {
   pick,
   readBool,
   readEnum,

@@ -1,4 +1,5 @@
 import {
+  type AdmissionProfile,
   ConfigError,
   loadYamlConfig,
   pick,
@@ -6,14 +7,18 @@ import {
   readInt,
   readOptionalString,
   readPort,
+  readProfiles,
   readString,
+  type SecurityProfile,
 } from "@fame/config";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service";
 
-export const SECURITY_PROFILES = ["open", "overlay", "strict-overlay"] as const;
-export type SecurityProfile = (typeof SECURITY_PROFILES)[number];
-export const ADMISSION_PROFILES = ["welcome", "direct", "none"] as const;
-export type AdmissionProfile = (typeof ADMISSION_PROFILES)[number];
+export {
+  ADMISSION_PROFILES,
+  type AdmissionProfile,
+  SECURITY_PROFILES,
+  type SecurityProfile,
+} from "@fame/config";
 export const LB_STRATEGIES = ["round_robin", "random", "least_inflight", "hrw"] as const;
 export type LbStrategy = (typeof LB_STRATEGIES)[number];
 
@@ -65,18 +70,7 @@ export function sentinelConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Sen
   const ws = listeners.find((l) => l && l["type"] === "WebSocketListener");
   const yamlPort = ws?.["port"];
 
-  const securityProfile = readEnum(
-    env["FAME_SECURITY_PROFILE"] || pick(tree, "node.security.profile"),
-    "FAME_SECURITY_PROFILE",
-    SECURITY_PROFILES,
-    "open",
-  );
-  const admissionProfile = readEnum(
-    env["FAME_ADMISSION_PROFILE"] || pick(tree, "node.admission.profile"),
-    "FAME_ADMISSION_PROFILE",
-    ADMISSION_PROFILES,
-    "none",
-  );
+  const { securityProfile, admissionProfile } = readProfiles(env, tree);
   const certsDir = env["FAME_CERTS_DIR"] || "certs";
   const trustBundlePem = trustBundleFromEnv({
     FAME_CA_CERTS:

@@ -1,4 +1,5 @@
 import {
+  type AdmissionProfile,
   ConfigError,
   loadYamlConfig,
   pick,
@@ -7,19 +8,19 @@ import {
   readInt,
   readNumber,
   readOptionalString,
+  readProfiles,
   readString,
+  type SecurityProfile,
 } from "@fame/config";
 import { trustBundleFromEnv } from "@fame/http-service";
 import { isValidLogical, isWildcardLogical } from "@fame/protocol";
 
-export const SECURITY_PROFILES = ["open", "overlay", "strict-overlay"] as const;
-export const ADMISSION_PROFILES = ["welcome", "direct", "none"] as const;
 export const ENCRYPTION_LEVELS = ["plaintext", "channel"] as const;
 export type EncryptionLevel = (typeof ENCRYPTION_LEVELS)[number];
 
 export interface NodeConfig {
-  securityProfile: (typeof SECURITY_PROFILES)[number];
-  admissionProfile: (typeof ADMISSION_PROFILES)[number];
+  securityProfile: SecurityProfile;
+  admissionProfile: AdmissionProfile;
   encryptionLevel: EncryptionLevel;
   /** direct/none: where to attach (welcome says it in its answer) */
   sentinelUrl: string;
@@ -59,18 +60,7 @@ function logicalsFrom(raw: unknown, setting: string): string[] | undefined {
  */
 export function nodeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const { tree } = loadYamlConfig(env);
-  const securityProfile = readEnum(
-    env["FAME_SECURITY_PROFILE"] || pick(tree, "node.security.profile"),
-    "FAME_SECURITY_PROFILE",
-    SECURITY_PROFILES,
-    "open",
-  );
-  const admissionProfile = readEnum(
-    env["FAME_ADMISSION_PROFILE"] || pick(tree, "node.admission.profile"),
-    "FAME_ADMISSION_PROFILE",
-    ADMISSION_PROFILES,
-    "none",
-  );
+  const { securityProfile, admissionProfile } = readProfiles(env, tree);
   const requested =
     logicalsFrom(env["FAME_REQUESTED_LOGICALS"], "FAME_REQUESTED_LOGICALS") ??
     logicalsFrom(pick(tree, "node.requestedLogicals"), "node.requested_logicals") ??
