@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,7 +12,7 @@ import {
   verifyNodeCertificate,
 } from "@fame/identity";
 import { sidFromPath } from "@fame/protocol";
-import { pidAlive, type RunningProcess, startProcess, stopAll } from "@fame/testkit";
+import { freePort, pidAlive, type RunningProcess, startProcess, stopAll } from "@fame/testkit";
 import type { JSONWebKeySet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -29,16 +28,6 @@ let trustBundle: string;
 let client: { client_id: string; client_secret: string };
 const procs: RunningProcess[] = [];
 const url = { oauth2: "", welcome: "", ca: "" };
-
-/** A port the OS just handed out; bound and released so the service can take it. */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const addr = srv.address();
-  const port = typeof addr === "object" && addr ? addr.port : 0;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "fame-identity-flow-"));

@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { defaultBackend } from "@fame/crypto";
+import { AftSigner } from "@fame/identity";
 import { createLogger } from "@fame/logger";
 import {
   base64urlEncode,
@@ -9,13 +10,7 @@ import {
   makeEnvelope,
   signingInput,
 } from "@fame/protocol";
-import {
-  AFTLoadBalancerStickinessManager,
-  AftSigner,
-  AttachAuthority,
-  type Link,
-  Sentinel,
-} from "@fame/sentinel";
+import { AFTLoadBalancerStickinessManager, AttachAuthority, type Link, Sentinel } from "@fame/sentinel";
 import { afterEach, describe, expect, it } from "vitest";
 
 const backend = defaultBackend();

@@ -1,14 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { ed25519PublicKeyOf } from "@fame/identity";
+import { type AftClaims, AftSigner, ed25519PublicKeyOf, signAft, unsignedAft } from "@fame/identity";
 import { describe, expect, it } from "vitest";
 import {
   AFTLoadBalancerStickinessManager,
-  type AftClaims,
-  AftSigner,
   type SecureAcceptInfo,
   type StickinessConfig,
-  signAft,
-  unsignedAft,
 } from "../src/stickiness/index.js";
 
 const T0 = 1_750_000_000_000;
