@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PNPM = $(shell ./scripts/ensure-pnpm.sh)
 
 .PHONY: help install build lint format test test-unit test-integration bench-crypto pki start stop clean
+.PHONY: run run-verbose status logs kill-replica restart-replica failover-demo compose-check
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,13 +41,43 @@ bench-crypto: build ## crypto micro-benchmarks (both back ends)
 pki: build ## generate the dev PKI and secrets into certs/ (idempotent)
 	@node scripts/setup-pki.mjs --dir certs
 
-start: build ## start the fabric (filled in as the fabric grows)
-	@echo "make start: the fabric processes are not wired yet (sentinel/agents pending); build OK." >&2
+# The demo fabric: scripts/fabric.mjs supervises oauth2, welcome, ca, sentinel and
+# two math-agent replicas as background processes (PID files and logs in run/).
+# Ports: FAME_OAUTH2_PORT (8443), FAME_WELCOME_PORT (8444), FAME_CA_PORT (8445),
+# FAME_SENTINEL_PORT (8000), from the environment or config/fabric.env.
+FABRIC = node scripts/fabric.mjs
 
-stop: ## stop whatever make start launched
-	@echo "nothing running"
+start: pki ## install if needed, build, generate certs/ if missing, start the fabric in the background
+	@$(FABRIC) start
 
-clean: stop ## remove build output and generated certs/secrets
-	@rm -rf packages/*/dist services/*/dist
+run: ## the demo client once: add, multiply, fib_stream over an encrypted channel
+	@$(FABRIC) run
+
+run-verbose: ## the demo client once, printing every envelope (signatures, encryption)
+	@$(FABRIC) run --verbose
+
+status: ## processes, and the sentinel's pools, replicas and pins (JSON=1: raw)
+	@$(FABRIC) status $(if $(filter 1,$(JSON)),--json)
+
+logs: ## follow all logs; R=1|2 one replica, S=sentinel|oauth2|welcome|ca one service (FOLLOW=0: print, exit)
+	@$(FABRIC) logs $(or $(R),$(S)) $(if $(filter 0,$(FOLLOW)),--no-follow)
+
+kill-replica: ## SIGKILL a replica by PID: R=1|2
+	@$(FABRIC) kill-replica $(R)
+
+restart-replica: ## (re)start a replica and wait until it serves: R=1|2
+	@$(FABRIC) restart-replica $(R)
+
+failover-demo: ## client calls in a loop (SEC=10) while its pinned replica is killed and restarted
+	@$(FABRIC) failover-demo --seconds $(or $(SEC),10)
+
+stop: ## stop what make start launched (SIGTERM by PID, SIGKILL after a bound)
+	@$(FABRIC) stop
+
+compose-check: ## validate compose/ (docker compose config when docker is installed)
+	@node scripts/compose-check.mjs
+
+clean: stop ## stop, remove generated certs/secrets, run/ and build output
+	@rm -rf packages/*/dist services/*/dist run
 	@find certs -mindepth 1 ! -name README.md ! -name .gitignore -exec rm -rf {} +
-	@echo "removed build output and certs/ contents"
+	@echo "removed build output, run/ and certs/ contents"

@@ -54,7 +54,10 @@ async function main(): Promise<void> {
           const sum = await math.add({ x: i, y: 1 });
           const { replica } = await math.whoami();
           const m = fabric.endpoint.client.metrics();
-          const note = m.failovers > seenFailovers ? `  <- failover (${m.lastFailoverLatencyMs} ms)` : "";
+          const note =
+            m.failovers > seenFailovers
+              ? `  <- failover (${Math.round(m.lastFailoverLatencyMs ?? 0)} ms)`
+              : "";
           seenFailovers = m.failovers;
           if (replica !== last || note) out(`call ${i}: add = ${sum} on ${replica}${note}`);
           last = replica;

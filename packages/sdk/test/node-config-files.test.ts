@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateDevPki } from "@fame/identity";
+import { nodeConfigFromEnv } from "@fame/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/** config/math-agent.yml and config/client.yml, as make start and make run load them. */
+const configDir = fileURLToPath(new URL("../../../config", import.meta.url));
+let pki: string;
+
+beforeAll(async () => {
+  pki = mkdtempSync(join(tmpdir(), "fame-node-config-"));
+  await generateDevPki({ dir: pki });
+});
+
+afterAll(() => rmSync(pki, { recursive: true, force: true }));
+
+const envFor = (file: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+  FAME_CONFIG: join(configDir, file),
+  FAME_CA_CERTS: join(pki, "trust-bundle.pem"),
+  ...extra,
+});
+
+describe("node YAML files in config/", () => {
+  it("math-agent.yml: a strict-overlay replica of *.fame.fabric with encrypted channels", () => {
+    const c = nodeConfigFromEnv(
+      envFor("math-agent.yml", { FAME_OAUTH2_PORT: "9443", FAME_WELCOME_PORT: "9444" }),
+    );
+    expect(c.securityProfile).toBe("strict-overlay");
+    expect(c.admissionProfile).toBe("welcome");
+    expect(c.encryptionLevel).toBe("channel");
+    expect(c.requestedLogicals).toEqual(["*.fame.fabric"]);
+    expect(c.trustBundlePem).toContain("-----BEGIN CERTIFICATE-----");
+    // the YAML's env block reaches admission, with the ports interpolated
+    expect(c.env["FAME_ADMISSION_TOKEN_URL"]).toBe("https://127.0.0.1:9443/oauth/token");
+    expect(c.env["FAME_ADMISSION_SERVICE_URL"]).toBe("https://127.0.0.1:9444");
+  });
+
+  it("client.yml: no logicals, encrypted channels, default ports", () => {
+    const c = nodeConfigFromEnv(envFor("client.yml"));
+    expect(c.requestedLogicals).toEqual([]);
+    expect(c.encryptionLevel).toBe("channel");
+    expect(c.securityProfile).toBe("strict-overlay");
+    expect(c.env["FAME_ADMISSION_TOKEN_URL"]).toBe("https://127.0.0.1:8443/oauth/token");
+  });
+
+  it("real environment variables win over the YAML, env block and node block alike", () => {
+    const c = nodeConfigFromEnv(
+      envFor("client.yml", {
+        FAME_DEFAULT_ENCRYPTION_LEVEL: "plaintext",
+        FAME_ADMISSION_SERVICE_URL: "https://welcome:8444",
+        FAME_REQUESTED_LOGICALS: "*.fame.fabric",
+      }),
+    );
+    expect(c.encryptionLevel).toBe("plaintext");
+    expect(c.env["FAME_ADMISSION_SERVICE_URL"]).toBe("https://welcome:8444");
+    expect(c.requestedLogicals).toEqual(["*.fame.fabric"]);
+  });
+});

@@ -1,0 +1,176 @@
+// The local demo fabric: which processes make starts, in what order, how each
+// is configured and how its health is judged. Node built-ins only, so `make stop`
+// works even when nothing is installed or built.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const RUN_DIR = join(ROOT, "run");
+export const CONFIG_DIR = join(ROOT, "config");
+export const CERTS_DIR = join(ROOT, "certs");
+export const TRUST_BUNDLE = join(CERTS_DIR, "trust-bundle.pem");
+/** what the running fabric was started with, so later commands find it on the same ports */
+const STATE_FILE = join(RUN_DIR, "fabric.json");
+const HOST = "127.0.0.1";
+
+/** Paths are shown relative to the repository, as a user types them. */
+export const rel = (p) => relative(ROOT, p) || ".";
+
+export const PORTS = [
+  { key: "oauth2", env: "FAME_OAUTH2_PORT", fallback: 8443 },
+  { key: "welcome", env: "FAME_WELCOME_PORT", fallback: 8444 },
+  { key: "ca", env: "FAME_CA_PORT", fallback: 8445 },
+  { key: "sentinel", env: "FAME_SENTINEL_PORT", fallback: 8000 },
+];
+
+export const REPLICAS = ["math-agent-replica1", "math-agent-replica2"];
+
+/**
+ * Start order; stop is the reverse. `health` is an HTTPS URL answering 2xx when
+ * the process is ready; replicas are ready once they log "math agent ready".
+ */
+export function processes(ports) {
+  const service = (name, script, port) => ({
+    name,
+    script: join(ROOT, script),
+    config: join(CONFIG_DIR, `${name}.yml`),
+    envFile: name,
+    port,
+    url: `https://${HOST}:${port}`,
+    health: `https://${HOST}:${port}/health`,
+  });
+  return [
+    service("oauth2", "services/oauth2/dist/bin.js", ports.oauth2),
+    service("welcome", "services/welcome/dist/bin.js", ports.welcome),
+    service("ca", "services/ca/dist/bin.js", ports.ca),
+    service("sentinel", "packages/sentinel/dist/bin.js", ports.sentinel),
+    ...REPLICAS.map((name) => ({
+      name,
+      script: join(ROOT, "services/math-agent/dist/bin.js"),
+      config: join(CONFIG_DIR, "math-agent.yml"),
+      envFile: "math-agent",
+      readyLine: '"msg":"math agent ready"',
+      // a short drain keeps `make stop` quick; pinned channels move on their own
+      defaultEnv: { FAME_DRAIN_TIMEOUT_MS: "2000" },
+      extraEnv: { FAME_REPLICA_NAME: name },
+    })),
+  ];
+}
+
+export const clientSpec = () => ({
+  name: "math-client",
+  script: join(ROOT, "services/math-client/dist/bin.js"),
+  config: join(CONFIG_DIR, "client.yml"),
+  envFile: "client",
+});
+
+/** Parses KEY=VALUE lines (comments, blanks and an optional `export ` allowed). */
+export function parseEnvFile(text) {
+  const out = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[2];
+    if (/^(["']).*\1$/.test(value)) value = value.slice(1, -1);
+    out[m[1]] = value;
+  }
+  return out;
+}
+
+function readEnvFile(file) {
+  return existsSync(file) ? parseEnvFile(readFileSync(file, "utf8")) : {};
+}
+
+export function readState() {
+  try {
+    return JSON.parse(readFileSync(STATE_FILE, "utf8"));
+  } catch {
+    return {};
+  }
+}
+
+export const stateFile = () => STATE_FILE;
+
+export class SettingError extends Error {}
+
+/**
+ * Fabric-wide settings: the environment, then what the running fabric was
+ * started with (run/fabric.json), then config/fabric.env, then defaults.
+ */
+export function fabricSettings(env = process.env, { useState = true } = {}) {
+  const file = readEnvFile(join(CONFIG_DIR, "fabric.env"));
+  const state = useState ? readState() : {};
+  const pick = (name) => env[name] || state.settings?.[name] || file[name] || undefined;
+  const ports = {};
+  for (const p of PORTS) {
+    const raw = pick(p.env) ?? String(p.fallback);
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < 1 || n > 65535) {
+      throw new SettingError(`${p.env} must be a port number (1-65535), got "${raw}"`);
+    }
+    ports[p.key] = n;
+  }
+  const seen = new Map();
+  for (const p of PORTS) {
+    const other = seen.get(ports[p.key]);
+    if (other) throw new SettingError(`${p.env} and ${other} are both ${ports[p.key]}`);
+    seen.set(ports[p.key], p.env);
+  }
+  const seconds = (name, fallback, max) => {
+    const raw = pick(name) ?? String(fallback);
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < 1 || n > max) {
+      throw new SettingError(`${name} must be a whole number of seconds (1-${max}), got "${raw}"`);
+    }
+    return n;
+  };
+  return {
+    ports,
+    startTimeoutSec: seconds("FAME_START_TIMEOUT_SEC", 30, 600),
+    stopTimeoutSec: seconds("FAME_STOP_TIMEOUT_SEC", 15, 600),
+    fileEnv: file,
+    urls: {
+      oauth2: `https://${HOST}:${ports.oauth2}`,
+      welcome: `https://${HOST}:${ports.welcome}`,
+      ca: `https://${HOST}:${ports.ca}`,
+      sentinel: `https://${HOST}:${ports.sentinel}`,
+      attach: `wss://${HOST}:${ports.sentinel}/fame/v1/attach/ws/downstream`,
+      status: `https://${HOST}:${ports.sentinel}/fame/v1/status`,
+    },
+  };
+}
+
+/** What `make start` records so that run/status/restart use the same ports. */
+export function stateToSave(settings) {
+  const saved = {};
+  for (const p of PORTS) saved[p.env] = String(settings.ports[p.key]);
+  return { settings: saved, startedAt: new Date().toISOString() };
+}
+
+const onlyFame = (env) => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith("FAME_")));
+
+/**
+ * The environment one process runs with. Layers, weakest first: the dev
+ * admission credentials (certs/dev.env), config/fabric.env, config/<proc>.env,
+ * the caller's FAME_* variables; then what the supervisor decides (ports,
+ * FAME_CONFIG, JSON logs). Anything not set here comes from the YAML file.
+ */
+export function processEnv(spec, settings, { background = true, env = process.env } = {}) {
+  const out = {
+    ...env,
+    ...spec.defaultEnv,
+    ...readEnvFile(join(CERTS_DIR, "dev.env")),
+    ...settings.fileEnv,
+    ...readEnvFile(join(CONFIG_DIR, `${spec.envFile}.env`)),
+    ...onlyFame(env),
+    ...spec.extraEnv,
+  };
+  for (const p of PORTS) out[p.env] = String(settings.ports[p.key]);
+  // a FAME_CONFIG in the caller's shell is meant for something else: each process has its own
+  out.FAME_CONFIG = readEnvFile(join(CONFIG_DIR, `${spec.envFile}.env`)).FAME_CONFIG || spec.config;
+  if (background) out.FAME_LOG_PRETTY = "0";
+  return out;
+}
