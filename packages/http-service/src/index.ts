@@ -7,5 +7,5 @@ export {
   requestJson,
   requestRaw,
 } from "./https-client.js";
-export { EXIT, runMain } from "./run-main.js";
+export { DEFAULT_CLOSE_TIMEOUT_MS, EXIT, type MainService, runMain } from "./run-main.js";
 export { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "./tls-settings.js";

@@ -3,11 +3,23 @@ import { ConfigError } from "@fame/config";
 /** Process exit codes: scripts and supervisors can tell bad config from a crash. */
 export const EXIT = { ok: 0, failure: 1, config: 2 } as const;
 
+/** How long close() may take before the process is forced out, unless the service says otherwise. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+
+export interface MainService {
+  close(): Promise<void>;
+  /**
+   * Bound on close() before a forced exit 1; default DEFAULT_CLOSE_TIMEOUT_MS.
+   * A service whose close drains (waits for its clients) sets its own, longer bound.
+   */
+  closeTimeoutMs?: number;
+}
+
 /**
  * Runs a service's main: prints config errors plainly (exit 2), closes on
  * SIGTERM/SIGINT (exit 0), and exits 1 on anything unexpected.
  */
-export function runMain(main: () => Promise<{ close(): Promise<void> }>, name: string): void {
+export function runMain(main: () => Promise<MainService>, name: string): void {
   let stopping = false;
   main().then(
     (svc) => {
@@ -15,7 +27,11 @@ export function runMain(main: () => Promise<{ close(): Promise<void> }>, name: s
         if (stopping) return;
         stopping = true;
         process.stderr.write(`${name}: ${signal}, shutting down\n`);
-        const force = setTimeout(() => process.exit(EXIT.failure), 10_000);
+        const bound = svc.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+        const force = setTimeout(() => {
+          process.stderr.write(`${name}: close did not finish within ${bound} ms, forcing exit\n`);
+          process.exit(EXIT.failure);
+        }, bound);
         force.unref();
         svc.close().then(
           () => process.exit(EXIT.ok),

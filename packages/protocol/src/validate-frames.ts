@@ -31,7 +31,9 @@ const MAX_STICKINESS_ENTRIES = 8;
 const MIN_CIPHERTEXT_BYTES = 16;
 
 const TICKET = /^[\x21-\x7e]+$/;
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
+// The signature may be empty: an unsecured tag (alg "none", RFC 7515 A.5) must reach the
+// stickiness manager, which refuses or accepts it by its security level, instead of dying here.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 
 export function checkId(value: unknown, field: string): string {
   return expectMatch(value, field, ID_PATTERN, "an id ([A-Za-z0-9_.:-]{1,128})");
