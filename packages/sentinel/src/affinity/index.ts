@@ -1,0 +1,32 @@
+export { ActiveElection, type Election } from "./active-election.js";
+export {
+  HealthChecker,
+  type HealthCheckerDeps,
+  type MemberHealthView,
+  type ProbeMember,
+} from "./health-checker.js";
+export {
+  type Placement,
+  type PoolCounters,
+  type PoolDistribution,
+  PoolRouter,
+  type PoolRouterDeps,
+  type Refusal,
+  type ReplicaDistribution,
+  type RoutedNode,
+} from "./pool-router.js";
+export {
+  isSessionMetaError,
+  readSessionMeta,
+  SESSION_END_META,
+  SESSION_ID_META,
+  type SessionMeta,
+  type SessionMetaError,
+} from "./session-meta.js";
+export { placeExclusiveSession, placeSession, sessionCap } from "./session-placement.js";
+export {
+  type SessionEntry,
+  SessionTable,
+  type SessionTableCounts,
+  type SessionTableOptions,
+} from "./session-table.js";

@@ -1,0 +1,9 @@
+export {
+  escapeLabelValue,
+  type MetricFamily,
+  type MetricSample,
+  type MetricType,
+  PROMETHEUS_CONTENT_TYPE,
+  renderPrometheus,
+} from "./prometheus.js";
+export { type SentinelMetricsInput, sentinelMetricFamilies } from "./sentinel-metrics.js";
