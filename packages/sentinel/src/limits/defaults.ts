@@ -1,0 +1,19 @@
+/**
+ * Defaults of the sentinel's resource limits (each is a FAME_* setting, see
+ * sentinel-config.ts and docs/security.md). Chosen so that one sentinel on a
+ * small box stays responsive under abuse while normal fabrics never meet them.
+ */
+export const LIMIT_DEFAULTS = {
+  /** FAME_MAX_CHANNELS_PER_CLIENT: channel pins plus opens awaiting an answer, per client sid */
+  maxChannelsPerClient: 1024,
+  /** FAME_ATTACH_RATE_PER_MIN: WebSocket upgrades per remote IP (IPv6: per /64) per minute */
+  attachRatePerMin: 120,
+  /** FAME_MAX_PENDING_ATTACH: connections that have not attached yet, all remotes together */
+  maxPendingAttach: 256,
+  /** FAME_MAX_PENDING_ATTACH_PER_IP: the same, from one remote IP (IPv6: per /64) */
+  maxPendingAttachPerIp: 32,
+  /** FAME_IDLE_TIMEOUT_MS: an attached connection silent this long is closed */
+  idleTimeoutMs: 60_000,
+  /** remote IPs the attach rate limiter tracks at most (least recently seen dropped first) */
+  attachRateTrackedIps: 10_000,
+} as const;

@@ -1,0 +1,83 @@
+import { Writable } from "node:stream";
+import { createLogger } from "@fame/logger";
+import { Agent, connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
+
+interface MathApi {
+  add(p: { x: number; y: number }): Promise<number>;
+}
+
+export interface TrafficReport {
+  calls: number;
+  ok: number;
+  failures: string[];
+}
+
+/**
+ * A well-behaved client that keeps calling math@fame.fabric while an attack
+ * runs: other clients must not notice the attack, so every call has to succeed.
+ */
+export class LegitTraffic {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly report: TrafficReport = { calls: 0, ok: 0, failures: [] };
+
+  private constructor(readonly fabric: Fabric) {}
+
+  static async connect(nodeEnv: Record<string, string>): Promise<LegitTraffic> {
+    const fabric = await connectFabric({
+      config: nodeConfigFromEnv(nodeEnv),
+      logger: createLogger({
+        name: "legit",
+        level: "warn",
+        destination: new Writable({ write: (_c, _e, cb) => cb() }),
+      }),
+      installDefault: false,
+    });
+    return new LegitTraffic(fabric);
+  }
+
+  get math(): MathApi {
+    return Agent.remoteByAddress<MathApi>("math@fame.fabric", { endpoint: this.fabric.endpoint });
+  }
+
+  /** one call, counted like the background ones */
+  async callOnce(): Promise<void> {
+    const x = this.report.calls++;
+    try {
+      const sum = await this.math.add({ x, y: 1 });
+      if (sum === x + 1) this.report.ok++;
+      else this.report.failures.push(`call ${x}: wrong answer ${sum}`);
+    } catch (err) {
+      this.report.failures.push(`call ${x}: ${(err as Error).message}`);
+    }
+  }
+
+  /** calls back to back (with a short pause, to leave the box to the attack) until stop() */
+  start(pauseMs = 20): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        await this.callOnce();
+        await new Promise((r) => setTimeout(r, pauseMs));
+      }
+    })();
+  }
+
+  /** stops the loop; resolves with what happened since the start */
+  async stop(): Promise<TrafficReport> {
+    this.running = false;
+    await this.loop;
+    this.loop = undefined;
+    const out = { ...this.report, failures: [...this.report.failures] };
+    this.report.calls = 0;
+    this.report.ok = 0;
+    this.report.failures = [];
+    return out;
+  }
+
+  close(): Promise<void> {
+    this.running = false;
+    return this.fabric.close();
+  }
+}
