@@ -17,29 +17,45 @@ export interface MainService {
 
 /**
  * Runs a service's main: prints config errors plainly (exit 2), closes on
- * SIGTERM/SIGINT (exit 0), and exits 1 on anything unexpected.
+ * SIGTERM/SIGINT (exit 0), and exits 1 on anything unexpected. The signal
+ * handlers are installed before main starts, so a SIGTERM that arrives while
+ * the service is still starting is honoured once it is up, never lost.
  */
 export function runMain(main: () => Promise<MainService>, name: string): void {
+  let svc: MainService | undefined;
+  let requested: string | undefined;
   let stopping = false;
+  const stop = (signal: string) => {
+    if (!svc) {
+      if (requested) return;
+      requested = signal;
+      // a start that never finishes must not make the process unkillable by SIGTERM
+      setTimeout(() => {
+        process.stderr.write(`${name}: ${signal} during start-up, and start-up did not finish: exiting\n`);
+        process.exit(EXIT.failure);
+      }, DEFAULT_CLOSE_TIMEOUT_MS).unref();
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`${name}: ${signal}, shutting down\n`);
+    const bound = svc.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    const force = setTimeout(() => {
+      process.stderr.write(`${name}: close did not finish within ${bound} ms, forcing exit\n`);
+      process.exit(EXIT.failure);
+    }, bound);
+    force.unref();
+    svc.close().then(
+      () => process.exit(EXIT.ok),
+      () => process.exit(EXIT.failure),
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
   main().then(
-    (svc) => {
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        process.stderr.write(`${name}: ${signal}, shutting down\n`);
-        const bound = svc.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
-        const force = setTimeout(() => {
-          process.stderr.write(`${name}: close did not finish within ${bound} ms, forcing exit\n`);
-          process.exit(EXIT.failure);
-        }, bound);
-        force.unref();
-        svc.close().then(
-          () => process.exit(EXIT.ok),
-          () => process.exit(EXIT.failure),
-        );
-      };
-      process.on("SIGTERM", () => stop("SIGTERM"));
-      process.on("SIGINT", () => stop("SIGINT"));
+    (started) => {
+      svc = started;
+      if (requested) stop(requested);
     },
     (err: unknown) => {
       if (err instanceof ConfigError) {

@@ -8,8 +8,8 @@ const dir = mkdtempSync(join(tmpdir(), "fame-testkit-"));
 const script = join(dir, "child.mjs");
 writeFileSync(
   script,
-  `console.log("ready " + process.pid);
-process.on("SIGTERM", () => { console.log("bye"); process.exit(0); });
+  `process.on("SIGTERM", () => { console.log("bye"); process.exit(0); });
+console.log("ready " + process.pid);
 setInterval(() => {}, 1000);`,
 );
 afterAll(() => stopAll());
