@@ -45,3 +45,12 @@ export interface Envelope<F extends Frame = Frame> {
   aft?: string;
   meta?: Record<string, MetaValue>;
 }
+
+/**
+ * Channel data: a Data frame sealed with a channel's keys (codec "enc"). Its AEAD tag
+ * authenticates sender and immutable headers end to end, so it travels unsigned; every
+ * other envelope is signed in the overlay profiles (docs/performance.md has the reasoning).
+ */
+export function isSealedData(env: Envelope): boolean {
+  return env.frame.type === "Data" && env.frame.codec === "enc";
+}

@@ -34,7 +34,7 @@ export type {
   SecurityBlock,
   SignatureBlock,
 } from "./envelope.js";
-export { PROTOCOL_VERSION } from "./envelope.js";
+export { isSealedData, PROTOCOL_VERSION } from "./envelope.js";
 export { ERROR_CODE_DESCRIPTIONS, ERROR_CODES, type ErrorCode, isErrorCode } from "./error-codes.js";
 export {
   type AddressBind,

@@ -39,16 +39,33 @@ export function payloadDigestMatches(frame: Frame): boolean {
   return frame.type !== "Data" || frame.pd === undefined || frame.pd === payloadDigest(frame);
 }
 
+/** Printable ASCII other than `"` and `\`: JSON.stringify would only add the quotes. */
+const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const plain = (s: unknown): s is string => typeof s === "string" && JSON_PLAIN.test(s);
+const plainOrAbsent = (s: unknown) => s === undefined || plain(s);
+
 export function immutableHeaders(env: Envelope): Uint8Array {
-  return canonicalJsonBytes({
-    v: env.v,
-    id: env.id,
-    sid: env.sid,
-    to: env.to,
-    replyTo: env.replyTo,
-    corrId: env.corrId,
-    ts: env.ts,
-  });
+  const { v, id, sid, to, replyTo, corrId, ts } = env;
+  // Hot path (every seal, open, sign and verify): the ids, sid and addresses of a valid
+  // envelope are plain ASCII and v/ts integers, so the canonical text can be written out
+  // directly, members in JCS order. Anything else takes the general canonicalJson path.
+  if (
+    Number.isSafeInteger(v) &&
+    Number.isSafeInteger(ts) &&
+    plain(id) &&
+    plain(sid) &&
+    plainOrAbsent(to) &&
+    plainOrAbsent(replyTo) &&
+    plainOrAbsent(corrId)
+  ) {
+    let text = corrId === undefined ? "{" : `{"corrId":"${corrId}",`;
+    text += `"id":"${id}",`;
+    if (replyTo !== undefined) text += `"replyTo":"${replyTo}",`;
+    text += `"sid":"${sid}",`;
+    if (to !== undefined) text += `"to":"${to}",`;
+    return encoder.encode(`${text}"ts":${ts},"v":${v}}`);
+  }
+  return canonicalJsonBytes({ v, id, sid, to, replyTo, corrId, ts });
 }
 
 /** `sid ‖ 0x1F ‖ immutableHeaders ‖ 0x1F ‖ pd`, pd being Data's declared `pd` or else computed. */
