@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PNPM = $(shell ./scripts/ensure-pnpm.sh)
 
-.PHONY: help install build lint format test test-unit test-integration bench-crypto pki start stop clean
+.PHONY: help install build lint format test test-unit test-integration bench bench-crypto pki start stop clean
 .PHONY: run run-verbose status logs kill-replica restart-replica failover-demo compose-check
 
 help: ## list targets
@@ -34,6 +34,13 @@ test-unit: build ## unit tests only
 
 test-integration: build ## integration tests only (real processes on loopback)
 	@$(PNPM) exec vitest run --project integration
+
+.PHONY: soak
+soak: build ## fault/load soak (~2 min, FAME_SOAK_SEC=…); writes the report into docs/reliability.md
+	@$(PNPM) run test:soak
+
+bench: build ## the fabric vs this machine's limits: table + bench/results/<date>.json (BENCH_ARGS=--no-profile …)
+	@$(PNPM) run bench $(BENCH_ARGS)
 
 bench-crypto: build ## crypto micro-benchmarks (both back ends)
 	@$(PNPM) run bench:crypto

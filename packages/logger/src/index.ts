@@ -49,6 +49,12 @@ export interface LoggerSettings {
   pretty?: boolean;
   /** write somewhere other than stdout (tests capture logs this way) */
   destination?: DestinationStream;
+  /**
+   * Write each line to stdout before the logging call returns. pino buffers by default, so
+   * the last lines before a crash (SIGKILL) can be lost; a process whose log is a record of
+   * what it did (the demo agent's "served" lines) wants them all. Costs throughput.
+   */
+  sync?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -95,5 +101,6 @@ export function createLogger(settings: LoggerSettings): Logger {
     // lines are not lost when a process exits right after logging.
     return pino(options, pretty({ colorize: process.stdout.isTTY === true, sync: true }));
   }
+  if (settings.sync) return pino(options, pino.destination({ dest: 1, sync: true }));
   return pino(options);
 }

@@ -32,10 +32,23 @@ const NOT_DELIVERED: ReadonlySet<string> = new Set<ErrorCode>([
 
 const MAX_CORRELATIONS = 100_000;
 
+/**
+ * CallContext.meta key holding the cid of the channel a sealed call arrived on.
+ * Set by this node, never taken from the sender's meta, so agents may log it
+ * (e.g. to check channel stickiness).
+ */
+export const CHANNEL_META_KEY = "fame.cid";
+
 export interface FabricNodeOptions {
   encryption: "plaintext" | "channel";
   /** stateless stickiness: echo the replica's AFT on channel data */
   echoAft: boolean;
+  /**
+   * How long a request waits for the sentinel link while it is being re-established,
+   * instead of failing at once and burning its retries on the outage; default 5000.
+   * Keep it well under the call timeout.
+   */
+  reconnectWaitMs?: number;
 }
 
 function isStreamItem(payload: JsonValue): boolean {
@@ -75,6 +88,8 @@ export class FabricNode implements RpcOutbound {
   readonly channels: ChannelManager;
   /** which channel a conversation (corrId) uses, both as caller and as callee */
   private readonly conversations = new Map<string, SecureChannel>();
+  /** ms epoch of the last Data or channel frame in or out: a draining replica waits for quiet */
+  lastActivityAt = 0;
 
   constructor(
     readonly connection: FabricConnection,
@@ -103,11 +118,16 @@ export class FabricNode implements RpcOutbound {
     payload: JsonValue,
     m: { corrId: string; meta?: Record<string, string> },
   ): Promise<void> {
+    this.lastActivityAt = Date.now();
+    if (this.connection.state === "reconnecting" && isLogical(to)) {
+      await this.connection.whenAttached(this.opts.reconnectWaitMs ?? 5000);
+    }
     const more = isStreamItem(payload);
     let ch = this.conversations.get(m.corrId);
     if (!ch && this.opts.encryption === "channel" && isLogical(to)) {
+      const sessionId = m.meta?.["session-id"];
       try {
-        ch = await this.channels.forAddress(to);
+        ch = await this.channels.forAddress(to, sessionId);
       } catch (err) {
         const code = (err as { code?: string }).code ?? "channel_unknown";
         throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, code, {
@@ -116,6 +136,9 @@ export class FabricNode implements RpcOutbound {
         });
       }
       this.remember(m.corrId, ch);
+      // The session's last call still uses its channel; later calls of that id open a new one.
+      if (sessionId !== undefined && m.meta?.["session-end"] === "true")
+        this.channels.endSession(to, sessionId);
     }
     const meta = more ? { ...m.meta, more: true } : m.meta;
     const init = {
@@ -153,6 +176,7 @@ export class FabricNode implements RpcOutbound {
   }
 
   private onEnvelope(env: Envelope): void {
+    this.lastActivityAt = Date.now();
     const frame = env.frame;
     switch (frame.type) {
       case "Data":
@@ -199,6 +223,9 @@ export class FabricNode implements RpcOutbound {
       const cid = env.sec?.enc?.cid ?? "";
       const ch = this.channels.byId(cid);
       if (!ch || ch.peerSid !== env.sid) {
+        // Behind a sticky sentinel this should not happen: it means a frame of a
+        // channel reached a replica that does not hold it (or an expired one).
+        this.log.warn({ cid, from: env.sid, known: ch !== undefined }, "data for a channel not held here");
         this.refuse(env, "channel_unknown", "no such channel here");
         return;
       }
@@ -215,7 +242,9 @@ export class FabricNode implements RpcOutbound {
     } else {
       payload = frame.payload;
     }
-    const meta = stringMeta(env.meta);
+    let meta = stringMeta(env.meta);
+    if (meta) delete meta[CHANNEL_META_KEY];
+    if (frame.codec === "enc") meta = { ...meta, [CHANNEL_META_KEY]: env.sec?.enc?.cid ?? "" };
     this.endpoint?.handleIncoming(payload, {
       corrId,
       ...(env.replyTo ? { from: env.replyTo } : {}),

@@ -130,6 +130,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     peerKeys,
     log,
     showEnvelopes: config.showEnvelopes,
+    allowInsecureTransport: config.devInsecureHttp,
   });
   const servesAddress = (kid: string | undefined, address: string): boolean => {
     if (config.securityProfile !== "strict-overlay") return true;
@@ -150,6 +151,8 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     {
       encryption: config.encryptionLevel,
       echoAft: readBool(config.env["FAME_CHANNEL_ECHO_AFT"], "FAME_CHANNEL_ECHO_AFT", false),
+      // a call waits out a short sentinel outage, but never for most of its own timeout
+      reconnectWaitMs: Math.min(5000, Math.floor(config.callTimeoutMs / 2)),
     },
     log,
   );
@@ -160,7 +163,8 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
   });
   node.endpoint = endpoint;
   connection.onDisconnected = (reason) => {
-    // Whatever was in flight through the old link is gone with it.
+    // Whatever was in flight through the old link is gone with it, channels included.
+    channels.connectionLost();
     endpoint.failAll("replica_unavailable", reason, { notExecuted: false });
   };
   await connection.start();

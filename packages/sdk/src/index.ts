@@ -12,5 +12,5 @@ export { type AttachPlan, ConnectionError, FabricConnection } from "./connection
 export { NodeSigner } from "./connection/node-signer.js";
 export { type PeerKey, PeerKeyDirectory } from "./connection/peer-keys.js";
 export { type ConnectOptions, connectFabric, type Fabric, withFabric } from "./fabric.js";
-export { FabricNode } from "./fabric-node.js";
+export { CHANNEL_META_KEY, FabricNode } from "./fabric-node.js";
 export * from "./rpc/index.js";

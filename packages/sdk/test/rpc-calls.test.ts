@@ -129,8 +129,15 @@ describe("unary calls", () => {
       meta: { tenant: "t" },
     });
     await math.add({ x: 1, y: 1 });
-    expect(requests()[0]?.meta).toEqual({ tenant: "t", session_id: "s-1" });
-    expect(agent.seenContexts[0]?.meta).toEqual({ tenant: "t", session_id: "s-1" });
+    expect(requests()[0]?.meta).toEqual({ tenant: "t", "session-id": "s-1" });
+    expect(agent.seenContexts[0]?.meta).toEqual({ tenant: "t", "session-id": "s-1" });
+    // the session's last call says so; the handle's own meta is unchanged for later calls
+    await math.add({ x: 2, y: 2 }, { endSession: true });
+    expect(requests()[1]?.meta).toEqual({ tenant: "t", "session-id": "s-1", "session-end": "true" });
+    await math.add({ x: 3, y: 3 });
+    expect(requests()[2]?.meta).toEqual({ tenant: "t", "session-id": "s-1" });
+    const plain = Agent.remoteByAddress<MathApi>(MATH, { endpoint: caller });
+    await expect(plain.add({ x: 1, y: 1 }, { endSession: true })).rejects.toThrow(/sessionId/);
   });
 
   it("answers an unknown method with -32601, including non-operation members", async () => {
@@ -363,6 +370,18 @@ describe("transport failures and retries", () => {
     const none = await rpcError(caller.client.call(MATH, "add", { x: 1, y: 1 }, { retry: false }));
     expect(none.fameCode).toBe("NOT_ACTIVE");
     expect(requests()).toHaveLength(5);
+  });
+
+  it("retries NOT_ACTIVE until a standby takes over and times the recovery like a failover", async () => {
+    let clock = 0;
+    const { net, caller, requests } = await setup({ now: () => (clock += 10) });
+    failFirst(net, caller, 2, "NOT_ACTIVE", true);
+    expect(await caller.client.call(MATH, "add", { x: 1, y: 1 })).toBe(2);
+    expect(requests()).toHaveLength(3);
+    const m = caller.client.metrics();
+    // failovers counts channel/replica losses only; the latency covers the wait for promotion
+    expect(m).toMatchObject({ calls: 1, retries: 2, failovers: 0, failures: 0 });
+    expect(m.lastFailoverLatencyMs).toBe(10);
   });
 
   it("stops retrying when beforeRetry rejects", async () => {

@@ -91,6 +91,7 @@ export class AttachAuthority {
   async decide(env: Envelope<NodeAttach>): Promise<AttachDecision> {
     const frame = env.frame;
     let grant: { systemId: string; instanceId: string; assignedPath: string; acceptedLogicals: string[] };
+    let ticketToSpend: TicketGrant | undefined;
     switch (this.opts.admissionProfile) {
       case "welcome": {
         if (!frame.attachTicket) return refuse("ticket_invalid", "attach ticket required");
@@ -104,10 +105,8 @@ export class AttachAuthority {
           return refuse("ticket_invalid", "ticket names another systemId");
         if (ticket.instanceId !== frame.instanceId)
           return refuse("ticket_invalid", "ticket names another instanceId");
-        if (!this.opts.verifiers!.firstUse(ticket.jti, ticket.instanceId, ticket.exp)) {
-          return refuse("ticket_replayed", "attach ticket already used");
-        }
         grant = ticket;
+        ticketToSpend = ticket;
         break;
       }
       case "direct": {
@@ -129,6 +128,14 @@ export class AttachAuthority {
     const sid = sidFromPath(grant.assignedPath);
     const keys = await this.keysOf(env, grant, sid);
     if (!Array.isArray(keys)) return keys;
+    // Spent only once the attach has proven everything else: a forged attach
+    // (someone else's ticket, no key) must not burn the owner's ticket.
+    if (
+      ticketToSpend &&
+      !this.opts.verifiers!.firstUse(ticketToSpend.jti, ticketToSpend.instanceId, ticketToSpend.exp)
+    ) {
+      return refuse("ticket_replayed", "attach ticket already used");
+    }
     return {
       ok: true,
       systemId: grant.systemId,

@@ -1,3 +1,4 @@
+export * from "./affinity/index.js";
 export {
   AttachAuthority,
   type AttachAuthorityOptions,
@@ -7,7 +8,24 @@ export {
   type VerifiedChain,
 } from "./attach-authority.js";
 export { type InflightEntry, InflightTracker } from "./inflight-tracker.js";
+export * from "./limits/index.js";
+export * from "./metrics/index.js";
 export { type Link, type NodeKey, NodeSession } from "./node-session.js";
+export {
+  AFFINITY_KINDS,
+  type AffinityKind,
+  checkHealthReplyPath,
+  DEFAULT_HEALTH_CHECK,
+  DEFAULT_POOL_POLICY,
+  defaultPoolPolicy,
+  type HealthCheckPolicy,
+  MAX_POOL_POLICIES,
+  POOL_MODES,
+  type PoolMode,
+  type PoolPolicy,
+  parsePoolPolicies,
+  parsePoolPolicy,
+} from "./pool-policy.js";
 export * from "./routing/index.js";
 export {
   CLOSE,
@@ -26,5 +44,12 @@ export {
   type SentinelConfig,
   sentinelConfigFromEnv,
 } from "./sentinel-config.js";
-export { ATTACH_PATH, type RunningSentinel, STATUS_PATH, startSentinelServer } from "./sentinel-server.js";
+export {
+  ATTACH_PATH,
+  DRAIN_PATH,
+  METRICS_PATH,
+  type RunningSentinel,
+  STATUS_PATH,
+  startSentinelServer,
+} from "./sentinel-server.js";
 export * from "./stickiness/index.js";

@@ -1,17 +1,22 @@
 import {
   type AdmissionProfile,
   ConfigError,
+  envWithYaml,
   loadYamlConfig,
   pick,
+  readBool,
   readEnum,
   readInt,
   readOptionalString,
   readPort,
   readProfiles,
   readString,
+  readUrl,
   type SecurityProfile,
 } from "@fame/config";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service";
+import { LIMIT_DEFAULTS } from "./limits/defaults.js";
+import { checkHealthReplyPath, type PoolPolicy, parsePoolPolicies } from "./pool-policy.js";
 
 export {
   ADMISSION_PROFILES,
@@ -43,11 +48,23 @@ export interface SentinelConfig {
   loadBalancing: LbStrategy;
   /** raw `stickiness` block from YAML (parsed by the stickiness manager), or undefined */
   stickiness: unknown;
+  /** per-pool policies (`node.pools`); pools without an entry keep the sentinel-wide defaults */
+  pools: PoolPolicy[];
   heartbeatMs: number;
   heartbeatMissLimit: number;
   attachTimeoutMs: number;
   maxFrameBytes: number;
   maxInflightPerConnection: number;
+  /** channel pins plus pending channel opens per client sid (FAME_MAX_CHANNELS_PER_CLIENT) */
+  maxChannelsPerClient: number;
+  /** WebSocket upgrades per remote IP per minute, also the burst (FAME_ATTACH_RATE_PER_MIN) */
+  attachRatePerMin: number;
+  /** connections open but not yet attached, all remotes together (FAME_MAX_PENDING_ATTACH) */
+  maxPendingAttach: number;
+  /** … and from one remote IP, IPv6 per /64 (FAME_MAX_PENDING_ATTACH_PER_IP) */
+  maxPendingAttachPerIp: number;
+  /** an attached connection that sends no frame for this long is closed (FAME_IDLE_TIMEOUT_MS) */
+  idleTimeoutMs: number;
   /** bearer token for GET /fame/v1/status from non-loopback addresses */
   adminToken: string | undefined;
 }
@@ -57,8 +74,10 @@ export interface SentinelConfig {
  * `node:` block, with FAME_* environment variables taking precedence. Every
  * refusal names the setting to fix.
  */
-export function sentinelConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SentinelConfig {
-  const { tree } = loadYamlConfig(env);
+export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): SentinelConfig {
+  const { tree } = loadYamlConfig(processEnv);
+  // FAME_* settings may also come from the YAML's `env:` block; real variables win.
+  const env = envWithYaml(processEnv);
   const node = (pick(tree, "node") ?? {}) as Record<string, unknown>;
   if (node["type"] !== undefined && node["type"] !== "Sentinel") {
     throw new ConfigError(
@@ -87,14 +106,21 @@ export function sentinelConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Sen
     throw new ConfigError("FAME_ADMISSION_TOKEN", "the direct admission profile needs a static attach token");
   }
   const welcomeJwksFile = readOptionalString(env["FAME_WELCOME_JWKS_FILE"], "FAME_WELCOME_JWKS_FILE");
+  // Whoever serves these keys decides which attach tickets are valid: TLS unless the dev flag says otherwise.
   const welcomeJwksUrl = welcomeJwksFile
     ? undefined
-    : readString(
-        env["FAME_WELCOME_JWKS_URL"],
-        "FAME_WELCOME_JWKS_URL",
-        "https://localhost:8444/.well-known/jwks.json",
-      );
+    : readUrl(env["FAME_WELCOME_JWKS_URL"], "FAME_WELCOME_JWKS_URL", {
+        fallback: "https://localhost:8444/.well-known/jwks.json",
+        protocols: readBool(env["FAME_DEV_INSECURE_HTTP"], "FAME_DEV_INSECURE_HTTP", false)
+          ? ["https:", "http:"]
+          : ["https:"],
+      }).href;
 
+  const heartbeatMs = readInt(env["FAME_HEARTBEAT_MS"], "FAME_HEARTBEAT_MS", {
+    fallback: 5000,
+    min: 100,
+    max: 600_000,
+  });
   return {
     sentinelId: readString(env["FAME_NODE_ID"] || node["id"], "FAME_NODE_ID", "sentinel0"),
     host: readString(env["FAME_SENTINEL_HOST"], "FAME_SENTINEL_HOST", "127.0.0.1"),
@@ -116,11 +142,8 @@ export function sentinelConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Sen
       "round_robin",
     ),
     stickiness: pick(tree, "node.stickiness"),
-    heartbeatMs: readInt(env["FAME_HEARTBEAT_MS"], "FAME_HEARTBEAT_MS", {
-      fallback: 5000,
-      min: 100,
-      max: 600_000,
-    }),
+    pools: poolsFrom(tree, env["FAME_NODE_ID"] || node["id"]),
+    heartbeatMs,
     heartbeatMissLimit: readInt(env["FAME_HEARTBEAT_MISS_LIMIT"], "FAME_HEARTBEAT_MISS_LIMIT", {
       fallback: 3,
       min: 1,
@@ -142,5 +165,59 @@ export function sentinelConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Sen
       max: 1_000_000,
     }),
     adminToken: readOptionalString(env["FAME_SENTINEL_ADMIN_TOKEN"], "FAME_SENTINEL_ADMIN_TOKEN"),
+    ...limitsFromEnv(env, heartbeatMs),
   };
+}
+
+/** The DoS limits (defaults in limits/defaults.ts); each refusal names its setting. */
+function limitsFromEnv(
+  env: NodeJS.ProcessEnv,
+  heartbeatMs: number,
+): Pick<
+  SentinelConfig,
+  "maxChannelsPerClient" | "attachRatePerMin" | "maxPendingAttach" | "maxPendingAttachPerIp" | "idleTimeoutMs"
+> {
+  const idleTimeoutMs = readInt(env["FAME_IDLE_TIMEOUT_MS"], "FAME_IDLE_TIMEOUT_MS", {
+    // unset, it also stays clear of a long heartbeat interval
+    fallback: Math.max(LIMIT_DEFAULTS.idleTimeoutMs, 4 * heartbeatMs),
+    min: 1000,
+    max: 24 * 3_600_000,
+  });
+  if (idleTimeoutMs <= heartbeatMs) {
+    // Heartbeats are what keeps a quiet node's connection alive; a shorter idle limit would cut healthy nodes.
+    throw new ConfigError(
+      "FAME_IDLE_TIMEOUT_MS",
+      `must be longer than the heartbeat interval FAME_HEARTBEAT_MS (${heartbeatMs} ms), got ${idleTimeoutMs}`,
+    );
+  }
+  return {
+    maxChannelsPerClient: readInt(env["FAME_MAX_CHANNELS_PER_CLIENT"], "FAME_MAX_CHANNELS_PER_CLIENT", {
+      fallback: LIMIT_DEFAULTS.maxChannelsPerClient,
+      min: 1,
+      max: 1_000_000,
+    }),
+    attachRatePerMin: readInt(env["FAME_ATTACH_RATE_PER_MIN"], "FAME_ATTACH_RATE_PER_MIN", {
+      fallback: LIMIT_DEFAULTS.attachRatePerMin,
+      min: 1,
+      max: 1_000_000,
+    }),
+    maxPendingAttach: readInt(env["FAME_MAX_PENDING_ATTACH"], "FAME_MAX_PENDING_ATTACH", {
+      fallback: LIMIT_DEFAULTS.maxPendingAttach,
+      min: 1,
+      max: 1_000_000,
+    }),
+    maxPendingAttachPerIp: readInt(env["FAME_MAX_PENDING_ATTACH_PER_IP"], "FAME_MAX_PENDING_ATTACH_PER_IP", {
+      fallback: LIMIT_DEFAULTS.maxPendingAttachPerIp,
+      min: 1,
+      max: 1_000_000,
+    }),
+    idleTimeoutMs,
+  };
+}
+
+/** The `node.pools` block; health-checked pools need the sentinel id to be a path segment. */
+function poolsFrom(tree: Record<string, unknown>, rawSentinelId: unknown): PoolPolicy[] {
+  const pools = parsePoolPolicies(pick(tree, "node.pools"), "node.pools");
+  checkHealthReplyPath(pools, readString(rawSentinelId, "FAME_NODE_ID", "sentinel0"), "FAME_NODE_ID");
+  return pools;
 }

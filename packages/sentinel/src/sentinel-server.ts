@@ -5,11 +5,21 @@ import { type RunningService, startHttpService } from "@fame/http-service";
 import type { Logger } from "@fame/logger";
 import type { FastifyRequest } from "fastify";
 import { type WebSocket, WebSocketServer } from "ws";
+import { AttachGate } from "./limits/attach-gate.js";
+import { LogThrottle } from "./limits/log-throttle.js";
+import { PROMETHEUS_CONTENT_TYPE } from "./metrics/index.js";
 import { CLOSE, Sentinel, type SentinelDeps } from "./sentinel.js";
 import type { SentinelConfig } from "./sentinel-config.js";
 
 export const ATTACH_PATH = "/fame/v1/attach/ws/downstream";
 export const STATUS_PATH = "/fame/v1/status";
+/** Prometheus text; same access rule as the status page */
+export const METRICS_PATH = "/metrics";
+/** POST: the operator drains a node (no new sessions or channels) */
+export const DRAIN_PATH = "/fame/v1/nodes/:systemId/drain";
+/** how often due health probes are sent and silent ones timed out */
+const HEALTH_TICK_MS = 200;
+const SYSTEM_ID = /^[A-Za-z0-9_]{1,64}$/;
 
 export interface RunningSentinel extends RunningService {
   sentinel: Sentinel;
@@ -26,6 +36,10 @@ function bearerMatches(header: string | undefined, token: string | undefined): b
   const a = createHash("sha256").update(header.slice(7)).digest();
   const b = createHash("sha256").update(token).digest();
   return timingSafeEqual(a, b);
+}
+
+function gateBody(reason: string): string {
+  return JSON.stringify({ error: "rate_limited", error_description: reason });
 }
 
 /**
@@ -46,6 +60,13 @@ export async function startSentinelServer(
     perMessageDeflate: false,
   });
   let sweeper: NodeJS.Timeout | undefined;
+  const gate = new AttachGate({
+    ratePerMin: config.attachRatePerMin,
+    maxPending: config.maxPendingAttach,
+    maxPendingPerIp: config.maxPendingAttachPerIp,
+  });
+  const gateLog = new LogThrottle();
+  const gateCounters = { rateLimited: 0, pendingFull: 0 };
 
   const svc = await startHttpService({
     name: "sentinel",
@@ -64,12 +85,57 @@ export async function startSentinelServer(
             .status(401)
             .send({ error: "unauthorized", error_description: "admin token or loopback required" });
         }
-        return sentinel.status();
+        const mem = process.memoryUsage();
+        return {
+          ...sentinel.status(),
+          attachGate: { ...gateCounters, trackedIps: gate.trackedIps },
+          memory: { rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external },
+        };
+      });
+      const admin = (req: FastifyRequest): boolean =>
+        isLoopback(req.socket.remoteAddress) || bearerMatches(req.headers.authorization, config.adminToken);
+      const unauthorized = { error: "unauthorized", error_description: "admin token or loopback required" };
+      app.get(METRICS_PATH, async (req: FastifyRequest, reply) => {
+        if (!admin(req)) return reply.status(401).send(unauthorized);
+        return reply.header("content-type", PROMETHEUS_CONTENT_TYPE).send(sentinel.metricsText());
+      });
+      app.post<{ Params: { systemId: string } }>(DRAIN_PATH, async (req, reply) => {
+        if (!admin(req)) return reply.status(401).send(unauthorized);
+        const { systemId } = req.params;
+        if (!SYSTEM_ID.test(systemId)) {
+          return reply.status(400).send({ error: "bad_request", error_description: "malformed system id" });
+        }
+        if (!sentinel.drainNode(systemId, "operator")) {
+          return reply
+            .status(404)
+            .send({ error: "not_found", error_description: "no attached node by that id" });
+        }
+        return { ok: true, systemId, draining: true };
       });
       app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        // After an upgrade event the socket's errors are ours to handle; unhandled, one reset would crash us.
+        socket.on("error", (err) => log.debug({ err: err.message }, "upgrade socket error"));
         const path = (req.url ?? "").split("?")[0];
         if (path !== ATTACH_PATH) {
           socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
+          return;
+        }
+        // Refused before the upgrade: a flood costs no session, timer or frame parsing.
+        const verdict = gate.check(req.socket.remoteAddress, sentinel.pendingAttaches);
+        if (!verdict.ok) {
+          if (verdict.status === 429) gateCounters.rateLimited++;
+          else gateCounters.pendingFull++;
+          if (gateLog.hit())
+            log.warn(
+              { remote: verdict.key, status: verdict.status, reason: verdict.reason, total: gateLog.total },
+              "attach refused before upgrade",
+            );
+          const text = verdict.status === 429 ? "Too Many Requests" : "Service Unavailable";
+          socket.end(
+            `HTTP/1.1 ${verdict.status} ${text}\r\nRetry-After: ${verdict.retryAfterSec}\r\n` +
+              "Content-Type: application/json\r\nConnection: close\r\n" +
+              `Content-Length: ${Buffer.byteLength(gateBody(verdict.reason))}\r\n\r\n${gateBody(verdict.reason)}`,
+          );
           return;
         }
         wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, req));
@@ -79,8 +145,23 @@ export async function startSentinelServer(
 
   function onSocket(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
+    // Frames sent in one burst (e.g. the answers to one read's worth of requests) leave in
+    // one TLS write: cork at the first, uncork once this tick's work is done.
+    const socket = req.socket;
+    let corked = false;
+    const uncork = () => {
+      corked = false;
+      socket.uncork();
+    };
     const session = sentinel.open({
-      send: (data) => ws.send(data, { binary: false }),
+      send: (data) => {
+        if (!corked) {
+          corked = true;
+          socket.cork();
+          process.nextTick(uncork);
+        }
+        ws.send(data, { binary: false });
+      },
       close: (code, reason) => ws.close(code, reason.slice(0, 120)),
       get bufferedAmount() {
         return ws.bufferedAmount;
@@ -104,6 +185,10 @@ export async function startSentinelServer(
 
   sweeper = setInterval(() => sentinel.sweep(), Math.max(100, Math.floor(config.heartbeatMs / 2)));
   sweeper.unref();
+  const healthTicker = sentinel.affinity.health
+    ? setInterval(() => sentinel.tickHealth(), HEALTH_TICK_MS)
+    : undefined;
+  healthTicker?.unref();
   const scheme = config.tls ? "wss" : "ws";
   const attachUrl = `${scheme}://${svc.url.replace(/^https?:\/\//, "")}${ATTACH_PATH}`;
   log.info(
@@ -117,6 +202,7 @@ export async function startSentinelServer(
     attachUrl,
     async close() {
       clearInterval(sweeper);
+      clearInterval(healthTicker);
       for (const ws of wss.clients) ws.close(CLOSE.goingAway, "sentinel shutting down");
       wss.close();
       await svc.close();

@@ -8,6 +8,7 @@ import {
   encodeEnvelope,
   type Frame,
   isProtocolError,
+  isSealedData,
   type Jwk,
   makeEnvelope,
   type NodeAttach,
@@ -15,8 +16,12 @@ import {
   signingInput,
   tryParseAddress,
 } from "@fame/protocol";
+import { isSessionMetaError, PoolRouter } from "./affinity/index.js";
 import type { AttachAuthority } from "./attach-authority.js";
 import { InflightTracker } from "./inflight-tracker.js";
+import { LIMIT_DEFAULTS } from "./limits/defaults.js";
+import { PendingAttaches } from "./limits/pending-attaches.js";
+import { renderPrometheus, sentinelMetricFamilies } from "./metrics/index.js";
 import { type Link, NodeSession } from "./node-session.js";
 import {
   BIND_ERROR_WIRE_CODE,
@@ -35,6 +40,7 @@ export const CLOSE = {
   superseded: 4000,
   heartbeat: 4001,
   attachTimeout: 4002,
+  idle: 4003,
 } as const;
 
 export type SentinelSettings = Pick<
@@ -47,7 +53,8 @@ export type SentinelSettings = Pick<
   | "attachTimeoutMs"
   | "maxFrameBytes"
   | "maxInflightPerConnection"
->;
+> &
+  Partial<Pick<SentinelConfig, "maxChannelsPerClient" | "idleTimeoutMs" | "pools">>;
 
 export interface SentinelDeps {
   log: Logger;
@@ -67,11 +74,17 @@ export interface SentinelCounters {
   refused: number;
   badFrames: number;
   replicaUnavailableNacks: number;
+  /** attached connections closed for sending nothing within the idle timeout */
+  idleClosed: number;
+  /** SecureOpens refused with too_many_channels */
+  channelQuotaRefused: number;
 }
 
 /** A pending SecureOpen: which replica was asked, so only its SecureAccept can pin. */
 interface PendingOpen {
   replicaId: string;
+  /** who opened it: pending opens count against the client's channel quota */
+  clientSid: string;
   /** the logical address the channel was opened to */
   address: string;
   deadline: number;
@@ -89,6 +102,8 @@ const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 export class Sentinel {
   readonly registry = new LogicalRegistry<NodeSession>();
   readonly inflight = new InflightTracker();
+  /** per-pool policies: session affinity, exclusive sessions, single-active, health checks */
+  readonly affinity: PoolRouter<NodeSession>;
   readonly counters: SentinelCounters = {
     attached: 0,
     attachRefused: 0,
@@ -97,6 +112,8 @@ export class Sentinel {
     refused: 0,
     badFrames: 0,
     replicaUnavailableNacks: 0,
+    idleClosed: 0,
+    channelQuotaRefused: 0,
   };
   private readonly sessions = new Map<string, NodeSession>();
   /** attached sessions by systemId and by sid (physical routing, key lookup) */
@@ -104,6 +121,12 @@ export class Sentinel {
   private readonly bySid = new Map<string, NodeSession>();
   private readonly keyOwner = new Map<string, NodeSession>();
   private readonly pendingOpens = new Map<string, PendingOpen>();
+  /** pending opens per client sid, for the channel quota */
+  private readonly pendingOpensBy = new Map<string, number>();
+  /** connections open and not yet attached (the server caps these before upgrading) */
+  readonly pendingAttaches = new PendingAttaches();
+  private readonly maxChannelsPerClient: number;
+  private readonly idleTimeoutMs: number;
   private readonly lb: LoadBalancer<NodeSession>;
   private readonly now: () => number;
   private readonly backend: CryptoBackend;
@@ -119,6 +142,20 @@ export class Sentinel {
     this.lb = createLoadBalancer<NodeSession>(settings.loadBalancing);
     this.signed = settings.securityProfile !== "open";
     this.sid = settings.sentinelId;
+    this.affinity = new PoolRouter<NodeSession>(settings.pools ?? [], {
+      now: this.now,
+      log: deps.log,
+      resolve: (address) => this.registry.resolve(address),
+      sentinelId: settings.sentinelId,
+      sendProbe: (nodeId, env) => {
+        const node = this.bySystemId.get(nodeId);
+        if (!node) return false;
+        this.sendTo(node, env);
+        return true;
+      },
+    });
+    this.maxChannelsPerClient = settings.maxChannelsPerClient ?? LIMIT_DEFAULTS.maxChannelsPerClient;
+    this.idleTimeoutMs = settings.idleTimeoutMs ?? LIMIT_DEFAULTS.idleTimeoutMs;
     // The manager checks AFTs against the key each replica proved at attach.
     deps.stickiness?.setReplicaDirectory({
       replicaKeyOf: (id) => this.bySystemId.get(id)?.keys.values().next().value?.publicKey,
@@ -130,10 +167,16 @@ export class Sentinel {
     return this.sessions.size;
   }
 
+  /** connections that have not attached yet */
+  get attachingCount(): number {
+    return this.pendingAttaches.total;
+  }
+
   /** a new connection: it has attachTimeoutMs to present a valid NodeAttach */
   open(link: Link): NodeSession {
     const session = new NodeSession(newId(), link, this.now());
     this.sessions.set(session.connectionId, session);
+    this.pendingAttaches.add(session.connectionId, link.remote);
     session.attachTimer = setTimeout(() => {
       if (session.state === "attaching") {
         this.deps.log.warn({ remote: link.remote }, "attach timeout");
@@ -168,14 +211,18 @@ export class Sentinel {
       this.nack(session, env, "not_authorized", "envelope sid is not the sender's");
       return;
     }
-    if (this.signed && !this.verifySignature(session, env)) return;
-    await this.dispatch(session, env);
+    // Sealed channel data is not signed: its AEAD tag authenticates it end to end, and
+    // here the sender is this session's own attached connection (sid checked just above).
+    // Every other frame, plaintext Data included, must carry a valid signature.
+    if (this.signed && !isSealedData(env) && !this.verifySignature(session, env)) return;
+    await this.dispatch(session, env, data);
   }
 
   /** the connection ended (closed, errored or terminated) */
   close(session: NodeSession, why: string): void {
     if (session.state === "closed") return;
     const wasAttached = session.state === "attached";
+    this.pendingAttaches.remove(session.connectionId);
     session.state = "closed";
     clearTimeout(session.attachTimer);
     this.sessions.delete(session.connectionId);
@@ -187,6 +234,7 @@ export class Sentinel {
     const addresses = this.registry.removeNode(session.id);
     this.deps.stickiness?.onReplicaLeft(session.id);
     this.deps.stickiness?.onClientLeft(session.sid);
+    this.affinity.onNodeLeft(session.id, addresses);
     this.inflight.dropRequester(session.id);
     // Callers waiting on this replica learn now, not at their timeout.
     const orphans = this.inflight.takeAllFor(session.id);
@@ -221,7 +269,16 @@ export class Sentinel {
     const now = this.now();
     const limit = this.settings.heartbeatMs * this.settings.heartbeatMissLimit;
     for (const session of this.sessions.values()) {
-      if (session.state === "attached" && now - session.lastSeen > limit) {
+      if (session.state === "attached" && now - session.lastSeen > this.idleTimeoutMs) {
+        // Not even heartbeats: nothing on this connection is alive enough to keep.
+        this.counters.idleClosed++;
+        this.deps.log.warn(
+          { systemId: session.systemId, silentMs: now - session.lastSeen, remote: session.link.remote },
+          "idle timeout",
+        );
+        session.link.close(CLOSE.idle, "idle timeout");
+        this.close(session, "idle timeout");
+      } else if (session.state === "attached" && now - session.lastSeen > limit) {
         this.deps.log.warn(
           { systemId: session.systemId, silentMs: now - session.lastSeen },
           "heartbeat lost",
@@ -230,9 +287,10 @@ export class Sentinel {
         this.close(session, "heartbeat lost");
       }
     }
-    for (const [key, open] of this.pendingOpens) if (open.deadline <= now) this.pendingOpens.delete(key);
+    for (const [key, open] of this.pendingOpens) if (open.deadline <= now) this.dropPendingOpen(key);
     this.inflight.sweep(now);
     this.deps.stickiness?.sweep(10_000);
+    this.affinity.sweep();
   }
 
   status(): Record<string, unknown> {
@@ -241,6 +299,8 @@ export class Sentinel {
       securityProfile: this.settings.securityProfile,
       loadBalancing: this.settings.loadBalancing,
       sessions: this.sessions.size,
+      attaching: this.pendingAttaches.total,
+      pendingOpens: this.pendingOpens.size,
       nodes: [...this.bySystemId.values()].map((s) => ({
         systemId: s.systemId,
         sid: s.sid,
@@ -259,7 +319,44 @@ export class Sentinel {
             perReplica: Object.fromEntries(this.deps.stickiness.pinsPerReplica()),
           }
         : null,
+      distribution: this.affinity.snapshot(),
     };
+  }
+
+  /** The Prometheus text page (GET /metrics): same data as status, as metric families. */
+  metricsText(): string {
+    const stickiness = this.deps.stickiness;
+    return renderPrometheus(
+      sentinelMetricFamilies({
+        connections: this.sessions.size,
+        attachedNodes: this.bySystemId.size,
+        inflight: this.inflight.size,
+        counters: { ...this.counters },
+        distribution: this.affinity.snapshot(),
+        stickiness: stickiness
+          ? { metrics: stickiness.metrics(), pinsPerReplica: stickiness.pinsPerReplica() }
+          : undefined,
+      }),
+    );
+  }
+
+  /**
+   * Put an attached node into draining (its own Drain frame, or the operator): no new
+   * sessions or channels; its sessions stay for the pool's draining timeout. False if unknown.
+   */
+  drainNode(systemId: string, by: "node" | "operator"): boolean {
+    const session = this.bySystemId.get(systemId);
+    if (!session) return false;
+    session.draining = true;
+    this.registry.setDraining(session.id, true);
+    this.affinity.onDraining(session.id, this.registry.addressesOf(session.id));
+    this.deps.log.info({ systemId, by }, "node draining: no new sessions or channels");
+    return true;
+  }
+
+  /** periodic (every few hundred ms): app-level health probes of health-checked pools */
+  tickHealth(): void {
+    this.affinity.tickHealth();
   }
 
   // ───────────────────────── attach ─────────────────────────
@@ -278,6 +375,7 @@ export class Sentinel {
       return;
     }
     clearTimeout(session.attachTimer);
+    this.pendingAttaches.remove(session.connectionId);
     const previous = this.bySystemId.get(decision.systemId);
     if (previous) {
       // A reconnect of the same node replaces the stale connection.
@@ -410,7 +508,8 @@ export class Sentinel {
 
   // ───────────────────────── dispatch ─────────────────────────
 
-  private async dispatch(session: NodeSession, env: Envelope): Promise<void> {
+  /** `raw`: the frame as received, forwarded as is (it was validated on decode and is not changed) */
+  private async dispatch(session: NodeSession, env: Envelope, raw?: Buffer | string): Promise<void> {
     const frame = env.frame;
     switch (frame.type) {
       case "Heartbeat":
@@ -455,9 +554,7 @@ export class Sentinel {
         this.registry.unbind(frame.address, session.id);
         return;
       case "Drain":
-        session.draining = true;
-        this.registry.setDraining(session.id, true);
-        this.deps.log.info({ systemId: session.systemId }, "node draining: no new channels");
+        this.drainNode(session.systemId, "node");
         return;
       case "KeyRequest":
         this.answerKeyRequest(session, env as Envelope<Extract<Frame, { type: "KeyRequest" }>>);
@@ -470,7 +567,7 @@ export class Sentinel {
         this.nack(session, env, "bad_envelope", `${frame.type} is sent by the sentinel only`);
         return;
       default:
-        await this.forward(session, env);
+        await this.forward(session, env, raw);
     }
   }
 
@@ -513,7 +610,7 @@ export class Sentinel {
   }
 
   /** Data, Secure*, DeliveryAck, KeyAnnounce between nodes */
-  private async forward(session: NodeSession, env: Envelope): Promise<void> {
+  private async forward(session: NodeSession, env: Envelope, raw?: Buffer | string): Promise<void> {
     if (!env.to) {
       this.nack(session, env, "bad_envelope", `${env.frame.type} needs a destination (to)`);
       return;
@@ -526,10 +623,28 @@ export class Sentinel {
     let target: NodeSession | undefined;
     let viaPool = false;
     if ("path" in parsed) {
+      if (parsed.path === `/${this.sid}`) {
+        // Answers to the sentinel's own health probes (health@/<sentinel id>).
+        if (!this.affinity.onProbeReply(session.id, env) && env.frame.type !== "DeliveryAck")
+          this.nack(session, env, "no_route", "no probe of this sentinel awaits that answer");
+        return;
+      }
       target = this.byPath(parsed.path);
       if (!target) {
         this.nack(session, env, "no_route", `no node at ${env.to}`);
         return;
+      }
+      if (env.frame.type === "Data" || env.frame.type === "SecureOpen") {
+        // A standby of a single-active pool takes no calls, even addressed to it directly.
+        const refusal = this.affinity.checkPhysical(
+          parsed.name,
+          target.id,
+          this.registry.addressesOf(target.id),
+        );
+        if (refusal) {
+          this.nack(session, env, refusal.code, refusal.reason, true);
+          return;
+        }
       }
       if (!(await this.noteReply(session, target, env))) return;
     } else {
@@ -564,7 +679,11 @@ export class Sentinel {
       session.inflight = this.inflight.countFor(session.id);
     }
     this.counters.routed++;
-    this.sendTo(target, encodeEnvelope(env), env);
+    if (viaPool) {
+      const reply = env.corrId && env.replyTo ? { requesterId: session.id, corrId: env.corrId } : undefined;
+      this.affinity.noteRouted(env.to, target.id, env.meta, reply);
+    }
+    this.sendTo(target, raw ?? encodeEnvelope(env), env);
   }
 
   /**
@@ -574,6 +693,7 @@ export class Sentinel {
   private async noteReply(replica: NodeSession, client: NodeSession, env: Envelope): Promise<boolean> {
     if (env.corrId && env.meta?.["more"] !== true) {
       this.inflight.complete(replica.id, client.id, env.corrId);
+      this.affinity.onReply(replica.id, client.id, env.corrId);
       client.inflight = this.inflight.countFor(client.id);
     }
     const frame = env.frame;
@@ -581,7 +701,7 @@ export class Sentinel {
     if (frame.type !== "SecureAccept" || !frame.ok) return true;
     const key = `${client.sid}\u0000${frame.cid}`;
     const pending = this.pendingOpens.get(key);
-    this.pendingOpens.delete(key);
+    this.dropPendingOpen(key);
     if (!pending || pending.replicaId !== replica.id) {
       this.nack(
         replica,
@@ -631,9 +751,16 @@ export class Sentinel {
   /** logical destination: sticky channel routing first, then the load balancer */
   private async pickReplica(session: NodeSession, env: Envelope): Promise<NodeSession | undefined> {
     const to = env.to!;
+    const sessionMeta = this.affinity.sessionMeta(env.meta);
+    if (isSessionMetaError(sessionMeta)) {
+      this.nack(session, env, sessionMeta.code, sessionMeta.reason, true);
+      return undefined;
+    }
     const pool = this.registry.resolve(to);
     if (!pool || pool.size === 0) {
-      this.nack(session, env, "no_route", `no node serves ${to}`);
+      const refusal = this.affinity.refuseEmpty(to);
+      if (refusal) this.nack(session, env, refusal.code, refusal.reason, true);
+      else this.nack(session, env, "no_route", `no node serves ${to}`);
       return undefined;
     }
     const frame = env.frame;
@@ -657,6 +784,14 @@ export class Sentinel {
       if (route.kind === "pinned") {
         const replica = this.bySystemId.get(route.replicaId);
         if (replica && pool.has(replica.id)) {
+          const veto =
+            frame.type === "Data"
+              ? this.affinity.checkPinned(to, pool, replica.id, sessionMeta.sessionId)
+              : undefined;
+          if (veto) {
+            this.nack(session, env, veto.code, veto.reason, true);
+            return undefined;
+          }
           if (frame.type === "SecureClose") stickiness.onSecureClose(session.sid, cid);
           return replica;
         }
@@ -679,19 +814,52 @@ export class Sentinel {
         return undefined;
       }
     }
-    const replica = this.lb.pick(pool, env.meta?.["session-id"] as string | undefined);
+    if (frame.type === "SecureOpen") {
+      const held = (stickiness?.pinsOfClient(session.sid) ?? 0) + (this.pendingOpensBy.get(session.sid) ?? 0);
+      if (held >= this.maxChannelsPerClient) {
+        this.counters.channelQuotaRefused++;
+        this.nack(
+          session,
+          env,
+          "too_many_channels",
+          `${held} channels open or opening (limit ${this.maxChannelsPerClient})`,
+          true,
+        );
+        return undefined;
+      }
+    }
+    // Per-pool policy (single-active, session affinity) or the load balancer.
+    const placed = this.affinity.place(to, pool, sessionMeta.sessionId, this.lb);
+    if (placed.kind === "refuse") {
+      this.nack(session, env, placed.code, placed.reason, true);
+      return undefined;
+    }
+    const replica = placed.node;
     if (!replica) {
       this.nack(session, env, "no_route", `every replica of ${to} is draining or unhealthy`);
       return undefined;
     }
     if (frame.type === "SecureOpen") {
-      this.pendingOpens.set(`${session.sid}\u0000${frame.cid}`, {
+      const key = `${session.sid}\u0000${frame.cid}`;
+      this.dropPendingOpen(key); // a repeated open replaces, never double-counts
+      this.pendingOpens.set(key, {
         replicaId: replica.id,
+        clientSid: session.sid,
         address: to,
         deadline: this.now() + OPEN_TIMEOUT_MS,
       });
+      this.pendingOpensBy.set(session.sid, (this.pendingOpensBy.get(session.sid) ?? 0) + 1);
     }
     return replica;
+  }
+
+  private dropPendingOpen(key: string): void {
+    const open = this.pendingOpens.get(key);
+    if (!open) return;
+    this.pendingOpens.delete(key);
+    const n = (this.pendingOpensBy.get(open.clientSid) ?? 1) - 1;
+    if (n > 0) this.pendingOpensBy.set(open.clientSid, n);
+    else this.pendingOpensBy.delete(open.clientSid);
   }
 
   // ───────────────────────── output ─────────────────────────
@@ -719,13 +887,14 @@ export class Sentinel {
     );
   }
 
-  private sendTo(target: NodeSession, envOrText: Envelope | string, shown?: Envelope): void {
+  private sendTo(target: NodeSession, envOrText: Envelope | string | Buffer, shown?: Envelope): void {
     if (target.state === "closed") return;
     if (target.link.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.deps.log.warn({ systemId: target.systemId }, "peer not reading: frame dropped");
       return;
     }
-    const text = typeof envOrText === "string" ? envOrText : encodeEnvelope(envOrText);
+    const text =
+      typeof envOrText === "string" || Buffer.isBuffer(envOrText) ? envOrText : encodeEnvelope(envOrText);
     if (this.deps.showEnvelopes) this.show("out", target, shown ?? (envOrText as Envelope));
     target.link.send(text);
   }

@@ -369,4 +369,63 @@ describe("Sentinel core (overlay profile: signatures on ingress)", () => {
     expect(c.link.last().frame).toMatchObject({ ok: false, code: "channel_unknown" });
     expect(other.link.frames("Data")).toHaveLength(0);
   });
+
+  it("routes unsigned channel data from the sender's own session as received; plaintext still needs a signature", async () => {
+    const stickiness = new AFTLoadBalancerStickinessManager({ securityLevel: "strict" });
+    const s = makeSentinel("overlay", stickiness, 100);
+    const r = await attachNode(s, "r1", ["*.fame.fabric"], "overlay");
+    const c = await attachNode(s, "c", [], "overlay");
+    await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+    const replyTo = `rpc@${c.session.path}`;
+    const ephPub = base64urlEncode(backend.x25519Keygen().publicKey);
+    await c.send({
+      to: "math@fame.fabric",
+      replyTo,
+      corrId: "open1",
+      frame: { type: "SecureOpen", cid: "ch1", ephPub, alg: "CHACHA20P1305" },
+    });
+    const aft = await new AftSigner(r.seed).issue({
+      sid: r.session.sid,
+      cid: "ch1",
+      clientSid: c.session.sid,
+    });
+    await r.send({
+      to: replyTo,
+      corrId: "open1",
+      frame: { type: "SecureAccept", cid: "ch1", ok: true, ephPub, aft },
+    });
+    const forwarded: string[] = [];
+    const deliver = r.link.send.bind(r.link);
+    r.link.send = (data) => {
+      forwarded.push(data.toString());
+      deliver(data);
+    };
+    const sealed = (sid: string, seq: number) =>
+      makeEnvelope({
+        sid,
+        to: "math@fame.fabric",
+        replyTo,
+        corrId: `d${seq}`,
+        frame: { type: "Data", codec: "enc", ct: base64urlEncode(new Uint8Array(32)) },
+        sec: { enc: { alg: "chacha20-poly1305-channel", cid: "ch1", seq, kid: "k", ac: "AAAAAAAAAAA" } },
+      });
+    const text = encodeEnvelope(sealed(c.session.sid, 1));
+    await s.receive(c.session, Buffer.from(text));
+    expect(r.link.frames("Data")).toHaveLength(1);
+    expect(forwarded.at(-1)).toBe(text);
+    // the same frame under another node's sid never reaches routing
+    await s.receive(c.session, encodeEnvelope(sealed(r.session.sid, 2)));
+    expect(c.link.last().frame).toMatchObject({ ok: false, code: "not_authorized" });
+    // plaintext Data is signed or refused
+    const plain = makeEnvelope({
+      sid: c.session.sid,
+      to: "math@fame.fabric",
+      replyTo,
+      corrId: "p1",
+      frame: { type: "Data", codec: "json", payload: 1 },
+    });
+    await s.receive(c.session, encodeEnvelope(plain));
+    expect(c.link.last().frame).toMatchObject({ ok: false, code: "signature_missing" });
+    expect(r.link.frames("Data")).toHaveLength(1);
+  });
 });

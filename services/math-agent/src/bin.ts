@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { runMain } from "@fame/http-service";
-import { connectFabric } from "@fame/sdk";
+import { createLogger } from "@fame/logger";
+import { CHANNEL_META_KEY, connectFabric } from "@fame/sdk";
+import { msSetting, waitUntilDrained } from "./drain.js";
 import { MathAgent } from "./math-agent.js";
 
 /**
@@ -11,20 +13,36 @@ import { MathAgent } from "./math-agent.js";
 runMain(async () => {
   const replica = process.env["FAME_REPLICA_NAME"] || "math-agent";
   const address = process.env["FAME_AGENT_ADDRESS"] || "math@fame.fabric";
-  const drainTimeoutMs = Number(process.env["FAME_DRAIN_TIMEOUT_MS"] || 10_000);
-  const fabric = await connectFabric({ name: replica });
+  const drainTimeoutMs = msSetting(process.env, "FAME_DRAIN_TIMEOUT_MS", 10_000, 600_000);
+  // a pinned client that has not called for this long is taken to be done
+  const drainQuietMs = msSetting(process.env, "FAME_DRAIN_QUIET_MS", 1000, 60_000);
+  // Synchronous log lines: "served" is written before the answer leaves, and survives a SIGKILL.
+  const fabric = await connectFabric({ name: replica, logger: createLogger({ name: replica, sync: true }) });
   const agent = new MathAgent({
     replica,
-    onCall: (op, ctx) => fabric.log.info({ op, replica, corrId: ctx.corrId }, "served"),
+    onCall: (op, ctx, details) =>
+      fabric.log.info(
+        { op, replica, corrId: ctx.corrId, cid: ctx.meta[CHANNEL_META_KEY], ...details },
+        "served",
+      ),
   });
   await agent.serve(address);
   fabric.log.info({ address, replica, path: fabric.connection.path }, "math agent ready");
   return {
-    // SIGTERM: stop taking new channels, let pinned ones finish, then leave.
+    // runMain's forced exit must not cut the drain short: the drain bound plus time to detach
+    closeTimeoutMs: drainTimeoutMs + 5000,
+    // SIGTERM: stop taking new channels, serve pinned ones until they go quiet, then leave.
     async close() {
       fabric.drain();
-      fabric.log.info({ drainTimeoutMs }, "draining");
-      await new Promise((r) => setTimeout(r, Math.min(drainTimeoutMs, 60_000)).unref());
+      fabric.log.info({ drainTimeoutMs, drainQuietMs }, "draining");
+      const outcome = await waitUntilDrained(
+        {
+          activeCalls: () => fabric.endpoint.activeCalls,
+          lastActivityAt: () => fabric.node.lastActivityAt,
+        },
+        { quietMs: drainQuietMs, timeoutMs: drainTimeoutMs },
+      );
+      fabric.log.info({ outcome, activeCalls: fabric.endpoint.activeCalls }, "drained");
       await fabric.close();
     },
   };

@@ -4,7 +4,7 @@ export interface MathAgentOptions {
   /** shown by whoami() and in logs, so a user can see which replica served a call */
   replica: string;
   /** called once per served operation (logging, counting) */
-  onCall?: (op: string, ctx: CallContext) => void;
+  onCall?: (op: string, ctx: CallContext, details?: Record<string, string>) => void;
 }
 
 function num(v: unknown, name: string): number {
@@ -62,6 +62,30 @@ export class MathAgent extends BaseAgent {
       });
     });
     return ms;
+  }
+
+  /**
+   * Not idempotent on purpose: each execution is a side effect (a log line with
+   * the id), so a test can count executions per id and catch duplicates.
+   */
+  @operation()
+  async record(params: { id: string }, ctx: CallContext): Promise<{ id: string; replica: string }> {
+    const id = params?.id;
+    if (typeof id !== "string" || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) {
+      throw new RpcError(
+        RpcErrorCode.INVALID_PARAMS,
+        "id must be 1-128 of [A-Za-z0-9_.:-]",
+        "invalid_params",
+      );
+    }
+    this.opts.onCall?.("record", ctx, { id });
+    return { id, replica: this.opts.replica };
+  }
+
+  /** the app-level health check a sentinel pool can be configured to call */
+  @operation({ idempotent: true })
+  async health(): Promise<{ status: "ok"; replica: string }> {
+    return { status: "ok", replica: this.opts.replica };
   }
 
   @operation({ idempotent: true })

@@ -61,7 +61,7 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
   if (!isSystemId(sentinelId)) throw new ConfigError("FAME_SENTINEL_ID", "must match [A-Za-z0-9_]{1,64}");
   const caBase = readUrl(env["FAME_CA_SERVICE_URL"], "FAME_CA_SERVICE_URL", {
     fallback: DEFAULT_CA_SERVICE_URL,
-    protocols: ["https:", "http:"],
+    protocols: devInsecure(env) ? ["https:", "http:"] : ["https:"],
   });
   return {
     host: readString(env["FAME_WELCOME_HOST"], "FAME_WELCOME_HOST", "127.0.0.1"),
@@ -93,7 +93,7 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     caGrantTtlSec: ttl(env, "FAME_WELCOME_CA_GRANT_TTL_SEC"),
     transportUrl: readUrl(env["FAME_TRANSPORT_URL"], "FAME_TRANSPORT_URL", {
       fallback: DEFAULT_TRANSPORT_URL,
-      protocols: ["wss:", "ws:"],
+      protocols: devInsecure(env) ? ["wss:", "ws:"] : ["wss:"],
     }).href,
     caSignUrl: `${trimSlash(caBase.href)}${CA_SIGN_PATH}`,
     allowedDomains: listSetting(
@@ -143,9 +143,17 @@ function accessTokenKeysFromEnv(env: NodeJS.ProcessEnv): VerificationKeys {
   }
   const url = readUrl(env["FAME_JWKS_URL"], "FAME_JWKS_URL", {
     fallback: `${DEFAULT_OAUTH2_ISSUER}/.well-known/jwks.json`,
-    protocols: ["https:", "http:"],
+    protocols: devInsecure(env) ? ["https:", "http:"] : ["https:"],
   });
   return remoteAccessTokenKeys(url, trustBundleFromEnv(env));
+}
+
+/**
+ * Plain http:/ws: URLs only with FAME_DEV_INSECURE_HTTP=1: nodes send their CSR and CA grant,
+ * and attach with their ticket, to the URLs Welcome hands out; the JWKS decides whose tokens count.
+ */
+function devInsecure(env: NodeJS.ProcessEnv): boolean {
+  return readBool(env["FAME_DEV_INSECURE_HTTP"], "FAME_DEV_INSECURE_HTTP", false);
 }
 
 function ttl(env: NodeJS.ProcessEnv, name: string): number {

@@ -1,4 +1,4 @@
-import { ConfigError, readInt, readOptionalString, readUrl } from "@fame/config";
+import { ConfigError, readBool, readInt, readOptionalString, readUrl } from "@fame/config";
 import { trustBundleFromEnv } from "@fame/http-service";
 import type { AdmitNodeOptions } from "./types.js";
 
@@ -16,11 +16,14 @@ export type AdmissionEnvOptions = Pick<
 /**
  * The connection half of admitNode's options from the environment:
  * FAME_ADMISSION_TOKEN_URL, FAME_ADMISSION_CLIENT_ID, FAME_ADMISSION_CLIENT_SECRET,
- * FAME_ADMISSION_SERVICE_URL, FAME_CA_CERTS, FAME_ADMISSION_TIMEOUT_MS.
+ * FAME_ADMISSION_SERVICE_URL, FAME_CA_CERTS, FAME_ADMISSION_TIMEOUT_MS; the URLs must be https:
+ * unless FAME_DEV_INSECURE_HTTP=1.
  * Bad or missing values throw ConfigError naming the variable.
  */
 export function admissionOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AdmissionEnvOptions {
-  const protocols = ["https:", "http:"];
+  // The client secret travels to these URLs: plain HTTP only when the dev flag says so out loud.
+  const insecure = readBool(env["FAME_DEV_INSECURE_HTTP"], "FAME_DEV_INSECURE_HTTP", false);
+  const protocols = insecure ? ["https:", "http:"] : ["https:"];
   const tokenUrl = readUrl(env["FAME_ADMISSION_TOKEN_URL"], "FAME_ADMISSION_TOKEN_URL", {
     fallback: DEFAULT_TOKEN_URL,
     protocols,

@@ -18,3 +18,4 @@ export type {
   RemoteResult,
   UntypedRemoteAgent,
 } from "./remote-proxy.js";
+export { SESSION_END_META, SESSION_ID_META } from "./remote-proxy.js";

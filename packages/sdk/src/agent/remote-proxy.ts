@@ -18,7 +18,10 @@ export interface RemoteOptions {
   operationTimeoutMs?: Readonly<Record<string, number>>;
   /** Retry policy overrides, or false to never resend. */
   retry?: Partial<RetryPolicy> | false;
-  /** Sent as envelope meta `session_id`, for the connection layer's replica affinity. */
+  /**
+   * Sent as envelope meta `session-id`: in a sentinel pool with `affinity: session` every call
+   * of the session goes to one replica (and, with channel encryption, over its own channel).
+   */
   sessionId?: string;
   /** Operations safe to run twice: these are also retried after ambiguous failures. */
   idempotent?: readonly string[];
@@ -32,6 +35,12 @@ export interface RemoteOptions {
 export interface RemoteCallOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * This is the session's last call (envelope meta `session-end: true`): the sentinel ends the
+   * session once the replica has answered, freeing the replica in an exclusive pool.
+   * Needs `sessionId` on the handle.
+   */
+  endSession?: boolean;
 }
 
 // --- Types -----------------------------------------------------------------------------------
@@ -90,6 +99,10 @@ const RESERVED = new Set([
   "__proto__",
 ]);
 
+/** Envelope meta keys of session affinity (read by the sentinel). */
+export const SESSION_ID_META = "session-id";
+export const SESSION_END_META = "session-end";
+
 /** Bound on cached method wrappers, in case names are generated dynamically. */
 const MAX_CACHED_METHODS = 256;
 
@@ -107,7 +120,7 @@ export function createRemoteProxy<T>(address: string, options: RemoteOptions = {
     if (typeof options.sessionId !== "string" || options.sessionId.length === 0) {
       throw new TypeError("sessionId must be a non-empty string");
     }
-    meta["session_id"] = options.sessionId;
+    meta[SESSION_ID_META] = options.sessionId;
   }
   const hasMeta = Object.keys(meta).length > 0;
 
@@ -122,13 +135,17 @@ export function createRemoteProxy<T>(address: string, options: RemoteOptions = {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (callOptions?.endSession === true && options.sessionId === undefined) {
+      return Promise.reject(new TypeError("endSession needs a handle made with a sessionId"));
+    }
+    const callMeta = callOptions?.endSession === true ? { ...meta, [SESSION_END_META]: "true" } : meta;
     const timeoutMs = callOptions?.timeoutMs ?? options.operationTimeoutMs?.[method] ?? options.timeoutMs;
     return endpoint.client.call(address, method, params, {
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
       ...(options.retry === undefined ? {} : { retry: options.retry }),
       ...(options.streamWindow === undefined ? {} : { streamWindow: options.streamWindow }),
       ...(callOptions?.signal === undefined ? {} : { signal: callOptions.signal }),
-      ...(hasMeta ? { meta } : {}),
+      ...(hasMeta || callMeta !== meta ? { meta: callMeta } : {}),
       idempotent: idempotent.has(method),
     });
   };

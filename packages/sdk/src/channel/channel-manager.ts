@@ -46,6 +46,8 @@ export class ChannelOpenError extends Error {
 
 interface PendingOpen {
   address: string;
+  /** where the channel goes in `current`: the address, or address + session id */
+  key: string;
   eph: X25519KeyPair;
   resolve(ch: SecureChannel): void;
   reject(err: Error): void;
@@ -75,6 +77,8 @@ export class ChannelManager {
   /** every channel this node holds a key for, by cid (both roles) */
   private readonly byCid = new Map<string, SecureChannel>();
   private readonly current = new Map<string, SecureChannel>();
+  /** the `current` key of each client channel (a session's channel is not the address's) */
+  private readonly keyByCid = new Map<string, string>();
   private readonly opening = new Map<string, Promise<SecureChannel>>();
   private readonly pending = new Map<string, PendingOpen>();
   private readonly backend: CryptoBackend;
@@ -98,9 +102,14 @@ export class ChannelManager {
     return this.byCid.get(cid);
   }
 
-  /** the channel to use for a new call to `address`, opening one if needed */
-  forAddress(address: string): Promise<SecureChannel> {
-    const ch = this.current.get(address);
+  /**
+   * The channel to use for a new call to `address`, opening one if needed. Calls of a session
+   * (`sessionId`) get a channel of their own, opened with the session id so the sentinel
+   * places it on the session's replica.
+   */
+  forAddress(address: string, sessionId?: string): Promise<SecureChannel> {
+    const key = channelKey(address, sessionId);
+    const ch = this.current.get(key);
     if (ch && !ch.retiring) {
       if (ch.sealed < this.settings.maxMessages && Date.now() - ch.createdAt < this.settings.maxAgeMs) {
         return Promise.resolve(ch);
@@ -108,12 +117,18 @@ export class ChannelManager {
       this.metrics.rekeys++;
       this.retire(ch, "re-key");
     }
-    let p = this.opening.get(address);
+    let p = this.opening.get(key);
     if (!p) {
-      p = this.open(address).finally(() => this.opening.delete(address));
-      this.opening.set(address, p);
+      p = this.open(address, key, sessionId).finally(() => this.opening.delete(key));
+      this.opening.set(key, p);
     }
     return p;
+  }
+
+  /** The session ended: its channel finishes in-flight calls, then closes. */
+  endSession(address: string, sessionId: string): void {
+    const ch = this.current.get(channelKey(address, sessionId));
+    if (ch) this.retire(ch, "session ended");
   }
 
   /** the replica forgot the channel (or died): new calls open a fresh one */
@@ -122,7 +137,9 @@ export class ChannelManager {
     if (!ch) return;
     this.metrics.invalidated++;
     this.byCid.delete(cid);
-    if (this.current.get(ch.address) === ch) this.current.delete(ch.address);
+    const key = this.keyByCid.get(cid) ?? ch.address;
+    this.keyByCid.delete(cid);
+    if (this.current.get(key) === ch) this.current.delete(key);
   }
 
   /** a nack for a SecureOpen (its corrId is the cid) */
@@ -183,7 +200,8 @@ export class ChannelManager {
         frame.aft,
       );
       this.byCid.set(ch.cid, ch);
-      this.current.set(p.address, ch);
+      this.current.set(p.key, ch);
+      this.keyByCid.set(ch.cid, p.key);
       this.metrics.opened++;
       p.resolve(ch);
     } catch (err) {
@@ -249,6 +267,22 @@ export class ChannelManager {
     return isCryptoError(err) && err.code === "replay" ? "replay" : "decrypt_failed";
   }
 
+  /**
+   * The sentinel link dropped. Every channel this node opened as a client is dead with it:
+   * the sentinel forgot its pins, and a reattach brings a new sid the channel is not bound
+   * to. Forgetting them now spares the next call a wasted channel_unknown round trip, and
+   * opens whose answer can no longer come fail now rather than at their timeout.
+   */
+  connectionLost(): void {
+    for (const [cid, ch] of [...this.byCid]) if (ch.role === "client") this.invalidate(cid);
+    for (const [cid, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(cid);
+      this.metrics.openFailures++;
+      p.reject(new ChannelOpenError("replica_unavailable", `channel to ${p.address}: sentinel link lost`));
+    }
+  }
+
   close(): void {
     for (const [cid, p] of this.pending) {
       clearTimeout(p.timer);
@@ -257,7 +291,7 @@ export class ChannelManager {
     }
   }
 
-  private open(address: string): Promise<SecureChannel> {
+  private open(address: string, key: string, sessionId: string | undefined): Promise<SecureChannel> {
     const eph = this.backend.x25519Keygen();
     const cid = newId();
     return new Promise((resolve, reject) => {
@@ -272,13 +306,14 @@ export class ChannelManager {
         );
       }, this.settings.openTimeoutMs);
       timer.unref();
-      this.pending.set(cid, { address, eph, resolve, reject, timer });
+      this.pending.set(cid, { address, key, eph, resolve, reject, timer });
       try {
         this.connection.send({
           to: address,
           replyTo: this.connection.replyAddress,
           corrId: cid,
           frame: { type: "SecureOpen", cid, ephPub: base64urlEncode(eph.publicKey), alg: "CHACHA20P1305" },
+          ...(sessionId === undefined ? {} : { meta: { "session-id": sessionId } }),
         });
       } catch (err) {
         this.pending.delete(cid);
@@ -290,10 +325,12 @@ export class ChannelManager {
 
   private retire(ch: SecureChannel, why: string): void {
     ch.retiring = true;
-    if (this.current.get(ch.address) === ch) this.current.delete(ch.address);
+    const key = this.keyByCid.get(ch.cid) ?? ch.address;
+    if (this.current.get(key) === ch) this.current.delete(key);
     // In-flight calls on it finish first; then the replica may forget it.
     const t = setTimeout(() => {
       this.byCid.delete(ch.cid);
+      this.keyByCid.delete(ch.cid);
       try {
         this.connection.send({ to: ch.address, frame: { type: "SecureClose", cid: ch.cid, reason: why } });
       } catch {
@@ -311,6 +348,10 @@ export class ChannelManager {
       }
     }
   }
+}
+
+function channelKey(address: string, sessionId: string | undefined): string {
+  return sessionId === undefined ? address : `${address}\u0000${sessionId}`;
 }
 
 function unsignedAftFor(c: { sid: string; cid: string; clientSid: string }, ttlSec: number): string {

@@ -1,6 +1,7 @@
 import {
   type AdmissionProfile,
   ConfigError,
+  envWithYaml,
   loadYamlConfig,
   pick,
   readBool,
@@ -32,6 +33,8 @@ export interface NodeConfig {
   /** logicals this node asks to serve (`*.fame.fabric` = one replica of a pool) */
   requestedLogicals: string[];
   showEnvelopes: boolean;
+  /** FAME_DEV_INSECURE_HTTP: plain ws:// to the sentinel allowed (development only) */
+  devInsecureHttp: boolean;
   callTimeoutMs: number;
   /** retries of calls that provably did not run (or are idempotent) */
   retry: { maxRetries: number; initialDelayMs: number; factor: number; maxDelayMs: number };
@@ -58,8 +61,11 @@ function logicalsFrom(raw: unknown, setting: string): string[] | undefined {
  * A node's settings from FAME_* variables and the YAML file (FAME_CONFIG),
  * environment first. Wrong values stop the node at start, naming the setting.
  */
-export function nodeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): NodeConfig {
-  const { tree } = loadYamlConfig(env);
+export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const { tree } = loadYamlConfig(processEnv);
+  // The YAML's `env:` block may supply FAME_* settings too (real variables win),
+  // so one file describes a node, as it does for the identity services.
+  const env = envWithYaml(processEnv);
   const { securityProfile, admissionProfile } = readProfiles(env, tree);
   const requested =
     logicalsFrom(env["FAME_REQUESTED_LOGICALS"], "FAME_REQUESTED_LOGICALS") ??
@@ -82,6 +88,13 @@ export function nodeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): NodeCon
   if (nodeId !== undefined && !/^[A-Za-z0-9_]{1,64}$/.test(nodeId)) {
     throw new ConfigError("FAME_NODE_ID", "must be 1-64 characters of A-Z a-z 0-9 _ (no '-')");
   }
+  const devInsecureHttp = readBool(env["FAME_DEV_INSECURE_HTTP"], "FAME_DEV_INSECURE_HTTP", false);
+  const sentinelUrl = readString(
+    env["FAME_SENTINEL_URL"],
+    "FAME_SENTINEL_URL",
+    "wss://localhost:8000/fame/v1/attach/ws/downstream",
+  );
+  checkTransportUrl(sentinelUrl, devInsecureHttp, "FAME_SENTINEL_URL");
   return {
     securityProfile,
     admissionProfile,
@@ -91,16 +104,13 @@ export function nodeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): NodeCon
       ENCRYPTION_LEVELS,
       "plaintext",
     ),
-    sentinelUrl: readString(
-      env["FAME_SENTINEL_URL"],
-      "FAME_SENTINEL_URL",
-      "wss://localhost:8000/fame/v1/attach/ws/downstream",
-    ),
+    sentinelUrl,
     attachToken,
     trustBundlePem: trustBundleFromEnv(env),
     nodeId,
     requestedLogicals: requested,
     showEnvelopes: readBool(env["FAME_SHOW_ENVELOPES"], "FAME_SHOW_ENVELOPES", false),
+    devInsecureHttp,
     callTimeoutMs: readInt(env["FAME_RPC_TIMEOUT_MS"], "FAME_RPC_TIMEOUT_MS", {
       fallback: 30_000,
       min: 10,
@@ -131,4 +141,25 @@ export function nodeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): NodeCon
     trustDomain: readString(env["FAME_TRUST_DOMAIN"], "FAME_TRUST_DOMAIN", "fame.fabric"),
     env,
   };
+}
+
+/**
+ * The sentinel link carries tickets, keys and (in open/overlay) payloads: TLS
+ * (wss:) always, plain ws: only with FAME_DEV_INSECURE_HTTP=1.
+ */
+export function checkTransportUrl(url: string, devInsecureHttp: boolean, setting: string): void {
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new ConfigError(setting, `"${url}" is not a URL`);
+  }
+  if (protocol === "wss:") return;
+  if (protocol === "ws:" && devInsecureHttp) return;
+  throw new ConfigError(
+    setting,
+    protocol === "ws:"
+      ? `plain ${protocol}// refused: use wss:// (or set FAME_DEV_INSECURE_HTTP=1 for development)`
+      : `must be a wss:// URL, got ${protocol}//`,
+  );
 }

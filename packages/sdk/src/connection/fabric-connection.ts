@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { Logger } from "@fame/logger";
 import {
   decodeEnvelope,
@@ -5,6 +6,7 @@ import {
   type EnvelopeInit,
   encodeEnvelope,
   type Frame,
+  isSealedData,
   type KeyAnnounce,
   makeEnvelope,
   type NodeAttachAck,
@@ -38,6 +40,8 @@ export interface FabricConnectionOptions {
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number; maxAttempts?: number };
   controlTimeoutMs?: number;
   maxFrameBytes?: number;
+  /** plain ws:// allowed (FAME_DEV_INSECURE_HTTP); otherwise only wss:// is dialled */
+  allowInsecureTransport?: boolean;
 }
 
 export type ConnectionState = "idle" | "connecting" | "attached" | "reconnecting" | "closed";
@@ -78,6 +82,9 @@ export class FabricConnection {
   onAttached: () => void = () => {};
 
   private ws: WebSocket | undefined;
+  /** the TLS socket under `ws`, corked while one tick's frames are written */
+  private socket: Socket | undefined;
+  private corked = false;
   private signer: NodeSigner | undefined;
 
   /** the key this node signs with (and, as a replica, signs AFTs with) */
@@ -87,6 +94,10 @@ export class FabricConnection {
   private readonly bound = new Set<string>();
   private readonly waiters = new Map<string, Waiter>();
   private heartbeat: NodeJS.Timeout | undefined;
+  /** the backoff wait between reattach attempts, and how to cut it short on close() */
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectWake: (() => void) | undefined;
+  private readonly attachWaiters = new Set<() => void>();
   private lastHeard = 0;
   private attempts = 0;
   private inbox: Promise<void> = Promise.resolve();
@@ -133,9 +144,32 @@ export class FabricConnection {
     }
     const env = makeEnvelope<F>({ ...init, sid: this.sid } as EnvelopeInit<F>);
     prepare?.(env);
-    if (this.signed) this.signer!.sign(env);
+    // Sealed channel data goes unsigned: its AEAD tag already authenticates it end to end.
+    if (this.signed && !isSealedData(env)) this.signer!.sign(env);
     this.write(env);
     return env;
+  }
+
+  /**
+   * Resolves true once the link is attached (at once if it is), false after `timeoutMs`, on
+   * close() or when reconnecting is given up.
+   */
+  whenAttached(timeoutMs: number): Promise<boolean> {
+    if (this.state === "attached") return Promise.resolve(true);
+    if (this.state === "closed" || this.state === "idle") return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.attachWaiters.delete(done);
+        resolve(this.state === "attached");
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.attachWaiters.add(done);
+    });
+  }
+
+  private wakeAttachWaiters(): void {
+    for (const w of [...this.attachWaiters]) w();
   }
 
   /** announce that this node is draining: the sentinel stops giving it new channels */
@@ -147,6 +181,9 @@ export class FabricConnection {
     if (this.state === "closed") return;
     this.state = "closed";
     clearInterval(this.heartbeat);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectWake?.();
+    this.wakeAttachWaiters();
     for (const [id, w] of this.waiters) {
       clearTimeout(w.timer);
       w.reject(new ConnectionError("closed", "connection closed"));
@@ -187,6 +224,16 @@ export class FabricConnection {
 
   private async attachOnce(): Promise<void> {
     const plan = await this.opts.plan();
+    // The URL may come from Welcome's answer: the check belongs here, at the dial.
+    if (
+      !plan.url.startsWith("wss://") &&
+      !(this.opts.allowInsecureTransport && plan.url.startsWith("ws://"))
+    ) {
+      throw new ConnectionError(
+        "insecure_transport",
+        `refusing to attach over ${plan.url.split("//")[0]}// (wss:// required; FAME_DEV_INSECURE_HTTP=1 allows ws:// in development)`,
+      );
+    }
     this.signer = plan.signer;
     const ws = new WebSocket(plan.url, {
       ...(this.opts.trustBundlePem ? { ca: this.opts.trustBundlePem } : {}),
@@ -195,6 +242,9 @@ export class FabricConnection {
       handshakeTimeout: this.opts.controlTimeoutMs ?? 10_000,
     });
     this.ws = ws;
+    ws.once("upgrade", (res) => {
+      this.socket = res.socket;
+    });
     await new Promise<void>((resolve, reject) => {
       ws.once("open", resolve);
       ws.once("error", (err) => reject(new ConnectionError("connect_failed", `${plan.url}: ${err.message}`)));
@@ -237,6 +287,7 @@ export class FabricConnection {
       "attached to sentinel",
     );
     this.onAttached();
+    this.wakeAttachWaiters();
   }
 
   private async sendBind(address: string): Promise<void> {
@@ -293,19 +344,29 @@ export class FabricConnection {
     while (this.state === "reconnecting" && this.attempts < maxAttempts) {
       const delay = Math.min(max, initial * 2 ** Math.min(this.attempts, 16)) * (0.5 + Math.random() / 2);
       this.attempts++;
-      await new Promise((res) => setTimeout(res, delay).unref());
+      // A referenced timer on purpose: a node waiting to reattach still has work to do, and
+      // an unreferenced one let a process whose only job is this link exit (code 0) instead.
+      await new Promise<void>((res) => {
+        this.reconnectWake = res;
+        this.reconnectTimer = setTimeout(res, delay);
+      });
+      this.reconnectWake = undefined;
       if (this.state !== "reconnecting") return;
       try {
         await this.attachOnce();
         return;
       } catch (err) {
         this.opts.log.warn({ attempt: this.attempts, err: (err as Error).message }, "reattach failed");
+        // Failed after the attach itself (e.g. a refused bind): this loop retries, the
+        // close handler must not start a second one.
+        if ((this.state as ConnectionState) === "attached") this.state = "reconnecting";
         this.ws?.terminate();
       }
     }
     if (this.state === "reconnecting") {
       this.opts.log.error({ attempts: this.attempts }, "giving up on the sentinel");
       this.state = "closed";
+      this.wakeAttachWaiters();
     }
   }
 
@@ -313,6 +374,16 @@ export class FabricConnection {
 
   private write(env: Envelope): void {
     if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("send", env), "envelope");
+    // Everything sent in this tick (a burst of replies, stream items) leaves in one TLS write.
+    const socket = this.socket;
+    if (socket && !this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
     this.ws!.send(encodeEnvelope(env));
   }
 
@@ -358,6 +429,20 @@ export class FabricConnection {
     }
     if (env.sid === this.sentinelSid || !this.signed) {
       this.deliver(env);
+      return;
+    }
+    if (isSealedData(env)) {
+      // Unsigned by design: FabricNode opens it with the keys of the channel its sender
+      // shook hands on (signed SecureOpen/SecureAccept), which authenticates it end to end.
+      if (this.inboxDepth === 0) this.deliver(env);
+      else {
+        this.inboxDepth++;
+        this.inbox = this.inbox
+          .then(() => this.deliver(env))
+          .finally(() => {
+            this.inboxDepth--;
+          });
+      }
       return;
     }
     // Peer envelopes are verified end to end, in arrival order.

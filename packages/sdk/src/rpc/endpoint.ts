@@ -39,6 +39,11 @@ export class RpcEndpoint {
     return this.#server.servedAddresses;
   }
 
+  /** Served operations running or streaming right now. */
+  get activeCalls(): number {
+    return this.#server.activeCalls;
+  }
+
   /**
    * Dispatch one incoming Data payload: requests and stream control go to served agents,
    * replies to pending calls. Never throws, whatever the payload.

@@ -93,7 +93,10 @@ export interface RpcClientMetrics {
   failovers: number;
   /** Logical calls that finally failed. */
   failures: number;
-  /** For the last call that succeeded after a failover: ms from its first failure to success. */
+  /**
+   * For the last call that succeeded after a failover (or after NOT_ACTIVE retries, i.e. a
+   * standby's promotion): ms from its first failure to success.
+   */
   lastFailoverLatencyMs: number | undefined;
 }
 
@@ -266,6 +269,9 @@ export class RpcClient {
         this.#metrics.retries++;
         if (FAILOVER_CODES.has(code)) {
           this.#metrics.failovers++;
+          failedOver = true;
+        } else if (code === FameRpcCode.NOT_ACTIVE) {
+          // Waiting out a NOT_ACTIVE is waiting for a standby's promotion: time it like a failover.
           failedOver = true;
         }
       }

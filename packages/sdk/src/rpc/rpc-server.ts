@@ -66,6 +66,11 @@ export class RpcServer {
     return [...this.#agents.keys()];
   }
 
+  /** Operations running or streaming right now (a draining node waits for 0). */
+  get activeCalls(): number {
+    return this.#running.size;
+  }
+
   async serve(address: string, agent: object): Promise<ServeHandle> {
     if (typeof address !== "string" || address.length === 0 || address.length > 1024) {
       throw new TypeError("address must be a non-empty string of at most 1024 chars");

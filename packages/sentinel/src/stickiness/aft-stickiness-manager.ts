@@ -305,6 +305,11 @@ export class AFTLoadBalancerStickinessManager {
     return this.table.pinsPerReplica();
   }
 
+  /** channels pinned for a client (its per-client channel quota counts these) */
+  pinsOfClient(clientSid: string): number {
+    return this.table.pinsOfClient(clientSid);
+  }
+
   // ───────────── internals ─────────────
 
   private relNow(): number {

@@ -140,6 +140,11 @@ export class PinTable {
     return this.pins.values();
   }
 
+  /** pins a client holds (expired ones included until swept) */
+  pinsOfClient(clientSid: string): number {
+    return this.clients.get(clientSid)?.count ?? 0;
+  }
+
   pinsPerReplica(): Map<string, number> {
     const out = new Map<string, number>();
     for (const [id, group] of this.replicas) out.set(id, group.count);
