@@ -26,7 +26,12 @@ async function main(): Promise<void> {
   const address = process.env["FAME_AGENT_ADDRESS"] || "math@fame.fabric";
   await withFabric(
     async (fabric) => {
-      const math = Agent.remoteByAddress<MathApi>(address, { idempotent: ["add", "multiply", "whoami"] });
+      // FAME_SESSION_ID: calls carry a session id, for pools with session affinity
+      const sessionId = process.env["FAME_SESSION_ID"] || undefined;
+      const math = Agent.remoteByAddress<MathApi>(address, {
+        idempotent: ["add", "multiply", "whoami"],
+        ...(sessionId ? { sessionId } : {}),
+      });
       if (loopSec === 0) {
         const sum = await math.add({ x: 3, y: 4 });
         const product = await math.multiply({ x: 6, y: 7 });
