@@ -1,8 +1,7 @@
-import { Writable } from "node:stream";
-import { createLogger } from "@fame/logger";
-import { Agent, connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
-import { type FabricStack, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
+import type { Fabric } from "@fame/sdk";
+import { type FabricStack, startFabricStack } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestClients, tearDown } from "../support/fabric-clients.js";
 
 /**
  * Issue 5's end-to-end check: strict-overlay with channel encryption over two
@@ -14,28 +13,12 @@ interface MathApi {
   whoami(): Promise<{ replica: string }>;
 }
 
-const quiet = () =>
-  createLogger({
-    name: "it-client",
-    level: "warn",
-    destination: new Writable({ write: (_c, _e, cb) => cb() }),
-  });
-
 let stack: FabricStack;
-const clients: Fabric[] = [];
+const clients = new TestClients(() => stack);
 
 async function client(): Promise<{ f: Fabric; math: MathApi }> {
-  const f = await connectFabric({
-    config: nodeConfigFromEnv(stack.nodeEnv),
-    logger: quiet(),
-    installDefault: false,
-  });
-  clients.push(f);
-  const math = Agent.remoteByAddress<MathApi>("math@fame.fabric", {
-    endpoint: f.endpoint,
-    idempotent: ["add", "whoami"],
-  });
-  return { f, math };
+  const { f, api } = await clients.remote<MathApi>("math@fame.fabric", { idempotent: ["add", "whoami"] });
+  return { f, math: api };
 }
 
 const adds = (name: string) =>
@@ -52,13 +35,7 @@ beforeAll(async () => {
   await stack.startReplica("replica2");
 }, 120_000);
 
-afterAll(async () => {
-  for (const c of clients) await c.close();
-  const pids = stack?.allPids() ?? [];
-  await stack?.stop();
-  await stopAll();
-  for (const pid of pids) expect(pidAlive(pid)).toBe(false);
-});
+afterAll(() => tearDown(stack, clients));
 
 describe("channel encryption with strict AFT stickiness", () => {
   let pinned = "";

@@ -1,8 +1,7 @@
-import { Writable } from "node:stream";
-import { createLogger } from "@fame/logger";
-import { Agent, connectFabric, type Fabric, isRpcStream, nodeConfigFromEnv, RpcError } from "@fame/sdk";
-import { type FabricStack, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
+import { Agent, type Fabric, isRpcStream, RpcError } from "@fame/sdk";
+import { type FabricStack, startFabricStack } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestClients, tearDown } from "../support/fabric-clients.js";
 
 /**
  * Issue 4's end-to-end check with real processes: OAuth2 + Welcome + CA +
@@ -17,25 +16,9 @@ interface MathApi {
   whoami(): Promise<{ replica: string }>;
 }
 
-const quiet = () =>
-  createLogger({
-    name: "it-client",
-    level: "warn",
-    destination: new Writable({ write: (_c, _e, cb) => cb() }),
-  });
-
 let stack: FabricStack;
-const clients: Fabric[] = [];
-
-async function client(): Promise<Fabric> {
-  const f = await connectFabric({
-    config: nodeConfigFromEnv(stack.nodeEnv),
-    logger: quiet(),
-    installDefault: false,
-  });
-  clients.push(f);
-  return f;
-}
+const clients = new TestClients(() => stack);
+const client = (): Promise<Fabric> => clients.connect();
 
 const served = (name: string) =>
   (
@@ -51,13 +34,7 @@ beforeAll(async () => {
   await stack.startReplica("replica2");
 }, 120_000);
 
-afterAll(async () => {
-  for (const c of clients) await c.close();
-  const pids = stack?.allPids() ?? [];
-  await stack?.stop();
-  await stopAll();
-  for (const pid of pids) expect(pidAlive(pid)).toBe(false);
-});
+afterAll(() => tearDown(stack, clients));
 
 describe("fabric RPC, strict-overlay, plaintext", () => {
   it("adds, multiplies and streams through the sentinel", async () => {
