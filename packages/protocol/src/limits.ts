@@ -29,6 +29,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxMetaEntries: 32,
 });
 
+/** limits objects this module produced (already checked and complete) */
+const resolved = new WeakSet<object>([DEFAULT_LIMITS]);
+
 /** Validators recurse into payloads, so depth must stay far below the JS stack limit. */
 export const MAX_CONFIGURABLE_DEPTH = 512;
 
@@ -38,6 +41,8 @@ export const MAX_CONFIGURABLE_DEPTH = 512;
  */
 export function resolveLimits(overrides?: Partial<Limits>): Readonly<Limits> {
   if (overrides === undefined) return DEFAULT_LIMITS;
+  // Hot paths resolve once and pass the result on every decode: recognise it.
+  if (resolved.has(overrides)) return overrides as Readonly<Limits>;
   const merged: Limits = { ...DEFAULT_LIMITS };
   for (const key of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
     const value = overrides[key];
@@ -50,5 +55,7 @@ export function resolveLimits(overrides?: Partial<Limits>): Readonly<Limits> {
   if (merged.maxDepth > MAX_CONFIGURABLE_DEPTH) {
     throw new RangeError(`limit maxDepth must be at most ${MAX_CONFIGURABLE_DEPTH}`);
   }
-  return merged;
+  const frozen = Object.freeze(merged);
+  resolved.add(frozen);
+  return frozen;
 }

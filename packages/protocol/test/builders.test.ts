@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  DEFAULT_LIMITS,
   decodeEnvelope,
   ERROR_CODE_DESCRIPTIONS,
   ERROR_CODES,
@@ -9,6 +10,7 @@ import {
   makeEnvelope,
   nackFor,
   newId,
+  resolveLimits,
 } from "../src/index.js";
 import { envelopeFor } from "./fixtures.js";
 
@@ -89,5 +91,16 @@ describe("error codes", () => {
     expect(isErrorCode("timeout")).toBe(true);
     for (const s of ["constructor", "toString", "__proto__", "TIMEOUT", 1])
       expect(isErrorCode(s)).toBe(false);
+  });
+});
+
+describe("resolveLimits", () => {
+  it("returns an already resolved object as is, and freezes what it resolves", () => {
+    const once = resolveLimits({ maxFrameBytes: 4096 });
+    expect(Object.isFrozen(once)).toBe(true);
+    expect(resolveLimits(once)).toBe(once);
+    expect(resolveLimits(undefined)).toBe(DEFAULT_LIMITS);
+    expect(resolveLimits({ ...once })).not.toBe(once);
+    expect(resolveLimits({ ...once })).toEqual(once);
   });
 });

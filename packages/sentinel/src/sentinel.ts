@@ -10,9 +10,11 @@ import {
   isProtocolError,
   isSealedData,
   type Jwk,
+  type Limits,
   makeEnvelope,
   type NodeAttach,
   newId,
+  resolveLimits,
   signingInput,
   tryParseAddress,
 } from "@fame/protocol";
@@ -131,6 +133,8 @@ export class Sentinel {
   private readonly now: () => number;
   private readonly backend: CryptoBackend;
   private readonly signed: boolean;
+  /** decode limits, resolved once: every frame is checked against them */
+  private readonly limits: Readonly<Limits>;
   private readonly sid: string;
 
   constructor(
@@ -141,6 +145,7 @@ export class Sentinel {
     this.backend = deps.backend ?? defaultBackend();
     this.lb = createLoadBalancer<NodeSession>(settings.loadBalancing);
     this.signed = settings.securityProfile !== "open";
+    this.limits = resolveLimits({ maxFrameBytes: settings.maxFrameBytes });
     this.sid = settings.sentinelId;
     this.affinity = new PoolRouter<NodeSession>(settings.pools ?? [], {
       now: this.now,
@@ -193,7 +198,7 @@ export class Sentinel {
     session.lastSeen = this.now();
     let env: Envelope;
     try {
-      env = decodeEnvelope(data, { maxFrameBytes: this.settings.maxFrameBytes });
+      env = decodeEnvelope(data, this.limits);
     } catch (err) {
       this.badFrame(session, err);
       return;

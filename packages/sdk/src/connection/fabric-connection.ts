@@ -8,8 +8,10 @@ import {
   type Frame,
   isSealedData,
   type KeyAnnounce,
+  type Limits,
   makeEnvelope,
   type NodeAttachAck,
+  resolveLimits,
   sidFromPath,
 } from "@fame/protocol";
 import WebSocket from "ws";
@@ -103,9 +105,12 @@ export class FabricConnection {
   private inbox: Promise<void> = Promise.resolve();
   private inboxDepth = 0;
   private readonly signed: boolean;
+  /** decode limits, resolved once for every frame from the sentinel */
+  private readonly limits: Readonly<Limits>;
 
   constructor(private readonly opts: FabricConnectionOptions) {
     this.signed = opts.securityProfile !== "open";
+    this.limits = resolveLimits({ maxFrameBytes: opts.maxFrameBytes ?? 1024 * 1024 });
   }
 
   /** physical address where replies to this node's requests come back */
@@ -402,7 +407,7 @@ export class FabricConnection {
     this.lastHeard = Date.now();
     let env: Envelope;
     try {
-      env = decodeEnvelope(data, { maxFrameBytes: this.opts.maxFrameBytes ?? 1024 * 1024 });
+      env = decodeEnvelope(data, this.limits);
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, "undecodable frame from sentinel dropped");
       return;
