@@ -8,6 +8,7 @@ export {
   SECURITY_PROFILES,
   type SecurityProfile,
 } from "./profiles.js";
+export { readSettingFile, readSettingJson } from "./setting-file.js";
 export {
   pick,
   readBool,

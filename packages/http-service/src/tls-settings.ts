@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { ConfigError, readBool } from "@fame/config";
+import { ConfigError, readBool, readSettingFile } from "@fame/config";
 
 export interface ServerTls {
   cert: string;
@@ -28,14 +27,7 @@ export function trustBundleFromEnv(env: NodeJS.ProcessEnv = process.env): string
 }
 
 function readPem(file: string, setting: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    const hint =
-      (err as NodeJS.ErrnoException).code === "ENOENT" ? " (run `make pki` to generate the dev PKI)" : "";
-    throw new ConfigError(setting, `cannot read ${file}: ${(err as Error).message}${hint}`);
-  }
+  const text = readSettingFile(file, setting);
   if (!text.includes("-----BEGIN ")) throw new ConfigError(setting, `${file} is not PEM`);
   return text;
 }

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from "node:fs";
-import { ConfigError, readBool } from "@fame/config";
+import { readBool, readSettingJson } from "@fame/config";
 import { fetchWithTrust, runMain } from "@fame/http-service";
 import {
   ReplayGuard,
@@ -17,14 +16,7 @@ import { AFTLoadBalancerStickinessManager, parseStickinessConfig } from "./stick
 
 function welcomeKeys(config: SentinelConfig): VerificationKeys {
   if (config.welcomeJwksFile) {
-    try {
-      return JSON.parse(readFileSync(config.welcomeJwksFile, "utf8")) as JSONWebKeySet;
-    } catch (err) {
-      throw new ConfigError(
-        "FAME_WELCOME_JWKS_FILE",
-        `cannot read ${config.welcomeJwksFile}: ${(err as Error).message}`,
-      );
-    }
+    return readSettingJson(config.welcomeJwksFile, "FAME_WELCOME_JWKS_FILE") as JSONWebKeySet;
   }
   return createRemoteJWKSet(new URL(config.welcomeJwksUrl!), {
     [customFetch]: fetchWithTrust({ ca: config.trustBundlePem, timeoutMs: 5000, maxBytes: 64 * 1024 }),

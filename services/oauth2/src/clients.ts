@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { ConfigError } from "@fame/config";
+import { ConfigError, readSettingJson } from "@fame/config";
 import { isClientId, SCOPE_TOKEN_PATTERN } from "@fame/identity";
 
 export const CLIENT_CREDENTIALS = "client_credentials";
@@ -102,20 +101,7 @@ export function parseClientEntry(raw: unknown, setting: string, where: string): 
 
 /** Reads `{"clients":[{client_id, client_secret, scopes, grant_types?}]}`. */
 export function loadClientsFile(file: string, setting: string): OAuth2ClientConfig[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    const hint =
-      (err as NodeJS.ErrnoException).code === "ENOENT" ? " (run `make pki` to generate the dev secrets)" : "";
-    throw new ConfigError(setting, `cannot read ${file}: ${(err as Error).message}${hint}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new ConfigError(setting, `${file} is not JSON`);
-  }
+  const parsed = readSettingJson(file, setting);
   const list = (parsed as { clients?: unknown } | null)?.clients;
   if (!Array.isArray(list) || list.length === 0)
     throw new ConfigError(setting, `${file} needs a non-empty "clients" list`);

@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { ConfigError } from "@fame/config";
+import { ConfigError, readSettingJson } from "@fame/config";
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK } from "jose";
 import { TOKEN_ALG } from "./claims.js";
 import { isTokenId } from "./identifiers.js";
@@ -36,20 +35,7 @@ export async function signingKeyFromJwk(jwk: unknown): Promise<SigningKey> {
  * so the service exits 2 with something fixable. Never echoes key material.
  */
 export async function loadSigningKeyFile(file: string, setting: string): Promise<SigningKey> {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    const hint =
-      (err as NodeJS.ErrnoException).code === "ENOENT" ? " (run `make pki` to generate the dev PKI)" : "";
-    throw new ConfigError(setting, `cannot read ${file}: ${(err as Error).message}${hint}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new ConfigError(setting, `${file} is not JSON`);
-  }
+  const parsed = readSettingJson(file, setting);
   try {
     return await signingKeyFromJwk(parsed);
   } catch (err) {
