@@ -1,43 +1,16 @@
-/** In-memory sentinel fixtures for the affinity tests (open profile: no signatures needed). */
-import { Writable } from "node:stream";
-import { createLogger } from "@fame/logger";
-import { decodeEnvelope, type Envelope, encodeEnvelope, makeEnvelope } from "@fame/protocol";
+import { type Envelope, encodeEnvelope, makeEnvelope } from "@fame/protocol";
 import {
   type AFTLoadBalancerStickinessManager,
   AttachAuthority,
-  type Link,
   type PoolPolicy,
   parsePoolPolicies,
   Sentinel,
 } from "@fame/sentinel";
 import { expect } from "vitest";
 
-export const quiet = createLogger({
-  name: "affinity-test",
-  level: "warn",
-  destination: new Writable({ write: (_c, _e, cb) => cb() }),
-});
+import { FakeLink, quietLogger as quiet } from "./fake-link.js";
 
-export class FakeLink implements Link {
-  readonly sent: Envelope[] = [];
-  closed: { code: number; reason: string } | undefined;
-  bufferedAmount = 0;
-  readonly remote = "127.0.0.1:1";
-  send(data: string | Buffer): void {
-    this.sent.push(decodeEnvelope(typeof data === "string" ? data : data.toString()));
-  }
-  close(code: number, reason: string): void {
-    this.closed = { code, reason };
-  }
-  frames(type: string): Envelope[] {
-    return this.sent.filter((e) => e.frame.type === type);
-  }
-  last(): Envelope {
-    const env = this.sent.at(-1);
-    if (!env) throw new Error("nothing sent");
-    return env;
-  }
-}
+export { FakeLink, quiet };
 
 /** A manual clock: tests move time instead of sleeping. */
 export class Clock {

@@ -1,8 +1,6 @@
-import { Writable } from "node:stream";
 import { ConfigError } from "@fame/config";
 import { defaultBackend } from "@fame/crypto";
-import { createLogger } from "@fame/logger";
-import { base64urlEncode, decodeEnvelope, type Envelope, encodeEnvelope, makeEnvelope } from "@fame/protocol";
+import { base64urlEncode, encodeEnvelope, makeEnvelope } from "@fame/protocol";
 import {
   AFTLoadBalancerStickinessManager,
   AttachAuthority,
@@ -10,7 +8,6 @@ import {
   CLOSE,
   hostOf,
   LIMIT_DEFAULTS,
-  type Link,
   LogThrottle,
   PendingAttaches,
   remoteKey,
@@ -19,12 +16,7 @@ import {
   TokenBucketLimiter,
 } from "@fame/sentinel";
 import { describe, expect, it } from "vitest";
-
-const quiet = createLogger({
-  name: "limits-test",
-  level: "silent",
-  destination: new Writable({ write: (_c, _e, cb) => cb() }),
-});
+import { FakeLink, quietLogger as quiet } from "./fake-link.js";
 
 describe("TokenBucketLimiter", () => {
   it("allows a burst of `capacity`, then refills continuously at ratePerMin", () => {
@@ -207,24 +199,6 @@ describe("limit settings", () => {
 });
 
 // ───────────── the sentinel core applying them ─────────────
-
-class FakeLink implements Link {
-  readonly sent: Envelope[] = [];
-  closed: { code: number; reason: string } | undefined;
-  bufferedAmount = 0;
-  readonly remote = "127.0.0.1:1";
-  send(data: string | Buffer): void {
-    this.sent.push(decodeEnvelope(typeof data === "string" ? data : data.toString()));
-  }
-  close(code: number, reason: string): void {
-    this.closed = { code, reason };
-  }
-  last(): Envelope {
-    const env = this.sent.at(-1);
-    if (!env) throw new Error("nothing sent");
-    return env;
-  }
-}
 
 function openSentinel(
   clock: { now: number },

@@ -1,45 +1,11 @@
-import { Writable } from "node:stream";
 import { defaultBackend } from "@fame/crypto";
 import { AftSigner } from "@fame/identity";
-import { createLogger } from "@fame/logger";
-import {
-  base64urlEncode,
-  decodeEnvelope,
-  type Envelope,
-  encodeEnvelope,
-  makeEnvelope,
-  signingInput,
-} from "@fame/protocol";
-import { AFTLoadBalancerStickinessManager, AttachAuthority, type Link, Sentinel } from "@fame/sentinel";
+import { base64urlEncode, type Envelope, encodeEnvelope, makeEnvelope, signingInput } from "@fame/protocol";
+import { AFTLoadBalancerStickinessManager, AttachAuthority, Sentinel } from "@fame/sentinel";
 import { afterEach, describe, expect, it } from "vitest";
+import { FakeLink, quietLogger as quiet } from "./fake-link.js";
 
 const backend = defaultBackend();
-const quiet = createLogger({
-  name: "sentinel-test",
-  level: "warn",
-  destination: new Writable({ write: (_c, _e, cb) => cb() }),
-});
-
-class FakeLink implements Link {
-  readonly sent: Envelope[] = [];
-  closed: { code: number; reason: string } | undefined;
-  bufferedAmount = 0;
-  constructor(readonly remote = "127.0.0.1:1") {}
-  send(data: string | Buffer): void {
-    this.sent.push(decodeEnvelope(typeof data === "string" ? data : data.toString()));
-  }
-  close(code: number, reason: string): void {
-    this.closed = { code, reason };
-  }
-  last(): Envelope {
-    const env = this.sent.at(-1);
-    if (!env) throw new Error("nothing sent");
-    return env;
-  }
-  frames(type: string): Envelope[] {
-    return this.sent.filter((e) => e.frame.type === type);
-  }
-}
 
 type Profile = "open" | "overlay";
 const sentinels: Sentinel[] = [];
