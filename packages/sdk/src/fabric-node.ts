@@ -6,6 +6,7 @@ import {
   type SecureOpen,
   tryParseAddress,
 } from "@fame/protocol";
+import { SESSION_END_META, SESSION_ID_META } from "./agent/remote-proxy.js";
 import { ChannelManager } from "./channel/channel-manager.js";
 import type { SecureChannel } from "./channel/secure-channel.js";
 import type { FabricConnection } from "./connection/fabric-connection.js";
@@ -119,13 +120,15 @@ export class FabricNode implements RpcOutbound {
     m: { corrId: string; meta?: Record<string, string> },
   ): Promise<void> {
     this.lastActivityAt = Date.now();
-    if (this.connection.state === "reconnecting" && isLogical(to)) {
+    // Replies go to physical addresses: only calls to a logical wait for the link or open a channel.
+    const logical = isLogical(to);
+    if (this.connection.state === "reconnecting" && logical) {
       await this.connection.whenAttached(this.opts.reconnectWaitMs ?? 5000);
     }
     const more = isStreamItem(payload);
     let ch = this.conversations.get(m.corrId);
-    if (!ch && this.opts.encryption === "channel" && isLogical(to)) {
-      const sessionId = m.meta?.["session-id"];
+    if (!ch && this.opts.encryption === "channel" && logical) {
+      const sessionId = m.meta?.[SESSION_ID_META];
       try {
         ch = await this.channels.forAddress(to, sessionId);
       } catch (err) {
@@ -137,7 +140,7 @@ export class FabricNode implements RpcOutbound {
       }
       this.remember(m.corrId, ch);
       // The session's last call still uses its channel; later calls of that id open a new one.
-      if (sessionId !== undefined && m.meta?.["session-end"] === "true")
+      if (sessionId !== undefined && m.meta?.[SESSION_END_META] === "true")
         this.channels.endSession(to, sessionId);
     }
     const meta = more ? { ...m.meta, more: true } : m.meta;

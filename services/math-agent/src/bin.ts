@@ -1,8 +1,9 @@
 #!/usr/bin/env node
+import { readInt } from "@fame/config";
 import { runMain } from "@fame/http-service";
 import { createLogger } from "@fame/logger";
 import { CHANNEL_META_KEY, connectFabric } from "@fame/sdk";
-import { msSetting, waitUntilDrained } from "./drain.js";
+import { waitUntilDrained } from "./drain.js";
 import { MathAgent } from "./math-agent.js";
 
 /**
@@ -13,9 +14,17 @@ import { MathAgent } from "./math-agent.js";
 runMain(async () => {
   const replica = process.env["FAME_REPLICA_NAME"] || "math-agent";
   const address = process.env["FAME_AGENT_ADDRESS"] || "math@fame.fabric";
-  const drainTimeoutMs = msSetting(process.env, "FAME_DRAIN_TIMEOUT_MS", 10_000, 600_000);
+  const drainTimeoutMs = readInt(process.env["FAME_DRAIN_TIMEOUT_MS"], "FAME_DRAIN_TIMEOUT_MS", {
+    fallback: 10_000,
+    min: 0,
+    max: 600_000,
+  });
   // a pinned client that has not called for this long is taken to be done
-  const drainQuietMs = msSetting(process.env, "FAME_DRAIN_QUIET_MS", 1000, 60_000);
+  const drainQuietMs = readInt(process.env["FAME_DRAIN_QUIET_MS"], "FAME_DRAIN_QUIET_MS", {
+    fallback: 1000,
+    min: 0,
+    max: 60_000,
+  });
   // Synchronous log lines: "served" is written before the answer leaves, and survives a SIGKILL.
   const fabric = await connectFabric({ name: replica, logger: createLogger({ name: replica, sync: true }) });
   const agent = new MathAgent({

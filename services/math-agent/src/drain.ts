@@ -45,14 +45,3 @@ export async function waitUntilDrained(probe: DrainProbe, opts: DrainOptions): P
   }
   return "timeout";
 }
-
-/** A non-negative integer setting from the environment (ms), or its default. */
-export function msSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > max) {
-    throw new Error(`invalid setting ${name}: must be an integer number of ms in 0..${max}, got "${raw}"`);
-  }
-  return n;
-}

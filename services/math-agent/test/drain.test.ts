@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { msSetting, waitUntilDrained } from "../src/drain.js";
+import { waitUntilDrained } from "../src/drain.js";
 
 /** A virtual clock: sleeping advances time and runs whatever the scenario scheduled for then. */
 function clock(start = 1_000_000) {
@@ -69,15 +69,5 @@ describe("waitUntilDrained", () => {
       { quietMs: 10, timeoutMs: 50, pollMs: 10, now: () => 5, sleep: async () => {} },
     );
     expect(outcome).toBe("timeout");
-  });
-});
-
-describe("msSetting", () => {
-  it("reads integers in range and names the setting otherwise", () => {
-    expect(msSetting({}, "FAME_X_MS", 7, 100)).toBe(7);
-    expect(msSetting({ FAME_X_MS: "42" }, "FAME_X_MS", 7, 100)).toBe(42);
-    expect(() => msSetting({ FAME_X_MS: "abc" }, "FAME_X_MS", 7, 100)).toThrow(/FAME_X_MS/);
-    expect(() => msSetting({ FAME_X_MS: "101" }, "FAME_X_MS", 7, 100)).toThrow(/FAME_X_MS/);
-    expect(() => msSetting({ FAME_X_MS: "-1" }, "FAME_X_MS", 7, 100)).toThrow(/FAME_X_MS/);
   });
 });

@@ -136,18 +136,13 @@ export class ChannelManager {
     const ch = this.byCid.get(cid);
     if (!ch) return;
     this.metrics.invalidated++;
-    this.byCid.delete(cid);
-    const key = this.keyByCid.get(cid) ?? ch.address;
-    this.keyByCid.delete(cid);
-    if (this.current.get(key) === ch) this.current.delete(key);
+    this.forget(ch);
   }
 
   /** a nack for a SecureOpen (its corrId is the cid) */
   failOpen(cid: string, code: string, reason: string): boolean {
-    const p = this.pending.get(cid);
+    const p = this.takePending(cid);
     if (!p) return false;
-    this.pending.delete(cid);
-    clearTimeout(p.timer);
     this.metrics.openFailures++;
     p.reject(new ChannelOpenError(code, `channel to ${p.address} refused: ${reason}`));
     return true;
@@ -155,13 +150,11 @@ export class ChannelManager {
 
   onSecureAccept(env: Envelope<SecureAccept>): void {
     const frame = env.frame;
-    const p = this.pending.get(frame.cid);
+    const p = this.takePending(frame.cid);
     if (!p) {
       this.log.warn({ cid: frame.cid, from: env.sid }, "SecureAccept for no pending channel ignored");
       return;
     }
-    this.pending.delete(frame.cid);
-    clearTimeout(p.timer);
     if (!frame.ok || !frame.ephPub) {
       this.metrics.openFailures++;
       p.reject(
@@ -246,6 +239,9 @@ export class ChannelManager {
     const aft = signer
       ? await signer.aftSigner.issue(claims, this.settings.aftTtlSec)
       : unsignedAftFor(claims, this.settings.aftTtlSec);
+    // Signing the AFT yields: an open of the same cid that arrived meanwhile must not
+    // replace the channel just keyed (its client would hold keys we no longer have).
+    if (this.byCid.has(frame.cid)) return void refuse("channel_conflict", "channel id already in use");
     if (this.byCid.size >= this.settings.maxAccepted) this.evictOldestAccepted();
     this.byCid.set(ch.cid, ch);
     this.metrics.accepted++;
@@ -259,7 +255,7 @@ export class ChannelManager {
   onSecureClose(env: Envelope): void {
     if (env.frame.type !== "SecureClose") return;
     const ch = this.byCid.get(env.frame.cid);
-    if (ch && ch.peerSid === env.sid) this.byCid.delete(ch.cid);
+    if (ch && ch.peerSid === env.sid) this.forget(ch);
   }
 
   /** maps a channel failure to the code the sender hears */
@@ -329,8 +325,7 @@ export class ChannelManager {
     if (this.current.get(key) === ch) this.current.delete(key);
     // In-flight calls on it finish first; then the replica may forget it.
     const t = setTimeout(() => {
-      this.byCid.delete(ch.cid);
-      this.keyByCid.delete(ch.cid);
+      this.forget(ch);
       try {
         this.connection.send({ to: ch.address, frame: { type: "SecureClose", cid: ch.cid, reason: why } });
       } catch {
@@ -338,6 +333,22 @@ export class ChannelManager {
       }
     }, 30_000);
     t.unref();
+  }
+
+  /** drops every trace of a channel: by cid, and as its destination's current channel */
+  private forget(ch: SecureChannel): void {
+    this.byCid.delete(ch.cid);
+    const key = this.keyByCid.get(ch.cid) ?? ch.address;
+    this.keyByCid.delete(ch.cid);
+    if (this.current.get(key) === ch) this.current.delete(key);
+  }
+
+  private takePending(cid: string): PendingOpen | undefined {
+    const p = this.pending.get(cid);
+    if (!p) return undefined;
+    this.pending.delete(cid);
+    clearTimeout(p.timer);
+    return p;
   }
 
   private evictOldestAccepted(): void {

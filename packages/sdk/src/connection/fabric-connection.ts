@@ -19,6 +19,9 @@ import { describeEnvelope } from "./envelope-view.js";
 import type { NodeSigner } from "./node-signer.js";
 import type { PeerKey, PeerKeyDirectory } from "./peer-keys.js";
 
+/** envelopes waiting behind a key fetch; beyond it a flood of unknown kids is dropped */
+const MAX_INBOX_DEPTH = 10_000;
+
 export type SecurityProfile = "open" | "overlay" | "strict-overlay";
 
 /** What admission produced for one attach: where to go and with what. */
@@ -104,6 +107,8 @@ export class FabricConnection {
   private attempts = 0;
   private inbox: Promise<void> = Promise.resolve();
   private inboxDepth = 0;
+  /** a full inbox is logged once, not once per dropped envelope */
+  private inboxOverflowLogged = false;
   private readonly signed: boolean;
   /** decode limits, resolved once for every frame from the sentinel */
   private readonly limits: Readonly<Limits>;
@@ -126,7 +131,14 @@ export class FabricConnection {
   async start(): Promise<void> {
     if (this.state !== "idle") throw new ConnectionError("bad_state", `cannot start from ${this.state}`);
     this.state = "connecting";
-    await this.attachOnce();
+    try {
+      await this.attachOnce();
+    } catch (err) {
+      // The caller gets no connection to close: a socket the sentinel never answered, or a
+      // link attached before a bind was refused, would otherwise stay open (and heartbeat).
+      await this.close();
+      throw err;
+    }
   }
 
   async bind(address: string): Promise<void> {
@@ -189,11 +201,7 @@ export class FabricConnection {
     clearTimeout(this.reconnectTimer);
     this.reconnectWake?.();
     this.wakeAttachWaiters();
-    for (const [id, w] of this.waiters) {
-      clearTimeout(w.timer);
-      w.reject(new ConnectionError("closed", "connection closed"));
-      this.waiters.delete(id);
-    }
+    this.rejectWaiters(new ConnectionError("closed", "connection closed"));
     const ws = this.ws;
     if (ws && ws.readyState === WebSocket.OPEN) {
       await new Promise<void>((resolve) => {
@@ -212,9 +220,10 @@ export class FabricConnection {
 
   /** asks the sentinel for a peer's key and vets it (strict-overlay: its certificate chain) */
   async fetchKey(kid: string): Promise<PeerKey | undefined> {
-    const env = this.send({ replyTo: this.replyAddress, frame: { type: "KeyRequest", kid } });
     let answer: Envelope;
     try {
+      // send throws while the link is down: the key is as unknown as if nobody answered
+      const env = this.send({ replyTo: this.replyAddress, frame: { type: "KeyRequest", kid } });
       answer = await this.waitFor(env.id);
     } catch {
       return undefined;
@@ -326,11 +335,7 @@ export class FabricConnection {
   private onSocketClosed(ws: WebSocket, code: number, reason: string): void {
     if (ws !== this.ws) return;
     clearInterval(this.heartbeat);
-    for (const [id, w] of this.waiters) {
-      clearTimeout(w.timer);
-      w.reject(new ConnectionError("disconnected", `sentinel link closed (${code} ${reason})`));
-      this.waiters.delete(id);
-    }
+    this.rejectWaiters(new ConnectionError("disconnected", `sentinel link closed (${code} ${reason})`));
     const wasAttached = this.state === "attached";
     if (this.state === "closed") return;
     if (wasAttached) {
@@ -403,6 +408,24 @@ export class FabricConnection {
     });
   }
 
+  /** hands `env` to the waiter of its corrId; false when nobody waits for it */
+  private settleWaiter(env: Envelope): boolean {
+    const w = env.corrId ? this.waiters.get(env.corrId) : undefined;
+    if (!w) return false;
+    clearTimeout(w.timer);
+    this.waiters.delete(env.corrId!);
+    w.resolve(env);
+    return true;
+  }
+
+  private rejectWaiters(err: ConnectionError): void {
+    for (const w of this.waiters.values()) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.waiters.clear();
+  }
+
   private receive(data: Buffer): void {
     this.lastHeard = Date.now();
     let env: Envelope;
@@ -416,22 +439,12 @@ export class FabricConnection {
     // Control frames from the sentinel answer a waiter by corrId.
     const t = env.frame.type;
     if (t === "NodeAttachAck" || t === "AddressBindAck" || t === "KeyAnnounce") {
-      const w = env.corrId ? this.waiters.get(env.corrId) : undefined;
-      if (w) {
-        clearTimeout(w.timer);
-        this.waiters.delete(env.corrId!);
-        w.resolve(env);
-      }
+      this.settleWaiter(env);
       return;
     }
     if (t === "HeartbeatAck" || t === "Heartbeat") return;
-    if (t === "DeliveryAck" && env.corrId && this.waiters.has(env.corrId)) {
-      const w = this.waiters.get(env.corrId)!;
-      clearTimeout(w.timer);
-      this.waiters.delete(env.corrId);
-      w.resolve(env);
-      return;
-    }
+    // A nack of one of our control requests (e.g. a KeyRequest) answers its waiter.
+    if (t === "DeliveryAck" && this.settleWaiter(env)) return;
     if (env.sid === this.sentinelSid || !this.signed) {
       this.deliver(env);
       return;
@@ -440,14 +453,7 @@ export class FabricConnection {
       // Unsigned by design: FabricNode opens it with the keys of the channel its sender
       // shook hands on (signed SecureOpen/SecureAccept), which authenticates it end to end.
       if (this.inboxDepth === 0) this.deliver(env);
-      else {
-        this.inboxDepth++;
-        this.inbox = this.inbox
-          .then(() => this.deliver(env))
-          .finally(() => {
-            this.inboxDepth--;
-          });
-      }
+      else this.enqueue(env, () => this.deliver(env));
       return;
     }
     // Peer envelopes are verified end to end, in arrival order.
@@ -457,11 +463,27 @@ export class FabricConnection {
       this.verifyAndDeliver(env, known);
       return;
     }
+    this.enqueue(env, async () => {
+      const key = kid ? await this.opts.peerKeys.resolve(kid, () => this.fetchKey(kid)) : undefined;
+      this.verifyAndDeliver(env, key);
+    });
+  }
+
+  /** runs `task` after every envelope queued before it; one failing task must not stall the rest */
+  private enqueue(env: Envelope, task: () => void | Promise<void>): void {
+    if (this.inboxDepth >= MAX_INBOX_DEPTH) {
+      if (!this.inboxOverflowLogged) {
+        this.opts.log.warn({ from: env.sid, depth: this.inboxDepth }, "inbox full: envelopes dropped");
+        this.inboxOverflowLogged = true;
+      }
+      return;
+    }
+    this.inboxOverflowLogged = false;
     this.inboxDepth++;
     this.inbox = this.inbox
-      .then(async () => {
-        const key = kid ? await this.opts.peerKeys.resolve(kid, () => this.fetchKey(kid)) : undefined;
-        this.verifyAndDeliver(env, key);
+      .then(task)
+      .catch((err: unknown) => {
+        this.opts.log.warn({ from: env.sid, err: (err as Error).message }, "queued envelope dropped");
       })
       .finally(() => {
         this.inboxDepth--;

@@ -65,7 +65,8 @@ export class PeerKeyDirectory {
           notAfter: vetted.notAfter,
           logicals: vetted.logicals,
         };
-        if (this.keys.size >= this.maxKeys) {
+        // a re-announced kid replaces its entry: no room to make
+        if (!this.keys.has(jwk.kid) && this.keys.size >= this.maxKeys) {
           const oldest = this.keys.keys().next().value;
           if (oldest !== undefined) this.keys.delete(oldest);
         }

@@ -3,9 +3,10 @@
  * reports delivery failures to. It owns a caller (`client`) and a callee (served agents).
  */
 import type { BaseAgent } from "../agent/base-agent.js";
+import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
 import { isPlainObject } from "./json-value.js";
 import { MAX_ID_LENGTH, parseRpcMessage } from "./jsonrpc.js";
-import { RpcClient, type RpcClientOptions, type RpcDiagnosticSink } from "./rpc-client.js";
+import { RpcClient, type RpcClientOptions } from "./rpc-client.js";
 import { RpcServer, type RpcServerOptions, type ServeHandle } from "./rpc-server.js";
 import type { RpcMessageMeta, RpcOutbound } from "./transport.js";
 
@@ -52,12 +53,12 @@ export class RpcEndpoint {
     try {
       if (this.#closed) return;
       if (!isValidMeta(m)) {
-        this.#report("bad_message_meta");
+        reportDiagnostic(this.#diag, "bad_message_meta");
         return;
       }
       const parsed = parseRpcMessage(payload);
       if (!parsed.ok) {
-        this.#report("bad_payload", m.corrId, parsed.error.message);
+        reportDiagnostic(this.#diag, "bad_payload", m.corrId, parsed.error.message);
         if (parsed.answer) this.#server.answerInvalid(parsed.id, parsed.error, m);
         else this.client.rejectMalformedReply(m.corrId, parsed.error);
         return;
@@ -76,7 +77,12 @@ export class RpcEndpoint {
       }
     } catch (err) {
       // Defensive: a bug here must cost one message, not the connection.
-      this.#report("internal_error", undefined, err instanceof Error ? err.message : "unknown");
+      reportDiagnostic(
+        this.#diag,
+        "internal_error",
+        undefined,
+        err instanceof Error ? err.message : "unknown",
+      );
     }
   }
 
@@ -106,19 +112,6 @@ export class RpcEndpoint {
     this.#closed = true;
     this.client.close(reason);
     this.#server.close();
-  }
-
-  #report(event: string, corrId?: string, detail?: string): void {
-    if (this.#diag === undefined) return;
-    try {
-      this.#diag({
-        event,
-        ...(corrId === undefined ? {} : { corrId }),
-        ...(detail === undefined ? {} : { detail }),
-      });
-    } catch {
-      // A faulty log sink must not break message handling.
-    }
   }
 }
 

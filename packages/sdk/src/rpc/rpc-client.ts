@@ -4,6 +4,7 @@
  * policy says it is safe.
  */
 import { randomUUID } from "node:crypto";
+import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
 import { isPlainObject, toJsonValue } from "./json-value.js";
 import {
   DEFAULT_STREAM_WINDOW,
@@ -44,13 +45,7 @@ export interface RetryInfo {
   failedCorrId: string;
 }
 
-/** Lets the owner of the connection log what the RPC layer dropped or could not send. */
-export type RpcDiagnosticSink = (event: RpcDiagnostic) => void;
-export interface RpcDiagnostic {
-  event: string;
-  corrId?: string;
-  detail?: string;
-}
+export type { RpcDiagnostic, RpcDiagnosticSink } from "./diagnostic.js";
 
 export interface RpcClientOptions {
   /** Per-attempt timeout when a call sets none (default 30 s). */
@@ -261,7 +256,7 @@ export class RpcClient {
           try {
             await this.#beforeRetry(code, { address, method, attempt, failedCorrId: corrId });
           } catch (hookErr) {
-            this.#report("before_retry_failed", corrId, describe(hookErr));
+            reportDiagnostic(this.#diag, "before_retry_failed", corrId, describe(hookErr));
             throw err;
           }
         }
@@ -388,7 +383,7 @@ export class RpcClient {
     const call = this.#pending.get(m.corrId);
     if (call === undefined || message.id !== call.id) {
       // Late replies after a timeout or cancel are normal; anything else is noise.
-      this.#report("unmatched_reply", m.corrId, message.kind);
+      reportDiagnostic(this.#diag, "unmatched_reply", m.corrId, message.kind);
       return;
     }
     if (call.kind === "stream") {
@@ -436,7 +431,7 @@ export class RpcClient {
           host: {
             sendControl: (payload) => {
               this.#outbound.send(source, payload, { corrId }).catch((err: unknown) => {
-                this.#report("stream_control_send_failed", corrId, describe(err));
+                reportDiagnostic(this.#diag, "stream_control_send_failed", corrId, describe(err));
               });
             },
             release: () => {
@@ -520,19 +515,6 @@ export class RpcClient {
   #settleFailure(corrId: string, call: WaitingCall, failure: AttemptFailure): void {
     this.#clearWaiting(corrId, call);
     call.reject(failure);
-  }
-
-  #report(event: string, corrId?: string, detail?: string): void {
-    if (this.#diag === undefined) return;
-    try {
-      this.#diag({
-        event,
-        ...(corrId === undefined ? {} : { corrId }),
-        ...(detail === undefined ? {} : { detail }),
-      });
-    } catch {
-      // A faulty log sink must not break message handling.
-    }
   }
 }
 

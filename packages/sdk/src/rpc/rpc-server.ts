@@ -6,6 +6,7 @@
 import type { CallContext } from "../agent/call-context.js";
 import { type AgentDispatcher, dispatcherFor } from "../agent/dispatcher.js";
 import type { OperationSpec } from "../agent/operation.js";
+import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
 import { toJsonValue } from "./json-value.js";
 import {
   encodeError,
@@ -17,7 +18,6 @@ import {
   type RpcStreamCreditMessage,
   truncate,
 } from "./jsonrpc.js";
-import type { RpcDiagnosticSink } from "./rpc-client.js";
 import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc-error.js";
 import { StreamSender } from "./stream-sender.js";
 import type { JsonObject, RpcMessageMeta, RpcOutbound } from "./transport.js";
@@ -103,7 +103,7 @@ export class RpcServer {
     if (replyTo === undefined) {
       // Without a reply address the caller could never learn the outcome; running the
       // operation anyway would be a side effect nobody asked to observe.
-      this.#report("request_without_reply_address", m.corrId, req.method);
+      reportDiagnostic(this.#diag, "request_without_reply_address", m.corrId, req.method);
       return;
     }
     const target = this.#target(m.to);
@@ -124,7 +124,7 @@ export class RpcServer {
     const streamKey = keyOf(replyTo, m.corrId);
     if (this.#streams.has(streamKey)) {
       // Answering would end the caller's existing stream; a duplicate is safest ignored.
-      this.#report("duplicate_request", m.corrId, req.method);
+      reportDiagnostic(this.#diag, "duplicate_request", m.corrId, req.method);
       return;
     }
     const spec = dispatcher.lookup(req.method);
@@ -330,17 +330,13 @@ export class RpcServer {
       await this.#outbound.send(to, payload, { corrId });
       return true;
     } catch (err) {
-      this.#report("reply_send_failed", corrId, err instanceof Error ? err.message : "send rejected");
+      reportDiagnostic(
+        this.#diag,
+        "reply_send_failed",
+        corrId,
+        err instanceof Error ? err.message : "send rejected",
+      );
       return false;
-    }
-  }
-
-  #report(event: string, corrId: string, detail: string): void {
-    if (this.#diag === undefined) return;
-    try {
-      this.#diag({ event, corrId, detail });
-    } catch {
-      // A faulty log sink must not break request handling.
     }
   }
 }
