@@ -146,6 +146,31 @@ describe("CertificateRenewer", () => {
     r.stop();
   });
 
+  it("a renewal in flight when start() is called leaves a single schedule", async () => {
+    const t0 = Date.now();
+    let release: (a: Admission) => void = () => undefined;
+    let calls = 0;
+    const r = new CertificateRenewer({
+      current: admission(t0, 2 * HOUR),
+      renew: () =>
+        new Promise<Admission>((res) => {
+          calls++;
+          release = res;
+        }),
+      onRenewed: () => undefined,
+      random: () => 0.5,
+    });
+    const pending = r.renewNow();
+    r.start(); // schedules the current certificate's renewal point, t0 + 1 h
+    expect(r.nextAttemptAt).toBe(t0 + HOUR);
+    release(admission(t0, 4 * HOUR, "fresh"));
+    await pending;
+    expect(r.nextAttemptAt).toBe(t0 + 2 * HOUR);
+    await vi.advanceTimersByTimeAsync(HOUR + 1);
+    expect(calls).toBe(1); // start()'s timer for the old certificate no longer fires
+    r.stop();
+  });
+
   it("needs a way to renew", () => {
     expect(() => new CertificateRenewer({ current: admission(0, 1), onRenewed: () => undefined })).toThrow(
       TypeError,

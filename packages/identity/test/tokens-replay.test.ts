@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ReplayGuard } from "../src/tokens/index.js";
+import { ExpiringUseCounter, ReplayGuard } from "../src/tokens/index.js";
 
 describe("ReplayGuard", () => {
   const clock = (start = 1_000_000_000_000) => {
@@ -46,5 +46,17 @@ describe("ReplayGuard", () => {
     const g = new ReplayGuard({ now: c.now, clockToleranceSec: 0 });
     expect(g.consume("old", "i", c.sec() - 1)).toBe("accepted");
     expect(g.size).toBe(0);
+  });
+});
+
+describe("ExpiringUseCounter", () => {
+  it("counts up to maxUses per live key and rejects unusable bounds", () => {
+    const now = 1_000_000_000_000;
+    const u = new ExpiringUseCounter({ maxUses: 2, toleranceMs: 0, now: () => now });
+    const exp = now / 1000 + 60;
+    expect([u.use("k", exp), u.use("k", exp), u.use("k", exp)]).toEqual(["ok", "ok", "exhausted"]);
+    expect(u.has("k")).toBe(true);
+    expect(() => new ExpiringUseCounter({ maxUses: 0 })).toThrow(RangeError);
+    expect(() => new ExpiringUseCounter({ maxEntries: 0 })).toThrow(RangeError);
   });
 });

@@ -7,6 +7,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   generateSigningKey,
+  loadPublicJwksFile,
   loadSigningKeyFile,
   publicJwks,
   type SigningKey,
@@ -61,6 +62,16 @@ describe("access tokens", () => {
     expect(v.sub).toBe("node-a");
     expect(v.scopes).toEqual(["node.connect"]);
     expect(v.exp - v.iat).toBe(60);
+  });
+
+  it("refuses to sign a scope claim its verifier would refuse", async () => {
+    // 32 scopes of 64 characters: each valid, together longer than a scope claim may be.
+    const scopes = Array.from({ length: 32 }, (_, i) => `${i}`.padStart(64, "s"));
+    await rejects(signAccessToken(key, { ...OAUTH, clientId: "c", scopes, ttlSec: 60 }), "token_invalid");
+    await rejects(
+      signAccessToken(key, { ...OAUTH, clientId: "c", scopes: ["a b"], ttlSec: 60 }),
+      "token_invalid",
+    );
   });
 
   it("refuses expired, wrong audience, wrong issuer, forged, missing scope", async () => {
@@ -279,6 +290,37 @@ describe("signing key files", () => {
       const err = await loadSigningKeyFile(join(dir, f), "FAME_X").catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).setting).toBe("FAME_X");
+    }
+  });
+
+  it("loads a public JWKS file and refuses what could never verify or must not be there", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fame-keys-"));
+    const k = await generateSigningKey("pub-key");
+    const write = (name: string, doc: unknown) => {
+      writeFileSync(join(dir, name), JSON.stringify(doc));
+      return join(dir, name);
+    };
+    const good = publicJwks([k]);
+    expect(loadPublicJwksFile(write("good.json", good), "FAME_J")).toEqual(good);
+    const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const rsa = { kty: "RSA", n: "AQAB", e: "AQAB", kid: "r" };
+    const bad = {
+      "private.json": { keys: [await exportJWK(privateKey)] },
+      "rsa.json": { keys: [rsa] },
+      "empty.json": { keys: [] },
+      "many.json": { keys: Array.from({ length: 17 }, () => good.keys[0]) },
+      "null.json": { keys: [null] },
+    };
+    for (const [name, doc] of Object.entries(bad)) {
+      const err = (() => {
+        try {
+          return loadPublicJwksFile(write(name, doc), "FAME_J");
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err, name).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).setting).toBe("FAME_J");
     }
   });
 });

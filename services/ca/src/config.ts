@@ -1,7 +1,6 @@
-import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { ConfigError, readBool, readInt, readPort, readString, readUrl } from "@fame/config";
+import { ConfigError, readBool, readInt, readPort, readSettingFile, readString, readUrl } from "@fame/config";
 import { fetchWithTrust, type ServerTls, serverTlsFromEnv } from "@fame/http-service";
 import {
   CertificateError,
@@ -9,13 +8,15 @@ import {
   DEFAULT_TRUST_DOMAIN,
   DEFAULT_WELCOME_ISSUER,
   importPrivateKeyPem,
+  isDnsLogical,
   issueNodeCertificate,
+  loadPublicJwksFile,
   PkiConfigError,
   type VerificationKeys,
   verifyNodeCertificate,
 } from "@fame/identity";
 import type { Logger } from "@fame/logger";
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JSONWebKeySet } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, customFetch } from "jose";
 
 export interface CaConfig {
   host: string;
@@ -38,43 +39,10 @@ type CryptoKey = Awaited<ReturnType<typeof importPrivateKeyPem>>;
 
 export const DEFAULT_CA_PORT = 8445;
 export const DEFAULT_WELCOME_JWKS_URL = "https://localhost:8444/.well-known/jwks.json";
-const MAX_JWKS_KEYS = 16;
 const MAX_TTL_CEILING_SEC = 30 * 24 * 3600;
-
-function readFile(file: string, setting: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch (err) {
-    const hint =
-      (err as NodeJS.ErrnoException).code === "ENOENT"
-        ? " (run `node scripts/setup-pki.mjs` to generate the dev PKI)"
-        : "";
-    throw new ConfigError(setting, `cannot read ${file}: ${(err as Error).message}${hint}`);
-  }
-}
 
 function trimSlash(s: string): string {
   return s.endsWith("/") ? s.slice(0, -1) : s;
-}
-
-function jwksFromFile(file: string): VerificationKeys {
-  const setting = "FAME_WELCOME_JWKS_FILE";
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readFile(file, setting));
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError(setting, `${file} is not JSON`);
-  }
-  const keys = (doc as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_JWKS_KEYS) {
-    throw new ConfigError(setting, `${file} must be a JWKS with 1..${MAX_JWKS_KEYS} keys`);
-  }
-  // Never accept a private key file by mistake as "public" material: strip nothing, refuse it.
-  if (keys.some((k: unknown) => typeof k !== "object" || k === null || "d" in k)) {
-    throw new ConfigError(setting, `${file} must hold public keys only`);
-  }
-  return createLocalJWKSet(doc as JSONWebKeySet);
 }
 
 function jwksFromUrl(url: URL, trustBundlePem: string): VerificationKeys {
@@ -130,7 +98,8 @@ export async function checkIssuer(
 export async function caConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<CaConfig> {
   const certsDir = readString(env["FAME_CERTS_DIR"], "FAME_CERTS_DIR", "certs");
   const trustDomain = readString(env["FAME_TRUST_DOMAIN"], "FAME_TRUST_DOMAIN", DEFAULT_TRUST_DOMAIN);
-  if (!/^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$/.test(trustDomain)) {
+  // The PKI's own rule (labels, length), so a bad domain fails here and not in the self-test.
+  if (!isDnsLogical(trustDomain)) {
     throw new ConfigError("FAME_TRUST_DOMAIN", "must be a lowercase DNS name");
   }
   const certFile = readString(
@@ -161,11 +130,11 @@ export async function caConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Pro
     FAME_TLS_KEY: env["FAME_TLS_KEY"] || join(certsDir, "server.key"),
   });
 
-  const issuerCertPem = readFile(certFile, "FAME_CA_ISSUER_CERT");
-  const trustBundlePem = readFile(bundleFile, "FAME_CA_CERTS");
+  const issuerCertPem = readSettingFile(certFile, "FAME_CA_ISSUER_CERT");
+  const trustBundlePem = readSettingFile(bundleFile, "FAME_CA_CERTS");
   let issuerKey: CryptoKey;
   try {
-    issuerKey = await importPrivateKeyPem(readFile(keyFile, "FAME_CA_ISSUER_KEY"));
+    issuerKey = await importPrivateKeyPem(readSettingFile(keyFile, "FAME_CA_ISSUER_KEY"));
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError("FAME_CA_ISSUER_KEY", (err as Error).message);
@@ -179,7 +148,7 @@ export async function caConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Pro
   const jwksFile = env["FAME_WELCOME_JWKS_FILE"];
   let keys: VerificationKeys;
   if (jwksFile) {
-    keys = jwksFromFile(jwksFile);
+    keys = createLocalJWKSet(loadPublicJwksFile(jwksFile, "FAME_WELCOME_JWKS_FILE"));
   } else {
     const url = readUrl(env["FAME_WELCOME_JWKS_URL"], "FAME_WELCOME_JWKS_URL", {
       fallback: DEFAULT_WELCOME_JWKS_URL,

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError, readSettingJson } from "@fame/config";
-import { isClientId, SCOPE_TOKEN_PATTERN } from "@fame/identity";
+import { isClientId, parseScope, SCOPE_TOKEN_PATTERN, TOKEN_LIMITS } from "@fame/identity";
 
 export const CLIENT_CREDENTIALS = "client_credentials";
 
@@ -84,6 +84,13 @@ export function parseClientEntry(raw: unknown, setting: string, where: string): 
   }
   if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === "string" && SCOPE_TOKEN_PATTERN.test(s))) {
     throw new ConfigError(setting, `${where}.scopes must be a list of scope tokens`);
+  }
+  // Refused at startup rather than as a failed token request: an access token must carry them all.
+  if (scopes.length > 0 && parseScope(scopes.join(" ")) === undefined) {
+    throw new ConfigError(
+      setting,
+      `${where}.scopes must fit one access token (≤ ${TOKEN_LIMITS.maxScopes} scopes, ≤ ${TOKEN_LIMITS.maxScopeLength} characters)`,
+    );
   }
   if (
     grantTypes !== undefined &&

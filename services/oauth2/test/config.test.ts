@@ -76,6 +76,15 @@ describe("oauth2ConfigFromEnv", () => {
     expect(
       await settingOf({ ...env(), FAME_OAUTH2_CLIENT_ID: "solo", FAME_OAUTH2_CLIENT_SECRET: "short" }),
     ).toBe("FAME_OAUTH2_CLIENT_ID");
+    const tooManyScopes = Array.from({ length: 33 }, (_, i) => `s${i}`).join(",");
+    expect(
+      await settingOf({
+        ...env(),
+        FAME_OAUTH2_CLIENT_ID: "solo",
+        FAME_OAUTH2_CLIENT_SECRET: "a-long-enough-secret",
+        FAME_OAUTH2_CLIENT_SCOPES: tooManyScopes,
+      }),
+    ).toBe("FAME_OAUTH2_CLIENT_ID");
     expect(
       await settingOf({ ...env(), FAME_DEV_INSECURE_HTTP: "0", FAME_TLS_CERT: join(dir, "none.pem") }),
     ).toBe("FAME_TLS_CERT");

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, readBool, readInt, readPort, readString, readUrl } from "@fame/config";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service";
@@ -11,13 +10,14 @@ import {
   isDnsLogical,
   isSystemId,
   isWildcardPattern,
+  loadPublicJwksFile,
   loadSigningKeyFile,
   MAX_TICKET_TTL_SEC,
   type SigningKey,
   type VerificationKeys,
 } from "@fame/identity";
 import type { Logger } from "@fame/logger";
-import { createLocalJWKSet, type JSONWebKeySet } from "jose";
+import { createLocalJWKSet } from "jose";
 import { remoteAccessTokenKeys } from "./access-token-keys.js";
 import type { PlacementStrategy } from "./placement.js";
 
@@ -121,26 +121,8 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
 /** FAME_JWKS_FILE (a JWKS JSON document, for tests and offline runs) wins over FAME_JWKS_URL. */
 function accessTokenKeysFromEnv(env: NodeJS.ProcessEnv): VerificationKeys {
   const file = env["FAME_JWKS_FILE"];
-  if (file) {
-    let jwks: unknown;
-    try {
-      jwks = JSON.parse(readFileSync(file, "utf8"));
-    } catch (err) {
-      throw new ConfigError("FAME_JWKS_FILE", `cannot read a JWKS from ${file}: ${(err as Error).message}`);
-    }
-    const keys = (jwks as { keys?: unknown } | null)?.keys;
-    if (!Array.isArray(keys) || keys.length === 0) {
-      throw new ConfigError("FAME_JWKS_FILE", `${file} has no "keys" list`);
-    }
-    // jose checks members lazily; refuse at startup what could never verify (or should never be here).
-    for (const k of keys as Record<string, unknown>[]) {
-      if (k === null || typeof k !== "object" || k["kty"] !== "OKP" || k["crv"] !== "Ed25519" || "d" in k) {
-        throw new ConfigError("FAME_JWKS_FILE", `${file} must hold only public Ed25519 keys`);
-      }
-    }
-    // Built once here rather than per request.
-    return createLocalJWKSet(jwks as JSONWebKeySet);
-  }
+  // Built once here rather than per request.
+  if (file) return createLocalJWKSet(loadPublicJwksFile(file, "FAME_JWKS_FILE"));
   const url = readUrl(env["FAME_JWKS_URL"], "FAME_JWKS_URL", {
     fallback: `${DEFAULT_OAUTH2_ISSUER}/.well-known/jwks.json`,
     protocols: devInsecure(env) ? ["https:", "http:"] : ["https:"],

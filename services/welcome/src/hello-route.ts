@@ -1,4 +1,5 @@
 import {
+  HELLO_PATH,
   NODE_CONNECT_SCOPE,
   type SigningKey,
   signAttachTicket,
@@ -14,7 +15,8 @@ import type { LogicalPolicy } from "./logical-policy.js";
 import type { PlacementStrategy } from "./placement.js";
 import { sendWelcomeError } from "./welcome-error.js";
 
-export const HELLO_PATH = "/fame/v1/welcome/hello";
+// One definition shared with admitNode, so the client and the route cannot drift apart.
+export { HELLO_PATH };
 
 export interface HelloDeps {
   issuer: string;

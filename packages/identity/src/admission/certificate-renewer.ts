@@ -93,6 +93,8 @@ export class CertificateRenewer {
 
   #schedule(at: number): void {
     if (this.#stopped) return;
+    // A renewal that was in flight across stop() + start() finds start's timer already set.
+    if (this.#timer) clearTimeout(this.#timer);
     this.#nextAttemptAt = at;
     const delay = Math.max(0, at - this.#now());
     this.#timer = setTimeout(

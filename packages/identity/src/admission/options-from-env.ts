@@ -1,5 +1,6 @@
 import { ConfigError, readBool, readInt, readOptionalString, readUrl } from "@fame/config";
 import { trustBundleFromEnv } from "@fame/http-service";
+import { isClientId } from "../tokens/identifiers.js";
 import type { AdmitNodeOptions } from "./types.js";
 
 export const DEFAULT_TOKEN_URL = "https://localhost:8443/oauth/token";
@@ -34,7 +35,7 @@ export function admissionOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): A
   });
   const clientId = readOptionalString(env["FAME_ADMISSION_CLIENT_ID"], "FAME_ADMISSION_CLIENT_ID");
   if (clientId === undefined) throw new ConfigError("FAME_ADMISSION_CLIENT_ID", "is required");
-  if (!/^[A-Za-z0-9_.:@-]{1,128}$/.test(clientId)) {
+  if (!isClientId(clientId)) {
     throw new ConfigError("FAME_ADMISSION_CLIENT_ID", "must match [A-Za-z0-9_.:@-]{1,128}");
   }
   const clientSecret = readOptionalString(

@@ -15,8 +15,3 @@ export function x5cOf(certificatePem: string, chainPem: string): string[] {
   for (const c of chain) if (!out.includes(c)) out.push(c);
   return out;
 }
-
-export function toPem(base64Der: string): string {
-  const lines = base64Der.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE-----\n${lines.join("\n")}\n-----END CERTIFICATE-----\n`;
-}

@@ -1,42 +1,28 @@
+import { isAssignedPath, isDnsLogical, isSystemId } from "../tokens/identifiers.js";
+
 /**
- * Shapes of the identity values carried in CSRs and certificates. They mirror the wire rules
- * of @fame/protocol (systemId, physical path, logicals) but are kept local so the PKI does not
- * depend on protocol internals that are still moving.
+ * Shapes of the identity values carried in CSRs and certificates. systemIds, paths and DNS
+ * names follow the same rules as the tokens that authorise them (tokens/identifiers.ts), so
+ * an identity Welcome grants always fits a certificate.
  */
 
 export const DEFAULT_TRUST_DOMAIN = "fame.fabric";
 
-export const SYSTEM_ID_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
 export const SID_PATTERN = /^[A-Za-z0-9]{1,64}$/;
-const SEGMENT = /^[A-Za-z0-9_]{1,64}$/;
-const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const MAX_SEGMENTS = 8;
-const MAX_PATH = MAX_SEGMENTS * 65;
-const MAX_HOST = 253;
 /** Upper bound on logicals per node; matches the protocol's NodeAttach limit. */
 export const MAX_LOGICALS = 64;
 
-export function isSystemIdValue(value: unknown): value is string {
-  return typeof value === "string" && SYSTEM_ID_PATTERN.test(value);
-}
+export const isSystemIdValue = isSystemId;
 
 export function isSidValue(value: unknown): value is string {
   return typeof value === "string" && SID_PATTERN.test(value);
 }
 
 /** Lowercase DNS name, no trailing dot. */
-export function isDnsHost(value: unknown): value is string {
-  if (typeof value !== "string" || value.length === 0 || value.length > MAX_HOST) return false;
-  return value.split(".").every((label) => LABEL.test(label));
-}
+export const isDnsHost = isDnsLogical;
 
 /** Physical path `/seg/seg…`, at most 8 segments. */
-export function isPathValue(value: unknown): value is string {
-  if (typeof value !== "string" || value.length < 2 || value.length > MAX_PATH) return false;
-  if (value.charCodeAt(0) !== 0x2f) return false;
-  const segments = value.slice(1).split("/");
-  return segments.length <= MAX_SEGMENTS && segments.every((s) => SEGMENT.test(s));
-}
+export const isPathValue = isAssignedPath;
 
 /** A concrete logical host name or a `*.`-wildcard one. */
 export function isLogicalValue(value: unknown): value is string {

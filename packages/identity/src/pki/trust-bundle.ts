@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { type CertificateParts, certificateParts } from "./cert-parts.js";
 import { PkiConfigError } from "./errors.js";
 import { decodePemBlocks } from "./pem.js";
 import { x509 } from "./x509.js";
@@ -6,7 +7,8 @@ import { x509 } from "./x509.js";
 /** Parsed trust anchors plus a digest identifying the bundle in cache keys. */
 export interface TrustBundle {
   digest: string;
-  roots: { der: Uint8Array; cert: x509.X509Certificate }[];
+  /** parts split once here: every uncached chain verification looks up its anchor by subject */
+  roots: { der: Uint8Array; cert: x509.X509Certificate; parts: CertificateParts }[];
 }
 
 const MAX_ROOTS = 32;
@@ -26,6 +28,7 @@ export function loadTrustBundle(pem: string): TrustBundle {
     roots = decodePemBlocks(pem, "CERTIFICATE", MAX_ROOTS, false).map((der) => ({
       der,
       cert: new x509.X509Certificate(der),
+      parts: certificateParts(der),
     }));
   } catch (err) {
     throw new PkiConfigError(`trust bundle cannot be parsed: ${(err as Error).message}`);

@@ -175,7 +175,7 @@ async function buildPath(certs: ParsedCert[], bundle: TrustBundle): Promise<Pars
   const candidates = anchor
     ? [anchor]
     : bundle.roots
-        .filter((r) => sameBytes(certificateParts(r.der).subjectName, last.parts.issuerName))
+        .filter((r) => sameBytes(r.parts.subjectName, last.parts.issuerName))
         .map((r) => parseCert(r.der, "trust anchor"));
   for (const candidate of candidates) {
     if (sameBytes(last.parts.issuerName, candidate.parts.subjectName) && (await signedBy(last, candidate))) {

@@ -42,7 +42,7 @@ export function isClientId(v: unknown): v is string {
 }
 
 /** A concrete lowercase DNS name (no wildcard). */
-export function isDnsLogical(v: unknown): boolean {
+export function isDnsLogical(v: unknown): v is string {
   if (typeof v !== "string" || v.length === 0 || v.length > LIMITS.maxLogicalLength) return false;
   for (const label of v.split(".")) if (!LABEL.test(label)) return false;
   return true;

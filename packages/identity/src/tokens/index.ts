@@ -36,6 +36,7 @@ export {
 } from "./identifiers.js";
 export {
   generateSigningKey,
+  loadPublicJwksFile,
   loadSigningKeyFile,
   publicJwks,
   type SigningKey,
@@ -51,6 +52,7 @@ export {
   signAttachTicket,
   signCaGrant,
 } from "./sign.js";
+export { ExpiringUseCounter, type ExpiringUseCounterOptions, type UseVerdict } from "./use-counter.js";
 export {
   type AccessTokenVerifyOptions,
   type VerificationKeys,

@@ -43,6 +43,29 @@ export async function loadSigningKeyFile(file: string, setting: string): Promise
   }
 }
 
+/** A handful of rotating keys, not a key dump. */
+const MAX_JWKS_FILE_KEYS = 16;
+
+/**
+ * Reads a JWKS file of public Ed25519 verification keys. jose checks members only when a token
+ * arrives, so what could never verify (or must never be here: a private key) is refused at
+ * startup, as a ConfigError naming `setting`.
+ */
+export function loadPublicJwksFile(file: string, setting: string): JSONWebKeySet {
+  const doc = readSettingJson(file, setting);
+  const keys = (doc as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_JWKS_FILE_KEYS) {
+    throw new ConfigError(setting, `${file} must be a JWKS with 1..${MAX_JWKS_FILE_KEYS} keys`);
+  }
+  for (const k of keys as unknown[]) {
+    const j = k as Record<string, unknown> | null;
+    if (j === null || typeof j !== "object" || j["kty"] !== "OKP" || j["crv"] !== "Ed25519" || "d" in j) {
+      throw new ConfigError(setting, `${file} must hold only public Ed25519 keys`);
+    }
+  }
+  return doc as JSONWebKeySet;
+}
+
 /** A fresh Ed25519 signing key (tests, ephemeral dev runs). */
 export async function generateSigningKey(kid: string = randomKid()): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair(TOKEN_ALG, { crv: "Ed25519", extractable: false });

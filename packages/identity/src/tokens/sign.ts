@@ -18,6 +18,7 @@ import {
   isSystemId,
   isTokenId,
   LIMITS,
+  parseScope,
   SCOPE_TOKEN_PATTERN,
 } from "./identifiers.js";
 import type { SigningKey } from "./keys.js";
@@ -54,10 +55,13 @@ export async function signAccessToken(
     if (!SCOPE_TOKEN_PATTERN.test(s)) throw new TokenError("token_invalid", "scope token is malformed");
   }
   const scope = [...new Set(input.scopes)].join(" ");
+  // The verifier's own parser too, so a token issued here is never refused later for its scope claim.
+  const scopes = parseScope(scope);
+  if (scopes === undefined) throw new TokenError("token_invalid", "scope claim is too long");
   const base = registered(input, input.clientId, 24 * 3600);
   const wire = { ...base, client_id: input.clientId, scope };
   const token = await sign(key, "accessToken", wire);
-  return { token, claims: { ...wire, scopes: scope.split(" ") } };
+  return { token, claims: { ...wire, scopes } };
 }
 
 export interface IdentityTokenInput extends CommonSignInput, NodeIdentity {}

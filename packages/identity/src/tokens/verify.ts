@@ -122,9 +122,21 @@ async function verifyJwt(
   return payload;
 }
 
+/**
+ * Key sets built from JWKS documents, per document object: a caller that holds one JWKS (the
+ * sentinel, from its file) would otherwise re-import its keys on every verification. The
+ * document is read once; change keys by passing a new object.
+ */
+const localKeySets = new WeakMap<JSONWebKeySet, JWTVerifyGetKey>();
+
 function keyInput(keys: VerificationKeys): JWTVerifyGetKey | CryptoKey | KeyObject {
   if (typeof keys === "object" && keys !== null && "keys" in keys && Array.isArray(keys.keys)) {
-    return createLocalJWKSet(keys);
+    let set = localKeySets.get(keys);
+    if (set === undefined) {
+      set = createLocalJWKSet(keys);
+      localKeySets.set(keys, set);
+    }
+    return set;
   }
   return keys as JWTVerifyGetKey | CryptoKey | KeyObject;
 }
