@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { type CryptoBackend, defaultBackend } from "@fame/crypto";
 import {
   base64urlDecode,
@@ -9,6 +8,7 @@ import {
   signingInput,
 } from "@fame/protocol";
 import type { NodeKey } from "./node-session.js";
+import { sameSecret } from "./same-secret.js";
 import type { AdmissionProfile, SecurityProfile } from "./sentinel-config.js";
 
 /** What a verified attach ticket says about the node (Welcome's decision). */
@@ -64,13 +64,6 @@ export interface AttachAuthorityOptions {
 }
 
 const refuse = (code: ErrorCode, reason: string): AttachDecision => ({ ok: false, code, reason });
-
-function sameSecret(a: string, b: string): boolean {
-  // digests first, so unequal lengths take the same time as unequal content
-  const da = createHash("sha256").update(a).digest();
-  const db = createHash("sha256").update(b).digest();
-  return timingSafeEqual(da, db);
-}
 
 /**
  * Decides whether a NodeAttach may join: admission (who placed this node and

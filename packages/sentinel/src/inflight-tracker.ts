@@ -11,14 +11,24 @@ export interface InflightEntry {
   envelopeId: string;
   replyTo: string | undefined;
   deadline: number;
+  /** the logical address it was routed through, when it went by way of a pool */
+  address?: string | undefined;
 }
 
 export class InflightTracker {
   private readonly byKey = new Map<string, InflightEntry>();
   private readonly byReplica = new Map<string, Set<string>>();
-  private readonly perRequester = new Map<string, number>();
+  /** keys per requester: its count, and what to drop when it leaves, without a table scan */
+  private readonly byRequester = new Map<string, Set<string>>();
 
-  constructor(private readonly maxEntries = 1_000_000) {}
+  /**
+   * `onRemove` hears of every entry that leaves, however it leaves (answered, its replica or
+   * requester gone, expired, replaced), so load counted at `track` is always given back.
+   */
+  constructor(
+    private readonly maxEntries = 1_000_000,
+    private readonly onRemove?: (entry: InflightEntry) => void,
+  ) {}
 
   private static key(requesterId: string, corrId: string): string {
     return `${requesterId}\u0000${corrId}`;
@@ -29,7 +39,7 @@ export class InflightTracker {
   }
 
   countFor(requesterId: string): number {
-    return this.perRequester.get(requesterId) ?? 0;
+    return this.byRequester.get(requesterId)?.size ?? 0;
   }
 
   /** false when the table is full: the caller refuses the request rather than lose track of it */
@@ -39,13 +49,8 @@ export class InflightTracker {
     if (old) this.remove(key, old);
     if (this.byKey.size >= this.maxEntries) return false;
     this.byKey.set(key, entry);
-    let set = this.byReplica.get(entry.replicaId);
-    if (!set) {
-      set = new Set();
-      this.byReplica.set(entry.replicaId, set);
-    }
-    set.add(key);
-    this.perRequester.set(entry.requesterId, this.countFor(entry.requesterId) + 1);
+    addTo(this.byReplica, entry.replicaId, key);
+    addTo(this.byRequester, entry.requesterId, key);
     return true;
   }
 
@@ -74,8 +79,12 @@ export class InflightTracker {
 
   /** a requester left: its pending entries have nobody to answer */
   dropRequester(requesterId: string): void {
-    if (!this.perRequester.has(requesterId)) return;
-    for (const [key, entry] of this.byKey) if (entry.requesterId === requesterId) this.remove(key, entry);
+    const keys = this.byRequester.get(requesterId);
+    if (!keys) return;
+    for (const key of keys) {
+      const entry = this.byKey.get(key);
+      if (entry) this.remove(key, entry);
+    }
   }
 
   /** forgets entries past their deadline; bounded work per call */
@@ -94,13 +103,24 @@ export class InflightTracker {
 
   private remove(key: string, entry: InflightEntry): void {
     this.byKey.delete(key);
-    const set = this.byReplica.get(entry.replicaId);
-    if (set) {
-      set.delete(key);
-      if (set.size === 0) this.byReplica.delete(entry.replicaId);
-    }
-    const n = this.countFor(entry.requesterId) - 1;
-    if (n > 0) this.perRequester.set(entry.requesterId, n);
-    else this.perRequester.delete(entry.requesterId);
+    removeFrom(this.byReplica, entry.replicaId, key);
+    removeFrom(this.byRequester, entry.requesterId, key);
+    this.onRemove?.(entry);
   }
+}
+
+function addTo(index: Map<string, Set<string>>, id: string, key: string): void {
+  let set = index.get(id);
+  if (!set) {
+    set = new Set();
+    index.set(id, set);
+  }
+  set.add(key);
+}
+
+function removeFrom(index: Map<string, Set<string>>, id: string, key: string): void {
+  const set = index.get(id);
+  if (!set) return;
+  set.delete(key);
+  if (set.size === 0) index.delete(id);
 }

@@ -1,5 +1,6 @@
 import type { Ed25519VerifyKey } from "@fame/crypto";
 import type { Jwk } from "@fame/protocol";
+import { LogThrottle } from "./limits/log-throttle.js";
 
 /** The transport under a session: a WebSocket in production, a fake in unit tests. */
 export interface Link {
@@ -38,11 +39,8 @@ export class NodeSession {
   draining = false;
   healthy = true;
   lastSeen: number;
-  /** requests this node has in flight towards replicas */
-  inflight = 0;
-  /** bad frames in the current log window: logging is rate-limited per session */
-  badFrames = 0;
-  badFramesLogged = 0;
+  /** bad frames from this connection: counted, and their logging rate-limited */
+  readonly badFrameLog = new LogThrottle();
   readonly connectedAt: number;
   attachTimer: NodeJS.Timeout | undefined;
 

@@ -17,6 +17,7 @@ import {
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service";
 import { LIMIT_DEFAULTS } from "./limits/defaults.js";
 import { checkHealthReplyPath, type PoolPolicy, parsePoolPolicies } from "./pool-policy.js";
+import { LOAD_BALANCER_NAMES, type LoadBalancerName } from "./routing/load-balancer.js";
 
 export {
   ADMISSION_PROFILES,
@@ -24,8 +25,9 @@ export {
   SECURITY_PROFILES,
   type SecurityProfile,
 } from "@fame/config";
-export const LB_STRATEGIES = ["round_robin", "random", "least_inflight", "hrw"] as const;
-export type LbStrategy = (typeof LB_STRATEGIES)[number];
+/** the strategies FAME_LOAD_BALANCING may name: exactly those the routing core implements */
+export const LB_STRATEGIES = LOAD_BALANCER_NAMES;
+export type LbStrategy = LoadBalancerName;
 
 export interface SentinelConfig {
   sentinelId: string;

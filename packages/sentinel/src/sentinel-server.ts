@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RunningService, startHttpService } from "@fame/http-service";
@@ -8,6 +7,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { AttachGate } from "./limits/attach-gate.js";
 import { LogThrottle } from "./limits/log-throttle.js";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics/index.js";
+import { sameSecret } from "./same-secret.js";
 import { CLOSE, Sentinel, type SentinelDeps } from "./sentinel.js";
 import type { SentinelConfig } from "./sentinel-config.js";
 
@@ -33,9 +33,7 @@ function isLoopback(addr: string | undefined): boolean {
 
 function bearerMatches(header: string | undefined, token: string | undefined): boolean {
   if (!token || !header?.startsWith("Bearer ")) return false;
-  const a = createHash("sha256").update(header.slice(7)).digest();
-  const b = createHash("sha256").update(token).digest();
-  return timingSafeEqual(a, b);
+  return sameSecret(header.slice(7), token);
 }
 
 function gateBody(reason: string): string {
@@ -76,15 +74,11 @@ export async function startSentinelServer(
     logger: log,
     health: () => ({ sessions: sentinel.sessionCount }),
     register: (app) => {
+      const admin = (req: FastifyRequest): boolean =>
+        isLoopback(req.socket.remoteAddress) || bearerMatches(req.headers.authorization, config.adminToken);
+      const unauthorized = { error: "unauthorized", error_description: "admin token or loopback required" };
       app.get(STATUS_PATH, async (req: FastifyRequest, reply) => {
-        if (
-          !isLoopback(req.socket.remoteAddress) &&
-          !bearerMatches(req.headers.authorization, config.adminToken)
-        ) {
-          return reply
-            .status(401)
-            .send({ error: "unauthorized", error_description: "admin token or loopback required" });
-        }
+        if (!admin(req)) return reply.status(401).send(unauthorized);
         const mem = process.memoryUsage();
         return {
           ...sentinel.status(),
@@ -92,9 +86,6 @@ export async function startSentinelServer(
           memory: { rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external },
         };
       });
-      const admin = (req: FastifyRequest): boolean =>
-        isLoopback(req.socket.remoteAddress) || bearerMatches(req.headers.authorization, config.adminToken);
-      const unauthorized = { error: "unauthorized", error_description: "admin token or loopback required" };
       app.get(METRICS_PATH, async (req: FastifyRequest, reply) => {
         if (!admin(req)) return reply.status(401).send(unauthorized);
         return reply.header("content-type", PROMETHEUS_CONTENT_TYPE).send(sentinel.metricsText());
@@ -131,10 +122,11 @@ export async function startSentinelServer(
               "attach refused before upgrade",
             );
           const text = verdict.status === 429 ? "Too Many Requests" : "Service Unavailable";
+          const body = gateBody(verdict.reason);
           socket.end(
             `HTTP/1.1 ${verdict.status} ${text}\r\nRetry-After: ${verdict.retryAfterSec}\r\n` +
               "Content-Type: application/json\r\nConnection: close\r\n" +
-              `Content-Length: ${Buffer.byteLength(gateBody(verdict.reason))}\r\n\r\n${gateBody(verdict.reason)}`,
+              `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
           );
           return;
         }

@@ -13,12 +13,13 @@ import {
   type Limits,
   makeEnvelope,
   type NodeAttach,
+  nackFor,
   newId,
   resolveLimits,
   signingInput,
   tryParseAddress,
 } from "@fame/protocol";
-import { isSessionMetaError, PoolRouter } from "./affinity/index.js";
+import { isSessionMetaError, PoolRouter, type SessionMeta } from "./affinity/index.js";
 import type { AttachAuthority } from "./attach-authority.js";
 import { InflightTracker } from "./inflight-tracker.js";
 import { LIMIT_DEFAULTS } from "./limits/defaults.js";
@@ -103,7 +104,10 @@ const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
  */
 export class Sentinel {
   readonly registry = new LogicalRegistry<NodeSession>();
-  readonly inflight = new InflightTracker();
+  /** requests awaiting an answer; those routed through a pool count as its members' load (least_inflight) */
+  readonly inflight = new InflightTracker(undefined, (entry) => {
+    if (entry.address !== undefined) this.registry.resolve(entry.address)?.release(entry.replicaId);
+  });
   /** per-pool policies: session affinity, exclusive sessions, single-active, health checks */
   readonly affinity: PoolRouter<NodeSession>;
   readonly counters: SentinelCounters = {
@@ -292,7 +296,11 @@ export class Sentinel {
         this.close(session, "heartbeat lost");
       }
     }
-    for (const [key, open] of this.pendingOpens) if (open.deadline <= now) this.dropPendingOpen(key);
+    // Opens are (re)inserted with now + OPEN_TIMEOUT_MS, so map order is deadline order: stop at the first live one.
+    for (const [key, open] of this.pendingOpens) {
+      if (open.deadline > now) break;
+      this.dropPendingOpen(key);
+    }
     this.inflight.sweep(now);
     this.deps.stickiness?.sweep(10_000);
     this.affinity.sweep();
@@ -312,7 +320,7 @@ export class Sentinel {
         path: s.path,
         logicals: s.acceptedLogicals,
         draining: s.draining,
-        inflight: s.inflight,
+        inflight: this.inflight.countFor(s.id),
         remote: s.link.remote,
       })),
       pools: this.registry.snapshot(),
@@ -481,19 +489,17 @@ export class Sentinel {
 
   private badFrame(session: NodeSession, err: unknown): void {
     this.counters.badFrames++;
-    session.badFrames++;
     const code: ErrorCode = isProtocolError(err) ? err.code : "bad_envelope";
     const reason = err instanceof Error ? err.message : "undecodable frame";
     // Log the first few per session, then every 100th: a flood must not flood the logs too.
-    if (session.badFramesLogged < 5 || session.badFrames % 100 === 0) {
-      session.badFramesLogged++;
+    if (session.badFrameLog.hit()) {
       this.deps.log.warn(
         {
           code,
           reason,
           remote: session.link.remote,
           systemId: session.systemId || undefined,
-          total: session.badFrames,
+          total: session.badFrameLog.total,
         },
         "bad frame refused",
       );
@@ -626,7 +632,8 @@ export class Sentinel {
       return;
     }
     let target: NodeSession | undefined;
-    let viaPool = false;
+    /** set when the destination is logical: the session meta, read once for placement and accounting */
+    let viaPool: SessionMeta | undefined;
     if ("path" in parsed) {
       if (parsed.path === `/${this.sid}`) {
         // Answers to the sentinel's own health probes (health@/<sentinel id>).
@@ -653,10 +660,15 @@ export class Sentinel {
       }
       if (!(await this.noteReply(session, target, env))) return;
     } else {
-      const picked = await this.pickReplica(session, env);
+      const sessionMeta = this.affinity.sessionMeta(env.meta);
+      if (isSessionMetaError(sessionMeta)) {
+        this.nack(session, env, sessionMeta.code, sessionMeta.reason, true);
+        return;
+      }
+      const picked = await this.pickReplica(session, env, sessionMeta);
       if (!picked) return;
       target = picked;
-      viaPool = true;
+      viaPool = sessionMeta;
     }
     if (
       viaPool &&
@@ -664,7 +676,8 @@ export class Sentinel {
       env.replyTo &&
       (env.frame.type === "Data" || env.frame.type === "SecureOpen")
     ) {
-      if (session.inflight >= this.settings.maxInflightPerConnection) {
+      // Counted from the tracker, so entries swept or orphaned by a departed replica free their slots.
+      if (this.inflight.countFor(session.id) >= this.settings.maxInflightPerConnection) {
         this.nack(
           session,
           env,
@@ -673,20 +686,26 @@ export class Sentinel {
         );
         return;
       }
-      this.inflight.track({
+      const tracked = this.inflight.track({
         requesterId: session.id,
         replicaId: target.id,
         corrId: env.corrId,
         envelopeId: env.id,
         replyTo: env.replyTo,
         deadline: this.now() + (env.ttlMs ?? DEFAULT_REQUEST_TTL_MS),
+        address: env.to,
       });
-      session.inflight = this.inflight.countFor(session.id);
+      if (!tracked) {
+        // Untracked, its caller would never hear replica_unavailable: refuse rather than lose it.
+        this.nack(session, env, "too_many_inflight", "the sentinel's in-flight table is full", true);
+        return;
+      }
+      this.registry.resolve(env.to)?.acquire(target.id);
     }
     this.counters.routed++;
     if (viaPool) {
       const reply = env.corrId && env.replyTo ? { requesterId: session.id, corrId: env.corrId } : undefined;
-      this.affinity.noteRouted(env.to, target.id, env.meta, reply);
+      this.affinity.noteRouted(env.to, target.id, viaPool, reply);
     }
     this.sendTo(target, raw ?? encodeEnvelope(env), env);
   }
@@ -699,7 +718,6 @@ export class Sentinel {
     if (env.corrId && env.meta?.["more"] !== true) {
       this.inflight.complete(replica.id, client.id, env.corrId);
       this.affinity.onReply(replica.id, client.id, env.corrId);
-      client.inflight = this.inflight.countFor(client.id);
     }
     const frame = env.frame;
     if (frame.type === "SecureClose") this.deps.stickiness?.onSecureClose(client.sid, frame.cid);
@@ -754,13 +772,12 @@ export class Sentinel {
   }
 
   /** logical destination: sticky channel routing first, then the load balancer */
-  private async pickReplica(session: NodeSession, env: Envelope): Promise<NodeSession | undefined> {
+  private async pickReplica(
+    session: NodeSession,
+    env: Envelope,
+    sessionMeta: SessionMeta,
+  ): Promise<NodeSession | undefined> {
     const to = env.to!;
-    const sessionMeta = this.affinity.sessionMeta(env.meta);
-    if (isSessionMetaError(sessionMeta)) {
-      this.nack(session, env, sessionMeta.code, sessionMeta.reason, true);
-      return undefined;
-    }
     const pool = this.registry.resolve(to);
     if (!pool || pool.size === 0) {
       const refusal = this.affinity.refuseEmpty(to);
@@ -880,16 +897,9 @@ export class Sentinel {
     if (code !== "channel_unknown")
       this.deps.log.warn({ systemId: session.systemId, code, reason, type: env.frame.type }, "refused");
     else this.deps.log.debug({ systemId: session.systemId, code, reason }, "refused");
-    this.sendTo(
-      session,
-      makeEnvelope({
-        sid: this.sid,
-        to: env.replyTo,
-        corrId: env.corrId ?? env.id,
-        frame: { type: "DeliveryAck", ok: false, refId: env.id, code, reason },
-        ...(notExecuted ? { meta: { notExecuted: true } } : {}),
-      }),
-    );
+    const ack = nackFor(env, code, reason, { sid: this.sid });
+    if (notExecuted) ack.meta = { notExecuted: true };
+    this.sendTo(session, ack);
   }
 
   private sendTo(target: NodeSession, envOrText: Envelope | string | Buffer, shown?: Envelope): void {

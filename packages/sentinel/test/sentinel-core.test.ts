@@ -13,7 +13,12 @@ afterEach(() => {
   sentinels.length = 0;
 });
 
-function makeSentinel(profile: Profile, stickiness?: AFTLoadBalancerStickinessManager, maxInflight = 4) {
+function makeSentinel(
+  profile: Profile,
+  stickiness?: AFTLoadBalancerStickinessManager,
+  maxInflight = 4,
+  loadBalancing: "round_robin" | "least_inflight" = "round_robin",
+) {
   const attach = new AttachAuthority({
     sentinelId: "s0",
     securityProfile: profile,
@@ -23,7 +28,7 @@ function makeSentinel(profile: Profile, stickiness?: AFTLoadBalancerStickinessMa
     {
       sentinelId: "s0",
       securityProfile: profile,
-      loadBalancing: "round_robin",
+      loadBalancing,
       heartbeatMs: 1000,
       heartbeatMissLimit: 3,
       attachTimeoutMs: 1000,
@@ -185,6 +190,57 @@ describe("Sentinel core (open profile)", () => {
         .frames("DeliveryAck")
         .filter((e) => (e.frame as { code?: string }).code === "replica_unavailable"),
     ).toHaveLength(4);
+  });
+
+  it("frees a client's in-flight slots when its replica leaves", async () => {
+    const s = makeSentinel("open", undefined, 1);
+    const r1 = await attachNode(s, "r1", ["*.fame.fabric"], "open");
+    const c = await attachNode(s, "c", [], "open");
+    await r1.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+    const replyTo = `rpc@${c.session.path}`;
+    const call = (corrId: string) =>
+      c.send({ to: "math@fame.fabric", replyTo, corrId, frame: { type: "Data", codec: "json", payload: 1 } });
+    await call("a");
+    s.close(r1.session, "gone");
+    expect(c.link.last().frame).toMatchObject({ code: "replica_unavailable" });
+    const r2 = await attachNode(s, "r2", ["*.fame.fabric"], "open");
+    await r2.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+    await call("b");
+    expect(r2.link.frames("Data")).toHaveLength(1);
+    expect(s.status()["nodes"]).toContainEqual(expect.objectContaining({ systemId: "c", inflight: 1 }));
+  });
+
+  it("least_inflight sends new calls away from a replica still busy with unanswered ones", async () => {
+    const s = makeSentinel("open", undefined, 64, "least_inflight");
+    const stuck = await attachNode(s, "stuck", ["*.fame.fabric"], "open");
+    const quick = await attachNode(s, "quick", ["*.fame.fabric"], "open");
+    const c = await attachNode(s, "c", [], "open");
+    for (const r of [stuck, quick])
+      await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+    const replyTo = `rpc@${c.session.path}`;
+    for (let i = 0; i < 10; i++) {
+      await c.send({
+        to: "math@fame.fabric",
+        replyTo,
+        corrId: `q${i}`,
+        frame: { type: "Data", codec: "json", payload: i },
+      });
+      // `quick` answers at once; `stuck` never does, so it keeps one call in flight once it has one.
+      if (quick.link.last().corrId === `q${i}`)
+        await quick.send({
+          to: replyTo,
+          corrId: `q${i}`,
+          frame: { type: "Data", codec: "json", payload: 0 },
+        });
+    }
+    expect(stuck.link.frames("Data").length).toBeLessThanOrEqual(1);
+    expect(quick.link.frames("Data").length).toBeGreaterThanOrEqual(9);
+    const pool = (
+      s.status()["pools"] as { pools: { address: string; members: { id: string; inflight: number }[] }[] }
+    ).pools.find((p) => p.address === "math@fame.fabric");
+    expect(pool?.members).toContainEqual(expect.objectContaining({ id: "quick", inflight: 0 }));
+    s.close(stuck.session, "gone");
+    expect(s.inflight.size).toBe(0);
   });
 
   it("refuses a first frame that is not NodeAttach, and garbage before attach", async () => {

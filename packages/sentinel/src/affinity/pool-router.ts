@@ -269,18 +269,16 @@ export class PoolRouter<N extends RoutedNode> {
     return undefined;
   }
 
-  /** An envelope went to `replicaId` of the pool at `address`. */
+  /** An envelope went to `replicaId` of the pool at `address`; `session`: its meta, as `sessionMeta` read it. */
   noteRouted(
     address: string,
     replicaId: string,
-    meta: Envelope["meta"],
+    session: SessionMeta,
     reply: { requesterId: string; corrId: string } | undefined,
   ): void {
     const stats = this.statsOf(address);
     stats.requests.set(replicaId, (stats.requests.get(replicaId) ?? 0) + 1);
-    if (meta === undefined) return;
-    const session = readSessionMeta(meta);
-    if ("code" in session || !session.end || session.sessionId === undefined) return;
+    if (!session.end || session.sessionId === undefined) return;
     const table = this.policies.get(address)?.sessions;
     if (table === undefined) return;
     if (reply === undefined || this.pendingEnds.size >= MAX_PENDING_ENDS) {
@@ -301,9 +299,7 @@ export class PoolRouter<N extends RoutedNode> {
     if (this.pendingEnds.size === 0) return;
     const key = endKey(replicaId, requesterId, corrId);
     const pending = this.pendingEnds.get(key);
-    if (pending === undefined) return;
-    this.pendingEnds.delete(key);
-    this.policies.get(pending.address)?.sessions?.end(pending.sessionId);
+    if (pending !== undefined) this.endPending(key, pending);
   }
 
   /** A node announced (or was put into) draining: its grace period starts now. */
@@ -334,18 +330,13 @@ export class PoolRouter<N extends RoutedNode> {
     for (const [key, pending] of this.pendingEnds) {
       if (pending.replicaId !== nodeId) continue;
       // The client asked to end the session; its replica is gone, so nothing is left to wait for.
-      this.pendingEnds.delete(key);
-      this.policies.get(pending.address)?.sessions?.end(pending.sessionId);
+      this.endPending(key, pending);
     }
   }
 
   /** A Data envelope from `nodeId` to the probe reply address; false when it answers no probe. */
   onProbeReply(nodeId: string, env: Envelope): boolean {
     return this.health?.onReply(nodeId, env) ?? false;
-  }
-
-  get probeReplyAddress(): string {
-    return `health@/${this.deps.sentinelId}`;
   }
 
   /** Send due health probes and time out silent ones. */
@@ -370,9 +361,7 @@ export class PoolRouter<N extends RoutedNode> {
     let seen = 0;
     for (const [key, pending] of this.pendingEnds) {
       if (++seen > SWEEP_WORK) break;
-      if (pending.deadline > now) continue;
-      this.pendingEnds.delete(key);
-      this.policies.get(pending.address)?.sessions?.end(pending.sessionId);
+      if (pending.deadline <= now) this.endPending(key, pending);
     }
   }
 
@@ -476,6 +465,12 @@ export class PoolRouter<N extends RoutedNode> {
       this.deps.log.warn({ address, replica: nodeId, reason: detail }, "replica unhealthy: no new work");
     }
     this.reelect(address);
+  }
+
+  /** The session end the client asked for takes effect (answered, replica gone, or overdue). */
+  private endPending(key: string, pending: PendingEnd): void {
+    this.pendingEnds.delete(key);
+    this.policies.get(pending.address)?.sessions?.end(pending.sessionId);
   }
 
   private statsOf(address: string): PoolStats {

@@ -4,8 +4,9 @@
  * leaving moves only the sessions it held); the cap keeps a few hot hash values from piling
  * sessions onto one member.
  */
-import { hrwScore, keyHash } from "../routing/hash.js";
-import type { PoolMember, ReplicaPool } from "../routing/replica-pool.js";
+import { keyHash } from "../routing/hash.js";
+import { bestHrw } from "../routing/hrw.js";
+import type { ReplicaPool } from "../routing/replica-pool.js";
 
 /**
  * Most sessions a member may hold once the new one is placed.
@@ -18,11 +19,6 @@ import type { PoolMember, ReplicaPool } from "../routing/replica-pool.js";
 export function sessionCap(total: number, members: number, factor: number): number {
   const avg = (total + 1) / members;
   return Math.max(Math.ceil(avg), Math.floor(factor * avg));
-}
-
-/** Higher score first; equal scores (a 32-bit collision) fall back to the id so order is total. */
-function better(aScore: number, aId: string, bScore: number, bId: string): boolean {
-  return aScore !== bScore ? aScore > bScore : aId < bId;
 }
 
 /**
@@ -40,18 +36,7 @@ function pickUnder<N extends { id: string }>(
   let total = 0;
   for (const m of pool.eligibleMembers()) total += loadOf(m.node.id);
   const cap = capOf(total, n);
-  const k = keyHash(sessionId);
-  let best: PoolMember<N> | undefined;
-  let bestScore = 0;
-  for (const m of pool.eligibleMembers()) {
-    if (loadOf(m.node.id) + 1 > cap) continue;
-    const score = hrwScore(k, m.hash);
-    if (best === undefined || better(score, m.node.id, bestScore, best.node.id)) {
-      best = m;
-      bestScore = score;
-    }
-  }
-  return best?.node;
+  return bestHrw(keyHash(sessionId), pool, (m) => loadOf(m.node.id) + 1 <= cap)?.node;
 }
 
 /** Bounded-load HRW placement; `factor >= 1`. */

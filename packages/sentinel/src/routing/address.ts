@@ -1,41 +1,20 @@
 /**
- * A small local parser for logical addresses (`name@logical`) and logical grants.
- * Kept here rather than imported so the routing core has no dependency on packages
- * that are still being written; the rules match the protocol's address grammar.
+ * Logical addresses (`name@logical`) and logical grants as the registry sees them. The
+ * grammar is the protocol's; what is added here is how strongly a grant covers a logical.
  */
+import { isLogicalAddress, isValidLogical, isWildcardLogical, tryParseAddress } from "@fame/protocol";
 
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
-const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const MAX_LOGICAL = 253;
-/** Longest possible `name@logical`; lets us refuse huge input before running regexes. */
-const MAX_ADDRESS = 64 + 1 + MAX_LOGICAL;
+export { isValidLogical, isWildcardLogical };
 
 export interface ParsedLogicalAddress {
   name: string;
   logical: string;
 }
 
-/** A concrete (non-wildcard) lowercase DNS host name of at most 253 characters. */
-export function isValidLogical(s: string): boolean {
-  if (s.length === 0 || s.length > MAX_LOGICAL) return false;
-  for (const label of s.split(".")) if (!LABEL.test(label)) return false;
-  return true;
-}
-
-/** `*.` followed by a valid logical. A bare `*` is never valid: it would grant everything. */
-export function isWildcardLogical(s: string): boolean {
-  return s.length <= MAX_LOGICAL + 2 && s.startsWith("*.") && isValidLogical(s.slice(2));
-}
-
 /** Parse `name@logical`; physical (`name@/path`) and malformed addresses give undefined. */
 export function parseLogicalAddress(address: string): ParsedLogicalAddress | undefined {
-  if (address.length > MAX_ADDRESS) return undefined;
-  const at = address.indexOf("@");
-  if (at <= 0) return undefined;
-  const name = address.slice(0, at);
-  const logical = address.slice(at + 1);
-  if (!NAME.test(name) || !isValidLogical(logical)) return undefined;
-  return { name, logical };
+  const parsed = tryParseAddress(address);
+  return parsed !== undefined && isLogicalAddress(parsed) ? parsed : undefined;
 }
 
 /** How a single grant covers a logical: exactly, through a wildcard, or not at all. */

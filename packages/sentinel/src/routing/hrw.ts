@@ -20,19 +20,31 @@ export function hrwRank<N extends { id: string }>(key: string, members: readonly
   return scored.map((s) => s.node);
 }
 
-/** The eligible pool member with the best HRW score for `key`, in one pass. */
-export function pickHrw<N extends { id: string }>(key: string, pool: ReplicaPool<N>): N | undefined {
-  const k = keyHash(key);
+/**
+ * The eligible member with the best HRW score for the key hashed to `k` (see `keyHash`), among
+ * those `accept` lets through, in one pass. Undefined when none qualifies.
+ */
+export function bestHrw<N extends { id: string }>(
+  k: number,
+  pool: ReplicaPool<N>,
+  accept?: (member: PoolMember<N>) => boolean,
+): PoolMember<N> | undefined {
   let best: PoolMember<N> | undefined;
   let bestScore = 0;
   for (const m of pool.eligibleMembers()) {
+    if (accept !== undefined && !accept(m)) continue;
     const score = hrwScore(k, m.hash);
     if (best === undefined || better(score, m.node.id, bestScore, best.node.id)) {
       best = m;
       bestScore = score;
     }
   }
-  return best?.node;
+  return best;
+}
+
+/** The eligible pool member with the best HRW score for `key`, in one pass. */
+export function pickHrw<N extends { id: string }>(key: string, pool: ReplicaPool<N>): N | undefined {
+  return bestHrw(keyHash(key), pool)?.node;
 }
 
 /**
@@ -41,8 +53,8 @@ export function pickHrw<N extends { id: string }>(key: string, pool: ReplicaPool
  * i.e. `load + 1 <= cap`. Counting the new key in the average guarantees a member qualifies
  * whenever `factor >= 1`, and no member ever exceeds the cap when loads follow the picks.
  *
- * Done in one pass (the best-scoring member among those under the cap is exactly the first
- * under-cap member in HRW order), so there is no sort per pick.
+ * The best-scoring member among those under the cap is exactly the first under-cap member in
+ * HRW order, so there is no sort per pick.
  */
 export function pickHrwBounded<N extends { id: string }>(
   key: string,
@@ -57,22 +69,6 @@ export function pickHrwBounded<N extends { id: string }>(
   for (const m of pool.eligibleMembers()) total += loadOf(m.node);
   const cap = Math.ceil((factor * (total + 1)) / n);
   const k = keyHash(key);
-  let best: PoolMember<N> | undefined;
-  let bestScore = 0;
-  let top: PoolMember<N> | undefined;
-  let topScore = 0;
-  for (const m of pool.eligibleMembers()) {
-    const score = hrwScore(k, m.hash);
-    if (top === undefined || better(score, m.node.id, topScore, top.node.id)) {
-      top = m;
-      topScore = score;
-    }
-    if (loadOf(m.node) + 1 > cap) continue;
-    if (best === undefined || better(score, m.node.id, bestScore, best.node.id)) {
-      best = m;
-      bestScore = score;
-    }
-  }
-  // Only reachable when loadOf lies (e.g. negative or changing loads): prefer plain HRW to nothing.
-  return (best ?? top)?.node;
+  // The fallback is only reached when loadOf lies (e.g. negative or changing loads): prefer plain HRW to nothing.
+  return (bestHrw(k, pool, (m) => loadOf(m.node) + 1 <= cap) ?? bestHrw(k, pool))?.node;
 }

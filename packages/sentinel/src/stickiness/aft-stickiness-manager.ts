@@ -189,20 +189,7 @@ export class AFTLoadBalancerStickinessManager {
       }
       return this.hit(pin, now);
     }
-    const pin = this.live(input.cid, now);
-    if (pin === undefined) {
-      this.counters.misses++;
-      if (this.config.securityLevel === "strict" && input.opening !== true) {
-        this.counters.refusals++;
-        return UNKNOWN;
-      }
-      return NONE;
-    }
-    if (pin.client.sid !== input.clientSid) {
-      this.counters.refusals++;
-      return CONFLICT;
-    }
-    return this.hit(pin, now);
+    return this.routeChannel(this.live(input.cid, now), input, now);
   }
 
   /**
@@ -215,24 +202,17 @@ export class AFTLoadBalancerStickinessManager {
     const aft = input.aft;
     if (level === "sid-only" || aft === undefined || aft === "") return this.route(input);
     const now = this.relNow();
+    // A live pin answers at once: the AFT is only read to repair a miss.
     const pin = this.live(input.cid, now);
-    if (pin !== undefined) return this.route(input);
-    const onMiss = (): RouteDecision => {
-      this.counters.misses++;
-      if (level === "strict" && input.opening !== true) {
-        this.counters.refusals++;
-        return UNKNOWN;
-      }
-      return NONE;
-    };
-    if (!validId(input.clientSid) || !validId(input.cid)) return onMiss();
+    if (pin !== undefined) return this.routeChannel(pin, input, now);
+    if (!validId(input.clientSid) || !validId(input.cid)) return this.miss(input);
 
     const decoded = decodeAft(aft);
     const sid = decoded.ok ? decoded.aft.payload["sid"] : undefined;
     const replicaId = typeof sid === "string" ? this.replicaBySid?.(sid) : undefined;
     if (typeof sid !== "string" || replicaId === undefined || !validId(replicaId)) {
       this.counters.verifyFailures++;
-      return onMiss();
+      return this.miss(input);
     }
     const expect = this.expectation(sid, input.cid, input.clientSid);
     let result: AftResult;
@@ -243,11 +223,12 @@ export class AFTLoadBalancerStickinessManager {
     }
     if (!result.ok || this.replicaKeyOf(replicaId) === undefined) {
       if (!result.ok) this.counters.verifyFailures++;
-      return onMiss();
+      return this.miss(input);
     }
     // Another frame may have re-created (or another client claimed) the pin while we verified.
-    const raced = this.live(input.cid, this.relNow());
-    if (raced !== undefined) return this.route(input);
+    const later = this.relNow();
+    const raced = this.live(input.cid, later);
+    if (raced !== undefined) return this.routeChannel(raced, input, later);
     this.counters.misses++;
     const trust: Trust = result.signed ? "high" : "low";
     return this.store(input.cid, input.clientSid, replicaId, this.aftExpiry(result.claims.exp), trust).replica
@@ -346,6 +327,26 @@ export class AFTLoadBalancerStickinessManager {
     this.table.delete(pin);
     this.counters.expirations++;
     return undefined;
+  }
+
+  /** Per-channel routing of a frame whose pin lookup (`pin`, possibly none) is done. */
+  private routeChannel(pin: Pin | undefined, input: RouteInput, now: number): RouteDecision {
+    if (pin === undefined) return this.miss(input);
+    if (pin.client.sid !== input.clientSid) {
+      this.counters.refusals++;
+      return CONFLICT;
+    }
+    return this.hit(pin, now);
+  }
+
+  /** No pin: `strict` refuses channel frames, except the SecureOpen that creates the channel. */
+  private miss(input: RouteInput): RouteDecision {
+    this.counters.misses++;
+    if (this.config.securityLevel === "strict" && input.opening !== true) {
+      this.counters.refusals++;
+      return UNKNOWN;
+    }
+    return NONE;
   }
 
   private hit(pin: Pin, now: number): RouteDecision {

@@ -1,8 +1,7 @@
+import { joseKeyFromPublic } from "@fame/identity";
 import type { CryptoKey } from "jose";
 
 const ED25519_KEY_BYTES = 32;
-
-import { joseKeyFromPublic } from "@fame/identity";
 
 interface CachedKey {
   raw: Uint8Array;

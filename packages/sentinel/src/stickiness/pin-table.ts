@@ -113,26 +113,12 @@ export class PinTable {
 
   /** Drop every pin held by a replica; O(its pins). */
   deleteReplica(replicaId: string): number {
-    const group = this.replicas.get(replicaId);
-    if (group === undefined) return 0;
-    let n = 0;
-    while (group.head !== undefined) {
-      this.delete(group.head);
-      n++;
-    }
-    return n;
+    return this.deleteGroup(this.replicas.get(replicaId));
   }
 
   /** Drop every pin of a client; O(its pins). */
   deleteClient(clientSid: string): number {
-    const group = this.clients.get(clientSid);
-    if (group === undefined) return 0;
-    let n = 0;
-    while (group.head !== undefined) {
-      this.delete(group.head);
-      n++;
-    }
-    return n;
+    return this.deleteGroup(this.clients.get(clientSid));
   }
 
   /** Pins in LRU order, oldest first. Safe to delete from while iterating. */
@@ -155,6 +141,17 @@ export class PinTable {
     this.pins.clear();
     this.replicas.clear();
     this.clients.clear();
+  }
+
+  /** `delete` unlinks the head from both of its lists, so the group's next pin becomes its head. */
+  private deleteGroup(group: ReplicaGroup | ClientGroup | undefined): number {
+    if (group === undefined) return 0;
+    let n = 0;
+    while (group.head !== undefined) {
+      this.delete(group.head);
+      n++;
+    }
+    return n;
   }
 
   private replicaGroup(id: string): ReplicaGroup {
