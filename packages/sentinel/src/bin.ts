@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { readBool, readSettingJson } from "@fame/config";
+import { readBool } from "@fame/config";
 import { fetchWithTrust, runMain } from "@fame/http-service";
 import {
+  loadPublicJwksFile,
   ReplayGuard,
   type VerificationKeys,
   verifyAttachTicket,
@@ -16,7 +17,7 @@ import { AFTLoadBalancerStickinessManager, parseStickinessConfig } from "./stick
 
 function welcomeKeys(config: SentinelConfig): VerificationKeys {
   if (config.welcomeJwksFile) {
-    return readSettingJson(config.welcomeJwksFile, "FAME_WELCOME_JWKS_FILE") as JSONWebKeySet;
+    return loadPublicJwksFile(config.welcomeJwksFile, "FAME_WELCOME_JWKS_FILE");
   }
   return createRemoteJWKSet(new URL(config.welcomeJwksUrl!), {
     [customFetch]: fetchWithTrust({ ca: config.trustBundlePem, timeoutMs: 5000, maxBytes: 64 * 1024 }),

@@ -387,6 +387,22 @@ export class Sentinel {
       this.refuseAttach(session, decision.code, decision.reason, CLOSE.policy, env);
       return;
     }
+    // A key id names one key: another node may not take over one in use, or
+    // KeyRequest{kid} would hand out its key in place of the owner's.
+    const taken = decision.keys.find((k) => {
+      const owner = this.keyOwner.get(k.kid);
+      return owner !== undefined && owner.systemId !== decision.systemId;
+    });
+    if (taken) {
+      this.refuseAttach(
+        session,
+        "not_authorized",
+        `key id ${taken.kid} belongs to another node`,
+        CLOSE.policy,
+        env,
+      );
+      return;
+    }
     clearTimeout(session.attachTimer);
     this.pendingAttaches.remove(session.connectionId);
     const previous = this.bySystemId.get(decision.systemId);

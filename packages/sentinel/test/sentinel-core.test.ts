@@ -306,6 +306,39 @@ describe("Sentinel core (overlay profile: signatures on ingress)", () => {
     expect(link.closed?.code).toBe(1008);
   });
 
+  it("refuses a node that presents a key id another node holds", async () => {
+    const s = makeSentinel("overlay");
+    const owner = await attachNode(s, "owner", [], "overlay");
+    const link = new FakeLink();
+    const session = s.open(link);
+    const { seed, publicKey } = backend.ed25519Keygen();
+    const attach = makeEnvelope({
+      sid: "pending",
+      frame: {
+        type: "NodeAttach",
+        systemId: "squatter",
+        instanceId: "i-squatter",
+        logicals: [],
+        keys: [{ kty: "OKP", crv: "Ed25519", x: base64urlEncode(publicKey), kid: owner.kid }],
+      },
+    });
+    const key = backend.ed25519ImportSigningKey(seed);
+    attach.sec = {
+      sig: {
+        alg: "EdDSA",
+        kid: owner.kid,
+        val: base64urlEncode(backend.ed25519Sign(key, signingInput(attach))),
+      },
+    };
+    await s.receive(session, encodeEnvelope(attach));
+    expect(link.last().frame).toMatchObject({ type: "NodeAttachAck", ok: false, code: "not_authorized" });
+    expect(link.closed?.code).toBe(1008);
+    // the owner's key is still the one handed out
+    await owner.send({ replyTo: `rpc@${owner.session.path}`, frame: { type: "KeyRequest", kid: owner.kid } });
+    const announce = owner.link.last();
+    expect(announce.frame).toMatchObject({ type: "KeyAnnounce", sid: owner.session.sid });
+  });
+
   it("drops unsigned and forged envelopes with a typed nack", async () => {
     const s = makeSentinel("overlay");
     const r = await attachNode(s, "r", ["*.fame.fabric"], "overlay");
