@@ -9,7 +9,7 @@ import {
   verifyNodeCertificate,
 } from "@fame/identity";
 import { createLogger } from "@fame/logger";
-import { createRemoteJWKSet, customFetch, type JSONWebKeySet } from "jose";
+import { createRemoteJWKSet, customFetch } from "jose";
 import { AttachAuthority, type AttachVerifiers } from "./attach-authority.js";
 import { type SentinelConfig, sentinelConfigFromEnv } from "./sentinel-config.js";
 import { startSentinelServer } from "./sentinel-server.js";
