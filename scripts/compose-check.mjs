@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseEnvFile } from "./fabric/topology.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const composeDir = join(root, "compose");
@@ -57,15 +58,6 @@ try {
   process.exit(failed ? 1 : 0);
 }
 
-const envFile = (file) => {
-  const vars = {};
-  for (const line of readFileSync(file, "utf8").split(/\r?\n/)) {
-    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(line);
-    if (m) vars[m[1]] = m[2].trim();
-  }
-  return vars;
-};
-
 const doc = parse(readFileSync(composeFile, "utf8"), { merge: true });
 const services = doc?.services ?? {};
 const names = Object.keys(services);
@@ -85,7 +77,7 @@ for (const [name, svc] of Object.entries(services)) {
   for (const f of [svc.env_file ?? []].flat()) {
     const file = join(composeDir, typeof f === "string" ? f : f.path);
     if (!existsSync(file)) problem(`${name}: env file ${file} does not exist`);
-    else Object.assign(env, envFile(file));
+    else Object.assign(env, parseEnvFile(readFileSync(file, "utf8")));
   }
   Object.assign(env, svc.environment ?? {});
   if (!env.FAME_CONFIG) continue;

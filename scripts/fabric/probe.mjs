@@ -46,22 +46,25 @@ export async function healthy(url, ca) {
   }
 }
 
-/** Whether `needle` occurs in a file after byte `offset` (reads at most 8 MB). */
-export function logHas(file, needle, offset = 0) {
+/** The first `maxBytes` of a file as text ("" when it cannot be read): logs can grow large. */
+export function readHead(file, maxBytes = 8 * 1024 * 1024) {
   let fd;
   try {
     fd = openSync(file, "r");
-    const size = statSync(file).size;
-    const start = size < offset ? 0 : offset;
-    const len = Math.min(size - start, 8 * 1024 * 1024);
+    const len = Math.min(statSync(file).size, maxBytes);
     const buf = Buffer.alloc(len);
-    readSync(fd, buf, 0, len, start);
-    return buf.toString("utf8").includes(needle);
+    readSync(fd, buf, 0, len, 0);
+    return buf.toString("utf8");
   } catch {
-    return false;
+    return "";
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** Whether `needle` occurs in the first 8 MB of a file. */
+export function logHas(file, needle) {
+  return readHead(file).includes(needle);
 }
 
 /**

@@ -72,8 +72,8 @@ export function runningPid(spec) {
 
 /**
  * Starts a process detached in its own process group, output appended to
- * run/<name>.log (the previous log kept as .log.1). Returns the PID, the log
- * size at start (readiness lines are looked for after it) and an exit promise.
+ * run/<name>.log (the previous log kept as .log.1, so readiness lines are
+ * looked for in this run's output only). Returns the PID and an exit promise.
  */
 export function startDetached(spec, env) {
   mkdirSync(RUN_DIR, { recursive: true });

@@ -1,23 +1,19 @@
 // `make status`: the local processes (PID files) and the sentinel's view from
 // GET /fame/v1/status — pools, nodes, pins — with replica names put on node ids.
-import { readFileSync } from "node:fs";
-import { httpsGet } from "./probe.mjs";
+import { httpsGet, readHead } from "./probe.mjs";
 import { logFile, readPid, runningPid } from "./procs.mjs";
 import { REPLICAS, rel } from "./topology.mjs";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
 
-/** node path → replica name, from each replica's latest "math agent ready" line */
+/**
+ * node path → replica name, from each replica's "math agent ready" line. A replica
+ * logs it once, at start, and each start begins a new log: the head is enough.
+ */
 function replicaPaths() {
   const byPath = new Map();
   for (const name of REPLICAS) {
-    let text = "";
-    try {
-      text = readFileSync(logFile(name), "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n")) {
+    for (const line of readHead(logFile(name), 1024 * 1024).split("\n")) {
       if (!line.includes('"msg":"math agent ready"')) continue;
       try {
         const rec = JSON.parse(line);

@@ -159,18 +159,19 @@ const onlyFame = (env) => Object.fromEntries(Object.entries(env).filter(([k]) =>
  * FAME_CONFIG, JSON logs). Anything not set here comes from the YAML file.
  */
 export function processEnv(spec, settings, { background = true, env = process.env } = {}) {
+  const own = readEnvFile(join(CONFIG_DIR, `${spec.envFile}.env`));
   const out = {
     ...env,
     ...spec.defaultEnv,
     ...readEnvFile(join(CERTS_DIR, "dev.env")),
     ...settings.fileEnv,
-    ...readEnvFile(join(CONFIG_DIR, `${spec.envFile}.env`)),
+    ...own,
     ...onlyFame(env),
     ...spec.extraEnv,
   };
   for (const p of PORTS) out[p.env] = String(settings.ports[p.key]);
   // a FAME_CONFIG in the caller's shell is meant for something else: each process has its own
-  out.FAME_CONFIG = readEnvFile(join(CONFIG_DIR, `${spec.envFile}.env`)).FAME_CONFIG || spec.config;
+  out.FAME_CONFIG = own.FAME_CONFIG || spec.config;
   if (background) out.FAME_LOG_PRETTY = "0";
   return out;
 }

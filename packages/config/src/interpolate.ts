@@ -34,13 +34,19 @@ export function camelKey(key: string): string {
   return key.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
+/**
+ * UPPER_SNAKE keys name environment variables (the `env:` block): camel-casing
+ * would drop the underscore before a digit (FAME_TLS_1_3), so they stay as written.
+ */
+const ENV_STYLE_KEY = /^[A-Z][A-Z0-9_]*$/;
+
 /** Rewrites every object key to camelCase; two spellings of one key are an error. */
 export function normalizeKeys(value: unknown, path = ""): unknown {
   if (Array.isArray(value)) return value.map((v, i) => normalizeKeys(v, `${path}[${i}]`));
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      const ck = camelKey(k);
+      const ck = ENV_STYLE_KEY.test(k) ? k : camelKey(k);
       const p = path ? `${path}.${k}` : k;
       if (Object.hasOwn(out, ck)) throw new ConfigError(p, `given twice (as snake_case and camelCase)`);
       out[ck] = normalizeKeys(v, p);

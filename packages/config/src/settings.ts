@@ -1,11 +1,29 @@
 import { ConfigError } from "./errors.js";
 
-/**
- * Typed readers for one setting. Each takes the raw value (from env or YAML)
- * and the setting's name, so every refusal names what to fix.
- */
+// Typed readers for one setting. Each takes the raw value (from env or YAML)
+// and the setting's name, so every refusal names what to fix.
+
+/** Unset, in env terms: YAML null and an empty variable count as not given. */
+function isAbsent(raw: unknown): raw is undefined | null | "" {
+  return raw === undefined || raw === null || raw === "";
+}
+
+export interface NumberOptions {
+  fallback?: number;
+  min?: number;
+  max?: number;
+}
+
+function inRange(n: number, setting: string, opts: NumberOptions): number {
+  if (opts.min !== undefined && n < opts.min)
+    throw new ConfigError(setting, `must be ≥ ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max)
+    throw new ConfigError(setting, `must be ≤ ${opts.max}, got ${n}`);
+  return n;
+}
+
 export function readString(raw: unknown, setting: string, fallback?: string): string {
-  if (raw === undefined || raw === null || raw === "") {
+  if (isAbsent(raw)) {
     if (fallback !== undefined) return fallback;
     throw new ConfigError(setting, "is required");
   }
@@ -14,16 +32,12 @@ export function readString(raw: unknown, setting: string, fallback?: string): st
 }
 
 export function readOptionalString(raw: unknown, setting: string): string | undefined {
-  if (raw === undefined || raw === null || raw === "") return undefined;
+  if (isAbsent(raw)) return undefined;
   return readString(raw, setting);
 }
 
-export function readInt(
-  raw: unknown,
-  setting: string,
-  opts: { fallback?: number; min?: number; max?: number } = {},
-): number {
-  if (raw === undefined || raw === null || raw === "") {
+export function readInt(raw: unknown, setting: string, opts: NumberOptions = {}): number {
+  if (isAbsent(raw)) {
     if (opts.fallback !== undefined) return opts.fallback;
     throw new ConfigError(setting, "is required");
   }
@@ -31,33 +45,21 @@ export function readInt(
     typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n))
     throw new ConfigError(setting, `must be an integer, got ${JSON.stringify(raw)}`);
-  if (opts.min !== undefined && n < opts.min)
-    throw new ConfigError(setting, `must be ≥ ${opts.min}, got ${n}`);
-  if (opts.max !== undefined && n > opts.max)
-    throw new ConfigError(setting, `must be ≤ ${opts.max}, got ${n}`);
-  return n;
+  return inRange(n, setting, opts);
 }
 
-export function readNumber(
-  raw: unknown,
-  setting: string,
-  opts: { fallback?: number; min?: number; max?: number } = {},
-): number {
-  if (raw === undefined || raw === null || raw === "") {
+export function readNumber(raw: unknown, setting: string, opts: NumberOptions = {}): number {
+  if (isAbsent(raw)) {
     if (opts.fallback !== undefined) return opts.fallback;
     throw new ConfigError(setting, "is required");
   }
   const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim()) : NaN;
   if (!Number.isFinite(n)) throw new ConfigError(setting, `must be a number, got ${JSON.stringify(raw)}`);
-  if (opts.min !== undefined && n < opts.min)
-    throw new ConfigError(setting, `must be ≥ ${opts.min}, got ${n}`);
-  if (opts.max !== undefined && n > opts.max)
-    throw new ConfigError(setting, `must be ≤ ${opts.max}, got ${n}`);
-  return n;
+  return inRange(n, setting, opts);
 }
 
 export function readBool(raw: unknown, setting: string, fallback: boolean): boolean {
-  if (raw === undefined || raw === null || raw === "") return fallback;
+  if (isAbsent(raw)) return fallback;
   if (typeof raw === "boolean") return raw;
   const s = String(raw).toLowerCase();
   if (["1", "true", "yes", "on"].includes(s)) return true;

@@ -23,8 +23,9 @@ export function envWithYaml(env: NodeJS.ProcessEnv = process.env): NodeJS.Proces
   }
   const merged: NodeJS.ProcessEnv = {};
   for (const [rawKey, value] of Object.entries(block)) {
-    // normalizeKeys camel-cased the names; undo that for env-style keys
-    const name = rawKey.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+    // UPPER_SNAKE names arrive as written; a snake_case or camelCase spelling was
+    // camel-cased by normalizeKeys, so undo that
+    const name = /[a-z]/.test(rawKey) ? rawKey.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase() : rawKey;
     if (!ENV_NAME.test(name)) throw new ConfigError(`env.${rawKey}`, "must be a FAME_* variable name");
     if (value !== null && typeof value === "object") {
       throw new ConfigError(`env.${rawKey}`, "must be a string, number or boolean");

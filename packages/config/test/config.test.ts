@@ -104,6 +104,12 @@ describe("envWithYaml", () => {
     const env = envWithYaml({ FAME_CONFIG: file, FAME_LOG_LEVEL: "warn" });
     expect(env["FAME_OAUTH2_PORT"]).toBe("9443");
     expect(env["FAME_LOG_LEVEL"]).toBe("warn");
+    // names are kept as written, digits after underscores and all; other spellings map onto them
+    writeFileSync(file, "env:\n  FAME_TLS_1_3: a\n  FAME_V2X_PORT: b\n  fame_log_level: c\n");
+    const named = envWithYaml({ FAME_CONFIG: file });
+    expect(named["FAME_TLS_1_3"]).toBe("a");
+    expect(named["FAME_V2X_PORT"]).toBe("b");
+    expect(named["FAME_LOG_LEVEL"]).toBe("c");
     writeFileSync(file, "env:\n  NOT_FAME: 1\n");
     expect(() => envWithYaml({ FAME_CONFIG: file })).toThrow(/FAME_\* variable/);
     writeFileSync(file, "env: [1]\n");

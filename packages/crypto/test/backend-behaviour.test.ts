@@ -3,8 +3,6 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { isAcceptableEd25519PublicKey } from "../src/backend/ed25519-key-policy.js";
 import {
   BACKEND_ENV_VAR,
-  CryptoError,
-  type CryptoErrorCode,
   defaultBackend,
   fromHex,
   getBackend,
@@ -14,17 +12,9 @@ import {
   toHex,
   utf8Bytes,
 } from "../src/index.js";
+import { codeOf } from "./error-code.js";
 
 const backends = [getBackend("native"), getBackend("noble")];
-
-function codeOf(run: () => unknown): CryptoErrorCode | "no error" | "untyped" {
-  try {
-    run();
-    return "no error";
-  } catch (error) {
-    return error instanceof CryptoError ? error.code : "untyped";
-  }
-}
 
 function littleEndian32(value: bigint): Uint8Array {
   const out = new Uint8Array(32);

@@ -4,21 +4,11 @@ import {
   ChannelReceiver,
   type ChannelRecord,
   ChannelSender,
-  CryptoError,
-  type CryptoErrorCode,
   deriveChannelKeys,
   getBackend,
   utf8Bytes,
 } from "../src/index.js";
-
-function codeOf(run: () => unknown): CryptoErrorCode | "no error" | "untyped" {
-  try {
-    run();
-    return "no error";
-  } catch (error) {
-    return error instanceof CryptoError ? error.code : "untyped";
-  }
-}
+import { codeOf } from "./error-code.js";
 
 describe.each([getBackend("native"), getBackend("noble")])(
   "$name back end: channel record layer",

@@ -21,6 +21,13 @@ export class OutboundError extends Error {
   }
 }
 
+/** One request: method (default GET), headers, body, plus the outbound bounds. */
+export type OutboundRequest = {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+} & OutboundOptions;
+
 export interface RawResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -31,19 +38,18 @@ export interface RawResponse {
  * One HTTP(S) request with a private trust bundle, a deadline and a size cap.
  * Node's global fetch cannot take a CA per call without undici internals.
  */
-export function requestRaw(
-  url: string | URL,
-  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } & OutboundOptions = {},
-): Promise<RawResponse> {
+export function requestRaw(url: string | URL, init: OutboundRequest = {}): Promise<RawResponse> {
   const u = typeof url === "string" ? new URL(url) : url;
   const timeoutMs = init.timeoutMs ?? 10_000;
   const maxBytes = init.maxBytes ?? 1024 * 1024;
   const doRequest = u.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     let settled = false;
+    let deadline: NodeJS.Timeout | undefined;
     const fail = (err: OutboundError) => {
       if (settled) return;
       settled = true;
+      clearTimeout(deadline);
       reject(err);
       req.destroy();
     };
@@ -53,7 +59,6 @@ export function requestRaw(
         method: init.method ?? "GET",
         headers: init.headers,
         ...(u.protocol === "https:" && init.ca ? { ca: init.ca } : {}),
-        timeout: timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -69,25 +74,26 @@ export function requestRaw(
         res.on("end", () => {
           if (settled) return;
           settled = true;
+          clearTimeout(deadline);
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
         });
         res.on("error", (err) => fail(new OutboundError("network", `${u.host}: ${err.message}`)));
       },
     );
-    req.on("timeout", () =>
-      fail(new OutboundError("timeout", `${u.host} did not answer in ${timeoutMs} ms`)),
-    );
     req.on("error", (err) => fail(new OutboundError("network", `${u.host}: ${err.message}`)));
+    // A deadline for the whole exchange, not a socket idle timeout: an untrusted
+    // peer trickling a byte now and then must not hold the caller for ever.
+    deadline = setTimeout(
+      () => fail(new OutboundError("timeout", `${u.host} did not answer in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     if (init.body !== undefined) req.write(init.body);
     req.end();
   });
 }
 
 /** JSON request; non-2xx answers throw OutboundError("http_status") carrying the parsed body. */
-export async function requestJson<T = unknown>(
-  url: string | URL,
-  init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } & OutboundOptions = {},
-): Promise<T> {
+export async function requestJson<T = unknown>(url: string | URL, init: OutboundRequest = {}): Promise<T> {
   const res = await requestRaw(url, { ...init, headers: { accept: "application/json", ...init.headers } });
   let parsed: unknown;
   try {
@@ -113,6 +119,11 @@ export function fetchWithTrust(
   opts: OutboundOptions,
 ): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
   return async (input, init) => {
+    const body = init?.body ?? undefined;
+    // Dropping a body we cannot send would turn the request into a different one.
+    if (body !== undefined && typeof body !== "string") {
+      throw new TypeError("fetchWithTrust sends string bodies only");
+    }
     const url = input instanceof Request ? input.url : input;
     const headers: Record<string, string> = {};
     new Headers(init?.headers).forEach((v, k) => {
@@ -122,7 +133,7 @@ export function fetchWithTrust(
       ...opts,
       method: init?.method ?? "GET",
       headers,
-      ...(typeof init?.body === "string" ? { body: init.body } : {}),
+      ...(body !== undefined ? { body } : {}),
     });
     const h = new Headers();
     for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") h.set(k, v);

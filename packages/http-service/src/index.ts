@@ -3,6 +3,7 @@ export {
   fetchWithTrust,
   OutboundError,
   type OutboundOptions,
+  type OutboundRequest,
   type RawResponse,
   requestJson,
   requestRaw,

@@ -1,4 +1,5 @@
 import { ConfigError } from "@fame/config";
+import { LogSettingError } from "@fame/logger";
 
 /** Process exit codes: scripts and supervisors can tell bad config from a crash. */
 export const EXIT = { ok: 0, failure: 1, config: 2 } as const;
@@ -16,7 +17,7 @@ export interface MainService {
 }
 
 /**
- * Runs a service's main: prints config errors plainly (exit 2), closes on
+ * Runs a service's main: prints setting errors plainly (exit 2), closes on
  * SIGTERM/SIGINT (exit 0), and exits 1 on anything unexpected. The signal
  * handlers are installed before main starts, so a SIGTERM that arrives while
  * the service is still starting is honoured once it is up, never lost.
@@ -24,13 +25,14 @@ export interface MainService {
 export function runMain(main: () => Promise<MainService>, name: string): void {
   let svc: MainService | undefined;
   let requested: string | undefined;
+  let startupBound: NodeJS.Timeout | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (!svc) {
       if (requested) return;
       requested = signal;
       // a start that never finishes must not make the process unkillable by SIGTERM
-      setTimeout(() => {
+      startupBound = setTimeout(() => {
         process.stderr.write(`${name}: ${signal} during start-up, and start-up did not finish: exiting\n`);
         process.exit(EXIT.failure);
       }, DEFAULT_CLOSE_TIMEOUT_MS).unref();
@@ -55,10 +57,13 @@ export function runMain(main: () => Promise<MainService>, name: string): void {
   main().then(
     (started) => {
       svc = started;
+      // from here close() has its own bound, which a draining service may set longer
+      clearTimeout(startupBound);
       if (requested) stop(requested);
     },
     (err: unknown) => {
-      if (err instanceof ConfigError) {
+      // a bad FAME_LOG_LEVEL is a setting like any other, though the logger cannot use ConfigError
+      if (err instanceof ConfigError || err instanceof LogSettingError) {
         process.stderr.write(`${name}: ${err.message}\n`);
         process.exit(EXIT.config);
       }

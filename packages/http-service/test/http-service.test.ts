@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import {
+  fetchWithTrust,
   OutboundError,
   type RunningService,
   requestJson,
@@ -83,6 +84,12 @@ describe("outbound requests", () => {
   it("abandon oversized and slow answers", async () => {
     const server = createServer((req, res) => {
       if (req.url === "/big") res.end("x".repeat(4096));
+      if (req.url === "/trickle") {
+        // a byte now and then keeps the socket busy: only a whole-exchange deadline ends it
+        res.writeHead(200);
+        const drip = setInterval(() => res.write("x"), 20);
+        res.on("close", () => clearInterval(drip));
+      }
       // /slow never answers: the client's deadline must end it
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -90,10 +97,26 @@ describe("outbound requests", () => {
     try {
       await expect(requestRaw(`${base}/big`, { maxBytes: 100 })).rejects.toMatchObject({ code: "too_large" });
       await expect(requestRaw(`${base}/slow`, { timeoutMs: 200 })).rejects.toBeInstanceOf(OutboundError);
+      await expect(requestRaw(`${base}/trickle`, { timeoutMs: 200 })).rejects.toMatchObject({
+        code: "timeout",
+      });
     } finally {
       server.closeAllConnections();
       server.close();
     }
+  });
+
+  it("fetchWithTrust sends string bodies and refuses others rather than drop them", async () => {
+    const fetchTrusted = fetchWithTrust({});
+    const res = await fetchTrusted(`${svc.url}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ a: 1 }),
+    });
+    expect(await res.json()).toEqual({ got: { a: 1 } });
+    await expect(
+      fetchTrusted(`${svc.url}/echo`, { method: "POST", body: new Uint8Array([1]) }),
+    ).rejects.toBeInstanceOf(TypeError);
   });
 
   it("reports non-2xx with the parsed body", async () => {

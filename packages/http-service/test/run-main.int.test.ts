@@ -13,13 +13,15 @@ import { afterAll, describe, expect, it } from "vitest";
 const dir = mkdtempSync(join(tmpdir(), "fame-run-main-"));
 const entry = pathToFileURL(join(REPO_ROOT, "packages", "http-service", "dist", "index.js")).href;
 
-function serviceScript(name: string, closeMs: number | "never", closeTimeoutMs: number): string {
+function serviceScript(name: string, closeMs: number | "never", closeTimeoutMs: number, startMs = 0): string {
   const file = join(dir, `${name}.mjs`);
   writeFileSync(
     file,
     `import { runMain } from ${JSON.stringify(entry)};
 runMain(async () => {
   const keepAlive = setInterval(() => {}, 1000);
+  console.log("service starting");
+  await new Promise((resolve) => setTimeout(resolve, ${startMs}));
   console.log("service ready");
   return {
     closeTimeoutMs: ${closeTimeoutMs},
@@ -41,6 +43,27 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+describe("runMain start-up failures", () => {
+  it("reports a bad setting, the log level included, plainly with exit 2", async () => {
+    const logger = pathToFileURL(join(REPO_ROOT, "packages", "logger", "dist", "index.js")).href;
+    const file = join(dir, "bad-level.mjs");
+    writeFileSync(
+      file,
+      `import { runMain } from ${JSON.stringify(entry)};
+import { createLogger } from ${JSON.stringify(logger)};
+runMain(async () => {
+  createLogger({ name: "bad-level", env: { FAME_LOG_LEVEL: "loud" } });
+  return { close: async () => {} };
+}, "bad-level");
+`,
+    );
+    const bad = await startProcess({ name: "bad-level", script: file });
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toMatch(/bad-level: FAME_LOG_LEVEL: must be one of/);
+    expect(bad.output()).not.toMatch(/failed to start|\n\s+at /);
+  });
+});
+
 describe("runMain close bound", () => {
   it("lets a close longer than the 10 s default finish when the service sets a longer bound, and forces one that hangs past its bound", async () => {
     const slow = await start("slow-drain", serviceScript("slow-drain", 11_000, 20_000));
@@ -52,5 +75,13 @@ describe("runMain close bound", () => {
     expect(slow.output()).toMatch(/closed/);
     expect(hungExit).toBe(1);
     expect(hung.output()).toMatch(/close did not finish within 300 ms, forcing exit/);
+  }, 40_000);
+
+  it("gives a SIGTERM that arrives during start-up the service's own close bound once it is up", async () => {
+    const script = serviceScript("late-drain", 11_000, 20_000, 1000);
+    const late = await startProcess({ name: "late-drain", script, readyLine: /service starting/ });
+    late.child.kill("SIGTERM");
+    expect(await late.exited).toBe(0);
+    expect(late.output()).toMatch(/closed/);
   }, 40_000);
 });

@@ -7,6 +7,7 @@
  * surrogates, non-plain objects (Date, Map, class instances, toJSON tricks), `undefined`
  * array elements and cycles are refused. `undefined` object members are omitted, like JSON.
  */
+import { isWellFormed } from "./well-formed.js";
 
 export class CanonicalJsonError extends Error {
   override readonly name = "CanonicalJsonError";
@@ -21,8 +22,6 @@ export class CanonicalJsonError extends Error {
 /** Bounds recursion: deeper than any envelope the codec accepts. */
 const MAX_DEPTH = 512;
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 function pathOf(stack: readonly (string | number)[]): string {
   let out = "";
   for (const seg of stack) out += typeof seg === "number" ? `[${seg}]` : `[${JSON.stringify(seg)}]`;
@@ -30,7 +29,7 @@ function pathOf(stack: readonly (string | number)[]): string {
 }
 
 function canonicalString(s: string, stack: readonly (string | number)[]): string {
-  if (LONE_SURROGATE.test(s)) throw new CanonicalJsonError(pathOf(stack), "string has a lone surrogate");
+  if (!isWellFormed(s)) throw new CanonicalJsonError(pathOf(stack), "string has a lone surrogate");
   return JSON.stringify(s);
 }
 

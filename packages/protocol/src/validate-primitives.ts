@@ -6,6 +6,7 @@
 import { base64urlByteLength } from "./base64.js";
 import type { Limits } from "./limits.js";
 import { ProtocolError } from "./protocol-error.js";
+import { isWellFormed } from "./well-formed.js";
 
 export type Obj = Record<string, unknown>;
 
@@ -66,18 +67,6 @@ export function expectArray(value: unknown, field: string, max: number): readonl
   if (value.length > max) fail(field, `at most ${max} entries`);
   return value;
 }
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const nativeWellFormed = (String.prototype as { isWellFormed?: unknown }).isWellFormed;
-
-/**
- * Lone surrogates have no UTF-8 form; allowing them would let two different strings
- * encode (and so hash) identically. Node 20 has a native check; the regex is a fallback.
- */
-export const isWellFormed: (s: string) => boolean =
-  typeof nativeWellFormed === "function"
-    ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
-    : (s) => !LONE_SURROGATE.test(s);
 
 export function expectString(value: unknown, field: string, max: number): string {
   if (typeof value !== "string") fail(field, "must be a string");

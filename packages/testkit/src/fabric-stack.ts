@@ -12,14 +12,39 @@ export const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 export const binOf = (dir: "services" | "packages", name: string) =>
   join(REPO_ROOT, dir, name, "dist", "bin.js");
 
+/**
+ * `count` distinct ports the OS just handed out, bound and released so services
+ * can take them. All are held until the last is bound: a port released early
+ * could be handed out again within the same call.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (srv) =>
+          new Promise<number>((resolve, reject) => {
+            srv.once("error", reject);
+            srv.listen(0, "127.0.0.1", () => {
+              const addr = srv.address();
+              resolve(typeof addr === "object" && addr ? addr.port : 0);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(
+      servers.map(
+        (srv) => new Promise<void>((resolve) => (srv.listening ? srv.close(() => resolve()) : resolve())),
+      ),
+    );
+  }
+}
+
 /** A port the OS just handed out; bound and released so a service can take it. */
 export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const addr = srv.address();
-  const port = typeof addr === "object" && addr ? addr.port : 0;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
+  const [port] = await freePorts(1);
+  return port!;
 }
 
 export interface FabricStackOptions {
@@ -63,12 +88,7 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
       clients: { client_id: string; client_secret: string }[];
     }
   ).clients[0]!;
-  const [oauthPort, welcomePort, caPort, sentinelPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  const [oauthPort, welcomePort, caPort, sentinelPort] = await freePorts(4);
   const host = "127.0.0.1";
   const urls = {
     oauth2: `https://${host}:${oauthPort}`,
@@ -123,6 +143,9 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
     FAME_NODE_ID: "sentinel0",
     ...opts.sentinelEnv,
   };
+  const startSentinel = () =>
+    start("sentinel", binOf("packages", "sentinel"), sentinelEnv, `${urls.sentinel}/health`);
+  let sentinel: RunningProcess;
   try {
     services.push(
       await start(
@@ -146,71 +169,53 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
         `${urls.welcome}/health`,
       ),
     );
+    services.push(
+      await start(
+        "ca",
+        binOf("services", "ca"),
+        { FAME_CA_PORT: String(caPort), FAME_WELCOME_JWKS_URL: `${urls.welcome}/.well-known/jwks.json` },
+        `${urls.ca}/health`,
+      ),
+    );
+    sentinel = await startSentinel();
   } catch (err) {
+    // half a stack is no use to anyone: end what started and drop the PKI with its secrets
     for (const p of procs) await p.stop("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  return finish();
-
-  async function finish(): Promise<FabricStack> {
-    let sentinel: RunningProcess;
-    try {
-      services.push(
-        await start(
-          "ca",
-          binOf("services", "ca"),
-          { FAME_CA_PORT: String(caPort), FAME_WELCOME_JWKS_URL: `${urls.welcome}/.well-known/jwks.json` },
-          `${urls.ca}/health`,
-        ),
-      );
-      sentinel = await start(
-        "sentinel",
-        binOf("packages", "sentinel"),
-        sentinelEnv,
-        `${urls.sentinel}/health`,
-      );
-    } catch (err) {
-      for (const p of procs) await p.stop("SIGKILL");
-      throw err;
-    }
-    const stack: FabricStack = {
-      dir,
-      trustBundle,
-      urls,
-      nodeEnv,
-      sentinel,
-      services,
-      replicas,
-      async startReplica(name, env = {}) {
-        const old = replicas.get(name);
-        if (old) await old.stop("SIGKILL");
-        const p = await start(`replica:${name}`, binOf("services", "math-agent"), {
-          ...nodeEnv,
-          FAME_REQUESTED_LOGICALS: "*.fame.fabric",
-          FAME_REPLICA_NAME: name,
-          FAME_DRAIN_TIMEOUT_MS: "1000",
-          ...opts.agentEnv,
-          ...env,
-        });
-        replicas.set(name, p);
-        return p;
-      },
-      async restartSentinel() {
-        await stack.sentinel.stop("SIGKILL");
-        stack.sentinel = await start(
-          "sentinel",
-          binOf("packages", "sentinel"),
-          sentinelEnv,
-          `${urls.sentinel}/health`,
-        );
-        return stack.sentinel;
-      },
-      allPids: () => procs.map((p) => p.pid),
-      async stop() {
-        for (const p of [...procs].reverse()) await p.stop("SIGTERM", 5000);
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-    return stack;
-  }
+  const stack: FabricStack = {
+    dir,
+    trustBundle,
+    urls,
+    nodeEnv,
+    sentinel,
+    services,
+    replicas,
+    async startReplica(name, env = {}) {
+      const old = replicas.get(name);
+      if (old) await old.stop("SIGKILL");
+      const p = await start(`replica:${name}`, binOf("services", "math-agent"), {
+        ...nodeEnv,
+        FAME_REQUESTED_LOGICALS: "*.fame.fabric",
+        FAME_REPLICA_NAME: name,
+        FAME_DRAIN_TIMEOUT_MS: "1000",
+        ...opts.agentEnv,
+        ...env,
+      });
+      replicas.set(name, p);
+      return p;
+    },
+    async restartSentinel() {
+      await stack.sentinel.stop("SIGKILL");
+      stack.sentinel = await startSentinel();
+      return stack.sentinel;
+    },
+    allPids: () => procs.map((p) => p.pid),
+    async stop() {
+      for (const p of [...procs].reverse()) await p.stop("SIGTERM", 5000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return stack;
 }

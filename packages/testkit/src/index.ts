@@ -3,6 +3,7 @@ export {
   type FabricStack,
   type FabricStackOptions,
   freePort,
+  freePorts,
   REPO_ROOT,
   startFabricStack,
 } from "./fabric-stack.js";

@@ -68,14 +68,15 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
   };
   child.stdout?.on("data", onData);
   child.stderr?.on("data", onData);
-  const exited = once(child, "exit").then(([code, signal]) => {
+  let ended = false;
+  // "close", not "exit": it comes once the output pipes are drained too, so output()
+  // is complete when `exited` resolves. `ended` is set before the waiters run, so a
+  // waiter sees the end at once instead of only at its timeout.
+  const exited = once(child, "close").then(([code, signal]) => {
+    ended = true;
     live.delete(pid);
     for (const w of waiters) w();
     return (code as number | null) ?? (signal as string);
-  });
-  let ended = false;
-  void exited.then(() => {
-    ended = true;
   });
 
   const waitForOutput = (pattern: RegExp, timeoutMs = 15_000) =>

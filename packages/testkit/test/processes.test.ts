@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pidAlive, startProcess, stopAll } from "@fame/testkit";
@@ -12,7 +12,10 @@ writeFileSync(
 console.log("ready " + process.pid);
 setInterval(() => {}, 1000);`,
 );
-afterAll(() => stopAll());
+afterAll(async () => {
+  await stopAll();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe("startProcess", () => {
   it("waits for a ready line and stops by PID", async () => {
@@ -31,6 +34,8 @@ describe("startProcess", () => {
   it("fails clearly when the process dies before it is ready", async () => {
     const bad = join(dir, "bad.mjs");
     writeFileSync(bad, `console.error("no config"); process.exit(2);`);
-    await expect(startProcess({ name: "bad", script: bad, readyLine: /ready/ })).rejects.toThrow(/no config/);
+    await expect(startProcess({ name: "bad", script: bad, readyLine: /ready/ })).rejects.toThrow(
+      /exited before printing[\s\S]*no config/,
+    );
   });
 });

@@ -39,44 +39,12 @@ import {
 } from "./types.js";
 
 // Node 20 has no raw import for Curve25519 keys. The portable way in is PKCS#8:
-// these are its fixed DER prefixes for the OIDs 1.3.101.112 (Ed25519) and
-// 1.3.101.110 (X25519); the 32 secret bytes follow.
-const ED25519_PKCS8_PREFIX = Uint8Array.of(
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-);
-const X25519_PKCS8_PREFIX = Uint8Array.of(
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-);
+// a fixed DER prefix naming the OID 1.3.101.112 (Ed25519) or 1.3.101.110 (X25519),
+// so the two differ only in the OID's last byte; the 32 secret bytes follow.
+const pkcs8Prefix = (oidLastByte: "70" | "6e") =>
+  new Uint8Array(Buffer.from(`302e020100300506032b65${oidLastByte}04220420`, "hex"));
+const ED25519_PKCS8_PREFIX = pkcs8Prefix("70");
+const X25519_PKCS8_PREFIX = pkcs8Prefix("6e");
 
 /** Node's hkdfSync refuses longer info; longer info takes the HMAC path. */
 const HKDF_SYNC_MAX_INFO = 1024;
