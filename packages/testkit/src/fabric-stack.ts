@@ -1,9 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateDevPki } from "@fame/identity";
+import { createTestPki } from "./dev-pki.js";
 import { type RunningProcess, startProcess } from "./processes.js";
 
 /** repository root (this file lives in packages/testkit/{src,dist}/) */
@@ -80,14 +79,8 @@ export interface FabricStack {
  * Built code (dist/) only: run `make build` first.
  */
 export async function startFabricStack(opts: FabricStackOptions = {}): Promise<FabricStack> {
-  const dir = mkdtempSync(join(tmpdir(), "fame-stack-"));
-  await generateDevPki({ dir });
-  const trustBundle = readFileSync(join(dir, "trust-bundle.pem"), "utf8");
-  const client = (
-    JSON.parse(readFileSync(join(dir, "secrets", "oauth2-clients.json"), "utf8")) as {
-      clients: { client_id: string; client_secret: string }[];
-    }
-  ).clients[0]!;
+  const pki = await createTestPki("fame-stack");
+  const { dir, trustBundle, client } = pki;
   const [oauthPort, welcomePort, caPort, sentinelPort] = await freePorts(4);
   const host = "127.0.0.1";
   const urls = {
@@ -99,10 +92,7 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
   };
   const profile = opts.securityProfile ?? "strict-overlay";
   const common: Record<string, string> = {
-    FAME_CERTS_DIR: dir,
-    FAME_TLS_CERT: join(dir, "server.pem"),
-    FAME_TLS_KEY: join(dir, "server.key"),
-    FAME_CA_CERTS: join(dir, "trust-bundle.pem"),
+    ...pki.env,
     FAME_OAUTH2_ISSUER: urls.oauth2,
     FAME_WELCOME_ISSUER: urls.welcome,
     FAME_LOG_LEVEL: opts.logLevel ?? "info",
@@ -181,7 +171,7 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
   } catch (err) {
     // half a stack is no use to anyone: end what started and drop the PKI with its secrets
     for (const p of procs) await p.stop("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
+    pki.remove();
     throw err;
   }
   const stack: FabricStack = {
@@ -214,7 +204,7 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
     allPids: () => procs.map((p) => p.pid),
     async stop() {
       for (const p of [...procs].reverse()) await p.stop("SIGTERM", 5000);
-      rmSync(dir, { recursive: true, force: true });
+      pki.remove();
     },
   };
   return stack;

@@ -1,3 +1,4 @@
+export { createTestPki, type TestPki } from "./dev-pki.js";
 export {
   binOf,
   type FabricStack,

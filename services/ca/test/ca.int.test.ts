@@ -1,12 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { requestRaw } from "@fame/http-service";
 import { createNodeCsr, generateDevPki, verifyNodeCertificate } from "@fame/identity";
 import { sidFromPath } from "@fame/protocol";
-import { pidAlive, type RunningProcess, startProcess, stopAll } from "@fame/testkit";
+import { freePort, pidAlive, type RunningProcess, startProcess, stopAll } from "@fame/testkit";
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -22,14 +21,6 @@ let welcomeKey: SigningKey;
 let forgerKey: SigningKey;
 let ca: RunningProcess;
 let base: string;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 let jtiCounter = 0;
 function grant(

@@ -1,54 +1,52 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { requestJson, requestRaw } from "@fame/http-service";
-import { generateDevPki, verifyAccessToken } from "@fame/identity";
-import { pidAlive, startProcess, stopAll } from "@fame/testkit";
+import { verifyAccessToken } from "@fame/identity";
+import {
+  binOf,
+  createTestPki,
+  freePort,
+  pidAlive,
+  REPO_ROOT,
+  startProcess,
+  stopAll,
+  type TestPki,
+} from "@fame/testkit";
 import type { JSONWebKeySet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /** The built bin as operators run it: TLS on, config errors exit 2, SIGTERM exits 0. */
-const root = fileURLToPath(new URL("../../..", import.meta.url));
-const script = join(root, "services", "oauth2", "dist", "bin.js");
-let dir: string;
+const root = REPO_ROOT;
+const script = binOf("services", "oauth2");
+let pki: TestPki;
 let ca: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "fame-oauth2-bin-"));
-  await generateDevPki({ dir });
-  ca = readFileSync(join(dir, "trust-bundle.pem"), "utf8");
+  pki = await createTestPki("fame-oauth2-bin");
+  ca = pki.trustBundle;
 });
 afterAll(async () => {
   await stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  pki?.remove();
 });
 
-const port = () => String(20_000 + Math.floor(Math.random() * 20_000));
+const port = async () => String(await freePort());
 
 describe("fame-oauth2 bin", () => {
   it("serves tokens over TLS and stops on SIGTERM", async () => {
-    const p = port();
+    const p = await port();
     const base = `https://127.0.0.1:${p}`;
     const proc = await startProcess({
       name: "oauth2",
       script,
       cwd: root,
       env: {
-        FAME_CERTS_DIR: dir,
-        FAME_TLS_CERT: join(dir, "server.pem"),
-        FAME_TLS_KEY: join(dir, "server.key"),
+        ...pki.env,
         FAME_OAUTH2_PORT: p,
         FAME_OAUTH2_ISSUER: base,
       },
       readyUrl: `${base}/health`,
       ca,
     });
-    const { client_id, client_secret } = (
-      JSON.parse(readFileSync(join(dir, "secrets", "oauth2-clients.json"), "utf8")) as {
-        clients: { client_id: string; client_secret: string }[];
-      }
-    ).clients[0]!;
+    const { client_id, client_secret } = pki.client;
     const token = await requestJson<{ access_token: string }>(`${base}/oauth/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -76,10 +74,10 @@ describe("fame-oauth2 bin", () => {
       script,
       cwd: root,
       env: {
-        FAME_CERTS_DIR: dir,
+        FAME_CERTS_DIR: pki.dir,
         FAME_DEV_INSECURE_HTTP: "1",
         FAME_OAUTH2_TOKEN_TTL_SEC: "nope",
-        FAME_OAUTH2_PORT: port(),
+        FAME_OAUTH2_PORT: await port(),
       },
     });
     expect(await proc.exited).toBe(2);

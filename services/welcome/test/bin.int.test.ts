@@ -1,44 +1,44 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { requestJson } from "@fame/http-service";
-import { generateDevPki } from "@fame/identity";
-import { pidAlive, startProcess, stopAll } from "@fame/testkit";
+import {
+  binOf,
+  createTestPki,
+  freePort,
+  pidAlive,
+  REPO_ROOT,
+  startProcess,
+  stopAll,
+  type TestPki,
+} from "@fame/testkit";
 import type { JSONWebKeySet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /** The built bin: TLS on, JWKS served, config errors exit 2, SIGTERM exits 0. */
-const root = fileURLToPath(new URL("../../..", import.meta.url));
-const script = join(root, "services", "welcome", "dist", "bin.js");
-let dir: string;
+const root = REPO_ROOT;
+const script = binOf("services", "welcome");
+let pki: TestPki;
 let ca: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "fame-welcome-bin-"));
-  await generateDevPki({ dir });
-  ca = readFileSync(join(dir, "trust-bundle.pem"), "utf8");
+  pki = await createTestPki("fame-welcome-bin");
+  ca = pki.trustBundle;
 });
 afterAll(async () => {
   await stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  pki?.remove();
 });
 
-const port = () => String(20_000 + Math.floor(Math.random() * 20_000));
+const port = async () => String(await freePort());
 
 describe("fame-welcome bin", () => {
   it("serves its JWKS over TLS, refuses unauthenticated hellos, stops on SIGTERM", async () => {
-    const p = port();
+    const p = await port();
     const base = `https://127.0.0.1:${p}`;
     const proc = await startProcess({
       name: "welcome",
       script,
       cwd: root,
       env: {
-        FAME_CERTS_DIR: dir,
-        FAME_TLS_CERT: join(dir, "server.pem"),
-        FAME_TLS_KEY: join(dir, "server.key"),
-        FAME_CA_CERTS: join(dir, "trust-bundle.pem"),
+        ...pki.env,
         FAME_WELCOME_PORT: p,
       },
       readyUrl: `${base}/health`,
@@ -65,10 +65,10 @@ describe("fame-welcome bin", () => {
       script,
       cwd: root,
       env: {
-        FAME_CERTS_DIR: dir,
+        FAME_CERTS_DIR: pki.dir,
         FAME_DEV_INSECURE_HTTP: "1",
         FAME_WELCOME_WILDCARD_LOGICALS: "*",
-        FAME_WELCOME_PORT: port(),
+        FAME_WELCOME_PORT: await port(),
       },
     });
     expect(await proc.exited).toBe(2);
