@@ -43,18 +43,6 @@ async function attackerFrom(localAddress: string, systemId: string): Promise<Att
   return a;
 }
 
-/** runs `attack` while the legitimate client calls; every legitimate call must succeed */
-async function duringLegitTraffic(attack: () => Promise<void>): Promise<void> {
-  legit.start();
-  try {
-    await attack();
-  } finally {
-    const report = await legit.stop();
-    expect(report.failures).toEqual([]);
-    expect(report.calls).toBeGreaterThan(0);
-  }
-}
-
 beforeAll(async () => {
   sentinel = await startLoneSentinel({ env: LIMITS });
   await sentinel.startReplica("r1");
@@ -83,7 +71,7 @@ afterAll(async () => {
 describe("attach flood", () => {
   it("limits 300 simultaneous connections from one IP and stays healthy for everyone else", async () => {
     let outcomes: ConnectOutcome[] = [];
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       outcomes = await Promise.all(Array.from({ length: 300 }, () => connectFrom("127.0.0.2")));
       const opened = outcomes.flatMap((o) => (o.ok ? [o.node] : []));
       attackers.push(...opened);
@@ -117,7 +105,7 @@ describe("attach flood", () => {
   it("holds a host that attaches and leaves in a loop to FAME_ATTACH_RATE_PER_MIN, then lets it back in", async () => {
     let admitted = 0;
     let refusedAfter = 0;
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       // each connection attaches at once, so only the per-minute rate can stop this loop
       for (let i = 0; i < 100; i++) {
         const o = await connectFrom("127.0.0.6");
@@ -160,7 +148,7 @@ describe("attach flood", () => {
 describe("slow attachers", () => {
   it("caps connections that never attach per IP, and closes them at the attach timeout", async () => {
     let outcomes: ConnectOutcome[] = [];
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       outcomes = await Promise.all(Array.from({ length: 20 }, () => connectFrom("127.0.0.3")));
       const slow = outcomes.flatMap((o) => (o.ok ? [o.node] : []));
       attackers.push(...slow);
@@ -186,7 +174,7 @@ describe("slow attachers", () => {
 describe("idle connections", () => {
   it("closes an attached node that sends nothing, while quiet but heartbeating nodes stay", async () => {
     const quietButAlive = await LegitTraffic.connect(sentinel.nodeEnv);
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       const idler = await attackerFrom("127.0.0.4", "idler");
       const started = Date.now();
       const closed = await idler.closed;
@@ -203,7 +191,7 @@ describe("idle connections", () => {
 
 describe("per-client quotas", () => {
   it("refuses channels beyond FAME_MAX_CHANNELS_PER_CLIENT with too_many_channels", async () => {
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       const hoarder = await attackerFrom("127.0.0.5", "hoarder");
       const cids = Array.from({ length: 20 }, () => newId());
       for (const cid of cids) {
@@ -230,7 +218,7 @@ describe("per-client quotas", () => {
   });
 
   it("refuses requests beyond FAME_MAX_INFLIGHT with too_many_inflight, and answers the admitted ones", async () => {
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       const greedy = await attackerFrom("127.0.0.5", "greedy");
       const ids = Array.from({ length: 20 }, () => newId());
       for (const id of ids) {
@@ -262,7 +250,7 @@ describe("per-client quotas", () => {
   });
 
   it("answers no_route for destinations nobody serves, and bad_envelope without one", async () => {
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       const lost = await attackerFrom("127.0.0.5", "lost");
       const payload = { jsonrpc: "2.0", id: 1, method: "add", params: { x: 1, y: 2 } };
       for (const to of [

@@ -68,17 +68,6 @@ async function expectRefused(a: Attacker, ack: { ok: boolean; code?: string }, c
   expect((await a.closed).code).toBe(1008);
 }
 
-async function duringLegitTraffic(attack: () => Promise<void>): Promise<void> {
-  legit.start();
-  try {
-    await attack();
-  } finally {
-    const report = await legit.stop();
-    expect(report.failures).toEqual([]);
-    expect(report.calls).toBeGreaterThan(0);
-  }
-}
-
 beforeAll(async () => {
   stack = await startFabricStack({ securityProfile: "strict-overlay", encryption: "channel" });
   await stack.startReplica("replica1");
@@ -105,7 +94,7 @@ afterAll(async () => {
 
 describe("attach tickets", () => {
   it("refuses a replayed ticket, while the first connection lives and after it is gone", async () => {
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       const adm = await admitRaw(stack.nodeEnv);
       const first = await attachWith(adm);
       expect(first.ack.ok).toBe(true);
@@ -118,7 +107,7 @@ describe("attach tickets", () => {
   });
 
   it("refuses a ticket presented for another node's identity, and a garbage ticket", async () => {
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       const mine = await admitRaw(stack.nodeEnv);
       const theirs = await admitRaw(stack.nodeEnv);
       // my ticket with their certificate and key: the certificate names another node
@@ -144,7 +133,7 @@ describe("attach tickets", () => {
 
 describe("certificates and key possession", () => {
   it("refuses expired, not-yet-valid and foreign-CA certificates without burning the ticket", async () => {
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       const adm = await admitRaw(stack.nodeEnv);
       const hour = 3600_000;
       const bad = [
@@ -163,7 +152,7 @@ describe("certificates and key possession", () => {
   });
 
   it("refuses a copied certificate from a node that does not hold its key", async () => {
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       const victim = await admitRaw(stack.nodeEnv);
       const thief = NodeSigner.generate();
       const stolenJwk = new NodeSigner(victim.seed, victim.x5c).jwk;
@@ -218,7 +207,7 @@ describe("after attach", () => {
   });
 
   it("refuses unsigned, forged, tampered, unknown-key and wrong-sid envelopes", async () => {
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       const data = {
         type: "Data" as const,
         codec: "json" as const,
@@ -251,7 +240,7 @@ describe("after attach", () => {
   });
 
   it("answers no_route for addresses nobody serves", async () => {
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       for (const to of ["ghost@fame.fabric", "rpc@/sentinel0/nobody", "math@evil.example"]) {
         const env = await d.send({
           to,
@@ -265,7 +254,7 @@ describe("after attach", () => {
   });
 
   it("refuses another client's channel id (data, open, close) with channel_conflict; the owner keeps its channel", async () => {
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       const victim = await legit.fabric.node.channels.forAddress("math@fame.fabric");
       const opened = legit.fabric.node.channels.metrics.opened;
       const sealedLike = await d.send({
@@ -298,7 +287,7 @@ describe("after attach", () => {
   });
 
   it("accepts reordered channel records within the window, refuses replayed and tampered ones", async () => {
-    await duringLegitTraffic(async () => {
+    await legit.during(async () => {
       const chA = await openChannel(d);
       const chB = await openChannel(d);
       const call = (ch: SecureChannel, x: number) => {

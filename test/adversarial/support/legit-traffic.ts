@@ -1,6 +1,6 @@
-import { Writable } from "node:stream";
-import { createLogger } from "@fame/logger";
 import { Agent, connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
+import { expect } from "vitest";
+import { quietLogger } from "../../support/fabric-clients.js";
 
 interface MathApi {
   add(p: { x: number; y: number }): Promise<number>;
@@ -26,11 +26,7 @@ export class LegitTraffic {
   static async connect(nodeEnv: Record<string, string>): Promise<LegitTraffic> {
     const fabric = await connectFabric({
       config: nodeConfigFromEnv(nodeEnv),
-      logger: createLogger({
-        name: "legit",
-        level: "warn",
-        destination: new Writable({ write: (_c, _e, cb) => cb() }),
-      }),
+      logger: quietLogger(),
       installDefault: false,
     });
     return new LegitTraffic(fabric);
@@ -74,6 +70,18 @@ export class LegitTraffic {
     this.report.ok = 0;
     this.report.failures = [];
     return out;
+  }
+
+  /** runs `attack` while calling in the background; every one of those calls must succeed */
+  async during(attack: () => Promise<void>): Promise<void> {
+    this.start();
+    try {
+      await attack();
+    } finally {
+      const report = await this.stop();
+      expect(report.failures).toEqual([]);
+      expect(report.calls).toBeGreaterThan(0);
+    }
   }
 
   close(): Promise<void> {
