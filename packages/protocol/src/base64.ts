@@ -49,7 +49,17 @@ export function isBase64(s: string): boolean {
   return pad === 0 || !hasDirtyTail(s, dataLen, STD_VALUES);
 }
 
+/**
+ * Node's native codec where there is one: a sealed record is kilobytes of ciphertext, and the
+ * string-building loop below costs ~20 µs per 3.5 KB where Buffer takes ~1 µs. Short inputs
+ * (ids, keys) stay in JS, where the Buffer wrapper would cost more than it saves.
+ */
+const NativeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+const NATIVE_MIN_BYTES = 96;
+
 export function base64urlEncode(bytes: Uint8Array): string {
+  if (NativeBuffer !== undefined && bytes.length >= NATIVE_MIN_BYTES)
+    return NativeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
   let out = "";
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
@@ -79,6 +89,11 @@ export class Base64Error extends Error {
 export function base64urlDecode(s: string): Uint8Array {
   const len = base64urlByteLength(s);
   if (len < 0) throw new Base64Error("not strict base64url");
+  // strictness is settled above; the native decoder only has to do the arithmetic
+  if (NativeBuffer !== undefined && len >= NATIVE_MIN_BYTES) {
+    const buf = NativeBuffer.from(s, "base64url");
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
   const out = new Uint8Array(len);
   let o = 0;
   let acc = 0;

@@ -1,5 +1,5 @@
 import type { Address } from "./address.js";
-import type { Frame } from "./frames.js";
+import type { BatchEntry, Frame } from "./frames.js";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -53,4 +53,10 @@ export interface Envelope<F extends Frame = Frame> {
  */
 export function isSealedData(env: Envelope): boolean {
   return env.frame.type === "Data" && env.frame.codec === "enc";
+}
+
+/** The message list of a coalesced channel record, or undefined for a single-message envelope. */
+export function batchOf(env: Envelope): readonly BatchEntry[] | undefined {
+  const frame = env.frame;
+  return frame.type === "Data" && frame.codec === "enc" ? frame.batch : undefined;
 }

@@ -76,6 +76,18 @@ export interface DataJson {
   pd?: string;
 }
 
+/**
+ * One message of a coalesced channel record: its conversation, and whether more messages
+ * of that conversation follow (a stream item) or this one ends it.
+ */
+export interface BatchEntry {
+  corrId: string;
+  more?: true;
+}
+
+/** Most messages one coalesced channel record may carry. */
+export const MAX_BATCH_ENTRIES = 256;
+
 /** Application data sealed for a secure channel; the channel is named by `sec.enc`. */
 export interface DataEnc {
   type: "Data";
@@ -83,6 +95,13 @@ export interface DataEnc {
   /** base64url ciphertext including the AEAD tag. */
   ct: string;
   pd?: string;
+  /**
+   * Present when the record carries several messages (2..MAX_BATCH_ENTRIES): the plaintext
+   * is a JSON array of their payloads, in this order. The list travels in the clear so the
+   * sentinel can account for each call, and is bound into the AEAD additional data
+   * (see aeadAad), so nobody can change it on the way. The envelope then has no corrId.
+   */
+  batch?: BatchEntry[];
 }
 
 export type Data = DataJson | DataEnc;

@@ -34,12 +34,13 @@ export type {
   SecurityBlock,
   SignatureBlock,
 } from "./envelope.js";
-export { isSealedData, PROTOCOL_VERSION } from "./envelope.js";
+export { batchOf, isSealedData, PROTOCOL_VERSION } from "./envelope.js";
 export { ERROR_CODE_DESCRIPTIONS, ERROR_CODES, type ErrorCode, isErrorCode } from "./error-codes.js";
 export {
   type AddressBind,
   type AddressBindAck,
   type AddressUnbind,
+  type BatchEntry,
   type Data,
   type DataEnc,
   type DataJson,
@@ -55,6 +56,7 @@ export {
   type Jwk,
   type KeyAnnounce,
   type KeyRequest,
+  MAX_BATCH_ENTRIES,
   type NodeAttach,
   type NodeAttachAck,
   type SecureAccept,

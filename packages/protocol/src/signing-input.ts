@@ -84,7 +84,28 @@ export function signingInput(env: Envelope): Uint8Array {
   return out;
 }
 
-/** Additional authenticated data for channel encryption: the immutable headers. */
+/**
+ * Additional authenticated data for channel encryption: the immutable headers, and for a
+ * coalesced record also its message list, `headers ‖ 0x1F ‖ corrId[+] , corrId[+] …`
+ * ("+" marking an entry with more to follow). Ids cannot contain 0x1F, "," or "+", so the
+ * text is unambiguous; binding it means the clear list the sentinel accounts by is exactly
+ * the one the receiver delivers.
+ */
 export function aeadAad(env: Envelope): Uint8Array {
-  return immutableHeaders(env);
+  const frame = env.frame;
+  if (frame.type !== "Data" || frame.codec !== "enc" || frame.batch === undefined)
+    return immutableHeaders(env);
+  let list = "";
+  for (let i = 0; i < frame.batch.length; i++) {
+    const entry = frame.batch[i]!;
+    if (i > 0) list += ",";
+    list += entry.more === true ? `${entry.corrId}+` : entry.corrId;
+  }
+  const headers = immutableHeaders(env);
+  const tail = encoder.encode(list);
+  const out = new Uint8Array(headers.length + 1 + tail.length);
+  out.set(headers, 0);
+  out[headers.length] = SIGNING_SEPARATOR;
+  out.set(tail, headers.length + 1);
+  return out;
 }

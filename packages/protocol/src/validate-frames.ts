@@ -2,7 +2,7 @@
 import { isValidLogical, isValidPath, isWildcardLogical, tryParseAddress } from "./address.js";
 import { isBase64 } from "./base64.js";
 import { isErrorCode } from "./error-codes.js";
-import type { Frame, FrameType } from "./frames.js";
+import { type Frame, type FrameType, MAX_BATCH_ENTRIES } from "./frames.js";
 import { ID_PATTERN, SID_PATTERN, SYSTEM_ID_PATTERN, TOKEN_PATTERN } from "./ids.js";
 import { ProtocolError } from "./protocol-error.js";
 import {
@@ -126,6 +126,25 @@ export function checkPrimitiveMap(value: unknown, field: string, maxEntries: num
   return o;
 }
 
+const BATCH_ENTRY_KEYS = new Set(["corrId", "more"]);
+
+/**
+ * A coalesced record's message list: 2..MAX_BATCH_ENTRIES entries. A conversation may
+ * appear several times (a burst of one stream's items, or of its credits).
+ */
+function checkBatch(value: unknown): void {
+  const entries = expectArray(value, "frame.batch", MAX_BATCH_ENTRIES);
+  if (entries.length < 2) fail("frame.batch", "needs at least 2 entries (send one message unbatched)");
+  for (let i = 0; i < entries.length; i++) {
+    const f = `frame.batch[${i}]`;
+    const entry = expectObject(entries[i], f);
+    checkKeys(entry, BATCH_ENTRY_KEYS, f);
+    checkId(get(entry, "corrId"), `${f}.corrId`);
+    const more = get(entry, "more");
+    if (more !== undefined && more !== true) fail(`${f}.more`, "must be true when present");
+  }
+}
+
 type FrameCheck = (o: Obj, ctx: Ctx) => void;
 
 interface FrameSpec {
@@ -195,7 +214,7 @@ const FRAME_SPECS: ReadonlyMap<FrameType, FrameSpec> = new Map<FrameType, FrameS
   ["HeartbeatAck", spec([], () => {})],
   [
     "Data",
-    spec(["codec", "payload", "ct", "pd"], (o, ctx) => {
+    spec(["codec", "payload", "ct", "pd", "batch"], (o, ctx) => {
       const codec = expectLiteral(get(o, "codec"), "frame.codec", ["json", "enc"]);
       const payload = get(o, "payload");
       const ct = get(o, "ct");
@@ -210,6 +229,11 @@ const FRAME_SPECS: ReadonlyMap<FrameType, FrameSpec> = new Map<FrameType, FrameS
           throw new ProtocolError("frame_too_large", "frame.ct", "longer than the frame limit");
         }
         expectBase64url(ct, "frame.ct", MIN_CIPHERTEXT_BYTES, ctx.limits.maxFrameBytes);
+      }
+      const batch = get(o, "batch");
+      if (batch !== undefined) {
+        if (codec !== "enc") fail("frame.batch", "only allowed with codec enc");
+        checkBatch(batch);
       }
       checkOptional(o, "pd", "frame", (v, f) => expectBase64url(v, f, 32));
     }),

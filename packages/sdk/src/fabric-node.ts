@@ -1,5 +1,7 @@
 import type { Logger } from "@fame/logger";
 import {
+  type BatchEntry,
+  batchOf,
   type Envelope,
   type ErrorCode,
   type SecureAccept,
@@ -8,6 +10,7 @@ import {
 } from "@fame/protocol";
 import { SESSION_END_META, SESSION_ID_META } from "./agent/remote-proxy.js";
 import { ChannelManager } from "./channel/channel-manager.js";
+import { type CoalescerLimits, type OutgoingMessage, RecordCoalescer } from "./channel/record-coalescer.js";
 import type { SecureChannel } from "./channel/secure-channel.js";
 import type { FabricConnection } from "./connection/fabric-connection.js";
 import type { RpcEndpoint } from "./rpc/endpoint.js";
@@ -50,6 +53,11 @@ export interface FabricNodeOptions {
    * Keep it well under the call timeout.
    */
   reconnectWaitMs?: number;
+  /**
+   * Seal the messages sent on one channel in the same event-loop turn as one record
+   * (default true); false sends one record per message. Limits: see CoalescerLimits.
+   */
+  coalesce?: boolean | Partial<CoalescerLimits>;
 }
 
 function isStreamItem(payload: JsonValue): boolean {
@@ -67,9 +75,26 @@ function isFinalReply(payload: JsonValue): boolean {
   );
 }
 
+/** a node talks to few addresses, parsed once each (bounded: addresses may come from callers) */
+const logicalCache = new Map<string, boolean>();
+const MAX_CACHED_ADDRESSES = 1024;
+
 function isLogical(address: string): boolean {
-  const parsed = tryParseAddress(address);
-  return parsed !== undefined && "logical" in parsed;
+  let logical = logicalCache.get(address);
+  if (logical === undefined) {
+    const parsed = tryParseAddress(address);
+    logical = parsed !== undefined && "logical" in parsed;
+    if (logicalCache.size >= MAX_CACHED_ADDRESSES) logicalCache.clear();
+    logicalCache.set(address, logical);
+  }
+  return logical;
+}
+
+/** only a `more` flag: such a message can share a record with others */
+function coalescable(meta: Record<string, string> | undefined): boolean {
+  if (meta === undefined) return true;
+  for (const _ in meta) return false;
+  return true;
 }
 
 function stringMeta(meta: Envelope["meta"]): Record<string, string> | undefined {
@@ -91,6 +116,8 @@ export class FabricNode implements RpcOutbound {
   private readonly conversations = new Map<string, SecureChannel>();
   /** ms epoch of the last Data or channel frame in or out: a draining replica waits for quiet */
   lastActivityAt = 0;
+  /** undefined when coalescing is off */
+  private readonly coalescer: RecordCoalescer | undefined;
 
   constructor(
     readonly connection: FabricConnection,
@@ -100,6 +127,15 @@ export class FabricNode implements RpcOutbound {
   ) {
     this.channels = channels;
     connection.onEnvelope = (env) => this.onEnvelope(env);
+    const coalesce = opts.coalesce ?? true;
+    this.coalescer =
+      coalesce === false
+        ? undefined
+        : new RecordCoalescer(
+            (ch, to, messages) => this.sendRecord(ch, to, messages),
+            coalesce === true ? {} : coalesce,
+            () => connection.flushWrites(),
+          );
   }
 
   get replyAddress(): string {
@@ -130,7 +166,8 @@ export class FabricNode implements RpcOutbound {
     if (!ch && this.opts.encryption === "channel" && logical) {
       const sessionId = m.meta?.[SESSION_ID_META];
       try {
-        ch = await this.channels.forAddress(to, sessionId);
+        // the common case, an open channel, costs no promise round trip
+        ch = this.channels.readyFor(to, sessionId) ?? (await this.channels.forAddress(to, sessionId));
       } catch (err) {
         const code = (err as { code?: string }).code ?? "channel_unknown";
         throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, code, {
@@ -143,6 +180,14 @@ export class FabricNode implements RpcOutbound {
       if (sessionId !== undefined && m.meta?.[SESSION_END_META] === "true")
         this.channels.endSession(to, sessionId);
     }
+    if (ch && this.coalescer && coalescable(m.meta)) {
+      // leaves with whatever else this turn sends on the channel (see RecordCoalescer)
+      this.coalescer.add(ch, to, { corrId: m.corrId, json: JSON.stringify(payload), more });
+      if (ch.role === "replica" && isFinalReply(payload)) this.conversations.delete(m.corrId);
+      return;
+    }
+    // A message with its own meta travels alone, after what is already queued on its channel.
+    if (ch) this.coalescer?.flush(ch);
     const meta = more ? { ...m.meta, more: true } : m.meta;
     const init = {
       to,
@@ -167,6 +212,49 @@ export class FabricNode implements RpcOutbound {
         notExecuted: true,
         cause: err,
       });
+    }
+  }
+
+  /** One sealed record: a lone message as before, several as a batch (see RecordCoalescer). */
+  private sendRecord(ch: SecureChannel, to: string, messages: OutgoingMessage[]): void {
+    const first = messages[0]!;
+    const single = messages.length === 1;
+    const aft = ch.role === "client" && this.opts.echoAft && ch.aft ? { aft: ch.aft } : {};
+    try {
+      if (single) {
+        this.connection.send(
+          {
+            to,
+            replyTo: this.replyAddress,
+            corrId: first.corrId,
+            ...(first.more ? { meta: { more: true } } : {}),
+            ...aft,
+            frame: { type: "Data", codec: "json", payload: null },
+          },
+          (env) => ch.sealText(env, first.json),
+        );
+        return;
+      }
+      const batch: BatchEntry[] = new Array(messages.length);
+      let json = "[";
+      for (let i = 0; i < messages.length; i++) {
+        const msg = messages[i]!;
+        batch[i] = msg.more ? { corrId: msg.corrId, more: true } : { corrId: msg.corrId };
+        json += i === 0 ? msg.json : `,${msg.json}`;
+      }
+      json += "]";
+      this.connection.send(
+        { to, replyTo: this.replyAddress, ...aft, frame: { type: "Data", codec: "json", payload: null } },
+        (env) => ch.sealText(env, json, batch),
+      );
+    } catch (err) {
+      // Never sent: the callers' attempts fail as undelivered (and may be retried).
+      const reason = (err as Error).message;
+      this.log.warn({ cid: ch.cid, messages: messages.length, reason }, "channel record not sent");
+      for (const msg of messages) {
+        this.conversations.delete(msg.corrId);
+        this.endpoint?.failCall(msg.corrId, "replica_unavailable", reason, { notExecuted: true });
+      }
     }
   }
 
@@ -240,6 +328,11 @@ export class FabricNode implements RpcOutbound {
         this.refuse(env, code, (err as Error).message);
         return;
       }
+      const batch = frame.batch;
+      if (batch !== undefined) {
+        this.onBatch(env, ch, batch, payload);
+        return;
+      }
       if (ch.role === "replica") this.remember(corrId, ch);
       else if (env.meta?.["more"] !== true) this.conversations.delete(corrId);
     } else {
@@ -256,17 +349,46 @@ export class FabricNode implements RpcOutbound {
     });
   }
 
+  /** the messages of an opened coalesced record, each delivered as if it had come alone */
+  private onBatch(env: Envelope, ch: SecureChannel, batch: readonly BatchEntry[], payloads: unknown): void {
+    if (!Array.isArray(payloads) || payloads.length !== batch.length) {
+      // authentic (it opened) yet malformed: a broken sender; none of it is delivered
+      this.log.warn(
+        { cid: ch.cid, from: env.sid, entries: batch.length },
+        "batched record does not match its list",
+      );
+      this.refuse(env, "bad_envelope", "batched record does not match its message list");
+      return;
+    }
+    const base = { ...(env.replyTo ? { from: env.replyTo } : {}), ...(env.to ? { to: env.to } : {}) };
+    for (let i = 0; i < batch.length; i++) {
+      const { corrId, more } = batch[i]!;
+      if (ch.role === "replica") this.remember(corrId, ch);
+      else if (more !== true) this.conversations.delete(corrId);
+      const meta: Record<string, string> =
+        more === true ? { more: "true", [CHANNEL_META_KEY]: ch.cid } : { [CHANNEL_META_KEY]: ch.cid };
+      this.endpoint?.handleIncoming(payloads[i], { corrId, ...base, meta });
+    }
+  }
+
+  /** negative DeliveryAck(s) to the sender: one per conversation the refused envelope carried */
   private refuse(env: Envelope, code: ErrorCode, reason: string): void {
     if (!env.replyTo) return;
+    const batch = batchOf(env);
     try {
-      this.connection.send({
-        to: env.replyTo,
-        corrId: env.corrId ?? env.id,
-        frame: { type: "DeliveryAck", ok: false, refId: env.id, code, reason },
-        meta: { notExecuted: true },
-      });
+      if (batch === undefined) this.sendNack(env, env.corrId ?? env.id, code, reason);
+      else for (const entry of batch) this.sendNack(env, entry.corrId, code, reason);
     } catch {
       // not connected: the caller's timeout answers
     }
+  }
+
+  private sendNack(env: Envelope, corrId: string, code: ErrorCode, reason: string): void {
+    this.connection.send({
+      to: env.replyTo,
+      corrId,
+      frame: { type: "DeliveryAck", ok: false, refId: env.id, code, reason },
+      meta: { notExecuted: true },
+    });
   }
 }

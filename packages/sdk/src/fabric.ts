@@ -151,6 +151,8 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     {
       encryption: config.encryptionLevel,
       echoAft: readBool(config.env["FAME_CHANNEL_ECHO_AFT"], "FAME_CHANNEL_ECHO_AFT", false),
+      // one sealed record per burst of messages on a channel (docs/performance.md); off = one per message
+      coalesce: readBool(config.env["FAME_CHANNEL_COALESCE"], "FAME_CHANNEL_COALESCE", true),
       // a call waits out a short sentinel outage, but never for most of its own timeout
       reconnectWaitMs: Math.min(5000, Math.floor(config.callTimeoutMs / 2)),
     },

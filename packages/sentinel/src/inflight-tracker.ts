@@ -42,6 +42,11 @@ export class InflightTracker {
     return this.byRequester.get(requesterId)?.size ?? 0;
   }
 
+  /** whether `n` more entries fit (a coalesced record is tracked whole or refused whole) */
+  hasRoom(n: number): boolean {
+    return this.byKey.size + n <= this.maxEntries;
+  }
+
   /** false when the table is full: the caller refuses the request rather than lose track of it */
   track(entry: InflightEntry): boolean {
     const key = InflightTracker.key(entry.requesterId, entry.corrId);

@@ -2,6 +2,7 @@ import { type CryptoBackend, defaultBackend } from "@fame/crypto";
 import type { Logger } from "@fame/logger";
 import {
   base64urlDecode,
+  batchOf,
   decodeEnvelope,
   type Envelope,
   type ErrorCode,
@@ -686,14 +687,16 @@ export class Sentinel {
       target = picked;
       viaPool = sessionMeta;
     }
+    /** a coalesced channel record: each of its calls is accounted for as if it came alone */
+    const batch = batchOf(env);
     if (
       viaPool &&
-      env.corrId &&
       env.replyTo &&
-      (env.frame.type === "Data" || env.frame.type === "SecureOpen")
+      (batch !== undefined || (env.corrId && (env.frame.type === "Data" || env.frame.type === "SecureOpen")))
     ) {
+      const calls = batch?.length ?? 1;
       // Counted from the tracker, so entries swept or orphaned by a departed replica free their slots.
-      if (this.inflight.countFor(session.id) >= this.settings.maxInflightPerConnection) {
+      if (this.inflight.countFor(session.id) + calls > this.settings.maxInflightPerConnection) {
         this.nack(
           session,
           env,
@@ -702,26 +705,34 @@ export class Sentinel {
         );
         return;
       }
-      const tracked = this.inflight.track({
-        requesterId: session.id,
-        replicaId: target.id,
-        corrId: env.corrId,
-        envelopeId: env.id,
-        replyTo: env.replyTo,
-        deadline: this.now() + (env.ttlMs ?? DEFAULT_REQUEST_TTL_MS),
-        address: env.to,
-      });
-      if (!tracked) {
+      if (!this.inflight.hasRoom(calls)) {
         // Untracked, its caller would never hear replica_unavailable: refuse rather than lose it.
         this.nack(session, env, "too_many_inflight", "the sentinel's in-flight table is full", true);
         return;
       }
-      this.registry.resolve(env.to)?.acquire(target.id);
+      const pool = this.registry.resolve(env.to);
+      const deadline = this.now() + (env.ttlMs ?? DEFAULT_REQUEST_TTL_MS);
+      for (let i = 0; i < calls; i++) {
+        this.inflight.track({
+          requesterId: session.id,
+          replicaId: target.id,
+          corrId: batch ? batch[i]!.corrId : env.corrId!,
+          envelopeId: env.id,
+          replyTo: env.replyTo,
+          deadline,
+          address: env.to,
+        });
+        pool?.acquire(target.id);
+      }
     }
     this.counters.routed++;
     if (viaPool) {
-      const reply = env.corrId && env.replyTo ? { requesterId: session.id, corrId: env.corrId } : undefined;
-      this.affinity.noteRouted(env.to, target.id, viaPool, reply);
+      // A batch names no single last call to wait for: coalesced messages carry no session meta.
+      const reply =
+        batch === undefined && env.corrId && env.replyTo
+          ? { requesterId: session.id, corrId: env.corrId }
+          : undefined;
+      this.affinity.noteRouted(env.to, target.id, viaPool, reply, batch?.length ?? 1);
     }
     this.sendTo(target, raw ?? encodeEnvelope(env), env);
   }
@@ -731,7 +742,14 @@ export class Sentinel {
    * in-flight entry and, for SecureAccept, creates the channel pin.
    */
   private async noteReply(replica: NodeSession, client: NodeSession, env: Envelope): Promise<boolean> {
-    if (env.corrId && env.meta?.["more"] !== true) {
+    const batch = batchOf(env);
+    if (batch !== undefined) {
+      for (const entry of batch) {
+        if (entry.more === true) continue;
+        this.inflight.complete(replica.id, client.id, entry.corrId);
+        this.affinity.onReply(replica.id, client.id, entry.corrId);
+      }
+    } else if (env.corrId && env.meta?.["more"] !== true) {
       this.inflight.complete(replica.id, client.id, env.corrId);
       this.affinity.onReply(replica.id, client.id, env.corrId);
     }
@@ -913,9 +931,20 @@ export class Sentinel {
     if (code !== "channel_unknown")
       this.deps.log.warn({ systemId: session.systemId, code, reason, type: env.frame.type }, "refused");
     else this.deps.log.debug({ systemId: session.systemId, code, reason }, "refused");
-    const ack = nackFor(env, code, reason, { sid: this.sid });
-    if (notExecuted) ack.meta = { notExecuted: true };
-    this.sendTo(session, ack);
+    const batch = batchOf(env);
+    if (batch === undefined) {
+      const ack = nackFor(env, code, reason, { sid: this.sid });
+      if (notExecuted) ack.meta = { notExecuted: true };
+      this.sendTo(session, ack);
+      return;
+    }
+    // one answer per call the refused record carried, each in its own conversation
+    for (const entry of batch) {
+      const ack = nackFor(env, code, reason, { sid: this.sid });
+      ack.corrId = entry.corrId;
+      if (notExecuted) ack.meta = { notExecuted: true };
+      this.sendTo(session, ack);
+    }
   }
 
   private sendTo(target: NodeSession, envOrText: Envelope | string | Buffer, shown?: Envelope): void {

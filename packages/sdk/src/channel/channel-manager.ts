@@ -108,12 +108,12 @@ export class ChannelManager {
    * places it on the session's replica.
    */
   forAddress(address: string, sessionId?: string): Promise<SecureChannel> {
+    const ready = this.readyFor(address, sessionId);
+    if (ready !== undefined) return Promise.resolve(ready);
     const key = channelKey(address, sessionId);
     const ch = this.current.get(key);
     if (ch && !ch.retiring) {
-      if (ch.sealed < this.settings.maxMessages && Date.now() - ch.createdAt < this.settings.maxAgeMs) {
-        return Promise.resolve(ch);
-      }
+      // open but used up or too old (readyFor said no): a fresh one takes over
       this.metrics.rekeys++;
       this.retire(ch, "re-key");
     }
@@ -123,6 +123,15 @@ export class ChannelManager {
       this.opening.set(key, p);
     }
     return p;
+  }
+
+  /** The open channel a new call to `address` would use right now, if there is one (no re-key due). */
+  readyFor(address: string, sessionId?: string): SecureChannel | undefined {
+    const ch = this.current.get(channelKey(address, sessionId));
+    if (ch === undefined || ch.retiring) return undefined;
+    if (ch.sealed >= this.settings.maxMessages || Date.now() - ch.createdAt >= this.settings.maxAgeMs)
+      return undefined;
+    return ch;
   }
 
   /** The session ended: its channel finishes in-flight calls, then closes. */

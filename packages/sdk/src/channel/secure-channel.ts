@@ -5,7 +5,14 @@ import {
   type CryptoBackend,
   deriveChannelKeys,
 } from "@fame/crypto";
-import { aeadAad, base64urlDecode, base64urlEncode, type Envelope } from "@fame/protocol";
+import {
+  aeadAad,
+  type BatchEntry,
+  base64urlDecode,
+  base64urlEncode,
+  type DataEnc,
+  type Envelope,
+} from "@fame/protocol";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -17,6 +24,7 @@ const decoder = new TextDecoder();
  */
 export class SecureChannel {
   readonly createdAt: number;
+  /** messages sealed so far (a coalesced record counts each of its messages) */
   sealed = 0;
   /** a retiring channel finishes its calls but takes no new ones */
   retiring = false;
@@ -58,9 +66,21 @@ export class SecureChannel {
 
   /** Turns a prepared envelope's payload into a sealed Data frame bound to its headers. */
   seal(env: Envelope, payload: unknown): void {
-    const record = this.sender.seal(encoder.encode(JSON.stringify(payload)), aeadAad(env));
-    this.sealed++;
-    env.frame = { type: "Data", codec: "enc", ct: base64urlEncode(record.ct) };
+    this.sealText(env, JSON.stringify(payload));
+  }
+
+  /**
+   * Seals JSON text as the envelope's Data frame: one payload, or with `batch` the JSON
+   * array of that many payloads (a coalesced record; the list is bound into the AAD).
+   */
+  sealText(env: Envelope, json: string, batch?: BatchEntry[]): void {
+    const frame: DataEnc = { type: "Data", codec: "enc", ct: "" };
+    if (batch !== undefined) frame.batch = batch;
+    // the frame goes in first: aeadAad reads a batch list from it
+    env.frame = frame;
+    const record = this.sender.seal(encoder.encode(json), aeadAad(env));
+    this.sealed += batch === undefined ? 1 : batch.length;
+    frame.ct = base64urlEncode(record.ct);
     env.sec = {
       ...env.sec,
       enc: {

@@ -382,6 +382,15 @@ export class FabricConnection {
 
   // ───────────────────────── wire ─────────────────────────
 
+  /** Writes out what this turn has sent so far instead of waiting for the end of the turn. */
+  flushWrites(): void {
+    const socket = this.socket;
+    if (!socket || !this.corked) return;
+    // cork() counts: this pair leaves one level in place for the scheduled uncork
+    socket.uncork();
+    socket.cork();
+  }
+
   private write(env: Envelope): void {
     if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("send", env), "envelope");
     // Everything sent in this tick (a burst of replies, stream items) leaves in one TLS write.

@@ -49,7 +49,7 @@ export class RpcServer {
   /** Streams being produced, keyed by caller reply address + correlation id. */
   readonly #streams = new Map<string, ActiveStream>();
   /** Aborts for every running call, so close() can signal them all. */
-  readonly #running = new Set<AbortController>();
+  readonly #running = new Set<LazyAbort>();
   readonly #creditTimeoutMs: number;
   readonly #diag: RpcDiagnosticSink | undefined;
 
@@ -188,7 +188,7 @@ export class RpcServer {
     dispatcher: AgentDispatcher,
     spec: OperationSpec,
   ): Promise<void> {
-    const abort = new AbortController();
+    const abort = new LazyAbort();
     this.#running.add(abort);
     // Set when the slot's release is handed to someone else (a stream, or an operation
     // that outlived its timeout and still holds the agent busy).
@@ -202,7 +202,9 @@ export class RpcServer {
       from: replyTo,
       address,
       meta: Object.freeze({ ...(m.meta ?? {}) }),
-      signal: abort.signal,
+      get signal() {
+        return abort.signal;
+      },
     });
     try {
       let value = dispatcher.invoke(spec, req.params ?? {}, context);
@@ -267,7 +269,7 @@ export class RpcServer {
     replyTo: string,
     address: string,
     iterable: AsyncIterable<unknown>,
-    abort: AbortController,
+    abort: LazyAbort,
     release: () => void,
   ): Promise<void> {
     let iterator: AsyncIterator<unknown> | undefined;
@@ -402,4 +404,27 @@ function raceTimeout<T>(
       },
     );
   });
+}
+
+/**
+ * A call's abort signal, made only when the operation reads it: an AbortController per
+ * call was the largest single cost of serving small calls, and most operations never look.
+ */
+class LazyAbort {
+  #controller: AbortController | undefined;
+  #aborted = false;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#controller?.abort();
+  }
 }

@@ -18,7 +18,8 @@ export interface StreamSenderConfig {
   /** Give up on a caller that grants no credit for this long. */
   creditTimeoutMs: number;
   /** Aborted (the operation's `ctx.signal`) on cancel or credit timeout. */
-  abort: AbortController;
+  /** aborted when the stream ends early (cancel, credit timeout) */
+  abort: { abort(): void };
 }
 
 export class StreamSender {

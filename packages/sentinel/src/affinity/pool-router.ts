@@ -269,15 +269,19 @@ export class PoolRouter<N extends RoutedNode> {
     return undefined;
   }
 
-  /** An envelope went to `replicaId` of the pool at `address`; `session`: its meta, as `sessionMeta` read it. */
+  /**
+   * An envelope went to `replicaId` of the pool at `address`; `session`: its meta, as
+   * `sessionMeta` read it; `calls`: how many requests it carried (a coalesced record has several).
+   */
   noteRouted(
     address: string,
     replicaId: string,
     session: SessionMeta,
     reply: { requesterId: string; corrId: string } | undefined,
+    calls = 1,
   ): void {
     const stats = this.statsOf(address);
-    stats.requests.set(replicaId, (stats.requests.get(replicaId) ?? 0) + 1);
+    stats.requests.set(replicaId, (stats.requests.get(replicaId) ?? 0) + calls);
     if (!session.end || session.sessionId === undefined) return;
     const table = this.policies.get(address)?.sessions;
     if (table === undefined) return;
