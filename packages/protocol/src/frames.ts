@@ -38,6 +38,8 @@ export interface NodeAttachAck {
   keys?: Jwk[];
   stickiness?: Stickiness;
   heartbeatMs?: number;
+  /** the largest frame the sentinel accepts from this node: senders size what they coalesce by it */
+  maxFrameBytes?: number;
   code?: ErrorCode;
   reason?: string;
 }

@@ -184,20 +184,24 @@ const FRAME_SPECS: ReadonlyMap<FrameType, FrameSpec> = new Map<FrameType, FrameS
   ],
   [
     "NodeAttachAck",
-    spec(["ok", "assignedPath", "keys", "stickiness", "heartbeatMs", "code", "reason"], (o, ctx) => {
-      expectBoolean(get(o, "ok"), "frame.ok");
-      checkOptional(o, "assignedPath", "frame", (v, f) => {
-        if (typeof v !== "string" || !isValidPath(v)) fail(f, "must be a physical path (/seg/...)");
-      });
-      checkOptional(o, "keys", "frame", (v, f) => checkJwkList(v, f, ctx));
-      checkOptional(o, "stickiness", "frame", (v, f) => {
-        const s = checkPrimitiveMap(v, f, MAX_STICKINESS_ENTRIES, ctx);
-        expectMatch(get(s, "mode"), `${f}.mode`, TOKEN_PATTERN, "a token");
-      });
-      checkOptional(o, "heartbeatMs", "frame", (v, f) => expectInteger(v, f, 1));
-      checkCode(o, "frame.code", false);
-      checkReason(o, ctx);
-    }),
+    spec(
+      ["ok", "assignedPath", "keys", "stickiness", "heartbeatMs", "maxFrameBytes", "code", "reason"],
+      (o, ctx) => {
+        expectBoolean(get(o, "ok"), "frame.ok");
+        checkOptional(o, "assignedPath", "frame", (v, f) => {
+          if (typeof v !== "string" || !isValidPath(v)) fail(f, "must be a physical path (/seg/...)");
+        });
+        checkOptional(o, "keys", "frame", (v, f) => checkJwkList(v, f, ctx));
+        checkOptional(o, "stickiness", "frame", (v, f) => {
+          const s = checkPrimitiveMap(v, f, MAX_STICKINESS_ENTRIES, ctx);
+          expectMatch(get(s, "mode"), `${f}.mode`, TOKEN_PATTERN, "a token");
+        });
+        checkOptional(o, "heartbeatMs", "frame", (v, f) => expectInteger(v, f, 1));
+        checkOptional(o, "maxFrameBytes", "frame", (v, f) => expectInteger(v, f, 1024));
+        checkCode(o, "frame.code", false);
+        checkReason(o, ctx);
+      },
+    ),
   ],
   ["AddressBind", spec(["address"], (o) => void checkAddress(get(o, "address"), "frame.address"))],
   [

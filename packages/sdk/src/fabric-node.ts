@@ -4,6 +4,7 @@ import {
   batchOf,
   type Envelope,
   type ErrorCode,
+  isProtocolError,
   type SecureAccept,
   type SecureOpen,
   tryParseAddress,
@@ -248,12 +249,21 @@ export class FabricNode implements RpcOutbound {
         (env) => ch.sealText(env, json, batch),
       );
     } catch (err) {
+      // Too large for the sentinel as one record, though each message may fit: send it in halves.
+      if (!single && isProtocolError(err) && err.code === "frame_too_large") {
+        const half = messages.length >> 1;
+        this.sendRecord(ch, to, messages.slice(0, half));
+        this.sendRecord(ch, to, messages.slice(half));
+        return;
+      }
       // Never sent: the callers' attempts fail as undelivered (and may be retried).
       const reason = (err as Error).message;
       this.log.warn({ cid: ch.cid, messages: messages.length, reason }, "channel record not sent");
+      // an oversized single message says so; anything else is a link that is not there
+      const code = isProtocolError(err) && err.code === "frame_too_large" ? err.code : "replica_unavailable";
       for (const msg of messages) {
         this.conversations.delete(msg.corrId);
-        this.endpoint?.failCall(msg.corrId, "replica_unavailable", reason, { notExecuted: true });
+        this.endpoint?.failCall(msg.corrId, code, reason, { notExecuted: true });
       }
     }
   }

@@ -437,6 +437,7 @@ export class Sentinel {
           ok: true,
           assignedPath: session.path,
           heartbeatMs: this.settings.heartbeatMs,
+          maxFrameBytes: this.limits.maxFrameBytes,
           ...(stickiness ? { stickiness: { mode: "aft", securityLevel: stickiness.securityLevel } } : {}),
         },
       }),
@@ -971,6 +972,8 @@ export class Sentinel {
     };
     if (env.sec?.sig) summary["sig"] = { alg: env.sec.sig.alg, kid: env.sec.sig.kid };
     if (env.sec?.enc) summary["enc"] = { alg: env.sec.enc.alg, cid: env.sec.enc.cid, seq: env.sec.enc.seq };
+    const batch = batchOf(env);
+    if (batch) summary["batch"] = batch.map((e) => (e.more ? `${e.corrId}+` : e.corrId));
     if (frame.type === "Data" && frame.codec === "json") summary["payload"] = frame.payload;
     this.deps.log.info(summary, "envelope");
   }

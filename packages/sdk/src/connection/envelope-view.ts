@@ -1,4 +1,4 @@
-import type { Envelope } from "@fame/protocol";
+import { batchOf, type Envelope } from "@fame/protocol";
 
 /**
  * What FAME_SHOW_ENVELOPES prints: headers and security metadata always, the
@@ -9,6 +9,9 @@ export function describeEnvelope(dir: "send" | "recv", env: Envelope): Record<st
   if (env.to) out["to"] = env.to;
   if (env.replyTo) out["replyTo"] = env.replyTo;
   if (env.corrId) out["corrId"] = env.corrId;
+  // a coalesced record: the conversations it carries
+  const batch = batchOf(env);
+  if (batch) out["batch"] = batch.map((e) => (e.more ? `${e.corrId}+` : e.corrId));
   if (env.sec?.sig) out["sig"] = { alg: env.sec.sig.alg, kid: env.sec.sig.kid };
   if (env.sec?.enc) out["enc"] = { alg: env.sec.enc.alg, cid: env.sec.enc.cid, seq: env.sec.enc.seq };
   if (env.aft) out["aft"] = "present";

@@ -112,10 +112,13 @@ export class FabricConnection {
   private readonly signed: boolean;
   /** decode limits, resolved once for every frame from the sentinel */
   private readonly limits: Readonly<Limits>;
+  /** what this node may send: its own frame limit, or the attached sentinel's if smaller */
+  private sendLimits: Readonly<Limits>;
 
   constructor(private readonly opts: FabricConnectionOptions) {
     this.signed = opts.securityProfile !== "open";
     this.limits = resolveLimits({ maxFrameBytes: opts.maxFrameBytes ?? 1024 * 1024 });
+    this.sendLimits = this.limits;
   }
 
   /** physical address where replies to this node's requests come back */
@@ -291,6 +294,13 @@ export class FabricConnection {
     this.path = ack.frame.assignedPath ?? "";
     this.sid = sidFromPath(this.path);
     this.sentinelSid = ack.sid;
+    // Never send what the sentinel would refuse (it says how much it takes): an oversized frame
+    // fails here, at once, with frame_too_large, instead of as a nack nobody can match.
+    const theirs = ack.frame.maxFrameBytes;
+    this.sendLimits =
+      theirs !== undefined && theirs < this.limits.maxFrameBytes
+        ? resolveLimits({ maxFrameBytes: theirs })
+        : this.limits;
     this.state = "attached";
     this.attempts = 0;
     this.lastHeard = Date.now();
@@ -403,7 +413,7 @@ export class FabricConnection {
         socket.uncork();
       });
     }
-    this.ws!.send(encodeEnvelope(env));
+    this.ws!.send(encodeEnvelope(env, this.sendLimits));
   }
 
   private waitFor(id: string): Promise<Envelope> {

@@ -1,0 +1,203 @@
+import { describe, expect, it } from "vitest";
+import {
+  aeadAad,
+  type BatchEntry,
+  batchOf,
+  decodeEnvelope,
+  type Envelope,
+  encodeEnvelope,
+  immutableHeaders,
+  MAX_BATCH_ENTRIES,
+  ProtocolError,
+  SIGNING_SEPARATOR,
+} from "../src/index.js";
+import { CT, envelopeFor } from "./fixtures.js";
+
+type Json = Record<string, unknown>;
+
+/** A valid coalesced sealed record: codec enc, a batch list, and no envelope corrId. */
+function batched(batch: BatchEntry[] = [{ corrId: "a" }, { corrId: "b", more: true }]): Envelope {
+  const env = envelopeFor({ type: "Data", codec: "enc", ct: CT, batch });
+  delete env.corrId;
+  return env;
+}
+
+/** the valid record as plain JSON, changed by `change` (frame passed for convenience) */
+function mutated(change: (env: Json, frame: Json) => void): Json {
+  const env = JSON.parse(JSON.stringify(batched())) as Json;
+  change(env, env.frame as Json);
+  return env;
+}
+
+function thrown(run: () => unknown): ProtocolError {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProtocolError);
+    return err as ProtocolError;
+  }
+  throw new Error("expected a ProtocolError");
+}
+
+const entries = (n: number): Json[] => Array.from({ length: n }, (_, i) => ({ corrId: `c${i}` }));
+
+describe("batched sealed Data: codec", () => {
+  it("decodes and encodes a valid batched record unchanged", () => {
+    const env = batched();
+    const text = encodeEnvelope(env);
+    expect(decodeEnvelope(text)).toEqual(env);
+    expect(decodeEnvelope(new TextEncoder().encode(text))).toEqual(env);
+  });
+
+  it("accepts repeated corrIds (a burst of one stream's items) and the largest list", () => {
+    const repeats = batched([{ corrId: "s", more: true }, { corrId: "s", more: true }, { corrId: "s" }]);
+    expect(decodeEnvelope(encodeEnvelope(repeats))).toEqual(repeats);
+    const largest = batched(entries(MAX_BATCH_ENTRIES) as unknown as BatchEntry[]);
+    expect(decodeEnvelope(encodeEnvelope(largest))).toEqual(largest);
+    expect(MAX_BATCH_ENTRIES).toBe(256);
+  });
+
+  interface Refusal {
+    name: string;
+    change: (env: Json, frame: Json) => void;
+    field: string;
+  }
+
+  const refusals: Refusal[] = [
+    {
+      name: "batch with codec json",
+      change: (env, f) => {
+        env.frame = { type: "Data", codec: "json", payload: [1, 2], batch: f.batch };
+        delete env.sec;
+      },
+      field: "frame.batch",
+    },
+    { name: "1 entry", change: (_, f) => (f.batch = entries(1)), field: "frame.batch" },
+    { name: "no entries", change: (_, f) => (f.batch = []), field: "frame.batch" },
+    {
+      name: `${MAX_BATCH_ENTRIES + 1} entries`,
+      change: (_, f) => (f.batch = entries(MAX_BATCH_ENTRIES + 1)),
+      field: "frame.batch",
+    },
+    { name: "batch not an array", change: (_, f) => (f.batch = { corrId: "a" }), field: "frame.batch" },
+    {
+      name: "entry not an object",
+      change: (_, f) => (f.batch = [{ corrId: "a" }, "b"]),
+      field: "frame.batch[1]",
+    },
+    {
+      name: "entry with an extra key",
+      change: (_, f) => (f.batch = [{ corrId: "a" }, { corrId: "b", to: "x" }]),
+      field: "frame.batch[1].to",
+    },
+    {
+      name: "entry without corrId",
+      change: (_, f) => (f.batch = [{ corrId: "a" }, { more: true }]),
+      field: "frame.batch[1].corrId",
+    },
+    {
+      name: "corrId with a list separator",
+      change: (_, f) => (f.batch = [{ corrId: "a,b" }, { corrId: "c" }]),
+      field: "frame.batch[0].corrId",
+    },
+    {
+      name: "corrId with a more marker",
+      change: (_, f) => (f.batch = [{ corrId: "a" }, { corrId: "b+" }]),
+      field: "frame.batch[1].corrId",
+    },
+    {
+      name: "corrId too long",
+      change: (_, f) => (f.batch = [{ corrId: "a" }, { corrId: "x".repeat(129) }]),
+      field: "frame.batch[1].corrId",
+    },
+    {
+      name: "corrId a number",
+      change: (_, f) => (f.batch = [{ corrId: 1 }, { corrId: "b" }]),
+      field: "frame.batch[0].corrId",
+    },
+    {
+      name: "more: false",
+      change: (_, f) => (f.batch = [{ corrId: "a", more: false }, { corrId: "b" }]),
+      field: "frame.batch[0].more",
+    },
+    {
+      name: 'more: "true"',
+      change: (_, f) => (f.batch = [{ corrId: "a" }, { corrId: "b", more: "true" }]),
+      field: "frame.batch[1].more",
+    },
+    { name: "batch plus an envelope corrId", change: (env) => (env.corrId = "c-1"), field: "corrId" },
+  ];
+
+  for (const r of refusals) {
+    it(`refuses ${r.name} (field ${r.field})`, () => {
+      const value = mutated(r.change);
+      const decoded = thrown(() => decodeEnvelope(JSON.stringify(value)));
+      expect({ code: decoded.code, field: decoded.field }).toEqual({ code: "bad_envelope", field: r.field });
+      // the encoder refuses what a peer would refuse
+      const encoded = thrown(() => encodeEnvelope(value as unknown as Envelope));
+      expect({ code: encoded.code, field: encoded.field }).toEqual({ code: "bad_envelope", field: r.field });
+    });
+  }
+});
+
+describe("aeadAad", () => {
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+  it("is the immutable headers for an unbatched record", () => {
+    const env = envelopeFor({ type: "Data", codec: "enc", ct: CT });
+    expect(aeadAad(env)).toEqual(immutableHeaders(env));
+    const plain = envelopeFor({ type: "Data", codec: "json", payload: { a: 1 } });
+    expect(aeadAad(plain)).toEqual(immutableHeaders(plain));
+  });
+
+  it("is headers ‖ 0x1F ‖ the list for a batched record, '+' marking more", () => {
+    const env = batched([{ corrId: "a" }, { corrId: "b", more: true }]);
+    const headers = immutableHeaders(env);
+    const aad = aeadAad(env);
+    const expected = new Uint8Array([...headers, SIGNING_SEPARATOR, ...new TextEncoder().encode("a,b+")]);
+    expect(SIGNING_SEPARATOR).toBe(0x1f);
+    expect(aad).toEqual(expected);
+    expect(decode(aad.subarray(headers.length + 1))).toBe("a,b+");
+  });
+
+  it("changes with the list: order, a more flag, an entry added or removed", () => {
+    const base = aeadAad(batched([{ corrId: "a" }, { corrId: "b", more: true }]));
+    const variants: BatchEntry[][] = [
+      [{ corrId: "b", more: true }, { corrId: "a" }],
+      [{ corrId: "a" }, { corrId: "b" }],
+      [
+        { corrId: "a", more: true },
+        { corrId: "b", more: true },
+      ],
+      [{ corrId: "a" }, { corrId: "b", more: true }, { corrId: "c" }],
+      [{ corrId: "ab" }, { corrId: "b", more: true }],
+    ];
+    const seen = new Set([decode(base)]);
+    for (const batch of variants) {
+      const aad = aeadAad(batched(batch));
+      expect(aad).not.toEqual(base);
+      seen.add(decode(aad));
+    }
+    expect(seen.size).toBe(variants.length + 1);
+  });
+
+  it("still binds the headers of a batched record", () => {
+    const a = batched();
+    const b = batched();
+    b.id = "env-2";
+    expect(aeadAad(a)).not.toEqual(aeadAad(b));
+  });
+});
+
+describe("batchOf", () => {
+  it("returns the list of a batched sealed record", () => {
+    const list: BatchEntry[] = [{ corrId: "a" }, { corrId: "b", more: true }];
+    expect(batchOf(batched(list))).toEqual(list);
+  });
+
+  it("is undefined for single-message and other envelopes", () => {
+    expect(batchOf(envelopeFor({ type: "Data", codec: "enc", ct: CT }))).toBeUndefined();
+    expect(batchOf(envelopeFor({ type: "Data", codec: "json", payload: 1 }))).toBeUndefined();
+    expect(batchOf(envelopeFor({ type: "Heartbeat" }))).toBeUndefined();
+  });
+});
