@@ -364,7 +364,7 @@ async function answersOn(d: Attacker, ch: SecureChannel, corrIds: string[]): Pro
     const payload = ch.open(env);
     const batch = batchOf(env);
     if (batch === undefined) out.set(env.corrId!, payload);
-    else batch.forEach((entry, k) => out.set(entry.corrId, (payload as unknown[])[k]));
+    else for (let k = 0; k < batch.length; k++) out.set(batch[k]!.corrId, (payload as unknown[])[k]);
   }
   return out;
 }
