@@ -1,16 +1,10 @@
 import { defaultBackend } from "@fame/crypto";
 import { AftSigner } from "@fame/identity";
-import {
-  type BatchEntry,
-  base64urlEncode,
-  type Envelope,
-  encodeEnvelope,
-  makeEnvelope,
-  signingInput,
-} from "@fame/protocol";
-import { AFTLoadBalancerStickinessManager, AttachAuthority, Sentinel } from "@fame/sentinel";
+import { type BatchEntry, base64urlEncode, makeEnvelope } from "@fame/protocol";
+import { AFTLoadBalancerStickinessManager } from "@fame/sentinel";
 import { describe, expect, it } from "vitest";
-import { FakeLink, quietLogger as quiet } from "./fake-link.js";
+import { FakeLink } from "./fake-link.js";
+import { attachNode, makeSentinel } from "./test-node.js";
 
 /**
  * Coalesced channel records (Data codec enc with a `batch` list) through the sentinel:
@@ -30,90 +24,19 @@ class RawLink extends FakeLink {
   }
 }
 
-interface TestNode {
-  link: RawLink;
-  session: ReturnType<Sentinel["open"]>;
-  seed: Uint8Array;
-  /** signs and delivers a control frame */
-  send(init: Omit<Parameters<typeof makeEnvelope>[0], "sid">): Promise<Envelope>;
-  /** delivers an envelope's text as is: sealed data travels unsigned */
-  sendRaw(env: Envelope): Promise<string>;
-}
-
-function makeSentinel(maxInflight: number): Sentinel {
-  const attach = new AttachAuthority({
-    sentinelId: "s0",
-    securityProfile: "overlay",
-    admissionProfile: "none",
-  });
-  return new Sentinel(
-    {
-      sentinelId: "s0",
-      securityProfile: "overlay",
-      loadBalancing: "round_robin",
-      heartbeatMs: 1000,
-      heartbeatMissLimit: 3,
-      attachTimeoutMs: 1000,
-      maxFrameBytes: 64 * 1024,
-      maxInflightPerConnection: maxInflight,
-    },
-    { log: quiet, attach, stickiness: new AFTLoadBalancerStickinessManager({ securityLevel: "strict" }) },
-  );
-}
-
-async function attachNode(s: Sentinel, systemId: string, logicals: string[]): Promise<TestNode> {
-  const link = new RawLink();
-  const session = s.open(link);
-  const { seed, publicKey } = backend.ed25519Keygen();
-  const key = backend.ed25519ImportSigningKey(seed);
-  const kid = `k-${systemId}`;
-  const sign = (env: Envelope) => {
-    env.sec = {
-      ...env.sec,
-      sig: { alg: "EdDSA", kid, val: base64urlEncode(backend.ed25519Sign(key, signingInput(env))) },
-    };
-    return env;
-  };
-  const attach = sign(
-    makeEnvelope({
-      sid: "pending",
-      frame: {
-        type: "NodeAttach",
-        systemId,
-        instanceId: `i-${systemId}`,
-        logicals,
-        keys: [{ kty: "OKP", crv: "Ed25519", x: base64urlEncode(publicKey), kid }],
-      },
-    }),
-  );
-  await s.receive(session, encodeEnvelope(attach));
-  expect(link.last().frame).toMatchObject({ type: "NodeAttachAck", ok: true });
-  return {
-    link,
-    session,
-    seed,
-    async send(init) {
-      const env = sign(makeEnvelope({ sid: session.sid, ...init } as Parameters<typeof makeEnvelope>[0]));
-      await s.receive(session, encodeEnvelope(env));
-      return env;
-    },
-    async sendRaw(env) {
-      const text = encodeEnvelope(env);
-      await s.receive(session, Buffer.from(text));
-      return text;
-    },
-  };
-}
-
 /**
  * Two replicas of math@fame.fabric and a client whose channel CID is pinned (strict AFT)
  * to the replica that accepted it.
  */
 async function pinnedChannel(maxInflight = 100) {
-  const s = makeSentinel(maxInflight);
-  const r1 = await attachNode(s, "r1", ["*.fame.fabric"]);
-  const r2 = await attachNode(s, "r2", ["*.fame.fabric"]);
-  const c = await attachNode(s, "c", []);
+  const s = makeSentinel(
+    "overlay",
+    new AFTLoadBalancerStickinessManager({ securityLevel: "strict" }),
+    maxInflight,
+  );
+  const r1 = await attachNode(s, "r1", ["*.fame.fabric"], "overlay", new RawLink());
+  const r2 = await attachNode(s, "r2", ["*.fame.fabric"], "overlay", new RawLink());
+  const c = await attachNode(s, "c", [], "overlay", new RawLink());
   for (const r of [r1, r2]) {
     await r.send({ frame: { type: "AddressBind", address: MATH } });
     expect(r.link.last().frame).toMatchObject({ type: "AddressBindAck", ok: true });

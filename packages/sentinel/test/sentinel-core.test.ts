@@ -1,103 +1,12 @@
 import { defaultBackend } from "@fame/crypto";
 import { AftSigner } from "@fame/identity";
-import { base64urlEncode, type Envelope, encodeEnvelope, makeEnvelope, signingInput } from "@fame/protocol";
-import { AFTLoadBalancerStickinessManager, AttachAuthority, Sentinel } from "@fame/sentinel";
-import { afterEach, describe, expect, it } from "vitest";
-import { FakeLink, quietLogger as quiet } from "./fake-link.js";
+import { base64urlEncode, encodeEnvelope, makeEnvelope, signingInput } from "@fame/protocol";
+import { AFTLoadBalancerStickinessManager } from "@fame/sentinel";
+import { describe, expect, it } from "vitest";
+import { FakeLink } from "./fake-link.js";
+import { attachNode, makeSentinel } from "./test-node.js";
 
 const backend = defaultBackend();
-
-type Profile = "open" | "overlay";
-const sentinels: Sentinel[] = [];
-afterEach(() => {
-  sentinels.length = 0;
-});
-
-function makeSentinel(
-  profile: Profile,
-  stickiness?: AFTLoadBalancerStickinessManager,
-  maxInflight = 4,
-  loadBalancing: "round_robin" | "least_inflight" = "round_robin",
-) {
-  const attach = new AttachAuthority({
-    sentinelId: "s0",
-    securityProfile: profile,
-    admissionProfile: "none",
-  });
-  const s = new Sentinel(
-    {
-      sentinelId: "s0",
-      securityProfile: profile,
-      loadBalancing,
-      heartbeatMs: 1000,
-      heartbeatMissLimit: 3,
-      attachTimeoutMs: 1000,
-      maxFrameBytes: 64 * 1024,
-      maxInflightPerConnection: maxInflight,
-    },
-    { log: quiet, attach, stickiness },
-  );
-  sentinels.push(s);
-  return s;
-}
-
-interface TestNode {
-  link: FakeLink;
-  session: ReturnType<Sentinel["open"]>;
-  seed: Uint8Array;
-  kid: string;
-  send(
-    init: Parameters<typeof makeEnvelope>[0] | Omit<Parameters<typeof makeEnvelope>[0], "sid">,
-  ): Promise<Envelope>;
-}
-
-async function attachNode(
-  s: Sentinel,
-  systemId: string,
-  logicals: string[],
-  profile: Profile,
-): Promise<TestNode> {
-  const link = new FakeLink();
-  const session = s.open(link);
-  const { seed, publicKey } = backend.ed25519Keygen();
-  const key = backend.ed25519ImportSigningKey(seed);
-  const kid = `k-${systemId}`;
-  const sign = (env: Envelope) => {
-    if (profile !== "open") {
-      env.sec = {
-        ...env.sec,
-        sig: { alg: "EdDSA", kid, val: base64urlEncode(backend.ed25519Sign(key, signingInput(env))) },
-      };
-    }
-    return env;
-  };
-  const attach = sign(
-    makeEnvelope({
-      sid: "pending",
-      frame: {
-        type: "NodeAttach",
-        systemId,
-        instanceId: `i-${systemId}`,
-        logicals,
-        keys: profile === "open" ? [] : [{ kty: "OKP", crv: "Ed25519", x: base64urlEncode(publicKey), kid }],
-      },
-    }),
-  );
-  await s.receive(session, encodeEnvelope(attach));
-  const ack = link.last();
-  expect(ack.frame).toMatchObject({ type: "NodeAttachAck", ok: true });
-  return {
-    link,
-    session,
-    seed,
-    kid,
-    async send(init) {
-      const env = sign(makeEnvelope({ sid: session.sid, ...init } as Parameters<typeof makeEnvelope>[0]));
-      await s.receive(session, encodeEnvelope(env));
-      return env;
-    },
-  };
-}
 
 describe("Sentinel core (open profile)", () => {
   it("attaches, binds pooled replicas and round-robins plain data", async () => {
