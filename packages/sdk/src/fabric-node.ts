@@ -5,6 +5,7 @@ import {
   type Envelope,
   type ErrorCode,
   isProtocolError,
+  type MetaValue,
   type SecureAccept,
   type SecureOpen,
   tryParseAddress,
@@ -190,22 +191,18 @@ export class FabricNode implements RpcOutbound {
     // A message with its own meta travels alone, after what is already queued on its channel.
     if (ch) this.coalescer?.flush(ch);
     const meta = more ? { ...m.meta, more: true } : m.meta;
-    const init = {
-      to,
-      replyTo: this.replyAddress,
-      corrId: m.corrId,
-      ...(meta && Object.keys(meta).length > 0 ? { meta } : {}),
-      ...(ch && ch.role === "client" && this.opts.echoAft && ch.aft ? { aft: ch.aft } : {}),
-    };
+    const head = { corrId: m.corrId, ...(meta && Object.keys(meta).length > 0 ? { meta } : {}) };
     try {
       if (ch) {
-        const sealWith = ch;
-        this.connection.send({ ...init, frame: { type: "Data", codec: "json", payload: null } }, (env) =>
-          sealWith.seal(env, payload),
-        );
+        this.sendSealed(ch, to, head, JSON.stringify(payload));
         if (ch.role === "replica" && isFinalReply(payload)) this.conversations.delete(m.corrId);
       } else {
-        this.connection.send({ ...init, frame: { type: "Data", codec: "json", payload } });
+        this.connection.send({
+          to,
+          replyTo: this.replyAddress,
+          ...head,
+          frame: { type: "Data", codec: "json", payload },
+        });
       }
     } catch (err) {
       this.conversations.delete(m.corrId);
@@ -216,23 +213,40 @@ export class FabricNode implements RpcOutbound {
     }
   }
 
+  /**
+   * Seals `json` on `ch` as a Data envelope to `to` and sends it; throws when it cannot leave.
+   * `head`: the conversation headers (none for a batch, whose entries name them).
+   */
+  private sendSealed(
+    ch: SecureChannel,
+    to: string,
+    head: { corrId?: string; meta?: Record<string, MetaValue> },
+    json: string,
+    batch?: BatchEntry[],
+  ): void {
+    this.connection.send(
+      {
+        to,
+        replyTo: this.replyAddress,
+        ...head,
+        ...(ch.role === "client" && this.opts.echoAft && ch.aft ? { aft: ch.aft } : {}),
+        frame: { type: "Data", codec: "json", payload: null },
+      },
+      (env) => ch.sealText(env, json, batch),
+    );
+  }
+
   /** One sealed record: a lone message as before, several as a batch (see RecordCoalescer). */
   private sendRecord(ch: SecureChannel, to: string, messages: OutgoingMessage[]): void {
     const first = messages[0]!;
     const single = messages.length === 1;
-    const aft = ch.role === "client" && this.opts.echoAft && ch.aft ? { aft: ch.aft } : {};
     try {
       if (single) {
-        this.connection.send(
-          {
-            to,
-            replyTo: this.replyAddress,
-            corrId: first.corrId,
-            ...(first.more ? { meta: { more: true } } : {}),
-            ...aft,
-            frame: { type: "Data", codec: "json", payload: null },
-          },
-          (env) => ch.sealText(env, first.json),
+        this.sendSealed(
+          ch,
+          to,
+          { corrId: first.corrId, ...(first.more ? { meta: { more: true } } : {}) },
+          first.json,
         );
         return;
       }
@@ -244,10 +258,7 @@ export class FabricNode implements RpcOutbound {
         json += i === 0 ? msg.json : `,${msg.json}`;
       }
       json += "]";
-      this.connection.send(
-        { to, replyTo: this.replyAddress, ...aft, frame: { type: "Data", codec: "json", payload: null } },
-        (env) => ch.sealText(env, json, batch),
-      );
+      this.sendSealed(ch, to, {}, json, batch);
     } catch (err) {
       // Too large for the sentinel as one record, though each message may fit: send it in halves.
       if (!single && isProtocolError(err) && err.code === "frame_too_large") {

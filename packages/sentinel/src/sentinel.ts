@@ -932,17 +932,12 @@ export class Sentinel {
     if (code !== "channel_unknown")
       this.deps.log.warn({ systemId: session.systemId, code, reason, type: env.frame.type }, "refused");
     else this.deps.log.debug({ systemId: session.systemId, code, reason }, "refused");
+    // one answer per conversation the refused envelope carried (a coalesced record carries several)
     const batch = batchOf(env);
-    if (batch === undefined) {
+    const answers = batch?.length ?? 1;
+    for (let i = 0; i < answers; i++) {
       const ack = nackFor(env, code, reason, { sid: this.sid });
-      if (notExecuted) ack.meta = { notExecuted: true };
-      this.sendTo(session, ack);
-      return;
-    }
-    // one answer per call the refused record carried, each in its own conversation
-    for (const entry of batch) {
-      const ack = nackFor(env, code, reason, { sid: this.sid });
-      ack.corrId = entry.corrId;
+      if (batch !== undefined) ack.corrId = batch[i]!.corrId;
       if (notExecuted) ack.meta = { notExecuted: true };
       this.sendTo(session, ack);
     }
