@@ -131,6 +131,13 @@ describe("unary calls", () => {
     await math.add({ x: 1, y: 1 });
     expect(requests()[0]?.meta).toEqual({ tenant: "t", "session-id": "s-1" });
     expect(agent.seenContexts[0]?.meta).toEqual({ tenant: "t", "session-id": "s-1" });
+    // an operation can neither rewrite its context nor the meta the next call will see
+    const ctx = agent.seenContexts[0]!;
+    expect(Object.isFrozen(ctx) && Object.isFrozen(ctx.meta)).toBe(true);
+    expect(() => {
+      (ctx as { corrId: string }).corrId = "x";
+    }).toThrow(TypeError);
+    expect(ctx.signal.aborted).toBe(false);
     // the session's last call says so; the handle's own meta is unchanged for later calls
     await math.add({ x: 2, y: 2 }, { endSession: true });
     expect(requests()[1]?.meta).toEqual({ tenant: "t", "session-id": "s-1", "session-end": "true" });

@@ -15,11 +15,17 @@ export interface InflightEntry {
   address?: string | undefined;
 }
 
+/**
+ * Entries are indexed per requester (corrId → entry) and per replica (a set of the entry
+ * objects themselves): no composite string key is built, hashed and dropped for every call,
+ * which showed in the sentinel's profile at tens of thousands of calls a second. An index
+ * left empty stays until its node leaves (or a sweep finds it empty), so a busy connection
+ * does not create and drop a Set per burst of calls.
+ */
 export class InflightTracker {
-  private readonly byKey = new Map<string, InflightEntry>();
-  private readonly byReplica = new Map<string, Set<string>>();
-  /** keys per requester: its count, and what to drop when it leaves, without a table scan */
-  private readonly byRequester = new Map<string, Set<string>>();
+  private readonly byRequester = new Map<string, Map<string, InflightEntry>>();
+  private readonly byReplica = new Map<string, Set<InflightEntry>>();
+  private count = 0;
 
   /**
    * `onRemove` hears of every entry that leaves, however it leaves (answered, its replica or
@@ -30,12 +36,8 @@ export class InflightTracker {
     private readonly onRemove?: (entry: InflightEntry) => void,
   ) {}
 
-  private static key(requesterId: string, corrId: string): string {
-    return `${requesterId}\u0000${corrId}`;
-  }
-
   get size(): number {
-    return this.byKey.size;
+    return this.count;
   }
 
   countFor(requesterId: string): number {
@@ -44,88 +46,86 @@ export class InflightTracker {
 
   /** whether `n` more entries fit (a coalesced record is tracked whole or refused whole) */
   hasRoom(n: number): boolean {
-    return this.byKey.size + n <= this.maxEntries;
+    return this.count + n <= this.maxEntries;
   }
 
   /** false when the table is full: the caller refuses the request rather than lose track of it */
   track(entry: InflightEntry): boolean {
-    const key = InflightTracker.key(entry.requesterId, entry.corrId);
-    const old = this.byKey.get(key);
-    if (old) this.remove(key, old);
-    if (this.byKey.size >= this.maxEntries) return false;
-    this.byKey.set(key, entry);
-    addTo(this.byReplica, entry.replicaId, key);
-    addTo(this.byRequester, entry.requesterId, key);
+    let calls = this.byRequester.get(entry.requesterId);
+    const old = calls?.get(entry.corrId);
+    if (old) this.remove(calls!, old);
+    if (this.count >= this.maxEntries) return false;
+    if (!calls) {
+      calls = new Map();
+      this.byRequester.set(entry.requesterId, calls);
+    }
+    calls.set(entry.corrId, entry);
+    let routed = this.byReplica.get(entry.replicaId);
+    if (!routed) {
+      routed = new Set();
+      this.byReplica.set(entry.replicaId, routed);
+    }
+    routed.add(entry);
+    this.count++;
     return true;
   }
 
   /** the replica answered (finally) */
   complete(replicaId: string, requesterId: string, corrId: string): void {
-    const key = InflightTracker.key(requesterId, corrId);
-    const entry = this.byKey.get(key);
-    if (entry && entry.replicaId === replicaId) this.remove(key, entry);
+    const calls = this.byRequester.get(requesterId);
+    const entry = calls?.get(corrId);
+    if (entry && entry.replicaId === replicaId) this.remove(calls!, entry);
   }
 
   /** removes and returns everything routed to a replica that just left */
   takeAllFor(replicaId: string): InflightEntry[] {
-    const keys = this.byReplica.get(replicaId);
-    if (!keys) return [];
-    const out: InflightEntry[] = [];
-    for (const key of keys) {
-      const entry = this.byKey.get(key);
-      if (entry) {
-        out.push(entry);
-        this.remove(key, entry);
-      }
-    }
+    const routed = this.byReplica.get(replicaId);
+    if (!routed) return [];
     this.byReplica.delete(replicaId);
+    const out = [...routed];
+    for (const entry of out) {
+      this.byRequester.get(entry.requesterId)?.delete(entry.corrId);
+      this.count--;
+      this.onRemove?.(entry);
+    }
     return out;
   }
 
   /** a requester left: its pending entries have nobody to answer */
   dropRequester(requesterId: string): void {
-    const keys = this.byRequester.get(requesterId);
-    if (!keys) return;
-    for (const key of keys) {
-      const entry = this.byKey.get(key);
-      if (entry) this.remove(key, entry);
+    const calls = this.byRequester.get(requesterId);
+    if (!calls) return;
+    this.byRequester.delete(requesterId);
+    for (const entry of calls.values()) {
+      this.byReplica.get(entry.replicaId)?.delete(entry);
+      this.count--;
+      this.onRemove?.(entry);
     }
   }
 
-  /** forgets entries past their deadline; bounded work per call */
+  /** forgets entries past their deadline (and indexes left empty); bounded work per call */
   sweep(now: number, maxWork = 10_000): number {
     let removed = 0;
     let seen = 0;
-    for (const [key, entry] of this.byKey) {
-      if (++seen > maxWork) break;
-      if (entry.deadline <= now) {
-        this.remove(key, entry);
-        removed++;
+    for (const [requesterId, calls] of this.byRequester) {
+      if (seen >= maxWork) break;
+      for (const entry of calls.values()) {
+        if (++seen > maxWork) break;
+        if (entry.deadline <= now) {
+          this.remove(calls, entry);
+          removed++;
+        }
       }
+      if (calls.size === 0) this.byRequester.delete(requesterId);
     }
+    for (const [replicaId, routed] of this.byReplica) if (routed.size === 0) this.byReplica.delete(replicaId);
     return removed;
   }
 
-  private remove(key: string, entry: InflightEntry): void {
-    this.byKey.delete(key);
-    removeFrom(this.byReplica, entry.replicaId, key);
-    removeFrom(this.byRequester, entry.requesterId, key);
+  private remove(calls: Map<string, InflightEntry>, entry: InflightEntry): void {
+    calls.delete(entry.corrId);
+    this.byReplica.get(entry.replicaId)?.delete(entry);
+    this.count--;
     this.onRemove?.(entry);
   }
-}
-
-function addTo(index: Map<string, Set<string>>, id: string, key: string): void {
-  let set = index.get(id);
-  if (!set) {
-    set = new Set();
-    index.set(id, set);
-  }
-  set.add(key);
-}
-
-function removeFrom(index: Map<string, Set<string>>, id: string, key: string): void {
-  const set = index.get(id);
-  if (!set) return;
-  set.delete(key);
-  if (set.size === 0) index.delete(id);
 }

@@ -30,4 +30,40 @@ describe("InflightTracker", () => {
     expect(t.sweep(1000)).toBe(2);
     expect(t.countFor("c")).toBe(0);
   });
+
+  it("completes an entry only for the replica it was routed to, and reports every removal", () => {
+    const removed: string[] = [];
+    const t = new InflightTracker(100, (e) => removed.push(`${e.requesterId}/${e.corrId}`));
+    t.track(entry("c1", "r1", "a"));
+    t.track(entry("c1", "r1", "b"));
+    t.track(entry("c2", "r2", "a"));
+    t.complete("r2", "c1", "a"); // wrong replica: a forged answer must not free the slot
+    expect(t.countFor("c1")).toBe(2);
+    t.complete("r1", "c1", "a");
+    t.complete("r1", "c1", "a"); // twice is harmless
+    expect(t.countFor("c1")).toBe(1);
+    t.track(entry("c1", "r2", "b")); // the same call re-routed replaces its entry
+    expect(t.takeAllFor("r1")).toEqual([]);
+    expect(
+      t
+        .takeAllFor("r2")
+        .map((e) => `${e.requesterId}/${e.corrId}`)
+        .sort(),
+    ).toEqual(["c1/b", "c2/a"]);
+    expect(t.size).toBe(0);
+    expect(removed.sort()).toEqual(["c1/a", "c1/b", "c1/b", "c2/a"]);
+  });
+
+  it("sweeps only expired entries, at most maxWork per call", () => {
+    const t = new InflightTracker();
+    for (let i = 0; i < 10; i++) t.track({ ...entry("c", "r", `k${i}`), deadline: i < 6 ? 10 : 99 });
+    expect(t.sweep(50, 4)).toBe(4);
+    expect(t.sweep(50, 100)).toBe(2);
+    expect(t.size).toBe(4);
+    expect(t.sweep(100)).toBe(4);
+    expect(t.size).toBe(0);
+    // emptied indexes are dropped by the sweep too: nothing is left to route to or count
+    expect(t.countFor("c")).toBe(0);
+    expect(t.takeAllFor("r")).toEqual([]);
+  });
 });

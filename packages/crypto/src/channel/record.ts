@@ -164,6 +164,8 @@ export class ChannelReceiver {
   /**
    * Checks run cheapest first and the window is updated only after the tag
    * verifies, so a forged record can neither decrypt nor burn a sequence number.
+   * A record that fails to open is reported as `aad_mismatch` when its AAD check
+   * differs from ours, else as `decrypt_failed`.
    */
   open(record: ChannelRecord, aad: Uint8Array = EMPTY): Uint8Array {
     assertBytes(aad, "aad");
@@ -184,10 +186,19 @@ export class ChannelReceiver {
     if (verdict !== "fresh") {
       throw new CryptoError("replay", `record seq ${seq} rejected: ${verdict.replace("_", " ")}`);
     }
-    if (record.aadCheck !== aadCheck(this.#backend, aad)) {
-      throw new CryptoError("aad_mismatch", "record was sealed with different additional data");
+    let plaintext: Uint8Array;
+    try {
+      plaintext = this.#backend.aeadOpen(this.#key, this.#nonce.set(seq), ct, aad);
+    } catch (error) {
+      // The AAD check only names why a record failed, so it is hashed on failure alone;
+      // a record that opens had the right AAD (the tag covers it).
+      if (record.aadCheck !== aadCheck(this.#backend, aad)) {
+        throw new CryptoError("aad_mismatch", "record was sealed with different additional data", {
+          cause: error,
+        });
+      }
+      throw error;
     }
-    const plaintext = this.#backend.aeadOpen(this.#key, this.#nonce.set(seq), ct, aad);
     this.#window.mark(seq);
     return plaintext;
   }

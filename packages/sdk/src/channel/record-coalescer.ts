@@ -21,7 +21,7 @@ export interface CoalescerLimits {
 }
 
 export const DEFAULT_COALESCER_LIMITS: Readonly<CoalescerLimits> = Object.freeze({
-  maxMessages: 24,
+  maxMessages: 32,
   maxJsonUnits: 128 * 1024,
 });
 

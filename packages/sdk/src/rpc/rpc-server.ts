@@ -197,15 +197,7 @@ export class RpcServer {
       this.#running.delete(abort);
       dispatcher.release();
     };
-    const context: CallContext = Object.freeze({
-      corrId: m.corrId,
-      from: replyTo,
-      address,
-      meta: Object.freeze({ ...(m.meta ?? {}) }),
-      get signal() {
-        return abort.signal;
-      },
-    });
+    const context = new ServedCallContext(m.corrId, replyTo, address, m.meta, abort);
     try {
       let value = dispatcher.invoke(spec, req.params ?? {}, context);
       if (isThenable(value)) {
@@ -410,6 +402,33 @@ function raceTimeout<T>(
  * A call's abort signal, made only when the operation reads it: an AbortController per
  * call was the largest single cost of serving small calls, and most operations never look.
  */
+const NO_META: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * What an operation sees of its call. A class rather than a frozen literal with a getter:
+ * it is made for every call served, and a literal with an accessor is built slowly.
+ */
+class ServedCallContext implements CallContext {
+  readonly meta: Readonly<Record<string, string>>;
+  readonly #abort: LazyAbort;
+
+  constructor(
+    readonly corrId: string,
+    readonly from: string,
+    readonly address: string,
+    meta: Record<string, string> | undefined,
+    abort: LazyAbort,
+  ) {
+    this.meta = meta === undefined ? NO_META : Object.freeze({ ...meta });
+    this.#abort = abort;
+    Object.freeze(this);
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+}
+
 class LazyAbort {
   #controller: AbortController | undefined;
   #aborted = false;
