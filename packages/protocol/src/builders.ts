@@ -18,7 +18,10 @@ export function makeEnvelope<F extends Frame>(init: EnvelopeInit<F>): Envelope<F
     id: init.id ?? newId(),
     ts: init.ts ?? Date.now(),
   };
-  for (const [key, value] of Object.entries(init)) {
+  // for-in rather than Object.entries: no array of pairs per envelope (init is a plain literal)
+  const members = init as unknown as Record<string, unknown>;
+  for (const key in members) {
+    const value = members[key];
     if (value !== undefined && key !== "id" && key !== "ts") env[key] = value;
   }
   return env as unknown as Envelope<F>;

@@ -26,7 +26,7 @@ export {
 } from "./base64.js";
 export { type EnvelopeInit, makeEnvelope, type NackOrigin, nackFor } from "./builders.js";
 export { CanonicalJsonError, canonicalJson, canonicalJsonBytes } from "./canonical-json.js";
-export { decodeEnvelope, encodeEnvelope, utf8Length } from "./codec.js";
+export { decodeEnvelope, encodeEnvelope, encodeSealedEnvelope, utf8Length } from "./codec.js";
 export type {
   EncryptionBlock,
   Envelope,

@@ -152,36 +152,88 @@ export class FabricNode implements RpcOutbound {
     return this.connection.unbind(address);
   }
 
-  async send(
+  /**
+   * Hands one RPC payload to the fabric. Synchronous (no promise) in the common case: the
+   * conversation's channel, or an open one to its address, is known and the link is up.
+   * Only a first call waiting for a channel, or a call waiting out a reconnect, returns a promise.
+   */
+  send(
+    to: string,
+    payload: JsonValue,
+    m: { corrId: string; meta?: Record<string, string> },
+  ): Promise<void> | undefined {
+    this.lastActivityAt = Date.now();
+    // Replies go to physical addresses: only calls to a logical wait for the link or open a channel.
+    const logical = isLogical(to);
+    if (this.connection.state === "reconnecting" && logical) return this.sendWhenAttached(to, payload, m);
+    let ch = this.conversations.get(m.corrId);
+    if (!ch && this.opts.encryption === "channel" && logical) {
+      const sessionId = m.meta?.[SESSION_ID_META];
+      ch = this.channels.readyFor(to, sessionId);
+      if (!ch) return this.sendOnNewChannel(to, payload, m, sessionId);
+      this.joinChannel(ch, to, m, sessionId);
+    }
+    this.sendOn(ch, to, payload, m);
+    return undefined;
+  }
+
+  private async sendWhenAttached(
     to: string,
     payload: JsonValue,
     m: { corrId: string; meta?: Record<string, string> },
   ): Promise<void> {
-    this.lastActivityAt = Date.now();
-    // Replies go to physical addresses: only calls to a logical wait for the link or open a channel.
-    const logical = isLogical(to);
-    if (this.connection.state === "reconnecting" && logical) {
-      await this.connection.whenAttached(this.opts.reconnectWaitMs ?? 5000);
-    }
-    const more = isStreamItem(payload);
+    await this.connection.whenAttached(this.opts.reconnectWaitMs ?? 5000);
     let ch = this.conversations.get(m.corrId);
-    if (!ch && this.opts.encryption === "channel" && logical) {
+    if (!ch && this.opts.encryption === "channel") {
       const sessionId = m.meta?.[SESSION_ID_META];
-      try {
-        // the common case, an open channel, costs no promise round trip
-        ch = this.channels.readyFor(to, sessionId) ?? (await this.channels.forAddress(to, sessionId));
-      } catch (err) {
-        const code = (err as { code?: string }).code ?? "channel_unknown";
-        throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, code, {
-          notExecuted: true,
-          cause: err,
-        });
-      }
-      this.remember(m.corrId, ch);
-      // The session's last call still uses its channel; later calls of that id open a new one.
-      if (sessionId !== undefined && m.meta?.[SESSION_END_META] === "true")
-        this.channels.endSession(to, sessionId);
+      ch = this.channels.readyFor(to, sessionId);
+      if (!ch) return this.sendOnNewChannel(to, payload, m, sessionId);
+      this.joinChannel(ch, to, m, sessionId);
     }
+    this.sendOn(ch, to, payload, m);
+  }
+
+  private async sendOnNewChannel(
+    to: string,
+    payload: JsonValue,
+    m: { corrId: string; meta?: Record<string, string> },
+    sessionId: string | undefined,
+  ): Promise<void> {
+    let ch: SecureChannel;
+    try {
+      ch = await this.channels.forAddress(to, sessionId);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "channel_unknown";
+      throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, code, {
+        notExecuted: true,
+        cause: err,
+      });
+    }
+    this.joinChannel(ch, to, m, sessionId);
+    this.sendOn(ch, to, payload, m);
+  }
+
+  /** the call's conversation uses `ch` from now on */
+  private joinChannel(
+    ch: SecureChannel,
+    to: string,
+    m: { corrId: string; meta?: Record<string, string> },
+    sessionId: string | undefined,
+  ): void {
+    this.remember(m.corrId, ch);
+    // The session's last call still uses its channel; later calls of that id open a new one.
+    if (sessionId !== undefined && m.meta?.[SESSION_END_META] === "true")
+      this.channels.endSession(to, sessionId);
+  }
+
+  /** sends on `ch` (sealed), or in plaintext without one; throws an RpcError when it cannot leave */
+  private sendOn(
+    ch: SecureChannel | undefined,
+    to: string,
+    payload: JsonValue,
+    m: { corrId: string; meta?: Record<string, string> },
+  ): void {
+    const more = isStreamItem(payload);
     if (ch && this.coalescer && coalescable(m.meta)) {
       // leaves with whatever else this turn sends on the channel (see RecordCoalescer)
       this.coalescer.add(ch, to, { corrId: m.corrId, json: JSON.stringify(payload), more });
@@ -224,7 +276,7 @@ export class FabricNode implements RpcOutbound {
     json: string,
     batch?: BatchEntry[],
   ): void {
-    this.connection.send(
+    this.connection.sendSealed(
       {
         to,
         replyTo: this.replyAddress,

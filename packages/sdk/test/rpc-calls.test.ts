@@ -438,6 +438,69 @@ describe("transport failures and retries", () => {
     expect([err.fameCode, err.message]).toEqual(["internal_error", "send failed: socket closed"]);
   });
 
+  it("takes a send that completes at once (no promise) or throws at once, on both ends", async () => {
+    // the fabric's own outbound is synchronous in the common case: nothing to await per message
+    let endpoint: RpcEndpoint | undefined;
+    let failNext = false;
+    const outbound: RpcOutbound = {
+      replyAddress: "me@node",
+      send: (_to, payload, m) => {
+        if (failNext) {
+          failNext = false;
+          throw new RpcError(RpcErrorCode.SERVER_ERROR, "link down", "replica_unavailable", {
+            notExecuted: true,
+          });
+        }
+        const id = isObject(payload) ? payload["id"] : null;
+        queueMicrotask(() =>
+          endpoint?.handleIncoming({ jsonrpc: "2.0", id: id ?? null, result: "ok" }, { corrId: m.corrId }),
+        );
+        return undefined;
+      },
+    };
+    endpoint = new RpcEndpoint(outbound, { random: () => 0, retry: { maxRetries: 0 } });
+    expect(await endpoint.client.call("x@y", "ping")).toBe("ok");
+    failNext = true;
+    const err = await rpcError(endpoint.client.call("x@y", "ping"));
+    expect([err.fameCode, err.notExecuted, err.message]).toEqual(["replica_unavailable", true, "link down"]);
+    expect(endpoint.client.pendingCount).toBe(0);
+
+    // a server whose reply cannot be sent reports it and keeps serving
+    const seen: string[] = [];
+    const served: Array<{ payload: unknown; corrId: string }> = [];
+    let refuseReply = true;
+    const server = new RpcEndpoint(
+      {
+        replyAddress: "srv@node",
+        send: (_to, payload, m) => {
+          if (refuseReply) {
+            refuseReply = false;
+            throw new Error("socket closed");
+          }
+          served.push({ payload, corrId: m.corrId });
+          return undefined;
+        },
+      },
+      { onDiagnostic: (d) => seen.push(d.event) },
+    );
+    await server.serveAgent(MATH, new MathAgent());
+    for (const corrId of ["c1", "c2"]) {
+      server.handleIncoming(
+        { jsonrpc: "2.0", id: corrId, method: "add", params: { x: 1, y: 2 } },
+        { corrId, from: "caller@node", to: MATH },
+      );
+    }
+    // c1's result could not leave, so c1 hears that instead of waiting for its timeout
+    await expect.poll(() => served.length).toBe(2);
+    expect(served.map((s) => s.corrId).sort()).toEqual(["c1", "c2"]);
+    expect(served.find((s) => s.corrId === "c1")?.payload).toMatchObject({
+      id: "c1",
+      error: { message: "result could not be sent" },
+    });
+    expect(served.find((s) => s.corrId === "c2")?.payload).toEqual({ jsonrpc: "2.0", id: "c2", result: 3 });
+    expect(seen).toContain("reply_send_failed");
+  });
+
   it("fails everything pending with failAll and refuses calls after close", async () => {
     const { net, caller } = await setup();
     net.intercept((m) => m.to === MATH);

@@ -5,6 +5,7 @@ import {
   type Envelope,
   type EnvelopeInit,
   encodeEnvelope,
+  encodeSealedEnvelope,
   type Frame,
   isSealedData,
   type KeyAnnounce,
@@ -173,6 +174,20 @@ export class FabricConnection {
     if (this.signed && !isSealedData(env)) this.signer!.sign(env);
     this.write(env);
     return env;
+  }
+
+  /**
+   * Sends a Data envelope that `seal` turns into sealed channel data (SecureChannel.sealText,
+   * whose ciphertext comes from base64urlEncode): encoded by encodeSealedEnvelope, which
+   * validates all but that ciphertext.
+   */
+  sendSealed(init: Omit<EnvelopeInit<Frame>, "sid">, seal: (env: Envelope) => void): void {
+    if (this.state !== "attached" || !this.ws) {
+      throw new ConnectionError("not_connected", `cannot send while ${this.state}`);
+    }
+    const env = makeEnvelope({ ...init, sid: this.sid } as EnvelopeInit<Frame>);
+    seal(env);
+    this.write(env, true);
   }
 
   /**
@@ -411,7 +426,7 @@ export class FabricConnection {
     socket.cork();
   }
 
-  private write(env: Envelope): void {
+  private write(env: Envelope, sealedHere = false): void {
     if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("send", env), "envelope");
     // Everything sent in this tick (a burst of replies, stream items) leaves in one TLS write.
     const socket = this.socket;
@@ -423,7 +438,9 @@ export class FabricConnection {
         socket.uncork();
       });
     }
-    this.ws!.send(encodeEnvelope(env, this.sendLimits));
+    this.ws!.send(
+      sealedHere ? encodeSealedEnvelope(env, this.sendLimits) : encodeEnvelope(env, this.sendLimits),
+    );
   }
 
   private waitFor(id: string): Promise<Envelope> {

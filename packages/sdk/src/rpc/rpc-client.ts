@@ -27,7 +27,13 @@ import {
 } from "./retry-policy.js";
 import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc-error.js";
 import { type RpcStream, StreamReceiver } from "./rpc-stream.js";
-import type { JsonObject, JsonValue, RpcMessageMeta, RpcOutbound } from "./transport.js";
+import {
+  type JsonObject,
+  type JsonValue,
+  type RpcMessageMeta,
+  type RpcOutbound,
+  sendVia,
+} from "./transport.js";
 
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_PENDING_CALLS = 10_000;
@@ -340,8 +346,11 @@ export class RpcClient {
 
       const request = encodeRequest(corrId, method, params, window);
       const meta = options.meta;
-      this.#outbound.send(address, request, meta === undefined ? { corrId } : { corrId, meta }).then(
-        () => {},
+      sendVia(
+        this.#outbound,
+        address,
+        request,
+        meta === undefined ? { corrId } : { corrId, meta },
         (err: unknown) => {
           if (this.#pending.get(corrId) !== call) return;
           // The connection layer may classify its own failure with an RpcError.
@@ -430,7 +439,7 @@ export class RpcClient {
           method: call.method,
           host: {
             sendControl: (payload) => {
-              this.#outbound.send(source, payload, { corrId }).catch((err: unknown) => {
+              sendVia(this.#outbound, source, payload, { corrId }, (err: unknown) => {
                 reportDiagnostic(this.#diag, "stream_control_send_failed", corrId, describe(err));
               });
             },

@@ -20,7 +20,7 @@ import {
 } from "./jsonrpc.js";
 import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc-error.js";
 import { StreamSender } from "./stream-sender.js";
-import type { JsonObject, RpcMessageMeta, RpcOutbound } from "./transport.js";
+import { type JsonObject, type RpcMessageMeta, type RpcOutbound, sendVia } from "./transport.js";
 
 export const DEFAULT_STREAM_CREDIT_TIMEOUT_MS = 60_000;
 /** Messages of user exceptions are passed on, but not without bound. */
@@ -239,7 +239,8 @@ export class RpcServer {
           `result of ${spec.name} is not JSON-serializable: ${json.reason}`,
         );
       }
-      const sent = await this.#reply(replyTo, m.corrId, encodeResult(req.id, json.value));
+      let sent = this.#reply(replyTo, m.corrId, encodeResult(req.id, json.value));
+      if (typeof sent !== "boolean") sent = await sent;
       if (!sent) {
         // Most likely the result exceeds the frame limit; the caller should not wait for a timeout.
         await this.#reply(
@@ -319,19 +320,19 @@ export class RpcServer {
   }
 
   /** Send to the caller; never rejects. Resolves false when the transport refused. */
-  async #reply(to: string, corrId: string, payload: JsonObject): Promise<boolean> {
-    try {
-      await this.#outbound.send(to, payload, { corrId });
-      return true;
-    } catch (err) {
+  /** true once the payload is handed over (at once, or when the returned promise settles) */
+  #reply(to: string, corrId: string, payload: JsonObject): boolean | Promise<boolean> {
+    let failed = false;
+    const pending = sendVia(this.#outbound, to, payload, { corrId }, (err: unknown) => {
+      failed = true;
       reportDiagnostic(
         this.#diag,
         "reply_send_failed",
         corrId,
         err instanceof Error ? err.message : "send rejected",
       );
-      return false;
-    }
+    });
+    return pending === undefined ? !failed : pending.then(() => !failed);
   }
 }
 

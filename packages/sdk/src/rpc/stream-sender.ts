@@ -12,7 +12,7 @@ export interface StreamSenderConfig {
   window: number;
   iterator: AsyncIterator<unknown>;
   /** Send one message to the caller; resolves false when it could not be sent. */
-  send(payload: JsonObject): Promise<boolean>;
+  send(payload: JsonObject): boolean | Promise<boolean>;
   /** Turn an error thrown by the iterator into an error response. */
   errorPayload(err: unknown): JsonObject;
   /** Give up on a caller that grants no credit for this long. */

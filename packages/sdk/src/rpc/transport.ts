@@ -27,15 +27,41 @@ export interface RpcMessageMeta {
 /** What the connection layer gives the RPC layer: send one Data payload to an address. */
 export interface RpcOutbound {
   /**
-   * Send one payload. A rejection means the payload was not handed to the network; reject with
-   * an `RpcError` carrying a fame code (and `notExecuted: true` when nothing left this node) so
-   * the caller's retry policy can classify it.
+   * Send one payload. A failure (a throw, or a rejection) means the payload was not handed to
+   * the network; fail with an `RpcError` carrying a fame code (and `notExecuted: true` when
+   * nothing left this node) so the caller's retry policy can classify it. An implementation
+   * that hands the payload over at once may return nothing: no promise per message.
    */
-  send(to: string, payload: JsonValue, m: { corrId: string; meta?: Record<string, string> }): Promise<void>;
+  send(
+    to: string,
+    payload: JsonValue,
+    m: { corrId: string; meta?: Record<string, string> },
+  ): Promise<void> | undefined;
   /** This node's own reply address (where responses to our calls come back). */
   readonly replyAddress: string;
   /** Optional: claim `address` at the sentinel before requests for it can arrive. */
   bind?(address: string): Promise<void>;
   /** Optional: release an address claimed with `bind`. */
   unbind?(address: string): Promise<void>;
+}
+
+/**
+ * Runs `outbound.send` and reports its failure, thrown or rejected, to `onFailure`; returns
+ * the promise to wait on when the send did not complete at once.
+ */
+export function sendVia(
+  outbound: RpcOutbound,
+  to: string,
+  payload: JsonValue,
+  m: { corrId: string; meta?: Record<string, string> },
+  onFailure: (err: unknown) => void,
+): Promise<void> | undefined {
+  let pending: Promise<void> | undefined;
+  try {
+    pending = outbound.send(to, payload, m);
+  } catch (err) {
+    onFailure(err);
+    return undefined;
+  }
+  return pending?.then(undefined, onFailure);
 }
