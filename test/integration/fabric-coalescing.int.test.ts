@@ -44,9 +44,7 @@ function countRecords(f: Fabric): RecordCounts {
     largestReceived: 0,
   };
   const connection = f.connection;
-  const send = connection.send.bind(connection);
-  connection.send = ((init: Parameters<typeof send>[0], prepare?: (env: Envelope) => void) => {
-    const env = send(init, prepare);
+  const sent = (env: Envelope): Envelope => {
     if (isSealedData(env)) {
       const batch = batchOf(env);
       counts.sent++;
@@ -54,7 +52,13 @@ function countRecords(f: Fabric): RecordCounts {
       if (batch) counts.sentBatched++;
     }
     return env;
-  }) as typeof connection.send;
+  };
+  // channel data leaves through sendSealed; send is watched too, so nothing sealed escapes the count
+  const send = connection.send.bind(connection);
+  connection.send = ((init: Parameters<typeof send>[0], prepare?: (env: Envelope) => void) =>
+    sent(send(init, prepare))) as typeof connection.send;
+  const sendSealed = connection.sendSealed.bind(connection);
+  connection.sendSealed = (init, seal) => sent(sendSealed(init, seal));
   const deliver = connection.onEnvelope;
   connection.onEnvelope = (env) => {
     if (isSealedData(env)) {

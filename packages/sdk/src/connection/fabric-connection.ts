@@ -181,13 +181,14 @@ export class FabricConnection {
    * whose ciphertext comes from base64urlEncode): encoded by encodeSealedEnvelope, which
    * validates all but that ciphertext.
    */
-  sendSealed(init: Omit<EnvelopeInit<Frame>, "sid">, seal: (env: Envelope) => void): void {
+  sendSealed(init: Omit<EnvelopeInit<Frame>, "sid">, seal: (env: Envelope) => void): Envelope {
     if (this.state !== "attached" || !this.ws) {
       throw new ConnectionError("not_connected", `cannot send while ${this.state}`);
     }
     const env = makeEnvelope({ ...init, sid: this.sid } as EnvelopeInit<Frame>);
     seal(env);
     this.write(env, true);
+    return env;
   }
 
   /**
