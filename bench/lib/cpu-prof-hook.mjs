@@ -14,7 +14,11 @@ if (dir) {
   const session = new Session();
   session.connect();
   session.post("Profiler.enable");
-  session.post("Profiler.setSamplingInterval", { interval: 500 });
+  // µs between samples; BENCH_CPU_PROF_INTERVAL=100 for a finer (and costlier) look
+  const interval = Number(process.env["BENCH_CPU_PROF_INTERVAL"] ?? 500);
+  session.post("Profiler.setSamplingInterval", {
+    interval: Number.isInteger(interval) && interval >= 50 ? interval : 500,
+  });
   session.post("Profiler.start");
   // the in-process inspector answers synchronously, so this completes inside 'exit'
   process.once("exit", () => {

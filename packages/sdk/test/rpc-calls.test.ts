@@ -133,9 +133,13 @@ describe("unary calls", () => {
     expect(agent.seenContexts[0]?.meta).toEqual({ tenant: "t", "session-id": "s-1" });
     // an operation can neither rewrite its context nor the meta the next call will see
     const ctx = agent.seenContexts[0]!;
-    expect(Object.isFrozen(ctx) && Object.isFrozen(ctx.meta)).toBe(true);
+    expect(Object.isFrozen(ctx.meta)).toBe(true);
+    expect(ctx.meta).toBe(ctx.meta);
     expect(() => {
       (ctx as { corrId: string }).corrId = "x";
+    }).toThrow(TypeError);
+    expect(() => {
+      (ctx as { meta: unknown }).meta = {};
     }).toThrow(TypeError);
     expect(ctx.signal.aborted).toBe(false);
     // the session's last call says so; the handle's own meta is unchanged for later calls

@@ -135,6 +135,10 @@ export async function startSentinelServer(
     },
   });
 
+  const receiveFailed = (err: unknown): void => {
+    log.error({ err }, "receive failed");
+  };
+
   function onSocket(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
     // Frames sent in one burst (e.g. the answers to one read's worth of requests) leave in
@@ -166,7 +170,12 @@ export async function startSentinelServer(
         sentinel.close(session, "binary frame");
         return;
       }
-      sentinel.receive(session, data).catch((err: unknown) => log.error({ err }, "receive failed"));
+      // a bug handling one frame is logged, never thrown into ws (which would end every connection)
+      try {
+        sentinel.receive(session, data)?.catch(receiveFailed);
+      } catch (err) {
+        receiveFailed(err);
+      }
     });
     ws.on("close", (code) => sentinel.close(session, `socket closed (${code})`));
     ws.on("error", (err) => {

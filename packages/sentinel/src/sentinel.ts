@@ -32,9 +32,10 @@ import {
   createLoadBalancer,
   type LoadBalancer,
   LogicalRegistry,
+  type ReplicaPool,
 } from "./routing/index.js";
 import type { SentinelConfig } from "./sentinel-config.js";
-import type { AFTLoadBalancerStickinessManager } from "./stickiness/index.js";
+import type { AFTLoadBalancerStickinessManager, RouteDecision } from "./stickiness/index.js";
 
 /** WebSocket close codes the sentinel uses; 1008 = policy violation per RFC 6455. */
 export const CLOSE = {
@@ -197,8 +198,12 @@ export class Sentinel {
     return session;
   }
 
-  /** one text frame from a connection */
-  async receive(session: NodeSession, data: Buffer | string): Promise<void> {
+  /**
+   * One text frame from a connection. Returns a promise only while work is still under way
+   * (an attach, an AFT being checked): routing a data frame completes synchronously, with
+   * no promise and no microtask per frame.
+   */
+  receive(session: NodeSession, data: Buffer | string): Promise<void> | undefined {
     if (session.state === "closed") return;
     session.lastSeen = this.now();
     let env: Envelope;
@@ -214,8 +219,7 @@ export class Sentinel {
         this.refuseAttach(session, "not_authorized", "first frame must be NodeAttach", CLOSE.policy);
         return;
       }
-      await this.attach(session, env as Envelope<NodeAttach>);
-      return;
+      return this.attach(session, env as Envelope<NodeAttach>);
     }
     if (env.sid !== session.sid) {
       this.nack(session, env, "not_authorized", "envelope sid is not the sender's");
@@ -225,7 +229,7 @@ export class Sentinel {
     // here the sender is this session's own attached connection (sid checked just above).
     // Every other frame, plaintext Data included, must carry a valid signature.
     if (this.signed && !isSealedData(env) && !this.verifySignature(session, env)) return;
-    await this.dispatch(session, env, data);
+    return this.dispatch(session, env, data);
   }
 
   /** the connection ended (closed, errored or terminated) */
@@ -538,7 +542,7 @@ export class Sentinel {
   // ───────────────────────── dispatch ─────────────────────────
 
   /** `raw`: the frame as received, forwarded as is (it was validated on decode and is not changed) */
-  private async dispatch(session: NodeSession, env: Envelope, raw?: Buffer | string): Promise<void> {
+  private dispatch(session: NodeSession, env: Envelope, raw?: Buffer | string): Promise<void> | undefined {
     const frame = env.frame;
     switch (frame.type) {
       case "Heartbeat":
@@ -596,7 +600,7 @@ export class Sentinel {
         this.nack(session, env, "bad_envelope", `${frame.type} is sent by the sentinel only`);
         return;
       default:
-        await this.forward(session, env, raw);
+        return this.forward(session, env, raw);
     }
   }
 
@@ -639,7 +643,7 @@ export class Sentinel {
   }
 
   /** Data, Secure*, DeliveryAck, KeyAnnounce between nodes */
-  private async forward(session: NodeSession, env: Envelope, raw?: Buffer | string): Promise<void> {
+  private forward(session: NodeSession, env: Envelope, raw?: Buffer | string): Promise<void> | undefined {
     if (!env.to) {
       this.nack(session, env, "bad_envelope", `${env.frame.type} needs a destination (to)`);
       return;
@@ -649,9 +653,6 @@ export class Sentinel {
       this.nack(session, env, "bad_envelope", "unparseable destination");
       return;
     }
-    let target: NodeSession | undefined;
-    /** set when the destination is logical: the session meta, read once for placement and accounting */
-    let viaPool: SessionMeta | undefined;
     if ("path" in parsed) {
       if (parsed.path === `/${this.sid}`) {
         // Answers to the sentinel's own health probes (health@/<sentinel id>).
@@ -659,7 +660,7 @@ export class Sentinel {
           this.nack(session, env, "no_route", "no probe of this sentinel awaits that answer");
         return;
       }
-      target = this.byPath(parsed.path);
+      const target = this.byPath(parsed.path);
       if (!target) {
         this.nack(session, env, "no_route", `no node at ${env.to}`);
         return;
@@ -676,18 +677,40 @@ export class Sentinel {
           return;
         }
       }
-      if (!(await this.noteReply(session, target, env))) return;
-    } else {
-      const sessionMeta = this.affinity.sessionMeta(env.meta);
-      if (isSessionMetaError(sessionMeta)) {
-        this.nack(session, env, sessionMeta.code, sessionMeta.reason, true);
-        return;
-      }
-      const picked = await this.pickReplica(session, env, sessionMeta);
-      if (!picked) return;
-      target = picked;
-      viaPool = sessionMeta;
+      const noted = this.noteReply(session, target, env);
+      if (noted === true) return this.deliver(session, env, raw, target, undefined);
+      if (noted === false) return;
+      return noted.then((ok) => {
+        if (ok) this.deliver(session, env, raw, target, undefined);
+      });
     }
+    const sessionMeta = this.affinity.sessionMeta(env.meta);
+    if (isSessionMetaError(sessionMeta)) {
+      this.nack(session, env, sessionMeta.code, sessionMeta.reason, true);
+      return;
+    }
+    const picked = this.pickReplica(session, env, sessionMeta);
+    if (picked instanceof Promise) {
+      return picked.then((replica) => {
+        if (replica) this.deliver(session, env, raw, replica, sessionMeta);
+      });
+    }
+    if (picked) this.deliver(session, env, raw, picked, sessionMeta);
+    return;
+  }
+
+  /**
+   * Sends a routed frame on to `target`; `viaPool` is the session meta when the destination
+   * was logical (a request: its calls are tracked and counted against the pool).
+   */
+  private deliver(
+    session: NodeSession,
+    env: Envelope,
+    raw: Buffer | string | undefined,
+    target: NodeSession,
+    viaPool: SessionMeta | undefined,
+  ): undefined {
+    const to = env.to!; // forward() refused frames without a destination
     /** a coalesced channel record: each of its calls is accounted for as if it came alone */
     const batch = batchOf(env);
     if (
@@ -711,7 +734,7 @@ export class Sentinel {
         this.nack(session, env, "too_many_inflight", "the sentinel's in-flight table is full", true);
         return;
       }
-      const pool = this.registry.resolve(env.to);
+      const pool = this.registry.resolve(to);
       const deadline = this.now() + (env.ttlMs ?? DEFAULT_REQUEST_TTL_MS);
       for (let i = 0; i < calls; i++) {
         this.inflight.track({
@@ -721,7 +744,7 @@ export class Sentinel {
           envelopeId: env.id,
           replyTo: env.replyTo,
           deadline,
-          address: env.to,
+          address: to,
         });
         pool?.acquire(target.id);
       }
@@ -733,16 +756,18 @@ export class Sentinel {
         batch === undefined && env.corrId && env.replyTo
           ? { requesterId: session.id, corrId: env.corrId }
           : undefined;
-      this.affinity.noteRouted(env.to, target.id, viaPool, reply, batch?.length ?? 1);
+      this.affinity.noteRouted(to, target.id, viaPool, reply, batch?.length ?? 1);
     }
     this.sendTo(target, raw ?? encodeEnvelope(env), env);
+    return undefined;
   }
 
   /**
    * A frame addressed to a node's physical address: a reply. Completes the
-   * in-flight entry and, for SecureAccept, creates the channel pin.
+   * in-flight entry and, for SecureAccept, creates the channel pin (the one
+   * case that answers with a promise).
    */
-  private async noteReply(replica: NodeSession, client: NodeSession, env: Envelope): Promise<boolean> {
+  private noteReply(replica: NodeSession, client: NodeSession, env: Envelope): boolean | Promise<boolean> {
     const batch = batchOf(env);
     if (batch !== undefined) {
       for (const entry of batch) {
@@ -771,9 +796,26 @@ export class Sentinel {
     }
     const stickiness = this.deps.stickiness;
     if (!stickiness) return true;
-    // Pin before the client hears of the channel, so its first data frame finds the pin.
+    return this.pinAccepted(
+      stickiness,
+      replica,
+      client,
+      env as Envelope<Extract<Frame, { type: "SecureAccept" }>>,
+      pending.address,
+    );
+  }
+
+  /** Pin before the client hears of the channel, so its first data frame finds the pin. */
+  private async pinAccepted(
+    stickiness: AFTLoadBalancerStickinessManager,
+    replica: NodeSession,
+    client: NodeSession,
+    env: Envelope<Extract<Frame, { type: "SecureAccept" }>>,
+    address: string,
+  ): Promise<boolean> {
+    const frame = env.frame;
     const result = await stickiness.onSecureAccept({
-      address: pending.address,
+      address,
       replicaId: replica.id,
       replicaSid: replica.sid,
       clientSid: client.sid,
@@ -806,12 +848,15 @@ export class Sentinel {
     return false;
   }
 
-  /** logical destination: sticky channel routing first, then the load balancer */
-  private async pickReplica(
+  /**
+   * Logical destination: sticky channel routing first, then the load balancer. Synchronous
+   * except when a stateless AFT has to be verified.
+   */
+  private pickReplica(
     session: NodeSession,
     env: Envelope,
     sessionMeta: SessionMeta,
-  ): Promise<NodeSession | undefined> {
+  ): NodeSession | undefined | Promise<NodeSession | undefined> {
     const to = env.to!;
     const pool = this.registry.resolve(to);
     if (!pool || pool.size === 0) {
@@ -829,50 +874,80 @@ export class Sentinel {
           : undefined;
     const stickiness = this.deps.stickiness;
     if (cid !== undefined && stickiness) {
-      const route =
-        env.aft && frame.type === "Data"
-          ? await stickiness.routeStateless({ clientSid: session.sid, cid, address: to, aft: env.aft })
-          : stickiness.route({
-              clientSid: session.sid,
-              cid,
-              address: to,
-              opening: frame.type === "SecureOpen",
-            });
-      if (route.kind === "pinned") {
-        const replica = this.bySystemId.get(route.replicaId);
-        if (replica && pool.has(replica.id)) {
-          const veto =
-            frame.type === "Data"
-              ? this.affinity.checkPinned(to, pool, replica.id, sessionMeta.sessionId)
-              : undefined;
-          if (veto) {
-            this.nack(session, env, veto.code, veto.reason, true);
-            return undefined;
-          }
-          if (frame.type === "SecureClose") stickiness.onSecureClose(session.sid, cid);
-          return replica;
-        }
-        this.nack(session, env, "channel_unknown", "the replica holding this channel is gone", true);
-        return undefined;
+      if (env.aft && frame.type === "Data") {
+        return stickiness
+          .routeStateless({ clientSid: session.sid, cid, address: to, aft: env.aft })
+          .then((route) => this.placeRouted(session, env, sessionMeta, pool, stickiness, cid, route));
       }
-      if (route.kind === "refused") {
-        this.nack(
-          session,
-          env,
-          route.code,
-          route.code === "channel_conflict" ? "channel id owned by another client" : "no pin for channel",
-          true,
-        );
-        return undefined;
-      }
-      if (frame.type !== "SecureOpen" && stickiness.securityLevel !== "sid-only") {
-        // Channel data with no pin would reach a replica without the keys.
-        this.nack(session, env, "channel_unknown", "no replica holds this channel", true);
-        return undefined;
-      }
+      const route = stickiness.route({
+        clientSid: session.sid,
+        cid,
+        address: to,
+        opening: frame.type === "SecureOpen",
+      });
+      return this.placeRouted(session, env, sessionMeta, pool, stickiness, cid, route);
     }
+    return this.place(session, env, sessionMeta, pool);
+  }
+
+  /** what the sticky table said about a channel frame: its replica, a refusal, or placement */
+  private placeRouted(
+    session: NodeSession,
+    env: Envelope,
+    sessionMeta: SessionMeta,
+    pool: ReplicaPool<NodeSession>,
+    stickiness: AFTLoadBalancerStickinessManager,
+    cid: string,
+    route: RouteDecision,
+  ): NodeSession | undefined {
+    const frame = env.frame;
+    if (route.kind === "pinned") {
+      const replica = this.bySystemId.get(route.replicaId);
+      if (replica && pool.has(replica.id)) {
+        const veto =
+          frame.type === "Data"
+            ? this.affinity.checkPinned(env.to!, pool, replica.id, sessionMeta.sessionId)
+            : undefined;
+        if (veto) {
+          this.nack(session, env, veto.code, veto.reason, true);
+          return undefined;
+        }
+        if (frame.type === "SecureClose") stickiness.onSecureClose(session.sid, cid);
+        return replica;
+      }
+      this.nack(session, env, "channel_unknown", "the replica holding this channel is gone", true);
+      return undefined;
+    }
+    if (route.kind === "refused") {
+      this.nack(
+        session,
+        env,
+        route.code,
+        route.code === "channel_conflict" ? "channel id owned by another client" : "no pin for channel",
+        true,
+      );
+      return undefined;
+    }
+    if (frame.type !== "SecureOpen" && stickiness.securityLevel !== "sid-only") {
+      // Channel data with no pin would reach a replica without the keys.
+      this.nack(session, env, "channel_unknown", "no replica holds this channel", true);
+      return undefined;
+    }
+    return this.place(session, env, sessionMeta, pool);
+  }
+
+  /** a new channel (or unpinned traffic): the channel quota, then pool policy or the load balancer */
+  private place(
+    session: NodeSession,
+    env: Envelope,
+    sessionMeta: SessionMeta,
+    pool: ReplicaPool<NodeSession>,
+  ): NodeSession | undefined {
+    const to = env.to!;
+    const frame = env.frame;
     if (frame.type === "SecureOpen") {
-      const held = (stickiness?.pinsOfClient(session.sid) ?? 0) + (this.pendingOpensBy.get(session.sid) ?? 0);
+      const held =
+        (this.deps.stickiness?.pinsOfClient(session.sid) ?? 0) + (this.pendingOpensBy.get(session.sid) ?? 0);
       if (held >= this.maxChannelsPerClient) {
         this.counters.channelQuotaRefused++;
         this.nack(

@@ -5,14 +5,7 @@ import {
   type CryptoBackend,
   deriveChannelKeys,
 } from "@fame/crypto";
-import {
-  aeadAad,
-  type BatchEntry,
-  base64urlDecode,
-  base64urlEncode,
-  type DataEnc,
-  type Envelope,
-} from "@fame/protocol";
+import { aeadAad, type BatchEntry, base64urlEncode, type DataEnc, type Envelope } from "@fame/protocol";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -99,9 +92,16 @@ export class SecureChannel {
     const enc = env.sec?.enc;
     if (frame.type !== "Data" || frame.codec !== "enc" || !enc) throw new Error("not a sealed Data envelope");
     const plaintext = this.receiver.open(
-      { seq: enc.seq, kid: enc.kid, aadCheck: enc.ac, ct: base64urlDecode(frame.ct) },
+      // decodeEnvelope already refused a ct that is not strict base64url, so node's decoder
+      // (lenient, but any other bytes would fail the AEAD tag anyway) need not scan it again
+      { seq: enc.seq, kid: enc.kid, aadCheck: enc.ac, ct: ctBytes(frame.ct) },
       aeadAad(env),
     );
     return JSON.parse(decoder.decode(plaintext));
   }
+}
+
+function ctBytes(ct: string): Uint8Array {
+  const buf = Buffer.from(ct, "base64url");
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
