@@ -66,8 +66,28 @@ export function parseLogical(s: unknown, field = "logical"): LogicalPattern {
   throw new ProtocolError("bad_envelope", field, "not a valid logical");
 }
 
-export function tryParseAddress(s: unknown): ParsedAddress | undefined {
+/**
+ * Addresses that parsed, by text. A node (and the sentinel, per connection) sees the same few
+ * addresses in every envelope it checks, twice per envelope; parsing them each time was a
+ * visible share of routing a frame. Bounded: a sender inventing addresses only makes it start over.
+ */
+const parsedAddresses = new Map<string, Readonly<ParsedAddress>>();
+const MAX_PARSED_ADDRESSES = 4096;
+
+/** Parses an address; the result is shared (frozen), so callers must not change it. */
+export function tryParseAddress(s: unknown): Readonly<ParsedAddress> | undefined {
   if (typeof s !== "string" || s.length > MAX_ADDRESS) return undefined;
+  const known = parsedAddresses.get(s);
+  if (known !== undefined) return known;
+  const parsed = parseAddressText(s);
+  if (parsed !== undefined) {
+    if (parsedAddresses.size >= MAX_PARSED_ADDRESSES) parsedAddresses.clear();
+    parsedAddresses.set(s, Object.freeze(parsed));
+  }
+  return parsed;
+}
+
+function parseAddressText(s: string): ParsedAddress | undefined {
   const at = s.indexOf("@");
   if (at < 0) return undefined;
   const name = s.slice(0, at);
@@ -78,7 +98,7 @@ export function tryParseAddress(s: unknown): ParsedAddress | undefined {
 }
 
 /** Parse an address; throws ProtocolError(bad_envelope) at `field`. */
-export function parseAddress(s: unknown, field = "address"): ParsedAddress {
+export function parseAddress(s: unknown, field = "address"): Readonly<ParsedAddress> {
   const parsed = tryParseAddress(s);
   if (parsed === undefined) throw new ProtocolError("bad_envelope", field, "not a valid address");
   return parsed;

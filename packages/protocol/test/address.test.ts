@@ -12,6 +12,20 @@ import {
 } from "../src/index.js";
 
 describe("parseAddress", () => {
+  it("remembers addresses that parsed, and shares the result read-only", () => {
+    const first = tryParseAddress("cache1@fame.fabric");
+    expect(first).toEqual({ name: "cache1", logical: "fame.fabric" });
+    // a fresh string with the same text (as JSON.parse makes them) finds the same result
+    expect(tryParseAddress(["cache1", "fame.fabric"].join("@"))).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // refusals are not remembered, and many distinct addresses do not grow it without bound
+    for (let i = 0; i < 5000; i++)
+      expect(tryParseAddress(`n${i}@/s/x${i}`)).toEqual({ name: `n${i}`, path: `/s/x${i}` });
+    expect(tryParseAddress("bad address")).toBeUndefined();
+    expect(tryParseAddress("bad address")).toBeUndefined();
+    expect(tryParseAddress("cache1@fame.fabric")).toEqual(first);
+  });
+
   it("parses logical addresses", () => {
     expect(parseAddress("math@fame.fabric")).toEqual({ name: "math", logical: "fame.fabric" });
     expect(parseAddress("_x.y-z@localhost")).toEqual({ name: "_x.y-z", logical: "localhost" });
