@@ -166,6 +166,25 @@ export class FabricNode implements RpcOutbound {
     // Replies go to physical addresses: only calls to a logical wait for the link or open a channel.
     const logical = isLogical(to);
     if (this.connection.state === "reconnecting" && logical) return this.sendWhenAttached(to, payload, m);
+    return this.sendNow(to, payload, m, logical);
+  }
+
+  private async sendWhenAttached(
+    to: string,
+    payload: JsonValue,
+    m: { corrId: string; meta?: Record<string, string> },
+  ): Promise<void> {
+    await this.connection.whenAttached(this.opts.reconnectWaitMs ?? 5000);
+    await this.sendNow(to, payload, m, true);
+  }
+
+  /** on the conversation's channel, an open one to `to`, or (returning a promise) a new one */
+  private sendNow(
+    to: string,
+    payload: JsonValue,
+    m: { corrId: string; meta?: Record<string, string> },
+    logical: boolean,
+  ): Promise<void> | undefined {
     let ch = this.conversations.get(m.corrId);
     if (!ch && this.opts.encryption === "channel" && logical) {
       const sessionId = m.meta?.[SESSION_ID_META];
@@ -175,22 +194,6 @@ export class FabricNode implements RpcOutbound {
     }
     this.sendOn(ch, to, payload, m);
     return undefined;
-  }
-
-  private async sendWhenAttached(
-    to: string,
-    payload: JsonValue,
-    m: { corrId: string; meta?: Record<string, string> },
-  ): Promise<void> {
-    await this.connection.whenAttached(this.opts.reconnectWaitMs ?? 5000);
-    let ch = this.conversations.get(m.corrId);
-    if (!ch && this.opts.encryption === "channel") {
-      const sessionId = m.meta?.[SESSION_ID_META];
-      ch = this.channels.readyFor(to, sessionId);
-      if (!ch) return this.sendOnNewChannel(to, payload, m, sessionId);
-      this.joinChannel(ch, to, m, sessionId);
-    }
-    this.sendOn(ch, to, payload, m);
   }
 
   private async sendOnNewChannel(
