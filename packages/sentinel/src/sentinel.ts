@@ -37,6 +37,17 @@ import {
 import type { SentinelConfig } from "./sentinel-config.js";
 import type { AFTLoadBalancerStickinessManager, RouteDecision } from "./stickiness/index.js";
 
+/**
+ * Requests a frame to a logical address carries, each tracked until answered: the entries of a
+ * coalesced record, or one for a Data or SecureOpen with a corrId and a reply address; else 0.
+ */
+function callsToTrack(env: Envelope): number {
+  if (!env.replyTo) return 0;
+  const batch = batchOf(env);
+  if (batch !== undefined) return batch.length;
+  return env.corrId && (env.frame.type === "Data" || env.frame.type === "SecureOpen") ? 1 : 0;
+}
+
 /** WebSocket close codes the sentinel uses; 1008 = policy violation per RFC 6455. */
 export const CLOSE = {
   policy: 1008,
@@ -689,19 +700,46 @@ export class Sentinel {
       this.nack(session, env, sessionMeta.code, sessionMeta.reason, true);
       return;
     }
+    // Refused before placement, so a refused frame leaves no pending open or session placement behind.
+    const calls = callsToTrack(env);
+    if (this.refusesCalls(session, env, calls)) return;
     const picked = this.pickReplica(session, env, sessionMeta);
     if (picked instanceof Promise) {
       return picked.then((replica) => {
-        if (replica) this.deliver(session, env, raw, replica, sessionMeta);
+        // others may have been admitted while the AFT was checked
+        if (replica && !this.refusesCalls(session, env, calls))
+          this.deliver(session, env, raw, replica, sessionMeta, calls);
       });
     }
-    if (picked) this.deliver(session, env, raw, picked, sessionMeta);
+    if (picked) this.deliver(session, env, raw, picked, sessionMeta, calls);
     return;
   }
 
+  /** nacks (true) when `calls` more requests of this connection may not be tracked now */
+  private refusesCalls(session: NodeSession, env: Envelope, calls: number): boolean {
+    if (calls === 0) return false;
+    // Counted from the tracker, so entries swept or orphaned by a departed replica free their slots.
+    if (this.inflight.countFor(session.id) + calls > this.settings.maxInflightPerConnection) {
+      this.nack(
+        session,
+        env,
+        "too_many_inflight",
+        `over ${this.settings.maxInflightPerConnection} requests in flight`,
+      );
+      return true;
+    }
+    if (!this.inflight.hasRoom(calls)) {
+      // Untracked, its caller would never hear replica_unavailable: refuse rather than lose it.
+      this.nack(session, env, "too_many_inflight", "the sentinel's in-flight table is full", true);
+      return true;
+    }
+    return false;
+  }
+
   /**
-   * Sends a routed frame on to `target`; `viaPool` is the session meta when the destination
-   * was logical (a request: its calls are tracked and counted against the pool).
+   * Sends a routed frame on to `target`. `viaPool` is the session meta when the destination
+   * was logical: then `calls` requests (admitted by refusesCalls) are tracked and counted
+   * against the pool.
    */
   private deliver(
     session: NodeSession,
@@ -709,31 +747,12 @@ export class Sentinel {
     raw: Buffer | string | undefined,
     target: NodeSession,
     viaPool: SessionMeta | undefined,
+    calls = 0,
   ): undefined {
     const to = env.to!; // forward() refused frames without a destination
     /** a coalesced channel record: each of its calls is accounted for as if it came alone */
     const batch = batchOf(env);
-    if (
-      viaPool &&
-      env.replyTo &&
-      (batch !== undefined || (env.corrId && (env.frame.type === "Data" || env.frame.type === "SecureOpen")))
-    ) {
-      const calls = batch?.length ?? 1;
-      // Counted from the tracker, so entries swept or orphaned by a departed replica free their slots.
-      if (this.inflight.countFor(session.id) + calls > this.settings.maxInflightPerConnection) {
-        this.nack(
-          session,
-          env,
-          "too_many_inflight",
-          `over ${this.settings.maxInflightPerConnection} requests in flight`,
-        );
-        return;
-      }
-      if (!this.inflight.hasRoom(calls)) {
-        // Untracked, its caller would never hear replica_unavailable: refuse rather than lose it.
-        this.nack(session, env, "too_many_inflight", "the sentinel's in-flight table is full", true);
-        return;
-      }
+    if (viaPool && calls > 0) {
       const pool = this.registry.resolve(to);
       const deadline = this.now() + (env.ttlMs ?? DEFAULT_REQUEST_TTL_MS);
       for (let i = 0; i < calls; i++) {

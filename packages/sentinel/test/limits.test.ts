@@ -202,7 +202,7 @@ describe("limit settings", () => {
 
 function openSentinel(
   clock: { now: number },
-  limits: { maxChannelsPerClient?: number; idleTimeoutMs?: number },
+  limits: { maxChannelsPerClient?: number; idleTimeoutMs?: number; maxInflightPerConnection?: number },
 ) {
   const stickiness = new AFTLoadBalancerStickinessManager({ securityLevel: "signed-optional" });
   return new Sentinel(
@@ -278,6 +278,35 @@ describe("Sentinel limits", () => {
     await c.send({ to: "math@fame.fabric", frame: { type: "SecureClose", cid: "c1" } });
     await open(c, "c5");
     expect(r.link.sent.filter((e) => e.frame.type === "SecureOpen")).toHaveLength(5);
+  });
+
+  it("a frame refused for too many requests in flight leaves no pending open behind", async () => {
+    const s = openSentinel({ now: Date.now() }, { maxChannelsPerClient: 1, maxInflightPerConnection: 1 });
+    const r = await attach(s, "r", ["*.fame.fabric"]);
+    await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+    const c = await attach(s, "c", []);
+    const replyTo = `rpc@${c.session.path}`;
+    // one plaintext request in flight fills the connection's cap
+    await c.send({
+      to: "math@fame.fabric",
+      replyTo,
+      corrId: "q1",
+      frame: { type: "Data", codec: "json", payload: {} },
+    });
+    const open = () =>
+      c.send({
+        to: "math@fame.fabric",
+        replyTo,
+        corrId: "o1",
+        frame: { type: "SecureOpen", cid: "o1", ephPub, alg: "CHACHA20P1305" },
+      });
+    await open();
+    expect(c.link.last().frame).toMatchObject({ type: "DeliveryAck", ok: false, code: "too_many_inflight" });
+    // the request is answered: the same open now goes through, its refusal held no channel slot
+    await r.send({ to: replyTo, corrId: "q1", frame: { type: "Data", codec: "json", payload: { ok: 1 } } });
+    await open();
+    expect(r.link.sent.filter((e) => e.frame.type === "SecureOpen")).toHaveLength(1);
+    expect(s.counters.channelQuotaRefused).toBe(0);
   });
 
   it("frees quota held by opens nobody answered once they time out", async () => {
