@@ -82,10 +82,17 @@ async function verifyGrant(token: string, deps: SignRouteDeps): Promise<CaGrantC
     const why = err instanceof TokenError ? `${err.code}: ${err.message}` : "grant cannot be verified";
     throw new CaError(401, "invalid_token", why);
   }
+  return grant;
+}
+
+/**
+ * Counts one use of a verified grant. Called once the request is well formed, so a client's
+ * malformed body does not burn one of the few uses meant for retries after a lost answer.
+ */
+function countGrantUse(grant: CaGrantClaims, deps: SignRouteDeps): void {
   const verdict = deps.grantUses.use(grant.jti, grant.exp);
   if (verdict === "exhausted") throw new CaError(401, "invalid_token", "grant use limit reached");
   if (verdict === "full") throw new CaError(503, "temporarily_unavailable", "too many outstanding grants");
-  return grant;
 }
 
 export function registerSignRoute(app: FastifyInstance, deps: SignRouteDeps): void {
@@ -96,6 +103,7 @@ export function registerSignRoute(app: FastifyInstance, deps: SignRouteDeps): vo
       const token = bearerToken(req);
       grant = await verifyGrant(token, deps);
       const body = signBody(req.body, config);
+      countGrantUse(grant, deps);
       const issued = await issueNodeCertificate({
         csrPem: body.csr,
         issuerCertPem: config.issuerCertPem,

@@ -205,6 +205,8 @@ describe("CA service (real process, TLS)", () => {
 
   it("lets a grant be retried a few times but not reused at scale", async () => {
     const token = await grant(N1.systemId, N1.assignedPath, N1.logicals);
+    // malformed requests are refused before a use is counted: they do not spend the grant
+    for (let i = 0; i < 4; i++) expect((await sign({ csr: 5 }, token)).status).toBe(400);
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++)
       statuses.push((await sign({ csr: (await createNodeCsr(N1)).csrPem }, token)).status);
