@@ -19,5 +19,6 @@ export {
   readPort,
   readString,
   readUrl,
+  withoutTrailingSlash,
 } from "./settings.js";
 export { envWithYaml } from "./yaml-env.js";

@@ -98,6 +98,14 @@ export function readUrl(
   return url;
 }
 
+/**
+ * A URL's text without its trailing slash, for issuers and base URLs that are compared as
+ * strings or have paths appended ("https://h/" and "https://h" name the same issuer).
+ */
+export function withoutTrailingSlash(s: string): string {
+  return s.endsWith("/") ? s.slice(0, -1) : s;
+}
+
 export function readPort(raw: unknown, setting: string, fallback: number): number {
   return readInt(raw, setting, { fallback, min: 0, max: 65535 });
 }

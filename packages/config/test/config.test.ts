@@ -12,6 +12,7 @@ import {
   readInt,
   readPort,
   readUrl,
+  withoutTrailingSlash,
 } from "@fame/config";
 import { describe, expect, it } from "vitest";
 
@@ -82,6 +83,10 @@ describe("setting readers", () => {
     );
     expect(() => readUrl("not a url", "FAME_JWKS_URL")).toThrow(/FAME_JWKS_URL/);
     expect(() => readUrl("http://x", "FAME_JWKS_URL", { protocols: ["https:"] })).toThrow(/https:/);
+    // issuers are compared as text: one trailing slash is dropped, nothing else
+    expect(withoutTrailingSlash(readUrl("https://h:8443", "FAME_OAUTH2_ISSUER").href)).toBe("https://h:8443");
+    expect(withoutTrailingSlash("https://h/path/")).toBe("https://h/path");
+    expect(withoutTrailingSlash("https://h/path")).toBe("https://h/path");
     expect(() => readBool("maybe", "FAME_SHOW_ENVELOPES", false)).toThrow(/FAME_SHOW_ENVELOPES/);
     expect(() => readPort("70000", "FAME_SENTINEL_PORT", 8000)).toThrow(/FAME_SENTINEL_PORT/);
   });

@@ -1,6 +1,15 @@
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { ConfigError, readBool, readInt, readPort, readSettingFile, readString, readUrl } from "@fame/config";
+import {
+  ConfigError,
+  readBool,
+  readInt,
+  readPort,
+  readSettingFile,
+  readString,
+  readUrl,
+  withoutTrailingSlash,
+} from "@fame/config";
 import { fetchWithTrust, type ServerTls, serverTlsFromEnv } from "@fame/http-service";
 import {
   CertificateError,
@@ -40,10 +49,6 @@ type CryptoKey = Awaited<ReturnType<typeof importPrivateKeyPem>>;
 export const DEFAULT_CA_PORT = 8445;
 export const DEFAULT_WELCOME_JWKS_URL = "https://localhost:8444/.well-known/jwks.json";
 const MAX_TTL_CEILING_SEC = 30 * 24 * 3600;
-
-function trimSlash(s: string): string {
-  return s.endsWith("/") ? s.slice(0, -1) : s;
-}
 
 function jwksFromUrl(url: URL, trustBundlePem: string): VerificationKeys {
   return createRemoteJWKSet(url, {
@@ -142,7 +147,7 @@ export async function caConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Pro
   if (issuerKey.algorithm.name !== "Ed25519")
     throw new ConfigError("FAME_CA_ISSUER_KEY", "must be an Ed25519 key");
 
-  const welcomeIssuer = trimSlash(
+  const welcomeIssuer = withoutTrailingSlash(
     readUrl(env["FAME_WELCOME_ISSUER"], "FAME_WELCOME_ISSUER", { fallback: DEFAULT_WELCOME_ISSUER }).href,
   );
   const jwksFile = env["FAME_WELCOME_JWKS_FILE"];

@@ -1,5 +1,13 @@
 import { join } from "node:path";
-import { ConfigError, readInt, readOptionalString, readPort, readString, readUrl } from "@fame/config";
+import {
+  ConfigError,
+  readInt,
+  readOptionalString,
+  readPort,
+  readString,
+  readUrl,
+  withoutTrailingSlash,
+} from "@fame/config";
 import { type ServerTls, serverTlsFromEnv } from "@fame/http-service";
 import {
   DEFAULT_JWT_AUDIENCE,
@@ -44,7 +52,7 @@ export async function oauth2ConfigFromEnv(env: NodeJS.ProcessEnv = process.env):
     host: readString(env["FAME_OAUTH2_HOST"], "FAME_OAUTH2_HOST", "127.0.0.1"),
     port: readPort(env["FAME_OAUTH2_PORT"], "FAME_OAUTH2_PORT", DEFAULT_OAUTH2_PORT),
     tls: serverTlsFromEnv(env),
-    issuer: stripTrailingSlash(issuer.href),
+    issuer: withoutTrailingSlash(issuer.href),
     audience: readString(env["FAME_JWT_AUDIENCE"], "FAME_JWT_AUDIENCE", DEFAULT_JWT_AUDIENCE),
     tokenTtlSec: readInt(env["FAME_OAUTH2_TOKEN_TTL_SEC"], "FAME_OAUTH2_TOKEN_TTL_SEC", {
       fallback: 3600,
@@ -86,8 +94,4 @@ function clientsFromEnv(env: NodeJS.ProcessEnv, certsDir: string): OAuth2ClientC
     join(certsDir, "secrets", "oauth2-clients.json"),
   );
   return loadClientsFile(file, "FAME_OAUTH2_CLIENTS_FILE");
-}
-
-function stripTrailingSlash(s: string): string {
-  return s.endsWith("/") ? s.slice(0, -1) : s;
 }

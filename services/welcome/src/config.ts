@@ -1,5 +1,13 @@
 import { join } from "node:path";
-import { ConfigError, readBool, readInt, readPort, readString, readUrl } from "@fame/config";
+import {
+  ConfigError,
+  readBool,
+  readInt,
+  readPort,
+  readString,
+  readUrl,
+  withoutTrailingSlash,
+} from "@fame/config";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service";
 import {
   DEFAULT_JWT_AUDIENCE,
@@ -67,13 +75,13 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     host: readString(env["FAME_WELCOME_HOST"], "FAME_WELCOME_HOST", "127.0.0.1"),
     port: readPort(env["FAME_WELCOME_PORT"], "FAME_WELCOME_PORT", DEFAULT_WELCOME_PORT),
     tls: serverTlsFromEnv(env),
-    issuer: trimSlash(
+    issuer: withoutTrailingSlash(
       readUrl(env["FAME_WELCOME_ISSUER"], "FAME_WELCOME_ISSUER", { fallback: DEFAULT_WELCOME_ISSUER }).href,
     ),
     signingKey: await loadSigningKeyFile(keyFile, "FAME_WELCOME_SIGNING_KEY_FILE"),
     accessToken: {
       keys: accessTokenKeysFromEnv(env),
-      issuer: trimSlash(
+      issuer: withoutTrailingSlash(
         readUrl(env["FAME_OAUTH2_ISSUER"], "FAME_OAUTH2_ISSUER", { fallback: DEFAULT_OAUTH2_ISSUER }).href,
       ),
       audience: readString(env["FAME_JWT_AUDIENCE"], "FAME_JWT_AUDIENCE", DEFAULT_JWT_AUDIENCE),
@@ -95,7 +103,7 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
       fallback: DEFAULT_TRANSPORT_URL,
       protocols: devInsecure(env) ? ["wss:", "ws:"] : ["wss:"],
     }).href,
-    caSignUrl: `${trimSlash(caBase.href)}${CA_SIGN_PATH}`,
+    caSignUrl: `${withoutTrailingSlash(caBase.href)}${CA_SIGN_PATH}`,
     allowedDomains: listSetting(
       env,
       "FAME_WELCOME_ALLOWED_DOMAINS",
@@ -160,8 +168,4 @@ function listSetting(
   if (bad !== undefined)
     throw new ConfigError(name, `"${bad}" is not valid; expected comma-separated ${what}`);
   return items;
-}
-
-function trimSlash(s: string): string {
-  return s.endsWith("/") ? s.slice(0, -1) : s;
 }
