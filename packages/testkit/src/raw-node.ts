@@ -97,12 +97,18 @@ export class RawNode<M = unknown> {
    */
   waitFor(match: (m: M) => boolean, timeoutMs = 10_000): Promise<M> {
     return new Promise((resolve, reject) => {
+      // each check looks only at what arrived since the last one: a flood stays linear
+      let scanned = 0;
       const check = () => {
-        const hit = this.received.find(match);
-        if (hit !== undefined) {
-          done();
-          resolve(hit);
-        } else if (this.ended) {
+        for (; scanned < this.received.length; scanned++) {
+          const m = this.received[scanned]!;
+          if (match(m)) {
+            done();
+            resolve(m);
+            return;
+          }
+        }
+        if (this.ended) {
           done();
           reject(new Error("raw node: socket closed before the expected frame"));
         }
