@@ -99,6 +99,21 @@ function coalescable(meta: Record<string, string> | undefined): boolean {
   return true;
 }
 
+interface DeliveryMeta {
+  readonly plain: Readonly<Record<string, string>>;
+  readonly more: Readonly<Record<string, string>>;
+}
+
+/** no meta, or only the stream-item flag */
+function isOnlyMore(meta: Envelope["meta"]): boolean {
+  if (meta === undefined) return true;
+  let n = 0;
+  for (const key in meta) {
+    if (key !== "more" || meta[key] !== true || ++n > 1) return false;
+  }
+  return n === 1;
+}
+
 function stringMeta(meta: Envelope["meta"]): Record<string, string> | undefined {
   if (!meta) return undefined;
   const out: Record<string, string> = {};
@@ -120,6 +135,8 @@ export class FabricNode implements RpcOutbound {
   lastActivityAt = 0;
   /** undefined when coalescing is off */
   private readonly coalescer: RecordCoalescer | undefined;
+  /** see deliveryMeta; weak, so a closed channel takes its entry with it */
+  private readonly metaByChannel = new WeakMap<SecureChannel, DeliveryMeta>();
 
   constructor(
     readonly connection: FabricConnection,
@@ -414,15 +431,38 @@ export class FabricNode implements RpcOutbound {
     } else {
       payload = frame.payload;
     }
-    let meta = stringMeta(env.meta);
-    if (meta) delete meta[CHANNEL_META_KEY];
-    if (frame.codec === "enc") meta = { ...meta, [CHANNEL_META_KEY]: env.sec?.enc?.cid ?? "" };
+    let meta: Record<string, string> | undefined;
+    const channel = frame.codec === "enc" ? this.channels.byId(env.sec?.enc?.cid ?? "") : undefined;
+    if (channel !== undefined && isOnlyMore(env.meta)) {
+      // the common shapes, shared per channel: no object per message
+      meta = env.meta === undefined ? this.deliveryMeta(channel).plain : this.deliveryMeta(channel).more;
+    } else {
+      meta = stringMeta(env.meta);
+      if (meta) delete meta[CHANNEL_META_KEY];
+      if (frame.codec === "enc") meta = { ...meta, [CHANNEL_META_KEY]: env.sec?.enc?.cid ?? "" };
+    }
     this.endpoint?.handleIncoming(payload, {
       corrId,
       ...(env.replyTo ? { from: env.replyTo } : {}),
       ...(env.to ? { to: env.to } : {}),
       ...(meta ? { meta } : {}),
     });
+  }
+
+  /**
+   * The meta a message of `ch` is delivered with (its channel id, and `more` for a stream
+   * item): two frozen objects per channel instead of one object per message.
+   */
+  private deliveryMeta(ch: SecureChannel): DeliveryMeta {
+    let metas = this.metaByChannel.get(ch);
+    if (metas === undefined) {
+      metas = {
+        plain: Object.freeze({ [CHANNEL_META_KEY]: ch.cid }),
+        more: Object.freeze({ more: "true", [CHANNEL_META_KEY]: ch.cid }),
+      };
+      this.metaByChannel.set(ch, metas);
+    }
+    return metas;
   }
 
   /** the messages of an opened coalesced record, each delivered as if it had come alone */
@@ -436,14 +476,19 @@ export class FabricNode implements RpcOutbound {
       this.refuse(env, "bad_envelope", "batched record does not match its message list");
       return;
     }
-    const base = { ...(env.replyTo ? { from: env.replyTo } : {}), ...(env.to ? { to: env.to } : {}) };
+    const from = env.replyTo;
+    const to = env.to;
+    const metas = this.deliveryMeta(ch);
     for (let i = 0; i < batch.length; i++) {
       const { corrId, more } = batch[i]!;
       if (ch.role === "replica") this.remember(corrId, ch);
       else if (more !== true) this.conversations.delete(corrId);
-      const meta: Record<string, string> =
-        more === true ? { more: "true", [CHANNEL_META_KEY]: ch.cid } : { [CHANNEL_META_KEY]: ch.cid };
-      this.endpoint?.handleIncoming(payloads[i], { corrId, ...base, meta });
+      this.endpoint?.handleIncoming(payloads[i], {
+        corrId,
+        from,
+        to,
+        meta: more === true ? metas.more : metas.plain,
+      });
     }
   }
 

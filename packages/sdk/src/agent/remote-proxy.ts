@@ -5,7 +5,7 @@
 import { getDefaultEndpoint } from "../rpc/default-endpoint.js";
 import type { RpcEndpoint } from "../rpc/endpoint.js";
 import { type RetryPolicy, resolveRetryPolicy } from "../rpc/retry-policy.js";
-import type { RpcResult } from "../rpc/rpc-client.js";
+import type { CallOptions, RpcResult } from "../rpc/rpc-client.js";
 import type { BaseAgent } from "./base-agent.js";
 
 /** Options for one remote agent handle. */
@@ -140,14 +140,14 @@ export function createRemoteProxy<T>(address: string, options: RemoteOptions = {
     }
     const callMeta = callOptions?.endSession === true ? { ...meta, [SESSION_END_META]: "true" } : meta;
     const timeoutMs = callOptions?.timeoutMs ?? options.operationTimeoutMs?.[method] ?? options.timeoutMs;
-    return endpoint.client.call(address, method, params, {
-      ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      ...(options.retry === undefined ? {} : { retry: options.retry }),
-      ...(options.streamWindow === undefined ? {} : { streamWindow: options.streamWindow }),
-      ...(callOptions?.signal === undefined ? {} : { signal: callOptions.signal }),
-      ...(hasMeta || callMeta !== meta ? { meta: callMeta } : {}),
-      idempotent: idempotent.has(method),
-    });
+    // built member by member: a spread per optional member was several objects per call
+    const call: CallOptions = { idempotent: idempotent.has(method) };
+    if (timeoutMs !== undefined) call.timeoutMs = timeoutMs;
+    if (options.retry !== undefined) call.retry = options.retry;
+    if (options.streamWindow !== undefined) call.streamWindow = options.streamWindow;
+    if (callOptions?.signal !== undefined) call.signal = callOptions.signal;
+    if (hasMeta || callMeta !== meta) call.meta = callMeta;
+    return endpoint.client.call(address, method, params, call);
   };
 
   const cache = new Map<string, (params?: unknown, callOptions?: RemoteCallOptions) => Promise<RpcResult>>();

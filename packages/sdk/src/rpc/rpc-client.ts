@@ -305,10 +305,6 @@ export class RpcClient {
       );
     }
     return new Promise<RpcResult>((resolve, reject) => {
-      const onAbort = (): void => {
-        if (this.#pending.get(corrId) === call)
-          this.#settleFailure(corrId, call, localFailure(cancelledError()));
-      };
       const call: WaitingCall = {
         kind: "waiting",
         id: corrId,
@@ -317,31 +313,29 @@ export class RpcClient {
         window,
         timeoutMs,
         timer: undefined,
-        resolve: (value) => {
-          options.signal?.removeEventListener("abort", onAbort);
-          resolve(value);
-        },
-        reject: (failure) => {
-          options.signal?.removeEventListener("abort", onAbort);
-          reject(failure);
-        },
+        resolve,
+        reject,
       };
-      call.timer = setTimeout(() => {
-        call.timer = undefined;
-        if (this.#pending.get(corrId) !== call) return;
-        const error = new RpcError(
-          RpcErrorCode.SERVER_ERROR,
-          `call ${method} at ${address} timed out after ${timeoutMs} ms`,
-          FameRpcCode.TIMEOUT,
-        );
-        this.#settleFailure(
-          corrId,
-          call,
-          new AttemptFailure(error, transportInfo(FameRpcCode.TIMEOUT, false)),
-        );
-      }, timeoutMs);
+      const signal = options.signal;
+      if (signal !== undefined) {
+        // only a cancellable call pays for the listener and the wrappers that remove it
+        const onAbort = (): void => {
+          if (this.#pending.get(corrId) === call)
+            this.#settleFailure(corrId, call, localFailure(cancelledError()));
+        };
+        call.resolve = (value) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(value);
+        };
+        call.reject = (failure) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(failure);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+      }
+      // the timer's arguments instead of a closure per call
+      call.timer = setTimeout(RpcClient.#expire, timeoutMs, this, corrId, call);
       call.timer.unref?.();
-      options.signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(corrId, call);
 
       const request = encodeRequest(corrId, method, params, window);
@@ -370,6 +364,18 @@ export class RpcClient {
         },
       );
     });
+  }
+
+  /** a waiting call's timer ran out */
+  static #expire(client: RpcClient, corrId: string, call: WaitingCall): void {
+    call.timer = undefined;
+    if (client.#pending.get(corrId) !== call) return;
+    const error = new RpcError(
+      RpcErrorCode.SERVER_ERROR,
+      `call ${call.method} at ${call.address} timed out after ${call.timeoutMs} ms`,
+      FameRpcCode.TIMEOUT,
+    );
+    client.#settleFailure(corrId, call, new AttemptFailure(error, transportInfo(FameRpcCode.TIMEOUT, false)));
   }
 
   #backoff(ms: number, signal: AbortSignal | undefined, failure: AttemptFailure): Promise<void> {
