@@ -700,15 +700,12 @@ export class Sentinel {
       this.nack(session, env, sessionMeta.code, sessionMeta.reason, true);
       return;
     }
-    // Refused before placement, so a refused frame leaves no pending open or session placement behind.
+    // pickReplica admits the calls (refusesCalls) before any placement side effect
     const calls = callsToTrack(env);
-    if (this.refusesCalls(session, env, calls)) return;
-    const picked = this.pickReplica(session, env, sessionMeta);
+    const picked = this.pickReplica(session, env, sessionMeta, calls);
     if (picked instanceof Promise) {
       return picked.then((replica) => {
-        // others may have been admitted while the AFT was checked
-        if (replica && !this.refusesCalls(session, env, calls))
-          this.deliver(session, env, raw, replica, sessionMeta, calls);
+        if (replica) this.deliver(session, env, raw, replica, sessionMeta, calls);
       });
     }
     if (picked) this.deliver(session, env, raw, picked, sessionMeta, calls);
@@ -875,6 +872,7 @@ export class Sentinel {
     session: NodeSession,
     env: Envelope,
     sessionMeta: SessionMeta,
+    calls: number,
   ): NodeSession | undefined | Promise<NodeSession | undefined> {
     const to = env.to!;
     const pool = this.registry.resolve(to);
@@ -896,7 +894,7 @@ export class Sentinel {
       if (env.aft && frame.type === "Data") {
         return stickiness
           .routeStateless({ clientSid: session.sid, cid, address: to, aft: env.aft })
-          .then((route) => this.placeRouted(session, env, sessionMeta, pool, stickiness, cid, route));
+          .then((route) => this.placeRouted(session, env, sessionMeta, calls, pool, stickiness, cid, route));
       }
       const route = stickiness.route({
         clientSid: session.sid,
@@ -904,9 +902,9 @@ export class Sentinel {
         address: to,
         opening: frame.type === "SecureOpen",
       });
-      return this.placeRouted(session, env, sessionMeta, pool, stickiness, cid, route);
+      return this.placeRouted(session, env, sessionMeta, calls, pool, stickiness, cid, route);
     }
-    return this.place(session, env, sessionMeta, pool);
+    return this.place(session, env, sessionMeta, calls, pool);
   }
 
   /** what the sticky table said about a channel frame: its replica, a refusal, or placement */
@@ -914,6 +912,7 @@ export class Sentinel {
     session: NodeSession,
     env: Envelope,
     sessionMeta: SessionMeta,
+    calls: number,
     pool: ReplicaPool<NodeSession>,
     stickiness: AFTLoadBalancerStickinessManager,
     cid: string,
@@ -931,6 +930,7 @@ export class Sentinel {
           this.nack(session, env, veto.code, veto.reason, true);
           return undefined;
         }
+        if (this.refusesCalls(session, env, calls)) return undefined;
         if (frame.type === "SecureClose") stickiness.onSecureClose(session.sid, cid);
         return replica;
       }
@@ -952,14 +952,19 @@ export class Sentinel {
       this.nack(session, env, "channel_unknown", "no replica holds this channel", true);
       return undefined;
     }
-    return this.place(session, env, sessionMeta, pool);
+    return this.place(session, env, sessionMeta, calls, pool);
   }
 
-  /** a new channel (or unpinned traffic): the channel quota, then pool policy or the load balancer */
+  /**
+   * A new channel (or unpinned traffic): the channel quota, then the in-flight caps, then pool
+   * policy or the load balancer. The checks come first, so a refused frame leaves no pending
+   * open or session placement behind.
+   */
   private place(
     session: NodeSession,
     env: Envelope,
     sessionMeta: SessionMeta,
+    calls: number,
     pool: ReplicaPool<NodeSession>,
   ): NodeSession | undefined {
     const to = env.to!;
@@ -979,6 +984,7 @@ export class Sentinel {
         return undefined;
       }
     }
+    if (this.refusesCalls(session, env, calls)) return undefined;
     // Per-pool policy (single-active, session affinity) or the load balancer.
     const placed = this.affinity.place(to, pool, sessionMeta.sessionId, this.lb);
     if (placed.kind === "refuse") {
