@@ -104,6 +104,8 @@ interface PendingOpen {
   /** the logical address the channel was opened to */
   address: string;
   deadline: number;
+  /** its SecureAccept is being pinned: it still counts against the quota, a second accept does not pin */
+  accepting?: boolean;
 }
 
 const OPEN_TIMEOUT_MS = 30_000;
@@ -800,8 +802,8 @@ export class Sentinel {
     if (frame.type !== "SecureAccept" || !frame.ok) return true;
     const key = `${client.sid}\u0000${frame.cid}`;
     const pending = this.pendingOpens.get(key);
-    this.dropPendingOpen(key);
-    if (!pending || pending.replicaId !== replica.id) {
+    if (!pending || pending.replicaId !== replica.id || pending.accepting) {
+      if (pending && !pending.accepting) this.dropPendingOpen(key);
       this.nack(
         replica,
         env,
@@ -811,13 +813,20 @@ export class Sentinel {
       return false;
     }
     const stickiness = this.deps.stickiness;
-    if (!stickiness) return true;
+    if (!stickiness) {
+      this.dropPendingOpen(key);
+      return true;
+    }
+    // Until the pin exists (checking an AFT is asynchronous) the channel stays counted as
+    // pending, so opens arriving meanwhile cannot slip past the client's channel quota.
+    pending.accepting = true;
     return this.pinAccepted(
       stickiness,
       replica,
       client,
       env as Envelope<Extract<Frame, { type: "SecureAccept" }>>,
-      pending.address,
+      pending,
+      key,
     );
   }
 
@@ -827,17 +836,24 @@ export class Sentinel {
     replica: NodeSession,
     client: NodeSession,
     env: Envelope<Extract<Frame, { type: "SecureAccept" }>>,
-    address: string,
+    pending: PendingOpen,
+    key: string,
   ): Promise<boolean> {
     const frame = env.frame;
-    const result = await stickiness.onSecureAccept({
-      address,
-      replicaId: replica.id,
-      replicaSid: replica.sid,
-      clientSid: client.sid,
-      cid: frame.cid,
-      aft: frame.aft,
-    });
+    let result: Awaited<ReturnType<AFTLoadBalancerStickinessManager["onSecureAccept"]>>;
+    try {
+      result = await stickiness.onSecureAccept({
+        address: pending.address,
+        replicaId: replica.id,
+        replicaSid: replica.sid,
+        clientSid: client.sid,
+        cid: frame.cid,
+        aft: frame.aft,
+      });
+    } finally {
+      // pinned or not, the open is no longer pending (unless a sweep already dropped it)
+      if (this.pendingOpens.get(key) === pending) this.dropPendingOpen(key);
+    }
     if (result.pinned || stickiness.securityLevel !== "strict") return true;
     this.deps.log.warn(
       { replica: replica.systemId, cid: frame.cid, reason: result.reason },

@@ -15,6 +15,7 @@ export function makeSentinel(
   stickiness?: AFTLoadBalancerStickinessManager,
   maxInflight = 4,
   loadBalancing: "round_robin" | "least_inflight" = "round_robin",
+  limits: { maxChannelsPerClient?: number } = {},
 ): Sentinel {
   const attach = new AttachAuthority({
     sentinelId: "s0",
@@ -31,6 +32,7 @@ export function makeSentinel(
       attachTimeoutMs: 1000,
       maxFrameBytes: 64 * 1024,
       maxInflightPerConnection: maxInflight,
+      ...limits,
     },
     { log: quietLogger, attach, stickiness },
   );
