@@ -8,10 +8,9 @@ import {
   encodeEnvelope,
   immutableHeaders,
   MAX_BATCH_ENTRIES,
-  ProtocolError,
   SIGNING_SEPARATOR,
 } from "../src/index.js";
-import { CT, envelopeFor } from "./fixtures.js";
+import { CT, envelopeFor, thrown } from "./fixtures.js";
 
 type Json = Record<string, unknown>;
 
@@ -27,16 +26,6 @@ function mutated(change: (env: Json, frame: Json) => void): Json {
   const env = JSON.parse(JSON.stringify(batched())) as Json;
   change(env, env.frame as Json);
   return env;
-}
-
-function thrown(run: () => unknown): ProtocolError {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProtocolError);
-    return err as ProtocolError;
-  }
-  throw new Error("expected a ProtocolError");
 }
 
 const entries = (n: number): Json[] => Array.from({ length: n }, (_, i) => ({ corrId: `c${i}` }));

@@ -9,7 +9,7 @@ import {
   type ProtocolErrorCode,
   validateEnvelope,
 } from "../src/index.js";
-import { B32, baseData, CT, edKey, envelopeFor } from "./fixtures.js";
+import { B32, baseData, CT, edKey, envelopeFor, thrown } from "./fixtures.js";
 
 type Json = Record<string, unknown>;
 
@@ -24,16 +24,6 @@ function withFrame(frame: Json, change?: (env: Json) => void): string {
   env.frame = frame;
   change?.(env);
   return JSON.stringify(env);
-}
-
-function thrown(run: () => unknown): ProtocolError {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProtocolError);
-    return err as ProtocolError;
-  }
-  throw new Error("expected a ProtocolError");
 }
 
 function expectError(

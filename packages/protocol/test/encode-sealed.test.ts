@@ -6,9 +6,8 @@ import {
   type Envelope,
   encodeEnvelope,
   encodeSealedEnvelope,
-  ProtocolError,
 } from "../src/index.js";
-import { CT, envelopeFor } from "./fixtures.js";
+import { CT, envelopeFor, thrown } from "./fixtures.js";
 
 function sealed(ct = CT, batch?: { corrId: string; more?: true }[]): Envelope {
   const env = envelopeFor({ type: "Data", codec: "enc", ct, ...(batch ? { batch } : {}) });
@@ -16,15 +15,7 @@ function sealed(ct = CT, batch?: { corrId: string; more?: true }[]): Envelope {
   return env;
 }
 
-function codeOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProtocolError);
-    return (err as ProtocolError).code;
-  }
-  throw new Error("expected a ProtocolError");
-}
+const codeOf = (run: () => unknown): string => thrown(run).code;
 
 describe("encodeSealedEnvelope", () => {
   it("writes the same envelope as encodeEnvelope (only member order differs)", () => {

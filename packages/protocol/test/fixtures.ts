@@ -1,4 +1,5 @@
-import { base64urlEncode, type Envelope, type Frame, type Jwk } from "../src/index.js";
+import { expect } from "vitest";
+import { base64urlEncode, type Envelope, type Frame, type Jwk, ProtocolError } from "../src/index.js";
 
 export const B32 = base64urlEncode(new Uint8Array(32).fill(7));
 export const B64 = base64urlEncode(new Uint8Array(64).fill(9));
@@ -91,4 +92,15 @@ export function baseData(): Record<string, unknown> {
     ts: 1_700_000_000_000,
     frame: { type: "Data", codec: "json", payload: { a: 1 } },
   };
+}
+
+/** The ProtocolError that `run` throws (the test fails if it throws anything else, or nothing). */
+export function thrown(run: () => unknown): ProtocolError {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProtocolError);
+    return err as ProtocolError;
+  }
+  throw new Error("expected a ProtocolError");
 }
