@@ -403,9 +403,10 @@ export class FabricNode implements RpcOutbound {
     if (frame.type !== "Data") return;
     const corrId = env.corrId ?? env.id;
     let payload: unknown;
+    let ch: SecureChannel | undefined;
     if (frame.codec === "enc") {
       const cid = env.sec?.enc?.cid ?? "";
-      const ch = this.channels.byId(cid);
+      ch = this.channels.byId(cid);
       if (!ch || ch.peerSid !== env.sid) {
         // Behind a sticky sentinel this should not happen: it means a frame of a
         // channel reached a replica that does not hold it (or an expired one).
@@ -432,21 +433,16 @@ export class FabricNode implements RpcOutbound {
       payload = frame.payload;
     }
     let meta: Record<string, string> | undefined;
-    const channel = frame.codec === "enc" ? this.channels.byId(env.sec?.enc?.cid ?? "") : undefined;
-    if (channel !== undefined && isOnlyMore(env.meta)) {
+    if (ch !== undefined && isOnlyMore(env.meta)) {
       // the common shapes, shared per channel: no object per message
-      meta = env.meta === undefined ? this.deliveryMeta(channel).plain : this.deliveryMeta(channel).more;
+      meta = env.meta === undefined ? this.deliveryMeta(ch).plain : this.deliveryMeta(ch).more;
     } else {
       meta = stringMeta(env.meta);
       if (meta) delete meta[CHANNEL_META_KEY];
-      if (frame.codec === "enc") meta = { ...meta, [CHANNEL_META_KEY]: env.sec?.enc?.cid ?? "" };
+      if (ch !== undefined) meta = { ...meta, [CHANNEL_META_KEY]: ch.cid };
     }
-    this.endpoint?.handleIncoming(payload, {
-      corrId,
-      ...(env.replyTo ? { from: env.replyTo } : {}),
-      ...(env.to ? { to: env.to } : {}),
-      ...(meta ? { meta } : {}),
-    });
+    // absent members stay undefined: the RPC layer reads undefined as absent
+    this.endpoint?.handleIncoming(payload, { corrId, from: env.replyTo, to: env.to, meta });
   }
 
   /**
