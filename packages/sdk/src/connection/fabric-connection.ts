@@ -165,10 +165,7 @@ export class FabricConnection {
    * are fixed (channel sealing binds them as AAD), signs, sends.
    */
   send<F extends Frame>(init: Omit<EnvelopeInit<F>, "sid">, prepare?: (env: Envelope) => void): Envelope<F> {
-    if (this.state !== "attached" || !this.ws) {
-      throw new ConnectionError("not_connected", `cannot send while ${this.state}`);
-    }
-    const env = makeEnvelope<F>({ ...init, sid: this.sid } as EnvelopeInit<F>);
+    const env = this.outgoing(init);
     prepare?.(env);
     // Sealed channel data goes unsigned: its AEAD tag already authenticates it end to end.
     if (this.signed && !isSealedData(env)) this.signer!.sign(env);
@@ -182,13 +179,18 @@ export class FabricConnection {
    * validates all but that ciphertext.
    */
   sendSealed(init: Omit<EnvelopeInit<Frame>, "sid">, seal: (env: Envelope) => void): Envelope {
-    if (this.state !== "attached" || !this.ws) {
-      throw new ConnectionError("not_connected", `cannot send while ${this.state}`);
-    }
-    const env = makeEnvelope({ ...init, sid: this.sid } as EnvelopeInit<Frame>);
+    const env = this.outgoing(init);
     seal(env);
     this.write(env, true);
     return env;
+  }
+
+  /** a new envelope from this node; throws not_connected unless attached */
+  private outgoing<F extends Frame>(init: Omit<EnvelopeInit<F>, "sid">): Envelope<F> {
+    if (this.state !== "attached" || !this.ws) {
+      throw new ConnectionError("not_connected", `cannot send while ${this.state}`);
+    }
+    return makeEnvelope<F>({ ...init, sid: this.sid } as EnvelopeInit<F>);
   }
 
   /**

@@ -319,8 +319,10 @@ export class RpcServer {
     return undefined;
   }
 
-  /** Send to the caller; never rejects. Resolves false when the transport refused. */
-  /** true once the payload is handed over (at once, or when the returned promise settles) */
+  /**
+   * Send to the caller; never throws or rejects. True once the payload is handed over (at
+   * once, or when the returned promise settles), false when the transport refused it.
+   */
   #reply(to: string, corrId: string, payload: JsonObject): boolean | Promise<boolean> {
     let failed = false;
     const pending = sendVia(this.#outbound, to, payload, { corrId }, (err: unknown) => {
@@ -399,10 +401,6 @@ function raceTimeout<T>(
   });
 }
 
-/**
- * A call's abort signal, made only when the operation reads it: an AbortController per
- * call was the largest single cost of serving small calls, and most operations never look.
- */
 const NO_META: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
@@ -456,6 +454,10 @@ class ServedCallContext implements CallContext {
   }
 }
 
+/**
+ * A call's abort signal, made only when the operation reads it: an AbortController per
+ * call was the largest single cost of serving small calls, and most operations never look.
+ */
 class LazyAbort {
   #controller: AbortController | undefined;
   #aborted = false;
