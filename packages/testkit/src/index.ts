@@ -9,4 +9,10 @@ export {
   startFabricStack,
 } from "./fabric-stack.js";
 export { type ProcessSpec, pidAlive, type RunningProcess, startProcess, stopAll } from "./processes.js";
-export { admitRawNode, type RawClose, RawNode, type RawNodeOptions } from "./raw-node.js";
+export {
+  admitRawNode,
+  type RawClose,
+  type RawConnectOutcome,
+  RawNode,
+  type RawNodeOptions,
+} from "./raw-node.js";

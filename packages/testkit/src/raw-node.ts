@@ -10,7 +10,18 @@ export interface RawNodeOptions<M> {
   decode?: (text: string) => M;
   /** largest frame this side accepts (ws closes with 1009 above it); default 4 MiB */
   maxPayload?: number;
+  /** source address to connect from (127.0.0.2, …): loopback aliases stand in for other hosts */
+  localAddress?: string;
+  /** default 10 s */
+  handshakeTimeoutMs?: number;
 }
+
+/** how an attempt to connect ended: a node, an HTTP answer to the upgrade, or an error */
+export type RawConnectOutcome<M> =
+  | { ok: true; node: RawNode<M> }
+  /** the sentinel answered the upgrade with an HTTP status (429, 503, …) */
+  | { ok: false; status: number; body: string }
+  | { ok: false; status: undefined; error: string };
 
 export interface RawClose {
   code: number;
@@ -61,33 +72,70 @@ export class RawNode<M = unknown> {
     ws.on("error", () => {});
   }
 
-  /** opens the WebSocket; resolves once it is open */
-  static async connect<M = unknown>(opts: RawNodeOptions<M>): Promise<RawNode<M>> {
+  /** tries to open the WebSocket; a refused upgrade or a failed connection is an outcome, not a throw */
+  static tryConnect<M = unknown>(opts: RawNodeOptions<M>): Promise<RawConnectOutcome<M>> {
     const ws = new WebSocket(opts.url, {
       ...(opts.ca ? { ca: opts.ca } : {}),
       perMessageDeflate: false,
       maxPayload: opts.maxPayload ?? 4 * 1024 * 1024,
-      handshakeTimeout: 10_000,
+      handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
     });
-    await new Promise<void>((resolve, reject) => {
-      ws.once("open", resolve);
-      ws.once("error", reject);
+    const decode = opts.decode ?? ((text: string) => JSON.parse(text) as M);
+    return new Promise<RawConnectOutcome<M>>((resolve) => {
+      ws.once("open", () => resolve({ ok: true, node: new RawNode(ws, decode) }));
+      ws.once("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on("end", () => resolve({ ok: false, status: res.statusCode ?? 0, body }));
+        res.on("error", () => resolve({ ok: false, status: res.statusCode ?? 0, body }));
+      });
+      ws.once("error", (err) => resolve({ ok: false, status: undefined, error: err.message }));
+    }).then((outcome) => {
+      if (!outcome.ok) ws.terminate();
+      return outcome;
     });
-    return new RawNode(ws, opts.decode ?? ((text) => JSON.parse(text) as M));
+  }
+
+  /** opens the WebSocket; resolves once it is open, rejects when it cannot be */
+  static async connect<M = unknown>(opts: RawNodeOptions<M>): Promise<RawNode<M>> {
+    const outcome = await RawNode.tryConnect(opts);
+    if (!outcome.ok) {
+      throw new Error(
+        outcome.status !== undefined ? `upgrade refused: HTTP ${outcome.status}` : outcome.error,
+      );
+    }
+    return outcome.node;
   }
 
   get isOpen(): boolean {
     return this.ws.readyState === WebSocket.OPEN;
   }
 
+  /** the socket has closed (the peer's close code is in `closed`) */
+  get isClosed(): boolean {
+    return this.ended;
+  }
+
   /** sends one text frame; resolves once it is written, so a flood keeps to the socket's pace */
-  send(text: string): Promise<void> {
+  send(text: string | Buffer): Promise<void> {
+    return this.sendFrame(text, false);
+  }
+
+  /** sends one binary frame (which the fabric refuses: for tests of that refusal) */
+  sendBinary(data: Buffer): Promise<void> {
+    return this.sendFrame(data, true);
+  }
+
+  private sendFrame(data: string | Buffer, binary: boolean): Promise<void> {
     return new Promise((resolve, reject) => {
       if (!this.isOpen) {
         reject(new Error("raw node: socket is not open"));
         return;
       }
-      this.ws.send(text, { binary: false }, (err) => (err ? reject(err) : resolve()));
+      this.ws.send(data, { binary }, (err) => (err ? reject(err) : resolve()));
     });
   }
 
@@ -134,6 +182,11 @@ export class RawNode<M = unknown> {
     else this.ws.terminate();
     await this.closed;
     clearTimeout(t);
+  }
+
+  /** drops the connection without a close handshake */
+  terminate(): void {
+    this.ws.terminate();
   }
 
   private wake(): void {

@@ -9,7 +9,7 @@ import {
   type NodeAttachAck,
   sidFromPath,
 } from "@fame/protocol";
-import WebSocket from "ws";
+import { RawNode } from "@fame/testkit";
 
 /** what signs this node's envelopes: a NodeSigner, or a forger pretending to be one */
 export interface EnvelopeSigner {
@@ -32,66 +32,30 @@ export type ConnectOutcome =
   | { ok: false; status: number; body: string }
   | { ok: false; status: undefined; error: string };
 
+const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
 /**
  * A hostile (or just hand-driven) node: speaks the wire protocol directly over
- * its own WebSocket, sends whatever it is told to, and records every envelope
+ * testkit's RawNode, sends whatever it is told to, and records every envelope
  * and the close code it gets back.
  */
 export class Attacker {
-  readonly received: Envelope[] = [];
-  /** frames from the sentinel that did not decode (there should be none) */
-  undecodable = 0;
-  readonly closed: Promise<{ code: number; reason: string }>;
   sid = "pending";
   path = "";
   signer: EnvelopeSigner | undefined;
-  private ended = false;
-  private readonly waiters = new Set<() => void>();
 
-  private constructor(private readonly ws: WebSocket) {
-    ws.on("message", (data: Buffer) => {
-      try {
-        this.received.push(decodeEnvelope(data, { maxFrameBytes: 8 * 1024 * 1024 }));
-      } catch {
-        this.undecodable++;
-      }
-      this.wake();
-    });
-    this.closed = new Promise((resolve) => {
-      ws.once("close", (code: number, reason: Buffer) => {
-        this.ended = true;
-        this.wake();
-        resolve({ code, reason: reason.toString() });
-      });
-    });
-    ws.on("error", () => {
-      // always followed by "close", which is what the tests look at
-    });
-  }
+  private constructor(private readonly node: RawNode<Envelope>) {}
 
   static async tryConnect(opts: AttackerOptions): Promise<ConnectOutcome> {
-    const ws = new WebSocket(opts.url, {
+    const outcome = await RawNode.tryConnect<Envelope>({
+      url: opts.url,
       ca: opts.ca,
-      perMessageDeflate: false,
-      maxPayload: 8 * 1024 * 1024,
-      handshakeTimeout: opts.handshakeTimeoutMs ?? 15_000,
+      maxPayload: MAX_FRAME_BYTES,
+      handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 15_000,
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      decode: (text) => decodeEnvelope(text, { maxFrameBytes: MAX_FRAME_BYTES }),
     });
-    return new Promise<ConnectOutcome>((resolve) => {
-      ws.once("open", () => resolve({ ok: true, node: new Attacker(ws) }));
-      ws.once("unexpected-response", (_req, res) => {
-        let body = "";
-        res.on("data", (c: Buffer) => {
-          body += c.toString();
-        });
-        res.on("end", () => resolve({ ok: false, status: res.statusCode ?? 0, body }));
-        res.on("error", () => resolve({ ok: false, status: res.statusCode ?? 0, body }));
-      });
-      ws.once("error", (err) => resolve({ ok: false, status: undefined, error: err.message }));
-    }).then((outcome) => {
-      if (!outcome.ok) ws.terminate();
-      return outcome;
-    });
+    return outcome.ok ? { ok: true, node: new Attacker(outcome.node) } : outcome;
   }
 
   static async connect(opts: AttackerOptions): Promise<Attacker> {
@@ -104,26 +68,34 @@ export class Attacker {
     return outcome.node;
   }
 
+  /** every envelope received so far */
+  get received(): Envelope[] {
+    return this.node.received;
+  }
+
+  /** frames from the sentinel that did not decode (there should be none) */
+  get undecodable(): number {
+    return this.node.undecodable;
+  }
+
+  get closed(): Promise<{ code: number; reason: string }> {
+    return this.node.closed;
+  }
+
   get isOpen(): boolean {
-    return this.ws.readyState === WebSocket.OPEN;
+    return this.node.isOpen;
   }
 
   get isClosed(): boolean {
-    return this.ended;
+    return this.node.isClosed;
   }
 
   sendText(text: string | Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (!this.isOpen) return reject(new Error("attacker socket is not open"));
-      this.ws.send(text, { binary: false }, (err) => (err ? reject(err) : resolve()));
-    });
+    return this.node.send(text);
   }
 
   sendBinary(data: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (!this.isOpen) return reject(new Error("attacker socket is not open"));
-      this.ws.send(data, { binary: true }, (err) => (err ? reject(err) : resolve()));
-    });
+    return this.node.sendBinary(data);
   }
 
   /** builds an envelope under this node's sid, signed when it has a signer (and `sign` is not false) */
@@ -141,28 +113,7 @@ export class Attacker {
 
   /** the first envelope (already received or still to come) matching */
   waitFor(match: (env: Envelope) => boolean, timeoutMs = 10_000): Promise<Envelope> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const hit = this.received.find(match);
-        if (hit) {
-          done();
-          resolve(hit);
-        } else if (this.ended) {
-          done();
-          reject(new Error("socket closed before the expected frame"));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no matching frame within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-      check();
-    });
+    return this.node.waitFor(match, timeoutMs);
   }
 
   /** the nack (DeliveryAck ok:false) answering envelope `id` */
@@ -206,20 +157,11 @@ export class Attacker {
     return `rpc@${this.path}`;
   }
 
-  async close(): Promise<void> {
-    if (this.ended) return;
-    const t = setTimeout(() => this.ws.terminate(), 2000);
-    if (this.isOpen) this.ws.close(1000, "done");
-    else this.ws.terminate();
-    await this.closed;
-    clearTimeout(t);
+  close(): Promise<void> {
+    return this.node.close();
   }
 
   terminate(): void {
-    this.ws.terminate();
-  }
-
-  private wake(): void {
-    for (const w of [...this.waiters]) w();
+    this.node.terminate();
   }
 }
