@@ -1,9 +1,8 @@
 import { defaultBackend } from "@fame/crypto";
-import { AftSigner } from "@fame/identity";
 import { base64urlEncode } from "@fame/protocol";
 import { AFTLoadBalancerStickinessManager } from "@fame/sentinel";
 import { describe, expect, it } from "vitest";
-import { attachNode, makeSentinel } from "./test-node.js";
+import { attachNode, issueAft, makeSentinel } from "./test-node.js";
 
 /**
  * A channel whose SecureAccept is being pinned (its AFT is checked asynchronously) must keep
@@ -36,7 +35,7 @@ describe("channel quota while an accept is pinned", () => {
       });
     await open("a");
     expect(r.link.frames("SecureOpen")).toHaveLength(1);
-    const aft = await new AftSigner(r.seed).issue({ sid: r.session.sid, cid: "a", clientSid: c.session.sid });
+    const aft = await issueAft(r, c, "a");
     // the accept is handed over, its AFT check still running, when the next open arrives
     const accepting = r.send({
       to: replyTo,

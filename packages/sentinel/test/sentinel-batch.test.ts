@@ -1,10 +1,9 @@
 import { defaultBackend } from "@fame/crypto";
-import { AftSigner } from "@fame/identity";
 import { type BatchEntry, base64urlEncode, makeEnvelope } from "@fame/protocol";
 import { AFTLoadBalancerStickinessManager } from "@fame/sentinel";
 import { describe, expect, it } from "vitest";
 import { FakeLink } from "./fake-link.js";
-import { attachNode, makeSentinel } from "./test-node.js";
+import { acceptChannel, attachNode, makeSentinel } from "./test-node.js";
 
 /**
  * Coalesced channel records (Data codec enc with a `batch` list) through the sentinel:
@@ -51,16 +50,7 @@ async function pinnedChannel(maxInflight = 100) {
   });
   const replica = r1.link.frames("SecureOpen").length === 1 ? r1 : r2;
   const other = replica === r1 ? r2 : r1;
-  const aft = await new AftSigner(replica.seed).issue({
-    sid: replica.session.sid,
-    cid: CID,
-    clientSid: c.session.sid,
-  });
-  await replica.send({
-    to: replyTo,
-    corrId: "open1",
-    frame: { type: "SecureAccept", cid: CID, ok: true, ephPub, aft },
-  });
+  await acceptChannel(replica, c, CID, ephPub, "open1");
   expect(c.link.frames("SecureAccept")).toHaveLength(1);
   expect(s.inflight.size).toBe(0);
   let seq = 0;

@@ -1,10 +1,9 @@
 import { defaultBackend } from "@fame/crypto";
-import { AftSigner } from "@fame/identity";
 import { base64urlEncode, encodeEnvelope, makeEnvelope, signingInput } from "@fame/protocol";
 import { AFTLoadBalancerStickinessManager } from "@fame/sentinel";
 import { describe, expect, it } from "vitest";
 import { FakeLink } from "./fake-link.js";
-import { attachNode, makeSentinel } from "./test-node.js";
+import { acceptChannel, attachNode, makeSentinel } from "./test-node.js";
 
 const backend = defaultBackend();
 
@@ -293,16 +292,7 @@ describe("Sentinel core (overlay profile: signatures on ingress)", () => {
     });
     const chosen = r1.link.frames("SecureOpen").length === 1 ? r1 : r2;
     const other = chosen === r1 ? r2 : r1;
-    const aft = await new AftSigner(chosen.seed).issue({
-      sid: chosen.session.sid,
-      cid: "ch1",
-      clientSid: c.session.sid,
-    });
-    await chosen.send({
-      to: replyTo,
-      corrId: "open1",
-      frame: { type: "SecureAccept", cid: "ch1", ok: true, ephPub, aft },
-    });
+    await acceptChannel(chosen, c, "ch1", ephPub, "open1");
     expect(c.link.frames("SecureAccept")).toHaveLength(1);
     expect(s.inflight.size).toBe(0);
     const sealed = (seq: number) => ({
@@ -348,16 +338,7 @@ describe("Sentinel core (overlay profile: signatures on ingress)", () => {
       corrId: "open1",
       frame: { type: "SecureOpen", cid: "ch1", ephPub, alg: "CHACHA20P1305" },
     });
-    const aft = await new AftSigner(r.seed).issue({
-      sid: r.session.sid,
-      cid: "ch1",
-      clientSid: c.session.sid,
-    });
-    await r.send({
-      to: replyTo,
-      corrId: "open1",
-      frame: { type: "SecureAccept", cid: "ch1", ok: true, ephPub, aft },
-    });
+    await acceptChannel(r, c, "ch1", ephPub, "open1");
     const forwarded: string[] = [];
     const deliver = r.link.send.bind(r.link);
     r.link.send = (data) => {

@@ -1,4 +1,5 @@
 import { defaultBackend } from "@fame/crypto";
+import { AftSigner } from "@fame/identity";
 import { base64urlEncode, type Envelope, encodeEnvelope, makeEnvelope, signingInput } from "@fame/protocol";
 import { type AFTLoadBalancerStickinessManager, AttachAuthority, Sentinel } from "@fame/sentinel";
 import { expect } from "vitest";
@@ -102,4 +103,25 @@ export async function attachNode<L extends FakeLink = FakeLink>(
       return text;
     },
   };
+}
+
+/** the affinity tag `replica` signs for channel `cid` of `client` */
+export function issueAft(replica: TestNode, client: TestNode, cid: string): Promise<string> {
+  return new AftSigner(replica.seed).issue({ sid: replica.session.sid, cid, clientSid: client.session.sid });
+}
+
+/** `replica` accepts the channel `cid` that `client` opened (under `corrId`), with a real AFT */
+export async function acceptChannel(
+  replica: TestNode,
+  client: TestNode,
+  cid: string,
+  ephPub: string,
+  corrId: string,
+): Promise<Envelope> {
+  const aft = await issueAft(replica, client, cid);
+  return replica.send({
+    to: `rpc@${client.session.path}`,
+    corrId,
+    frame: { type: "SecureAccept", cid, ok: true, ephPub, aft },
+  });
 }
