@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
@@ -8,13 +8,39 @@ import { defineConfig } from "vitest/config";
 // need no build. Integration tests spawn real processes, which run the built
 // dist/ output (`make test` builds first).
 const root = fileURLToPath(new URL(".", import.meta.url));
-const alias: Record<string, string> = {};
-for (const group of ["packages", "services"]) {
-  for (const dir of readdirSync(join(root, group))) {
-    const entry = join(root, group, dir, "src", "index.ts");
-    if (existsSync(entry)) alias[`@fame/${dir}`] = entry;
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+/**
+ * One alias per entry of each workspace package's `exports` map:
+ * `@fame/<name>` and `@fame/<name>/<subpath>` go to the src/ file behind the
+ * entry's dist/*.js, so a new subpath needs no edit here. Each alias matches
+ * the whole specifier (a plain string alias would also catch its subpaths).
+ */
+function workspaceAliases(): { find: RegExp; replacement: string }[] {
+  const alias: { find: RegExp; replacement: string }[] = [];
+  for (const group of ["packages", "services"]) {
+    for (const dir of readdirSync(join(root, group))) {
+      const manifest = join(root, group, dir, "package.json");
+      if (!existsSync(manifest)) continue;
+      const { name, exports } = JSON.parse(readFileSync(manifest, "utf8")) as {
+        name: string;
+        exports?: Record<string, { default?: string }>;
+      };
+      for (const [subpath, target] of Object.entries(exports ?? {})) {
+        const source = target.default?.replace(/^\.\/dist\/(.*)\.js$/, "src/$1.ts");
+        if (!source?.startsWith("src/"))
+          throw new Error(`${manifest}: exports["${subpath}"] is not ./dist/*.js`);
+        const specifier = `${name}${subpath.slice(1)}`;
+        alias.push({
+          find: new RegExp(`^${escapeRegExp(specifier)}$`),
+          replacement: join(root, group, dir, source),
+        });
+      }
+    }
   }
+  return alias;
 }
+const alias = workspaceAliases();
 
 // Vite's TypeScript transform does not lower TC39 standard decorators, which
 // agents use (`@operation()`); files that contain one go through tsc instead.

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import WebSocket from "ws";
-import { requestJson } from "../../packages/http-service/dist/index.js";
+import { requestJson } from "../../packages/http-service/dist/client.js";
 import { decodeEnvelope, encodeEnvelope, makeEnvelope } from "../../packages/protocol/dist/index.js";
 import { NodeSigner } from "../../packages/sdk/dist/index.js";
 import { emitResult, readArgs, runChild } from "../lib/child-io.mjs";

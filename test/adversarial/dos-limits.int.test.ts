@@ -1,5 +1,5 @@
 import { defaultBackend } from "@fame/crypto";
-import { requestRaw } from "@fame/http-service";
+import { requestRaw } from "@fame/http-service/client";
 import { base64urlEncode, ERROR_CODES, newId } from "@fame/protocol";
 import { stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

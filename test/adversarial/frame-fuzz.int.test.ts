@@ -1,4 +1,4 @@
-import { requestRaw } from "@fame/http-service";
+import { requestRaw } from "@fame/http-service/client";
 import { decodeEnvelope, ERROR_CODES, type ErrorCode, isProtocolError } from "@fame/protocol";
 import { stopAll } from "@fame/testkit";
 import fc from "fast-check";

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "@fame/config";
-import { requestRaw } from "@fame/http-service";
+import { requestRaw } from "@fame/http-service/client";
 import { admissionOptionsFromEnv, generateDevPki } from "@fame/identity";
 import { createLogger } from "@fame/logger";
 import {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { requestJson } from "@fame/http-service";
+import { requestJson } from "@fame/http-service/client";
 import { createLogger } from "@fame/logger";
 import { connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
 import type { PoolDistribution } from "@fame/sentinel";

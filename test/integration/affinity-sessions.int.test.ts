@@ -1,4 +1,4 @@
-import { requestRaw } from "@fame/http-service";
+import { requestRaw } from "@fame/http-service/client";
 import { Agent, type Fabric, RpcError } from "@fame/sdk";
 import { type FabricStack, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

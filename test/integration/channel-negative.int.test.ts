@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { defaultBackend, type X25519KeyPair } from "@fame/crypto";
-import { requestJson } from "@fame/http-service";
+import { requestJson } from "@fame/http-service/client";
 import { signAft, unsignedAft } from "@fame/identity";
 import { createLogger } from "@fame/logger";
 import {

@@ -1,4 +1,4 @@
-import { requestJson } from "@fame/http-service";
+import { requestJson } from "@fame/http-service/client";
 import type { Fabric } from "@fame/sdk";
 import { type FabricStack, startFabricStack } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

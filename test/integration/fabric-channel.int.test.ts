@@ -52,7 +52,7 @@ describe("channel encryption with strict AFT stickiness", () => {
     expect(first.f.node.channels.metrics.opened).toBe(1);
     // the sentinel holds exactly the pins it should, for the pinned replica only
     const status = (await (
-      await import("@fame/http-service")
+      await import("@fame/http-service/client")
     ).requestJson(`${stack.urls.sentinel}/fame/v1/status`, { ca: stack.trustBundle })) as {
       stickiness: { pinsCreated: number; hits: number };
     };

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { OutboundError, requestJson } from "@fame/http-service";
+import { OutboundError, requestJson } from "@fame/http-service/client";
 import {
   AdmissionError,
   admitNode,

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { requestJson, requestRaw } from "@fame/http-service";
+import { requestJson, requestRaw } from "@fame/http-service/client";
 import { loadSigningKeyFile, signAttachTicket } from "@fame/identity";
 import { createLogger } from "@fame/logger";
 import {

@@ -1,15 +1,9 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
-import {
-  fetchWithTrust,
-  OutboundError,
-  type RunningService,
-  requestJson,
-  requestRaw,
-  serverTlsFromEnv,
-  startHttpService,
-} from "@fame/http-service";
+import { fetchWithTrust, OutboundError, requestJson, requestRaw } from "@fame/http-service/client";
+import { type RunningService, startHttpService } from "@fame/http-service/server";
+import { serverTlsFromEnv } from "@fame/http-service/tls";
 import { createLogger } from "@fame/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 

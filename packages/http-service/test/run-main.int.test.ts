@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
  * hangs past its bound still ends the process (exit 1). Runs the built dist/.
  */
 const dir = mkdtempSync(join(tmpdir(), "fame-run-main-"));
-const entry = pathToFileURL(join(REPO_ROOT, "packages", "http-service", "dist", "index.js")).href;
+const entry = pathToFileURL(join(REPO_ROOT, "packages", "http-service", "dist", "main.js")).href;
 
 function serviceScript(name: string, closeMs: number | "never", closeTimeoutMs: number, startMs = 0): string {
   const file = join(dir, `${name}.mjs`);

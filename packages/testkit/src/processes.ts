@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { requestRaw } from "@fame/http-service";
+import { requestRaw } from "@fame/http-service/client";
 
 export interface ProcessSpec {
   /** label used in errors and captured output */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { envWithYaml } from "@fame/config";
-import { runMain } from "@fame/http-service";
+import { runMain } from "@fame/http-service/main";
 import { caConfigFromEnv } from "./config.js";
 import { startCaService } from "./service.js";
 

@@ -10,7 +10,8 @@ import {
   readUrl,
   withoutTrailingSlash,
 } from "@fame/config";
-import { fetchWithTrust, type ServerTls, serverTlsFromEnv } from "@fame/http-service";
+import { fetchWithTrust } from "@fame/http-service/client";
+import { type ServerTls, serverTlsFromEnv } from "@fame/http-service/tls";
 import {
   CertificateError,
   createNodeCsr,

@@ -1,4 +1,4 @@
-import { type RunningService, startHttpService } from "@fame/http-service";
+import { type RunningService, startHttpService } from "@fame/http-service/server";
 import type { Logger } from "@fame/logger";
 import type { FastifyInstance } from "fastify";
 import { type CaConfig, checkIssuer } from "./config.js";

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { requestRaw } from "@fame/http-service";
+import { requestRaw } from "@fame/http-service/client";
 import { createNodeCsr, generateDevPki, verifyNodeCertificate } from "@fame/identity";
 import { sidFromPath } from "@fame/protocol";
 import { freePort, pidAlive, type RunningProcess, startProcess, stopAll } from "@fame/testkit";

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RunningService } from "@fame/http-service";
+import type { RunningService } from "@fame/http-service/server";
 import { createNodeCsr, generateDevPki, importPrivateKeyPem, verifyNodeCertificate } from "@fame/identity";
 import { createLogger } from "@fame/logger";
 import { sidFromPath } from "@fame/protocol";

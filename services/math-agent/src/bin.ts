@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readInt } from "@fame/config";
-import { runMain } from "@fame/http-service";
+import { runMain } from "@fame/http-service/main";
 import { createLogger } from "@fame/logger";
 import { CHANNEL_META_KEY, connectFabric } from "@fame/sdk";
 import { waitUntilDrained } from "./drain.js";

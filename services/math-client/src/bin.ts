@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, readInt } from "@fame/config";
-import { EXIT } from "@fame/http-service";
+import { EXIT } from "@fame/http-service/main";
 import { Agent, isRpcStream, withFabric } from "@fame/sdk";
 
 interface MathApi {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { envWithYaml } from "@fame/config";
-import { runMain } from "@fame/http-service";
+import { runMain } from "@fame/http-service/main";
 import { oauth2ConfigFromEnv } from "./config.js";
 import { startOAuth2Service } from "./service.js";
 

@@ -1,4 +1,4 @@
-import { type RunningService, startHttpService } from "@fame/http-service";
+import { type RunningService, startHttpService } from "@fame/http-service/server";
 import { ClientRegistry } from "./clients.js";
 import type { OAuth2Config } from "./config.js";
 import { registerDiscovery } from "./discovery.js";

@@ -1,4 +1,4 @@
-import { requestJson, requestRaw } from "@fame/http-service";
+import { requestJson, requestRaw } from "@fame/http-service/client";
 import { verifyAccessToken } from "@fame/identity";
 import {
   binOf,

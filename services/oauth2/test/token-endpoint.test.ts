@@ -1,4 +1,4 @@
-import type { RunningService } from "@fame/http-service";
+import type { RunningService } from "@fame/http-service/server";
 import { generateSigningKey, type SigningKey, verifyAccessToken } from "@fame/identity";
 import { createLogger } from "@fame/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

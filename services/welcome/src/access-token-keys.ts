@@ -1,4 +1,4 @@
-import { fetchWithTrust } from "@fame/http-service";
+import { fetchWithTrust } from "@fame/http-service/client";
 import type { VerificationKeys } from "@fame/identity";
 import { createRemoteJWKSet, customFetch } from "jose";
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { envWithYaml } from "@fame/config";
-import { runMain } from "@fame/http-service";
+import { runMain } from "@fame/http-service/main";
 import { welcomeConfigFromEnv } from "./config.js";
 import { startWelcomeService } from "./service.js";
 

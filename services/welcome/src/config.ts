@@ -8,7 +8,7 @@ import {
   readUrl,
   withoutTrailingSlash,
 } from "@fame/config";
-import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service";
+import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service/tls";
 import {
   DEFAULT_JWT_AUDIENCE,
   DEFAULT_OAUTH2_ISSUER,

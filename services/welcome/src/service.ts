@@ -1,4 +1,4 @@
-import { type RunningService, startHttpService } from "@fame/http-service";
+import { type RunningService, startHttpService } from "@fame/http-service/server";
 import { publicJwks } from "@fame/identity";
 import type { WelcomeConfig } from "./config.js";
 import { registerHello } from "./hello-route.js";

@@ -1,4 +1,4 @@
-import { requestJson } from "@fame/http-service";
+import { requestJson } from "@fame/http-service/client";
 import {
   binOf,
   createTestPki,

@@ -1,4 +1,4 @@
-import type { RunningService } from "@fame/http-service";
+import type { RunningService } from "@fame/http-service/server";
 import {
   generateSigningKey,
   publicJwks,

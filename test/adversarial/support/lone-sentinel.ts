@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { requestJson } from "@fame/http-service";
+import { requestJson } from "@fame/http-service/client";
 import { generateDevPki } from "@fame/identity";
 import { binOf, freePort, REPO_ROOT, type RunningProcess, startProcess } from "@fame/testkit";
 import { rssBytes } from "./process-memory.js";

@@ -1,4 +1,4 @@
-import { OutboundError, requestJson } from "@fame/http-service";
+import { OutboundError, requestJson } from "@fame/http-service/client";
 import { AdmissionError, type AdmissionStep } from "./errors.js";
 
 const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;

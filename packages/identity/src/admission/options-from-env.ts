@@ -1,5 +1,5 @@
 import { ConfigError, readBool, readInt, readOptionalString, readUrl } from "@fame/config";
-import { trustBundleFromEnv } from "@fame/http-service";
+import { trustBundleFromEnv } from "@fame/http-service/tls";
 import { isClientId } from "../tokens/identifiers.js";
 import type { AdmitNodeOptions } from "./types.js";
 

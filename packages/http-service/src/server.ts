@@ -1,6 +1,6 @@
 import { createLogger, type Logger } from "@fame/logger";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
-import type { ServerTls } from "./tls-settings.js";
+import type { ServerTls } from "./tls.js";
 
 export interface HttpServiceOptions {
   /** component name in logs and /health */
