@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readBool } from "@fame/config";
-import { fetchWithTrust, runMain } from "@fame/http-service";
+import { fetchWithTrust } from "@fame/http-service/client";
+import { runMain } from "@fame/http-service/main";
 import {
   loadPublicJwksFile,
   ReplayGuard,

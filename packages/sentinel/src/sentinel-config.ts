@@ -14,7 +14,7 @@ import {
   readUrl,
   type SecurityProfile,
 } from "@fame/config";
-import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service";
+import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service/tls";
 import { LIMIT_DEFAULTS } from "./limits/defaults.js";
 import { checkHealthReplyPath, type PoolPolicy, parsePoolPolicies } from "./pool-policy.js";
 import { LOAD_BALANCER_NAMES, type LoadBalancerName } from "./routing/load-balancer.js";

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { type RunningService, startHttpService } from "@fame/http-service";
+import { type RunningService, startHttpService } from "@fame/http-service/server";
 import type { Logger } from "@fame/logger";
 import type { FastifyRequest } from "fastify";
 import { type WebSocket, WebSocketServer } from "ws";

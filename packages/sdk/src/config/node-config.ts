@@ -13,7 +13,7 @@ import {
   readString,
   type SecurityProfile,
 } from "@fame/config";
-import { trustBundleFromEnv } from "@fame/http-service";
+import { trustBundleFromEnv } from "@fame/http-service/tls";
 import { isValidLogical, isWildcardLogical } from "@fame/protocol";
 
 export const ENCRYPTION_LEVELS = ["plaintext", "channel"] as const;
