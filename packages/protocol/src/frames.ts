@@ -1,6 +1,6 @@
 import type { Address } from "./address.js";
 import type { ErrorCode } from "./error-codes.js";
-import type { JSONValue } from "./json-value.js";
+import type { JsonValue } from "./json-value.js";
 
 /** Public key as carried on the wire: OKP only (Ed25519 signing, X25519 key agreement). */
 export interface Jwk {
@@ -74,7 +74,7 @@ export interface HeartbeatAck {
 export interface DataJson {
   type: "Data";
   codec: "json";
-  payload: JSONValue;
+  payload: JsonValue;
   pd?: string;
 }
 

@@ -65,8 +65,15 @@ export {
   type Stickiness,
 } from "./frames.js";
 export { ID_PATTERN, isId, isSid, isSystemId, newId, SID_PATTERN, SYSTEM_ID_PATTERN } from "./ids.js";
-export type { JSONValue } from "./json-value.js";
+export type { JSONValue, JsonObject, JsonValue } from "./json-value.js";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
+export {
+  CHANNEL_META_KEY,
+  MORE_META,
+  NOT_EXECUTED_META,
+  SESSION_END_META,
+  SESSION_ID_META,
+} from "./meta-keys.js";
 export { isProtocolError, ProtocolError, type ProtocolErrorCode } from "./protocol-error.js";
 export { base62, sidFromPath } from "./sid.js";
 export {

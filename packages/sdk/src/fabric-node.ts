@@ -2,15 +2,17 @@ import type { Logger } from "@fame/logger";
 import {
   type BatchEntry,
   batchOf,
+  CHANNEL_META_KEY,
   type Envelope,
   type ErrorCode,
   isProtocolError,
   type MetaValue,
+  SESSION_END_META,
+  SESSION_ID_META,
   type SecureAccept,
   type SecureOpen,
   tryParseAddress,
 } from "@fame/protocol";
-import { SESSION_END_META, SESSION_ID_META } from "./agent/remote-proxy.js";
 import { ChannelManager } from "./channel/channel-manager.js";
 import { type CoalescerLimits, type OutgoingMessage, RecordCoalescer } from "./channel/record-coalescer.js";
 import type { SecureChannel } from "./channel/secure-channel.js";
@@ -38,12 +40,7 @@ const NOT_DELIVERED: ReadonlySet<string> = new Set<ErrorCode>([
 
 const MAX_CORRELATIONS = 100_000;
 
-/**
- * CallContext.meta key holding the cid of the channel a sealed call arrived on.
- * Set by this node, never taken from the sender's meta, so agents may log it
- * (e.g. to check channel stickiness).
- */
-export const CHANNEL_META_KEY = "fame.cid";
+export { CHANNEL_META_KEY };
 
 export interface FabricNodeOptions {
   encryption: "plaintext" | "channel";

@@ -7,9 +7,10 @@
  */
 import ts from "typescript";
 import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
-import { Agent, BaseAgent } from "../src/agent/base-agent.js";
-import type { CallContext } from "../src/agent/call-context.js";
+import { BaseAgent } from "../src/agent/base-agent.js";
 import { operation, operationsOf } from "../src/agent/operation.js";
+import { Agent } from "../src/agent/remote-proxy.js";
+import type { CallContext } from "../src/rpc/call-context.js";
 import { setDefaultEndpoint } from "../src/rpc/default-endpoint.js";
 import { LoopbackNetwork } from "../src/rpc/loopback.js";
 import { RetryPolicyError } from "../src/rpc/retry-policy.js";

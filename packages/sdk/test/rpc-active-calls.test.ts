@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { Agent, BaseAgent } from "../src/agent/base-agent.js";
+import { BaseAgent } from "../src/agent/base-agent.js";
 import { defineOperation } from "../src/agent/operation.js";
+import { Agent } from "../src/agent/remote-proxy.js";
 import { LoopbackNetwork } from "../src/rpc/loopback.js";
 
 class SlowAgent extends BaseAgent {

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Agent, BaseAgent } from "../src/agent/base-agent.js";
-import type { CallContext } from "../src/agent/call-context.js";
+import { BaseAgent } from "../src/agent/base-agent.js";
 import { defineOperation } from "../src/agent/operation.js";
+import { Agent } from "../src/agent/remote-proxy.js";
+import type { CallContext } from "../src/rpc/call-context.js";
 import { getDefaultEndpoint, NoFabricError, setDefaultEndpoint } from "../src/rpc/default-endpoint.js";
 import { RpcEndpoint, type RpcEndpointOptions } from "../src/rpc/endpoint.js";
 import { type LoopbackMessage, LoopbackNetwork } from "../src/rpc/loopback.js";

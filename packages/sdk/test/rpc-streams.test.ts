@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Agent, BaseAgent } from "../src/agent/base-agent.js";
+import { BaseAgent } from "../src/agent/base-agent.js";
 import { defineOperation } from "../src/agent/operation.js";
+import { Agent } from "../src/agent/remote-proxy.js";
 import type { RpcEndpointOptions } from "../src/rpc/endpoint.js";
 import { type LoopbackMessage, LoopbackNetwork } from "../src/rpc/loopback.js";
 import { RpcError, RpcErrorCode } from "../src/rpc/rpc-error.js";

@@ -1,6 +1,7 @@
-export { Agent, BaseAgent, type ServeOptions } from "./base-agent.js";
-export type { CallContext } from "./call-context.js";
-export { type AgentSettings, DEFAULT_MAX_INFLIGHT } from "./dispatcher.js";
+export { SESSION_END_META, SESSION_ID_META } from "@fame/protocol";
+export type { CallContext } from "../rpc/call-context.js";
+export { type AgentSettings, DEFAULT_MAX_INFLIGHT } from "../rpc/dispatcher.js";
+export { BaseAgent, type ServeOptions } from "./base-agent.js";
 export {
   defineOperation,
   type OperationOptions,
@@ -8,14 +9,14 @@ export {
   operation,
   operationsOf,
 } from "./operation.js";
-export type {
-  OperationKeys,
-  Remote,
-  RemoteAgent,
-  RemoteCallOptions,
-  RemoteMethod,
-  RemoteOptions,
-  RemoteResult,
-  UntypedRemoteAgent,
+export {
+  Agent,
+  type OperationKeys,
+  type Remote,
+  type RemoteAgent,
+  type RemoteCallOptions,
+  type RemoteMethod,
+  type RemoteOptions,
+  type RemoteResult,
+  type UntypedRemoteAgent,
 } from "./remote-proxy.js";
-export { SESSION_END_META, SESSION_ID_META } from "./remote-proxy.js";

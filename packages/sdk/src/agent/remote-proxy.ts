@@ -2,6 +2,7 @@
  * `Agent.remoteByAddress()` — a Proxy whose every property is a function calling the operation
  * of that name at the remote address.
  */
+import { SESSION_END_META, SESSION_ID_META } from "@fame/protocol";
 import { getDefaultEndpoint } from "../rpc/default-endpoint.js";
 import type { RpcEndpoint } from "../rpc/endpoint.js";
 import { type RetryPolicy, resolveRetryPolicy } from "../rpc/retry-policy.js";
@@ -99,12 +100,19 @@ const RESERVED = new Set([
   "__proto__",
 ]);
 
-/** Envelope meta keys of session affinity (read by the sentinel). */
-export const SESSION_ID_META = "session-id";
-export const SESSION_END_META = "session-end";
-
 /** Bound on cached method wrappers, in case names are generated dynamically. */
 const MAX_CACHED_METHODS = 256;
+
+/**
+ * A handle on the agent served at `address`. Without a type argument every property is an
+ * untyped operation; `remoteByAddress<MathApi>()` types it after an interface or agent class.
+ */
+function remoteByAddress<T = unknown>(address: string, options?: RemoteOptions): Remote<T> {
+  return createRemoteProxy<T>(address, options);
+}
+
+/** Entry point for agents elsewhere on the fabric: `Agent.remoteByAddress("math@fame.fabric")`. */
+export const Agent: { readonly remoteByAddress: typeof remoteByAddress } = Object.freeze({ remoteByAddress });
 
 export function createRemoteProxy<T>(address: string, options: RemoteOptions = {}): Remote<T> {
   if (typeof address !== "string" || address.length === 0)
@@ -140,7 +148,7 @@ export function createRemoteProxy<T>(address: string, options: RemoteOptions = {
     }
     const callMeta = callOptions?.endSession === true ? { ...meta, [SESSION_END_META]: "true" } : meta;
     const timeoutMs = callOptions?.timeoutMs ?? options.operationTimeoutMs?.[method] ?? options.timeoutMs;
-    // built member by member: a spread per optional member was several objects per call
+    // built member by member: no spread (and its throwaway object) per optional member
     const call: CallOptions = { idempotent: idempotent.has(method) };
     if (timeoutMs !== undefined) call.timeoutMs = timeoutMs;
     if (options.retry !== undefined) call.retry = options.retry;

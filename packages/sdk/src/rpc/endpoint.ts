@@ -2,7 +2,6 @@
  * One node's RPC endpoint: the object the connection layer feeds incoming payloads to and
  * reports delivery failures to. It owns a caller (`client`) and a callee (served agents).
  */
-import type { BaseAgent } from "../agent/base-agent.js";
 import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
 import { isPlainObject } from "./json-value.js";
 import { MAX_ID_LENGTH, parseRpcMessage } from "./jsonrpc.js";
@@ -100,8 +99,11 @@ export class RpcEndpoint {
     return this.client.failAll(code, reason, options);
   }
 
-  /** Serve `agent` at `address` (binds it through the outbound when supported). */
-  serveAgent(address: string, agent: BaseAgent): Promise<ServeHandle> {
+  /**
+   * Serve `agent` (an object whose class registered operations, e.g. a BaseAgent) at `address`
+   * (binds it through the outbound when supported).
+   */
+  serveAgent(address: string, agent: object): Promise<ServeHandle> {
     if (this.#closed) return Promise.reject(new Error("rpc endpoint is closed"));
     return this.#server.serve(address, agent);
   }

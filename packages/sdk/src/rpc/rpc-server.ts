@@ -3,10 +3,9 @@
  * under the per-agent in-flight limit, and turns every outcome — result, stream, thrown
  * error, timeout — into a JSON-RPC reply. Nothing thrown by user code escapes.
  */
-import type { CallContext } from "../agent/call-context.js";
-import { type AgentDispatcher, dispatcherFor } from "../agent/dispatcher.js";
-import type { OperationSpec } from "../agent/operation.js";
+import type { CallContext } from "./call-context.js";
 import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
+import { type AgentDispatcher, dispatcherFor } from "./dispatcher.js";
 import { toJsonValue } from "./json-value.js";
 import {
   encodeError,
@@ -18,6 +17,7 @@ import {
   type RpcStreamCreditMessage,
   truncate,
 } from "./jsonrpc.js";
+import type { OperationSpec } from "./operation-registry.js";
 import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc-error.js";
 import { StreamSender } from "./stream-sender.js";
 import { type JsonObject, type RpcMessageMeta, type RpcOutbound, sendVia } from "./transport.js";

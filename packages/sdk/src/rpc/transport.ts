@@ -3,12 +3,9 @@
  * The RPC layer never touches sockets, envelopes or channels: it hands JSON payloads to an
  * `RpcOutbound` and is fed decoded payloads through `RpcEndpoint.handleIncoming`.
  */
+import type { JsonObject, JsonValue } from "@fame/protocol";
 
-/** A value that survives a JSON round trip unchanged (finite numbers, plain objects). */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
-
-/** A JSON object, the shape of every JSON-RPC message and of call parameters. */
-export type JsonObject = { [k: string]: JsonValue };
+export type { JsonObject, JsonValue };
 
 /** What the connection layer knows about one incoming Data payload. */
 export interface RpcMessageMeta {

@@ -1,12 +1,11 @@
 /**
- * The envelope meta keys of session affinity. Clients set them (the SDK from
+ * Reads the envelope meta keys of session affinity (spelled in @fame/protocol). Clients set them (the SDK from
  * `remoteByAddress(addr, { sessionId })` and `{ endSession: true }`), so they are untrusted
  * input: a malformed value is refused, never guessed at.
  */
-import type { Envelope, ErrorCode } from "@fame/protocol";
+import { type Envelope, type ErrorCode, SESSION_END_META, SESSION_ID_META } from "@fame/protocol";
 
-export const SESSION_ID_META = "session-id";
-export const SESSION_END_META = "session-end";
+export { SESSION_END_META, SESSION_ID_META };
 
 /** printable ASCII without spaces, up to 128 characters (a UUID, a token, a user-chosen name) */
 const SESSION_ID = /^[\x21-\x7e]{1,128}$/;

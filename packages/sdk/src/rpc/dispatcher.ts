@@ -2,7 +2,7 @@
  * Per-agent dispatch state: the operation table (resolved once per agent) and the count of
  * calls in flight, which bounds how much work callers can pile onto one agent.
  */
-import { type OperationSpec, operationsOf } from "./operation.js";
+import { type OperationSpec, operationsOf } from "./operation-registry.js";
 
 export const DEFAULT_MAX_INFLIGHT = 256;
 

@@ -1,0 +1,23 @@
+/**
+ * Envelope meta keys that nodes and the sentinel both read or write. One definition, so a
+ * node and the sentinel cannot disagree on a spelling.
+ */
+
+/** Session affinity: the session a call belongs to (client-set, so untrusted at the sentinel). */
+export const SESSION_ID_META = "session-id";
+
+/** Session affinity: `"true"` on the session's last call. */
+export const SESSION_END_META = "session-end";
+
+/** `true` on a stream item: more messages of this conversation follow. */
+export const MORE_META = "more";
+
+/** `true` on a negative DeliveryAck when the refused request never reached the agent's code. */
+export const NOT_EXECUTED_META = "notExecuted";
+
+/**
+ * CallContext.meta key holding the cid of the channel a sealed call arrived on. Set by the
+ * receiving node, never taken from the sender's meta, so agents may log it (e.g. to check
+ * channel stickiness).
+ */
+export const CHANNEL_META_KEY = "fame.cid";
