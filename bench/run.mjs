@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultBackend } from "../packages/crypto/dist/index.js";
-import { generateDevPki } from "../packages/identity/dist/index.js";
+import { generateDevPki } from "../packages/identity/dist/dev.js";
 import { stopAll } from "../packages/testkit/dist/index.js";
 import { REPO_ROOT } from "./lib/procs.mjs";
 import { createProgress } from "./lib/progress.mjs";

@@ -7,7 +7,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const identityEntry = join(root, "packages", "identity", "dist", "index.js");
+const identityDevEntry = join(root, "packages", "identity", "dist", "dev.js");
 
 function usage(message) {
   if (message) process.stderr.write(`setup-pki: ${message}\n`);
@@ -42,15 +42,15 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-if (!existsSync(identityEntry)) {
+if (!existsSync(identityDevEntry)) {
   process.stderr.write(
-    `setup-pki: ${relative(process.cwd(), identityEntry)} not found: build first (make build, or tsc -b packages/identity)\n`,
+    `setup-pki: ${relative(process.cwd(), identityDevEntry)} not found: build first (make build, or tsc -b packages/identity)\n`,
   );
   process.exit(1);
 }
 
 try {
-  const { generateDevPki } = await import(pathToFileURL(identityEntry).href);
+  const { generateDevPki } = await import(pathToFileURL(identityDevEntry).href);
   const result = await generateDevPki({
     dir: opts.dir,
     force: opts.force,

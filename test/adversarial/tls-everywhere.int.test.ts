@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "@fame/config";
 import { requestRaw } from "@fame/http-service/client";
-import { admissionOptionsFromEnv, generateDevPki } from "@fame/identity";
+import { admissionOptionsFromEnv } from "@fame/identity";
+import { generateDevPki } from "@fame/identity/dev";
 import { createLogger } from "@fame/logger";
 import {
   ConnectionError,

@@ -7,10 +7,10 @@ import {
   AdmissionError,
   admitNode,
   createNodeCsr,
-  generateDevPki,
   verifyAttachTicket,
   verifyNodeCertificate,
 } from "@fame/identity";
+import { generateDevPki } from "@fame/identity/dev";
 import { sidFromPath } from "@fame/protocol";
 import { freePort, pidAlive, type RunningProcess, startProcess, stopAll } from "@fame/testkit";
 import type { JSONWebKeySet } from "jose";

@@ -7,12 +7,8 @@ import { join } from "node:path";
 import { sidFromPath } from "@fame/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdmissionError, type AdmitNodeOptions, admitNode } from "../src/admission/index.js";
-import {
-  createNodeCsr,
-  generateDevPki,
-  issueNodeCertificate,
-  verifyNodeCertificate,
-} from "../src/pki/index.js";
+import { generateDevPki } from "../src/dev.js";
+import { createNodeCsr, issueNodeCertificate, verifyNodeCertificate } from "../src/pki/index.js";
 import {
   generateSigningKey,
   type SigningKey,

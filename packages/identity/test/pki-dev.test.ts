@@ -4,7 +4,7 @@ import { type AddressInfo, isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevPkiResult, generateDevPki } from "../src/pki/index.js";
+import { type DevPkiResult, generateDevPki } from "../src/dev.js";
 import { decodeNameConstraints, OID_NAME_CONSTRAINTS } from "../src/pki/name-constraints.js";
 import { x509 } from "../src/pki/x509.js";
 

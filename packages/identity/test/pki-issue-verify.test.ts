@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sidFromPath } from "@fame/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateDevPki } from "../src/dev.js";
 import { commonNameDer, signCertificate } from "../src/pki/cert-builder.js";
 import { fameExtensionDer } from "../src/pki/fame-extension.js";
 import {
@@ -13,7 +14,6 @@ import {
   type CsrErrorCode,
   clearCertificateCache,
   createNodeCsr,
-  generateDevPki,
   importEd25519Seed,
   importPrivateKeyPem,
   issueNodeCertificate,

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateDevPki } from "@fame/identity";
+import { generateDevPki } from "@fame/identity/dev";
 
 export interface TestPki {
   dir: string;

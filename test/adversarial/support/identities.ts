@@ -6,10 +6,10 @@ import {
   admissionOptionsFromEnv,
   admitNode,
   createNodeCsr,
-  generateDevPki,
   issueNodeCertificate,
   x5cOf,
 } from "@fame/identity";
+import { generateDevPki } from "@fame/identity/dev";
 import { newId } from "@fame/protocol";
 
 /** Real admission (OAuth2 → Welcome → CA) for a hand-driven node: identity, ticket, certificate, key. */

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requestJson } from "@fame/http-service/client";
-import { generateDevPki } from "@fame/identity";
+import { generateDevPki } from "@fame/identity/dev";
 import { binOf, freePort, REPO_ROOT, type RunningProcess, startProcess } from "@fame/testkit";
 import { rssBytes } from "./process-memory.js";
 

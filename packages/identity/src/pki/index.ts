@@ -7,15 +7,6 @@ export {
   parseNodeCsr,
 } from "./csr.js";
 export {
-  DEFAULT_SERVER_NAMES,
-  DEV_CLIENT_ID,
-  type DevPkiFile,
-  type DevPkiResult,
-  type GenerateDevPkiOptions,
-  generateDevPki,
-  type TlsKeyAlgorithm,
-} from "./dev-pki.js";
-export {
   CertificateError,
   type CertificateErrorCode,
   CsrError,

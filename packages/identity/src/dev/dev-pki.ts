@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from "jose";
-import { PkiConfigError } from "./errors.js";
+import { PkiConfigError } from "../pki/errors.js";
 import {
   ensureMode,
   PUBLIC_MODE,
@@ -10,13 +10,17 @@ import {
   SECRET_DIR_MODE,
   SECRET_MODE,
   writeFileAtomic,
-} from "./fs-util.js";
-import { exportPrivateKeyPem, importPrivateKeyPem, signingAlgorithmFor } from "./keys.js";
-import { decodeNameConstraints, encodeUriNameConstraints, OID_NAME_CONSTRAINTS } from "./name-constraints.js";
-import { DEFAULT_TRUST_DOMAIN, isDnsHost } from "./names.js";
-import { decodePemBlocks } from "./pem.js";
-import type { CryptoKey, CryptoKeyPair } from "./webcrypto-types.js";
-import { x509 } from "./x509.js";
+} from "../pki/fs-util.js";
+import { exportPrivateKeyPem, importPrivateKeyPem, signingAlgorithmFor } from "../pki/keys.js";
+import {
+  decodeNameConstraints,
+  encodeUriNameConstraints,
+  OID_NAME_CONSTRAINTS,
+} from "../pki/name-constraints.js";
+import { DEFAULT_TRUST_DOMAIN, isDnsHost } from "../pki/names.js";
+import { decodePemBlocks } from "../pki/pem.js";
+import type { CryptoKey, CryptoKeyPair } from "../pki/webcrypto-types.js";
+import { x509 } from "../pki/x509.js";
 
 export interface GenerateDevPkiOptions {
   dir: string;
