@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateDevPki } from "@fame/identity";
+import { generateDevPki } from "@fame/identity/dev";
 import { nodeConfigFromEnv } from "@fame/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 

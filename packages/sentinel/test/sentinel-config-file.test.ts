@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateDevPki } from "@fame/identity";
+import { generateDevPki } from "@fame/identity/dev";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sentinelConfigFromEnv } from "../src/sentinel-config.js";
 import { parseStickinessConfig } from "../src/stickiness/index.js";
