@@ -27,13 +27,7 @@ import { LIMIT_DEFAULTS } from "./limits/defaults.js";
 import { PendingAttaches } from "./limits/pending-attaches.js";
 import { renderPrometheus, sentinelMetricFamilies } from "./metrics/index.js";
 import { type Link, NodeSession } from "./node-session.js";
-import {
-  BIND_ERROR_WIRE_CODE,
-  createLoadBalancer,
-  type LoadBalancer,
-  LogicalRegistry,
-  type ReplicaPool,
-} from "./routing/index.js";
+import { BIND_ERROR_WIRE_CODE, LogicalRegistry, type ReplicaPool } from "./routing/index.js";
 import type { SentinelConfig } from "./sentinel-config.js";
 import type { AFTLoadBalancerStickinessManager, RouteDecision } from "./stickiness/index.js";
 
@@ -148,7 +142,6 @@ export class Sentinel {
   readonly pendingAttaches = new PendingAttaches();
   private readonly maxChannelsPerClient: number;
   private readonly idleTimeoutMs: number;
-  private readonly lb: LoadBalancer<NodeSession>;
   private readonly now: () => number;
   private readonly backend: CryptoBackend;
   private readonly signed: boolean;
@@ -162,7 +155,6 @@ export class Sentinel {
   ) {
     this.now = deps.now ?? Date.now;
     this.backend = deps.backend ?? defaultBackend();
-    this.lb = createLoadBalancer<NodeSession>(settings.loadBalancing);
     this.signed = settings.securityProfile !== "open";
     this.limits = resolveLimits({ maxFrameBytes: settings.maxFrameBytes });
     this.sid = settings.sentinelId;
@@ -171,6 +163,7 @@ export class Sentinel {
       log: deps.log,
       resolve: (address) => this.registry.resolve(address),
       sentinelId: settings.sentinelId,
+      loadBalancing: settings.loadBalancing,
       sendProbe: (nodeId, env) => {
         const node = this.bySystemId.get(nodeId);
         if (!node) return false;
@@ -1002,7 +995,7 @@ export class Sentinel {
     }
     if (this.refusesCalls(session, env, calls)) return undefined;
     // Per-pool policy (single-active, session affinity) or the load balancer.
-    const placed = this.affinity.place(to, pool, sessionMeta.sessionId, this.lb);
+    const placed = this.affinity.place(to, pool, sessionMeta.sessionId);
     if (placed.kind === "refuse") {
       this.nack(session, env, placed.code, placed.reason, true);
       return undefined;

@@ -7,14 +7,12 @@ export {
 } from "./health-checker.js";
 export {
   type Placement,
-  type PoolCounters,
-  type PoolDistribution,
   PoolRouter,
   type PoolRouterDeps,
   type Refusal,
-  type ReplicaDistribution,
   type RoutedNode,
 } from "./pool-router.js";
+export type { PoolCounters, PoolDistribution, ReplicaDistribution } from "./pool-stats.js";
 export {
   isSessionMetaError,
   readSessionMeta,

@@ -8,13 +8,16 @@
 import type { Logger } from "@fame/logger";
 import type { Envelope, ErrorCode } from "@fame/protocol";
 import { checkHealthReplyPath, type PoolPolicy } from "../pool-policy.js";
-import { createLoadBalancer, type LoadBalancer } from "../routing/load-balancer.js";
-import type { PoolMember, ReplicaPool } from "../routing/replica-pool.js";
+import { createLoadBalancer, type LoadBalancer, type LoadBalancerName } from "../routing/load-balancer.js";
+import type { ReplicaPool } from "../routing/replica-pool.js";
 import { ActiveElection } from "./active-election.js";
-import { HealthChecker, type MemberHealthView } from "./health-checker.js";
+import { GracePeriods } from "./grace-periods.js";
+import { HealthChecker } from "./health-checker.js";
+import { type PoolDistribution, PoolStats } from "./pool-stats.js";
+import { PendingSessionEnds } from "./session-ends.js";
 import { readSessionMeta, type SessionMeta } from "./session-meta.js";
 import { placeExclusiveSession, placeSession } from "./session-placement.js";
-import { SessionTable, type SessionTableCounts } from "./session-table.js";
+import { SessionTable } from "./session-table.js";
 
 export interface RoutedNode {
   id: string;
@@ -35,43 +38,8 @@ export interface PoolRouterDeps<N extends RoutedNode> {
   sentinelId: string;
   /** sends a health probe; false when the node is not attached. Without it no probes go out. */
   sendProbe?: (nodeId: string, env: Envelope) => boolean;
-}
-
-/** Per-pool counters; the session ones only move in pools with session affinity. */
-export interface PoolCounters {
-  /** a session's request went to the replica holding the session */
-  stickyHits: number;
-  /** a request started a session (none known) */
-  stickyMisses: number;
-  /** a known session went to another replica (its replica left, or its grace period ended) */
-  stickyViolations: number;
-  noFreeReplica: number;
-  notActive: number;
-  /** single-active: times a new active replica was elected */
-  promotions: number;
-}
-
-export interface ReplicaDistribution {
-  id: string;
-  requests: number;
-  sessions: number;
-  healthy: boolean;
-  draining: boolean;
-  /** single-active pools only */
-  active?: boolean;
-  /** health-checked pools only */
-  health?: MemberHealthView;
-}
-
-export interface PoolDistribution {
-  address: string;
-  /** null: the pool runs on the sentinel-wide defaults */
-  policy: PoolPolicy | null;
-  /** single-active pools: the active replica (null when none) */
-  active?: string | null;
-  sessions: number;
-  counters: PoolCounters & Partial<SessionTableCounts>;
-  replicas: ReplicaDistribution[];
+  /** the balancer of pools whose policy names none, and of pools without a policy; default round_robin */
+  loadBalancing?: LoadBalancerName;
 }
 
 interface PolicyState<N extends RoutedNode> {
@@ -80,47 +48,21 @@ interface PolicyState<N extends RoutedNode> {
   sessions: SessionTable | undefined;
 }
 
-interface PoolStats {
-  counters: PoolCounters;
-  requests: Map<string, number>;
-}
-
-interface PendingEnd {
-  address: string;
-  sessionId: string;
-  replicaId: string;
-  deadline: number;
-}
-
-/** ends waiting for their reply; beyond it a session ends when its last call is forwarded */
-const MAX_PENDING_ENDS = 100_000;
 const SWEEP_WORK = 10_000;
 
 function nameOf(address: string): string {
   return address.slice(0, address.indexOf("@"));
 }
 
-function newCounters(): PoolCounters {
-  return {
-    stickyHits: 0,
-    stickyMisses: 0,
-    stickyViolations: 0,
-    noFreeReplica: 0,
-    notActive: 0,
-    promotions: 0,
-  };
-}
-
 export class PoolRouter<N extends RoutedNode> {
   readonly health: HealthChecker | undefined;
   readonly hasSingleActive: boolean;
   private readonly policies = new Map<string, PolicyState<N>>();
-  private readonly stats = new Map<string, PoolStats>();
+  private readonly stats = new PoolStats();
   private readonly election = new ActiveElection();
-  private readonly drainingSince = new Map<string, number>();
-  /** keyed by address + node id: health is per pool */
-  private readonly unhealthySince = new Map<string, number>();
-  private readonly pendingEnds = new Map<string, PendingEnd>();
+  private readonly grace: GracePeriods;
+  private readonly fallback: LoadBalancer<N>;
+  private readonly pendingEnds: PendingSessionEnds;
   private readonly now: () => number;
 
   constructor(
@@ -128,6 +70,11 @@ export class PoolRouter<N extends RoutedNode> {
     private readonly deps: PoolRouterDeps<N>,
   ) {
     this.now = deps.now ?? Date.now;
+    this.grace = new GracePeriods(this.now);
+    this.pendingEnds = new PendingSessionEnds(this.now, (address, sessionId) =>
+      this.policies.get(address)?.sessions?.end(sessionId),
+    );
+    this.fallback = createLoadBalancer<N>(deps.loadBalancing ?? "round_robin");
     // Probe answers come back to health@/<sentinel id>: refuse at start rather than at the first probe.
     checkHealthReplyPath(policies, deps.sentinelId, "sentinelId");
     for (const policy of policies) {
@@ -171,23 +118,18 @@ export class PoolRouter<N extends RoutedNode> {
   /** No member at all: single-active pools say NOT_ACTIVE (a standby may come), others no_route. */
   refuseEmpty(address: string): Refusal | undefined {
     if (this.policies.get(address)?.policy.mode !== "single-active") return undefined;
-    this.countersOf(address).notActive++;
+    this.stats.countersOf(address).notActive++;
     return { code: "NOT_ACTIVE", reason: `no replica of ${address} is active` };
   }
 
   /** Where new work for `address` goes (a SecureOpen, or plaintext Data). */
-  place(
-    address: string,
-    pool: ReplicaPool<N>,
-    sessionId: string | undefined,
-    fallback: LoadBalancer<N>,
-  ): Placement<N> {
+  place(address: string, pool: ReplicaPool<N>, sessionId: string | undefined): Placement<N> {
     const state = this.policies.get(address);
-    if (state === undefined) return { kind: "node", node: fallback.pick(pool, sessionId) };
+    if (state === undefined) return { kind: "node", node: this.fallback.pick(pool, sessionId) };
     if (state.policy.mode === "single-active") {
       const node = this.activeOf(address, pool);
       if (node !== undefined) return { kind: "node", node };
-      this.countersOf(address).notActive++;
+      this.stats.countersOf(address).notActive++;
       return {
         kind: "refuse",
         code: "NOT_ACTIVE",
@@ -197,7 +139,7 @@ export class PoolRouter<N extends RoutedNode> {
     if (state.sessions !== undefined && sessionId !== undefined) {
       return this.routeSession(state, state.sessions, address, pool, sessionId);
     }
-    return { kind: "node", node: (state.balancer ?? fallback).pick(pool, sessionId) };
+    return { kind: "node", node: (state.balancer ?? this.fallback).pick(pool, sessionId) };
   }
 
   /**
@@ -216,14 +158,14 @@ export class PoolRouter<N extends RoutedNode> {
     if (state === undefined) return undefined;
     if (state.policy.mode === "single-active") {
       if (this.activeOf(address, pool)?.id === replicaId) return undefined;
-      this.countersOf(address).notActive++;
+      this.stats.countersOf(address).notActive++;
       return {
         code: "channel_unknown",
         reason: `the channel's replica is no longer the active one of ${address}`,
       };
     }
     const member = pool.member(replicaId);
-    if (member !== undefined && !this.withinGrace(address, member, state.policy)) {
+    if (member !== undefined && !this.grace.within(address, member, state.policy)) {
       // Past the draining timeout channels move too: the client re-opens on an eligible replica.
       return {
         code: "channel_unknown",
@@ -232,7 +174,7 @@ export class PoolRouter<N extends RoutedNode> {
     }
     const table = state.sessions;
     if (table === undefined || sessionId === undefined) return undefined;
-    const counters = this.countersOf(address);
+    const counters = this.stats.countersOf(address);
     const entry = table.get(sessionId);
     if (entry?.replicaId === replicaId) {
       table.touch(entry);
@@ -260,7 +202,7 @@ export class PoolRouter<N extends RoutedNode> {
       if (this.policies.get(address)?.policy.mode !== "single-active" || nameOf(address) !== name) continue;
       const active = this.activeOf(address, this.deps.resolve(address));
       if (active?.id === nodeId) return undefined;
-      this.countersOf(address).notActive++;
+      this.stats.countersOf(address).notActive++;
       return {
         code: "NOT_ACTIVE",
         reason: `${nodeId} is a standby of ${address}; ${active ? `${active.id} is active` : "none is active"}`,
@@ -280,62 +222,43 @@ export class PoolRouter<N extends RoutedNode> {
     reply: { requesterId: string; corrId: string } | undefined,
     calls = 1,
   ): void {
-    const stats = this.statsOf(address);
-    stats.requests.set(replicaId, (stats.requests.get(replicaId) ?? 0) + calls);
+    this.stats.noteRequests(address, replicaId, calls);
     if (!session.end || session.sessionId === undefined) return;
     const table = this.policies.get(address)?.sessions;
     if (table === undefined) return;
-    if (reply === undefined || this.pendingEnds.size >= MAX_PENDING_ENDS) {
-      table.end(session.sessionId);
-      return;
-    }
+    const ttlMs = (this.policies.get(address)?.policy.affinityTtlSec ?? 300) * 1000;
     // The replica is freed when it has answered the last call, not while it is still running it.
-    this.pendingEnds.set(endKey(replicaId, reply.requesterId, reply.corrId), {
-      address,
-      sessionId: session.sessionId,
-      replicaId,
-      deadline: this.now() + (this.policies.get(address)?.policy.affinityTtlSec ?? 300) * 1000,
-    });
+    const waits =
+      reply !== undefined &&
+      this.pendingEnds.wait(address, session.sessionId, replicaId, reply.requesterId, reply.corrId, ttlMs);
+    if (!waits) table.end(session.sessionId);
   }
 
   /** A final reply from `replicaId` to `requesterId` for `corrId` passed the sentinel. */
   onReply(replicaId: string, requesterId: string, corrId: string): void {
-    if (this.pendingEnds.size === 0) return;
-    const key = endKey(replicaId, requesterId, corrId);
-    const pending = this.pendingEnds.get(key);
-    if (pending !== undefined) this.endPending(key, pending);
+    this.pendingEnds.onReply(replicaId, requesterId, corrId);
   }
 
   /** A node announced (or was put into) draining: its grace period starts now. */
   onDraining(nodeId: string, addresses: readonly string[]): void {
-    if (!this.drainingSince.has(nodeId)) this.drainingSince.set(nodeId, this.now());
+    this.grace.onDraining(nodeId);
     for (const address of addresses) this.reelect(address);
   }
 
   /** A node detached; `addresses` are the ones it held (already removed from the registry). */
   onNodeLeft(nodeId: string, addresses: readonly string[]): void {
-    this.drainingSince.delete(nodeId);
+    this.grace.onNodeLeft(nodeId, addresses);
     this.health?.forgetNode(nodeId);
     for (const address of addresses) {
-      this.unhealthySince.delete(healthKey(address, nodeId));
       const state = this.policies.get(address);
       const moved = state?.sessions?.removeReplica(nodeId) ?? 0;
       if (moved > 0)
         this.deps.log.info({ address, replica: nodeId, sessions: moved }, "replica left: its sessions move");
-      const stats = this.stats.get(address);
-      stats?.requests.delete(nodeId);
       const pool = this.deps.resolve(address);
-      if (state === undefined && stats !== undefined && (pool === undefined || pool.size === 0)) {
-        this.stats.delete(address);
-      }
+      this.stats.onNodeLeft(address, nodeId, state === undefined && (pool === undefined || pool.size === 0));
       this.reelect(address);
     }
-    if (this.pendingEnds.size === 0) return;
-    for (const [key, pending] of this.pendingEnds) {
-      if (pending.replicaId !== nodeId) continue;
-      // The client asked to end the session; its replica is gone, so nothing is left to wait for.
-      this.endPending(key, pending);
-    }
+    this.pendingEnds.onNodeLeft(nodeId);
   }
 
   /** A Data envelope from `nodeId` to the probe reply address; false when it answers no probe. */
@@ -360,22 +283,26 @@ export class PoolRouter<N extends RoutedNode> {
   /** Expire idle sessions and overdue session ends (bounded work). */
   sweep(): void {
     for (const state of this.policies.values()) state.sessions?.sweep(SWEEP_WORK);
-    if (this.pendingEnds.size === 0) return;
-    const now = this.now();
-    let seen = 0;
-    for (const [key, pending] of this.pendingEnds) {
-      if (++seen > SWEEP_WORK) break;
-      if (pending.deadline <= now) this.endPending(key, pending);
-    }
+    this.pendingEnds.sweep(SWEEP_WORK);
   }
 
   /** Per-pool distribution: configured pools and pools that saw traffic, up to `limit`. */
   snapshot(limit = 1000): PoolDistribution[] {
     const out: PoolDistribution[] = [];
-    const addresses = new Set([...this.policies.keys(), ...this.stats.keys()]);
+    const addresses = new Set([...this.policies.keys(), ...this.stats.addresses()]);
     for (const address of addresses) {
       if (out.length >= limit) break;
-      out.push(this.describe(address));
+      const state = this.policies.get(address);
+      out.push(
+        this.stats.describe({
+          address,
+          policy: state?.policy,
+          pool: this.deps.resolve(address),
+          sessions: state?.sessions,
+          active: state?.policy.mode === "single-active" ? this.election.activeOf(address) : undefined,
+          health: (id) => this.health?.view(address, id),
+        }),
+      );
     }
     return out;
   }
@@ -389,11 +316,11 @@ export class PoolRouter<N extends RoutedNode> {
     pool: ReplicaPool<N>,
     sessionId: string,
   ): Placement<N> {
-    const counters = this.countersOf(address);
+    const counters = this.stats.countersOf(address);
     const entry = table.get(sessionId);
     if (entry?.replicaId !== undefined) {
       const member = pool.member(entry.replicaId);
-      if (member !== undefined && this.withinGrace(address, member, state.policy)) {
+      if (member !== undefined && this.grace.within(address, member, state.policy)) {
         table.touch(entry);
         counters.stickyHits++;
         return { kind: "node", node: member.node };
@@ -423,25 +350,10 @@ export class PoolRouter<N extends RoutedNode> {
     return { kind: "node", node };
   }
 
-  /** Eligible, or draining/unhealthy for less than the pool's draining timeout. */
-  private withinGrace(address: string, member: PoolMember<N>, policy: PoolPolicy): boolean {
-    if (member.healthy && !member.draining) return true;
-    const id = member.node.id;
-    const now = this.now();
-    let since = Number.POSITIVE_INFINITY;
-    if (member.draining) {
-      // Drained without telling us (e.g. a re-bind kept the flag): the grace period starts now.
-      if (!this.drainingSince.has(id)) this.drainingSince.set(id, now);
-      since = Math.min(since, this.drainingSince.get(id)!);
-    }
-    if (!member.healthy) since = Math.min(since, this.unhealthySince.get(healthKey(address, id)) ?? now);
-    return now - since < policy.drainingTimeoutSec * 1000;
-  }
-
   private activeOf(address: string, pool: ReplicaPool<N> | undefined): N | undefined {
     const e = this.election.elect(address, pool);
     if (e.promoted) {
-      this.countersOf(address).promotions++;
+      this.stats.countersOf(address).promotions++;
       this.deps.log.info(
         { address, active: e.node?.id, previous: e.previous ?? null },
         "active replica elected",
@@ -460,73 +372,12 @@ export class PoolRouter<N extends RoutedNode> {
   private onHealthChange(address: string, nodeId: string, healthy: boolean, detail: string): void {
     const pool = this.deps.resolve(address);
     pool?.setHealthy(nodeId, healthy);
-    const key = healthKey(address, nodeId);
+    this.grace.onHealthChange(address, nodeId, healthy);
     if (healthy) {
-      this.unhealthySince.delete(key);
       this.deps.log.info({ address, replica: nodeId }, "replica healthy again");
     } else {
-      if (!this.unhealthySince.has(key)) this.unhealthySince.set(key, this.now());
       this.deps.log.warn({ address, replica: nodeId, reason: detail }, "replica unhealthy: no new work");
     }
     this.reelect(address);
   }
-
-  /** The session end the client asked for takes effect (answered, replica gone, or overdue). */
-  private endPending(key: string, pending: PendingEnd): void {
-    this.pendingEnds.delete(key);
-    this.policies.get(pending.address)?.sessions?.end(pending.sessionId);
-  }
-
-  private statsOf(address: string): PoolStats {
-    let stats = this.stats.get(address);
-    if (stats === undefined) {
-      stats = { counters: newCounters(), requests: new Map() };
-      this.stats.set(address, stats);
-    }
-    return stats;
-  }
-
-  private countersOf(address: string): PoolCounters {
-    return this.statsOf(address).counters;
-  }
-
-  private describe(address: string): PoolDistribution {
-    const state = this.policies.get(address);
-    const stats = this.stats.get(address);
-    const pool = this.deps.resolve(address);
-    const table = state?.sessions;
-    const perReplica = table?.perReplica();
-    const singleActive = state?.policy.mode === "single-active";
-    const active = singleActive ? this.election.activeOf(address) : undefined;
-    const replicas: ReplicaDistribution[] = [];
-    for (const m of pool?.members() ?? []) {
-      const id = m.node.id;
-      const health = this.health?.view(address, id);
-      replicas.push({
-        id,
-        requests: stats?.requests.get(id) ?? 0,
-        sessions: perReplica?.get(id) ?? 0,
-        healthy: m.healthy,
-        draining: m.draining,
-        ...(singleActive ? { active: active === id } : {}),
-        ...(health ? { health } : {}),
-      });
-    }
-    return {
-      address,
-      policy: state?.policy ?? null,
-      ...(singleActive ? { active: active ?? null } : {}),
-      sessions: table?.size ?? 0,
-      counters: { ...(stats?.counters ?? newCounters()), ...(table ? table.counts : {}) },
-      replicas,
-    };
-  }
-}
-
-function endKey(replicaId: string, requesterId: string, corrId: string): string {
-  return `${replicaId}\u0000${requesterId}\u0000${corrId}`;
-}
-
-function healthKey(address: string, nodeId: string): string {
-  return `${address}\u0000${nodeId}`;
 }

@@ -1,0 +1,80 @@
+/**
+ * Session ends waiting for their reply: a client's last call of a session (`session-end`)
+ * frees its replica once the replica has answered that call, not while it is still running it.
+ */
+
+interface PendingEnd {
+  address: string;
+  sessionId: string;
+  replicaId: string;
+  deadline: number;
+}
+
+/** ends waiting for their reply; beyond it a session ends when its last call is forwarded */
+export const MAX_PENDING_ENDS = 100_000;
+
+export class PendingSessionEnds {
+  private readonly pending = new Map<string, PendingEnd>();
+
+  /** `end`: the session end takes effect (answered, replica gone, or overdue) */
+  constructor(
+    private readonly now: () => number,
+    private readonly end: (address: string, sessionId: string) => void,
+  ) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Wait for `replicaId`'s final reply to `requesterId` for `corrId`; false when full. */
+  wait(
+    address: string,
+    sessionId: string,
+    replicaId: string,
+    requesterId: string,
+    corrId: string,
+    ttlMs: number,
+  ): boolean {
+    if (this.pending.size >= MAX_PENDING_ENDS) return false;
+    this.pending.set(endKey(replicaId, requesterId, corrId), {
+      address,
+      sessionId,
+      replicaId,
+      deadline: this.now() + ttlMs,
+    });
+    return true;
+  }
+
+  onReply(replicaId: string, requesterId: string, corrId: string): void {
+    if (this.pending.size === 0) return;
+    const key = endKey(replicaId, requesterId, corrId);
+    const pending = this.pending.get(key);
+    if (pending !== undefined) this.settle(key, pending);
+  }
+
+  /** The client asked to end the session; its replica is gone, so nothing is left to wait for. */
+  onNodeLeft(nodeId: string): void {
+    if (this.pending.size === 0) return;
+    for (const [key, pending] of this.pending) if (pending.replicaId === nodeId) this.settle(key, pending);
+  }
+
+  /** overdue ends take effect (bounded work) */
+  sweep(maxWork: number): void {
+    if (this.pending.size === 0) return;
+    const now = this.now();
+    let seen = 0;
+    for (const [key, pending] of this.pending) {
+      if (++seen > maxWork) break;
+      if (pending.deadline <= now) this.settle(key, pending);
+    }
+  }
+
+  private settle(key: string, pending: PendingEnd): void {
+    this.pending.delete(key);
+    this.end(pending.address, pending.sessionId);
+  }
+}
+
+function endKey(replicaId: string, requesterId: string, corrId: string): string {
+  return `${replicaId}\u0000${requesterId}\u0000${corrId}`;
+}
