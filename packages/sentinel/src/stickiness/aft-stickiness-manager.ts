@@ -58,15 +58,20 @@ export interface StickinessMetrics {
   size: number;
 }
 
-/** How the manager learns about replicas; owned by the sentinel, which knows the attachments. */
+/**
+ * How the manager learns about replicas: the sentinel's session directory, which knows the
+ * attachments. Called as methods of the object given.
+ */
 export interface ReplicaDirectory {
   /** Raw Ed25519 public key of a replica's certificate; undefined once it has left. */
-  replicaKeyOf: (replicaId: string) => Uint8Array | undefined;
+  replicaKeyOf(replicaId: string): Uint8Array | undefined;
   /** The replica id attached under a sid; needed for `routeStateless`. */
-  replicaBySid?: ((sid: string) => string | undefined) | undefined;
+  replicaBySid?(sid: string): string | undefined;
 }
 
 export interface StickinessDeps extends Partial<ReplicaDirectory> {
+  /** Where replica keys and sids are looked up; wins over `replicaKeyOf`/`replicaBySid`. */
+  directory?: ReplicaDirectory;
   /** Milliseconds since the epoch. Default Date.now. */
   now?: () => number;
   /** Bound on cached imported replica keys. Default 4096. */
@@ -100,8 +105,7 @@ export class AFTLoadBalancerStickinessManager {
   private readonly table = new PinTable();
   private readonly keys: ReplicaKeyCache;
   private readonly now: () => number;
-  private replicaKeyOf: (replicaId: string) => Uint8Array | undefined;
-  private replicaBySid: ((sid: string) => string | undefined) | undefined;
+  private directory: ReplicaDirectory;
   /** Pins store whole seconds relative to this, so times stay small integers. */
   private readonly epochSec: number;
   private sweepCursor: IterableIterator<Pin> | undefined;
@@ -117,24 +121,25 @@ export class AFTLoadBalancerStickinessManager {
 
   /**
    * `deps` may omit the replica directory when the sentinel that owns it is created later;
-   * wire it with `setReplicaDirectory`. Until then no replica has a key, so `strict` and signed
-   * AFTs pin nothing (fail closed).
+   * the sentinel then hands its directory over with `setReplicaDirectory`. Until then no replica
+   * has a key, so `strict` and signed AFTs pin nothing (fail closed).
    */
   constructor(config: Partial<StickinessConfig> = {}, deps: StickinessDeps = {}) {
     // Programmatic config goes through the same validation as YAML.
     this.config = Object.freeze(parseStickinessConfig(config));
     this.now = deps.now ?? Date.now;
-    this.replicaKeyOf = deps.replicaKeyOf ?? noKey;
-    this.replicaBySid = deps.replicaBySid;
+    this.directory = deps.directory ?? {
+      replicaKeyOf: deps.replicaKeyOf ?? noKey,
+      replicaBySid: deps.replicaBySid,
+    };
     // Indirect through `this` so a later setReplicaDirectory reaches the cache too.
-    this.keys = new ReplicaKeyCache((id) => this.replicaKeyOf(id), deps.keyCacheSize);
+    this.keys = new ReplicaKeyCache((id) => this.directory.replicaKeyOf(id), deps.keyCacheSize);
     this.epochSec = Math.floor(this.now() / 1000);
   }
 
   /** Wire (or rewire) the replica key and sid lookups. */
   setReplicaDirectory(directory: ReplicaDirectory): void {
-    this.replicaKeyOf = directory.replicaKeyOf;
-    this.replicaBySid = directory.replicaBySid;
+    this.directory = directory;
   }
 
   get securityLevel(): SecurityLevel {
@@ -172,7 +177,8 @@ export class AFTLoadBalancerStickinessManager {
     } else {
       result = await verifyAftWith(info.aft, expect, () => this.keys.get(info.replicaId));
       // The replica may have left while we verified; a pin to it now would only black-hole frames.
-      if (result.ok && this.replicaKeyOf(info.replicaId) === undefined) return this.refuse("replica_gone");
+      if (result.ok && this.directory.replicaKeyOf(info.replicaId) === undefined)
+        return this.refuse("replica_gone");
     }
     if (!result.ok) return this.verifyFailed(result.reason);
     return this.pinChannel(info, this.aftExpiry(result.claims.exp), result.signed ? "high" : "low");
@@ -209,7 +215,7 @@ export class AFTLoadBalancerStickinessManager {
 
     const decoded = decodeAft(aft);
     const sid = decoded.ok ? decoded.aft.payload["sid"] : undefined;
-    const replicaId = typeof sid === "string" ? this.replicaBySid?.(sid) : undefined;
+    const replicaId = typeof sid === "string" ? this.directory.replicaBySid?.(sid) : undefined;
     if (typeof sid !== "string" || replicaId === undefined || !validId(replicaId)) {
       this.counters.verifyFailures++;
       return this.miss(input);
@@ -221,7 +227,7 @@ export class AFTLoadBalancerStickinessManager {
     } else {
       result = await verifyAftWith(aft, expect, () => this.keys.get(replicaId));
     }
-    if (!result.ok || this.replicaKeyOf(replicaId) === undefined) {
+    if (!result.ok || this.directory.replicaKeyOf(replicaId) === undefined) {
       if (!result.ok) this.counters.verifyFailures++;
       return this.miss(input);
     }

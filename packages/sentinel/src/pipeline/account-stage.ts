@@ -1,0 +1,115 @@
+import { batchOf, type Envelope } from "@fame/protocol";
+import type { PoolRouter } from "../affinity/index.js";
+import type { InflightTracker } from "../inflight-tracker.js";
+import type { NodeSession } from "../node-session.js";
+import type { LogicalRegistry } from "../routing/index.js";
+import type { SentinelCounters } from "../sentinel-counters.js";
+import type { DeliverStage } from "./deliver-stage.js";
+import type { RouteRequest } from "./route-request.js";
+
+const DEFAULT_REQUEST_TTL_MS = 5 * 60_000;
+
+export interface AccountDeps {
+  registry: LogicalRegistry<NodeSession>;
+  inflight: InflightTracker;
+  affinity: PoolRouter<NodeSession>;
+  counters: SentinelCounters;
+  deliver: DeliverStage;
+  maxInflightPerConnection: number;
+  now: () => number;
+}
+
+/**
+ * The account stage: what a routed frame commits the sentinel to. Requests sent through a pool
+ * are tracked until answered (the caller hears replica_unavailable if the replica leaves first)
+ * and count as their replica's load; replies complete them. It also admits calls: a connection
+ * may have only so many requests in flight, and the table as a whole is bounded.
+ */
+export class AccountStage {
+  constructor(private readonly deps: AccountDeps) {}
+
+  /**
+   * Nacks (true) when the request's calls may not be tracked now. Checked while routing, before
+   * any placement side effect; counted from the tracker, so entries swept or orphaned by a
+   * departed replica free their slots.
+   */
+  refusesCalls(req: RouteRequest): boolean {
+    const calls = req.calls;
+    if (calls === 0) return false;
+    const d = this.deps;
+    const max = d.maxInflightPerConnection;
+    if (d.inflight.countFor(req.session.id) + calls > max) {
+      d.deliver.nack(req.session, req.env, "too_many_inflight", `over ${max} requests in flight`);
+      return true;
+    }
+    if (!d.inflight.hasRoom(calls)) {
+      // Untracked, its caller would never hear replica_unavailable: refuse rather than lose it.
+      d.deliver.nack(
+        req.session,
+        req.env,
+        "too_many_inflight",
+        "the sentinel's in-flight table is full",
+        true,
+      );
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * `req` was delivered to `target`. Through a pool, each of its calls (admitted by
+   * refusesCalls) is tracked and counted against the pool; a coalesced record's calls are
+   * accounted for as if each came alone.
+   */
+  routed(req: RouteRequest, target: NodeSession): void {
+    const d = this.deps;
+    d.counters.routed++;
+    if (req.kind !== "logical") return;
+    const env = req.env;
+    const to = req.address!;
+    const calls = req.calls;
+    const batch = batchOf(env);
+    if (calls > 0) {
+      const pool = d.registry.resolve(to);
+      const deadline = d.now() + (env.ttlMs ?? DEFAULT_REQUEST_TTL_MS);
+      for (let i = 0; i < calls; i++) {
+        d.inflight.track({
+          requesterId: req.session.id,
+          replicaId: target.id,
+          corrId: batch ? batch[i]!.corrId : env.corrId!,
+          envelopeId: env.id,
+          replyTo: env.replyTo,
+          deadline,
+          address: to,
+        });
+        pool?.acquire(target.id);
+      }
+    }
+    // A batch names no single last call to wait for: coalesced messages carry no session meta.
+    const reply =
+      batch === undefined && env.corrId && env.replyTo
+        ? { requesterId: req.session.id, corrId: env.corrId }
+        : undefined;
+    d.affinity.noteRouted(to, target.id, req.sessionMeta, reply, batch?.length ?? 1);
+  }
+
+  /**
+   * A frame from `replica` to `client`'s physical address: a reply. Its final answers complete
+   * their in-flight entries (and the session ends waiting on them) as it is routed, even when
+   * its delivery then waits for a channel pin or is refused.
+   */
+  replied(replica: NodeSession, client: NodeSession, env: Envelope): void {
+    const d = this.deps;
+    const batch = batchOf(env);
+    if (batch !== undefined) {
+      for (const entry of batch) {
+        if (entry.more === true) continue;
+        d.inflight.complete(replica.id, client.id, entry.corrId);
+        d.affinity.onReply(replica.id, client.id, entry.corrId);
+      }
+    } else if (env.corrId && env.meta?.["more"] !== true) {
+      d.inflight.complete(replica.id, client.id, env.corrId);
+      d.affinity.onReply(replica.id, client.id, env.corrId);
+    }
+  }
+}

@@ -1,0 +1,215 @@
+import type { CryptoBackend } from "@fame/crypto";
+import type { Logger } from "@fame/logger";
+import {
+  base64urlDecode,
+  type Envelope,
+  type ErrorCode,
+  isSealedData,
+  makeEnvelope,
+  type NodeAttach,
+  newId,
+  signingInput,
+} from "@fame/protocol";
+import type { AttachAuthority, AttachDecision } from "../attach-authority.js";
+import { CLOSE } from "../close-codes.js";
+import type { PendingAttaches } from "../limits/pending-attaches.js";
+import { type Link, NodeSession } from "../node-session.js";
+import type { SecurityProfile } from "../sentinel-config.js";
+import type { SentinelCounters } from "../sentinel-counters.js";
+import type { SessionDirectory } from "../session-directory.js";
+import type { SessionTeardown } from "../session-teardown.js";
+import type { SecurityLevel } from "../stickiness/index.js";
+import type { DeliverStage } from "./deliver-stage.js";
+
+export interface AuthenticateDeps {
+  sid: string;
+  attach: AttachAuthority;
+  directory: SessionDirectory;
+  pendingAttaches: PendingAttaches;
+  teardown: SessionTeardown;
+  deliver: DeliverStage;
+  counters: SentinelCounters;
+  log: Logger;
+  backend: CryptoBackend;
+  now: () => number;
+  /** the security profile: all but `open` require signed envelopes */
+  securityProfile: SecurityProfile;
+  attachTimeoutMs: number;
+  /** told to the node in NodeAttachAck */
+  heartbeatMs: number;
+  maxFrameBytes: number;
+  /** told to the node in NodeAttachAck when channels are pinned */
+  stickinessLevel: SecurityLevel | undefined;
+}
+
+/**
+ * The authenticate stage: who sent this frame. A connection proves it once, with NodeAttach
+ * (the attach authority checks its ticket, certificate and keys); after that every frame must
+ * carry the session's sid and, outside the open profile, a signature by one of its keys.
+ */
+export class AuthenticateStage {
+  private readonly signed: boolean;
+
+  constructor(private readonly deps: AuthenticateDeps) {
+    this.signed = deps.securityProfile !== "open";
+  }
+
+  /** a new connection: it has attachTimeoutMs to present a valid NodeAttach */
+  open(link: Link): NodeSession {
+    const d = this.deps;
+    const session = new NodeSession(newId(), link, d.now());
+    d.directory.opened(session);
+    d.pendingAttaches.add(session.connectionId, link.remote);
+    session.attachTimer = setTimeout(() => {
+      if (session.state === "attaching") {
+        d.log.warn({ remote: link.remote }, "attach timeout");
+        this.refuseAttach(session, "attach_timeout", "no valid NodeAttach in time", CLOSE.attachTimeout);
+      }
+    }, d.attachTimeoutMs);
+    session.attachTimer.unref();
+    return session;
+  }
+
+  /** The first frame of a connection: a NodeAttach, or the connection is refused. */
+  attach(session: NodeSession, env: Envelope): Promise<void> | undefined {
+    if (env.frame.type !== "NodeAttach") {
+      this.refuseAttach(session, "not_authorized", "first frame must be NodeAttach", CLOSE.policy);
+      return;
+    }
+    return this.decideAttach(session, env as Envelope<NodeAttach>);
+  }
+
+  /** A frame of an attached session: its sid and (outside the open profile) its signature. */
+  verify(session: NodeSession, env: Envelope): boolean {
+    if (env.sid !== session.sid) {
+      this.deps.deliver.nack(session, env, "not_authorized", "envelope sid is not the sender's");
+      return false;
+    }
+    // Sealed channel data is not signed: its AEAD tag authenticates it end to end, and
+    // here the sender is this session's own attached connection (sid checked just above).
+    // Every other frame, plaintext Data included, must carry a valid signature.
+    return !this.signed || isSealedData(env) || this.verifySignature(session, env);
+  }
+
+  refuseAttach(
+    session: NodeSession,
+    code: ErrorCode,
+    reason: string,
+    closeCode: number,
+    env?: Envelope,
+  ): void {
+    const d = this.deps;
+    d.counters.attachRefused++;
+    d.log.warn({ code, reason, remote: session.link.remote }, "attach refused");
+    d.deliver.send(
+      session,
+      makeEnvelope({
+        sid: d.sid,
+        ...(env ? { corrId: env.id } : {}),
+        frame: { type: "NodeAttachAck", ok: false, code, reason },
+      }),
+    );
+    session.link.close(closeCode, code);
+    d.teardown.close(session, code);
+  }
+
+  private async decideAttach(session: NodeSession, env: Envelope<NodeAttach>): Promise<void> {
+    const d = this.deps;
+    let decision: AttachDecision;
+    try {
+      decision = await d.attach.decide(env);
+    } catch (err) {
+      d.log.error({ err }, "attach check failed");
+      decision = { ok: false, code: "internal_error", reason: "attach check failed" };
+    }
+    if (session.state !== "attaching") return; // timed out or closed meanwhile
+    if (!decision.ok) {
+      this.refuseAttach(session, decision.code, decision.reason, CLOSE.policy, env);
+      return;
+    }
+    // A key id names one key: another node may not take over one in use, or
+    // KeyRequest{kid} would hand out its key in place of the owner's.
+    const taken = decision.keys.find((k) => {
+      const owner = d.directory.keyOwner(k.kid);
+      return owner !== undefined && owner.systemId !== decision.systemId;
+    });
+    if (taken) {
+      this.refuseAttach(
+        session,
+        "not_authorized",
+        `key id ${taken.kid} belongs to another node`,
+        CLOSE.policy,
+        env,
+      );
+      return;
+    }
+    clearTimeout(session.attachTimer);
+    d.pendingAttaches.remove(session.connectionId);
+    const previous = d.directory.bySystemId(decision.systemId);
+    if (previous) {
+      // A reconnect of the same node replaces the stale connection.
+      previous.link.close(CLOSE.superseded, "superseded by a new connection");
+      d.teardown.close(previous, "superseded");
+    }
+    session.state = "attached";
+    session.id = decision.systemId;
+    session.systemId = decision.systemId;
+    session.instanceId = decision.instanceId;
+    session.path = decision.assignedPath;
+    session.sid = decision.sid;
+    session.acceptedLogicals = decision.acceptedLogicals;
+    for (const key of decision.keys) session.keys.set(key.kid, key);
+    d.directory.attached(session);
+    d.counters.attached++;
+    const level = d.stickinessLevel;
+    d.deliver.send(
+      session,
+      makeEnvelope({
+        sid: d.sid,
+        corrId: env.id,
+        frame: {
+          type: "NodeAttachAck",
+          ok: true,
+          assignedPath: session.path,
+          heartbeatMs: d.heartbeatMs,
+          maxFrameBytes: d.maxFrameBytes,
+          ...(level ? { stickiness: { mode: "aft", securityLevel: level } } : {}),
+        },
+      }),
+    );
+    d.log.info(
+      {
+        systemId: session.systemId,
+        path: session.path,
+        logicals: session.acceptedLogicals,
+        remote: session.link.remote,
+      },
+      "node attached",
+    );
+  }
+
+  private verifySignature(session: NodeSession, env: Envelope): boolean {
+    const d = this.deps;
+    const sig = env.sec?.sig;
+    if (!sig) {
+      d.deliver.nack(session, env, "signature_missing", `${d.securityProfile} requires signed envelopes`);
+      return false;
+    }
+    const key = session.keys.get(sig.kid);
+    if (!key) {
+      d.deliver.nack(session, env, "key_unknown", "signed with a key this node did not present");
+      return false;
+    }
+    let ok = false;
+    try {
+      ok = d.backend.ed25519Verify(key.verifyKey, signingInput(env), base64urlDecode(sig.val));
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      d.deliver.nack(session, env, "signature_invalid", "signature does not verify");
+      return false;
+    }
+    return true;
+  }
+}

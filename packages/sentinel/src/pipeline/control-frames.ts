@@ -1,0 +1,143 @@
+import type { Logger } from "@fame/logger";
+import { type Envelope, type Frame, type Jwk, makeEnvelope, tryParseAddress } from "@fame/protocol";
+import type { PoolRouter } from "../affinity/index.js";
+import type { NodeSession } from "../node-session.js";
+import { BIND_ERROR_WIRE_CODE, type LogicalRegistry } from "../routing/index.js";
+import type { SessionDirectory } from "../session-directory.js";
+import type { DeliverStage } from "./deliver-stage.js";
+
+export interface ControlDeps {
+  sid: string;
+  registry: LogicalRegistry<NodeSession>;
+  directory: SessionDirectory;
+  affinity: PoolRouter<NodeSession>;
+  deliver: DeliverStage;
+  log: Logger;
+}
+
+/** Frame types addressed to the sentinel itself rather than routed to a node. */
+export function isControlFrame(type: Frame["type"]): boolean {
+  switch (type) {
+    case "Heartbeat":
+    case "HeartbeatAck":
+    case "AddressBind":
+    case "AddressUnbind":
+    case "Drain":
+    case "KeyRequest":
+    case "NodeAttach":
+    case "NodeAttachAck":
+    case "AddressBindAck":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The frames a node sends the sentinel itself: heartbeats, address binds, drain, key requests. */
+export class ControlFrames {
+  constructor(private readonly deps: ControlDeps) {}
+
+  handle(session: NodeSession, env: Envelope): void {
+    const d = this.deps;
+    const frame = env.frame;
+    switch (frame.type) {
+      case "Heartbeat":
+        d.deliver.send(
+          session,
+          makeEnvelope({ sid: d.sid, corrId: env.id, frame: { type: "HeartbeatAck" } }),
+        );
+        return;
+      case "AddressBind":
+        this.bind(session, env, frame.address);
+        return;
+      case "AddressUnbind":
+        d.registry.unbind(frame.address, session.id);
+        return;
+      case "Drain":
+        this.drainNode(session.systemId, "node");
+        return;
+      case "KeyRequest":
+        this.answerKeyRequest(session, env as Envelope<Extract<Frame, { type: "KeyRequest" }>>);
+        return;
+      case "NodeAttach":
+        d.deliver.nack(session, env, "bad_envelope", "already attached");
+        return;
+      case "NodeAttachAck":
+      case "AddressBindAck":
+        d.deliver.nack(session, env, "bad_envelope", `${frame.type} is sent by the sentinel only`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /**
+   * Put an attached node into draining (its own Drain frame, or the operator): no new
+   * sessions or channels; its sessions stay for the pool's draining timeout. False if unknown.
+   */
+  drainNode(systemId: string, by: "node" | "operator"): boolean {
+    const d = this.deps;
+    const session = d.directory.bySystemId(systemId);
+    if (!session) return false;
+    session.draining = true;
+    d.registry.setDraining(session.id, true);
+    d.affinity.onDraining(session.id, d.registry.addressesOf(session.id));
+    d.log.info({ systemId, by }, "node draining: no new sessions or channels");
+    return true;
+  }
+
+  private bind(session: NodeSession, env: Envelope, address: string): void {
+    const d = this.deps;
+    const result = d.registry.bind(address, session, session.acceptedLogicals);
+    if (result.ok) d.log.info({ systemId: session.systemId, address, mode: result.mode }, "bound");
+    else d.log.warn({ systemId: session.systemId, address, code: result.code }, "bind refused");
+    d.deliver.send(
+      session,
+      makeEnvelope({
+        sid: d.sid,
+        corrId: env.id,
+        frame: result.ok
+          ? { type: "AddressBindAck", address, ok: true }
+          : {
+              type: "AddressBindAck",
+              address,
+              ok: false,
+              code: BIND_ERROR_WIRE_CODE[result.code],
+              reason: result.reason,
+            },
+      }),
+    );
+  }
+
+  private answerKeyRequest(
+    session: NodeSession,
+    env: Envelope<Extract<Frame, { type: "KeyRequest" }>>,
+  ): void {
+    const d = this.deps;
+    const { kid, address } = env.frame;
+    let keys: Jwk[] = [];
+    let owner: NodeSession | undefined;
+    if (kid) {
+      owner = d.directory.keyOwner(kid);
+      const key = owner?.keys.get(kid);
+      if (key) keys = [key.jwk];
+    } else if (address) {
+      const parsed = tryParseAddress(address);
+      if (parsed && "path" in parsed) owner = d.directory.byPath(parsed.path);
+      if (owner) keys = [...owner.keys.values()].map((k) => k.jwk);
+    }
+    if (!owner || keys.length === 0) {
+      d.deliver.nack(session, env, "key_unknown", "no such key");
+      return;
+    }
+    d.deliver.send(
+      session,
+      makeEnvelope({
+        sid: d.sid,
+        to: env.replyTo,
+        corrId: env.corrId ?? env.id,
+        frame: { type: "KeyAnnounce", keys, sid: owner.sid },
+      }),
+    );
+  }
+}

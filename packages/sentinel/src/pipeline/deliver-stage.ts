@@ -1,0 +1,73 @@
+import type { Logger } from "@fame/logger";
+import { batchOf, type Envelope, type ErrorCode, encodeEnvelope, nackFor } from "@fame/protocol";
+import type { NodeSession } from "../node-session.js";
+import type { SentinelCounters } from "../sentinel-counters.js";
+import { showEnvelope } from "./envelope-log.js";
+import type { RouteRequest } from "./route-request.js";
+
+/** a reader this far behind is not sent more: it would only grow our memory */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+export interface DeliverDeps {
+  /** the sentinel's sid: what it sends itself goes out under it, unsigned */
+  sid: string;
+  counters: SentinelCounters;
+  log: Logger;
+  showEnvelopes: boolean;
+}
+
+/**
+ * The deliver stage: the one way out to a connection. A routed frame goes on as it was
+ * received; refusals (nacks) and the sentinel's own answers go through here too.
+ */
+export class DeliverStage {
+  private readonly sid: string;
+  private readonly counters: SentinelCounters;
+  private readonly log: Logger;
+  private readonly showEnvelopes: boolean;
+
+  constructor(deps: DeliverDeps) {
+    this.sid = deps.sid;
+    this.counters = deps.counters;
+    this.log = deps.log;
+    this.showEnvelopes = deps.showEnvelopes;
+  }
+
+  /** the routed frame, on to the node routing chose */
+  forward(req: RouteRequest, target: NodeSession): void {
+    this.send(target, req.raw ?? encodeEnvelope(req.env), req.env);
+  }
+
+  /** `shown`: the envelope behind an already encoded text, for FAME_SHOW_ENVELOPES */
+  send(target: NodeSession, envOrText: Envelope | string | Buffer, shown?: Envelope): void {
+    if (target.state === "closed") return;
+    if (target.link.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.log.warn({ systemId: target.systemId }, "peer not reading: frame dropped");
+      return;
+    }
+    const text =
+      typeof envOrText === "string" || Buffer.isBuffer(envOrText) ? envOrText : encodeEnvelope(envOrText);
+    if (this.showEnvelopes) showEnvelope(this.log, "out", target, shown ?? (envOrText as Envelope));
+    target.link.send(text);
+  }
+
+  /**
+   * Refuses `env` to its sender: one negative DeliveryAck per conversation it carried (a
+   * coalesced record carries several). `notExecuted`: nothing of it reached a node, so the
+   * sender may retry elsewhere.
+   */
+  nack(session: NodeSession, env: Envelope, code: ErrorCode, reason: string, notExecuted = false): void {
+    this.counters.refused++;
+    if (code !== "channel_unknown")
+      this.log.warn({ systemId: session.systemId, code, reason, type: env.frame.type }, "refused");
+    else this.log.debug({ systemId: session.systemId, code, reason }, "refused");
+    const batch = batchOf(env);
+    const answers = batch?.length ?? 1;
+    for (let i = 0; i < answers; i++) {
+      const ack = nackFor(env, code, reason, { sid: this.sid });
+      if (batch !== undefined) ack.corrId = batch[i]!.corrId;
+      if (notExecuted) ack.meta = { notExecuted: true };
+      this.send(session, ack);
+    }
+  }
+}

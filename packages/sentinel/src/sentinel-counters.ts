@@ -1,0 +1,27 @@
+export interface SentinelCounters {
+  attached: number;
+  attachRefused: number;
+  detached: number;
+  routed: number;
+  refused: number;
+  badFrames: number;
+  replicaUnavailableNacks: number;
+  /** attached connections closed for sending nothing within the idle timeout */
+  idleClosed: number;
+  /** SecureOpens refused with too_many_channels */
+  channelQuotaRefused: number;
+}
+
+export function newSentinelCounters(): SentinelCounters {
+  return {
+    attached: 0,
+    attachRefused: 0,
+    detached: 0,
+    routed: 0,
+    refused: 0,
+    badFrames: 0,
+    replicaUnavailableNacks: 0,
+    idleClosed: 0,
+    channelQuotaRefused: 0,
+  };
+}

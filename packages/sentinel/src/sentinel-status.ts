@@ -1,0 +1,70 @@
+import type { PoolRouter } from "./affinity/index.js";
+import type { InflightTracker } from "./inflight-tracker.js";
+import type { PendingAttaches } from "./limits/pending-attaches.js";
+import { renderPrometheus, sentinelMetricFamilies } from "./metrics/index.js";
+import type { NodeSession } from "./node-session.js";
+import type { PendingOpens } from "./pipeline/pending-opens.js";
+import type { LogicalRegistry } from "./routing/index.js";
+import type { SentinelConfig } from "./sentinel-config.js";
+import type { SentinelCounters } from "./sentinel-counters.js";
+import type { SessionDirectory } from "./session-directory.js";
+import type { AFTLoadBalancerStickinessManager } from "./stickiness/index.js";
+
+/** What the status page and /metrics read: the sentinel's state, never changed here. */
+export interface StatusSources {
+  settings: Pick<SentinelConfig, "sentinelId" | "securityProfile" | "loadBalancing">;
+  directory: SessionDirectory;
+  pendingAttaches: PendingAttaches;
+  pendingOpens: PendingOpens;
+  registry: LogicalRegistry<NodeSession>;
+  inflight: InflightTracker;
+  counters: SentinelCounters;
+  affinity: PoolRouter<NodeSession>;
+  stickiness: AFTLoadBalancerStickinessManager | undefined;
+}
+
+/** The status page (GET /fame/v1/status): attached nodes, pools, counters, pins, distribution. */
+export function sentinelStatus(src: StatusSources): Record<string, unknown> {
+  const stickiness = src.stickiness;
+  return {
+    sentinelId: src.settings.sentinelId,
+    securityProfile: src.settings.securityProfile,
+    loadBalancing: src.settings.loadBalancing,
+    sessions: src.directory.connectionCount,
+    attaching: src.pendingAttaches.total,
+    pendingOpens: src.pendingOpens.size,
+    nodes: [...src.directory.attachedSessions()].map((s) => ({
+      systemId: s.systemId,
+      sid: s.sid,
+      path: s.path,
+      logicals: s.acceptedLogicals,
+      draining: s.draining,
+      inflight: src.inflight.countFor(s.id),
+      remote: s.link.remote,
+    })),
+    pools: src.registry.snapshot(),
+    inflight: src.inflight.size,
+    counters: { ...src.counters },
+    stickiness: stickiness
+      ? { ...stickiness.metrics(), perReplica: Object.fromEntries(stickiness.pinsPerReplica()) }
+      : null,
+    distribution: src.affinity.snapshot(),
+  };
+}
+
+/** The Prometheus text page (GET /metrics): same data as the status page, as metric families. */
+export function sentinelMetricsText(src: StatusSources): string {
+  const stickiness = src.stickiness;
+  return renderPrometheus(
+    sentinelMetricFamilies({
+      connections: src.directory.connectionCount,
+      attachedNodes: src.directory.attachedCount,
+      inflight: src.inflight.size,
+      counters: { ...src.counters },
+      distribution: src.affinity.snapshot(),
+      stickiness: stickiness
+        ? { metrics: stickiness.metrics(), pinsPerReplica: stickiness.pinsPerReplica() }
+        : undefined,
+    }),
+  );
+}

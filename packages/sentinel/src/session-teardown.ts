@@ -1,0 +1,98 @@
+import type { Logger } from "@fame/logger";
+import { makeEnvelope } from "@fame/protocol";
+import type { PoolRouter } from "./affinity/index.js";
+import { CLOSE } from "./close-codes.js";
+import type { InflightTracker } from "./inflight-tracker.js";
+import type { PendingAttaches } from "./limits/pending-attaches.js";
+import type { NodeSession } from "./node-session.js";
+import type { DeliverStage } from "./pipeline/deliver-stage.js";
+import type { LogicalRegistry } from "./routing/index.js";
+import type { SentinelCounters } from "./sentinel-counters.js";
+import type { SessionDirectory } from "./session-directory.js";
+import type { AFTLoadBalancerStickinessManager } from "./stickiness/index.js";
+
+export interface TeardownDeps {
+  sid: string;
+  directory: SessionDirectory;
+  pendingAttaches: PendingAttaches;
+  registry: LogicalRegistry<NodeSession>;
+  inflight: InflightTracker;
+  affinity: PoolRouter<NodeSession>;
+  stickiness: AFTLoadBalancerStickinessManager | undefined;
+  deliver: DeliverStage;
+  counters: SentinelCounters;
+  log: Logger;
+  /** an attached connection silent this long has lost its heartbeat */
+  heartbeatLostMs: number;
+  /** ... and this long, it is idle (not even heartbeats) */
+  idleTimeoutMs: number;
+}
+
+/** The end of a connection: everything that named it lets go, and whoever waited on it hears. */
+export class SessionTeardown {
+  constructor(private readonly deps: TeardownDeps) {}
+
+  /** the connection ended (closed, errored, terminated, refused or superseded) */
+  close(session: NodeSession, why: string): void {
+    if (session.state === "closed") return;
+    const d = this.deps;
+    const wasAttached = session.state === "attached";
+    d.pendingAttaches.remove(session.connectionId);
+    session.state = "closed";
+    clearTimeout(session.attachTimer);
+    d.directory.remove(session);
+    if (!wasAttached) return;
+    d.counters.detached++;
+    const addresses = d.registry.removeNode(session.id);
+    d.stickiness?.onReplicaLeft(session.id);
+    d.stickiness?.onClientLeft(session.sid);
+    d.affinity.onNodeLeft(session.id, addresses);
+    d.inflight.dropRequester(session.id);
+    // Callers waiting on this replica learn now, not at their timeout.
+    const orphans = d.inflight.takeAllFor(session.id);
+    for (const entry of orphans) {
+      const requester = d.directory.bySystemId(entry.requesterId);
+      if (!requester) continue;
+      d.counters.replicaUnavailableNacks++;
+      d.deliver.send(
+        requester,
+        makeEnvelope({
+          sid: d.sid,
+          to: entry.replyTo,
+          corrId: entry.corrId,
+          frame: {
+            type: "DeliveryAck",
+            ok: false,
+            refId: entry.envelopeId,
+            code: "replica_unavailable",
+            reason: `replica ${session.systemId} left (${why})`,
+          },
+        }),
+      );
+    }
+    d.log.info(
+      { systemId: session.systemId, addresses: addresses.length, orphans: orphans.length, why },
+      "node detached",
+    );
+  }
+
+  /** closes attached connections that went silent: no heartbeat, or nothing at all */
+  closeSilent(now: number): void {
+    const d = this.deps;
+    for (const session of d.directory.all()) {
+      if (session.state !== "attached") continue;
+      const silentMs = now - session.lastSeen;
+      if (silentMs > d.idleTimeoutMs) {
+        // Not even heartbeats: nothing on this connection is alive enough to keep.
+        d.counters.idleClosed++;
+        d.log.warn({ systemId: session.systemId, silentMs, remote: session.link.remote }, "idle timeout");
+        session.link.close(CLOSE.idle, "idle timeout");
+        this.close(session, "idle timeout");
+      } else if (silentMs > d.heartbeatLostMs) {
+        d.log.warn({ systemId: session.systemId, silentMs }, "heartbeat lost");
+        session.link.close(CLOSE.heartbeat, "heartbeat lost");
+        this.close(session, "heartbeat lost");
+      }
+    }
+  }
+}
