@@ -19,7 +19,7 @@ install: node_modules/.modules.yaml ## install dependencies (pnpm, pinned)
 build: install ## type-check and compile every package
 	@$(PNPM) run build
 
-lint: install ## biome lint + format check
+lint: install ## biome lint + format check, import rules (dependency-cruiser, .dependency-cruiser.cjs)
 	@$(PNPM) run lint
 
 format: install ## rewrite files with biome's formatter
