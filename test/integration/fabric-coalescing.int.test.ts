@@ -59,8 +59,9 @@ function countRecords(f: Fabric): RecordCounts {
     sent(send(init, prepare))) as typeof connection.send;
   const sendSealed = connection.sendSealed.bind(connection);
   connection.sendSealed = (init, seal) => sent(sendSealed(init, seal));
-  const deliver = connection.onEnvelope;
-  connection.onEnvelope = (env) => {
+  // what the connection delivers reaches the node through its onEnvelope
+  const deliver = f.node.onEnvelope.bind(f.node);
+  f.node.onEnvelope = (env) => {
     if (isSealedData(env)) {
       const n = batchOf(env)?.length ?? 1;
       counts.received++;

@@ -7,38 +7,31 @@ import {
   type ErrorCode,
   isProtocolError,
   type MetaValue,
+  MORE_META,
+  NOT_EXECUTED_META,
   SESSION_END_META,
   SESSION_ID_META,
   type SecureAccept,
   type SecureOpen,
-  tryParseAddress,
 } from "@fame/protocol";
 import { ChannelManager } from "./channel/channel-manager.js";
 import { type CoalescerLimits, type OutgoingMessage, RecordCoalescer } from "./channel/record-coalescer.js";
 import type { SecureChannel } from "./channel/secure-channel.js";
-import type { FabricConnection } from "./connection/fabric-connection.js";
+import type { ConnectionEvents, FabricConnection } from "./connection/fabric-connection.js";
+import { Conversations } from "./node/conversations.js";
+import { DeliveryMetas } from "./node/delivery-meta.js";
+import { CHANNEL_LOST, codeOf, NOT_DELIVERED } from "./node/failure-codes.js";
+import {
+  coalescable,
+  isFinalReply,
+  isLogical,
+  isOnlyMore,
+  isStreamItem,
+  stringMeta,
+} from "./node/payload-shape.js";
 import type { RpcEndpoint } from "./rpc/endpoint.js";
 import { RpcError, RpcErrorCode } from "./rpc/rpc-error.js";
-import type { JsonValue, RpcOutbound } from "./rpc/transport.js";
-
-/** Codes that prove a request never reached the agent's code, so a resend is safe. */
-const NOT_DELIVERED: ReadonlySet<string> = new Set<ErrorCode>([
-  "channel_unknown",
-  "channel_conflict",
-  "no_route",
-  "signature_missing",
-  "signature_invalid",
-  "key_unknown",
-  "too_many_inflight",
-  "rate_limited",
-  "decrypt_failed",
-  "replay",
-  "bad_envelope",
-  "not_authorized",
-  "draining",
-]);
-
-const MAX_CORRELATIONS = 100_000;
+import type { JsonValue, RpcInbound, RpcOutbound } from "./rpc/transport.js";
 
 export { CHANNEL_META_KEY };
 
@@ -59,63 +52,26 @@ export interface FabricNodeOptions {
   coalesce?: boolean | Partial<CoalescerLimits>;
 }
 
-function isStreamItem(payload: JsonValue): boolean {
-  return (
-    typeof payload === "object" && payload !== null && !Array.isArray(payload) && payload["stream"] === "item"
-  );
+/**
+ * The layers a node joins, each built on the one below. They report upwards to the node
+ * (connection events, RPC sends), so each is built by the node, which hands itself over.
+ */
+export interface FabricNodeParts<E extends RpcInbound> {
+  /** the session with the sentinel; reports its envelopes and its losses to the node */
+  connection(events: ConnectionEvents): FabricConnection;
+  /** channel encryption over that session */
+  channels(connection: FabricConnection): ChannelManager;
+  /** the RPC layer fed by the node, sending through it */
+  endpoint(outbound: RpcOutbound): E;
 }
 
-/** a callee's last word in a conversation: a result, an error, or a stream's end */
-function isFinalReply(payload: JsonValue): boolean {
-  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return false;
-  return (
-    payload["stream"] === "end" ||
-    (payload["stream"] === undefined && ("result" in payload || "error" in payload))
-  );
-}
+/** the meta of a stream item sent alone: one shared object */
+const MORE: Readonly<Record<string, MetaValue>> = Object.freeze({ [MORE_META]: true });
 
-/** a node talks to few addresses, parsed once each (bounded: addresses may come from callers) */
-const logicalCache = new Map<string, boolean>();
-const MAX_CACHED_ADDRESSES = 1024;
-
-function isLogical(address: string): boolean {
-  let logical = logicalCache.get(address);
-  if (logical === undefined) {
-    const parsed = tryParseAddress(address);
-    logical = parsed !== undefined && "logical" in parsed;
-    if (logicalCache.size >= MAX_CACHED_ADDRESSES) logicalCache.clear();
-    logicalCache.set(address, logical);
-  }
-  return logical;
-}
-
-/** only a `more` flag: such a message can share a record with others */
-function coalescable(meta: Record<string, string> | undefined): boolean {
-  if (meta === undefined) return true;
-  for (const _ in meta) return false;
-  return true;
-}
-
-interface DeliveryMeta {
-  readonly plain: Readonly<Record<string, string>>;
-  readonly more: Readonly<Record<string, string>>;
-}
-
-/** no meta, or only the stream-item flag */
-function isOnlyMore(meta: Envelope["meta"]): boolean {
-  if (meta === undefined) return true;
-  let n = 0;
-  for (const key in meta) {
-    if (key !== "more" || meta[key] !== true || ++n > 1) return false;
-  }
-  return n === 1;
-}
-
-function stringMeta(meta: Envelope["meta"]): Record<string, string> | undefined {
-  if (!meta) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(meta)) out[k] = String(v);
-  return out;
+/** The conversation headers of one outgoing RPC payload. */
+interface SendMeta {
+  corrId: string;
+  meta?: Record<string, string>;
 }
 
 /**
@@ -123,27 +79,26 @@ function stringMeta(meta: Envelope["meta"]): Record<string, string> | undefined 
  * envelopes and back, keeps each call on the channel it started on, and
  * translates the fabric's refusals into RPC failures the retry policy understands.
  */
-export class FabricNode implements RpcOutbound {
-  endpoint: RpcEndpoint | undefined;
+export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbound, ConnectionEvents {
+  readonly connection: FabricConnection;
   readonly channels: ChannelManager;
-  /** which channel a conversation (corrId) uses, both as caller and as callee */
-  private readonly conversations = new Map<string, SecureChannel>();
+  readonly endpoint: E;
   /** ms epoch of the last Data or channel frame in or out: a draining replica waits for quiet */
   lastActivityAt = 0;
+  private readonly conversations = new Conversations();
   /** undefined when coalescing is off */
   private readonly coalescer: RecordCoalescer | undefined;
-  /** see deliveryMeta; weak, so a closed channel takes its entry with it */
-  private readonly metaByChannel = new WeakMap<SecureChannel, DeliveryMeta>();
+  private readonly deliveryMeta = new DeliveryMetas();
 
   constructor(
-    readonly connection: FabricConnection,
-    channels: ChannelManager,
+    parts: FabricNodeParts<E>,
     private readonly opts: FabricNodeOptions,
     private readonly log: Logger,
   ) {
-    this.channels = channels;
-    connection.onEnvelope = (env) => this.onEnvelope(env);
+    this.connection = parts.connection(this);
+    this.channels = parts.channels(this.connection);
     const coalesce = opts.coalesce ?? true;
+    const connection = this.connection;
     this.coalescer =
       coalesce === false
         ? undefined
@@ -152,6 +107,7 @@ export class FabricNode implements RpcOutbound {
             coalesce === true ? {} : coalesce,
             () => connection.flushWrites(),
           );
+    this.endpoint = parts.endpoint(this);
   }
 
   get replyAddress(): string {
@@ -171,11 +127,7 @@ export class FabricNode implements RpcOutbound {
    * conversation's channel, or an open one to its address, is known and the link is up.
    * Only a first call waiting for a channel, or a call waiting out a reconnect, returns a promise.
    */
-  send(
-    to: string,
-    payload: JsonValue,
-    m: { corrId: string; meta?: Record<string, string> },
-  ): Promise<void> | undefined {
+  send(to: string, payload: JsonValue, m: SendMeta): Promise<void> | undefined {
     this.lastActivityAt = Date.now();
     // Replies go to physical addresses: only calls to a logical wait for the link or open a channel.
     const logical = isLogical(to);
@@ -183,22 +135,48 @@ export class FabricNode implements RpcOutbound {
     return this.sendNow(to, payload, m, logical);
   }
 
-  private async sendWhenAttached(
-    to: string,
-    payload: JsonValue,
-    m: { corrId: string; meta?: Record<string, string> },
-  ): Promise<void> {
+  /** A verified envelope from the connection. */
+  onEnvelope(env: Envelope): void {
+    this.lastActivityAt = Date.now();
+    const frame = env.frame;
+    switch (frame.type) {
+      case "Data":
+        this.onData(env);
+        return;
+      case "DeliveryAck":
+        if (!frame.ok) this.onNack(env, frame.code ?? "internal_error", frame.reason ?? "");
+        return;
+      case "SecureOpen":
+        this.channels.onSecureOpen(env as Envelope<SecureOpen>).catch((err: unknown) => {
+          this.log.error({ err }, "SecureOpen handling failed");
+        });
+        return;
+      case "SecureAccept":
+        this.channels.onSecureAccept(env as Envelope<SecureAccept>);
+        return;
+      case "SecureClose":
+        this.channels.onSecureClose(env);
+        return;
+      default:
+        this.log.debug({ type: frame.type }, "frame ignored");
+    }
+  }
+
+  /** The sentinel link dropped: whatever was in flight through it is gone, channels included. */
+  onDisconnected(reason: string): void {
+    this.channels.connectionLost();
+    this.endpoint.failAll("replica_unavailable", reason, { notExecuted: false });
+  }
+
+  // ───────────────────────── outgoing ─────────────────────────
+
+  private async sendWhenAttached(to: string, payload: JsonValue, m: SendMeta): Promise<void> {
     await this.connection.whenAttached(this.opts.reconnectWaitMs ?? 5000);
     await this.sendNow(to, payload, m, true);
   }
 
   /** on the conversation's channel, an open one to `to`, or (returning a promise) a new one */
-  private sendNow(
-    to: string,
-    payload: JsonValue,
-    m: { corrId: string; meta?: Record<string, string> },
-    logical: boolean,
-  ): Promise<void> | undefined {
+  private sendNow(to: string, payload: JsonValue, m: SendMeta, logical: boolean): Promise<void> | undefined {
     let ch = this.conversations.get(m.corrId);
     if (!ch && this.opts.encryption === "channel" && logical) {
       const sessionId = m.meta?.[SESSION_ID_META];
@@ -213,15 +191,14 @@ export class FabricNode implements RpcOutbound {
   private async sendOnNewChannel(
     to: string,
     payload: JsonValue,
-    m: { corrId: string; meta?: Record<string, string> },
+    m: SendMeta,
     sessionId: string | undefined,
   ): Promise<void> {
     let ch: SecureChannel;
     try {
       ch = await this.channels.forAddress(to, sessionId);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? "channel_unknown";
-      throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, code, {
+      throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, codeOf(err, "channel_unknown"), {
         notExecuted: true,
         cause: err,
       });
@@ -231,40 +208,30 @@ export class FabricNode implements RpcOutbound {
   }
 
   /** the call's conversation uses `ch` from now on */
-  private joinChannel(
-    ch: SecureChannel,
-    to: string,
-    m: { corrId: string; meta?: Record<string, string> },
-    sessionId: string | undefined,
-  ): void {
-    this.remember(m.corrId, ch);
+  private joinChannel(ch: SecureChannel, to: string, m: SendMeta, sessionId: string | undefined): void {
+    this.conversations.remember(m.corrId, ch);
     // The session's last call still uses its channel; later calls of that id open a new one.
     if (sessionId !== undefined && m.meta?.[SESSION_END_META] === "true")
       this.channels.endSession(to, sessionId);
   }
 
   /** sends on `ch` (sealed), or in plaintext without one; throws an RpcError when it cannot leave */
-  private sendOn(
-    ch: SecureChannel | undefined,
-    to: string,
-    payload: JsonValue,
-    m: { corrId: string; meta?: Record<string, string> },
-  ): void {
+  private sendOn(ch: SecureChannel | undefined, to: string, payload: JsonValue, m: SendMeta): void {
     const more = isStreamItem(payload);
     if (ch && this.coalescer && coalescable(m.meta)) {
       // leaves with whatever else this turn sends on the channel (see RecordCoalescer)
       this.coalescer.add(ch, to, { corrId: m.corrId, json: JSON.stringify(payload), more });
-      if (ch.role === "replica" && isFinalReply(payload)) this.conversations.delete(m.corrId);
+      if (ch.role === "replica" && isFinalReply(payload)) this.conversations.forget(m.corrId);
       return;
     }
     // A message with its own meta travels alone, after what is already queued on its channel.
     if (ch) this.coalescer?.flush(ch);
-    const meta = more ? { ...m.meta, more: true } : m.meta;
+    const meta = more ? (m.meta === undefined ? MORE : { ...m.meta, [MORE_META]: true }) : m.meta;
     const head = { corrId: m.corrId, ...(meta && Object.keys(meta).length > 0 ? { meta } : {}) };
     try {
       if (ch) {
         this.sendSealed(ch, to, head, JSON.stringify(payload));
-        if (ch.role === "replica" && isFinalReply(payload)) this.conversations.delete(m.corrId);
+        if (ch.role === "replica" && isFinalReply(payload)) this.conversations.forget(m.corrId);
       } else {
         this.connection.send({
           to,
@@ -274,7 +241,7 @@ export class FabricNode implements RpcOutbound {
         });
       }
     } catch (err) {
-      this.conversations.delete(m.corrId);
+      this.conversations.forget(m.corrId);
       throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, "replica_unavailable", {
         notExecuted: true,
         cause: err,
@@ -305,7 +272,7 @@ export class FabricNode implements RpcOutbound {
     );
   }
 
-  /** One sealed record: a lone message as before, several as a batch (see RecordCoalescer). */
+  /** One sealed record: a lone message on its own, several as a batch (see RecordCoalescer). */
   private sendRecord(ch: SecureChannel, to: string, messages: OutgoingMessage[]): void {
     const first = messages[0]!;
     const single = messages.length === 1;
@@ -314,7 +281,7 @@ export class FabricNode implements RpcOutbound {
         this.sendSealed(
           ch,
           to,
-          { corrId: first.corrId, ...(first.more ? { meta: { more: true } } : {}) },
+          first.more ? { corrId: first.corrId, meta: MORE } : { corrId: first.corrId },
           first.json,
         );
         return;
@@ -342,57 +309,23 @@ export class FabricNode implements RpcOutbound {
       // an oversized single message says so; anything else is a link that is not there
       const code = isProtocolError(err) && err.code === "frame_too_large" ? err.code : "replica_unavailable";
       for (const msg of messages) {
-        this.conversations.delete(msg.corrId);
-        this.endpoint?.failCall(msg.corrId, code, reason, { notExecuted: true });
+        this.conversations.forget(msg.corrId);
+        this.endpoint.failCall(msg.corrId, code, reason, { notExecuted: true });
       }
     }
   }
 
-  private remember(corrId: string, ch: SecureChannel): void {
-    if (this.conversations.size >= MAX_CORRELATIONS) {
-      const oldest = this.conversations.keys().next().value;
-      if (oldest !== undefined) this.conversations.delete(oldest);
-    }
-    this.conversations.set(corrId, ch);
-  }
-
-  private onEnvelope(env: Envelope): void {
-    this.lastActivityAt = Date.now();
-    const frame = env.frame;
-    switch (frame.type) {
-      case "Data":
-        this.onData(env);
-        return;
-      case "DeliveryAck":
-        if (!frame.ok) this.onNack(env, frame.code ?? "internal_error", frame.reason ?? "");
-        return;
-      case "SecureOpen":
-        this.channels.onSecureOpen(env as Envelope<SecureOpen>).catch((err: unknown) => {
-          this.log.error({ err }, "SecureOpen handling failed");
-        });
-        return;
-      case "SecureAccept":
-        this.channels.onSecureAccept(env as Envelope<SecureAccept>);
-        return;
-      case "SecureClose":
-        this.channels.onSecureClose(env);
-        return;
-      default:
-        this.log.debug({ type: frame.type }, "frame ignored");
-    }
-  }
+  // ───────────────────────── incoming ─────────────────────────
 
   private onNack(env: Envelope, code: string, reason: string): void {
     const corrId = env.corrId;
     if (!corrId) return;
     if (this.channels.failOpen(corrId, code, reason)) return;
     const ch = this.conversations.get(corrId);
-    this.conversations.delete(corrId);
-    if (ch && (code === "channel_unknown" || code === "decrypt_failed" || code === "replica_unavailable")) {
-      this.channels.invalidate(ch.cid);
-    }
-    const notExecuted = NOT_DELIVERED.has(code) || env.meta?.["notExecuted"] === true;
-    this.endpoint?.failCall(corrId, code, reason, { notExecuted });
+    this.conversations.forget(corrId);
+    if (ch && CHANNEL_LOST.has(code)) this.channels.invalidate(ch.cid);
+    const notExecuted = NOT_DELIVERED.has(code) || env.meta?.[NOT_EXECUTED_META] === true;
+    this.endpoint.failCall(corrId, code, reason, { notExecuted });
   }
 
   private onData(env: Envelope): void {
@@ -424,38 +357,22 @@ export class FabricNode implements RpcOutbound {
         this.onBatch(env, ch, batch, payload);
         return;
       }
-      if (ch.role === "replica") this.remember(corrId, ch);
-      else if (env.meta?.["more"] !== true) this.conversations.delete(corrId);
+      if (ch.role === "replica") this.conversations.remember(corrId, ch);
+      else if (env.meta?.[MORE_META] !== true) this.conversations.forget(corrId);
     } else {
       payload = frame.payload;
     }
     let meta: Record<string, string> | undefined;
     if (ch !== undefined && isOnlyMore(env.meta)) {
       // the common shapes, shared per channel: no object per message
-      meta = env.meta === undefined ? this.deliveryMeta(ch).plain : this.deliveryMeta(ch).more;
+      meta = env.meta === undefined ? this.deliveryMeta.of(ch).plain : this.deliveryMeta.of(ch).more;
     } else {
       meta = stringMeta(env.meta);
       if (meta) delete meta[CHANNEL_META_KEY];
       if (ch !== undefined) meta = { ...meta, [CHANNEL_META_KEY]: ch.cid };
     }
     // absent members stay undefined: the RPC layer reads undefined as absent
-    this.endpoint?.handleIncoming(payload, { corrId, from: env.replyTo, to: env.to, meta });
-  }
-
-  /**
-   * The meta a message of `ch` is delivered with (its channel id, and `more` for a stream
-   * item): two frozen objects per channel instead of one object per message.
-   */
-  private deliveryMeta(ch: SecureChannel): DeliveryMeta {
-    let metas = this.metaByChannel.get(ch);
-    if (metas === undefined) {
-      metas = {
-        plain: Object.freeze({ [CHANNEL_META_KEY]: ch.cid }),
-        more: Object.freeze({ more: "true", [CHANNEL_META_KEY]: ch.cid }),
-      };
-      this.metaByChannel.set(ch, metas);
-    }
-    return metas;
+    this.endpoint.handleIncoming(payload, { corrId, from: env.replyTo, to: env.to, meta });
   }
 
   /** the messages of an opened coalesced record, each delivered as if it had come alone */
@@ -471,12 +388,12 @@ export class FabricNode implements RpcOutbound {
     }
     const from = env.replyTo;
     const to = env.to;
-    const metas = this.deliveryMeta(ch);
+    const metas = this.deliveryMeta.of(ch);
     for (let i = 0; i < batch.length; i++) {
       const { corrId, more } = batch[i]!;
-      if (ch.role === "replica") this.remember(corrId, ch);
-      else if (more !== true) this.conversations.delete(corrId);
-      this.endpoint?.handleIncoming(payloads[i], {
+      if (ch.role === "replica") this.conversations.remember(corrId, ch);
+      else if (more !== true) this.conversations.forget(corrId);
+      this.endpoint.handleIncoming(payloads[i], {
         corrId,
         from,
         to,
@@ -502,7 +419,7 @@ export class FabricNode implements RpcOutbound {
       to: env.replyTo,
       corrId,
       frame: { type: "DeliveryAck", ok: false, refId: env.id, code, reason },
-      meta: { notExecuted: true },
+      meta: { [NOT_EXECUTED_META]: true },
     });
   }
 }

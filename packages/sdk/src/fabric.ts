@@ -6,6 +6,7 @@ import { base64urlDecode, logicalMatches, tryParseAddress } from "@fame/protocol
 import { ChannelManager, type ChannelSettings, DEFAULT_CHANNEL_SETTINGS } from "./channel/channel-manager.js";
 import { type NodeConfig, nodeConfigFromEnv } from "./config/node-config.js";
 import { type AttachPlan, FabricConnection } from "./connection/fabric-connection.js";
+import type { LinkDialer } from "./connection/node-link.js";
 import { NodeSigner } from "./connection/node-signer.js";
 import { type KeyVetter, PeerKeyDirectory } from "./connection/peer-keys.js";
 import { FabricNode } from "./fabric-node.js";
@@ -24,6 +25,8 @@ export interface ConnectOptions {
   channels?: Partial<ChannelSettings>;
   /** install as the default endpoint for serve()/remoteByAddress(); default true */
   installDefault?: boolean;
+  /** opens the link to the sentinel; default a WebSocket (tests pass an in-memory one) */
+  dial?: LinkDialer;
 }
 
 /** A live connection to the fabric: the RPC endpoint plus what sits under it. */
@@ -123,15 +126,6 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
   const peerKeys = new PeerKeyDirectory(
     config.securityProfile === "strict-overlay" ? strictVetter(config) : overlayVetter,
   );
-  const connection = new FabricConnection({
-    securityProfile: config.securityProfile,
-    plan,
-    trustBundlePem: config.trustBundlePem,
-    peerKeys,
-    log,
-    showEnvelopes: config.showEnvelopes,
-    allowInsecureTransport: config.devInsecureHttp,
-  });
   const servesAddress = (kid: string | undefined, address: string): boolean => {
     if (config.securityProfile !== "strict-overlay") return true;
     const key = kid ? peerKeys.get(kid) : undefined;
@@ -139,15 +133,36 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     if (!key?.logicals || !parsed || !("logical" in parsed)) return false;
     return key.logicals.some((pattern) => logicalMatches(pattern, parsed.logical));
   };
-  const channels = new ChannelManager(
-    connection,
-    { ...DEFAULT_CHANNEL_SETTINGS, ...channelSettingsFromEnv(config.env), ...opts.channels },
-    log,
-    servesAddress,
-  );
   const node = new FabricNode(
-    connection,
-    channels,
+    {
+      connection: (events) =>
+        new FabricConnection(
+          {
+            securityProfile: config.securityProfile,
+            plan,
+            trustBundlePem: config.trustBundlePem,
+            peerKeys,
+            log,
+            showEnvelopes: config.showEnvelopes,
+            allowInsecureTransport: config.devInsecureHttp,
+          },
+          events,
+          opts.dial,
+        ),
+      channels: (connection) =>
+        new ChannelManager(
+          connection,
+          { ...DEFAULT_CHANNEL_SETTINGS, ...channelSettingsFromEnv(config.env), ...opts.channels },
+          log,
+          servesAddress,
+        ),
+      endpoint: (outbound) =>
+        new RpcEndpoint(outbound, {
+          defaultTimeoutMs: config.callTimeoutMs,
+          retry: config.retry,
+          ...opts.rpc,
+        }),
+    },
     {
       encryption: config.encryptionLevel,
       echoAft: readBool(config.env["FAME_CHANNEL_ECHO_AFT"], "FAME_CHANNEL_ECHO_AFT", false),
@@ -158,17 +173,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     },
     log,
   );
-  const endpoint = new RpcEndpoint(node, {
-    defaultTimeoutMs: config.callTimeoutMs,
-    retry: config.retry,
-    ...opts.rpc,
-  });
-  node.endpoint = endpoint;
-  connection.onDisconnected = (reason) => {
-    // Whatever was in flight through the old link is gone with it, channels included.
-    channels.connectionLost();
-    endpoint.failAll("replica_unavailable", reason, { notExecuted: false });
-  };
+  const { connection, channels, endpoint } = node;
   await connection.start();
   if (opts.installDefault !== false) setDefaultEndpoint(endpoint);
   return {
@@ -177,7 +182,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     node,
     log,
     drain() {
-      channels.draining = true;
+      channels.drain();
       connection.drain();
     },
     async close() {

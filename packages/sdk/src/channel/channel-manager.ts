@@ -7,11 +7,15 @@ import {
   type Envelope,
   type ErrorCode,
   newId,
+  SESSION_ID_META,
   type SecureAccept,
   type SecureOpen,
 } from "@fame/protocol";
 import type { FabricConnection } from "../connection/fabric-connection.js";
 import { SecureChannel } from "./secure-channel.js";
+
+/** What channels need of the node's session with its sentinel. */
+export type ChannelTransport = Pick<FabricConnection, "send" | "sid" | "replyAddress" | "nodeSigner">;
 
 export interface ChannelSettings {
   /** re-key (open a fresh channel) after this many sealed messages */
@@ -82,16 +86,25 @@ export class ChannelManager {
   private readonly opening = new Map<string, Promise<SecureChannel>>();
   private readonly pending = new Map<string, PendingOpen>();
   private readonly backend: CryptoBackend;
-  draining = false;
+  private refusing = false;
 
   constructor(
-    private readonly connection: FabricConnection,
+    private readonly connection: ChannelTransport,
     private readonly settings: ChannelSettings,
     private readonly log: Logger,
     private readonly servesAddress: LogicalCheck,
     backend?: CryptoBackend,
   ) {
     this.backend = backend ?? defaultBackend();
+  }
+
+  /** the node is draining: channels it is asked to accept are refused (`draining`) */
+  drain(): void {
+    this.refusing = true;
+  }
+
+  get draining(): boolean {
+    return this.refusing;
   }
 
   get size(): number {
@@ -223,7 +236,7 @@ export class ChannelManager {
         corrId: env.corrId ?? frame.cid,
         frame: { type: "SecureAccept", cid: frame.cid, ok: false, code, reason },
       });
-    if (this.draining) return void refuse("draining", "replica is draining");
+    if (this.refusing) return void refuse("draining", "replica is draining");
     if (this.byCid.has(frame.cid)) return void refuse("channel_conflict", "channel id already in use");
     let eph: X25519KeyPair;
     let ch: SecureChannel;
@@ -318,7 +331,7 @@ export class ChannelManager {
           replyTo: this.connection.replyAddress,
           corrId: cid,
           frame: { type: "SecureOpen", cid, ephPub: base64urlEncode(eph.publicKey), alg: "CHACHA20P1305" },
-          ...(sessionId === undefined ? {} : { meta: { "session-id": sessionId } }),
+          ...(sessionId === undefined ? {} : { meta: { [SESSION_ID_META]: sessionId } }),
         });
       } catch (err) {
         this.pending.delete(cid);

@@ -1,4 +1,3 @@
-import type { Socket } from "node:net";
 import type { Logger } from "@fame/logger";
 import {
   decodeEnvelope,
@@ -11,29 +10,24 @@ import {
   type KeyAnnounce,
   type Limits,
   makeEnvelope,
-  type NodeAttachAck,
   resolveLimits,
-  sidFromPath,
 } from "@fame/protocol";
-import WebSocket from "ws";
+import { type AttachPlan, attachRequest, checkDialable, sessionFrom } from "./attach.js";
+import { ConnectionError } from "./connection-error.js";
+import { ControlRequests } from "./control-requests.js";
 import { describeEnvelope } from "./envelope-view.js";
+import { Heartbeat } from "./heartbeat.js";
+import type { LinkDialer, NodeLink } from "./node-link.js";
 import type { NodeSigner } from "./node-signer.js";
 import type { PeerKey, PeerKeyDirectory } from "./peer-keys.js";
+import { ReconnectBackoff, type ReconnectSettings } from "./reconnect-backoff.js";
+import { VerifiedInbox } from "./verified-inbox.js";
+import { dialWebSocket } from "./ws-link.js";
 
-/** envelopes waiting behind a key fetch; beyond it a flood of unknown kids is dropped */
-const MAX_INBOX_DEPTH = 10_000;
+export type { AttachPlan } from "./attach.js";
+export { ConnectionError } from "./connection-error.js";
 
 export type SecurityProfile = "open" | "overlay" | "strict-overlay";
-
-/** What admission produced for one attach: where to go and with what. */
-export interface AttachPlan {
-  url: string;
-  systemId: string;
-  instanceId: string;
-  attachTicket?: string | undefined;
-  logicals: string[];
-  signer: NodeSigner;
-}
 
 export interface FabricConnectionOptions {
   securityProfile: SecurityProfile;
@@ -43,42 +37,32 @@ export interface FabricConnectionOptions {
   peerKeys: PeerKeyDirectory;
   log: Logger;
   showEnvelopes?: boolean;
-  reconnect?: { initialDelayMs?: number; maxDelayMs?: number; maxAttempts?: number };
+  reconnect?: ReconnectSettings;
   controlTimeoutMs?: number;
   maxFrameBytes?: number;
   /** plain ws:// allowed (FAME_DEV_INSECURE_HTTP); otherwise only wss:// is dialled */
   allowInsecureTransport?: boolean;
 }
 
+/** What the connection reports to the node above it. */
+export interface ConnectionEvents {
+  /** every verified Data, Secure-frame or DeliveryAck envelope */
+  onEnvelope(env: Envelope): void;
+  /** the link dropped: everything in flight through it is lost (a reattach follows) */
+  onDisconnected(reason: string): void;
+}
+
+/** for a connection used on its own: control traffic only */
+const UNHEARD: ConnectionEvents = Object.freeze({ onEnvelope() {}, onDisconnected() {} });
+
 export type ConnectionState = "idle" | "connecting" | "attached" | "reconnecting" | "closed";
 
-export class ConnectionError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "ConnectionError";
-  }
-}
-
-interface Waiter {
-  resolve(env: Envelope): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
-
 /**
- * One node's link to its sentinel: attach, address binding, heartbeats,
- * signing on the way out, end-to-end verification on the way in, and
- * reconnection with backoff. Everything above it (RPC, channels) only sees
- * envelopes.
+ * One node's session with its sentinel, over a NodeLink: attach, address binding,
+ * heartbeats, signing on the way out, end-to-end verification on the way in, and
+ * reattaching with backoff over a fresh link. Everything above it (RPC, channels) only
+ * sees envelopes.
  */
-/** ws's generateMask hook: an all-zero masking key (see attachOnce) */
-function zeroMask(mask: Buffer): void {
-  mask.fill(0);
-}
-
 export class FabricConnection {
   state: ConnectionState = "idle";
   systemId = "";
@@ -86,45 +70,54 @@ export class FabricConnection {
   path = "";
   /** the sentinel's sid: envelopes under it are the sentinel's own control frames */
   sentinelSid = "";
-  /** called for every verified Data, Secure-frame or DeliveryAck envelope */
-  onEnvelope: (env: Envelope) => void = () => {};
-  /** the link dropped: everything in flight through it is lost */
-  onDisconnected: (reason: string) => void = () => {};
-  onAttached: () => void = () => {};
 
-  private ws: WebSocket | undefined;
-  /** the TLS socket under `ws`, corked while one tick's frames are written */
-  private socket: Socket | undefined;
-  private corked = false;
+  private link: NodeLink | undefined;
+  /** counts dials: a link that was replaced reports its close to nobody */
+  private linkGeneration = 0;
   private signer: NodeSigner | undefined;
-
-  /** the key this node signs with (and, as a replica, signs AFTs with) */
-  get nodeSigner(): NodeSigner | undefined {
-    return this.signer;
-  }
   private readonly bound = new Set<string>();
-  private readonly waiters = new Map<string, Waiter>();
-  private heartbeat: NodeJS.Timeout | undefined;
-  /** the backoff wait between reattach attempts, and how to cut it short on close() */
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private reconnectWake: (() => void) | undefined;
+  private readonly control: ControlRequests;
+  private readonly heartbeat: Heartbeat;
+  private readonly backoff: ReconnectBackoff;
+  private readonly inbox: VerifiedInbox;
   private readonly attachWaiters = new Set<() => void>();
-  private lastHeard = 0;
-  private attempts = 0;
-  private inbox: Promise<void> = Promise.resolve();
-  private inboxDepth = 0;
-  /** a full inbox is logged once, not once per dropped envelope */
-  private inboxOverflowLogged = false;
   private readonly signed: boolean;
   /** decode limits, resolved once for every frame from the sentinel */
   private readonly limits: Readonly<Limits>;
   /** what this node may send: its own frame limit, or the attached sentinel's if smaller */
   private sendLimits: Readonly<Limits>;
 
-  constructor(private readonly opts: FabricConnectionOptions) {
+  constructor(
+    private readonly opts: FabricConnectionOptions,
+    private readonly events: ConnectionEvents = UNHEARD,
+    /** opens the link under the session; a WebSocket unless a test supplies another */
+    private readonly dial: LinkDialer = dialWebSocket,
+  ) {
     this.signed = opts.securityProfile !== "open";
     this.limits = resolveLimits({ maxFrameBytes: opts.maxFrameBytes ?? 1024 * 1024 });
     this.sendLimits = this.limits;
+    this.control = new ControlRequests(opts.controlTimeoutMs ?? 10_000);
+    this.backoff = new ReconnectBackoff(opts.reconnect);
+    this.heartbeat = new Heartbeat(
+      () => {
+        if (this.state === "attached") this.send({ frame: { type: "Heartbeat" } });
+      },
+      () => {
+        if (this.state !== "attached") return;
+        opts.log.warn("sentinel silent: reconnecting");
+        this.link?.terminate();
+      },
+    );
+    this.inbox = new VerifiedInbox(opts.peerKeys, opts.log, {
+      deliver: (env) => this.deliver(env),
+      refuse: (env, outcome) => this.refuseUnverified(env, outcome),
+      fetchKey: (kid) => this.fetchKey(kid),
+    });
+  }
+
+  /** the key this node signs with (and, as a replica, signs AFTs with) */
+  get nodeSigner(): NodeSigner | undefined {
+    return this.signer;
   }
 
   /** physical address where replies to this node's requests come back */
@@ -185,12 +178,9 @@ export class FabricConnection {
     return env;
   }
 
-  /** a new envelope from this node; throws not_connected unless attached */
-  private outgoing<F extends Frame>(init: Omit<EnvelopeInit<F>, "sid">): Envelope<F> {
-    if (this.state !== "attached" || !this.ws) {
-      throw new ConnectionError("not_connected", `cannot send while ${this.state}`);
-    }
-    return makeEnvelope<F>({ ...init, sid: this.sid } as EnvelopeInit<F>);
+  /** Writes out what this turn has sent so far instead of waiting for the end of the turn. */
+  flushWrites(): void {
+    this.link?.flush();
   }
 
   /**
@@ -211,10 +201,6 @@ export class FabricConnection {
     });
   }
 
-  private wakeAttachWaiters(): void {
-    for (const w of [...this.attachWaiters]) w();
-  }
-
   /** announce that this node is draining: the sentinel stops giving it new channels */
   drain(): void {
     if (this.state === "attached") this.send({ frame: { type: "Drain" } });
@@ -223,25 +209,11 @@ export class FabricConnection {
   async close(): Promise<void> {
     if (this.state === "closed") return;
     this.state = "closed";
-    clearInterval(this.heartbeat);
-    clearTimeout(this.reconnectTimer);
-    this.reconnectWake?.();
+    this.heartbeat.stop();
+    this.backoff.cancel();
     this.wakeAttachWaiters();
-    this.rejectWaiters(new ConnectionError("closed", "connection closed"));
-    const ws = this.ws;
-    if (ws && ws.readyState === WebSocket.OPEN) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          ws.terminate();
-          resolve();
-        }, 2000);
-        ws.once("close", () => {
-          clearTimeout(t);
-          resolve();
-        });
-        ws.close(1000, "node closing");
-      });
-    } else ws?.terminate();
+    this.control.rejectAll(new ConnectionError("closed", "connection closed"));
+    await this.link?.close(1000, "node closing");
   }
 
   /** asks the sentinel for a peer's key and vets it (strict-overlay: its certificate chain) */
@@ -250,7 +222,7 @@ export class FabricConnection {
     try {
       // send throws while the link is down: the key is as unknown as if nobody answered
       const env = this.send({ replyTo: this.replyAddress, frame: { type: "KeyRequest", kid } });
-      answer = await this.waitFor(env.id);
+      answer = await this.control.answerTo(env.id);
     } catch {
       return undefined;
     }
@@ -264,87 +236,51 @@ export class FabricConnection {
 
   private async attachOnce(): Promise<void> {
     const plan = await this.opts.plan();
-    // The URL may come from Welcome's answer: the check belongs here, at the dial.
-    if (
-      !plan.url.startsWith("wss://") &&
-      !(this.opts.allowInsecureTransport && plan.url.startsWith("ws://"))
-    ) {
-      throw new ConnectionError(
-        "insecure_transport",
-        `refusing to attach over ${plan.url.split("//")[0]}// (wss:// required; FAME_DEV_INSECURE_HTTP=1 allows ws:// in development)`,
-      );
-    }
+    checkDialable(plan.url, this.opts.allowInsecureTransport === true);
     this.signer = plan.signer;
-    const ws = new WebSocket(plan.url, {
-      ...(this.opts.trustBundlePem ? { ca: this.opts.trustBundlePem } : {}),
-      perMessageDeflate: false,
-      maxPayload: (this.opts.maxFrameBytes ?? 1024 * 1024) * 2,
-      handshakeTimeout: this.opts.controlTimeoutMs ?? 10_000,
-      // RFC 6455 masks client frames so that a page's script cannot plant chosen bytes in a
-      // cleartext proxy's view of the stream. Inside TLS no intermediary sees the frames and
-      // this client is not a browser, so a zero key is used: ws then skips the XOR on both
-      // ends (it was ~10 % of the sentinel's CPU). Plain ws:// (development only) keeps random keys.
-      ...(plan.url.startsWith("wss://") ? { generateMask: zeroMask } : {}),
-    });
-    this.ws = ws;
-    ws.once("upgrade", (res) => {
-      this.socket = res.socket;
-    });
-    await new Promise<void>((resolve, reject) => {
-      ws.once("open", resolve);
-      ws.once("error", (err) => reject(new ConnectionError("connect_failed", `${plan.url}: ${err.message}`)));
-    });
-    ws.on("message", (data: Buffer) => this.receive(data));
-    ws.on("error", (err) => this.opts.log.warn({ err: err.message }, "sentinel link error"));
-    ws.on("close", (code, reason) => this.onSocketClosed(ws, code, reason.toString()));
-
-    const attach = makeEnvelope({
-      sid: "pending",
-      frame: {
-        type: "NodeAttach",
-        systemId: plan.systemId,
-        instanceId: plan.instanceId,
-        logicals: plan.logicals,
-        keys: this.signed ? [plan.signer.jwk] : [],
-        ...(plan.attachTicket ? { attachTicket: plan.attachTicket } : {}),
+    const generation = ++this.linkGeneration;
+    const link = await this.dial(
+      {
+        url: plan.url,
+        trustBundlePem: this.opts.trustBundlePem,
+        maxMessageBytes: (this.opts.maxFrameBytes ?? 1024 * 1024) * 2,
+        handshakeTimeoutMs: this.opts.controlTimeoutMs ?? 10_000,
       },
-    });
-    if (this.signed) plan.signer.sign(attach);
-    this.write(attach);
-    const ack = (await this.waitFor(attach.id)) as Envelope<NodeAttachAck>;
-    if (!ack.frame.ok) {
-      throw new ConnectionError(
-        ack.frame.code ?? "attach_refused",
-        `attach refused: ${ack.frame.reason ?? ack.frame.code}`,
-      );
+      {
+        onMessage: (data) => this.receive(data),
+        onError: (err) => this.opts.log.warn({ err: err.message }, "sentinel link error"),
+        onClose: (code, reason) => {
+          if (generation === this.linkGeneration) this.onLinkClosed(code, reason);
+        },
+      },
+    );
+    if (this.state === "closed") {
+      link.terminate();
+      throw new ConnectionError("closed", "connection closed");
     }
+    this.link = link;
+    const attach = attachRequest(plan, this.signed);
+    this.write(attach);
+    const session = sessionFrom(await this.control.answerTo(attach.id), this.limits);
     this.systemId = plan.systemId;
-    this.path = ack.frame.assignedPath ?? "";
-    this.sid = sidFromPath(this.path);
-    this.sentinelSid = ack.sid;
-    // Never send what the sentinel would refuse (it says how much it takes): an oversized frame
-    // fails here, at once, with frame_too_large, instead of as a nack nobody can match.
-    const theirs = ack.frame.maxFrameBytes;
-    this.sendLimits =
-      theirs !== undefined && theirs < this.limits.maxFrameBytes
-        ? resolveLimits({ maxFrameBytes: theirs })
-        : this.limits;
+    this.path = session.path;
+    this.sid = session.sid;
+    this.sentinelSid = session.sentinelSid;
+    this.sendLimits = session.sendLimits;
     this.state = "attached";
-    this.attempts = 0;
-    this.lastHeard = Date.now();
-    this.startHeartbeat(ack.frame.heartbeatMs ?? 5000);
+    this.backoff.reset();
+    this.heartbeat.start(session.heartbeatMs);
     for (const address of this.bound) await this.sendBind(address);
     this.opts.log.info(
       { systemId: this.systemId, path: this.path, addresses: [...this.bound] },
       "attached to sentinel",
     );
-    this.onAttached();
     this.wakeAttachWaiters();
   }
 
   private async sendBind(address: string): Promise<void> {
     const env = this.send({ frame: { type: "AddressBind", address } });
-    const ack = await this.waitFor(env.id);
+    const ack = await this.control.answerTo(env.id);
     if (ack.frame.type !== "AddressBindAck" || !ack.frame.ok) {
       const f = ack.frame as { code?: string; reason?: string };
       this.bound.delete(address);
@@ -352,131 +288,61 @@ export class FabricConnection {
     }
   }
 
-  private startHeartbeat(intervalMs: number): void {
-    clearInterval(this.heartbeat);
-    this.heartbeat = setInterval(() => {
-      if (this.state !== "attached") return;
-      if (Date.now() - this.lastHeard > intervalMs * 3) {
-        this.opts.log.warn("sentinel silent: reconnecting");
-        this.ws?.terminate();
-        return;
-      }
-      try {
-        this.send({ frame: { type: "Heartbeat" } });
-      } catch {
-        // the close handler takes over
-      }
-    }, intervalMs);
-    this.heartbeat.unref();
-  }
-
-  private onSocketClosed(ws: WebSocket, code: number, reason: string): void {
-    if (ws !== this.ws) return;
-    clearInterval(this.heartbeat);
-    this.rejectWaiters(new ConnectionError("disconnected", `sentinel link closed (${code} ${reason})`));
-    const wasAttached = this.state === "attached";
-    if (this.state === "closed") return;
-    if (wasAttached) {
-      this.state = "reconnecting";
-      this.opts.log.warn({ code, reason }, "sentinel link lost");
-      this.onDisconnected(`sentinel link closed (${code})`);
-      void this.reconnectLoop();
-    }
+  private onLinkClosed(code: number, reason: string): void {
+    this.heartbeat.stop();
+    this.control.rejectAll(new ConnectionError("disconnected", `sentinel link closed (${code} ${reason})`));
+    if (this.state !== "attached") return;
+    this.state = "reconnecting";
+    this.opts.log.warn({ code, reason }, "sentinel link lost");
+    this.events.onDisconnected(`sentinel link closed (${code})`);
+    void this.reconnectLoop();
   }
 
   private async reconnectLoop(): Promise<void> {
-    const r = this.opts.reconnect ?? {};
-    const initial = r.initialDelayMs ?? 200;
-    const max = r.maxDelayMs ?? 5000;
-    const maxAttempts = r.maxAttempts ?? 1000;
-    while (this.state === "reconnecting" && this.attempts < maxAttempts) {
-      const delay = Math.min(max, initial * 2 ** Math.min(this.attempts, 16)) * (0.5 + Math.random() / 2);
-      this.attempts++;
-      // A referenced timer on purpose: a node waiting to reattach still has work to do, and
-      // an unreferenced one let a process whose only job is this link exit (code 0) instead.
-      await new Promise<void>((res) => {
-        this.reconnectWake = res;
-        this.reconnectTimer = setTimeout(res, delay);
-      });
-      this.reconnectWake = undefined;
+    while (this.state === "reconnecting" && !this.backoff.exhausted) {
+      await this.backoff.wait();
       if (this.state !== "reconnecting") return;
       try {
         await this.attachOnce();
         return;
       } catch (err) {
-        this.opts.log.warn({ attempt: this.attempts, err: (err as Error).message }, "reattach failed");
+        this.opts.log.warn({ attempt: this.backoff.attempt, err: (err as Error).message }, "reattach failed");
         // Failed after the attach itself (e.g. a refused bind): this loop retries, the
         // close handler must not start a second one.
         if ((this.state as ConnectionState) === "attached") this.state = "reconnecting";
-        this.ws?.terminate();
+        this.link?.terminate();
       }
     }
     if (this.state === "reconnecting") {
-      this.opts.log.error({ attempts: this.attempts }, "giving up on the sentinel");
+      this.opts.log.error({ attempts: this.backoff.attempt }, "giving up on the sentinel");
       this.state = "closed";
       this.wakeAttachWaiters();
     }
   }
 
+  private wakeAttachWaiters(): void {
+    for (const w of [...this.attachWaiters]) w();
+  }
+
   // ───────────────────────── wire ─────────────────────────
 
-  /** Writes out what this turn has sent so far instead of waiting for the end of the turn. */
-  flushWrites(): void {
-    const socket = this.socket;
-    if (!socket || !this.corked) return;
-    // cork() counts: this pair leaves one level in place for the scheduled uncork
-    socket.uncork();
-    socket.cork();
+  /** a new envelope from this node; throws not_connected unless attached */
+  private outgoing<F extends Frame>(init: Omit<EnvelopeInit<F>, "sid">): Envelope<F> {
+    if (this.state !== "attached" || !this.link) {
+      throw new ConnectionError("not_connected", `cannot send while ${this.state}`);
+    }
+    return makeEnvelope<F>({ ...init, sid: this.sid } as EnvelopeInit<F>);
   }
 
   private write(env: Envelope, sealedHere = false): void {
     if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("send", env), "envelope");
-    // Everything sent in this tick (a burst of replies, stream items) leaves in one TLS write.
-    const socket = this.socket;
-    if (socket && !this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        socket.uncork();
-      });
-    }
-    this.ws!.send(
+    this.link!.send(
       sealedHere ? encodeSealedEnvelope(env, this.sendLimits) : encodeEnvelope(env, this.sendLimits),
     );
   }
 
-  private waitFor(id: string): Promise<Envelope> {
-    const timeoutMs = this.opts.controlTimeoutMs ?? 10_000;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(id);
-        reject(new ConnectionError("timeout", `no answer from the sentinel in ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiters.set(id, { resolve, reject, timer });
-    });
-  }
-
-  /** hands `env` to the waiter of its corrId; false when nobody waits for it */
-  private settleWaiter(env: Envelope): boolean {
-    const w = env.corrId ? this.waiters.get(env.corrId) : undefined;
-    if (!w) return false;
-    clearTimeout(w.timer);
-    this.waiters.delete(env.corrId!);
-    w.resolve(env);
-    return true;
-  }
-
-  private rejectWaiters(err: ConnectionError): void {
-    for (const w of this.waiters.values()) {
-      clearTimeout(w.timer);
-      w.reject(err);
-    }
-    this.waiters.clear();
-  }
-
-  private receive(data: Buffer): void {
-    this.lastHeard = Date.now();
+  private receive(data: Uint8Array | string): void {
+    this.heartbeat.heard();
     let env: Envelope;
     try {
       env = decodeEnvelope(data, this.limits);
@@ -485,92 +351,37 @@ export class FabricConnection {
       return;
     }
     if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("recv", env), "envelope");
-    // Control frames from the sentinel answer a waiter by corrId.
+    // Control frames from the sentinel answer a request by corrId.
     const t = env.frame.type;
     if (t === "NodeAttachAck" || t === "AddressBindAck" || t === "KeyAnnounce") {
-      this.settleWaiter(env);
+      this.control.settle(env);
       return;
     }
     if (t === "HeartbeatAck" || t === "Heartbeat") return;
-    // A nack of one of our control requests (e.g. a KeyRequest) answers its waiter.
-    if (t === "DeliveryAck" && this.settleWaiter(env)) return;
-    if (env.sid === this.sentinelSid || !this.signed) {
-      this.deliver(env);
-      return;
-    }
-    if (isSealedData(env)) {
-      // Unsigned by design: FabricNode opens it with the keys of the channel its sender
-      // shook hands on (signed SecureOpen/SecureAccept), which authenticates it end to end.
-      if (this.inboxDepth === 0) this.deliver(env);
-      else this.enqueue(env, () => this.deliver(env));
-      return;
-    }
-    // Peer envelopes are verified end to end, in arrival order.
-    const kid = env.sec?.sig?.kid;
-    const known = kid ? this.opts.peerKeys.get(kid) : undefined;
-    if (known && this.inboxDepth === 0) {
-      this.verifyAndDeliver(env, known);
-      return;
-    }
-    this.enqueue(env, async () => {
-      const key = kid ? await this.opts.peerKeys.resolve(kid, () => this.fetchKey(kid)) : undefined;
-      this.verifyAndDeliver(env, key);
-    });
+    // A nack of one of our control requests (e.g. a KeyRequest) answers it.
+    if (t === "DeliveryAck" && this.control.settle(env)) return;
+    if (env.sid === this.sentinelSid || !this.signed) this.deliver(env);
+    else if (isSealedData(env)) this.inbox.sealed(env);
+    else this.inbox.signed(env);
   }
 
-  /** runs `task` after every envelope queued before it; one failing task must not stall the rest */
-  private enqueue(env: Envelope, task: () => void | Promise<void>): void {
-    if (this.inboxDepth >= MAX_INBOX_DEPTH) {
-      if (!this.inboxOverflowLogged) {
-        this.opts.log.warn({ from: env.sid, depth: this.inboxDepth }, "inbox full: envelopes dropped");
-        this.inboxOverflowLogged = true;
-      }
-      return;
-    }
-    this.inboxOverflowLogged = false;
-    this.inboxDepth++;
-    this.inbox = this.inbox
-      .then(task)
-      .catch((err: unknown) => {
-        this.opts.log.warn({ from: env.sid, err: (err as Error).message }, "queued envelope dropped");
-      })
-      .finally(() => {
-        this.inboxDepth--;
+  /** tells the sender its envelope failed verification (unless it was itself a nack) */
+  private refuseUnverified(env: Envelope, outcome: string): void {
+    if (!env.replyTo || env.frame.type === "DeliveryAck") return;
+    try {
+      this.send({
+        to: env.replyTo,
+        corrId: env.corrId ?? env.id,
+        frame: { type: "DeliveryAck", ok: false, refId: env.id, code: "signature_invalid", reason: outcome },
       });
-  }
-
-  private verifyAndDeliver(env: Envelope, key: PeerKey | undefined): void {
-    const outcome = key ? this.opts.peerKeys.verify(env, key) : env.sec?.sig ? "unknown_key" : "unsigned";
-    if (outcome !== "ok") {
-      this.opts.log.warn(
-        { from: env.sid, type: env.frame.type, outcome },
-        "envelope failed end-to-end verification",
-      );
-      if (env.replyTo && env.frame.type !== "DeliveryAck") {
-        try {
-          this.send({
-            to: env.replyTo,
-            corrId: env.corrId ?? env.id,
-            frame: {
-              type: "DeliveryAck",
-              ok: false,
-              refId: env.id,
-              code: "signature_invalid",
-              reason: outcome,
-            },
-          });
-        } catch {
-          // not connected: nothing to tell
-        }
-      }
-      return;
+    } catch {
+      // not connected: nothing to tell
     }
-    this.deliver(env);
   }
 
   private deliver(env: Envelope): void {
     try {
-      this.onEnvelope(env);
+      this.events.onEnvelope(env);
     } catch (err) {
       this.opts.log.error({ err }, "envelope handler failed");
     }

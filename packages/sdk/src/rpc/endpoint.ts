@@ -7,7 +7,7 @@ import { isPlainObject } from "./json-value.js";
 import { MAX_ID_LENGTH, parseRpcMessage } from "./jsonrpc.js";
 import { RpcClient, type RpcClientOptions } from "./rpc-client.js";
 import { RpcServer, type RpcServerOptions, type ServeHandle } from "./rpc-server.js";
-import type { RpcMessageMeta, RpcOutbound } from "./transport.js";
+import type { RpcInbound, RpcMessageMeta, RpcOutbound } from "./transport.js";
 
 export interface RpcEndpointOptions extends RpcClientOptions, RpcServerOptions {
   onDiagnostic?: RpcDiagnosticSink;
@@ -16,7 +16,7 @@ export interface RpcEndpointOptions extends RpcClientOptions, RpcServerOptions {
 const MAX_ADDRESS_LENGTH = 1024;
 const MAX_META_ENTRIES = 64;
 
-export class RpcEndpoint {
+export class RpcEndpoint implements RpcInbound {
   readonly client: RpcClient;
   readonly #server: RpcServer;
   readonly #outbound: RpcOutbound;

@@ -51,4 +51,4 @@ export {
 export { FameRpcCode, isRpcError, RpcError, RpcErrorCode, type RpcErrorOptions } from "./rpc-error.js";
 export type { ServeHandle } from "./rpc-server.js";
 export { isRpcStream, RpcStream } from "./rpc-stream.js";
-export type { JsonObject, JsonValue, RpcMessageMeta, RpcOutbound } from "./transport.js";
+export type { JsonObject, JsonValue, RpcInbound, RpcMessageMeta, RpcOutbound } from "./transport.js";

@@ -42,6 +42,16 @@ export interface RpcOutbound {
   unbind?(address: string): Promise<void>;
 }
 
+/** What the connection layer gives the RPC layer: incoming payloads and delivery failures. */
+export interface RpcInbound {
+  /** One incoming Data payload; never throws. */
+  handleIncoming(payload: unknown, m: RpcMessageMeta): void;
+  /** The message for `corrId` was not delivered; false when no call waits on it. */
+  failCall(corrId: string, code: string, reason: string, options?: { notExecuted?: boolean }): boolean;
+  /** Every pending call failed at once (the connection is gone); returns how many. */
+  failAll(code: string, reason: string, options?: { notExecuted?: boolean }): number;
+}
+
 /**
  * Runs `outbound.send` and reports its failure, thrown or rejected, to `onFailure`; returns
  * the promise to wait on when the send did not complete at once.

@@ -1,0 +1,86 @@
+/** The attach handshake's two messages: what a node asks for, and what it learns from the answer. */
+import {
+  type Envelope,
+  type Limits,
+  makeEnvelope,
+  type NodeAttach,
+  resolveLimits,
+  sidFromPath,
+} from "@fame/protocol";
+import { ConnectionError } from "./connection-error.js";
+import type { NodeSigner } from "./node-signer.js";
+
+/** What admission produced for one attach: where to go and with what. */
+export interface AttachPlan {
+  url: string;
+  systemId: string;
+  instanceId: string;
+  attachTicket?: string | undefined;
+  logicals: string[];
+  signer: NodeSigner;
+}
+
+/** What the sentinel granted an attached node. */
+export interface AttachedSession {
+  path: string;
+  sid: string;
+  /** the sentinel's sid: envelopes under it are the sentinel's own control frames */
+  sentinelSid: string;
+  heartbeatMs: number;
+  /** what this node may send: its own frame limit, or the sentinel's if smaller */
+  sendLimits: Readonly<Limits>;
+}
+
+/** Only wss:// is dialled, unless plain ws:// is allowed for development. */
+export function checkDialable(url: string, allowInsecure: boolean): void {
+  // The URL may come from Welcome's answer: the check belongs at the dial.
+  if (url.startsWith("wss://") || (allowInsecure && url.startsWith("ws://"))) return;
+  throw new ConnectionError(
+    "insecure_transport",
+    `refusing to attach over ${url.split("//")[0]}// (wss:// required; FAME_DEV_INSECURE_HTTP=1 allows ws:// in development)`,
+  );
+}
+
+/** The NodeAttach request for `plan`; signed (and carrying the key) unless the profile is open. */
+export function attachRequest(plan: AttachPlan, signed: boolean): Envelope<NodeAttach> {
+  const attach = makeEnvelope<NodeAttach>({
+    sid: "pending",
+    frame: {
+      type: "NodeAttach",
+      systemId: plan.systemId,
+      instanceId: plan.instanceId,
+      logicals: plan.logicals,
+      keys: signed ? [plan.signer.jwk] : [],
+      ...(plan.attachTicket ? { attachTicket: plan.attachTicket } : {}),
+    },
+  });
+  if (signed) plan.signer.sign(attach);
+  return attach;
+}
+
+/** The session an attach answer grants; throws the refusal's code when it refuses. */
+export function sessionFrom(answer: Envelope, ownLimits: Readonly<Limits>): AttachedSession {
+  const frame = answer.frame;
+  // a NodeAttachAck, or a nack of the request
+  if (frame.type !== "NodeAttachAck" || !frame.ok) {
+    const refusal = frame as { code?: string; reason?: string };
+    throw new ConnectionError(
+      refusal.code ?? "attach_refused",
+      `attach refused: ${refusal.reason ?? refusal.code}`,
+    );
+  }
+  const path = frame.assignedPath ?? "";
+  // Never send what the sentinel would refuse (it says how much it takes): an oversized frame
+  // fails at once with frame_too_large, instead of as a nack nobody can match.
+  const theirs = frame.maxFrameBytes;
+  return {
+    path,
+    sid: sidFromPath(path),
+    sentinelSid: answer.sid,
+    heartbeatMs: frame.heartbeatMs ?? 5000,
+    sendLimits:
+      theirs !== undefined && theirs < ownLimits.maxFrameBytes
+        ? resolveLimits({ maxFrameBytes: theirs })
+        : ownLimits,
+  };
+}

@@ -1,0 +1,54 @@
+export interface ReconnectSettings {
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  maxAttempts?: number;
+}
+
+/** The waits between reattach attempts: exponential with jitter, bounded in count. */
+export class ReconnectBackoff {
+  private attempts = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private readonly initial: number;
+  private readonly max: number;
+  private readonly maxAttempts: number;
+
+  constructor(settings: ReconnectSettings = {}) {
+    this.initial = settings.initialDelayMs ?? 200;
+    this.max = settings.maxDelayMs ?? 5000;
+    this.maxAttempts = settings.maxAttempts ?? 1000;
+  }
+
+  get attempt(): number {
+    return this.attempts;
+  }
+
+  get exhausted(): boolean {
+    return this.attempts >= this.maxAttempts;
+  }
+
+  /** the link is attached again: the next outage starts from the shortest wait */
+  reset(): void {
+    this.attempts = 0;
+  }
+
+  /** waits before the next attempt; cancel() ends the wait early */
+  wait(): Promise<void> {
+    const delay =
+      Math.min(this.max, this.initial * 2 ** Math.min(this.attempts, 16)) * (0.5 + Math.random() / 2);
+    this.attempts++;
+    // A referenced timer on purpose: a node waiting to reattach still has work to do, and
+    // an unreferenced one let a process whose only job is this link exit (code 0) instead.
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+      this.timer = setTimeout(resolve, delay);
+    }).finally(() => {
+      this.wake = undefined;
+    });
+  }
+
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.wake?.();
+  }
+}

@@ -1,0 +1,58 @@
+/** What the fabric node needs to know of an RPC payload or envelope meta, read without copying. */
+import { type Envelope, MORE_META, tryParseAddress } from "@fame/protocol";
+import type { JsonValue } from "../rpc/transport.js";
+
+export function isStreamItem(payload: JsonValue): boolean {
+  return (
+    typeof payload === "object" && payload !== null && !Array.isArray(payload) && payload["stream"] === "item"
+  );
+}
+
+/** a callee's last word in a conversation: a result, an error, or a stream's end */
+export function isFinalReply(payload: JsonValue): boolean {
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return false;
+  return (
+    payload["stream"] === "end" ||
+    (payload["stream"] === undefined && ("result" in payload || "error" in payload))
+  );
+}
+
+/** a node talks to few addresses, parsed once each (bounded: addresses may come from callers) */
+const logicalCache = new Map<string, boolean>();
+const MAX_CACHED_ADDRESSES = 1024;
+
+export function isLogical(address: string): boolean {
+  let logical = logicalCache.get(address);
+  if (logical === undefined) {
+    const parsed = tryParseAddress(address);
+    logical = parsed !== undefined && "logical" in parsed;
+    if (logicalCache.size >= MAX_CACHED_ADDRESSES) logicalCache.clear();
+    logicalCache.set(address, logical);
+  }
+  return logical;
+}
+
+/** no meta of its own: such a message can share a record with others */
+export function coalescable(meta: Record<string, string> | undefined): boolean {
+  if (meta === undefined) return true;
+  for (const _ in meta) return false;
+  return true;
+}
+
+/** no meta, or only the stream-item flag */
+export function isOnlyMore(meta: Envelope["meta"]): boolean {
+  if (meta === undefined) return true;
+  let n = 0;
+  for (const key in meta) {
+    if (key !== MORE_META || meta[key] !== true || ++n > 1) return false;
+  }
+  return n === 1;
+}
+
+/** envelope meta as the RPC layer takes it: every value a string */
+export function stringMeta(meta: Envelope["meta"]): Record<string, string> | undefined {
+  if (!meta) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(meta)) out[k] = String(v);
+  return out;
+}

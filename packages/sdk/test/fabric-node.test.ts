@@ -1,0 +1,278 @@
+/**
+ * FabricNode, ChannelManager and FabricConnection together, as connectFabric assembles them,
+ * over in-memory links to a fake sentinel: real signatures and real channel crypto, no sockets.
+ */
+import { CHANNEL_META_KEY, type Envelope, isSealedData } from "@fame/protocol";
+import { afterEach, describe, expect, it } from "vitest";
+import { BaseAgent } from "../src/agent/base-agent.js";
+import { defineOperation } from "../src/agent/operation.js";
+import { Agent } from "../src/agent/remote-proxy.js";
+import type { Fabric } from "../src/fabric.js";
+import type { CallContext } from "../src/rpc/call-context.js";
+import { RpcError } from "../src/rpc/rpc-error.js";
+import { connectNode, FakeSentinel } from "./support/fake-sentinel.js";
+
+const MATH = "math@fame.fabric";
+
+class MathAgent extends BaseAgent {
+  readonly cids: string[] = [];
+  private readonly waiting: (() => void)[] = [];
+  constructor(readonly name: string) {
+    super();
+  }
+  async add({ x, y }: { x: number; y: number }, ctx: CallContext): Promise<number> {
+    this.cids.push(ctx.meta[CHANNEL_META_KEY] ?? "");
+    return x + y;
+  }
+  async whoami(): Promise<string> {
+    return this.name;
+  }
+  /** answers once release() is called */
+  async hold(): Promise<string> {
+    await new Promise<void>((r) => this.waiting.push(r));
+    return "held";
+  }
+  get holding(): number {
+    return this.waiting.length;
+  }
+  release(): void {
+    for (const r of this.waiting.splice(0)) r();
+  }
+  async *count({ n }: { n: number }): AsyncGenerator<number> {
+    for (let i = 0; i < n; i++) yield i;
+  }
+}
+defineOperation(MathAgent, "add");
+defineOperation(MathAgent, "whoami");
+defineOperation(MathAgent, "hold");
+defineOperation(MathAgent, "count", { streaming: true });
+
+interface MathApi {
+  add(p: { x: number; y: number }): Promise<number>;
+  whoami(): Promise<string>;
+  hold(): Promise<string>;
+  count(p: { n: number }): Promise<AsyncIterable<number>>;
+}
+
+const open: Fabric[] = [];
+afterEach(async () => {
+  for (const f of open.splice(0)) await f.close();
+});
+
+async function node(sentinel: FakeSentinel, name: string, options?: Parameters<typeof connectNode>[3]) {
+  const f = await connectNode(sentinel, name, {}, options);
+  open.push(f);
+  return f;
+}
+
+async function replica(sentinel: FakeSentinel, name: string): Promise<{ f: Fabric; agent: MathAgent }> {
+  const f = await node(sentinel, name);
+  const agent = new MathAgent(name);
+  await agent.serve(MATH, { endpoint: f.endpoint });
+  return { f, agent };
+}
+
+function mathOn(f: Fabric, idempotent: (keyof MathApi)[] = []) {
+  return Agent.remoteByAddress<MathApi>(MATH, { endpoint: f.endpoint, idempotent, timeoutMs: 5000 });
+}
+
+const sealedData = (envs: Envelope[]) => envs.filter((e) => isSealedData(e));
+
+describe("channel handshake", () => {
+  it("SecureOpen, SecureAccept, then sealed Data both ways: nothing in clear", async () => {
+    const sentinel = new FakeSentinel();
+    const { agent } = await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    expect(await mathOn(client).add({ x: 2, y: 3 })).toBe(5);
+
+    const [open] = sentinel.sent("client", "SecureOpen");
+    const [accept] = sentinel.sent("replica1", "SecureAccept");
+    expect(open?.sec?.sig).toBeDefined();
+    expect(accept?.frame).toMatchObject({
+      type: "SecureAccept",
+      ok: true,
+      cid: (open!.frame as { cid: string }).cid,
+    });
+    expect(accept?.sec?.sig).toBeDefined();
+    const cid = (open!.frame as { cid: string }).cid;
+    // the request and the answer travel sealed on that channel, and only sealed
+    for (const who of ["client", "replica1"]) {
+      const data = sentinel.sent(who, "Data");
+      expect(data.length).toBe(1);
+      expect(sealedData(data)).toEqual(data);
+      expect(data[0]?.sec?.enc?.cid).toBe(cid);
+      expect(JSON.stringify(data[0])).not.toContain('"add"');
+    }
+    expect(agent.cids).toEqual([cid]);
+    expect(client.node.channels.metrics).toMatchObject({ opened: 1, openFailures: 0 });
+  });
+
+  it("streams items back sealed on the call's channel", async () => {
+    const sentinel = new FakeSentinel();
+    await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const items: number[] = [];
+    for await (const v of await mathOn(client).count({ n: 50 })) items.push(v);
+    expect(items).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(sentinel.sent("client", "SecureOpen").length).toBe(1);
+    const replies = sentinel.sent("replica1", "Data");
+    expect(sealedData(replies)).toEqual(replies);
+  });
+
+  it("concurrent first calls share one handshake", async () => {
+    const sentinel = new FakeSentinel();
+    await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client);
+    const sums = await Promise.all([1, 2, 3, 4].map((x) => math.add({ x, y: 10 })));
+    expect(sums).toEqual([11, 12, 13, 14]);
+    expect(sentinel.sent("client", "SecureOpen").length).toBe(1);
+  });
+
+  it("re-keys: a channel used up opens a fresh one for the next call", async () => {
+    const sentinel = new FakeSentinel();
+    const { agent } = await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client", { channels: { maxMessages: 3 } });
+    const math = mathOn(client);
+    for (let i = 0; i < 5; i++) expect(await math.add({ x: i, y: 1 })).toBe(i + 1);
+    expect(sentinel.sent("client", "SecureOpen").length).toBe(2);
+    expect(client.node.channels.metrics.rekeys).toBe(1);
+    const [first, second] = [...new Set(agent.cids)];
+    expect(agent.cids).toEqual([first, first, first, second, second]);
+  });
+
+  it("a draining replica refuses new channels", async () => {
+    const sentinel = new FakeSentinel();
+    const { f } = await replica(sentinel, "replica1");
+    f.drain();
+    const client = await node(sentinel, "client");
+    const err = await mathOn(client)
+      .add({ x: 1, y: 1 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).fameCode).toBe("draining");
+    expect(sentinel.sent("replica1", "SecureAccept")[0]?.frame).toMatchObject({
+      ok: false,
+      code: "draining",
+    });
+  });
+});
+
+describe("coalescing", () => {
+  it("calls sent in one turn leave as one sealed record", async () => {
+    const sentinel = new FakeSentinel();
+    const { agent } = await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client);
+    await math.add({ x: 0, y: 0 });
+    const before = sentinel.sent("client", "Data").length;
+    const sums = await Promise.all(Array.from({ length: 10 }, (_, i) => math.add({ x: i, y: 100 })));
+    expect(sums).toEqual(Array.from({ length: 10 }, (_, i) => i + 100));
+    const records = sentinel.sent("client", "Data").slice(before);
+    expect(records.length).toBe(1);
+    expect(records[0]?.frame).toMatchObject({ codec: "enc" });
+    expect((records[0]!.frame as { batch?: unknown[] }).batch?.length).toBe(10);
+    // the replica answers the record's calls in fewer records than calls, on the same channel
+    expect(sentinel.sent("replica1", "Data").length).toBeLessThan(11);
+    expect(new Set(agent.cids).size).toBe(1);
+  });
+
+  it("with coalescing off, one record per call", async () => {
+    const sentinel = new FakeSentinel();
+    await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client", { coalesce: false });
+    const math = mathOn(client);
+    await math.add({ x: 0, y: 0 });
+    const before = sentinel.sent("client", "Data").length;
+    await Promise.all(Array.from({ length: 10 }, (_, i) => math.add({ x: i, y: 100 })));
+    const records = sentinel.sent("client", "Data").slice(before);
+    expect(records.length).toBe(10);
+    expect(records.every((r) => (r.frame as { batch?: unknown }).batch === undefined)).toBe(true);
+  });
+});
+
+describe("failover", () => {
+  it("channel_unknown (its replica is gone): the retry opens a channel to another replica", async () => {
+    const sentinel = new FakeSentinel();
+    const one = await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client);
+    expect(await math.whoami()).toBe("replica1");
+    await replica(sentinel, "replica2");
+    // replica1 leaves: the sentinel answers data on its channel with channel_unknown
+    await one.f.close();
+    expect(await math.whoami()).toBe("replica2");
+    expect(sentinel.sent("client", "SecureOpen").length).toBe(2);
+    expect(client.node.channels.metrics.invalidated).toBe(1);
+    expect(client.endpoint.client.metrics()).toMatchObject({ retries: 1, failovers: 1, failures: 0 });
+  });
+
+  it("replica_unavailable, not executed: the channel is dropped and the retry re-opens one", async () => {
+    const sentinel = new FakeSentinel();
+    await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client);
+    await math.add({ x: 1, y: 1 });
+    let refused = 0;
+    sentinel.tap = (env) => {
+      if (refused === 0 && isSealedData(env) && env.to === MATH) {
+        refused++;
+        sentinel.nack(env, "replica_unavailable", true);
+        return "drop";
+      }
+      return "relay";
+    };
+    expect(await math.add({ x: 2, y: 2 })).toBe(4);
+    expect(refused).toBe(1);
+    expect(sentinel.sent("client", "SecureOpen").length).toBe(2);
+    expect(client.endpoint.client.metrics()).toMatchObject({ retries: 1, failovers: 1 });
+  });
+
+  it("replica_unavailable after the call may have run: a non-idempotent call fails, as the caller must know", async () => {
+    const sentinel = new FakeSentinel();
+    await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client);
+    await math.add({ x: 1, y: 1 });
+    sentinel.tap = (env) => {
+      if (isSealedData(env) && env.to === MATH) {
+        sentinel.nack(env, "replica_unavailable", false);
+        return "drop";
+      }
+      return "relay";
+    };
+    const err = await math.add({ x: 2, y: 2 }).catch((e: unknown) => e);
+    expect((err as RpcError).fameCode).toBe("replica_unavailable");
+    expect(client.endpoint.client.metrics().retries).toBe(0);
+  });
+
+  it("connection loss: calls in flight fail (idempotent ones are retried), the node reattaches", async () => {
+    const sentinel = new FakeSentinel();
+    const { agent } = await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client);
+    const idempotent = mathOn(client, ["whoami", "hold"]);
+    await math.add({ x: 1, y: 1 });
+    const held = math.hold().catch((e: unknown) => e);
+    const retried = idempotent.hold();
+    await expect.poll(() => agent.holding).toBe(2);
+
+    sentinel.cut("client");
+    const err = await held;
+    expect((err as RpcError).fameCode).toBe("replica_unavailable");
+    expect((err as RpcError).notExecuted).toBe(false);
+    // the client's channels died with the link
+    expect(client.node.channels.metrics.invalidated).toBe(1);
+
+    // a call made during the outage waits for the reattach, then opens a fresh channel
+    const during = math.add({ x: 20, y: 22 });
+    await expect.poll(() => client.connection.state, { timeout: 3000 }).toBe("attached");
+    expect(await during).toBe(42);
+    expect(sentinel.dials.get("client")).toBe(2);
+    expect(sentinel.sent("client", "SecureOpen").length).toBe(2);
+    // the idempotent call ran again after the reattach
+    await expect.poll(() => agent.holding).toBe(3);
+    agent.release();
+    expect(await retried).toBe("held");
+  });
+});
