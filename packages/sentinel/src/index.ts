@@ -11,6 +11,8 @@ export { type InflightEntry, InflightTracker } from "./inflight-tracker.js";
 export * from "./limits/index.js";
 export * from "./metrics/index.js";
 export { type Link, type NodeKey, NodeSession } from "./node-session.js";
+export { type AuthorizeStage, PermissiveAuthorizer } from "./pipeline/authorize-stage.js";
+export type { RouteKind, RouteRequest } from "./pipeline/route-request.js";
 export {
   AFFINITY_KINDS,
   type AffinityKind,
@@ -52,4 +54,5 @@ export {
   STATUS_PATH,
   startSentinelServer,
 } from "./sentinel-server.js";
+export { SessionDirectory } from "./session-directory.js";
 export * from "./stickiness/index.js";
