@@ -68,7 +68,7 @@ export function parseLogical(s: unknown, field = "logical"): LogicalPattern {
 
 /**
  * Addresses that parsed, by text. A node (and the sentinel, per connection) sees the same few
- * addresses in every envelope it checks, twice per envelope; parsing them each time was a
+ * addresses in every envelope it checks, twice per envelope; parsing them each time is a
  * visible share of routing a frame. Bounded: a sender inventing addresses only makes it start over.
  */
 const parsedAddresses = new Map<string, Readonly<ParsedAddress>>();

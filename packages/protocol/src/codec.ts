@@ -88,7 +88,7 @@ const CT_STAND_IN = "AAAAAAAAAAAAAAAAAAAAAA";
  * base64urlEncode. Everything else is validated exactly as encodeEnvelope does, and the
  * encoded size is checked the same way; the ciphertext alone is taken as it is, because
  * that encoder's alphabet needs no JSON escaping and scanning (and JSON-escaping) several
- * kilobytes of it again was the larger part of encoding a coalesced record. The wire text is
+ * kilobytes of it again would be the larger part of encoding a coalesced record. The wire text is
  * the same JSON with `frame` (and `ct` within it) written last.
  */
 export function encodeSealedEnvelope(env: Envelope, limits?: Partial<Limits>): string {

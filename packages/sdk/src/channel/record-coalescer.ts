@@ -39,7 +39,7 @@ interface Queue {
  * few records: one AEAD seal, one envelope and one sentinel hop carry many calls. The
  * queue is flushed from process.nextTick, i.e. as soon as the code that produced the burst
  * (and the promise continuations it set off) has run, so nothing waits for a timer and a
- * lone message leaves as quickly as before. Order per channel is kept.
+ * lone message is not delayed. Order per channel is kept.
  */
 export class RecordCoalescer {
   private readonly queues = new Map<SecureChannel, Queue>();

@@ -38,7 +38,7 @@ export class ReconnectBackoff {
       Math.min(this.max, this.initial * 2 ** Math.min(this.attempts, 16)) * (0.5 + Math.random() / 2);
     this.attempts++;
     // A referenced timer on purpose: a node waiting to reattach still has work to do, and
-    // an unreferenced one let a process whose only job is this link exit (code 0) instead.
+    // an unreferenced one would let a process whose only job is this link exit (code 0).
     return new Promise<void>((resolve) => {
       this.wake = resolve;
       this.timer = setTimeout(resolve, delay);

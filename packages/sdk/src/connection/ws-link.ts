@@ -21,7 +21,7 @@ export const dialWebSocket: LinkDialer = (target: LinkTarget, handlers: LinkHand
     // RFC 6455 masks client frames so that a page's script cannot plant chosen bytes in a
     // cleartext proxy's view of the stream. Inside TLS no intermediary sees the frames and
     // this client is not a browser, so a zero key is used: ws then skips the XOR on both
-    // ends (it was ~10 % of the sentinel's CPU). Plain ws:// (development only) keeps random keys.
+    // ends (~10 % of the sentinel's CPU otherwise). Plain ws:// (development only) keeps random keys.
     ...(target.url.startsWith("wss://") ? { generateMask: zeroMask } : {}),
   });
   let socket: Socket | undefined;

@@ -50,7 +50,7 @@ export type JsonConversion = { ok: true; value: JsonValue } | { ok: false; reaso
 export function toJsonValue(value: unknown): JsonConversion {
   if (value === undefined) return { ok: true, value: null };
   // Plain JSON (the common case) is copied directly: a stringify/parse round trip per call
-  // was a measurable share of a small call's cost.
+  // is a measurable share of a small call's cost.
   const copy = copyPlainJson(value, 0);
   if (copy !== NOT_PLAIN) return { ok: true, value: copy };
   try {

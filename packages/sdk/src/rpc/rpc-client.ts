@@ -1,46 +1,34 @@
 /**
- * Caller side of the RPC layer: sends requests, matches replies by correlation id, enforces
- * timeouts, turns streamed answers into `RpcStream`s and re-sends failed calls when the retry
- * policy says it is safe.
+ * Caller side of the RPC layer: validates calls, runs their attempts through the CallTable
+ * (requests, replies, timeouts, streams) and re-sends failed calls when the retry policy says
+ * it is safe.
  */
 import { randomUUID } from "node:crypto";
+import { AttemptFailure, CallTable, describe, type RpcResult } from "./call-table.js";
 import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
 import { isPlainObject, toJsonValue } from "./json-value.js";
 import {
   DEFAULT_STREAM_WINDOW,
-  encodeRequest,
-  fameCodeOf,
   isValidMethodName,
-  MAX_FAME_CODE_LENGTH,
   MAX_STREAM_WINDOW,
   type RpcErrorObject,
   type RpcReplyMessage,
-  truncate,
 } from "./jsonrpc.js";
 import {
   backoffDelayMs,
   FAILOVER_CODES,
-  type FailureInfo,
   type RetryPolicy,
   resolveRetryPolicy,
   shouldRetry,
 } from "./retry-policy.js";
 import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc-error.js";
-import { type RpcStream, StreamReceiver } from "./rpc-stream.js";
-import {
-  type JsonObject,
-  type JsonValue,
-  type RpcMessageMeta,
-  type RpcOutbound,
-  sendVia,
-} from "./transport.js";
+import type { JsonObject, RpcMessageMeta, RpcOutbound } from "./transport.js";
+
+export type { RpcResult } from "./call-table.js";
 
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_PENDING_CALLS = 10_000;
 const MAX_TIMER_MS = 2_147_483_647;
-
-/** What a call resolves to: a JSON result, or a stream when the callee answered with one. */
-export type RpcResult = JsonValue | RpcStream<JsonValue>;
 
 export interface RetryInfo {
   address: string;
@@ -101,45 +89,9 @@ export interface RpcClientMetrics {
   lastFailoverLatencyMs: number | undefined;
 }
 
-/** Why one attempt failed: the error for the caller plus what the retry decision needs. */
-class AttemptFailure extends Error {
-  readonly error: RpcError;
-  readonly info: FailureInfo;
-  /** Local failures (bad arguments, cancellation, overload) are never retried. */
-  readonly local: boolean;
-  constructor(error: RpcError, info: FailureInfo, local = false) {
-    super(error.message);
-    this.error = error;
-    this.info = info;
-    this.local = local;
-  }
-}
-
-interface WaitingCall {
-  kind: "waiting";
-  id: string;
-  address: string;
-  method: string;
-  window: number;
-  timeoutMs: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  resolve: (value: RpcResult) => void;
-  reject: (failure: AttemptFailure) => void;
-}
-
-interface StreamingCall {
-  kind: "stream";
-  id: string;
-  receiver: StreamReceiver;
-}
-
-type PendingCall = WaitingCall | StreamingCall;
-
 export class RpcClient {
-  readonly #outbound: RpcOutbound;
-  readonly #pending = new Map<string, PendingCall>();
+  readonly #calls: CallTable;
   readonly #defaultTimeoutMs: number;
-  readonly #maxPending: number;
   readonly #window: number;
   readonly #policy: Readonly<RetryPolicy>;
   readonly #beforeRetry: RpcClientOptions["beforeRetry"];
@@ -154,15 +106,13 @@ export class RpcClient {
     failures: 0,
     lastFailoverLatencyMs: undefined,
   };
-  #closed: RpcError | undefined;
 
   constructor(outbound: RpcOutbound, options: RpcClientOptions = {}) {
-    this.#outbound = outbound;
     this.#defaultTimeoutMs = checkTimeout(
       options.defaultTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
       "defaultTimeoutMs",
     );
-    this.#maxPending = checkPositiveInt(
+    const maxPending = checkPositiveInt(
       options.maxPendingCalls ?? DEFAULT_MAX_PENDING_CALLS,
       "maxPendingCalls",
     );
@@ -173,6 +123,7 @@ export class RpcClient {
     this.#now = options.now ?? (() => performance.now());
     this.#newCorrId = options.newCorrId ?? randomUUID;
     this.#diag = options.onDiagnostic;
+    this.#calls = new CallTable(outbound, maxPending, options.onDiagnostic);
   }
 
   metrics(): RpcClientMetrics {
@@ -181,7 +132,7 @@ export class RpcClient {
 
   /** Calls and open streams still waiting for the callee. */
   get pendingCount(): number {
-    return this.#pending.size;
+    return this.#calls.size;
   }
 
   /**
@@ -231,7 +182,7 @@ export class RpcClient {
     for (;;) {
       const corrId = this.#newCorrId();
       try {
-        const result = await this.#attempt(
+        const result = await this.#calls.attempt(
           address,
           method,
           payloadParams,
@@ -266,7 +217,7 @@ export class RpcClient {
             throw err;
           }
         }
-        if (this.#closed !== undefined) throw err;
+        if (this.#calls.closed !== undefined) throw err;
         this.#metrics.retries++;
         if (FAILOVER_CODES.has(code)) {
           this.#metrics.failovers++;
@@ -277,105 +228,6 @@ export class RpcClient {
         }
       }
     }
-  }
-
-  #attempt(
-    address: string,
-    method: string,
-    params: JsonObject | undefined,
-    corrId: string,
-    timeoutMs: number,
-    window: number,
-    options: CallOptions,
-  ): Promise<RpcResult> {
-    if (this.#closed !== undefined) return Promise.reject(localFailure(this.#closed));
-    if (options.signal?.aborted) return Promise.reject(localFailure(cancelledError()));
-    if (this.#pending.size >= this.#maxPending) {
-      return Promise.reject(
-        localFailure(
-          new RpcError(RpcErrorCode.SERVER_ERROR, "too many pending calls", FameRpcCode.TOO_MANY_INFLIGHT, {
-            notExecuted: true,
-          }),
-        ),
-      );
-    }
-    if (this.#pending.has(corrId)) {
-      return Promise.reject(
-        localFailure(new RpcError(RpcErrorCode.INTERNAL_ERROR, "duplicate correlation id")),
-      );
-    }
-    return new Promise<RpcResult>((resolve, reject) => {
-      const call: WaitingCall = {
-        kind: "waiting",
-        id: corrId,
-        address,
-        method,
-        window,
-        timeoutMs,
-        timer: undefined,
-        resolve,
-        reject,
-      };
-      const signal = options.signal;
-      if (signal !== undefined) {
-        // only a cancellable call pays for the listener and the wrappers that remove it
-        const onAbort = (): void => {
-          if (this.#pending.get(corrId) === call)
-            this.#settleFailure(corrId, call, localFailure(cancelledError()));
-        };
-        call.resolve = (value) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(value);
-        };
-        call.reject = (failure) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(failure);
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-      }
-      // the timer's arguments instead of a closure per call
-      call.timer = setTimeout(RpcClient.#expire, timeoutMs, this, corrId, call);
-      call.timer.unref?.();
-      this.#pending.set(corrId, call);
-
-      const request = encodeRequest(corrId, method, params, window);
-      const meta = options.meta;
-      sendVia(
-        this.#outbound,
-        address,
-        request,
-        meta === undefined ? { corrId } : { corrId, meta },
-        (err: unknown) => {
-          if (this.#pending.get(corrId) !== call) return;
-          // The connection layer may classify its own failure with an RpcError.
-          const error =
-            err instanceof RpcError
-              ? err
-              : new RpcError(
-                  RpcErrorCode.SERVER_ERROR,
-                  `send failed: ${describe(err)}`,
-                  FameRpcCode.INTERNAL_ERROR,
-                );
-          this.#settleFailure(
-            corrId,
-            call,
-            new AttemptFailure(error, transportInfo(error.fameCode, error.notExecuted)),
-          );
-        },
-      );
-    });
-  }
-
-  /** a waiting call's timer ran out */
-  static #expire(client: RpcClient, corrId: string, call: WaitingCall): void {
-    call.timer = undefined;
-    if (client.#pending.get(corrId) !== call) return;
-    const error = new RpcError(
-      RpcErrorCode.SERVER_ERROR,
-      `call ${call.method} at ${call.address} timed out after ${call.timeoutMs} ms`,
-      FameRpcCode.TIMEOUT,
-    );
-    client.#settleFailure(corrId, call, new AttemptFailure(error, transportInfo(FameRpcCode.TIMEOUT, false)));
   }
 
   #backoff(ms: number, signal: AbortSignal | undefined, failure: AttemptFailure): Promise<void> {
@@ -395,92 +247,12 @@ export class RpcClient {
 
   /** A validated reply for one of our calls (matched by envelope correlation id). */
   handleReply(message: RpcReplyMessage, m: RpcMessageMeta): void {
-    const call = this.#pending.get(m.corrId);
-    if (call === undefined || message.id !== call.id) {
-      // Late replies after a timeout or cancel are normal; anything else is noise.
-      reportDiagnostic(this.#diag, "unmatched_reply", m.corrId, message.kind);
-      return;
-    }
-    if (call.kind === "stream") {
-      const r = call.receiver;
-      switch (message.kind) {
-        case "item":
-          r.onItem(message.seq, message.result);
-          break;
-        case "end":
-          r.onEnd(message.seq);
-          break;
-        case "error":
-          r.fail(errorFromWire(message.error));
-          break;
-        default:
-          r.fail(
-            new RpcError(RpcErrorCode.SERVER_ERROR, "unary result inside a stream", FameRpcCode.BAD_MESSAGE),
-          );
-      }
-      return;
-    }
-    switch (message.kind) {
-      case "result":
-        this.#clearWaiting(m.corrId, call);
-        call.resolve(message.result);
-        return;
-      case "error": {
-        const error = errorFromWire(message.error);
-        const info: FailureInfo = { fameCode: error.fameCode, transport: false, notExecuted: false };
-        this.#settleFailure(m.corrId, call, new AttemptFailure(error, info));
-        return;
-      }
-      default: {
-        // The first item (or an immediate end) tells us the answer is a stream.
-        this.#clearWaiting(m.corrId, call);
-        const corrId = m.corrId;
-        // Credits go to whoever is producing the stream: with replicas that is the
-        // replica's own address, not the logical one we called.
-        const source = m.from ?? call.address;
-        const receiver = new StreamReceiver({
-          id: call.id,
-          window: call.window,
-          idleTimeoutMs: call.timeoutMs,
-          method: call.method,
-          host: {
-            sendControl: (payload) => {
-              sendVia(this.#outbound, source, payload, { corrId }, (err: unknown) => {
-                reportDiagnostic(this.#diag, "stream_control_send_failed", corrId, describe(err));
-              });
-            },
-            release: () => {
-              if (this.#pending.get(corrId) === entry) this.#pending.delete(corrId);
-            },
-          },
-        });
-        const entry: StreamingCall = { kind: "stream", id: call.id, receiver };
-        this.#pending.set(corrId, entry);
-        call.resolve(receiver.stream);
-        if (message.kind === "item") receiver.onItem(message.seq, message.result);
-        else receiver.onEnd(message.seq);
-      }
-    }
+    this.#calls.handleReply(message, m);
   }
 
   /** A reply for `corrId` failed validation: end the call now rather than at its timeout. */
   rejectMalformedReply(corrId: string, error: RpcErrorObject): void {
-    const call = this.#pending.get(corrId);
-    if (call === undefined) return;
-    const err = new RpcError(
-      RpcErrorCode.SERVER_ERROR,
-      `malformed reply: ${error.message}`,
-      FameRpcCode.BAD_MESSAGE,
-    );
-    if (call.kind === "stream") {
-      call.receiver.fail(err);
-      return;
-    }
-    this.#settleFailure(
-      corrId,
-      call,
-      new AttemptFailure(err, { fameCode: err.fameCode, transport: false, notExecuted: false }),
-    );
+    this.#calls.rejectMalformedReply(corrId, error);
   }
 
   /**
@@ -488,65 +260,18 @@ export class RpcClient {
    * Returns false when no call is waiting on that id.
    */
   failCall(corrId: string, code: string, reason: string, options: { notExecuted?: boolean } = {}): boolean {
-    const call = typeof corrId === "string" ? this.#pending.get(corrId) : undefined;
-    if (call === undefined) return false;
-    const fameCode =
-      typeof code === "string" && code.length > 0 && code.length <= MAX_FAME_CODE_LENGTH
-        ? code
-        : FameRpcCode.INTERNAL_ERROR;
-    const message = typeof reason === "string" && reason.length > 0 ? truncate(reason, 1024) : fameCode;
-    const notExecuted = options.notExecuted === true;
-    const error = new RpcError(RpcErrorCode.SERVER_ERROR, message, fameCode, { notExecuted });
-    if (call.kind === "stream") {
-      call.receiver.fail(error);
-    } else {
-      this.#settleFailure(corrId, call, new AttemptFailure(error, transportInfo(fameCode, notExecuted)));
-    }
-    return true;
+    return this.#calls.failCall(corrId, code, reason, options);
   }
 
   /** Fail every pending call, e.g. when the connection dropped. Returns how many. */
   failAll(code: string, reason: string, options: { notExecuted?: boolean } = {}): number {
-    let n = 0;
-    for (const corrId of [...this.#pending.keys()]) if (this.failCall(corrId, code, reason, options)) n++;
-    return n;
+    return this.#calls.failAll(code, reason, options);
   }
 
   /** Reject everything pending and refuse new calls. */
   close(reason = "rpc client closed"): void {
-    this.#closed ??= new RpcError(RpcErrorCode.SERVER_ERROR, reason, FameRpcCode.NOT_ACTIVE);
-    for (const [corrId, call] of [...this.#pending]) {
-      if (call.kind === "stream") call.receiver.fail(this.#closed);
-      else this.#settleFailure(corrId, call, localFailure(this.#closed));
-    }
+    this.#calls.close(new RpcError(RpcErrorCode.SERVER_ERROR, reason, FameRpcCode.NOT_ACTIVE));
   }
-
-  #clearWaiting(corrId: string, call: WaitingCall): void {
-    if (call.timer !== undefined) clearTimeout(call.timer);
-    call.timer = undefined;
-    if (this.#pending.get(corrId) === call) this.#pending.delete(corrId);
-  }
-
-  #settleFailure(corrId: string, call: WaitingCall, failure: AttemptFailure): void {
-    this.#clearWaiting(corrId, call);
-    call.reject(failure);
-  }
-}
-
-function transportInfo(fameCode: string | undefined, notExecuted: boolean): FailureInfo {
-  return { fameCode, transport: true, notExecuted };
-}
-
-function localFailure(error: RpcError): AttemptFailure {
-  return new AttemptFailure(error, { fameCode: error.fameCode, transport: false, notExecuted: true }, true);
-}
-
-function cancelledError(): RpcError {
-  return new RpcError(RpcErrorCode.SERVER_ERROR, "call cancelled by caller", FameRpcCode.CANCELLED);
-}
-
-function errorFromWire(error: RpcErrorObject): RpcError {
-  return new RpcError(error.code, error.message, fameCodeOf(error));
 }
 
 /** Params are an object (or absent) and must survive JSON; checked before anything is sent. */
@@ -585,13 +310,4 @@ function checkWindow(value: number): number {
     throw new RangeError(`streamWindow must be an integer in 1..${MAX_STREAM_WINDOW}`);
   }
   return value;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  try {
-    return String(err);
-  } catch {
-    return "unknown error";
-  }
 }

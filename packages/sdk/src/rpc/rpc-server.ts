@@ -406,8 +406,8 @@ const NO_META: Readonly<Record<string, string>> = Object.freeze({});
 /**
  * What an operation sees of its call: read-only (accessors without setters, so an assignment
  * throws in strict code), built for every call served, so nothing is copied or frozen until
- * it is read — freezing per call showed in the replica's profile, and most operations never
- * look at their meta.
+ * it is read: freezing per call costs a replica measurably, and most operations never look
+ * at their meta.
  */
 class ServedCallContext implements CallContext {
   readonly #corrId: string;
@@ -456,7 +456,7 @@ class ServedCallContext implements CallContext {
 
 /**
  * A call's abort signal, made only when the operation reads it: an AbortController per
- * call was the largest single cost of serving small calls, and most operations never look.
+ * call is the largest single cost of serving small calls, and most operations never look.
  */
 class LazyAbort {
   #controller: AbortController | undefined;
