@@ -14,6 +14,7 @@ import { createRemoteJWKSet, customFetch } from "jose";
 import { AttachAuthority, type AttachVerifiers } from "./attach-authority.js";
 import { type SentinelConfig, sentinelConfigFromEnv } from "./sentinel-config.js";
 import { startSentinelServer } from "./sentinel-server.js";
+import { SessionDirectory } from "./session-directory.js";
 import { AFTLoadBalancerStickinessManager, parseStickinessConfig } from "./stickiness/index.js";
 
 function welcomeKeys(config: SentinelConfig): VerificationKeys {
@@ -68,13 +69,18 @@ runMain(async () => {
     directToken: config.directToken,
     verifiers: verifiersFor(config),
   });
+  // The sticky table checks AFTs against the keys replicas attached with: it reads the
+  // sentinel's session directory.
+  const sessions = new SessionDirectory();
   const stickiness = new AFTLoadBalancerStickinessManager(
     parseStickinessConfig(config.stickiness ?? defaultStickiness(config)),
+    { directory: sessions },
   );
   return startSentinelServer(config, {
     log,
     attach,
     stickiness,
+    sessions,
     showEnvelopes: readBool(process.env["FAME_SHOW_ENVELOPES"], "FAME_SHOW_ENVELOPES", false),
   });
 }, "sentinel");
