@@ -12,7 +12,7 @@ export const ERROR_CODE_DESCRIPTIONS = {
   not_authorized: "sender may not perform this operation",
   reply_to_not_owned: "replyTo is not an address of the sending node",
   session_not_owned: "the affinity session belongs to another client",
-  too_many_sessions: "the client holds too many sessions in an exclusive pool",
+  too_many_client_sessions: "the client holds its share of sessions in an exclusive pool",
   ticket_invalid: "attach ticket is malformed, expired or not for this sentinel",
   ticket_replayed: "attach ticket was already used",
   cert_invalid: "certificate chain does not verify or does not match the key",

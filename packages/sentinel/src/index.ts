@@ -11,8 +11,17 @@ export { type InflightEntry, InflightTracker } from "./inflight-tracker.js";
 export * from "./limits/index.js";
 export * from "./metrics/index.js";
 export { type Link, type NodeKey, NodeSession } from "./node-session.js";
-export { type AuthorizeStage, PermissiveAuthorizer } from "./pipeline/authorize-stage.js";
+export {
+  AUTHZ_CODES,
+  type AuthorizeStage,
+  type AuthzCode,
+  FrameAuthorizer,
+  type FrameAuthorizerDeps,
+  ownsAddress,
+  PermissiveAuthorizer,
+} from "./pipeline/authorize-stage.js";
 export type { RouteKind, RouteRequest } from "./pipeline/route-request.js";
+export { type AccessPolicy, OPEN_ACCESS } from "./policy/access-policy.js";
 export {
   AFFINITY_KINDS,
   type AffinityKind,

@@ -59,6 +59,8 @@ export interface SentinelConfig {
   maxInflightPerConnection: number;
   /** channel pins plus pending channel opens per client sid (FAME_MAX_CHANNELS_PER_CLIENT) */
   maxChannelsPerClient: number;
+  /** sessions one client may hold in one exclusive pool (FAME_MAX_EXCLUSIVE_SESSIONS_PER_CLIENT) */
+  maxExclusiveSessionsPerClient: number;
   /** WebSocket upgrades per remote IP per minute, also the burst (FAME_ATTACH_RATE_PER_MIN) */
   attachRatePerMin: number;
   /** connections open but not yet attached, all remotes together (FAME_MAX_PENDING_ATTACH) */
@@ -177,7 +179,12 @@ function limitsFromEnv(
   heartbeatMs: number,
 ): Pick<
   SentinelConfig,
-  "maxChannelsPerClient" | "attachRatePerMin" | "maxPendingAttach" | "maxPendingAttachPerIp" | "idleTimeoutMs"
+  | "maxChannelsPerClient"
+  | "maxExclusiveSessionsPerClient"
+  | "attachRatePerMin"
+  | "maxPendingAttach"
+  | "maxPendingAttachPerIp"
+  | "idleTimeoutMs"
 > {
   const idleTimeoutMs = readInt(env["FAME_IDLE_TIMEOUT_MS"], "FAME_IDLE_TIMEOUT_MS", {
     // unset, it also stays clear of a long heartbeat interval
@@ -198,6 +205,11 @@ function limitsFromEnv(
       min: 1,
       max: 1_000_000,
     }),
+    maxExclusiveSessionsPerClient: readInt(
+      env["FAME_MAX_EXCLUSIVE_SESSIONS_PER_CLIENT"],
+      "FAME_MAX_EXCLUSIVE_SESSIONS_PER_CLIENT",
+      { fallback: LIMIT_DEFAULTS.maxExclusiveSessionsPerClient, min: 1, max: 1_000_000 },
+    ),
     attachRatePerMin: readInt(env["FAME_ATTACH_RATE_PER_MIN"], "FAME_ATTACH_RATE_PER_MIN", {
       fallback: LIMIT_DEFAULTS.attachRatePerMin,
       min: 1,

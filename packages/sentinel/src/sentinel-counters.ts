@@ -10,6 +10,8 @@ export interface SentinelCounters {
   idleClosed: number;
   /** SecureOpens refused with too_many_channels */
   channelQuotaRefused: number;
+  /** frames refused by the authorize stage (per code: the authorizer's `refusals`) */
+  authzRefused: number;
 }
 
 export function newSentinelCounters(): SentinelCounters {
@@ -23,5 +25,6 @@ export function newSentinelCounters(): SentinelCounters {
     replicaUnavailableNacks: 0,
     idleClosed: 0,
     channelQuotaRefused: 0,
+    authzRefused: 0,
   };
 }

@@ -21,6 +21,8 @@ export interface StatusSources {
   counters: SentinelCounters;
   affinity: PoolRouter<NodeSession>;
   stickiness: AFTLoadBalancerStickinessManager | undefined;
+  /** the authorize stage's refusals per code (undefined with a custom authorizer) */
+  authzRefusals?: Readonly<Record<string, number>> | undefined;
 }
 
 /** The status page (GET /fame/v1/status): attached nodes, pools, counters, pins, distribution. */
@@ -45,6 +47,7 @@ export function sentinelStatus(src: StatusSources): Record<string, unknown> {
     pools: src.registry.snapshot(),
     inflight: src.inflight.size,
     counters: { ...src.counters },
+    refusedByCode: { ...src.authzRefusals },
     stickiness: stickiness
       ? { ...stickiness.metrics(), perReplica: Object.fromEntries(stickiness.pinsPerReplica()) }
       : null,
@@ -61,6 +64,7 @@ export function sentinelMetricsText(src: StatusSources): string {
       attachedNodes: src.directory.attachedCount,
       inflight: src.inflight.size,
       counters: { ...src.counters },
+      refusals: src.authzRefusals,
       distribution: src.affinity.snapshot(),
       stickiness: stickiness
         ? { metrics: stickiness.metrics(), pinsPerReplica: stickiness.pinsPerReplica() }

@@ -9,7 +9,7 @@ import { PendingAttaches } from "./limits/pending-attaches.js";
 import type { Link, NodeSession } from "./node-session.js";
 import { AccountStage } from "./pipeline/account-stage.js";
 import { AuthenticateStage } from "./pipeline/authenticate-stage.js";
-import { type AuthorizeStage, PermissiveAuthorizer } from "./pipeline/authorize-stage.js";
+import { type AuthorizeStage, FrameAuthorizer } from "./pipeline/authorize-stage.js";
 import { ControlFrames } from "./pipeline/control-frames.js";
 import { DecodeStage } from "./pipeline/decode-stage.js";
 import { DeliverStage } from "./pipeline/deliver-stage.js";
@@ -18,6 +18,7 @@ import { PhysicalRoute } from "./pipeline/physical-route.js";
 import { PoolRoute } from "./pipeline/pool-route.js";
 import type { RouteRequest } from "./pipeline/route-request.js";
 import { RouteStage } from "./pipeline/route-stage.js";
+import { type AccessPolicy, OPEN_ACCESS } from "./policy/access-policy.js";
 import { LogicalRegistry } from "./routing/index.js";
 import type { SentinelConfig } from "./sentinel-config.js";
 import { newSentinelCounters, type SentinelCounters } from "./sentinel-counters.js";
@@ -40,7 +41,9 @@ export type SentinelSettings = Pick<
   | "maxFrameBytes"
   | "maxInflightPerConnection"
 > &
-  Partial<Pick<SentinelConfig, "maxChannelsPerClient" | "idleTimeoutMs" | "pools">>;
+  Partial<
+    Pick<SentinelConfig, "maxChannelsPerClient" | "maxExclusiveSessionsPerClient" | "idleTimeoutMs" | "pools">
+  >;
 
 export interface SentinelDeps {
   log: Logger;
@@ -51,8 +54,10 @@ export interface SentinelDeps {
    * sentinel makes its own and hands it to the manager.
    */
   sessions?: SessionDirectory | undefined;
-  /** the authorize stage; by default every authenticated frame is allowed */
+  /** the authorize stage; by default a `FrameAuthorizer` over `policy` */
   authorize?: AuthorizeStage | undefined;
+  /** who may call which logical addresses (the default authorizer asks it); default OPEN_ACCESS */
+  policy?: AccessPolicy | undefined;
   now?: () => number;
   backend?: CryptoBackend;
   /** print every envelope passing through (FAME_SHOW_ENVELOPES) */
@@ -186,7 +191,18 @@ export class Sentinel {
     this.account = account;
     this.control = control;
     this.decode = new DecodeStage({ sid, limits, counters, log, showEnvelopes, deliver, authenticate });
-    this.authorize = deps.authorize ?? new PermissiveAuthorizer();
+    const authorizer =
+      deps.authorize ??
+      new FrameAuthorizer({
+        stickiness,
+        pendingOpens,
+        affinity,
+        policy: deps.policy ?? OPEN_ACCESS,
+        counters,
+        maxExclusiveSessionsPerClient:
+          settings.maxExclusiveSessionsPerClient ?? LIMIT_DEFAULTS.maxExclusiveSessionsPerClient,
+      });
+    this.authorize = authorizer;
     this.route = new RouteStage({
       sid,
       registry,
@@ -207,6 +223,7 @@ export class Sentinel {
       counters,
       affinity,
       stickiness,
+      authzRefusals: authorizer instanceof FrameAuthorizer ? authorizer.refusals : undefined,
     };
   }
 

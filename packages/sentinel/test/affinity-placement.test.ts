@@ -32,7 +32,7 @@ describe("bounded-load session placement", () => {
       const p = pool(["replica-a", "replica-b"]);
       const t = new SessionTable({ ttlMs: 60_000, maxEntries: 100 });
       const first = placeSession(`client-1-${i}`, p, (id) => t.countFor(id), 1.25);
-      t.place(`client-1-${i}`, first!.id);
+      t.place(`client-1-${i}`, first!.id, "c1");
       const second = placeSession(`client-2-${i}`, p, (id) => t.countFor(id), 1.25);
       expect(second?.id).not.toBe(first?.id);
     }
@@ -43,7 +43,7 @@ describe("bounded-load session placement", () => {
     const t = new SessionTable({ ttlMs: 60_000, maxEntries: 10_000 });
     for (let i = 0; i < 400; i++) {
       const node = placeSession(`s${i}`, p, (id) => t.countFor(id), 1.25);
-      t.place(`s${i}`, node!.id);
+      t.place(`s${i}`, node!.id, "c1");
     }
     for (const id of ["r0", "r1", "r2", "r3"]) {
       expect(t.countFor(id)).toBeLessThanOrEqual(Math.floor(1.25 * 100));
@@ -58,7 +58,7 @@ describe("bounded-load session placement", () => {
       const e = t.get(s);
       if (e?.replicaId !== undefined && p.has(e.replicaId)) return e.replicaId;
       const node = placeSession(s, p, (id) => t.countFor(id), 1.25)!;
-      t.place(s, node.id);
+      t.place(s, node.id, "c1");
       return node.id;
     };
     const before = new Map<string, string>();
@@ -99,7 +99,7 @@ describe("exclusive placement", () => {
       const node = placeExclusiveSession(s, p, (id) => t.countFor(id));
       expect(node).toBeDefined();
       got.add(node!.id);
-      t.place(s, node!.id);
+      t.place(s, node!.id, "c1");
     }
     expect(got).toEqual(new Set(["r0", "r1", "r2"]));
     expect(placeExclusiveSession("d", p, (id) => t.countFor(id))).toBeUndefined();

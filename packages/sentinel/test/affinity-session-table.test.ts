@@ -10,23 +10,23 @@ function table(maxEntries = 100, ttlMs = 10_000) {
 describe("SessionTable", () => {
   it("places, finds and counts sessions per replica", () => {
     const { t } = table();
-    t.place("s1", "r1");
-    t.place("s2", "r1");
-    t.place("s3", "r2");
+    t.place("s1", "r1", "c1");
+    t.place("s2", "r1", "c1");
+    t.place("s3", "r2", "c1");
     expect(t.get("s1")?.replicaId).toBe("r1");
     expect(t.countFor("r1")).toBe(2);
     expect(t.countFor("r2")).toBe(1);
     expect(Object.fromEntries(t.perReplica())).toEqual({ r1: 2, r2: 1 });
     // moving a session updates both replicas' counts
-    t.place("s1", "r2");
+    t.place("s1", "r2", "c1");
     expect([t.countFor("r1"), t.countFor("r2")]).toEqual([1, 2]);
     expect(t.sessionsOf("r2").sort()).toEqual(["s1", "s3"]);
   });
 
   it("forgets a session idle for the TTL, and a touch keeps it alive", () => {
     const { t, clock } = table(100, 10_000);
-    const a = t.place("a", "r1");
-    t.place("b", "r1");
+    const a = t.place("a", "r1", "c1");
+    t.place("b", "r1", "c1");
     clock.advance(6000);
     t.touch(a);
     clock.advance(6000);
@@ -44,10 +44,10 @@ describe("SessionTable", () => {
   it("sweeps oldest first and stops at the first live session", () => {
     const { t, clock } = table(100, 1000);
     for (let i = 0; i < 5; i++) {
-      t.place(`old${i}`, "r1");
+      t.place(`old${i}`, "r1", "c1");
     }
     clock.advance(2000);
-    t.place("fresh", "r2");
+    t.place("fresh", "r2", "c1");
     expect(t.sweep(3)).toBe(3);
     expect(t.sweep()).toBe(2);
     expect(t.size).toBe(1);
@@ -56,26 +56,26 @@ describe("SessionTable", () => {
 
   it("is bounded: beyond maxEntries the least recently used session is evicted", () => {
     const { t, clock } = table(3);
-    const a = t.place("a", "r1");
+    const a = t.place("a", "r1", "c1");
     clock.advance(1);
-    t.place("b", "r1");
+    t.place("b", "r1", "c1");
     clock.advance(1);
-    t.place("c", "r2");
+    t.place("c", "r2", "c1");
     clock.advance(1);
     t.touch(a); // b is now the least recently used
-    t.place("d", "r2");
+    t.place("d", "r2", "c1");
     expect(t.size).toBe(3);
     expect(t.get("b")).toBeUndefined();
     expect(t.get("a")?.replicaId).toBe("r1");
     expect(t.counts.evicted).toBe(1);
     expect(t.countFor("r1")).toBe(1);
-    for (let i = 0; i < 50; i++) t.place(`x${i}`, "r3");
+    for (let i = 0; i < 50; i++) t.place(`x${i}`, "r3", "c1");
     expect(t.size).toBe(3);
   });
 
   it("a replica leaving orphans only its own sessions", () => {
     const { t } = table();
-    for (let i = 0; i < 30; i++) t.place(`s${i}`, `r${i % 3}`);
+    for (let i = 0; i < 30; i++) t.place(`s${i}`, `r${i % 3}`, "c1");
     expect(t.removeReplica("r1")).toBe(10);
     expect(t.counts.orphaned).toBe(10);
     expect(t.countFor("r1")).toBe(0);
@@ -90,7 +90,7 @@ describe("SessionTable", () => {
 
   it("ends a session on request", () => {
     const { t } = table();
-    t.place("s", "r1");
+    t.place("s", "r1", "c1");
     expect(t.end("s")).toBe(true);
     expect(t.end("s")).toBe(false);
     expect(t.countFor("r1")).toBe(0);

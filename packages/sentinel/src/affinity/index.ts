@@ -11,6 +11,8 @@ export {
   type PoolRouterDeps,
   type Refusal,
   type RoutedNode,
+  SESSION_NOT_OWNED,
+  TOO_MANY_SESSIONS,
 } from "./pool-router.js";
 export type { PoolCounters, PoolDistribution, ReplicaDistribution } from "./pool-stats.js";
 export {

@@ -50,6 +50,16 @@ interface PolicyState<N extends RoutedNode> {
 
 const SWEEP_WORK = 10_000;
 
+/** Refusals of `sessionAccess`: frozen, so refusing allocates nothing. */
+export const SESSION_NOT_OWNED: Refusal = Object.freeze({
+  code: "session_not_owned",
+  reason: "this session id belongs to another client",
+});
+export const TOO_MANY_SESSIONS: Refusal = Object.freeze({
+  code: "too_many_client_sessions",
+  reason: "this client holds its share of sessions in this exclusive pool",
+});
+
 function nameOf(address: string): string {
   return address.slice(0, address.indexOf("@"));
 }
@@ -122,8 +132,37 @@ export class PoolRouter<N extends RoutedNode> {
     return { code: "NOT_ACTIVE", reason: `no replica of ${address} is active` };
   }
 
-  /** Where new work for `address` goes (a SecureOpen, or plaintext Data). */
-  place(address: string, pool: ReplicaPool<N>, sessionId: string | undefined): Placement<N> {
+  /**
+   * May `clientSid` use session `sessionId` of the pool at `address` (route under it, end it, or
+   * have it placed or moved)? Only the client that created a session may; and in an exclusive
+   * pool a client may create at most `maxExclusive` sessions, so that one client cannot hold
+   * every replica. O(1): one policy lookup, one session lookup, one count.
+   */
+  sessionAccess(
+    address: string,
+    sessionId: string,
+    clientSid: string,
+    maxExclusive: number,
+  ): Refusal | undefined {
+    const state = this.policies.get(address);
+    const table = state?.sessions;
+    if (table === undefined) return undefined;
+    const owner = table.ownerOf(sessionId);
+    if (owner !== undefined) return owner === clientSid ? undefined : SESSION_NOT_OWNED;
+    if (state!.policy.exclusive && table.heldBy(clientSid) >= maxExclusive) return TOO_MANY_SESSIONS;
+    return undefined;
+  }
+
+  /**
+   * Where new work for `address` goes (a SecureOpen, or plaintext Data); `clientSid` owns a
+   * session it creates.
+   */
+  place(
+    address: string,
+    pool: ReplicaPool<N>,
+    sessionId: string | undefined,
+    clientSid: string,
+  ): Placement<N> {
     const state = this.policies.get(address);
     if (state === undefined) return { kind: "node", node: this.fallback.pick(pool, sessionId) };
     if (state.policy.mode === "single-active") {
@@ -137,7 +176,7 @@ export class PoolRouter<N extends RoutedNode> {
       };
     }
     if (state.sessions !== undefined && sessionId !== undefined) {
-      return this.routeSession(state, state.sessions, address, pool, sessionId);
+      return this.routeSession(state, state.sessions, address, pool, sessionId, clientSid);
     }
     return { kind: "node", node: (state.balancer ?? this.fallback).pick(pool, sessionId) };
   }
@@ -146,13 +185,15 @@ export class PoolRouter<N extends RoutedNode> {
    * Channel data found its pin on `replicaId` (channel stickiness wins). Refused with
    * channel_unknown, so the client opens a new channel where the policy says, when the replica
    * is no longer the active one (single-active) or is draining/unhealthy past the pool's
-   * draining timeout. Session pools count the hit (or the disagreement).
+   * draining timeout. Session pools count the hit (or the disagreement); `clientSid` owns a
+   * session placed here.
    */
   checkPinned(
     address: string,
     pool: ReplicaPool<N>,
     replicaId: string,
     sessionId: string | undefined,
+    clientSid: string,
   ): Refusal | undefined {
     const state = this.policies.get(address);
     if (state === undefined) return undefined;
@@ -183,7 +224,7 @@ export class PoolRouter<N extends RoutedNode> {
       counters.stickyViolations++;
     } else if (!state.policy.exclusive || table.countFor(replicaId) === 0) {
       // The session expired (or its placement was lost) while the channel lived on: follow it.
-      table.place(sessionId, replicaId);
+      table.place(sessionId, replicaId, clientSid);
       if (entry === undefined) counters.stickyMisses++;
       else counters.stickyViolations++;
     } else {
@@ -315,6 +356,7 @@ export class PoolRouter<N extends RoutedNode> {
     address: string,
     pool: ReplicaPool<N>,
     sessionId: string,
+    clientSid: string,
   ): Placement<N> {
     const counters = this.stats.countersOf(address);
     const entry = table.get(sessionId);
@@ -346,7 +388,7 @@ export class PoolRouter<N extends RoutedNode> {
       counters.stickyViolations++;
       this.deps.log.info({ address, from: entry.replicaId ?? null, to: node.id }, "session moved");
     }
-    table.place(sessionId, node.id);
+    table.place(sessionId, node.id, clientSid);
     return { kind: "node", node };
   }
 

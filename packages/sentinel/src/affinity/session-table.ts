@@ -10,6 +10,11 @@
 
 export interface SessionEntry {
   readonly sessionId: string;
+  /**
+   * The client sid that created the session: a session id is a name, not a key, so only its
+   * owner may route under it, end it or move it (anyone else learning the id gets session_not_owned).
+   */
+  readonly owner: string;
   /** undefined once its replica left: the next request places the session again */
   replicaId: string | undefined;
   readonly createdAt: number;
@@ -38,6 +43,8 @@ export class SessionTable {
   readonly counts: SessionTableCounts = { ended: 0, expired: 0, evicted: 0, orphaned: 0 };
   private readonly entries = new Map<string, SessionEntry>();
   private readonly byReplica = new Map<string, Set<string>>();
+  /** sessions per owner sid: the per-client cap of exclusive pools reads this */
+  private readonly byOwner = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
@@ -68,6 +75,21 @@ export class SessionTable {
     return entry;
   }
 
+  /**
+   * The owner of a live session, without touching it (authorization reads this for every
+   * frame naming a session); undefined when the session is unknown or has expired.
+   */
+  ownerOf(sessionId: string): string | undefined {
+    const entry = this.entries.get(sessionId);
+    if (entry === undefined || this.now() - entry.lastUsed >= this.ttlMs) return undefined;
+    return entry.owner;
+  }
+
+  /** sessions `owner` holds in this table (expired ones included until swept) */
+  heldBy(owner: string): number {
+    return this.byOwner.get(owner) ?? 0;
+  }
+
   /** A request used the session: it becomes the most recently used. */
   touch(entry: SessionEntry): void {
     entry.lastUsed = this.now();
@@ -77,8 +99,12 @@ export class SessionTable {
     this.entries.set(entry.sessionId, entry);
   }
 
-  /** Put a session on a replica (new, or moved from elsewhere) and count this request. */
-  place(sessionId: string, replicaId: string): SessionEntry {
+  /**
+   * Put a session on a replica (new, or moved from elsewhere) and count this request. `owner`
+   * names the client of a new session; an existing session keeps its owner (the authorize
+   * stage has already refused anyone else).
+   */
+  place(sessionId: string, replicaId: string, owner: string): SessionEntry {
     let entry = this.entries.get(sessionId);
     if (entry === undefined) {
       while (this.entries.size >= this.maxEntries) {
@@ -87,8 +113,16 @@ export class SessionTable {
         this.remove(oldest);
         this.counts.evicted++;
       }
-      entry = { sessionId, replicaId: undefined, createdAt: this.now(), lastUsed: this.now(), requests: 0 };
+      entry = {
+        sessionId,
+        owner,
+        replicaId: undefined,
+        createdAt: this.now(),
+        lastUsed: this.now(),
+        requests: 0,
+      };
       this.entries.set(sessionId, entry);
+      this.byOwner.set(owner, (this.byOwner.get(owner) ?? 0) + 1);
     }
     this.unindex(entry);
     entry.replicaId = replicaId;
@@ -154,6 +188,9 @@ export class SessionTable {
   private remove(entry: SessionEntry): void {
     this.entries.delete(entry.sessionId);
     this.unindex(entry);
+    const held = (this.byOwner.get(entry.owner) ?? 1) - 1;
+    if (held > 0) this.byOwner.set(entry.owner, held);
+    else this.byOwner.delete(entry.owner);
   }
 
   private index(entry: SessionEntry): void {

@@ -6,6 +6,8 @@
 export const LIMIT_DEFAULTS = {
   /** FAME_MAX_CHANNELS_PER_CLIENT: channel pins plus opens awaiting an answer, per client sid */
   maxChannelsPerClient: 1024,
+  /** FAME_MAX_EXCLUSIVE_SESSIONS_PER_CLIENT: sessions one client sid may hold in one exclusive pool */
+  maxExclusiveSessionsPerClient: 4,
   /** FAME_ATTACH_RATE_PER_MIN: WebSocket upgrades per remote IP (IPv6: per /64) per minute */
   attachRatePerMin: 120,
   /** FAME_MAX_PENDING_ATTACH: connections that have not attached yet, all remotes together */

@@ -14,6 +14,8 @@ export interface SentinelMetricsInput {
   inflight: number;
   /** the sentinel's event counters (attached, routed, refused, …) */
   counters: Readonly<Record<string, number>>;
+  /** frames refused by the authorize stage, per error code */
+  refusals?: Readonly<Record<string, number>> | undefined;
   distribution: readonly PoolDistribution[];
   stickiness?: { metrics: StickinessMetrics; pinsPerReplica: ReadonlyMap<string, number> } | undefined;
 }
@@ -78,6 +80,12 @@ export function sentinelMetricFamilies(input: SentinelMetricsInput): MetricFamil
       help: "Sentinel events by kind (attached, routed, refused, bad frames, nacks, ...).",
       type: "counter",
       samples: Object.entries(input.counters).map(([k, v]) => ({ labels: { event: snake(k) }, value: v })),
+    },
+    {
+      name: "fame_sentinel_refusals_total",
+      help: "Frames refused by the authorize stage, by error code.",
+      type: "counter",
+      samples: Object.entries(input.refusals ?? {}).map(([code, v]) => ({ labels: { code }, value: v })),
     },
     {
       name: "fame_pool_requests_total",

@@ -1,6 +1,10 @@
-import type { Envelope } from "@fame/protocol";
-import type { Refusal } from "../affinity/index.js";
+import type { Envelope, ErrorCode } from "@fame/protocol";
+import type { PoolRouter, Refusal } from "../affinity/index.js";
 import type { NodeSession } from "../node-session.js";
+import type { AccessPolicy } from "../policy/access-policy.js";
+import type { SentinelCounters } from "../sentinel-counters.js";
+import type { AFTLoadBalancerStickinessManager } from "../stickiness/index.js";
+import type { PendingOpens } from "./pending-opens.js";
 import type { RouteRequest } from "./route-request.js";
 
 /**
@@ -31,4 +35,152 @@ export class PermissiveAuthorizer implements AuthorizeStage {
   authorize(_sender: NodeSession, _env: Envelope, _route: RouteRequest): Refusal | undefined {
     return undefined;
   }
+}
+
+/** The codes `FrameAuthorizer` refuses with; each has its counter slot from the start. */
+export const AUTHZ_CODES = [
+  "not_authorized",
+  "reply_to_not_owned",
+  "session_not_owned",
+  "too_many_client_sessions",
+] as const satisfies readonly ErrorCode[];
+export type AuthzCode = (typeof AUTHZ_CODES)[number];
+
+const refusal = (code: AuthzCode, reason: string): Refusal => Object.freeze({ code, reason });
+
+/** replyTo names another node: its replies (and a replica's per-caller state) are not ours to touch */
+export const REPLY_TO_NOT_OWNED = refusal(
+  "reply_to_not_owned",
+  "replyTo must be an address of the sending node",
+);
+/** a SecureClose from neither end of the channel */
+export const NOT_CHANNEL_PARTY = refusal(
+  "not_authorized",
+  "only the channel's client or its pinned replica may close it",
+);
+/** a SecureAccept from a node other than the replica the open went to */
+export const NOT_ASKED_REPLICA = refusal(
+  "not_authorized",
+  "only the replica asked to open this channel may answer it",
+);
+/** channels are opened to a logical address, where quota, in-flight and placement apply */
+export const PHYSICAL_OPEN = refusal(
+  "not_authorized",
+  "channels open to a logical address, not to a node's physical address",
+);
+/** the access policy does not let this node call the address */
+export const CALL_NOT_ALLOWED = refusal(
+  "not_authorized",
+  "the access policy does not let this node call this address",
+);
+
+export interface FrameAuthorizerDeps {
+  /** channel pins: who may close a channel */
+  stickiness: AFTLoadBalancerStickinessManager | undefined;
+  /** opens awaiting their accept: who may answer one */
+  pendingOpens: PendingOpens;
+  /** session-affinity tables: who owns a session, how many a client holds */
+  affinity: PoolRouter<NodeSession>;
+  /** who may call what (OPEN_ACCESS when unconfigured) */
+  policy: AccessPolicy;
+  counters: SentinelCounters;
+  /** sessions one client may hold in one exclusive pool */
+  maxExclusiveSessionsPerClient: number;
+}
+
+/**
+ * The sentinel's authorize stage: an admitted node may touch only its own channels, sessions
+ * and reply addresses, and call only what the access policy lets it.
+ *
+ * - `replyTo` must be an address of the sender's own node (`name@<its path>`): a replica keys
+ *   streams and calls by replyTo + corrId, so a foreign replyTo would reach another caller's
+ *   state (or send our replies to it).
+ * - SecureClose changes a pin only when it comes from the channel's client or its pinned
+ *   replica; SecureAccept only from the replica the open was sent to.
+ * - SecureOpen goes to a logical address: sent to a physical one it would bypass the channel
+ *   quota, in-flight tracking and placement (the SDK never opens a channel that way).
+ * - A session id is a name, not a key: only the client that created the session may use,
+ *   end or move it; in an exclusive pool a client may hold only so many sessions.
+ * - Requests to a logical address (Data, SecureOpen) need `policy.mayCall`.
+ *
+ * Every check is a comparison or one Map lookup; refusals are the frozen constants above and
+ * are counted per code in slots created here, so a frame costs no allocation.
+ */
+export class FrameAuthorizer implements AuthorizeStage {
+  /** refusals per code, for the status page and /metrics (slots fixed at construction) */
+  readonly refusals: Record<AuthzCode, number>;
+
+  constructor(private readonly deps: FrameAuthorizerDeps) {
+    const slots = {} as Record<AuthzCode, number>;
+    for (const code of AUTHZ_CODES) slots[code] = 0;
+    this.refusals = slots;
+  }
+
+  authorize(sender: NodeSession, env: Envelope, route: RouteRequest): Refusal | undefined {
+    const refused = this.check(sender, env, route);
+    if (refused !== undefined) {
+      this.deps.counters.authzRefused++;
+      this.refusals[refused.code as AuthzCode]++;
+    }
+    return refused;
+  }
+
+  private check(sender: NodeSession, env: Envelope, route: RouteRequest): Refusal | undefined {
+    const replyTo = env.replyTo;
+    if (replyTo && !ownsAddress(sender.path, replyTo)) return REPLY_TO_NOT_OWNED;
+    const frame = env.frame;
+    switch (route.kind) {
+      case "physical": {
+        if (frame.type === "SecureOpen") return PHYSICAL_OPEN;
+        if (frame.type === "SecureClose") return this.mayClosePhysical(sender, route.target!, frame.cid);
+        if (frame.type === "SecureAccept") {
+          const pending = this.deps.pendingOpens.get(route.target!.sid, frame.cid);
+          if (pending !== undefined && pending.replicaId !== sender.id) return NOT_ASKED_REPLICA;
+        }
+        return undefined;
+      }
+      case "logical": {
+        const address = route.address!;
+        const type = frame.type;
+        if ((type === "Data" || type === "SecureOpen") && !this.deps.policy.mayCall(sender, address))
+          return CALL_NOT_ALLOWED;
+        if (type === "SecureClose") {
+          const pin = this.deps.stickiness?.pinOf(frame.cid);
+          if (pin !== undefined && pin.client.sid !== sender.sid) return NOT_CHANNEL_PARTY;
+        }
+        const sessionId = route.sessionMeta.sessionId;
+        if (sessionId === undefined) return undefined;
+        return this.deps.affinity.sessionAccess(
+          address,
+          sessionId,
+          sender.sid,
+          this.deps.maxExclusiveSessionsPerClient,
+        );
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /**
+   * A SecureClose to `target`'s physical address: the pinned replica closing towards its
+   * client, or the client towards its replica. With no pin there is nothing to unpin, and the
+   * receiving node itself ignores a SecureClose from anyone but the channel's peer.
+   */
+  private mayClosePhysical(sender: NodeSession, target: NodeSession, cid: string): Refusal | undefined {
+    const pin = this.deps.stickiness?.pinOf(cid);
+    if (pin === undefined) return undefined;
+    if (pin.replica.id === sender.id && pin.client.sid === target.sid) return undefined;
+    if (pin.client.sid === sender.sid && pin.replica.id === target.id) return undefined;
+    return NOT_CHANNEL_PARTY;
+  }
+}
+
+/**
+ * Is `address` an address of the node at physical `path`, i.e. `name@<path>` with a name?
+ * Compared in place (no parse, no substring), so checking every frame's replyTo allocates nothing.
+ */
+export function ownsAddress(path: string, address: string): boolean {
+  const at = address.length - path.length - 1;
+  return at > 0 && path.length > 0 && address.charCodeAt(at) === 64 /* @ */ && address.endsWith(path);
 }

@@ -52,7 +52,7 @@ export class PhysicalRoute {
     if (frame.type !== "SecureAccept" || !frame.ok) return target;
     const pending = d.pendingOpens.get(target.sid, frame.cid);
     if (!pending || pending.replicaId !== session.id || pending.accepting) {
-      if (pending && !pending.accepting) d.pendingOpens.drop(pending);
+      // Refused, it changes nothing: a stranger's accept must not cost the client its pending open.
       d.deliver.nack(
         session,
         env,

@@ -63,7 +63,7 @@ export class PoolRoute {
       if (replica && pool.has(replica.id)) {
         const veto =
           frame.type === "Data"
-            ? d.affinity.checkPinned(req.address!, pool, replica.id, req.sessionMeta.sessionId)
+            ? d.affinity.checkPinned(req.address!, pool, replica.id, req.sessionMeta.sessionId, session.sid)
             : undefined;
         if (veto) {
           d.deliver.nack(session, env, veto.code, veto.reason, true);
@@ -116,7 +116,7 @@ export class PoolRoute {
       }
     }
     if (d.account.refusesCalls(req)) return undefined;
-    const placed = d.affinity.place(to, pool, req.sessionMeta.sessionId);
+    const placed = d.affinity.place(to, pool, req.sessionMeta.sessionId, session.sid);
     if (placed.kind === "refuse") {
       d.deliver.nack(session, env, placed.code, placed.reason, true);
       return undefined;

@@ -249,6 +249,15 @@ export class AFTLoadBalancerStickinessManager {
     return this.table.delete(pin);
   }
 
+  /**
+   * The pin of channel `cid` as stored (expired or not), for the authorize stage to ask who may
+   * change it: read only, one Map get, no LRU touch. Undefined in `sid-only` (no channel pins).
+   */
+  pinOf(cid: string): Pin | undefined {
+    if (this.config.securityLevel === "sid-only") return undefined;
+    return this.table.get(cid);
+  }
+
   /** A replica detached: drop all of its pins at once. O(its pins). */
   onReplicaLeft(replicaId: string): number {
     this.keys.drop(replicaId);

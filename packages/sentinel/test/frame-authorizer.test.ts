@@ -1,0 +1,217 @@
+import { defaultBackend } from "@fame/crypto";
+import { base64urlEncode, type Envelope } from "@fame/protocol";
+import {
+  type AccessPolicy,
+  AFTLoadBalancerStickinessManager,
+  AttachAuthority,
+  type NodeSession,
+  ownsAddress,
+  parsePoolPolicies,
+  Sentinel,
+} from "@fame/sentinel";
+import { describe, expect, it } from "vitest";
+import { attachNode, type TestNode } from "./affinity-helpers.js";
+import { quietLogger } from "./fake-link.js";
+
+/** One rule of the default authorize stage (FrameAuthorizer) per test, over fake links. */
+
+const MATH = "math@fame.fabric";
+const EXCL = "excl@fame.fabric";
+const ephPub = base64urlEncode(defaultBackend().x25519Keygen().publicKey);
+
+function sentinel(opts: { policy?: AccessPolicy; maxExclusiveSessionsPerClient?: number } = {}): Sentinel {
+  const attach = new AttachAuthority({ sentinelId: "s0", securityProfile: "open", admissionProfile: "none" });
+  return new Sentinel(
+    {
+      sentinelId: "s0",
+      securityProfile: "open",
+      loadBalancing: "round_robin",
+      heartbeatMs: 60_000,
+      heartbeatMissLimit: 3,
+      attachTimeoutMs: 1000,
+      maxFrameBytes: 64 * 1024,
+      maxInflightPerConnection: 64,
+      idleTimeoutMs: 3_600_000,
+      pools: parsePoolPolicies([{ address: EXCL, affinity: "session", exclusive: true }]),
+      ...(opts.maxExclusiveSessionsPerClient === undefined
+        ? {}
+        : { maxExclusiveSessionsPerClient: opts.maxExclusiveSessionsPerClient }),
+    },
+    {
+      log: quietLogger,
+      attach,
+      policy: opts.policy,
+      // signed-optional pins an accept without an AFT, which the open profile cannot sign
+      stickiness: new AFTLoadBalancerStickinessManager({ securityLevel: "signed-optional" }),
+    },
+  );
+}
+
+const replyOf = (n: TestNode) => `rpc@${n.session.path}`;
+
+async function fabric(opts?: Parameters<typeof sentinel>[0]) {
+  const s = sentinel(opts);
+  const r = await attachNode(s, "r", ["*.fame.fabric"]);
+  await r.send({ frame: { type: "AddressBind", address: MATH } });
+  const victim = await attachNode(s, "victim");
+  const mallory = await attachNode(s, "mallory");
+  const open = (c: TestNode, cid: string, to = MATH) =>
+    c.send({
+      to,
+      replyTo: replyOf(c),
+      corrId: cid,
+      frame: { type: "SecureOpen", cid, ephPub, alg: "CHACHA20P1305" },
+    });
+  const accept = (from: TestNode, client: TestNode, cid: string) =>
+    from.send({ to: replyOf(client), corrId: cid, frame: { type: "SecureAccept", cid, ok: true, ephPub } });
+  const pins = () => (s.status()["stickiness"] as { size: number }).size;
+  return { s, r, victim, mallory, open, accept, pins };
+}
+
+function nack(n: TestNode): { code?: string; notExecuted?: unknown } {
+  const env: Envelope = n.link.last();
+  if (env.frame.type !== "DeliveryAck" || env.frame.ok) return {};
+  return { code: env.frame.code, notExecuted: env.meta?.["notExecuted"] };
+}
+
+describe("FrameAuthorizer", () => {
+  it("lets only the channel's own parties close it: a stranger's SecureClose leaves the pin", async () => {
+    const { s, r, victim, mallory, open, accept, pins } = await fabric();
+    await open(victim, "ch1");
+    await accept(r, victim, "ch1");
+    expect(pins()).toBe(1);
+    // to the victim's physical address, as if from its replica
+    await mallory.send({ to: replyOf(victim), frame: { type: "SecureClose", cid: "ch1" } });
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    // to the logical address, as if it were the channel's client
+    await mallory.send({ to: MATH, frame: { type: "SecureClose", cid: "ch1" } });
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    expect(victim.link.frames("SecureClose")).toHaveLength(0);
+    expect(r.link.frames("SecureClose")).toHaveLength(0);
+    expect(pins()).toBe(1);
+    expect(s.counters.authzRefused).toBe(2);
+    // the pinned replica may
+    await r.send({ to: replyOf(victim), frame: { type: "SecureClose", cid: "ch1" } });
+    expect(victim.link.frames("SecureClose")).toHaveLength(1);
+    expect(pins()).toBe(0);
+  });
+
+  it("lets the channel's client close it through the logical address", async () => {
+    const { r, victim, open, accept, pins } = await fabric();
+    await open(victim, "ch1");
+    await accept(r, victim, "ch1");
+    await victim.send({ to: MATH, frame: { type: "SecureClose", cid: "ch1" } });
+    expect(r.link.frames("SecureClose")).toHaveLength(1);
+    expect(pins()).toBe(0);
+  });
+
+  it("refuses a stranger's SecureAccept for a pending open, which stays for the rightful replica", async () => {
+    const { s, r, victim, mallory, open, accept, pins } = await fabric();
+    await open(victim, "ch1");
+    expect(s.status()["pendingOpens"]).toBe(1);
+    await accept(mallory, victim, "ch1");
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    expect(victim.link.frames("SecureAccept")).toHaveLength(0);
+    expect(s.status()["pendingOpens"]).toBe(1);
+    await accept(r, victim, "ch1");
+    expect(victim.link.frames("SecureAccept")).toHaveLength(1);
+    expect(pins()).toBe(1);
+  });
+
+  it("refuses a replyTo that is not an address of the sender's node, on any frame", async () => {
+    const { s, r, victim, mallory } = await fabric();
+    const call = (corrId: string, replyTo: string) =>
+      mallory.send({
+        to: MATH,
+        replyTo,
+        corrId,
+        frame: { type: "Data", codec: "json", payload: { stream: "cancel" } as never },
+      });
+    await call("q1", replyOf(victim));
+    expect(nack(mallory)).toEqual({ code: "reply_to_not_owned", notExecuted: true });
+    await call("q2", `rpc@${mallory.session.path}x`);
+    expect(nack(mallory)).toEqual({ code: "reply_to_not_owned", notExecuted: true });
+    await mallory.send({ replyTo: replyOf(victim), frame: { type: "KeyRequest", kid: "k-victim" } });
+    expect(nack(mallory)).toEqual({ code: "reply_to_not_owned", notExecuted: true });
+    expect(r.data()).toHaveLength(0);
+    expect(s.inflight.size).toBe(0);
+    await call("q3", replyOf(mallory));
+    expect(r.data().map((e) => e.corrId)).toEqual(["q3"]);
+    expect((s.status()["refusedByCode"] as Record<string, number>)["reply_to_not_owned"]).toBe(3);
+    expect(s.metricsText()).toContain('fame_sentinel_refusals_total{code="reply_to_not_owned"} 3');
+  });
+
+  it("ownsAddress compares a name@path address with the node's path in place", () => {
+    expect(ownsAddress("/s0/a", "rpc@/s0/a")).toBe(true);
+    expect(ownsAddress("/s0/a", "x@y@/s0/a")).toBe(true);
+    expect(ownsAddress("/s0/a", "@/s0/a")).toBe(false);
+    expect(ownsAddress("/s0/a", "rpc@/s0/ab")).toBe(false);
+    expect(ownsAddress("/s0/a", "rpc@/s0/xa")).toBe(false);
+    expect(ownsAddress("/s0/a", "rpc/s0/a")).toBe(false);
+    expect(ownsAddress("/s0/a", "math@fame.fabric")).toBe(false);
+    expect(ownsAddress("", "rpc@")).toBe(false);
+  });
+
+  it("refuses a SecureOpen to a replica's physical address: no pending open, the quota untouched", async () => {
+    const { s, r, mallory, open } = await fabric();
+    await open(mallory, "p1", `math@${r.session.path}`);
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    expect(r.link.frames("SecureOpen")).toHaveLength(0);
+    expect(s.status()["pendingOpens"]).toBe(0);
+  });
+
+  it("asks the access policy before a call or open to a logical address", async () => {
+    const policy: AccessPolicy = {
+      mayServe: () => true,
+      mayCall: (node: NodeSession, address: string) => node.systemId !== "mallory" || address !== MATH,
+    };
+    const { r, victim, mallory, open } = await fabric({ policy });
+    await mallory.call(MATH, "m1");
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    await open(mallory, "mch");
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    await victim.call(MATH, "v1");
+    expect(r.data().map((e) => e.corrId)).toEqual(["v1"]);
+    expect(r.link.frames("SecureOpen")).toHaveLength(0);
+  });
+
+  it("keeps a session to the client that created it: others may not use, end or move it", async () => {
+    const { s } = await fabric();
+    const [x1, x2] = [
+      await attachNode(s, "x1", ["*.fame.fabric"]),
+      await attachNode(s, "x2", ["*.fame.fabric"]),
+    ];
+    for (const x of [x1, x2]) await x.send({ frame: { type: "AddressBind", address: EXCL } });
+    const owner = await attachNode(s, "owner");
+    const other = await attachNode(s, "other");
+    await owner.call(EXCL, "o1", { "session-id": "S" });
+    const holder = [x1, x2].find((x) => x.data().some((e) => e.corrId === "o1"))!;
+    await holder.answerLast();
+    await other.call(EXCL, "e1", { "session-id": "S" });
+    expect(nack(other)).toEqual({ code: "session_not_owned", notExecuted: true });
+    await other.call(EXCL, "e2", { "session-id": "S", "session-end": true });
+    expect(nack(other)).toEqual({ code: "session_not_owned", notExecuted: true });
+    await owner.call(EXCL, "o2", { "session-id": "S" });
+    expect(holder.data().at(-1)?.corrId).toBe("o2");
+    expect(x1.data().length + x2.data().length).toBe(2);
+    const refusals = s.status()["refusedByCode"] as Record<string, number>;
+    expect(refusals["session_not_owned"]).toBe(2);
+  });
+
+  it("caps the sessions one client holds in an exclusive pool", async () => {
+    const { s } = await fabric({ maxExclusiveSessionsPerClient: 1 });
+    const xs = [await attachNode(s, "x1", ["*.fame.fabric"]), await attachNode(s, "x2", ["*.fame.fabric"])];
+    for (const x of xs) await x.send({ frame: { type: "AddressBind", address: EXCL } });
+    const greedy = await attachNode(s, "greedy");
+    const fair = await attachNode(s, "fair");
+    await greedy.call(EXCL, "g1", { "session-id": "G1" });
+    await greedy.call(EXCL, "g2", { "session-id": "G2" });
+    expect(nack(greedy)).toEqual({ code: "too_many_client_sessions", notExecuted: true });
+    // its own session still routes
+    await greedy.call(EXCL, "g3", { "session-id": "G1" });
+    expect(greedy.link.frames("DeliveryAck")).toHaveLength(1);
+    await fair.call(EXCL, "f1", { "session-id": "F1" });
+    const got = xs.flatMap((x) => x.data().map((e) => e.corrId));
+    expect(got.sort()).toEqual(["f1", "g1", "g3"]);
+  });
+});
