@@ -21,6 +21,7 @@ import type { ConnectionEvents, FabricConnection } from "./connection/fabric-con
 import { Conversations } from "./node/conversations.js";
 import { DeliveryMetas } from "./node/delivery-meta.js";
 import { CHANNEL_LOST, codeOf, NOT_DELIVERED } from "./node/failure-codes.js";
+import { idsAtDebug } from "./node/log-ids.js";
 import {
   coalescable,
   isFinalReply,
@@ -29,6 +30,7 @@ import {
   isStreamItem,
   stringMeta,
 } from "./node/payload-shape.js";
+import type { CallerIdentity } from "./rpc/call-context.js";
 import type { RpcEndpoint } from "./rpc/endpoint.js";
 import { RpcError, RpcErrorCode } from "./rpc/rpc-error.js";
 import type { JsonValue, RpcInbound, RpcOutbound } from "./rpc/transport.js";
@@ -50,6 +52,11 @@ export interface FabricNodeOptions {
    * (default true); false sends one record per message. Limits: see CoalescerLimits.
    */
   coalesce?: boolean | Partial<CoalescerLimits>;
+  /**
+   * What is known of a verified sender (its certificate's identity), handed to served
+   * operations as `ctx.caller`; without it they see the sid alone.
+   */
+  identify?: (sid: string) => CallerIdentity | undefined;
 }
 
 /**
@@ -260,6 +267,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     json: string,
     batch?: BatchEntry[],
   ): void {
+    ch.lastUsedAt = this.lastActivityAt;
     this.connection.sendSealed(
       {
         to,
@@ -305,7 +313,10 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       }
       // Never sent: the callers' attempts fail as undelivered (and may be retried).
       const reason = (err as Error).message;
-      this.log.warn({ cid: ch.cid, messages: messages.length, reason }, "channel record not sent");
+      this.log.warn(
+        { ...idsAtDebug(this.log, { cid: ch.cid }), messages: messages.length, reason },
+        "channel record not sent",
+      );
       // an oversized single message says so; anything else is a link that is not there
       const code = isProtocolError(err) && err.code === "frame_too_large" ? err.code : "replica_unavailable";
       for (const msg of messages) {
@@ -340,7 +351,10 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       if (!ch || ch.peerSid !== env.sid) {
         // Behind a sticky sentinel this should not happen: it means a frame of a
         // channel reached a replica that does not hold it (or an expired one).
-        this.log.warn({ cid, from: env.sid, known: ch !== undefined }, "data for a channel not held here");
+        this.log.warn(
+          { ...idsAtDebug(this.log, { cid }), from: env.sid, known: ch !== undefined },
+          "data for a channel not held here",
+        );
         this.refuse(env, "channel_unknown", "no such channel here");
         return;
       }
@@ -348,17 +362,22 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         payload = ch.open(env);
       } catch (err) {
         const code = ChannelManager.errorCode(err);
-        this.log.warn({ cid, code, from: env.sid }, "channel record refused");
+        this.log.warn({ ...idsAtDebug(this.log, { cid }), code, from: env.sid }, "channel record refused");
         this.refuse(env, code, (err as Error).message);
         return;
       }
+      ch.lastUsedAt = this.lastActivityAt;
       const batch = frame.batch;
       if (batch !== undefined) {
         this.onBatch(env, ch, batch, payload);
         return;
       }
-      if (ch.role === "replica") this.conversations.remember(corrId, ch);
-      else if (env.meta?.[MORE_META] !== true) this.conversations.forget(corrId);
+      if (ch.role === "replica") {
+        if (!this.adoptConversation(corrId, ch)) {
+          this.refuseForeign(env, corrId);
+          return;
+        }
+      } else if (env.meta?.[MORE_META] !== true) this.conversations.forget(corrId);
     } else {
       payload = frame.payload;
     }
@@ -371,8 +390,45 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       if (meta) delete meta[CHANNEL_META_KEY];
       if (ch !== undefined) meta = { ...meta, [CHANNEL_META_KEY]: ch.cid };
     }
+    // The sender as proven: the channel's peer (its keys opened the record) or the envelope's
+    // sid (its signature verified, or in the open profile the sentinel checked it).
+    const sender = ch === undefined ? env.sid : ch.peerSid;
+    const caller = ch === undefined ? this.opts.identify?.(sender) : this.callerOf(ch);
     // absent members stay undefined: the RPC layer reads undefined as absent
-    this.endpoint.handleIncoming(payload, { corrId, from: env.replyTo, to: env.to, meta });
+    this.endpoint.handleIncoming(payload, { corrId, from: env.replyTo, to: env.to, meta, sender, caller });
+  }
+
+  /** the channel peer's identity, looked up once per channel */
+  private callerOf(ch: SecureChannel): CallerIdentity | undefined {
+    if (ch.caller === undefined) ch.caller = this.opts.identify?.(ch.peerSid);
+    return ch.caller;
+  }
+
+  /**
+   * Replica side: the conversation `corrId` uses `ch` from now on, unless a live channel of
+   * another peer already holds it: then a stranger reusing a caller's corrId would redirect
+   * that caller's replies and stream items onto its own channel, so it is refused.
+   */
+  private adoptConversation(corrId: string, ch: SecureChannel): boolean {
+    const held = this.conversations.get(corrId);
+    if (
+      held !== undefined &&
+      held !== ch &&
+      held.peerSid !== ch.peerSid &&
+      this.channels.byId(held.cid) === held
+    )
+      return false;
+    this.conversations.remember(corrId, ch);
+    return true;
+  }
+
+  private refuseForeign(env: Envelope, corrId: string): void {
+    this.log.warn({ from: env.sid }, "message naming another caller's conversation refused");
+    try {
+      this.sendNack(env, corrId, "not_authorized", "the conversation belongs to another caller");
+    } catch {
+      // not connected: nothing to tell
+    }
   }
 
   /** the messages of an opened coalesced record, each delivered as if it had come alone */
@@ -380,7 +436,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     if (!Array.isArray(payloads) || payloads.length !== batch.length) {
       // authentic (it opened) yet malformed: a broken sender; none of it is delivered
       this.log.warn(
-        { cid: ch.cid, from: env.sid, entries: batch.length },
+        { ...idsAtDebug(this.log, { cid: ch.cid }), from: env.sid, entries: batch.length },
         "batched record does not match its list",
       );
       this.refuse(env, "bad_envelope", "batched record does not match its message list");
@@ -389,15 +445,23 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const from = env.replyTo;
     const to = env.to;
     const metas = this.deliveryMeta.of(ch);
+    const sender = ch.peerSid;
+    const caller = this.callerOf(ch);
     for (let i = 0; i < batch.length; i++) {
       const { corrId, more } = batch[i]!;
-      if (ch.role === "replica") this.conversations.remember(corrId, ch);
-      else if (more !== true) this.conversations.forget(corrId);
+      if (ch.role === "replica") {
+        if (!this.adoptConversation(corrId, ch)) {
+          this.refuseForeign(env, corrId);
+          continue;
+        }
+      } else if (more !== true) this.conversations.forget(corrId);
       this.endpoint.handleIncoming(payloads[i], {
         corrId,
         from,
         to,
         meta: more === true ? metas.more : metas.plain,
+        sender,
+        caller,
       });
     }
   }

@@ -56,7 +56,13 @@ function strictVetter(config: NodeConfig): KeyVetter {
       throw new Error("key does not match its certificate");
     }
     if (node.sid !== claimedSid) throw new Error("certificate names another sid");
-    return { sid: node.sid, notAfter: node.notAfter.getTime(), logicals: node.logicals };
+    return {
+      sid: node.sid,
+      notAfter: node.notAfter.getTime(),
+      logicals: node.logicals,
+      systemId: node.systemId,
+      spiffeId: node.spiffeId,
+    };
   };
 }
 
@@ -145,6 +151,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
             log,
             showEnvelopes: config.showEnvelopes,
             allowInsecureTransport: config.devInsecureHttp,
+            freshness: { skewMs: config.maxClockSkewMs },
           },
           events,
           opts.dial,
@@ -152,7 +159,13 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
       channels: (connection) =>
         new ChannelManager(
           connection,
-          { ...DEFAULT_CHANNEL_SETTINGS, ...channelSettingsFromEnv(config.env), ...opts.channels },
+          {
+            ...DEFAULT_CHANNEL_SETTINGS,
+            ...channelSettingsFromEnv(config.env),
+            idleMs: config.channelIdleMs,
+            maxPerPeer: config.maxChannelsPerPeer,
+            ...opts.channels,
+          },
           log,
           servesAddress,
         ),
@@ -160,6 +173,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
         new RpcEndpoint(outbound, {
           defaultTimeoutMs: config.callTimeoutMs,
           retry: config.retry,
+          callerShare: config.callerSharePct / 100,
           ...opts.rpc,
         }),
     },
@@ -170,6 +184,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
       coalesce: readBool(config.env["FAME_CHANNEL_COALESCE"], "FAME_CHANNEL_COALESCE", true),
       // a call waits out a short sentinel outage, but never for most of its own timeout
       reconnectWaitMs: Math.min(5000, Math.floor(config.callTimeoutMs / 2)),
+      identify: (sid) => peerKeys.identityOf(sid),
     },
     log,
   );

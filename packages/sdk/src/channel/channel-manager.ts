@@ -12,6 +12,7 @@ import {
   type SecureOpen,
 } from "@fame/protocol";
 import type { FabricConnection } from "../connection/fabric-connection.js";
+import { idsAtDebug } from "../node/log-ids.js";
 import { SecureChannel } from "./secure-channel.js";
 
 /** What channels need of the node's session with its sentinel. */
@@ -24,8 +25,12 @@ export interface ChannelSettings {
   maxAgeMs: number;
   /** how long a channel handshake may take */
   openTimeoutMs: number;
-  /** channels a replica keeps at most (oldest dropped first) */
+  /** channels a replica keeps at most; beyond it one idle for idleMs makes room, or the open is refused */
   maxAccepted: number;
+  /** a replica's channel unused for this long may be evicted to make room (FAME_CHANNEL_IDLE_SEC) */
+  idleMs: number;
+  /** channels one client node (sid) may hold at a replica (FAME_MAX_CHANNELS_PER_PEER) */
+  maxPerPeer: number;
   /** AFT lifetime the replica grants */
   aftTtlSec: number;
 }
@@ -35,6 +40,8 @@ export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
   maxAgeMs: 3_600_000,
   openTimeoutMs: 10_000,
   maxAccepted: 10_000,
+  idleMs: 300_000,
+  maxPerPeer: 64,
   aftTtlSec: 3600,
 };
 
@@ -57,6 +64,9 @@ interface PendingOpen {
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
+
+/** channels looked at per open when making room: a bound on the work one SecureOpen can cause */
+const EVICTION_SCAN = 64;
 
 /** Is `logical` served under one of the certificate's logicals (exact or *.wildcard)? */
 export type LogicalCheck = (replicaKid: string | undefined, address: string) => boolean;
@@ -85,6 +95,10 @@ export class ChannelManager {
   private readonly keyByCid = new Map<string, string>();
   private readonly opening = new Map<string, Promise<SecureChannel>>();
   private readonly pending = new Map<string, PendingOpen>();
+  /** replica side: channels accepted per client sid, so one client cannot take the whole table */
+  private readonly acceptedPerPeer = new Map<string, number>();
+  /** replica side: channels accepted and not yet forgotten */
+  private accepted = 0;
   private readonly backend: CryptoBackend;
   private refusing = false;
 
@@ -174,7 +188,10 @@ export class ChannelManager {
     const frame = env.frame;
     const p = this.takePending(frame.cid);
     if (!p) {
-      this.log.warn({ cid: frame.cid, from: env.sid }, "SecureAccept for no pending channel ignored");
+      this.log.warn(
+        { ...idsAtDebug(this.log, { cid: frame.cid }), from: env.sid },
+        "SecureAccept for no pending channel ignored",
+      );
       return;
     }
     if (!frame.ok || !frame.ephPub) {
@@ -238,6 +255,8 @@ export class ChannelManager {
       });
     if (this.refusing) return void refuse("draining", "replica is draining");
     if (this.byCid.has(frame.cid)) return void refuse("channel_conflict", "channel id already in use");
+    const room = this.roomFor(env.sid);
+    if (room !== undefined) return void refuse("too_many_channels", room);
     let eph: X25519KeyPair;
     let ch: SecureChannel;
     try {
@@ -253,7 +272,10 @@ export class ChannelManager {
         now: Date.now(),
       });
     } catch (err) {
-      this.log.warn({ cid: frame.cid, err: (err as Error).message }, "SecureOpen refused");
+      this.log.warn(
+        { ...idsAtDebug(this.log, { cid: frame.cid }), err: (err as Error).message },
+        "SecureOpen refused",
+      );
       return void refuse("decrypt_failed", "bad ephemeral key");
     }
     const claims = { sid: this.connection.sid, cid: frame.cid, clientSid: env.sid };
@@ -264,8 +286,12 @@ export class ChannelManager {
     // Signing the AFT yields: an open of the same cid that arrived meanwhile must not
     // replace the channel just keyed (its client would hold keys we no longer have).
     if (this.byCid.has(frame.cid)) return void refuse("channel_conflict", "channel id already in use");
-    if (this.byCid.size >= this.settings.maxAccepted) this.evictOldestAccepted();
+    // again: other opens may have taken the room while the AFT was signed
+    const stillRoom = this.roomFor(env.sid);
+    if (stillRoom !== undefined) return void refuse("too_many_channels", stillRoom);
     this.byCid.set(ch.cid, ch);
+    this.accepted++;
+    this.acceptedPerPeer.set(env.sid, (this.acceptedPerPeer.get(env.sid) ?? 0) + 1);
     this.metrics.accepted++;
     this.connection.send({
       to: replyTo,
@@ -359,7 +385,10 @@ export class ChannelManager {
 
   /** drops every trace of a channel: by cid, and as its destination's current channel */
   private forget(ch: SecureChannel): void {
-    this.byCid.delete(ch.cid);
+    if (this.byCid.get(ch.cid) === ch) {
+      this.byCid.delete(ch.cid);
+      if (ch.role === "replica") this.releaseAccepted(ch.peerSid);
+    }
     const key = this.keyByCid.get(ch.cid) ?? ch.address;
     this.keyByCid.delete(ch.cid);
     if (this.current.get(key) === ch) this.current.delete(key);
@@ -373,13 +402,44 @@ export class ChannelManager {
     return p;
   }
 
-  private evictOldestAccepted(): void {
+  private releaseAccepted(peerSid: string): void {
+    this.accepted--;
+    const n = this.acceptedPerPeer.get(peerSid) ?? 0;
+    if (n <= 1) this.acceptedPerPeer.delete(peerSid);
+    else this.acceptedPerPeer.set(peerSid, n - 1);
+  }
+
+  /**
+   * Undefined when a channel from `peerSid` may be accepted now (making room by evicting a
+   * channel idle for idleMs if the table is full); otherwise why not. A busy channel is never
+   * evicted: with none idle the new open is refused instead.
+   */
+  private roomFor(peerSid: string): string | undefined {
+    const held = this.acceptedPerPeer.get(peerSid) ?? 0;
+    if (held >= this.settings.maxPerPeer)
+      return `this client holds ${held} channels at this replica (the per-client limit)`;
+    if (this.accepted < this.settings.maxAccepted) return undefined;
+    return this.evictIdle() ? undefined : "every channel of this replica is in use";
+  }
+
+  /**
+   * Evicts one replica channel unused for idleMs; false if none of the first EVICTION_SCAN
+   * looked at is idle. Busy ones looked at move to the back, so the next scan starts elsewhere.
+   */
+  private evictIdle(): boolean {
+    const idleBefore = Date.now() - this.settings.idleMs;
+    let looked = 0;
     for (const [cid, ch] of this.byCid) {
-      if (ch.role === "replica") {
-        this.byCid.delete(cid);
-        return;
+      if (looked++ >= EVICTION_SCAN) break;
+      if (ch.role === "replica" && ch.lastUsedAt < idleBefore) {
+        this.log.info({ peer: ch.peerSid, idleMs: Date.now() - ch.lastUsedAt }, "idle channel evicted");
+        this.forget(ch);
+        return true;
       }
+      this.byCid.delete(cid);
+      this.byCid.set(cid, ch);
     }
+    return false;
   }
 }
 

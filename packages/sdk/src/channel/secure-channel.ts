@@ -6,6 +6,7 @@ import {
   deriveChannelKeys,
 } from "@fame/crypto";
 import { aeadAad, type BatchEntry, base64urlEncode, type DataEnc, type Envelope } from "@fame/protocol";
+import type { CallerIdentity } from "../rpc/call-context.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -21,6 +22,10 @@ export class SecureChannel {
   sealed = 0;
   /** a retiring channel finishes its calls but takes no new ones */
   retiring = false;
+  /** ms epoch of the last record in or out: a replica evicts only channels idle for a while */
+  lastUsedAt: number;
+  /** replica side: who the peer is, as operations see it (found on first use, then shared) */
+  caller: CallerIdentity | undefined;
   private readonly sender: ChannelSender;
   private readonly receiver: ChannelReceiver;
 
@@ -55,6 +60,7 @@ export class SecureChannel {
     this.sender = new ChannelSender({ keys, role, backend: init.backend });
     this.receiver = new ChannelReceiver({ keys, role, backend: init.backend });
     this.createdAt = init.now;
+    this.lastUsedAt = init.now;
   }
 
   /** Turns a prepared envelope's payload into a sealed Data frame bound to its headers. */

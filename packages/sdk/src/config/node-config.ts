@@ -36,6 +36,14 @@ export interface NodeConfig {
   /** FAME_DEV_INSECURE_HTTP: plain ws:// to the sentinel allowed (development only) */
   devInsecureHttp: boolean;
   callTimeoutMs: number;
+  /** FAME_MAX_CLOCK_SKEW_MS: signed envelopes whose ts is further from our clock are refused */
+  maxClockSkewMs: number;
+  /** FAME_RPC_CALLER_SHARE_PCT: the share of an agent's call slots one caller may hold */
+  callerSharePct: number;
+  /** FAME_CHANNEL_IDLE_SEC: a replica's channel unused this long may be evicted for a new one */
+  channelIdleMs: number;
+  /** FAME_MAX_CHANNELS_PER_PEER: channels one client node may hold at this replica */
+  maxChannelsPerPeer: number;
   /** retries of calls that provably did not run (or are idempotent) */
   retry: { maxRetries: number; initialDelayMs: number; factor: number; maxDelayMs: number };
   trustDomain: string;
@@ -115,6 +123,24 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
       fallback: 30_000,
       min: 10,
       max: 3_600_000,
+    }),
+    maxClockSkewMs: readInt(env["FAME_MAX_CLOCK_SKEW_MS"], "FAME_MAX_CLOCK_SKEW_MS", {
+      fallback: 60_000,
+      min: 1000,
+      max: 3_600_000,
+    }),
+    callerSharePct: readInt(env["FAME_RPC_CALLER_SHARE_PCT"], "FAME_RPC_CALLER_SHARE_PCT", {
+      fallback: 50,
+      min: 1,
+      max: 100,
+    }),
+    channelIdleMs:
+      readInt(env["FAME_CHANNEL_IDLE_SEC"], "FAME_CHANNEL_IDLE_SEC", { fallback: 300, min: 1, max: 86_400 }) *
+      1000,
+    maxChannelsPerPeer: readInt(env["FAME_MAX_CHANNELS_PER_PEER"], "FAME_MAX_CHANNELS_PER_PEER", {
+      fallback: 64,
+      min: 1,
+      max: 100_000,
     }),
     retry: {
       maxRetries: readInt(env["FAME_RPC_MAX_RETRIES"], "FAME_RPC_MAX_RETRIES", {

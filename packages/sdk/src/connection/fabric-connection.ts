@@ -3,6 +3,7 @@ import {
   decodeEnvelope,
   type Envelope,
   type EnvelopeInit,
+  type ErrorCode,
   encodeEnvelope,
   encodeSealedEnvelope,
   type Frame,
@@ -16,6 +17,7 @@ import { type AttachPlan, attachRequest, checkDialable, sessionFrom } from "./at
 import { ConnectionError } from "./connection-error.js";
 import { ControlRequests } from "./control-requests.js";
 import { describeEnvelope } from "./envelope-view.js";
+import { type FreshnessLimits, FreshnessWindow } from "./freshness.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { LinkDialer, NodeLink } from "./node-link.js";
 import type { NodeSigner } from "./node-signer.js";
@@ -42,6 +44,11 @@ export interface FabricConnectionOptions {
   maxFrameBytes?: number;
   /** plain ws:// allowed (FAME_DEV_INSECURE_HTTP); otherwise only wss:// is dialled */
   allowInsecureTransport?: boolean;
+  /**
+   * Signed envelopes must be fresh (ts within the skew window, id not seen before from that
+   * sender); false turns the check off (tests of the layers above only).
+   */
+  freshness?: Partial<FreshnessLimits> | false;
 }
 
 /** What the connection reports to the node above it. */
@@ -108,11 +115,16 @@ export class FabricConnection {
         this.link?.terminate();
       },
     );
-    this.inbox = new VerifiedInbox(opts.peerKeys, opts.log, {
-      deliver: (env) => this.deliver(env),
-      refuse: (env, outcome) => this.refuseUnverified(env, outcome),
-      fetchKey: (kid) => this.fetchKey(kid),
-    });
+    this.inbox = new VerifiedInbox(
+      opts.peerKeys,
+      opts.log,
+      {
+        deliver: (env) => this.deliver(env),
+        refuse: (env, code, outcome) => this.refuseUnverified(env, code, outcome),
+        fetchKey: (kid) => this.fetchKey(kid),
+      },
+      opts.freshness === false ? undefined : new FreshnessWindow(opts.freshness),
+    );
   }
 
   /** the key this node signs with (and, as a replica, signs AFTs with) */
@@ -365,14 +377,19 @@ export class FabricConnection {
     else this.inbox.signed(env);
   }
 
+  /** signed envelopes refused as stale or replayed so far */
+  get freshnessRefusals(): Readonly<{ stale: number; replay: number }> {
+    return this.inbox.refused;
+  }
+
   /** tells the sender its envelope failed verification (unless it was itself a nack) */
-  private refuseUnverified(env: Envelope, outcome: string): void {
+  private refuseUnverified(env: Envelope, code: ErrorCode, outcome: string): void {
     if (!env.replyTo || env.frame.type === "DeliveryAck") return;
     try {
       this.send({
         to: env.replyTo,
         corrId: env.corrId ?? env.id,
-        frame: { type: "DeliveryAck", ok: false, refId: env.id, code: "signature_invalid", reason: outcome },
+        frame: { type: "DeliveryAck", ok: false, refId: env.id, code, reason: outcome },
       });
     } catch {
       // not connected: nothing to tell

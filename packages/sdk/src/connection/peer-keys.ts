@@ -1,5 +1,6 @@
 import { type CryptoBackend, defaultBackend, type Ed25519VerifyKey } from "@fame/crypto";
 import { base64urlDecode, type Envelope, type Jwk, signingInput } from "@fame/protocol";
+import type { CallerIdentity } from "../rpc/call-context.js";
 
 export interface PeerKey {
   kid: string;
@@ -11,13 +12,21 @@ export interface PeerKey {
   notAfter: number;
   /** logicals the key's certificate grants; undefined when keys carry no certificate (overlay) */
   logicals?: string[] | undefined;
+  /** who the key proves a sender is, as operations see it (one frozen object per key) */
+  caller: CallerIdentity;
+}
+
+/** what vetting a key established about its owner */
+export interface VettedKey {
+  sid: string;
+  notAfter: number;
+  logicals?: string[] | undefined;
+  systemId?: string | undefined;
+  spiffeId?: string | undefined;
 }
 
 /** Checks a presented key: in strict-overlay its chain must lead to our trust bundle and name `sid`. */
-export type KeyVetter = (
-  jwk: Jwk,
-  claimedSid: string,
-) => Promise<{ sid: string; notAfter: number; logicals?: string[] | undefined }>;
+export type KeyVetter = (jwk: Jwk, claimedSid: string) => Promise<VettedKey>;
 
 export type VerifyOutcome = "ok" | "unknown_key" | "bad_signature" | "unsigned" | "sid_mismatch";
 
@@ -27,6 +36,8 @@ export type VerifyOutcome = "ok" | "unknown_key" | "bad_signature" | "unsigned" 
  */
 export class PeerKeyDirectory {
   private readonly keys = new Map<string, PeerKey>();
+  /** the key last learned for each sid: what identity a channel peer or sender has */
+  private readonly bySid = new Map<string, PeerKey>();
   private readonly pending = new Map<string, Promise<PeerKey | undefined>>();
 
   constructor(
@@ -43,10 +54,20 @@ export class PeerKeyDirectory {
   get(kid: string): PeerKey | undefined {
     const key = this.keys.get(kid);
     if (key && key.notAfter <= this.now()) {
-      this.keys.delete(kid);
+      this.drop(kid, key);
       return undefined;
     }
     return key;
+  }
+
+  /** the identity a verified sender `sid` has, from its key's certificate; undefined if unknown */
+  identityOf(sid: string): CallerIdentity | undefined {
+    return this.bySid.get(sid)?.caller;
+  }
+
+  private drop(kid: string, key: PeerKey): void {
+    this.keys.delete(kid);
+    if (this.bySid.get(key.sid) === key) this.bySid.delete(key.sid);
   }
 
   /** vets and stores announced keys; returns those accepted */
@@ -64,13 +85,20 @@ export class PeerKeyDirectory {
           verifyKey: this.backend.ed25519ImportVerifyKey(publicKey),
           notAfter: vetted.notAfter,
           logicals: vetted.logicals,
+          caller: Object.freeze({
+            sid: vetted.sid,
+            ...(vetted.systemId === undefined ? {} : { systemId: vetted.systemId }),
+            ...(vetted.spiffeId === undefined ? {} : { spiffeId: vetted.spiffeId }),
+            ...(vetted.logicals === undefined ? {} : { logicals: Object.freeze([...vetted.logicals]) }),
+          }),
         };
         // a re-announced kid replaces its entry: no room to make
         if (!this.keys.has(jwk.kid) && this.keys.size >= this.maxKeys) {
-          const oldest = this.keys.keys().next().value;
-          if (oldest !== undefined) this.keys.delete(oldest);
+          const oldest = this.keys.entries().next().value;
+          if (oldest !== undefined) this.drop(oldest[0], oldest[1]);
         }
         this.keys.set(jwk.kid, key);
+        this.bySid.set(key.sid, key);
         out.push(key);
       } catch {
         // an unacceptable key is simply not learned; the envelope using it fails verification

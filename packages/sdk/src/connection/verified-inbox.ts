@@ -1,15 +1,18 @@
 import type { Logger } from "@fame/logger";
-import type { Envelope } from "@fame/protocol";
+import type { Envelope, ErrorCode } from "@fame/protocol";
+import type { FreshnessWindow } from "./freshness.js";
 import type { PeerKey, PeerKeyDirectory } from "./peer-keys.js";
 
 /** envelopes waiting behind a key fetch; beyond it a flood of unknown kids is dropped */
 const MAX_INBOX_DEPTH = 10_000;
+/** refused replays are logged at most once per this many ms (a replay flood must not flood logs) */
+const REPLAY_LOG_INTERVAL_MS = 1000;
 
 export interface InboxOutlets {
   /** a verified (or sealed) envelope, in arrival order */
   deliver(env: Envelope): void;
-  /** `env` failed verification with `outcome` */
-  refuse(env: Envelope, outcome: string): void;
+  /** `env` failed verification (or freshness) with `outcome`, answered with `code` */
+  refuse(env: Envelope, code: ErrorCode, outcome: string): void;
   /** asks the sentinel for the key `kid` */
   fetchKey(kid: string): Promise<PeerKey | undefined>;
 }
@@ -24,11 +27,17 @@ export class VerifiedInbox {
   private depth = 0;
   /** a full inbox is logged once, not once per dropped envelope */
   private overflowLogged = false;
+  private replayLoggedAt = 0;
+  private replaysUnlogged = 0;
+  /** refused for freshness so far: stale timestamps and ids seen before */
+  readonly refused = { stale: 0, replay: 0 };
 
   constructor(
     private readonly peerKeys: PeerKeyDirectory,
     private readonly log: Logger,
     private readonly out: InboxOutlets,
+    /** signed envelopes must also be fresh: inside the skew window and not seen before */
+    private readonly freshness?: FreshnessWindow,
   ) {}
 
   /**
@@ -82,9 +91,34 @@ export class VerifiedInbox {
         { from: env.sid, type: env.frame.type, outcome },
         "envelope failed end-to-end verification",
       );
-      this.out.refuse(env, outcome);
+      this.out.refuse(env, "signature_invalid", outcome);
       return;
     }
+    // After the signature: only the proven sender's own ids are remembered, so a stranger
+    // cannot fill another sender's window or make its envelopes look like replays.
+    if (this.freshness !== undefined) {
+      const now = Date.now();
+      const fresh = this.freshness.check(env.sid, env.id, env.ts, now);
+      if (fresh !== "ok") {
+        this.refused[fresh]++;
+        this.logRefusal(env, fresh, now);
+        this.out.refuse(env, fresh === "stale" ? "stale_envelope" : "replay", fresh);
+        return;
+      }
+    }
     this.out.deliver(env);
+  }
+
+  private logRefusal(env: Envelope, fresh: "stale" | "replay", now: number): void {
+    if (now - this.replayLoggedAt < REPLAY_LOG_INTERVAL_MS) {
+      this.replaysUnlogged++;
+      return;
+    }
+    this.log.warn(
+      { from: env.sid, type: env.frame.type, outcome: fresh, alsoRefused: this.replaysUnlogged },
+      "signed envelope refused: not fresh",
+    );
+    this.replayLoggedAt = now;
+    this.replaysUnlogged = 0;
   }
 }

@@ -2,6 +2,7 @@
  * Per-agent dispatch state: the operation table (resolved once per agent) and the count of
  * calls in flight, which bounds how much work callers can pile onto one agent.
  */
+import { CallerSlots } from "./caller-slots.js";
 import { type OperationSpec, operationsOf } from "./operation-registry.js";
 
 export const DEFAULT_MAX_INFLIGHT = 256;
@@ -28,6 +29,8 @@ export class AgentDispatcher {
   readonly maxInflight: number;
   readonly #operations: ReadonlyMap<string, OperationSpec>;
   #inflight = 0;
+  /** each caller's part of #inflight */
+  readonly #byCaller = new CallerSlots();
 
   constructor(agent: object) {
     this.agent = agent;
@@ -48,14 +51,25 @@ export class AgentDispatcher {
     return [...this.#operations.keys()];
   }
 
-  tryAcquire(): boolean {
-    if (this.#inflight >= this.maxInflight) return false;
-    this.#inflight++;
-    return true;
+  /** calls `caller` has in flight at this agent */
+  inflightOf(caller: string): number {
+    return this.#byCaller.heldBy(caller);
   }
 
-  release(): void {
+  /**
+   * Takes a call slot for `caller`: "agent" when every slot is taken, "caller" when the
+   * caller already holds its share (`callerLimit`), undefined when the slot is taken.
+   */
+  tryAcquire(caller: string, callerLimit: number): "agent" | "caller" | undefined {
+    if (this.#inflight >= this.maxInflight) return "agent";
+    if (!this.#byCaller.tryTake(caller, callerLimit)) return "caller";
+    this.#inflight++;
+    return undefined;
+  }
+
+  release(caller: string): void {
     if (this.#inflight > 0) this.#inflight--;
+    this.#byCaller.give(caller);
   }
 
   /** Call the method the spec names on the agent; may throw synchronously. */

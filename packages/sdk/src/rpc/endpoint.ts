@@ -119,9 +119,10 @@ export class RpcEndpoint implements RpcInbound {
 
 function isValidMeta(m: unknown): m is RpcMessageMeta {
   if (!isPlainObject(m)) return false;
-  const { corrId, from, to, meta } = m;
+  const { corrId, from, to, meta, sender } = m;
   if (typeof corrId !== "string" || corrId.length === 0 || corrId.length > MAX_ID_LENGTH) return false;
   if (from !== undefined && !isAddress(from)) return false;
+  if (sender !== undefined && !isAddress(sender)) return false;
   if (to !== undefined && !isAddress(to)) return false;
   if (meta === undefined) return true;
   if (!isPlainObject(meta)) return false;

@@ -3,7 +3,8 @@
  * under the per-agent in-flight limit, and turns every outcome — result, stream, thrown
  * error, timeout — into a JSON-RPC reply. Nothing thrown by user code escapes.
  */
-import type { CallContext } from "./call-context.js";
+import type { CallContext, CallerIdentity } from "./call-context.js";
+import { callerLimit } from "./caller-slots.js";
 import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
 import { type AgentDispatcher, dispatcherFor } from "./dispatcher.js";
 import { toJsonValue } from "./json-value.js";
@@ -23,12 +24,19 @@ import { StreamSender } from "./stream-sender.js";
 import { type JsonObject, type RpcMessageMeta, type RpcOutbound, sendVia } from "./transport.js";
 
 export const DEFAULT_STREAM_CREDIT_TIMEOUT_MS = 60_000;
+/** No caller may hold more than this share of an agent's call slots (FAME_RPC_CALLER_SHARE_PCT). */
+export const DEFAULT_CALLER_SHARE = 0.5;
 /** Messages of user exceptions are passed on, but not without bound. */
 const MAX_USER_ERROR_MESSAGE = 1024;
 
 export interface RpcServerOptions {
   /** How long a stream waits for the caller's credit before giving up (default 60 s). */
   streamCreditTimeoutMs?: number;
+  /**
+   * The share (0 < share ≤ 1) of an agent's call slots one caller may hold, so a caller that
+   * opens streams and never reads them cannot take every slot; default 0.5.
+   */
+  callerShare?: number;
   onDiagnostic?: RpcDiagnosticSink;
 }
 
@@ -43,14 +51,23 @@ interface ActiveStream {
   address: string;
 }
 
+/** What a served call is keyed by: its verified sender (see RpcMessageMeta.sender). */
+function senderOf(m: RpcMessageMeta, replyTo: string): string {
+  return m.sender ?? replyTo;
+}
+
 export class RpcServer {
   readonly #outbound: RpcOutbound;
   readonly #agents = new Map<string, AgentDispatcher>();
-  /** Streams being produced, keyed by caller reply address + correlation id. */
+  /**
+   * Streams being produced, keyed by the caller's verified sid + correlation id: a credit or
+   * cancel counts only from the sender that opened the stream.
+   */
   readonly #streams = new Map<string, ActiveStream>();
   /** Aborts for every running call, so close() can signal them all. */
   readonly #running = new Set<LazyAbort>();
   readonly #creditTimeoutMs: number;
+  readonly #callerShare: number;
   readonly #diag: RpcDiagnosticSink | undefined;
 
   constructor(outbound: RpcOutbound, options: RpcServerOptions = {}) {
@@ -59,6 +76,10 @@ export class RpcServer {
     if (!Number.isFinite(t) || t <= 0 || t > 2_147_483_647)
       throw new RangeError("streamCreditTimeoutMs out of range");
     this.#creditTimeoutMs = t;
+    const share = options.callerShare ?? DEFAULT_CALLER_SHARE;
+    if (!Number.isFinite(share) || share <= 0 || share > 1)
+      throw new RangeError("callerShare must be in (0, 1]");
+    this.#callerShare = share;
     this.#diag = options.onDiagnostic;
   }
 
@@ -121,7 +142,8 @@ export class RpcServer {
       return;
     }
     const [address, dispatcher] = target;
-    const streamKey = keyOf(replyTo, m.corrId);
+    const sender = senderOf(m, replyTo);
+    const streamKey = keyOf(sender, m.corrId);
     if (this.#streams.has(streamKey)) {
       // Answering would end the caller's existing stream; a duplicate is safest ignored.
       reportDiagnostic(this.#diag, "duplicate_request", m.corrId, req.method);
@@ -141,26 +163,37 @@ export class RpcServer {
       );
       return;
     }
-    if (!dispatcher.tryAcquire()) {
+    const perCaller = callerLimit(dispatcher.maxInflight, this.#callerShare);
+    const full = dispatcher.tryAcquire(sender, perCaller);
+    if (full !== undefined) {
       void this.#reply(
         replyTo,
         m.corrId,
         encodeError(
           req.id,
           RpcErrorCode.SERVER_ERROR,
-          `agent at ${address} has ${dispatcher.maxInflight} calls in flight`,
+          full === "agent"
+            ? `agent at ${address} has ${dispatcher.maxInflight} calls in flight`
+            : `caller has ${perCaller} calls in flight at ${address} (the per-caller limit)`,
           FameRpcCode.TOO_MANY_INFLIGHT,
         ),
       );
+      if (full === "caller") reportDiagnostic(this.#diag, "caller_share_exceeded", m.corrId, address);
       return;
     }
-    void this.#run(req, m, replyTo, address, dispatcher, spec);
+    void this.#run(req, m, replyTo, sender, address, dispatcher, spec);
   }
 
+  /**
+   * A credit or cancel for a stream. Looked up by the verified sender, so one naming another
+   * caller's corrId (and reply address) finds nothing. Dropped without an answer either way:
+   * both are JSON-RPC notifications with no reply path, a late one after the stream ended is
+   * normal, and an answer would tell a stranger which corrIds are live.
+   */
   handleControl(msg: RpcStreamCreditMessage | RpcStreamCancelMessage, m: RpcMessageMeta): void {
     if (m.from === undefined) return;
-    const active = this.#streams.get(keyOf(m.from, m.corrId));
-    if (active === undefined) return; // stream already over: late credit/cancel is normal
+    const active = this.#streams.get(keyOf(senderOf(m, m.from), m.corrId));
+    if (active === undefined) return; // stream already over (or not the sender's): nothing to touch
     if (msg.kind === "credit") active.sender.credit(msg.n);
     else active.sender.cancel();
   }
@@ -184,6 +217,7 @@ export class RpcServer {
     req: RpcRequestMessage,
     m: RpcMessageMeta,
     replyTo: string,
+    sender: string,
     address: string,
     dispatcher: AgentDispatcher,
     spec: OperationSpec,
@@ -195,9 +229,9 @@ export class RpcServer {
     let handedOff = false;
     const release = (): void => {
       this.#running.delete(abort);
-      dispatcher.release();
+      dispatcher.release(sender);
     };
-    const context = new ServedCallContext(m.corrId, replyTo, address, m.meta, abort);
+    const context = new ServedCallContext(m.corrId, replyTo, sender, m.caller, address, m.meta, abort);
     try {
       let value = dispatcher.invoke(spec, req.params ?? {}, context);
       if (isThenable(value)) {
@@ -223,7 +257,7 @@ export class RpcServer {
       }
       if (isAsyncIterable(value)) {
         handedOff = true;
-        await this.#stream(req, m, replyTo, address, value, abort, release);
+        await this.#stream(req, m, replyTo, sender, address, value, abort, release);
         return;
       }
       if (spec.streaming) {
@@ -260,6 +294,7 @@ export class RpcServer {
     req: RpcRequestMessage,
     m: RpcMessageMeta,
     replyTo: string,
+    sender: string,
     address: string,
     iterable: AsyncIterable<unknown>,
     abort: LazyAbort,
@@ -281,7 +316,7 @@ export class RpcServer {
         );
         return;
       }
-      const sender = new StreamSender({
+      const streamSender = new StreamSender({
         id: req.id,
         window: req.streamWindow,
         iterator,
@@ -290,10 +325,10 @@ export class RpcServer {
         creditTimeoutMs: this.#creditTimeoutMs,
         abort,
       });
-      const key = keyOf(replyTo, m.corrId);
-      this.#streams.set(key, { sender, address });
+      const key = keyOf(sender, m.corrId);
+      this.#streams.set(key, { sender: streamSender, address });
       try {
-        await sender.run();
+        await streamSender.run();
       } finally {
         this.#streams.delete(key);
       }
@@ -362,8 +397,8 @@ function messageOf(err: unknown): string {
   }
 }
 
-function keyOf(replyTo: string, corrId: string): string {
-  return `${replyTo}\u0000${corrId}`;
+function keyOf(sender: string, corrId: string): string {
+  return `${sender}\u0000${corrId}`;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -412,6 +447,8 @@ const NO_META: Readonly<Record<string, string>> = Object.freeze({});
 class ServedCallContext implements CallContext {
   readonly #corrId: string;
   readonly #from: string;
+  readonly #sender: string;
+  #caller: CallerIdentity | undefined;
   readonly #address: string;
   readonly #source: Record<string, string> | undefined;
   #meta: Readonly<Record<string, string>> | undefined;
@@ -420,12 +457,16 @@ class ServedCallContext implements CallContext {
   constructor(
     corrId: string,
     from: string,
+    sender: string,
+    caller: CallerIdentity | undefined,
     address: string,
     meta: Record<string, string> | undefined,
     abort: LazyAbort,
   ) {
     this.#corrId = corrId;
     this.#from = from;
+    this.#sender = sender;
+    this.#caller = caller;
     this.#address = address;
     this.#source = meta;
     this.#abort = abort;
@@ -437,6 +478,12 @@ class ServedCallContext implements CallContext {
 
   get from(): string {
     return this.#from;
+  }
+
+  /** the connection layer's shared identity object, or (made on first read) one naming the sid */
+  get caller(): CallerIdentity {
+    this.#caller ??= Object.freeze({ sid: this.#sender });
+    return this.#caller;
   }
 
   get address(): string {

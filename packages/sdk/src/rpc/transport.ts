@@ -4,6 +4,7 @@
  * `RpcOutbound` and is fed decoded payloads through `RpcEndpoint.handleIncoming`.
  */
 import type { JsonObject, JsonValue } from "@fame/protocol";
+import type { CallerIdentity } from "./call-context.js";
 
 export type { JsonObject, JsonValue };
 
@@ -19,6 +20,15 @@ export interface RpcMessageMeta {
    */
   to?: string;
   meta?: Record<string, string>;
+  /**
+   * The verified sid of the sender (its signature's or its channel's). Streams, duplicate
+   * detection and call slots are keyed by it, so a stranger naming another caller's reply
+   * address and corrId touches nothing. Absent only on in-process transports, where the
+   * reply address stands in.
+   */
+  sender?: string;
+  /** what else is known of the sender (from its certificate); one shared object per peer */
+  caller?: CallerIdentity;
 }
 
 /** What the connection layer gives the RPC layer: send one Data payload to an address. */

@@ -1,0 +1,187 @@
+import { describe, expect, it } from "vitest";
+import { BaseAgent } from "../src/agent/base-agent.js";
+import { defineOperation } from "../src/agent/operation.js";
+import type { CallContext, CallerIdentity } from "../src/rpc/call-context.js";
+import { CallerSlots, callerLimit } from "../src/rpc/caller-slots.js";
+import { RpcEndpoint } from "../src/rpc/endpoint.js";
+import { encodeRequest, encodeStreamCancel, encodeStreamCredit } from "../src/rpc/jsonrpc.js";
+import type { JsonValue, RpcMessageMeta, RpcOutbound } from "../src/rpc/transport.js";
+
+/**
+ * The callee keys what it holds for a caller by the caller's verified sid (RpcMessageMeta.sender),
+ * not by the reply address a message names: a stranger's credit or cancel touches nothing, one
+ * caller holds at most its share of an agent's slots, and operations see who called.
+ */
+const MATH = "math@fame.fabric";
+
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+class Agent extends BaseAgent {
+  readonly hold = gate();
+  seen: CallerIdentity[] = [];
+  async *numbers(): AsyncGenerator<number> {
+    for (let i = 0; i < 1000; i++) yield i;
+  }
+  async slow(): Promise<string> {
+    await this.hold.promise;
+    return "done";
+  }
+  async who(_p: object, ctx: CallContext): Promise<CallerIdentity> {
+    this.seen.push(ctx.caller);
+    return ctx.caller;
+  }
+}
+defineOperation(Agent, "numbers", { streaming: true });
+defineOperation(Agent, "slow");
+defineOperation(Agent, "who");
+
+interface Sent {
+  to: string;
+  payload: JsonValue;
+  corrId: string;
+}
+
+/** a callee endpoint whose sends are recorded: messages are fed in by hand, as the network would */
+async function callee(opts: { maxInflight?: number; callerShare?: number } = {}) {
+  const sent: Sent[] = [];
+  const outbound: RpcOutbound = {
+    replyAddress: "rpc@/sentinel0/replica",
+    send(to, payload, m) {
+      sent.push({ to, payload, corrId: m.corrId });
+      return undefined;
+    },
+  };
+  const endpoint = new RpcEndpoint(outbound, {
+    ...(opts.callerShare === undefined ? {} : { callerShare: opts.callerShare }),
+  });
+  const agent = new Agent({ maxInflight: opts.maxInflight ?? 8 });
+  await endpoint.serveAgent(MATH, agent);
+  const from = (sid: string, corrId: string): RpcMessageMeta => ({
+    corrId,
+    from: `rpc@/sentinel0/${sid}`,
+    to: MATH,
+    sender: sid,
+  });
+  return { sent, endpoint, agent, from };
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+const fameCode = (p: JsonValue) =>
+  ((p as { error?: { data?: { fame_code?: string } } }).error?.data?.fame_code ?? undefined) as
+    | string
+    | undefined;
+
+describe("streams keyed by the verified sender", () => {
+  it("ignores a stranger's cancel and credit naming the victim's reply address and corrId", async () => {
+    const { sent, endpoint, from } = await callee();
+    endpoint.handleIncoming(encodeRequest("c1", "numbers", {}, 2), from("victim", "c1"));
+    await tick();
+    const victimItems = () => sent.filter((s) => s.corrId === "c1").length;
+    expect(victimItems()).toBe(2);
+    expect(endpoint.activeCalls).toBe(1);
+    // the attacker names the victim's reply address and corrId, but its own sid is what was proven
+    const forged: RpcMessageMeta = { ...from("victim", "c1"), sender: "attacker" };
+    endpoint.handleIncoming(encodeStreamCancel("c1"), forged);
+    endpoint.handleIncoming(encodeStreamCredit("c1", 100), forged);
+    for (let i = 0; i < 5; i++) await tick();
+    expect(endpoint.activeCalls).toBe(1);
+    expect(victimItems()).toBe(2); // no credit granted by the stranger either
+    // the victim's own credit still counts, and its own cancel ends the stream
+    endpoint.handleIncoming(encodeStreamCredit("c1", 3), from("victim", "c1"));
+    await expect.poll(victimItems).toBeGreaterThan(2);
+    endpoint.handleIncoming(encodeStreamCancel("c1"), from("victim", "c1"));
+    await expect.poll(() => endpoint.activeCalls).toBe(0);
+  });
+
+  it("runs a stranger's request with the same corrId as a call of its own", async () => {
+    const { sent, endpoint, agent, from } = await callee();
+    endpoint.handleIncoming(encodeRequest("c1", "slow", {}, undefined), from("victim", "c1"));
+    endpoint.handleIncoming(encodeRequest("c1", "slow", {}, undefined), from("attacker", "c1"));
+    expect(endpoint.activeCalls).toBe(2);
+    agent.hold.open();
+    await tick();
+    expect(sent.map((s) => s.to).sort()).toEqual(["rpc@/sentinel0/attacker", "rpc@/sentinel0/victim"]);
+  });
+});
+
+describe("per-caller share of an agent's call slots", () => {
+  it("refuses one caller beyond its share with too_many_inflight while others are served", async () => {
+    const { sent, endpoint, agent, from } = await callee({ maxInflight: 8 });
+    for (let i = 0; i < 10; i++)
+      endpoint.handleIncoming(encodeRequest(`h${i}`, "slow", {}, undefined), from("hog", `h${i}`));
+    const refused = sent.filter((s) => s.corrId.startsWith("h"));
+    expect(refused).toHaveLength(6);
+    for (const r of refused) {
+      expect(fameCode(r.payload)).toBe("too_many_inflight");
+      expect(JSON.stringify(r.payload)).toContain("per-caller limit");
+    }
+    expect(endpoint.activeCalls).toBe(4);
+    // another caller still gets slots
+    for (let i = 0; i < 4; i++)
+      endpoint.handleIncoming(encodeRequest(`o${i}`, "slow", {}, undefined), from("other", `o${i}`));
+    expect(endpoint.activeCalls).toBe(8);
+    // the agent is now full for everyone: the agent-wide limit still applies
+    endpoint.handleIncoming(encodeRequest("x", "slow", {}, undefined), from("third", "x"));
+    expect(JSON.stringify(sent.find((s) => s.corrId === "x")?.payload)).toContain("8 calls in flight");
+    agent.hold.open();
+    await tick();
+    expect(endpoint.activeCalls).toBe(0);
+    // released: the hog may call again
+    endpoint.handleIncoming(encodeRequest("h-after", "who", {}, undefined), from("hog", "h-after"));
+    await tick();
+    expect(sent.find((s) => s.corrId === "h-after")?.payload).toMatchObject({ result: { sid: "hog" } });
+  });
+
+  it("takes the share from the options, and refuses a share out of range", async () => {
+    const { endpoint, from } = await callee({ maxInflight: 4, callerShare: 1 });
+    for (let i = 0; i < 4; i++)
+      endpoint.handleIncoming(encodeRequest(`h${i}`, "slow", {}, undefined), from("hog", `h${i}`));
+    expect(endpoint.activeCalls).toBe(4);
+    const outbound: RpcOutbound = { replyAddress: "x", send: () => undefined };
+    expect(() => new RpcEndpoint(outbound, { callerShare: 0 })).toThrow(RangeError);
+    expect(() => new RpcEndpoint(outbound, { callerShare: 1.5 })).toThrow(RangeError);
+  });
+
+  it("counts per caller in place and forgets a caller at zero", () => {
+    const slots = new CallerSlots();
+    expect(slots.tryTake("a", 2)).toBe(true);
+    expect(slots.tryTake("a", 2)).toBe(true);
+    expect(slots.tryTake("a", 2)).toBe(false);
+    expect(slots.tryTake("b", 2)).toBe(true);
+    expect([slots.heldBy("a"), slots.callers]).toEqual([2, 2]);
+    slots.give("a");
+    slots.give("a");
+    slots.give("a"); // one too many: harmless
+    expect([slots.heldBy("a"), slots.callers]).toEqual([0, 1]);
+    expect([callerLimit(256, 0.5), callerLimit(1, 0.5), callerLimit(3, 1), callerLimit(10, 0.01)]).toEqual([
+      128, 1, 3, 1,
+    ]);
+  });
+});
+
+describe("the verified caller reaches the operation", () => {
+  it("gives ctx.caller the connection layer's identity, or the sid alone", async () => {
+    const { sent, endpoint, agent, from } = await callee();
+    const identity: CallerIdentity = Object.freeze({
+      sid: "client1",
+      systemId: "client1sys",
+      spiffeId: "spiffe://fame.fabric/node/client1sys",
+    });
+    endpoint.handleIncoming(encodeRequest("w1", "who", {}, undefined), {
+      ...from("client1", "w1"),
+      caller: identity,
+    });
+    endpoint.handleIncoming(encodeRequest("w2", "who", {}, undefined), from("client2", "w2"));
+    await tick();
+    expect(agent.seen[0]).toBe(identity);
+    expect(agent.seen[1]).toEqual({ sid: "client2" });
+    expect(Object.isFrozen(agent.seen[1])).toBe(true);
+    expect(sent.find((s) => s.corrId === "w2")?.payload).toMatchObject({ result: { sid: "client2" } });
+  });
+});
