@@ -97,7 +97,7 @@ async function start() {
   const settings = fabricSettings(process.env, { useState: anyRunning });
   requirePki();
   const ca = trustBundle(TRUST_BUNDLE);
-  mkdirSync(RUN_DIR, { recursive: true });
+  mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
   const specs = processes(settings.ports);
   if (anyRunning) {
     const { settings: running = {} } = readState();

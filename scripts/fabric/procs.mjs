@@ -3,6 +3,7 @@
 // stop by PID with a bound.
 import { spawn } from "node:child_process";
 import {
+  chmodSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -76,10 +77,17 @@ export function runningPid(spec) {
  * looked for in this run's output only). Returns the PID and an exit promise.
  */
 export function startDetached(spec, env) {
-  mkdirSync(RUN_DIR, { recursive: true });
+  // Logs name nodes, paths and (at debug) channel and call ids: readable by their owner only.
+  mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
+  chmodSync(RUN_DIR, 0o700);
   const log = logFile(spec.name);
-  if (existsSync(log) && statSync(log).size > 0) renameSync(log, `${log}.1`);
-  const fd = openSync(log, "a");
+  if (existsSync(log) && statSync(log).size > 0) {
+    renameSync(log, `${log}.1`);
+    chmodSync(`${log}.1`, 0o600);
+  }
+  const fd = openSync(log, "a", 0o600);
+  // an empty log left by an older run keeps its mode through openSync: set it
+  chmodSync(log, 0o600);
   let child;
   try {
     child = spawn(process.execPath, [spec.script], {

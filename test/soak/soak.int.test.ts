@@ -106,7 +106,8 @@ beforeAll(async () => {
   stack = await startFabricStack({
     securityProfile: "strict-overlay",
     encryption: "channel",
-    agentEnv: { FAME_DRAIN_TIMEOUT_MS: "200" },
+    // debug: the "served" lines name the channel (cid) only at debug, and the report groups by it
+    agentEnv: { FAME_DRAIN_TIMEOUT_MS: "200", FAME_LOG_LEVEL: "debug" },
   });
   for (const name of REPLICAS) await startReplica(name);
   const config = nodeConfigFromEnv({ ...stack.nodeEnv, FAME_RPC_TIMEOUT_MS: String(CALL_TIMEOUT_MS) });

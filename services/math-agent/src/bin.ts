@@ -27,11 +27,16 @@ runMain(async () => {
   });
   // Synchronous log lines: "served" is written before the answer leaves, and survives a SIGKILL.
   const fabric = await connectFabric({ name: replica, logger: createLogger({ name: replica, sync: true }) });
+  // corrIds and cids are capabilities (they name a caller's stream and channel): logged only
+  // at debug. Decided once: the level does not change while the replica runs.
+  const withIds = fabric.log.isLevelEnabled("debug");
   const agent = new MathAgent({
     replica,
     onCall: (op, ctx, details) =>
       fabric.log.info(
-        { op, replica, corrId: ctx.corrId, cid: ctx.meta[CHANNEL_META_KEY], ...details },
+        withIds
+          ? { op, replica, corrId: ctx.corrId, cid: ctx.meta[CHANNEL_META_KEY], ...details }
+          : { op, replica, ...details },
         "served",
       ),
   });
