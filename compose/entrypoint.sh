@@ -2,13 +2,17 @@
 # Runs one FAME process by name (the container's argument).
 set -eu
 cd /app
-# Nodes authenticate with the dev OAuth2 client that the pki service wrote.
-if [ -z "${FAME_ADMISSION_CLIENT_ID:-}" ] && [ -f certs/dev.env ]; then
+name="${1:-}"
+# Nodes authenticate with the dev OAuth2 clients the pki service wrote: agents may serve
+# pools (config/policy.yml), the client may only call; dev.env is the client's.
+creds=certs/dev.env
+[ "$name" = math-agent ] && [ -f certs/agent.env ] && creds=certs/agent.env
+[ "$name" = math-client ] && [ -f certs/client.env ] && creds=certs/client.env
+if [ -z "${FAME_ADMISSION_CLIENT_ID:-}" ] && [ -f "$creds" ]; then
   set -a
-  . ./certs/dev.env
+  . "./$creds"
   set +a
 fi
-name="${1:-}"
 [ $# -gt 0 ] && shift
 case "$name" in
   oauth2 | welcome | ca | math-agent | math-client) exec node "services/$name/dist/bin.js" "$@" ;;

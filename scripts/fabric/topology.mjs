@@ -50,6 +50,8 @@ export function processes(ports) {
       script: join(ROOT, "services/math-agent/dist/bin.js"),
       config: join(CONFIG_DIR, "math-agent.yml"),
       envFile: "math-agent",
+      // agents may serve pools (config/policy.yml); clients may only call
+      credentials: "agent.env",
       readyLine: '"msg":"math agent ready"',
       // a short drain keeps `make stop` quick; pinned channels move on their own
       defaultEnv: { FAME_DRAIN_TIMEOUT_MS: "2000" },
@@ -63,6 +65,7 @@ export const clientSpec = () => ({
   script: join(ROOT, "services/math-client/dist/bin.js"),
   config: join(CONFIG_DIR, "client.yml"),
   envFile: "client",
+  credentials: "client.env",
 });
 
 /** Parses KEY=VALUE lines (comments, blanks and an optional `export ` allowed). */
@@ -153,8 +156,17 @@ export function stateToSave(settings) {
 const onlyFame = (env) => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith("FAME_")));
 
 /**
+ * The dev admission credentials a process uses: certs/agent.env for agents, certs/client.env for
+ * the client, certs/dev.env (the client's too) when that file is missing or for anything else.
+ */
+function credentialsOf(spec) {
+  const file = spec.credentials ? join(CERTS_DIR, spec.credentials) : undefined;
+  return readEnvFile(file && existsSync(file) ? file : join(CERTS_DIR, "dev.env"));
+}
+
+/**
  * The environment one process runs with. Layers, weakest first: the dev
- * admission credentials (certs/dev.env), config/fabric.env, config/<proc>.env,
+ * admission credentials (certs/agent.env or client.env), config/fabric.env, config/<proc>.env,
  * the caller's FAME_* variables; then what the supervisor decides (ports,
  * FAME_CONFIG, JSON logs). Anything not set here comes from the YAML file.
  */
@@ -163,7 +175,7 @@ export function processEnv(spec, settings, { background = true, env = process.en
   const out = {
     ...env,
     ...spec.defaultEnv,
-    ...readEnvFile(join(CERTS_DIR, "dev.env")),
+    ...credentialsOf(spec),
     ...settings.fileEnv,
     ...own,
     ...onlyFame(env),

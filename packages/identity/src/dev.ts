@@ -5,6 +5,7 @@
  */
 export {
   DEFAULT_SERVER_NAMES,
+  DEV_AGENT_CLIENT_ID,
   DEV_CLIENT_ID,
   type DevPkiFile,
   type DevPkiResult,

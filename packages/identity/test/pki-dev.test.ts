@@ -63,13 +63,21 @@ describe("generateDevPki", () => {
       "oauth2Clients",
       "oauth2SigningKey",
       "welcomeSigningKey",
+      "adminToken",
       "devEnv",
+      "agentEnv",
+      "clientEnv",
     ];
     for (const [role, path] of Object.entries(first.files)) {
       expect(mode(path), role).toBe(secret.includes(role) ? 0o600 : 0o644);
     }
     expect(first.files.rootCert).toBe(join(dir, "root-ca.pem"));
     expect(mode(join(dir, "secrets"))).toBe(0o700);
+    // the sentinel's operator token: a long random secret, in no env file nodes read
+    const adminToken = readFileSync(first.files.adminToken, "utf8").trim();
+    expect(adminToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    for (const [role, path] of Object.entries(first.files))
+      if (role.endsWith("Env")) expect(readFileSync(path, "utf8")).not.toContain(adminToken);
     expect(first.files.oauth2Clients).toBe(join(dir, "secrets", "oauth2-clients.json"));
   });
 
@@ -103,20 +111,32 @@ describe("generateDevPki", () => {
 
   it("writes the dev secrets in the agreed shapes", () => {
     const clients = JSON.parse(readFileSync(first.files.oauth2Clients, "utf8"));
-    expect(clients.clients).toHaveLength(1);
-    const c = clients.clients[0];
-    expect(c.client_id).toBe("fame-dev-node");
-    expect(Buffer.from(c.client_secret, "base64url")).toHaveLength(32);
-    expect(c.scopes).toEqual(["node.connect"]);
+    // two credentials: agents (may serve pools) and clients (call only)
+    expect(clients.clients.map((x: { client_id: string }) => x.client_id)).toEqual([
+      "fame-dev-agent",
+      "fame-dev-client",
+    ]);
+    const [agent, c] = clients.clients;
+    for (const x of [agent, c]) {
+      expect(Buffer.from(x.client_secret, "base64url")).toHaveLength(32);
+      expect(x.scopes).toEqual(["node.connect"]);
+    }
+    expect(agent.client_secret).not.toBe(c.client_secret);
     for (const f of [first.files.oauth2SigningKey, first.files.welcomeSigningKey]) {
       const jwk = JSON.parse(readFileSync(f, "utf8"));
       expect(jwk).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA" });
       expect(typeof jwk.d).toBe("string");
       expect(typeof jwk.kid).toBe("string");
     }
-    const env = readFileSync(first.files.devEnv, "utf8");
-    expect(env).toContain("FAME_ADMISSION_CLIENT_ID=fame-dev-node\n");
-    expect(env).toContain(`FAME_ADMISSION_CLIENT_SECRET=${c.client_secret}\n`);
+    // dev.env is the client's (least privilege); agent.env the agent's
+    for (const f of [first.files.devEnv, first.files.clientEnv]) {
+      const env = readFileSync(f, "utf8");
+      expect(env).toContain("FAME_ADMISSION_CLIENT_ID=fame-dev-client\n");
+      expect(env).toContain(`FAME_ADMISSION_CLIENT_SECRET=${c.client_secret}\n`);
+    }
+    const agentEnv = readFileSync(first.files.agentEnv, "utf8");
+    expect(agentEnv).toContain("FAME_ADMISSION_CLIENT_ID=fame-dev-agent\n");
+    expect(agentEnv).toContain(`FAME_ADMISSION_CLIENT_SECRET=${agent.client_secret}\n`);
   });
 
   it("serves real TLS to Node clients trusting only the bundle, for every name", async () => {
@@ -170,7 +190,7 @@ describe("generateDevPki", () => {
     const more = await generateDevPki({ dir, serverNames: ["fame.test", "extra.test"] });
     expect(more.written.sort()).toEqual(["serverCert", "serverKey"]);
     const forced = await generateDevPki({ dir, force: true });
-    expect(forced.written).toHaveLength(11);
+    expect(forced.written).toHaveLength(Object.keys(forced.files).length);
   });
 
   it("regenerates the CA when a key no longer matches its certificate", async () => {

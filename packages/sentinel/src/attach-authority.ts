@@ -17,6 +17,8 @@ export interface TicketGrant {
   instanceId: string;
   assignedPath: string;
   acceptedLogicals: string[];
+  /** the OAuth2 client Welcome admitted the node with (the ticket's `client_id`), if it says */
+  clientId?: string | undefined;
   /** unique id of the ticket, for single use */
   jti: string;
   /** seconds since epoch */
@@ -51,6 +53,8 @@ export type AttachDecision =
       sid: string;
       acceptedLogicals: string[];
       keys: NodeKey[];
+      /** the access policy's name for the node: its OAuth2 client id, else its SPIFFE id */
+      principal: string;
     }
   | { ok: false; code: ErrorCode; reason: string };
 
@@ -59,6 +63,8 @@ export interface AttachAuthorityOptions {
   securityProfile: SecurityProfile;
   admissionProfile: AdmissionProfile;
   directToken?: string | undefined;
+  /** names nodes admitted without a Welcome ticket: spiffe://<trustDomain>/nodes/<systemId>; default fame.fabric */
+  trustDomain?: string | undefined;
   verifiers?: AttachVerifiers;
   backend?: CryptoBackend;
 }
@@ -85,6 +91,7 @@ export class AttachAuthority {
     const frame = env.frame;
     let grant: { systemId: string; instanceId: string; assignedPath: string; acceptedLogicals: string[] };
     let ticketToSpend: TicketGrant | undefined;
+    let clientId: string | undefined;
     switch (this.opts.admissionProfile) {
       case "welcome": {
         if (!frame.attachTicket) return refuse("ticket_invalid", "attach ticket required");
@@ -100,6 +107,7 @@ export class AttachAuthority {
           return refuse("ticket_invalid", "ticket names another instanceId");
         grant = ticket;
         ticketToSpend = ticket;
+        clientId = ticket.clientId;
         break;
       }
       case "direct": {
@@ -137,6 +145,7 @@ export class AttachAuthority {
       sid,
       acceptedLogicals: frame.logicals,
       keys,
+      principal: clientId ?? `spiffe://${this.opts.trustDomain ?? "fame.fabric"}/nodes/${grant.systemId}`,
     };
   }
 

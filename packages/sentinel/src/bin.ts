@@ -12,6 +12,8 @@ import {
 import { createLogger } from "@fame/logger";
 import { createRemoteJWKSet, customFetch } from "jose";
 import { AttachAuthority, type AttachVerifiers } from "./attach-authority.js";
+import { OPEN_ACCESS } from "./policy/access-policy.js";
+import { YamlAccessPolicy } from "./policy/yaml-access-policy.js";
 import { type SentinelConfig, sentinelConfigFromEnv } from "./sentinel-config.js";
 import { startSentinelServer } from "./sentinel-server.js";
 import { SessionDirectory } from "./session-directory.js";
@@ -42,6 +44,7 @@ function verifiersFor(config: SentinelConfig): AttachVerifiers {
         instanceId: claims.instance_id,
         assignedPath: claims.assigned_path,
         acceptedLogicals: claims.accepted_logicals,
+        clientId: claims.client_id,
         jti: claims.jti,
         exp: claims.exp,
       };
@@ -67,6 +70,7 @@ runMain(async () => {
     securityProfile: config.securityProfile,
     admissionProfile: config.admissionProfile,
     directToken: config.directToken,
+    trustDomain: config.trustDomain,
     verifiers: verifiersFor(config),
   });
   // The sticky table checks AFTs against the keys replicas attached with: it reads the
@@ -81,6 +85,7 @@ runMain(async () => {
     attach,
     stickiness,
     sessions,
+    policy: config.accessPolicy ? new YamlAccessPolicy(config.accessPolicy) : OPEN_ACCESS,
     showEnvelopes: readBool(process.env["FAME_SHOW_ENVELOPES"], "FAME_SHOW_ENVELOPES", false),
   });
 }, "sentinel");

@@ -35,6 +35,11 @@ export class NodeSession {
   sid = "";
   path = "";
   acceptedLogicals: string[] = [];
+  /**
+   * Who this node is for the access policy: the OAuth2 client id it was admitted with (the
+   * attach ticket's `client_id`), or its SPIFFE id when no Welcome ticket placed it.
+   */
+  principal = "";
   readonly keys = new Map<string, NodeKey>();
   draining = false;
   healthy = true;

@@ -15,7 +15,9 @@ import {
   type SecurityProfile,
 } from "@fame/config";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service/tls";
+import type { AccessPolicyDocument } from "@fame/identity";
 import { LIMIT_DEFAULTS } from "./limits/defaults.js";
+import { accessPolicyFromConfig } from "./policy/load-policy.js";
 import { checkHealthReplyPath, type PoolPolicy, parsePoolPolicies } from "./pool-policy.js";
 import { LOAD_BALANCER_NAMES, type LoadBalancerName } from "./routing/load-balancer.js";
 
@@ -71,6 +73,8 @@ export interface SentinelConfig {
   idleTimeoutMs: number;
   /** bearer token for GET /fame/v1/status from non-loopback addresses */
   adminToken: string | undefined;
+  /** who may serve and call what (FAME_POLICY_FILE or a `policy:` block); undefined: open */
+  accessPolicy: AccessPolicyDocument | undefined;
 }
 
 /**
@@ -147,6 +151,7 @@ export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.en
     ),
     stickiness: pick(tree, "node.stickiness"),
     pools: poolsFrom(tree, env["FAME_NODE_ID"] || node["id"]),
+    accessPolicy: accessPolicyFromConfig(env, tree),
     heartbeatMs,
     heartbeatMissLimit: readInt(env["FAME_HEARTBEAT_MISS_LIMIT"], "FAME_HEARTBEAT_MISS_LIMIT", {
       fallback: 3,

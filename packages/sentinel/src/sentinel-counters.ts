@@ -12,6 +12,8 @@ export interface SentinelCounters {
   channelQuotaRefused: number;
   /** frames refused by the authorize stage (per code: the authorizer's `refusals`) */
   authzRefused: number;
+  /** AddressBinds refused (access policy, registry conflicts and grants) */
+  bindRefused: number;
 }
 
 export function newSentinelCounters(): SentinelCounters {
@@ -26,5 +28,6 @@ export function newSentinelCounters(): SentinelCounters {
     idleClosed: 0,
     channelQuotaRefused: 0,
     authzRefused: 0,
+    bindRefused: 0,
   };
 }

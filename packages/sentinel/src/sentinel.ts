@@ -170,7 +170,16 @@ export class Sentinel {
       maxInflightPerConnection: settings.maxInflightPerConnection,
       now,
     });
-    const control = new ControlFrames({ sid, registry, directory, affinity, deliver, log });
+    const control = new ControlFrames({
+      sid,
+      registry,
+      directory,
+      affinity,
+      deliver,
+      log,
+      policy: deps.policy ?? OPEN_ACCESS,
+      counters,
+    });
     const routeDeps = {
       sid,
       registry,

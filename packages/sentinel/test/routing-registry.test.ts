@@ -209,6 +209,8 @@ describe("LogicalRegistry", () => {
       logical_not_granted: "logical_not_granted",
       bad_address: "bad_envelope",
       too_many_bindings: "not_authorized",
+      // the access policy's refusal (asked before the registry at AddressBind)
+      not_authorized: "not_authorized",
     });
   });
 });

@@ -14,8 +14,19 @@ export interface TestPki {
     FAME_TLS_KEY: string;
     FAME_CA_CERTS: string;
   };
-  /** the dev OAuth2 client generated with it */
+  /** the sentinel's operator token (secrets/admin-token): drain, status, metrics */
+  adminToken: string;
+  /** the file holding it, for FAME_SENTINEL_ADMIN_TOKEN_FILE */
+  adminTokenFile: string;
+  /**
+   * the dev OAuth2 agent credential (fame-dev-agent): may serve pools under `*.fame.fabric` and
+   * call, as the single dev client could before the access policy split it
+   */
   client: { client_id: string; client_secret: string };
+  /** the same credential, by its role */
+  agent: { client_id: string; client_secret: string };
+  /** the call-only credential (fame-dev-client): no serve grant in config/policy.yml */
+  caller: { client_id: string; client_secret: string };
   /** deletes the directory (it holds private keys and secrets) */
   remove(): void;
 }
@@ -37,11 +48,21 @@ export async function createTestPki(prefix: string): Promise<TestPki> {
         FAME_TLS_KEY: join(dir, "server.key"),
         FAME_CA_CERTS: join(dir, "trust-bundle.pem"),
       },
-      client: clients.clients[0]!,
+      client: byId(clients.clients, "fame-dev-agent"),
+      agent: byId(clients.clients, "fame-dev-agent"),
+      caller: byId(clients.clients, "fame-dev-client"),
+      adminToken: readFileSync(join(dir, "secrets", "admin-token"), "utf8").trim(),
+      adminTokenFile: join(dir, "secrets", "admin-token"),
       remove: () => rmSync(dir, { recursive: true, force: true }),
     };
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+function byId<C extends { client_id: string }>(clients: C[], id: string): C {
+  const c = clients.find((x) => x.client_id === id);
+  if (c === undefined) throw new Error(`dev PKI has no OAuth2 client ${id}`);
+  return c;
 }

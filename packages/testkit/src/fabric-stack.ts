@@ -54,14 +54,23 @@ export interface FabricStackOptions {
   /** extra env for every agent replica */
   agentEnv?: Record<string, string>;
   logLevel?: string;
+  /**
+   * an access policy file (FAME_POLICY_FILE) for Welcome and the sentinel, e.g. the demo's
+   * config/policy.yml; default none (everyone serves what Welcome grants and calls anything)
+   */
+  policyFile?: string;
 }
 
 export interface FabricStack {
   dir: string;
   trustBundle: string;
   urls: { oauth2: string; welcome: string; ca: string; sentinel: string; attach: string };
-  /** FAME_* environment a node (agent or client) needs to join this fabric */
+  /** headers that carry the sentinel's admin token (status, metrics, drain) */
+  adminHeaders: Record<string, string>;
+  /** FAME_* environment a node needs to join this fabric, with the agent credential (serve and call) */
   nodeEnv: Record<string, string>;
+  /** the same with the call-only client credential (fame-dev-client) */
+  clientEnv: Record<string, string>;
   sentinel: RunningProcess;
   services: RunningProcess[];
   replicas: Map<string, RunningProcess>;
@@ -97,6 +106,7 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
     FAME_WELCOME_ISSUER: urls.welcome,
     FAME_LOG_LEVEL: opts.logLevel ?? "info",
     FAME_CONFIG: join(dir, "no-config.yml"),
+    ...(opts.policyFile ? { FAME_POLICY_FILE: opts.policyFile } : {}),
   };
   // an explicit FAME_CONFIG must exist: an empty file keeps each process on env only
   writeFileSync(common["FAME_CONFIG"]!, "");
@@ -109,6 +119,11 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
     FAME_ADMISSION_SERVICE_URL: urls.welcome,
     FAME_ADMISSION_CLIENT_ID: client.client_id,
     FAME_ADMISSION_CLIENT_SECRET: client.client_secret,
+  };
+  const clientEnv: Record<string, string> = {
+    ...nodeEnv,
+    FAME_ADMISSION_CLIENT_ID: pki.caller.client_id,
+    FAME_ADMISSION_CLIENT_SECRET: pki.caller.client_secret,
   };
   const procs: RunningProcess[] = [];
   const replicas = new Map<string, RunningProcess>();
@@ -131,6 +146,7 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
     FAME_ADMISSION_PROFILE: "welcome",
     FAME_WELCOME_JWKS_URL: `${urls.welcome}/.well-known/jwks.json`,
     FAME_NODE_ID: "sentinel0",
+    FAME_SENTINEL_ADMIN_TOKEN_FILE: pki.adminTokenFile,
     ...opts.sentinelEnv,
   };
   const startSentinel = () =>
@@ -178,7 +194,9 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
     dir,
     trustBundle,
     urls,
+    adminHeaders: { authorization: `Bearer ${pki.adminToken}` },
     nodeEnv,
+    clientEnv,
     sentinel,
     services,
     replicas,

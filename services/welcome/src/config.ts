@@ -10,6 +10,7 @@ import {
 } from "@fame/config";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service/tls";
 import {
+  type AccessPolicyDocument,
   DEFAULT_JWT_AUDIENCE,
   DEFAULT_OAUTH2_ISSUER,
   DEFAULT_SENTINEL_AUDIENCE,
@@ -18,6 +19,7 @@ import {
   isDnsLogical,
   isSystemId,
   isWildcardPattern,
+  loadAccessPolicyFile,
   loadPublicJwksFile,
   loadSigningKeyFile,
   MAX_TICKET_TTL_SEC,
@@ -47,6 +49,8 @@ export interface WelcomeConfig {
   caSignUrl: string;
   allowedDomains: string[];
   wildcardPatterns: string[];
+  /** FAME_POLICY_FILE: which OAuth2 clients may serve which logicals (the sentinel reads the same file) */
+  accessPolicy?: AccessPolicyDocument | undefined;
   /** honour a caller-proposed systemId (renewals keeping their identity); default false */
   allowClientSystemId?: boolean;
   placement?: PlacementStrategy;
@@ -118,12 +122,19 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
       isWildcardPattern,
       "*.domain patterns",
     ),
+    accessPolicy: policyFromEnv(env),
     allowClientSystemId: readBool(
       env["FAME_WELCOME_ALLOW_CLIENT_SYSTEM_ID"],
       "FAME_WELCOME_ALLOW_CLIENT_SYSTEM_ID",
       false,
     ),
   };
+}
+
+/** The access policy file, when FAME_POLICY_FILE names one; a defect stops the start (exit 2). */
+function policyFromEnv(env: NodeJS.ProcessEnv): AccessPolicyDocument | undefined {
+  const file = readString(env["FAME_POLICY_FILE"], "FAME_POLICY_FILE", "").trim();
+  return file === "" ? undefined : loadAccessPolicyFile(file, "FAME_POLICY_FILE", env);
 }
 
 /** FAME_JWKS_FILE (a JWKS JSON document, for tests and offline runs) wins over FAME_JWKS_URL. */

@@ -76,7 +76,7 @@ export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
       return sendWelcomeError(reply, 400, "invalid_request", err.message);
     }
 
-    const decision = deps.policy.decide(hello.requestedLogicals);
+    const decision = deps.policy.decide(hello.requestedLogicals, clientId);
     if (!decision.ok) {
       req.log.warn(
         {
@@ -101,6 +101,8 @@ export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
       assignedPath,
       acceptedLogicals: decision.accepted,
       instanceId: hello.instanceId,
+      // the sentinel's access policy names nodes by the credential they were admitted with
+      clientId,
     };
     const ticket = await signAttachTicket(deps.signingKey, {
       ...identity,

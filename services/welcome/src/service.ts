@@ -35,6 +35,7 @@ export async function startWelcomeService(config: WelcomeConfig): Promise<Runnin
         policy: new LogicalPolicy({
           allowedDomains: config.allowedDomains,
           wildcardPatterns: config.wildcardPatterns,
+          access: config.accessPolicy,
         }),
         placement: config.placement ?? new StaticSentinelPlacement(config.sentinelId),
       });

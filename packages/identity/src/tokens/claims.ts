@@ -48,6 +48,8 @@ export interface NodeIdentity {
   assignedPath: string;
   acceptedLogicals: string[];
   instanceId: string;
+  /** the OAuth2 client the node was admitted with: its principal for the access policy */
+  clientId?: string;
 }
 
 export interface IdentityClaims extends RegisteredClaims {
@@ -57,6 +59,8 @@ export interface IdentityClaims extends RegisteredClaims {
   sid: string;
   accepted_logicals: string[];
   instance_id: string;
+  /** the OAuth2 client id Welcome admitted the node with (absent in tickets of older issuers) */
+  client_id?: string;
 }
 
 export type AttachTicketClaims = IdentityClaims;

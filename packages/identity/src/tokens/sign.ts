@@ -94,6 +94,8 @@ async function signIdentityToken(
   if (logicals.length > LIMITS.maxLogicals || !logicals.every(isGrantLogical)) {
     throw new TokenError("token_invalid", "acceptedLogicals are malformed");
   }
+  if (input.clientId !== undefined && !isClientId(input.clientId))
+    throw new TokenError("token_invalid", "clientId is not a valid client id");
   const claims: IdentityClaims = {
     ...registered(input, input.systemId, MAX_TICKET_TTL_SEC),
     system_id: input.systemId,
@@ -101,6 +103,7 @@ async function signIdentityToken(
     sid: sidFromPath(input.assignedPath),
     accepted_logicals: [...logicals],
     instance_id: input.instanceId,
+    ...(input.clientId !== undefined ? { client_id: input.clientId } : {}),
   };
   return { token: await sign(key, kind, claims), claims };
 }

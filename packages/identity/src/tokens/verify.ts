@@ -167,6 +167,9 @@ function identityClaims(p: JWTPayload): IdentityClaims {
     throw new TokenError("token_invalid", "accepted_logicals is malformed");
   }
   if (!isTokenId(instanceId)) throw new TokenError("token_invalid", "instance_id is malformed");
+  const clientId = p["client_id"];
+  if (clientId !== undefined && !isClientId(clientId))
+    throw new TokenError("token_invalid", "client_id is malformed");
   return {
     ...registered(p),
     system_id: systemId,
@@ -174,6 +177,7 @@ function identityClaims(p: JWTPayload): IdentityClaims {
     sid,
     accepted_logicals: [...(logicals as string[])],
     instance_id: instanceId,
+    ...(clientId !== undefined ? { client_id: clientId } : {}),
   };
 }
 

@@ -158,6 +158,7 @@ export class AuthenticateStage {
     session.path = decision.assignedPath;
     session.sid = decision.sid;
     session.acceptedLogicals = decision.acceptedLogicals;
+    session.principal = decision.principal;
     for (const key of decision.keys) session.keys.set(key.kid, key);
     d.directory.attached(session);
     d.counters.attached++;
@@ -182,6 +183,7 @@ export class AuthenticateStage {
         systemId: session.systemId,
         path: session.path,
         logicals: session.acceptedLogicals,
+        principal: session.principal,
         remote: session.link.remote,
       },
       "node attached",

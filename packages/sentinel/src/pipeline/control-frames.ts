@@ -2,7 +2,9 @@ import type { Logger } from "@fame/logger";
 import { type Envelope, type Frame, type Jwk, makeEnvelope, tryParseAddress } from "@fame/protocol";
 import type { PoolRouter } from "../affinity/index.js";
 import type { NodeSession } from "../node-session.js";
-import { BIND_ERROR_WIRE_CODE, type LogicalRegistry } from "../routing/index.js";
+import type { AccessPolicy } from "../policy/access-policy.js";
+import { BIND_ERROR_WIRE_CODE, type BindResult, type LogicalRegistry } from "../routing/index.js";
+import type { SentinelCounters } from "../sentinel-counters.js";
 import type { SessionDirectory } from "../session-directory.js";
 import type { DeliverStage } from "./deliver-stage.js";
 
@@ -13,6 +15,21 @@ export interface ControlDeps {
   affinity: PoolRouter<NodeSession>;
   deliver: DeliverStage;
   log: Logger;
+  /** who may serve what: asked before the registry at every AddressBind */
+  policy: AccessPolicy;
+  counters: SentinelCounters;
+}
+
+/** the access policy gives the node's principal no serve grant for this address (in this mode) */
+const SERVE_NOT_ALLOWED: BindResult = Object.freeze({
+  ok: false,
+  code: "not_authorized",
+  reason: "the access policy does not let this node serve this address",
+});
+
+/** Addresses in logs come from the sender: keep them short. */
+function clip(s: string): string {
+  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
 }
 
 /** Frame types addressed to the sentinel itself rather than routed to a node. */
@@ -88,9 +105,24 @@ export class ControlFrames {
 
   private bind(session: NodeSession, env: Envelope, address: string): void {
     const d = this.deps;
-    const result = d.registry.bind(address, session, session.acceptedLogicals);
+    // The policy first: a principal without a serve grant changes nothing in the registry (no
+    // pool joined, no name held exclusively before its rightful replicas attach).
+    const result: BindResult = d.policy.mayServe(session, address)
+      ? d.registry.bind(address, session, session.acceptedLogicals)
+      : SERVE_NOT_ALLOWED;
     if (result.ok) d.log.info({ systemId: session.systemId, address, mode: result.mode }, "bound");
-    else d.log.warn({ systemId: session.systemId, address, code: result.code }, "bind refused");
+    else {
+      d.counters.bindRefused++;
+      d.log.warn(
+        {
+          systemId: session.systemId,
+          principal: session.principal,
+          address: clip(address),
+          code: result.code,
+        },
+        "bind refused",
+      );
+    }
     d.deliver.send(
       session,
       makeEnvelope({

@@ -2,7 +2,13 @@ import { coverageOf, parseLogicalAddress } from "./address.js";
 import { type PoolMemberStats, ReplicaPool } from "./replica-pool.js";
 
 export type BindMode = "pooled" | "exclusive";
-export type BindErrorCode = "address_conflict" | "logical_not_granted" | "bad_address" | "too_many_bindings";
+export type BindErrorCode =
+  | "address_conflict"
+  | "logical_not_granted"
+  | "bad_address"
+  | "too_many_bindings"
+  /** refused by the access policy before the registry was asked */
+  | "not_authorized";
 
 export type BindResult = { ok: true; mode: BindMode } | { ok: false; code: BindErrorCode; reason: string };
 
@@ -215,4 +221,5 @@ export const BIND_ERROR_WIRE_CODE = {
   logical_not_granted: "logical_not_granted",
   bad_address: "bad_envelope",
   too_many_bindings: "not_authorized",
+  not_authorized: "not_authorized",
 } as const satisfies Record<BindErrorCode, string>;
