@@ -97,6 +97,27 @@ describe("SessionTable", () => {
     expect(t.counts.ended).toBe(1);
   });
 
+  it("keeps each session's owner, and counts sessions per owner until they leave", () => {
+    const { t, clock } = table(2);
+    t.place("a", "r1", "alice");
+    t.place("b", "r2", "alice");
+    // moving a session keeps its owner
+    t.place("a", "r2", "bob");
+    expect(t.ownerOf("a")).toBe("alice");
+    expect(t.heldBy("alice")).toBe(2);
+    expect(t.heldBy("bob")).toBe(0);
+    // eviction (maxEntries 2) and ending free the owner's count
+    t.place("c", "r1", "bob");
+    expect(t.heldBy("alice")).toBe(1);
+    expect(t.heldBy("bob")).toBe(1);
+    t.end("c");
+    expect(t.heldBy("bob")).toBe(0);
+    // an expired session has no owner any more (reading it does not expire it)
+    clock.advance(10_000);
+    expect(t.ownerOf("b")).toBeUndefined();
+    expect(t.ownerOf("nope")).toBeUndefined();
+  });
+
   it("refuses nonsensical bounds", () => {
     expect(() => new SessionTable({ ttlMs: 0, maxEntries: 1 })).toThrow(RangeError);
     expect(() => new SessionTable({ ttlMs: 1, maxEntries: 0 })).toThrow(RangeError);

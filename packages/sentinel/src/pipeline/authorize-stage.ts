@@ -95,8 +95,10 @@ export interface FrameAuthorizerDeps {
  * - `replyTo` must be an address of the sender's own node (`name@<its path>`): a replica keys
  *   streams and calls by replyTo + corrId, so a foreign replyTo would reach another caller's
  *   state (or send our replies to it).
- * - SecureClose changes a pin only when it comes from the channel's client or its pinned
- *   replica; SecureAccept only from the replica the open was sent to.
+ * - SecureClose to a physical address changes a pin only when it comes from the channel's
+ *   client or its pinned replica (to the logical address, the sticky table already refuses any
+ *   other client's channel frames with channel_conflict); SecureAccept only from the replica
+ *   the open was sent to.
  * - SecureOpen goes to a logical address: sent to a physical one it would bypass the channel
  *   quota, in-flight tracking and placement (the SDK never opens a channel that way).
  * - A session id is a name, not a key: only the client that created the session may use,
@@ -144,10 +146,6 @@ export class FrameAuthorizer implements AuthorizeStage {
         const type = frame.type;
         if ((type === "Data" || type === "SecureOpen") && !this.deps.policy.mayCall(sender, address))
           return CALL_NOT_ALLOWED;
-        if (type === "SecureClose") {
-          const pin = this.deps.stickiness?.pinOf(frame.cid);
-          if (pin !== undefined && pin.client.sid !== sender.sid) return NOT_CHANNEL_PARTY;
-        }
         const sessionId = route.sessionMeta.sessionId;
         if (sessionId === undefined) return undefined;
         return this.deps.affinity.sessionAccess(
