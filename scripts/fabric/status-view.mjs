@@ -2,7 +2,7 @@
 // GET /fame/v1/status — pools, nodes, pins — with replica names put on node ids.
 import { httpsGet, readHead } from "./probe.mjs";
 import { logFile, readPid, runningPid } from "./procs.mjs";
-import { REPLICAS, rel } from "./topology.mjs";
+import { adminToken, REPLICAS, rel } from "./topology.mjs";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
 
@@ -32,9 +32,8 @@ const list = (obj) =>
     .join(", ");
 
 export async function printStatus({ settings, specs, ca, json }) {
-  const headers = process.env.FAME_SENTINEL_ADMIN_TOKEN
-    ? { authorization: `Bearer ${process.env.FAME_SENTINEL_ADMIN_TOKEN}` }
-    : {};
+  const token = adminToken();
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
   let status;
   let problem;
   try {

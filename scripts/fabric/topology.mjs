@@ -10,6 +10,8 @@ export const RUN_DIR = join(ROOT, "run");
 export const CONFIG_DIR = join(ROOT, "config");
 export const CERTS_DIR = join(ROOT, "certs");
 export const TRUST_BUNDLE = join(CERTS_DIR, "trust-bundle.pem");
+/** the sentinel's operator token (make pki): its drain, status and metrics endpoints need it */
+export const ADMIN_TOKEN_FILE = join(CERTS_DIR, "secrets", "admin-token");
 /** what the running fabric was started with, so later commands find it on the same ports */
 const STATE_FILE = join(RUN_DIR, "fabric.json");
 const HOST = "127.0.0.1";
@@ -44,7 +46,11 @@ export function processes(ports) {
     service("oauth2", "services/oauth2/dist/bin.js", ports.oauth2),
     service("welcome", "services/welcome/dist/bin.js", ports.welcome),
     service("ca", "services/ca/dist/bin.js", ports.ca),
-    service("sentinel", "packages/sentinel/dist/bin.js", ports.sentinel),
+    {
+      ...service("sentinel", "packages/sentinel/dist/bin.js", ports.sentinel),
+      // the file, not the token: the secret stays out of the process table and of other processes' env
+      defaultEnv: { FAME_SENTINEL_ADMIN_TOKEN_FILE: ADMIN_TOKEN_FILE },
+    },
     ...REPLICAS.map((name) => ({
       name,
       script: join(ROOT, "services/math-agent/dist/bin.js"),
@@ -96,6 +102,19 @@ export function readState() {
 }
 
 export const stateFile = () => STATE_FILE;
+
+/**
+ * The bearer token for the sentinel's operator endpoints: FAME_SENTINEL_ADMIN_TOKEN if set,
+ * else the dev token make pki wrote; undefined when neither exists.
+ */
+export function adminToken(env = process.env) {
+  if (env.FAME_SENTINEL_ADMIN_TOKEN) return env.FAME_SENTINEL_ADMIN_TOKEN;
+  try {
+    return readFileSync(ADMIN_TOKEN_FILE, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export class SettingError extends Error {}
 

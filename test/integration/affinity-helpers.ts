@@ -46,7 +46,10 @@ export async function client(
 }
 
 export async function distributionOf(stack: FabricStack, address: string): Promise<PoolDistribution> {
-  const status = (await requestJson(`${stack.urls.sentinel}/fame/v1/status`, { ca: stack.trustBundle })) as {
+  const status = (await requestJson(`${stack.urls.sentinel}/fame/v1/status`, {
+    ca: stack.trustBundle,
+    headers: stack.adminHeaders,
+  })) as {
     distribution: PoolDistribution[];
   };
   const d = status.distribution.find((p) => p.address === address);

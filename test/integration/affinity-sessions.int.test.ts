@@ -169,7 +169,10 @@ describe("draining (SIGTERM)", () => {
 
 describe("GET /metrics", () => {
   it("serves Prometheus text with per-pool, per-replica distribution", async () => {
-    const res = await requestRaw(`${stack.urls.sentinel}/metrics`, { ca: stack.trustBundle });
+    const res = await requestRaw(`${stack.urls.sentinel}/metrics`, {
+      ca: stack.trustBundle,
+      headers: stack.adminHeaders,
+    });
     expect(res.status).toBe(200);
     expect(String(res.headers["content-type"])).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = res.body.toString("utf8");

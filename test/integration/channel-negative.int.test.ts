@@ -51,7 +51,10 @@ interface StickinessStatus {
   stickiness: { pinsCreated: number; perReplica: Record<string, number> };
 }
 const status = () =>
-  requestJson<StickinessStatus>(`${stack.urls.sentinel}/fame/v1/status`, { ca: stack.trustBundle });
+  requestJson<StickinessStatus>(`${stack.urls.sentinel}/fame/v1/status`, {
+    ca: stack.trustBundle,
+    headers: stack.adminHeaders,
+  });
 
 beforeAll(async () => {
   stack = await startFabricStack({ securityProfile: "strict-overlay", encryption: "channel" });

@@ -75,7 +75,10 @@ describe("draining a replica with SIGTERM", () => {
       .poll(
         async () =>
           (
-            await requestJson<Status>(`${stack.urls.sentinel}/fame/v1/status`, { ca: stack.trustBundle })
+            await requestJson<Status>(`${stack.urls.sentinel}/fame/v1/status`, {
+              ca: stack.trustBundle,
+              headers: stack.adminHeaders,
+            })
           ).nodes.filter((n) => n.draining).length,
       )
       .toBe(1);

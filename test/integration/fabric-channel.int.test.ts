@@ -53,7 +53,10 @@ describe("channel encryption with strict AFT stickiness", () => {
     // the sentinel holds exactly the pins it should, for the pinned replica only
     const status = (await (
       await import("@fame/http-service/client")
-    ).requestJson(`${stack.urls.sentinel}/fame/v1/status`, { ca: stack.trustBundle })) as {
+    ).requestJson(`${stack.urls.sentinel}/fame/v1/status`, {
+      ca: stack.trustBundle,
+      headers: stack.adminHeaders,
+    })) as {
       stickiness: { pinsCreated: number; hits: number };
     };
     expect(status.stickiness.pinsCreated).toBeGreaterThanOrEqual(1);

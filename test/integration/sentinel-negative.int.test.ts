@@ -399,7 +399,7 @@ describe("oversized and malformed frames", () => {
     }
     const status = await requestJson<{ counters: { badFrames: number } }>(
       `${stack.urls.sentinel}/fame/v1/status`,
-      { ca: stack.trustBundle },
+      { ca: stack.trustBundle, headers: stack.adminHeaders },
     );
     expect(status.counters.badFrames).toBeGreaterThanOrEqual(peer.node.received.filter(isFloodNack).length);
     await expectFabricHealthy();

@@ -78,9 +78,12 @@ const refuse = (code: ErrorCode, reason: string): AttachDecision => ({ ok: false
  */
 export class AttachAuthority {
   private readonly backend: CryptoBackend;
+  /** the first segment every path placed under this sentinel starts with */
+  private readonly ownPrefix: string;
 
   constructor(private readonly opts: AttachAuthorityOptions) {
     this.backend = opts.backend ?? defaultBackend();
+    this.ownPrefix = `/${opts.sentinelId}/`;
     if (opts.admissionProfile === "welcome" && !opts.verifiers)
       throw new Error("welcome admission needs verifiers");
     if (opts.securityProfile === "strict-overlay" && !opts.verifiers)
@@ -105,6 +108,12 @@ export class AttachAuthority {
           return refuse("ticket_invalid", "ticket names another systemId");
         if (ticket.instanceId !== frame.instanceId)
           return refuse("ticket_invalid", "ticket names another instanceId");
+        // Sentinels may share a ticket audience; a ticket places its node under one of them only.
+        if (!ticket.assignedPath.startsWith(this.ownPrefix))
+          return refuse(
+            "ticket_invalid",
+            `ticket was issued for another sentinel, not ${this.opts.sentinelId}`,
+          );
         grant = ticket;
         ticketToSpend = ticket;
         clientId = ticket.clientId;

@@ -12,6 +12,11 @@ export * from "./limits/index.js";
 export * from "./metrics/index.js";
 export { type Link, type NodeKey, NodeSession } from "./node-session.js";
 export {
+  type AccessVerdict,
+  type OperatorEndpoint,
+  operatorAccess,
+} from "./operator-access.js";
+export {
   AUTHZ_CODES,
   type AuthorizeStage,
   type AuthzCode,

@@ -1,5 +1,6 @@
 import type { Ed25519VerifyKey } from "@fame/crypto";
 import type { Jwk } from "@fame/protocol";
+import { FrameBucket } from "./limits/frame-rate.js";
 import { LogThrottle } from "./limits/log-throttle.js";
 
 /** The transport under a session: a WebSocket in production, a fake in unit tests. */
@@ -46,6 +47,8 @@ export class NodeSession {
   lastSeen: number;
   /** bad frames from this connection: counted, and their logging rate-limited */
   readonly badFrameLog = new LogThrottle();
+  /** this connection's frame-rate bucket (FAME_MAX_FRAMES_PER_SEC), updated in place per frame */
+  readonly frames = new FrameBucket();
   readonly connectedAt: number;
   attachTimer: NodeJS.Timeout | undefined;
 

@@ -10,12 +10,14 @@ import {
   readOptionalString,
   readPort,
   readProfiles,
+  readSettingFile,
   readString,
   readUrl,
   type SecurityProfile,
 } from "@fame/config";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service/tls";
 import type { AccessPolicyDocument } from "@fame/identity";
+import { checkConfigConflicts } from "./config-conflicts.js";
 import { LIMIT_DEFAULTS } from "./limits/defaults.js";
 import { accessPolicyFromConfig } from "./policy/load-policy.js";
 import { checkHealthReplyPath, type PoolPolicy, parsePoolPolicies } from "./pool-policy.js";
@@ -71,7 +73,17 @@ export interface SentinelConfig {
   maxPendingAttachPerIp: number;
   /** an attached connection that sends no frame for this long is closed (FAME_IDLE_TIMEOUT_MS) */
   idleTimeoutMs: number;
-  /** bearer token for GET /fame/v1/status from non-loopback addresses */
+  /** frames per second one connection may send, sustained (FAME_MAX_FRAMES_PER_SEC) */
+  maxFramesPerSec: number;
+  /** frames one connection may send at once above that rate (FAME_FRAME_BURST) */
+  frameBurst: number;
+  /** attached sessions at most, all nodes together (FAME_MAX_SESSIONS) */
+  maxSessions: number;
+  /**
+   * bearer token of the operator endpoints (FAME_SENTINEL_ADMIN_TOKEN, or the file named by
+   * FAME_SENTINEL_ADMIN_TOKEN_FILE): drain always needs it; status and metrics unless the
+   * profile is open. Unset, those endpoints refuse everyone.
+   */
   adminToken: string | undefined;
   /** who may serve and call what (FAME_POLICY_FILE or a `policy:` block); undefined: open */
   accessPolicy: AccessPolicyDocument | undefined;
@@ -129,7 +141,7 @@ export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.en
     min: 100,
     max: 600_000,
   });
-  return {
+  const config: SentinelConfig = {
     sentinelId: readString(env["FAME_NODE_ID"] || node["id"], "FAME_NODE_ID", "sentinel0"),
     host: readString(env["FAME_SENTINEL_HOST"], "FAME_SENTINEL_HOST", "127.0.0.1"),
     port: readPort(env["FAME_SENTINEL_PORT"] || yamlPort, "FAME_SENTINEL_PORT", 8000),
@@ -173,9 +185,29 @@ export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.en
       min: 1,
       max: 1_000_000,
     }),
-    adminToken: readOptionalString(env["FAME_SENTINEL_ADMIN_TOKEN"], "FAME_SENTINEL_ADMIN_TOKEN"),
+    adminToken: adminTokenFrom(env),
     ...limitsFromEnv(env, heartbeatMs),
   };
+  // contradictory settings stop the start (exit 2) instead of refusing every node at run time
+  checkConfigConflicts(config, env);
+  return config;
+}
+
+/** the shortest admin token accepted: anything shorter is guessable over the network */
+const MIN_ADMIN_TOKEN_CHARS = 16;
+
+function adminTokenFrom(env: NodeJS.ProcessEnv): string | undefined {
+  let token = readOptionalString(env["FAME_SENTINEL_ADMIN_TOKEN"], "FAME_SENTINEL_ADMIN_TOKEN");
+  let setting = "FAME_SENTINEL_ADMIN_TOKEN";
+  const file = readOptionalString(env["FAME_SENTINEL_ADMIN_TOKEN_FILE"], "FAME_SENTINEL_ADMIN_TOKEN_FILE");
+  if (token === undefined && file !== undefined) {
+    token = readSettingFile(file, "FAME_SENTINEL_ADMIN_TOKEN_FILE").trim();
+    setting = "FAME_SENTINEL_ADMIN_TOKEN_FILE";
+  }
+  if (token !== undefined && token.length < MIN_ADMIN_TOKEN_CHARS) {
+    throw new ConfigError(setting, `the admin token must have at least ${MIN_ADMIN_TOKEN_CHARS} characters`);
+  }
+  return token;
 }
 
 /** The DoS limits (defaults in limits/defaults.ts); each refusal names its setting. */
@@ -190,6 +222,9 @@ function limitsFromEnv(
   | "maxPendingAttach"
   | "maxPendingAttachPerIp"
   | "idleTimeoutMs"
+  | "maxFramesPerSec"
+  | "frameBurst"
+  | "maxSessions"
 > {
   const idleTimeoutMs = readInt(env["FAME_IDLE_TIMEOUT_MS"], "FAME_IDLE_TIMEOUT_MS", {
     // unset, it also stays clear of a long heartbeat interval
@@ -231,6 +266,21 @@ function limitsFromEnv(
       max: 1_000_000,
     }),
     idleTimeoutMs,
+    maxFramesPerSec: readInt(env["FAME_MAX_FRAMES_PER_SEC"], "FAME_MAX_FRAMES_PER_SEC", {
+      fallback: LIMIT_DEFAULTS.maxFramesPerSec,
+      min: 1,
+      max: 100_000_000,
+    }),
+    frameBurst: readInt(env["FAME_FRAME_BURST"], "FAME_FRAME_BURST", {
+      fallback: LIMIT_DEFAULTS.frameBurst,
+      min: 1,
+      max: 100_000_000,
+    }),
+    maxSessions: readInt(env["FAME_MAX_SESSIONS"], "FAME_MAX_SESSIONS", {
+      fallback: LIMIT_DEFAULTS.maxSessions,
+      min: 1,
+      max: 10_000_000,
+    }),
   };
 }
 

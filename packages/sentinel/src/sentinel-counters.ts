@@ -12,6 +12,12 @@ export interface SentinelCounters {
   channelQuotaRefused: number;
   /** frames refused by the authorize stage (per code: the authorizer's `refusals`) */
   authzRefused: number;
+  /** frames dropped by the per-connection rate limit (FAME_MAX_FRAMES_PER_SEC) */
+  rateLimited: number;
+  /** connections closed for flooding far above their frame rate */
+  rateLimitClosed: number;
+  /** attaches refused because FAME_MAX_SESSIONS sessions were attached */
+  sessionCapRefused: number;
   /** AddressBinds refused (access policy, registry conflicts and grants) */
   bindRefused: number;
 }
@@ -28,6 +34,9 @@ export function newSentinelCounters(): SentinelCounters {
     idleClosed: 0,
     channelQuotaRefused: 0,
     authzRefused: 0,
+    rateLimited: 0,
+    rateLimitClosed: 0,
+    sessionCapRefused: 0,
     bindRefused: 0,
   };
 }

@@ -2,18 +2,18 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RunningService, startHttpService } from "@fame/http-service/server";
 import type { Logger } from "@fame/logger";
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { type WebSocket, WebSocketServer } from "ws";
 import { AttachGate } from "./limits/attach-gate.js";
 import { LogThrottle } from "./limits/log-throttle.js";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics/index.js";
-import { sameSecret } from "./same-secret.js";
+import { type OperatorEndpoint, operatorAccess } from "./operator-access.js";
 import { CLOSE, Sentinel, type SentinelDeps } from "./sentinel.js";
 import type { SentinelConfig } from "./sentinel-config.js";
 
 export const ATTACH_PATH = "/fame/v1/attach/ws/downstream";
 export const STATUS_PATH = "/fame/v1/status";
-/** Prometheus text; same access rule as the status page */
+/** Prometheus text; same access rule as the status page (see operator-access.ts) */
 export const METRICS_PATH = "/metrics";
 /** POST: the operator drains a node (no new sessions or channels) */
 export const DRAIN_PATH = "/fame/v1/nodes/:systemId/drain";
@@ -25,15 +25,6 @@ export interface RunningSentinel extends RunningService {
   sentinel: Sentinel;
   /** wss:// (or ws:// in dev) URL nodes attach to */
   attachUrl: string;
-}
-
-function isLoopback(addr: string | undefined): boolean {
-  return addr === "127.0.0.1" || addr === "::1" || addr === "::ffff:127.0.0.1";
-}
-
-function bearerMatches(header: string | undefined, token: string | undefined): boolean {
-  if (!token || !header?.startsWith("Bearer ")) return false;
-  return sameSecret(header.slice(7), token);
 }
 
 function gateBody(reason: string): string {
@@ -65,6 +56,9 @@ export async function startSentinelServer(
   });
   const gateLog = new LogThrottle();
   const gateCounters = { rateLimited: 0, pendingFull: 0 };
+  /** operator requests refused for a missing or wrong admin token */
+  const operatorCounters = { refused: 0 };
+  const operatorLog = new LogThrottle();
 
   const svc = await startHttpService({
     name: "sentinel",
@@ -74,24 +68,45 @@ export async function startSentinelServer(
     logger: log,
     health: () => ({ sessions: sentinel.sessionCount }),
     register: (app) => {
-      const admin = (req: FastifyRequest): boolean =>
-        isLoopback(req.socket.remoteAddress) || bearerMatches(req.headers.authorization, config.adminToken);
-      const unauthorized = { error: "unauthorized", error_description: "admin token or loopback required" };
+      const rule = { token: config.adminToken, profile: config.securityProfile };
+      /** undefined when allowed; otherwise the refusal, already sent */
+      const refused = (endpoint: OperatorEndpoint, req: FastifyRequest, reply: FastifyReply) => {
+        const verdict = operatorAccess(
+          endpoint,
+          { authorization: req.headers.authorization, remoteAddress: req.socket.remoteAddress },
+          rule,
+        );
+        if (verdict.ok) return undefined;
+        operatorCounters.refused++;
+        if (operatorLog.hit())
+          log.warn(
+            {
+              remote: req.socket.remoteAddress,
+              path: req.url,
+              status: verdict.status,
+              total: operatorLog.total,
+            },
+            "operator request refused",
+          );
+        if (verdict.status === 401) reply.header("www-authenticate", "Bearer");
+        return reply.status(verdict.status).send(verdict.body);
+      };
       app.get(STATUS_PATH, async (req: FastifyRequest, reply) => {
-        if (!admin(req)) return reply.status(401).send(unauthorized);
+        if (refused("read", req, reply)) return reply;
         const mem = process.memoryUsage();
         return {
           ...sentinel.status(),
           attachGate: { ...gateCounters, trackedIps: gate.trackedIps },
+          operator: { ...operatorCounters },
           memory: { rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external },
         };
       });
       app.get(METRICS_PATH, async (req: FastifyRequest, reply) => {
-        if (!admin(req)) return reply.status(401).send(unauthorized);
+        if (refused("read", req, reply)) return reply;
         return reply.header("content-type", PROMETHEUS_CONTENT_TYPE).send(sentinel.metricsText());
       });
       app.post<{ Params: { systemId: string } }>(DRAIN_PATH, async (req, reply) => {
-        if (!admin(req)) return reply.status(401).send(unauthorized);
+        if (refused("drain", req, reply)) return reply;
         const { systemId } = req.params;
         if (!SYSTEM_ID.test(systemId)) {
           return reply.status(400).send({ error: "bad_request", error_description: "malformed system id" });

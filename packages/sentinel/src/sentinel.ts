@@ -5,6 +5,7 @@ import { PoolRouter } from "./affinity/index.js";
 import type { AttachAuthority } from "./attach-authority.js";
 import { InflightTracker } from "./inflight-tracker.js";
 import { LIMIT_DEFAULTS } from "./limits/defaults.js";
+import { FrameRateLimiter } from "./limits/frame-rate.js";
 import { PendingAttaches } from "./limits/pending-attaches.js";
 import type { Link, NodeSession } from "./node-session.js";
 import { AccountStage } from "./pipeline/account-stage.js";
@@ -16,6 +17,7 @@ import { DeliverStage } from "./pipeline/deliver-stage.js";
 import { PendingOpens } from "./pipeline/pending-opens.js";
 import { PhysicalRoute } from "./pipeline/physical-route.js";
 import { PoolRoute } from "./pipeline/pool-route.js";
+import { RateStage } from "./pipeline/rate-stage.js";
 import type { RouteRequest } from "./pipeline/route-request.js";
 import { RouteStage } from "./pipeline/route-stage.js";
 import { type AccessPolicy, OPEN_ACCESS } from "./policy/access-policy.js";
@@ -42,7 +44,16 @@ export type SentinelSettings = Pick<
   | "maxInflightPerConnection"
 > &
   Partial<
-    Pick<SentinelConfig, "maxChannelsPerClient" | "maxExclusiveSessionsPerClient" | "idleTimeoutMs" | "pools">
+    Pick<
+      SentinelConfig,
+      | "maxChannelsPerClient"
+      | "maxExclusiveSessionsPerClient"
+      | "idleTimeoutMs"
+      | "pools"
+      | "maxFramesPerSec"
+      | "frameBurst"
+      | "maxSessions"
+    >
   >;
 
 export interface SentinelDeps {
@@ -84,6 +95,7 @@ export class Sentinel {
   private readonly pendingOpens: PendingOpens;
   private readonly stickiness: AFTLoadBalancerStickinessManager | undefined;
   private readonly now: () => number;
+  private readonly rate: RateStage;
   private readonly decode: DecodeStage;
   private readonly authenticate: AuthenticateStage;
   private readonly authorize: AuthorizeStage;
@@ -157,6 +169,7 @@ export class Sentinel {
       now,
       securityProfile: settings.securityProfile,
       attachTimeoutMs: settings.attachTimeoutMs,
+      maxSessions: settings.maxSessions ?? LIMIT_DEFAULTS.maxSessions,
       heartbeatMs: settings.heartbeatMs,
       maxFrameBytes: limits.maxFrameBytes,
       stickinessLevel: stickiness?.securityLevel,
@@ -199,6 +212,17 @@ export class Sentinel {
     this.authenticate = authenticate;
     this.account = account;
     this.control = control;
+    this.rate = new RateStage({
+      sid,
+      limiter: new FrameRateLimiter({
+        perSec: settings.maxFramesPerSec ?? LIMIT_DEFAULTS.maxFramesPerSec,
+        burst: settings.frameBurst ?? LIMIT_DEFAULTS.frameBurst,
+      }),
+      counters,
+      deliver,
+      log,
+      close: (session, why) => teardown.close(session, why),
+    });
     this.decode = new DecodeStage({ sid, limits, counters, log, showEnvelopes, deliver, authenticate });
     const authorizer =
       deps.authorize ??
@@ -257,7 +281,10 @@ export class Sentinel {
    */
   receive(session: NodeSession, data: Buffer | string): Promise<void> | undefined {
     if (session.state === "closed") return;
-    session.lastSeen = this.now();
+    const now = this.now();
+    session.lastSeen = now;
+    // before anything parses the frame: a flood costs a token check per frame, nothing more
+    if (!this.rate.admit(session, now)) return;
     const env = this.decode.decode(session, data);
     if (env === undefined) return;
     if (session.state === "attaching") return this.authenticate.attach(session, env);

@@ -19,6 +19,8 @@ export interface LoneSentinel {
   /** wss://127.0.0.1:port/fame/v1/attach/ws/downstream */
   attachUrl: string;
   proc: RunningProcess;
+  /** headers carrying the sentinel's admin token (drain; status and metrics outside open) */
+  adminHeaders: Record<string, string>;
   /** FAME_* env for an in-process or spawned node of this fabric */
   nodeEnv: Record<string, string>;
   startReplica(name: string): Promise<RunningProcess>;
@@ -44,6 +46,8 @@ export async function startLoneSentinel(
   const dir = mkdtempSync(join(tmpdir(), "fame-lone-"));
   await generateDevPki({ dir });
   const trustBundle = readFileSync(join(dir, "trust-bundle.pem"), "utf8");
+  const adminTokenFile = join(dir, "secrets", "admin-token");
+  const adminHeaders = { authorization: `Bearer ${readFileSync(adminTokenFile, "utf8").trim()}` };
   const port = await freePort();
   const url = `https://127.0.0.1:${port}`;
   const attachUrl = `wss://127.0.0.1:${port}/fame/v1/attach/ws/downstream`;
@@ -67,6 +71,7 @@ export async function startLoneSentinel(
       FAME_TLS_KEY: join(dir, "server.key"),
       FAME_SENTINEL_PORT: String(port),
       FAME_NODE_ID: "sentinel0",
+      FAME_SENTINEL_ADMIN_TOKEN_FILE: adminTokenFile,
       ...opts.env,
     },
     readyUrl: `${url}/health`,
@@ -81,6 +86,7 @@ export async function startLoneSentinel(
     url,
     attachUrl,
     proc,
+    adminHeaders,
     nodeEnv,
     async startReplica(name) {
       const p = await startProcess({
@@ -100,7 +106,11 @@ export async function startLoneSentinel(
       replicas.push(p);
       return p;
     },
-    status: () => requestJson(`${url}/fame/v1/status`, { ca: trustBundle }) as Promise<SentinelStatus>,
+    status: () =>
+      requestJson(`${url}/fame/v1/status`, {
+        ca: trustBundle,
+        headers: adminHeaders,
+      }) as Promise<SentinelStatus>,
     rss: () => rssBytes(proc.pid),
     async stop() {
       for (const r of replicas) await r.stop("SIGTERM", 5000);

@@ -18,4 +18,13 @@ export const LIMIT_DEFAULTS = {
   idleTimeoutMs: 60_000,
   /** remote IPs the attach rate limiter tracks at most (least recently seen dropped first) */
   attachRateTrackedIps: 10_000,
+  /**
+   * FAME_MAX_FRAMES_PER_SEC: frames one connection may send per second, sustained. The bench's
+   * busiest connection sends ~80k frames/s at most; this leaves it well clear.
+   */
+  maxFramesPerSec: 200_000,
+  /** FAME_FRAME_BURST: frames one connection may send at once above its rate */
+  frameBurst: 20_000,
+  /** FAME_MAX_SESSIONS: attached sessions, all nodes together; attach beyond it is refused */
+  maxSessions: 10_000,
 } as const;

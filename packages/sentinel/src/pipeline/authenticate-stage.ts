@@ -35,6 +35,8 @@ export interface AuthenticateDeps {
   /** the security profile: all but `open` require signed envelopes */
   securityProfile: SecurityProfile;
   attachTimeoutMs: number;
+  /** attached sessions at most, all nodes together (FAME_MAX_SESSIONS); a reconnect replaces its own */
+  maxSessions: number;
   /** told to the node in NodeAttachAck */
   heartbeatMs: number;
   maxFrameBytes: number;
@@ -115,6 +117,8 @@ export class AuthenticateStage {
 
   private async decideAttach(session: NodeSession, env: Envelope<NodeAttach>): Promise<void> {
     const d = this.deps;
+    // Checked before the (costly) decision and again after it, when others may have attached meanwhile.
+    if (this.refuseAtCap(session, env.frame.systemId, env)) return;
     let decision: AttachDecision;
     try {
       decision = await d.attach.decide(env);
@@ -143,6 +147,7 @@ export class AuthenticateStage {
       );
       return;
     }
+    if (this.refuseAtCap(session, decision.systemId, env)) return;
     clearTimeout(session.attachTimer);
     d.pendingAttaches.remove(session.connectionId);
     const previous = d.directory.bySystemId(decision.systemId);
@@ -188,6 +193,22 @@ export class AuthenticateStage {
       },
       "node attached",
     );
+  }
+
+  /** true (and refused) when FAME_MAX_SESSIONS are attached and this is not a reconnect */
+  private refuseAtCap(session: NodeSession, systemId: string, env: Envelope): boolean {
+    const d = this.deps;
+    if (d.directory.attachedCount < d.maxSessions || d.directory.bySystemId(systemId) !== undefined)
+      return false;
+    d.counters.sessionCapRefused++;
+    this.refuseAttach(
+      session,
+      "too_many_sessions",
+      `${d.directory.attachedCount} sessions attached (FAME_MAX_SESSIONS ${d.maxSessions})`,
+      CLOSE.policy,
+      env,
+    );
+    return true;
   }
 
   private verifySignature(session: NodeSession, env: Envelope): boolean {
