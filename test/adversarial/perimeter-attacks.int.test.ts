@@ -159,7 +159,8 @@ describe("on a lone sentinel: frame rate and session cap", () => {
     );
     expect(nacks.length).toBeLessThanOrEqual(Math.ceil(refused / 1000));
     // generous: the point is "not the old ~50x", not a timing claim
-    expect(p99(during)).toBeLessThan(Math.max(10 * p99(baseline), 1000));
+    // (two shared cores: other test files running at once move these numbers a lot)
+    expect(p99(during)).toBeLessThan(Math.max(20 * p99(baseline), 2000));
     await flooder.close();
   });
 
