@@ -47,6 +47,8 @@ export class NodeSession {
   lastSeen: number;
   /** bad frames from this connection: counted, and their logging rate-limited */
   readonly badFrameLog = new LogThrottle();
+  /** refusals answered to this connection: a flood of refused frames must not flood the log */
+  readonly refusalLog = new LogThrottle();
   /** this connection's frame-rate bucket (FAME_MAX_FRAMES_PER_SEC), updated in place per frame */
   readonly frames = new FrameBucket();
   readonly connectedAt: number;

@@ -58,9 +58,18 @@ export class DeliverStage {
    */
   nack(session: NodeSession, env: Envelope, code: ErrorCode, reason: string, notExecuted = false): void {
     this.counters.refused++;
-    if (code !== "channel_unknown")
-      this.log.warn({ systemId: session.systemId, code, reason, type: env.frame.type }, "refused");
-    else this.log.debug({ systemId: session.systemId, code, reason }, "refused");
+    if (code === "channel_unknown") this.log.debug({ systemId: session.systemId, code, reason }, "refused");
+    else if (session.refusalLog.hit())
+      this.log.warn(
+        {
+          systemId: session.systemId,
+          code,
+          reason,
+          type: env.frame.type,
+          refusals: session.refusalLog.total,
+        },
+        "refused",
+      );
     const batch = batchOf(env);
     const answers = batch?.length ?? 1;
     for (let i = 0; i < answers; i++) {
