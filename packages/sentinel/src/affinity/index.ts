@@ -12,7 +12,7 @@ export {
   type Refusal,
   type RoutedNode,
   SESSION_NOT_OWNED,
-  TOO_MANY_SESSIONS,
+  TOO_MANY_CLIENT_SESSIONS,
 } from "./pool-router.js";
 export type { PoolCounters, PoolDistribution, ReplicaDistribution } from "./pool-stats.js";
 export {

@@ -55,7 +55,7 @@ export const SESSION_NOT_OWNED: Refusal = Object.freeze({
   code: "session_not_owned",
   reason: "this session id belongs to another client",
 });
-export const TOO_MANY_SESSIONS: Refusal = Object.freeze({
+export const TOO_MANY_CLIENT_SESSIONS: Refusal = Object.freeze({
   code: "too_many_client_sessions",
   reason: "this client holds its share of sessions in this exclusive pool",
 });
@@ -149,7 +149,7 @@ export class PoolRouter<N extends RoutedNode> {
     if (table === undefined) return undefined;
     const owner = table.ownerOf(sessionId);
     if (owner !== undefined) return owner === clientSid ? undefined : SESSION_NOT_OWNED;
-    if (state!.policy.exclusive && table.heldBy(clientSid) >= maxExclusive) return TOO_MANY_SESSIONS;
+    if (state!.policy.exclusive && table.heldBy(clientSid) >= maxExclusive) return TOO_MANY_CLIENT_SESSIONS;
     return undefined;
   }
 
