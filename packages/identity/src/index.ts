@@ -1,5 +1,5 @@
 export * from "./admission/index.js";
 export * from "./aft/index.js";
 export * from "./pki/index.js";
-export * from "./tokens/index.js";
 export * from "./policy/index.js";
+export * from "./tokens/index.js";

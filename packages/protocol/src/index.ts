@@ -64,6 +64,13 @@ export {
   type SecureOpen,
   type Stickiness,
 } from "./frames.js";
+export {
+  DEFAULT_FRESHNESS_LIMITS,
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  type Freshness,
+  type FreshnessLimits,
+  FreshnessWindow,
+} from "./freshness.js";
 export { ID_PATTERN, isId, isSid, isSystemId, newId, SID_PATTERN, SYSTEM_ID_PATTERN } from "./ids.js";
 export type { JSONValue, JsonObject, JsonValue } from "./json-value.js";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";

@@ -41,6 +41,12 @@ export class NodeSession {
    * attach ticket's `client_id`), or its SPIFFE id when no Welcome ticket placed it.
    */
   principal = "";
+  /**
+   * Who owns the affinity sessions this node opens: its principal and its process instance
+   * (both from the attach ticket). A node that re-attaches (new connection, new sid) keeps
+   * its sessions; another node, even of the same principal, has another instance id.
+   */
+  sessionOwner = "";
   readonly keys = new Map<string, NodeKey>();
   draining = false;
   healthy = true;

@@ -17,6 +17,7 @@ import {
 } from "@fame/config";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service/tls";
 import type { AccessPolicyDocument } from "@fame/identity";
+import { DEFAULT_MAX_CLOCK_SKEW_MS } from "@fame/protocol";
 import { checkConfigConflicts } from "./config-conflicts.js";
 import { LIMIT_DEFAULTS } from "./limits/defaults.js";
 import { accessPolicyFromConfig } from "./policy/load-policy.js";
@@ -79,6 +80,8 @@ export interface SentinelConfig {
   frameBurst: number;
   /** attached sessions at most, all nodes together (FAME_MAX_SESSIONS) */
   maxSessions: number;
+  /** signed envelopes whose ts is further from our clock are refused (FAME_MAX_CLOCK_SKEW_MS) */
+  maxClockSkewMs: number;
   /**
    * bearer token of the operator endpoints (FAME_SENTINEL_ADMIN_TOKEN, or the file named by
    * FAME_SENTINEL_ADMIN_TOKEN_FILE): drain always needs it; status and metrics unless the
@@ -225,6 +228,7 @@ function limitsFromEnv(
   | "maxFramesPerSec"
   | "frameBurst"
   | "maxSessions"
+  | "maxClockSkewMs"
 > {
   const idleTimeoutMs = readInt(env["FAME_IDLE_TIMEOUT_MS"], "FAME_IDLE_TIMEOUT_MS", {
     // unset, it also stays clear of a long heartbeat interval
@@ -280,6 +284,11 @@ function limitsFromEnv(
       fallback: LIMIT_DEFAULTS.maxSessions,
       min: 1,
       max: 10_000_000,
+    }),
+    maxClockSkewMs: readInt(env["FAME_MAX_CLOCK_SKEW_MS"], "FAME_MAX_CLOCK_SKEW_MS", {
+      fallback: DEFAULT_MAX_CLOCK_SKEW_MS,
+      min: 1000,
+      max: 3_600_000,
     }),
   };
 }

@@ -20,6 +20,10 @@ export interface SentinelCounters {
   sessionCapRefused: number;
   /** AddressBinds refused (access policy, registry conflicts and grants) */
   bindRefused: number;
+  /** signed envelopes refused with stale_envelope (ts outside FAME_MAX_CLOCK_SKEW_MS) */
+  staleRefused: number;
+  /** signed envelopes refused with replay (id already seen from that sender) */
+  replayRefused: number;
 }
 
 export function newSentinelCounters(): SentinelCounters {
@@ -38,5 +42,7 @@ export function newSentinelCounters(): SentinelCounters {
     rateLimitClosed: 0,
     sessionCapRefused: 0,
     bindRefused: 0,
+    staleRefused: 0,
+    replayRefused: 0,
   };
 }

@@ -1,6 +1,6 @@
 import { type CryptoBackend, defaultBackend } from "@fame/crypto";
 import type { Logger } from "@fame/logger";
-import { resolveLimits } from "@fame/protocol";
+import { DEFAULT_MAX_CLOCK_SKEW_MS, FreshnessWindow, resolveLimits } from "@fame/protocol";
 import { PoolRouter } from "./affinity/index.js";
 import type { AttachAuthority } from "./attach-authority.js";
 import { InflightTracker } from "./inflight-tracker.js";
@@ -53,6 +53,7 @@ export type SentinelSettings = Pick<
       | "maxFramesPerSec"
       | "frameBurst"
       | "maxSessions"
+      | "maxClockSkewMs"
     >
   >;
 
@@ -173,6 +174,14 @@ export class Sentinel {
       heartbeatMs: settings.heartbeatMs,
       maxFrameBytes: limits.maxFrameBytes,
       stickinessLevel: stickiness?.securityLevel,
+      freshness:
+        settings.securityProfile === "open"
+          ? undefined
+          : new FreshnessWindow({
+              skewMs: settings.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
+              // one sender per attached session: none is forgotten while the cap holds
+              maxSenders: Math.max(4096, settings.maxSessions ?? LIMIT_DEFAULTS.maxSessions),
+            }),
     });
     const account = new AccountStage({
       registry,

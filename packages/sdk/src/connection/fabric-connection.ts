@@ -7,6 +7,8 @@ import {
   encodeEnvelope,
   encodeSealedEnvelope,
   type Frame,
+  type FreshnessLimits,
+  FreshnessWindow,
   isSealedData,
   type KeyAnnounce,
   type Limits,
@@ -17,7 +19,6 @@ import { type AttachPlan, attachRequest, checkDialable, sessionFrom } from "./at
 import { ConnectionError } from "./connection-error.js";
 import { ControlRequests } from "./control-requests.js";
 import { describeEnvelope } from "./envelope-view.js";
-import { type FreshnessLimits, FreshnessWindow } from "./freshness.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { LinkDialer, NodeLink } from "./node-link.js";
 import type { NodeSigner } from "./node-signer.js";

@@ -1,6 +1,5 @@
 import type { Logger } from "@fame/logger";
-import type { Envelope, ErrorCode } from "@fame/protocol";
-import type { FreshnessWindow } from "./freshness.js";
+import type { Envelope, ErrorCode, FreshnessWindow } from "@fame/protocol";
 import type { PeerKey, PeerKeyDirectory } from "./peer-keys.js";
 
 /** envelopes waiting behind a key fetch; beyond it a flood of unknown kids is dropped */

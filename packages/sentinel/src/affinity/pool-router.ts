@@ -133,7 +133,7 @@ export class PoolRouter<N extends RoutedNode> {
   }
 
   /**
-   * May `clientSid` use session `sessionId` of the pool at `address` (route under it, end it, or
+   * May `owner` use session `sessionId` of the pool at `address` (route under it, end it, or
    * have it placed or moved)? Only the client that created a session may; and in an exclusive
    * pool a client may create at most `maxExclusive` sessions, so that one client cannot hold
    * every replica. O(1): one policy lookup, one session lookup, one count.
@@ -141,28 +141,23 @@ export class PoolRouter<N extends RoutedNode> {
   sessionAccess(
     address: string,
     sessionId: string,
-    clientSid: string,
+    owner: string,
     maxExclusive: number,
   ): Refusal | undefined {
     const state = this.policies.get(address);
     const table = state?.sessions;
     if (table === undefined) return undefined;
-    const owner = table.ownerOf(sessionId);
-    if (owner !== undefined) return owner === clientSid ? undefined : SESSION_NOT_OWNED;
-    if (state!.policy.exclusive && table.heldBy(clientSid) >= maxExclusive) return TOO_MANY_CLIENT_SESSIONS;
+    const holder = table.ownerOf(sessionId);
+    if (holder !== undefined) return holder === owner ? undefined : SESSION_NOT_OWNED;
+    if (state!.policy.exclusive && table.heldBy(owner) >= maxExclusive) return TOO_MANY_CLIENT_SESSIONS;
     return undefined;
   }
 
   /**
-   * Where new work for `address` goes (a SecureOpen, or plaintext Data); `clientSid` owns a
+   * Where new work for `address` goes (a SecureOpen, or plaintext Data); `owner` owns a
    * session it creates.
    */
-  place(
-    address: string,
-    pool: ReplicaPool<N>,
-    sessionId: string | undefined,
-    clientSid: string,
-  ): Placement<N> {
+  place(address: string, pool: ReplicaPool<N>, sessionId: string | undefined, owner: string): Placement<N> {
     const state = this.policies.get(address);
     if (state === undefined) return { kind: "node", node: this.fallback.pick(pool, sessionId) };
     if (state.policy.mode === "single-active") {
@@ -176,7 +171,7 @@ export class PoolRouter<N extends RoutedNode> {
       };
     }
     if (state.sessions !== undefined && sessionId !== undefined) {
-      return this.routeSession(state, state.sessions, address, pool, sessionId, clientSid);
+      return this.routeSession(state, state.sessions, address, pool, sessionId, owner);
     }
     return { kind: "node", node: (state.balancer ?? this.fallback).pick(pool, sessionId) };
   }
@@ -185,7 +180,7 @@ export class PoolRouter<N extends RoutedNode> {
    * Channel data found its pin on `replicaId` (channel stickiness wins). Refused with
    * channel_unknown, so the client opens a new channel where the policy says, when the replica
    * is no longer the active one (single-active) or is draining/unhealthy past the pool's
-   * draining timeout. Session pools count the hit (or the disagreement); `clientSid` owns a
+   * draining timeout. Session pools count the hit (or the disagreement); `owner` owns a
    * session placed here.
    */
   checkPinned(
@@ -193,7 +188,7 @@ export class PoolRouter<N extends RoutedNode> {
     pool: ReplicaPool<N>,
     replicaId: string,
     sessionId: string | undefined,
-    clientSid: string,
+    owner: string,
   ): Refusal | undefined {
     const state = this.policies.get(address);
     if (state === undefined) return undefined;
@@ -224,7 +219,7 @@ export class PoolRouter<N extends RoutedNode> {
       counters.stickyViolations++;
     } else if (!state.policy.exclusive || table.countFor(replicaId) === 0) {
       // The session expired (or its placement was lost) while the channel lived on: follow it.
-      table.place(sessionId, replicaId, clientSid);
+      table.place(sessionId, replicaId, owner);
       if (entry === undefined) counters.stickyMisses++;
       else counters.stickyViolations++;
     } else {
@@ -356,7 +351,7 @@ export class PoolRouter<N extends RoutedNode> {
     address: string,
     pool: ReplicaPool<N>,
     sessionId: string,
-    clientSid: string,
+    owner: string,
   ): Placement<N> {
     const counters = this.stats.countersOf(address);
     const entry = table.get(sessionId);
@@ -388,7 +383,7 @@ export class PoolRouter<N extends RoutedNode> {
       counters.stickyViolations++;
       this.deps.log.info({ address, from: entry.replicaId ?? null, to: node.id }, "session moved");
     }
-    table.place(sessionId, node.id, clientSid);
+    table.place(sessionId, node.id, owner);
     return { kind: "node", node };
   }
 

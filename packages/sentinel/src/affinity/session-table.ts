@@ -11,8 +11,9 @@
 export interface SessionEntry {
   readonly sessionId: string;
   /**
-   * The client sid that created the session: a session id is a name, not a key, so only its
-   * owner may route under it, end it or move it (anyone else learning the id gets session_not_owned).
+   * Who created the session (the client's principal and process instance, which outlive a
+   * reconnect): a session id is a name, not a key, so only its owner may route under it, end it
+   * or move it (anyone else learning the id gets session_not_owned).
    */
   readonly owner: string;
   /** undefined once its replica left: the next request places the session again */
@@ -43,7 +44,7 @@ export class SessionTable {
   readonly counts: SessionTableCounts = { ended: 0, expired: 0, evicted: 0, orphaned: 0 };
   private readonly entries = new Map<string, SessionEntry>();
   private readonly byReplica = new Map<string, Set<string>>();
-  /** sessions per owner sid: the per-client cap of exclusive pools reads this */
+  /** sessions per owner (principal and instance): the per-client cap of exclusive pools reads this */
   private readonly byOwner = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly maxEntries: number;

@@ -4,6 +4,7 @@ import {
   base64urlDecode,
   type Envelope,
   type ErrorCode,
+  type FreshnessWindow,
   isSealedData,
   makeEnvelope,
   type NodeAttach,
@@ -42,6 +43,11 @@ export interface AuthenticateDeps {
   maxFrameBytes: number;
   /** told to the node in NodeAttachAck when channels are pinned */
   stickinessLevel: SecurityLevel | undefined;
+  /**
+   * Signed envelopes must be fresh here too: a node replaying its own signed request would
+   * otherwise be spread over a pool's replicas, and each replica's window sees it only once.
+   */
+  freshness: FreshnessWindow | undefined;
 }
 
 /**
@@ -164,6 +170,7 @@ export class AuthenticateStage {
     session.sid = decision.sid;
     session.acceptedLogicals = decision.acceptedLogicals;
     session.principal = decision.principal;
+    session.sessionOwner = `${decision.principal}\u0000${decision.instanceId}`;
     for (const key of decision.keys) session.keys.set(key.kid, key);
     d.directory.attached(session);
     d.counters.attached++;
@@ -233,6 +240,15 @@ export class AuthenticateStage {
       d.deliver.nack(session, env, "signature_invalid", "signature does not verify");
       return false;
     }
-    return true;
+    const fresh = d.freshness?.check(session.sid, env.id, env.ts, d.now()) ?? "ok";
+    if (fresh === "ok") return true;
+    if (fresh === "stale") {
+      d.counters.staleRefused++;
+      d.deliver.nack(session, env, "stale_envelope", "ts outside the clock-skew window", true);
+    } else {
+      d.counters.replayRefused++;
+      d.deliver.nack(session, env, "replay", "envelope id already seen from this sender", true);
+    }
+    return false;
   }
 }

@@ -151,7 +151,7 @@ export class FrameAuthorizer implements AuthorizeStage {
         return this.deps.affinity.sessionAccess(
           address,
           sessionId,
-          sender.sid,
+          sender.sessionOwner,
           this.deps.maxExclusiveSessionsPerClient,
         );
       }

@@ -63,7 +63,13 @@ export class PoolRoute {
       if (replica && pool.has(replica.id)) {
         const veto =
           frame.type === "Data"
-            ? d.affinity.checkPinned(req.address!, pool, replica.id, req.sessionMeta.sessionId, session.sid)
+            ? d.affinity.checkPinned(
+                req.address!,
+                pool,
+                replica.id,
+                req.sessionMeta.sessionId,
+                session.sessionOwner,
+              )
             : undefined;
         if (veto) {
           d.deliver.nack(session, env, veto.code, veto.reason, true);
@@ -116,7 +122,7 @@ export class PoolRoute {
       }
     }
     if (d.account.refusesCalls(req)) return undefined;
-    const placed = d.affinity.place(to, pool, req.sessionMeta.sessionId, session.sid);
+    const placed = d.affinity.place(to, pool, req.sessionMeta.sessionId, session.sessionOwner);
     if (placed.kind === "refuse") {
       d.deliver.nack(session, env, placed.code, placed.reason, true);
       return undefined;

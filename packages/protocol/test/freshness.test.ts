@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FreshnessWindow } from "../src/connection/freshness.js";
+import { FreshnessWindow } from "../src/freshness.js";
 
 const T0 = 1_700_000_000_000;
 
