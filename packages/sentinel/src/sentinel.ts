@@ -300,6 +300,7 @@ export class Sentinel {
     if (!this.authenticate.verify(session, env)) return;
     const req = this.route.resolve(session, env, data);
     if (req === undefined) return;
+    if (req.kind === "logical" && !this.authenticate.fresh(session, env)) return;
     const refusal = this.authorize.authorize(session, env, req);
     if (refusal !== undefined) {
       this.deliver.nack(session, env, refusal.code, refusal.reason, true);

@@ -44,8 +44,9 @@ export interface AuthenticateDeps {
   /** told to the node in NodeAttachAck when channels are pinned */
   stickinessLevel: SecurityLevel | undefined;
   /**
-   * Signed envelopes must be fresh here too: a node replaying its own signed request would
-   * otherwise be spread over a pool's replicas, and each replica's window sees it only once.
+   * Signed envelopes to logical addresses must be fresh here too: a node replaying its own
+   * signed request would otherwise be spread over a pool's replicas, each of whose windows
+   * sees it only once. Undefined in the open profile, where nothing is signed.
    */
   freshness: FreshnessWindow | undefined;
 }
@@ -240,7 +241,19 @@ export class AuthenticateStage {
       d.deliver.nack(session, env, "signature_invalid", "signature does not verify");
       return false;
     }
-    const fresh = d.freshness?.check(session.sid, env.id, env.ts, d.now()) ?? "ok";
+    return true;
+  }
+
+  /**
+   * A signed frame to a logical address must also be fresh: the pool may hand a copy to a
+   * replica that has not seen the first, so copies are stopped here, where they all pass.
+   * Frames to a physical address have one receiver, whose own window refuses a copy, so they
+   * are not remembered here. Sealed channel data has its own replay window.
+   */
+  fresh(session: NodeSession, env: Envelope): boolean {
+    const d = this.deps;
+    if (d.freshness === undefined || isSealedData(env)) return true;
+    const fresh = d.freshness.check(session.sid, env.id, env.ts, d.now());
     if (fresh === "ok") return true;
     if (fresh === "stale") {
       d.counters.staleRefused++;
