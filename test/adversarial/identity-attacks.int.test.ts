@@ -16,7 +16,7 @@ import { NodeSigner, SecureChannel } from "@fame/sdk";
 import { type FabricStack, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Attacker, type EnvelopeSigner } from "./support/attacker.js";
-import { admitRaw, certificateFor, foreignIssuer, issuerOf } from "./support/identities.js";
+import { admitRaw, certificateFor, foreignIssuer, instanceOf, issuerOf } from "./support/identities.js";
 import { LegitTraffic } from "./support/legit-traffic.js";
 import { MiB, rssBytes } from "./support/process-memory.js";
 
@@ -54,14 +54,6 @@ async function attachWith(
     ...(opts.keys ? { keys: opts.keys } : {}),
   });
   return { a, ack };
-}
-
-/** the instance id is inside the ticket; admitRaw made it, so read it back from the claims */
-function instanceOf(adm: Admission): string {
-  const claims = JSON.parse(Buffer.from(adm.attachTicket.split(".")[1]!, "base64url").toString()) as {
-    instance_id: string;
-  };
-  return claims.instance_id;
 }
 
 async function expectRefused(a: Attacker, ack: { ok: boolean; code?: string }, code: string) {

@@ -7,7 +7,7 @@ import { type FabricStack, pidAlive, type RunningProcess, startFabricStack, stop
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { distributionOf, type MathApi, pathOf, sentinelYaml } from "../integration/affinity-helpers.js";
 import { Attacker } from "./support/attacker.js";
-import { admitRaw } from "./support/identities.js";
+import { admitRaw, instanceOf } from "./support/identities.js";
 import { LegitTraffic } from "./support/legit-traffic.js";
 
 /**
@@ -41,12 +41,9 @@ async function insider(logicals: string[] = []): Promise<Attacker> {
   attackers.push(a);
   admissions.set(a, adm);
   a.signer = new NodeSigner(adm.seed, adm.x5c);
-  const claims = JSON.parse(Buffer.from(adm.attachTicket.split(".")[1]!, "base64url").toString()) as {
-    instance_id: string;
-  };
   const ack = await a.attach({
     systemId: adm.systemId,
-    instanceId: claims.instance_id,
+    instanceId: instanceOf(adm),
     attachTicket: adm.attachTicket,
     logicals: adm.acceptedLogicals,
   });

@@ -2,7 +2,6 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { requestRaw } from "@fame/http-service/client";
-import type { Admission } from "@fame/identity";
 import { encodeEnvelope, makeEnvelope, newId } from "@fame/protocol";
 import { NodeSigner } from "@fame/sdk";
 import {
@@ -17,7 +16,7 @@ import {
 } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Attacker } from "./support/attacker.js";
-import { admitRaw } from "./support/identities.js";
+import { admitRaw, instanceOf } from "./support/identities.js";
 import { LegitTraffic } from "./support/legit-traffic.js";
 import { type LoneSentinel, startLoneSentinel } from "./support/lone-sentinel.js";
 
@@ -42,14 +41,6 @@ async function timedCalls(legit: LegitTraffic, n: number): Promise<number[]> {
     out.push(performance.now() - t);
   }
   return out;
-}
-
-/** the instance id is inside the ticket; admitRaw made it, so read it back from the claims */
-function instanceOf(adm: Admission): string {
-  const claims = JSON.parse(Buffer.from(adm.attachTicket.split(".")[1]!, "base64url").toString()) as {
-    instance_id: string;
-  };
-  return claims.instance_id;
 }
 
 describe("on a lone sentinel: frame rate and session cap", () => {

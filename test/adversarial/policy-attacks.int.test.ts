@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Admission, AdmissionError } from "@fame/identity";
+import { AdmissionError } from "@fame/identity";
 import { type AddressBindAck, newId } from "@fame/protocol";
 import { NodeSigner } from "@fame/sdk";
 import { type FabricStack, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Attacker } from "./support/attacker.js";
-import { admitRaw } from "./support/identities.js";
+import { admitRaw, instanceOf } from "./support/identities.js";
 import { LegitTraffic } from "./support/legit-traffic.js";
 
 /**
@@ -50,13 +50,6 @@ async function attached(env: Record<string, string>): Promise<Attacker> {
   });
   expect(ack.ok).toBe(true);
   return a;
-}
-
-function instanceOf(adm: Admission): string {
-  const claims = JSON.parse(Buffer.from(adm.attachTicket.split(".")[1]!, "base64url").toString()) as {
-    instance_id: string;
-  };
-  return claims.instance_id;
 }
 
 async function bind(a: Attacker, address: string): Promise<AddressBindAck> {

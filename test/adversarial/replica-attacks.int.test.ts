@@ -16,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pathOf } from "../integration/affinity-helpers.js";
 import { Attacker } from "./support/attacker.js";
-import { admitRaw } from "./support/identities.js";
+import { admitRaw, instanceOf } from "./support/identities.js";
 import { LegitTraffic } from "./support/legit-traffic.js";
 
 /**
@@ -51,12 +51,9 @@ async function insider(): Promise<Attacker> {
   const a = await Attacker.connect({ url: stack.urls.attach, ca: stack.trustBundle });
   attackers.push(a);
   a.signer = new NodeSigner(adm.seed, adm.x5c);
-  const claims = JSON.parse(Buffer.from(adm.attachTicket.split(".")[1]!, "base64url").toString()) as {
-    instance_id: string;
-  };
   const ack = await a.attach({
     systemId: adm.systemId,
-    instanceId: claims.instance_id,
+    instanceId: instanceOf(adm),
     attachTicket: adm.attachTicket,
     logicals: adm.acceptedLogicals,
   });

@@ -12,7 +12,7 @@ import {
 } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Attacker } from "./support/attacker.js";
-import { admitRaw } from "./support/identities.js";
+import { admitRaw, instanceOf } from "./support/identities.js";
 
 /**
  * The whole flow (admission, attach, channels, calls, refusals) with every
@@ -106,11 +106,7 @@ describe("secrets never logged", () => {
     for (const ticket of [adm.attachTicket, adm.attachTicket, `${adm.attachTicket.slice(0, -6)}AAAAAA`]) {
       const a = await Attacker.connect({ url: stack.urls.attach, ca: stack.trustBundle });
       a.signer = new NodeSigner(adm.seed, adm.x5c);
-      const instanceId = (
-        JSON.parse(Buffer.from(adm.attachTicket.split(".")[1]!, "base64url").toString()) as {
-          instance_id: string;
-        }
-      ).instance_id;
+      const instanceId = instanceOf(adm);
       await a.attach({ systemId: adm.systemId, instanceId, attachTicket: ticket });
       await a.close();
     }

@@ -73,3 +73,11 @@ export async function certificateFor(
   });
   return { seed: csr.seed, x5c: x5cOf(issued.certificatePem, issuer.certPem) };
 }
+
+/** the instance id is inside the ticket; admitRaw made it, so read it back from the claims */
+export function instanceOf(adm: Admission): string {
+  const claims = JSON.parse(Buffer.from(adm.attachTicket.split(".")[1]!, "base64url").toString()) as {
+    instance_id: string;
+  };
+  return claims.instance_id;
+}
