@@ -101,8 +101,9 @@ export interface FrameAuthorizerDeps {
  *   the open was sent to.
  * - SecureOpen goes to a logical address: sent to a physical one it would bypass the channel
  *   quota, in-flight tracking and placement (the SDK never opens a channel that way).
- * - A session id is a name, not a key: only the client that created the session may use,
- *   end or move it; in an exclusive pool a client may hold only so many sessions.
+ * - A session id is a name, not a key: only the client that created the session (its
+ *   principal and process instance, `NodeSession.sessionOwner`) may use, end or move it; in an
+ *   exclusive pool a client may hold only so many sessions.
  * - Requests to a logical address (Data, SecureOpen) need `policy.mayCall`.
  *
  * Every check is a comparison or one Map lookup; refusals are the frozen constants above and
