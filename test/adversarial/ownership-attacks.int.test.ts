@@ -226,6 +226,43 @@ describe("reply addresses (item 3)", () => {
       expect(victim.received.filter((e) => e.corrId === corrId)).toEqual([]);
     });
   });
+
+  it("3: an answer to the victim's call from a node other than its replica is refused (not_authorized)", async () => {
+    const victim = await insider();
+    const mallory = await insider();
+    await legit.during(async () => {
+      const corrId = newId();
+      // a stream with a window of one item and no credit: the call stays in flight
+      const stream = callFrame("fib_stream", { n: 50 }, corrId);
+      await victim.send({
+        to: MATH,
+        replyTo: victim.replyTo,
+        corrId,
+        frame: { ...stream, payload: { ...(stream.payload as object), stream_window: 1 } as never },
+      });
+      await victim.waitFor((e) => e.corrId === corrId);
+      // replies are matched by corrId: mallory answers the victim's call in the replica's place
+      const forged = await mallory.send({
+        to: victim.replyTo,
+        corrId,
+        frame: {
+          type: "Data",
+          codec: "json",
+          payload: { jsonrpc: "2.0", id: corrId, result: 666 } as never,
+        },
+      });
+      expect(await nackCode(mallory, forged)).toBe("not_authorized");
+      // mallory may still talk to the victim about anything else (no call of the victim's)
+      const other = newId();
+      await mallory.send({
+        to: victim.replyTo,
+        corrId: other,
+        frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: other, result: 1 } as never },
+      });
+      await victim.waitFor((e) => e.corrId === other);
+      expect(victim.received.filter((e) => e.corrId === corrId && e.sid === mallory.sid)).toEqual([]);
+    });
+  });
 });
 
 describe("sessions (item 8)", () => {

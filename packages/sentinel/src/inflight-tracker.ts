@@ -70,6 +70,11 @@ export class InflightTracker {
     return true;
   }
 
+  /** the replica `requesterId`'s call `corrId` went to, while it is in flight */
+  replicaOf(requesterId: string, corrId: string): string | undefined {
+    return this.byRequester.get(requesterId)?.get(corrId)?.replicaId;
+  }
+
   /** the replica answered (finally) */
   complete(replicaId: string, requesterId: string, corrId: string): void {
     const calls = this.byRequester.get(requesterId);

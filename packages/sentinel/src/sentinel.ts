@@ -240,6 +240,7 @@ export class Sentinel {
         pendingOpens,
         affinity,
         policy: deps.policy ?? OPEN_ACCESS,
+        inflight,
         counters,
         maxExclusiveSessionsPerClient:
           settings.maxExclusiveSessionsPerClient ?? LIMIT_DEFAULTS.maxExclusiveSessionsPerClient,

@@ -96,6 +96,42 @@ describe("FrameAuthorizer", () => {
     expect(pins()).toBe(0);
   });
 
+  it("lets only the replica a call went to answer it: another node's reply with its corrId is refused", async () => {
+    const { s, r, victim, mallory } = await fabric();
+    await victim.call(MATH, "v1");
+    const forged = { jsonrpc: "2.0", id: "v1", result: 666 };
+    await mallory.send({
+      to: replyOf(victim),
+      corrId: "v1",
+      frame: { type: "Data", codec: "json", payload: forged },
+    });
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    // as a coalesced record too (it need not open: the sentinel reads only the clear batch list)
+    await mallory.send({
+      to: replyOf(victim),
+      frame: {
+        type: "Data",
+        codec: "enc",
+        ct: base64urlEncode(new Uint8Array(48).fill(6)),
+        batch: [{ corrId: "x" }, { corrId: "v1" }],
+      },
+      sec: { enc: { alg: "chacha20-poly1305-channel", cid: "c9", seq: 1, kid: "k", ac: "AAAAAAAAAAA" } },
+    });
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    expect(victim.data()).toHaveLength(0);
+    expect(s.inflight.size).toBe(1);
+    await r.answerLast();
+    expect(victim.data()).toHaveLength(1);
+    expect(s.inflight.size).toBe(0);
+    // once answered nothing is in flight: a late message with that corrId is the victim's own business
+    await mallory.send({
+      to: replyOf(victim),
+      corrId: "v1",
+      frame: { type: "Data", codec: "json", payload: forged },
+    });
+    expect(victim.data()).toHaveLength(2);
+  });
+
   it("lets the channel's client close it through the logical address", async () => {
     const { r, victim, open, accept, pins } = await fabric();
     await open(victim, "ch1");

@@ -1,5 +1,6 @@
-import type { Envelope, ErrorCode } from "@fame/protocol";
+import { batchOf, type Envelope, type ErrorCode } from "@fame/protocol";
 import type { PoolRouter, Refusal } from "../affinity/index.js";
+import type { InflightTracker } from "../inflight-tracker.js";
 import type { NodeSession } from "../node-session.js";
 import type { AccessPolicy } from "../policy/access-policy.js";
 import type { SentinelCounters } from "../sentinel-counters.js";
@@ -68,6 +69,8 @@ export const PHYSICAL_OPEN = refusal(
   "not_authorized",
   "channels open to a logical address, not to a node's physical address",
 );
+/** an answer, for a call in flight, from a node other than the replica the call went to */
+export const NOT_CALLEE = refusal("not_authorized", "only the replica a call was routed to may answer it");
 /** the access policy does not let this node call the address */
 export const CALL_NOT_ALLOWED = refusal(
   "not_authorized",
@@ -83,6 +86,8 @@ export interface FrameAuthorizerDeps {
   affinity: PoolRouter<NodeSession>;
   /** who may call what (OPEN_ACCESS when unconfigured) */
   policy: AccessPolicy;
+  /** calls in flight: who may answer one */
+  inflight: InflightTracker;
   counters: SentinelCounters;
   /** sessions one client may hold in one exclusive pool */
   maxExclusiveSessionsPerClient: number;
@@ -104,6 +109,8 @@ export interface FrameAuthorizerDeps {
  * - A session id is a name, not a key: only the client that created the session (its
  *   principal and process instance, `NodeSession.sessionOwner`) may use, end or move it; in an
  *   exclusive pool a client may hold only so many sessions.
+ * - A call in flight is answered only by the replica it was routed to (replies are matched by
+ *   corrId, so another node could otherwise answer it).
  * - Requests to a logical address (Data, SecureOpen) need `policy.mayCall`.
  *
  * Every check is a comparison or one Map lookup; refusals are the frozen constants above and
@@ -140,7 +147,7 @@ export class FrameAuthorizer implements AuthorizeStage {
           const pending = this.deps.pendingOpens.get(route.target!.sid, frame.cid);
           if (pending !== undefined && pending.replicaId !== sender.id) return NOT_ASKED_REPLICA;
         }
-        return undefined;
+        return this.answersAnothersCall(sender, route.target!, env) ? NOT_CALLEE : undefined;
       }
       case "logical": {
         const address = route.address!;
@@ -159,6 +166,26 @@ export class FrameAuthorizer implements AuthorizeStage {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * Would this frame answer a call of `target` that went to another replica? A reply is
+   * matched by its corrId, so without this a node could answer someone else's call. Calls not
+   * tracked (to physical addresses, or already answered) have no callee to compare with.
+   */
+  private answersAnothersCall(sender: NodeSession, target: NodeSession, env: Envelope): boolean {
+    const inflight = this.deps.inflight;
+    const batch = batchOf(env);
+    if (batch !== undefined) {
+      for (const entry of batch) {
+        const callee = inflight.replicaOf(target.id, entry.corrId);
+        if (callee !== undefined && callee !== sender.id) return true;
+      }
+      return false;
+    }
+    if (env.corrId === undefined) return false;
+    const callee = inflight.replicaOf(target.id, env.corrId);
+    return callee !== undefined && callee !== sender.id;
   }
 
   /**
