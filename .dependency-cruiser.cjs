@@ -15,6 +15,8 @@ const LAYERS = {
   "packages/config": [],
   "packages/logger": [],
   "packages/protocol": ["packages/crypto"],
+  // tracing and metrics helpers over OpenTelemetry; nodes and the sentinel both use it
+  "packages/telemetry": [],
   "packages/http-service": ["packages/config", "packages/logger"],
   "packages/identity": [
     "packages/crypto",
@@ -30,6 +32,7 @@ const LAYERS = {
     "packages/config",
     "packages/identity",
     "packages/http-service",
+    "packages/telemetry",
   ],
   // the same ground as the SDK, but never the SDK: the sentinel is not a node
   "packages/sentinel": [
@@ -39,6 +42,7 @@ const LAYERS = {
     "packages/config",
     "packages/identity",
     "packages/http-service",
+    "packages/telemetry",
   ],
   // test tooling: starts real processes over HTTPS, makes PKIs and raw nodes
   "packages/testkit": ["packages/http-service", "packages/identity"],

@@ -5,5 +5,5 @@ export {
   type MetricType,
   PROMETHEUS_CONTENT_TYPE,
   renderPrometheus,
-} from "./prometheus.js";
+} from "@fame/telemetry";
 export { type SentinelMetricsInput, sentinelMetricFamilies } from "./sentinel-metrics.js";

@@ -3,9 +3,10 @@
  * per-pool/per-replica distribution (requests, sessions, health, draining, active), sticky
  * hit/miss/violation counters, and channel pins. Built from the same data as the status page.
  */
+
+import type { MetricFamily, MetricSample } from "@fame/telemetry";
 import type { PoolDistribution } from "../affinity/pool-stats.js";
 import type { StickinessMetrics } from "../stickiness/aft-stickiness-manager.js";
-import type { MetricFamily, MetricSample } from "./prometheus.js";
 
 export interface SentinelMetricsInput {
   /** open connections (attaching or attached) */

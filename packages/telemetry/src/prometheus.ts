@@ -7,11 +7,13 @@
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-export type MetricType = "counter" | "gauge";
+export type MetricType = "counter" | "gauge" | "histogram";
 
 export interface MetricSample {
   labels?: Readonly<Record<string, string>>;
   value: number;
+  /** a histogram's series: `_bucket` (with an `le` label), `_sum` or `_count` */
+  suffix?: "_bucket" | "_sum" | "_count";
 }
 
 export interface MetricFamily {
@@ -62,7 +64,8 @@ export function renderPrometheus(families: readonly MetricFamily[]): string {
     lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`);
     lines.push(`# TYPE ${family.name} ${family.type}`);
     for (const sample of family.samples) {
-      lines.push(`${family.name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+      const suffix = sample.suffix ?? "";
+      lines.push(`${family.name}${suffix}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
     }
   }
   return `${lines.join("\n")}\n`;
