@@ -1,7 +1,9 @@
+import type { Histogram } from "@fame/telemetry";
 import type { PoolRouter } from "./affinity/index.js";
 import type { InflightTracker } from "./inflight-tracker.js";
 import type { PendingAttaches } from "./limits/pending-attaches.js";
 import { renderPrometheus, sentinelMetricFamilies } from "./metrics/index.js";
+import { routeTimeFamily } from "./metrics/route-time.js";
 import type { NodeSession } from "./node-session.js";
 import type { PendingOpens } from "./pipeline/pending-opens.js";
 import type { LogicalRegistry } from "./routing/index.js";
@@ -23,6 +25,8 @@ export interface StatusSources {
   stickiness: AFTLoadBalancerStickinessManager | undefined;
   /** the authorize stage's refusals per code (undefined with a custom authorizer) */
   authzRefusals?: Readonly<Record<string, number>> | undefined;
+  /** time spent on each frame (fame_sentinel_route_seconds) */
+  routeTime?: Histogram | undefined;
 }
 
 /** The status page (GET /fame/v1/status): attached nodes, pools, counters, pins, distribution. */
@@ -58,17 +62,17 @@ export function sentinelStatus(src: StatusSources): Record<string, unknown> {
 /** The Prometheus text page (GET /metrics): same data as the status page, as metric families. */
 export function sentinelMetricsText(src: StatusSources): string {
   const stickiness = src.stickiness;
-  return renderPrometheus(
-    sentinelMetricFamilies({
-      connections: src.directory.connectionCount,
-      attachedNodes: src.directory.attachedCount,
-      inflight: src.inflight.size,
-      counters: { ...src.counters },
-      refusals: src.authzRefusals,
-      distribution: src.affinity.snapshot(),
-      stickiness: stickiness
-        ? { metrics: stickiness.metrics(), pinsPerReplica: stickiness.pinsPerReplica() }
-        : undefined,
-    }),
-  );
+  const families = sentinelMetricFamilies({
+    connections: src.directory.connectionCount,
+    attachedNodes: src.directory.attachedCount,
+    inflight: src.inflight.size,
+    counters: { ...src.counters },
+    refusals: src.authzRefusals,
+    distribution: src.affinity.snapshot(),
+    stickiness: stickiness
+      ? { metrics: stickiness.metrics(), pinsPerReplica: stickiness.pinsPerReplica() }
+      : undefined,
+  });
+  if (src.routeTime !== undefined) families.push(routeTimeFamily(src.routeTime));
+  return renderPrometheus(families);
 }
