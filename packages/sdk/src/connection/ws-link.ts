@@ -44,8 +44,9 @@ export const dialWebSocket: LinkDialer = (target: LinkTarget, handlers: LinkHand
  * A WebSocket to the sentinel. Everything sent in one turn of the event loop (a burst of
  * replies, stream items) leaves in one TLS write: the socket is corked on the turn's first
  * send and uncorked from process.nextTick.
+ * Not exported: its declaration would name ws's types, which SDK users do not install.
  */
-export class WsLink implements NodeLink {
+class WsLink implements NodeLink {
   private corked = false;
 
   constructor(
