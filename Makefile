@@ -45,6 +45,10 @@ bench: build ## the fabric vs this machine's limits: table + bench/results/<date
 bench-crypto: build ## crypto micro-benchmarks (both back ends)
 	@$(PNPM) run bench:crypto
 
+.PHONY: pack
+pack: build ## tarballs of @fame/sdk, @fame/cli and their workspace deps into packs/ (npm install packs/*.tgz elsewhere)
+	@node scripts/pack.mjs
+
 pki: build ## generate the dev PKI and secrets into certs/ (idempotent)
 	@node scripts/setup-pki.mjs --dir certs
 
@@ -85,6 +89,6 @@ compose-check: ## validate compose/ (docker compose config when docker is instal
 	@node scripts/compose-check.mjs
 
 clean: stop ## stop, remove generated certs/secrets, run/ and build output
-	@rm -rf packages/*/dist services/*/dist run
+	@rm -rf packages/*/dist services/*/dist run packs
 	@find certs -mindepth 1 ! -name README.md ! -name .gitignore -exec rm -rf {} +
 	@echo "removed build output, run/ and certs/ contents"
