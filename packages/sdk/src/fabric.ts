@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readBool, readInt } from "@fame/config";
 import { admissionOptionsFromEnv, admitNode, verifyNodeCertificate } from "@fame/identity";
-import { createLogger, type Logger } from "@fame/logger";
+import { createLogger, type Logger, logLevelFromEnv } from "@fame/logger";
 import { base64urlDecode, logicalMatches, tryParseAddress } from "@fame/protocol";
 import { ChannelManager, type ChannelSettings, DEFAULT_CHANNEL_SETTINGS } from "./channel/channel-manager.js";
 import { type NodeConfig, nodeConfigFromEnv } from "./config/node-config.js";
@@ -10,11 +10,17 @@ import type { LinkDialer } from "./connection/node-link.js";
 import { NodeSigner } from "./connection/node-signer.js";
 import { type KeyVetter, PeerKeyDirectory } from "./connection/peer-keys.js";
 import { FabricNode } from "./fabric-node.js";
+import type { DrainOutcome } from "./lifecycle/drain.js";
+import { type NodeHost, registerNodeHost } from "./lifecycle/node-host.js";
+import { type Drainable, disarmSignals, drainAndClose } from "./lifecycle/signal-drain.js";
 import { setDefaultEndpoint } from "./rpc/default-endpoint.js";
 import { RpcEndpoint, type RpcEndpointOptions } from "./rpc/endpoint.js";
 
 export interface ConnectOptions {
-  /** name in logs; default "fame-node" */
+  /**
+   * The node's name, in logs and in the sentinel's status (`make status`); default
+   * FAME_REPLICA_NAME / FAME_NODE_NAME, else "fame-node" in logs and none in the status
+   */
   name?: string;
   /** settings; default from FAME_* env and FAME_CONFIG */
   config?: NodeConfig;
@@ -37,6 +43,12 @@ export interface Fabric {
   log: Logger;
   /** announce draining: the sentinel sends no new channels; existing ones keep working */
   drain(): void;
+  /**
+   * Graceful shutdown, what a served agent does on SIGTERM: drain(), keep serving pinned
+   * clients until they go quiet (FAME_DRAIN_QUIET_MS) or FAME_DRAIN_TIMEOUT_MS passes, close.
+   * For hosts that handle signals themselves (`serve(address, { drainOnSignal: false })`).
+   */
+  drainAndClose(): Promise<DrainOutcome>;
   close(): Promise<void>;
 }
 
@@ -94,7 +106,15 @@ function channelSettingsFromEnv(env: NodeJS.ProcessEnv): Partial<ChannelSettings
  */
 export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> {
   const config = opts.config ?? nodeConfigFromEnv();
-  const log = opts.logger ?? createLogger({ name: opts.name ?? "fame-node" });
+  const name = opts.name ?? config.nodeName;
+  // A node that serves logs at info; a client only warnings, unless FAME_LOG_LEVEL says otherwise.
+  const quietClient =
+    opts.logger === undefined &&
+    !config.env["FAME_LOG_LEVEL"] &&
+    (opts.logicals ?? config.requestedLogicals).length === 0;
+  const log =
+    opts.logger ??
+    createLogger({ name: name ?? "fame-node", level: quietClient ? "warn" : logLevelFromEnv(config.env) });
   const logicals = opts.logicals ?? config.requestedLogicals;
   const instanceId = `inst_${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`;
   const fixedSigner = config.admissionProfile === "welcome" ? undefined : NodeSigner.generate();
@@ -174,6 +194,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
           defaultTimeoutMs: config.callTimeoutMs,
           retry: config.retry,
           callerShare: config.callerSharePct / 100,
+          log,
           ...opts.rpc,
         }),
     },
@@ -191,7 +212,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
   const { connection, channels, endpoint } = node;
   await connection.start();
   if (opts.installDefault !== false) setDefaultEndpoint(endpoint);
-  return {
+  const fabric: Fabric = {
     endpoint,
     connection,
     node,
@@ -200,12 +221,27 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
       channels.drain();
       connection.drain();
     },
+    drainAndClose: () => drainAndClose(host),
     async close() {
+      disarmSignals(host);
       endpoint.close();
       channels.close();
       await connection.close();
     },
   };
+  const host: NodeHost & Drainable = {
+    log,
+    drainSettings: { timeoutMs: config.drainTimeoutMs, quietMs: config.drainQuietMs },
+    drain: () => fabric.drain(),
+    activeCalls: () => endpoint.activeCalls,
+    lastActivityAt: () => node.lastActivityAt,
+    close: () => fabric.close(),
+    serving() {
+      if (quietClient && log.level === "warn") log.level = "info";
+    },
+  };
+  registerNodeHost(endpoint, host);
+  return fabric;
 }
 
 /** Runs `fn` with a connected fabric installed as the default, and disconnects after. */

@@ -23,4 +23,5 @@ export { type PeerKey, PeerKeyDirectory } from "./connection/peer-keys.js";
 export { dialWebSocket } from "./connection/ws-link.js";
 export { type ConnectOptions, connectFabric, type Fabric, withFabric } from "./fabric.js";
 export { CHANNEL_META_KEY, FabricNode, type FabricNodeOptions, type FabricNodeParts } from "./fabric-node.js";
+export type { DrainOutcome } from "./lifecycle/drain.js";
 export * from "./rpc/index.js";

@@ -190,18 +190,24 @@ describe("unary calls", () => {
     expect((await rpcError(caller.client.call(MATH, "add", cyclic))).code).toBe(RpcErrorCode.INVALID_PARAMS);
   });
 
-  it("turns a user exception into -32603 with its message and no stack", async () => {
+  it("turns a user exception into a generic -32603: no message, no stack (they may hold internals)", async () => {
     const { net, caller } = await setup();
     const reply = nextMessageTo(net, "caller@node-a");
     const err = await rpcError(caller.client.call(MATH, "fail"));
     expect(err.code).toBe(RpcErrorCode.INTERNAL_ERROR);
-    expect(err.message).toBe("boom: division by zero");
+    expect(err.fameCode).toBe("internal_error");
+    expect(err.message).toBe("internal error in operation fail (logged by the agent)");
     const wire = (await reply).payload;
     expect(wire).toEqual({
       jsonrpc: "2.0",
       id: expect.any(String),
-      error: { code: -32603, message: "boom: division by zero" },
+      error: {
+        code: -32603,
+        message: "internal error in operation fail (logged by the agent)",
+        data: { fame_code: "internal_error" },
+      },
     });
+    expect(JSON.stringify(wire)).not.toContain("division");
     expect(JSON.stringify(wire)).not.toContain("rpc-calls.test");
   });
 

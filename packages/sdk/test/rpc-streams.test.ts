@@ -173,7 +173,7 @@ describe("streaming calls", () => {
     expect(got).toEqual([1, 2]);
     expect(caught).toBeInstanceOf(RpcError);
     expect((caught as RpcError).code).toBe(RpcErrorCode.INTERNAL_ERROR);
-    expect((caught as RpcError).message).toBe("sensor unplugged");
+    expect((caught as RpcError).message).toBe("internal error in operation broken (logged by the agent)");
   });
 
   it("reports a streaming operation that returns no iterable, and non-JSON items", async () => {

@@ -1,32 +1,23 @@
 #!/usr/bin/env node
-import { readInt } from "@fame/config";
-import { runMain } from "@fame/http-service/main";
-import { createLogger } from "@fame/logger";
-import { CHANNEL_META_KEY, connectFabric } from "@fame/sdk";
-import { waitUntilDrained } from "./drain.js";
+import { ConfigError } from "@fame/config";
+import { EXIT } from "@fame/http-service/main";
+import { createLogger, LogSettingError } from "@fame/logger";
+import { CHANNEL_META_KEY, connectFabric, nodeConfigFromEnv } from "@fame/sdk";
 import { MathAgent } from "./math-agent.js";
 
 /**
  * One replica of the math agent. Configuration comes from FAME_* variables
  * and FAME_CONFIG (see config/math-agent.yml): replicas request the wildcard
  * logical `*.fame.fabric` so several of them can serve math@fame.fabric.
+ * SIGTERM drains it (serve() arranges that: FAME_DRAIN_TIMEOUT_MS, FAME_DRAIN_QUIET_MS).
  */
-runMain(async () => {
-  const replica = process.env["FAME_REPLICA_NAME"] || "math-agent";
+async function main(): Promise<void> {
+  const config = nodeConfigFromEnv();
+  const replica = config.nodeName ?? "math-agent";
   const address = process.env["FAME_AGENT_ADDRESS"] || "math@fame.fabric";
-  const drainTimeoutMs = readInt(process.env["FAME_DRAIN_TIMEOUT_MS"], "FAME_DRAIN_TIMEOUT_MS", {
-    fallback: 10_000,
-    min: 0,
-    max: 600_000,
-  });
-  // a pinned client that has not called for this long is taken to be done
-  const drainQuietMs = readInt(process.env["FAME_DRAIN_QUIET_MS"], "FAME_DRAIN_QUIET_MS", {
-    fallback: 1000,
-    min: 0,
-    max: 60_000,
-  });
   // Synchronous log lines: "served" is written before the answer leaves, and survives a SIGKILL.
-  const fabric = await connectFabric({ name: replica, logger: createLogger({ name: replica, sync: true }) });
+  const logger = createLogger({ name: replica, sync: true, env: config.env });
+  const fabric = await connectFabric({ name: replica, config, logger });
   // corrIds and cids are capabilities (they name a caller's stream and channel): logged only
   // at debug. Decided once: the level does not change while the replica runs.
   const withIds = fabric.log.isLevelEnabled("debug");
@@ -42,22 +33,14 @@ runMain(async () => {
   });
   await agent.serve(address);
   fabric.log.info({ address, replica, path: fabric.connection.path }, "math agent ready");
-  return {
-    // runMain's forced exit must not cut the drain short: the drain bound plus time to detach
-    closeTimeoutMs: drainTimeoutMs + 5000,
-    // SIGTERM: stop taking new channels, serve pinned ones until they go quiet, then leave.
-    async close() {
-      fabric.drain();
-      fabric.log.info({ drainTimeoutMs, drainQuietMs }, "draining");
-      const outcome = await waitUntilDrained(
-        {
-          activeCalls: () => fabric.endpoint.activeCalls,
-          lastActivityAt: () => fabric.node.lastActivityAt,
-        },
-        { quietMs: drainQuietMs, timeoutMs: drainTimeoutMs },
-      );
-      fabric.log.info({ outcome, activeCalls: fabric.endpoint.activeCalls }, "drained");
-      await fabric.close();
-    },
-  };
-}, "math-agent");
+}
+
+main().catch((err: unknown) => {
+  // a bad setting (FAME_LOG_LEVEL included) is named plainly, with its own exit code
+  if (err instanceof ConfigError || err instanceof LogSettingError) {
+    process.stderr.write(`math-agent: ${err.message}\n`);
+    process.exit(EXIT.config);
+  }
+  process.stderr.write(`math-agent: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(EXIT.failure);
+});

@@ -14,25 +14,45 @@ function num(v: unknown, name: string): number {
   return v;
 }
 
+/**
+ * JSON Schemas of the params, for `rpc.describe` (`fame ops`). The checks themselves stay in
+ * the methods: the agent depends on no validation library, and a schema given only for
+ * describe (paramsJsonSchema) validates nothing.
+ */
+const numbers = (...names: string[]) => ({
+  type: "object",
+  properties: Object.fromEntries(names.map((n) => [n, { type: "number" }])),
+  required: names,
+});
+
 /** The demo agent: run two or more replicas of it behind math@fame.fabric. */
 export class MathAgent extends BaseAgent {
   constructor(private readonly opts: MathAgentOptions) {
     super();
   }
 
-  @operation({ idempotent: true })
+  @operation({ idempotent: true, paramsJsonSchema: numbers("x", "y"), description: "x + y" })
   async add(params: { x: number; y: number }, ctx: CallContext): Promise<number> {
     this.opts.onCall?.("add", ctx);
     return num(params.x, "x") + num(params.y, "y");
   }
 
-  @operation({ idempotent: true })
+  @operation({ idempotent: true, paramsJsonSchema: numbers("x", "y"), description: "x * y" })
   async multiply(params: { x: number; y: number }, ctx: CallContext): Promise<number> {
     this.opts.onCall?.("multiply", ctx);
     return num(params.x, "x") * num(params.y, "y");
   }
 
-  @operation({ name: "fib_stream", streaming: true })
+  @operation({
+    name: "fib_stream",
+    streaming: true,
+    paramsJsonSchema: {
+      type: "object",
+      properties: { n: { type: "integer", minimum: 0, maximum: 10_000 } },
+      required: ["n"],
+    },
+    description: "streams the first n Fibonacci numbers",
+  })
   async *fib(params: { n: number }, ctx: CallContext): AsyncGenerator<number> {
     this.opts.onCall?.("fib_stream", ctx);
     const n = num(params.n, "n");
@@ -48,7 +68,14 @@ export class MathAgent extends BaseAgent {
   }
 
   /** waits `ms` (≤ 60 s, ends early if the caller goes away): lets a demo hold a call in flight */
-  @operation()
+  @operation({
+    paramsJsonSchema: {
+      type: "object",
+      properties: { ms: { type: "number", minimum: 0, maximum: 60_000 } },
+      required: ["ms"],
+    },
+    description: "waits ms milliseconds (ends early if the caller goes away), answers ms",
+  })
   async sleep(params: { ms: number }, ctx: CallContext): Promise<number> {
     this.opts.onCall?.("sleep", ctx);
     const ms = num(params.ms, "ms");
@@ -68,7 +95,14 @@ export class MathAgent extends BaseAgent {
    * Not idempotent on purpose: each execution is a side effect (a log line with
    * the id), so a test can count executions per id and catch duplicates.
    */
-  @operation()
+  @operation({
+    paramsJsonSchema: {
+      type: "object",
+      properties: { id: { type: "string", pattern: "^[A-Za-z0-9_.:-]{1,128}$" } },
+      required: ["id"],
+    },
+    description: "logs one line with id (not idempotent: each run is a side effect)",
+  })
   async record(params: { id: string }, ctx: CallContext): Promise<{ id: string; replica: string }> {
     const id = params?.id;
     if (typeof id !== "string" || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) {
@@ -83,12 +117,12 @@ export class MathAgent extends BaseAgent {
   }
 
   /** the app-level health check a sentinel pool can be configured to call */
-  @operation({ idempotent: true })
+  @operation({ idempotent: true, description: "health check: status and replica name" })
   async health(): Promise<{ status: "ok"; replica: string }> {
     return { status: "ok", replica: this.opts.replica };
   }
 
-  @operation({ idempotent: true })
+  @operation({ idempotent: true, description: "the name of the replica that served the call" })
   async whoami(_params: Record<string, never>, ctx: CallContext): Promise<{ replica: string }> {
     this.opts.onCall?.("whoami", ctx);
     return { replica: this.opts.replica };

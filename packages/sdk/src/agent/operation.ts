@@ -1,4 +1,6 @@
 /** `@operation()` — marks agent methods callable over RPC (TC39 standard decorators). */
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { CallContext } from "../rpc/call-context.js";
 import {
   checkOptions,
   definedOperations,
@@ -11,12 +13,24 @@ import {
 export { type OperationOptions, type OperationSpec, operationsOf } from "../rpc/operation-registry.js";
 
 /**
- * Decorate an agent method as an RPC operation. The method receives the request params
- * (an object, `{}` when absent) and a `CallContext`.
+ * What a method may look like under `@operation({ params })`: its first parameter must accept
+ * what the schema outputs. Without a schema the params are whatever the caller sent.
  */
-export function operation(options: OperationOptions = {}) {
+type OperationMethod<This, S extends StandardSchemaV1> = [S] extends [never]
+  ? unknown
+  : (this: This, params: StandardSchemaV1.InferOutput<S>, ctx: CallContext) => unknown;
+
+/**
+ * Decorate an agent method as an RPC operation. The method receives the request params
+ * (an object, `{}` when absent; with `params: schema`, the schema's validated output) and a
+ * `CallContext`.
+ */
+export function operation<S extends StandardSchemaV1 = never>(options: OperationOptions<S> = {}) {
   const checked = checkOptions(options);
-  return <This>(_method: unknown, context: ClassMethodDecoratorContext<This>): void => {
+  return <This, M extends OperationMethod<This, S>>(
+    _method: M,
+    context: ClassMethodDecoratorContext<This>,
+  ): void => {
     if (context.kind !== "method") throw new TypeError("@operation() applies to methods only");
     if (context.static) throw new TypeError("@operation() cannot decorate a static method");
     if (context.private) throw new TypeError("@operation() cannot decorate a private method");
@@ -31,10 +45,10 @@ export function operation(options: OperationOptions = {}) {
 }
 
 /** Register an operation without decorator syntax: `defineOperation(MathAgent, "add")`. */
-export function defineOperation(
+export function defineOperation<S extends StandardSchemaV1 = never>(
   cls: abstract new (...args: never[]) => object,
   methodKey: string,
-  options: OperationOptions = {},
+  options: OperationOptions<S> = {},
 ): void {
   if (typeof cls !== "function") throw new TypeError("defineOperation needs a class");
   if (typeof cls.prototype[methodKey as keyof object] !== "function") {

@@ -47,6 +47,12 @@ export interface NodeConfig {
   /** retries of calls that provably did not run (or are idempotent) */
   retry: { maxRetries: number; initialDelayMs: number; factor: number; maxDelayMs: number };
   trustDomain: string;
+  /** FAME_DRAIN_TIMEOUT_MS: a serving node's drain on SIGTERM lasts at most this long */
+  drainTimeoutMs: number;
+  /** FAME_DRAIN_QUIET_MS: a pinned client that has not called for this long is taken to be done */
+  drainQuietMs: number;
+  /** FAME_REPLICA_NAME or FAME_NODE_NAME: the name logs and the sentinel's status show */
+  nodeName: string | undefined;
   env: NodeJS.ProcessEnv;
 }
 
@@ -165,8 +171,43 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
       }),
     },
     trustDomain: readString(env["FAME_TRUST_DOMAIN"], "FAME_TRUST_DOMAIN", "fame.fabric"),
+    drainTimeoutMs: readInt(env["FAME_DRAIN_TIMEOUT_MS"], "FAME_DRAIN_TIMEOUT_MS", {
+      fallback: 10_000,
+      min: 0,
+      max: 600_000,
+    }),
+    drainQuietMs: readInt(env["FAME_DRAIN_QUIET_MS"], "FAME_DRAIN_QUIET_MS", {
+      fallback: 1000,
+      min: 0,
+      max: 60_000,
+    }),
+    nodeName: nodeNameFrom(env),
     env,
   };
+}
+
+/** Longest node name: it travels in the attach frame and shows in the sentinel's status. */
+export const MAX_NODE_NAME_LENGTH = 64;
+const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** True for a name the sentinel accepts: 1-64 of A-Z a-z 0-9 _ . - (not starting with a sign). */
+export function isValidNodeName(name: string): boolean {
+  return NODE_NAME.test(name);
+}
+
+function nodeNameFrom(env: NodeJS.ProcessEnv): string | undefined {
+  for (const setting of ["FAME_REPLICA_NAME", "FAME_NODE_NAME"]) {
+    const name = readOptionalString(env[setting], setting);
+    if (name === undefined) continue;
+    if (!isValidNodeName(name)) {
+      throw new ConfigError(
+        setting,
+        `must be 1-${MAX_NODE_NAME_LENGTH} characters of A-Z a-z 0-9 _ . - (got "${name}")`,
+      );
+    }
+    return name;
+  }
+  return undefined;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { CallerSlots } from "./caller-slots.js";
 import { type OperationSpec, operationsOf } from "./operation-registry.js";
+import type { JsonObject } from "./transport.js";
 
 export const DEFAULT_MAX_INFLIGHT = 256;
 
@@ -29,6 +30,7 @@ export class AgentDispatcher {
   readonly maxInflight: number;
   readonly #operations: ReadonlyMap<string, OperationSpec>;
   #inflight = 0;
+  #description: JsonObject | undefined;
   /** each caller's part of #inflight */
   readonly #byCaller = new CallerSlots();
 
@@ -45,6 +47,12 @@ export class AgentDispatcher {
   /** The operation served under `name`; a Map lookup, so "constructor" or "__proto__" never match. */
   lookup(name: string): OperationSpec | undefined {
     return this.#operations.get(name);
+  }
+
+  /** The `rpc.describe` answer, made on first request (the table does not change). */
+  description(describe: (ops: Iterable<OperationSpec>) => JsonObject): JsonObject {
+    this.#description ??= describe(this.#operations.values());
+    return this.#description;
   }
 
   operationNames(): string[] {
@@ -73,7 +81,7 @@ export class AgentDispatcher {
   }
 
   /** Call the method the spec names on the agent; may throw synchronously. */
-  invoke(spec: OperationSpec, params: object, context: unknown): unknown {
+  invoke(spec: OperationSpec, params: unknown, context: unknown): unknown {
     const method: unknown = (this.agent as Record<string | symbol, unknown>)[spec.methodKey];
     if (typeof method !== "function") throw new TypeError(`operation ${spec.name} has no method`);
     return method.call(this.agent, params, context);

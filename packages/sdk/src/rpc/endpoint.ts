@@ -6,7 +6,7 @@ import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
 import { isPlainObject } from "./json-value.js";
 import { MAX_ID_LENGTH, parseRpcMessage } from "./jsonrpc.js";
 import { RpcClient, type RpcClientOptions } from "./rpc-client.js";
-import { RpcServer, type RpcServerOptions, type ServeHandle } from "./rpc-server.js";
+import { RpcServer, type RpcServerOptions, type ServeAgentOptions, type ServeHandle } from "./rpc-server.js";
 import type { RpcInbound, RpcMessageMeta, RpcOutbound } from "./transport.js";
 
 export interface RpcEndpointOptions extends RpcClientOptions, RpcServerOptions {
@@ -103,9 +103,9 @@ export class RpcEndpoint implements RpcInbound {
    * Serve `agent` (an object whose class registered operations, e.g. a BaseAgent) at `address`
    * (binds it through the outbound when supported).
    */
-  serveAgent(address: string, agent: object): Promise<ServeHandle> {
+  serveAgent(address: string, agent: object, options?: ServeAgentOptions): Promise<ServeHandle> {
     if (this.#closed) return Promise.reject(new Error("rpc endpoint is closed"));
-    return this.#server.serve(address, agent);
+    return this.#server.serve(address, agent, options);
   }
 
   /** Reject pending calls, cancel streams and ignore further input. */

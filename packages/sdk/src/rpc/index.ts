@@ -1,3 +1,4 @@
+export type { CallHooks, CallOutcome } from "./call-hooks.js";
 export {
   getDefaultEndpoint,
   NO_FABRIC_MESSAGE,
@@ -5,6 +6,12 @@ export {
   setDefaultEndpoint,
   tryGetDefaultEndpoint,
 } from "./default-endpoint.js";
+export {
+  type AgentDescription,
+  DESCRIBE_METHOD,
+  type OperationDescription,
+  parseAgentDescription,
+} from "./describe.js";
 export { RpcEndpoint, type RpcEndpointOptions } from "./endpoint.js";
 export {
   DEFAULT_STREAM_WINDOW,
@@ -49,6 +56,6 @@ export {
   type RpcResult,
 } from "./rpc-client.js";
 export { FameRpcCode, isRpcError, RpcError, RpcErrorCode, type RpcErrorOptions } from "./rpc-error.js";
-export type { ServeHandle } from "./rpc-server.js";
+export type { ServeAgentOptions, ServeHandle } from "./rpc-server.js";
 export { isRpcStream, RpcStream } from "./rpc-stream.js";
 export type { JsonObject, JsonValue, RpcInbound, RpcMessageMeta, RpcOutbound } from "./transport.js";

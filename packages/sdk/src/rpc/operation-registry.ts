@@ -8,12 +8,19 @@
  * is being defined; importing this module (which every decorated agent does, through the
  * decorator) installs it first.
  */
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import { isJsonValue, isPlainObject } from "./json-value.js";
 import { isValidMethodName } from "./jsonrpc.js";
+import type { JsonObject } from "./transport.js";
 
 (Symbol as { metadata?: symbol }).metadata ??= Symbol.for("Symbol.metadata");
 const METADATA_SYMBOL: symbol = (Symbol as { metadata?: symbol }).metadata ?? Symbol.for("Symbol.metadata");
 
-export interface OperationOptions {
+/**
+ * Options of `@operation()`. `S` is the params schema (any Standard Schema validator: zod,
+ * valibot, arktype…); the method then receives the schema's output.
+ */
+export interface OperationOptions<S extends StandardSchemaV1 = StandardSchemaV1> {
   /** Wire name; defaults to the method name. */
   name?: string;
   /** The method returns an async iterable whose items are streamed to the caller. */
@@ -22,6 +29,18 @@ export interface OperationOptions {
   idempotent?: boolean;
   /** The callee answers `timeout` if a (non-streaming) call has not finished by then. */
   timeoutMs?: number;
+  /**
+   * Validates the request params before the method runs: invalid params are answered with
+   * JSON-RPC -32602 naming the path of each issue, and the method gets the validated output.
+   */
+  params?: S;
+  /**
+   * The params' JSON Schema, shown by `rpc.describe` (`fame ops`). Needed only when the
+   * validator cannot say it itself (`~standard.jsonSchema`, zod 4 does) or there is no validator.
+   */
+  paramsJsonSchema?: JsonObject;
+  /** One line on what the operation does, shown by `rpc.describe`. */
+  description?: string;
 }
 
 /** A registered operation, as the dispatcher sees it. */
@@ -32,7 +51,13 @@ export interface OperationSpec {
   readonly streaming: boolean;
   readonly idempotent: boolean;
   readonly timeoutMs: number | undefined;
+  readonly params: StandardSchemaV1 | undefined;
+  readonly paramsJsonSchema: JsonObject | undefined;
+  readonly description: string | undefined;
 }
+
+/** Longest `description` accepted: describe answers stay small. */
+export const MAX_DESCRIPTION_LENGTH = 1024;
 
 const OPERATIONS = Symbol("fame.operations");
 const MAX_TIMER_MS = 2_147_483_647;
@@ -99,13 +124,16 @@ export function makeSpec(methodKey: string | symbol, options: OperationOptions):
     streaming: options.streaming === true,
     idempotent: options.idempotent === true,
     timeoutMs: options.timeoutMs,
+    params: options.params,
+    paramsJsonSchema: options.paramsJsonSchema,
+    description: options.description,
   });
 }
 
 export function checkOptions(options: OperationOptions): OperationOptions {
   if (typeof options !== "object" || options === null)
     throw new TypeError("operation options must be an object");
-  const { name, streaming, idempotent, timeoutMs } = options;
+  const { name, streaming, idempotent, timeoutMs, params, paramsJsonSchema, description } = options;
   if (name !== undefined && typeof name !== "string") throw new TypeError("operation name must be a string");
   if (streaming !== undefined && typeof streaming !== "boolean")
     throw new TypeError("streaming must be a boolean");
@@ -120,7 +148,30 @@ export function checkOptions(options: OperationOptions): OperationOptions {
   ) {
     throw new RangeError(`operation timeoutMs must be a number in (0, ${MAX_TIMER_MS}]`);
   }
+  if (params !== undefined && !isStandardSchema(params)) {
+    throw new TypeError("operation params must be a Standard Schema validator (zod, valibot, …)");
+  }
+  if (paramsJsonSchema !== undefined && !(isPlainObject(paramsJsonSchema) && isJsonValue(paramsJsonSchema))) {
+    throw new TypeError("paramsJsonSchema must be a JSON Schema object");
+  }
+  if (
+    description !== undefined &&
+    (typeof description !== "string" || description.length > MAX_DESCRIPTION_LENGTH)
+  ) {
+    throw new TypeError(`operation description must be a string of at most ${MAX_DESCRIPTION_LENGTH} chars`);
+  }
   return options;
+}
+
+function isStandardSchema(value: unknown): value is StandardSchemaV1 {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return false;
+  const props: unknown = (value as { "~standard"?: unknown })["~standard"];
+  return (
+    typeof props === "object" &&
+    props !== null &&
+    (props as { version?: unknown }).version === 1 &&
+    typeof (props as { validate?: unknown }).validate === "function"
+  );
 }
 
 /** The operations a class registered without decorators, created on first use. */

@@ -3,8 +3,11 @@
  * under the per-agent in-flight limit, and turns every outcome — result, stream, thrown
  * error, timeout — into a JSON-RPC reply. Nothing thrown by user code escapes.
  */
-import type { CallContext, CallerIdentity } from "./call-context.js";
+import type { Logger } from "@fame/logger";
+import { codesOf, errorPayload, logCallFailure } from "./call-failure.js";
+import { type CallHooks, type CallOutcome, checkHooks } from "./call-hooks.js";
 import { callerLimit } from "./caller-slots.js";
+import { DESCRIBE_METHOD, describeOperations } from "./describe.js";
 import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
 import { type AgentDispatcher, dispatcherFor } from "./dispatcher.js";
 import { toJsonValue } from "./json-value.js";
@@ -16,18 +19,18 @@ import {
   type RpcRequestMessage,
   type RpcStreamCancelMessage,
   type RpcStreamCreditMessage,
-  truncate,
 } from "./jsonrpc.js";
 import type { OperationSpec } from "./operation-registry.js";
+import { paramsOutput } from "./params-schema.js";
 import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc-error.js";
+import { LazyAbort, ServedCallContext } from "./served-call-context.js";
 import { StreamSender } from "./stream-sender.js";
 import { type JsonObject, type RpcMessageMeta, type RpcOutbound, sendVia } from "./transport.js";
 
 export const DEFAULT_STREAM_CREDIT_TIMEOUT_MS = 60_000;
 /** No caller may hold more than this share of an agent's call slots (FAME_RPC_CALLER_SHARE_PCT). */
 export const DEFAULT_CALLER_SHARE = 0.5;
-/** Messages of user exceptions are passed on, but not without bound. */
-const MAX_USER_ERROR_MESSAGE = 1024;
+const OK: CallOutcome = Object.freeze({ ok: true });
 
 export interface RpcServerOptions {
   /** How long a stream waits for the caller's credit before giving up (default 60 s). */
@@ -38,6 +41,13 @@ export interface RpcServerOptions {
    */
   callerShare?: number;
   onDiagnostic?: RpcDiagnosticSink;
+  /** Where failed calls are logged (connectFabric passes the node's logger); none: not logged. */
+  log?: Logger;
+}
+
+/** Per-address serving options (`agent.serve(address, options)`). */
+export interface ServeAgentOptions {
+  hooks?: CallHooks;
 }
 
 export interface ServeHandle {
@@ -69,6 +79,9 @@ export class RpcServer {
   readonly #creditTimeoutMs: number;
   readonly #callerShare: number;
   readonly #diag: RpcDiagnosticSink | undefined;
+  readonly #log: Logger | undefined;
+  /** hooks by served address; most agents have none, and then calls never look here */
+  readonly #hooks = new Map<string, CallHooks>();
 
   constructor(outbound: RpcOutbound, options: RpcServerOptions = {}) {
     this.#outbound = outbound;
@@ -81,6 +94,7 @@ export class RpcServer {
       throw new RangeError("callerShare must be in (0, 1]");
     this.#callerShare = share;
     this.#diag = options.onDiagnostic;
+    this.#log = options.log;
   }
 
   get servedAddresses(): string[] {
@@ -92,19 +106,24 @@ export class RpcServer {
     return this.#running.size;
   }
 
-  async serve(address: string, agent: object): Promise<ServeHandle> {
+  async serve(address: string, agent: object, options: ServeAgentOptions = {}): Promise<ServeHandle> {
     if (typeof address !== "string" || address.length === 0 || address.length > 1024) {
       throw new TypeError("address must be a non-empty string of at most 1024 chars");
     }
     if (typeof agent !== "object" || agent === null) throw new TypeError("agent must be an object");
     if (this.#agents.has(address)) throw new Error(`address ${address} is already served by this endpoint`);
+    const hooks = checkHooks(options.hooks);
     const dispatcher = dispatcherFor(agent);
     // Registered before binding so no request can arrive for an address we do not know yet.
     this.#agents.set(address, dispatcher);
+    if (hooks !== undefined) this.#hooks.set(address, hooks);
     try {
       await this.#outbound.bind?.(address);
     } catch (err) {
-      if (this.#agents.get(address) === dispatcher) this.#agents.delete(address);
+      if (this.#agents.get(address) === dispatcher) {
+        this.#agents.delete(address);
+        this.#hooks.delete(address);
+      }
       throw err;
     }
     let stopped = false;
@@ -113,7 +132,10 @@ export class RpcServer {
       stop: async () => {
         if (stopped) return;
         stopped = true;
-        if (this.#agents.get(address) === dispatcher) this.#agents.delete(address);
+        if (this.#agents.get(address) === dispatcher) {
+          this.#agents.delete(address);
+          this.#hooks.delete(address);
+        }
         await this.#outbound.unbind?.(address);
       },
     };
@@ -151,6 +173,10 @@ export class RpcServer {
     }
     const spec = dispatcher.lookup(req.method);
     if (spec === undefined) {
+      if (req.method === DESCRIBE_METHOD) {
+        void this.#reply(replyTo, m.corrId, encodeResult(req.id, dispatcher.description(describeOperations)));
+        return;
+      }
       void this.#reply(
         replyTo,
         m.corrId,
@@ -211,6 +237,7 @@ export class RpcServer {
     for (const s of this.#streams.values()) s.sender.cancel();
     for (const c of this.#running) c.abort();
     this.#agents.clear();
+    this.#hooks.clear();
   }
 
   async #run(
@@ -232,8 +259,20 @@ export class RpcServer {
       dispatcher.release(sender);
     };
     const context = new ServedCallContext(m.corrId, replyTo, sender, m.caller, address, m.meta, abort);
+    const hooks = this.#hooks.size === 0 ? undefined : this.#hooks.get(address);
+    const started = hooks?.after === undefined ? 0 : performance.now();
+    let ended: CallOutcome = OK;
     try {
-      let value = dispatcher.invoke(spec, req.params ?? {}, context);
+      let params: unknown = req.params ?? {};
+      if (spec.params !== undefined) {
+        const checked = spec.params["~standard"].validate(params);
+        params = paramsOutput(checked instanceof Promise ? await checked : checked);
+      }
+      if (hooks?.before !== undefined) {
+        const before = hooks.before(context, spec);
+        if (isThenable(before)) await before;
+      }
+      let value = dispatcher.invoke(spec, params, context);
       if (isThenable(value)) {
         const pending = Promise.resolve(value);
         if (spec.timeoutMs === undefined) {
@@ -245,6 +284,11 @@ export class RpcServer {
             handedOff = true;
             pending.then(release, release);
             const msg = `operation ${spec.name} exceeded its ${spec.timeoutMs} ms timeout`;
+            ended = this.#failed(
+              spec,
+              context,
+              new RpcError(RpcErrorCode.SERVER_ERROR, msg, FameRpcCode.TIMEOUT),
+            );
             await this.#reply(
               replyTo,
               m.corrId,
@@ -257,7 +301,7 @@ export class RpcServer {
       }
       if (isAsyncIterable(value)) {
         handedOff = true;
-        await this.#stream(req, m, replyTo, sender, address, value, abort, release);
+        ended = await this.#stream(req, m, replyTo, sender, spec, context, value, abort, release);
         return;
       }
       if (spec.streaming) {
@@ -284,9 +328,35 @@ export class RpcServer {
         );
       }
     } catch (err) {
-      await this.#reply(replyTo, m.corrId, errorPayload(req.id, err));
+      ended = this.#failed(spec, context, err);
+      await this.#reply(replyTo, m.corrId, errorPayload(req.id, err, spec.name));
     } finally {
       if (!handedOff) release();
+      if (hooks?.after !== undefined) this.#after(hooks.after, context, spec, ended, started);
+    }
+  }
+
+  /** Logs a failed call (when the server has a log) and says how it ended, for the after hook. */
+  #failed(spec: OperationSpec, context: ServedCallContext, err: unknown): CallOutcome {
+    if (this.#log !== undefined) logCallFailure(this.#log, spec.name, context, err);
+    const { code, fameCode } = codesOf(err);
+    return { ok: false, code, fameCode, error: err };
+  }
+
+  #after(
+    after: NonNullable<CallHooks["after"]>,
+    context: ServedCallContext,
+    spec: OperationSpec,
+    outcome: CallOutcome,
+    started: number,
+  ): void {
+    try {
+      after(context, spec, outcome, performance.now() - started);
+    } catch (err) {
+      this.#log?.warn(
+        { op: spec.name, error: err instanceof Error ? err.message : String(err) },
+        "after hook threw",
+      );
     }
   }
 
@@ -295,11 +365,13 @@ export class RpcServer {
     m: RpcMessageMeta,
     replyTo: string,
     sender: string,
-    address: string,
+    spec: OperationSpec,
+    context: ServedCallContext,
     iterable: AsyncIterable<unknown>,
     abort: LazyAbort,
     release: () => void,
-  ): Promise<void> {
+  ): Promise<CallOutcome> {
+    let outcome: CallOutcome = OK;
     let iterator: AsyncIterator<unknown> | undefined;
     try {
       iterator = iterable[Symbol.asyncIterator]();
@@ -314,19 +386,22 @@ export class RpcServer {
             "operation answers with a stream but the request has no stream_window",
           ),
         );
-        return;
+        return { ok: false, code: RpcErrorCode.INVALID_REQUEST, fameCode: undefined, error: undefined };
       }
       const streamSender = new StreamSender({
         id: req.id,
         window: req.streamWindow,
         iterator,
         send: (payload) => this.#reply(replyTo, m.corrId, payload),
-        errorPayload: (err) => errorPayload(req.id, err),
+        errorPayload: (err) => {
+          outcome = this.#failed(spec, context, err);
+          return errorPayload(req.id, err, spec.name);
+        },
         creditTimeoutMs: this.#creditTimeoutMs,
         abort,
       });
       const key = keyOf(sender, m.corrId);
-      this.#streams.set(key, { sender: streamSender, address });
+      this.#streams.set(key, { sender: streamSender, address: context.address });
       try {
         await streamSender.run();
       } finally {
@@ -334,10 +409,12 @@ export class RpcServer {
       }
     } catch (err) {
       // Only reachable if obtaining or closing the iterator threw.
-      await this.#reply(replyTo, m.corrId, errorPayload(req.id, err));
+      outcome = this.#failed(spec, context, err);
+      await this.#reply(replyTo, m.corrId, errorPayload(req.id, err, spec.name));
     } finally {
       release();
     }
+    return outcome;
   }
 
   #target(to: string | undefined): [string, AgentDispatcher] | undefined {
@@ -370,30 +447,6 @@ export class RpcServer {
       );
     });
     return pending === undefined ? !failed : pending.then(() => !failed);
-  }
-}
-
-/**
- * Error response for anything an operation threw. `RpcError`s pass through (the agent chose
- * the code); other errors become Internal Error with their message — never their stack.
- */
-export function errorPayload(id: RpcId, err: unknown): JsonObject {
-  if (err instanceof RpcError) {
-    const code = Number.isSafeInteger(err.code) ? err.code : RpcErrorCode.INTERNAL_ERROR;
-    const message = typeof err.message === "string" ? err.message : "error";
-    const fame = typeof err.fameCode === "string" && err.fameCode.length > 0 ? err.fameCode : undefined;
-    return encodeError(id, code, truncate(message, MAX_USER_ERROR_MESSAGE), fame);
-  }
-  return encodeError(id, RpcErrorCode.INTERNAL_ERROR, truncate(messageOf(err), MAX_USER_ERROR_MESSAGE));
-}
-
-function messageOf(err: unknown): string {
-  try {
-    if (err instanceof Error)
-      return typeof err.message === "string" && err.message.length > 0 ? err.message : err.name;
-    return String(err);
-  } catch {
-    return "operation failed";
   }
 }
 
@@ -434,92 +487,4 @@ function raceTimeout<T>(
       },
     );
   });
-}
-
-const NO_META: Readonly<Record<string, string>> = Object.freeze({});
-
-/**
- * What an operation sees of its call: read-only (accessors without setters, so an assignment
- * throws in strict code), built for every call served, so nothing is copied or frozen until
- * it is read: freezing per call costs a replica measurably, and most operations never look
- * at their meta.
- */
-class ServedCallContext implements CallContext {
-  readonly #corrId: string;
-  readonly #from: string;
-  readonly #sender: string;
-  #caller: CallerIdentity | undefined;
-  readonly #address: string;
-  readonly #source: Record<string, string> | undefined;
-  #meta: Readonly<Record<string, string>> | undefined;
-  readonly #abort: LazyAbort;
-
-  constructor(
-    corrId: string,
-    from: string,
-    sender: string,
-    caller: CallerIdentity | undefined,
-    address: string,
-    meta: Record<string, string> | undefined,
-    abort: LazyAbort,
-  ) {
-    this.#corrId = corrId;
-    this.#from = from;
-    this.#sender = sender;
-    this.#caller = caller;
-    this.#address = address;
-    this.#source = meta;
-    this.#abort = abort;
-  }
-
-  get corrId(): string {
-    return this.#corrId;
-  }
-
-  get from(): string {
-    return this.#from;
-  }
-
-  /** the connection layer's shared identity object, or (made on first read) one naming the sid */
-  get caller(): CallerIdentity {
-    this.#caller ??= Object.freeze({ sid: this.#sender });
-    return this.#caller;
-  }
-
-  get address(): string {
-    return this.#address;
-  }
-
-  /** a frozen copy, made on first read: later changes to the connection's object do not show */
-  get meta(): Readonly<Record<string, string>> {
-    this.#meta ??= this.#source === undefined ? NO_META : Object.freeze({ ...this.#source });
-    return this.#meta;
-  }
-
-  get signal(): AbortSignal {
-    return this.#abort.signal;
-  }
-}
-
-/**
- * A call's abort signal, made only when the operation reads it: an AbortController per
- * call is the largest single cost of serving small calls, and most operations never look.
- */
-class LazyAbort {
-  #controller: AbortController | undefined;
-  #aborted = false;
-
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort();
-    }
-    return this.#controller.signal;
-  }
-
-  abort(): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#controller?.abort();
-  }
 }

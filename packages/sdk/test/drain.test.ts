@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { waitUntilDrained } from "../src/drain.js";
+import { waitUntilDrained } from "../src/lifecycle/drain.js";
 
 /** A virtual clock: sleeping advances time and runs whatever the scenario scheduled for then. */
 function clock(start = 1_000_000) {
