@@ -46,6 +46,8 @@ const LAYERS = {
   ],
   // test tooling: starts real processes over HTTPS, makes PKIs and raw nodes
   "packages/testkit": ["packages/http-service", "packages/identity"],
+  // the fame command line: a fabric client (SDK) with the settings and logging below it
+  "packages/cli": ["packages/sdk", "packages/config", "packages/logger", "packages/protocol"],
 };
 const identityAndBelow = [
   "packages/identity",

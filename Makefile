@@ -10,8 +10,10 @@ PNPM = $(shell ./scripts/ensure-pnpm.sh)
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
+# CI installs exactly the committed lockfile; locally a new workspace package (fame new agent)
+# is linked in and recorded in pnpm-lock.yaml, which is then committed with it.
 node_modules/.modules.yaml: package.json pnpm-lock.yaml $(wildcard packages/*/package.json services/*/package.json)
-	@$(PNPM) install --frozen-lockfile
+	@$(PNPM) install $(if $(CI),--frozen-lockfile,--prefer-offline)
 	@touch $@
 
 install: node_modules/.modules.yaml ## install dependencies (pnpm, pinned)

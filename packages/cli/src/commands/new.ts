@@ -1,0 +1,88 @@
+/** `fame new agent <name>`: scaffold a runnable agent package with a test. */
+import { readFileSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import type { Command } from "commander";
+import { usageError } from "../exit-codes.js";
+import type { CliIo } from "../io.js";
+import { checkoutFor, type GlobalOptions } from "../node-env.js";
+import { fameDependencies, planStandaloneAgent, planWorkspaceAgent, writePlan } from "../scaffold.js";
+
+interface NewFlags {
+  standalone?: string | boolean;
+  address?: string;
+  packs?: string;
+  json?: boolean;
+}
+
+function cliVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version?: string;
+  };
+  return manifest.version ?? "0.0.0";
+}
+
+async function runNewAgent(io: CliIo, global: GlobalOptions, name: string, flags: NewFlags): Promise<void> {
+  const spec = { name, ...(flags.address === undefined ? {} : { address: flags.address }) };
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
+  let dir: string;
+  let files: string[];
+  let next: string[];
+  if (flags.standalone !== undefined && flags.standalone !== false) {
+    dir = abs(typeof flags.standalone === "string" ? flags.standalone : name);
+    const checkout =
+      flags.packs === undefined ? await checkoutFor(io, global).catch(() => undefined) : undefined;
+    const packs =
+      flags.packs !== undefined ? abs(flags.packs) : checkout ? join(checkout.root, "packs") : undefined;
+    const plan = planStandaloneAgent(dir, spec, fameDependencies(packs, cliVersion()));
+    files = writePlan(plan);
+    const where = relative(io.cwd, dir) || ".";
+    next = [
+      `cd ${where}`,
+      "npm install",
+      "npm run build && npm test",
+      'npm start   # after: eval "$(npx fame env --agent --root <checkout>)"',
+    ];
+  } else {
+    const checkout = await checkoutFor(io, global);
+    if (checkout === undefined) {
+      throw usageError(
+        "not inside a FAME checkout: run this in the clone (or pass --root <checkout>), or use --standalone [dir] for a project of its own",
+      );
+    }
+    const plan = planWorkspaceAgent(checkout.root, spec);
+    dir = plan.dir;
+    files = writePlan(plan);
+    next = [
+      "make build                                 # installs the new workspace package and builds it",
+      `pnpm exec vitest run services/${name}      # its tests (make test runs them too)`,
+      'eval "$(pnpm -s fame env --agent)"         # after make start: the agent credential',
+      `node services/${name}/dist/bin.js`,
+    ];
+  }
+  if (flags.json) {
+    io.out(`${JSON.stringify({ dir, files }, null, 2)}\n`);
+    return;
+  }
+  io.out(
+    `created ${dir}\n${files.map((f) => `  ${f}\n`).join("")}\nnext:\n${next.map((l) => `  ${l}\n`).join("")}`,
+  );
+}
+
+export function registerNewCommand(program: Command, io: CliIo, global: () => GlobalOptions): void {
+  const create = program.command("new").description("create something from a template");
+  create
+    .command("agent")
+    .description("a runnable agent package with a vitest test (in this workspace: services/<name>)")
+    .argument(
+      "<name>",
+      "lowercase letters, digits, hyphens; the package is @fame/<name>, the address <name>@fame.fabric",
+    )
+    .option("--standalone [dir]", "a project of its own outside the workspace (default dir: ./<name>)")
+    .option("--address <address>", "the address it serves (default <name>@fame.fabric)")
+    .option(
+      "--packs <dir>",
+      "standalone: depend on the tarballs of make pack in <dir> (default <checkout>/packs)",
+    )
+    .option("--json", "print what was created as JSON")
+    .action((name: string, flags: NewFlags) => runNewAgent(io, global(), name, flags));
+}

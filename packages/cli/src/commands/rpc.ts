@@ -1,0 +1,196 @@
+/** `fame call`, `fame stream` and `fame ops`: operations of an agent, called from a shell. */
+import { type Fabric, isRpcError, isRpcStream, RpcErrorCode, type RpcStream } from "@fame/sdk";
+import type { Command } from "commander";
+import { parseDuration, withClient } from "../client.js";
+import { CliError, EXIT, usageError } from "../exit-codes.js";
+import { formatResult, jsonLine, summarizeParams, table } from "../format.js";
+import type { CliIo } from "../io.js";
+import type { GlobalOptions } from "../node-env.js";
+
+/** The built-in operation every served agent answers with its operations (SDK ≥ the describe release). */
+export const DESCRIBE_METHOD = "rpc.describe";
+
+type Params = Record<string, unknown> | unknown[];
+
+/** The params argument: a JSON object (by name) or array (by position); `{}` when absent. */
+export function parseParams(text: string | undefined): Params {
+  if (text === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw usageError(
+      `params must be JSON, e.g. '{"x":3,"y":4}' (quote it for the shell): ${(err as Error).message}`,
+    );
+  }
+  if (typeof value !== "object" || value === null) {
+    throw usageError(`params must be a JSON object or array, got ${JSON.stringify(value)}`);
+  }
+  return value as Params;
+}
+
+interface CallFlags {
+  json?: boolean;
+  timeout?: string;
+}
+
+/**
+ * Runs one call; a streamed answer is printed item by item as it arrives. Ctrl-C aborts the call
+ * or cancels the stream at the agent, then exits 130.
+ */
+async function runCall(
+  io: CliIo,
+  global: GlobalOptions,
+  address: string,
+  method: string,
+  params: Params,
+  flags: CallFlags,
+): Promise<void> {
+  const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout);
+  const abort = new AbortController();
+  let stream: RpcStream | undefined;
+  let interrupted = false;
+  let onInterrupted: (() => void) | undefined;
+  const interruptedWhileConnecting = new Promise<never>((_, reject) => {
+    onInterrupted = () => reject(new CliError("cancelled", EXIT.interrupted));
+  });
+  const stopListening = io.onInterrupt(() => {
+    interrupted = true;
+    abort.abort();
+    if (stream !== undefined) void stream.return();
+    onInterrupted?.();
+  });
+  interruptedWhileConnecting.catch(() => undefined);
+  try {
+    const work = withClient(io, global, async (fabric: Fabric) => {
+      const result = await fabric.endpoint.client.call(address, method, params, {
+        signal: abort.signal,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      });
+      if (!isRpcStream(result)) {
+        io.out(`${flags.json ? JSON.stringify(result ?? null, null, 2) : formatResult(result)}\n`);
+        return;
+      }
+      stream = result;
+      if (interrupted) await stream.return();
+      for await (const item of stream) {
+        io.out(`${flags.json || typeof item === "object" ? jsonLine(item) : formatResult(item)}\n`);
+      }
+    });
+    await Promise.race([work, interruptedWhileConnecting]);
+  } catch (err) {
+    if (interrupted) throw new CliError("cancelled", EXIT.interrupted);
+    throw err;
+  } finally {
+    stopListening();
+  }
+  if (interrupted) throw new CliError("cancelled", EXIT.interrupted);
+}
+
+export interface OperationInfo {
+  name: string;
+  streaming: boolean;
+  idempotent: boolean;
+  params?: unknown;
+  description?: string;
+}
+
+/** Checks the shape of an `rpc.describe` answer: it comes from the network. */
+export function readDescription(value: unknown): OperationInfo[] {
+  const ops = (value as { operations?: unknown } | null)?.operations;
+  if (!Array.isArray(ops))
+    throw new CliError("the agent's rpc.describe answer has no operations list", EXIT.failure);
+  return ops.map((op: unknown, i) => {
+    const o = op as Partial<OperationInfo> | null;
+    if (o === null || typeof o !== "object" || typeof o.name !== "string") {
+      throw new CliError(`the agent's rpc.describe answer: operation ${i} has no name`, EXIT.failure);
+    }
+    return {
+      name: o.name,
+      streaming: o.streaming === true,
+      idempotent: o.idempotent === true,
+      ...(o.params === undefined ? {} : { params: o.params }),
+      ...(typeof o.description === "string" ? { description: o.description } : {}),
+    };
+  });
+}
+
+export function renderOperations(ops: readonly OperationInfo[]): string {
+  if (ops.length === 0) return "(no operations)";
+  const rows = [...ops]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((o) => [
+      o.name,
+      o.streaming ? "yes" : "no",
+      o.idempotent ? "yes" : "no",
+      summarizeParams(o.params),
+      o.description ?? "",
+    ]);
+  return table(["OPERATION", "STREAMING", "IDEMPOTENT", "PARAMS", "DESCRIPTION"], rows);
+}
+
+async function runOps(io: CliIo, global: GlobalOptions, address: string, flags: CallFlags): Promise<void> {
+  const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout);
+  const answer = await withClient(io, global, async (fabric) => {
+    try {
+      return await fabric.endpoint.client.call(
+        address,
+        DESCRIBE_METHOD,
+        {},
+        {
+          idempotent: true,
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        },
+      );
+    } catch (err) {
+      if (isRpcError(err) && err.code === RpcErrorCode.METHOD_NOT_FOUND) {
+        throw new CliError(
+          `${address} does not answer ${DESCRIBE_METHOD}: it runs an SDK from before agents described ` +
+            "their operations, so they cannot be listed (update its @fame/sdk)",
+          EXIT.failure,
+        );
+      }
+      throw err;
+    }
+  });
+  const ops = readDescription(answer);
+  io.out(`${flags.json ? JSON.stringify({ operations: ops }, null, 2) : renderOperations(ops)}\n`);
+}
+
+const TIMEOUT_HELP = "per-attempt timeout: ms, or with a unit (5s, 2m); default FAME_RPC_TIMEOUT_MS or 30s";
+
+export function registerRpcCommands(program: Command, io: CliIo, global: () => GlobalOptions): void {
+  program
+    .command("call")
+    .description("call an operation and print its result (a streamed answer: one item per line)")
+    .argument("<address>", "the agent's address, e.g. math@fame.fabric")
+    .argument("<operation>", "operation name, e.g. add")
+    .argument("[params]", 'JSON params, e.g. \'{"x":3,"y":4}\' (default {})')
+    .option("--json", "print the result as JSON (strings quoted; streams as NDJSON)")
+    .option("--timeout <duration>", TIMEOUT_HELP)
+    .addHelpText("after", `\nExample:\n  fame call math@fame.fabric add '{"x":3,"y":4}'    prints 7`)
+    .action((address: string, method: string, params: string | undefined, flags: CallFlags) =>
+      runCall(io, global(), address, method, parseParams(params), flags),
+    );
+
+  program
+    .command("stream")
+    .description("call a streaming operation and print items as they arrive; Ctrl-C cancels it")
+    .argument("<address>", "the agent's address")
+    .argument("<operation>", "streaming operation name, e.g. fib_stream")
+    .argument("[params]", "JSON params (default {})")
+    .option("--json", "NDJSON: one JSON value per line")
+    .option("--timeout <duration>", `${TIMEOUT_HELP}; also the longest wait between two items`)
+    .addHelpText("after", `\nExample:\n  fame stream math@fame.fabric fib_stream '{"n":10}'`)
+    .action((address: string, method: string, params: string | undefined, flags: CallFlags) =>
+      runCall(io, global(), address, method, parseParams(params), flags),
+    );
+
+  program
+    .command("ops")
+    .description(`list the operations an agent serves (its built-in ${DESCRIBE_METHOD})`)
+    .argument("<address>", "the agent's address")
+    .option("--json", "print the description as JSON")
+    .option("--timeout <duration>", TIMEOUT_HELP)
+    .action((address: string, flags: CallFlags) => runOps(io, global(), address, flags));
+}

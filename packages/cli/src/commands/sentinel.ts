@@ -1,0 +1,255 @@
+/** `fame status`, `fame pins`, `fame drain`: the sentinel's operator endpoints. */
+import type { Command } from "commander";
+import { parseDuration } from "../client.js";
+import { CliError, EXIT, usageError } from "../exit-codes.js";
+import { table } from "../format.js";
+import type { CliIo } from "../io.js";
+import { checkoutFor, type GlobalOptions } from "../node-env.js";
+import {
+  describeRefusal,
+  drainPath,
+  type SentinelTarget,
+  STATUS_PATH,
+  sentinelRequest,
+  sentinelTarget,
+} from "../sentinel-http.js";
+
+interface StatusNode {
+  systemId: string;
+  sid?: string;
+  path?: string;
+  name?: string;
+  logicals?: string[];
+  draining?: boolean;
+  inflight?: number;
+}
+interface PoolMember {
+  id: string;
+  healthy?: boolean;
+  draining?: boolean;
+  inflight?: number;
+  requests?: number;
+}
+export interface SentinelStatus {
+  sentinelId?: string;
+  securityProfile?: string;
+  loadBalancing?: string;
+  sessions?: number;
+  inflight?: number;
+  nodes?: StatusNode[];
+  pools?: { pools?: { address: string; mode?: string; members?: PoolMember[] }[] };
+  stickiness?: ({ size?: number; perReplica?: Record<string, number> } & Record<string, unknown>) | null;
+  distribution?: unknown;
+  counters?: Record<string, unknown>;
+}
+
+interface SentinelFlags {
+  json?: boolean;
+  url?: string;
+  timeout?: string;
+}
+
+async function target(io: CliIo, global: GlobalOptions, flags: SentinelFlags): Promise<SentinelTarget> {
+  const timeoutMs = flags.timeout === undefined ? 5000 : parseDuration(flags.timeout);
+  return sentinelTarget(
+    { ...(flags.url === undefined ? {} : { url: flags.url }), timeoutMs },
+    io.env,
+    await checkoutFor(io, global),
+  );
+}
+
+export async function fetchStatus(t: SentinelTarget): Promise<SentinelStatus> {
+  const answer = await sentinelRequest(t, "GET", STATUS_PATH);
+  if (answer.status !== 200 || typeof answer.body !== "object" || answer.body === null) {
+    const hint =
+      answer.status === 401 || answer.status === 403
+        ? " (the sentinel's admin token: FAME_SENTINEL_ADMIN_TOKEN[_FILE], or fame env --admin)"
+        : "";
+    throw new CliError(`${t.origin}${STATUS_PATH}: ${describeRefusal(answer)}${hint}`, EXIT.failure);
+  }
+  return answer.body as SentinelStatus;
+}
+
+/** A node's label: its replica name when the sentinel knows one, else what kind of node it is. */
+function labeller(status: SentinelStatus): (id: string) => string {
+  const label = new Map<string, string>();
+  for (const n of status.nodes ?? []) {
+    const name =
+      typeof n.name === "string" && n.name !== "" ? n.name : n.logicals?.length ? "(agent)" : "(client)";
+    label.set(n.systemId, name);
+    if (n.sid) label.set(n.sid, name);
+  }
+  return (id) => label.get(id) ?? id;
+}
+
+const count = (v: unknown): string => (typeof v === "number" ? String(v) : "-");
+const pairs = (obj: Record<string, unknown> | undefined | null): string =>
+  Object.entries(obj ?? {})
+    .map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+    .join(", ");
+
+export function renderPins(status: SentinelStatus): string {
+  const s = status.stickiness;
+  if (!s) return "Pins: stickiness is off";
+  const nameOf = labeller(status);
+  const { perReplica, size, ...counters } = s;
+  const per = Object.entries(perReplica ?? {});
+  const lines = [
+    `Pins (AFT stickiness): ${count(size)} active (a pin lives while its channel's client is attached)`,
+  ];
+  lines.push(
+    per.length === 0
+      ? "  per replica: none"
+      : table(
+          ["  REPLICA", "ID", "PINS"],
+          per.map(([id, n]) => [`  ${nameOf(id)}`, id, String(n)]),
+        ),
+  );
+  if (Object.keys(counters).length > 0) lines.push(`  ${pairs(counters)}`);
+  return lines.join("\n");
+}
+
+export function renderStatus(status: SentinelStatus, origin: string): string {
+  const nameOf = labeller(status);
+  const out: string[] = [
+    `Sentinel ${status.sentinelId ?? "?"} at ${origin}: ${status.securityProfile ?? "?"}, ` +
+      `load balancing ${status.loadBalancing ?? "?"}, ${count(status.sessions)} sessions, ` +
+      `${count(status.inflight)} requests in flight`,
+    "",
+    "Pools",
+  ];
+  const pools = status.pools?.pools ?? [];
+  if (pools.length === 0) out.push("  (none: no agent is attached)");
+  else {
+    const rows: string[][] = [];
+    for (const p of pools) {
+      for (const m of p.members ?? []) {
+        const health = m.draining ? "draining" : m.healthy ? "healthy" : "unhealthy";
+        rows.push([
+          `  ${p.address}`,
+          p.mode ?? "",
+          nameOf(m.id),
+          m.id,
+          health,
+          count(m.inflight),
+          count(m.requests),
+        ]);
+      }
+      if ((p.members ?? []).length === 0)
+        rows.push([`  ${p.address}`, p.mode ?? "", "-", "-", "-", "-", "-"]);
+    }
+    out.push(table(["  ADDRESS", "MODE", "REPLICA", "ID", "HEALTH", "IN FLIGHT", "REQUESTS"], rows));
+  }
+  out.push("", "Nodes");
+  const nodes = status.nodes ?? [];
+  if (nodes.length === 0) out.push("  (none attached)");
+  else {
+    out.push(
+      table(
+        ["  NAME", "SYSTEM ID", "PATH", "LOGICALS", "IN FLIGHT", "STATE"],
+        nodes.map((n) => [
+          `  ${nameOf(n.systemId)}`,
+          n.systemId,
+          String(n.path ?? ""),
+          n.logicals?.length ? n.logicals.join(",") : "-",
+          count(n.inflight),
+          n.draining ? "draining" : "attached",
+        ]),
+      ),
+    );
+  }
+  out.push("", renderPins(status), `Counters: ${pairs(status.counters)}`);
+  return out.join("\n");
+}
+
+/**
+ * The system id to drain: `node` as given, or the node whose name, sid or path it is (ids are
+ * what the sentinel takes; names are what `fame status` shows).
+ */
+export function resolveNode(status: SentinelStatus | undefined, node: string): string {
+  const nodes = status?.nodes ?? [];
+  if (nodes.some((n) => n.systemId === node)) return node;
+  const matches = nodes.filter((n) => n.name === node || n.sid === node || n.path === node);
+  if (matches.length > 1) {
+    throw usageError(
+      `"${node}" names ${matches.length} nodes: drain one by system id (${matches.map((n) => n.systemId).join(", ")})`,
+    );
+  }
+  return matches[0]?.systemId ?? node;
+}
+
+async function runDrain(io: CliIo, global: GlobalOptions, node: string, flags: SentinelFlags): Promise<void> {
+  const t = await target(io, global, flags);
+  // names are a convenience: without the status page the argument is taken as a system id
+  let status: SentinelStatus | undefined;
+  try {
+    status = await fetchStatus(t);
+  } catch (err) {
+    if (err instanceof CliError && err.exitCode === EXIT.unreachable) throw err;
+  }
+  const systemId = resolveNode(status, node);
+  const answer = await sentinelRequest(t, "POST", drainPath(systemId));
+  if (answer.status === 404) {
+    throw new CliError(`no attached node "${node}" at ${t.origin} (fame status lists them)`, EXIT.failure);
+  }
+  if (answer.status !== 200) {
+    throw new CliError(
+      `drain ${systemId}: ${describeRefusal(answer)}`,
+      answer.status === 400 ? EXIT.usage : EXIT.failure,
+    );
+  }
+  io.out(
+    flags.json
+      ? `${JSON.stringify(answer.body, null, 2)}\n`
+      : `draining ${systemId}: the sentinel sends it no new sessions or channels\n`,
+  );
+}
+
+const URL_HELP =
+  "the sentinel, https://host:port (default: from FAME_SENTINEL_URL, else the checkout's dev fabric)";
+const TIMEOUT_HELP = "how long to wait for the sentinel (default 5s)";
+
+export function registerSentinelCommands(program: Command, io: CliIo, global: () => GlobalOptions): void {
+  program
+    .command("status")
+    .description("the sentinel's view: pools, replicas, nodes, pins, counters (GET /fame/v1/status)")
+    .option("--json", "print the sentinel's status document as JSON")
+    .option("--url <url>", URL_HELP)
+    .option("--timeout <duration>", TIMEOUT_HELP)
+    .action(async (flags: SentinelFlags) => {
+      const t = await target(io, global(), flags);
+      const status = await fetchStatus(t);
+      io.out(`${flags.json ? JSON.stringify(status, null, 2) : renderStatus(status, t.origin)}\n`);
+    });
+
+  program
+    .command("pins")
+    .description("AFT stickiness: active pins per replica and the pin counters")
+    .option("--json", "print the stickiness section (and distribution) as JSON")
+    .option("--url <url>", URL_HELP)
+    .option("--timeout <duration>", TIMEOUT_HELP)
+    .action(async (flags: SentinelFlags) => {
+      const t = await target(io, global(), flags);
+      const status = await fetchStatus(t);
+      io.out(
+        `${
+          flags.json
+            ? JSON.stringify(
+                { stickiness: status.stickiness ?? null, distribution: status.distribution ?? null },
+                null,
+                2,
+              )
+            : renderPins(status)
+        }\n`,
+      );
+    });
+
+  program
+    .command("drain")
+    .description("drain a node: the sentinel sends it no new sessions or channels (needs the admin token)")
+    .argument("<node>", "system id, sid, path or replica name (fame status lists them)")
+    .option("--json", "print the sentinel's answer as JSON")
+    .option("--url <url>", URL_HELP)
+    .option("--timeout <duration>", TIMEOUT_HELP)
+    .action((node: string, flags: SentinelFlags) => runDrain(io, global(), node, flags));
+}

@@ -1,0 +1,49 @@
+/** Any failure → one line for stderr and an exit code. */
+import { ConfigError } from "@fame/config";
+import { LogSettingError } from "@fame/logger";
+import { FameRpcCode, isRpcError, RpcErrorCode } from "@fame/sdk";
+import { CliError, EXIT, type ExitCode } from "./exit-codes.js";
+
+const UNREACHABLE_CONNECTION = new Set(["connect_failed", "timeout", "disconnected"]);
+const UNREACHABLE_ADMISSION = new Set(["network", "timeout"]);
+
+interface Coded {
+  name?: unknown;
+  code?: unknown;
+  message?: unknown;
+}
+
+/** What went wrong, as the user should read it, and the exit code that says so to a script. */
+export function explain(err: unknown): { message: string; exitCode: ExitCode } {
+  if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
+  if (err instanceof ConfigError || err instanceof LogSettingError) {
+    return { message: err.message, exitCode: EXIT.usage };
+  }
+  if (isRpcError(err)) {
+    const code = err.fameCode ? `${err.code} ${err.fameCode}` : String(err.code);
+    const exitCode =
+      err.fameCode === FameRpcCode.TIMEOUT && err.code !== RpcErrorCode.INVALID_PARAMS
+        ? EXIT.unreachable
+        : EXIT.failure;
+    return { message: `error ${code}: ${err.message}`, exitCode };
+  }
+  const e = (typeof err === "object" && err !== null ? err : {}) as Coded;
+  const message = typeof e.message === "string" ? e.message : String(err);
+  const code = typeof e.code === "string" ? e.code : "";
+  // the SDK's and identity's error classes are matched by name: the CLI does not load identity
+  if (e.name === "ConnectionError") {
+    const unreachable = UNREACHABLE_CONNECTION.has(code);
+    return {
+      message: `sentinel: ${message}${unreachable ? " (is the fabric running? make start)" : ""}`,
+      exitCode: unreachable ? EXIT.unreachable : EXIT.failure,
+    };
+  }
+  if (e.name === "AdmissionError") {
+    const unreachable = UNREACHABLE_ADMISSION.has(code);
+    return {
+      message: `admission ${message}${unreachable ? " (are the fabric's identity services running? make start)" : ""}`,
+      exitCode: unreachable ? EXIT.unreachable : EXIT.failure,
+    };
+  }
+  return { message, exitCode: EXIT.failure };
+}

@@ -1,0 +1,166 @@
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXIT } from "../src/exit-codes.js";
+import { NOT_CONFIGURED } from "../src/node-env.js";
+import { createProgram } from "../src/program.js";
+import { ADMIN_TOKEN, AGENT_SECRET, fakeCheckout, fakeIo, run, SECRET } from "./fake-io.js";
+
+/** every command path, e.g. ["call"], ["new", "agent"] */
+function commandPaths(): string[][] {
+  const program = createProgram(fakeIo().io);
+  const paths: string[][] = [];
+  for (const cmd of program.commands) {
+    if (cmd.name() === "help") continue;
+    paths.push([cmd.name()]);
+    for (const sub of cmd.commands) paths.push([cmd.name(), sub.name()]);
+  }
+  return paths;
+}
+
+/** a loopback port nobody listens on */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  const address = srv.address();
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return typeof address === "object" && address ? address.port : 1;
+}
+
+describe("fame command line", () => {
+  it("has --help on every command, exit 0", async () => {
+    const paths = commandPaths();
+    expect(paths.map((p) => p.join(" "))).toEqual(
+      expect.arrayContaining(["call", "stream", "ops", "status", "pins", "drain", "env", "new agent"]),
+    );
+    for (const path of paths) {
+      const r = await run([...path, "--help"]);
+      expect(r.code, path.join(" ")).toBe(EXIT.ok);
+      expect(r.out).toContain(`Usage: fame ${path.join(" ")}`);
+    }
+    const top = await run(["--help"]);
+    expect(top.code).toBe(EXIT.ok);
+    expect(top.out).toContain("Exit codes:");
+  });
+
+  it("answers an unknown command, a missing argument or an unknown option with exit 2", async () => {
+    expect((await run(["bogus"])).code).toBe(EXIT.usage);
+    const missing = await run(["call", "math@fame.fabric"]);
+    expect(missing.code).toBe(EXIT.usage);
+    expect(missing.err).toContain("missing required argument 'operation'");
+    expect((await run(["status", "--frobnicate"])).code).toBe(EXIT.usage);
+  });
+
+  it("refuses params that are not JSON before connecting (exit 2, says what JSON looks like)", async () => {
+    const r = await run(["call", "math@fame.fabric", "add", "{x:3}"]);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toMatch(/^fame: params must be JSON, e\.g\. '\{"x":3,"y":4\}'/);
+    const scalar = await run(["call", "math@fame.fabric", "add", "3"]);
+    expect(scalar.code).toBe(EXIT.usage);
+    expect(scalar.err).toContain("params must be a JSON object or array");
+    expect(r.out).toBe("");
+  });
+
+  it("refuses a bad --timeout with exit 2", async () => {
+    const r = await run(["call", "math@fame.fabric", "add", "{}", "--timeout", "soon"], {
+      FAME_CONFIG: "/x",
+    });
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain("--timeout must be a duration");
+  });
+
+  it("says how to configure a node when nothing is configured and no checkout is around", async () => {
+    const r = await run(["call", "math@fame.fabric", "add", "{}"], {}, tmpdir());
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain(NOT_CONFIGURED);
+  });
+
+  it("reports a configuration error by its setting (exit 2)", async () => {
+    const r = await run(["call", "math@fame.fabric", "add", "{}"], {
+      FAME_SECURITY_PROFILE: "strict-overlay",
+      FAME_ADMISSION_PROFILE: "direct",
+      FAME_ADMISSION_TOKEN: "t",
+    });
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain("FAME_ADMISSION_PROFILE");
+  });
+
+  it("exits 3 with the sentinel's address when no sentinel answers", async () => {
+    const port = await closedPort();
+    const r = await run(["status", "--url", `https://127.0.0.1:${port}`]);
+    expect(r.code).toBe(EXIT.unreachable);
+    expect(r.err).toContain(`no sentinel answers at https://127.0.0.1:${port} (ECONNREFUSED)`);
+    const drain = await run(["drain", "node1"], {
+      FAME_SENTINEL_URL: `wss://127.0.0.1:${port}/fame/v1/attach/ws/downstream`,
+    });
+    expect(drain.code).toBe(EXIT.unreachable);
+  });
+
+  it("asks which sentinel when neither --url, FAME_SENTINEL_URL nor a checkout says", async () => {
+    const r = await run(["pins"], {}, tmpdir());
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain("which sentinel?");
+  });
+});
+
+describe("fame env", () => {
+  const checkout = fakeCheckout();
+  afterAll(() => checkout.remove());
+
+  it("prints export lines with absolute paths and the checkout's ports, client credential by default", async () => {
+    const r = await run(["env", "--root", checkout.root]);
+    expect(r.code).toBe(EXIT.ok);
+    const lines = r.out.trim().split("\n");
+    expect(lines.every((l) => l.startsWith("export FAME_"))).toBe(true);
+    expect(lines).toContain("export FAME_SECURITY_PROFILE=strict-overlay");
+    expect(lines).toContain("export FAME_ADMISSION_PROFILE=welcome");
+    expect(lines).toContain("export FAME_ADMISSION_CLIENT_ID=fame-dev-client");
+    expect(lines).toContain(`export FAME_ADMISSION_CLIENT_SECRET=${SECRET}`);
+    expect(lines).toContain(`export FAME_CA_CERTS=${checkout.root}/certs/trust-bundle.pem`);
+    expect(lines).toContain("export FAME_ADMISSION_TOKEN_URL=https://127.0.0.1:8443/oauth/token");
+    // config/fabric.env moved the sentinel
+    expect(lines).toContain("export FAME_SENTINEL_URL=wss://127.0.0.1:9100/fame/v1/attach/ws/downstream");
+    expect(r.out).not.toContain("ADMIN");
+    expect(r.out).not.toContain("REQUESTED_LOGICALS");
+  });
+
+  it("--agent: the agent credential and its logicals; --admin: the token's file, never the token", async () => {
+    const r = await run(["env", "--agent", "--admin", "--json"], {}, `${checkout.root}/config`);
+    expect(r.code).toBe(EXIT.ok);
+    const vars = JSON.parse(r.out) as Record<string, string>;
+    expect(vars["FAME_ADMISSION_CLIENT_ID"]).toBe("fame-dev-agent");
+    expect(vars["FAME_ADMISSION_CLIENT_SECRET"]).toBe(AGENT_SECRET);
+    expect(vars["FAME_REQUESTED_LOGICALS"]).toBe("*.fame.fabric");
+    expect(vars["FAME_SENTINEL_ADMIN_TOKEN_FILE"]).toBe(`${checkout.root}/certs/secrets/admin-token`);
+    expect(r.out).not.toContain(ADMIN_TOKEN);
+  });
+
+  it("outside a checkout without --root: exit 2 naming --root", async () => {
+    const r = await run(["env"], {}, tmpdir());
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain("--root");
+    const bad = await run(["env", "--root", tmpdir()]);
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.err).toContain("not a FAME checkout");
+  });
+});
+
+describe("fame call in a checkout", () => {
+  const checkout = fakeCheckout();
+  let port = 0;
+  beforeAll(async () => {
+    port = await closedPort();
+  });
+  afterAll(() => checkout.remove());
+
+  it("fills in the dev fabric's settings and reports its identity services down with exit 3", async () => {
+    const r = await run(
+      ["call", "math@fame.fabric", "add", '{"x":3,"y":4}'],
+      { FAME_OAUTH2_PORT: String(port) },
+      checkout.root,
+    );
+    expect(r.err).toContain(`127.0.0.1:${port}`);
+    expect(r.err).not.toContain(SECRET);
+    expect(r.code).toBe(EXIT.unreachable);
+  });
+});

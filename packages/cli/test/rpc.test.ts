@@ -1,0 +1,140 @@
+import { join } from "node:path";
+import { ConfigError } from "@fame/config";
+import { FameRpcCode, RpcError, RpcErrorCode } from "@fame/sdk";
+import { describe, expect, it } from "vitest";
+import { cliLogLevel, humanLogLine, parseDuration } from "../src/client.js";
+import { parseParams, readDescription, renderOperations } from "../src/commands/rpc.js";
+import { explain } from "../src/errors.js";
+import { CliError, EXIT } from "../src/exit-codes.js";
+import { fakeCheckout, fakeIo } from "./fake-io.js";
+
+describe("params and options", () => {
+  it("parses JSON objects and arrays; {} when absent", () => {
+    expect(parseParams('{"x":3,"y":4}')).toEqual({ x: 3, y: 4 });
+    expect(parseParams("[1,2]")).toEqual([1, 2]);
+    expect(parseParams(undefined)).toEqual({});
+    for (const bad of ["{x:3}", "3", "null", '"s"', ""])
+      expect(() => parseParams(bad), bad).toThrow(CliError);
+  });
+
+  it("reads durations with units and bounds them", () => {
+    expect(parseDuration("5000")).toBe(5000);
+    expect(parseDuration("5s")).toBe(5000);
+    expect(parseDuration("1.5s")).toBe(1500);
+    expect(parseDuration("2m")).toBe(120_000);
+    expect(parseDuration("250ms")).toBe(250);
+    for (const bad of ["0", "5", "-1s", "soon", "61m"])
+      expect(() => parseDuration(bad), bad).toThrow(CliError);
+  });
+
+  it("logs at warn unless FAME_LOG_LEVEL says otherwise, and refuses a typo", () => {
+    expect(cliLogLevel({})).toBe("warn");
+    expect(cliLogLevel({ FAME_LOG_LEVEL: "debug" })).toBe("debug");
+    expect(() => cliLogLevel({ FAME_LOG_LEVEL: "loud" })).toThrow(/FAME_LOG_LEVEL/);
+  });
+
+  it("turns a JSON log line into one readable line", () => {
+    expect(
+      humanLogLine('{"level":40,"time":"t","pid":1,"name":"fame","msg":"reconnecting","attempt":2}'),
+    ).toBe('fame: warn: reconnecting {"attempt":2}\n');
+    expect(humanLogLine("not json\n")).toBe("not json\n");
+  });
+});
+
+describe("rpc.describe answers", () => {
+  it("reads operations and renders a table sorted by name", () => {
+    const ops = readDescription({
+      operations: [
+        {
+          name: "fib_stream",
+          streaming: true,
+          idempotent: false,
+          params: { type: "object", properties: { n: { type: "integer" } }, required: ["n"] },
+        },
+        {
+          name: "add",
+          streaming: false,
+          idempotent: true,
+          params: {
+            type: "object",
+            properties: { x: { type: "number" }, y: { type: "number" } },
+            required: ["x", "y"],
+          },
+          description: "x + y",
+        },
+        { name: "whoami" },
+      ],
+    });
+    const lines = renderOperations(ops).split("\n");
+    expect(lines[0]).toMatch(/^OPERATION\s+STREAMING\s+IDEMPOTENT\s+PARAMS\s+DESCRIPTION$/);
+    expect(lines[1]).toMatch(/^add\s+no\s+yes\s+\{ x: number, y: number \}\s+x \+ y$/);
+    expect(lines[2]).toMatch(/^fib_stream\s+yes\s+no\s+\{ n: integer \}$/);
+    expect(lines[3]).toMatch(/^whoami\s+no\s+no\s+-$/);
+  });
+
+  it("refuses an answer of the wrong shape (it comes from the network)", () => {
+    expect(() => readDescription(null)).toThrow(CliError);
+    expect(() => readDescription({ operations: "all" })).toThrow(CliError);
+    expect(() => readDescription({ operations: [{ streaming: true }] })).toThrow(/no name/);
+  });
+});
+
+describe("errors and exit codes", () => {
+  it("maps each kind of failure to its exit code", () => {
+    expect(
+      explain(new RpcError(RpcErrorCode.INVALID_PARAMS, "x must be a finite number", "invalid_params")),
+    ).toEqual({
+      message: "error -32602 invalid_params: x must be a finite number",
+      exitCode: EXIT.failure,
+    });
+    expect(explain(new RpcError(RpcErrorCode.SERVER_ERROR, "no answer", FameRpcCode.TIMEOUT)).exitCode).toBe(
+      EXIT.unreachable,
+    );
+    expect(explain(new ConfigError("FAME_CA_CERTS", "cannot read x"))).toEqual({
+      message: "invalid setting FAME_CA_CERTS: cannot read x",
+      exitCode: EXIT.usage,
+    });
+    const refused = Object.assign(new Error("wss://h: connect ECONNREFUSED"), {
+      name: "ConnectionError",
+      code: "connect_failed",
+    });
+    expect(explain(refused).exitCode).toBe(EXIT.unreachable);
+    const bound = Object.assign(new Error("bind refused"), {
+      name: "ConnectionError",
+      code: "not_authorized",
+    });
+    expect(explain(bound).exitCode).toBe(EXIT.failure);
+    const denied = Object.assign(new Error("token: invalid_client"), {
+      name: "AdmissionError",
+      code: "invalid_client",
+    });
+    expect(explain(denied)).toEqual({ message: "admission token: invalid_client", exitCode: EXIT.failure });
+    expect(explain(new Error("boom")).exitCode).toBe(EXIT.failure);
+  });
+
+  it("a Ctrl-C while connecting ends the command with 130", async () => {
+    // an admission URL that never answers keeps the command connecting until the interrupt
+    const { createServer } = await import("node:net");
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as { port: number }).port;
+    const checkout = fakeCheckout();
+    const { run, interrupt } = fakeIo({
+      FAME_CA_CERTS: join(checkout.root, "certs", "trust-bundle.pem"),
+      FAME_SECURITY_PROFILE: "overlay",
+      FAME_ADMISSION_PROFILE: "welcome",
+      FAME_ADMISSION_TOKEN_URL: `https://127.0.0.1:${port}/oauth/token`,
+      FAME_ADMISSION_SERVICE_URL: `https://127.0.0.1:${port}`,
+      FAME_ADMISSION_CLIENT_ID: "c",
+      FAME_ADMISSION_CLIENT_SECRET: "s",
+    });
+    const pending = run("call", "math@fame.fabric", "add", "{}");
+    await new Promise<void>((resolve) => silent.once("connection", () => resolve()));
+    interrupt();
+    const r = await pending;
+    expect(r.code).toBe(EXIT.interrupted);
+    expect(r.err).toBe("fame: cancelled\n");
+    silent.close();
+    checkout.remove();
+  });
+});
