@@ -4,6 +4,9 @@ import { type RunningService, startHttpService } from "@fame/http-service/server
 import type { Logger } from "@fame/logger";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { type WebSocket, WebSocketServer } from "ws";
+import { DashboardAssets } from "./dashboard/dashboard-assets.js";
+import { DashboardFeed } from "./dashboard/dashboard-feed.js";
+import { registerDashboard } from "./dashboard/dashboard-routes.js";
 import { AttachGate } from "./limits/attach-gate.js";
 import { LogThrottle } from "./limits/log-throttle.js";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics/index.js";
@@ -59,6 +62,8 @@ export async function startSentinelServer(
   /** operator requests refused for a missing or wrong admin token */
   const operatorCounters = { refused: 0 };
   const operatorLog = new LogThrottle();
+  // samples the sentinel once a second only while a dashboard page is connected
+  const dashboardFeed = new DashboardFeed({ read: () => sentinel.dashboardReading() });
 
   const svc = await startHttpService({
     name: "sentinel",
@@ -118,6 +123,7 @@ export async function startSentinelServer(
         }
         return { ok: true, systemId, draining: true };
       });
+      registerDashboard(app, { feed: dashboardFeed, assets: DashboardAssets.load(), log, refused });
       app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         // After an upgrade event the socket's errors are ours to handle; unhandled, one reset would crash us.
         socket.on("error", (err) => log.debug({ err: err.message }, "upgrade socket error"));
@@ -219,6 +225,7 @@ export async function startSentinelServer(
     async close() {
       clearInterval(sweeper);
       clearInterval(healthTicker);
+      dashboardFeed.close();
       for (const ws of wss.clients) ws.close(CLOSE.goingAway, "sentinel shutting down");
       wss.close();
       await svc.close();

@@ -3,6 +3,7 @@ import type { Logger } from "@fame/logger";
 import { DEFAULT_MAX_CLOCK_SKEW_MS, FreshnessWindow, resolveLimits } from "@fame/protocol";
 import { PoolRouter } from "./affinity/index.js";
 import type { AttachAuthority } from "./attach-authority.js";
+import { type DashboardReading, readDashboard } from "./dashboard/dashboard-reading.js";
 import { InflightTracker } from "./inflight-tracker.js";
 import { LIMIT_DEFAULTS } from "./limits/defaults.js";
 import { FrameRateLimiter } from "./limits/frame-rate.js";
@@ -347,6 +348,11 @@ export class Sentinel {
 
   status(): Record<string, unknown> {
     return sentinelStatus(this.sources);
+  }
+
+  /** the pools and running totals the dashboard samples (once a second, while watched) */
+  dashboardReading(): DashboardReading {
+    return readDashboard(this.sources, this.now());
   }
 
   /** The Prometheus text page (GET /metrics): same data as status, as metric families. */

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateDevPki } from "@fame/identity/dev";
+import { generateDevPki, type TlsKeyAlgorithm } from "@fame/identity/dev";
 
 export interface TestPki {
   dir: string;
@@ -32,10 +32,13 @@ export interface TestPki {
 }
 
 /** A fresh dev PKI in a temp directory, for tests that start real TLS services. */
-export async function createTestPki(prefix: string): Promise<TestPki> {
+export async function createTestPki(
+  prefix: string,
+  opts: { tlsKeyAlgorithm?: TlsKeyAlgorithm } = {},
+): Promise<TestPki> {
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   try {
-    await generateDevPki({ dir });
+    await generateDevPki({ dir, ...(opts.tlsKeyAlgorithm ? { tlsKeyAlgorithm: opts.tlsKeyAlgorithm } : {}) });
     const clients = JSON.parse(readFileSync(join(dir, "secrets", "oauth2-clients.json"), "utf8")) as {
       clients: { client_id: string; client_secret: string }[];
     };

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { TlsKeyAlgorithm } from "@fame/identity/dev";
 import { createTestPki } from "./dev-pki.js";
 import { type RunningProcess, startProcess } from "./processes.js";
 
@@ -59,6 +60,11 @@ export interface FabricStackOptions {
    * config/policy.yml; default none (everyone serves what Welcome grants and calls anything)
    */
   policyFile?: string;
+  /**
+   * key type of the services' TLS certificate; default Ed25519. Browsers accept no Ed25519
+   * certificate: a test driving a browser at the sentinel needs "ECDSA-P256" (as `make pki` issues).
+   */
+  tlsKeyAlgorithm?: TlsKeyAlgorithm;
 }
 
 export interface FabricStack {
@@ -88,7 +94,10 @@ export interface FabricStack {
  * Built code (dist/) only: run `make build` first.
  */
 export async function startFabricStack(opts: FabricStackOptions = {}): Promise<FabricStack> {
-  const pki = await createTestPki("fame-stack");
+  const pki = await createTestPki(
+    "fame-stack",
+    opts.tlsKeyAlgorithm ? { tlsKeyAlgorithm: opts.tlsKeyAlgorithm } : {},
+  );
   const { dir, trustBundle, client } = pki;
   const [oauthPort, welcomePort, caPort, sentinelPort] = await freePorts(4);
   const host = "127.0.0.1";
