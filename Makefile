@@ -51,8 +51,9 @@ bench-crypto: build ## crypto micro-benchmarks (both back ends)
 pack: build ## tarballs of @fame/sdk, @fame/cli and their workspace deps into packs/ (npm install packs/*.tgz elsewhere)
 	@node scripts/pack.mjs
 
+# The TLS certificate is P-256, not Ed25519: browsers (the sentinel's dashboard) accept no Ed25519 one.
 pki: build ## generate the dev PKI and secrets into certs/ (idempotent)
-	@node scripts/setup-pki.mjs --dir certs
+	@node scripts/setup-pki.mjs --dir certs --tls-key ecdsa-p256
 
 # The demo fabric: scripts/fabric.mjs supervises oauth2, welcome, ca, sentinel and
 # two math-agent replicas as background processes (PID files and logs in run/).
@@ -83,6 +84,10 @@ restart-replica: ## (re)start a replica and wait until it serves: R=1|2
 
 failover-demo: ## client calls in a loop (SEC=10) while its pinned replica is killed and restarted
 	@$(FABRIC) failover-demo --seconds $(or $(SEC),10)
+
+.PHONY: dashboard
+dashboard: ## print (and open, with a display) the sentinel's live dashboard link, admin token in its #fragment
+	@$(FABRIC) dashboard
 
 stop: ## stop what make start launched (SIGTERM by PID, SIGKILL after a bound)
 	@$(FABRIC) stop

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The local demo fabric's supervisor, called by make:
 //   node scripts/fabric.mjs start|stop|run [--verbose]|status [--json]|logs [NAME] [--no-follow]
-//                           |kill-replica N|restart-replica N|failover-demo [--seconds S]
+//                           |kill-replica N|restart-replica N|failover-demo [--seconds S]|dashboard
 // Processes run detached with PID files and logs under run/ (see scripts/fabric/).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { failoverDemo } from "./fabric/failover-demo.mjs";
@@ -20,6 +20,8 @@ import {
 } from "./fabric/procs.mjs";
 import { printStatus } from "./fabric/status-view.mjs";
 import {
+  ADMIN_TOKEN_FILE,
+  adminToken,
   clientSpec,
   fabricSettings,
   PORTS,
@@ -152,11 +154,12 @@ async function start() {
   out(`  ca         ${u.ca}   (POST /fame/v1/ca/sign)`);
   out(`  sentinel   ${u.attach}`);
   out(`             ${u.status}   (make status)`);
+  out(`  dashboard  ${u.sentinel}/dashboard   (make dashboard: the link with the admin token)`);
   out(`  replicas   ${REPLICAS.join(", ")} serve math@fame.fabric`);
   out(`  trust      ${rel(TRUST_BUNDLE)}   logs and PID files in ${rel(RUN_DIR)}/`);
   out();
   out("Next: make run | make run-verbose | make status | make logs R=1 | make kill-replica R=1");
-  out("      make restart-replica R=1 | make failover-demo | make stop");
+  out("      make restart-replica R=1 | make failover-demo | make dashboard | make stop");
 }
 
 async function stop() {
@@ -262,6 +265,38 @@ async function status(json) {
   await printStatus({ settings, specs: processes(settings.ports), ca: trustBundle(TRUST_BUNDLE), json });
 }
 
+/**
+ * The dashboard link with the admin token in its fragment (#token=…): browsers never send a
+ * fragment to the server, and the page moves it into sessionStorage and out of the address bar.
+ * Opened with xdg-open when there is a display to open it on.
+ */
+async function dashboard() {
+  const settings = fabricSettings();
+  await requireSentinel(settings);
+  const token = adminToken();
+  if (token === undefined) {
+    throw new Failure(
+      `no admin token (FAME_SENTINEL_ADMIN_TOKEN or ${rel(ADMIN_TOKEN_FILE)}): run make pki, then make start`,
+    );
+  }
+  const url = `${settings.urls.sentinel}/dashboard#token=${encodeURIComponent(token)}`;
+  out(url);
+  out(
+    `  (the link holds the admin token: do not share it; ${settings.urls.sentinel}/dashboard without it asks for the token)`,
+  );
+  out(
+    `  your browser does not know the dev CA: trust ${rel(TRUST_BUNDLE)} as an authority, or accept its warning for 127.0.0.1`,
+  );
+  const display = process.env.DISPLAY || process.env.WAYLAND_DISPLAY;
+  const opener = display ? spawnSync("which", ["xdg-open"], { encoding: "utf8" }).stdout.trim() : "";
+  if (opener) {
+    const child = spawn(opener, [url], { detached: true, stdio: "ignore" });
+    child.on("error", () => out("  (xdg-open failed: open the link yourself)"));
+    child.unref();
+    out("  opened in your browser");
+  }
+}
+
 async function logs(args) {
   const settings = fabricSettings();
   const names = processes(settings.ports).map((s) => s.name);
@@ -318,7 +353,7 @@ async function demo(args) {
 
 const USAGE =
   "usage: node scripts/fabric.mjs start | stop | run [--verbose] | status [--json] | logs [1|2|NAME] [--no-follow]\n" +
-  "                               | kill-replica N | restart-replica N | failover-demo [--seconds S]";
+  "                               | kill-replica N | restart-replica N | failover-demo [--seconds S] | dashboard";
 
 async function main(argv) {
   const [command, ...args] = argv;
@@ -339,6 +374,8 @@ async function main(argv) {
       return restartReplica(args[0]);
     case "failover-demo":
       return demo(args);
+    case "dashboard":
+      return dashboard();
     default:
       throw new Failure(USAGE);
   }
