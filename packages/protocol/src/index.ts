@@ -80,6 +80,7 @@ export {
   NOT_EXECUTED_META,
   SESSION_END_META,
   SESSION_ID_META,
+  TRACEPARENT_META,
 } from "./meta-keys.js";
 export { isProtocolError, ProtocolError, type ProtocolErrorCode } from "./protocol-error.js";
 export { base62, sidFromPath } from "./sid.js";

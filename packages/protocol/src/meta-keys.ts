@@ -21,3 +21,11 @@ export const NOT_EXECUTED_META = "notExecuted";
  * channel stickiness).
  */
 export const CHANNEL_META_KEY = "fame.cid";
+
+/**
+ * The hop-level W3C traceparent a traced call's envelope carries in the clear, so the
+ * sentinel can link its route span into the caller's trace. Not covered by the signature or
+ * the channel AEAD (meta never is): receivers take their parent from the copy inside the
+ * request, and the sentinel validates this one strictly and otherwise ignores it.
+ */
+export const TRACEPARENT_META = "traceparent";

@@ -79,6 +79,8 @@ const MORE: Readonly<Record<string, MetaValue>> = Object.freeze({ [MORE_META]: t
 interface SendMeta {
   corrId: string;
   meta?: Record<string, string>;
+  /** a traced call's: told the channel it leaves on */
+  onChannel?: (cid: string) => void;
 }
 
 /**
@@ -225,6 +227,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
   /** sends on `ch` (sealed), or in plaintext without one; throws an RpcError when it cannot leave */
   private sendOn(ch: SecureChannel | undefined, to: string, payload: JsonValue, m: SendMeta): void {
     const more = isStreamItem(payload);
+    if (ch !== undefined && m.onChannel !== undefined) m.onChannel(ch.cid);
     if (ch && this.coalescer && coalescable(m.meta)) {
       // leaves with whatever else this turn sends on the channel (see RecordCoalescer)
       this.coalescer.add(ch, to, { corrId: m.corrId, json: JSON.stringify(payload), more });

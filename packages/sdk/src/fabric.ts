@@ -13,6 +13,7 @@ import { FabricNode } from "./fabric-node.js";
 import type { DrainOutcome } from "./lifecycle/drain.js";
 import { type NodeHost, registerNodeHost } from "./lifecycle/node-host.js";
 import { type Drainable, disarmSignals, drainAndClose } from "./lifecycle/signal-drain.js";
+import { NodeTelemetry } from "./node-telemetry.js";
 import { setDefaultEndpoint } from "./rpc/default-endpoint.js";
 import { RpcEndpoint, type RpcEndpointOptions } from "./rpc/endpoint.js";
 
@@ -116,6 +117,13 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     opts.logger ??
     createLogger({ name: name ?? "fame-node", level: quietClient ? "warn" : logLevelFromEnv(config.env) });
   const logicals = opts.logicals ?? config.requestedLogicals;
+  // tracing (OTEL_*) and the serve-time page (FAME_METRICS_PORT); undefined when neither is set
+  const telemetry = NodeTelemetry.fromEnv({
+    env: config.env,
+    serviceName: name ?? "fame-node",
+    verbose: config.showEnvelopes,
+    log,
+  });
   const instanceId = `inst_${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`;
   const fixedSigner = config.admissionProfile === "welcome" ? undefined : NodeSigner.generate();
   const systemId = config.nodeId ?? randomSystemId();
@@ -195,6 +203,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
           retry: config.retry,
           callerShare: config.callerSharePct / 100,
           log,
+          ...telemetry?.rpcOptions(),
           ...opts.rpc,
         }),
     },
@@ -210,7 +219,13 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     log,
   );
   const { connection, channels, endpoint } = node;
-  await connection.start();
+  try {
+    await telemetry?.listen();
+    await connection.start();
+  } catch (err) {
+    await telemetry?.close();
+    throw err;
+  }
   if (opts.installDefault !== false) setDefaultEndpoint(endpoint);
   const fabric: Fabric = {
     endpoint,
@@ -227,6 +242,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
       endpoint.close();
       channels.close();
       await connection.close();
+      await telemetry?.close();
     },
   };
   const host: NodeHost & Drainable = {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readBool } from "@fame/config";
+import { ConfigError, readBool } from "@fame/config";
 import { fetchWithTrust } from "@fame/http-service/client";
 import { runMain } from "@fame/http-service/main";
 import {
@@ -10,6 +10,7 @@ import {
   verifyNodeCertificate,
 } from "@fame/identity";
 import { createLogger } from "@fame/logger";
+import { type FameTracing, startTracing, TelemetrySettingError } from "@fame/telemetry";
 import { createRemoteJWKSet, customFetch } from "jose";
 import { AttachAuthority, type AttachVerifiers } from "./attach-authority.js";
 import { OPEN_ACCESS } from "./policy/access-policy.js";
@@ -80,15 +81,38 @@ runMain(async () => {
     parseStickinessConfig(config.stickiness ?? defaultStickiness(config)),
     { directory: sessions },
   );
-  return startSentinelServer(config, {
+  const tracing = tracingFromEnv();
+  if (tracing !== undefined)
+    log.info({ endpoint: tracing.endpoint, service: tracing.serviceName }, "exporting traces");
+  const running = await startSentinelServer(config, {
     log,
     attach,
     stickiness,
     sessions,
     policy: config.accessPolicy ? new YamlAccessPolicy(config.accessPolicy) : OPEN_ACCESS,
     showEnvelopes: readBool(process.env["FAME_SHOW_ENVELOPES"], "FAME_SHOW_ENVELOPES", false),
+    tracer: tracing?.tracer,
   });
+  if (tracing === undefined) return running;
+  return {
+    ...running,
+    async close() {
+      await running.close();
+      // the route spans still buffered leave before the process does (bounded)
+      await tracing.shutdown();
+    },
+  };
 }, "sentinel");
+
+/** OTLP export when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; a malformed OTEL_* value exits 2 */
+function tracingFromEnv(): FameTracing | undefined {
+  try {
+    return startTracing({ serviceName: "fame-sentinel", tracerName: "@fame/sentinel" });
+  } catch (err) {
+    if (err instanceof TelemetrySettingError) throw new ConfigError(err.setting, err.reason);
+    throw err;
+  }
+}
 
 /** no stickiness block: the strictest level the security profile can support */
 function defaultStickiness(config: SentinelConfig): Record<string, unknown> {

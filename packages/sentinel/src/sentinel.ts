@@ -1,6 +1,7 @@
 import { type CryptoBackend, defaultBackend } from "@fame/crypto";
 import type { Logger } from "@fame/logger";
-import { DEFAULT_MAX_CLOCK_SKEW_MS, FreshnessWindow, resolveLimits } from "@fame/protocol";
+import { DEFAULT_MAX_CLOCK_SKEW_MS, type Envelope, FreshnessWindow, resolveLimits } from "@fame/protocol";
+import type { Tracer } from "@fame/telemetry";
 import { PoolRouter } from "./affinity/index.js";
 import type { AttachAuthority } from "./attach-authority.js";
 import { type DashboardReading, readDashboard } from "./dashboard/dashboard-reading.js";
@@ -22,6 +23,7 @@ import { PoolRoute } from "./pipeline/pool-route.js";
 import { RateStage } from "./pipeline/rate-stage.js";
 import type { RouteRequest } from "./pipeline/route-request.js";
 import { RouteStage } from "./pipeline/route-stage.js";
+import { RouteTrace } from "./pipeline/route-trace.js";
 import { type AccessPolicy, OPEN_ACCESS } from "./policy/access-policy.js";
 import { LogicalRegistry } from "./routing/index.js";
 import type { SentinelConfig } from "./sentinel-config.js";
@@ -76,6 +78,8 @@ export interface SentinelDeps {
   backend?: CryptoBackend;
   /** print every envelope passing through (FAME_SHOW_ENVELOPES) */
   showEnvelopes?: boolean;
+  /** route spans for frames carrying a sampled hop traceparent (OTEL_* settings); none: no spans */
+  tracer?: Tracer | undefined;
 }
 
 /**
@@ -110,6 +114,7 @@ export class Sentinel {
   private readonly control: ControlFrames;
   private readonly teardown: SessionTeardown;
   private readonly sources: StatusSources;
+  private readonly routeTrace: RouteTrace | undefined;
 
   constructor(settings: SentinelSettings, deps: SentinelDeps) {
     const now = deps.now ?? Date.now;
@@ -221,6 +226,7 @@ export class Sentinel {
     this.affinity = affinity;
     this.pendingOpens = pendingOpens;
     this.deliver = deliver;
+    this.routeTrace = deps.tracer === undefined ? undefined : new RouteTrace(deps.tracer, deliver);
     this.teardown = teardown;
     this.authenticate = authenticate;
     this.account = account;
@@ -314,6 +320,16 @@ export class Sentinel {
     if (!this.authenticate.verify(session, env)) return;
     const req = this.route.resolve(session, env, data);
     if (req === undefined) return;
+    // tracing off: one field check per frame; on: frames without meta still skip it
+    if (this.routeTrace !== undefined && env.meta !== undefined) {
+      const span = this.routeTrace.start(env, req);
+      if (span !== undefined) return this.routeTrace.finish(span, req, this.dispatch(session, env, req));
+    }
+    return this.dispatch(session, env, req);
+  }
+
+  /** authorize, route and deliver one resolved frame */
+  private dispatch(session: NodeSession, env: Envelope, req: RouteRequest): Promise<void> | undefined {
     if (req.kind === "logical" && !this.authenticate.fresh(session, env)) return;
     const refusal = this.authorize.authorize(session, env, req);
     if (refusal !== undefined) {
@@ -374,6 +390,7 @@ export class Sentinel {
   }
 
   private forward(req: RouteRequest, target: NodeSession): void {
+    req.routedTo = target;
     this.deliver.forward(req, target);
     this.account.routed(req, target);
   }

@@ -3,6 +3,8 @@
  * matches replies and delivery failures to it, and turns a streamed answer into an RpcStream.
  * Retrying is RpcClient's business; an attempt here ends in one answer or one AttemptFailure.
  */
+
+import type { ClientCallTrace } from "./call-trace.js";
 import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
 import {
   encodeRequest,
@@ -30,6 +32,8 @@ export type RpcResult = JsonValue | RpcStream<JsonValue>;
 export interface AttemptOptions {
   meta?: Record<string, string>;
   signal?: AbortSignal;
+  /** a traced call: its context goes in the request, and it learns the channel used */
+  trace?: ClientCallTrace;
 }
 
 /** Why one attempt failed: the error for the caller plus what the retry decision needs. */
@@ -151,11 +155,20 @@ export class CallTable {
 
       const request = encodeRequest(corrId, method, params, window);
       const meta = options.meta;
+      const trace = options.trace;
+      if (trace !== undefined) {
+        request["traceparent"] = trace.traceparent;
+        if (trace.tracestate !== undefined) request["tracestate"] = trace.tracestate;
+      }
       sendVia(
         this.#outbound,
         address,
         request,
-        meta === undefined ? { corrId } : { corrId, meta },
+        trace !== undefined
+          ? { corrId, meta: meta ?? {}, onChannel: trace.onChannel }
+          : meta === undefined
+            ? { corrId }
+            : { corrId, meta },
         (err: unknown) => {
           if (this.#pending.get(corrId) !== call) return;
           // The connection layer may classify its own failure with an RpcError.

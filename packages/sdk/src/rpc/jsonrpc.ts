@@ -40,6 +40,13 @@ export interface RpcRequestMessage {
   params: JsonObject | undefined;
   /** Present when the caller accepts a streamed answer, with its credit window. */
   streamWindow: number | undefined;
+  /**
+   * The caller's W3C trace context, when its call is traced. A wrong type or length is refused
+   * like any malformed member; the format is checked where a span is made, and a value that
+   * fails it is ignored there (the call is served untraced).
+   */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 export interface RpcResultMessage {
   kind: "result";
@@ -154,7 +161,18 @@ export function isValidMethodName(value: unknown): value is string {
   return typeof value === "string" && value.length > 0 && value.length <= MAX_METHOD_LENGTH;
 }
 
-const REQUEST_KEYS = new Set(["jsonrpc", "id", "method", "params", "stream_window"]);
+const REQUEST_KEYS = new Set([
+  "jsonrpc",
+  "id",
+  "method",
+  "params",
+  "stream_window",
+  "traceparent",
+  "tracestate",
+]);
+/** W3C limits: a version-00 traceparent is 55 characters, a whole tracestate at most 512. */
+const TRACEPARENT_LENGTH = 55;
+const MAX_TRACESTATE_LENGTH = 512;
 const RESULT_KEYS = new Set(["jsonrpc", "id", "result"]);
 const ERROR_KEYS = new Set(["jsonrpc", "id", "error"]);
 const ERROR_OBJECT_KEYS = new Set(["code", "message", "data"]);
@@ -238,6 +256,21 @@ function parseRequest(payload: Record<string, unknown>, id: RpcId | null): RpcPa
     if (!isJsonObject(p))
       return invalid(true, id, RpcErrorCode.INVALID_PARAMS, "params must be a JSON object");
     params = p;
+  }
+  const traceparent = payload["traceparent"];
+  const tracestate = payload["tracestate"];
+  if (traceparent !== undefined || tracestate !== undefined) {
+    if (
+      (traceparent !== undefined &&
+        (typeof traceparent !== "string" || traceparent.length !== TRACEPARENT_LENGTH)) ||
+      (tracestate !== undefined &&
+        (typeof tracestate !== "string" || tracestate.length > MAX_TRACESTATE_LENGTH))
+    )
+      return invalid(true, id, RpcErrorCode.INVALID_REQUEST, "traceparent or tracestate malformed");
+    return {
+      ok: true,
+      message: { kind: "request", id, method, params, streamWindow, traceparent, tracestate },
+    };
   }
   return { ok: true, message: { kind: "request", id, method, params, streamWindow } };
 }

@@ -4,7 +4,9 @@
  * it is safe.
  */
 import { randomUUID } from "node:crypto";
-import { AttemptFailure, CallTable, describe, type RpcResult } from "./call-table.js";
+import type { Tracer } from "@fame/telemetry";
+import { AttemptFailure, type AttemptOptions, CallTable, describe, type RpcResult } from "./call-table.js";
+import { ClientCallTrace, TRACEPARENT_META } from "./call-trace.js";
 import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
 import { isPlainObject, toJsonValue } from "./json-value.js";
 import {
@@ -58,6 +60,10 @@ export interface RpcClientOptions {
   now?: () => number;
   newCorrId?: () => string;
   onDiagnostic?: RpcDiagnosticSink;
+  /** makes a CLIENT span per call and carries its trace context (none: calls are not traced) */
+  tracer?: Tracer | undefined;
+  /** told the trace id of each traced call as it starts (verbose output) */
+  onTraced?: ((call: { traceId: string; address: string; method: string }) => void) | undefined;
 }
 
 export interface CallOptions {
@@ -99,6 +105,8 @@ export class RpcClient {
   readonly #now: () => number;
   readonly #newCorrId: () => string;
   readonly #diag: RpcDiagnosticSink | undefined;
+  readonly #tracer: Tracer | undefined;
+  readonly #onTraced: RpcClientOptions["onTraced"];
   readonly #metrics: RpcClientMetrics = {
     calls: 0,
     retries: 0,
@@ -123,6 +131,8 @@ export class RpcClient {
     this.#now = options.now ?? (() => performance.now());
     this.#newCorrId = options.newCorrId ?? randomUUID;
     this.#diag = options.onDiagnostic;
+    this.#tracer = options.tracer;
+    this.#onTraced = options.onTraced;
     this.#calls = new CallTable(outbound, maxPending, options.onDiagnostic);
   }
 
@@ -146,11 +156,34 @@ export class RpcClient {
     options: CallOptions = {},
   ): Promise<RpcResult> {
     this.#metrics.calls++;
+    // decided once at construction: without a tracer a call pays this one field check
+    if (this.#tracer !== undefined) return this.#tracedCall(this.#tracer, address, method, params, options);
     try {
-      return await this.#callWithRetry(address, method, params, options);
+      return await this.#callWithRetry(address, method, params, options, undefined);
     } catch (err) {
       this.#metrics.failures++;
       throw err instanceof AttemptFailure ? err.error : err;
+    }
+  }
+
+  async #tracedCall(
+    tracer: Tracer,
+    address: string,
+    method: string,
+    params: unknown,
+    options: CallOptions,
+  ): Promise<RpcResult> {
+    const trace = new ClientCallTrace(tracer, address, method);
+    this.#onTraced?.({ traceId: trace.traceId, address, method });
+    try {
+      const result = await this.#callWithRetry(address, method, params, options, trace);
+      trace.end(undefined);
+      return result;
+    } catch (err) {
+      this.#metrics.failures++;
+      const error = err instanceof AttemptFailure ? err.error : err;
+      trace.end(error instanceof RpcError ? (error.fameCode ?? String(error.code)) : "internal_error");
+      throw error;
     }
   }
 
@@ -159,6 +192,7 @@ export class RpcClient {
     method: string,
     params: unknown,
     options: CallOptions,
+    trace: ClientCallTrace | undefined,
   ): Promise<RpcResult> {
     if (typeof address !== "string" || address.length === 0)
       throw new TypeError("address must be a non-empty string");
@@ -175,6 +209,10 @@ export class RpcClient {
         : resolveRetryPolicy(options.retry, this.#policy);
     const payloadParams = encodeParams(params);
     const idempotent = options.idempotent === true;
+    const attemptOptions: AttemptOptions =
+      trace === undefined
+        ? options
+        : { ...options, meta: { ...options.meta, [TRACEPARENT_META]: trace.traceparent }, trace };
 
     let attempt = 0;
     let firstFailureAt: number | undefined;
@@ -189,7 +227,7 @@ export class RpcClient {
           corrId,
           timeoutMs,
           window,
-          options,
+          attemptOptions,
         );
         if (failedOver && firstFailureAt !== undefined) {
           this.#metrics.lastFailoverLatencyMs = this.#now() - firstFailureAt;
@@ -226,6 +264,7 @@ export class RpcClient {
           // Waiting out a NOT_ACTIVE is waiting for a standby's promotion: time it like a failover.
           failedOver = true;
         }
+        trace?.retried(code, FAILOVER_CODES.has(code));
       }
     }
   }

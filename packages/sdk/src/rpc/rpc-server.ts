@@ -23,6 +23,7 @@ import {
 import type { OperationSpec } from "./operation-registry.js";
 import { paramsOutput } from "./params-schema.js";
 import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc-error.js";
+import type { ServeTelemetry } from "./serve-telemetry.js";
 import { LazyAbort, ServedCallContext } from "./served-call-context.js";
 import { StreamSender } from "./stream-sender.js";
 import { type JsonObject, type RpcMessageMeta, type RpcOutbound, sendVia } from "./transport.js";
@@ -43,6 +44,8 @@ export interface RpcServerOptions {
   onDiagnostic?: RpcDiagnosticSink;
   /** Where failed calls are logged (connectFabric passes the node's logger); none: not logged. */
   log?: Logger;
+  /** serve spans and the serve-time histogram (connectFabric, when tracing or metrics are on) */
+  telemetry?: ServeTelemetry | undefined;
 }
 
 /** Per-address serving options (`agent.serve(address, options)`). */
@@ -80,6 +83,7 @@ export class RpcServer {
   readonly #callerShare: number;
   readonly #diag: RpcDiagnosticSink | undefined;
   readonly #log: Logger | undefined;
+  readonly #telemetry: ServeTelemetry | undefined;
   /** hooks by served address; most agents have none, and then calls never look here */
   readonly #hooks = new Map<string, CallHooks>();
 
@@ -95,6 +99,7 @@ export class RpcServer {
     this.#callerShare = share;
     this.#diag = options.onDiagnostic;
     this.#log = options.log;
+    this.#telemetry = options.telemetry;
   }
 
   get servedAddresses(): string[] {
@@ -259,6 +264,8 @@ export class RpcServer {
       dispatcher.release(sender);
     };
     const context = new ServedCallContext(m.corrId, replyTo, sender, m.caller, address, m.meta, abort);
+    // undefined unless tracing or metrics are on: then one field check per call
+    const served = this.#telemetry?.begin(spec.name, req, m, address);
     const hooks = this.#hooks.size === 0 ? undefined : this.#hooks.get(address);
     const started = hooks?.after === undefined ? 0 : performance.now();
     let ended: CallOutcome = OK;
@@ -333,6 +340,7 @@ export class RpcServer {
     } finally {
       if (!handedOff) release();
       if (hooks?.after !== undefined) this.#after(hooks.after, context, spec, ended, started);
+      if (served !== undefined) served.end(ended.ok ? undefined : (ended.fameCode ?? String(ended.code)));
     }
   }
 

@@ -31,6 +31,14 @@ export interface RpcMessageMeta {
   caller?: CallerIdentity;
 }
 
+/** How one payload is sent: its conversation, its envelope meta, and who wants to know the channel. */
+export interface SendOptions {
+  corrId: string;
+  meta?: Record<string, string>;
+  /** set by traced calls only: told the cid of the channel the payload leaves on */
+  onChannel?: (cid: string) => void;
+}
+
 /** What the connection layer gives the RPC layer: send one Data payload to an address. */
 export interface RpcOutbound {
   /**
@@ -39,11 +47,7 @@ export interface RpcOutbound {
    * nothing left this node) so the caller's retry policy can classify it. An implementation
    * that hands the payload over at once may return nothing: no promise per message.
    */
-  send(
-    to: string,
-    payload: JsonValue,
-    m: { corrId: string; meta?: Record<string, string> },
-  ): Promise<void> | undefined;
+  send(to: string, payload: JsonValue, m: SendOptions): Promise<void> | undefined;
   /** This node's own reply address (where responses to our calls come back). */
   readonly replyAddress: string;
   /** Optional: claim `address` at the sentinel before requests for it can arrive. */
@@ -70,7 +74,7 @@ export function sendVia(
   outbound: RpcOutbound,
   to: string,
   payload: JsonValue,
-  m: { corrId: string; meta?: Record<string, string> },
+  m: SendOptions,
   onFailure: (err: unknown) => void,
 ): Promise<void> | undefined {
   let pending: Promise<void> | undefined;

@@ -25,6 +25,8 @@ export class DeliverStage {
   private readonly counters: SentinelCounters;
   private readonly log: Logger;
   private readonly showEnvelopes: boolean;
+  /** the code of the last refusal sent: a traced frame's span reads it (route-trace.ts) */
+  lastNackCode: string | undefined = undefined;
 
   constructor(deps: DeliverDeps) {
     this.sid = deps.sid;
@@ -58,6 +60,7 @@ export class DeliverStage {
    */
   nack(session: NodeSession, env: Envelope, code: ErrorCode, reason: string, notExecuted = false): void {
     this.counters.refused++;
+    this.lastNackCode = code;
     if (code === "channel_unknown") this.log.debug({ systemId: session.systemId, code, reason }, "refused");
     else if (session.refusalLog.hit())
       this.log.warn(

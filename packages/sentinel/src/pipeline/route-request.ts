@@ -36,6 +36,8 @@ export class RouteRequest {
   calls = 0;
   /** the channel the frame belongs to (SecureOpen/Accept/Close, sealed Data) */
   cid: string | undefined = undefined;
+  /** the node the frame was forwarded to, once it was (a traced frame's span names it) */
+  routedTo: NodeSession | undefined = undefined;
 
   constructor(
     /** the sender */

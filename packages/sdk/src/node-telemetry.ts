@@ -1,0 +1,107 @@
+/**
+ * A node's telemetry as its environment asks for it: OpenTelemetry tracing (OTEL_* settings,
+ * or span ids without export when envelopes are shown) and the Prometheus page of its serve
+ * times (FAME_METRICS_PORT). Neither set: nothing is made, and the RPC layer gets no tracer
+ * and no observer, so calls pay nothing for this.
+ */
+import { ConfigError, readInt } from "@fame/config";
+import type { Logger } from "@fame/logger";
+import {
+  type FameTracing,
+  type MetricsListener,
+  renderPrometheus,
+  startMetricsListener,
+  startTracing,
+  TelemetrySettingError,
+} from "@fame/telemetry";
+import type { RpcEndpointOptions } from "./rpc/endpoint.js";
+import { ServeTelemetry } from "./rpc/serve-telemetry.js";
+
+export interface NodeTelemetrySettings {
+  env: NodeJS.ProcessEnv;
+  /** service.name when OTEL_SERVICE_NAME is unset */
+  serviceName: string;
+  /** verbose output: trace ids are made (and logged per call) even with no exporter */
+  verbose: boolean;
+  log: Logger;
+}
+
+export class NodeTelemetry {
+  readonly tracing: FameTracing | undefined;
+  readonly serve: ServeTelemetry;
+  readonly #metricsPort: number | undefined;
+  readonly #log: Logger;
+  readonly #verbose: boolean;
+  #listener: MetricsListener | undefined;
+
+  private constructor(
+    settings: NodeTelemetrySettings,
+    tracing: FameTracing | undefined,
+    port: number | undefined,
+  ) {
+    this.tracing = tracing;
+    this.#metricsPort = port;
+    this.#log = settings.log;
+    this.#verbose = settings.verbose;
+    this.serve = new ServeTelemetry({ tracer: tracing?.tracer, metrics: port !== undefined });
+    if (tracing?.endpoint !== undefined)
+      this.#log.info({ endpoint: tracing.endpoint, service: tracing.serviceName }, "exporting traces");
+  }
+
+  /** undefined when neither tracing nor metrics are asked for; throws on a malformed setting */
+  static fromEnv(settings: NodeTelemetrySettings): NodeTelemetry | undefined {
+    const env = settings.env;
+    const port = env["FAME_METRICS_PORT"]
+      ? readInt(env["FAME_METRICS_PORT"], "FAME_METRICS_PORT", { fallback: 0, min: 0, max: 65_535 })
+      : undefined;
+    let tracing: FameTracing | undefined;
+    try {
+      tracing = startTracing({
+        env,
+        serviceName: settings.serviceName,
+        tracerName: "@fame/sdk",
+        withoutExporter: settings.verbose,
+      });
+    } catch (err) {
+      if (err instanceof TelemetrySettingError) throw new ConfigError(err.setting, err.reason);
+      throw err;
+    }
+    if (tracing === undefined && port === undefined) return undefined;
+    return new NodeTelemetry(settings, tracing, port);
+  }
+
+  /** what the RPC endpoint takes: the tracer for calls, the observer for served calls */
+  rpcOptions(): Partial<RpcEndpointOptions> {
+    const log = this.#log;
+    return {
+      tracer: this.tracing?.tracer,
+      telemetry: this.serve,
+      onTraced: this.#verbose
+        ? ({ traceId, address, method }) => log.info({ traceId, address, operation: method }, "call traced")
+        : undefined,
+    };
+  }
+
+  /** opens the metrics page when FAME_METRICS_PORT is set */
+  async listen(): Promise<void> {
+    const serve = this.serve;
+    if (this.#metricsPort === undefined || this.#listener !== undefined) return;
+    this.#listener = await startMetricsListener(this.#metricsPort, () =>
+      renderPrometheus(serve.metricFamilies()),
+    );
+    this.#log.info({ url: `http://127.0.0.1:${this.#listener.port}/metrics` }, "metrics listening");
+  }
+
+  /** the bound metrics port (0 asks the kernel for one), once listening */
+  get metricsPort(): number | undefined {
+    return this.#listener?.port;
+  }
+
+  /** stop the metrics page and flush the spans still buffered (bounded) */
+  async close(): Promise<void> {
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await listener?.close();
+    await this.tracing?.shutdown();
+  }
+}

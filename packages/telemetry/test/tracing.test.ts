@@ -1,0 +1,152 @@
+import { request } from "node:http";
+import { describe, expect, it } from "vitest";
+import { startMetricsListener } from "../src/metrics-listener.js";
+import {
+  samplerFromEnv,
+  startTracing,
+  TelemetrySettingError,
+  tracesEndpointFromEnv,
+  tracingConfigured,
+} from "../src/tracing.js";
+
+const opts = { serviceName: "svc", tracerName: "@fame/test" };
+
+describe("startTracing", () => {
+  it("starts nothing when no endpoint is set, or when the SDK is disabled", () => {
+    expect(startTracing({ ...opts, env: {} })).toBeUndefined();
+    expect(tracingConfigured({})).toBe(false);
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_SDK_DISABLED: "true" };
+    expect(startTracing({ ...opts, env })).toBeUndefined();
+    expect(startTracing({ ...opts, env, withoutExporter: true })).toBeUndefined();
+  });
+
+  it("derives the traces URL as the OTLP specification does", () => {
+    expect(tracesEndpointFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" })).toBe(
+      "http://c:4318/v1/traces",
+    );
+    expect(tracesEndpointFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318/" })).toBe(
+      "http://c:4318/v1/traces",
+    );
+    expect(
+      tracesEndpointFromEnv({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://t/custom",
+      }),
+    ).toBe("https://t/custom");
+  });
+
+  it("refuses malformed settings by name", () => {
+    const bad = (env: NodeJS.ProcessEnv, setting: string) => {
+      const err = (() => {
+        try {
+          startTracing({ ...opts, env });
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(err).toBeInstanceOf(TelemetrySettingError);
+      expect((err as TelemetrySettingError).setting).toBe(setting);
+    };
+    bad({ OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" }, "OTEL_EXPORTER_OTLP_ENDPOINT");
+    bad({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "ftp://x/y" }, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+    bad(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" },
+      "OTEL_EXPORTER_OTLP_PROTOCOL",
+    );
+    bad({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c", OTEL_TRACES_SAMPLER: "sometimes" }, "OTEL_TRACES_SAMPLER");
+    bad(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://c",
+        OTEL_TRACES_SAMPLER: "traceidratio",
+        OTEL_TRACES_SAMPLER_ARG: "2",
+      },
+      "OTEL_TRACES_SAMPLER_ARG",
+    );
+    bad(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c", OTEL_BSP_SCHEDULE_DELAY: "-1" },
+      "OTEL_BSP_SCHEDULE_DELAY",
+    );
+  });
+
+  it("makes recorded spans with ids and no exporter when asked for ids only", async () => {
+    const t = startTracing({ ...opts, env: { OTEL_SERVICE_NAME: "named" }, withoutExporter: true })!;
+    expect(t.endpoint).toBeUndefined();
+    expect(t.serviceName).toBe("named");
+    const span = t.tracer.startSpan("x");
+    expect(span.isRecording()).toBe(true);
+    expect(span.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
+    span.end();
+    await t.shutdown();
+  });
+
+  it("follows OTEL_TRACES_SAMPLER", () => {
+    expect(samplerFromEnv({}).toString()).toMatch(/ParentBased/);
+    expect(samplerFromEnv({ OTEL_TRACES_SAMPLER: "always_off" }).toString()).toMatch(/AlwaysOff/);
+    const off = startTracing({ ...opts, env: { OTEL_TRACES_SAMPLER: "always_off" }, withoutExporter: true })!;
+    expect(off.tracer.startSpan("x").isRecording()).toBe(false);
+  });
+
+  it("shuts down within its bound when the collector does not answer", async () => {
+    // a port nothing listens on: the export fails, shutdown still returns
+    const t = startTracing({ ...opts, env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" } })!;
+    t.tracer.startSpan("lost").end();
+    const began = Date.now();
+    await t.shutdown();
+    expect(Date.now() - began).toBeLessThan(6000);
+  });
+});
+
+function get(
+  port: number,
+  path: string,
+  method = "GET",
+): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, method }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        body += c;
+      });
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }),
+      );
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("startMetricsListener", () => {
+  it("serves GET /metrics on loopback and nothing else", async () => {
+    const listener = await startMetricsListener(0, () => "x_total 1\n");
+    try {
+      const ok = await get(listener.port, "/metrics");
+      expect(ok).toMatchObject({ status: 200, body: "x_total 1\n" });
+      expect(ok.type).toMatch(/^text\/plain; version=0.0.4/);
+      expect((await get(listener.port, "/other")).status).toBe(404);
+      expect((await get(listener.port, "/metrics", "POST")).status).toBe(405);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it("answers 500 when rendering fails, and keeps serving", async () => {
+    let fail = true;
+    const listener = await startMetricsListener(0, () => {
+      if (fail) throw new Error("boom");
+      return "ok 1\n";
+    });
+    try {
+      expect(await get(listener.port, "/metrics")).toMatchObject({
+        status: 500,
+        body: "metrics unavailable\n",
+      });
+      fail = false;
+      expect((await get(listener.port, "/metrics")).status).toBe(200);
+    } finally {
+      await listener.close();
+    }
+  });
+});
