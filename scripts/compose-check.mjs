@@ -23,6 +23,9 @@ const EXPECTED = [
   "math-agent-replica1",
   "math-agent-replica2",
   "math-client",
+  // --profile observability: Prometheus scraping the sentinel, Grafana showing compose/grafana
+  "prometheus",
+  "grafana",
 ];
 const out = (line) => process.stdout.write(`${line}\n`);
 let failed = false;
@@ -69,6 +72,11 @@ for (const [name, svc] of Object.entries(services)) {
     const context = join(composeDir, svc.build.context ?? ".");
     const dockerfile = join(context, svc.build.dockerfile ?? "Dockerfile");
     if (!existsSync(dockerfile)) problem(`${name}: ${dockerfile} does not exist`);
+  }
+  for (const v of svc.volumes ?? []) {
+    const source = typeof v === "string" ? v.split(":")[0] : v.source;
+    if (source?.startsWith(".") && !existsSync(join(composeDir, source)))
+      problem(`${name}: mounts ${source}, which does not exist`);
   }
   for (const dep of Object.keys(svc.depends_on ?? {})) {
     if (!names.includes(dep)) problem(`${name}: depends on unknown service ${dep}`);
