@@ -113,15 +113,19 @@ export function planWorkspaceAgent(root: string, spec: AgentSpec): ScaffoldPlan 
  * The @fame packages a standalone project depends on: `file:` links to the tarballs of `make pack`
  * when there are some, else versions (for a registry that has them).
  */
-export function fameDependencies(packsDir: string | undefined, version: string): Record<string, string> {
+export function standaloneDependencies(
+  packsDir: string | undefined,
+  version: string,
+): Record<string, string> {
   const tarballs =
     packsDir && existsSync(packsDir) ? readdirSync(packsDir).filter((f) => f.endsWith(".tgz")) : [];
-  const deps: Record<string, string> = {};
+  // the template's params schemas are zod's (any Standard Schema validator would do)
+  const deps: Record<string, string> = { zod: "^4.6.7" };
   for (const file of tarballs.sort()) {
     const m = /^fame-(.+?)-\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?\.tgz$/.exec(file);
     if (m) deps[`@fame/${m[1]}`] = `file:${join(packsDir!, file)}`;
   }
-  if (Object.keys(deps).length === 0) {
+  if (!Object.keys(deps).some((name) => name.startsWith("@fame/"))) {
     deps["@fame/cli"] = version;
     deps["@fame/sdk"] = version;
   }
@@ -137,9 +141,10 @@ export function planStandaloneAgent(
     throw new CliError(`${dir} exists and is not empty: choose a new directory`, EXIT.usage);
   }
   const linked = Object.values(deps).some((d) => d.startsWith("file:"));
+  const sorted = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
   return planFrom("standalone", dir, {
     ...values(spec),
-    dependencies: JSON.stringify(deps, null, 2).replace(/\n/g, "\n  "),
+    dependencies: JSON.stringify(sorted, null, 2).replace(/\n/g, "\n  "),
     installNote: linked ? "linked to the tarballs of make pack" : "from your registry",
   });
 }

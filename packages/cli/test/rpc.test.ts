@@ -3,7 +3,7 @@ import { ConfigError } from "@fame/config";
 import { FameRpcCode, RpcError, RpcErrorCode } from "@fame/sdk";
 import { describe, expect, it } from "vitest";
 import { cliLogLevel, humanLogLine, parseDuration } from "../src/client.js";
-import { parseParams, readDescription, renderOperations } from "../src/commands/rpc.js";
+import { parseParams, renderOperations } from "../src/commands/rpc.js";
 import { explain } from "../src/errors.js";
 import { CliError, EXIT } from "../src/exit-codes.js";
 import { fakeCheckout, fakeIo } from "./fake-io.js";
@@ -42,40 +42,32 @@ describe("params and options", () => {
 });
 
 describe("rpc.describe answers", () => {
-  it("reads operations and renders a table sorted by name", () => {
-    const ops = readDescription({
-      operations: [
-        {
-          name: "fib_stream",
-          streaming: true,
-          idempotent: false,
-          params: { type: "object", properties: { n: { type: "integer" } }, required: ["n"] },
+  it("render as a table sorted by name, with a params summary", () => {
+    const lines = renderOperations([
+      {
+        name: "fib_stream",
+        streaming: true,
+        idempotent: false,
+        params: { type: "object", properties: { n: { type: "integer" } }, required: ["n"] },
+      },
+      {
+        name: "add",
+        streaming: false,
+        idempotent: true,
+        params: {
+          type: "object",
+          properties: { x: { type: "number" }, y: { type: "number" } },
+          required: ["x", "y"],
         },
-        {
-          name: "add",
-          streaming: false,
-          idempotent: true,
-          params: {
-            type: "object",
-            properties: { x: { type: "number" }, y: { type: "number" } },
-            required: ["x", "y"],
-          },
-          description: "x + y",
-        },
-        { name: "whoami" },
-      ],
-    });
-    const lines = renderOperations(ops).split("\n");
+        description: "x + y",
+      },
+      { name: "whoami", streaming: false, idempotent: true },
+    ]).split("\n");
     expect(lines[0]).toMatch(/^OPERATION\s+STREAMING\s+IDEMPOTENT\s+PARAMS\s+DESCRIPTION$/);
     expect(lines[1]).toMatch(/^add\s+no\s+yes\s+\{ x: number, y: number \}\s+x \+ y$/);
     expect(lines[2]).toMatch(/^fib_stream\s+yes\s+no\s+\{ n: integer \}$/);
-    expect(lines[3]).toMatch(/^whoami\s+no\s+no\s+-$/);
-  });
-
-  it("refuses an answer of the wrong shape (it comes from the network)", () => {
-    expect(() => readDescription(null)).toThrow(CliError);
-    expect(() => readDescription({ operations: "all" })).toThrow(CliError);
-    expect(() => readDescription({ operations: [{ streaming: true }] })).toThrow(/no name/);
+    expect(lines[3]).toMatch(/^whoami\s+no\s+yes\s+-$/);
+    expect(renderOperations([])).toBe("(no operations)");
   });
 });
 

@@ -6,10 +6,10 @@ import { CliError, EXIT } from "../src/exit-codes.js";
 import {
   checkAgentName,
   classNameOf,
-  fameDependencies,
   planStandaloneAgent,
   planWorkspaceAgent,
   render,
+  standaloneDependencies,
   writePlan,
 } from "../src/scaffold.js";
 import { fakeCheckout, run } from "./fake-io.js";
@@ -77,7 +77,7 @@ describe("templates", () => {
     for (const content of byName.values()) expect(content).not.toMatch(/\{\{\w+\}\}/);
     const manifest = JSON.parse(byName.get("package.json")!) as Record<string, unknown>;
     expect(manifest["name"]).toBe("@fame/order-book");
-    expect(manifest["dependencies"]).toEqual({ "@fame/sdk": "workspace:*" });
+    expect(manifest["dependencies"]).toEqual({ "@fame/sdk": "workspace:*", zod: "^4.6.7" });
     // vitest.config.ts maps exports to src/: each must be ./dist/*.js
     expect(manifest["exports"]).toEqual({ ".": { types: "./dist/agent.d.ts", default: "./dist/agent.js" } });
     expect(JSON.parse(byName.get("tsconfig.json")!).references).toEqual([{ path: "../../packages/sdk" }]);
@@ -95,19 +95,21 @@ describe("templates", () => {
     mkdirSync(packs);
     for (const f of ["fame-sdk-0.1.0.tgz", "fame-cli-0.1.0.tgz", "fame-config-0.1.0.tgz", "notes.txt"])
       writeFileSync(join(packs, f), "");
-    expect(fameDependencies(packs, "9.9.9")).toEqual({
+    expect(standaloneDependencies(packs, "9.9.9")).toEqual({
+      zod: "^4.6.7",
       "@fame/cli": `file:${packs}/fame-cli-0.1.0.tgz`,
       "@fame/config": `file:${packs}/fame-config-0.1.0.tgz`,
       "@fame/sdk": `file:${packs}/fame-sdk-0.1.0.tgz`,
     });
-    expect(fameDependencies(join(temp, "none"), "9.9.9")).toEqual({
+    expect(standaloneDependencies(join(temp, "none"), "9.9.9")).toEqual({
+      zod: "^4.6.7",
       "@fame/cli": "9.9.9",
       "@fame/sdk": "9.9.9",
     });
     const plan = planStandaloneAgent(
       join(temp, "alone"),
       { name: "stats" },
-      fameDependencies(packs, "1.0.0"),
+      standaloneDependencies(packs, "1.0.0"),
     );
     const manifest = JSON.parse(plan.files.find((f) => f.path.endsWith("package.json"))!.content);
     expect(manifest.dependencies["@fame/sdk"]).toBe(`file:${packs}/fame-sdk-0.1.0.tgz`);

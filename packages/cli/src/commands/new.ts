@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { usageError } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { checkoutFor, type GlobalOptions } from "../node-env.js";
-import { fameDependencies, planStandaloneAgent, planWorkspaceAgent, writePlan } from "../scaffold.js";
+import { planStandaloneAgent, planWorkspaceAgent, standaloneDependencies, writePlan } from "../scaffold.js";
 
 interface NewFlags {
   standalone?: string | boolean;
@@ -26,21 +26,22 @@ async function runNewAgent(io: CliIo, global: GlobalOptions, name: string, flags
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
   let dir: string;
   let files: string[];
-  let next: string[];
+  let next: [command: string, comment: string][];
   if (flags.standalone !== undefined && flags.standalone !== false) {
     dir = abs(typeof flags.standalone === "string" ? flags.standalone : name);
     const checkout =
       flags.packs === undefined ? await checkoutFor(io, global).catch(() => undefined) : undefined;
     const packs =
       flags.packs !== undefined ? abs(flags.packs) : checkout ? join(checkout.root, "packs") : undefined;
-    const plan = planStandaloneAgent(dir, spec, fameDependencies(packs, cliVersion()));
+    const plan = planStandaloneAgent(dir, spec, standaloneDependencies(packs, cliVersion()));
     files = writePlan(plan);
     const where = relative(io.cwd, dir) || ".";
     next = [
-      `cd ${where}`,
-      "npm install",
-      "npm run build && npm test",
-      'npm start   # after: eval "$(npx fame env --agent --root <checkout>)"',
+      [`cd ${where}`, ""],
+      ["npm install", ""],
+      ["npm run build && npm test", ""],
+      ['eval "$(npx fame env --agent --root <checkout>)"', "the dev fabric's agent credential"],
+      ["npm start", `serves ${spec.address ?? `${name}@fame.fabric`}`],
     ];
   } else {
     const checkout = await checkoutFor(io, global);
@@ -53,19 +54,22 @@ async function runNewAgent(io: CliIo, global: GlobalOptions, name: string, flags
     dir = plan.dir;
     files = writePlan(plan);
     next = [
-      "make build                                 # installs the new workspace package and builds it",
-      `pnpm exec vitest run services/${name}      # its tests (make test runs them too)`,
-      'eval "$(pnpm -s fame env --agent)"         # after make start: the agent credential',
-      `node services/${name}/dist/bin.js`,
+      ["make build", "installs the new workspace package and builds it"],
+      [`pnpm exec vitest run services/${name}`, "its tests (make test runs them too)"],
+      ['eval "$(pnpm -s fame env --agent)"', "after make start: the agent credential"],
+      [`node services/${name}/dist/bin.js`, `serves ${spec.address ?? `${name}@fame.fabric`}`],
     ];
   }
   if (flags.json) {
     io.out(`${JSON.stringify({ dir, files }, null, 2)}\n`);
     return;
   }
-  io.out(
-    `created ${dir}\n${files.map((f) => `  ${f}\n`).join("")}\nnext:\n${next.map((l) => `  ${l}\n`).join("")}`,
-  );
+  io.out(`created ${dir}\n${files.map((f) => `  ${f}\n`).join("")}\nnext:\n${steps(next)}`);
+}
+
+function steps(lines: [command: string, comment: string][]): string {
+  const width = Math.max(...lines.map(([c]) => c.length));
+  return lines.map(([c, note]) => (note ? `  ${c.padEnd(width)}   # ${note}\n` : `  ${c}\n`)).join("");
 }
 
 export function registerNewCommand(program: Command, io: CliIo, global: () => GlobalOptions): void {

@@ -1,14 +1,20 @@
 /** `fame call`, `fame stream` and `fame ops`: operations of an agent, called from a shell. */
-import { type Fabric, isRpcError, isRpcStream, RpcErrorCode, type RpcStream } from "@fame/sdk";
+import {
+  DESCRIBE_METHOD,
+  type Fabric,
+  isRpcError,
+  isRpcStream,
+  type OperationDescription,
+  parseAgentDescription,
+  RpcErrorCode,
+  type RpcStream,
+} from "@fame/sdk";
 import type { Command } from "commander";
 import { parseDuration, withClient } from "../client.js";
 import { CliError, EXIT, usageError } from "../exit-codes.js";
 import { formatResult, jsonLine, summarizeParams, table } from "../format.js";
 import type { CliIo } from "../io.js";
 import type { GlobalOptions } from "../node-env.js";
-
-/** The built-in operation every served agent answers with its operations (SDK ≥ the describe release). */
-export const DESCRIBE_METHOD = "rpc.describe";
 
 type Params = Record<string, unknown> | unknown[];
 
@@ -87,35 +93,7 @@ async function runCall(
   if (interrupted) throw new CliError("cancelled", EXIT.interrupted);
 }
 
-export interface OperationInfo {
-  name: string;
-  streaming: boolean;
-  idempotent: boolean;
-  params?: unknown;
-  description?: string;
-}
-
-/** Checks the shape of an `rpc.describe` answer: it comes from the network. */
-export function readDescription(value: unknown): OperationInfo[] {
-  const ops = (value as { operations?: unknown } | null)?.operations;
-  if (!Array.isArray(ops))
-    throw new CliError("the agent's rpc.describe answer has no operations list", EXIT.failure);
-  return ops.map((op: unknown, i) => {
-    const o = op as Partial<OperationInfo> | null;
-    if (o === null || typeof o !== "object" || typeof o.name !== "string") {
-      throw new CliError(`the agent's rpc.describe answer: operation ${i} has no name`, EXIT.failure);
-    }
-    return {
-      name: o.name,
-      streaming: o.streaming === true,
-      idempotent: o.idempotent === true,
-      ...(o.params === undefined ? {} : { params: o.params }),
-      ...(typeof o.description === "string" ? { description: o.description } : {}),
-    };
-  });
-}
-
-export function renderOperations(ops: readonly OperationInfo[]): string {
+export function renderOperations(ops: readonly OperationDescription[]): string {
   if (ops.length === 0) return "(no operations)";
   const rows = [...ops]
     .sort((a, b) => a.name.localeCompare(b.name))
@@ -153,8 +131,16 @@ async function runOps(io: CliIo, global: GlobalOptions, address: string, flags: 
       throw err;
     }
   });
-  const ops = readDescription(answer);
-  io.out(`${flags.json ? JSON.stringify({ operations: ops }, null, 2) : renderOperations(ops)}\n`);
+  let description: ReturnType<typeof parseAgentDescription>;
+  try {
+    description = parseAgentDescription(answer);
+  } catch (err) {
+    throw new CliError(
+      `${address} answered ${DESCRIBE_METHOD} with something else: ${(err as Error).message}`,
+      EXIT.failure,
+    );
+  }
+  io.out(`${flags.json ? JSON.stringify(description, null, 2) : renderOperations(description.operations)}\n`);
 }
 
 const TIMEOUT_HELP = "per-attempt timeout: ms, or with a unit (5s, 2m); default FAME_RPC_TIMEOUT_MS or 30s";
