@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { gunzipSync } from "node:zlib";
 import { connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
-import { type FabricStack, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
+import { type FabricStack, freePort, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
@@ -162,6 +162,7 @@ const receiver = new OtlpReceiver();
 let stack: FabricStack;
 let traced: Fabric;
 let untraced: Fabric;
+let metricsPort: number;
 const tracedIds: { traceId: string; method: string }[] = [];
 
 beforeAll(async () => {
@@ -173,7 +174,12 @@ beforeAll(async () => {
     encryption: "channel",
     sentinelEnv: { ...otel, OTEL_SERVICE_NAME: "test-sentinel" },
   });
-  await stack.startReplica("replica1", { ...otel, OTEL_SERVICE_NAME: "test-replica" });
+  metricsPort = await freePort();
+  await stack.startReplica("replica1", {
+    ...otel,
+    OTEL_SERVICE_NAME: "test-replica",
+    FAME_METRICS_PORT: String(metricsPort),
+  });
   traced = await connectFabric({
     name: "trace-client",
     installDefault: false,
@@ -306,4 +312,21 @@ describe("the hop header is the sentinel's only", () => {
     const sentinelSpans = receiver.spans.slice(before).filter((s) => s.service === "test-sentinel");
     expect(sentinelSpans.every((s) => s.traceId === last.traceId)).toBe(true);
   }, 60_000);
+});
+
+describe("the replica's serve-time page (FAME_METRICS_PORT)", () => {
+  it("counts every served call by operation, with a histogram of serve times", async () => {
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0.0.4/);
+    const text = await res.text();
+    // every add above: 1 + 1 failed + 1 forged + 5 malformed + 2 traced
+    const count = Number(/^fame_node_serve_seconds_count\{operation="add"\} (\d+)$/m.exec(text)?.[1]);
+    expect(count).toBe(10);
+    expect(text).toMatch(/^fame_node_serve_seconds_bucket\{operation="add",le="\+Inf"\} 10$/m);
+    expect(text).toMatch(/^fame_node_calls_total\{operation="add"\} 10$/m);
+    expect(text).toMatch(/^fame_node_call_errors_total\{operation="add"\} 1$/m);
+    // loopback only, and one route
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/`)).status).toBe(404);
+  });
 });
