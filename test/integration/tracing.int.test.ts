@@ -1,7 +1,16 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { gunzipSync } from "node:zlib";
 import { connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
-import { type FabricStack, freePort, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
+import {
+  binOf,
+  type FabricStack,
+  freePort,
+  pidAlive,
+  REPO_ROOT,
+  startFabricStack,
+  startProcess,
+  stopAll,
+} from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
@@ -329,4 +338,45 @@ describe("the replica's serve-time page (FAME_METRICS_PORT)", () => {
     // loopback only, and one route
     expect((await fetch(`http://127.0.0.1:${metricsPort}/`)).status).toBe(404);
   });
+});
+
+describe("verbose output (make run-verbose)", () => {
+  it("prints each call's trace id with no exporter, and the sentinel and replica spans join it", async () => {
+    const run = await startProcess({
+      name: "math-client",
+      script: binOf("services", "math-client"),
+      cwd: REPO_ROOT,
+      env: { ...stack.clientEnv, FAME_SHOW_ENVELOPES: "true", FAME_LOG_LEVEL: "info" },
+    });
+    expect(await run.exited).toBe(0);
+    const lines = run
+      .output()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            msg: string;
+            traceId?: string;
+            operation?: string;
+            meta?: Record<string, string>;
+          },
+      );
+    const traced = lines.filter((l) => l.msg === "call traced");
+    expect(traced.map((l) => l.operation)).toEqual(["add", "multiply", "fib_stream", "whoami"]);
+    const add = traced[0]!.traceId!;
+    expect(add).toMatch(/^[0-9a-f]{32}$/);
+    // the hop header on the request envelope names the same trace
+    expect(lines.some((l) => l.msg === "envelope" && l.meta?.["traceparent"]?.startsWith(`00-${add}-`))).toBe(
+      true,
+    );
+    await receiver.waitFor(
+      () =>
+        receiver.inTrace(add).some((s) => s.service === "test-sentinel") &&
+        receiver.inTrace(add).some((s) => s.service === "test-replica"),
+      20_000,
+    );
+    // the client exported nothing: it had no endpoint
+    expect(receiver.inTrace(add).some((s) => s.kind === KIND.client)).toBe(false);
+  }, 60_000);
 });
