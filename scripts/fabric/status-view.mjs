@@ -73,7 +73,8 @@ export async function printStatus({ settings, specs, ca, json }) {
   const nodes = Array.isArray(status.nodes) ? status.nodes : [];
   const label = new Map();
   for (const n of nodes) {
-    const name = names.get(n.path) ?? (n.logicals?.length ? "(agent)" : "(client)");
+    // a node's own name (FAME_REPLICA_NAME / FAME_NODE_NAME, self-declared) when it gave one
+    const name = names.get(n.path) ?? n.name ?? (n.logicals?.length ? "(agent)" : "(client)");
     label.set(n.systemId, name);
     label.set(n.sid, name);
   }

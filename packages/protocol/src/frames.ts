@@ -29,6 +29,8 @@ export interface NodeAttach {
   logicals: string[];
   keys: Jwk[];
   capabilities?: string[];
+  /** the node's self-declared name (status pages show it; not an identity), NODE_NAME_PATTERN */
+  name?: string;
 }
 
 export interface NodeAttachAck {

@@ -6,6 +6,11 @@ export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const SYSTEM_ID_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
 /** `sid` is base62 (see sid.ts); no separator byte can occur in it, which signing relies on. */
 export const SID_PATTERN = /^[A-Za-z0-9]{1,64}$/;
+/**
+ * A node's self-declared name (NodeAttach.name: FAME_REPLICA_NAME / FAME_NODE_NAME), shown in
+ * the sentinel's status. Not an identity: nothing vouches for it.
+ */
+export const NODE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Keys of `meta` and `stickiness`, and capability names. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_.:/-]{1,64}$/;
 

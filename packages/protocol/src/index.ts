@@ -71,7 +71,16 @@ export {
   type FreshnessLimits,
   FreshnessWindow,
 } from "./freshness.js";
-export { ID_PATTERN, isId, isSid, isSystemId, newId, SID_PATTERN, SYSTEM_ID_PATTERN } from "./ids.js";
+export {
+  ID_PATTERN,
+  isId,
+  isSid,
+  isSystemId,
+  NODE_NAME_PATTERN,
+  newId,
+  SID_PATTERN,
+  SYSTEM_ID_PATTERN,
+} from "./ids.js";
 export type { JSONValue, JsonObject, JsonValue } from "./json-value.js";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
 export {

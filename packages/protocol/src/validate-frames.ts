@@ -3,7 +3,7 @@ import { isValidLogical, isValidPath, isWildcardLogical, tryParseAddress } from 
 import { isBase64 } from "./base64.js";
 import { isErrorCode } from "./error-codes.js";
 import { type Frame, type FrameType, MAX_BATCH_ENTRIES } from "./frames.js";
-import { ID_PATTERN, SID_PATTERN, SYSTEM_ID_PATTERN, TOKEN_PATTERN } from "./ids.js";
+import { ID_PATTERN, NODE_NAME_PATTERN, SID_PATTERN, SYSTEM_ID_PATTERN, TOKEN_PATTERN } from "./ids.js";
 import { ProtocolError } from "./protocol-error.js";
 import {
   type Ctx,
@@ -159,7 +159,7 @@ function spec(keys: readonly string[], check: FrameCheck): FrameSpec {
 const FRAME_SPECS: ReadonlyMap<FrameType, FrameSpec> = new Map<FrameType, FrameSpec>([
   [
     "NodeAttach",
-    spec(["systemId", "instanceId", "attachTicket", "logicals", "keys", "capabilities"], (o, ctx) => {
+    spec(["systemId", "instanceId", "attachTicket", "logicals", "keys", "capabilities", "name"], (o, ctx) => {
       expectMatch(
         get(o, "systemId"),
         "frame.systemId",
@@ -180,6 +180,9 @@ const FRAME_SPECS: ReadonlyMap<FrameType, FrameSpec> = new Map<FrameType, FrameS
         const caps = expectArray(v, f, ctx.limits.maxCapabilities);
         for (let i = 0; i < caps.length; i++) expectMatch(caps[i], `${f}[${i}]`, TOKEN_PATTERN, "a token");
       });
+      checkOptional(o, "name", "frame", (v, f) =>
+        expectMatch(v, f, NODE_NAME_PATTERN, "a node name ([A-Za-z0-9][A-Za-z0-9_.-]{0,63})"),
+      );
     }),
   ],
   [

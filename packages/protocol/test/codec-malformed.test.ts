@@ -379,6 +379,34 @@ const cases: Case[] = [
     field: "frame.logicals[1]",
   },
   {
+    name: "node name too long (status pages show it: bounded)",
+    input: () =>
+      withFrame({
+        type: "NodeAttach",
+        systemId: "s",
+        instanceId: "i",
+        logicals: [],
+        keys: [],
+        name: "n".repeat(65),
+      }),
+    code: "bad_envelope",
+    field: "frame.name",
+  },
+  {
+    name: "node name with a control character (status pages print it)",
+    input: () =>
+      withFrame({
+        type: "NodeAttach",
+        systemId: "s",
+        instanceId: "i",
+        logicals: [],
+        keys: [],
+        name: "a\u001b[31m",
+      }),
+    code: "bad_envelope",
+    field: "frame.name",
+  },
+  {
     name: "systemId with '-'",
     input: () =>
       withFrame({ type: "NodeAttach", systemId: "sys-1", instanceId: "i", logicals: [], keys: [] }),

@@ -21,11 +21,12 @@ import type { ConnectionEvents, FabricConnection } from "./connection/fabric-con
 import { Conversations } from "./node/conversations.js";
 import { DeliveryMetas } from "./node/delivery-meta.js";
 import { CHANNEL_LOST, codeOf, NOT_DELIVERED } from "./node/failure-codes.js";
+import { frameTooLargeReason } from "./node/frame-limit.js";
 import { idsAtDebug } from "./node/log-ids.js";
 import {
+  addressKind,
   coalescable,
   isFinalReply,
-  isLogical,
   isOnlyMore,
   isStreamItem,
   stringMeta,
@@ -139,7 +140,9 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
   send(to: string, payload: JsonValue, m: SendMeta): Promise<void> | undefined {
     this.lastActivityAt = Date.now();
     // Replies go to physical addresses: only calls to a logical wait for the link or open a channel.
-    const logical = isLogical(to);
+    const kind = addressKind(to);
+    if (kind === "invalid") throw badAddress(to);
+    const logical = kind === "logical";
     if (this.connection.state === "reconnecting" && logical) return this.sendWhenAttached(to, payload, m);
     return this.sendNow(to, payload, m, logical);
   }
@@ -252,6 +255,17 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       }
     } catch (err) {
       this.conversations.forget(m.corrId);
+      if (isProtocolError(err) && err.code === "frame_too_large") {
+        const reason = frameTooLargeReason(
+          Buffer.byteLength(JSON.stringify(payload)),
+          this.connection.maxFrameBytes,
+          !!ch,
+        );
+        throw new RpcError(RpcErrorCode.SERVER_ERROR, reason, err.code, { notExecuted: true, cause: err });
+      }
+      // an envelope the protocol refuses to encode: the same again would be refused again
+      if (isProtocolError(err))
+        throw new RpcError(RpcErrorCode.SERVER_ERROR, err.message, err.code, { cause: err });
       throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, "replica_unavailable", {
         notExecuted: true,
         cause: err,
@@ -315,13 +329,16 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         return;
       }
       // Never sent: the callers' attempts fail as undelivered (and may be retried).
-      const reason = (err as Error).message;
+      const tooLarge = isProtocolError(err) && err.code === "frame_too_large";
+      const reason = tooLarge
+        ? frameTooLargeReason(Buffer.byteLength(first.json), this.connection.maxFrameBytes, true)
+        : (err as Error).message;
       this.log.warn(
         { ...idsAtDebug(this.log, { cid: ch.cid }), messages: messages.length, reason },
         "channel record not sent",
       );
       // an oversized single message says so; anything else is a link that is not there
-      const code = isProtocolError(err) && err.code === "frame_too_large" ? err.code : "replica_unavailable";
+      const code = tooLarge ? "frame_too_large" : "replica_unavailable";
       for (const msg of messages) {
         this.conversations.forget(msg.corrId);
         this.endpoint.failCall(msg.corrId, code, reason, { notExecuted: true });
@@ -489,4 +506,17 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       meta: { [NOT_EXECUTED_META]: true },
     });
   }
+}
+
+/**
+ * A call to something that is not an address fails at once and is never resent: no sentinel
+ * could route it, and retrying would only delay the same answer.
+ */
+function badAddress(to: string): RpcError {
+  const shown = to.length > 80 ? `${to.slice(0, 79)}…` : to;
+  return new RpcError(
+    RpcErrorCode.SERVER_ERROR,
+    `"${shown}" is not a fabric address: expected name@logical (e.g. math@fame.fabric) or name@/physical/path`,
+    "bad_address",
+  );
 }

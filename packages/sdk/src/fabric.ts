@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readBool, readInt } from "@fame/config";
 import { admissionOptionsFromEnv, admitNode, verifyNodeCertificate } from "@fame/identity";
 import { createLogger, type Logger, logLevelFromEnv } from "@fame/logger";
-import { base64urlDecode, logicalMatches, tryParseAddress } from "@fame/protocol";
+import { base64urlDecode, logicalMatches, NODE_NAME_PATTERN, tryParseAddress } from "@fame/protocol";
 import { ChannelManager, type ChannelSettings, DEFAULT_CHANNEL_SETTINGS } from "./channel/channel-manager.js";
 import { type NodeConfig, nodeConfigFromEnv } from "./config/node-config.js";
 import { type AttachPlan, FabricConnection } from "./connection/fabric-connection.js";
@@ -127,6 +127,8 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
   const instanceId = `inst_${randomBytes(9).toString("base64url").replace(/[-_]/g, "x")}`;
   const fixedSigner = config.admissionProfile === "welcome" ? undefined : NodeSigner.generate();
   const systemId = config.nodeId ?? randomSystemId();
+  // shown in the sentinel's status when it is a valid node name (a log name may be anything)
+  const statusName = name !== undefined && NODE_NAME_PATTERN.test(name) ? name : undefined;
 
   const plan = async (): Promise<AttachPlan> => {
     if (config.admissionProfile !== "welcome") {
@@ -137,6 +139,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
         attachTicket: config.attachToken,
         logicals,
         signer: fixedSigner!,
+        name: statusName,
       };
     }
     // A ticket is single use: every (re)attach runs admission again.
@@ -154,6 +157,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
       attachTicket: admission.attachTicket,
       logicals: admission.acceptedLogicals,
       signer: new NodeSigner(admission.seed, admission.x5c),
+      name: statusName,
     };
   };
 

@@ -24,4 +24,5 @@ export { dialWebSocket } from "./connection/ws-link.js";
 export { type ConnectOptions, connectFabric, type Fabric, withFabric } from "./fabric.js";
 export { CHANNEL_META_KEY, FabricNode, type FabricNodeOptions, type FabricNodeParts } from "./fabric-node.js";
 export type { DrainOutcome } from "./lifecycle/drain.js";
+export { ENVELOPE_RESERVE_BYTES, maxMessageBytes } from "./node/frame-limit.js";
 export * from "./rpc/index.js";

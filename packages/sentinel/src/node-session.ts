@@ -33,6 +33,8 @@ export class NodeSession {
   id = "";
   systemId = "";
   instanceId = "";
+  /** the node's self-declared name (NodeAttach.name, validated by the decoder); "" when none */
+  name = "";
   sid = "";
   path = "";
   acceptedLogicals: string[] = [];

@@ -41,6 +41,7 @@ export function sentinelStatus(src: StatusSources): Record<string, unknown> {
     pendingOpens: src.pendingOpens.size,
     nodes: [...src.directory.attachedSessions()].map((s) => ({
       systemId: s.systemId,
+      ...(s.name ? { name: s.name } : {}),
       sid: s.sid,
       path: s.path,
       logicals: s.acceptedLogicals,

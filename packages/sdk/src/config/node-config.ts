@@ -14,7 +14,7 @@ import {
   type SecurityProfile,
 } from "@fame/config";
 import { trustBundleFromEnv } from "@fame/http-service/tls";
-import { isValidLogical, isWildcardLogical } from "@fame/protocol";
+import { isValidLogical, isWildcardLogical, NODE_NAME_PATTERN } from "@fame/protocol";
 
 export const ENCRYPTION_LEVELS = ["plaintext", "channel"] as const;
 export type EncryptionLevel = (typeof ENCRYPTION_LEVELS)[number];
@@ -98,6 +98,14 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
       "strict-overlay needs certificates, which come with the welcome admission profile",
     );
   }
+  const trustBundlePem = trustBundleFromEnv(env);
+  if (admissionProfile === "welcome" && trustBundlePem === undefined) {
+    // named here, before admission spends a token and a ticket on a node that cannot finish it
+    throw new ConfigError(
+      "FAME_CA_CERTS",
+      "is required with the welcome admission profile: the fabric's CA is private, and the node checks its issued certificate and the TLS of the identity services against it (make start's bundle: certs/trust-bundle.pem)",
+    );
+  }
   const nodeId = readOptionalString(env["FAME_NODE_ID"], "FAME_NODE_ID");
   if (nodeId !== undefined && !/^[A-Za-z0-9_]{1,64}$/.test(nodeId)) {
     throw new ConfigError("FAME_NODE_ID", "must be 1-64 characters of A-Z a-z 0-9 _ (no '-')");
@@ -120,7 +128,7 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
     ),
     sentinelUrl,
     attachToken,
-    trustBundlePem: trustBundleFromEnv(env),
+    trustBundlePem,
     nodeId,
     requestedLogicals: requested,
     showEnvelopes: readBool(env["FAME_SHOW_ENVELOPES"], "FAME_SHOW_ENVELOPES", false),
@@ -187,19 +195,13 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
 }
 
 /** Longest node name: it travels in the attach frame and shows in the sentinel's status. */
-export const MAX_NODE_NAME_LENGTH = 64;
-const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
-/** True for a name the sentinel accepts: 1-64 of A-Z a-z 0-9 _ . - (not starting with a sign). */
-export function isValidNodeName(name: string): boolean {
-  return NODE_NAME.test(name);
-}
+const MAX_NODE_NAME_LENGTH = 64;
 
 function nodeNameFrom(env: NodeJS.ProcessEnv): string | undefined {
   for (const setting of ["FAME_REPLICA_NAME", "FAME_NODE_NAME"]) {
     const name = readOptionalString(env[setting], setting);
     if (name === undefined) continue;
-    if (!isValidNodeName(name)) {
+    if (!NODE_NAME_PATTERN.test(name)) {
       throw new ConfigError(
         setting,
         `must be 1-${MAX_NODE_NAME_LENGTH} characters of A-Z a-z 0-9 _ . - (got "${name}")`,

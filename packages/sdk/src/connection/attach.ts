@@ -18,6 +18,8 @@ export interface AttachPlan {
   attachTicket?: string | undefined;
   logicals: string[];
   signer: NodeSigner;
+  /** the node's name for the sentinel's status (NODE_NAME_PATTERN) */
+  name?: string | undefined;
 }
 
 /** What the sentinel granted an attached node. */
@@ -52,6 +54,7 @@ export function attachRequest(plan: AttachPlan, signed: boolean): Envelope<NodeA
       logicals: plan.logicals,
       keys: signed ? [plan.signer.jwk] : [],
       ...(plan.attachTicket ? { attachTicket: plan.attachTicket } : {}),
+      ...(plan.name ? { name: plan.name } : {}),
     },
   });
   if (signed) plan.signer.sign(attach);

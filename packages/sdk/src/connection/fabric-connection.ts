@@ -138,6 +138,11 @@ export class FabricConnection {
     return `rpc@${this.path}`;
   }
 
+  /** the largest frame this node sends: its own limit, or the sentinel's when that is lower */
+  get maxFrameBytes(): number {
+    return this.sendLimits.maxFrameBytes;
+  }
+
   get boundAddresses(): string[] {
     return [...this.bound];
   }

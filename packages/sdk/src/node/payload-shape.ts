@@ -18,18 +18,25 @@ export function isFinalReply(payload: JsonValue): boolean {
 }
 
 /** a node talks to few addresses, parsed once each (bounded: addresses may come from callers) */
-const logicalCache = new Map<string, boolean>();
+const kindCache = new Map<string, AddressKind>();
 const MAX_CACHED_ADDRESSES = 1024;
 
-export function isLogical(address: string): boolean {
-  let logical = logicalCache.get(address);
-  if (logical === undefined) {
+/** what the protocol's address parser makes of an address: `invalid` never leaves the node */
+export type AddressKind = "logical" | "physical" | "invalid";
+
+export function addressKind(address: string): AddressKind {
+  let kind = kindCache.get(address);
+  if (kind === undefined) {
     const parsed = tryParseAddress(address);
-    logical = parsed !== undefined && "logical" in parsed;
-    if (logicalCache.size >= MAX_CACHED_ADDRESSES) logicalCache.clear();
-    logicalCache.set(address, logical);
+    kind = parsed === undefined ? "invalid" : "logical" in parsed ? "logical" : "physical";
+    if (kindCache.size >= MAX_CACHED_ADDRESSES) kindCache.clear();
+    kindCache.set(address, kind);
   }
-  return logical;
+  return kind;
+}
+
+export function isLogical(address: string): boolean {
+  return addressKind(address) === "logical";
 }
 
 /** no meta of its own: such a message can share a record with others */

@@ -167,6 +167,7 @@ export class AuthenticateStage {
     session.id = decision.systemId;
     session.systemId = decision.systemId;
     session.instanceId = decision.instanceId;
+    session.name = env.frame.name ?? "";
     session.path = decision.assignedPath;
     session.sid = decision.sid;
     session.acceptedLogicals = decision.acceptedLogicals;
