@@ -4,6 +4,7 @@ import { LogSettingError } from "@fame/logger";
 import { FameRpcCode, isRpcError, RpcErrorCode } from "@fame/sdk";
 import { CliError, EXIT, type ExitCode } from "./exit-codes.js";
 
+const BAD_ADDRESS = "bad_address";
 const UNREACHABLE_CONNECTION = new Set(["connect_failed", "timeout", "disconnected"]);
 const UNREACHABLE_ADMISSION = new Set(["network", "timeout"]);
 
@@ -21,10 +22,13 @@ export function explain(err: unknown): { message: string; exitCode: ExitCode } {
   }
   if (isRpcError(err)) {
     const code = err.fameCode ? `${err.code} ${err.fameCode}` : String(err.code);
+    // a malformed address is refused before anything is sent: the command line was wrong
     const exitCode =
-      err.fameCode === FameRpcCode.TIMEOUT && err.code !== RpcErrorCode.INVALID_PARAMS
-        ? EXIT.unreachable
-        : EXIT.failure;
+      err.fameCode === BAD_ADDRESS
+        ? EXIT.usage
+        : err.fameCode === FameRpcCode.TIMEOUT && err.code !== RpcErrorCode.INVALID_PARAMS
+          ? EXIT.unreachable
+          : EXIT.failure;
     return { message: `error ${code}: ${err.message}`, exitCode };
   }
   const e = (typeof err === "object" && err !== null ? err : {}) as Coded;

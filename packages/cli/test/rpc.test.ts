@@ -82,6 +82,9 @@ describe("errors and exit codes", () => {
     expect(explain(new RpcError(RpcErrorCode.SERVER_ERROR, "no answer", FameRpcCode.TIMEOUT)).exitCode).toBe(
       EXIT.unreachable,
     );
+    expect(explain(new RpcError(RpcErrorCode.SERVER_ERROR, "not an address", "bad_address")).exitCode).toBe(
+      EXIT.usage,
+    );
     expect(explain(new ConfigError("FAME_CA_CERTS", "cannot read x"))).toEqual({
       message: "invalid setting FAME_CA_CERTS: cannot read x",
       exitCode: EXIT.usage,
