@@ -78,6 +78,21 @@ function mathOn(f: Fabric, idempotent: (keyof MathApi)[] = []) {
 
 const sealedData = (envs: Envelope[]) => envs.filter((e) => isSealedData(e));
 
+describe("addresses", () => {
+  it("a malformed address fails at once with bad_address: nothing is sent, nothing resent", async () => {
+    const sentinel = new FakeSentinel();
+    const client = await node(sentinel, "client");
+    const sentBefore = sentinel.seen.length;
+    const err = (await client.endpoint.client
+      .call("math at fame.fabric", "add", { x: 1, y: 2 }, { idempotent: true })
+      .catch((e: unknown) => e)) as RpcError;
+    expect(err.fameCode).toBe("bad_address");
+    expect(err.message).toMatch(/not a fabric address: expected name@logical/);
+    expect(client.endpoint.client.metrics().retries).toBe(0);
+    expect(sentinel.seen.length).toBe(sentBefore);
+  });
+});
+
 describe("channel handshake", () => {
   it("SecureOpen, SecureAccept, then sealed Data both ways: nothing in clear", async () => {
     const sentinel = new FakeSentinel();

@@ -59,3 +59,37 @@ describe("node YAML files in config/", () => {
     expect(c.requestedLogicals).toEqual(["*.fame.fabric"]);
   });
 });
+
+describe("settings a new user meets first", () => {
+  it("a welcome node without a trust bundle is refused naming FAME_CA_CERTS", () => {
+    const { FAME_CA_CERTS: _, ...env } = envFor("client.yml");
+    expect(() => nodeConfigFromEnv(env)).toThrow(/invalid setting FAME_CA_CERTS: is required/);
+  });
+
+  it("a node's name comes from FAME_REPLICA_NAME or FAME_NODE_NAME, and must be showable", () => {
+    expect(nodeConfigFromEnv(envFor("client.yml")).nodeName).toBeUndefined();
+    expect(nodeConfigFromEnv(envFor("client.yml", { FAME_NODE_NAME: "stats-1" })).nodeName).toBe("stats-1");
+    expect(
+      nodeConfigFromEnv(envFor("client.yml", { FAME_NODE_NAME: "n", FAME_REPLICA_NAME: "replica.2" }))
+        .nodeName,
+    ).toBe("replica.2");
+    expect(() => nodeConfigFromEnv(envFor("client.yml", { FAME_NODE_NAME: "my agent" }))).toThrow(
+      /FAME_NODE_NAME: must be 1-64/,
+    );
+    expect(() => nodeConfigFromEnv(envFor("client.yml", { FAME_NODE_NAME: "x".repeat(65) }))).toThrow(
+      /FAME_NODE_NAME/,
+    );
+  });
+
+  it("drain bounds come from FAME_DRAIN_TIMEOUT_MS and FAME_DRAIN_QUIET_MS", () => {
+    const c = nodeConfigFromEnv(envFor("client.yml"));
+    expect([c.drainTimeoutMs, c.drainQuietMs]).toEqual([10_000, 1000]);
+    const d = nodeConfigFromEnv(
+      envFor("client.yml", { FAME_DRAIN_TIMEOUT_MS: "500", FAME_DRAIN_QUIET_MS: "0" }),
+    );
+    expect([d.drainTimeoutMs, d.drainQuietMs]).toEqual([500, 0]);
+    expect(() => nodeConfigFromEnv(envFor("client.yml", { FAME_DRAIN_TIMEOUT_MS: "-1" }))).toThrow(
+      /FAME_DRAIN_TIMEOUT_MS/,
+    );
+  });
+});
