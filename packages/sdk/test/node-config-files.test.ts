@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,8 +62,18 @@ describe("node YAML files in config/", () => {
 
 describe("settings a new user meets first", () => {
   it("a welcome node without a trust bundle is refused naming FAME_CA_CERTS", () => {
-    const { FAME_CA_CERTS: _, ...env } = envFor("client.yml");
+    // no YAML (client.yml names the dev bundle itself): only what a user's environment gives
+    const empty = join(pki, "empty.yml");
+    writeFileSync(empty, "");
+    const env = {
+      FAME_CONFIG: empty,
+      FAME_SECURITY_PROFILE: "strict-overlay",
+      FAME_ADMISSION_PROFILE: "welcome",
+    };
     expect(() => nodeConfigFromEnv(env)).toThrow(/invalid setting FAME_CA_CERTS: is required/);
+    expect(
+      nodeConfigFromEnv({ ...env, FAME_CA_CERTS: join(pki, "trust-bundle.pem") }).trustBundlePem,
+    ).toBeDefined();
   });
 
   it("a node's name comes from FAME_REPLICA_NAME or FAME_NODE_NAME, and must be showable", () => {
