@@ -72,6 +72,8 @@ export class RouteTrace {
     if (to !== undefined) {
       span.setAttribute("fame.replica", to.systemId || to.sid);
     } else {
+      // exact for frames routed synchronously (data); a frame that waited (a pin check) may
+      // read another frame's nack that came in between, so its code is a best effort
       span.setAttribute("fame.refusal", this.#deliver.lastNackCode ?? "not_routed");
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
