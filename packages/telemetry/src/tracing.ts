@@ -9,7 +9,6 @@
  * setup keeps it, and FAME's spans still join the application's active span as their parent.
  */
 import type { Tracer } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
@@ -40,8 +39,6 @@ export interface FameTracing {
   /** where spans go; undefined when they are only made for their ids */
   readonly endpoint: string | undefined;
   readonly serviceName: string;
-  /** the W3C propagator, for applications that carry FAME's context on to other protocols */
-  readonly propagator: W3CTraceContextPropagator;
   /** export what is buffered now */
   forceFlush(): Promise<void>;
   /** flush and stop; bounded, so closing a node never waits on an unreachable collector */
@@ -175,7 +172,6 @@ export function startTracing(options: TracingOptions): FameTracing | undefined {
     tracer: provider.getTracer(options.tracerName),
     endpoint,
     serviceName,
-    propagator: new W3CTraceContextPropagator(),
     forceFlush: () => provider.forceFlush(),
     shutdown() {
       stopped ??= bounded(provider.shutdown(), SHUTDOWN_BOUND_MS);
