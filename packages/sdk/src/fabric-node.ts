@@ -33,6 +33,7 @@ import {
 } from "./node/payload-shape.js";
 import type { CallerIdentity } from "./rpc/call-context.js";
 import type { RpcEndpoint } from "./rpc/endpoint.js";
+import { encodeError } from "./rpc/jsonrpc.js";
 import { RpcError, RpcErrorCode } from "./rpc/rpc-error.js";
 import type { JsonValue, RpcInbound, RpcOutbound } from "./rpc/transport.js";
 
@@ -337,6 +338,17 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         { ...idsAtDebug(this.log, { cid: ch.cid }), messages: messages.length, reason },
         "channel record not sent",
       );
+      // A reply too large for a frame: its caller is told so, instead of waiting out its timeout
+      // (the JSON-RPC id of an SDK request is its corrId).
+      if (tooLarge && ch.role === "replica") {
+        const answer = encodeError(first.corrId, RpcErrorCode.INTERNAL_ERROR, reason, "frame_too_large");
+        try {
+          this.sendSealed(ch, to, { corrId: first.corrId }, JSON.stringify(answer));
+        } catch {
+          // the channel itself is gone: the caller learns it from the sentinel
+        }
+        return;
+      }
       // an oversized single message says so; anything else is a link that is not there
       const code = tooLarge ? "frame_too_large" : "replica_unavailable";
       for (const msg of messages) {

@@ -41,7 +41,11 @@ class MathAgent extends BaseAgent {
   async *count({ n }: { n: number }): AsyncGenerator<number> {
     for (let i = 0; i < n; i++) yield i;
   }
+  async blob({ n }: { n: number }): Promise<string> {
+    return "x".repeat(n);
+  }
 }
+defineOperation(MathAgent, "blob");
 defineOperation(MathAgent, "add");
 defineOperation(MathAgent, "whoami");
 defineOperation(MathAgent, "hold");
@@ -77,6 +81,28 @@ function mathOn(f: Fabric, idempotent: (keyof MathApi)[] = []) {
 }
 
 const sealedData = (envs: Envelope[]) => envs.filter((e) => isSealedData(e));
+
+describe("the frame limit", () => {
+  it("a request or a result too large for the sentinel's frame fails at once, naming FAME_MAX_FRAME_BYTES", async () => {
+    const sentinel = new FakeSentinel();
+    sentinel.maxFrameBytes = 16_384;
+    await replica(sentinel, "r1");
+    const client = await node(sentinel, "client");
+    const call = (p: object) =>
+      client.endpoint.client.call(MATH, "blob", p, { timeoutMs: 5000 }).catch((e: unknown) => e as RpcError);
+    expect(await client.endpoint.client.call(MATH, "blob", { n: 10 })).toBe("x".repeat(10));
+    const big = await call({ n: 1, pad: "y".repeat(20_000) });
+    expect(big.fameCode).toBe("frame_too_large");
+    expect(big.message).toMatch(/FAME_MAX_FRAME_BYTES=16384 .* may be up to 10736 bytes/);
+    // the answer would not fit: the replica says so, the caller does not wait for its timeout
+    const started = Date.now();
+    const tooBigResult = await call({ n: 20_000 });
+    expect(tooBigResult.fameCode).toBe("frame_too_large");
+    expect(tooBigResult.message).toMatch(/FAME_MAX_FRAME_BYTES=16384/);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await client.endpoint.client.call(MATH, "blob", { n: 3 })).toBe("xxx");
+  });
+});
 
 describe("addresses", () => {
   it("a malformed address fails at once with bad_address: nothing is sent, nothing resent", async () => {

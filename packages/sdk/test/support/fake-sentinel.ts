@@ -93,6 +93,8 @@ export class FakeSentinel {
   private readonly byLink = new Map<FakeLink, Attached>();
   /** answers every NodeAttach with this refusal */
   refuseAttach: ErrorCode | undefined;
+  /** the frame limit announced at attach (none: the nodes keep their own 1 MiB) */
+  maxFrameBytes: number | undefined;
   /** channel pins: which node accepted each cid (as the real sentinel keeps them) */
   private readonly pins = new Map<string, Attached>();
   /** links dialled so far, per node name */
@@ -166,7 +168,13 @@ export class FakeSentinel {
       this.byLink.set(link, attached);
       this.reply(attached, {
         corrId: env.id,
-        frame: { type: "NodeAttachAck", ok: true, assignedPath: path, heartbeatMs: 60_000 },
+        frame: {
+          type: "NodeAttachAck",
+          ok: true,
+          assignedPath: path,
+          heartbeatMs: 60_000,
+          ...(this.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.maxFrameBytes }),
+        },
       });
       return;
     }
