@@ -88,8 +88,13 @@ describe("the frame limit", () => {
     sentinel.maxFrameBytes = 16_384;
     await replica(sentinel, "r1");
     const client = await node(sentinel, "client");
-    const call = (p: object) =>
-      client.endpoint.client.call(MATH, "blob", p, { timeoutMs: 5000 }).catch((e: unknown) => e as RpcError);
+    const call = (p: object): Promise<RpcError> =>
+      client.endpoint.client.call(MATH, "blob", p, { timeoutMs: 5000 }).then(
+        () => {
+          throw new Error("expected the call to fail");
+        },
+        (e: unknown) => e as RpcError,
+      );
     expect(await client.endpoint.client.call(MATH, "blob", { n: 10 })).toBe("x".repeat(10));
     const big = await call({ n: 1, pad: "y".repeat(20_000) });
     expect(big.fameCode).toBe("frame_too_large");

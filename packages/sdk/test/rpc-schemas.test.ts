@@ -132,6 +132,21 @@ describe("params schemas (Standard Schema)", () => {
     expect(describeIssues([{ message: "x".repeat(5000) }]).length).toBeLessThanOrEqual(1024);
   });
 
+  it("types the method's params after the schema's output (a mismatch does not compile)", () => {
+    class Typed extends BaseAgent {
+      // @ts-expect-error the schema outputs { x: number; y: number }, the method wants a string
+      @operation({ params: AddParams })
+      async wrong(params: { x: string }): Promise<string> {
+        return params.x;
+      }
+      @operation({ params: AddParams })
+      async wider(params: { x: number }): Promise<number> {
+        return params.x;
+      }
+    }
+    expect(new Typed()).toBeInstanceOf(BaseAgent);
+  });
+
   it("refuses options that are not a Standard Schema or JSON", () => {
     class Bad extends BaseAgent {
       async op(): Promise<void> {}
