@@ -9,7 +9,7 @@ import { InflightTracker } from "./inflight-tracker.js";
 import { LIMIT_DEFAULTS } from "./limits/defaults.js";
 import { FrameRateLimiter } from "./limits/frame-rate.js";
 import { PendingAttaches } from "./limits/pending-attaches.js";
-import { newRouteTimeHistogram } from "./metrics/route-time.js";
+import { newRouteTimeHistogram, nextRouteSampleGap } from "./metrics/route-time.js";
 import type { Link, NodeSession } from "./node-session.js";
 import { AccountStage } from "./pipeline/account-stage.js";
 import { AuthenticateStage } from "./pipeline/authenticate-stage.js";
@@ -100,6 +100,8 @@ export class Sentinel {
   readonly pendingAttaches = new PendingAttaches();
   /** fame_sentinel_route_seconds: the synchronous time spent on each frame */
   readonly routeTime = newRouteTimeHistogram();
+  /** frames until the next one whose route time is measured */
+  private untilRouteSample = 1;
   private readonly directory: SessionDirectory;
   private readonly pendingOpens: PendingOpens;
   private readonly stickiness: AFTLoadBalancerStickinessManager | undefined;
@@ -301,7 +303,10 @@ export class Sentinel {
    * routing a data frame completes synchronously, with no promise and no microtask per frame.
    */
   receive(session: NodeSession, data: Buffer | string): Promise<void> | undefined {
-    // two clock reads and a bucket scan per frame: no allocation (performance.now is a double)
+    // Timing every frame cost ~6 % of an in-process frame: 1 in ROUTE_SAMPLE_EVERY is timed
+    // (at random gaps, so no traffic pattern lines up with them), the rest pay a decrement.
+    if (--this.untilRouteSample > 0) return this.handle(session, data);
+    this.untilRouteSample = nextRouteSampleGap();
     const began = performance.now();
     const pending = this.handle(session, data);
     this.routeTime.observe((performance.now() - began) / 1000);

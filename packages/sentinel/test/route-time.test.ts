@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { newRouteTimeHistogram, ROUTE_SECONDS_BUCKETS, routeTimeFamily } from "../src/metrics/route-time.js";
+import {
+  newRouteTimeHistogram,
+  nextRouteSampleGap,
+  ROUTE_SAMPLE_EVERY,
+  ROUTE_SECONDS_BUCKETS,
+  routeTimeFamily,
+} from "../src/metrics/route-time.js";
 import { attachNode, makeSentinel } from "./test-node.js";
 
 describe("route-time histogram (fame_sentinel_route_seconds)", () => {
@@ -17,22 +23,34 @@ describe("route-time histogram (fame_sentinel_route_seconds)", () => {
     expect(le("+Inf")?.value).toBe(2);
   });
 
-  it("counts every frame the sentinel receives and renders in /metrics", async () => {
+  it("draws sampling gaps of mean ROUTE_SAMPLE_EVERY, never 0 and never above 2N-1", () => {
+    let sum = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const g = nextRouteSampleGap();
+      expect(g).toBeGreaterThanOrEqual(1);
+      expect(g).toBeLessThanOrEqual(2 * ROUTE_SAMPLE_EVERY - 1);
+      sum += g;
+    }
+    expect(sum / 20_000).toBeGreaterThan(ROUTE_SAMPLE_EVERY * 0.9);
+    expect(sum / 20_000).toBeLessThan(ROUTE_SAMPLE_EVERY * 1.1);
+  });
+
+  it("times a sample of the frames the sentinel receives and renders in /metrics", async () => {
     const s = makeSentinel("open");
     const r = await attachNode(s, "r", ["*.fame.fabric"], "open");
     const c = await attachNode(s, "c", [], "open");
     await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
     const before = s.routeTime.count;
-    for (let i = 0; i < 3; i++) {
-      await c.send({
-        to: "math@fame.fabric",
-        replyTo: `rpc@${c.session.path}`,
-        corrId: `c${i}`,
-        frame: { type: "Data", codec: "json", payload: { i } },
-      });
+    // notes without a reply address: nothing is tracked, so the in-flight cap never refuses one
+    const frames = 40 * ROUTE_SAMPLE_EVERY;
+    for (let i = 0; i < frames; i++) {
+      await c.send({ to: "math@fame.fabric", frame: { type: "Data", codec: "json", payload: { i } } });
     }
-    expect(r.link.frames("Data")).toHaveLength(3);
-    expect(s.routeTime.count).toBe(before + 3);
+    expect(r.link.frames("Data")).toHaveLength(frames);
+    // gaps are at most 2N-1 frames: at least this many of them were timed, and never all
+    const timed = s.routeTime.count - before;
+    expect(timed).toBeGreaterThanOrEqual(Math.floor(frames / (2 * ROUTE_SAMPLE_EVERY - 1)));
+    expect(timed).toBeLessThan(frames);
     expect(s.routeTime.sum).toBeGreaterThan(0);
     const text = s.metricsText();
     expect(text).toContain("# TYPE fame_sentinel_route_seconds histogram");

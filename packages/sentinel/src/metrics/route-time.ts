@@ -16,6 +16,19 @@ export const ROUTE_SECONDS_BUCKETS: readonly number[] = Object.freeze([
 
 export const ROUTE_SECONDS_METRIC = "fame_sentinel_route_seconds";
 
+/**
+ * On average 1 frame in this many is timed. Two clock reads and a bucket scan (~150 ns) on
+ * every frame measured ~6 % of the sentinel's in-process cost of a routed frame (~3 µs CPU,
+ * no sockets); sampled, the rest pay one decrement. The histogram's counts are of sampled
+ * frames; its quantiles are those of all frames.
+ */
+export const ROUTE_SAMPLE_EVERY = 16;
+
+/** frames until the next sample: uniform in 1..2N-1 (mean N), so no periodic traffic aliases with it */
+export function nextRouteSampleGap(): number {
+  return 1 + Math.floor(Math.random() * (2 * ROUTE_SAMPLE_EVERY - 1));
+}
+
 export function newRouteTimeHistogram(): Histogram {
   return new Histogram(ROUTE_SECONDS_BUCKETS);
 }
@@ -23,7 +36,7 @@ export function newRouteTimeHistogram(): Histogram {
 export function routeTimeFamily(h: Histogram): MetricFamily {
   return histogramFamily(
     ROUTE_SECONDS_METRIC,
-    "Time the sentinel spends on one frame (decode, verify, authorize, route, hand-off to the socket).",
+    `Time the sentinel spends on one frame (decode, verify, authorize, route, hand-off to the socket); 1 frame in ${ROUTE_SAMPLE_EVERY} is timed, at random.`,
     h,
   );
 }
