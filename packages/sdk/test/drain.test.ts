@@ -1,5 +1,7 @@
+import type { Logger } from "@fame/logger";
 import { describe, expect, it } from "vitest";
 import { waitUntilDrained } from "../src/lifecycle/drain.js";
+import { type Drainable, drainAndClose } from "../src/lifecycle/signal-drain.js";
 
 /** A virtual clock: sleeping advances time and runs whatever the scenario scheduled for then. */
 function clock(start = 1_000_000) {
@@ -69,5 +71,38 @@ describe("waitUntilDrained", () => {
       { quietMs: 10, timeoutMs: 50, pollMs: 10, now: () => 5, sleep: async () => {} },
     );
     expect(outcome).toBe("timeout");
+  });
+});
+
+describe("drainAndClose", () => {
+  it("announces the drain, waits for quiet, logs both ends, then closes", async () => {
+    const steps: string[] = [];
+    const logged: { msg: string; fields: Record<string, unknown> }[] = [];
+    const log = {
+      info: (fields: Record<string, unknown>, msg: string) => logged.push({ msg, fields }),
+    } as unknown as Logger;
+    let active = 1;
+    const node: Drainable = {
+      log,
+      drainSettings: { timeoutMs: 5000, quietMs: 0 },
+      drain: () => {
+        steps.push("drain");
+        // the call in flight finishes a moment after the drain was announced
+        setTimeout(() => {
+          steps.push("call done");
+          active = 0;
+        }, 20);
+      },
+      activeCalls: () => active,
+      lastActivityAt: () => 0,
+      close: async () => {
+        steps.push("close");
+      },
+    };
+    expect(await drainAndClose(node, { signal: "SIGTERM" })).toBe("idle");
+    expect(steps).toEqual(["drain", "call done", "close"]);
+    expect(logged.map((l) => l.msg)).toEqual(["draining", "drained"]);
+    expect(logged[0]?.fields).toEqual({ signal: "SIGTERM", drainTimeoutMs: 5000, drainQuietMs: 0 });
+    expect(logged[1]?.fields).toEqual({ outcome: "idle", activeCalls: 0 });
   });
 });
