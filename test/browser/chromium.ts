@@ -1,5 +1,6 @@
 /** Headless Chromium from the system (Debian's `chromium` package) for the browser tests: no download. */
 import { spawnSync } from "node:child_process";
+import { createHash, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { type Browser, chromium } from "playwright-core";
 
@@ -22,7 +23,20 @@ export function chromiumPath(): string {
   throw new Error(`Chromium is not installed (no chromium on PATH): ${INSTALL_HINT}`);
 }
 
-export function launchChromium(): Promise<Browser> {
+/**
+ * Headless Chromium. `trustCertificatePem`: the fabric's TLS certificate, accepted by its key
+ * alone (`--ignore-certificate-errors-spki-list`): the dev CA is in no browser's store, and this
+ * trusts that one key rather than ignoring every certificate error.
+ */
+export function launchChromium(opts: { trustCertificatePem?: string } = {}): Promise<Browser> {
   // --no-sandbox: CI and the dev machines run as root, where Chromium's sandbox refuses to start
-  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: ["--no-sandbox"] });
+  const args = ["--no-sandbox"];
+  if (opts.trustCertificatePem !== undefined) {
+    const spki = new X509Certificate(opts.trustCertificatePem).publicKey.export({
+      type: "spki",
+      format: "der",
+    });
+    args.push(`--ignore-certificate-errors-spki-list=${createHash("sha256").update(spki).digest("base64")}`);
+  }
+  return chromium.launch({ executablePath: chromiumPath(), headless: true, args });
 }

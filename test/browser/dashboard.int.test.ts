@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { requestJson } from "@fame/http-service/client";
 import { type FabricStack, REPO_ROOT, startFabricStack } from "@fame/testkit";
@@ -6,7 +6,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemIdOf } from "../integration/affinity-helpers.js";
 import { TestClients, tearDown } from "../support/fabric-clients.js";
-import { launchChromium } from "./chromium.js";
+import { chromiumPath, launchChromium } from "./chromium.js";
 import { getOnce, nonLoopbackIPv4 } from "./remote-request.js";
 
 /**
@@ -52,7 +52,6 @@ async function shownReplicas(page: Page): Promise<{ id: string; calls: number; s
 
 async function openDashboard(origin: string, withToken: boolean): Promise<Page> {
   const context = await browser.newContext({
-    ignoreHTTPSErrors: true,
     viewport: { width: 1280, height: 900 },
   });
   const page = await context.newPage();
@@ -62,7 +61,7 @@ async function openDashboard(origin: string, withToken: boolean): Promise<Page> 
 
 beforeAll(async () => {
   // fails (not skips) without Chromium, saying how to install it
-  browser = await launchChromium();
+  chromiumPath();
   // bound on every address, so the non-loopback test can reach it through this machine's own IP
   stack = await startFabricStack({
     securityProfile: "strict-overlay",
@@ -70,6 +69,9 @@ beforeAll(async () => {
     sentinelEnv: { FAME_SENTINEL_HOST: "0.0.0.0" },
     // browsers accept no Ed25519 certificate (make pki issues a P-256 one too)
     tlsKeyAlgorithm: "ECDSA-P256",
+  });
+  browser = await launchChromium({
+    trustCertificatePem: readFileSync(join(stack.dir, "server.pem"), "utf8"),
   });
   await stack.startReplica("replicaA");
   await stack.startReplica("replicaB");
@@ -121,6 +123,13 @@ describe("the sentinel's dashboard in headless Chromium", () => {
         { timeout: 30_000, polling: 200 },
       );
       expect((await shownReplicas(page)).map((r) => r.id).sort()).toEqual([idA, idB].sort());
+      // the names the replicas gave at attach (FAME_REPLICA_NAME), as text
+      expect(await page.locator(`tr[data-replica="${idA}"] [data-col="name"]`).textContent()).toBe(
+        "replicaA",
+      );
+      expect(await page.locator(`tr[data-replica="${idB}"] [data-col="name"]`).textContent()).toBe(
+        "replicaB",
+      );
       await expect.poll(() => page.locator("#conn").getAttribute("data-state")).toBe("live");
       await expect.poll(() => page.locator("#t-pins").textContent()).not.toBe("0");
 

@@ -12,6 +12,7 @@ import type { DashboardReading, ReplicaReading } from "../src/dashboard/dashboar
 function replica(id: string, calls: number, extra: Partial<ReplicaReading> = {}): ReplicaReading {
   return {
     id,
+    name: `replica-${id}`,
     path: `/s0/${id}`,
     healthy: true,
     draining: false,

@@ -28,6 +28,8 @@ describe("the dashboard's reading of the sentinel", () => {
     expect(pool.replicas.reduce((n, r) => n + r.calls, 0)).toBe(3);
     expect(pool.replicas.find((r) => r.id === "r2")).toMatchObject({ draining: true, path: r2.session.path });
     expect(pool.replicas.find((r) => r.id === "r1")).toMatchObject({ draining: false, healthy: true });
+    // these test nodes gave no name at attach
+    expect(pool.replicas.every((r) => r.name === undefined)).toBe(true);
     // every refusal code is there from the start, at 0, so the page's series are stable
     expect(reading.refusals).toMatchObject({
       rate_limited: 0,

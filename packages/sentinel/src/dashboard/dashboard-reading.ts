@@ -14,6 +14,8 @@ export const DASHBOARD_MAX_REPLICAS = 64;
 export interface ReplicaReading {
   /** the replica's system id (from its certificate; shown as text, never as markup) */
   id: string;
+  /** the name the node gave itself at attach (FAME_REPLICA_NAME/FAME_NODE_NAME), when it gave one */
+  name: string | undefined;
   /** the node's physical path, when attached */
   path: string | undefined;
   healthy: boolean;
@@ -83,9 +85,11 @@ export function readDashboard(src: StatusSources, now: number): DashboardReading
     const replicas: ReplicaReading[] = [];
     for (const m of pool.members.slice(0, DASHBOARD_MAX_REPLICAS)) {
       const r = byId.get(m.id);
+      const node = src.directory.bySystemId(m.id);
       replicas.push({
         id: m.id,
-        path: src.directory.bySystemId(m.id)?.path,
+        name: node?.name || undefined,
+        path: node?.path,
         healthy: r?.healthy ?? m.healthy,
         draining: r?.draining ?? m.draining,
         active: r?.active,

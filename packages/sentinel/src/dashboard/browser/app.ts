@@ -53,7 +53,7 @@ function replicaState(r: WireReplica): string {
 
 interface Row {
   tr: HTMLTableRowElement;
-  cells: Record<"path" | "state" | "calls" | "pins" | "sessions" | "inflight", HTMLElement>;
+  cells: Record<"name" | "path" | "state" | "calls" | "pins" | "sessions" | "inflight", HTMLElement>;
   drain: HTMLButtonElement;
 }
 
@@ -87,6 +87,7 @@ class PoolsView {
         const row = this.row(key, r.id, table.tbody);
         const state = replicaState(r);
         row.tr.dataset["state"] = state;
+        row.cells.name.textContent = r.name ?? "";
         row.cells.path.textContent = r.path ?? "";
         row.cells.state.textContent = "";
         row.cells.state.append(el("span", state, { class: "state", "data-state": state }));
@@ -119,7 +120,7 @@ class PoolsView {
       const section = el("table", undefined, { "data-pool": address });
       const caption = el("caption");
       const head = el("tr");
-      for (const h of ["replica", "path", "state", "calls/s", "pins", "sessions", "in flight", ""])
+      for (const h of ["replica", "name", "path", "state", "calls/s", "pins", "sessions", "in flight", ""])
         head.append(el("th", h));
       const tbody = el("tbody");
       section.append(caption, el("thead"), tbody);
@@ -138,6 +139,7 @@ class PoolsView {
       const td = (col: string, numeric = false) =>
         el("td", undefined, { "data-col": col, ...(numeric ? { class: "n" } : {}) });
       const cells = {
+        name: td("name"),
         path: td("path"),
         state: td("state"),
         calls: td("calls", true),
@@ -151,6 +153,7 @@ class PoolsView {
       action.append(drain);
       tr.append(
         el("td", id, { "data-col": "id" }),
+        cells.name,
         cells.path,
         cells.state,
         cells.calls,

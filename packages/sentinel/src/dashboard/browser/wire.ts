@@ -6,6 +6,7 @@
 
 export interface WireReplica {
   id: string;
+  name?: string | undefined;
   path?: string | undefined;
   healthy: boolean;
   draining: boolean;
