@@ -10,7 +10,7 @@ import { CliError, EXIT, usageError } from "./exit-codes.js";
 /** packages/cli/templates, next to dist/ in the repo and in the installed package */
 export const TEMPLATES_DIR = fileURLToPath(new URL("../templates", import.meta.url));
 
-const NAME = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,39}$/;
+const NAME = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,31}$/;
 /** names of the workspace's own packages, and ones that would confuse a package manager */
 const RESERVED = new Set(["cli", "sdk", "node_modules", "favicon", "test", "tests", "fame"]);
 
@@ -21,7 +21,7 @@ const RESERVED = new Set(["cli", "sdk", "node_modules", "favicon", "test", "test
 export function checkAgentName(name: string): string {
   if (!NAME.test(name)) {
     throw usageError(
-      `agent name "${name}": use 1-40 lowercase letters, digits and single hyphens, starting with a letter (e.g. stats, order-book)`,
+      `agent name "${name}": use 1-32 lowercase letters, digits and single hyphens, starting with a letter (e.g. stats, order-book)`,
     );
   }
   if (RESERVED.has(name)) throw usageError(`agent name "${name}" is reserved: choose another`);
@@ -42,6 +42,20 @@ export function render(template: string, values: Record<string, string>): string
     if (v === undefined) throw new Error(`template placeholder ${whole} has no value`);
     return v;
   });
+}
+
+const LINE_WIDTH = 110;
+
+/**
+ * A long address makes `const X = "…";` longer than the repo's formatter allows (biome,
+ * 110 columns); break it as biome would, so `make lint` passes on generated code unchanged.
+ */
+export function wrapLongConstants(code: string): string {
+  return code.replace(
+    /^( *)(const \w+ =) ("[^"\n]*";)$/gm,
+    (line, indent: string, decl: string, value: string) =>
+      line.length > LINE_WIDTH ? `${indent}${decl}\n${indent}  ${value}` : line,
+  );
 }
 
 /** Template files under `dir`, as paths relative to it (recursive, sorted). */
@@ -80,9 +94,11 @@ function planFrom(
   const files: ScaffoldPlan["files"] = [];
   for (const base of [join(TEMPLATES_DIR, "agent"), join(TEMPLATES_DIR, variant)]) {
     for (const rel of templateFiles(base)) {
+      const target = targetName(rel);
+      const content = render(readFileSync(join(base, rel), "utf8"), values);
       files.push({
-        path: join(dir, targetName(rel)),
-        content: render(readFileSync(join(base, rel), "utf8"), values),
+        path: join(dir, target),
+        content: target.endsWith(".ts") ? wrapLongConstants(content) : content,
       });
     }
   }

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,9 +11,10 @@ import {
   planWorkspaceAgent,
   render,
   standaloneDependencies,
+  wrapLongConstants,
   writePlan,
 } from "../src/scaffold.js";
-import { fakeCheckout, run } from "./fake-io.js";
+import { fakeCheckout, REPO, run } from "./fake-io.js";
 
 const temp = mkdtempSync(join(tmpdir(), "fame-cli-scaffold-"));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
@@ -33,7 +35,7 @@ describe("agent names", () => {
       "a.b",
       "../x",
       "",
-      "x".repeat(41),
+      "x".repeat(33),
       "sdk",
       "cli",
     ]) {
@@ -155,5 +157,41 @@ describe("fame new agent", () => {
     expect(s.out).toContain(`created ${join(temp, "stats")}`);
     const bad = await run(["new", "agent", "Bad!"], {}, temp);
     expect(bad.code).toBe(EXIT.usage);
+  });
+});
+
+describe("generated code passes make lint unchanged", () => {
+  const biome = join(REPO, "node_modules", ".bin", "biome");
+  /** what `biome check --write` would make of a file at `path` in this repository */
+  const checked = (path: string, content: string): string =>
+    execFileSync(biome, ["check", "--write", `--stdin-file-path=${path}`], {
+      cwd: REPO,
+      input: content,
+      encoding: "utf8",
+    });
+
+  it("for the longest name and a long address, in both kinds of project", () => {
+    // the longest name in a workspace, a long address standalone: lines that could overflow
+    const plans = [
+      planWorkspaceAgent(temp, { name: `${"x".repeat(15)}-${"y".repeat(16)}` }),
+      planStandaloneAgent(
+        join(temp, "lint-alone"),
+        { name: "x".repeat(32), address: `${"n".repeat(60)}@${"l".repeat(40)}.fame.fabric` },
+        { "@fame/sdk": "1.0.0" },
+      ),
+    ];
+    for (const plan of plans) {
+      for (const f of plan.files.filter((file) => /\.(ts|json)$/.test(file.path))) {
+        const path = join("services", "lint-check", f.path.slice(plan.dir.length + 1));
+        expect(checked(path, f.content), f.path).toBe(f.content);
+      }
+    }
+  });
+
+  it("breaks a constant too long for one line the way the formatter does", () => {
+    const long = `const ADDRESS = "${"a".repeat(100)}";`;
+    expect(wrapLongConstants(`${long}\nconst B = "short";\n`)).toBe(
+      `const ADDRESS =\n  "${"a".repeat(100)}";\nconst B = "short";\n`,
+    );
   });
 });
