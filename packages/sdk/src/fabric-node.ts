@@ -5,7 +5,6 @@ import {
   CHANNEL_META_KEY,
   type Envelope,
   type ErrorCode,
-  isProtocolError,
   type MetaValue,
   MORE_META,
   NOT_EXECUTED_META,
@@ -15,13 +14,13 @@ import {
   type SecureOpen,
 } from "@fame/protocol";
 import { ChannelManager } from "./channel/channel-manager.js";
-import { type CoalescerLimits, type OutgoingMessage, RecordCoalescer } from "./channel/record-coalescer.js";
+import { type OutgoingMessage, RecordCoalescer } from "./channel/record-coalescer.js";
 import type { SecureChannel } from "./channel/secure-channel.js";
 import type { ConnectionEvents, FabricConnection } from "./connection/fabric-connection.js";
 import { Conversations } from "./node/conversations.js";
 import { DeliveryMetas } from "./node/delivery-meta.js";
+import type { FabricNodeOptions, FabricNodeParts } from "./node/fabric-node-options.js";
 import { CHANNEL_LOST, codeOf, NOT_DELIVERED } from "./node/failure-codes.js";
-import { frameTooLargeReason } from "./node/frame-limit.js";
 import { idsAtDebug } from "./node/log-ids.js";
 import {
   addressKind,
@@ -31,48 +30,14 @@ import {
   isStreamItem,
   stringMeta,
 } from "./node/payload-shape.js";
+import { badAddress, isFrameTooLarge, tooLargeAnswer, unsentError } from "./node/unsent.js";
 import type { CallerIdentity } from "./rpc/call-context.js";
 import type { RpcEndpoint } from "./rpc/endpoint.js";
-import { encodeError } from "./rpc/jsonrpc.js";
 import { RpcError, RpcErrorCode } from "./rpc/rpc-error.js";
 import type { JsonValue, RpcInbound, RpcOutbound } from "./rpc/transport.js";
 
+export type { FabricNodeOptions, FabricNodeParts } from "./node/fabric-node-options.js";
 export { CHANNEL_META_KEY };
-
-export interface FabricNodeOptions {
-  encryption: "plaintext" | "channel";
-  /** stateless stickiness: echo the replica's AFT on channel data */
-  echoAft: boolean;
-  /**
-   * How long a request waits for the sentinel link while it is being re-established,
-   * instead of failing at once and burning its retries on the outage; default 5000.
-   * Keep it well under the call timeout.
-   */
-  reconnectWaitMs?: number;
-  /**
-   * Seal the messages sent on one channel in the same event-loop turn as one record
-   * (default true); false sends one record per message. Limits: see CoalescerLimits.
-   */
-  coalesce?: boolean | Partial<CoalescerLimits>;
-  /**
-   * What is known of a verified sender (its certificate's identity), handed to served
-   * operations as `ctx.caller`; without it they see the sid alone.
-   */
-  identify?: (sid: string) => CallerIdentity | undefined;
-}
-
-/**
- * The layers a node joins, each built on the one below. They report upwards to the node
- * (connection events, RPC sends), so each is built by the node, which hands itself over.
- */
-export interface FabricNodeParts<E extends RpcInbound> {
-  /** the session with the sentinel; reports its envelopes and its losses to the node */
-  connection(events: ConnectionEvents): FabricConnection;
-  /** channel encryption over that session */
-  channels(connection: FabricConnection): ChannelManager;
-  /** the RPC layer fed by the node, sending through it */
-  endpoint(outbound: RpcOutbound): E;
-}
 
 /** the meta of a stream item sent alone: one shared object */
 const MORE: Readonly<Record<string, MetaValue>> = Object.freeze({ [MORE_META]: true });
@@ -256,21 +221,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       }
     } catch (err) {
       this.conversations.forget(m.corrId);
-      if (isProtocolError(err) && err.code === "frame_too_large") {
-        const reason = frameTooLargeReason(
-          Buffer.byteLength(JSON.stringify(payload)),
-          this.connection.maxFrameBytes,
-          !!ch,
-        );
-        throw new RpcError(RpcErrorCode.SERVER_ERROR, reason, err.code, { notExecuted: true, cause: err });
-      }
-      // an envelope the protocol refuses to encode: the same again would be refused again
-      if (isProtocolError(err))
-        throw new RpcError(RpcErrorCode.SERVER_ERROR, err.message, err.code, { cause: err });
-      throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, "replica_unavailable", {
-        notExecuted: true,
-        cause: err,
-      });
+      throw unsentError(err, () => JSON.stringify(payload), this.connection.maxFrameBytes, ch !== undefined);
     }
   }
 
@@ -323,27 +274,23 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       this.sendSealed(ch, to, {}, json, batch);
     } catch (err) {
       // Too large for the sentinel as one record, though each message may fit: send it in halves.
-      if (!single && isProtocolError(err) && err.code === "frame_too_large") {
+      const tooLarge = isFrameTooLarge(err);
+      if (!single && tooLarge) {
         const half = messages.length >> 1;
         this.sendRecord(ch, to, messages.slice(0, half));
         this.sendRecord(ch, to, messages.slice(half));
         return;
       }
       // Never sent: the callers' attempts fail as undelivered (and may be retried).
-      const tooLarge = isProtocolError(err) && err.code === "frame_too_large";
-      const reason = tooLarge
-        ? frameTooLargeReason(Buffer.byteLength(first.json), this.connection.maxFrameBytes, true)
-        : (err as Error).message;
+      const reason = unsentError(err, () => first.json, this.connection.maxFrameBytes, true).message;
       this.log.warn(
         { ...idsAtDebug(this.log, { cid: ch.cid }), messages: messages.length, reason },
         "channel record not sent",
       );
-      // A reply too large for a frame: its caller is told so, instead of waiting out its timeout
-      // (the JSON-RPC id of an SDK request is its corrId).
+      // A reply too large for a frame: its caller is told so, instead of waiting out its timeout.
       if (tooLarge && ch.role === "replica") {
-        const answer = encodeError(first.corrId, RpcErrorCode.INTERNAL_ERROR, reason, "frame_too_large");
         try {
-          this.sendSealed(ch, to, { corrId: first.corrId }, JSON.stringify(answer));
+          this.sendSealed(ch, to, { corrId: first.corrId }, tooLargeAnswer(first.corrId, reason));
         } catch {
           // the channel itself is gone: the caller learns it from the sentinel
         }
@@ -518,17 +465,4 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       meta: { [NOT_EXECUTED_META]: true },
     });
   }
-}
-
-/**
- * A call to something that is not an address fails at once and is never resent: no sentinel
- * could route it, and retrying would only delay the same answer.
- */
-function badAddress(to: string): RpcError {
-  const shown = to.length > 80 ? `${to.slice(0, 79)}…` : to;
-  return new RpcError(
-    RpcErrorCode.SERVER_ERROR,
-    `"${shown}" is not a fabric address: expected name@logical (e.g. math@fame.fabric) or name@/physical/path`,
-    "bad_address",
-  );
 }
