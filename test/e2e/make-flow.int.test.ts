@@ -15,6 +15,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../browser/chromium.js";
+
+/** the DOM the page functions below use, run in Chromium (the test program has no DOM types) */
+interface DomElement {
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): DomElement | null;
+}
+declare const document: { querySelectorAll(selector: string): Iterable<DomElement> & { length: number } };
 
 /**
  * What a user does from a fresh clone, through the real Makefile: make start →
@@ -46,11 +54,11 @@ interface MakeResult {
 }
 
 /** Runs make in the copy, bounded; output is captured, never inherited. */
-function make(args: string[], timeoutMs: number): Promise<MakeResult> {
+function make(args: string[], timeoutMs: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<MakeResult> {
   return new Promise((resolve) => {
     const child = spawn("make", ["--no-print-directory", ...args], {
       cwd: work,
-      env,
+      env: { ...env, ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -181,6 +189,7 @@ describe("the demo fabric through make, from a fresh copy", () => {
     expect(r.stdout).toMatch(/dev PKI written to certs\//);
     expect(r.stdout).toMatch(/FAME fabric is up/);
     expect(r.stdout).toContain(`wss://127.0.0.1:${env["FAME_SENTINEL_PORT"]}/fame/v1/attach/ws/downstream`);
+    expect(r.stdout).toContain(`https://127.0.0.1:${env["FAME_SENTINEL_PORT"]}/dashboard `);
     for (const name of PROCESSES) {
       const pid = pidOf(name);
       expect(pid, `${name}.pid`).toBeDefined();
@@ -213,6 +222,47 @@ describe("the demo fabric through make, from a fresh copy", () => {
     await expect.poll(() => servedCount(first), { timeout: 5000 }).toBe(served[i]! + 4);
     expect(servedCount(other)).toBe(served[1 - i]);
   }, 70_000);
+
+  it("make dashboard: a link with the token in its fragment, which headless Chromium (trusting only the fabric's certificate) renders with both replicas and make run's calls", async () => {
+    // no display: print only, open nothing
+    const d = await make(["dashboard"], 60_000, { DISPLAY: "", WAYLAND_DISPLAY: "" });
+    expect(d.code, `${d.stdout}\n${d.stderr}`).toBe(0);
+    const link = /^(https:\/\/127\.0\.0\.1:\d+\/dashboard)#token=(\S+)$/m.exec(d.stdout);
+    expect(link, d.stdout).not.toBeNull();
+    const token = readFileSync(join(work, "certs", "secrets", "admin-token"), "utf8").trim();
+    expect(decodeURIComponent(link![2]!)).toBe(token);
+    expect(d.stdout).not.toContain("opened in your browser");
+
+    const browser = await launchChromium({
+      trustCertificatePem: readFileSync(join(work, "certs", "server.pem"), "utf8"),
+    });
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+      await page.goto(link![0]);
+      expect(page.url()).toBe(link![1]);
+      const rows = 'table[data-pool="math@fame.fabric"] tr[data-replica]';
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 2, rows, {
+        timeout: 30_000,
+        polling: 200,
+      });
+      // a replica's calls/s moves for the second make run's calls land in
+      const calls = page.waitForFunction(
+        (sel) =>
+          [...document.querySelectorAll(sel)].some(
+            (r) => Number(r.querySelector('[data-col="calls"]')?.getAttribute("data-value") ?? "0") > 0,
+          ),
+        rows,
+        { timeout: 60_000, polling: 100 },
+      );
+      const r = await make(["run"], 60_000);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      await calls;
+      mkdirSync(join(ROOT, "run"), { recursive: true });
+      await page.screenshot({ path: join(ROOT, "run", "dashboard-make-start.png"), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  }, 150_000);
 
   it("make kill-replica on the one that served, then make run succeeds on the other", async () => {
     const n = first.endsWith("1") ? "1" : "2";

@@ -26,6 +26,8 @@ export interface DashboardEvent {
   kind: "joined" | "left" | "draining";
   pool: string;
   replica: string;
+  /** the replica's attach name, when it gave one */
+  name?: string | undefined;
 }
 
 /** The pools as they stand, with each replica's calls/s of the last second. */
@@ -201,10 +203,18 @@ export class DashboardFeed {
   #diff(prev: DashboardReading, now: DashboardReading, t: number): DashboardEvent[] {
     const out: DashboardEvent[] = [];
     const index = (reading: DashboardReading) => {
-      const m = new Map<string, { pool: string; replica: string; draining: boolean }>();
+      const m = new Map<
+        string,
+        { pool: string; replica: string; name: string | undefined; draining: boolean }
+      >();
       for (const pool of reading.pools)
         for (const r of pool.replicas)
-          m.set(`${pool.address} ${r.id}`, { pool: pool.address, replica: r.id, draining: r.draining });
+          m.set(`${pool.address} ${r.id}`, {
+            pool: pool.address,
+            replica: r.id,
+            name: r.name,
+            draining: r.draining,
+          });
       return m;
     };
     const was = index(prev);
@@ -216,7 +226,7 @@ export class DashboardFeed {
         out.push({ t, kind: "draining", pool: r.pool, replica: r.replica });
     }
     for (const [key, r] of was)
-      if (!is.has(key)) out.push({ t, kind: "left", pool: r.pool, replica: r.replica });
+      if (!is.has(key)) out.push({ t, kind: "left", pool: r.pool, replica: r.replica, name: r.name });
     for (const e of out) {
       this.#events.push(e);
       if (this.#events.length > this.#maxEvents) this.#events.shift();

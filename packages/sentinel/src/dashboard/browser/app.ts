@@ -172,6 +172,8 @@ class PoolsView {
 
 class Dashboard {
   private samples: WireSample[] = [];
+  /** replica id → attach name, remembered after a replica left so its series keeps its label */
+  private readonly names = new Map<string, string>();
   private readonly pools = new PoolsView($("pools"), (id) => void this.drain(id));
   private readonly calls = new SeriesChart($("chart-calls"), "calls/s");
   private readonly refusals = new SeriesChart($("chart-refusals"), "refusals/s");
@@ -219,14 +221,24 @@ class Dashboard {
     $("t-inflight").textContent = String(s.inflight);
     $("t-connections").textContent = String(s.connections);
     $("t-replicas").textContent = String(s.pools.reduce((n, p) => n + p.replicas.length, 0));
+    for (const p of s.pools) for (const r of p.replicas) if (r.name) this.names.set(r.id, r.name);
+    if (this.names.size > 1000) this.names.clear();
     this.pools.render(s.pools);
   }
 
   private event(e: WireEvent): void {
     const list = $("events");
     const when = new Date(e.t * 1000).toLocaleTimeString();
-    list.prepend(el("li", `${when} ${e.pool}: replica ${e.replica} ${e.kind}`, { "data-kind": e.kind }));
+    if (e.name) this.names.set(e.replica, e.name);
+    list.prepend(
+      el("li", `${when} ${e.pool}: replica ${this.label(e.replica)} ${e.kind}`, { "data-kind": e.kind }),
+    );
     while (list.childElementCount > MAX_EVENTS) list.lastElementChild?.remove();
+  }
+
+  private label(id: string): string {
+    const name = this.names.get(id);
+    return name ? `${name} (${id})` : id;
   }
 
   private charts(): void {
@@ -241,10 +253,9 @@ class Dashboard {
       return m;
     };
     const replicas = new Set(this.samples.flatMap((s) => Object.keys(s.calls)));
-    this.calls.update(
-      x,
-      column((s) => s.calls, replicas),
-    );
+    const calls = new Map<string, (number | null)[]>();
+    for (const [id, v] of column((s) => s.calls, replicas)) calls.set(this.label(id), v);
+    this.calls.update(x, calls);
     const codes = new Set(this.samples.flatMap((s) => Object.keys(s.refusals)));
     const refusals = new Map<string, (number | null)[]>([
       ["all codes", this.samples.map((s) => sum(s.refusals))],

@@ -52,6 +52,7 @@ export interface WireEvent {
   kind: "joined" | "left" | "draining";
   pool: string;
   replica: string;
+  name?: string | undefined;
 }
 
 export interface WireHello {
