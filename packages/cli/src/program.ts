@@ -6,6 +6,7 @@ import { registerRpcCommands } from "./commands/rpc.js";
 import { registerSentinelCommands } from "./commands/sentinel.js";
 import { explain } from "./errors.js";
 import { EXIT, type ExitCode } from "./exit-codes.js";
+import { printable } from "./format.js";
 import type { CliIo } from "./io.js";
 import type { GlobalOptions } from "./node-env.js";
 
@@ -21,7 +22,13 @@ Environment: the FAME_* settings of a node (fame env prints them for a checkout'
 inside a checkout, its dev fabric fills in whatever is unset. Logs go to stderr at warn
 (FAME_LOG_LEVEL changes that). Docs: docs/cli.md`;
 
-export function createProgram(io: CliIo): Command {
+/** Everything the CLI prints goes through `printable`: results, errors and tables carry remote text. */
+function terminalSafe(io: CliIo): CliIo {
+  return { ...io, out: (text) => io.out(printable(text)), err: (text) => io.err(printable(text)) };
+}
+
+export function createProgram(raw: CliIo): Command {
+  const io = terminalSafe(raw);
   const program = new Command("fame");
   program
     .description("call, stream and list FAME agents; inspect the sentinel; scaffold agents")
@@ -44,8 +51,9 @@ export function createProgram(io: CliIo): Command {
 }
 
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
-  const program = createProgram(io);
+export async function runCli(argv: readonly string[], raw: CliIo): Promise<ExitCode> {
+  const io = terminalSafe(raw);
+  const program = createProgram(raw);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return EXIT.ok;

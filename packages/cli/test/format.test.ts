@@ -1,6 +1,14 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { formatResult, jsonLine, schemaType, shellQuote, summarizeParams, table } from "../src/format.js";
+import {
+  formatResult,
+  jsonLine,
+  printable,
+  schemaType,
+  shellQuote,
+  summarizeParams,
+  table,
+} from "../src/format.js";
 
 describe("formatResult", () => {
   it("prints scalars bare and structures as pretty JSON", () => {
@@ -61,5 +69,17 @@ describe("summarizeParams", () => {
     expect(summarizeParams(42)).toBe("any");
     expect(schemaType({ anyOf: [{ type: "string" }, { type: "null" }] })).toBe("string|null");
     expect(schemaType({ type: ["integer", "null"] })).toBe("integer|null");
+  });
+});
+
+describe("printable", () => {
+  it("escapes what could drive a terminal, keeps text, tabs and newlines, and keeps JSON valid", () => {
+    expect(printable("plain text\twith tab\nand newline, ünïcode ✓")).toBe(
+      "plain text\twith tab\nand newline, ünïcode ✓",
+    );
+    expect(printable("\u001b[2J\rgotcha")).toBe("\\u001b[2J\\u000dgotcha");
+    expect(printable("a\u009b31mb\u202ec")).toBe("a\\u009b31mb\\u202ec");
+    const value = { msg: "x\u009by\u2028z\u007f" };
+    expect(JSON.parse(printable(JSON.stringify(value)))).toEqual(value);
   });
 });

@@ -96,6 +96,12 @@ describe("fame command line", () => {
     expect(drain.code).toBe(EXIT.unreachable);
   });
 
+  it("prints no raw control characters, whatever text it echoes", async () => {
+    const r = await run(["env", "--root", "\u001b[2J\rfake"]);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain("--root \\u001b[2J\\u000dfake: not a FAME checkout");
+  });
+
   it("asks which sentinel when neither --url, FAME_SENTINEL_URL nor a checkout says", async () => {
     const r = await run(["pins"], {}, tmpdir());
     expect(r.code).toBe(EXIT.usage);
