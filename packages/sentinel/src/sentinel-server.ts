@@ -214,7 +214,12 @@ export async function startSentinelServer(
   const scheme = config.tls ? "wss" : "ws";
   const attachUrl = `${scheme}://${svc.url.replace(/^https?:\/\//, "")}${ATTACH_PATH}`;
   log.info(
-    { attachUrl, profile: config.securityProfile, admission: config.admissionProfile },
+    {
+      attachUrl,
+      dashboard: `${svc.url}/dashboard`,
+      profile: config.securityProfile,
+      admission: config.admissionProfile,
+    },
     "sentinel ready",
   );
 

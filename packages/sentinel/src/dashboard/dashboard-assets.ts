@@ -50,17 +50,28 @@ export class DashboardAssets {
   static load(browserDir: string = defaultBrowserDir()): DashboardAssets {
     const files = new Map<string, DashboardAsset>();
     const require = createRequire(import.meta.url);
-    files.set("uPlot.iife.min.js", asset(readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js")), JS));
-    files.set("uPlot.min.css", asset(readFileSync(require.resolve("uplot/dist/uPlot.min.css")), CSS));
+    // a sentinel without its chart library still routes frames: only the page is unavailable
+    let noChart: string | undefined;
+    try {
+      files.set(
+        "uPlot.iife.min.js",
+        asset(readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js")), JS),
+      );
+      files.set("uPlot.min.css", asset(readFileSync(require.resolve("uplot/dist/uPlot.min.css")), CSS));
+    } catch (err) {
+      noChart = `the uplot package is not installed (${(err as Error).message.split("\n")[0]}): run make install`;
+    }
     files.set("dashboard.css", asset(DASHBOARD_CSS, CSS));
     if (existsSync(browserDir)) {
       for (const name of readdirSync(browserDir)) {
         if (BROWSER_FILE.test(name)) files.set(name, asset(readFileSync(join(browserDir, name)), JS));
       }
     }
-    const missing = files.has("app.js")
-      ? undefined
-      : `the dashboard's script was not built (no app.js in ${browserDir}): run make build`;
+    const missing =
+      noChart ??
+      (files.has("app.js")
+        ? undefined
+        : `the dashboard's script was not built (no app.js in ${browserDir}): run make build`);
     return new DashboardAssets(files, missing);
   }
 
