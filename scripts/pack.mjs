@@ -16,6 +16,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -41,7 +42,7 @@ const FORBIDDEN = [
   /^dist\/(.*\/)?(test|tests|__tests__)\//,
 ];
 
-class PackError extends Error {}
+export class PackError extends Error {}
 
 function parseArgs(argv) {
   let out = join(ROOT, "packs");
@@ -53,7 +54,7 @@ function parseArgs(argv) {
 }
 
 /** name → { dir, manifest } for every package under packages/ and services/ */
-function workspacePackages() {
+export function workspacePackages() {
   const found = new Map();
   for (const group of ["packages", "services"]) {
     for (const entry of readdirSync(join(ROOT, group))) {
@@ -67,7 +68,7 @@ function workspacePackages() {
 }
 
 /** the user packages and their workspace dependencies, dependencies first, names sorted */
-function packageClosure(workspace) {
+export function packageClosure(workspace) {
   const order = [];
   const seen = new Set();
   const visit = (name, from) => {
@@ -89,7 +90,7 @@ function packageClosure(workspace) {
 }
 
 /** `workspace:*` → 1.2.3, `workspace:^` → ^1.2.3, `workspace:<range>` → <range> */
-function concreteRange(range, version) {
+export function concreteRange(range, version) {
   const spec = range.slice("workspace:".length);
   if (spec === "*" || spec === "") return version;
   if (spec === "^" || spec === "~") return `${spec}${version}`;
@@ -97,7 +98,7 @@ function concreteRange(range, version) {
 }
 
 /** the manifest as shipped: workspace ranges resolved; no scripts or devDependencies */
-function shippedManifest(manifest, workspace) {
+export function shippedManifest(manifest, workspace) {
   const { scripts: _scripts, devDependencies: _dev, ...rest } = manifest;
   for (const field of DEP_FIELDS) {
     if (!rest[field]) continue;
@@ -138,7 +139,7 @@ function checkBuilt({ dir, manifest }) {
  * Output in dist/ whose src/ file is gone: left over from a module since removed or
  * renamed (tsc -b does not delete it). Nothing built from the current sources imports it.
  */
-function staleOutput(dir) {
+export function staleOutput(dir) {
   const stale = new Set();
   for (const file of walk(join(dir, "dist"))) {
     const base = relative(join(dir, "dist"), file).match(/^(.*)\.(js|d\.ts)(\.map)?$/)?.[1];
@@ -168,7 +169,7 @@ function stage(pkg, workspace, into) {
   return shipped;
 }
 
-function checkContents(result) {
+export function checkContents(result) {
   const bad = result.files
     .map((f) => f.path)
     .filter((p) => FORBIDDEN.some((re) => re.test(p)) || !ALLOWED.some((re) => re.test(p)));
@@ -221,9 +222,12 @@ function main() {
   }
 }
 
-try {
-  main();
-} catch (err) {
-  process.stderr.write(`pack: ${err instanceof PackError ? err.message : err.stack}\n`);
-  process.exit(1);
+// run as a script; imported (by its unit test), only the functions above
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    main();
+  } catch (err) {
+    process.stderr.write(`pack: ${err instanceof PackError ? err.message : err.stack}\n`);
+    process.exit(1);
+  }
 }
