@@ -27,6 +27,8 @@ export interface Topology {
   PORTS: { key: string; env: string }[];
   fabricSettings(env?: NodeJS.ProcessEnv): FabricSettings;
   parseEnvFile(text: string): Record<string, string>;
+  /** what the running fabric was started with (run/fabric.json); `{}` when it is not running */
+  readState?(): { settings?: Record<string, string> };
 }
 
 export interface Checkout {

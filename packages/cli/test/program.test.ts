@@ -1,5 +1,7 @@
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT } from "../src/exit-codes.js";
 import { NOT_CONFIGURED } from "../src/node-env.js";
@@ -127,6 +129,7 @@ describe("fame env", () => {
     // config/fabric.env moved the sentinel
     expect(lines).toContain("export FAME_SENTINEL_URL=wss://127.0.0.1:9100/fame/v1/attach/ws/downstream");
     expect(r.out).not.toContain("ADMIN");
+    expect(r.err).toContain("is not running (make start there)");
     expect(r.out).not.toContain("REQUESTED_LOGICALS");
   });
 
@@ -139,6 +142,20 @@ describe("fame env", () => {
     expect(vars["FAME_REQUESTED_LOGICALS"]).toBe("*.fame.fabric");
     expect(vars["FAME_SENTINEL_ADMIN_TOKEN_FILE"]).toBe(`${checkout.root}/certs/secrets/admin-token`);
     expect(r.out).not.toContain(ADMIN_TOKEN);
+  });
+
+  it("uses the ports the running fabric was started with (run/fabric.json), without the note", async () => {
+    mkdirSync(join(checkout.root, "run"));
+    writeFileSync(
+      join(checkout.root, "run", "fabric.json"),
+      JSON.stringify({ settings: { FAME_SENTINEL_PORT: "9200", FAME_OAUTH2_PORT: "9201" } }),
+    );
+    const r = await run(["env", "--root", checkout.root]);
+    rmSync(join(checkout.root, "run"), { recursive: true });
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain("export FAME_SENTINEL_URL=wss://127.0.0.1:9200/fame/v1/attach/ws/downstream\n");
+    expect(r.out).toContain("export FAME_ADMISSION_TOKEN_URL=https://127.0.0.1:9201/oauth/token\n");
+    expect(r.err).toBe("");
   });
 
   it("outside a checkout without --root: exit 2 naming --root", async () => {

@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { ConfigError } from "@fame/config";
-import { FameRpcCode, RpcError, RpcErrorCode } from "@fame/sdk";
+import { BaseAgent, FameRpcCode, LoopbackNetwork, operation, RpcError, RpcErrorCode } from "@fame/sdk";
 import { describe, expect, it } from "vitest";
 import { cliLogLevel, humanLogLine, parseDuration } from "../src/client.js";
-import { parseParams, renderOperations } from "../src/commands/rpc.js";
+import { describeAt, parseParams, renderOperations } from "../src/commands/rpc.js";
 import { explain } from "../src/errors.js";
 import { CliError, EXIT } from "../src/exit-codes.js";
 import { fakeCheckout, fakeIo } from "./fake-io.js";
@@ -68,6 +68,53 @@ describe("rpc.describe answers", () => {
     expect(lines[2]).toMatch(/^fib_stream\s+yes\s+no\s+\{ n: integer \}$/);
     expect(lines[3]).toMatch(/^whoami\s+no\s+yes\s+-$/);
     expect(renderOperations([])).toBe("(no operations)");
+  });
+});
+
+class Tiny extends BaseAgent {
+  @operation({ idempotent: true, description: "pong" })
+  async ping(): Promise<string> {
+    return "pong";
+  }
+}
+
+/** a client on a loopback network where `old@x` answers every request as `reply` says */
+function oldAgent(reply: (id: unknown) => unknown) {
+  const net = new LoopbackNetwork();
+  net.intercept((m) => {
+    if (m.to !== "old@x") return false;
+    const id = (m.payload as { id?: unknown }).id;
+    net.inject({ from: "old@x", to: m.from, corrId: m.corrId, payload: reply(id) as never });
+    return true;
+  });
+  return net.createEndpoint("client@test");
+}
+
+describe("fame ops", () => {
+  it("lists what an agent serves, from the SDK's rpc.describe", async () => {
+    const net = new LoopbackNetwork();
+    await new Tiny().serve("tiny@x", { endpoint: net.createEndpoint("agent@test") });
+    const d = await describeAt(net.createEndpoint("client@test"), "tiny@x", 2000);
+    expect(d.operations).toEqual([{ name: "ping", streaming: false, idempotent: true, description: "pong" }]);
+  });
+
+  it("says an agent from before rpc.describe cannot be listed (method not found), exit 1", async () => {
+    const endpoint = oldAgent((id) => ({
+      jsonrpc: "2.0",
+      id,
+      error: { code: -32601, message: "Method not found" },
+    }));
+    const err = await describeAt(endpoint, "old@x", 2000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).message).toContain("old@x does not answer rpc.describe");
+    expect((err as CliError).exitCode).toBe(EXIT.failure);
+  });
+
+  it("refuses a malformed describe answer with a message, not a crash", async () => {
+    const endpoint = oldAgent((id) => ({ jsonrpc: "2.0", id, result: { operations: [{ name: 7 }] } }));
+    const err = await describeAt(endpoint, "old@x", 2000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).message).toMatch(/old@x answered rpc\.describe with something else: .*name/);
   });
 });
 

@@ -34,6 +34,13 @@ export function registerEnvCommand(program: Command, io: CliIo, global: () => Gl
           "not inside a FAME checkout: pass --root <checkout> (the clone where make start runs)",
         );
       }
+      // stderr, so `eval "$(fame env)"` is unaffected
+      if (checkout.topology.readState?.().settings === undefined) {
+        io.err(
+          `fame: note: the dev fabric of ${checkout.root} is not running (make start there); ` +
+            "these are the settings it will start with\n",
+        );
+      }
       const vars = devFabricEnv(
         checkout,
         { agent: flags.agent === true, admin: flags.admin === true },

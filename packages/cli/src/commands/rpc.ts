@@ -1,11 +1,13 @@
 /** `fame call`, `fame stream` and `fame ops`: operations of an agent, called from a shell. */
 import {
+  type AgentDescription,
   DESCRIBE_METHOD,
+  describeAgent,
   type Fabric,
   isRpcError,
   isRpcStream,
   type OperationDescription,
-  parseAgentDescription,
+  type RpcEndpoint,
   RpcErrorCode,
   type RpcStream,
 } from "@fame/sdk";
@@ -107,39 +109,41 @@ export function renderOperations(ops: readonly OperationDescription[]): string {
   return table(["OPERATION", "STREAMING", "IDEMPOTENT", "PARAMS", "DESCRIPTION"], rows);
 }
 
+/**
+ * What the agent at `address` serves, through the SDK's `describeAgent`; an agent from before
+ * `rpc.describe` and a malformed answer are explained rather than passed on raw.
+ */
+export async function describeAt(
+  endpoint: RpcEndpoint,
+  address: string,
+  timeoutMs: number | undefined,
+): Promise<AgentDescription> {
+  try {
+    return await describeAgent(address, { endpoint, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  } catch (err) {
+    if (isRpcError(err) && err.code === RpcErrorCode.METHOD_NOT_FOUND) {
+      throw new CliError(
+        `${address} does not answer ${DESCRIBE_METHOD}: it runs an SDK from before agents described ` +
+          "their operations, so they cannot be listed (update its @fame/sdk)",
+        EXIT.failure,
+      );
+    }
+    // describeAgent checks the answer (it comes from another node) and throws TypeError on a bad one
+    if (err instanceof TypeError) {
+      throw new CliError(
+        `${address} answered ${DESCRIBE_METHOD} with something else: ${err.message}`,
+        EXIT.failure,
+      );
+    }
+    throw err;
+  }
+}
+
 async function runOps(io: CliIo, global: GlobalOptions, address: string, flags: CallFlags): Promise<void> {
   const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout);
-  const answer = await withClient(io, global, async (fabric) => {
-    try {
-      return await fabric.endpoint.client.call(
-        address,
-        DESCRIBE_METHOD,
-        {},
-        {
-          idempotent: true,
-          ...(timeoutMs === undefined ? {} : { timeoutMs }),
-        },
-      );
-    } catch (err) {
-      if (isRpcError(err) && err.code === RpcErrorCode.METHOD_NOT_FOUND) {
-        throw new CliError(
-          `${address} does not answer ${DESCRIBE_METHOD}: it runs an SDK from before agents described ` +
-            "their operations, so they cannot be listed (update its @fame/sdk)",
-          EXIT.failure,
-        );
-      }
-      throw err;
-    }
-  });
-  let description: ReturnType<typeof parseAgentDescription>;
-  try {
-    description = parseAgentDescription(answer);
-  } catch (err) {
-    throw new CliError(
-      `${address} answered ${DESCRIBE_METHOD} with something else: ${(err as Error).message}`,
-      EXIT.failure,
-    );
-  }
+  const description = await withClient(io, global, (fabric) =>
+    describeAt(fabric.endpoint, address, timeoutMs),
+  );
   io.out(`${flags.json ? JSON.stringify(description, null, 2) : renderOperations(description.operations)}\n`);
 }
 
