@@ -6,12 +6,13 @@ import { describe, expect, it } from "vitest";
 import { STANDALONE_TSCONFIG } from "./external-project.js";
 
 /**
- * Every ```ts block of docs/writing-agents.md is a whole module a user could paste into a
+ * Every ```ts block of docs/writing-agents.md (and of the SDK's README) is a whole module a user could paste into a
  * project: each is type-checked, with the compiler options the doc gives a standalone project,
  * against the built SDK's declarations (what the packs ship; make test builds first). `vitest`
  * and `zod` resolve from the checkout's node_modules, as they would from the user's.
  */
-const DOC = join(REPO_ROOT, "docs", "writing-agents.md");
+const DOC = "docs/writing-agents.md";
+const SDK_README = "packages/sdk/README.md";
 /**
  * Where the blocks pretend to live (nothing is written there): inside the checkout, so the root
  * package.json makes them ESM and `vitest`, `zod` and `typescript` resolve from its node_modules.
@@ -19,13 +20,16 @@ const DOC = join(REPO_ROOT, "docs", "writing-agents.md");
 const VIRTUAL_DIR = join(REPO_ROOT, "test", "product", "doc-samples");
 
 interface Block {
+  /** the markdown file it comes from, relative to the checkout */
+  doc: string;
   /** 1-based line of the block's first code line in the doc */
   line: number;
   code: string;
   file: string;
 }
 
-function tsBlocks(markdown: string): Block[] {
+function tsBlocks(doc: string, dir = VIRTUAL_DIR): Block[] {
+  const markdown = readFileSync(join(REPO_ROOT, doc), "utf8");
   const blocks: Block[] = [];
   const lines = markdown.split("\n");
   for (let i = 0; i < lines.length; i++) {
@@ -36,9 +40,10 @@ function tsBlocks(markdown: string): Block[] {
     // a block's first line names its file in the reader's project: `// src/stats-agent.ts`
     const named = lines[start]!.match(/^\/\/ ((?:src|test)\/[\w.-]+\.ts|vitest\.config\.ts)$/)?.[1];
     blocks.push({
+      doc,
       line: start + 1,
       code: lines.slice(start, end).join("\n"),
-      file: join(VIRTUAL_DIR, named ?? `unnamed-${blocks.length + 1}.ts`),
+      file: join(dir, named ?? `unnamed-${blocks.length + 1}.ts`),
     });
     i = end;
   }
@@ -86,14 +91,16 @@ function check(blocks: Block[]): string[] {
     const block = d.file ? byFile.get(d.file.fileName) : undefined;
     if (!d.file || d.start === undefined) return `TS${d.code}: ${text}`;
     const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-    const where = block ? `docs/writing-agents.md:${block.line + line}:${character + 1}` : d.file.fileName;
+    const where = block ? `${block.doc}:${block.line + line}:${character + 1}` : d.file.fileName;
     return `${where} TS${d.code}: ${text}`;
   });
 }
 
 describe("docs/writing-agents.md", () => {
-  const markdown = readFileSync(DOC, "utf8");
-  const blocks = tsBlocks(markdown);
+  const markdown = readFileSync(join(REPO_ROOT, DOC), "utf8");
+  const blocks = tsBlocks(DOC);
+  // the SDK's README (shipped in its tarball) has a sample too; its own directory keeps names apart
+  const readme = tsBlocks(SDK_README, join(VIRTUAL_DIR, "sdk-readme"));
 
   it("has TypeScript samples, each a whole file named on its first line", () => {
     expect(blocks.length).toBeGreaterThanOrEqual(8);
@@ -105,11 +112,17 @@ describe("docs/writing-agents.md", () => {
   });
 
   it("every TypeScript sample type-checks against the built SDK (standard decorators, strict)", () => {
-    expect(check(blocks)).toEqual([]);
+    expect(readme.length, `${SDK_README} has a sample`).toBeGreaterThanOrEqual(1);
+    expect(check([...blocks, ...readme])).toEqual([]);
   }, 120_000);
 
   it("the check itself finds a wrong sample (a type error, a missing export)", () => {
-    const wrong = (code: string, name: string): Block => ({ line: 1, code, file: join(VIRTUAL_DIR, name) });
+    const wrong = (code: string, name: string): Block => ({
+      doc: "wrong.md",
+      line: 1,
+      code,
+      file: join(VIRTUAL_DIR, name),
+    });
     const found = check([
       wrong(
         'import { BaseAgent } from "@fame/sdk";\nexport const n: number = new BaseAgent();\n',
