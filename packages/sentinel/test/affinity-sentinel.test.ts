@@ -414,12 +414,18 @@ describe("GET /metrics text", () => {
     expect(requests.map((m) => Number(m[1])).sort()).toEqual([0, 2]);
     expect(text).toMatch(/^fame_sentinel_events_total\{event="routed"\} 2$/m);
     // every sample line is `name{labels} value` and belongs to a declared family
-    const declared = new Set([...text.matchAll(/^# TYPE (\S+) (counter|gauge)$/gm)].map((m) => m[1]));
+    // (a histogram's lines are its name + _bucket/_sum/_count)
+    const types = new Map(
+      [...text.matchAll(/^# TYPE (\S+) (counter|gauge|histogram)$/gm)].map((m) => [m[1], m[2]]),
+    );
     for (const line of text.trim().split("\n")) {
       if (line.startsWith("#")) continue;
-      const m = /^([a-z_]+)(\{[^}]*\})? (-?[0-9.e+]+|NaN)$/.exec(line);
+      const m = /^([a-z_]+)(\{[^}]*\})? (-?[0-9.e+-]+|NaN|\+Inf)$/.exec(line);
       expect(m, line).not.toBeNull();
-      expect(declared.has(m![1]!)).toBe(true);
+      const name = m![1]!;
+      const family = types.has(name) ? name : name.replace(/_(bucket|sum|count)$/, "");
+      expect(types.has(family), line).toBe(true);
+      if (family !== name) expect(types.get(family), line).toBe("histogram");
     }
   });
 });
