@@ -155,6 +155,14 @@ describe("fame new agent", () => {
     const s = await run(["new", "agent", "stats", "--standalone", "--packs", join(temp, "packs")], {}, temp);
     expect(s.code).toBe(EXIT.ok);
     expect(s.out).toContain(`created ${join(temp, "stats")}`);
+    expect(s.err).toBe("");
+    const noPacks = await run(
+      ["new", "agent", "other", "--standalone", "--packs", join(temp, "nothing")],
+      {},
+      temp,
+    );
+    expect(noPacks.code).toBe(EXIT.ok);
+    expect(noPacks.err).toContain("no tarballs in");
     const bad = await run(["new", "agent", "Bad!"], {}, temp);
     expect(bad.code).toBe(EXIT.usage);
   });

@@ -33,8 +33,15 @@ async function runNewAgent(io: CliIo, global: GlobalOptions, name: string, flags
       flags.packs === undefined ? await checkoutFor(io, global).catch(() => undefined) : undefined;
     const packs =
       flags.packs !== undefined ? abs(flags.packs) : checkout ? join(checkout.root, "packs") : undefined;
-    const plan = planStandaloneAgent(dir, spec, standaloneDependencies(packs, cliVersion()));
+    const deps = standaloneDependencies(packs, cliVersion());
+    const plan = planStandaloneAgent(dir, spec, deps);
     files = writePlan(plan);
+    if (!Object.values(deps).some((d) => d.startsWith("file:"))) {
+      io.err(
+        `fame: note: no tarballs${packs ? ` in ${packs}` : ""} (make pack in the checkout, or --packs <dir>): ` +
+          `package.json asks a registry for @fame/sdk and @fame/cli ${cliVersion()}\n`,
+      );
+    }
     const where = relative(io.cwd, dir) || ".";
     next = [
       [`cd ${where}`, ""],
