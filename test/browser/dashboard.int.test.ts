@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { requestJson } from "@fame/http-service/client";
+import { requestJson, requestRaw } from "@fame/http-service/client";
 import { type FabricStack, REPO_ROOT, startFabricStack } from "@fame/testkit";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -203,6 +203,23 @@ describe("the sentinel's dashboard in headless Chromium", () => {
       authorization: "Bearer not-the-token",
     });
     expect(wrong.status).toBe(401);
+  });
+
+  it("the sentinel's /metrics has the route-time histogram, with the frames of the calls above", async () => {
+    const res = await requestRaw(`${stack.urls.sentinel}/metrics`, {
+      ca: stack.trustBundle,
+      headers: stack.adminHeaders,
+    });
+    expect(res.status).toBe(200);
+    const text = res.body.toString("utf8");
+    expect(text).toContain("# TYPE fame_sentinel_route_seconds histogram");
+    const count = Number(/^fame_sentinel_route_seconds_count (\d+)$/m.exec(text)?.[1]);
+    // thousands of frames were routed above; about 1 in 16 is timed
+    expect(count).toBeGreaterThan(10);
+    expect(text).toMatch(new RegExp(`^fame_sentinel_route_seconds_bucket\\{le="\\+Inf"\\} ${count}$`, "m"));
+    const sum = Number(/^fame_sentinel_route_seconds_sum (\S+)$/m.exec(text)?.[1]);
+    expect(sum / count).toBeGreaterThan(0);
+    expect(sum / count).toBeLessThan(0.1);
   });
 
   const ip = nonLoopbackIPv4();
