@@ -115,6 +115,30 @@ describe("fame against a running fabric", () => {
     expect(JSON.parse(json.out)).toEqual({ replica: "replica1" });
   });
 
+  it("call travels over an encrypted channel (strict-overlay), its params never in clear", async () => {
+    const r = await fame(["call", "math@fame.fabric", "add", '{"x":31337,"y":1}'], {
+      ...cliEnv,
+      FAME_SHOW_ENVELOPES: "1",
+      FAME_LOG_LEVEL: "info",
+      FAME_LOG_PRETTY: "0",
+    });
+    expect(r.code).toBe(0);
+    expect(r.out).toBe("31338\n");
+    const envelopes = r.err
+      .split("\n")
+      .filter((l) => l.includes('"msg":"envelope"'))
+      .map((l) => JSON.parse(l) as { dir: string; type: string; to?: string; enc?: { alg: string } });
+    expect(
+      envelopes.some((e) => e.dir === "send" && e.type === "SecureOpen" && e.to === "math@fame.fabric"),
+    ).toBe(true);
+    const data = envelopes.filter(
+      (e) => e.dir === "send" && e.type === "Data" && e.to === "math@fame.fabric",
+    );
+    expect(data.length).toBeGreaterThan(0);
+    for (const e of data) expect(e.enc?.alg).toBe("chacha20-poly1305-channel");
+    expect(r.err).not.toContain("31337");
+  });
+
   it("stream prints items as lines, NDJSON with --json", async () => {
     const r = await fame(["stream", "math@fame.fabric", "fib_stream", '{"n":10}']);
     expect(r.code).toBe(0);
