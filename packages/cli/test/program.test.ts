@@ -119,7 +119,9 @@ describe("fame env", () => {
     const r = await run(["env", "--root", checkout.root]);
     expect(r.code).toBe(EXIT.ok);
     const lines = r.out.trim().split("\n");
-    expect(lines.every((l) => l.startsWith("export FAME_"))).toBe(true);
+    expect(lines.slice(0, -1).every((l) => l.startsWith("export FAME_"))).toBe(true);
+    // a shell that ran `fame env --agent` before becomes a client again
+    expect(lines.at(-1)).toBe("unset FAME_REQUESTED_LOGICALS");
     expect(lines).toContain("export FAME_SECURITY_PROFILE=strict-overlay");
     expect(lines).toContain("export FAME_ADMISSION_PROFILE=welcome");
     expect(lines).toContain("export FAME_ADMISSION_CLIENT_ID=fame-dev-client");
@@ -130,7 +132,7 @@ describe("fame env", () => {
     expect(lines).toContain("export FAME_SENTINEL_URL=wss://127.0.0.1:9100/fame/v1/attach/ws/downstream");
     expect(r.out).not.toContain("ADMIN");
     expect(r.err).toContain("is not running (make start there)");
-    expect(r.out).not.toContain("REQUESTED_LOGICALS");
+    expect(r.out).not.toContain("export FAME_REQUESTED_LOGICALS");
   });
 
   it("--agent: the agent credential and its logicals; --admin: the token's file, never the token", async () => {

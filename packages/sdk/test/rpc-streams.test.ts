@@ -198,6 +198,23 @@ describe("streaming calls", () => {
     agent.hold.open();
   });
 
+  it("cancels a started stream when the caller's signal aborts", async () => {
+    const { caller, sent, agent } = await setup();
+    const abort = new AbortController();
+    const stream = await caller.client.call(MATH, "held", {}, { signal: abort.signal });
+    if (!(stream instanceof RpcStream)) throw new Error("expected a stream");
+    const it = stream[Symbol.asyncIterator]();
+    expect(await it.next()).toEqual({ value: 1, done: false });
+    const next = it.next();
+    abort.abort();
+    await expect(next).rejects.toMatchObject({ fameCode: "cancelled" });
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+    await drain();
+    expect(sent.filter((m) => streamKind(m) === "cancel")).toHaveLength(1);
+    expect(caller.client.pendingCount).toBe(0);
+    agent.hold.open();
+  });
+
   it("times out a stream that goes silent while the consumer waits", async () => {
     vi.useFakeTimers();
     const { math, sent, agent } = await setup({ defaultTimeoutMs: 500 });

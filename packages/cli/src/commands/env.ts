@@ -6,6 +6,9 @@ import { shellQuote } from "../format.js";
 import type { CliIo } from "../io.js";
 import { checkoutFor, type GlobalOptions } from "../node-env.js";
 
+/** set for one role only: printing the other role's environment clears them */
+const ROLE_VARIABLES = ["FAME_REQUESTED_LOGICALS"] as const;
+
 interface EnvFlags {
   agent?: boolean;
   admin?: boolean;
@@ -46,7 +49,16 @@ export function registerEnvCommand(program: Command, io: CliIo, global: () => Gl
         { agent: flags.agent === true, admin: flags.admin === true },
         io.env,
       );
-      if (flags.json) io.out(`${JSON.stringify(Object.fromEntries(vars), null, 2)}\n`);
-      else io.out(vars.map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join(""));
+      if (flags.json) {
+        io.out(`${JSON.stringify(Object.fromEntries(vars), null, 2)}\n`);
+        return;
+      }
+      // `fame env --agent` earlier in the same shell left the agent's logicals behind; a client
+      // that requests them is refused admission by the access policy.
+      const unset = ROLE_VARIABLES.filter((name) => !vars.some(([k]) => k === name));
+      io.out(
+        vars.map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join("") +
+          (unset.length > 0 ? `unset ${unset.join(" ")}\n` : ""),
+      );
     });
 }

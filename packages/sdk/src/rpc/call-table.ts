@@ -58,6 +58,8 @@ interface WaitingCall {
   window: number;
   timeoutMs: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** the caller's signal, if any: it also cancels the stream the answer may turn into */
+  signal: AbortSignal | undefined;
   resolve: (value: RpcResult) => void;
   reject: (failure: AttemptFailure) => void;
 }
@@ -128,6 +130,7 @@ export class CallTable {
         window,
         timeoutMs,
         timer: undefined,
+        signal: options.signal,
         resolve,
         reject,
       };
@@ -247,6 +250,9 @@ export class CallTable {
         // Credits go to whoever is producing the stream: with replicas that is the
         // replica's own address, not the logical one we called.
         const source = m.from ?? call.address;
+        const signal = call.signal;
+        // The caller's signal outlives the first answer: aborting it cancels the stream at the callee.
+        const onAbort = (): void => receiver.cancel(cancelledError());
         const receiver = new StreamReceiver({
           id: call.id,
           window: call.window,
@@ -259,12 +265,14 @@ export class CallTable {
               });
             },
             release: () => {
+              signal?.removeEventListener("abort", onAbort);
               if (this.#pending.get(corrId) === entry) this.#pending.delete(corrId);
             },
           },
         });
         const entry: StreamingCall = { kind: "stream", id: call.id, receiver };
         this.#pending.set(corrId, entry);
+        signal?.addEventListener("abort", onAbort, { once: true });
         call.resolve(receiver.stream);
         if (message.kind === "item") receiver.onItem(message.seq, message.result);
         else receiver.onEnd(message.seq);

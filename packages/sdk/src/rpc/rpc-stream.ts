@@ -117,6 +117,16 @@ export class StreamReceiver {
     });
   }
 
+  /**
+   * The caller gave up (its AbortSignal fired): the callee stops its generator, and the
+   * consumer gets what was already buffered, then `error`.
+   */
+  cancel(error: RpcError): void {
+    if (this.#state !== "open") return;
+    this.#cfg.host.sendControl(encodeStreamCancel(this.#cfg.id));
+    this.fail(error);
+  }
+
   /** The consumer stopped (break/return/throw): tell the callee to stop its generator. */
   close(): Promise<IteratorResult<JsonValue>> {
     if (this.#state === "open") this.#cfg.host.sendControl(encodeStreamCancel(this.#cfg.id));
