@@ -18,6 +18,8 @@ const LAYERS = {
   // tracing and metrics helpers over OpenTelemetry; nodes and the sentinel both use it
   "packages/telemetry": [],
   "packages/http-service": ["packages/config", "packages/logger"],
+  // state shared between sentinels (memory, or NATS JetStream KV for a cluster)
+  "packages/state": ["packages/config", "packages/logger"],
   "packages/identity": [
     "packages/crypto",
     "packages/protocol",
@@ -43,6 +45,7 @@ const LAYERS = {
     "packages/identity",
     "packages/http-service",
     "packages/telemetry",
+    "packages/state",
   ],
   // test tooling: starts real processes over HTTPS, makes PKIs and raw nodes
   "packages/testkit": ["packages/http-service", "packages/identity"],
@@ -58,6 +61,8 @@ const identityAndBelow = [
   "packages/config",
 ];
 for (const service of ["oauth2", "welcome", "ca"]) LAYERS[`services/${service}`] = identityAndBelow;
+// Welcome places nodes across a cluster's sentinels, which it reads from the shared state
+LAYERS["services/welcome"] = [...identityAndBelow, "packages/state"];
 for (const service of ["math-agent", "math-client"]) {
   LAYERS[`services/${service}`] = ["packages/sdk", ...identityAndBelow];
 }
