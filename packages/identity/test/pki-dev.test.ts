@@ -63,6 +63,7 @@ describe("generateDevPki", () => {
       "oauth2Clients",
       "oauth2SigningKey",
       "welcomeSigningKey",
+      "welcomeNodeIdKey",
       "adminToken",
       "devEnv",
       "agentEnv",
@@ -76,8 +77,14 @@ describe("generateDevPki", () => {
     // the sentinel's operator token: a long random secret, in no env file nodes read
     const adminToken = readFileSync(first.files.adminToken, "utf8").trim();
     expect(adminToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // Welcome's node-id HMAC key: 32 random bytes, in no env file either
+    const nodeIdKey = readFileSync(first.files.welcomeNodeIdKey, "utf8").trim();
+    expect(Buffer.from(nodeIdKey, "base64url")).toHaveLength(32);
     for (const [role, path] of Object.entries(first.files))
-      if (role.endsWith("Env")) expect(readFileSync(path, "utf8")).not.toContain(adminToken);
+      if (role.endsWith("Env")) {
+        expect(readFileSync(path, "utf8")).not.toContain(adminToken);
+        expect(readFileSync(path, "utf8")).not.toContain(nodeIdKey);
+      }
     expect(first.files.oauth2Clients).toBe(join(dir, "secrets", "oauth2-clients.json"));
   });
 

@@ -59,6 +59,7 @@ export type DevPkiFile =
   | "oauth2Clients"
   | "oauth2SigningKey"
   | "welcomeSigningKey"
+  | "welcomeNodeIdKey"
   | "adminToken"
   | "devEnv"
   | "agentEnv"
@@ -75,6 +76,8 @@ const LAYOUT: Record<DevPkiFile, string> = {
   oauth2Clients: "secrets/oauth2-clients.json",
   oauth2SigningKey: "secrets/oauth2-signing-key.json",
   welcomeSigningKey: "secrets/welcome-signing-key.json",
+  /** Welcome's HMAC key for stable systemIds in a cluster (FAME_WELCOME_NODE_ID_KEY_FILE) */
+  welcomeNodeIdKey: "secrets/welcome-node-id-key",
   /** the sentinel's operator token (FAME_SENTINEL_ADMIN_TOKEN_FILE): drain, status, metrics */
   adminToken: "secrets/admin-token",
   devEnv: "dev.env",
@@ -89,6 +92,7 @@ const SECRET_FILES: DevPkiFile[] = [
   "oauth2Clients",
   "oauth2SigningKey",
   "welcomeSigningKey",
+  "welcomeNodeIdKey",
   "adminToken",
   "devEnv",
   "agentEnv",
@@ -446,6 +450,10 @@ export async function generateDevPki(opts: GenerateDevPkiOptions): Promise<DevPk
   const adminToken = (await readIfPresent(files.adminToken))?.trim() ?? "";
   if (opts.force || !/^[A-Za-z0-9_-]{32,}$/.test(adminToken))
     await write("adminToken", `${randomBytes(32).toString("base64url")}\n`);
+  // Kept across runs like the signing keys: a new key gives every node a new systemId.
+  const nodeIdKey = (await readIfPresent(files.welcomeNodeIdKey))?.trim() ?? "";
+  if (opts.force || !/^[A-Za-z0-9_-]{43,}$/.test(nodeIdKey))
+    await write("welcomeNodeIdKey", `${randomBytes(32).toString("base64url")}\n`);
   for (const role of ["oauth2SigningKey", "welcomeSigningKey"] as const) {
     if (opts.force || !signingKeyValid(await readIfPresent(files[role])))
       await write(role, await signingJwk());
