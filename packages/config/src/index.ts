@@ -21,4 +21,12 @@ export {
   readUrl,
   withoutTrailingSlash,
 } from "./settings.js";
+export {
+  clusterAudience,
+  type NatsAuth,
+  readStorageSettings,
+  STORAGE_PROFILES,
+  type StorageProfile,
+  type StorageSettings,
+} from "./storage.js";
 export { envWithYaml } from "./yaml-env.js";
