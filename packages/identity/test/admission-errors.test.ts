@@ -161,6 +161,12 @@ describe("admitNode failures", () => {
     ["ticket not a JWT", { attachTicket: "nope" }],
     ["CA URL of another scheme", { caGrant: { url: "ftp://x/sign", token: "t" } }],
     ["missing transport", { transport: undefined }],
+    ["transport.urls not a list", { transport: { url: "wss://a/x", urls: "wss://b/x" } }],
+    ["transport.urls of another scheme", { transport: { url: "wss://a/x", urls: ["https://b/x"] } }],
+    [
+      "transport.urls longer than 64",
+      { transport: { url: "wss://a/x", urls: Array.from({ length: 65 }, (_, i) => `wss://s${i}/x`) } },
+    ],
   ])("hello: %s is bad_response", async (_n, patch) => {
     const answer = await helloAnswer(patch);
     routes.set("/fame/v1/welcome/hello", (_req, _b, res) => json(res, 200, answer));

@@ -88,7 +88,11 @@ async function route(url: string, auth: string, body: string): Promise<[number, 
         ...identity,
         sid: sidFromPath(identity.assignedPath),
         attachTicket: ticket.token,
-        transport: { url: "ws://127.0.0.1:1/attach" },
+        // a cluster's answer: the placed sentinel, then every live one (it repeats, the node dedupes)
+        transport: {
+          url: "ws://127.0.0.1:1/attach",
+          urls: ["ws://127.0.0.1:1/attach", "ws://127.0.0.1:2/attach", "ws://127.0.0.1:2/attach"],
+        },
         caGrant: { url: `${base}/ca/sign`, token: grant.token },
         expiresAt: new Date(ticket.claims.exp * 1000).toISOString(),
       },
@@ -146,6 +150,7 @@ describe("admitNode happy path", () => {
       sid: sidFromPath("/sentinel0/node42"),
       acceptedLogicals: ["*.fame.fabric", "api.fame.fabric"],
       transportUrl: "ws://127.0.0.1:1/attach",
+      transportUrls: ["ws://127.0.0.1:1/attach", "ws://127.0.0.1:2/attach"],
     });
     expect(a.x5c).toHaveLength(2); // leaf + intermediate, leaf first
     expect(a.seed).toHaveLength(32);

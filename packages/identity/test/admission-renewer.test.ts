@@ -11,6 +11,7 @@ function admission(notBefore: number, lifetimeMs: number, systemId = "s1"): Admi
     acceptedLogicals: [],
     attachTicket: "t",
     transportUrl: "wss://x",
+    transportUrls: ["wss://x"],
     certificatePem: "",
     chainPem: "",
     x5c: [],

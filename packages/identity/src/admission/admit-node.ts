@@ -110,6 +110,7 @@ export async function admitNode(opts: AdmitNodeOptions): Promise<Admission> {
     acceptedLogicals: hello.acceptedLogicals,
     attachTicket: hello.attachTicket,
     transportUrl: hello.transportUrl,
+    transportUrls: hello.transportUrls,
     certificatePem: signed.certificatePem,
     chainPem: signed.chainPem,
     x5c,

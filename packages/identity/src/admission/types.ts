@@ -29,7 +29,10 @@ export interface Admission {
   acceptedLogicals: string[];
   /** single-use ticket for the sentinel */
   attachTicket: string;
+  /** the sentinel Welcome placed the node on */
   transportUrl: string;
+  /** every sentinel the node may attach to, Welcome's preference first (a cluster); else [transportUrl] */
+  transportUrls: string[];
   certificatePem: string;
   /** issuing chain as returned by the CA (leaf first when the CA includes it) */
   chainPem: string;

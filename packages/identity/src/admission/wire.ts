@@ -15,6 +15,8 @@ import { AdmissionError, type AdmissionStep } from "./errors.js";
  */
 
 const MAX_PEM_CHARS = 64 * 1024;
+/** sentinels one hello may list: a cluster's, with room to spare; more is a broken or hostile Welcome */
+export const MAX_TRANSPORT_URLS = 64;
 
 export interface TokenAnswer {
   accessToken: string;
@@ -44,6 +46,8 @@ export interface HelloAnswer {
   attachTicket: string;
   ticketExpiresAt: Date;
   transportUrl: string;
+  /** every sentinel the node may attach to, Welcome's preference first (transportUrl leads) */
+  transportUrls: string[];
   caSignUrl: string;
   caGrant: string;
 }
@@ -71,10 +75,9 @@ export function readHelloAnswer(
   const ticket = string(attachTicket, "hello", "attachTicket", LIMITS.maxTokenBytes);
   const ticketExp = ticketExpiry(ticket, systemId, assignedPath);
   const transport = object(r["transport"], "hello", "transport");
-  const transportUrl = url(transport["url"], "hello", "transport.url", [
-    "wss:",
-    ...(allowPlainHttp ? ["ws:"] : []),
-  ]);
+  const wsProtocols = ["wss:", ...(allowPlainHttp ? ["ws:"] : [])];
+  const transportUrl = url(transport["url"], "hello", "transport.url", wsProtocols);
+  const transportUrls = urlList(transport["urls"], transportUrl, wsProtocols);
   const grant = object(r["caGrant"], "hello", "caGrant");
   const caSignUrl = url(grant["url"], "hello", "caGrant.url", [
     "https:",
@@ -89,6 +92,7 @@ export function readHelloAnswer(
     attachTicket: ticket,
     ticketExpiresAt: ticketExp,
     transportUrl,
+    transportUrls,
     caSignUrl,
     caGrant,
   };
@@ -150,6 +154,22 @@ function url(v: unknown, step: AdmissionStep, what: string, protocols: string[])
   }
   if (!protocols.includes(u.protocol)) throw bad(step, `${what} must use ${protocols.join(" or ")}`);
   return u.href;
+}
+
+/**
+ * `transport.urls` (a cluster's sentinels, preferred first) with `first` leading and no repeats;
+ * absent (a single sentinel) means just `first`.
+ */
+function urlList(v: unknown, first: string, protocols: string[]): string[] {
+  if (v === undefined) return [first];
+  if (!Array.isArray(v) || v.length > MAX_TRANSPORT_URLS)
+    throw bad("hello", `transport.urls must be a list of at most ${MAX_TRANSPORT_URLS} URLs`);
+  const out = [first];
+  for (const item of v) {
+    const u = url(item, "hello", "transport.urls[]", protocols);
+    if (!out.includes(u)) out.push(u);
+  }
+  return out;
 }
 
 function bad(step: AdmissionStep, message: string): AdmissionError {
