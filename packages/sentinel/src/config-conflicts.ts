@@ -1,4 +1,10 @@
-import { type AdmissionProfile, ConfigError, readBool, type SecurityProfile } from "@fame/config";
+import {
+  type AdmissionProfile,
+  ConfigError,
+  readBool,
+  type SecurityProfile,
+  type StorageSettings,
+} from "@fame/config";
 import { parseStickinessConfig, StickinessConfigError } from "./stickiness/config.js";
 
 /**
@@ -14,9 +20,16 @@ export interface ConflictingSettings {
   /** null when FAME_DEV_INSECURE_HTTP turned TLS off */
   tls: object | null;
   directToken: string | undefined;
+  sentinelId: string;
+  storage: StorageSettings;
+  publicUrl: string | undefined;
 }
 
+/** a sentinel id in a cluster is one NATS subject token (`fame.sentinel.<id>`) and one KV key */
+const CLUSTER_SENTINEL_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export function checkConfigConflicts(config: ConflictingSettings, env: NodeJS.ProcessEnv): void {
+  checkClusterConflicts(config);
   const profile = config.securityProfile;
   if (config.stickiness !== undefined && config.stickiness !== null) {
     let level: string;
@@ -60,6 +73,24 @@ export function checkConfigConflicts(config: ConflictingSettings, env: NodeJS.Pr
     throw new ConfigError(
       "FAME_DEV_INSECURE_HTTP",
       `plain ws:// contradicts FAME_SECURITY_PROFILE=${config.securityProfile}: only the open profile may run without TLS`,
+    );
+  }
+}
+
+/** A sentinel of a cluster must say where nodes reach it and have an id the others can address. */
+function checkClusterConflicts(config: ConflictingSettings): void {
+  if (config.storage.profile !== "nats") return;
+  if (config.publicUrl === undefined) {
+    // Welcome hands nodes this URL; without it no node could be placed on this sentinel
+    throw new ConfigError(
+      "FAME_PUBLIC_URL",
+      "is required with FAME_STORAGE_PROFILE=nats: the wss:// attach URL nodes use for this sentinel (node.public_url)",
+    );
+  }
+  if (!CLUSTER_SENTINEL_ID.test(config.sentinelId)) {
+    throw new ConfigError(
+      "FAME_NODE_ID",
+      `"${config.sentinelId}" cannot name a sentinel of a cluster (FAME_STORAGE_PROFILE=nats): use 1-64 characters of A-Z a-z 0-9 _ -`,
     );
   }
 }

@@ -1,6 +1,7 @@
 import {
   type AdmissionProfile,
   ConfigError,
+  clusterAudience,
   envWithYaml,
   loadYamlConfig,
   pick,
@@ -11,9 +12,11 @@ import {
   readPort,
   readProfiles,
   readSettingFile,
+  readStorageSettings,
   readString,
   readUrl,
   type SecurityProfile,
+  type StorageSettings,
 } from "@fame/config";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service/tls";
 import type { AccessPolicyDocument } from "@fame/identity";
@@ -90,6 +93,10 @@ export interface SentinelConfig {
   adminToken: string | undefined;
   /** who may serve and call what (FAME_POLICY_FILE or a `policy:` block); undefined: open */
   accessPolicy: AccessPolicyDocument | undefined;
+  /** where pins, sessions, elections and spent tickets live: memory, or NATS for a cluster */
+  storage: StorageSettings;
+  /** the attach URL nodes use for this sentinel (FAME_PUBLIC_URL / `node.public_url`); required in a cluster */
+  publicUrl: string | undefined;
 }
 
 /**
@@ -139,6 +146,15 @@ export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.en
           : ["https:"],
       }).href;
 
+  const storage = readStorageSettings(env, tree);
+  const insecureHttp = readBool(env["FAME_DEV_INSECURE_HTTP"], "FAME_DEV_INSECURE_HTTP", false);
+  const rawPublicUrl = env["FAME_PUBLIC_URL"] || node["publicUrl"];
+  const publicUrl =
+    rawPublicUrl === undefined || rawPublicUrl === null || rawPublicUrl === ""
+      ? undefined
+      : readUrl(rawPublicUrl, "FAME_PUBLIC_URL", { protocols: insecureHttp ? ["wss:", "ws:"] : ["wss:"] })
+          .href;
+
   const heartbeatMs = readInt(env["FAME_HEARTBEAT_MS"], "FAME_HEARTBEAT_MS", {
     fallback: 5000,
     min: 100,
@@ -154,7 +170,12 @@ export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.en
     welcomeJwksUrl,
     welcomeJwksFile,
     welcomeIssuer: readString(env["FAME_WELCOME_ISSUER"], "FAME_WELCOME_ISSUER", "https://localhost:8444"),
-    ticketAudience: readString(env["FAME_SENTINEL_AUDIENCE"], "FAME_SENTINEL_AUDIENCE", "fame-sentinel"),
+    // every sentinel of a cluster accepts the tickets Welcome issues for the cluster
+    ticketAudience: readString(
+      env["FAME_SENTINEL_AUDIENCE"],
+      "FAME_SENTINEL_AUDIENCE",
+      storage.profile === "nats" ? clusterAudience(storage.clusterId) : "fame-sentinel",
+    ),
     directToken,
     trustBundlePem,
     trustDomain: readString(env["FAME_TRUST_DOMAIN"], "FAME_TRUST_DOMAIN", "fame.fabric"),
@@ -189,6 +210,8 @@ export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.en
       max: 1_000_000,
     }),
     adminToken: adminTokenFrom(env),
+    storage,
+    publicUrl,
     ...limitsFromEnv(env, heartbeatMs),
   };
   // contradictory settings stop the start (exit 2) instead of refusing every node at run time
