@@ -86,6 +86,8 @@ describe("retry policy", () => {
     });
     expect(shouldRetry(t("channel_unknown"), false, p)).toBe(true);
     expect(shouldRetry(t("NOT_ACTIVE"), false, p)).toBe(true);
+    // a cluster sentinel that cannot record new work refuses it before forwarding: safe to resend
+    expect(shouldRetry(t("state_unavailable"), false, p)).toBe(true);
     expect(shouldRetry(t("replica_unavailable", true), false, p)).toBe(true);
     expect(shouldRetry(t("replica_unavailable", false), false, p)).toBe(false);
     expect(shouldRetry(t("replica_unavailable", false), true, p)).toBe(true);

@@ -15,6 +15,7 @@ export const NOT_DELIVERED: ReadonlySet<string> = new Set<ErrorCode>([
   "bad_envelope",
   "not_authorized",
   "draining",
+  "state_unavailable",
 ]);
 
 /** Codes after which a channel is dead to its client: the next call opens a fresh one. */

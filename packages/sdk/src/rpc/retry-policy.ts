@@ -126,6 +126,7 @@ export function provesNotExecuted(f: FailureInfo, policy: Readonly<RetryPolicy>)
   switch (f.fameCode) {
     case FameRpcCode.CHANNEL_UNKNOWN: // the sentinel could not decrypt/route into a channel
     case FameRpcCode.NOT_ACTIVE: // the target refused before dispatching
+    case "state_unavailable": // the sentinel refused new work it could not record, before forwarding
       return true;
     case FameRpcCode.REPLICA_UNAVAILABLE: // only the connection layer knows if it was before delivery
       return f.transport && f.notExecuted;
