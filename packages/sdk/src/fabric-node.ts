@@ -140,10 +140,18 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     }
   }
 
-  /** The sentinel link dropped: whatever was in flight through it is gone, channels included. */
+  /**
+   * The sentinel link dropped: whatever was in flight through it is gone (idempotent calls are
+   * retried after the reattach, others fail: they may have run). Channels wait for the reattach.
+   */
   onDisconnected(reason: string): void {
     this.channels.connectionLost();
     this.endpoint.failAll("replica_unavailable", reason, { notExecuted: false });
+  }
+
+  /** Attached again: channels survive when the sid did. */
+  onReattached(sameSid: boolean): void {
+    this.channels.connectionRestored(sameSid);
   }
 
   // ───────────────────────── outgoing ─────────────────────────

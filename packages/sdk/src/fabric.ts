@@ -152,6 +152,8 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     });
     return {
       url: admission.transportUrl,
+      // a cluster's other sentinels: where the node goes when this one is unreachable
+      urls: admission.transportUrls,
       systemId: admission.systemId,
       instanceId,
       attachTicket: admission.attachTicket,

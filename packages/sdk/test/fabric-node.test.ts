@@ -292,7 +292,7 @@ describe("failover", () => {
     expect(client.endpoint.client.metrics().retries).toBe(0);
   });
 
-  it("connection loss: calls in flight fail (idempotent ones are retried), the node reattaches", async () => {
+  it("connection loss, same sid: calls in flight fail (idempotent ones retried), channels survive the reattach", async () => {
     const sentinel = new FakeSentinel();
     const { agent } = await replica(sentinel, "replica1");
     const client = await node(sentinel, "client");
@@ -307,18 +307,79 @@ describe("failover", () => {
     const err = await held;
     expect((err as RpcError).fameCode).toBe("replica_unavailable");
     expect((err as RpcError).notExecuted).toBe(false);
-    // the client's channels died with the link
-    expect(client.node.channels.metrics.invalidated).toBe(1);
 
-    // a call made during the outage waits for the reattach, then opens a fresh channel
+    // a call made during the outage waits for the reattach, then goes on the same channel:
+    // the node kept its sid, so the replica's keys and the fabric's pin still hold
     const during = math.add({ x: 20, y: 22 });
     await expect.poll(() => client.connection.state, { timeout: 3000 }).toBe("attached");
     expect(await during).toBe(42);
     expect(sentinel.dials.get("client")).toBe(2);
-    expect(sentinel.sent("client", "SecureOpen").length).toBe(2);
-    // the idempotent call ran again after the reattach
+    expect(sentinel.sent("client", "SecureOpen").length).toBe(1);
+    expect(client.node.channels.metrics.invalidated).toBe(0);
+    expect(new Set(agent.cids).size).toBe(1);
+    // the idempotent call ran again after the reattach; the other one did not
     await expect.poll(() => agent.holding).toBe(3);
     agent.release();
     expect(await retried).toBe("held");
+  });
+
+  it("reattach under a new sid: channels bound to the old one are dropped, the next call opens a fresh one", async () => {
+    const sentinel = new FakeSentinel();
+    const one = await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client);
+    await math.add({ x: 1, y: 1 });
+    const oldSid = client.connection.sid;
+    const oldCid = one.agent.cids[0];
+    // a replica that never met the client: it learns the client's key under the new sid
+    await one.f.close();
+    const two = await replica(sentinel, "replica2");
+
+    sentinel.pathPrefix = "/elsewhere";
+    sentinel.cut("client");
+    await expect.poll(() => sentinel.dials.get("client"), { timeout: 3000 }).toBe(2);
+    expect(await client.connection.whenAttached(3000)).toBe(true);
+    expect(client.connection.sid).not.toBe(oldSid);
+    // dropped at the reattach, not found dead by a call
+    expect(client.node.channels.metrics.invalidated).toBe(1);
+    expect(client.node.channels.size).toBe(0);
+    expect(await math.add({ x: 2, y: 3 })).toBe(5);
+    expect(client.endpoint.client.metrics().retries).toBe(0);
+    const opens = sentinel.sent("client", "SecureOpen");
+    expect(opens.map((e) => e.sid)).toEqual([oldSid, client.connection.sid]);
+    expect(two.agent.cids).toHaveLength(1);
+    expect(two.agent.cids[0]).not.toBe(oldCid);
+  });
+
+  it("a pending open fails fast when the link drops, and is not left waiting for its timeout", async () => {
+    const sentinel = new FakeSentinel();
+    await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    sentinel.tap = (env) => (env.frame.type === "SecureOpen" ? "drop" : "relay");
+    const started = Date.now();
+    const call = mathOn(client)
+      .add({ x: 1, y: 1 })
+      .catch((e: unknown) => e);
+    await expect.poll(() => sentinel.sent("client", "SecureOpen").length).toBe(1);
+    sentinel.cut("client");
+    const err = (await call) as RpcError;
+    expect(err.fameCode).toBe("replica_unavailable");
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it("the replica's link drops, same sid: it keeps its accepted channels and serves them after the reattach", async () => {
+    const sentinel = new FakeSentinel();
+    const one = await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client, ["add"]);
+    expect(await math.add({ x: 1, y: 1 })).toBe(2);
+
+    sentinel.cut("replica1");
+    await expect.poll(() => sentinel.dials.get("replica1"), { timeout: 3000 }).toBe(2);
+    expect(await one.f.connection.whenAttached(3000)).toBe(true);
+    expect(one.f.node.channels.size).toBe(1);
+    expect(await math.add({ x: 2, y: 2 })).toBe(4);
+    expect(sentinel.sent("client", "SecureOpen").length).toBe(1);
+    expect(new Set(one.agent.cids).size).toBe(1);
   });
 });

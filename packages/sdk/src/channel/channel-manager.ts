@@ -312,18 +312,30 @@ export class ChannelManager {
   }
 
   /**
-   * The sentinel link dropped. Every channel this node opened as a client is dead with it:
-   * the sentinel forgot its pins, and a reattach brings a new sid the channel is not bound
-   * to. Forgetting them now spares the next call a wasted channel_unknown round trip, and
-   * opens whose answer can no longer come fail now rather than at their timeout.
+   * The sentinel link dropped. Opens whose answer can no longer come fail now rather than at
+   * their timeout. Channels wait for the reattach (connectionRestored): their keys are bound
+   * to this node's sid, which a cluster keeps across sentinels.
    */
   connectionLost(): void {
-    for (const [cid, ch] of [...this.byCid]) if (ch.role === "client") this.invalidate(cid);
     for (const [cid, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(cid);
       this.metrics.openFailures++;
       p.reject(new ChannelOpenError("replica_unavailable", `channel to ${p.address}: sentinel link lost`));
+    }
+  }
+
+  /**
+   * Attached again. With the same sid the channels hold: the replica still has their keys and
+   * the fabric their pins (a cluster's pin store), so calls continue with no new handshake.
+   * A new sid (a single sentinel hands out a new identity) ends every channel bound to the
+   * old one: forgetting them now spares the next call a wasted channel_unknown round trip.
+   */
+  connectionRestored(sameSid: boolean): void {
+    if (sameSid) return;
+    for (const [cid, ch] of [...this.byCid]) {
+      if (ch.role === "client") this.invalidate(cid);
+      else this.forget(ch);
     }
   }
 

@@ -12,7 +12,10 @@ import type { NodeSigner } from "./node-signer.js";
 
 /** What admission produced for one attach: where to go and with what. */
 export interface AttachPlan {
+  /** the sentinel to attach to (Welcome's placement) */
   url: string;
+  /** every sentinel the node may attach to, preferred first (a cluster); absent: only `url` */
+  urls?: readonly string[] | undefined;
   systemId: string;
   instanceId: string;
   attachTicket?: string | undefined;

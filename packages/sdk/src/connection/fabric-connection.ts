@@ -24,6 +24,7 @@ import type { LinkDialer, NodeLink } from "./node-link.js";
 import type { NodeSigner } from "./node-signer.js";
 import type { PeerKey, PeerKeyDirectory } from "./peer-keys.js";
 import { ReconnectBackoff, type ReconnectSettings } from "./reconnect-backoff.js";
+import { SentinelChoice } from "./sentinel-choice.js";
 import { VerifiedInbox } from "./verified-inbox.js";
 import { dialWebSocket } from "./ws-link.js";
 
@@ -58,6 +59,11 @@ export interface ConnectionEvents {
   onEnvelope(env: Envelope): void;
   /** the link dropped: everything in flight through it is lost (a reattach follows) */
   onDisconnected(reason: string): void;
+  /**
+   * Attached again after a loss, before anything new is sent: `sameSid` when the node kept its
+   * sid (a cluster's stable identity), so what is bound to the sid (channels) still holds.
+   */
+  onReattached?(sameSid: boolean): void;
 }
 
 /** for a connection used on its own: control traffic only */
@@ -78,6 +84,8 @@ export class FabricConnection {
   path = "";
   /** the sentinel's sid: envelopes under it are the sentinel's own control frames */
   sentinelSid = "";
+  /** the attach URL of the sentinel this node is (or was last) attached to */
+  sentinelUrl = "";
 
   private link: NodeLink | undefined;
   /** counts dials: a link that was replaced reports its close to nobody */
@@ -87,6 +95,7 @@ export class FabricConnection {
   private readonly control: ControlRequests;
   private readonly heartbeat: Heartbeat;
   private readonly backoff: ReconnectBackoff;
+  private readonly choice = new SentinelChoice();
   private readonly inbox: VerifiedInbox;
   private readonly attachWaiters = new Set<() => void>();
   private readonly signed: boolean;
@@ -254,46 +263,79 @@ export class FabricConnection {
 
   private async attachOnce(): Promise<void> {
     const plan = await this.opts.plan();
-    checkDialable(plan.url, this.opts.allowInsecureTransport === true);
     this.signer = plan.signer;
-    const generation = ++this.linkGeneration;
-    const link = await this.dial(
-      {
-        url: plan.url,
-        trustBundlePem: this.opts.trustBundlePem,
-        maxMessageBytes: (this.opts.maxFrameBytes ?? 1024 * 1024) * 2,
-        handshakeTimeoutMs: this.opts.controlTimeoutMs ?? 10_000,
-      },
-      {
-        onMessage: (data) => this.receive(data),
-        onError: (err) => this.opts.log.warn({ err: err.message }, "sentinel link error"),
-        onClose: (code, reason) => {
-          if (generation === this.linkGeneration) this.onLinkClosed(code, reason);
-        },
-      },
-    );
+    const { link, url } = await this.dialFirst(this.choice.order(plan.url, plan.urls));
     if (this.state === "closed") {
       link.terminate();
       throw new ConnectionError("closed", "connection closed");
     }
     this.link = link;
+    this.sentinelUrl = url;
     const attach = attachRequest(plan, this.signed);
     this.write(attach);
-    const session = sessionFrom(await this.control.answerTo(attach.id), this.limits);
+    let session: ReturnType<typeof sessionFrom>;
+    try {
+      session = sessionFrom(await this.control.answerTo(attach.id), this.limits);
+    } catch (err) {
+      // refused or silent (e.g. a sentinel cut off from the cluster state): try another next
+      this.choice.markFailed(url);
+      throw err;
+    }
+    const previousSid = this.sid;
     this.systemId = plan.systemId;
     this.path = session.path;
     this.sid = session.sid;
     this.sentinelSid = session.sentinelSid;
     this.sendLimits = session.sendLimits;
+    // before the state says attached: nothing may go out on what a changed sid invalidated
+    if (previousSid !== "") this.events.onReattached?.(previousSid === session.sid);
     this.state = "attached";
     this.backoff.reset();
+    this.choice.attached();
     this.heartbeat.start(session.heartbeatMs);
     for (const address of this.bound) await this.sendBind(address);
     this.opts.log.info(
-      { systemId: this.systemId, path: this.path, addresses: [...this.bound] },
+      { systemId: this.systemId, path: this.path, sentinel: url, addresses: [...this.bound] },
       "attached to sentinel",
     );
     this.wakeAttachWaiters();
+  }
+
+  /**
+   * Dials the URLs in turn until one answers: a dead sentinel of a cluster costs one refused
+   * connect, not a backoff period; each URL is dialled at most once per attempt.
+   */
+  private async dialFirst(urls: readonly string[]): Promise<{ link: NodeLink; url: string }> {
+    let failure: unknown;
+    for (const url of urls) {
+      checkDialable(url, this.opts.allowInsecureTransport === true);
+      const generation = ++this.linkGeneration;
+      try {
+        const link = await this.dial(
+          {
+            url,
+            trustBundlePem: this.opts.trustBundlePem,
+            maxMessageBytes: (this.opts.maxFrameBytes ?? 1024 * 1024) * 2,
+            handshakeTimeoutMs: this.opts.controlTimeoutMs ?? 10_000,
+          },
+          {
+            onMessage: (data) => this.receive(data),
+            onError: (err) => this.opts.log.warn({ err: err.message }, "sentinel link error"),
+            onClose: (code, reason) => {
+              if (generation === this.linkGeneration) this.onLinkClosed(code, reason);
+            },
+          },
+        );
+        return { link, url };
+      } catch (err) {
+        if (!(err instanceof ConnectionError) || err.code !== "connect_failed") throw err;
+        this.choice.markFailed(url);
+        failure = err;
+        if (urls.length > 1) this.opts.log.warn({ sentinel: url, err: err.message }, "sentinel unreachable");
+        if (this.state === "closed") break;
+      }
+    }
+    throw failure ?? new ConnectionError("connect_failed", "no sentinel to dial");
   }
 
   private async sendBind(address: string): Promise<void> {
@@ -311,7 +353,8 @@ export class FabricConnection {
     this.control.rejectAll(new ConnectionError("disconnected", `sentinel link closed (${code} ${reason})`));
     if (this.state !== "attached") return;
     this.state = "reconnecting";
-    this.opts.log.warn({ code, reason }, "sentinel link lost");
+    this.choice.markFailed(this.sentinelUrl);
+    this.opts.log.warn({ code, reason, sentinel: this.sentinelUrl }, "sentinel link lost");
     this.events.onDisconnected(`sentinel link closed (${code})`);
     void this.reconnectLoop();
   }

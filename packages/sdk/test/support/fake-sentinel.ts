@@ -18,6 +18,7 @@ import {
   sidFromPath,
 } from "@fame/protocol";
 import type { ChannelSettings } from "../../src/channel/channel-manager.js";
+import { ConnectionError } from "../../src/connection/connection-error.js";
 import type { LinkDialer, LinkHandlers, NodeLink } from "../../src/connection/node-link.js";
 import { connectFabric, type Fabric } from "../../src/fabric.js";
 import { nodeConfigFromEnv } from "../../src/index.js";
@@ -50,6 +51,8 @@ class FakeLink implements NodeLink {
     private readonly sentinel: FakeSentinel,
     readonly handlers: LinkHandlers,
     readonly name: string,
+    /** the URL it was dialled at: which member of a cluster it reached */
+    readonly url: string,
   ) {}
 
   send(text: string): void {
@@ -95,22 +98,47 @@ export class FakeSentinel {
   refuseAttach: ErrorCode | undefined;
   /** the frame limit announced at attach (none: the nodes keep their own 1 MiB) */
   maxFrameBytes: number | undefined;
-  /** channel pins: which node accepted each cid (as the real sentinel keeps them) */
-  private readonly pins = new Map<string, Attached>();
+  /** channel pins: the path of the node that accepted each cid (a cluster keeps them by identity) */
+  private readonly pins = new Map<string, string>();
   /** links dialled so far, per node name */
   readonly dials = new Map<string, number>();
+  /** every dial in order, refused ones included: which node tried which URL */
+  readonly dialed: { name: string; url: string; refused: boolean }[] = [];
+  /**
+   * URLs where nobody listens (a cluster member that is down): dials fail as connection refused.
+   * One fake stands for a whole cluster whose members share state (pins), as the KV makes them.
+   */
+  readonly down = new Set<string>();
+  /** assigned paths are `<pathPrefix>/<systemId>`: change it to hand out new sids */
+  pathPrefix = "";
 
   /** the LinkDialer a node named `name` attaches with */
   dialer(name: string): LinkDialer {
-    return async (_target, handlers) => {
+    return async (target, handlers) => {
+      const refused = this.down.has(target.url);
+      this.dialed.push({ name, url: target.url, refused });
+      if (refused) throw new ConnectionError("connect_failed", `${target.url}: connect ECONNREFUSED`);
       this.dials.set(name, (this.dials.get(name) ?? 0) + 1);
-      return new FakeLink(this, handlers, name);
+      return new FakeLink(this, handlers, name, target.url);
     };
   }
 
+  /** the member at `url` dies: its links drop and it refuses dials until `revive(url)` */
+  kill(url: string): void {
+    this.down.add(url);
+    for (const n of this.nodes.values()) if (n.link.url === url) n.link.cut(1006, "");
+  }
+
+  revive(url: string): void {
+    this.down.delete(url);
+  }
+
+  /** node `name` as last attached (an earlier attach under another path may linger, its link closed) */
   node(name: string): Attached {
-    for (const n of this.nodes.values()) if (n.name === name) return n;
-    throw new Error(`${name} is not attached`);
+    let found: Attached | undefined;
+    for (const n of this.nodes.values()) if (n.name === name) found = n;
+    if (found === undefined) throw new Error(`${name} is not attached`);
+    return found;
   }
 
   /** envelopes node `name` sent whose frame is of `type` */
@@ -155,7 +183,7 @@ export class FakeSentinel {
         );
         return;
       }
-      const path = `/${frame.systemId}`;
+      const path = `${this.pathPrefix}/${frame.systemId}`;
       const attached: Attached = {
         name: link.name,
         path,
@@ -191,7 +219,9 @@ export class FakeSentinel {
         node.bound.delete(frame.address);
         return;
       case "KeyRequest": {
-        const owner = [...this.nodes.values()].find((n) => n.keys.some((k) => k.kid === frame.kid));
+        const owner = [...this.nodes.values()].find(
+          (n) => n.link.open && n.keys.some((k) => k.kid === frame.kid),
+        );
         this.reply(node, {
           corrId: env.id,
           frame: owner
@@ -213,7 +243,7 @@ export class FakeSentinel {
     const cid = env.sec?.enc?.cid;
     if (cid !== undefined && !isPhysical(env.to)) {
       // a client's channel data follows the channel's pin; with its replica gone, channel_unknown
-      const pinned = this.pins.get(cid);
+      const pinned = this.nodes.get(this.pins.get(cid) ?? "");
       if (pinned?.link.open) pinned.link.deliver(text);
       else this.nack(env, "channel_unknown", true);
       return;
@@ -223,7 +253,7 @@ export class FakeSentinel {
       if (env.frame.type !== "DeliveryAck") this.nack(env, "no_route", true);
       return;
     }
-    if (env.frame.type === "SecureOpen") this.pins.set(env.frame.cid, to);
+    if (env.frame.type === "SecureOpen") this.pins.set(env.frame.cid, to.path);
     to.link.deliver(text);
   }
 
