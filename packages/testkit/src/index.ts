@@ -8,6 +8,14 @@ export {
   REPO_ROOT,
   startFabricStack,
 } from "./fabric-stack.js";
+export {
+  type NatsCluster,
+  type NatsServer,
+  type NatsServerOptions,
+  natsServerBinary,
+  startNatsCluster,
+  startNatsServer,
+} from "./nats-servers.js";
 export { type ProcessSpec, pidAlive, type RunningProcess, startProcess, stopAll } from "./processes.js";
 export {
   admitRawNode,

@@ -1,0 +1,176 @@
+import type { StorageSettings } from "@fame/config";
+import type { Logger } from "@fame/logger";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { assembleFabricState } from "../assemble.js";
+import type { Bucket, BucketSpec } from "../bucket.js";
+import { bucketSpecs } from "../bucket-specs.js";
+import { isStateUnavailable, StateUnavailableError } from "../errors.js";
+import { DEFAULT_TIMEOUT_MS, type FabricStateOptions } from "../options.js";
+import type { FabricState, StateBus } from "../types.js";
+import { NatsBucket } from "./nats-bucket.js";
+import { NatsLink } from "./nats-link.js";
+
+type NatsSettings = Extract<StorageSettings, { profile: "nats" }>;
+
+/** pause between attempts to bring the watches back after NATS returns */
+const RECOVER_PAUSE_MS = 500;
+
+async function connectNats(settings: NatsSettings, opts: FabricStateOptions, timeoutMs: number) {
+  const auth =
+    settings.auth === undefined
+      ? {}
+      : settings.auth.kind === "token"
+        ? { token: settings.auth.token }
+        : { user: settings.auth.user, pass: settings.auth.pass };
+  try {
+    return await connect({
+      servers: settings.servers,
+      name: opts.name ?? "fame-state",
+      ...auth,
+      timeout: Math.max(timeoutMs, 2_000),
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      reconnectJitter: 100,
+      // a dead server is noticed within ~3 s even when the TCP connection does not break
+      pingInterval: 1_000,
+      maxPingOut: 3,
+    });
+  } catch (err) {
+    throw new StateUnavailableError(
+      `cannot connect to NATS at ${settings.servers.join(",")}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+function busOf(nc: NatsConnection): StateBus {
+  return {
+    publish: (subject, data) => nc.publish(subject, data),
+    subscribe(subject, cb) {
+      const sub = nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err === null) cb(msg.data);
+        },
+      });
+      return () => sub.unsubscribe();
+    },
+  };
+}
+
+/**
+ * The shared state in NATS JetStream KV: one bucket per concern, named `fame_<cluster>_<name>`,
+ * created when absent with the configured replicas. Resolves once every cache is current.
+ */
+export async function openNatsFabricState(
+  settings: NatsSettings,
+  log: Logger,
+  opts: FabricStateOptions = {},
+): Promise<FabricState> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const nc = await connectNats(settings, opts, timeoutMs);
+  const link = new NatsLink((err) => log.error({ err }, "shared state status listener failed"));
+  const specs = bucketSpecs(opts);
+  const kvm = new Kvm(jetstream(nc, { timeout: timeoutMs }));
+  const buckets = new Map<string, NatsBucket<unknown>>();
+  try {
+    await Promise.all(
+      Object.values(specs).map(async (spec: BucketSpec<unknown>) => {
+        const kv = await kvm.create(`fame_${settings.clusterId}_${spec.name}`, {
+          replicas: settings.replicas,
+          history: 1,
+          ttl: spec.maxAgeMs,
+          maxValueSize: spec.maxValueBytes,
+          timeout: timeoutMs,
+        });
+        const bucket = new NatsBucket(kv, spec, link, timeoutMs, log);
+        await bucket.watch();
+        buckets.set(spec.name, bucket);
+      }),
+    );
+  } catch (err) {
+    link.closed = true;
+    for (const b of buckets.values()) b.close();
+    await nc.close().catch(() => {});
+    if (err instanceof StateUnavailableError) throw err;
+    throw new StateUnavailableError(`cannot open the shared state buckets: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+
+  let recovering = false;
+  const recover = async () => {
+    if (recovering) return;
+    recovering = true;
+    try {
+      // bounded by close(): each attempt waits for a connection and a JetStream answer
+      while (!link.closed && link.status.state !== "ok") {
+        if (link.connected) {
+          try {
+            await Promise.all([...buckets.values()].map((b) => b.watch()));
+            link.ok();
+            log.info("shared state available again (NATS)");
+            break;
+          } catch (err) {
+            log.debug({ err }, "shared state: NATS not ready yet");
+          }
+        }
+        await new Promise((r) => setTimeout(r, RECOVER_PAUSE_MS));
+      }
+    } finally {
+      recovering = false;
+    }
+  };
+  link.recover = () => void recover();
+
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect" || s.type === "staleConnection") {
+        link.connected = false;
+        if (link.status.state === "ok")
+          log.warn({ event: s.type }, "shared state unavailable: NATS connection lost");
+        link.unavailable(`NATS ${s.type}`);
+      } else if (s.type === "reconnect") {
+        link.connected = true;
+        log.info({ server: s.server }, "NATS reconnected; resyncing shared state");
+        // the watches' consumers may be gone with the server: start them again
+        link.unavailable("resyncing after NATS reconnect");
+        link.recover();
+      }
+    }
+  })().catch((err) => log.error({ err }, "NATS status loop failed"));
+
+  link.onStatus((s) => {
+    if (s.state === "unavailable" && link.connected && !link.closed) {
+      log.warn({ reason: s.reason }, "shared state unavailable");
+    }
+  });
+
+  const open = <V>(spec: BucketSpec<V>): Bucket<V> => buckets.get(spec.name) as unknown as Bucket<V>;
+  return assembleFabricState(
+    settings.clusterId,
+    specs,
+    open,
+    {
+      profile: "nats",
+      bus: busOf(nc),
+      get status() {
+        return link.status;
+      },
+      onStatus: (cb) => link.onStatus(cb),
+      async close() {
+        link.closed = true;
+        for (const b of buckets.values()) b.close();
+        await nc.close().catch((err: unknown) => log.debug({ err }, "NATS close"));
+      },
+    },
+    // a partition fails every refresh: its transition is logged once, not each failure
+    (err) =>
+      isStateUnavailable(err)
+        ? log.debug({ err }, "shared state refresh failed")
+        : log.warn({ err }, "shared state refresh failed"),
+  );
+}
