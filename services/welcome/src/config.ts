@@ -1,11 +1,15 @@
 import { join } from "node:path";
 import {
   ConfigError,
+  clusterAudience,
+  loadYamlConfig,
   readBool,
   readInt,
   readPort,
+  readStorageSettings,
   readString,
   readUrl,
+  type StorageSettings,
   withoutTrailingSlash,
 } from "@fame/config";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service/tls";
@@ -27,8 +31,10 @@ import {
   type VerificationKeys,
 } from "@fame/identity";
 import type { Logger } from "@fame/logger";
+import type { FabricStateOptions } from "@fame/state";
 import { createLocalJWKSet } from "jose";
 import { remoteAccessTokenKeys } from "./access-token-keys.js";
+import { loadNodeIdKey } from "./node-id.js";
 import type { PlacementStrategy } from "./placement.js";
 
 export interface WelcomeConfig {
@@ -54,7 +60,21 @@ export interface WelcomeConfig {
   /** honour a caller-proposed systemId (renewals keeping their identity); default false */
   allowClientSystemId?: boolean;
   placement?: PlacementStrategy;
+  /** a cluster of sentinels (FAME_STORAGE_PROFILE=nats); absent: one sentinel, as always */
+  cluster?: WelcomeCluster | undefined;
   logger?: Logger;
+}
+
+/** What Welcome needs to admit nodes into a cluster of sentinels. */
+export interface WelcomeCluster {
+  /** paths are `/<clusterId>/<systemId>` */
+  clusterId: string;
+  /** where the sentinels advertise themselves (the cluster's shared state) */
+  storage: StorageSettings;
+  /** HMAC key of the stable systemIds (FAME_WELCOME_NODE_ID_KEY_FILE); secret */
+  nodeIdKey: Uint8Array;
+  /** tuning of the shared state (tests: a memory hub shared with the sentinels) */
+  stateOptions?: FabricStateOptions;
 }
 
 export const DEFAULT_WELCOME_PORT = 8444;
@@ -71,6 +91,8 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
   );
   const sentinelId = readString(env["FAME_SENTINEL_ID"], "FAME_SENTINEL_ID", "sentinel0");
   if (!isSystemId(sentinelId)) throw new ConfigError("FAME_SENTINEL_ID", "must match [A-Za-z0-9_]{1,64}");
+  const storage = readStorageSettings(env, loadYamlConfig(env).tree);
+  const cluster = storage.profile === "nats" ? clusterFromEnv(env, storage, certsDir) : undefined;
   const caBase = readUrl(env["FAME_CA_SERVICE_URL"], "FAME_CA_SERVICE_URL", {
     fallback: DEFAULT_CA_SERVICE_URL,
     protocols: devInsecure(env) ? ["https:", "http:"] : ["https:"],
@@ -95,10 +117,11 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
         max: 300,
       }),
     },
+    // every sentinel of a cluster accepts the tickets issued for the cluster
     sentinelAudience: readString(
       env["FAME_SENTINEL_AUDIENCE"],
       "FAME_SENTINEL_AUDIENCE",
-      DEFAULT_SENTINEL_AUDIENCE,
+      cluster ? clusterAudience(cluster.clusterId) : DEFAULT_SENTINEL_AUDIENCE,
     ),
     sentinelId,
     ticketTtlSec: ttl(env, "FAME_WELCOME_TICKET_TTL_SEC"),
@@ -123,12 +146,40 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
       "*.domain patterns",
     ),
     accessPolicy: policyFromEnv(env),
-    allowClientSystemId: readBool(
-      env["FAME_WELCOME_ALLOW_CLIENT_SYSTEM_ID"],
-      "FAME_WELCOME_ALLOW_CLIENT_SYSTEM_ID",
-      false,
-    ),
+    allowClientSystemId: allowClientSystemId(env, cluster !== undefined),
+    cluster,
   };
+}
+
+function clusterFromEnv(env: NodeJS.ProcessEnv, storage: StorageSettings, certsDir: string): WelcomeCluster {
+  const keyFile = readString(
+    env["FAME_WELCOME_NODE_ID_KEY_FILE"],
+    "FAME_WELCOME_NODE_ID_KEY_FILE",
+    join(certsDir, "secrets", "welcome-node-id-key"),
+  );
+  return {
+    clusterId: storage.clusterId,
+    storage,
+    nodeIdKey: loadNodeIdKey(keyFile, "FAME_WELCOME_NODE_ID_KEY_FILE"),
+  };
+}
+
+/**
+ * A caller-proposed systemId is a single sentinel's renewal aid; in a cluster the id is derived
+ * from the principal, and honouring a proposal would let one principal take another's path.
+ */
+function allowClientSystemId(env: NodeJS.ProcessEnv, cluster: boolean): boolean {
+  const allowed = readBool(
+    env["FAME_WELCOME_ALLOW_CLIENT_SYSTEM_ID"],
+    "FAME_WELCOME_ALLOW_CLIENT_SYSTEM_ID",
+    false,
+  );
+  if (allowed && cluster)
+    throw new ConfigError(
+      "FAME_WELCOME_ALLOW_CLIENT_SYSTEM_ID",
+      "cannot be used with FAME_STORAGE_PROFILE=nats: a cluster derives each node's systemId from its principal",
+    );
+  return allowed;
 }
 
 /** The access policy file, when FAME_POLICY_FILE names one; a defect stops the start (exit 2). */

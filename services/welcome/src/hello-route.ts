@@ -10,6 +10,7 @@ import {
 } from "@fame/identity";
 import { sidFromPath } from "@fame/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { NoLiveSentinelError } from "./cluster-placement.js";
 import { HelloShapeError, parseHelloRequest } from "./hello-request.js";
 import type { LogicalPolicy } from "./logical-policy.js";
 import type { PlacementStrategy } from "./placement.js";
@@ -39,7 +40,8 @@ export interface HelloResponse {
   sid: string;
   acceptedLogicals: string[];
   attachTicket: string;
-  transport: { url: string };
+  /** `urls` in a cluster: every live sentinel, `url` (where the node was placed) first */
+  transport: { url: string; urls?: string[] };
   caGrant: { url: string; token: string; expiresAt: string };
   /** when the attach ticket expires (ISO 8601) */
   expiresAt: string;
@@ -91,11 +93,20 @@ export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
       return sendWelcomeError(reply, 403, "logical_not_allowed", `${decision.refused}: ${decision.reason}`);
     }
 
-    const { systemId, assignedPath } = deps.placement.place({
-      clientId,
-      instanceId: hello.instanceId,
-      ...(deps.allowClientSystemId && hello.systemId !== undefined ? { systemId: hello.systemId } : {}),
-    });
+    let placement: ReturnType<PlacementStrategy["place"]>;
+    try {
+      placement = deps.placement.place({
+        clientId,
+        instanceId: hello.instanceId,
+        ...(deps.allowClientSystemId && hello.systemId !== undefined ? { systemId: hello.systemId } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof NoLiveSentinelError)) throw err;
+      req.log.warn({ event: "hello_refused", client_id: clientId, error: "no_live_sentinel" }, err.message);
+      return sendWelcomeError(reply, 503, "temporarily_unavailable", err.message, err.retryAfterSec);
+    }
+    const { systemId, assignedPath } = placement;
+    const transport = placement.transport ?? { url: deps.transportUrl };
     const identity = {
       systemId,
       assignedPath,
@@ -124,6 +135,7 @@ export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
         instance_id: hello.instanceId,
         logicals: decision.accepted,
         capabilities: hello.capabilities,
+        ...(placement.transport ? { sentinel_url: transport.url } : {}),
         ticket_jti: ticket.claims.jti,
         grant_jti: grant.claims.jti,
         proposed_system_id_ignored: hello.systemId !== undefined && !deps.allowClientSystemId,
@@ -136,7 +148,7 @@ export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
       sid: sidFromPath(assignedPath),
       acceptedLogicals: decision.accepted,
       attachTicket: ticket.token,
-      transport: { url: deps.transportUrl },
+      transport,
       caGrant: { url: deps.caSignUrl, token: grant.token, expiresAt: iso(grant.claims.exp) },
       expiresAt: iso(ticket.claims.exp),
     };

@@ -10,9 +10,11 @@ export interface PlacementRequest {
 export interface Placement {
   systemId: string;
   assignedPath: string;
+  /** where the node attaches (a cluster): its sentinel and every live one, preferred first */
+  transport?: { url: string; urls: string[] };
 }
 
-/** Decides where in the fabric tree a node attaches. One sentinel today; a pool later. */
+/** Decides where in the fabric tree a node attaches: one sentinel, or a cluster's (ClusterPlacement). */
 export interface PlacementStrategy {
   place(req: PlacementRequest): Placement;
 }
