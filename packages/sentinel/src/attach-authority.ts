@@ -7,9 +7,11 @@ import {
   sidFromPath,
   signingInput,
 } from "@fame/protocol";
+import { isStateUnavailable } from "@fame/state";
 import type { NodeKey } from "./node-session.js";
 import { sameSecret } from "./same-secret.js";
 import type { AdmissionProfile, SecurityProfile } from "./sentinel-config.js";
+import type { SharedState } from "./shared-state.js";
 
 /** What a verified attach ticket says about the node (Welcome's decision). */
 export interface TicketGrant {
@@ -67,6 +69,12 @@ export interface AttachAuthorityOptions {
   trustDomain?: string | undefined;
   verifiers?: AttachVerifiers;
   backend?: CryptoBackend;
+  /**
+   * A cluster's shared state: nodes are placed under `/<clusterId>/` (tickets of the cluster are
+   * valid at every sentinel of it) and a ticket is spent in the cluster-wide ledger, so it works
+   * once across all sentinels. Undefined: one sentinel, paths under `/<sentinelId>/`.
+   */
+  shared?: SharedState | undefined;
 }
 
 const refuse = (code: ErrorCode, reason: string): AttachDecision => ({ ok: false, code, reason });
@@ -78,12 +86,12 @@ const refuse = (code: ErrorCode, reason: string): AttachDecision => ({ ok: false
  */
 export class AttachAuthority {
   private readonly backend: CryptoBackend;
-  /** the first segment every path placed under this sentinel starts with */
+  /** the first segment every path placed under this sentinel (or its cluster) starts with */
   private readonly ownPrefix: string;
 
   constructor(private readonly opts: AttachAuthorityOptions) {
     this.backend = opts.backend ?? defaultBackend();
-    this.ownPrefix = `/${opts.sentinelId}/`;
+    this.ownPrefix = `/${opts.shared?.clusterId ?? opts.sentinelId}/`;
     if (opts.admissionProfile === "welcome" && !opts.verifiers)
       throw new Error("welcome admission needs verifiers");
     if (opts.securityProfile === "strict-overlay" && !opts.verifiers)
@@ -92,6 +100,9 @@ export class AttachAuthority {
 
   async decide(env: Envelope<NodeAttach>): Promise<AttachDecision> {
     const frame = env.frame;
+    // A node the cluster cannot record (ticket, directory) would be known to this sentinel only.
+    const down = this.opts.shared?.refusal("attach");
+    if (down !== undefined) return refuse(down.code, down.reason);
     let grant: { systemId: string; instanceId: string; assignedPath: string; acceptedLogicals: string[] };
     let ticketToSpend: TicketGrant | undefined;
     let clientId: string | undefined;
@@ -108,11 +119,14 @@ export class AttachAuthority {
           return refuse("ticket_invalid", "ticket names another systemId");
         if (ticket.instanceId !== frame.instanceId)
           return refuse("ticket_invalid", "ticket names another instanceId");
-        // Sentinels may share a ticket audience; a ticket places its node under one of them only.
+        // Sentinels may share a ticket audience; a ticket places its node under one of them
+        // (or, in a cluster, under the cluster) only.
         if (!ticket.assignedPath.startsWith(this.ownPrefix))
           return refuse(
             "ticket_invalid",
-            `ticket was issued for another sentinel, not ${this.opts.sentinelId}`,
+            this.opts.shared
+              ? `ticket was issued for another cluster, not ${this.opts.shared.clusterId}`
+              : `ticket was issued for another sentinel, not ${this.opts.sentinelId}`,
           );
         grant = ticket;
         ticketToSpend = ticket;
@@ -140,11 +154,10 @@ export class AttachAuthority {
     if (!Array.isArray(keys)) return keys;
     // Spent only once the attach has proven everything else: a forged attach
     // (someone else's ticket, no key) must not burn the owner's ticket.
-    if (
-      ticketToSpend &&
-      !this.opts.verifiers!.firstUse(ticketToSpend.jti, ticketToSpend.instanceId, ticketToSpend.exp)
-    ) {
-      return refuse("ticket_replayed", "attach ticket already used");
+    if (ticketToSpend) {
+      const spent = await this.spend(ticketToSpend);
+      if (spent === false) return refuse("ticket_replayed", "attach ticket already used");
+      if (spent !== true) return spent;
     }
     return {
       ok: true,
@@ -158,12 +171,29 @@ export class AttachAuthority {
     };
   }
 
-  /** direct/none: the sentinel places the node itself under its own path */
+  /**
+   * True the first time the ticket is used: in this sentinel's replay guard, or in a cluster the
+   * ledger every sentinel shares (the KV decides; of two sentinels racing, one wins). A refusal
+   * when the ledger cannot record it.
+   */
+  private async spend(ticket: TicketGrant): Promise<boolean | AttachDecision> {
+    const shared = this.opts.shared;
+    if (shared === undefined) return this.opts.verifiers!.firstUse(ticket.jti, ticket.instanceId, ticket.exp);
+    try {
+      return await shared.fabric.tickets.spend(ticket.jti, ticket.exp * 1000);
+    } catch (err) {
+      if (!isStateUnavailable(err)) throw err;
+      const r = shared.refuse("attach");
+      return refuse(r.code, r.reason);
+    }
+  }
+
+  /** direct/none: the sentinel places the node itself under its own path (or its cluster's) */
   private selfGrant(frame: NodeAttach) {
     return {
       systemId: frame.systemId,
       instanceId: frame.instanceId,
-      assignedPath: `/${this.opts.sentinelId}/${frame.systemId}`,
+      assignedPath: `${this.ownPrefix}${frame.systemId}`,
       acceptedLogicals: frame.logicals,
     };
   }

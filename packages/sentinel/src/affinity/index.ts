@@ -8,6 +8,7 @@ export {
 export {
   type Placement,
   PoolRouter,
+  type PoolRouterCluster,
   type PoolRouterDeps,
   type Refusal,
   type RoutedNode,
@@ -30,3 +31,5 @@ export {
   type SessionTableCounts,
   type SessionTableOptions,
 } from "./session-table.js";
+export { SharedElection, type SharedElectionDeps } from "./shared-election.js";
+export { SharedSessions, sessionKey } from "./shared-sessions.js";

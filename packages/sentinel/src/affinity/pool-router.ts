@@ -10,6 +10,7 @@ import type { Envelope, ErrorCode } from "@fame/protocol";
 import { checkHealthReplyPath, type PoolPolicy } from "../pool-policy.js";
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerName } from "../routing/load-balancer.js";
 import type { ReplicaPool } from "../routing/replica-pool.js";
+import type { SharedState } from "../shared-state.js";
 import { ActiveElection } from "./active-election.js";
 import { GracePeriods } from "./grace-periods.js";
 import { HealthChecker } from "./health-checker.js";
@@ -18,6 +19,8 @@ import { PendingSessionEnds } from "./session-ends.js";
 import { readSessionMeta, type SessionMeta } from "./session-meta.js";
 import { placeExclusiveSession, placeSession } from "./session-placement.js";
 import { SessionTable } from "./session-table.js";
+import { SharedElection } from "./shared-election.js";
+import { SharedSessions } from "./shared-sessions.js";
 
 export interface RoutedNode {
   id: string;
@@ -40,6 +43,17 @@ export interface PoolRouterDeps<N extends RoutedNode> {
   sendProbe?: (nodeId: string, env: Envelope) => boolean;
   /** the balancer of pools whose policy names none, and of pools without a policy; default round_robin */
   loadBalancing?: LoadBalancerName;
+  /**
+   * A cluster: single-active leases and session placements live in the shared state, and a
+   * new session is refused (state_unavailable) while that state cannot record it.
+   */
+  cluster?: PoolRouterCluster | undefined;
+}
+
+export interface PoolRouterCluster {
+  shared: SharedState;
+  /** true when the node is attached to this sentinel */
+  isLocal: (nodeId: string) => boolean;
 }
 
 interface PolicyState<N extends RoutedNode> {
@@ -69,7 +83,9 @@ export class PoolRouter<N extends RoutedNode> {
   readonly hasSingleActive: boolean;
   private readonly policies = new Map<string, PolicyState<N>>();
   private readonly stats = new PoolStats();
-  private readonly election = new ActiveElection();
+  private readonly election: ActiveElection | SharedElection;
+  /** the cluster's session placements; undefined on a single sentinel */
+  private readonly shared: SharedSessions | undefined;
   private readonly grace: GracePeriods;
   private readonly fallback: LoadBalancer<N>;
   private readonly pendingEnds: PendingSessionEnds;
@@ -81,10 +97,21 @@ export class PoolRouter<N extends RoutedNode> {
   ) {
     this.now = deps.now ?? Date.now;
     this.grace = new GracePeriods(this.now);
-    this.pendingEnds = new PendingSessionEnds(this.now, (address, sessionId) =>
-      this.policies.get(address)?.sessions?.end(sessionId),
-    );
+    this.pendingEnds = new PendingSessionEnds(this.now, (address, sessionId) => {
+      this.policies.get(address)?.sessions?.end(sessionId);
+      this.shared?.ended(address, sessionId);
+    });
     this.fallback = createLoadBalancer<N>(deps.loadBalancing ?? "round_robin");
+    const cluster = deps.cluster;
+    this.election =
+      cluster === undefined
+        ? new ActiveElection()
+        : new SharedElection({
+            store: cluster.shared.fabric.elections,
+            sentinelId: deps.sentinelId,
+            isLocal: cluster.isLocal,
+            log: deps.log,
+          });
     // Probe answers come back to health@/<sentinel id>: refuse at start rather than at the first probe.
     checkHealthReplyPath(policies, deps.sentinelId, "sentinelId");
     for (const policy of policies) {
@@ -103,6 +130,19 @@ export class PoolRouter<N extends RoutedNode> {
       });
     }
     this.hasSingleActive = policies.some((p) => p.mode === "single-active");
+    this.shared =
+      cluster !== undefined && policies.some((p) => p.affinity === "session")
+        ? new SharedSessions(
+            cluster.shared.fabric.sessions,
+            (address) => {
+              const state = this.policies.get(address);
+              return state?.sessions === undefined
+                ? undefined
+                : { table: state.sessions, ttlMs: state.policy.affinityTtlSec * 1000 };
+            },
+            deps.log,
+          )
+        : undefined;
     const send = deps.sendProbe;
     this.health =
       send !== undefined && policies.some((p) => p.healthCheck !== undefined)
@@ -123,6 +163,14 @@ export class PoolRouter<N extends RoutedNode> {
   /** `session-id` / `session-end` of an envelope, or a refusal for malformed values. */
   sessionMeta(meta: Envelope["meta"]): SessionMeta | Refusal {
     return readSessionMeta(meta);
+  }
+
+  /**
+   * A new channel in a cluster whose shared state cannot record its pin: refused up front with
+   * state_unavailable (counted), rather than after the replica did the handshake.
+   */
+  refuseUnrecordedOpen(): Refusal | undefined {
+    return this.deps.cluster?.shared.refusal("open");
   }
 
   /** No member at all: single-active pools say NOT_ACTIVE (a standby may come), others no_route. */
@@ -147,7 +195,10 @@ export class PoolRouter<N extends RoutedNode> {
     const state = this.policies.get(address);
     const table = state?.sessions;
     if (table === undefined) return undefined;
-    const holder = table.ownerOf(sessionId);
+    // a session placed through another sentinel of the cluster has the same owner here
+    const holder =
+      table.ownerOf(sessionId) ??
+      this.shared?.ownerOf(address, sessionId, state!.policy.affinityTtlSec * 1000);
     if (holder !== undefined) return holder === owner ? undefined : SESSION_NOT_OWNED;
     if (state!.policy.exclusive && table.heldBy(owner) >= maxExclusive) return TOO_MANY_CLIENT_SESSIONS;
     return undefined;
@@ -211,15 +262,19 @@ export class PoolRouter<N extends RoutedNode> {
     const table = state.sessions;
     if (table === undefined || sessionId === undefined) return undefined;
     const counters = this.stats.countersOf(address);
-    const entry = table.get(sessionId);
+    const ttlMs = state.policy.affinityTtlSec * 1000;
+    const entry = table.get(sessionId) ?? this.shared?.adopt(address, table, sessionId, ttlMs);
     if (entry?.replicaId === replicaId) {
       table.touch(entry);
+      this.shared?.touched(address, entry, ttlMs);
       counters.stickyHits++;
     } else if (entry?.replicaId !== undefined) {
       counters.stickyViolations++;
     } else if (!state.policy.exclusive || table.countFor(replicaId) === 0) {
       // The session expired (or its placement was lost) while the channel lived on: follow it.
-      table.place(sessionId, replicaId, owner);
+      const placed = table.place(sessionId, replicaId, owner);
+      if (this.deps.cluster?.shared.available)
+        this.shared?.record(address, table, placed, entry === undefined);
       if (entry === undefined) counters.stickyMisses++;
       else counters.stickyViolations++;
     } else {
@@ -267,7 +322,10 @@ export class PoolRouter<N extends RoutedNode> {
     const waits =
       reply !== undefined &&
       this.pendingEnds.wait(address, session.sessionId, replicaId, reply.requesterId, reply.corrId, ttlMs);
-    if (!waits) table.end(session.sessionId);
+    if (!waits) {
+      table.end(session.sessionId);
+      this.shared?.ended(address, session.sessionId);
+    }
   }
 
   /** A final reply from `replicaId` to `requesterId` for `corrId` passed the sentinel. */
@@ -316,6 +374,19 @@ export class PoolRouter<N extends RoutedNode> {
     }
   }
 
+  /**
+   * Periodic in a cluster (every second): renew the single-active leases held here, give up
+   * those of members no longer eligible, claim pools nobody holds. Nothing on a single sentinel.
+   */
+  tickElections(): void {
+    const election = this.election;
+    if (!(election instanceof SharedElection) || !this.hasSingleActive) return;
+    const addresses: string[] = [];
+    for (const { policy } of this.policies.values())
+      if (policy.mode === "single-active") addresses.push(policy.address);
+    election.tick(addresses, this.deps.resolve);
+  }
+
   /** Expire idle sessions and overdue session ends (bounded work). */
   sweep(): void {
     for (const state of this.policies.values()) state.sessions?.sweep(SWEEP_WORK);
@@ -354,15 +425,20 @@ export class PoolRouter<N extends RoutedNode> {
     owner: string,
   ): Placement<N> {
     const counters = this.stats.countersOf(address);
-    const entry = table.get(sessionId);
+    const ttlMs = state.policy.affinityTtlSec * 1000;
+    const entry = table.get(sessionId) ?? this.shared?.adopt(address, table, sessionId, ttlMs);
     if (entry?.replicaId !== undefined) {
       const member = pool.member(entry.replicaId);
       if (member !== undefined && this.grace.within(address, member, state.policy)) {
         table.touch(entry);
+        this.shared?.touched(address, entry, ttlMs);
         counters.stickyHits++;
         return { kind: "node", node: member.node };
       }
     }
+    // placing (or moving) a session in a cluster leaves a record the others must see
+    const down = this.deps.cluster?.shared.refusal("session");
+    if (down !== undefined) return { kind: "refuse", code: down.code, reason: down.reason };
     const load = (id: string) => table.countFor(id);
     const node = state.policy.exclusive
       ? placeExclusiveSession(sessionId, pool, load)
@@ -383,7 +459,8 @@ export class PoolRouter<N extends RoutedNode> {
       counters.stickyViolations++;
       this.deps.log.info({ address, from: entry.replicaId ?? null, to: node.id }, "session moved");
     }
-    table.place(sessionId, node.id, owner);
+    const placed = table.place(sessionId, node.id, owner);
+    this.shared?.record(address, table, placed, entry === undefined);
     return { kind: "node", node };
   }
 
