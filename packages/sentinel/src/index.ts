@@ -7,6 +7,21 @@ export {
   type TicketGrant,
   type VerifiedChain,
 } from "./attach-authority.js";
+export type { ClusterRouteCounters } from "./cluster/cluster-route.js";
+export {
+  type Attested,
+  decodeForward,
+  encodeForward,
+  type ForwardHeader,
+  type ForwardKind,
+} from "./cluster/forward-frame.js";
+export type { ClusterWiring } from "./cluster/sentinel-cluster.js";
+export {
+  BusSentinelLinks,
+  SENTINEL_SUBJECT_PREFIX,
+  type SentinelLinks,
+  sentinelSubject,
+} from "./cluster/sentinel-links.js";
 export { type InflightEntry, InflightTracker } from "./inflight-tracker.js";
 export * from "./limits/index.js";
 export * from "./metrics/index.js";

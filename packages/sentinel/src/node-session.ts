@@ -26,6 +26,12 @@ export interface NodeKey {
 
 export type SessionState = "attaching" | "attached" | "closed";
 
+/** Where a remote session's node is attached: the sentinel frames for it are published to. */
+export interface RemotePeer {
+  /** the sentinel the node is attached to; changes when the node moves */
+  owner: string;
+}
+
 /** One attached (or attaching) node connection. */
 export class NodeSession {
   state: SessionState = "attaching";
@@ -61,6 +67,12 @@ export class NodeSession {
   readonly frames = new FrameBucket();
   readonly connectedAt: number;
   attachTimer: NodeJS.Timeout | undefined;
+  /**
+   * Set when this session stands for a node attached to another sentinel of the cluster
+   * (cluster/remote-session.ts): frames for it travel there. Undefined for every connection of
+   * this sentinel, and always without a cluster: routing pays one field check.
+   */
+  remote: RemotePeer | undefined = undefined;
 
   constructor(
     readonly connectionId: string,

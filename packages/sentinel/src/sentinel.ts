@@ -1,9 +1,17 @@
 import { type CryptoBackend, defaultBackend } from "@fame/crypto";
 import type { Logger } from "@fame/logger";
-import { DEFAULT_MAX_CLOCK_SKEW_MS, type Envelope, FreshnessWindow, resolveLimits } from "@fame/protocol";
+import {
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  type Envelope,
+  encodeEnvelope,
+  FreshnessWindow,
+  resolveLimits,
+} from "@fame/protocol";
 import type { Tracer } from "@fame/telemetry";
 import { PoolRouter } from "./affinity/index.js";
 import type { AttachAuthority } from "./attach-authority.js";
+import { pipelineInbox } from "./cluster/cluster-inbox.js";
+import { type ClusterWiring, SentinelCluster } from "./cluster/sentinel-cluster.js";
 import { type DashboardReading, readDashboard } from "./dashboard/dashboard-reading.js";
 import { InflightTracker } from "./inflight-tracker.js";
 import { LIMIT_DEFAULTS } from "./limits/defaults.js";
@@ -80,6 +88,11 @@ export interface SentinelDeps {
   showEnvelopes?: boolean;
   /** route spans for frames carrying a sampled hop traceparent (OTEL_* settings); none: no spans */
   tracer?: Tracer | undefined;
+  /**
+   * Storage `nats`: this sentinel is one of a cluster's (node directory, shared pins, links to
+   * the other sentinels). Undefined (storage `memory`): a single sentinel, as ever.
+   */
+  cluster?: ClusterWiring | undefined;
 }
 
 /**
@@ -117,6 +130,8 @@ export class Sentinel {
   private readonly teardown: SessionTeardown;
   private readonly sources: StatusSources;
   private readonly routeTrace: RouteTrace | undefined;
+  /** in a cluster: remote sessions, forwarding, the node directory; undefined on one sentinel */
+  readonly cluster: SentinelCluster | undefined;
 
   constructor(settings: SentinelSettings, deps: SentinelDeps) {
     const now = deps.now ?? Date.now;
@@ -133,6 +148,21 @@ export class Sentinel {
     this.now = now;
     this.stickiness = stickiness;
     this.directory = directory;
+    const backend = deps.backend ?? defaultBackend();
+    const cluster =
+      deps.cluster === undefined
+        ? undefined
+        : new SentinelCluster(deps.cluster, {
+            sentinelId: sid,
+            sessions: directory,
+            registry,
+            limits,
+            backend,
+            log,
+            now,
+          });
+    this.cluster = cluster;
+    if (cluster !== undefined) stickiness?.setSharedPins(cluster.pins);
 
     const deliver = new DeliverStage({ sid, counters, log, showEnvelopes });
     const affinity = new PoolRouter<NodeSession>(settings.pools ?? [], {
@@ -177,7 +207,7 @@ export class Sentinel {
       deliver,
       counters,
       log,
-      backend: deps.backend ?? defaultBackend(),
+      backend,
       now,
       securityProfile: settings.securityProfile,
       attachTimeoutMs: settings.attachTimeoutMs,
@@ -212,6 +242,7 @@ export class Sentinel {
       log,
       policy: deps.policy ?? OPEN_ACCESS,
       counters,
+      cluster,
     });
     const routeDeps = {
       sid,
@@ -267,6 +298,7 @@ export class Sentinel {
       physical: new PhysicalRoute(routeDeps),
       pools: new PoolRoute(routeDeps),
       deliver,
+      cluster: cluster?.route,
     });
     this.sources = {
       settings,
@@ -281,6 +313,17 @@ export class Sentinel {
       authzRefusals: authorizer instanceof FrameAuthorizer ? authorizer.refusals : undefined,
       routeTime: this.routeTime,
     };
+    cluster?.start(
+      pipelineInbox({
+        route: this.route,
+        deliver,
+        affinity,
+        stickiness,
+        teardown,
+        log,
+        dispatch: (sender, env, req) => this.dispatch(sender, env, req),
+      }),
+    );
   }
 
   get sessionCount(): number {
@@ -394,9 +437,17 @@ export class Sentinel {
     this.affinity.tickHealth();
   }
 
+  /** stop hearing the other sentinels and following the node directory (shutdown) */
+  leaveCluster(): void {
+    this.cluster?.stop();
+  }
+
   private forward(req: RouteRequest, target: NodeSession): void {
     req.routedTo = target;
-    this.deliver.forward(req, target);
+    // a replica on another sentinel: routing was decided here, where the client's state lives
+    if (target.remote !== undefined)
+      this.cluster!.route.forward("d", req.session, target, req.raw ?? encodeEnvelope(req.env));
+    else this.deliver.forward(req, target);
     this.account.routed(req, target);
   }
 }

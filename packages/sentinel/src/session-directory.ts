@@ -1,6 +1,15 @@
 import type { NodeSession } from "./node-session.js";
 import type { ReplicaDirectory } from "./stickiness/index.js";
 
+/** The cluster's side of the directory (cluster/sentinel-cluster.ts). */
+export interface ClusterNodes {
+  attached(session: NodeSession): void;
+  removed(session: NodeSession): void;
+  /** a node attached to another sentinel */
+  bySystemId(systemId: string): NodeSession | undefined;
+  bySid(sid: string): NodeSession | undefined;
+}
+
 /**
  * Every connection of the sentinel, and the attached ones by what names them: systemId (the
  * registry member id and the last segment of the physical path), sid (the envelope sender),
@@ -10,6 +19,12 @@ import type { ReplicaDirectory } from "./stickiness/index.js";
  * its replica proved at attach.
  */
 export class SessionDirectory implements ReplicaDirectory {
+  /**
+   * In a cluster: told of every attach and detach (the node directory announces them), and
+   * asked about replicas attached to other sentinels (AFT keys, sids). Undefined on a single
+   * sentinel.
+   */
+  cluster: ClusterNodes | undefined = undefined;
   private readonly connections = new Map<string, NodeSession>();
   private readonly systems = new Map<string, NodeSession>();
   private readonly sids = new Map<string, NodeSession>();
@@ -37,12 +52,16 @@ export class SessionDirectory implements ReplicaDirectory {
     this.systems.set(session.systemId, session);
     this.sids.set(session.sid, session);
     for (const kid of session.keys.keys()) this.keyOwners.set(kid, session);
+    this.cluster?.attached(session);
   }
 
   /** the connection ended: gone from every index that still points at it */
   remove(session: NodeSession): void {
     this.connections.delete(session.connectionId);
-    if (this.systems.get(session.systemId) === session) this.systems.delete(session.systemId);
+    if (this.systems.get(session.systemId) === session) {
+      this.systems.delete(session.systemId);
+      this.cluster?.removed(session);
+    }
     if (this.sids.get(session.sid) === session) this.sids.delete(session.sid);
     for (const kid of session.keys.keys())
       if (this.keyOwners.get(kid) === session) this.keyOwners.delete(kid);
@@ -78,10 +97,11 @@ export class SessionDirectory implements ReplicaDirectory {
   }
 
   replicaKeyOf(replicaId: string): Uint8Array | undefined {
-    return this.systems.get(replicaId)?.keys.values().next().value?.publicKey;
+    const replica = this.systems.get(replicaId) ?? this.cluster?.bySystemId(replicaId);
+    return replica?.keys.values().next().value?.publicKey;
   }
 
   replicaBySid(sid: string): string | undefined {
-    return this.sids.get(sid)?.id;
+    return (this.sids.get(sid) ?? this.cluster?.bySid(sid))?.id;
   }
 }

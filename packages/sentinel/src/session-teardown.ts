@@ -48,8 +48,17 @@ export class SessionTeardown {
     d.stickiness?.onClientLeft(session.sid);
     d.affinity.onNodeLeft(session.id, addresses);
     d.inflight.dropRequester(session.id);
-    // Callers waiting on this replica learn now, not at their timeout.
-    const orphans = d.inflight.takeAllFor(session.id);
+    const orphans = this.orphaned(session, why);
+    d.log.info({ systemId: session.systemId, addresses: addresses.length, orphans, why }, "node detached");
+  }
+
+  /**
+   * Callers waiting on `replica` (attached here, or to another sentinel) learn now that it
+   * left, not at their timeout. Returns how many calls were answered so.
+   */
+  orphaned(replica: NodeSession, why: string): number {
+    const d = this.deps;
+    const orphans = d.inflight.takeAllFor(replica.id);
     for (const entry of orphans) {
       const requester = d.directory.bySystemId(entry.requesterId);
       if (!requester) continue;
@@ -65,15 +74,12 @@ export class SessionTeardown {
             ok: false,
             refId: entry.envelopeId,
             code: "replica_unavailable",
-            reason: `replica ${session.systemId} left (${why})`,
+            reason: `replica ${replica.systemId} left (${why})`,
           },
         }),
       );
     }
-    d.log.info(
-      { systemId: session.systemId, addresses: addresses.length, orphans: orphans.length, why },
-      "node detached",
-    );
+    return orphans.length;
   }
 
   /** closes attached connections that went silent: no heartbeat, or nothing at all */

@@ -194,7 +194,9 @@ export class FrameAuthorizer implements AuthorizeStage {
    * receiving node itself ignores a SecureClose from anyone but the channel's peer.
    */
   private mayClosePhysical(sender: NodeSession, target: NodeSession, cid: string): Refusal | undefined {
-    const pin = this.deps.stickiness?.pinOf(cid);
+    // In a cluster the pin may have been made at another sentinel: its store is keyed by client.
+    const stickiness = this.deps.stickiness;
+    const pin = stickiness?.pinOf(cid, target.sid) ?? stickiness?.pinOf(cid, sender.sid);
     if (pin === undefined) return undefined;
     if (pin.replica.id === sender.id && pin.client.sid === target.sid) return undefined;
     if (pin.client.sid === sender.sid && pin.replica.id === target.id) return undefined;

@@ -1,6 +1,7 @@
 import type { Logger } from "@fame/logger";
 import { type Envelope, type Frame, type Jwk, makeEnvelope, tryParseAddress } from "@fame/protocol";
 import type { PoolRouter } from "../affinity/index.js";
+import type { SentinelCluster } from "../cluster/sentinel-cluster.js";
 import type { NodeSession } from "../node-session.js";
 import type { AccessPolicy } from "../policy/access-policy.js";
 import { BIND_ERROR_WIRE_CODE, type BindResult, type LogicalRegistry } from "../routing/index.js";
@@ -18,6 +19,8 @@ export interface ControlDeps {
   /** who may serve what: asked before the registry at every AddressBind */
   policy: AccessPolicy;
   counters: SentinelCounters;
+  /** in a cluster: binds and drains are announced, keys of nodes elsewhere known */
+  cluster: SentinelCluster | undefined;
 }
 
 /** the access policy gives the node's principal no serve grant for this address (in this mode) */
@@ -68,7 +71,7 @@ export class ControlFrames {
         this.bind(session, env, frame.address);
         return;
       case "AddressUnbind":
-        d.registry.unbind(frame.address, session.id);
+        if (d.registry.unbind(frame.address, session.id)) d.cluster?.sync.updated(session);
         return;
       case "Drain":
         this.drainNode(session.systemId, "node");
@@ -99,6 +102,7 @@ export class ControlFrames {
     session.draining = true;
     d.registry.setDraining(session.id, true);
     d.affinity.onDraining(session.id, d.registry.addressesOf(session.id));
+    d.cluster?.sync.updated(session);
     d.log.info({ systemId, by }, "node draining: no new sessions or channels");
     return true;
   }
@@ -110,8 +114,10 @@ export class ControlFrames {
     const result: BindResult = d.policy.mayServe(session, address)
       ? d.registry.bind(address, session, session.acceptedLogicals)
       : SERVE_NOT_ALLOWED;
-    if (result.ok) d.log.info({ systemId: session.systemId, address, mode: result.mode }, "bound");
-    else {
+    if (result.ok) {
+      d.log.info({ systemId: session.systemId, address, mode: result.mode }, "bound");
+      d.cluster?.sync.updated(session);
+    } else {
       d.counters.bindRefused++;
       d.log.warn(
         {
@@ -149,13 +155,15 @@ export class ControlFrames {
     const { kid, address } = env.frame;
     let keys: Jwk[] = [];
     let owner: NodeSession | undefined;
+    // A node attached to another sentinel is answered from the keys its directory record carries.
     if (kid) {
-      owner = d.directory.keyOwner(kid);
+      owner = d.directory.keyOwner(kid) ?? d.cluster?.route.keyOwner(kid);
       const key = owner?.keys.get(kid);
       if (key) keys = [key.jwk];
     } else if (address) {
       const parsed = tryParseAddress(address);
-      if (parsed && "path" in parsed) owner = d.directory.byPath(parsed.path);
+      if (parsed && "path" in parsed)
+        owner = d.directory.byPath(parsed.path) ?? d.cluster?.route.byPath(parsed.path);
       if (owner) keys = [...owner.keys.values()].map((k) => k.jwk);
     }
     if (!owner || keys.length === 0) {

@@ -96,8 +96,13 @@ export class PhysicalRoute {
       // pinned or not, the open is no longer pending (unless a sweep or a new open replaced it)
       d.pendingOpens.drop(pending);
     }
-    if (result.pinned || stickiness.securityLevel !== "strict") return client;
-    d.log.warn({ replica: replica.systemId, cid: frame.cid, reason: result.reason }, "AFT refused: no pin");
+    if (result.pinned) return client;
+    const unrecorded = result.reason === "state_unavailable";
+    if (!unrecorded && stickiness.securityLevel !== "strict") return client;
+    if (unrecorded)
+      d.log.warn({ replica: replica.systemId }, "channel not opened: the cluster cannot record its pin");
+    else
+      d.log.warn({ replica: replica.systemId, cid: frame.cid, reason: result.reason }, "AFT refused: no pin");
     // The client's open fails fast and it may try again; the replica's accept goes no further.
     d.counters.refused++;
     d.deliver.send(
@@ -110,8 +115,10 @@ export class PhysicalRoute {
           type: "DeliveryAck",
           ok: false,
           refId: env.id,
-          code: "channel_unknown",
-          reason: "replica affinity tag refused",
+          code: unrecorded ? "state_unavailable" : "channel_unknown",
+          reason: unrecorded
+            ? "the cluster cannot record the channel's pin now"
+            : "replica affinity tag refused",
         },
         meta: { notExecuted: true },
       }),

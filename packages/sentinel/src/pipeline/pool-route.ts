@@ -2,7 +2,6 @@ import type { PoolRouter } from "../affinity/index.js";
 import type { NodeSession } from "../node-session.js";
 import type { ReplicaPool } from "../routing/index.js";
 import type { SentinelCounters } from "../sentinel-counters.js";
-import type { SessionDirectory } from "../session-directory.js";
 import type { AFTLoadBalancerStickinessManager, RouteDecision } from "../stickiness/index.js";
 import type { AccountStage } from "./account-stage.js";
 import type { DeliverStage } from "./deliver-stage.js";
@@ -10,7 +9,6 @@ import type { PendingOpens } from "./pending-opens.js";
 import { type ChannelRouteRequest, isChannelRequest, type RouteRequest } from "./route-request.js";
 
 export interface PoolRouteDeps {
-  directory: SessionDirectory;
   affinity: PoolRouter<NodeSession>;
   stickiness: AFTLoadBalancerStickinessManager | undefined;
   pendingOpens: PendingOpens;
@@ -59,8 +57,9 @@ export class PoolRoute {
     const { session, env } = req;
     const frame = env.frame;
     if (route.kind === "pinned") {
-      const replica = d.directory.bySystemId(route.replicaId);
-      if (replica && pool.has(replica.id)) {
+      // the pool's own member object: attached here, or standing for one on another sentinel
+      const replica = pool.get(route.replicaId);
+      if (replica !== undefined) {
         const veto =
           frame.type === "Data"
             ? d.affinity.checkPinned(

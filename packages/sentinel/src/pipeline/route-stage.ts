@@ -1,5 +1,6 @@
-import { type Envelope, tryParseAddress } from "@fame/protocol";
+import { type Envelope, encodeEnvelope, tryParseAddress } from "@fame/protocol";
 import { isSessionMetaError, type PoolRouter } from "../affinity/index.js";
+import type { ClusterRoute } from "../cluster/cluster-route.js";
 import type { NodeSession } from "../node-session.js";
 import type { LogicalRegistry } from "../routing/index.js";
 import type { SessionDirectory } from "../session-directory.js";
@@ -19,6 +20,8 @@ export interface RouteDeps {
   physical: PhysicalRoute;
   pools: PoolRoute;
   deliver: DeliverStage;
+  /** nodes attached to other sentinels; undefined on a single sentinel */
+  cluster: ClusterRoute | undefined;
 }
 
 /**
@@ -57,7 +60,7 @@ export class RouteStage {
         req.kind = "probe";
         return req;
       }
-      const target = d.directory.byPath(parsed.path);
+      const target = d.directory.byPath(parsed.path) ?? d.cluster?.byPath(parsed.path);
       if (!target) {
         d.deliver.nack(session, env, "no_route", `no node at ${to}`);
         return undefined;
@@ -81,6 +84,32 @@ export class RouteStage {
   }
 
   /**
+   * A frame another sentinel forwarded for `target`, attached here, to its physical address:
+   * resolved like one from a local sender, except that it may only name `target` (a frame is
+   * forwarded once, never on to a third sentinel). Undefined when refused (the sender was answered).
+   */
+  resolveForwarded(
+    sender: NodeSession,
+    env: Envelope,
+    raw: Buffer,
+    target: NodeSession,
+  ): RouteRequest | undefined {
+    const d = this.deps;
+    const parsed =
+      env.to === undefined || isControlFrame(env.frame.type) ? undefined : tryParseAddress(env.to);
+    if (parsed === undefined || !("path" in parsed) || parsed.path !== target.path) {
+      d.deliver.nack(sender, env, "no_route", "forwarded frame does not name a node of this sentinel", true);
+      return undefined;
+    }
+    const req = new RouteRequest(sender, env, raw);
+    req.kind = "physical";
+    req.target = target;
+    req.name = parsed.name;
+    req.cid = channelOf(env);
+    return req;
+  }
+
+  /**
    * The node an authorized frame goes to; undefined when it stops here (answered by the
    * sentinel, or refused). A promise only while a SecureAccept is pinned or a stateless AFT
    * is checked.
@@ -97,6 +126,12 @@ export class RouteStage {
           d.deliver.nack(req.session, req.env, "no_route", "no probe of this sentinel awaits that answer");
         return undefined;
       case "physical":
+        // Its checks need state the target's sentinel owns (pending opens, calls in flight):
+        // they run there, for the sender as this sentinel attests it.
+        if (req.target!.remote !== undefined) {
+          d.cluster!.forward("p", req.session, req.target!, req.raw ?? encodeEnvelope(req.env));
+          return undefined;
+        }
         return d.physical.pick(req);
       case "logical":
         return d.pools.pick(req);

@@ -6,6 +6,7 @@ import {
   decodeAft,
   verifyAftWith,
 } from "@fame/identity";
+import type { PinStore } from "@fame/state";
 import { parseStickinessConfig, type SecurityLevel, type StickinessConfig } from "./config.js";
 import { ReplicaKeyCache } from "./ed25519-keys.js";
 import { type Pin, type PinnedDecision, PinTable, type Trust } from "./pin-table.js";
@@ -22,7 +23,13 @@ export interface SecureAcceptInfo {
   address?: string | undefined;
 }
 
-export type PinRefusal = AftFailure | "channel_conflict" | "bad_input" | "replica_gone";
+export type PinRefusal =
+  | AftFailure
+  | "channel_conflict"
+  | "bad_input"
+  | "replica_gone"
+  /** the cluster's pin store could not record the pin (NATS unreachable) */
+  | "state_unavailable";
 
 export type PinResult =
   | { pinned: true; replicaId: string; trust: Trust; expiresAtMs: number }
@@ -106,6 +113,12 @@ export class AFTLoadBalancerStickinessManager {
   private readonly keys: ReplicaKeyCache;
   private readonly now: () => number;
   private directory: ReplicaDirectory;
+  /**
+   * The cluster's pins (undefined on a single sentinel): written when a channel is pinned here,
+   * read when a frame misses this table (its client attached here after the pin was made
+   * elsewhere), deleted when the channel closes. This table stays the hot path's cache.
+   */
+  private shared: PinStore | undefined = undefined;
   /** Pins store whole seconds relative to this, so times stay small integers. */
   private readonly epochSec: number;
   private sweepCursor: IterableIterator<Pin> | undefined;
@@ -142,6 +155,11 @@ export class AFTLoadBalancerStickinessManager {
     this.directory = directory;
   }
 
+  /** Share channel pins with the other sentinels of a cluster (not in `sid-only`: no channel pins). */
+  setSharedPins(store: PinStore): void {
+    this.shared = store;
+  }
+
   get securityLevel(): SecurityLevel {
     return this.config.securityLevel;
   }
@@ -152,6 +170,26 @@ export class AFTLoadBalancerStickinessManager {
 
   /** A `SecureAccept{ok:true}` is passing from replica to client: pin the channel if allowed. */
   async onSecureAccept(info: SecureAcceptInfo): Promise<PinResult> {
+    const result = await this.acceptLocally(info);
+    if (!result.pinned || this.shared === undefined || this.config.securityLevel === "sid-only")
+      return result;
+    // Recorded before the client hears of the channel: whichever sentinel its next frame
+    // reaches then finds the pin. A pin the cluster cannot record is no pin.
+    try {
+      await this.shared.put(info.clientSid, info.cid, {
+        replicaSystemId: info.replicaId,
+        replicaSid: info.replicaSid,
+        exp: result.expiresAtMs,
+      });
+    } catch {
+      const pin = this.table.get(info.cid);
+      if (pin !== undefined && pin.client.sid === info.clientSid) this.table.delete(pin);
+      return this.refuse("state_unavailable");
+    }
+    return result;
+  }
+
+  private async acceptLocally(info: SecureAcceptInfo): Promise<PinResult> {
     if (
       !validId(info.clientSid) ||
       !validId(info.cid) ||
@@ -209,7 +247,7 @@ export class AFTLoadBalancerStickinessManager {
     if (level === "sid-only" || aft === undefined || aft === "") return this.route(input);
     const now = this.relNow();
     // A live pin answers at once: the AFT is only read to repair a miss.
-    const pin = this.live(input.cid, now);
+    const pin = this.live(input.cid, now) ?? this.fromShared(input.clientSid, input.cid, now);
     if (pin !== undefined) return this.routeChannel(pin, input, now);
     if (!validId(input.clientSid) || !validId(input.cid)) return this.miss(input);
 
@@ -244,8 +282,9 @@ export class AFTLoadBalancerStickinessManager {
   /** The channel closed: drop its pin (only if `clientSid` owns it). */
   onSecureClose(clientSid: string, cid: string): boolean {
     if (this.config.securityLevel === "sid-only") return false;
-    const pin = this.table.get(cid);
+    const pin = this.table.get(cid) ?? this.fromShared(clientSid, cid, this.relNow());
     if (pin === undefined || pin.client.sid !== clientSid) return false;
+    this.shared?.delete(clientSid, cid).catch(noop);
     return this.table.delete(pin);
   }
 
@@ -253,9 +292,11 @@ export class AFTLoadBalancerStickinessManager {
    * The pin of channel `cid` as stored (expired or not), for the authorize stage to ask who may
    * change it: read only, one Map get, no LRU touch. Undefined in `sid-only` (no channel pins).
    */
-  pinOf(cid: string): Pin | undefined {
+  pinOf(cid: string, clientSid?: string): Pin | undefined {
     if (this.config.securityLevel === "sid-only") return undefined;
-    return this.table.get(cid);
+    const pin = this.table.get(cid);
+    if (pin !== undefined || clientSid === undefined) return pin;
+    return this.fromShared(clientSid, cid, this.relNow());
   }
 
   /** A replica detached: drop all of its pins at once. O(its pins). */
@@ -346,12 +387,30 @@ export class AFTLoadBalancerStickinessManager {
 
   /** Per-channel routing of a frame whose pin lookup (`pin`, possibly none) is done. */
   private routeChannel(pin: Pin | undefined, input: RouteInput, now: number): RouteDecision {
-    if (pin === undefined) return this.miss(input);
+    if (pin === undefined) {
+      // a miss here may be a pin made at another sentinel of the cluster
+      const shared = this.shared === undefined ? undefined : this.fromShared(input.clientSid, input.cid, now);
+      if (shared === undefined) return this.miss(input);
+      pin = shared;
+    }
     if (pin.client.sid !== input.clientSid) {
       this.counters.refusals++;
       return CONFLICT;
     }
     return this.hit(pin, now);
+  }
+
+  /**
+   * The cluster's pin of channel `cid` of `clientSid`, cached in this table (it was verified
+   * where it was made). Undefined without a cluster, when unknown, or when another client's
+   * channel already holds the cid here.
+   */
+  private fromShared(clientSid: string, cid: string, now: number): Pin | undefined {
+    const record = this.shared?.get(clientSid, cid);
+    if (record === undefined || !validId(cid) || !validId(record.replicaSystemId)) return undefined;
+    const exp = Math.floor(record.exp / 1000) - this.epochSec;
+    if (exp <= now || this.table.get(cid) !== undefined) return undefined;
+    return this.store(cid, clientSid, record.replicaSystemId, exp, "high");
   }
 
   /** No pin: `strict` refuses channel frames, except the SecureOpen that creates the channel. */
@@ -408,6 +467,9 @@ export class AFTLoadBalancerStickinessManager {
 function noKey(): undefined {
   return undefined;
 }
+
+/** a shared pin that could not be deleted ages out with the store's max age */
+function noop(): void {}
 
 function validId(s: string): boolean {
   return typeof s === "string" && s.length > 0 && s.length <= MAX_PIN_ID_LENGTH;

@@ -1,0 +1,287 @@
+import type { CryptoBackend } from "@fame/crypto";
+import type { Logger } from "@fame/logger";
+import { decodeEnvelope, type Envelope, type Limits } from "@fame/protocol";
+import type { NodeRecord } from "@fame/state";
+import type { NodeSession } from "../node-session.js";
+import type { LogicalRegistry } from "../routing/index.js";
+import type { SessionDirectory } from "../session-directory.js";
+import {
+  type Attested,
+  decodeForward,
+  encodeForward,
+  type ForwardHeader,
+  type ForwardKind,
+} from "./forward-frame.js";
+import { type ClusterOutbox, type RemoteNode, refreshRemote, remoteSession } from "./remote-session.js";
+import type { SentinelLinks } from "./sentinel-links.js";
+
+/** What this sentinel does with a frame a peer forwarded to one of its nodes. */
+export interface ClusterInbox {
+  /**
+   * `kind` p: run the state-bound stages (authorize, route, deliver, account) for `sender`,
+   * a remote session; d: deliver to `target` as is. `target` is attached here.
+   */
+  forwarded(
+    kind: ForwardKind,
+    sender: NodeSession | undefined,
+    target: NodeSession,
+    env: Envelope,
+    raw: Buffer,
+  ): void;
+  /** `env` from `sender` names a node not attached here: refused to its sender */
+  unroutable(sender: NodeSession, env: Envelope, reason: string): void;
+  /** a node attached elsewhere left the cluster: its calls in flight here are answered */
+  remoteGone(session: NodeSession, addresses: string[]): void;
+}
+
+export interface ClusterRouteDeps {
+  sentinelId: string;
+  links: SentinelLinks;
+  directory: SessionDirectory;
+  registry: LogicalRegistry<NodeSession>;
+  limits: Readonly<Limits>;
+  backend: CryptoBackend;
+  log: Logger;
+  now: () => number;
+}
+
+/** Counters of the traffic between sentinels (status page `cluster`). */
+export interface ClusterRouteCounters {
+  forwardedOut: number;
+  forwardedIn: number;
+  /** peer messages refused on receipt (size, shape, envelope) */
+  badIn: number;
+  /** frames for a node no longer attached here, answered no_route */
+  noRouteIn: number;
+}
+
+interface Mirror {
+  readonly session: NodeSession;
+  /** addresses bound for it in this sentinel's registry (from its directory record) */
+  readonly addresses: Set<string>;
+}
+
+/**
+ * The cluster side of routing: which nodes are attached to other sentinels (remote sessions
+ * kept from the node directory, and from the attested senders of forwarded frames), how a
+ * frame for one of them leaves (published to its sentinel), and what arrives from peers
+ * (checked, then handed to the pipeline). Remote replicas are members of this sentinel's
+ * pools, so the balancer and pool policies see the cluster-wide pool.
+ */
+export class ClusterRoute implements ClusterOutbox {
+  readonly counters: ClusterRouteCounters = { forwardedOut: 0, forwardedIn: 0, badIn: 0, noRouteIn: 0 };
+  private readonly mirrors = new Map<string, Mirror>();
+  private readonly sids = new Map<string, NodeSession>();
+  private readonly kids = new Map<string, NodeSession>();
+  private inbox: ClusterInbox | undefined;
+
+  constructor(private readonly deps: ClusterRouteDeps) {}
+
+  /** start hearing peers; frames are handed to `inbox` */
+  start(inbox: ClusterInbox): void {
+    this.inbox = inbox;
+    this.deps.links.listen((data) => this.onMessage(data));
+  }
+
+  close(): void {
+    this.deps.links.close();
+  }
+
+  get remoteCount(): number {
+    return this.mirrors.size;
+  }
+
+  bySystemId(systemId: string): NodeSession | undefined {
+    return this.mirrors.get(systemId)?.session;
+  }
+
+  /** the remote node at physical path `path` (`/<clusterId>/<systemId>`) */
+  byPath(path: string): NodeSession | undefined {
+    const s = this.mirrors.get(path.slice(path.lastIndexOf("/") + 1))?.session;
+    return s !== undefined && s.path === path ? s : undefined;
+  }
+
+  bySid(sid: string): NodeSession | undefined {
+    return this.sids.get(sid);
+  }
+
+  keyOwner(kid: string): NodeSession | undefined {
+    return this.kids.get(kid);
+  }
+
+  // ───────────── the node directory's view of other sentinels ─────────────
+
+  /**
+   * A node record changed: `node` attached at `owner`, or gone (undefined). Records of this
+   * sentinel's own nodes change nothing here (its connections are the truth), except that a
+   * node which moved here stops being remote.
+   */
+  nodeChanged(systemId: string, node: NodeRecord | undefined): void {
+    const mirror = this.mirrors.get(systemId);
+    const owner = node?.sentinelId;
+    if (node === undefined || owner === undefined || node.systemId !== systemId) {
+      if (mirror !== undefined) this.drop(mirror, true);
+      return;
+    }
+    if (owner === this.deps.sentinelId) {
+      if (mirror !== undefined) this.drop(mirror, false);
+      return;
+    }
+    const m = mirror ?? this.add(node, owner);
+    if (mirror !== undefined) this.update(m, node, owner);
+    this.bindAddresses(m, node.addresses, node.draining === true);
+  }
+
+  /** the node attached here (it moved over): its connection is the truth from now on */
+  localAttached(systemId: string): void {
+    const mirror = this.mirrors.get(systemId);
+    if (mirror !== undefined) this.drop(mirror, false);
+  }
+
+  private add(node: RemoteNode, owner: string): Mirror {
+    const d = this.deps;
+    const m: Mirror = { session: remoteSession(node, owner, this, d.backend, d.now()), addresses: new Set() };
+    this.mirrors.set(node.systemId, m);
+    this.index(m.session);
+    return m;
+  }
+
+  private update(m: Mirror, node: RemoteNode, owner: string): void {
+    this.unindex(m.session);
+    refreshRemote(m.session, node, owner, this.deps.backend);
+    this.index(m.session);
+  }
+
+  private index(s: NodeSession): void {
+    this.sids.set(s.sid, s);
+    for (const kid of s.keys.keys()) this.kids.set(kid, s);
+  }
+
+  private unindex(s: NodeSession): void {
+    if (this.sids.get(s.sid) === s) this.sids.delete(s.sid);
+    for (const kid of s.keys.keys()) if (this.kids.get(kid) === s) this.kids.delete(kid);
+  }
+
+  /** the remote node's bound addresses, as members of this sentinel's pools */
+  private bindAddresses(m: Mirror, addresses: readonly string[], draining: boolean): void {
+    const d = this.deps;
+    const s = m.session;
+    // A node attached here (moving over) is bound by its own connection, not by its record.
+    if (d.directory.bySystemId(s.id) !== undefined) return;
+    const wanted = new Set(addresses);
+    for (const address of m.addresses) {
+      if (wanted.has(address)) continue;
+      m.addresses.delete(address);
+      if (d.registry.resolve(address)?.get(s.id) === s) d.registry.unbind(address, s.id);
+    }
+    for (const address of wanted) {
+      if (m.addresses.has(address)) continue;
+      // Refused (an exclusive name held here, a full pool): the record still routes physical frames.
+      const bound = d.registry.bind(address, s, s.acceptedLogicals);
+      if (bound.ok) m.addresses.add(address);
+      else d.log.warn({ systemId: s.id, address, code: bound.code }, "remote node's address not pooled here");
+    }
+    d.registry.setDraining(s.id, draining);
+  }
+
+  /** the node left the cluster (`gone`) or moved here: it is no longer a remote session */
+  private drop(m: Mirror, gone: boolean): void {
+    const d = this.deps;
+    const s = m.session;
+    this.mirrors.delete(s.id);
+    this.unindex(s);
+    const addresses: string[] = [];
+    for (const address of m.addresses) {
+      if (d.registry.resolve(address)?.get(s.id) !== s) continue;
+      d.registry.unbind(address, s.id);
+      addresses.push(address);
+    }
+    s.state = "closed";
+    if (gone) this.inbox?.remoteGone(s, addresses);
+  }
+
+  // ───────────── out ─────────────
+
+  /** a routed frame from `sender` (attached here) to `target` (a remote session) */
+  forward(kind: ForwardKind, sender: NodeSession, target: NodeSession, raw: string | Buffer): void {
+    this.publish(
+      target.remote!.owner,
+      { k: kind, src: this.deps.sentinelId, to: target.id, from: attestedOf(sender) },
+      raw,
+    );
+  }
+
+  fromSentinel(owner: string, systemId: string, data: string | Buffer): void {
+    this.publish(owner, { k: "d", src: this.deps.sentinelId, to: systemId }, data);
+  }
+
+  private publish(owner: string, header: ForwardHeader, raw: string | Buffer): void {
+    this.counters.forwardedOut++;
+    try {
+      this.deps.links.publish(owner, encodeForward(header, raw));
+    } catch (err) {
+      // the link is down (NATS unreachable): the frame is lost like on a closed connection
+      this.deps.log.warn({ err, to: owner }, "frame to another sentinel not sent");
+    }
+  }
+
+  // ───────────── in ─────────────
+
+  private onMessage(data: Uint8Array): void {
+    const d = this.deps;
+    const decoded = decodeForward(data, d.limits.maxFrameBytes);
+    if (typeof decoded === "string") {
+      this.bad(decoded);
+      return;
+    }
+    const { header, envelope } = decoded;
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(envelope, d.limits);
+    } catch (err) {
+      this.bad(err instanceof Error ? err.message : "undecodable envelope");
+      return;
+    }
+    const from = header.from;
+    // the sentinel that authenticated the sender says who it is; the envelope must agree
+    if (from !== undefined && env.sid !== from.sid) {
+      this.bad("envelope sid is not the attested sender's");
+      return;
+    }
+    this.counters.forwardedIn++;
+    const sender = from === undefined ? undefined : this.senderOf(from, header.src);
+    const target = d.directory.bySystemId(header.to);
+    if (target === undefined || target.state !== "attached") {
+      this.counters.noRouteIn++;
+      // a refusal is not answered with another: no ping-pong between sentinels
+      if (sender !== undefined && env.frame.type !== "DeliveryAck")
+        this.inbox?.unroutable(sender, env, `no node ${header.to} at sentinel ${d.sentinelId}`);
+      return;
+    }
+    try {
+      this.inbox?.forwarded(header.k, sender, target, env, envelope);
+    } catch (err) {
+      // one bad frame must not stop the subscription that carries every other
+      d.log.error({ err }, "forwarded frame failed");
+    }
+  }
+
+  /** the remote session for an attested sender, attached at `src` as of this frame */
+  private senderOf(from: Attested, src: string): NodeSession {
+    const m = this.mirrors.get(from.systemId);
+    if (m === undefined) return this.add(from, src).session;
+    const s = m.session;
+    if (s.remote!.owner !== src || s.sid !== from.sid || s.instanceId !== from.instanceId)
+      this.update(m, from, src);
+    return s;
+  }
+
+  private bad(reason: string): void {
+    this.counters.badIn++;
+    this.deps.log.warn({ reason }, "message from another sentinel refused");
+  }
+}
+
+function attestedOf(s: NodeSession): Attested {
+  return { systemId: s.systemId, sid: s.sid, path: s.path, principal: s.principal, instanceId: s.instanceId };
+}

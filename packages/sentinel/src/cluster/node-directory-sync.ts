@@ -1,0 +1,104 @@
+import type { Logger } from "@fame/logger";
+import type { NodeDirectory, NodeRecord } from "@fame/state";
+import { LogThrottle } from "../limits/log-throttle.js";
+import type { NodeSession } from "../node-session.js";
+import type { LogicalRegistry } from "../routing/index.js";
+import type { SessionDirectory } from "../session-directory.js";
+import type { ClusterRoute } from "./cluster-route.js";
+
+export interface NodeDirectorySyncDeps {
+  sentinelId: string;
+  nodes: NodeDirectory;
+  directory: SessionDirectory;
+  registry: LogicalRegistry<NodeSession>;
+  route: ClusterRoute;
+  log: Logger;
+  now: () => number;
+}
+
+/**
+ * This sentinel's nodes in the cluster's node directory, and the other sentinels' nodes in
+ * this one's routing. A node attached here is announced (the directory refreshes the record
+ * while it lives, so a dead sentinel's nodes age out), updated when it binds, unbinds or
+ * drains, and withdrawn when its connection ends. Every record change reaches the cluster
+ * route, which keeps a remote session for each node attached elsewhere.
+ */
+export class NodeDirectorySync {
+  private readonly failures = new LogThrottle();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly deps: NodeDirectorySyncDeps) {}
+
+  /** follow the directory: every record known now, then every change */
+  start(): void {
+    const d = this.deps;
+    this.unsubscribe = d.nodes.onChange((systemId, record) => this.changed(systemId, record));
+    for (const record of d.nodes.all()) this.changed(record.systemId, record);
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  /** `session` attached here */
+  attached(session: NodeSession): void {
+    this.deps.route.localAttached(session.systemId);
+    this.write("announce", this.deps.nodes.announce(this.recordOf(session)));
+  }
+
+  /** its bound addresses or draining flag changed */
+  updated(session: NodeSession): void {
+    const d = this.deps;
+    if (d.directory.bySystemId(session.systemId) !== session) return;
+    const patch = { addresses: d.registry.addressesOf(session.id), draining: session.draining };
+    this.write("update", d.nodes.update(session.systemId, patch));
+  }
+
+  /** a record changed in the directory (this sentinel's own included) */
+  private changed(systemId: string, record: NodeRecord | undefined): void {
+    this.deps.route.nodeChanged(systemId, record);
+  }
+
+  /**
+   * `session`'s connection ended. A node that reconnected here at once (a superseded
+   * connection) keeps its record: the new connection's attach follows in the same turn.
+   */
+  removed(session: NodeSession): void {
+    const d = this.deps;
+    queueMicrotask(() => {
+      if (d.directory.bySystemId(session.systemId) !== undefined) return;
+      this.write("withdraw", d.nodes.withdraw(session.systemId, session.instanceId));
+      // It may have attached to another sentinel before this connection ended: route there.
+      const record = d.nodes.get(session.systemId);
+      if (record !== undefined && record.sentinelId !== d.sentinelId)
+        d.route.nodeChanged(session.systemId, record);
+    });
+  }
+
+  private recordOf(s: NodeSession): NodeRecord {
+    const d = this.deps;
+    return {
+      systemId: s.systemId,
+      instanceId: s.instanceId,
+      sid: s.sid,
+      path: s.path,
+      sentinelId: d.sentinelId,
+      principal: s.principal,
+      logicals: s.acceptedLogicals,
+      addresses: d.registry.addressesOf(s.id),
+      keys: [...s.keys.values()].map((k) => k.jwk),
+      name: s.name,
+      draining: s.draining,
+      attachedAt: d.now(),
+    };
+  }
+
+  /** directory writes are records, not decisions: a failure is logged (throttled) and routing goes on */
+  private write(what: string, pending: Promise<unknown>): void {
+    pending.catch((err: unknown) => {
+      if (this.failures.hit())
+        this.deps.log.warn({ err, what, failures: this.failures.total }, "node directory not updated");
+    });
+  }
+}

@@ -1,0 +1,91 @@
+import type { CryptoBackend } from "@fame/crypto";
+import type { Logger } from "@fame/logger";
+import type { Limits } from "@fame/protocol";
+import type { NodeDirectory, PinStore } from "@fame/state";
+import type { NodeSession } from "../node-session.js";
+import type { LogicalRegistry } from "../routing/index.js";
+import type { ClusterNodes, SessionDirectory } from "../session-directory.js";
+import { type ClusterInbox, ClusterRoute } from "./cluster-route.js";
+import { NodeDirectorySync } from "./node-directory-sync.js";
+import type { SentinelLinks } from "./sentinel-links.js";
+
+/** What a sentinel needs to join a cluster: the shared state it routes by, and its links. */
+export interface ClusterWiring {
+  /** the cluster's node directory and channel pins (`FabricState.directory`, `.pins`) */
+  state: { readonly directory: NodeDirectory; readonly pins: PinStore };
+  /** to the other sentinels (`BusSentinelLinks` over `FabricState.bus` in a NATS cluster) */
+  links: SentinelLinks;
+}
+
+export interface SentinelClusterDeps {
+  sentinelId: string;
+  sessions: SessionDirectory;
+  registry: LogicalRegistry<NodeSession>;
+  limits: Readonly<Limits>;
+  backend: CryptoBackend;
+  log: Logger;
+  now: () => number;
+}
+
+/**
+ * A sentinel's membership in a cluster, for routing: the cluster route (remote sessions,
+ * forwarding both ways) and the node directory sync (this sentinel's nodes announced, the
+ * others' followed). It is the session directory's cluster side, so attaches and detaches
+ * reach the directory without the pipeline knowing.
+ */
+export class SentinelCluster implements ClusterNodes {
+  readonly route: ClusterRoute;
+  readonly sync: NodeDirectorySync;
+  readonly pins: PinStore;
+
+  constructor(wiring: ClusterWiring, deps: SentinelClusterDeps) {
+    this.pins = wiring.state.pins;
+    this.route = new ClusterRoute({
+      sentinelId: deps.sentinelId,
+      links: wiring.links,
+      directory: deps.sessions,
+      registry: deps.registry,
+      limits: deps.limits,
+      backend: deps.backend,
+      log: deps.log,
+      now: deps.now,
+    });
+    this.sync = new NodeDirectorySync({
+      sentinelId: deps.sentinelId,
+      nodes: wiring.state.directory,
+      directory: deps.sessions,
+      registry: deps.registry,
+      route: this.route,
+      log: deps.log,
+      now: deps.now,
+    });
+    deps.sessions.cluster = this;
+  }
+
+  /** hear peers and follow the directory */
+  start(inbox: ClusterInbox): void {
+    this.route.start(inbox);
+    this.sync.start();
+  }
+
+  stop(): void {
+    this.sync.stop();
+    this.route.close();
+  }
+
+  attached(session: NodeSession): void {
+    this.sync.attached(session);
+  }
+
+  removed(session: NodeSession): void {
+    this.sync.removed(session);
+  }
+
+  bySystemId(systemId: string): NodeSession | undefined {
+    return this.route.bySystemId(systemId);
+  }
+
+  bySid(sid: string): NodeSession | undefined {
+    return this.route.bySid(sid);
+  }
+}

@@ -1,0 +1,214 @@
+import { defaultBackend } from "@fame/crypto";
+import { base64urlEncode, type Envelope, makeEnvelope } from "@fame/protocol";
+import { afterEach, describe, expect, it } from "vitest";
+import { attach, type Cluster, record, startCluster } from "./cluster-harness.js";
+import { issueAft, type TestNode } from "./test-node.js";
+
+/**
+ * Routing between sentinels: two (or three) Sentinel instances of one cluster, sharing a
+ * memory node directory and pin store, linked in process. A replica on one sentinel serves a
+ * client on another over a channel; the insider rules hold where the state lives.
+ */
+
+const MATH = "math@fame.fabric";
+const ephPub = base64urlEncode(defaultBackend().x25519Keygen().publicKey);
+let cluster: Cluster | undefined;
+
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+const replyOf = (n: TestNode) => `rpc@${n.session.path}`;
+
+function sealed(
+  from: TestNode,
+  to: string,
+  cid: string,
+  seq: number,
+  extra: Partial<Envelope> = {},
+): Envelope {
+  return makeEnvelope({
+    sid: from.session.sid,
+    to,
+    frame: { type: "Data", codec: "enc", ct: base64urlEncode(new Uint8Array(48).fill(seq)) },
+    sec: { enc: { alg: "chacha20-poly1305-channel", cid, seq, kid: "k", ac: "AAAAAAAAAAA" } },
+    ...extra,
+  });
+}
+
+/** sentinels A and B (and C); replica r on B serving MATH, client c on A, known to both */
+async function fabric(ids = ["A", "B"]) {
+  cluster = startCluster(ids);
+  const [a, b] = cluster.members as [NonNullable<Cluster["members"][0]>, NonNullable<Cluster["members"][0]>];
+  const r = await attach(b, "r", ["*.fame.fabric"]);
+  await r.send({ frame: { type: "AddressBind", address: MATH } });
+  await record(a.state, "r", (rec) => rec.addresses.includes(MATH));
+  const c = await attach(a, "c");
+  await record(b.state, "c");
+  const open = (cid: string) =>
+    c.send({
+      to: MATH,
+      replyTo: replyOf(c),
+      corrId: cid,
+      frame: { type: "SecureOpen", cid, ephPub, alg: "CHACHA20P1305" },
+    });
+  const accept = async (cid: string) =>
+    r.send({
+      to: replyOf(c),
+      corrId: cid,
+      frame: { type: "SecureAccept", cid, ok: true, ephPub, aft: await issueAft(r, c, cid) },
+    });
+  return { cluster, a, b, r, c, open, accept };
+}
+
+describe("routing between sentinels", () => {
+  it("opens a channel across sentinels, pins it in the shared store and carries data both ways", async () => {
+    const { a, b, r, c, open, accept } = await fabric();
+    await open("ch1");
+    const opened = await r.link.nth("SecureOpen");
+    expect(opened.sid).toBe(c.session.sid);
+    await accept("ch1");
+    await c.link.nth("SecureAccept");
+    // the pin was recorded by the client's sentinel, and the replica's sentinel sees it
+    expect(a.state.pins.get(c.session.sid, "ch1")?.replicaSystemId).toBe("r");
+    expect(b.state.pins.get(c.session.sid, "ch1")?.replicaSystemId).toBe("r");
+
+    await c.sendRaw(sealed(c, MATH, "ch1", 1, { replyTo: replyOf(c), corrId: "q1" }));
+    const request = await r.link.nth("Data");
+    expect(request.corrId).toBe("q1");
+    expect(a.sentinel.inflight.size).toBe(1);
+    await r.sendRaw(sealed(r, replyOf(c), "ch1", 1, { corrId: "q1" }));
+    const reply = await c.link.nth("Data");
+    expect(reply.sid).toBe(r.session.sid);
+    expect(a.sentinel.inflight.size).toBe(0);
+  });
+
+  it("answers a KeyRequest for a node on another sentinel from the directory's keys", async () => {
+    const { r, c } = await fabric();
+    await c.send({ replyTo: replyOf(c), corrId: "k1", frame: { type: "KeyRequest", kid: r.kid } });
+    const announce = await c.link.nth("KeyAnnounce");
+    expect(announce.frame).toMatchObject({ type: "KeyAnnounce", sid: r.session.sid, keys: [{ kid: r.kid }] });
+  });
+
+  it("routes a channel to its pinned replica after the client moved to another sentinel, with no new open", async () => {
+    const { cluster, r, c, open, accept } = await fabric(["A", "B", "C"]);
+    const third = cluster.members[2]!;
+    await open("ch2");
+    await r.link.nth("SecureOpen");
+    await accept("ch2");
+    await c.link.nth("SecureAccept");
+    // the client's connection to A ends; it attaches to C under the same systemId (same path, same sid)
+    c.session.link.close(1001, "moving");
+    cluster.members[0]!.sentinel.close(c.session, "moving");
+    const moved = await attach(third, "c");
+    expect(moved.session.sid).toBe(c.session.sid);
+    await record(cluster.members[1]!.state, "c", (rec) => rec.sentinelId === "C");
+    await moved.sendRaw(sealed(moved, MATH, "ch2", 2, { replyTo: replyOf(moved), corrId: "q2" }));
+    const request = await r.link.next((e) => e.corrId === "q2", "data after the move");
+    expect(request.sec?.enc?.cid).toBe("ch2");
+    expect(r.link.frames("SecureOpen")).toHaveLength(1);
+    await r.sendRaw(sealed(r, replyOf(moved), "ch2", 2, { corrId: "q2" }));
+    const reply = await moved.link.nth("Data");
+    expect(reply.corrId).toBe("q2");
+  });
+
+  it("refuses a stranger's SecureAccept for a pending open of a client on another sentinel", async () => {
+    const { a, b, r, c, open, accept } = await fabric();
+    const mallory = await attach(b, "mallory");
+    await open("ch3");
+    await r.link.nth("SecureOpen");
+    await mallory.send({
+      to: replyOf(c),
+      corrId: "ch3",
+      frame: { type: "SecureAccept", cid: "ch3", ok: true, ephPub, aft: await issueAft(mallory, c, "ch3") },
+    });
+    const refused = await mallory.link.nack("not_authorized");
+    expect(refused.meta?.["notExecuted"]).toBe(true);
+    // decided by the client's sentinel, which holds the pending open
+    expect(a.sentinel.counters.authzRefused).toBe(1);
+    expect(b.sentinel.counters.authzRefused).toBe(0);
+    expect(c.link.frames("SecureAccept")).toHaveLength(0);
+    // the client's open is still pending: the asked replica's accept goes through
+    await accept("ch3");
+    await c.link.nth("SecureAccept");
+  });
+
+  it("keeps the pin when a third node sends SecureClose for the channel", async () => {
+    const { a, b, r, c, open, accept } = await fabric();
+    const mallory = await attach(b, "mallory");
+    await open("ch4");
+    await r.link.nth("SecureOpen");
+    await accept("ch4");
+    await c.link.nth("SecureAccept");
+    await mallory.send({ to: replyOf(c), frame: { type: "SecureClose", cid: "ch4" } });
+    await mallory.link.nack("not_authorized");
+    expect(c.link.frames("SecureClose")).toHaveLength(0);
+    expect(a.state.pins.get(c.session.sid, "ch4")).toBeDefined();
+    expect(a.stickiness.pinOf("ch4")?.replica.id).toBe("r");
+    // the channel's own replica may close it: the pin goes everywhere
+    await r.send({ to: replyOf(c), frame: { type: "SecureClose", cid: "ch4" } });
+    await c.link.nth("SecureClose");
+    expect(a.state.pins.get(c.session.sid, "ch4")).toBeUndefined();
+  });
+
+  it("refuses a reply from a node the call was not routed to", async () => {
+    const { a, b, r, c, open, accept } = await fabric();
+    const mallory = await attach(b, "mallory");
+    await open("ch5");
+    await r.link.nth("SecureOpen");
+    await accept("ch5");
+    await c.link.nth("SecureAccept");
+    await c.sendRaw(sealed(c, MATH, "ch5", 1, { replyTo: replyOf(c), corrId: "call" }));
+    await r.link.nth("Data");
+    await mallory.send({
+      to: replyOf(c),
+      corrId: "call",
+      frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: "call", result: 42 } },
+    });
+    await mallory.link.nack("not_authorized");
+    expect(c.link.frames("Data")).toHaveLength(0);
+    // decided by the client's sentinel, which tracks the call in flight
+    expect(a.sentinel.counters.authzRefused).toBe(1);
+    expect(b.sentinel.counters.authzRefused).toBe(0);
+    await r.sendRaw(sealed(r, replyOf(c), "ch5", 1, { corrId: "call" }));
+    expect((await c.link.nth("Data")).sid).toBe(r.session.sid);
+  });
+
+  it("answers no_route for a node no longer attached at the sentinel a frame was forwarded to", async () => {
+    const { b, r, c } = await fabric();
+    // r leaves B; A still holds its remote session until the directory says so
+    r.session.link.close(1001, "gone");
+    b.sentinel.close(r.session, "gone");
+    await c.send({
+      to: `rpc@${r.session.path}`,
+      corrId: "lost",
+      frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: "lost", result: 1 } },
+    });
+    const refused = await c.link.next(
+      (e) => e.frame.type === "DeliveryAck" && !e.frame.ok && e.corrId === "lost",
+      "refusal",
+    );
+    expect(refused.frame).toMatchObject({ code: "no_route" });
+  });
+
+  it("refuses malformed messages from the links and keeps routing", async () => {
+    const { cluster, a, r, c, open } = await fabric();
+    const garbage = [
+      Buffer.from("not a forward"),
+      Buffer.from('{"k":"p","src":"B","to":"c"}\n{}'),
+      Buffer.from(`{"k":"d","src":"B","to":"c"}\n${"x".repeat(70 * 1024)}`),
+      Buffer.from(
+        `{"k":"p","src":"B","to":"c","from":{"systemId":"r","sid":"forged","path":"/fabric/r","principal":"","instanceId":"i"}}\n` +
+          JSON.stringify(
+            makeEnvelope({ sid: r.session.sid, to: replyOf(c), frame: { type: "SecureClose", cid: "x" } }),
+          ),
+      ),
+    ];
+    for (const g of garbage) cluster.links.publish("A", g);
+    await open("ch6");
+    await r.link.nth("SecureOpen");
+    expect(a.sentinel.cluster?.route.counters.badIn).toBe(garbage.length);
+    expect(c.link.frames("SecureClose")).toHaveLength(0);
+  });
+});
