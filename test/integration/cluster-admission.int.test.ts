@@ -1,0 +1,175 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { requestJson } from "@fame/http-service/client";
+import { AdmissionError, type AdmitNodeOptions, admitNode } from "@fame/identity";
+import { createLogger } from "@fame/logger";
+import { sidFromPath } from "@fame/protocol";
+import { type FabricState, openFabricState } from "@fame/state";
+import {
+  binOf,
+  createTestPki,
+  freePorts,
+  type NatsServer,
+  pidAlive,
+  REPO_ROOT,
+  type RunningProcess,
+  startNatsServer,
+  startProcess,
+  stopAll,
+  type TestPki,
+} from "@fame/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * Admission into a cluster over real processes: a JetStream nats-server, OAuth2, two Welcome
+ * processes in cluster mode sharing only the node-id key file, and the CA. The test process
+ * stands in for the sentinels' registry adverts (the sentinels' own advertising is tested with
+ * them), so what is checked here is Welcome's part: placement from the registry, the URL list,
+ * stable systemIds across admissions and Welcome processes, certificates for cluster paths.
+ */
+const CLUSTER = "itcluster";
+const URL_A = "wss://127.0.0.1:1/fame/v1/attach/ws/downstream";
+const URL_B = "wss://127.0.0.1:2/fame/v1/attach/ws/downstream";
+
+const silent = createLogger({
+  name: "it-cluster",
+  level: "warn",
+  destination: new Writable({ write: (_c, _e, cb) => cb() }),
+});
+let nats: NatsServer;
+let pki: TestPki;
+let state: FabricState;
+const procs: RunningProcess[] = [];
+const url = { oauth2: "", welcome: "", welcome2: "", ca: "" };
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  pki = await createTestPki("fame-cluster-admission");
+  const [oauthPort, welcomePort, welcome2Port, caPort] = (await freePorts(4)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  url.oauth2 = `https://127.0.0.1:${oauthPort}`;
+  url.welcome = `https://127.0.0.1:${welcomePort}`;
+  url.welcome2 = `https://127.0.0.1:${welcome2Port}`;
+  url.ca = `https://127.0.0.1:${caPort}`;
+  const common = {
+    ...pki.env,
+    FAME_OAUTH2_ISSUER: url.oauth2,
+    FAME_WELCOME_ISSUER: url.welcome,
+    FAME_LOG_LEVEL: "info",
+    FAME_CONFIG: join(pki.dir, "no-config.yml"),
+  };
+  writeFileSync(common.FAME_CONFIG, "");
+  const start = (name: string, service: string, env: Record<string, string>, base: string) =>
+    startProcess({
+      name,
+      script: binOf("services", service),
+      cwd: REPO_ROOT,
+      env: { ...common, ...env },
+      readyUrl: `${base}/health`,
+      ca: pki.trustBundle,
+      readyTimeoutMs: 30_000,
+    });
+  // both Welcome processes: the same cluster settings and key file (the dev PKI's), nothing shared at run time
+  const welcomeEnv = (port: number) => ({
+    FAME_WELCOME_PORT: String(port),
+    FAME_JWKS_URL: `${url.oauth2}/.well-known/jwks.json`,
+    FAME_CA_SERVICE_URL: url.ca,
+    FAME_STORAGE_PROFILE: "nats",
+    FAME_NATS_URL: nats.url,
+    FAME_CLUSTER_ID: CLUSTER,
+  });
+  procs.push(await start("oauth2", "oauth2", { FAME_OAUTH2_PORT: String(oauthPort) }, url.oauth2));
+  procs.push(await start("welcome", "welcome", welcomeEnv(welcomePort), url.welcome));
+  procs.push(await start("welcome2", "welcome", welcomeEnv(welcome2Port), url.welcome2));
+  procs.push(
+    await start(
+      "ca",
+      "ca",
+      { FAME_CA_PORT: String(caPort), FAME_WELCOME_JWKS_URL: `${url.welcome}/.well-known/jwks.json` },
+      url.ca,
+    ),
+  );
+  state = await openFabricState(
+    { profile: "nats", clusterId: CLUSTER, servers: [nats.url], replicas: 1, auth: undefined },
+    silent,
+    { name: "it-sentinels" },
+  );
+}, 90_000);
+
+afterAll(async () => {
+  await state?.close();
+  const pids = procs.map((p) => p.pid);
+  for (const p of procs.reverse()) await p.stop("SIGTERM", 5000);
+  await stopAll();
+  await nats?.stop();
+  pki?.remove();
+  for (const pid of pids) expect(pidAlive(pid)).toBe(false);
+});
+
+const admission = (instanceId: string, welcome = url.welcome): AdmitNodeOptions => ({
+  tokenUrl: `${url.oauth2}/oauth/token`,
+  clientId: pki.agent.client_id,
+  clientSecret: pki.agent.client_secret,
+  welcomeUrl: welcome,
+  trustBundlePem: pki.trustBundle,
+  instanceId,
+  requestedLogicals: ["*.fame.fabric"],
+});
+
+const liveSentinels = async (welcome: string) =>
+  ((await requestJson(`${welcome}/health`, { ca: pki.trustBundle })) as { sentinels?: number }).sentinels;
+
+describe("Welcome in a cluster (real nats-server)", () => {
+  it("no live sentinel: admission fails with 503 temporarily_unavailable, nothing issued", async () => {
+    const err = await admitNode(admission("inst_none")).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AdmissionError);
+    expect([
+      (err as AdmissionError).step,
+      (err as AdmissionError).code,
+      (err as AdmissionError).status,
+    ]).toEqual(["hello", "temporarily_unavailable", 503]);
+  });
+
+  it("places on the least loaded sentinel, lists both, and certifies a /<cluster>/<systemId> path", async () => {
+    await state.registry.advertise({ sentinelId: "sa", publicUrl: URL_A, nodes: 4 });
+    await state.registry.advertise({ sentinelId: "sb", publicUrl: URL_B, nodes: 1 });
+    await expect.poll(() => liveSentinels(url.welcome), { timeout: 10_000 }).toBe(2);
+    const a = await admitNode(admission("inst_a"));
+    expect(a.transportUrl).toBe(URL_B);
+    expect(a.transportUrls).toEqual([URL_B, URL_A]);
+    expect(a.systemId).toMatch(/^[A-Za-z0-9]{22}$/);
+    expect(a.assignedPath).toBe(`/${CLUSTER}/${a.systemId}`);
+    expect(a.sid).toBe(sidFromPath(a.assignedPath));
+    // admitNode verified the certificate names this path; the ticket is for the cluster
+    const claims = JSON.parse(Buffer.from(a.attachTicket.split(".")[1]!, "base64url").toString()) as {
+      aud: string;
+    };
+    expect(claims.aud).toBe(`fame-cluster:${CLUSTER}`);
+  });
+
+  it("the same instance gets the same systemId (new key, new ticket) from either Welcome; another instance another id", async () => {
+    await expect.poll(() => liveSentinels(url.welcome2), { timeout: 10_000 }).toBe(2);
+    const first = await admitNode(admission("inst_b"));
+    const again = await admitNode(admission("inst_b"));
+    const elsewhere = await admitNode(admission("inst_b", url.welcome2));
+    expect(again.systemId).toBe(first.systemId);
+    expect(elsewhere.systemId).toBe(first.systemId);
+    expect(elsewhere.sid).toBe(first.sid);
+    expect(again.attachTicket).not.toBe(first.attachTicket);
+    expect(Buffer.from(again.publicKey).equals(Buffer.from(first.publicKey))).toBe(false);
+    const other = await admitNode(admission("inst_c"));
+    expect(other.systemId).not.toBe(first.systemId);
+  });
+
+  it("a sentinel that stops advertising drops out of the list", async () => {
+    await state.registry.withdraw("sb");
+    await expect.poll(() => liveSentinels(url.welcome), { timeout: 10_000 }).toBe(1);
+    const a = await admitNode(admission("inst_d"));
+    expect(a.transportUrls).toEqual([URL_A]);
+  });
+});
