@@ -1,5 +1,6 @@
 import type { Histogram } from "@fame/telemetry";
 import type { PoolRouter } from "./affinity/index.js";
+import type { SentinelCluster } from "./cluster/sentinel-cluster.js";
 import type { InflightTracker } from "./inflight-tracker.js";
 import type { PendingAttaches } from "./limits/pending-attaches.js";
 import { renderPrometheus, sentinelMetricFamilies } from "./metrics/index.js";
@@ -27,6 +28,8 @@ export interface StatusSources {
   authzRefusals?: Readonly<Record<string, number>> | undefined;
   /** time spent on each frame (fame_sentinel_route_seconds) */
   routeTime?: Histogram | undefined;
+  /** routing between sentinels (undefined on a single sentinel: no `cluster` key on the page) */
+  cluster?: SentinelCluster | undefined;
 }
 
 /** The status page (GET /fame/v1/status): attached nodes, pools, counters, pins, distribution. */
@@ -57,6 +60,7 @@ export function sentinelStatus(src: StatusSources): Record<string, unknown> {
       ? { ...stickiness.metrics(), perReplica: Object.fromEntries(stickiness.pinsPerReplica()) }
       : null,
     distribution: src.affinity.snapshot(),
+    ...(src.cluster === undefined ? {} : { cluster: src.cluster.describe() }),
   };
 }
 

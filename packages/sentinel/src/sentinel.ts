@@ -312,6 +312,7 @@ export class Sentinel {
       stickiness,
       authzRefusals: authorizer instanceof FrameAuthorizer ? authorizer.refusals : undefined,
       routeTime: this.routeTime,
+      cluster,
     };
     cluster?.start(
       pipelineInbox({

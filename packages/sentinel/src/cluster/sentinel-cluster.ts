@@ -68,6 +68,11 @@ export class SentinelCluster implements ClusterNodes {
     this.sync.start();
   }
 
+  /** the status page's `cluster` section */
+  describe(): Record<string, number> {
+    return { remoteNodes: this.route.remoteCount, ...this.route.counters };
+  }
+
   stop(): void {
     this.sync.stop();
     this.route.close();
