@@ -10,14 +10,17 @@ import {
   verifyNodeCertificate,
 } from "@fame/identity";
 import { createLogger } from "@fame/logger";
+import { type FabricState, openFabricState } from "@fame/state";
 import { type FameTracing, startTracing, TelemetrySettingError } from "@fame/telemetry";
 import { createRemoteJWKSet, customFetch } from "jose";
 import { AttachAuthority, type AttachVerifiers } from "./attach-authority.js";
+import { BusSentinelLinks } from "./cluster/sentinel-links.js";
 import { OPEN_ACCESS } from "./policy/access-policy.js";
 import { YamlAccessPolicy } from "./policy/yaml-access-policy.js";
 import { type SentinelConfig, sentinelConfigFromEnv } from "./sentinel-config.js";
 import { startSentinelServer } from "./sentinel-server.js";
 import { SessionDirectory } from "./session-directory.js";
+import { SharedState } from "./shared-state.js";
 import { AFTLoadBalancerStickinessManager, parseStickinessConfig } from "./stickiness/index.js";
 
 function welcomeKeys(config: SentinelConfig): VerificationKeys {
@@ -66,6 +69,14 @@ function verifiersFor(config: SentinelConfig): AttachVerifiers {
 runMain(async () => {
   const config = sentinelConfigFromEnv();
   const log = createLogger({ name: "sentinel" });
+  const tracing = tracingFromEnv();
+  // A cluster's shared state is open (caches filled) before the sentinel listens; a single
+  // sentinel opens nothing and loads no NATS code.
+  const fabric: FabricState | undefined =
+    config.storage.profile === "memory"
+      ? undefined
+      : await openFabricState(config.storage, log, { name: `sentinel-${config.sentinelId}` });
+  const shared = fabric === undefined ? undefined : new SharedState(fabric, log);
   const attach = new AttachAuthority({
     sentinelId: config.sentinelId,
     securityProfile: config.securityProfile,
@@ -73,6 +84,7 @@ runMain(async () => {
     directToken: config.directToken,
     trustDomain: config.trustDomain,
     verifiers: verifiersFor(config),
+    shared,
   });
   // The sticky table checks AFTs against the keys replicas attached with: it reads the
   // sentinel's session directory.
@@ -81,10 +93,9 @@ runMain(async () => {
     parseStickinessConfig(config.stickiness ?? defaultStickiness(config)),
     { directory: sessions },
   );
-  const tracing = tracingFromEnv();
   if (tracing !== undefined)
     log.info({ endpoint: tracing.endpoint, service: tracing.serviceName }, "exporting traces");
-  const running = await startSentinelServer(config, {
+  const started = await startSentinelServer(config, {
     log,
     attach,
     stickiness,
@@ -92,7 +103,16 @@ runMain(async () => {
     policy: config.accessPolicy ? new YamlAccessPolicy(config.accessPolicy) : OPEN_ACCESS,
     showEnvelopes: readBool(process.env["FAME_SHOW_ENVELOPES"], "FAME_SHOW_ENVELOPES", false),
     tracer: tracing?.tracer,
+    shared,
+    cluster:
+      fabric?.bus === undefined
+        ? undefined
+        : { state: fabric, links: new BusSentinelLinks(fabric.bus, config.sentinelId) },
+  }).catch(async (err: unknown) => {
+    await fabric?.close();
+    throw err;
   });
+  const running = fabric === undefined ? started : withStateClosed(started, fabric);
   if (tracing === undefined) return running;
   return {
     ...running,
@@ -103,6 +123,20 @@ runMain(async () => {
     },
   };
 }, "sentinel");
+
+/** closes the shared state once the sentinel has stopped (its last writes withdraw its records) */
+function withStateClosed<S extends { close(): Promise<void> }>(running: S, fabric: FabricState): S {
+  return {
+    ...running,
+    async close() {
+      try {
+        await running.close();
+      } finally {
+        await fabric.close();
+      }
+    },
+  };
+}
 
 /** OTLP export when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; a malformed OTEL_* value exits 2 */
 function tracingFromEnv(): FameTracing | undefined {

@@ -75,6 +75,7 @@ export {
   type SentinelConfig,
   sentinelConfigFromEnv,
 } from "./sentinel-config.js";
+export { SentinelPresence, type SentinelPresenceOptions } from "./sentinel-presence.js";
 export {
   ATTACH_PATH,
   DRAIN_PATH,
@@ -84,4 +85,5 @@ export {
   startSentinelServer,
 } from "./sentinel-server.js";
 export { SessionDirectory } from "./session-directory.js";
+export { type NewWork, SharedState, type StateRefusal } from "./shared-state.js";
 export * from "./stickiness/index.js";

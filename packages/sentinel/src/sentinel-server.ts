@@ -13,6 +13,7 @@ import { PROMETHEUS_CONTENT_TYPE } from "./metrics/index.js";
 import { type OperatorEndpoint, operatorAccess } from "./operator-access.js";
 import { CLOSE, Sentinel, type SentinelDeps } from "./sentinel.js";
 import type { SentinelConfig } from "./sentinel-config.js";
+import { SentinelPresence } from "./sentinel-presence.js";
 
 export const ATTACH_PATH = "/fame/v1/attach/ws/downstream";
 export const STATUS_PATH = "/fame/v1/status";
@@ -22,6 +23,8 @@ export const METRICS_PATH = "/metrics";
 export const DRAIN_PATH = "/fame/v1/nodes/:systemId/drain";
 /** how often due health probes are sent and silent ones timed out */
 const HEALTH_TICK_MS = 200;
+/** single-active leases (3 s) are renewed every second */
+const ELECTION_TICK_MS = 1000;
 const SYSTEM_ID = /^[A-Za-z0-9_]{1,64}$/;
 
 export interface RunningSentinel extends RunningService {
@@ -71,7 +74,7 @@ export async function startSentinelServer(
     port: config.port,
     tls: config.tls,
     logger: log,
-    health: () => ({ sessions: sentinel.sessionCount }),
+    health: () => ({ sessions: sentinel.sessionCount, state: stateHealth() }),
     register: (app) => {
       const rule = { token: config.adminToken, profile: config.securityProfile };
       /** undefined when allowed; otherwise the refusal, already sent */
@@ -101,6 +104,7 @@ export async function startSentinelServer(
         const mem = process.memoryUsage();
         return {
           ...sentinel.status(),
+          state: deps.shared?.describe() ?? { backend: "memory", status: "ok" },
           attachGate: { ...gateCounters, trackedIps: gate.trackedIps },
           operator: { ...operatorCounters },
           memory: { rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external },
@@ -155,6 +159,12 @@ export async function startSentinelServer(
       });
     },
   });
+
+  function stateHealth(): Record<string, unknown> {
+    const shared = deps.shared;
+    if (shared === undefined) return { backend: "memory", status: "ok" };
+    return { backend: shared.fabric.profile, status: shared.fabric.status.state };
+  }
 
   const receiveFailed = (err: unknown): void => {
     log.error({ err }, "receive failed");
@@ -211,6 +221,23 @@ export async function startSentinelServer(
     ? setInterval(() => sentinel.tickHealth(), HEALTH_TICK_MS)
     : undefined;
   healthTicker?.unref();
+  const electionTicker =
+    deps.shared !== undefined && sentinel.affinity.hasSingleActive
+      ? setInterval(() => sentinel.tickElections(), ELECTION_TICK_MS)
+      : undefined;
+  electionTicker?.unref();
+  // in a cluster, Welcome learns of this sentinel (and its load) from the sentinel registry
+  const presence =
+    deps.shared !== undefined && config.publicUrl !== undefined
+      ? new SentinelPresence({
+          registry: deps.shared.fabric.registry,
+          sentinelId: config.sentinelId,
+          publicUrl: config.publicUrl,
+          nodes: () => sentinel.sessionCount - sentinel.attachingCount,
+          log,
+        })
+      : undefined;
+  await presence?.start();
   const scheme = config.tls ? "wss" : "ws";
   const attachUrl = `${scheme}://${svc.url.replace(/^https?:\/\//, "")}${ATTACH_PATH}`;
   log.info(
@@ -219,6 +246,8 @@ export async function startSentinelServer(
       dashboard: `${svc.url}/dashboard`,
       profile: config.securityProfile,
       admission: config.admissionProfile,
+      storage: config.storage.profile,
+      ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
     },
     "sentinel ready",
   );
@@ -230,6 +259,10 @@ export async function startSentinelServer(
     async close() {
       clearInterval(sweeper);
       clearInterval(healthTicker);
+      clearInterval(electionTicker);
+      sentinel.leaveCluster();
+      await presence?.stop();
+      deps.shared?.close();
       dashboardFeed.close();
       for (const ws of wss.clients) ws.close(CLOSE.goingAway, "sentinel shutting down");
       wss.close();

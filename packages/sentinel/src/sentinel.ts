@@ -39,6 +39,7 @@ import { newSentinelCounters, type SentinelCounters } from "./sentinel-counters.
 import { type StatusSources, sentinelMetricsText, sentinelStatus } from "./sentinel-status.js";
 import { SessionDirectory } from "./session-directory.js";
 import { SessionTeardown } from "./session-teardown.js";
+import type { SharedState } from "./shared-state.js";
 import type { AFTLoadBalancerStickinessManager } from "./stickiness/index.js";
 
 export { CLOSE } from "./close-codes.js";
@@ -93,6 +94,12 @@ export interface SentinelDeps {
    * the other sentinels). Undefined (storage `memory`): a single sentinel, as ever.
    */
   cluster?: ClusterWiring | undefined;
+  /**
+   * The cluster's shared state with its partition rule (shared-state.ts): single-active leases
+   * and session placements live there, and new work it cannot record is refused. Undefined on
+   * a single sentinel.
+   */
+  shared?: SharedState | undefined;
 }
 
 /**
@@ -177,6 +184,10 @@ export class Sentinel {
         deliver.send(node, env);
         return true;
       },
+      cluster:
+        deps.shared === undefined
+          ? undefined
+          : { shared: deps.shared, isLocal: (id) => directory.bySystemId(id) !== undefined },
     });
     const pendingAttaches = this.pendingAttaches;
     const pendingOpens = new PendingOpens(
@@ -431,6 +442,11 @@ export class Sentinel {
    */
   drainNode(systemId: string, by: "node" | "operator"): boolean {
     return this.control.drainNode(systemId, by);
+  }
+
+  /** periodic in a cluster (every second): single-active leases renewed, released or claimed */
+  tickElections(): void {
+    this.affinity.tickElections();
   }
 
   /** periodic (every few hundred ms): app-level health probes of health-checked pools */

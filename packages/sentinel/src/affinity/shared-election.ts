@@ -43,11 +43,12 @@ export class SharedElection {
    * the answer is "none" until the store has decided (the caller refuses with NOT_ACTIVE).
    */
   elect<N extends { id: string }>(address: string, pool: ReplicaPool<N> | undefined): Election<N> {
-    const holder = this.liveHolder(address);
+    const rec = this.deps.store.current(address);
     let node: N | undefined;
-    if (holder === undefined) this.claim(address, pool);
-    else if (pool?.isEligible(holder)) node = pool.get(holder);
-    else if (this.deps.isLocal(holder) || pool?.has(holder)) this.release(address, holder);
+    if (rec === undefined) this.claim(address, pool);
+    else if (pool?.isEligible(rec.holder)) node = pool.get(rec.holder);
+    // detached, draining or unhealthy here: the sentinel that claimed it lets it go at once
+    else if (rec.sentinelId === this.deps.sentinelId) this.release(address, rec.holder);
     const previous = this.reported.get(address);
     if (node === undefined) {
       this.reported.delete(address);
@@ -60,7 +61,7 @@ export class SharedElection {
 
   /** The member holding a live lease now, without electing. */
   activeOf(address: string): string | undefined {
-    return this.liveHolder(address);
+    return this.deps.store.current(address)?.holder;
   }
 
   forget(address: string): void {
@@ -78,21 +79,19 @@ export class SharedElection {
   ): void {
     for (const address of addresses) {
       const pool = resolve(address);
-      const holder = this.liveHolder(address);
-      if (holder === undefined) {
+      const rec = this.deps.store.current(address);
+      if (rec === undefined) {
         this.claim(address, pool);
         continue;
       }
-      if (!this.deps.isLocal(holder)) continue;
-      if (pool?.isEligible(holder)) this.renew(address, holder);
-      else this.release(address, holder);
+      // only the sentinel that claimed a lease renews or gives it up
+      if (rec.sentinelId !== this.deps.sentinelId) continue;
+      if (pool?.isEligible(rec.holder) && this.deps.isLocal(rec.holder)) this.renew(address, rec.holder);
+      else this.release(address, rec.holder);
     }
   }
 
   /** the store's watched record, when its lease is live by this process's wall clock */
-  private liveHolder(address: string): string | undefined {
-    return this.deps.store.current(address)?.holder;
-  }
 
   /** claims the role for the first eligible member attached here (bind order: deterministic) */
   private claim<N extends { id: string }>(address: string, pool: ReplicaPool<N> | undefined): void {
@@ -127,7 +126,7 @@ export class SharedElection {
   }
 
   private release(address: string, holder: string): void {
-    if (this.writing.has(address) || !this.deps.isLocal(holder)) return;
+    if (this.writing.has(address)) return;
     this.write(address, this.deps.store.release(address, holder));
   }
 

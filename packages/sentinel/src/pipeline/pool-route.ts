@@ -119,6 +119,12 @@ export class PoolRoute {
         );
         return undefined;
       }
+      // a cluster that cannot record the pin would strand the channel: refused before any replica sees it
+      const down = d.affinity.refuseUnrecordedOpen();
+      if (down !== undefined) {
+        d.deliver.nack(session, env, down.code, down.reason, true);
+        return undefined;
+      }
     }
     if (d.account.refusesCalls(req)) return undefined;
     const placed = d.affinity.place(to, pool, req.sessionMeta.sessionId, session.sessionOwner);
