@@ -6,6 +6,7 @@ PNPM = $(shell ./scripts/ensure-pnpm.sh)
 
 .PHONY: help install build lint format test test-unit test-integration bench bench-crypto pki start stop clean
 .PHONY: run run-verbose status logs kill-replica restart-replica failover-demo compose-check
+.PHONY: start-cluster kill-sentinel restart-sentinel cluster-demo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -89,7 +90,24 @@ failover-demo: ## client calls in a loop (SEC=10) while its pinned replica is ki
 dashboard: ## print (and open, with a display) the sentinel's live dashboard link, admin token in its #fragment
 	@$(FABRIC) dashboard
 
-stop: ## stop what make start launched (SIGTERM by PID, SIGKILL after a bound)
+# The cluster (docs/scaling.md, "Running a cluster"): 3 NATS JetStream servers (Debian's
+# nats-server; configs and stores in run/), the identity services, 3 sentinels sharing state
+# through NATS and 3 replicas placed across them by Welcome. make run/status/logs/stop follow it.
+# Ports: FAME_SENTINEL_PORTS (8000,8001,8002), FAME_NATS_PORTS (4222,…), FAME_NATS_CLUSTER_PORTS
+# (6222,…), FAME_NATS_MONITOR_PORTS (8222,…).
+start-cluster: pki ## build if needed, start NATS (3 servers), 3 sentinels, the identity services and 3 replicas
+	@$(FABRIC) start-cluster
+
+kill-sentinel: ## SIGKILL a sentinel of the cluster by PID: N=1|2|3
+	@$(FABRIC) kill-sentinel $(N)
+
+restart-sentinel: ## (re)start a sentinel of the cluster and wait until it is healthy: N=1|2|3
+	@$(FABRIC) restart-sentinel $(N)
+
+cluster-demo: ## calls in a loop while the client's sentinel, a replica's sentinel and a NATS server are SIGKILLed
+	@$(FABRIC) cluster-demo
+
+stop: ## stop what make start or make start-cluster launched (SIGTERM by PID, SIGKILL after a bound)
 	@$(FABRIC) stop
 
 compose-check: ## validate compose/ (docker compose config when docker is installed)

@@ -2,10 +2,14 @@
 // The local demo fabric's supervisor, called by make:
 //   node scripts/fabric.mjs start|stop|run [--verbose]|status [--json]|logs [NAME] [--no-follow]
 //                           |kill-replica N|restart-replica N|failover-demo [--seconds S]|dashboard
+//                           |start-cluster|kill-sentinel N|restart-sentinel N|cluster-demo (scripts/fabric/cluster*.mjs)
 // Processes run detached with PID files and logs under run/ (see scripts/fabric/).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { clusterRecorded, everyProcess, isReplica as isClusterReplica } from "./fabric/cluster.mjs";
+import { clusterCommands, clusterView } from "./fabric/cluster-commands.mjs";
+import { printClusterStatus } from "./fabric/cluster-status.mjs";
 import { failoverDemo } from "./fabric/failover-demo.mjs";
 import { followLogs, formatLine } from "./fabric/log-view.mjs";
 import { healthy, logHas, portFree, trustBundle, waitFor } from "./fabric/probe.mjs";
@@ -54,14 +58,17 @@ function requirePki() {
   }
 }
 
-/** Starts one process unless it already runs, then waits until it is ready. */
-async function ensureStarted(spec, settings, ca) {
+/**
+ * Starts one process unless it already runs, then waits until it is ready. A cluster's
+ * processes bring their own environment and, for NATS, their own readiness check.
+ */
+async function ensureStarted(spec, settings, ca, { env, ready: readyCheck } = {}) {
   const existing = runningPid(spec);
   let exited;
   let pid = existing;
   if (existing === undefined) {
     requireBuilt(spec);
-    const started = startDetached(spec, processEnv(spec, settings));
+    const started = startDetached(spec, env ?? processEnv(spec, settings));
     pid = started.pid;
     exited = started.exited;
   }
@@ -69,9 +76,11 @@ async function ensureStarted(spec, settings, ca) {
   void exited?.then((code) => {
     exitCode = code;
   });
-  const ready = spec.health
-    ? () => healthy(spec.health, ca)
-    : async () => logHas(logFile(spec.name), spec.readyLine);
+  const ready = readyCheck
+    ? readyCheck
+    : spec.health
+      ? () => healthy(spec.health, ca)
+      : async () => logHas(logFile(spec.name), spec.readyLine);
   const result = await waitFor(ready, {
     timeoutMs: settings.startTimeoutSec * 1000,
     failed: async () => {
@@ -163,8 +172,9 @@ async function start() {
 }
 
 async function stop() {
-  const settings = fabricSettings();
-  const specs = processes(settings.ports).reverse();
+  // either fabric's processes, whichever have PID files: replicas, sentinels, services, NATS
+  const settings = clusterRecorded() ? clusterView().settings : fabricSettings();
+  const specs = everyProcess(settings, "nats-server");
   const timeoutMs = settings.stopTimeoutSec * 1000;
   let stopped = 0;
   const stopOne = async (spec) => {
@@ -181,8 +191,8 @@ async function stop() {
     out(`  ${outcome.padEnd(8)} ${spec.name.padEnd(20)} pid ${pid}`);
   };
   // replicas drain in parallel; the services after them, in reverse start order
-  await Promise.all(specs.filter((s) => REPLICAS.includes(s.name)).map(stopOne));
-  for (const spec of specs.filter((s) => !REPLICAS.includes(s.name))) await stopOne(spec);
+  await Promise.all(specs.filter(isClusterReplica).map(stopOne));
+  for (const spec of specs.filter((s) => !isClusterReplica(s))) await stopOne(spec);
   rmSync(stateFile(), { force: true });
   out(stopped === 0 ? "nothing running" : `stopped ${stopped} process${stopped === 1 ? "" : "es"}`);
 }
@@ -231,11 +241,13 @@ async function requireSentinel(settings) {
 }
 
 async function runClient(verbose) {
-  const settings = fabricSettings();
+  const cluster = clusterRecorded();
+  const settings = cluster ? clusterView().settings : fabricSettings();
   requirePki();
   const spec = clientSpec();
   requireBuilt(spec);
-  await requireSentinel(settings);
+  if (cluster) await clusterCmds.requireClusterSentinel(settings);
+  else await requireSentinel(settings);
   const env = processEnv(spec, settings, { background: false });
   if (verbose) {
     env.FAME_SHOW_ENVELOPES = "true";
@@ -261,6 +273,10 @@ async function runClient(verbose) {
 }
 
 async function status(json) {
+  if (clusterRecorded()) {
+    await printClusterStatus({ specs: clusterView().specs, ca: trustBundle(TRUST_BUNDLE), json });
+    return;
+  }
   const settings = fabricSettings();
   await printStatus({ settings, specs: processes(settings.ports), ca: trustBundle(TRUST_BUNDLE), json });
 }
@@ -298,15 +314,16 @@ async function dashboard() {
 }
 
 async function logs(args) {
-  const settings = fabricSettings();
-  const names = processes(settings.ports).map((s) => s.name);
+  const names = clusterRecorded()
+    ? clusterView().specs.map((s) => s.name)
+    : processes(fabricSettings().ports).map((s) => s.name);
   const follow = !args.includes("--no-follow");
   const which = args.find((a) => !a.startsWith("--"));
   let chosen = names;
   if (which !== undefined && which !== "") {
     const byReplica = /^[1-9]$/.test(which) ? REPLICAS[Number(which) - 1] : undefined;
     const name = byReplica ?? names.find((n) => n === which || n === `math-agent-${which}`);
-    if (!name) throw new Failure(`no process "${which}": R=1|2, or S= one of ${names.join(", ")}`);
+    if (!name) throw new Failure(`no process "${which}": R=1|2|3, or S= one of ${names.join(", ")}`);
     chosen = [name];
   }
   if (!existsSync(RUN_DIR)) throw new Failure("no logs yet: start the fabric first (make start)");
@@ -353,7 +370,10 @@ async function demo(args) {
 
 const USAGE =
   "usage: node scripts/fabric.mjs start | stop | run [--verbose] | status [--json] | logs [1|2|NAME] [--no-follow]\n" +
-  "                               | kill-replica N | restart-replica N | failover-demo [--seconds S] | dashboard";
+  "                               | kill-replica N | restart-replica N | failover-demo [--seconds S] | dashboard\n" +
+  "                               | start-cluster | kill-sentinel N | restart-sentinel N | cluster-demo";
+
+const clusterCmds = clusterCommands({ ensureStarted, Failure, requirePki });
 
 async function main(argv) {
   const [command, ...args] = argv;
@@ -376,6 +396,14 @@ async function main(argv) {
       return demo(args);
     case "dashboard":
       return dashboard();
+    case "start-cluster":
+      return clusterCmds.startCluster();
+    case "kill-sentinel":
+      return clusterCmds.killSentinel(args[0]);
+    case "restart-sentinel":
+      return clusterCmds.restartSentinel(args[0]);
+    case "cluster-demo":
+      return clusterCmds.demo();
     default:
       throw new Failure(USAGE);
   }

@@ -90,7 +90,8 @@ export function startDetached(spec, env) {
   chmodSync(log, 0o600);
   let child;
   try {
-    child = spawn(process.execPath, [spec.script], {
+    // a NATS server is not a Node script: its spec names the binary and its arguments
+    child = spawn(spec.command ?? process.execPath, spec.args ?? [spec.script], {
       cwd: ROOT,
       env,
       detached: true,

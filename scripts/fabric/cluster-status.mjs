@@ -1,0 +1,90 @@
+// make status against a cluster: the processes, every NATS server (routes, connections,
+// JetStream meta leader), every sentinel (its state, the nodes attached to it).
+import { natsInfo } from "./nats.mjs";
+import { httpsGet } from "./probe.mjs";
+import { readPid, runningPid } from "./procs.mjs";
+import { adminToken } from "./topology.mjs";
+
+const out = (line = "") => process.stdout.write(`${line}\n`);
+
+async function sentinelStatus(spec, ca, headers) {
+  try {
+    const res = await httpsGet(spec.status, ca, { timeoutMs: 3000, headers });
+    if (res.status !== 200) return { problem: `answered HTTP ${res.status}` };
+    return { status: JSON.parse(res.body) };
+  } catch (err) {
+    return { problem: err.message };
+  }
+}
+
+/** A node's label: its self-declared name, else agent/client by whether it serves anything. */
+const labelOf = (n) => n.name ?? (n.logicals?.length ? "(agent)" : "(client)");
+
+export async function printClusterStatus({ specs, ca, json }) {
+  const token = adminToken();
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const sentinels = specs.filter((s) => s.kind === "sentinel");
+  const natsNodes = specs.filter((s) => s.kind === "nats");
+  const [views, nats] = await Promise.all([
+    Promise.all(sentinels.map((s) => sentinelStatus(s, ca, headers))),
+    Promise.all(natsNodes.map((n) => natsInfo(n))),
+  ]);
+  if (json) {
+    const bySentinel = Object.fromEntries(
+      sentinels.map((s, i) => [s.name, views[i].status ?? { problem: views[i].problem }]),
+    );
+    out(JSON.stringify({ nats, sentinels: bySentinel }, null, 2));
+    return;
+  }
+  out("Processes (PID files and logs in run/)");
+  for (const spec of specs) {
+    const pid = runningPid(spec);
+    const state =
+      pid !== undefined
+        ? `up    pid ${String(pid).padEnd(7)}`
+        : readPid(spec.name)
+          ? "dead  (stale PID file)"
+          : "down";
+    out(`  ${spec.name.padEnd(20)} ${state.padEnd(22)} ${spec.url ?? "math@fame.fabric"}`);
+  }
+  out();
+  out("NATS JetStream cluster");
+  for (const n of nats) {
+    if (!n.up) {
+      out(`  ${n.name.padEnd(8)} ${n.url.padEnd(24)} not answering`);
+      continue;
+    }
+    const role = n.metaLeader === n.name ? "meta leader" : `meta leader ${n.metaLeader ?? "none yet"}`;
+    out(
+      `  ${n.name.padEnd(8)} ${n.url.padEnd(24)} ${n.healthy ? "healthy" : "not ready"}, ${n.routes ?? 0} routes, ` +
+        `${n.connections ?? 0} clients, ${n.streams ?? 0} streams, ${role}`,
+    );
+  }
+  out();
+  out("Sentinels (nodes attached to each)");
+  let reachable = 0;
+  sentinels.forEach((s, i) => {
+    const { status, problem } = views[i];
+    if (!status) {
+      out(`  ${s.name.padEnd(12)} ${s.url.padEnd(24)} not reachable (${problem})`);
+      return;
+    }
+    reachable++;
+    const local = (Array.isArray(status.nodes) ? status.nodes : []).filter(
+      (n) => n.sentinelId === undefined || n.sentinelId === status.sentinelId,
+    );
+    const state = status.state ? `, state ${status.state.status ?? JSON.stringify(status.state)}` : "";
+    out(
+      `  ${s.name.padEnd(12)} ${s.url.padEnd(24)} ${local.length} nodes, ${status.sessions ?? 0} sessions, ` +
+        `${status.inflight ?? 0} in flight${state}`,
+    );
+    for (const n of local) {
+      out(
+        `    ${labelOf(n).padEnd(22)} ${String(n.path).padEnd(36)} ${n.logicals?.length ? n.logicals.join(",") : "-"}`,
+      );
+    }
+  });
+  out();
+  out("Raw JSON: make status JSON=1   Faults: make kill-sentinel N=1, make restart-sentinel N=1");
+  if (reachable === 0) process.exitCode = 1;
+}
