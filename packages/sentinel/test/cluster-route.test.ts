@@ -1,5 +1,6 @@
 import { defaultBackend } from "@fame/crypto";
 import { base64urlEncode, type Envelope, makeEnvelope } from "@fame/protocol";
+import { encodeForward } from "@fame/sentinel";
 import { afterEach, describe, expect, it } from "vitest";
 import { attach, type Cluster, record, startCluster } from "./cluster-harness.js";
 import { issueAft, type TestNode } from "./test-node.js";
@@ -175,21 +176,43 @@ describe("routing between sentinels", () => {
     expect((await c.link.nth("Data")).sid).toBe(r.session.sid);
   });
 
-  it("answers no_route for a node no longer attached at the sentinel a frame was forwarded to", async () => {
-    const { b, r, c } = await fabric();
-    // r leaves B; A still holds its remote session until the directory says so
+  it("answers calls in flight with replica_unavailable when the replica on another sentinel leaves", async () => {
+    const { a, b, r, c, open, accept } = await fabric();
+    await open("ch7");
+    await r.link.nth("SecureOpen");
+    await accept("ch7");
+    await c.link.nth("SecureAccept");
+    await c.sendRaw(sealed(c, MATH, "ch7", 1, { replyTo: replyOf(c), corrId: "pending" }));
+    await r.link.nth("Data");
+    expect(a.sentinel.inflight.size).toBe(1);
     r.session.link.close(1001, "gone");
     b.sentinel.close(r.session, "gone");
-    await c.send({
-      to: `rpc@${r.session.path}`,
+    const refused = await c.link.nack("replica_unavailable");
+    expect(refused.corrId).toBe("pending");
+    expect(a.sentinel.inflight.size).toBe(0);
+    expect(a.sentinel.cluster?.route.bySystemId("r")).toBeUndefined();
+  });
+
+  it("answers no_route through the sender's sentinel for a node no longer attached where a frame was sent", async () => {
+    const { cluster, b, c } = await fabric();
+    // A forwarded a frame to B for a node that has just left B (A's directory not caught up yet)
+    const env = makeEnvelope({
+      sid: c.session.sid,
+      to: "rpc@/fabric/gone",
       corrId: "lost",
       frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: "lost", result: 1 } },
     });
-    const refused = await c.link.next(
-      (e) => e.frame.type === "DeliveryAck" && !e.frame.ok && e.corrId === "lost",
-      "refusal",
-    );
-    expect(refused.frame).toMatchObject({ code: "no_route" });
+    const from = {
+      systemId: "c",
+      sid: c.session.sid,
+      path: c.session.path,
+      principal: "",
+      instanceId: "i-c",
+    };
+    cluster.links.publish("B", encodeForward({ k: "p", src: "A", to: "gone", from }, JSON.stringify(env)));
+    const refused = await c.link.nack("no_route");
+    expect(refused.corrId).toBe("lost");
+    expect(b.sentinel.cluster?.route.counters.noRouteIn).toBe(1);
   });
 
   it("refuses malformed messages from the links and keeps routing", async () => {

@@ -59,6 +59,8 @@ interface Mirror {
   readonly session: NodeSession;
   /** addresses bound for it in this sentinel's registry (from its directory record) */
   readonly addresses: Set<string>;
+  /** the record it was last built from: the owner's refreshes rewrite it unchanged every 5 s */
+  record: NodeRecord | undefined;
 }
 
 /**
@@ -127,8 +129,13 @@ export class ClusterRoute implements ClusterOutbox {
       if (mirror !== undefined) this.drop(mirror, false);
       return;
     }
+    if (mirror !== undefined && mirror.record !== undefined && sameRoute(mirror.record, node)) {
+      mirror.record = node;
+      return;
+    }
     const m = mirror ?? this.add(node, owner);
     if (mirror !== undefined) this.update(m, node, owner);
+    m.record = node;
     this.bindAddresses(m, node.addresses, node.draining === true);
   }
 
@@ -140,7 +147,11 @@ export class ClusterRoute implements ClusterOutbox {
 
   private add(node: RemoteNode, owner: string): Mirror {
     const d = this.deps;
-    const m: Mirror = { session: remoteSession(node, owner, this, d.backend, d.now()), addresses: new Set() };
+    const m: Mirror = {
+      session: remoteSession(node, owner, this, d.backend, d.now()),
+      addresses: new Set(),
+      record: undefined,
+    };
     this.mirrors.set(node.systemId, m);
     this.index(m.session);
     return m;
@@ -273,6 +284,8 @@ export class ClusterRoute implements ClusterOutbox {
     const s = m.session;
     if (s.remote!.owner !== src || s.sid !== from.sid || s.instanceId !== from.instanceId)
       this.update(m, from, src);
+    // the next directory record is applied in full again
+    m.record = undefined;
     return s;
   }
 
@@ -280,6 +293,31 @@ export class ClusterRoute implements ClusterOutbox {
     this.counters.badIn++;
     this.deps.log.warn({ reason }, "message from another sentinel refused");
   }
+}
+
+/** nothing routing reads changed between two records of one node (a refresh) */
+function sameRoute(a: NodeRecord, b: NodeRecord): boolean {
+  return (
+    a.sentinelId === b.sentinelId &&
+    a.instanceId === b.instanceId &&
+    a.sid === b.sid &&
+    a.path === b.path &&
+    a.principal === b.principal &&
+    a.name === b.name &&
+    a.draining === b.draining &&
+    sameList(a.addresses, b.addresses) &&
+    sameList(a.logicals, b.logicals) &&
+    sameList(
+      a.keys.map((k) => k.kid + k.x),
+      b.keys.map((k) => k.kid + k.x),
+    )
+  );
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function attestedOf(s: NodeSession): Attested {
