@@ -44,6 +44,8 @@ const clients: Fabric[] = [];
 let nodeEnv: Record<string, string> = {};
 let clientEnv: Record<string, string> = {};
 const sentinels = new Map<string, { url: string; attach: string }>();
+let sentinelA: RunningProcess;
+let client: { f: Fabric; math: MathApi } | undefined;
 
 async function start(name: string, script: string, env: Record<string, string>, readyUrl?: string) {
   const p = await startProcess({
@@ -152,7 +154,7 @@ beforeAll(async () => {
     FAME_REQUESTED_LOGICALS: "*.fame.fabric",
     FAME_REPLICA_NAME: "r1",
   });
-  await startSentinel("A", portA);
+  sentinelA = await startSentinel("A", portA);
 }, 120_000);
 
 afterAll(async () => {
@@ -194,5 +196,19 @@ describe("routing between sentinels (real processes, NATS)", () => {
     expect(b.cluster?.forwardedOut).toBeGreaterThanOrEqual(52);
     expect(a.cluster?.badIn).toBe(0);
     expect(b.cluster?.badIn).toBe(0);
+    client = { f, math };
+  });
+
+  it("continues the channel on the same replica when the client's sentinel dies, with no new handshake", async () => {
+    const { f, math } = client!;
+    await sentinelA.stop("SIGKILL");
+    // the SDK re-admits (same systemId, same sid) and attaches to B; its idempotent call is resent
+    expect(await math.add({ x: 40, y: 2 })).toBe(42);
+    expect((await math.whoami()).replica).toBe("r1");
+    expect(f.node.channels.metrics.opened).toBe(1);
+    const b = await status("B");
+    expect(b.nodes?.length).toBe(2);
+    // B had no pin of its own for the channel: it read the one A recorded
+    expect(b.stickiness?.pinsCreated).toBe(1);
   });
 });
