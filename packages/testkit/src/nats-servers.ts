@@ -186,10 +186,10 @@ class NatsProcess implements NatsServer {
         throw new Error(`${this.name} exited before becoming ready:\n${this.out.slice(-3000)}`);
       }
       try {
-        const health = await httpJson(
-          `${base}/healthz${this.spec.jetstream ? "?js-enabled-only=true" : ""}`,
-          1000,
-        );
+        // a cluster node is ready when JetStream is current (meta and streams caught up after a
+        // restart): plain /healthz; a single server only needs JetStream enabled
+        const query = this.spec.jetstream && !meta ? "?js-enabled-only=true" : "";
+        const health = await httpJson(`${base}/healthz${query}`, 1000);
         if (health.status === 200) {
           if (!meta) return;
           const jsz = await httpJson(`${base}/jsz`, 1000);

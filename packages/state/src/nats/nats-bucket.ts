@@ -12,6 +12,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** how long a watch may take to deliver a bucket's current values before it counts as ready */
 const READY_TIMEOUT_MS = 10_000;
+/** starting a watch makes a consumer (a raft write in a cluster): slower than a value write */
+const WATCH_TIMEOUT_MS = 2_500;
 
 function isConflict(err: unknown): boolean {
   return (
@@ -29,6 +31,8 @@ export class NatsBucket<V> implements Bucket<V> {
   readonly name: string;
   private readonly cache: BucketCache<V>;
   private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  /** counts watch() calls, so a slow start that was overtaken steps aside */
+  private generation = 0;
   /** entries the watch refused (bad key or value) */
   rejected = 0;
 
@@ -98,11 +102,20 @@ export class NatsBucket<V> implements Bucket<V> {
    */
   async watch(): Promise<void> {
     if (!this.spec.cached) return;
-    this.watcher?.stop();
-    const status = await this.op("watch", () => this.kv.status());
+    const generation = ++this.generation;
+    const old = this.watcher;
+    this.watcher = undefined;
+    old?.stop();
+    const slow = Math.max(this.timeoutMs, WATCH_TIMEOUT_MS);
+    const status = await this.op("watch", () => this.kv.status(), false, slow);
     const state = status.streamInfo.state;
     const lastSeq = state.messages === 0 ? 0 : state.last_seq;
-    const iter = await this.op("watch", () => this.kv.watch());
+    const iter = await this.op("watch", () => this.kv.watch(), false, slow);
+    if (generation !== this.generation || this.link.closed) {
+      // a later watch() (or close) took over while this one was starting
+      iter.stop();
+      return;
+    }
     this.watcher = iter;
     this.cache.startSweeping();
     const seen = new Set<string>();
@@ -130,10 +143,12 @@ export class NatsBucket<V> implements Bucket<V> {
       } catch (err) {
         this.log.debug({ err, bucket: this.name }, "shared state watch failed");
       }
-      // a watch that ends without being replaced or closed leaves the cache stale: recover
+      // a watch that ends without being replaced or closed (its consumer went with a NATS
+      // node) leaves the cache stale: start another; the status flips only if that fails
       if (!this.link.closed && this.watcher === iter) {
         this.watcher = undefined;
-        this.link.failed(`${this.name} watch ended`);
+        this.log.info({ bucket: this.name }, "shared state watch ended; watching again");
+        this.watch().catch(() => this.link.failed(`${this.name} watch lost`));
       }
     })();
     const timer = setTimeout(() => {
@@ -145,6 +160,7 @@ export class NatsBucket<V> implements Bucket<V> {
   }
 
   close(): void {
+    this.generation++;
     this.watcher?.stop();
     this.watcher = undefined;
     this.cache.stop();
@@ -200,7 +216,12 @@ export class NatsBucket<V> implements Bucket<V> {
    * failures turned into StateUnavailableError. With `conflictIsAnswer`, a revision conflict
    * resolves with undefined (the decision went the other way).
    */
-  private async op<T>(what: string, fn: () => Promise<T>, conflictIsAnswer = false): Promise<T> {
+  private async op<T>(
+    what: string,
+    fn: () => Promise<T>,
+    conflictIsAnswer = false,
+    timeoutMs = this.timeoutMs,
+  ): Promise<T> {
     if (!this.link.connected || this.link.closed) {
       throw new StateUnavailableError(`shared state unavailable: NATS not connected (${this.name} ${what})`);
     }
@@ -208,7 +229,7 @@ export class NatsBucket<V> implements Bucket<V> {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new StateUnavailableError(`shared state unavailable: ${this.name} ${what} timed out`)),
-        this.timeoutMs,
+        timeoutMs,
       );
     });
     try {

@@ -7,6 +7,8 @@ import type { StateStatus, Unsubscribe } from "../types.js";
 export class NatsLink {
   connected = true;
   closed = false;
+  /** the watches are being restarted: the status stays unavailable until they are current */
+  recovering = false;
   private current: StateStatus = { state: "ok", since: Date.now() };
   private readonly listeners = new Set<(s: StateStatus) => void>();
 
@@ -23,7 +25,7 @@ export class NatsLink {
 
   /** a NATS call succeeded: NATS answers again */
   succeeded(): void {
-    if (this.current.state !== "ok" && this.connected && !this.closed) this.ok();
+    if (this.current.state !== "ok" && this.connected && !this.closed && !this.recovering) this.ok();
   }
 
   get status(): StateStatus {

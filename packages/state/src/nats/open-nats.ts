@@ -17,6 +17,7 @@ type NatsSettings = Extract<StorageSettings, { profile: "nats" }>;
 
 /** pause between attempts to bring the watches back after NATS returns */
 const RECOVER_PAUSE_MS = 500;
+const OPEN_TIMEOUT_MS = 5_000;
 
 async function connectNats(settings: NatsSettings, opts: FabricStateOptions, timeoutMs: number) {
   const auth =
@@ -74,7 +75,9 @@ export async function openNatsFabricState(
   const nc = await connectNats(settings, opts, timeoutMs);
   const link = new NatsLink((err) => log.error({ err }, "shared state status listener failed"));
   const specs = bucketSpecs(opts);
-  const kvm = new Kvm(jetstream(nc, { timeout: timeoutMs }));
+  // creating an R3 bucket is a raft round: give opening more time than a value write
+  const openTimeoutMs = Math.max(timeoutMs, OPEN_TIMEOUT_MS);
+  const kvm = new Kvm(jetstream(nc, { timeout: openTimeoutMs }));
   const buckets = new Map<string, NatsBucket<unknown>>();
   try {
     await Promise.all(
@@ -84,7 +87,7 @@ export async function openNatsFabricState(
           history: 1,
           ttl: spec.maxAgeMs,
           maxValueSize: spec.maxValueBytes,
-          timeout: timeoutMs,
+          timeout: openTimeoutMs,
         });
         const bucket = new NatsBucket(kv, spec, link, timeoutMs, log);
         await bucket.watch();
@@ -101,27 +104,32 @@ export async function openNatsFabricState(
     });
   }
 
-  let recovering = false;
   const recover = async () => {
-    if (recovering) return;
-    recovering = true;
+    if (link.recovering) return;
+    link.recovering = true;
+    // a bucket whose raft leader died answers again only after the survivors elect another
+    // (measured ~6 s on nats-server 2.9): retry each bucket's watch on its own
+    const pending = new Set(buckets.values());
     try {
-      // bounded by close(): each attempt waits for a connection and a JetStream answer
-      while (!link.closed && link.status.state !== "ok") {
+      while (!link.closed && pending.size > 0) {
         if (link.connected) {
-          try {
-            await Promise.all([...buckets.values()].map((b) => b.watch()));
-            link.ok();
-            log.info("shared state available again (NATS)");
-            break;
-          } catch (err) {
-            log.debug({ err }, "shared state: NATS not ready yet");
-          }
+          const attempt = [...pending];
+          const results = await Promise.allSettled(attempt.map((b) => b.watch()));
+          results.forEach((r, i) => {
+            if (r.status === "fulfilled") pending.delete(attempt[i]!);
+            else log.debug({ err: r.reason, bucket: attempt[i]!.name }, "shared state: bucket not ready yet");
+          });
+          if (pending.size === 0) break;
         }
         await new Promise((r) => setTimeout(r, RECOVER_PAUSE_MS));
       }
+      if (!link.closed) {
+        link.recovering = false;
+        link.ok();
+        log.info("shared state available again (NATS)");
+      }
     } finally {
-      recovering = false;
+      link.recovering = false;
     }
   };
   link.recover = () => void recover();
