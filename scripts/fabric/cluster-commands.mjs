@@ -178,6 +178,7 @@ export function clusterCommands({ ensureStarted, Failure, requirePki }) {
     const token = adminToken();
     const code = await clusterDemo({
       specs,
+      welcomeUrl: settings.urls.welcome,
       clientEnv: processEnv(client, settings, { background: false }),
       ca,
       headers: token ? { authorization: `Bearer ${token}` } : {},

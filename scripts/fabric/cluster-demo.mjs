@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { natsInfo } from "./nats.mjs";
-import { httpsGet } from "./probe.mjs";
+import { httpsGet, waitFor } from "./probe.mjs";
 import { ROOT } from "./topology.mjs";
 
 export const DEMO_CLIENT_NAME = "cluster-demo-client";
@@ -60,16 +60,55 @@ export async function attachments(sentinels, ca, headers) {
   return where;
 }
 
+async function healthOf(url, ca) {
+  try {
+    const res = await httpsGet(url, ca, { timeoutMs: 2000 });
+    return res.status === 200 ? JSON.parse(res.body) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The cluster is whole: every sentinel's shared state is ok and Welcome sees them all live
+ * (after a NATS server restarts, sentinels may need a few seconds to advertise again).
+ */
+export async function clusterWhole({ sentinels, welcomeUrl, ca }) {
+  const welcome = await healthOf(`${welcomeUrl}/health`, ca);
+  if (welcome?.state !== "ok" || welcome.sentinels !== sentinels.length) return false;
+  const states = await Promise.all(sentinels.map((s) => healthOf(s.health, ca)));
+  return states.every((h) => h?.state?.status === "ok");
+}
+
 /**
  * Runs the demo; resolves the exit code (0 only when every step ran and no call failed).
  * `kill(spec)` SIGKILLs by PID and resolves { pid } once it is gone; `restart(spec)` resolves
  * the new PID once the process is ready.
  */
-export async function clusterDemo({ specs, clientEnv, ca, headers, kill, restart, out }) {
+export async function clusterDemo({ specs, welcomeUrl, clientEnv, ca, headers, kill, restart, out }) {
   const t0 = Date.now();
   const say = (line) => out(`demo | +${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s ${line}`);
   const sentinels = specs.filter((s) => s.kind === "sentinel");
   const natsNodes = specs.filter((s) => s.kind === "nats");
+  const whole = async (what) => {
+    const began = Date.now();
+    const r = await waitFor(() => clusterWhole({ sentinels, welcomeUrl, ca }), {
+      timeoutMs: PHASE_TIMEOUT_MS,
+    });
+    if (!r.ok)
+      throw new Error(
+        `the cluster is not whole ${what}: a sentinel's state is not ok, or Welcome does not see all ${sentinels.length} (make status)`,
+      );
+    return Date.now() - began;
+  };
+  try {
+    say(`waiting until every sentinel's state is ok and Welcome sees all ${sentinels.length}`);
+    await whole("before the demo");
+  } catch (err) {
+    say(`stopped: ${err.message}`);
+    out(summaryLine(summarize([])));
+    return 1;
+  }
   const calls = [];
   let lastReplica;
   let waiter;
@@ -151,7 +190,10 @@ export async function clusterDemo({ specs, clientEnv, ca, headers, kill, restart
         throw new Error(`calls did not resume after ${spec.name} was killed`);
       say(`calls continue; longest wait for an answer since the kill ${gapSince(before)} ms`);
       const newPid = await restart(spec);
-      say(`${spec.name} restarted (pid ${newPid})`);
+      const ms = await whole(`after ${spec.name} restarted`);
+      say(
+        `${spec.name} restarted (pid ${newPid}); every sentinel's state ok and Welcome sees all ${sentinels.length} ${ms} ms later`,
+      );
     };
 
     await fault(clientSentinel, "the sentinel the client is attached to");
