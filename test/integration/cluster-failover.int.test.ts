@@ -1,0 +1,282 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { createLogger } from "@fame/logger";
+import { Agent, connectFabric, type Fabric, nodeConfigFromEnv, type RpcError } from "@fame/sdk";
+import { type FabricState, openFabricState } from "@fame/state";
+import {
+  binOf,
+  createTestPki,
+  freePorts,
+  type NatsServer,
+  pidAlive,
+  REPO_ROOT,
+  type RunningProcess,
+  startNatsServer,
+  startProcess,
+  stopAll,
+  type TestPki,
+} from "@fame/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * Node failover between the sentinels of a cluster, all real processes: a JetStream
+ * nats-server, OAuth2, Welcome and the CA in cluster mode, three sentinels sharing the state,
+ * one math replica and a client in this process. SIGKILL the client's sentinel: the client
+ * re-admits (same systemId, so same sid), attaches to another sentinel, and its channel goes
+ * on with the same replica, no new handshake; idempotent calls see no failure, a
+ * non-idempotent one in flight fails with a clear code and runs once.
+ */
+const CLUSTER = "itfail";
+const SENTINELS = ["sa", "sb", "sc"] as const;
+
+interface MathApi {
+  add(p: { x: number; y: number }): Promise<number>;
+  whoami(): Promise<{ replica: string }>;
+  sleep(p: { ms: number }): Promise<number>;
+}
+
+const quiet = createLogger({
+  name: "it-failover",
+  level: "warn",
+  destination: new Writable({ write: (_c, _e, cb) => cb() }),
+});
+let nats: NatsServer;
+let pki: TestPki;
+const procs: RunningProcess[] = [];
+const sentinels = new Map<string, { proc: RunningProcess; attach: string; restart: () => Promise<void> }>();
+let replica: RunningProcess;
+let client: Fabric;
+let nodeEnv: Record<string, string>;
+/** the cluster's shared state as a reader: which nodes the sentinels know */
+let state: FabricState;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  pki = await createTestPki("fame-cluster-failover");
+  const ports = await freePorts(3 + SENTINELS.length);
+  const [oauthPort, welcomePort, caPort] = ports as [number, number, number];
+  const url = (port: number) => `https://127.0.0.1:${port}`;
+  const storage = {
+    FAME_STORAGE_PROFILE: "nats",
+    FAME_NATS_URL: nats.url,
+    FAME_CLUSTER_ID: CLUSTER,
+  };
+  const common = {
+    ...pki.env,
+    FAME_OAUTH2_ISSUER: url(oauthPort),
+    FAME_WELCOME_ISSUER: url(welcomePort),
+    FAME_LOG_LEVEL: "info",
+    FAME_CONFIG: join(pki.dir, "no-config.yml"),
+  };
+  writeFileSync(common.FAME_CONFIG, "");
+  const start = (name: string, script: string, env: Record<string, string>, readyUrl?: string) =>
+    startProcess({
+      name,
+      script,
+      cwd: REPO_ROOT,
+      env: { ...common, ...env },
+      ...(readyUrl ? { readyUrl, ca: pki.trustBundle } : { readyLine: /math agent ready/ }),
+      readyTimeoutMs: 30_000,
+    }).then((p) => {
+      procs.push(p);
+      return p;
+    });
+  await start(
+    "oauth2",
+    binOf("services", "oauth2"),
+    { FAME_OAUTH2_PORT: String(oauthPort) },
+    `${url(oauthPort)}/health`,
+  );
+  await start(
+    "welcome",
+    binOf("services", "welcome"),
+    {
+      ...storage,
+      FAME_WELCOME_PORT: String(welcomePort),
+      FAME_JWKS_URL: `${url(oauthPort)}/.well-known/jwks.json`,
+      FAME_CA_SERVICE_URL: url(caPort),
+    },
+    `${url(welcomePort)}/health`,
+  );
+  await start(
+    "ca",
+    binOf("services", "ca"),
+    { FAME_CA_PORT: String(caPort), FAME_WELCOME_JWKS_URL: `${url(welcomePort)}/.well-known/jwks.json` },
+    `${url(caPort)}/health`,
+  );
+  for (const [i, id] of SENTINELS.entries()) {
+    const port = ports[3 + i]!;
+    const attach = `wss://127.0.0.1:${port}/fame/v1/attach/ws/downstream`;
+    const run = () =>
+      start(
+        `sentinel:${id}`,
+        binOf("packages", "sentinel"),
+        {
+          ...storage,
+          FAME_SENTINEL_PORT: String(port),
+          FAME_PUBLIC_URL: attach,
+          FAME_NODE_ID: id,
+          FAME_SECURITY_PROFILE: "strict-overlay",
+          FAME_ADMISSION_PROFILE: "welcome",
+          FAME_WELCOME_JWKS_URL: `${url(welcomePort)}/.well-known/jwks.json`,
+          FAME_SENTINEL_ADMIN_TOKEN_FILE: pki.adminTokenFile,
+        },
+        `${url(port)}/health`,
+      );
+    const entry = {
+      proc: await run(),
+      attach,
+      restart: async () => {
+        entry.proc = await run();
+      },
+    };
+    sentinels.set(id, entry);
+  }
+  // Welcome places nodes only on sentinels it has seen advertise (bounded wait)
+  for (let i = 0; (await fetchHealth(url(welcomePort))).sentinels !== SENTINELS.length; i++) {
+    if (i >= 150) throw new Error("Welcome never saw every sentinel advertise");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  nodeEnv = {
+    ...common,
+    FAME_SECURITY_PROFILE: "strict-overlay",
+    FAME_ADMISSION_PROFILE: "welcome",
+    FAME_DEFAULT_ENCRYPTION_LEVEL: "channel",
+    FAME_ADMISSION_TOKEN_URL: `${url(oauthPort)}/oauth/token`,
+    FAME_ADMISSION_SERVICE_URL: url(welcomePort),
+    FAME_ADMISSION_CLIENT_ID: pki.agent.client_id,
+    FAME_ADMISSION_CLIENT_SECRET: pki.agent.client_secret,
+  };
+  replica = await start("replica:r1", binOf("services", "math-agent"), {
+    ...nodeEnv,
+    FAME_REQUESTED_LOGICALS: "*.fame.fabric",
+    FAME_REPLICA_NAME: "r1",
+  });
+  client = await connectFabric({ config: nodeConfigFromEnv(nodeEnv), logger: quiet, installDefault: false });
+  state = await openFabricState(
+    { profile: "nats", clusterId: CLUSTER, servers: [nats.url], replicas: 1, auth: undefined },
+    quiet,
+    { name: "it-reader" },
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await client?.close();
+  await state?.close();
+  const pids = procs.map((p) => p.pid);
+  for (const p of [...procs].reverse()) await p.stop("SIGTERM", 5000);
+  await stopAll();
+  await nats?.stop();
+  pki?.remove();
+  for (const pid of pids) expect(pidAlive(pid)).toBe(false);
+});
+
+async function fetchHealth(base: string): Promise<{ sentinels?: number }> {
+  const { requestJson } = await import("@fame/http-service/client");
+  return (await requestJson(`${base}/health`, { ca: pki.trustBundle })) as { sentinels?: number };
+}
+
+/** the sentinel (id) whose attach URL a node's log last named in "attached to sentinel" */
+function sentinelOf(output: string): string | undefined {
+  const lines = output.split("\n").filter((l) => l.includes('"msg":"attached to sentinel"'));
+  const last = lines.at(-1);
+  if (last === undefined) return undefined;
+  const url = (JSON.parse(last) as { sentinel?: string }).sentinel;
+  return [...sentinels].find(([, s]) => s.attach === url)?.[0];
+}
+
+const clientSentinel = () => [...sentinels].find(([, s]) => s.attach === client.connection.sentinelUrl)?.[0];
+const served = (op: string) => (replica.output().match(new RegExp(`"op":"${op}"`, "g")) ?? []).length;
+
+/**
+ * Idempotent calls back to back while `disrupt` runs; returns failures and the longest gap
+ * between two successful answers. Bounded by `calls`.
+ */
+async function callThrough(math: MathApi, calls: number, disruptAt: number, disrupt: () => Promise<void>) {
+  let failures = 0;
+  let maxGapMs = 0;
+  let last = Date.now();
+  let disruption: Promise<void> | undefined;
+  for (let i = 0; i < calls; i++) {
+    if (i === disruptAt) disruption = disrupt();
+    try {
+      expect(await math.add({ x: i, y: 1 })).toBe(i + 1);
+      const now = Date.now();
+      maxGapMs = Math.max(maxGapMs, now - last);
+      last = now;
+    } catch {
+      failures++;
+    }
+  }
+  await disruption;
+  return { failures, maxGapMs };
+}
+
+describe("sentinel failover in a cluster", () => {
+  let math: MathApi;
+  let sid: string;
+
+  it("the replica and the client are on different sentinels; the client's channel is pinned to the replica", async () => {
+    // A sentinel answers a KeyRequest for a node attached elsewhere from the directory, which
+    // its attach writes without waiting: a first call right after connecting can race it
+    // (unknown_key at the replica). Wait for the client's record, with its key, to be shared.
+    const kid = client.connection.nodeSigner?.jwk.kid;
+    await expect
+      .poll(() => state.directory.get(client.connection.systemId)?.keys.some((k) => k.kid === kid), {
+        timeout: 10_000,
+      })
+      .toBe(true);
+    math = Agent.remoteByAddress<MathApi>("math@fame.fabric", {
+      endpoint: client.endpoint,
+      idempotent: ["add", "whoami"],
+      timeoutMs: 10_000,
+    });
+    expect((await math.whoami()).replica).toBe("r1");
+    sid = client.connection.sid;
+    expect(client.connection.path).toMatch(new RegExp(`^/${CLUSTER}/[A-Za-z0-9]{22}$`));
+    expect(sentinelOf(replica.output())).toBeDefined();
+    expect(clientSentinel()).not.toBe(sentinelOf(replica.output()));
+    expect(client.node.channels.metrics.opened).toBe(1);
+  });
+
+  it("SIGKILL of the client's sentinel: same sid on another sentinel, same channel, no failed idempotent call", async () => {
+    const victim = clientSentinel()!;
+    const { failures, maxGapMs } = await callThrough(math, 200, 20, async () => {
+      await sentinels.get(victim)!.proc.stop("SIGKILL");
+      await expect
+        .poll(() => clientSentinel() !== victim && client.connection.state === "attached", {
+          timeout: 15_000,
+        })
+        .toBe(true);
+    });
+    expect(client.connection.sid).toBe(sid);
+    expect(failures).toBe(0);
+    expect(maxGapMs).toBeLessThan(2000);
+    // the channel kept its keys on both ends: no new SecureOpen
+    expect(client.node.channels.metrics.opened).toBe(1);
+    expect(client.node.channels.metrics.invalidated).toBe(0);
+  });
+
+  it("a non-idempotent call in flight when the client's sentinel dies fails with replica_unavailable and runs once", async () => {
+    const victim = clientSentinel()!;
+    // somewhere to go: the sentinels killed above come back first
+    for (const s of sentinels.values()) if (!pidAlive(s.proc.pid)) await s.restart();
+    const plain = Agent.remoteByAddress<MathApi>("math@fame.fabric", {
+      endpoint: client.endpoint,
+      timeoutMs: 10_000,
+    });
+    const before = served("sleep");
+    const call = plain.sleep({ ms: 1500 }).catch((e: unknown) => e);
+    await expect.poll(() => served("sleep")).toBe(before + 1);
+    await sentinels.get(victim)!.proc.stop("SIGKILL");
+    const err = (await call) as RpcError;
+    expect(err.fameCode).toBe("replica_unavailable");
+    expect(err.notExecuted).toBe(false);
+    await expect
+      .poll(() => client.connection.state === "attached" && clientSentinel() !== victim, { timeout: 15_000 })
+      .toBe(true);
+    expect(await math.add({ x: 1, y: 2 })).toBe(3);
+    expect(served("sleep")).toBe(before + 1);
+  });
+});
