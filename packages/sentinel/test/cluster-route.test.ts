@@ -151,6 +151,9 @@ describe("routing between sentinels", () => {
     await r.send({ to: replyOf(c), frame: { type: "SecureClose", cid: "ch4" } });
     await c.link.nth("SecureClose");
     expect(a.state.pins.get(c.session.sid, "ch4")).toBeUndefined();
+    // B read the pin to check the close; the store's delete took its copy too
+    expect(a.stickiness.size).toBe(0);
+    expect(b.stickiness.size).toBe(0);
   });
 
   it("refuses a reply from a node the call was not routed to", async () => {

@@ -158,6 +158,12 @@ export class AFTLoadBalancerStickinessManager {
   /** Share channel pins with the other sentinels of a cluster (not in `sid-only`: no channel pins). */
   setSharedPins(store: PinStore): void {
     this.shared = store;
+    // a channel closed (or expired) at another sentinel leaves no stale copy here
+    store.onChange((clientSid, cid, pin) => {
+      if (pin !== undefined) return;
+      const cached = this.table.get(cid);
+      if (cached !== undefined && cached.client.sid === clientSid) this.table.delete(cached);
+    });
   }
 
   get securityLevel(): SecurityLevel {
