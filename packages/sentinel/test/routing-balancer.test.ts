@@ -325,3 +325,18 @@ describe("pickHrwBounded", () => {
     expect(() => pickHrwBounded("k", pool, () => 0, Number.NaN)).toThrow(RangeError);
   });
 });
+
+describe("least_inflight in a cluster", () => {
+  it("takes the replica attached to this sentinel when the two sampled are equally loaded", () => {
+    const pool = new ReplicaPool<{ id: string; remote?: { owner: string } }>();
+    pool.add({ id: "remote", remote: { owner: "B" } });
+    pool.add({ id: "local" });
+    const lb = createLoadBalancer<{ id: string; remote?: { owner: string } }>("least_inflight", {
+      random: seeded(3),
+    });
+    for (let i = 0; i < 50; i++) expect(lb.pick(pool)?.id).toBe("local");
+    // busier, the local replica is passed over: the load decides first
+    pool.acquire("local");
+    expect(lb.pick(pool)?.id).toBe("remote");
+  });
+});

@@ -65,5 +65,13 @@ function leastInflight<N extends { id: string }>(pool: ReplicaPool<N>, random: (
   const b = pool.randomMember(random, a);
   if (b === undefined) return a.node;
   if (a.inflight !== b.inflight) return a.inflight < b.inflight ? a.node : b.node;
+  // Otherwise indifferent: in a cluster, a replica attached to this sentinel saves two hops.
+  const aRemote = isRemote(a.node);
+  if (aRemote !== isRemote(b.node)) return aRemote ? b.node : a.node;
   return random() < 0.5 ? a.node : b.node;
+}
+
+/** a member standing for a node attached to another sentinel (a cluster's remote session) */
+function isRemote(node: { id: string; remote?: unknown }): boolean {
+  return node.remote !== undefined;
 }
