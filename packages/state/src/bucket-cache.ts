@@ -34,10 +34,15 @@ export class BucketCache<V> {
     return this.map.keys();
   }
 
-  /** applies a value seen in the backend; an older revision than the cached one is ignored */
-  set(key: string, entry: BucketEntry<V>): void {
+  /**
+   * Applies a value seen in the backend; an older revision than the cached one is ignored,
+   * unless `replace` (a watch's initial values are the truth, even if a recreated bucket
+   * numbers revisions lower).
+   */
+  set(key: string, entry: BucketEntry<V>, replace = false): void {
     const old = this.map.get(key);
-    if (old !== undefined && old.revision >= entry.revision) return;
+    if (old !== undefined && (replace ? old.revision === entry.revision : old.revision >= entry.revision))
+      return;
     if (old === undefined && this.map.size >= this.maxEntries) {
       this.dropped++;
       return;

@@ -134,7 +134,7 @@ export class NatsBucket<V> implements Bucket<V> {
     void (async () => {
       try {
         for await (const e of iter) {
-          const key = this.apply(e);
+          const key = this.apply(e, initial);
           if (initial) {
             if (key !== undefined) seen.add(key);
             if (e.isUpdate || e.revision >= lastSeq) finishInitial();
@@ -166,7 +166,7 @@ export class NatsBucket<V> implements Bucket<V> {
     this.cache.stop();
   }
 
-  private apply(e: KvWatchEntry): string | undefined {
+  private apply(e: KvWatchEntry, initial: boolean): string | undefined {
     const parts = decodeKey(e.key, this.spec.keyParts);
     if (parts === undefined) {
       this.rejected++;
@@ -174,7 +174,7 @@ export class NatsBucket<V> implements Bucket<V> {
     }
     const key = parts.join(KEY_SEP);
     if (e.operation !== "PUT") {
-      this.cache.remove(key, e.revision);
+      this.cache.remove(key, initial ? undefined : e.revision);
       return key;
     }
     const entry = this.entryOf(e);
@@ -182,7 +182,7 @@ export class NatsBucket<V> implements Bucket<V> {
       this.rejected++;
       return undefined;
     }
-    this.cache.set(key, entry);
+    this.cache.set(key, entry, initial);
     return key;
   }
 
