@@ -18,9 +18,10 @@ case "$name" in
   oauth2 | welcome | ca | math-agent | math-client) exec node "services/$name/dist/bin.js" "$@" ;;
   sentinel) exec node packages/sentinel/dist/bin.js "$@" ;;
   pki) exec node scripts/setup-pki.mjs --dir certs "$@" ;;
+  nats-config) exec node compose/nats-config.mjs ;;
   health) exec node compose/healthcheck.mjs "$@" ;;
   *)
-    echo "usage: oauth2 | welcome | ca | sentinel | math-agent | math-client | pki | health URL" >&2
+    echo "usage: oauth2 | welcome | ca | sentinel | math-agent | math-client | pki | nats-config | health URL" >&2
     exit 64
     ;;
 esac

@@ -41,7 +41,8 @@ interface NatsModule {
     port: number;
     clusterPort: number;
     monitorPort: number;
-    peers: number[];
+    host?: string;
+    peers: string[];
     storeDir: string;
     token: string;
     routePassword: string;
@@ -151,7 +152,7 @@ describe("the NATS servers' config files (scripts/fabric/nats.mjs)", () => {
     port: 14223,
     clusterPort: 16223,
     monitorPort: 18223,
-    peers: [16222, 16224],
+    peers: ["127.0.0.1:16222", "127.0.0.1:16224"],
     storeDir: join(scratch, "nats-2"),
     token: "ab".repeat(16),
     routePassword: "cd".repeat(16),
