@@ -15,7 +15,13 @@ import {
   makeEnvelope,
   resolveLimits,
 } from "@fame/protocol";
-import { type AttachPlan, attachRequest, checkDialable, sessionFrom } from "./attach.js";
+import {
+  type AttachedSession,
+  type AttachPlan,
+  attachRequest,
+  checkDialable,
+  sessionFrom,
+} from "./attach.js";
 import { ConnectionError } from "./connection-error.js";
 import { ControlRequests } from "./control-requests.js";
 import { describeEnvelope } from "./envelope-view.js";
@@ -273,7 +279,7 @@ export class FabricConnection {
     this.sentinelUrl = url;
     const attach = attachRequest(plan, this.signed);
     this.write(attach);
-    let session: ReturnType<typeof sessionFrom>;
+    let session: AttachedSession;
     try {
       session = sessionFrom(await this.control.answerTo(attach.id), this.limits);
     } catch (err) {
