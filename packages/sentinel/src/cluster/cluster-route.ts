@@ -55,6 +55,9 @@ export interface ClusterRouteCounters {
   noRouteIn: number;
 }
 
+/** remote sessions kept at most (the cluster's nodes; senders seen before their record count too) */
+export const MAX_REMOTE_NODES = 1_000_000;
+
 interface Mirror {
   readonly session: NodeSession;
   /** addresses bound for it in this sentinel's registry (from its directory record) */
@@ -279,13 +282,20 @@ export class ClusterRoute implements ClusterOutbox {
 
   /** the remote session for an attested sender, attached at `src` as of this frame */
   private senderOf(from: Attested, src: string): NodeSession {
+    const d = this.deps;
     const m = this.mirrors.get(from.systemId);
-    if (m === undefined) return this.add(from, src).session;
+    if (m === undefined) {
+      // Kept until the directory drops the node; past the bound (records that never came)
+      // the sender is stood for by a session used for this frame only.
+      if (this.mirrors.size >= MAX_REMOTE_NODES) return remoteSession(from, src, this, d.backend, d.now());
+      return this.add(from, src).session;
+    }
     const s = m.session;
-    if (s.remote!.owner !== src || s.sid !== from.sid || s.instanceId !== from.instanceId)
+    if (s.remote!.owner !== src || s.sid !== from.sid || s.instanceId !== from.instanceId) {
       this.update(m, from, src);
-    // the next directory record is applied in full again
-    m.record = undefined;
+      // the next directory record is applied in full again
+      m.record = undefined;
+    }
     return s;
   }
 
