@@ -29,6 +29,8 @@ const DEFAULT_LEASE_MS = 3000;
 export class SharedElection {
   /** the holder each address last reported, to tell a promotion from a repeat */
   private readonly reported = new Map<string, string>();
+  /** the lease each address was last claimed with from here (holder and epoch): changes are logged */
+  private readonly claimed = new Map<string, string>();
   /** addresses with a claim, renewal or release on its way to the store */
   private readonly writing = new Set<string>();
   private readonly leaseMs: number;
@@ -108,8 +110,10 @@ export class SharedElection {
     this.write(
       address,
       store.claim(address, { holder: candidate, sentinelId, leaseMs: this.leaseMs }).then((rec) => {
-        if (rec.holder === candidate)
-          log.info({ address, holder: candidate, epoch: rec.epoch }, "claimed the active role");
+        const lease = `${rec.holder}\u0000${rec.epoch}`;
+        if (rec.holder !== candidate || this.claimed.get(address) === lease) return;
+        this.claimed.set(address, lease);
+        log.info({ address, holder: candidate, epoch: rec.epoch }, "claimed the active role");
       }),
     );
   }

@@ -1,0 +1,255 @@
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { requestJson } from "@fame/http-service/client";
+import { generateSigningKey, publicJwks, type SigningKey, signAttachTicket } from "@fame/identity";
+import {
+  binOf,
+  createTestPki,
+  freePorts,
+  type NatsCluster,
+  REPO_ROOT,
+  type RunningProcess,
+  startNatsCluster,
+  startProcess,
+  type TestPki,
+} from "@fame/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Attacker } from "../adversarial/support/attacker.js";
+
+/**
+ * Two sentinels of one cluster on a real 3-node JetStream nats-server cluster (token auth),
+ * real TLS, tickets signed by a Welcome key the test holds: the state-bound parts of a cluster
+ * sentinel — tickets spent once cluster-wide, and one active member of a single-active pool
+ * with a NATS node down.
+ */
+const CLUSTER = "itstate";
+const ISSUER = "https://welcome.itstate.test";
+const DB = "db@fame.fabric";
+
+interface Sentinel {
+  id: string;
+  proc: RunningProcess;
+  url: string;
+  attachUrl: string;
+}
+
+interface PoolView {
+  address: string;
+  active?: string | null;
+}
+
+let pki: TestPki;
+let nats: NatsCluster;
+let welcomeKey: SigningKey;
+const sentinels: Sentinel[] = [];
+const nodes: Attacker[] = [];
+
+async function startSentinel(id: string, port: number, env: Record<string, string>): Promise<Sentinel> {
+  const url = `https://127.0.0.1:${port}`;
+  const attachUrl = `wss://127.0.0.1:${port}/fame/v1/attach/ws/downstream`;
+  const proc = await startProcess({
+    name: `sentinel:${id}`,
+    script: binOf("packages", "sentinel"),
+    cwd: REPO_ROOT,
+    env: { ...env, FAME_NODE_ID: id, FAME_SENTINEL_PORT: String(port), FAME_PUBLIC_URL: attachUrl },
+    readyUrl: `${url}/health`,
+    ca: pki.trustBundle,
+    readyTimeoutMs: 30_000,
+  });
+  return { id, proc, url, attachUrl };
+}
+
+const status = (s: Sentinel) =>
+  requestJson(`${s.url}/fame/v1/status`, {
+    ca: pki.trustBundle,
+    headers: { authorization: `Bearer ${pki.adminToken}` },
+  }) as Promise<{ distribution: PoolView[]; state: { status: string; backend: string } }>;
+
+async function ticketFor(systemId: string, instanceId = `i_${systemId}`): Promise<string> {
+  const { token } = await signAttachTicket(welcomeKey, {
+    issuer: ISSUER,
+    audience: `fame-cluster:${CLUSTER}`,
+    ttlSec: 60,
+    systemId,
+    instanceId,
+    assignedPath: `/${CLUSTER}/${systemId}`,
+    acceptedLogicals: ["*.fame.fabric"],
+  });
+  return token;
+}
+
+async function connect(s: Sentinel): Promise<Attacker> {
+  const node = await Attacker.connect({ url: s.attachUrl, ca: pki.trustBundle });
+  nodes.push(node);
+  return node;
+}
+
+/** polls `read` (bounded) until `ok` holds for its value */
+async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Attaches `systemId` with a fresh ticket, again while the sentinel answers state_unavailable:
+ * while JetStream moves a stream leader off a dead node, writes fail for a moment (a node
+ * tries again with a new ticket, as the SDK does). Any other refusal fails the test.
+ */
+async function attachRetrying(s: Sentinel, systemId: string, logicals: string[] = []): Promise<Attacker> {
+  let refusedFor = 0;
+  const node = await eventually(
+    async () => {
+      const n = await connect(s);
+      const ack = await n.attach({ systemId, logicals, attachTicket: await ticketFor(systemId) });
+      if (ack.ok) return n;
+      expect(ack.code).toBe("state_unavailable");
+      refusedFor++;
+      n.terminate();
+      return undefined;
+    },
+    (n) => n !== undefined,
+    30_000,
+  );
+  if (refusedFor > 0)
+    process.stderr.write(`${systemId}: state_unavailable ${refusedFor} time(s) before attaching\n`);
+  return node!;
+}
+
+beforeAll(async () => {
+  pki = await createTestPki("fame-cluster-state");
+  const token = randomBytes(24).toString("base64url");
+  nats = await startNatsCluster(3, { token });
+  welcomeKey = await generateSigningKey();
+  const jwksFile = join(pki.dir, "welcome-jwks.json");
+  writeFileSync(jwksFile, JSON.stringify(publicJwks([welcomeKey])));
+  const tokenFile = join(pki.dir, "secrets", "nats-token");
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const config = join(pki.dir, "cluster-sentinel.yml");
+  writeFileSync(
+    config,
+    `node:\n  type: Sentinel\n  pools:\n    - address: ${DB}\n      mode: single-active\n`,
+  );
+  const env = {
+    ...pki.env,
+    FAME_CONFIG: config,
+    FAME_SECURITY_PROFILE: "open",
+    FAME_ADMISSION_PROFILE: "welcome",
+    FAME_WELCOME_JWKS_FILE: jwksFile,
+    FAME_WELCOME_ISSUER: ISSUER,
+    FAME_STORAGE_PROFILE: "nats",
+    FAME_NATS_URL: nats.url,
+    FAME_NATS_REPLICAS: "3",
+    FAME_NATS_TOKEN_FILE: tokenFile,
+    FAME_CLUSTER_ID: CLUSTER,
+    FAME_SENTINEL_ADMIN_TOKEN_FILE: pki.adminTokenFile,
+    FAME_LOG_LEVEL: "info",
+    // the raw nodes here send no heartbeats: keep them attached through the test
+    FAME_HEARTBEAT_MS: "60000",
+  };
+  const [pa, pb] = (await freePorts(2)) as [number, number];
+  sentinels.push(await startSentinel("sa", pa, env), await startSentinel("sb", pb, env));
+}, 120_000);
+
+afterAll(async () => {
+  if (process.env["FAME_DUMP_LOGS"])
+    for (const s of sentinels) process.stderr.write(`--- ${s.id}\n${s.proc.output()}\n`);
+  for (const n of nodes) n.terminate();
+  for (const s of sentinels) await s.proc.stop("SIGTERM", 5000);
+  await nats?.stop();
+  pki?.remove();
+});
+
+describe("a cluster's sentinels share tickets and elections through NATS", () => {
+  it("reports the nats backend as ok in status and /health", async () => {
+    const [a] = sentinels as [Sentinel];
+    expect((await status(a)).state).toMatchObject({ backend: "nats", status: "ok" });
+    const health = (await requestJson(`${a.url}/health`, { ca: pki.trustBundle })) as Record<string, unknown>;
+    expect(health["state"]).toEqual({ backend: "nats", status: "ok" });
+  });
+
+  it("a ticket spent at one sentinel is refused at the other (ticket_replayed)", async () => {
+    const [a, b] = sentinels as [Sentinel, Sentinel];
+    const ticket = await ticketFor("n_ticket");
+    const first = await connect(a);
+    expect(await first.attach({ systemId: "n_ticket", attachTicket: ticket })).toMatchObject({
+      ok: true,
+      assignedPath: `/${CLUSTER}/n_ticket`,
+    });
+    const replayed = await connect(b);
+    expect(await replayed.attach({ systemId: "n_ticket", attachTicket: ticket })).toMatchObject({
+      ok: false,
+      code: "ticket_replayed",
+    });
+    // a fresh ticket for the same node works at the other sentinel, under the same path
+    const moved = await connect(b);
+    expect(
+      await moved.attach({ systemId: "n_ticket", attachTicket: await ticketFor("n_ticket") }),
+    ).toMatchObject({ ok: true, assignedPath: `/${CLUSTER}/n_ticket` });
+  });
+
+  it("with one of 3 NATS nodes down, exactly one replica of a single-active pool is active across both sentinels", async () => {
+    const [a, b] = sentinels as [Sentinel, Sentinel];
+    await nats.kill(2);
+    const replicaOn = async (s: Sentinel, systemId: string): Promise<Attacker> => {
+      const r = await attachRetrying(s, systemId, ["*.fame.fabric"]);
+      const bind = await r.send({ frame: { type: "AddressBind", address: DB } });
+      await r.waitFor((e) => e.frame.type === "AddressBindAck" && e.corrId === bind.id);
+      return r;
+    };
+    const r1 = await replicaOn(a, "db_r1");
+    const r2 = await replicaOn(b, "db_r2");
+    const activeAt = async (s: Sentinel) =>
+      (await status(s)).distribution.find((p) => p.address === DB)?.active;
+    const holder = await eventually(
+      async () => [await activeAt(a), await activeAt(b)] as const,
+      ([x, y]) => typeof x === "string" && x === y,
+      // JetStream (2.9) takes several seconds to move stream leaders off the dead node
+      40_000,
+    );
+    expect(["db_r1", "db_r2"]).toContain(holder[0]);
+    const [active, standby] = holder[0] === "db_r1" ? [r1, r2] : [r2, r1];
+    // clients on both sentinels call the pool: only the holder ever takes a call
+    const callers = [await attachRetrying(a, "db_c0"), await attachRetrying(b, "db_c1")];
+    const holderSide = holder[0] === "db_r1" ? 0 : 1;
+    const outcomes: string[] = [];
+    for (let k = 0; k < 6; k++) {
+      for (const [i, c] of callers.entries()) {
+        const corrId = `q${k}_c${i}`;
+        const req = await c.send({
+          to: DB,
+          replyTo: c.replyTo,
+          corrId,
+          frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: k, method: "ping" } },
+        });
+        const outcome = await Promise.race([
+          active
+            .waitFor((e) => e.frame.type === "Data" && e.corrId === corrId)
+            .then(
+              () => "delivered",
+              () => "nothing",
+            ),
+          c.nackFor(req.id).then(
+            (e) => (e.frame.type === "DeliveryAck" ? (e.frame.code ?? "nack") : "nack"),
+            () => "nothing",
+          ),
+        ]);
+        // the holder's own sentinel delivers; the other forwards to it or says NOT_ACTIVE, never elects its own
+        if (i === holderSide) expect(outcome).toBe("delivered");
+        else expect(["delivered", "NOT_ACTIVE"]).toContain(outcome);
+        outcomes.push(outcome);
+      }
+    }
+    process.stderr.write(`single-active calls: ${JSON.stringify(outcomes)}\n`);
+    expect(standby.received.filter((e) => e.frame.type === "Data")).toHaveLength(0);
+    // the lease keeps being renewed with the NATS node still down: the holder does not change
+    await new Promise((r) => setTimeout(r, 3500));
+    expect([await activeAt(a), await activeAt(b)]).toEqual([holder[0], holder[0]]);
+    await nats.restart(2);
+  }, 90_000);
+});
