@@ -1,8 +1,24 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { createLogger } from "@fame/logger";
 import { type NatsServer, startNatsServer } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FabricState, openFabricState, type StateStatus, StateUnavailableError } from "../src/index.js";
-import { nodeRecord, settingsFor, untilChange, untilStatus } from "./nats-helpers.js";
+import { nodeRecord, settingsFor, untilChange, untilRecovered, untilStatus } from "./nats-helpers.js";
+
+/** SIGSTOP takes effect asynchronously: wait until the kernel shows every thread stopped */
+async function untilStopped(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const tasks = readdirSync(`/proc/${pid}/task`);
+    const stopped = tasks.every((t) => {
+      const ts = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+      return /\) [Tt] /.test(ts);
+    });
+    if (/\) [Tt] /.test(stat) && stopped) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process ${pid} did not stop`);
+}
 
 const log = createLogger({ name: "state-int", level: process.env["FAME_TEST_LOG"] ? "debug" : "silent" });
 
@@ -117,6 +133,32 @@ describe("shared state on one real nats-server", () => {
     expect(await ended).toBe(taken.epoch);
     expect(loser.elections.current("single@fame.fabric")?.holder).toBe(loserId);
     expect(await winner.elections.renew("single@fame.fabric", x.holder)).toBeUndefined();
+  });
+
+  it("a server that hangs (SIGSTOP): a write times out into StateUnavailableError, and the state recovers after SIGCONT", async () => {
+    const pid = server.pid;
+    if (pid === undefined) throw new Error("nats-server not running");
+    const recovered = untilRecovered(a);
+    process.kill(pid, "SIGSTOP");
+    try {
+      await untilStopped(pid);
+      const t0 = Date.now();
+      const err = await a.sessions
+        .put("hung", { replicaSystemId: "r", owner: "o", lastSeen: 1 })
+        .catch((e: unknown) => e);
+      const took = Date.now() - t0;
+      expect(err).toBeInstanceOf(StateUnavailableError);
+      expect(took).toBeGreaterThanOrEqual(900); // the 1 s write timeout, not an instant refusal
+      expect(took).toBeLessThan(2500);
+      expect(a.status.state).toBe("unavailable");
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    await recovered;
+    await a.sessions.put("hung", { replicaSystemId: "r", owner: "o", lastSeen: 2 });
+    expect((await a.sessions.place("hung", { replicaSystemId: "x", owner: "o", lastSeen: 3 })).lastSeen).toBe(
+      2,
+    );
   });
 
   it("partition: writes reject quickly with StateUnavailableError, status flips, and both recover", async () => {
