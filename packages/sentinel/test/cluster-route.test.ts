@@ -114,6 +114,47 @@ describe("routing between sentinels", () => {
     expect(reply.corrId).toBe("q2");
   });
 
+  it("follows a replica that re-attached to another sentinel: its pinned channel continues there", async () => {
+    const { cluster, a, b, r, c, open, accept } = await fabric(["A", "B", "C"]);
+    await open("ch8");
+    await r.link.nth("SecureOpen");
+    await accept("ch8");
+    await c.link.nth("SecureAccept");
+    // r's sentinel loses it; r attaches to C under the same systemId (same path and sid) and binds again
+    r.session.link.close(1001, "moving");
+    b.sentinel.close(r.session, "moving");
+    const moved = await attach(cluster.members[2]!, "r", ["*.fame.fabric"]);
+    await moved.send({ frame: { type: "AddressBind", address: MATH } });
+    await record(a.state, "r", (rec) => rec.sentinelId === "C" && rec.addresses.includes(MATH));
+    await c.sendRaw(sealed(c, MATH, "ch8", 1, { replyTo: replyOf(c), corrId: "after-move" }));
+    const request = await moved.link.next((e) => e.corrId === "after-move", "data at the moved replica");
+    expect(request.sec?.enc?.cid).toBe("ch8");
+    expect(c.link.frames("SecureAccept")).toHaveLength(1);
+    await moved.sendRaw(sealed(moved, replyOf(c), "ch8", 1, { corrId: "after-move" }));
+    expect((await c.link.nth("Data")).corrId).toBe("after-move");
+  });
+
+  it("follows a replica whose sentinel died (no withdraw): the newer record moves its remote session", async () => {
+    const { cluster, a, b, r, c, open, accept } = await fabric(["A", "B", "C"]);
+    await open("ch9");
+    await r.link.nth("SecureOpen");
+    await accept("ch9");
+    await c.link.nth("SecureAccept");
+    // B stops without a word: no withdraw, no more refreshes, nothing heard on its subject
+    b.sentinel.leaveCluster();
+    await b.state.close();
+    const before = a.sentinel.cluster!.route.bySystemId("r");
+    const moved = await attach(cluster.members[2]!, "r", ["*.fame.fabric"]);
+    await moved.send({ frame: { type: "AddressBind", address: MATH } });
+    await record(a.state, "r", (rec) => rec.sentinelId === "C" && rec.addresses.includes(MATH));
+    // the same remote session, now at C: pools and pins that name it need no change
+    expect(a.sentinel.cluster!.route.bySystemId("r")).toBe(before);
+    expect(before?.remote?.owner).toBe("C");
+    await c.sendRaw(sealed(c, MATH, "ch9", 1, { replyTo: replyOf(c), corrId: "after-death" }));
+    const request = await moved.link.next((e) => e.corrId === "after-death", "data at the moved replica");
+    expect(request.sec?.enc?.cid).toBe("ch9");
+  });
+
   it("refuses a stranger's SecureAccept for a pending open of a client on another sentinel", async () => {
     const { a, b, r, c, open, accept } = await fabric();
     const mallory = await attach(b, "mallory");

@@ -138,6 +138,12 @@ export class ClusterRoute implements ClusterOutbox {
     }
     const m = mirror ?? this.add(node, owner);
     if (mirror !== undefined) this.update(m, node, owner);
+    // A node still attached here as well (it moved, this connection has not ended yet) is bound
+    // by that connection: its record is applied in full once the connection is gone.
+    if (this.deps.directory.bySystemId(systemId) !== undefined) {
+      m.record = undefined;
+      return;
+    }
     m.record = node;
     this.bindAddresses(m, node.addresses, node.draining === true);
   }
@@ -180,8 +186,6 @@ export class ClusterRoute implements ClusterOutbox {
   private bindAddresses(m: Mirror, addresses: readonly string[], draining: boolean): void {
     const d = this.deps;
     const s = m.session;
-    // A node attached here (moving over) is bound by its own connection, not by its record.
-    if (d.directory.bySystemId(s.id) !== undefined) return;
     const wanted = new Set(addresses);
     for (const address of m.addresses) {
       if (wanted.has(address)) continue;
