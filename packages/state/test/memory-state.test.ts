@@ -128,11 +128,15 @@ describe("memory NodeDirectory", () => {
     const [a, b] = pair();
     await a.directory.announce(node("n1"));
     await b.directory.announce(node("n2"));
+    const heard: [string, boolean][] = [];
+    a.directory.onChange((id, r) => heard.push([id, r !== undefined]));
     await b.close(); // b dies: no more refreshes
     for (let i = 0; i < 6; i++) await vi.advanceTimersByTimeAsync(DIRECTORY_MAX_AGE_MS / 4);
     expect(a.directory.get("n1")?.systemId).toBe("n1");
     expect(a.directory.get("n2")).toBeUndefined();
     expect(a.directory.all().map((r) => r.systemId)).toEqual(["n1"]);
+    // refreshes that change nothing are not announced; n2 ageing out is
+    expect(heard).toEqual([["n2", false]]);
   });
 });
 

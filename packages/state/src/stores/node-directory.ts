@@ -1,4 +1,4 @@
-import type { Bucket, BucketEntry } from "../bucket.js";
+import type { Bucket } from "../bucket.js";
 import type { NodeDirectory, NodeKeyJwk, NodeRecord, Unsubscribe } from "../types.js";
 import { isObj, num, str, strList } from "./values.js";
 
@@ -69,6 +69,7 @@ export class BucketNodeDirectory implements NodeDirectory {
   private readonly membersCache = new Map<string, readonly NodeRecord[]>();
   private allCache: readonly NodeRecord[] | undefined;
   private readonly own = new Map<string, NodeRecord>();
+  private readonly listeners = new Set<(systemId: string, record: NodeRecord | undefined) => void>();
   private readonly timer: NodeJS.Timeout;
   private readonly unwatch: () => void;
 
@@ -84,9 +85,12 @@ export class BucketNodeDirectory implements NodeDirectory {
       const mine = this.own.get(key);
       if (mine !== undefined && e !== undefined && e.value.sentinelId !== mine.sentinelId)
         this.own.delete(key);
-      this.index(key, previous.get(key), e?.value);
+      const before = previous.get(key);
+      this.index(key, before, e?.value);
       if (e === undefined) previous.delete(key);
       else previous.set(key, e.value);
+      // a refresh rewrites an unchanged record every 5 s: listeners hear only real changes
+      if (before === undefined || e === undefined || !sameRecord(before, e.value)) this.emit(key, e?.value);
     });
     this.timer = setInterval(() => this.refresh(), DIRECTORY_REFRESH_MS);
     this.timer.unref();
@@ -155,13 +159,25 @@ export class BucketNodeDirectory implements NodeDirectory {
   }
 
   onChange(cb: (systemId: string, record: NodeRecord | undefined) => void): Unsubscribe {
-    return this.bucket.onChange((key, e: BucketEntry<NodeRecord> | undefined) => cb(key, e?.value));
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
   }
 
   stop(): void {
     clearInterval(this.timer);
     this.unwatch();
     this.own.clear();
+    this.listeners.clear();
+  }
+
+  private emit(systemId: string, record: NodeRecord | undefined): void {
+    for (const cb of this.listeners) {
+      try {
+        cb(systemId, record);
+      } catch (err) {
+        this.onRefreshError(err);
+      }
+    }
   }
 
   private refresh(): void {
@@ -198,4 +214,41 @@ export class BucketNodeDirectory implements NodeDirectory {
 
 function addressesOf(r: NodeRecord): Set<string> {
   return new Set([...r.logicals, ...r.addresses]);
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameKey(a: NodeKeyJwk, b: NodeKeyJwk): boolean {
+  return (
+    a.kid === b.kid &&
+    a.x === b.x &&
+    a.kty === b.kty &&
+    a.crv === b.crv &&
+    a.use === b.use &&
+    sameList(a.x5c, b.x5c)
+  );
+}
+
+/** field by field: a refreshed record is a new object with the same content */
+export function sameRecord(a: NodeRecord, b: NodeRecord): boolean {
+  return (
+    a.systemId === b.systemId &&
+    a.instanceId === b.instanceId &&
+    a.sid === b.sid &&
+    a.path === b.path &&
+    a.sentinelId === b.sentinelId &&
+    a.principal === b.principal &&
+    a.name === b.name &&
+    a.draining === b.draining &&
+    a.attachedAt === b.attachedAt &&
+    sameList(a.logicals, b.logicals) &&
+    sameList(a.addresses, b.addresses) &&
+    a.keys.length === b.keys.length &&
+    a.keys.every((k, i) => sameKey(k, b.keys[i]!))
+  );
 }
