@@ -79,5 +79,6 @@ export function sentinelMetricsText(src: StatusSources): string {
       : undefined,
   });
   if (src.routeTime !== undefined) families.push(routeTimeFamily(src.routeTime));
+  if (src.cluster !== undefined) families.push(...src.cluster.metricFamilies());
   return renderPrometheus(families);
 }

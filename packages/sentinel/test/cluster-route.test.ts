@@ -83,6 +83,15 @@ describe("routing between sentinels", () => {
     const reply = await c.link.nth("Data");
     expect(reply.sid).toBe(r.session.sid);
     expect(a.sentinel.inflight.size).toBe(0);
+    // open, data out; accept, reply in: counted on the status page and /metrics
+    expect(a.sentinel.status()["cluster"]).toMatchObject({
+      remoteNodes: 1,
+      forwardedOut: 2,
+      forwardedIn: 2,
+      badIn: 0,
+    });
+    expect(a.sentinel.metricsText()).toContain('fame_sentinel_cluster_messages_total{kind="out"} 2');
+    expect(a.sentinel.metricsText()).toContain("fame_sentinel_cluster_remote_nodes 1");
   });
 
   it("answers a KeyRequest for a node on another sentinel from the directory's keys", async () => {

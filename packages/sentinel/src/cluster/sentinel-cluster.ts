@@ -2,6 +2,7 @@ import type { CryptoBackend } from "@fame/crypto";
 import type { Logger } from "@fame/logger";
 import type { Limits } from "@fame/protocol";
 import type { NodeDirectory, PinStore } from "@fame/state";
+import type { MetricFamily } from "@fame/telemetry";
 import type { NodeSession } from "../node-session.js";
 import type { LogicalRegistry } from "../routing/index.js";
 import type { ClusterNodes, SessionDirectory } from "../session-directory.js";
@@ -66,6 +67,30 @@ export class SentinelCluster implements ClusterNodes {
   start(inbox: ClusterInbox): void {
     this.route.start(inbox);
     this.sync.start();
+  }
+
+  /** GET /metrics: the cluster section as metric families */
+  metricFamilies(): MetricFamily[] {
+    const c = this.route.counters;
+    return [
+      {
+        name: "fame_sentinel_cluster_remote_nodes",
+        help: "Nodes attached to other sentinels of the cluster that this sentinel routes to.",
+        type: "gauge",
+        samples: [{ value: this.route.remoteCount }],
+      },
+      {
+        name: "fame_sentinel_cluster_messages_total",
+        help: "Messages between sentinels: published (out), received (in), refused on receipt (bad), for a node no longer here (no_route).",
+        type: "counter",
+        samples: [
+          { labels: { kind: "out" }, value: c.forwardedOut },
+          { labels: { kind: "in" }, value: c.forwardedIn },
+          { labels: { kind: "bad" }, value: c.badIn },
+          { labels: { kind: "no_route" }, value: c.noRouteIn },
+        ],
+      },
+    ];
   }
 
   /** the status page's `cluster` section */
