@@ -4,7 +4,8 @@
  * started through @fame/testkit and stopped by PID, also on failure or Ctrl-C.
  * Prints a table and writes bench/results/<YYYY-MM-DD>.json.
  *
- *   node bench/run.mjs [--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,profile,scale] [--out FILE]
+ *   node bench/run.mjs [--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,profile,scale,cluster] [--out FILE]
+ * The cluster section needs nats-server (Debian's package); without it, it is skipped and says so.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -15,14 +16,15 @@ import { stopAll } from "../packages/testkit/dist/index.js";
 import { REPO_ROOT } from "./lib/procs.mjs";
 import { createProgress } from "./lib/progress.mjs";
 import { buildRows, formatProfile, formatTable } from "./lib/report.mjs";
+import { runCluster } from "./sections/cluster.mjs";
 import { runFabric } from "./sections/fabric.mjs";
 import { runLimits } from "./sections/limits.mjs";
 import { runProfile } from "./sections/profile.mjs";
 import { runScale } from "./sections/scale.mjs";
 
-const SECTIONS = ["limits", "fabric", "profile", "scale"];
+const SECTIONS = ["limits", "fabric", "profile", "scale", "cluster"];
 const USAGE =
-  "[--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,profile,scale] [--out FILE]";
+  "[--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,profile,scale,cluster] [--out FILE]";
 
 function parseFlags(argv) {
   // 2 s of warm-up before each window: a sequential fabric run makes ~3k calls/s through a few
@@ -95,6 +97,7 @@ try {
   if (flags.only.has("fabric")) results.fabric = await runFabric(ctx);
   if (flags.only.has("profile")) results.profile = await runProfile(ctx);
   if (flags.only.has("scale")) results.scale = await runScale(ctx);
+  if (flags.only.has("cluster")) results.cluster = await runCluster(ctx);
 } catch (err) {
   failure = err;
 } finally {

@@ -157,6 +157,65 @@ export function buildRows(results) {
       rows.push(row("scale", "sentinel memory per attached node", a.bytesPerNode / 1024, "KB"));
     }
   }
+  rows.push(...clusterRows(results.cluster));
+  return rows;
+}
+
+/**
+ * Cluster rows: each run against one sentinel on the memory backend (the single-sentinel
+ * fabric), measured in the same section so the ratios come from one run.
+ */
+function clusterRows(C) {
+  if (!C || C.skipped || !C.memory) return [];
+  const rows = [];
+  const base = C.memory;
+  const runs = [
+    ["memory", "1 sentinel, memory", base],
+    ["nats1", "1 sentinel, NATS", C.oneSentinel],
+    ["cross2", "2 sentinels, client on B, replica on A", C.twoSentinels],
+    ["cross3", "3 sentinels, client on C, replica on A", C.threeSentinels],
+  ];
+  for (const [key, name, r] of runs) {
+    if (!r) continue;
+    const cross = key.startsWith("cross");
+    const seqRatio = r.add_seq.latencyMs.p50 / base.add_seq.latencyMs.p50;
+    rows.push(
+      row("cluster", `RPC add channel, ${name}, sequential`, r.add_seq.perSec, "calls/s", {
+        ...measured(r.add_seq),
+        ...(key === "memory" ? {} : { ratio: `p50 ${times(seqRatio)} one sentinel's` }),
+        ...(cross ? { target: "p50 ≤ 2× one sentinel's", pass: seqRatio <= 2 } : {}),
+      }),
+    );
+    const pipeRatio = r.add_inflight64.perSec / base.add_inflight64.perSec;
+    rows.push(
+      row("cluster", `RPC add channel, ${name}, 64 in flight`, r.add_inflight64.perSec, "calls/s", {
+        ...measured(r.add_inflight64),
+        ...(key === "memory" ? {} : { ratio: `${pct(pipeRatio)} of one sentinel's` }),
+        ...(cross ? { target: "≥ 50% of one sentinel's", pass: pipeRatio >= 0.5 } : {}),
+      }),
+    );
+    const hs = r.handshake_seq;
+    rows.push(
+      row("cluster", `channel opens (a pin each), ${name}`, hs.perSec, "opens/s", {
+        ...measured(hs),
+        ...(key === "memory" ? {} : { ratio: `${pct(hs.perSec / base.handshake_seq.perSec)} of memory` }),
+      }),
+    );
+  }
+  if (C.failover) {
+    rows.push(
+      row(
+        "cluster",
+        `failover: SIGKILL the client's sentinel → next call (median of ${C.failover.rounds.length})`,
+        C.failover.medianMs,
+        "ms",
+        {
+          target: "≤ 1000 ms",
+          pass: C.failover.medianMs <= 1000,
+        },
+      ),
+    );
+  }
   return rows;
 }
 

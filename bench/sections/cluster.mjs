@@ -1,0 +1,164 @@
+/**
+ * Cluster rows (issue #16): channel RPC across sentinels against one sentinel, channel opens
+ * (each records a pin) with the NATS backend against memory, at 1, 2 and 3 sentinels, and how
+ * long calls stop when the client's sentinel is SIGKILLed. Needs nats-server (Debian's
+ * package); without it the section says so and measures nothing.
+ */
+import { createLogger } from "../../packages/logger/dist/index.js";
+import { Agent, connectFabric, nodeConfigFromEnv } from "../../packages/sdk/dist/index.js";
+import { natsServerBinary } from "../../packages/testkit/dist/index.js";
+import { startClusterStack } from "../lib/cluster-stack.mjs";
+import { median, nowMs } from "../lib/stats.mjs";
+import { runClient, startBenchReplica, withStack } from "./fabric.mjs";
+
+const TASKS = [
+  { name: "add_seq", kind: "add", concurrency: 1 },
+  { name: "add_inflight64", kind: "add", concurrency: 64 },
+  { name: "handshake_seq", kind: "handshake", concurrency: 1 },
+];
+const FAILOVER_ROUNDS = 3;
+
+export async function runCluster(ctx) {
+  const { progress } = ctx;
+  try {
+    natsServerBinary();
+  } catch (err) {
+    progress.step(`cluster: skipped (${err.message}); on Debian/Ubuntu: apt-get install nats-server`);
+    return { skipped: String(err.message) };
+  }
+  const out = {};
+  progress.step("cluster: one sentinel, memory backend (the baseline)");
+  await withStack(ctx, { securityProfile: "strict-overlay", logLevel: "warn" }, async (stack) => {
+    const r1 = await startBenchReplica(stack, "replica1");
+    try {
+      out.memory = (await runClient(ctx, stack, r1, "channel", TASKS)).results;
+    } finally {
+      await r1.stop("SIGTERM", 5000);
+    }
+  });
+
+  progress.step("cluster: 3 NATS servers (JetStream, 3 copies), identity services in cluster mode");
+  const stack = await startClusterStack();
+  const stop = () => stack.stop();
+  ctx.cleanups.add(stop);
+  const replicas = [];
+  const fillers = [];
+  try {
+    // Welcome places on the least loaded live sentinel: with only A up, the replica goes there
+    await stack.startSentinel("A");
+    await stack.welcomeSees(1);
+    const replica = await startBenchReplica({ nodeEnv: stack.nodeEnv }, "replica1");
+    replicas.push(replica);
+    const a = stack.sentinels.get("A");
+    progress.step("cluster 1 sentinel (NATS backend): client and replica on A");
+    out.oneSentinel = (
+      await runClient(ctx, { nodeEnv: stack.nodeEnv, sentinel: a }, replica, "channel", TASKS)
+    ).results;
+
+    await stack.startSentinel("B");
+    await stack.welcomeSees(2);
+    progress.step("cluster 2 sentinels: client on B, replica on A (every frame crosses over NATS)");
+    out.twoSentinels = await crossRun(ctx, stack, replica, "B");
+
+    // an idle node on B first, so the least loaded sentinel for the next client is C alone
+    // (Welcome counts nodes from the sentinels' heartbeats, every 2 s: the bench client that
+    // just left B may still be counted there)
+    fillers.push(await placeFiller(stack, "B"));
+    await stack.startSentinel("C");
+    await stack.welcomeSees(3);
+    progress.step("cluster 3 sentinels: client on C, replica on A");
+    out.threeSentinels = await crossRun(ctx, stack, replica, "C");
+
+    progress.step(`cluster failover: SIGKILL the client's sentinel, ${FAILOVER_ROUNDS} rounds`);
+    out.failover = await measureSentinelFailover(stack);
+  } finally {
+    for (const f of fillers) await f.close().catch(() => {});
+    for (const r of replicas) await r.stop("SIGTERM", 5000).catch(() => {});
+    await stack.stop();
+    ctx.cleanups.delete(stop);
+  }
+  return out;
+}
+
+/**
+ * The bench client attaches to the least loaded sentinel, `id`; its frames to the replica on A
+ * cross over NATS, which `id`'s forwarding counters prove (no other node sends from there).
+ */
+async function crossRun(ctx, stack, replica, id) {
+  const before = (await stack.status(id)).cluster?.forwardedOut ?? 0;
+  const result = await runClient(
+    ctx,
+    { nodeEnv: stack.nodeEnv, sentinel: stack.sentinels.get(id) },
+    replica,
+    "channel",
+    TASKS,
+  );
+  const cluster = (await stack.status(id)).cluster;
+  const forwarded = (cluster?.forwardedOut ?? 0) - before;
+  if (forwarded < 1000)
+    throw new Error(`the bench client was not on sentinel ${id}: it forwarded ${forwarded} frames`);
+  return { ...result.results, clientOn: id, replicaOn: "A", framesForwarded: forwarded };
+}
+
+/**
+ * An SDK client (in this process) calls in a loop; the sentinel it is attached to is SIGKILLed
+ * and the time to the next successful call is taken; the sentinel is restarted for the next round.
+ */
+async function measureSentinelFailover(stack) {
+  const fabric = await connectFabric({
+    config: nodeConfigFromEnv({ ...stack.nodeEnv, FAME_NODE_NAME: "bench-failover" }),
+    logger: createLogger({ name: "bench-failover", level: "error" }),
+    installDefault: false,
+  });
+  const math = Agent.remoteByAddress("math@fame.fabric", {
+    endpoint: fabric.endpoint,
+    idempotent: ["add"],
+    timeoutMs: 1000,
+  });
+  const rounds = [];
+  try {
+    for (let round = 0; round < FAILOVER_ROUNDS; round++) {
+      for (let i = 0; i < 20; i++) await math.add({ x: i, y: 1 });
+      const victim = await attachedTo(stack, "bench-failover");
+      const t0 = nowMs();
+      process.kill(victim.pid, "SIGKILL");
+      const sum = await math.add({ x: round, y: 1 });
+      const ms = nowMs() - t0;
+      if (sum !== round + 1) throw new Error(`add after failover returned ${sum}`);
+      rounds.push({ ms, killed: victim.id, to: (await attachedTo(stack, "bench-failover")).id });
+      await victim.proc.exited;
+      await stack.startSentinel(victim.id);
+      await stack.welcomeSees(stack.sentinels.size);
+    }
+  } finally {
+    await fabric.close();
+  }
+  return { rounds, medianMs: median(rounds.map((r) => r.ms)), metrics: fabric.endpoint.client.metrics() };
+}
+
+/** An idle SDK node attached to sentinel `id`, placed there by Welcome (bounded retries). */
+async function placeFiller(stack, id) {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await new Promise((r) => setTimeout(r, 2500));
+    const filler = await connectFabric({
+      config: nodeConfigFromEnv({ ...stack.nodeEnv, FAME_NODE_NAME: "bench-filler" }),
+      logger: createLogger({ name: "bench-filler", level: "error" }),
+      installDefault: false,
+    });
+    if ((await attachedTo(stack, "bench-filler")).id === id) return filler;
+    await filler.close();
+  }
+  throw new Error(`Welcome did not place an idle node on ${id} in 10 tries`);
+}
+
+/** the sentinel whose status lists the node named `name` as its own */
+async function attachedTo(stack, name) {
+  for (let i = 0; i < 100; i++) {
+    for (const s of stack.sentinels.values()) {
+      const st = await stack.status(s.id).catch(() => undefined);
+      if (st?.nodes?.some((n) => n.name === name)) return s;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no sentinel lists ${name}`);
+}
