@@ -14,7 +14,7 @@ const REFUSALS: Readonly<Record<NewWork, StateRefusal>> = Object.freeze({
   attach: Object.freeze({
     code: "state_unavailable",
     reason:
-      "the cluster's shared state is unreachable: the attach ticket cannot be spent (try another sentinel)",
+      "the cluster's shared state is unreachable: the attach (its ticket, its node record) cannot be recorded",
   }),
   open: Object.freeze({
     code: "state_unavailable",
