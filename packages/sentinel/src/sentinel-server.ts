@@ -4,6 +4,7 @@ import { type RunningService, startHttpService } from "@fame/http-service/server
 import type { Logger } from "@fame/logger";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { type WebSocket, WebSocketServer } from "ws";
+import { ClusterDrain } from "./cluster-drain.js";
 import { DashboardAssets } from "./dashboard/dashboard-assets.js";
 import { DashboardFeed } from "./dashboard/dashboard-feed.js";
 import { registerDashboard } from "./dashboard/dashboard-routes.js";
@@ -47,6 +48,20 @@ export async function startSentinelServer(
 ): Promise<RunningSentinel> {
   const sentinel = new Sentinel(config, deps);
   const log = deps.log;
+  // in a cluster the operator may drain a node through any sentinel: its own is asked over NATS
+  const fabric = deps.shared?.fabric;
+  const clusterDrain =
+    fabric?.bus === undefined
+      ? undefined
+      : new ClusterDrain({
+          bus: fabric.bus,
+          directory: fabric.directory,
+          clusterId: fabric.clusterId,
+          sentinelId: config.sentinelId,
+          drainLocal: (systemId) => sentinel.drainNode(systemId, "operator"),
+          log,
+        });
+  clusterDrain?.listen();
   // ws refuses frames above maxPayload by closing (1009) before buffering them;
   // frames between the protocol limit and this get a typed nack instead.
   const wss = new WebSocketServer({
@@ -120,12 +135,22 @@ export async function startSentinelServer(
         if (!SYSTEM_ID.test(systemId)) {
           return reply.status(400).send({ error: "bad_request", error_description: "malformed system id" });
         }
-        if (!sentinel.drainNode(systemId, "operator")) {
+        if (sentinel.drainNode(systemId, "operator")) return { ok: true, systemId, draining: true };
+        if (clusterDrain !== undefined && deps.shared?.available === false) {
+          return reply.status(503).send({
+            error: "state_unavailable",
+            error_description:
+              "the cluster's shared state is unreachable: drain the node at its own sentinel",
+          });
+        }
+        const owner = clusterDrain?.request(systemId);
+        if (owner === undefined) {
           return reply
             .status(404)
             .send({ error: "not_found", error_description: "no attached node by that id" });
         }
-        return { ok: true, systemId, draining: true };
+        // accepted: the node's own sentinel drains it; its directory record then says so
+        return reply.status(202).send({ ok: true, systemId, draining: true, sentinelId: owner });
       });
       registerDashboard(app, { feed: dashboardFeed, assets: DashboardAssets.load(), log, refused });
       app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -262,6 +287,7 @@ export async function startSentinelServer(
       clearInterval(electionTicker);
       sentinel.leaveCluster();
       await presence?.stop();
+      clusterDrain?.close();
       deps.shared?.close();
       dashboardFeed.close();
       for (const ws of wss.clients) ws.close(CLOSE.goingAway, "sentinel shutting down");

@@ -1,0 +1,99 @@
+import type { StateBus } from "@fame/state";
+import { describe, expect, it } from "vitest";
+import { ClusterDrain, drainSubject } from "../src/cluster-drain.js";
+import { attachNode, quiet } from "./affinity-helpers.js";
+import { clusterSentinel, clusterState, MemoryHub } from "./shared-state-helpers.js";
+
+/** core pub/sub between the sentinels of one test (the memory state has no bus) */
+function testBus(): StateBus & { published: string[] } {
+  const subs = new Map<string, Set<(d: Uint8Array) => void>>();
+  return {
+    published: [],
+    publish(subject, data) {
+      this.published.push(subject);
+      for (const cb of subs.get(subject) ?? []) cb(data);
+    },
+    subscribe(subject, cb) {
+      let set = subs.get(subject);
+      if (set === undefined) {
+        set = new Set();
+        subs.set(subject, set);
+      }
+      set.add(cb);
+      return () => set.delete(cb);
+    },
+  };
+}
+
+describe("operator drain through another sentinel of the cluster", () => {
+  it("asks the node's own sentinel, which drains it; unknown or local ids are not forwarded", async () => {
+    const hub = new MemoryHub();
+    const bus = testBus();
+    const stateA = clusterState(hub);
+    const a = clusterSentinel("sa", stateA, []);
+    const node = await attachNode(a.s, "r1", ["*.fame.fabric"]);
+    // the directory record the owning sentinel announces for its node
+    await stateA.fabric.directory.announce({
+      systemId: "r1",
+      instanceId: "i-r1",
+      sid: node.session.sid,
+      path: node.session.path,
+      sentinelId: "sa",
+      principal: node.session.principal,
+      logicals: ["*.fame.fabric"],
+      addresses: [],
+      keys: [],
+      name: "",
+      draining: false,
+      attachedAt: Date.now(),
+    });
+    const drainA = new ClusterDrain({
+      bus,
+      directory: stateA.fabric.directory,
+      clusterId: "fabric",
+      sentinelId: "sa",
+      drainLocal: (id) => a.s.drainNode(id, "operator"),
+      log: quiet,
+    });
+    drainA.listen();
+    const stateB = clusterState(hub);
+    const drainB = new ClusterDrain({
+      bus,
+      directory: stateB.fabric.directory,
+      clusterId: "fabric",
+      sentinelId: "sb",
+      drainLocal: () => false,
+      log: quiet,
+    });
+    expect(drainB.request("nope")).toBeUndefined();
+    expect(drainA.request("r1")).toBeUndefined(); // attached here: drained directly, not forwarded
+    expect(bus.published).toEqual([]);
+    expect(drainB.request("r1")).toBe("sa");
+    expect(bus.published).toEqual([drainSubject("fabric", "sa")]);
+    const nodes = a.s.status()["nodes"] as { systemId: string; draining: boolean }[];
+    expect(nodes.find((n) => n.systemId === "r1")?.draining).toBe(true);
+    drainA.close();
+  });
+
+  it("ignores malformed requests from the bus", () => {
+    const bus = testBus();
+    const drained: string[] = [];
+    const d = new ClusterDrain({
+      bus,
+      directory: { get: () => undefined },
+      clusterId: "fabric",
+      sentinelId: "sa",
+      drainLocal: (id) => {
+        drained.push(id);
+        return true;
+      },
+      log: quiet,
+    });
+    d.listen();
+    const subject = drainSubject("fabric", "sa");
+    for (const bad of ["not json", "{}", '{"systemId":"a/b"}', `{"systemId":"${"x".repeat(300)}"}`, "[1]"])
+      bus.publish(subject, Buffer.from(bad));
+    bus.publish(subject, Buffer.from('{"systemId":"ok_1"}'));
+    expect(drained).toEqual(["ok_1"]);
+  });
+});
