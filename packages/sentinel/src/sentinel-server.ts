@@ -127,7 +127,8 @@ export async function startSentinelServer(
       });
       app.get(METRICS_PATH, async (req: FastifyRequest, reply) => {
         if (refused("read", req, reply)) return reply;
-        return reply.header("content-type", PROMETHEUS_CONTENT_TYPE).send(sentinel.metricsText());
+        const text = sentinel.metricsText() + (deps.shared?.metricsText() ?? "");
+        return reply.header("content-type", PROMETHEUS_CONTENT_TYPE).send(text);
       });
       app.post<{ Params: { systemId: string } }>(DRAIN_PATH, async (req, reply) => {
         if (refused("drain", req, reply)) return reply;

@@ -1,6 +1,7 @@
 import type { Logger } from "@fame/logger";
 import type { ErrorCode } from "@fame/protocol";
 import type { FabricState, StateStatus, Unsubscribe } from "@fame/state";
+import { renderPrometheus } from "@fame/telemetry";
 
 /** New work a partitioned sentinel refuses: each would leave state it cannot record. */
 export type NewWork = "attach" | "open" | "session";
@@ -84,6 +85,30 @@ export class SharedState {
       outages: this.outages,
       refused: { ...this.refused },
     };
+  }
+
+  /** Prometheus text for /metrics: availability, outages, refusals per kind of new work */
+  metricsText(): string {
+    return renderPrometheus([
+      {
+        name: "fame_sentinel_state_available",
+        help: "1 while the cluster's shared state can record new work, 0 while it is unreachable.",
+        type: "gauge",
+        samples: [{ value: this.ok ? 1 : 0 }],
+      },
+      {
+        name: "fame_sentinel_state_outages_total",
+        help: "Times the shared state became unreachable.",
+        type: "counter",
+        samples: [{ value: this.outages }],
+      },
+      {
+        name: "fame_sentinel_state_refusals_total",
+        help: "New work refused with state_unavailable, by kind (attach, open, session).",
+        type: "counter",
+        samples: Object.entries(this.refused).map(([work, value]) => ({ labels: { work }, value })),
+      },
+    ]);
   }
 
   /** stops listening to the backend's status (the state itself is closed by its opener) */

@@ -102,6 +102,10 @@ describe("cluster admission: tickets of the cluster, spent once across its senti
     expect(await authority("j1").decide(attach())).toMatchObject({ ok: true });
     expect(lines.filter((l) => l.msg.startsWith("shared state available again"))).toHaveLength(1);
     expect(shared.describe()).toMatchObject({ status: "ok", outages: 1, refused: { attach: 2 } });
+    const metrics = shared.metricsText();
+    expect(metrics).toContain("fame_sentinel_state_available 1");
+    expect(metrics).toContain("fame_sentinel_state_outages_total 1");
+    expect(metrics).toContain('fame_sentinel_state_refusals_total{work="attach"} 2');
   });
 
   it("a ticket ledger that fails mid-attach refuses with state_unavailable and burns nothing", async () => {
