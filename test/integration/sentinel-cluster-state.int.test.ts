@@ -26,6 +26,7 @@ import { Attacker } from "../adversarial/support/attacker.js";
 const CLUSTER = "itstate";
 const ISSUER = "https://welcome.itstate.test";
 const DB = "db@fame.fabric";
+const KV = "kv@fame.fabric";
 
 interface Sentinel {
   id: string;
@@ -133,7 +134,7 @@ beforeAll(async () => {
   const config = join(pki.dir, "cluster-sentinel.yml");
   writeFileSync(
     config,
-    `node:\n  type: Sentinel\n  pools:\n    - address: ${DB}\n      mode: single-active\n`,
+    `node:\n  type: Sentinel\n  pools:\n    - address: ${DB}\n      mode: single-active\n    - address: ${KV}\n      affinity: session\n`,
   );
   const env = {
     ...pki.env,
@@ -192,6 +193,82 @@ describe("a cluster's sentinels share tickets and elections through NATS", () =>
       await moved.attach({ systemId: "n_ticket", attachTicket: await ticketFor("n_ticket") }),
     ).toMatchObject({ ok: true, assignedPath: `/${CLUSTER}/n_ticket` });
   });
+
+  it("a session placed through one sentinel goes to the same replica through the other", async () => {
+    const [a, b] = sentinels as [Sentinel, Sentinel];
+    const replicas: Attacker[] = [];
+    for (const [s, id] of [
+      [a, "kv_r1"],
+      [a, "kv_r2"],
+      [b, "kv_r3"],
+    ] as const) {
+      const r = await attachRetrying(s, id, ["*.fame.fabric"]);
+      const bind = await r.send({ frame: { type: "AddressBind", address: KV } });
+      await r.waitFor((e) => e.frame.type === "AddressBindAck" && e.corrId === bind.id);
+      replicas.push(r);
+    }
+    const sessions = ["S1", "S2", "S3", "S4", "S5", "S6"];
+    const receiverOf = async (corrId: string): Promise<string> => {
+      const got = await Promise.race(
+        replicas.map((r, i) =>
+          r
+            .waitFor((e) => e.frame.type === "Data" && e.corrId === corrId, 10_000)
+            .then(
+              () => `kv_r${i + 1}`,
+              () => "none",
+            ),
+        ),
+      );
+      return got;
+    };
+    const callAll = async (c: Attacker, tag: string): Promise<string[]> => {
+      const out: string[] = [];
+      for (const sid of sessions) {
+        const corrId = `${tag}_${sid}`;
+        await c.send({
+          to: KV,
+          replyTo: c.replyTo,
+          corrId,
+          meta: { "session-id": sid },
+          frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: corrId, method: "get" } },
+        });
+        out.push(await receiverOf(corrId));
+      }
+      return out;
+    };
+    // every sentinel must know all three replicas before the sessions are placed
+    await eventually(
+      async () => Promise.all([status(a), status(b)]),
+      (views) =>
+        views.every(
+          (v) =>
+            (v.distribution.find((p) => p.address === KV) as { replicas?: unknown[] })?.replicas?.length ===
+            3,
+        ),
+    );
+    const viaA = await callAll(await attachRetrying(a, "kv_client"), "a");
+    expect(viaA).not.toContain("none");
+    // the same node (same principal and instance, new ticket) moves to the other sentinel
+    const viaB = await callAll(await attachRetrying(b, "kv_client"), "b");
+    expect(viaB).toEqual(viaA);
+    // found in the shared store, not placed again by B's own (load-dependent) choice
+    const atB = (await status(b)).distribution.find((p) => p.address === KV) as unknown as {
+      counters: { stickyHits: number; stickyMisses: number; stickyViolations: number };
+    };
+    expect(atB.counters).toMatchObject({ stickyHits: 6, stickyMisses: 0, stickyViolations: 0 });
+    process.stderr.write(`session placements: ${JSON.stringify(viaA)}\n`);
+    // another client naming one of those sessions is refused at either sentinel
+    const mallory = await attachRetrying(b, "kv_mallory");
+    const req = await mallory.send({
+      to: KV,
+      replyTo: mallory.replyTo,
+      corrId: "m1",
+      meta: { "session-id": "S1" },
+      frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: "m1", method: "get" } },
+    });
+    const nack = await mallory.nackFor(req.id);
+    expect(nack.frame.type === "DeliveryAck" && nack.frame.code).toBe("session_not_owned");
+  }, 60_000);
 
   it("with one of 3 NATS nodes down, exactly one replica of a single-active pool is active across both sentinels", async () => {
     const [a, b] = sentinels as [Sentinel, Sentinel];
