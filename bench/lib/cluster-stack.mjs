@@ -104,6 +104,38 @@ export async function startClusterStack({ natsServers = 3, logLevel = "warn" } =
       sentinels.set(id, { id, port, url: url(port), proc, pid: proc.pid });
       return proc;
     },
+    /**
+     * A sentinel for the attach-rate rows, outside the placement game: admission `none`,
+     * profile `overlay` (the sentinel checks key possession), no attach throttles; its state
+     * on the cluster's NATS (`nats`) or in memory (`memory`, the single-sentinel baseline).
+     */
+    async startAttachSentinel(id, storage) {
+      const [port] = await freePorts(1);
+      const proc = await start(
+        `sentinel-${id}`,
+        binOf("packages", "sentinel"),
+        {
+          ...common,
+          ...(storage === "nats" ? { ...shared, FAME_PUBLIC_URL: attachUrl(port) } : {}),
+          FAME_NODE_ID: id,
+          FAME_SENTINEL_PORT: String(port),
+          FAME_SECURITY_PROFILE: "overlay",
+          FAME_ADMISSION_PROFILE: "none",
+          // the attachers send no heartbeats; the measurement is over long before this
+          FAME_HEARTBEAT_MS: "60000",
+          FAME_ATTACH_RATE_PER_MIN: "1000000",
+          FAME_MAX_PENDING_ATTACH: "100000",
+          FAME_MAX_PENDING_ATTACH_PER_IP: "100000",
+        },
+        `${url(port)}/health`,
+      );
+      return {
+        proc,
+        url: attachUrl(port),
+        healthUrl: `${url(port)}/health`,
+        ca: join(pki.dir, "trust-bundle.pem"),
+      };
+    },
     /** resolves once Welcome counts `n` live sentinels (their heartbeats reached the registry) */
     async welcomeSees(n, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;

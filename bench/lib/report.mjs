@@ -202,6 +202,26 @@ function clusterRows(C) {
       }),
     );
   }
+  const am = C.attach_memory;
+  const an = C.attach_nats;
+  for (const [name, a] of [
+    ["memory", am],
+    ["NATS", an],
+  ]) {
+    if (!a) continue;
+    rows.push(
+      row(
+        "cluster",
+        `attach rate, ${name} backend (${a.nodes} nodes, ${a.concurrency} at a time)`,
+        a.attachPerSec,
+        "nodes/s",
+        {
+          ...measured(a),
+          ...(a === an && am ? { ratio: `${pct(an.attachPerSec / am.attachPerSec)} of memory` } : {}),
+        },
+      ),
+    );
+  }
   if (C.failover) {
     rows.push(
       row(

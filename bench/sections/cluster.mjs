@@ -8,6 +8,7 @@ import { createLogger } from "../../packages/logger/dist/index.js";
 import { Agent, connectFabric, nodeConfigFromEnv } from "../../packages/sdk/dist/index.js";
 import { natsServerBinary } from "../../packages/testkit/dist/index.js";
 import { startClusterStack } from "../lib/cluster-stack.mjs";
+import { runForResult } from "../lib/procs.mjs";
 import { median, nowMs } from "../lib/stats.mjs";
 import { runClient, startBenchReplica, withStack } from "./fabric.mjs";
 
@@ -17,6 +18,8 @@ const TASKS = [
   { name: "handshake_seq", kind: "handshake", concurrency: 1 },
 ];
 const FAILOVER_ROUNDS = 3;
+const ATTACH_NODES = 1000;
+const ATTACH_CONCURRENCY = 16;
 
 export async function runCluster(ctx) {
   const { progress } = ctx;
@@ -71,6 +74,13 @@ export async function runCluster(ctx) {
 
     progress.step(`cluster failover: SIGKILL the client's sentinel, ${FAILOVER_ROUNDS} rounds`);
     out.failover = await measureSentinelFailover(stack);
+
+    for (const storage of ["memory", "nats"]) {
+      progress.step(
+        `cluster attach rate, ${storage} backend: ${ATTACH_NODES} nodes, ${ATTACH_CONCURRENCY} at a time`,
+      );
+      out[`attach_${storage}`] = await attachRate(stack, storage);
+    }
   } finally {
     for (const f of fillers) await f.close().catch(() => {});
     for (const r of replicas) await r.stop("SIGTERM", 5000).catch(() => {});
@@ -134,6 +144,26 @@ async function measureSentinelFailover(stack) {
     await fabric.close();
   }
   return { rounds, medianMs: median(rounds.map((r) => r.ms)), metrics: fabric.endpoint.client.metrics() };
+}
+
+/** scale/attach-client.mjs against a sentinel whose state is in memory or on NATS */
+// (a sentinel id is its envelope sid: letters and digits only)
+async function attachRate(stack, storage) {
+  const s = await stack.startAttachSentinel(`attach${storage}`, storage);
+  try {
+    return await runForResult("attach-client", "scale/attach-client.mjs", {
+      url: s.url,
+      ca: s.ca,
+      count: ATTACH_NODES,
+      concurrency: ATTACH_CONCURRENCY,
+      sentinelPid: s.proc.pid,
+      healthUrl: s.healthUrl,
+    });
+  } catch (err) {
+    throw new Error(`${err.message}\nsentinel (${storage}) output:\n${s.proc.output().slice(-3000)}`);
+  } finally {
+    await s.proc.stop("SIGTERM", 5000);
+  }
 }
 
 /** An idle SDK node attached to sentinel `id`, placed there by Welcome (bounded retries). */
