@@ -141,6 +141,7 @@ export class PoolRouter<N extends RoutedNode> {
                 : { table: state.sessions, ttlMs: state.policy.affinityTtlSec * 1000 };
             },
             deps.log,
+            () => cluster.shared.available,
           )
         : undefined;
     const send = deps.sendProbe;
@@ -273,8 +274,7 @@ export class PoolRouter<N extends RoutedNode> {
     } else if (!state.policy.exclusive || table.countFor(replicaId) === 0) {
       // The session expired (or its placement was lost) while the channel lived on: follow it.
       const placed = table.place(sessionId, replicaId, owner);
-      if (this.deps.cluster?.shared.available)
-        this.shared?.record(address, table, placed, entry === undefined);
+      this.shared?.record(address, table, placed, entry === undefined);
       if (entry === undefined) counters.stickyMisses++;
       else counters.stickyViolations++;
     } else {

@@ -25,6 +25,8 @@ export class SharedSessions {
     /** the local table of a pool, when the pool keeps sessions */
     private readonly tableOf: (address: string) => { table: SessionTable; ttlMs: number } | undefined,
     private readonly log: Logger,
+    /** false while the store cannot record writes: a refresh then waits instead of failing per call */
+    private readonly available: () => boolean,
     /** wall clock: placements carry it from one sentinel process to another */
     private readonly now: () => number = Date.now,
   ) {
@@ -49,7 +51,7 @@ export class SharedSessions {
    */
   record(address: string, table: SessionTable, entry: SessionEntry, isNew: boolean): void {
     const replicaId = entry.replicaId;
-    if (replicaId === undefined) return;
+    if (replicaId === undefined || !this.available()) return;
     if (!isNew) {
       this.put(address, entry, replicaId);
       return;
@@ -73,7 +75,7 @@ export class SharedSessions {
   /** keeps a used session alive in the store, writing at most once per third of its ttl */
   touched(address: string, entry: SessionEntry, ttlMs: number): void {
     const placed = this.store.get(sessionKey(address, entry.sessionId));
-    if (placed !== undefined && this.now() - placed.lastSeen < ttlMs / 3) return;
+    if ((placed !== undefined && this.now() - placed.lastSeen < ttlMs / 3) || !this.available()) return;
     if (entry.replicaId !== undefined) this.put(address, entry, entry.replicaId);
   }
 
