@@ -242,6 +242,7 @@ describe("sentinel failover in a cluster", () => {
 
   it("SIGKILL of the client's sentinel: same sid on another sentinel, same channel, no failed idempotent call", async () => {
     const victim = clientSentinel()!;
+    const kidBefore = client.connection.nodeSigner?.jwk.kid;
     const { failures, maxGapMs } = await callThrough(math, 200, 20, async () => {
       await sentinels.get(victim)!.proc.stop("SIGKILL");
       await expect
@@ -256,6 +257,17 @@ describe("sentinel failover in a cluster", () => {
     // the channel kept its keys on both ends: no new SecureOpen
     expect(client.node.channels.metrics.opened).toBe(1);
     expect(client.node.channels.metrics.invalidated).toBe(0);
+    // the re-admission gave the client a new key: a new channel's signed SecureOpen reaches the
+    // replica, which learns that key from the client's directory record (KeyRequest)
+    expect(client.connection.nodeSigner?.jwk.kid).not.toBe(kidBefore);
+    const session = Agent.remoteByAddress<MathApi>("math@fame.fabric", {
+      endpoint: client.endpoint,
+      sessionId: "after-failover",
+      idempotent: ["whoami"],
+      timeoutMs: 10_000,
+    });
+    expect((await session.whoami()).replica).toBe("r1");
+    expect(client.node.channels.metrics.opened).toBe(2);
   });
 
   it("a non-idempotent call in flight when the client's sentinel dies fails with replica_unavailable and runs once", async () => {
