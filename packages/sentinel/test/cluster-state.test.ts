@@ -119,6 +119,30 @@ describe("session placements shared by two sentinels", () => {
   });
 });
 
+describe("a session moved or ended through another sentinel", () => {
+  it("is followed by the sentinel that holds it", async () => {
+    const state = clusterState(new MemoryHub());
+    const { s } = clusterSentinel("sa", state, SESSIONS);
+    const rs = await replicas(s, MATH, ["r1", "r2"]);
+    const c = await attachNode(s, "c");
+    await c.call(MATH, "x1", { "session-id": "S" });
+    const first = receiverOf(rs, "x1")!;
+    const other = first === "r1" ? "r2" : "r1";
+    const key = sessionKey(MATH, "S");
+    await until(() => state.fabric.sessions.get(key) !== undefined);
+    const owner = state.fabric.sessions.get(key)!.owner;
+    // another sentinel moved it (its replica there had gone): this one follows
+    await state.fabric.sessions.put(key, { replicaSystemId: other, owner, lastSeen: Date.now() });
+    await c.call(MATH, "x2", { "session-id": "S" });
+    expect(receiverOf(rs, "x2")).toBe(other);
+    // another sentinel ended it: it is forgotten here too (placed afresh, counted as a miss)
+    await state.fabric.sessions.delete(key);
+    const dist = () =>
+      (s.status()["distribution"] as { address: string; sessions: number }[]).find((p) => p.address === MATH);
+    expect(dist()?.sessions).toBe(0);
+  });
+});
+
 describe("partition: a sentinel cut off from the shared state", () => {
   it("refuses new channels and sessions with state_unavailable, keeps routing what it knows, and recovers", async () => {
     const state = clusterState(new MemoryHub());
