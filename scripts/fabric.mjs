@@ -321,7 +321,8 @@ async function logs(args) {
   const which = args.find((a) => !a.startsWith("--"));
   let chosen = names;
   if (which !== undefined && which !== "") {
-    const byReplica = /^[1-9]$/.test(which) ? REPLICAS[Number(which) - 1] : undefined;
+    const replicas = names.filter((n) => n.startsWith("math-agent-replica"));
+    const byReplica = /^[1-9]$/.test(which) ? replicas[Number(which) - 1] : undefined;
     const name = byReplica ?? names.find((n) => n === which || n === `math-agent-${which}`);
     if (!name) throw new Failure(`no process "${which}": R=1|2|3, or S= one of ${names.join(", ")}`);
     chosen = [name];

@@ -45,7 +45,8 @@ export function clusterCommands({ ensureStarted, Failure, requirePki }) {
   const envOf = (settings) => (spec, opts) => clusterEnv(spec, settings, processEnv, opts);
   const startOne = (spec, settings, ca) =>
     ensureStarted(spec, settings, ca, {
-      env: envOf(settings)(spec),
+      // a NATS server reads everything from its config file: no FAME_* setting or credential
+      env: spec.kind === "nats" ? { PATH: process.env.PATH ?? "/usr/bin:/bin" } : envOf(settings)(spec),
       ...(spec.kind === "nats" ? { ready: () => natsHealthy(spec) } : {}),
     });
 

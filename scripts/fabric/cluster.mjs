@@ -155,9 +155,20 @@ export function clusterEnv(spec, settings, processEnv, opts) {
 
 export const isReplica = (spec) => CLUSTER_REPLICAS.includes(spec.name);
 
-/** Every name make stop may find a PID file for, either fabric's: replicas first, NATS last. */
+/**
+ * Every name make stop may find a PID file for, either fabric's: replicas first, NATS last.
+ * `settings` may be the single fabric's: the cluster's names and scripts (what a PID is checked
+ * against) do not depend on its ports, so its defaults do.
+ */
 export function everyProcess(settings, natsBinary) {
-  const cluster = clusterProcesses(settings, natsBinary);
+  let cluster = [];
+  try {
+    const own = settings.natsUrls ? settings : clusterSettings({}, { useState: false });
+    cluster = clusterProcesses(own, natsBinary);
+  } catch (err) {
+    // config/fabric.env's ports clash with the cluster's defaults: no cluster can be running
+    if (!(err instanceof SettingError)) throw err;
+  }
   const single = processes(settings.ports).filter((s) => !cluster.some((c) => c.name === s.name));
   const all = [...single, ...cluster];
   const rank = (s) => (isReplica(s) ? 0 : s.kind === "nats" ? 3 : s.name.startsWith("sentinel") ? 1 : 2);

@@ -143,6 +143,11 @@ describe("make start-cluster's topology (scripts/fabric/cluster.mjs)", () => {
     expect(names.slice(0, 3)).toEqual(["math-agent-replica1", "math-agent-replica2", "math-agent-replica3"]);
     expect(names.slice(3, 7)).toEqual(["sentinel", "sentinel1", "sentinel2", "sentinel3"]);
     expect(names.slice(7)).toEqual(["ca", "welcome", "oauth2", "nats-1", "nats-2", "nats-3"]);
+    // make stop of the single fabric passes its own settings (no cluster ports): same names
+    const single = { ports: { oauth2: 9443, welcome: 9444, ca: 9445, sentinel: 9000 } };
+    expect(
+      cluster.everyProcess(single as unknown as ClusterSettings, "nats-server").map((p) => p.name),
+    ).toEqual(names);
   });
 });
 
