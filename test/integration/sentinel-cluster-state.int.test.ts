@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { requestJson } from "@fame/http-service/client";
+import { requestJson, requestRaw } from "@fame/http-service/client";
 import { generateSigningKey, publicJwks, type SigningKey, signAttachTicket } from "@fame/identity";
 import {
   binOf,
@@ -268,6 +268,37 @@ describe("a cluster's sentinels share tickets and elections through NATS", () =>
     });
     const nack = await mallory.nackFor(req.id);
     expect(nack.frame.type === "DeliveryAck" && nack.frame.code).toBe("session_not_owned");
+  }, 60_000);
+
+  it("the operator drains a node through the other sentinel: its own sentinel drains it", async () => {
+    const [a, b] = sentinels as [Sentinel, Sentinel];
+    const node = await attachRetrying(a, "drain_me", ["*.fame.fabric"]);
+    const bind = await node.send({ frame: { type: "AddressBind", address: KV } });
+    await node.waitFor((e) => e.frame.type === "AddressBindAck" && e.corrId === bind.id);
+    const drain = (s: Sentinel, systemId: string) =>
+      requestRaw(`${s.url}/fame/v1/nodes/${systemId}/drain`, {
+        method: "POST",
+        ca: pki.trustBundle,
+        headers: { authorization: `Bearer ${pki.adminToken}` },
+      });
+    // B learns of the node from the directory, then forwards the request to A
+    const accepted = await eventually(
+      () => drain(b, "drain_me"),
+      (r) => r.status !== 404,
+    );
+    expect(accepted.status).toBe(202);
+    expect(JSON.parse(accepted.body.toString())).toMatchObject({
+      ok: true,
+      draining: true,
+      sentinelId: "sa",
+    });
+    const nodesAt = async (s: Sentinel) =>
+      ((await status(s)) as unknown as { nodes: { systemId: string; draining: boolean }[] }).nodes;
+    await eventually(
+      () => nodesAt(a),
+      (ns) => ns.find((n) => n.systemId === "drain_me")?.draining === true,
+    );
+    expect((await drain(b, "nobody_here")).status).toBe(404);
   }, 60_000);
 
   it("with one of 3 NATS nodes down, exactly one replica of a single-active pool is active across both sentinels", async () => {
