@@ -71,10 +71,10 @@ run: ## the demo client once: add, multiply, fib_stream over an encrypted channe
 run-verbose: ## the demo client once, printing every envelope (signatures, encryption)
 	@$(FABRIC) run --verbose
 
-status: ## processes, and the sentinel's pools, replicas and pins (JSON=1: raw)
+status: ## processes, and the sentinel's pools, replicas and pins; a cluster: NATS servers, each sentinel's nodes (JSON=1: raw)
 	@$(FABRIC) status $(if $(filter 1,$(JSON)),--json)
 
-logs: ## follow all logs; R=1|2 one replica, S=sentinel|oauth2|welcome|ca one service (FOLLOW=0: print, exit)
+logs: ## follow all logs; R=1|2(|3) one replica, S=sentinel|oauth2|welcome|ca (cluster: sentinel1, nats-1, …) one service (FOLLOW=0: print, exit)
 	@$(FABRIC) logs $(or $(R),$(S)) $(if $(filter 0,$(FOLLOW)),--no-follow)
 
 kill-replica: ## SIGKILL a replica by PID: R=1|2

@@ -102,6 +102,9 @@ async function ensureStarted(spec, settings, ca, { env, ready: readyCheck } = {}
 }
 
 async function start() {
+  if (clusterRecorded() && everyProcess(clusterView().settings, "nats-server").some((s) => runningPid(s))) {
+    throw new Failure("a cluster is running (make start-cluster): make stop first, then make start");
+  }
   // which processes run does not depend on ports (PID files are per name)
   const anyRunning = processes(fabricSettings().ports).some((s) => runningPid(s) !== undefined);
   // a fabric that is down starts afresh: what it last ran with (run/fabric.json) no longer counts

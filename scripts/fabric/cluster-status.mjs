@@ -17,6 +17,16 @@ async function sentinelStatus(spec, ca, headers) {
   }
 }
 
+/** Welcome's /health in a cluster: how many live sentinels its registry shows, and its state */
+async function welcomeHealth(spec, ca) {
+  try {
+    const res = await httpsGet(spec.health, ca, { timeoutMs: 3000 });
+    return res.status === 200 ? JSON.parse(res.body) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A node's label: its self-declared name, else agent/client by whether it serves anything. */
 const labelOf = (n) => n.name ?? (n.logicals?.length ? "(agent)" : "(client)");
 
@@ -25,15 +35,17 @@ export async function printClusterStatus({ specs, ca, json }) {
   const headers = token ? { authorization: `Bearer ${token}` } : {};
   const sentinels = specs.filter((s) => s.kind === "sentinel");
   const natsNodes = specs.filter((s) => s.kind === "nats");
-  const [views, nats] = await Promise.all([
+  const welcome = specs.find((s) => s.name === "welcome");
+  const [views, nats, placement] = await Promise.all([
     Promise.all(sentinels.map((s) => sentinelStatus(s, ca, headers))),
     Promise.all(natsNodes.map((n) => natsInfo(n))),
+    welcomeHealth(welcome, ca),
   ]);
   if (json) {
     const bySentinel = Object.fromEntries(
       sentinels.map((s, i) => [s.name, views[i].status ?? { problem: views[i].problem }]),
     );
-    out(JSON.stringify({ nats, sentinels: bySentinel }, null, 2));
+    out(JSON.stringify({ nats, welcome: placement, sentinels: bySentinel }, null, 2));
     return;
   }
   out("Processes (PID files and logs in run/)");
@@ -60,6 +72,12 @@ export async function printClusterStatus({ specs, ca, json }) {
         `${n.connections ?? 0} clients, ${n.streams ?? 0} streams, ${role}`,
     );
   }
+  out();
+  out(
+    placement
+      ? `Welcome places nodes on ${placement.sentinels ?? "?"} live sentinels (registry state ${placement.state ?? "?"})`
+      : "Welcome: not reachable",
+  );
   out();
   out("Sentinels (nodes attached to each)");
   let reachable = 0;
