@@ -5,6 +5,7 @@ import {
   type SecurityProfile,
   type StorageSettings,
 } from "@fame/config";
+import { isSid } from "@fame/protocol";
 import { parseStickinessConfig, StickinessConfigError } from "./stickiness/config.js";
 
 /**
@@ -25,10 +26,17 @@ export interface ConflictingSettings {
   publicUrl: string | undefined;
 }
 
-/** a sentinel id in a cluster is one NATS subject token (`fame.sentinel.<id>`) and one KV key */
-const CLUSTER_SENTINEL_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function checkConfigConflicts(config: ConflictingSettings, env: NodeJS.ProcessEnv): void {
+  // The id is the sid of every envelope the sentinel sends (acks, key announces), the first
+  // segment of its nodes' paths and, in a cluster, a NATS subject token: nodes refuse an
+  // envelope whose sid is not base62, so any other id starts cleanly and then admits no one.
+  if (!isSid(config.sentinelId)) {
+    throw new ConfigError(
+      "FAME_NODE_ID",
+      `"${config.sentinelId}" cannot name a sentinel: use 1-64 letters and digits (it is the sid of the sentinel's own envelopes)`,
+    );
+  }
   checkClusterConflicts(config);
   const profile = config.securityProfile;
   if (config.stickiness !== undefined && config.stickiness !== null) {
@@ -85,12 +93,6 @@ function checkClusterConflicts(config: ConflictingSettings): void {
     throw new ConfigError(
       "FAME_PUBLIC_URL",
       "is required with FAME_STORAGE_PROFILE=nats: the wss:// attach URL nodes use for this sentinel (node.public_url)",
-    );
-  }
-  if (!CLUSTER_SENTINEL_ID.test(config.sentinelId)) {
-    throw new ConfigError(
-      "FAME_NODE_ID",
-      `"${config.sentinelId}" cannot name a sentinel of a cluster (FAME_STORAGE_PROFILE=nats): use 1-64 characters of A-Z a-z 0-9 _ -`,
     );
   }
 }

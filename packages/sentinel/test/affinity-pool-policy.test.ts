@@ -201,6 +201,6 @@ describe("sentinel config: the pools block", () => {
     const yaml =
       "node:\n  pools:\n    - address: math@fame.fabric\n      health_check: { operation: health }\n";
     expect(() => sentinelConfigFromEnv(env(yaml, { FAME_NODE_ID: "sentinel-east" }))).toThrow(/FAME_NODE_ID/);
-    expect(sentinelConfigFromEnv(env(yaml, { FAME_NODE_ID: "sentinel_east" })).pools).toHaveLength(1);
+    expect(sentinelConfigFromEnv(env(yaml, { FAME_NODE_ID: "sentinelEast" })).pools).toHaveLength(1);
   });
 });

@@ -82,11 +82,11 @@ describe("sentinel storage and cluster settings", () => {
     const { FAME_DEV_INSECURE_HTTP: _i, ...tls } = cluster;
     // with TLS on, only wss:// may be handed to nodes
     expect(refusal({ ...tls, FAME_TLS_CERT: "x", FAME_TLS_KEY: "y" })?.setting).toBe("FAME_PUBLIC_URL");
-    const r = refusal({ ...cluster, FAME_NODE_ID: "edge.1" });
-    expect(r?.setting).toBe("FAME_NODE_ID");
-    expect(r?.message).toContain("FAME_STORAGE_PROFILE=nats");
-    expect(refusal({ ...cluster, FAME_NODE_ID: "edge-1_a" })).toBeUndefined();
-    // a single sentinel keeps accepting today's ids
-    expect(refusal({ ...base, FAME_NODE_ID: "edge.1" })).toBeUndefined();
+    // the id is the sid of the sentinel's own envelopes: letters and digits, cluster or not
+    for (const id of ["edge.1", "edge-1_a", "sentinel_east"]) {
+      expect(refusal({ ...cluster, FAME_NODE_ID: id })?.setting).toBe("FAME_NODE_ID");
+      expect(refusal({ ...base, FAME_NODE_ID: id })?.message).toContain("letters and digits");
+    }
+    expect(refusal({ ...cluster, FAME_NODE_ID: "edge1a" })).toBeUndefined();
   });
 });
