@@ -149,6 +149,9 @@ describe("routing between sentinels", () => {
     await r.link.nth("SecureOpen");
     await accept("ch9");
     await c.link.nth("SecureAccept");
+    // a call that reached r through B, and is lost with B
+    await c.sendRaw(sealed(c, MATH, "ch9", 1, { replyTo: replyOf(c), corrId: "lost" }));
+    await r.link.next((e) => e.corrId === "lost", "the call at r through B");
     // B stops without a word: no withdraw, no more refreshes, nothing heard on its subject
     b.sentinel.leaveCluster();
     await b.state.close();
@@ -156,10 +159,14 @@ describe("routing between sentinels", () => {
     const moved = await attach(cluster.members[2]!, "r", ["*.fame.fabric"]);
     await moved.send({ frame: { type: "AddressBind", address: MATH } });
     await record(a.state, "r", (rec) => rec.sentinelId === "C" && rec.addresses.includes(MATH));
+    // the call lost with B is answered as soon as r shows up at C, not at the caller's timeout
+    const lost = await c.link.nack("replica_unavailable");
+    expect(lost.corrId).toBe("lost");
+    expect(a.sentinel.inflight.size).toBe(0);
     // the same remote session, now at C: pools and pins that name it need no change
     expect(a.sentinel.cluster!.route.bySystemId("r")).toBe(before);
     expect(before?.remote?.owner).toBe("C");
-    await c.sendRaw(sealed(c, MATH, "ch9", 1, { replyTo: replyOf(c), corrId: "after-death" }));
+    await c.sendRaw(sealed(c, MATH, "ch9", 2, { replyTo: replyOf(c), corrId: "after-death" }));
     const request = await moved.link.next((e) => e.corrId === "after-death", "data at the moved replica");
     expect(request.sec?.enc?.cid).toBe("ch9");
   });

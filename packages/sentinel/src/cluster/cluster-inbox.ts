@@ -45,5 +45,8 @@ export function pipelineInbox(d: PipelineInboxDeps): ClusterInbox {
       d.stickiness?.onReplicaLeft(session.id);
       d.teardown.orphaned(session, "left the cluster");
     },
+    remoteMoved(session, why) {
+      d.teardown.orphaned(session, why);
+    },
   };
 }

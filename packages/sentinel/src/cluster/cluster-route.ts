@@ -32,6 +32,13 @@ export interface ClusterInbox {
   unroutable(sender: NodeSession, env: Envelope, reason: string): void;
   /** a node attached elsewhere left the cluster: its calls in flight here are answered */
   remoteGone(session: NodeSession, addresses: string[]): void;
+  /**
+   * A node re-attached to another sentinel (or here). Calls forwarded to it through its old
+   * sentinel are lost with that connection (a SIGKILLed sentinel answers nothing): they are
+   * answered `replica_unavailable` now, so an idempotent call is resent at once instead of
+   * waiting out its timeout.
+   */
+  remoteMoved(session: NodeSession, why: string): void;
 }
 
 export interface ClusterRouteDeps {
@@ -151,7 +158,10 @@ export class ClusterRoute implements ClusterOutbox {
   /** the node attached here (it moved over): its connection is the truth from now on */
   localAttached(systemId: string): void {
     const mirror = this.mirrors.get(systemId);
-    if (mirror !== undefined) this.drop(mirror, false);
+    if (mirror === undefined) return;
+    // before the new connection is routed anything: only the calls sent the old way are failed
+    this.inbox?.remoteMoved(mirror.session, `re-attached here from ${mirror.session.remote!.owner}`);
+    this.drop(mirror, false);
   }
 
   private add(node: RemoteNode, owner: string): Mirror {
@@ -167,9 +177,11 @@ export class ClusterRoute implements ClusterOutbox {
   }
 
   private update(m: Mirror, node: RemoteNode, owner: string): void {
+    const before = m.session.remote!.owner;
     this.unindex(m.session);
     refreshRemote(m.session, node, owner, this.deps.backend);
     this.index(m.session);
+    if (before !== owner) this.inbox?.remoteMoved(m.session, `re-attached from ${before} to ${owner}`);
   }
 
   private index(s: NodeSession): void {
