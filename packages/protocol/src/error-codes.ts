@@ -36,7 +36,8 @@ export const ERROR_CODE_DESCRIPTIONS = {
   no_free_replica: "every replica for the address is saturated",
   NOT_ACTIVE: "node or sentinel is not in the active state",
   draining: "peer is draining and accepts no new work",
-  state_unavailable: "the cluster's shared state cannot record new work now (retry: another sentinel or later)",
+  state_unavailable:
+    "the cluster's shared state cannot record new work now (retry: another sentinel or later)",
   internal_error: "unexpected failure inside the peer",
   method_not_found: "RPC method is not provided by the target",
   invalid_params: "RPC parameters are invalid",

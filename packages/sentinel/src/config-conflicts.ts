@@ -26,7 +26,6 @@ export interface ConflictingSettings {
   publicUrl: string | undefined;
 }
 
-
 export function checkConfigConflicts(config: ConflictingSettings, env: NodeJS.ProcessEnv): void {
   // The id is the sid of every envelope the sentinel sends (acks, key announces), the first
   // segment of its nodes' paths and, in a cluster, a NATS subject token: nodes refuse an
