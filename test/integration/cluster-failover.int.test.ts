@@ -48,6 +48,7 @@ const sentinels = new Map<string, { proc: RunningProcess; attach: string; restar
 let replica: RunningProcess;
 let client: Fabric;
 let nodeEnv: Record<string, string>;
+let welcomeUrl: string;
 /** the cluster's shared state as a reader: which nodes the sentinels know */
 let state: FabricState;
 
@@ -133,11 +134,9 @@ beforeAll(async () => {
     };
     sentinels.set(id, entry);
   }
-  // Welcome places nodes only on sentinels it has seen advertise (bounded wait)
-  for (let i = 0; (await fetchHealth(url(welcomePort))).sentinels !== SENTINELS.length; i++) {
-    if (i >= 150) throw new Error("Welcome never saw every sentinel advertise");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // Welcome places nodes only on sentinels it has seen advertise
+  welcomeUrl = url(welcomePort);
+  await welcomeSees(SENTINELS.length);
   nodeEnv = {
     ...common,
     FAME_SECURITY_PROFILE: "strict-overlay",
@@ -184,6 +183,21 @@ function sentinelOf(output: string): string | undefined {
   if (last === undefined) return undefined;
   const url = (JSON.parse(last) as { sentinel?: string }).sentinel;
   return [...sentinels].find(([, s]) => s.attach === url)?.[0];
+}
+
+/** the systemId a node's log last named in "attached to sentinel" */
+function systemIdOf(output: string): string | undefined {
+  const lines = output.split("\n").filter((l) => l.includes('"msg":"attached to sentinel"'));
+  const last = lines.at(-1);
+  return last === undefined ? undefined : (JSON.parse(last) as { systemId?: string }).systemId;
+}
+
+/** resolves once Welcome counts `n` live sentinels (bounded) */
+async function welcomeSees(n: number): Promise<void> {
+  for (let i = 0; (await fetchHealth(welcomeUrl)).sentinels !== n; i++) {
+    if (i >= 150) throw new Error(`Welcome never saw ${n} sentinels advertise`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 const clientSentinel = () => [...sentinels].find(([, s]) => s.attach === client.connection.sentinelUrl)?.[0];
@@ -290,5 +304,58 @@ describe("sentinel failover in a cluster", () => {
       .toBe(true);
     expect(await math.add({ x: 1, y: 2 })).toBe(3);
     expect(served("sleep")).toBe(before + 1);
+  });
+
+  it("SIGKILL of the replica's sentinel: the replica re-attaches elsewhere and keeps serving the pinned channel", async () => {
+    for (const s of sentinels.values()) if (!pidAlive(s.proc.pid)) await s.restart();
+    await welcomeSees(SENTINELS.length);
+    // A new client goes to the least loaded sentinel: one just restarted, never the replica's.
+    const caller = await connectFabric({
+      config: nodeConfigFromEnv(nodeEnv),
+      logger: quiet,
+      installDefault: false,
+    });
+    try {
+      const kid = caller.connection.nodeSigner?.jwk.kid;
+      await expect
+        .poll(() => state.directory.get(caller.connection.systemId)?.keys.some((k) => k.kid === kid), {
+          timeout: 10_000,
+        })
+        .toBe(true);
+      const victim = sentinelOf(replica.output())!;
+      const callerSentinel = [...sentinels].find(([, s]) => s.attach === caller.connection.sentinelUrl)?.[0];
+      expect(callerSentinel).toBeDefined();
+      expect(callerSentinel).not.toBe(victim);
+      const calc = Agent.remoteByAddress<MathApi>("math@fame.fabric", {
+        endpoint: caller.endpoint,
+        idempotent: ["add", "whoami"],
+        timeoutMs: 10_000,
+      });
+      expect((await calc.whoami()).replica).toBe("r1");
+      expect(caller.node.channels.metrics.opened).toBe(1);
+      const replicaSid = state.directory.get(systemIdOf(replica.output())!)?.sid;
+      expect(replicaSid).toBeDefined();
+
+      const { failures, maxGapMs } = await callThrough(calc, 200, 20, async () => {
+        await sentinels.get(victim)!.proc.stop("SIGKILL");
+        await expect
+          .poll(() => sentinelOf(replica.output()) !== undefined && sentinelOf(replica.output()) !== victim, {
+            timeout: 15_000,
+          })
+          .toBe(true);
+      });
+      expect(failures).toBe(0);
+      expect(maxGapMs).toBeLessThan(2000);
+      // the same replica (same sid, now attached elsewhere) answers on the same channel
+      const moved = state.directory.get(systemIdOf(replica.output())!);
+      expect(moved?.sid).toBe(replicaSid);
+      expect(moved?.sentinelId).not.toBe(victim);
+      expect((await calc.whoami()).replica).toBe("r1");
+      expect(caller.node.channels.metrics.opened).toBe(1);
+      expect(caller.node.channels.metrics.invalidated).toBe(0);
+      expect(caller.connection.sentinelUrl).toBe(sentinels.get(callerSentinel!)!.attach);
+    } finally {
+      await caller.close();
+    }
   });
 });

@@ -84,6 +84,7 @@ export {
 export type { JSONValue, JsonObject, JsonValue } from "./json-value.js";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
 export {
+  CHANNEL_KEPT_META,
   CHANNEL_META_KEY,
   MORE_META,
   NOT_EXECUTED_META,

@@ -16,6 +16,13 @@ export const MORE_META = "more";
 export const NOT_EXECUTED_META = "notExecuted";
 
 /**
+ * `true` on a negative DeliveryAck for a channel frame lost in transit while the channel's
+ * replica moved to another sentinel: the replica still holds the channel, so a resend goes on
+ * the same channel (no new handshake).
+ */
+export const CHANNEL_KEPT_META = "channelKept";
+
+/**
  * CallContext.meta key holding the cid of the channel a sealed call arrived on. Set by the
  * receiving node, never taken from the sender's meta, so agents may log it (e.g. to check
  * channel stickiness).

@@ -2,6 +2,7 @@ import type { Logger } from "@fame/logger";
 import {
   type BatchEntry,
   batchOf,
+  CHANNEL_KEPT_META,
   CHANNEL_META_KEY,
   type Envelope,
   type ErrorCode,
@@ -321,7 +322,9 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     if (this.channels.failOpen(corrId, code, reason)) return;
     const ch = this.conversations.get(corrId);
     this.conversations.forget(corrId);
-    if (ch && CHANNEL_LOST.has(code)) this.channels.invalidate(ch.cid);
+    // a replica that only moved to another sentinel still holds the channel: resend on it
+    if (ch && CHANNEL_LOST.has(code) && env.meta?.[CHANNEL_KEPT_META] !== true)
+      this.channels.invalidate(ch.cid);
     const notExecuted = NOT_DELIVERED.has(code) || env.meta?.[NOT_EXECUTED_META] === true;
     this.endpoint.failCall(corrId, code, reason, { notExecuted });
   }

@@ -274,6 +274,28 @@ describe("failover", () => {
     expect(client.endpoint.client.metrics()).toMatchObject({ retries: 1, failovers: 1 });
   });
 
+  it("replica_unavailable, channel kept (the replica moved to another sentinel): the retry goes on the same channel", async () => {
+    const sentinel = new FakeSentinel();
+    await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client, ["add"]);
+    await math.add({ x: 1, y: 1 });
+    let refused = 0;
+    sentinel.tap = (env) => {
+      if (refused === 0 && isSealedData(env) && env.to === MATH) {
+        refused++;
+        sentinel.nack(env, "replica_unavailable", false, true);
+        return "drop";
+      }
+      return "relay";
+    };
+    expect(await math.add({ x: 2, y: 2 })).toBe(4);
+    expect(refused).toBe(1);
+    expect(sentinel.sent("client", "SecureOpen").length).toBe(1);
+    expect(client.node.channels.metrics.invalidated).toBe(0);
+    expect(client.endpoint.client.metrics()).toMatchObject({ retries: 1, failures: 0 });
+  });
+
   it("replica_unavailable after the call may have run: a non-idempotent call fails, as the caller must know", async () => {
     const sentinel = new FakeSentinel();
     await replica(sentinel, "replica1");

@@ -1,5 +1,5 @@
 import type { Logger } from "@fame/logger";
-import { makeEnvelope } from "@fame/protocol";
+import { CHANNEL_KEPT_META, makeEnvelope } from "@fame/protocol";
 import type { PoolRouter } from "./affinity/index.js";
 import { CLOSE } from "./close-codes.js";
 import type { InflightTracker } from "./inflight-tracker.js";
@@ -54,9 +54,11 @@ export class SessionTeardown {
 
   /**
    * Callers waiting on `replica` (attached here, or to another sentinel) learn now that it
-   * left, not at their timeout. Returns how many calls were answered so.
+   * left, not at their timeout. `channelKept`: it only moved to another sentinel and still
+   * holds its channels, so callers resend on the same channel. Returns how many calls were
+   * answered so.
    */
-  orphaned(replica: NodeSession, why: string): number {
+  orphaned(replica: NodeSession, why: string, channelKept = false): number {
     const d = this.deps;
     const orphans = d.inflight.takeAllFor(replica.id);
     for (const entry of orphans) {
@@ -76,6 +78,7 @@ export class SessionTeardown {
             code: "replica_unavailable",
             reason: `replica ${replica.systemId} left (${why})`,
           },
+          ...(channelKept ? { meta: { [CHANNEL_KEPT_META]: true } } : {}),
         }),
       );
     }

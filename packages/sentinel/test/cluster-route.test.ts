@@ -162,6 +162,8 @@ describe("routing between sentinels", () => {
     // the call lost with B is answered as soon as r shows up at C, not at the caller's timeout
     const lost = await c.link.nack("replica_unavailable");
     expect(lost.corrId).toBe("lost");
+    // r still holds the channel: the client resends on it instead of opening a new one
+    expect(lost.meta?.["channelKept"]).toBe(true);
     expect(a.sentinel.inflight.size).toBe(0);
     // the same remote session, now at C: pools and pins that name it need no change
     expect(a.sentinel.cluster!.route.bySystemId("r")).toBe(before);
@@ -249,6 +251,8 @@ describe("routing between sentinels", () => {
     b.sentinel.close(r.session, "gone");
     const refused = await c.link.nack("replica_unavailable");
     expect(refused.corrId).toBe("pending");
+    // r left the cluster: its channels are gone with it
+    expect(refused.meta?.["channelKept"]).toBeUndefined();
     expect(a.sentinel.inflight.size).toBe(0);
     expect(a.sentinel.cluster?.route.bySystemId("r")).toBeUndefined();
   });

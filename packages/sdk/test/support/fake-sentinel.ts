@@ -6,6 +6,7 @@
 import { Writable } from "node:stream";
 import { createLogger, type Logger } from "@fame/logger";
 import {
+  CHANNEL_KEPT_META,
   decodeEnvelope,
   type Envelope,
   type EnvelopeInit,
@@ -152,14 +153,21 @@ export class FakeSentinel {
   }
 
   /** a negative DeliveryAck from the sentinel to the sender of `env` */
-  nack(env: Envelope, code: ErrorCode, notExecuted = false): void {
+  nack(env: Envelope, code: ErrorCode, notExecuted = false, channelKept = false): void {
     const to = this.nodes.get(pathOf(env.replyTo));
     if (!to) throw new Error(`nobody at ${env.replyTo}`);
     this.reply(to, {
       to: env.replyTo,
       corrId: env.corrId ?? env.id,
       frame: { type: "DeliveryAck", ok: false, refId: env.id, code, reason: `${code} (fake sentinel)` },
-      ...(notExecuted ? { meta: { [NOT_EXECUTED_META]: true } } : {}),
+      ...(notExecuted || channelKept
+        ? {
+            meta: {
+              ...(notExecuted ? { [NOT_EXECUTED_META]: true } : {}),
+              ...(channelKept ? { [CHANNEL_KEPT_META]: true } : {}),
+            },
+          }
+        : {}),
     });
   }
 

@@ -46,7 +46,7 @@ export function pipelineInbox(d: PipelineInboxDeps): ClusterInbox {
       d.teardown.orphaned(session, "left the cluster");
     },
     remoteMoved(session, why) {
-      d.teardown.orphaned(session, why);
+      d.teardown.orphaned(session, why, true);
     },
   };
 }

@@ -35,8 +35,9 @@ export interface ClusterInbox {
   /**
    * A node re-attached to another sentinel (or here). Calls forwarded to it through its old
    * sentinel are lost with that connection (a SIGKILLed sentinel answers nothing): they are
-   * answered `replica_unavailable` now, so an idempotent call is resent at once instead of
-   * waiting out its timeout.
+   * answered `replica_unavailable` now, marked channel-kept (the node still holds its
+   * channels), so an idempotent call is resent at once on the same channel instead of waiting
+   * out its timeout.
    */
   remoteMoved(session: NodeSession, why: string): void;
 }
