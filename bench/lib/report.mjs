@@ -2,6 +2,7 @@
  * Turns raw results into table rows: each fabric row next to the limit row it is
  * judged against, with the issue's targets marked pass/fail (reported, not asserted).
  */
+import { idleRows } from "./idle-rows.mjs";
 
 const PROFILES = [
   ["openPlaintext", "open/plaintext"],
@@ -156,6 +157,7 @@ export function buildRows(results) {
       );
       rows.push(row("scale", "sentinel memory per attached node", a.bytesPerNode / 1024, "KB"));
     }
+    rows.push(...idleRows(S.idle));
   }
   rows.push(...clusterRows(results.cluster));
   return rows;
@@ -240,7 +242,7 @@ function clusterRows(C) {
 }
 
 function fmtValue(v, unit) {
-  if (unit === "ms" || unit === "MB" || unit === "KB") return `${v.toFixed(1)} ${unit}`;
+  if (unit === "ms" || unit === "MB" || unit === "KB" || unit === "KiB") return `${v.toFixed(1)} ${unit}`;
   return `${Math.round(v).toLocaleString("en-US")} ${unit}`;
 }
 

@@ -4,6 +4,7 @@ import type { SentinelCluster } from "./cluster/sentinel-cluster.js";
 import type { InflightTracker } from "./inflight-tracker.js";
 import type { PendingAttaches } from "./limits/pending-attaches.js";
 import { renderPrometheus, sentinelMetricFamilies } from "./metrics/index.js";
+import { processMemoryFamily } from "./metrics/process-memory.js";
 import { routeTimeFamily } from "./metrics/route-time.js";
 import type { NodeSession } from "./node-session.js";
 import type { PendingOpens } from "./pipeline/pending-opens.js";
@@ -79,6 +80,7 @@ export function sentinelMetricsText(src: StatusSources): string {
       : undefined,
   });
   if (src.routeTime !== undefined) families.push(routeTimeFamily(src.routeTime));
+  families.push(processMemoryFamily(process.memoryUsage()));
   if (src.cluster !== undefined) families.push(...src.cluster.metricFamilies());
   return renderPrometheus(families);
 }
