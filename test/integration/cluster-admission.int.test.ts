@@ -1,24 +1,10 @@
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Writable } from "node:stream";
 import { requestJson } from "@fame/http-service/client";
 import { AdmissionError, type AdmitNodeOptions, admitNode } from "@fame/identity";
 import { createLogger } from "@fame/logger";
 import { sidFromPath } from "@fame/protocol";
 import { type FabricState, openFabricState } from "@fame/state";
-import {
-  binOf,
-  createTestPki,
-  freePorts,
-  type NatsServer,
-  pidAlive,
-  REPO_ROOT,
-  type RunningProcess,
-  startNatsServer,
-  startProcess,
-  stopAll,
-  type TestPki,
-} from "@fame/testkit";
+import { type ClusterStack, pidAlive, startClusterStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
@@ -37,92 +23,40 @@ const silent = createLogger({
   level: "warn",
   destination: new Writable({ write: (_c, _e, cb) => cb() }),
 });
-let nats: NatsServer;
-let pki: TestPki;
+let stack: ClusterStack;
 let state: FabricState;
-const procs: RunningProcess[] = [];
-const url = { oauth2: "", welcome: "", welcome2: "", ca: "" };
+const url = { oauth2: "", welcome: "", welcome2: "" };
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  pki = await createTestPki("fame-cluster-admission");
-  const [oauthPort, welcomePort, welcome2Port, caPort] = (await freePorts(4)) as [
-    number,
-    number,
-    number,
-    number,
-  ];
-  url.oauth2 = `https://127.0.0.1:${oauthPort}`;
-  url.welcome = `https://127.0.0.1:${welcomePort}`;
-  url.welcome2 = `https://127.0.0.1:${welcome2Port}`;
-  url.ca = `https://127.0.0.1:${caPort}`;
-  const common = {
-    ...pki.env,
-    FAME_OAUTH2_ISSUER: url.oauth2,
-    FAME_WELCOME_ISSUER: url.welcome,
-    FAME_LOG_LEVEL: "info",
-    FAME_CONFIG: join(pki.dir, "no-config.yml"),
-  };
-  writeFileSync(common.FAME_CONFIG, "");
-  const start = (name: string, service: string, env: Record<string, string>, base: string) =>
-    startProcess({
-      name,
-      script: binOf("services", service),
-      cwd: REPO_ROOT,
-      env: { ...common, ...env },
-      readyUrl: `${base}/health`,
-      ca: pki.trustBundle,
-      readyTimeoutMs: 30_000,
-    });
   // both Welcome processes: the same cluster settings and key file (the dev PKI's), nothing shared at run time
-  const welcomeEnv = (port: number) => ({
-    FAME_WELCOME_PORT: String(port),
-    FAME_JWKS_URL: `${url.oauth2}/.well-known/jwks.json`,
-    FAME_CA_SERVICE_URL: url.ca,
-    FAME_STORAGE_PROFILE: "nats",
-    FAME_NATS_URL: nats.url,
-    FAME_CLUSTER_ID: CLUSTER,
-  });
-  procs.push(await start("oauth2", "oauth2", { FAME_OAUTH2_PORT: String(oauthPort) }, url.oauth2));
-  procs.push(await start("welcome", "welcome", welcomeEnv(welcomePort), url.welcome));
-  procs.push(await start("welcome2", "welcome", welcomeEnv(welcome2Port), url.welcome2));
-  procs.push(
-    await start(
-      "ca",
-      "ca",
-      { FAME_CA_PORT: String(caPort), FAME_WELCOME_JWKS_URL: `${url.welcome}/.well-known/jwks.json` },
-      url.ca,
-    ),
-  );
-  state = await openFabricState(
-    { profile: "nats", clusterId: CLUSTER, servers: [nats.url], replicas: 1, auth: undefined },
-    silent,
-    { name: "it-sentinels" },
-  );
+  stack = await startClusterStack({ clusterId: CLUSTER, welcomes: 2, name: "fame-cluster-admission" });
+  url.oauth2 = stack.urls.oauth2;
+  url.welcome = stack.urls.welcomes[0]!;
+  url.welcome2 = stack.urls.welcomes[1]!;
+  state = await openFabricState(stack.stateSettings, silent, { name: "it-sentinels" });
 }, 90_000);
 
 afterAll(async () => {
   await state?.close();
-  const pids = procs.map((p) => p.pid);
-  for (const p of procs.reverse()) await p.stop("SIGTERM", 5000);
+  const pids = stack?.allPids() ?? [];
+  await stack?.stop();
   await stopAll();
-  await nats?.stop();
-  pki?.remove();
   for (const pid of pids) expect(pidAlive(pid)).toBe(false);
 });
 
 const admission = (instanceId: string, welcome = url.welcome): AdmitNodeOptions => ({
   tokenUrl: `${url.oauth2}/oauth/token`,
-  clientId: pki.agent.client_id,
-  clientSecret: pki.agent.client_secret,
+  clientId: stack.pki.agent.client_id,
+  clientSecret: stack.pki.agent.client_secret,
   welcomeUrl: welcome,
-  trustBundlePem: pki.trustBundle,
+  trustBundlePem: stack.pki.trustBundle,
   instanceId,
   requestedLogicals: ["*.fame.fabric"],
 });
 
 const liveSentinels = async (welcome: string) =>
-  ((await requestJson(`${welcome}/health`, { ca: pki.trustBundle })) as { sentinels?: number }).sentinels;
+  ((await requestJson(`${welcome}/health`, { ca: stack.pki.trustBundle })) as { sentinels?: number })
+    .sentinels;
 
 describe("Welcome in a cluster (real nats-server)", () => {
   it("no live sentinel: admission fails with 503 temporarily_unavailable, nothing issued", async () => {

@@ -1,33 +1,19 @@
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createLogger } from "@fame/logger";
 import { Agent, connectFabric, type Fabric, nodeConfigFromEnv, type RpcError } from "@fame/sdk";
 import { type FabricState, openFabricState } from "@fame/state";
-import {
-  binOf,
-  createTestPki,
-  freePorts,
-  type NatsServer,
-  pidAlive,
-  REPO_ROOT,
-  type RunningProcess,
-  startNatsServer,
-  startProcess,
-  stopAll,
-  type TestPki,
-} from "@fame/testkit";
+import { type ClusterStack, pidAlive, type RunningProcess, startClusterStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
  * Node failover between the sentinels of a cluster, all real processes: a JetStream
  * nats-server, OAuth2, Welcome and the CA in cluster mode, three sentinels sharing the state,
- * one math replica and a client in this process. SIGKILL the client's sentinel: the client
+ * one math replica and clients in this process. SIGKILL the client's sentinel: the client
  * re-admits (same systemId, so same sid), attaches to another sentinel, and its channel goes
  * on with the same replica, no new handshake; idempotent calls see no failure, a
- * non-idempotent one in flight fails with a clear code and runs once.
+ * non-idempotent one in flight fails with a clear code and runs once. SIGKILL the replica's
+ * sentinel: the replica re-attaches elsewhere and keeps serving its pinned channels.
  */
-const CLUSTER = "itfail";
 const SENTINELS = ["sa", "sb", "sc"] as const;
 
 interface MathApi {
@@ -41,140 +27,34 @@ const quiet = createLogger({
   level: "warn",
   destination: new Writable({ write: (_c, _e, cb) => cb() }),
 });
-let nats: NatsServer;
-let pki: TestPki;
-const procs: RunningProcess[] = [];
-const sentinels = new Map<string, { proc: RunningProcess; attach: string; restart: () => Promise<void> }>();
+let stack: ClusterStack;
 let replica: RunningProcess;
 let client: Fabric;
-let nodeEnv: Record<string, string>;
-let welcomeUrl: string;
 /** the cluster's shared state as a reader: which nodes the sentinels know */
 let state: FabricState;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  pki = await createTestPki("fame-cluster-failover");
-  const ports = await freePorts(3 + SENTINELS.length);
-  const [oauthPort, welcomePort, caPort] = ports as [number, number, number];
-  const url = (port: number) => `https://127.0.0.1:${port}`;
-  const storage = {
-    FAME_STORAGE_PROFILE: "nats",
-    FAME_NATS_URL: nats.url,
-    FAME_CLUSTER_ID: CLUSTER,
-  };
-  const common = {
-    ...pki.env,
-    FAME_OAUTH2_ISSUER: url(oauthPort),
-    FAME_WELCOME_ISSUER: url(welcomePort),
-    FAME_LOG_LEVEL: "info",
-    FAME_CONFIG: join(pki.dir, "no-config.yml"),
-  };
-  writeFileSync(common.FAME_CONFIG, "");
-  const start = (name: string, script: string, env: Record<string, string>, readyUrl?: string) =>
-    startProcess({
-      name,
-      script,
-      cwd: REPO_ROOT,
-      env: { ...common, ...env },
-      ...(readyUrl ? { readyUrl, ca: pki.trustBundle } : { readyLine: /math agent ready/ }),
-      readyTimeoutMs: 30_000,
-    }).then((p) => {
-      procs.push(p);
-      return p;
-    });
-  await start(
-    "oauth2",
-    binOf("services", "oauth2"),
-    { FAME_OAUTH2_PORT: String(oauthPort) },
-    `${url(oauthPort)}/health`,
-  );
-  await start(
-    "welcome",
-    binOf("services", "welcome"),
-    {
-      ...storage,
-      FAME_WELCOME_PORT: String(welcomePort),
-      FAME_JWKS_URL: `${url(oauthPort)}/.well-known/jwks.json`,
-      FAME_CA_SERVICE_URL: url(caPort),
-    },
-    `${url(welcomePort)}/health`,
-  );
-  await start(
-    "ca",
-    binOf("services", "ca"),
-    { FAME_CA_PORT: String(caPort), FAME_WELCOME_JWKS_URL: `${url(welcomePort)}/.well-known/jwks.json` },
-    `${url(caPort)}/health`,
-  );
-  for (const [i, id] of SENTINELS.entries()) {
-    const port = ports[3 + i]!;
-    const attach = `wss://127.0.0.1:${port}/fame/v1/attach/ws/downstream`;
-    const run = () =>
-      start(
-        `sentinel:${id}`,
-        binOf("packages", "sentinel"),
-        {
-          ...storage,
-          FAME_SENTINEL_PORT: String(port),
-          FAME_PUBLIC_URL: attach,
-          FAME_NODE_ID: id,
-          FAME_SECURITY_PROFILE: "strict-overlay",
-          FAME_ADMISSION_PROFILE: "welcome",
-          FAME_WELCOME_JWKS_URL: `${url(welcomePort)}/.well-known/jwks.json`,
-          FAME_SENTINEL_ADMIN_TOKEN_FILE: pki.adminTokenFile,
-        },
-        `${url(port)}/health`,
-      );
-    const entry = {
-      proc: await run(),
-      attach,
-      restart: async () => {
-        entry.proc = await run();
-      },
-    };
-    sentinels.set(id, entry);
-  }
+  stack = await startClusterStack({ clusterId: "itfail", name: "fame-cluster-failover" });
+  for (const id of SENTINELS) await stack.startSentinel(id);
   // Welcome places nodes only on sentinels it has seen advertise
-  welcomeUrl = url(welcomePort);
-  await welcomeSees(SENTINELS.length);
-  nodeEnv = {
-    ...common,
-    FAME_SECURITY_PROFILE: "strict-overlay",
-    FAME_ADMISSION_PROFILE: "welcome",
-    FAME_DEFAULT_ENCRYPTION_LEVEL: "channel",
-    FAME_ADMISSION_TOKEN_URL: `${url(oauthPort)}/oauth/token`,
-    FAME_ADMISSION_SERVICE_URL: url(welcomePort),
-    FAME_ADMISSION_CLIENT_ID: pki.agent.client_id,
-    FAME_ADMISSION_CLIENT_SECRET: pki.agent.client_secret,
-  };
-  replica = await start("replica:r1", binOf("services", "math-agent"), {
-    ...nodeEnv,
-    FAME_REQUESTED_LOGICALS: "*.fame.fabric",
-    FAME_REPLICA_NAME: "r1",
+  await stack.welcomeSees(SENTINELS.length);
+  replica = await stack.startReplica("r1");
+  client = await connectFabric({
+    config: nodeConfigFromEnv(stack.nodeEnv),
+    logger: quiet,
+    installDefault: false,
   });
-  client = await connectFabric({ config: nodeConfigFromEnv(nodeEnv), logger: quiet, installDefault: false });
-  state = await openFabricState(
-    { profile: "nats", clusterId: CLUSTER, servers: [nats.url], replicas: 1, auth: undefined },
-    quiet,
-    { name: "it-reader" },
-  );
+  state = await openFabricState(stack.stateSettings, quiet, { name: "it-reader" });
 }, 120_000);
 
 afterAll(async () => {
   await client?.close();
   await state?.close();
-  const pids = procs.map((p) => p.pid);
-  for (const p of [...procs].reverse()) await p.stop("SIGTERM", 5000);
+  const pids = stack?.allPids() ?? [];
+  await stack?.stop();
   await stopAll();
-  await nats?.stop();
-  pki?.remove();
   for (const pid of pids) expect(pidAlive(pid)).toBe(false);
 });
-
-async function fetchHealth(base: string): Promise<{ sentinels?: number }> {
-  const { requestJson } = await import("@fame/http-service/client");
-  return (await requestJson(`${base}/health`, { ca: pki.trustBundle })) as { sentinels?: number };
-}
 
 /** the sentinel (id) whose attach URL a node's log last named in "attached to sentinel" */
 function sentinelOf(output: string): string | undefined {
@@ -182,7 +62,7 @@ function sentinelOf(output: string): string | undefined {
   const last = lines.at(-1);
   if (last === undefined) return undefined;
   const url = (JSON.parse(last) as { sentinel?: string }).sentinel;
-  return [...sentinels].find(([, s]) => s.attach === url)?.[0];
+  return stack.sentinelAt(url)?.id;
 }
 
 /** the systemId a node's log last named in "attached to sentinel" */
@@ -192,15 +72,7 @@ function systemIdOf(output: string): string | undefined {
   return last === undefined ? undefined : (JSON.parse(last) as { systemId?: string }).systemId;
 }
 
-/** resolves once Welcome counts `n` live sentinels (bounded) */
-async function welcomeSees(n: number): Promise<void> {
-  for (let i = 0; (await fetchHealth(welcomeUrl)).sentinels !== n; i++) {
-    if (i >= 150) throw new Error(`Welcome never saw ${n} sentinels advertise`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const clientSentinel = () => [...sentinels].find(([, s]) => s.attach === client.connection.sentinelUrl)?.[0];
+const clientSentinel = () => stack.sentinelAt(client.connection.sentinelUrl)?.id;
 const served = (op: string) => (replica.output().match(new RegExp(`"op":"${op}"`, "g")) ?? []).length;
 
 /**
@@ -248,7 +120,7 @@ describe("sentinel failover in a cluster", () => {
     });
     expect((await math.whoami()).replica).toBe("r1");
     sid = client.connection.sid;
-    expect(client.connection.path).toMatch(new RegExp(`^/${CLUSTER}/[A-Za-z0-9]{22}$`));
+    expect(client.connection.path).toMatch(new RegExp(`^/${stack.clusterId}/[A-Za-z0-9]{22}$`));
     expect(sentinelOf(replica.output())).toBeDefined();
     expect(clientSentinel()).not.toBe(sentinelOf(replica.output()));
     expect(client.node.channels.metrics.opened).toBe(1);
@@ -258,7 +130,7 @@ describe("sentinel failover in a cluster", () => {
     const victim = clientSentinel()!;
     const kidBefore = client.connection.nodeSigner?.jwk.kid;
     const { failures, maxGapMs } = await callThrough(math, 200, 20, async () => {
-      await sentinels.get(victim)!.proc.stop("SIGKILL");
+      await stack.sentinels.get(victim)!.proc.stop("SIGKILL");
       await expect
         .poll(() => clientSentinel() !== victim && client.connection.state === "attached", {
           timeout: 15_000,
@@ -287,7 +159,7 @@ describe("sentinel failover in a cluster", () => {
   it("a non-idempotent call in flight when the client's sentinel dies fails with replica_unavailable and runs once", async () => {
     const victim = clientSentinel()!;
     // somewhere to go: the sentinels killed above come back first
-    for (const s of sentinels.values()) if (!pidAlive(s.proc.pid)) await s.restart();
+    for (const s of stack.sentinels.values()) if (!pidAlive(s.proc.pid)) await stack.startSentinel(s.id);
     const plain = Agent.remoteByAddress<MathApi>("math@fame.fabric", {
       endpoint: client.endpoint,
       timeoutMs: 10_000,
@@ -295,7 +167,7 @@ describe("sentinel failover in a cluster", () => {
     const before = served("sleep");
     const call = plain.sleep({ ms: 1500 }).catch((e: unknown) => e);
     await expect.poll(() => served("sleep")).toBe(before + 1);
-    await sentinels.get(victim)!.proc.stop("SIGKILL");
+    await stack.sentinels.get(victim)!.proc.stop("SIGKILL");
     const err = (await call) as RpcError;
     expect(err.fameCode).toBe("replica_unavailable");
     expect(err.notExecuted).toBe(false);
@@ -307,11 +179,11 @@ describe("sentinel failover in a cluster", () => {
   });
 
   it("SIGKILL of the replica's sentinel: the replica re-attaches elsewhere and keeps serving the pinned channel", async () => {
-    for (const s of sentinels.values()) if (!pidAlive(s.proc.pid)) await s.restart();
-    await welcomeSees(SENTINELS.length);
+    for (const s of stack.sentinels.values()) if (!pidAlive(s.proc.pid)) await stack.startSentinel(s.id);
+    await stack.welcomeSees(SENTINELS.length);
     // A new client goes to the least loaded sentinel: one just restarted, never the replica's.
     const caller = await connectFabric({
-      config: nodeConfigFromEnv(nodeEnv),
+      config: nodeConfigFromEnv(stack.nodeEnv),
       logger: quiet,
       installDefault: false,
     });
@@ -323,7 +195,7 @@ describe("sentinel failover in a cluster", () => {
         })
         .toBe(true);
       const victim = sentinelOf(replica.output())!;
-      const callerSentinel = [...sentinels].find(([, s]) => s.attach === caller.connection.sentinelUrl)?.[0];
+      const callerSentinel = stack.sentinelAt(caller.connection.sentinelUrl)?.id;
       expect(callerSentinel).toBeDefined();
       expect(callerSentinel).not.toBe(victim);
       const calc = Agent.remoteByAddress<MathApi>("math@fame.fabric", {
@@ -337,7 +209,7 @@ describe("sentinel failover in a cluster", () => {
       expect(replicaSid).toBeDefined();
 
       const { failures, maxGapMs } = await callThrough(calc, 200, 20, async () => {
-        await sentinels.get(victim)!.proc.stop("SIGKILL");
+        await stack.sentinels.get(victim)!.proc.stop("SIGKILL");
         await expect
           .poll(() => sentinelOf(replica.output()) !== undefined && sentinelOf(replica.output()) !== victim, {
             timeout: 15_000,
@@ -353,7 +225,7 @@ describe("sentinel failover in a cluster", () => {
       expect((await calc.whoami()).replica).toBe("r1");
       expect(caller.node.channels.metrics.opened).toBe(1);
       expect(caller.node.channels.metrics.invalidated).toBe(0);
-      expect(caller.connection.sentinelUrl).toBe(sentinels.get(callerSentinel!)!.attach);
+      expect(caller.connection.sentinelUrl).toBe(stack.sentinels.get(callerSentinel!)!.attach);
     } finally {
       await caller.close();
     }

@@ -1,3 +1,9 @@
+export {
+  type ClusterSentinel,
+  type ClusterStack,
+  type ClusterStackOptions,
+  startClusterStack,
+} from "./cluster-stack.js";
 export { createTestPki, type TestPki } from "./dev-pki.js";
 export {
   binOf,
