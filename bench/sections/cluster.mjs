@@ -52,7 +52,7 @@ export async function runCluster(ctx) {
     await stack.welcomeSees(1);
     const replica = await startBenchReplica({ nodeEnv: stack.nodeEnv }, "replica1");
     replicas.push(replica);
-    const a = stack.sentinels.get("A");
+    const a = stack.sentinels.get("A").proc;
     progress.step("cluster 1 sentinel (NATS backend): client and replica on A");
     out.oneSentinel = (
       await runClient(ctx, { nodeEnv: stack.nodeEnv, sentinel: a }, replica, "channel", TASKS)
@@ -98,7 +98,7 @@ async function crossRun(ctx, stack, replica, id) {
   const before = (await stack.status(id)).cluster?.forwardedOut ?? 0;
   const result = await runClient(
     ctx,
-    { nodeEnv: stack.nodeEnv, sentinel: stack.sentinels.get(id) },
+    { nodeEnv: stack.nodeEnv, sentinel: stack.sentinels.get(id).proc },
     replica,
     "channel",
     TASKS,
@@ -131,7 +131,7 @@ async function measureSentinelFailover(stack) {
       for (let i = 0; i < 20; i++) await math.add({ x: i, y: 1 });
       const victim = await attachedTo(stack, "bench-failover");
       const t0 = nowMs();
-      process.kill(victim.pid, "SIGKILL");
+      process.kill(victim.proc.pid, "SIGKILL");
       const sum = await math.add({ x: round, y: 1 });
       const ms = nowMs() - t0;
       if (sum !== round + 1) throw new Error(`add after failover returned ${sum}`);
