@@ -1,6 +1,6 @@
 import { defaultBackend } from "@fame/crypto";
 import { base64urlEncode, type Envelope, makeEnvelope } from "@fame/protocol";
-import { encodeForward } from "@fame/sentinel";
+import { encodeForward, MAX_KEY_WAITERS } from "@fame/sentinel";
 import { afterEach, describe, expect, it } from "vitest";
 import { attach, type Cluster, record, startCluster } from "./cluster-harness.js";
 import { issueAft, type TestNode } from "./test-node.js";
@@ -99,6 +99,33 @@ describe("routing between sentinels", () => {
     await c.send({ replyTo: replyOf(c), corrId: "k1", frame: { type: "KeyRequest", kid: r.kid } });
     const announce = await c.link.nth("KeyAnnounce");
     expect(announce.frame).toMatchObject({ type: "KeyAnnounce", sid: r.session.sid, keys: [{ kid: r.kid }] });
+  });
+
+  it("answers a KeyRequest for a node whose directory record is not here yet once the record arrives", async () => {
+    cluster = startCluster(["A", "B"]);
+    const [a, b] = cluster.members as [
+      NonNullable<Cluster["members"][0]>,
+      NonNullable<Cluster["members"][0]>,
+    ];
+    const c = await attach(a, "c");
+    // "late" attaches to B after c asked for its key (its first signed frame outran its record)
+    await c.send({ replyTo: replyOf(c), corrId: "k2", frame: { type: "KeyRequest", kid: "k-late" } });
+    const late = await attach(b, "late");
+    const announce = await c.link.nth("KeyAnnounce");
+    expect(announce.corrId).toBe("k2");
+    expect(announce.frame).toMatchObject({ sid: late.session.sid, keys: [{ kid: "k-late" }] });
+  });
+
+  it("waits for an unknown key's record a bounded time, and for a bounded number of requests", async () => {
+    cluster = startCluster(["A", "B"]);
+    const route = cluster.members[0]!.sentinel.cluster!.route;
+    expect(await route.awaitKeyOwner("k-never", 20)).toBeUndefined();
+    const waiting = Array.from({ length: MAX_KEY_WAITERS }, (_, i) => route.awaitKeyOwner(`k-${i}`, 60_000));
+    // past the bound a request is answered at once
+    expect(await route.awaitKeyOwner("k-one-more", 60_000)).toBeUndefined();
+    // leaving the cluster answers every waiting request
+    route.close();
+    expect((await Promise.all(waiting)).every((o) => o === undefined)).toBe(true);
   });
 
   it("routes a channel to its pinned replica after the client moved to another sentinel, with no new open", async () => {

@@ -66,6 +66,9 @@ export interface ClusterRouteCounters {
 /** remote sessions kept at most (the cluster's nodes; senders seen before their record count too) */
 export const MAX_REMOTE_NODES = 1_000_000;
 
+/** KeyRequests waiting at once for a key's directory record; past this they are answered at once */
+export const MAX_KEY_WAITERS = 1024;
+
 interface Mirror {
   readonly session: NodeSession;
   /** addresses bound for it in this sentinel's registry (from its directory record) */
@@ -86,6 +89,9 @@ export class ClusterRoute implements ClusterOutbox {
   private readonly mirrors = new Map<string, Mirror>();
   private readonly sids = new Map<string, NodeSession>();
   private readonly kids = new Map<string, NodeSession>();
+  /** callers waiting for the record of a key not known yet, by kid */
+  private readonly keyWaiters = new Map<string, Set<(owner: NodeSession | undefined) => void>>();
+  private keyWaiterCount = 0;
   private inbox: ClusterInbox | undefined;
 
   constructor(private readonly deps: ClusterRouteDeps) {}
@@ -98,6 +104,7 @@ export class ClusterRoute implements ClusterOutbox {
 
   close(): void {
     this.deps.links.close();
+    for (const waiters of [...this.keyWaiters.values()]) for (const done of [...waiters]) done(undefined);
   }
 
   get remoteCount(): number {
@@ -120,6 +127,36 @@ export class ClusterRoute implements ClusterOutbox {
 
   keyOwner(kid: string): NodeSession | undefined {
     return this.kids.get(kid);
+  }
+
+  /**
+   * The node elsewhere holding `kid`, once its directory record is here. A node's sentinel
+   * writes the record after the attach ack, so the node's first signed frame can reach a peer,
+   * which asks for the key, before the record does. Undefined after `timeoutMs`, or at once
+   * while MAX_KEY_WAITERS requests already wait.
+   */
+  awaitKeyOwner(kid: string, timeoutMs: number): Promise<NodeSession | undefined> {
+    const known = this.kids.get(kid);
+    if (known !== undefined) return Promise.resolve(known);
+    if (this.keyWaiterCount >= MAX_KEY_WAITERS) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      let waiters = this.keyWaiters.get(kid);
+      if (waiters === undefined) {
+        waiters = new Set();
+        this.keyWaiters.set(kid, waiters);
+      }
+      const set = waiters;
+      const done = (owner: NodeSession | undefined) => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0 && this.keyWaiters.get(kid) === set) this.keyWaiters.delete(kid);
+        this.keyWaiterCount--;
+        resolve(owner);
+      };
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      set.add(done);
+      this.keyWaiterCount++;
+    });
   }
 
   // ───────────── the node directory's view of other sentinels ─────────────
@@ -187,7 +224,11 @@ export class ClusterRoute implements ClusterOutbox {
 
   private index(s: NodeSession): void {
     this.sids.set(s.sid, s);
-    for (const kid of s.keys.keys()) this.kids.set(kid, s);
+    for (const kid of s.keys.keys()) {
+      this.kids.set(kid, s);
+      const waiters = this.keyWaiters.get(kid);
+      if (waiters !== undefined) for (const done of [...waiters]) done(s);
+    }
   }
 
   private unindex(s: NodeSession): void {

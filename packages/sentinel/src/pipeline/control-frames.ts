@@ -23,6 +23,9 @@ export interface ControlDeps {
   cluster: SentinelCluster | undefined;
 }
 
+/** how long a KeyRequest in a cluster waits for the key's node directory record */
+const KEY_RECORD_WAIT_MS = 2_000;
+
 /** the access policy gives the node's principal no serve grant for this address (in this mode) */
 const SERVE_NOT_ALLOWED: BindResult = Object.freeze({
   ok: false,
@@ -166,6 +169,28 @@ export class ControlFrames {
         owner = d.directory.byPath(parsed.path) ?? d.cluster?.route.byPath(parsed.path);
       if (owner) keys = [...owner.keys.values()].map((k) => k.jwk);
     }
+    if (!owner && kid && d.cluster !== undefined) {
+      // a node that just attached elsewhere: its directory record may be a moment behind
+      d.cluster.route
+        .awaitKeyOwner(kid, KEY_RECORD_WAIT_MS)
+        .then((later) => {
+          const key = later?.keys.get(kid);
+          if (session.state !== "attached") return;
+          this.announceKeys(session, env, later, key ? [key.jwk] : []);
+        })
+        .catch((err: unknown) => d.log.error({ err }, "KeyRequest failed"));
+      return;
+    }
+    this.announceKeys(session, env, owner, keys);
+  }
+
+  private announceKeys(
+    session: NodeSession,
+    env: Envelope<Extract<Frame, { type: "KeyRequest" }>>,
+    owner: NodeSession | undefined,
+    keys: Jwk[],
+  ): void {
+    const d = this.deps;
     if (!owner || keys.length === 0) {
       d.deliver.nack(session, env, "key_unknown", "no such key");
       return;
