@@ -59,10 +59,8 @@ export class NodeSession {
   draining = false;
   healthy = true;
   lastSeen: number;
-  /** bad frames from this connection: counted, and their logging rate-limited */
-  readonly badFrameLog = new LogThrottle();
-  /** refusals answered to this connection: a flood of refused frames must not flood the log */
-  readonly refusalLog = new LogThrottle();
+  private badFrames: LogThrottle | undefined = undefined;
+  private refusals: LogThrottle | undefined = undefined;
   /** this connection's frame-rate bucket (FAME_MAX_FRAMES_PER_SEC), updated in place per frame */
   readonly frames = new FrameBucket();
   readonly connectedAt: number;
@@ -73,6 +71,21 @@ export class NodeSession {
    * this sentinel, and always without a cluster: routing pays one field check.
    */
   remote: RemotePeer | undefined = undefined;
+
+  /**
+   * Bad frames from this connection: counted, and their logging rate-limited. Made at the first
+   * one: most connections never send one, and an idle node should cost the sentinel little.
+   */
+  get badFrameLog(): LogThrottle {
+    if (this.badFrames === undefined) this.badFrames = new LogThrottle();
+    return this.badFrames;
+  }
+
+  /** refusals answered to this connection (a flood must not flood the log); made at the first */
+  get refusalLog(): LogThrottle {
+    if (this.refusals === undefined) this.refusals = new LogThrottle();
+    return this.refusals;
+  }
 
   constructor(
     readonly connectionId: string,

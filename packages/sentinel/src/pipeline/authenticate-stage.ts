@@ -156,6 +156,8 @@ export class AuthenticateStage {
     }
     if (this.refuseAtCap(session, decision.systemId, env)) return;
     clearTimeout(session.attachTimer);
+    // a cleared Timeout still holds its callback and that callback's context: drop it
+    session.attachTimer = undefined;
     d.pendingAttaches.remove(session.connectionId);
     const previous = d.directory.bySystemId(decision.systemId);
     if (previous) {
@@ -243,6 +245,11 @@ export class AuthenticateStage {
       return false;
     }
     return true;
+  }
+
+  /** periodic: forgets senders whose remembered ids are all too old to be taken again */
+  sweep(now: number): void {
+    this.deps.freshness?.sweep(now);
   }
 
   /**
