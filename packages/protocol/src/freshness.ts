@@ -111,6 +111,25 @@ export class FreshnessWindow {
     return "ok";
   }
 
+  /**
+   * Forgets every sender whose newest id has left the window: a copy of any id it sent is
+   * refused as stale by the skew check alone. Called periodically, so a node that signed a few
+   * envelopes long ago (a channel open, say) costs nothing here while it idles. Walks from the
+   * longest-quiet sender and stops at the first still inside the window: O(senders forgotten).
+   * Returns how many were forgotten.
+   */
+  sweep(now: number): number {
+    const oldest = now - this.limits.skewMs;
+    let forgotten = 0;
+    for (const [sid, w] of this.#senders) {
+      if (w.newestTs >= oldest) break;
+      this.#senders.delete(sid);
+      this.#total -= w.count;
+      forgotten++;
+    }
+    return forgotten;
+  }
+
   #admit(sender: string): SenderWindow {
     if (this.#senders.size >= this.limits.maxSenders) this.#dropQuietest(sender);
     const w: SenderWindow = {

@@ -412,10 +412,11 @@ export class Sentinel {
     this.teardown.close(session, why);
   }
 
-  /** periodic: heartbeat misses, stale pending opens, expired in-flight entries, pins */
+  /** periodic: heartbeat misses, senders out of the replay window, stale pending opens, expired in-flight entries, pins */
   sweep(): void {
     const now = this.now();
     this.teardown.closeSilent(now);
+    this.authenticate.sweep(now);
     this.pendingOpens.sweep(now);
     this.inflight.sweep(now);
     this.stickiness?.sweep(10_000);
