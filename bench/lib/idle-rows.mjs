@@ -1,7 +1,8 @@
 /**
  * Report rows of the idle-cost run (bench/scale/idle-cost.mjs): sentinel memory per attached
  * idle node and per live pinned channel, split into the JS heap, Buffers (`external`) and the
- * rest of the resident set (OpenSSL, allocator, heap slack).
+ * rest of the resident set (OpenSSL, allocator, heap slack). Channels are judged once their
+ * opens have left the replay window; the heap they held just after opening is shown beside.
  */
 const KIB = 1024;
 
@@ -27,12 +28,13 @@ export function idleRows(idle) {
       pass: node.rss <= 20 * KIB,
     });
     const ch = r.perChannel;
+    const opened = r.perChannelJustOpened;
     rows.push({
       section: "scale",
       label: `sentinel RSS per live pinned channel (${n} channels)`,
       value: ch.rss,
       unit: "B",
-      ratio: split(ch, 1),
+      ratio: `${split(ch, 1)}${opened ? `; heap ${Math.round(opened.heapUsed)} B just opened` : ""}`,
       target: "heap ≤ 250 B/pin",
       pass: ch.heapUsed <= 250,
     });

@@ -14,6 +14,8 @@ const ATTACH_NODES = 2000;
 const ATTACH_CONCURRENCY = 16;
 /** idle-cost sizes: nodes attached, then as many channels (one per node) */
 export const IDLE_SIZES = [1000, 5000];
+/** FAME_MAX_CLOCK_SKEW_MS of the idle-cost sentinel (its minimum) */
+const IDLE_SKEW_MS = 1000;
 
 /** a real sentinel for the scale rows: overlay profile, admission none, attach gate raised */
 function startScaleSentinel(name, pki, port, env = {}) {
@@ -89,6 +91,12 @@ export async function runIdleCost({ progress, pki }) {
   const sentinel = await startScaleSentinel("sentinel-idle", pki, port, {
     NODE_OPTIONS: `--inspect=127.0.0.1:${inspectorPort}`,
     FAME_SENTINEL_ADMIN_TOKEN: adminToken,
+    // a short replay window swept every second, so the channel rows can wait it out (~3 s);
+    // the silent bench nodes are allowed 200 s without a heartbeat
+    FAME_MAX_CLOCK_SKEW_MS: String(IDLE_SKEW_MS),
+    FAME_HEARTBEAT_MS: "2000",
+    FAME_HEARTBEAT_MISS_LIMIT: "100",
+    FAME_IDLE_TIMEOUT_MS: "600000",
   });
   try {
     return await runForResult(
@@ -102,6 +110,8 @@ export async function runIdleCost({ progress, pki }) {
         inspectorPort,
         sizes: IDLE_SIZES,
         concurrency: ATTACH_CONCURRENCY,
+        // the skew, then two sweeps (one every heartbeat / 2)
+        settleMs: IDLE_SKEW_MS + 2000,
       },
       { timeoutMs: 180_000 },
     );
