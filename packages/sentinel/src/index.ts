@@ -7,7 +7,7 @@ export {
   type TicketGrant,
   type VerifiedChain,
 } from "./attach-authority.js";
-export { type ClusterRouteCounters, MAX_KEY_WAITERS } from "./cluster/cluster-route.js";
+export { type ClusterRouteCounters, MAX_KEY_WAITERS, MOVE_REBIND_GRACE_MS } from "./cluster/cluster-route.js";
 export {
   type Attested,
   decodeForward,

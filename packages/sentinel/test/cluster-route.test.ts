@@ -1,6 +1,6 @@
 import { defaultBackend } from "@fame/crypto";
 import { base64urlEncode, type Envelope, makeEnvelope } from "@fame/protocol";
-import { encodeForward, MAX_KEY_WAITERS } from "@fame/sentinel";
+import { encodeForward, MAX_KEY_WAITERS, MOVE_REBIND_GRACE_MS } from "@fame/sentinel";
 import { afterEach, describe, expect, it } from "vitest";
 import { attach, type Cluster, record, startCluster } from "./cluster-harness.js";
 import { issueAft, type TestNode } from "./test-node.js";
@@ -168,6 +168,44 @@ describe("routing between sentinels", () => {
     expect(c.link.frames("SecureAccept")).toHaveLength(1);
     await moved.sendRaw(sealed(moved, replyOf(c), "ch8", 1, { corrId: "after-move" }));
     expect((await c.link.nth("Data")).corrId).toBe("after-move");
+  });
+
+  it("keeps a moved replica in its pools until its new sentinel records its binds: the resent call is not refused no_route", async () => {
+    const { cluster, a, b, r, c, open, accept } = await fabric(["A", "B", "C"]);
+    await open("ch10");
+    await r.link.nth("SecureOpen");
+    await accept("ch10");
+    await c.link.nth("SecureAccept");
+    b.sentinel.leaveCluster();
+    await b.state.close();
+    // r is at C, not bound yet: its first record there lists no address
+    const moved = await attach(cluster.members[2]!, "r", ["*.fame.fabric"]);
+    await record(a.state, "r", (rec) => rec.sentinelId === "C");
+    expect(a.sentinel.cluster!.route.bySystemId("r")?.remote?.owner).toBe("C");
+    await c.sendRaw(sealed(c, MATH, "ch10", 1, { replyTo: replyOf(c), corrId: "in-window" }));
+    const request = await moved.link.next((e) => e.corrId === "in-window", "data in the rebind window");
+    expect(request.sec?.enc?.cid).toBe("ch10");
+    expect(
+      c.link.frames("DeliveryAck").filter((e) => e.frame.type === "DeliveryAck" && !e.frame.ok),
+    ).toHaveLength(0);
+    // its binds recorded: the record applies as usual
+    await moved.send({ frame: { type: "AddressBind", address: MATH } });
+    await record(a.state, "r", (rec) => rec.sentinelId === "C" && rec.addresses.includes(MATH));
+    await c.sendRaw(sealed(c, MATH, "ch10", 2, { replyTo: replyOf(c), corrId: "bound" }));
+    await moved.link.next((e) => e.corrId === "bound", "data after the bind");
+  });
+
+  it("drops a moved replica's old pool memberships after the grace when it binds nothing", async () => {
+    const { cluster, a, b, r } = await fabric(["A", "B", "C"]);
+    expect(a.sentinel.cluster!.route.bySystemId("r")).toBeDefined();
+    b.sentinel.leaveCluster();
+    await b.state.close();
+    await attach(cluster.members[2]!, "r", []);
+    await record(a.state, "r", (rec) => rec.sentinelId === "C");
+    expect(a.sentinel.registry.resolve(MATH)?.size).toBe(1);
+    await new Promise((done) => setTimeout(done, MOVE_REBIND_GRACE_MS + 200));
+    expect(a.sentinel.registry.resolve(MATH)?.size ?? 0).toBe(0);
+    expect(r.session.sid).toBe(a.sentinel.cluster!.route.bySystemId("r")?.sid);
   });
 
   it("follows a replica whose sentinel died (no withdraw): the newer record moves its remote session", async () => {

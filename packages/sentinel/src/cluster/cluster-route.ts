@@ -75,7 +75,17 @@ interface Mirror {
   readonly addresses: Set<string>;
   /** the record it was last built from: the owner's refreshes rewrite it unchanged every 5 s */
   record: NodeRecord | undefined;
+  /** it moved and its new sentinel has not recorded its binds yet: its old ones still hold */
+  rebind: { timer: NodeJS.Timeout; latest: NodeRecord } | undefined;
 }
+
+/**
+ * How long a node that moved to another sentinel keeps its pool memberships here while its new
+ * sentinel's record lists no address yet: the node binds again right after its attach, one
+ * directory write later. Without this, the calls resent to it at its move (and any call in that
+ * window) would find its pools empty and be refused no_route.
+ */
+export const MOVE_REBIND_GRACE_MS = 2_000;
 
 /**
  * The cluster side of routing: which nodes are attached to other sentinels (remote sessions
@@ -104,6 +114,7 @@ export class ClusterRoute implements ClusterOutbox {
 
   close(): void {
     this.deps.links.close();
+    for (const m of this.mirrors.values()) this.endRebind(m);
     for (const waiters of [...this.keyWaiters.values()]) for (const done of [...waiters]) done(undefined);
   }
 
@@ -181,6 +192,7 @@ export class ClusterRoute implements ClusterOutbox {
       mirror.record = node;
       return;
     }
+    const moved = mirror !== undefined && mirror.session.remote!.owner !== owner;
     const m = mirror ?? this.add(node, owner);
     if (mirror !== undefined) this.update(m, node, owner);
     // A node still attached here as well (it moved, this connection has not ended yet) is bound
@@ -189,8 +201,33 @@ export class ClusterRoute implements ClusterOutbox {
       m.record = undefined;
       return;
     }
+    if (m.rebind !== undefined) {
+      if (node.addresses.length === 0) {
+        m.rebind.latest = node;
+        return;
+      }
+      this.endRebind(m);
+    } else if (moved && node.addresses.length === 0 && m.addresses.size > 0) {
+      const timer = setTimeout(() => {
+        const latest = m.rebind?.latest;
+        m.rebind = undefined;
+        if (latest === undefined || this.mirrors.get(systemId) !== m) return;
+        m.record = latest;
+        this.bindAddresses(m, latest.addresses, latest.draining === true);
+      }, MOVE_REBIND_GRACE_MS);
+      timer.unref();
+      m.rebind = { timer, latest: node };
+      m.record = undefined;
+      return;
+    }
     m.record = node;
     this.bindAddresses(m, node.addresses, node.draining === true);
+  }
+
+  private endRebind(m: Mirror): void {
+    if (m.rebind === undefined) return;
+    clearTimeout(m.rebind.timer);
+    m.rebind = undefined;
   }
 
   /** the node attached here (it moved over): its connection is the truth from now on */
@@ -208,6 +245,7 @@ export class ClusterRoute implements ClusterOutbox {
       session: remoteSession(node, owner, this, d.backend, d.now()),
       addresses: new Set(),
       record: undefined,
+      rebind: undefined,
     };
     this.mirrors.set(node.systemId, m);
     this.index(m.session);
@@ -260,6 +298,7 @@ export class ClusterRoute implements ClusterOutbox {
   private drop(m: Mirror, gone: boolean): void {
     const d = this.deps;
     const s = m.session;
+    this.endRebind(m);
     this.mirrors.delete(s.id);
     this.unindex(s);
     const addresses: string[] = [];
