@@ -1,12 +1,14 @@
 /**
  * Fabric rows: a real SDK node (admission, attach, signing, channels as its
  * FAME_* environment says) calling the math agent through the sentinel.
- * Args: { address, warmupMs, measureMs, pids?, tasks: [{ name, kind, concurrency, n? }] }
+ * Args: { address, warmupMs, measureMs, pids?, tasks: [{ name, kind, concurrency, n?, bytes? }] }
  * (pids: the sentinel's and replica's, to report their CPU time per operation)
  *   kind "add"       : math.add round trips
  *   kind "fib"       : fib_stream(n), every item consumed (result counts calls; items = calls × n)
+ *   kind "echo"      : math.echo({ data }) round trips, data a string of `bytes` base64url characters
  *   kind "handshake" : open a channel to `address`, then close it (SecureClose) so the next op opens a new one
  */
+import { randomBytes } from "node:crypto";
 import { createLogger } from "../../packages/logger/dist/index.js";
 import { Agent, connectFabric, nodeConfigFromEnv } from "../../packages/sdk/dist/index.js";
 import { emitResult, readArgs, runChild } from "../lib/child-io.mjs";
@@ -24,7 +26,7 @@ runChild("fabric-client", async () => {
   });
   const math = Agent.remoteByAddress(address, {
     endpoint: fabric.endpoint,
-    idempotent: ["add"],
+    idempotent: ["add", "echo"],
     // the SDK's default credit window unless a run asks for another
     ...(args.streamWindow ? { streamWindow: args.streamWindow } : {}),
   });
@@ -41,6 +43,17 @@ runChild("fabric-client", async () => {
       for await (const _ of stream) items++;
       if (items !== n) throw new Error(`fib_stream(${n}) gave ${items} items`);
     },
+    echo: (_n, bytes) => {
+      // random text (base64url: nothing to escape in JSON), made once: the rows measure moving it
+      const data = randomBytes(Math.ceil((bytes * 3) / 4))
+        .toString("base64url")
+        .slice(0, bytes);
+      return async () => {
+        const back = await math.echo({ data });
+        if (typeof back !== "string" || back.length !== bytes)
+          throw new Error("echo answered another payload");
+      };
+    },
     handshake: () => async () => {
       const ch = await fabric.node.channels.forAddress(address);
       // close it the protocol's way, so neither the sentinel nor the replica keeps it
@@ -53,7 +66,7 @@ runChild("fabric-client", async () => {
     for (const task of args.tasks) {
       const make = ops[task.kind];
       if (!make) throw new Error(`unknown task kind ${task.kind}`);
-      const r = await closedLoop(make(task.n), {
+      const r = await closedLoop(make(task.n, task.bytes), {
         concurrency: task.concurrency,
         warmupMs: args.warmupMs ?? 500,
         measureMs: args.measureMs ?? 3000,

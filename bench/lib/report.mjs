@@ -3,6 +3,7 @@
  * judged against, with the issue's targets marked pass/fail (reported, not asserted).
  */
 import { idleRows } from "./idle-rows.mjs";
+import { payloadRows } from "./payload-rows.mjs";
 
 const PROFILES = [
   ["openPlaintext", "open/plaintext"],
@@ -159,6 +160,7 @@ export function buildRows(results) {
     }
     rows.push(...idleRows(S.idle));
   }
+  rows.push(...payloadRows(results.payloads));
   rows.push(...clusterRows(results.cluster));
   return rows;
 }

@@ -1,0 +1,126 @@
+/**
+ * Large-payload rows: `echo({ data })` with 4 KiB, 64 KiB and 512 KiB strings, sealed
+ * (strict-overlay, channel) and plaintext (open profile), 8 calls in flight, next to the
+ * same-size bare relay (client → relay → echo server, text frames) and to the channel AEAD's
+ * own rate in the crypto back end every fabric process uses. Rates are MB/s of payload each
+ * way (1 MB = 10^6 B): calls/s × payload bytes, the same amount travelling back.
+ * Short windows (1 s warm-up, 1.5 s measured unless --measure-ms is shorter): ~30 s in all.
+ */
+import { defaultBackend } from "../../packages/crypto/dist/index.js";
+import { freePort } from "../../packages/testkit/dist/index.js";
+import { runForResult, startServer } from "../lib/procs.mjs";
+import { runClient, startBenchReplica, withStack } from "./fabric.mjs";
+
+export const PAYLOAD_SIZES = [4 * 1024, 64 * 1024, 512 * 1024];
+/** calls in flight: enough to keep every hop busy, few enough that 512 KiB calls stay in memory */
+export const PAYLOAD_INFLIGHT = 8;
+
+const echoTasks = () =>
+  PAYLOAD_SIZES.map((bytes) => ({
+    name: `echo_${bytes}`,
+    kind: "echo",
+    concurrency: PAYLOAD_INFLIGHT,
+    bytes,
+  }));
+
+export async function runPayloads(ctx) {
+  const { pki, progress } = ctx;
+  const windows = { warmupMs: Math.min(ctx.warmupMs, 1000), measureMs: Math.min(ctx.measureMs, 1500) };
+  const short = { ...ctx, ...windows };
+  const out = { sizes: PAYLOAD_SIZES, inflight: PAYLOAD_INFLIGHT };
+
+  progress.step("payloads: AEAD of the crypto back end at 4 KiB, 64 KiB, 512 KiB");
+  out.aead = measureAead();
+
+  const [echoPort, relayPort] = [await freePort(), await freePort()];
+  const servers = [];
+  try {
+    const echo = await startServer("echo-tls", "limits/ws-echo-server.mjs", {
+      port: echoPort,
+      cert: pki.cert,
+      key: pki.key,
+    });
+    servers.push(echo);
+    const relay = await startServer("relay-tls", "limits/ws-relay.mjs", {
+      port: relayPort,
+      cert: pki.cert,
+      key: pki.key,
+      ca: pki.ca,
+      upstream: `wss://127.0.0.1:${echoPort}`,
+    });
+    servers.push(relay);
+    out.relay = {};
+    for (const bytes of PAYLOAD_SIZES) {
+      progress.step(`payloads: relay TLS, ${bytes / 1024} KiB text frames, ${PAYLOAD_INFLIGHT} in flight`);
+      const r = await runForResult("ws-client", "limits/ws-client.mjs", {
+        url: `wss://127.0.0.1:${relayPort}`,
+        ca: pki.ca,
+        bytes,
+        runs: [{ name: "run", concurrency: PAYLOAD_INFLIGHT }],
+        pids: { relay: relay.pid, echo: echo.pid },
+        ...windows,
+      });
+      out.relay[bytes] = r.results.run;
+    }
+  } finally {
+    for (const s of servers.reverse()) await s.stop("SIGTERM", 3000);
+  }
+
+  progress.step("payloads: open/plaintext echo (starting stack)");
+  await withStack(
+    ctx,
+    { securityProfile: "open", encryption: "plaintext", logLevel: "warn" },
+    async (stack) => {
+      const r1 = await startBenchReplica(stack, "replica1");
+      try {
+        out.plaintext = (await runClient(short, stack, r1, "plaintext", echoTasks())).results;
+      } finally {
+        await r1.stop("SIGTERM", 5000);
+      }
+    },
+  );
+  progress.step("payloads: strict-overlay/channel echo (starting stack)");
+  await withStack(ctx, { securityProfile: "strict-overlay", logLevel: "warn" }, async (stack) => {
+    const r1 = await startBenchReplica(stack, "replica1");
+    try {
+      out.sealed = (await runClient(short, stack, r1, "channel", echoTasks())).results;
+    } finally {
+      await r1.stop("SIGTERM", 5000);
+    }
+  });
+  return out;
+}
+
+/**
+ * ChaCha20-Poly1305 seal and open, one at a time, of each size: what one core of this machine
+ * encrypts and decrypts, through the same back end (and key/nonce/AAD shapes) as a channel.
+ */
+function measureAead() {
+  const backend = defaultBackend();
+  const key = new Uint8Array(32).fill(7);
+  const nonce = new Uint8Array(12);
+  const aad = new Uint8Array(120).fill(65);
+  const rows = {};
+  for (const bytes of PAYLOAD_SIZES) {
+    const plaintext = new Uint8Array(bytes).fill(120);
+    const sealed = backend.aeadSeal(key, nonce, plaintext, aad);
+    const rate = (fn) => {
+      for (let i = 0; i < 200 && i * bytes < 64 * 1024 * 1024; i++) fn(); // warm (the first size JITs)
+      let n = 0;
+      const t0 = performance.now();
+      let elapsed = 0;
+      // bounded: 300 ms or 200k operations, whichever comes first
+      while (elapsed < 300 && n < 200_000) {
+        for (let i = 0; i < 10; i++) fn();
+        n += 10;
+        elapsed = performance.now() - t0;
+      }
+      return (n * bytes) / 1e6 / (elapsed / 1000);
+    };
+    rows[bytes] = {
+      sealMBps: rate(() => backend.aeadSeal(key, nonce, plaintext, aad)),
+      openMBps: rate(() => backend.aeadOpen(key, nonce, sealed, aad)),
+    };
+  }
+  return { backend: backend.name, rows };
+}
