@@ -198,8 +198,8 @@ export class FrameAuthorizer implements AuthorizeStage {
     const stickiness = this.deps.stickiness;
     const pin = stickiness?.pinOf(cid, target.sid) ?? stickiness?.pinOf(cid, sender.sid);
     if (pin === undefined) return undefined;
-    if (pin.replica.id === sender.id && pin.client.sid === target.sid) return undefined;
-    if (pin.client.sid === sender.sid && pin.replica.id === target.id) return undefined;
+    if (pin.replica.id === sender.id && pin.clientSid === target.sid) return undefined;
+    if (pin.clientSid === sender.sid && pin.replica.id === target.id) return undefined;
     return NOT_CHANNEL_PARTY;
   }
 }

@@ -162,7 +162,7 @@ export class AFTLoadBalancerStickinessManager {
     store.onChange((clientSid, cid, pin) => {
       if (pin !== undefined) return;
       const cached = this.table.get(cid);
-      if (cached !== undefined && cached.client.sid === clientSid) this.table.delete(cached);
+      if (cached !== undefined && cached.clientSid === clientSid) this.table.delete(cached);
     });
   }
 
@@ -189,7 +189,7 @@ export class AFTLoadBalancerStickinessManager {
       });
     } catch {
       const pin = this.table.get(info.cid);
-      if (pin !== undefined && pin.client.sid === info.clientSid) this.table.delete(pin);
+      if (pin !== undefined && pin.clientSid === info.clientSid) this.table.delete(pin);
       return this.refuse("state_unavailable");
     }
     return result;
@@ -289,7 +289,7 @@ export class AFTLoadBalancerStickinessManager {
   onSecureClose(clientSid: string, cid: string): boolean {
     if (this.config.securityLevel === "sid-only") return false;
     const pin = this.table.get(cid) ?? this.fromShared(clientSid, cid, this.relNow());
-    if (pin === undefined || pin.client.sid !== clientSid) return false;
+    if (pin === undefined || pin.clientSid !== clientSid) return false;
     this.shared?.delete(clientSid, cid).catch(noop);
     return this.table.delete(pin);
   }
@@ -399,7 +399,7 @@ export class AFTLoadBalancerStickinessManager {
       if (shared === undefined) return this.miss(input);
       pin = shared;
     }
-    if (pin.client.sid !== input.clientSid) {
+    if (pin.clientSid !== input.clientSid) {
       this.counters.refusals++;
       return CONFLICT;
     }
@@ -437,7 +437,7 @@ export class AFTLoadBalancerStickinessManager {
 
   private pinChannel(info: SecureAcceptInfo, exp: number, trust: Trust): PinResult {
     const existing = this.live(info.cid, this.relNow());
-    if (existing !== undefined && existing.client.sid !== info.clientSid)
+    if (existing !== undefined && existing.clientSid !== info.clientSid)
       return this.refuse("channel_conflict");
     return this.pin(info.cid, info.clientSid, info.replicaId, exp, trust);
   }

@@ -3,8 +3,10 @@
  *  - one Map from key to Pin; Map insertion order doubles as LRU order (re-inserted on use);
  *  - each Pin sits on two intrusive doubly linked lists, one per replica and one per client,
  *    so dropping all pins of a replica or client is O(its pins) with no per-pin Set entries;
- *  - replica ids and client sids are interned in their group objects, so pins share one
- *    string per replica/client instead of holding copies.
+ *  - replica ids and client sids are interned, so pins share one string per replica/client
+ *    instead of holding copies;
+ *  - a client with a single pin (the common case: one channel per service) has no group object:
+ *    the client table holds the pin itself, and a group is made at its second pin.
  * Times are whole seconds relative to the owner's epoch: small integers stay unboxed in V8.
  */
 
@@ -26,6 +28,7 @@ export class ReplicaGroup {
   }
 }
 
+/** the pins of a client holding two or more (a client's only pin stands in the table alone) */
 export class ClientGroup {
   head: Pin | undefined = undefined;
   count = 0;
@@ -39,7 +42,8 @@ export class Pin {
   cNext: Pin | undefined = undefined;
   constructor(
     readonly key: string,
-    readonly client: ClientGroup,
+    /** the client's sid (the one string its pins share) */
+    readonly clientSid: string,
     readonly replica: ReplicaGroup,
     /** Expiry, relative seconds. */
     public exp: number,
@@ -52,7 +56,8 @@ export class Pin {
 export class PinTable {
   private readonly pins = new Map<string, Pin>();
   private readonly replicas = new Map<string, ReplicaGroup>();
-  private readonly clients = new Map<string, ClientGroup>();
+  /** client sid → its only pin, or the group of its pins */
+  private readonly clients = new Map<string, ClientGroup | Pin>();
 
   get size(): number {
     return this.pins.size;
@@ -66,17 +71,22 @@ export class PinTable {
   set(key: string, clientSid: string, replicaId: string, exp: number, now: number, trust: Trust): Pin {
     const old = this.pins.get(key);
     if (old !== undefined) this.delete(old);
-    const client = this.clientGroup(clientSid);
     const replica = this.replicaGroup(replicaId);
-    const pin = new Pin(key, client, replica, exp, now, trust);
+    const held = this.clients.get(clientSid);
+    const sid = held === undefined ? clientSid : held instanceof Pin ? held.clientSid : held.sid;
+    const pin = new Pin(key, sid, replica, exp, now, trust);
     pin.rNext = replica.head;
     if (replica.head !== undefined) replica.head.rPrev = pin;
     replica.head = pin;
     replica.count++;
-    pin.cNext = client.head;
-    if (client.head !== undefined) client.head.cPrev = pin;
-    client.head = pin;
-    client.count++;
+    if (held === undefined) this.clients.set(clientSid, pin);
+    else {
+      const group = held instanceof ClientGroup ? held : this.groupOf(held);
+      pin.cNext = group.head;
+      if (group.head !== undefined) group.head.cPrev = pin;
+      group.head = pin;
+      group.count++;
+    }
     this.pins.set(key, pin);
     return pin;
   }
@@ -97,11 +107,18 @@ export class PinTable {
     else r.head = pin.rNext;
     if (pin.rNext !== undefined) pin.rNext.rPrev = pin.rPrev;
     if (--r.count === 0) this.replicas.delete(r.id);
-    const c = pin.client;
-    if (pin.cPrev !== undefined) pin.cPrev.cNext = pin.cNext;
-    else c.head = pin.cNext;
-    if (pin.cNext !== undefined) pin.cNext.cPrev = pin.cPrev;
-    if (--c.count === 0) this.clients.delete(c.sid);
+    const c = this.clients.get(pin.clientSid);
+    if (c === pin) this.clients.delete(pin.clientSid);
+    else if (c instanceof ClientGroup) {
+      if (pin.cPrev !== undefined) pin.cPrev.cNext = pin.cNext;
+      else c.head = pin.cNext;
+      if (pin.cNext !== undefined) pin.cNext.cPrev = pin.cPrev;
+      // back to a lone pin: the group object goes
+      if (--c.count === 1 && c.head !== undefined) {
+        c.head.cNext = undefined;
+        this.clients.set(c.sid, c.head);
+      }
+    }
     pin.rPrev = pin.rNext = pin.cPrev = pin.cNext = undefined;
     return true;
   }
@@ -118,7 +135,9 @@ export class PinTable {
 
   /** Drop every pin of a client; O(its pins). */
   deleteClient(clientSid: string): number {
-    return this.deleteGroup(this.clients.get(clientSid));
+    const held = this.clients.get(clientSid);
+    if (held instanceof Pin) return this.delete(held) ? 1 : 0;
+    return this.deleteGroup(held);
   }
 
   /** Pins in LRU order, oldest first. Safe to delete from while iterating. */
@@ -128,7 +147,9 @@ export class PinTable {
 
   /** pins a client holds (expired ones included until swept) */
   pinsOfClient(clientSid: string): number {
-    return this.clients.get(clientSid)?.count ?? 0;
+    const held = this.clients.get(clientSid);
+    if (held === undefined) return 0;
+    return held instanceof Pin ? 1 : held.count;
   }
 
   pinsPerReplica(): Map<string, number> {
@@ -143,13 +164,23 @@ export class PinTable {
     this.clients.clear();
   }
 
-  /** `delete` unlinks the head from both of its lists, so the group's next pin becomes its head. */
+  /**
+   * `delete` unlinks the head from both of its lists, so the group's next pin becomes its head.
+   * A client group's last pin stands alone once the one before it goes: it is deleted as such.
+   */
   private deleteGroup(group: ReplicaGroup | ClientGroup | undefined): number {
     if (group === undefined) return 0;
     let n = 0;
     while (group.head !== undefined) {
-      this.delete(group.head);
+      const pin = group.head;
+      this.delete(pin);
       n++;
+      if (group instanceof ClientGroup && group.count === 1) {
+        // the group was just replaced by its remaining pin in the client table
+        if (group.head !== undefined && this.delete(group.head)) n++;
+        group.head = undefined;
+        group.count = 0;
+      }
     }
     return n;
   }
@@ -163,12 +194,12 @@ export class PinTable {
     return g;
   }
 
-  private clientGroup(sid: string): ClientGroup {
-    let g = this.clients.get(sid);
-    if (g === undefined) {
-      g = new ClientGroup(sid);
-      this.clients.set(sid, g);
-    }
+  /** a lone pin's client gets its second: the group is made, with the first pin on it */
+  private groupOf(lone: Pin): ClientGroup {
+    const g = new ClientGroup(lone.clientSid);
+    g.head = lone;
+    g.count = 1;
+    this.clients.set(g.sid, g);
     return g;
   }
 }
