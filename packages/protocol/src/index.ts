@@ -25,6 +25,17 @@ export {
   isBase64url,
 } from "./base64.js";
 export { type EnvelopeInit, makeEnvelope, type NackOrigin, nackFor } from "./builders.js";
+export {
+  BINARY_RECORD_TAG,
+  BINARY_RECORDS_CAPABILITY,
+  decodeBinaryRecord,
+  encodeBinaryRecord,
+  encodeRecordAsText,
+  isBinaryRecord,
+  MAX_BINARY_HEADER_BYTES,
+  recordBytes,
+  setRecordBytes,
+} from "./binary-record.js";
 export { CanonicalJsonError, canonicalJson, canonicalJsonBytes } from "./canonical-json.js";
 export { decodeEnvelope, encodeEnvelope, encodeSealedEnvelope, utf8Length } from "./codec.js";
 export type {
