@@ -254,7 +254,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         ...(ch.role === "client" && this.opts.echoAft && ch.aft ? { aft: ch.aft } : {}),
         frame: { type: "Data", codec: "json", payload: null },
       },
-      (env) => ch.sealText(env, json, batch),
+      (env, binary) => ch.sealText(env, json, batch, binary),
     );
   }
 

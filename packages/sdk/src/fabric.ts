@@ -184,6 +184,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
             peerKeys,
             log,
             showEnvelopes: config.showEnvelopes,
+            binaryRecords: config.binaryRecords,
             allowInsecureTransport: config.devInsecureHttp,
             freshness: { skewMs: config.maxClockSkewMs },
           },

@@ -6,6 +6,8 @@ import { LogThrottle } from "./limits/log-throttle.js";
 /** The transport under a session: a WebSocket in production, a fake in unit tests. */
 export interface Link {
   send(data: string | Buffer): void;
+  /** one binary message (a sealed record), after what `send` holds; absent: text only */
+  sendBinary?(data: Buffer | Uint8Array): void;
   close(code: number, reason: string): void;
   /** bytes queued and not yet written: a slow reader shows here */
   readonly bufferedAmount: number;
@@ -58,6 +60,8 @@ export class NodeSession {
   readonly keys = new Map<string, NodeKey>();
   draining = false;
   healthy = true;
+  /** the node announced binary sealed records at attach: they are taken from it and sent to it */
+  binaryRecords = false;
   lastSeen: number;
   private badFrames: LogThrottle | undefined = undefined;
   private refusals: LogThrottle | undefined = undefined;

@@ -219,6 +219,14 @@ export async function startSentinelServer(
         }
         ws.send(data, { binary: false });
       },
+      sendBinary: (data) => {
+        if (!corked) {
+          corked = true;
+          socket.cork();
+          process.nextTick(uncork);
+        }
+        ws.send(data, { binary: true });
+      },
       close: (code, reason) => ws.close(code, reason.slice(0, 120)),
       get bufferedAmount() {
         return ws.bufferedAmount;
@@ -226,14 +234,15 @@ export async function startSentinelServer(
       remote,
     });
     ws.on("message", (data: Buffer, isBinary: boolean) => {
-      if (isBinary) {
+      // binary messages are sealed records, from a node that announced them at attach only
+      if (isBinary && !session.binaryRecords) {
         session.link.close(CLOSE.policy, "text frames only");
         sentinel.close(session, "binary frame");
         return;
       }
       // a bug handling one frame is logged, never thrown into ws (which would end every connection)
       try {
-        sentinel.receive(session, data)?.catch(receiveFailed);
+        sentinel.receive(session, data, isBinary)?.catch(receiveFailed);
       } catch (err) {
         receiveFailed(err);
       }

@@ -1,12 +1,6 @@
 import { type CryptoBackend, defaultBackend } from "@fame/crypto";
 import type { Logger } from "@fame/logger";
-import {
-  DEFAULT_MAX_CLOCK_SKEW_MS,
-  type Envelope,
-  encodeEnvelope,
-  FreshnessWindow,
-  resolveLimits,
-} from "@fame/protocol";
+import { DEFAULT_MAX_CLOCK_SKEW_MS, type Envelope, FreshnessWindow, resolveLimits } from "@fame/protocol";
 import type { Tracer } from "@fame/telemetry";
 import { PoolRouter } from "./affinity/index.js";
 import type { AttachAuthority } from "./attach-authority.js";
@@ -357,24 +351,24 @@ export class Sentinel {
    * is still under way (an attach, a SecureAccept being pinned, a stateless AFT being checked):
    * routing a data frame completes synchronously, with no promise and no microtask per frame.
    */
-  receive(session: NodeSession, data: Buffer | string): Promise<void> | undefined {
+  receive(session: NodeSession, data: Buffer | string, binary = false): Promise<void> | undefined {
     // Timing every frame cost ~6 % of an in-process frame: 1 in ROUTE_SAMPLE_EVERY is timed
     // (at random gaps, so no traffic pattern lines up with them), the rest pay a decrement.
-    if (--this.untilRouteSample > 0) return this.handle(session, data);
+    if (--this.untilRouteSample > 0) return this.handle(session, data, binary);
     this.untilRouteSample = nextRouteSampleGap();
     const began = performance.now();
-    const pending = this.handle(session, data);
+    const pending = this.handle(session, data, binary);
     this.routeTime.observe((performance.now() - began) / 1000);
     return pending;
   }
 
-  private handle(session: NodeSession, data: Buffer | string): Promise<void> | undefined {
+  private handle(session: NodeSession, data: Buffer | string, binary: boolean): Promise<void> | undefined {
     if (session.state === "closed") return;
     const now = this.now();
     session.lastSeen = now;
     // before anything parses the frame: a flood costs a token check per frame, nothing more
     if (!this.rate.admit(session, now)) return;
-    const env = this.decode.decode(session, data);
+    const env = this.decode.decode(session, data, binary);
     if (env === undefined) return;
     if (session.state === "attaching") return this.authenticate.attach(session, env);
     if (!this.authenticate.verify(session, env)) return;
@@ -463,9 +457,11 @@ export class Sentinel {
   private forward(req: RouteRequest, target: NodeSession): void {
     req.routedTo = target;
     // a replica on another sentinel: routing was decided here, where the client's state lives
-    if (target.remote !== undefined)
-      this.cluster!.route.forward("d", req.session, target, req.raw ?? encodeEnvelope(req.env));
-    else this.deliver.forward(req, target);
+    if (target.remote !== undefined) {
+      // the cluster carries text: a binary record crosses in its text form
+      const text = this.deliver.clusterText(req);
+      if (text !== undefined) this.cluster!.route.forward("d", req.session, target, text);
+    } else this.deliver.forward(req, target);
     this.account.routed(req, target);
   }
 }

@@ -131,6 +131,7 @@ export class Attacker {
     logicals?: string[];
     attachTicket?: string;
     keys?: Extract<Frame, { type: "NodeAttach" }>["keys"];
+    capabilities?: string[];
   }): Promise<NodeAttachAck> {
     const env = makeEnvelope({
       sid: "pending",
@@ -141,6 +142,7 @@ export class Attacker {
         logicals: frame.logicals ?? [],
         keys: frame.keys ?? (this.signer ? [this.signer.jwk] : []),
         ...(frame.attachTicket ? { attachTicket: frame.attachTicket } : {}),
+        ...(frame.capabilities ? { capabilities: frame.capabilities } : {}),
       },
     });
     if (this.signer) this.signer.sign(env);

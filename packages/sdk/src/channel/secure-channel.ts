@@ -5,7 +5,15 @@ import {
   type CryptoBackend,
   deriveChannelKeys,
 } from "@fame/crypto";
-import { aeadAad, type BatchEntry, base64urlEncode, type DataEnc, type Envelope } from "@fame/protocol";
+import {
+  aeadAad,
+  type BatchEntry,
+  base64urlEncode,
+  type DataEnc,
+  type Envelope,
+  recordBytes,
+  setRecordBytes,
+} from "@fame/protocol";
 import type { CallerIdentity } from "../rpc/call-context.js";
 
 const encoder = new TextEncoder();
@@ -71,15 +79,18 @@ export class SecureChannel {
   /**
    * Seals JSON text as the envelope's Data frame: one payload, or with `batch` the JSON
    * array of that many payloads (a coalesced record; the list is bound into the AAD).
+   * `binary`: the ciphertext stays bytes, for the binary wire form (protocol's binary-record);
+   * otherwise it becomes base64url text in the frame.
    */
-  sealText(env: Envelope, json: string, batch?: BatchEntry[]): void {
+  sealText(env: Envelope, json: string, batch?: BatchEntry[], binary = false): void {
     const frame: DataEnc = { type: "Data", codec: "enc", ct: "" };
     if (batch !== undefined) frame.batch = batch;
     // the frame goes in first: aeadAad reads a batch list from it
     env.frame = frame;
     const record = this.sender.seal(encoder.encode(json), aeadAad(env));
     this.sealed += batch === undefined ? 1 : batch.length;
-    frame.ct = base64urlEncode(record.ct);
+    if (binary) setRecordBytes(frame, record.ct);
+    else frame.ct = base64urlEncode(record.ct);
     env.sec = {
       ...env.sec,
       enc: {
@@ -100,7 +111,7 @@ export class SecureChannel {
     const plaintext = this.receiver.open(
       // decodeEnvelope already refused a ct that is not strict base64url, so node's decoder
       // (lenient, but any other bytes would fail the AEAD tag anyway) need not scan it again
-      { seq: enc.seq, kid: enc.kid, aadCheck: enc.ac, ct: ctBytes(frame.ct) },
+      { seq: enc.seq, kid: enc.kid, aadCheck: enc.ac, ct: recordBytes(frame) ?? ctBytes(frame.ct) },
       aeadAad(env),
     );
     return JSON.parse(decoder.decode(plaintext));

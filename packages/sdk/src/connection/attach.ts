@@ -1,5 +1,6 @@
 /** The attach handshake's two messages: what a node asks for, and what it learns from the answer. */
 import {
+  BINARY_RECORDS_CAPABILITY,
   type Envelope,
   type Limits,
   makeEnvelope,
@@ -34,6 +35,8 @@ export interface AttachedSession {
   heartbeatMs: number;
   /** what this node may send: its own frame limit, or the sentinel's if smaller */
   sendLimits: Readonly<Limits>;
+  /** the sentinel takes and sends sealed Data as binary records (it answered our capability) */
+  binaryRecords: boolean;
 }
 
 /** Only wss:// is dialled, unless plain ws:// is allowed for development. */
@@ -46,8 +49,15 @@ export function checkDialable(url: string, allowInsecure: boolean): void {
   );
 }
 
-/** The NodeAttach request for `plan`; signed (and carrying the key) unless the profile is open. */
-export function attachRequest(plan: AttachPlan, signed: boolean): Envelope<NodeAttach> {
+/**
+ * The NodeAttach request for `plan`; signed (and carrying the key) unless the profile is open.
+ * `binaryRecords`: it sends and takes sealed Data as binary records (offered as a capability).
+ */
+export function attachRequest(
+  plan: AttachPlan,
+  signed: boolean,
+  binaryRecords = false,
+): Envelope<NodeAttach> {
   const attach = makeEnvelope<NodeAttach>({
     sid: "pending",
     frame: {
@@ -58,6 +68,7 @@ export function attachRequest(plan: AttachPlan, signed: boolean): Envelope<NodeA
       keys: signed ? [plan.signer.jwk] : [],
       ...(plan.attachTicket ? { attachTicket: plan.attachTicket } : {}),
       ...(plan.name ? { name: plan.name } : {}),
+      ...(binaryRecords ? { capabilities: [BINARY_RECORDS_CAPABILITY] } : {}),
     },
   });
   if (signed) plan.signer.sign(attach);
@@ -84,6 +95,7 @@ export function sessionFrom(answer: Envelope, ownLimits: Readonly<Limits>): Atta
     sid: sidFromPath(path),
     sentinelSid: answer.sid,
     heartbeatMs: frame.heartbeatMs ?? 5000,
+    binaryRecords: frame.binaryRecords === true,
     sendLimits:
       theirs !== undefined && theirs < ownLimits.maxFrameBytes
         ? resolveLimits({ maxFrameBytes: theirs })

@@ -1,4 +1,4 @@
-import { batchOf, type Envelope } from "@fame/protocol";
+import { batchOf, type Envelope, recordBytes } from "@fame/protocol";
 
 /**
  * What FAME_SHOW_ENVELOPES prints: headers and security metadata always, the
@@ -18,7 +18,12 @@ export function describeEnvelope(dir: "send" | "recv", env: Envelope): Record<st
   const f = env.frame;
   if (f.type === "Data") {
     if (f.codec === "json") out["payload"] = f.payload;
-    else out["ct"] = `${f.ct.length} chars sealed`;
+    else {
+      // a binary record's ciphertext is bytes: its size, never its content
+      const bytes = recordBytes(f);
+      out["ct"] =
+        bytes === undefined ? `${f.ct.length} chars sealed` : `${bytes.byteLength} bytes sealed (binary)`;
+    }
   } else if (f.type === "DeliveryAck") {
     out["ok"] = f.ok;
     if (f.code) out["code"] = f.code;

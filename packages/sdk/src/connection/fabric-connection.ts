@@ -1,14 +1,17 @@
 import type { Logger } from "@fame/logger";
 import {
+  decodeBinaryRecord,
   decodeEnvelope,
   type Envelope,
   type EnvelopeInit,
   type ErrorCode,
+  encodeBinaryRecord,
   encodeEnvelope,
   encodeSealedEnvelope,
   type Frame,
   type FreshnessLimits,
   FreshnessWindow,
+  isBinaryRecord,
   isSealedData,
   type KeyAnnounce,
   type Limits,
@@ -50,6 +53,8 @@ export interface FabricConnectionOptions {
   reconnect?: ReconnectSettings;
   controlTimeoutMs?: number;
   maxFrameBytes?: number;
+  /** sealed Data as binary records with a sentinel that takes them (FAME_BINARY_RECORDS); default on */
+  binaryRecords?: boolean;
   /** plain ws:// allowed (FAME_DEV_INSECURE_HTTP); otherwise only wss:// is dialled */
   allowInsecureTransport?: boolean;
   /**
@@ -109,6 +114,8 @@ export class FabricConnection {
   private readonly limits: Readonly<Limits>;
   /** what this node may send: its own frame limit, or the attached sentinel's if smaller */
   private sendLimits: Readonly<Limits>;
+  /** sealed Data leaves as binary records: both ends said so at attach */
+  private binaryOut = false;
 
   constructor(
     private readonly opts: FabricConnectionOptions,
@@ -202,11 +209,15 @@ export class FabricConnection {
   /**
    * Sends a Data envelope that `seal` turns into sealed channel data (SecureChannel.sealText,
    * whose ciphertext comes from base64urlEncode): encoded by encodeSealedEnvelope, which
-   * validates all but that ciphertext.
+   * validates all but that ciphertext. `seal` is told whether to keep the ciphertext as bytes
+   * (the binary form, when the sentinel takes it).
    */
-  sendSealed(init: Omit<EnvelopeInit<Frame>, "sid">, seal: (env: Envelope) => void): Envelope {
+  sendSealed(
+    init: Omit<EnvelopeInit<Frame>, "sid">,
+    seal: (env: Envelope, binary: boolean) => void,
+  ): Envelope {
     const env = this.outgoing(init);
-    seal(env);
+    seal(env, this.binaryOut);
     this.write(env, true);
     return env;
   }
@@ -277,7 +288,7 @@ export class FabricConnection {
     }
     this.link = link;
     this.sentinelUrl = url;
-    const attach = attachRequest(plan, this.signed);
+    const attach = attachRequest(plan, this.signed, this.opts.binaryRecords !== false);
     this.write(attach);
     let session: AttachedSession;
     try {
@@ -293,6 +304,8 @@ export class FabricConnection {
     this.sid = session.sid;
     this.sentinelSid = session.sentinelSid;
     this.sendLimits = session.sendLimits;
+    this.binaryOut =
+      this.opts.binaryRecords !== false && session.binaryRecords && link.sendBinary !== undefined;
     // before the state says attached: nothing may go out on what a changed sid invalidated
     if (previousSid !== "") this.events.onReattached?.(previousSid === session.sid);
     this.state = "attached";
@@ -325,7 +338,7 @@ export class FabricConnection {
             handshakeTimeoutMs: this.opts.controlTimeoutMs ?? 10_000,
           },
           {
-            onMessage: (data) => this.receive(data),
+            onMessage: (data, binary) => this.receive(data, binary === true),
             onError: (err) => this.opts.log.warn({ err: err.message }, "sentinel link error"),
             onClose: (code, reason) => {
               if (generation === this.linkGeneration) this.onLinkClosed(code, reason);
@@ -403,16 +416,24 @@ export class FabricConnection {
 
   private write(env: Envelope, sealedHere = false): void {
     if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("send", env), "envelope");
+    if (sealedHere && isBinaryRecord(env)) {
+      this.link!.sendBinary!(encodeBinaryRecord(env, this.sendLimits));
+      return;
+    }
     this.link!.send(
       sealedHere ? encodeSealedEnvelope(env, this.sendLimits) : encodeEnvelope(env, this.sendLimits),
     );
   }
 
-  private receive(data: Uint8Array | string): void {
+  /** `binary`: a binary message, a sealed record (taken only when this node announced them) */
+  private receive(data: Uint8Array | string, binary: boolean): void {
     this.heartbeat.heard();
     let env: Envelope;
     try {
-      env = decodeEnvelope(data, this.limits);
+      if (!binary) env = decodeEnvelope(data, this.limits);
+      else if (this.opts.binaryRecords !== false && typeof data !== "string")
+        env = decodeBinaryRecord(data, this.limits);
+      else throw new Error("binary record not asked for");
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, "undecodable frame from sentinel dropped");
       return;

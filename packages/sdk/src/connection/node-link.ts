@@ -7,8 +7,8 @@
 
 /** What a link reports to the session that dialled it. */
 export interface LinkHandlers {
-  /** one message from the sentinel, as received */
-  onMessage(data: Uint8Array | string): void;
+  /** one message from the sentinel, as received; `binary`: a binary message (a sealed record) */
+  onMessage(data: Uint8Array | string, binary?: boolean): void;
   /** the link is gone, whoever closed it; called once, and only for a link that was opened */
   onClose(code: number, reason: string): void;
   /** a transport error on an open link (onClose follows) */
@@ -19,6 +19,8 @@ export interface LinkHandlers {
 export interface NodeLink {
   /** Queues one encoded envelope; never waits. */
   send(text: string): void;
+  /** Queues one binary message (a sealed record, protocol's encodeBinaryRecord); absent: text only. */
+  sendBinary?(data: Uint8Array): void;
   /** Writes out what this turn has sent so far instead of at the end of the turn. */
   flush(): void;
   /** Closes politely; resolves once closed, or after a grace period in which it was dropped. */

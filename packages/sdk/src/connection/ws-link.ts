@@ -56,7 +56,7 @@ class WsLink implements NodeLink {
     readonly remote: string,
     handlers: LinkHandlers,
   ) {
-    ws.on("message", (data: Buffer) => handlers.onMessage(data));
+    ws.on("message", (data: Buffer, isBinary: boolean) => handlers.onMessage(data, isBinary));
     ws.on("error", (err) => handlers.onError(err));
     ws.on("close", (code, reason) => handlers.onClose(code, reason.toString()));
   }
@@ -66,6 +66,15 @@ class WsLink implements NodeLink {
   }
 
   send(text: string): void {
+    this.write(text);
+  }
+
+  sendBinary(data: Uint8Array): void {
+    this.write(data);
+  }
+
+  /** a string leaves as a text message, bytes as a binary one (ws's default for each) */
+  private write(text: string | Uint8Array): void {
     const socket = this.socket;
     if (socket && !this.corked) {
       this.corked = true;

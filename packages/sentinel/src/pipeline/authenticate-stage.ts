@@ -1,6 +1,7 @@
 import type { CryptoBackend } from "@fame/crypto";
 import type { Logger } from "@fame/logger";
 import {
+  BINARY_RECORDS_CAPABILITY,
   base64urlDecode,
   type Envelope,
   type ErrorCode,
@@ -179,6 +180,10 @@ export class AuthenticateStage {
     d.directory.attached(session);
     d.counters.attached++;
     const level = d.stickinessLevel;
+    const binary =
+      session.link.sendBinary !== undefined &&
+      env.frame.capabilities?.includes(BINARY_RECORDS_CAPABILITY) === true;
+    session.binaryRecords = binary;
     d.deliver.send(
       session,
       makeEnvelope({
@@ -190,6 +195,8 @@ export class AuthenticateStage {
           assignedPath: session.path,
           heartbeatMs: d.heartbeatMs,
           maxFrameBytes: d.maxFrameBytes,
+          // only to a node that asked: an older node refuses a member it does not know
+          ...(binary ? { binaryRecords: true } : {}),
           ...(level ? { stickiness: { mode: "aft", securityLevel: level } } : {}),
         },
       }),

@@ -1,5 +1,6 @@
 import type { Logger } from "@fame/logger";
 import {
+  decodeBinaryRecord,
   decodeEnvelope,
   type Envelope,
   type ErrorCode,
@@ -39,10 +40,14 @@ export class DecodeStage {
     this.showEnvelopes = deps.showEnvelopes;
   }
 
-  decode(session: NodeSession, data: Buffer | string): Envelope | undefined {
+  /** `binary`: a binary message, which only a sealed record may be (protocol's binary-record) */
+  decode(session: NodeSession, data: Buffer | string, binary = false): Envelope | undefined {
     let env: Envelope;
     try {
-      env = decodeEnvelope(data, this.limits);
+      env =
+        binary && typeof data !== "string"
+          ? decodeBinaryRecord(data, this.limits)
+          : decodeEnvelope(data, this.limits);
     } catch (err) {
       this.badFrame(session, err);
       return undefined;

@@ -1,5 +1,14 @@
 import type { Logger } from "@fame/logger";
-import { batchOf, type Envelope, type ErrorCode, encodeEnvelope, nackFor } from "@fame/protocol";
+import {
+  batchOf,
+  type Envelope,
+  type ErrorCode,
+  encodeEnvelope,
+  encodeRecordAsText,
+  isBinaryRecord,
+  isProtocolError,
+  nackFor,
+} from "@fame/protocol";
 import type { NodeSession } from "../node-session.js";
 import type { SentinelCounters } from "../sentinel-counters.js";
 import { showEnvelope } from "./envelope-log.js";
@@ -37,7 +46,51 @@ export class DeliverStage {
 
   /** the routed frame, on to the node routing chose */
   forward(req: RouteRequest, target: NodeSession): void {
-    this.send(target, req.raw ?? encodeEnvelope(req.env), req.env);
+    if (isBinaryRecord(req.env)) this.forwardRecord(req, target);
+    else this.send(target, req.raw ?? encodeEnvelope(req.env), req.env);
+  }
+
+  /**
+   * A binary sealed record: its bytes as received to a node that announced binary records, its
+   * text form to one that did not (a node of an older release).
+   */
+  private forwardRecord(req: RouteRequest, target: NodeSession): void {
+    const link = target.link;
+    if (!target.binaryRecords || link.sendBinary === undefined || req.raw === undefined) {
+      const text = this.recordText(req);
+      if (text !== undefined) this.send(target, text, req.env);
+      return;
+    }
+    if (target.state === "closed") return;
+    if (link.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.log.warn({ systemId: target.systemId }, "peer not reading: frame dropped");
+      return;
+    }
+    if (this.showEnvelopes) showEnvelope(this.log, "out", target, req.env);
+    link.sendBinary(req.raw as Buffer);
+  }
+
+  /** the frame as text for a cluster peer (a binary record in its text form); undefined: refused */
+  clusterText(req: RouteRequest): string | Buffer | undefined {
+    if (isBinaryRecord(req.env)) return this.recordText(req);
+    return req.raw ?? encodeEnvelope(req.env);
+  }
+
+  /** a binary record's text form (base64url, a third larger); too large for it: the sender hears why */
+  private recordText(req: RouteRequest): string | undefined {
+    try {
+      return encodeRecordAsText(req.env);
+    } catch (err) {
+      const code = isProtocolError(err) ? err.code : "bad_envelope";
+      this.nack(
+        req.session,
+        req.env,
+        code,
+        "the receiving node takes sealed records as text only, where this one exceeds FAME_MAX_FRAME_BYTES",
+        true,
+      );
+      return undefined;
+    }
   }
 
   /** `shown`: the envelope behind an already encoded text, for FAME_SHOW_ENVELOPES */

@@ -1,5 +1,5 @@
 import type { Logger } from "@fame/logger";
-import { batchOf, type Envelope } from "@fame/protocol";
+import { batchOf, type Envelope, recordBytes } from "@fame/protocol";
 import type { NodeSession } from "../node-session.js";
 
 /** One log line per envelope passing through (FAME_SHOW_ENVELOPES): a debugging aid, off by default. */
@@ -18,5 +18,10 @@ export function showEnvelope(log: Logger, dir: "in" | "out", session: NodeSessio
   const batch = batchOf(env);
   if (batch) summary["batch"] = batch.map((e) => (e.more ? `${e.corrId}+` : e.corrId));
   if (frame.type === "Data" && frame.codec === "json") summary["payload"] = frame.payload;
+  else if (frame.type === "Data") {
+    // the size of what is sealed, never its bytes (a binary record's ciphertext is bytes)
+    const bytes = recordBytes(frame);
+    summary["ct"] = bytes === undefined ? `${frame.ct.length} chars` : `${bytes.byteLength} bytes (binary)`;
+  }
   log.info(summary, "envelope");
 }

@@ -1,4 +1,4 @@
-import { type Envelope, encodeEnvelope, tryParseAddress } from "@fame/protocol";
+import { type Envelope, tryParseAddress } from "@fame/protocol";
 import { isSessionMetaError, type PoolRouter } from "../affinity/index.js";
 import type { ClusterRoute } from "../cluster/cluster-route.js";
 import type { NodeSession } from "../node-session.js";
@@ -129,7 +129,9 @@ export class RouteStage {
         // Its checks need state the target's sentinel owns (pending opens, calls in flight):
         // they run there, for the sender as this sentinel attests it.
         if (req.target!.remote !== undefined) {
-          d.cluster!.forward("p", req.session, req.target!, req.raw ?? encodeEnvelope(req.env));
+          // the cluster carries text: a binary record crosses in its text form
+          const text = d.deliver.clusterText(req);
+          if (text !== undefined) d.cluster!.forward("p", req.session, req.target!, text);
           return undefined;
         }
         return d.physical.pick(req);
