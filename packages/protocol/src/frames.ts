@@ -42,6 +42,8 @@ export interface NodeAttachAck {
   heartbeatMs?: number;
   /** the largest frame the sentinel accepts from this node: senders size what they coalesce by it */
   maxFrameBytes?: number;
+  /** the sentinel takes link batches of up to this many entries (docs/protocol.md "Link batches") */
+  linkBatch?: number;
   /** the sentinel sends and takes sealed Data as binary records (docs/protocol.md "Binary sealed records") */
   binaryRecords?: boolean;
   code?: ErrorCode;

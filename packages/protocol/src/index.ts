@@ -24,7 +24,6 @@ export {
   isBase64,
   isBase64url,
 } from "./base64.js";
-export { type EnvelopeInit, makeEnvelope, type NackOrigin, nackFor } from "./builders.js";
 export {
   BINARY_RECORD_TAG,
   BINARY_RECORDS_CAPABILITY,
@@ -36,6 +35,7 @@ export {
   recordBytes,
   setRecordBytes,
 } from "./binary-record.js";
+export { type EnvelopeInit, makeEnvelope, type NackOrigin, nackFor } from "./builders.js";
 export { CanonicalJsonError, canonicalJson, canonicalJsonBytes } from "./canonical-json.js";
 export { decodeEnvelope, encodeEnvelope, encodeSealedEnvelope, utf8Length } from "./codec.js";
 export type {
@@ -94,6 +94,17 @@ export {
 } from "./ids.js";
 export type { JSONValue, JsonObject, JsonValue } from "./json-value.js";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
+export {
+  checkLinkBatchEntry,
+  encodeLinkBatch,
+  isLinkBatch,
+  LINK_BATCH_CAPABILITY,
+  LINK_BATCH_SEND_BYTES,
+  LINK_BATCH_SEND_ENTRIES,
+  MAX_LINK_BATCH_ENTRIES,
+  type SplitBatch,
+  splitLinkBatch,
+} from "./link-batch.js";
 export {
   CHANNEL_KEPT_META,
   CHANNEL_META_KEY,

@@ -188,7 +188,18 @@ const FRAME_SPECS: ReadonlyMap<FrameType, FrameSpec> = new Map<FrameType, FrameS
   [
     "NodeAttachAck",
     spec(
-      ["ok", "assignedPath", "keys", "stickiness", "heartbeatMs", "maxFrameBytes", "binaryRecords", "code", "reason"],
+      [
+        "ok",
+        "assignedPath",
+        "keys",
+        "stickiness",
+        "heartbeatMs",
+        "maxFrameBytes",
+        "linkBatch",
+        "binaryRecords",
+        "code",
+        "reason",
+      ],
       (o, ctx) => {
         expectBoolean(get(o, "ok"), "frame.ok");
         checkOptional(o, "assignedPath", "frame", (v, f) => {
@@ -201,6 +212,7 @@ const FRAME_SPECS: ReadonlyMap<FrameType, FrameSpec> = new Map<FrameType, FrameS
         });
         checkOptional(o, "heartbeatMs", "frame", (v, f) => expectInteger(v, f, 1));
         checkOptional(o, "maxFrameBytes", "frame", (v, f) => expectInteger(v, f, 1024));
+        checkOptional(o, "linkBatch", "frame", (v, f) => expectInteger(v, f, 2));
         checkOptional(o, "binaryRecords", "frame", (v, f) => expectBoolean(v, f));
         checkCode(o, "frame.code", false);
         checkReason(o, ctx);

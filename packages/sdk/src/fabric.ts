@@ -185,6 +185,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
             log,
             showEnvelopes: config.showEnvelopes,
             binaryRecords: config.binaryRecords,
+            linkBatch: config.linkBatch,
             allowInsecureTransport: config.devInsecureHttp,
             freshness: { skewMs: config.maxClockSkewMs },
           },

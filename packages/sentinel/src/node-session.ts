@@ -13,6 +13,12 @@ export interface Link {
   readonly bufferedAmount: number;
   /** peer address, for logs and rate limits */
   readonly remote: string;
+  /**
+   * From now on, what one turn sends leaves as link batches of up to `maxEntries` and
+   * `maxBytes` (the node offered them at attach). Links that cannot batch (a cluster peer's)
+   * leave it out.
+   */
+  batchTo?(maxEntries: number, maxBytes: number): void;
 }
 
 /** A node's signing key as learned at attach or through KeyAnnounce. */

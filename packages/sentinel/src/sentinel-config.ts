@@ -65,6 +65,8 @@ export interface SentinelConfig {
   attachTimeoutMs: number;
   maxFrameBytes: number;
   maxInflightPerConnection: number;
+  /** link batches taken from and sent to nodes that offer them (FAME_LINK_BATCH, default on) */
+  linkBatch: boolean;
   /** channel pins plus pending channel opens per client sid (FAME_MAX_CHANNELS_PER_CLIENT) */
   maxChannelsPerClient: number;
   /** sessions one client may hold in one exclusive pool (FAME_MAX_EXCLUSIVE_SESSIONS_PER_CLIENT) */
@@ -209,6 +211,7 @@ export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.en
       min: 1,
       max: 1_000_000,
     }),
+    linkBatch: readBool(env["FAME_LINK_BATCH"], "FAME_LINK_BATCH", true),
     adminToken: adminTokenFrom(env),
     storage,
     publicUrl,

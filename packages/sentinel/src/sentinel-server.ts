@@ -10,6 +10,7 @@ import { DashboardFeed } from "./dashboard/dashboard-feed.js";
 import { registerDashboard } from "./dashboard/dashboard-routes.js";
 import { AttachGate } from "./limits/attach-gate.js";
 import { LogThrottle } from "./limits/log-throttle.js";
+import { LinkBatcher } from "./link-batcher.js";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics/index.js";
 import { type OperatorEndpoint, operatorAccess } from "./operator-access.js";
 import { CLOSE, Sentinel, type SentinelDeps } from "./sentinel.js";
@@ -203,31 +204,19 @@ export async function startSentinelServer(
   function onSocket(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
     // Frames sent in one burst (e.g. the answers to one read's worth of requests) leave in
-    // one TLS write: cork at the first, uncork once this tick's work is done.
-    const socket = req.socket;
-    let corked = false;
-    const uncork = () => {
-      corked = false;
-      socket.uncork();
-    };
+    // one TLS write, and as link batches once the node offers them (link-batcher.ts).
+    const out = new LinkBatcher(req.socket, (data) => ws.send(data, { binary: false }));
     const session = sentinel.open({
-      send: (data) => {
-        if (!corked) {
-          corked = true;
-          socket.cork();
-          process.nextTick(uncork);
-        }
-        ws.send(data, { binary: false });
-      },
+      send: (data) => out.send(data),
+      batchTo: (maxEntries, maxBytes) => out.batchTo(maxEntries, maxBytes),
       sendBinary: (data) => {
-        if (!corked) {
-          corked = true;
-          socket.cork();
-          process.nextTick(uncork);
-        }
+        out.beforeBinary();
         ws.send(data, { binary: true });
       },
-      close: (code, reason) => ws.close(code, reason.slice(0, 120)),
+      close: (code, reason) => {
+        out.flush();
+        ws.close(code, reason.slice(0, 120));
+      },
       get bufferedAmount() {
         return ws.bufferedAmount;
       },

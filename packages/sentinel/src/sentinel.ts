@@ -1,6 +1,12 @@
 import { type CryptoBackend, defaultBackend } from "@fame/crypto";
 import type { Logger } from "@fame/logger";
-import { DEFAULT_MAX_CLOCK_SKEW_MS, type Envelope, FreshnessWindow, resolveLimits } from "@fame/protocol";
+import {
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  type Envelope,
+  FreshnessWindow,
+  isLinkBatch,
+  resolveLimits,
+} from "@fame/protocol";
 import type { Tracer } from "@fame/telemetry";
 import { PoolRouter } from "./affinity/index.js";
 import type { AttachAuthority } from "./attach-authority.js";
@@ -61,6 +67,7 @@ export type SentinelSettings = Pick<
       | "frameBurst"
       | "maxSessions"
       | "maxClockSkewMs"
+      | "linkBatch"
     >
   >;
 
@@ -219,6 +226,7 @@ export class Sentinel {
       maxSessions: settings.maxSessions ?? LIMIT_DEFAULTS.maxSessions,
       heartbeatMs: settings.heartbeatMs,
       maxFrameBytes: limits.maxFrameBytes,
+      linkBatch: settings.linkBatch ?? true,
       stickinessLevel: stickiness?.securityLevel,
       freshness:
         settings.securityProfile === "open"
@@ -280,7 +288,16 @@ export class Sentinel {
       log,
       close: (session, why) => teardown.close(session, why),
     });
-    this.decode = new DecodeStage({ sid, limits, counters, log, showEnvelopes, deliver, authenticate });
+    this.decode = new DecodeStage({
+      sid,
+      limits,
+      counters,
+      log,
+      showEnvelopes,
+      deliver,
+      authenticate,
+      linkBatch: settings.linkBatch ?? true,
+    });
     const authorizer =
       deps.authorize ??
       new FrameAuthorizer({
@@ -368,8 +385,40 @@ export class Sentinel {
     session.lastSeen = now;
     // before anything parses the frame: a flood costs a token check per frame, nothing more
     if (!this.rate.admit(session, now)) return;
+    if (!binary && isLinkBatch(data)) return this.handleBatch(session, data, now);
     const env = this.decode.decode(session, data, binary);
     if (env === undefined) return;
+    return this.handleEnvelope(session, env, data);
+  }
+
+  /**
+   * A link batch: each entry goes on as if it had come alone (its own rate token, checks,
+   * authentication and refusal); the message's token above stands for the first entry.
+   */
+  private handleBatch(session: NodeSession, data: Buffer | string, now: number): Promise<void> | undefined {
+    const split = this.decode.split(session, data);
+    if (split === undefined) return;
+    let pending: Promise<void>[] | undefined;
+    const n = split.values.length;
+    for (let i = 0; i < n; i++) {
+      if (session.state === "closed") break;
+      if (i > 0 && !this.rate.admit(session, now)) continue;
+      const env = this.decode.entry(session, split.values[i]);
+      if (env === undefined) continue;
+      const raw = split.raws[i]!;
+      const p = this.handleEnvelope(session, env, Buffer.isBuffer(raw) ? raw : Buffer.from(raw));
+      if (p === undefined) continue;
+      if (pending === undefined) pending = [p];
+      else pending.push(p);
+    }
+    return pending === undefined ? undefined : Promise.all(pending).then(() => undefined);
+  }
+
+  private handleEnvelope(
+    session: NodeSession,
+    env: Envelope,
+    data: Buffer | string,
+  ): Promise<void> | undefined {
     if (session.state === "attaching") return this.authenticate.attach(session, env);
     if (!this.authenticate.verify(session, env)) return;
     const req = this.route.resolve(session, env, data);

@@ -33,6 +33,8 @@ export interface NodeConfig {
   /** logicals this node asks to serve (`*.fame.fabric` = one replica of a pool) */
   requestedLogicals: string[];
   showEnvelopes: boolean;
+  /** FAME_LINK_BATCH: one turn's envelopes travel as one link batch when the sentinel takes them */
+  linkBatch: boolean;
   /** FAME_BINARY_RECORDS: sealed Data travels as binary records when the sentinel takes them */
   binaryRecords: boolean;
   /** FAME_DEV_INSECURE_HTTP: plain ws:// to the sentinel allowed (development only) */
@@ -135,6 +137,7 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
     requestedLogicals: requested,
     showEnvelopes: readBool(env["FAME_SHOW_ENVELOPES"], "FAME_SHOW_ENVELOPES", false),
     binaryRecords: readBool(env["FAME_BINARY_RECORDS"], "FAME_BINARY_RECORDS", true),
+    linkBatch: readBool(env["FAME_LINK_BATCH"], "FAME_LINK_BATCH", true),
     devInsecureHttp,
     callTimeoutMs: readInt(env["FAME_RPC_TIMEOUT_MS"], "FAME_RPC_TIMEOUT_MS", {
       fallback: 30_000,

@@ -2,6 +2,7 @@
 import {
   BINARY_RECORDS_CAPABILITY,
   type Envelope,
+  LINK_BATCH_CAPABILITY,
   type Limits,
   makeEnvelope,
   type NodeAttach,
@@ -35,6 +36,8 @@ export interface AttachedSession {
   heartbeatMs: number;
   /** what this node may send: its own frame limit, or the sentinel's if smaller */
   sendLimits: Readonly<Limits>;
+  /** the most entries the sentinel takes in one link batch; undefined: it takes none */
+  linkBatch: number | undefined;
   /** the sentinel takes and sends sealed Data as binary records (it answered our capability) */
   binaryRecords: boolean;
 }
@@ -51,13 +54,19 @@ export function checkDialable(url: string, allowInsecure: boolean): void {
 
 /**
  * The NodeAttach request for `plan`; signed (and carrying the key) unless the profile is open.
- * `binaryRecords`: it sends and takes sealed Data as binary records (offered as a capability).
+ * `linkBatch`: the node takes link batches from the sentinel; `binaryRecords`: it sends and takes
+ * sealed Data as binary records (both offered as capabilities).
  */
 export function attachRequest(
   plan: AttachPlan,
   signed: boolean,
+  linkBatch = false,
   binaryRecords = false,
 ): Envelope<NodeAttach> {
+  const capabilities = [
+    ...(linkBatch ? [LINK_BATCH_CAPABILITY] : []),
+    ...(binaryRecords ? [BINARY_RECORDS_CAPABILITY] : []),
+  ];
   const attach = makeEnvelope<NodeAttach>({
     sid: "pending",
     frame: {
@@ -68,7 +77,7 @@ export function attachRequest(
       keys: signed ? [plan.signer.jwk] : [],
       ...(plan.attachTicket ? { attachTicket: plan.attachTicket } : {}),
       ...(plan.name ? { name: plan.name } : {}),
-      ...(binaryRecords ? { capabilities: [BINARY_RECORDS_CAPABILITY] } : {}),
+      ...(capabilities.length > 0 ? { capabilities } : {}),
     },
   });
   if (signed) plan.signer.sign(attach);
@@ -95,6 +104,7 @@ export function sessionFrom(answer: Envelope, ownLimits: Readonly<Limits>): Atta
     sid: sidFromPath(path),
     sentinelSid: answer.sid,
     heartbeatMs: frame.heartbeatMs ?? 5000,
+    linkBatch: frame.linkBatch,
     binaryRecords: frame.binaryRecords === true,
     sendLimits:
       theirs !== undefined && theirs < ownLimits.maxFrameBytes

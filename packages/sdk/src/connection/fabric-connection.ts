@@ -1,5 +1,6 @@
 import type { Logger } from "@fame/logger";
 import {
+  checkLinkBatchEntry,
   decodeBinaryRecord,
   decodeEnvelope,
   type Envelope,
@@ -12,11 +13,16 @@ import {
   type FreshnessLimits,
   FreshnessWindow,
   isBinaryRecord,
+  isLinkBatch,
   isSealedData,
   type KeyAnnounce,
+  LINK_BATCH_SEND_BYTES,
+  LINK_BATCH_SEND_ENTRIES,
   type Limits,
   makeEnvelope,
   resolveLimits,
+  type SplitBatch,
+  splitLinkBatch,
 } from "@fame/protocol";
 import {
   type AttachedSession,
@@ -53,6 +59,8 @@ export interface FabricConnectionOptions {
   reconnect?: ReconnectSettings;
   controlTimeoutMs?: number;
   maxFrameBytes?: number;
+  /** link batches to and from a sentinel that takes them (FAME_LINK_BATCH); default on */
+  linkBatch?: boolean;
   /** sealed Data as binary records with a sentinel that takes them (FAME_BINARY_RECORDS); default on */
   binaryRecords?: boolean;
   /** plain ws:// allowed (FAME_DEV_INSECURE_HTTP); otherwise only wss:// is dialled */
@@ -288,7 +296,7 @@ export class FabricConnection {
     }
     this.link = link;
     this.sentinelUrl = url;
-    const attach = attachRequest(plan, this.signed, this.opts.binaryRecords !== false);
+    const attach = attachRequest(plan, this.signed, this.takesBatches, this.opts.binaryRecords !== false);
     this.write(attach);
     let session: AttachedSession;
     try {
@@ -306,6 +314,8 @@ export class FabricConnection {
     this.sendLimits = session.sendLimits;
     this.binaryOut =
       this.opts.binaryRecords !== false && session.binaryRecords && link.sendBinary !== undefined;
+    if (this.opts.linkBatch !== false && session.linkBatch !== undefined)
+      link.batchTo?.(Math.min(session.linkBatch, LINK_BATCH_SEND_ENTRIES));
     // before the state says attached: nothing may go out on what a changed sid invalidated
     if (previousSid !== "") this.events.onReattached?.(previousSid === session.sid);
     this.state = "attached";
@@ -338,7 +348,7 @@ export class FabricConnection {
             handshakeTimeoutMs: this.opts.controlTimeoutMs ?? 10_000,
           },
           {
-            onMessage: (data, binary) => this.receive(data, binary === true),
+            onMessage: (data, binary) => (binary === true ? this.receiveRecord(data) : this.receive(data)),
             onError: (err) => this.opts.log.warn({ err: err.message }, "sentinel link error"),
             onClose: (code, reason) => {
               if (generation === this.linkGeneration) this.onLinkClosed(code, reason);
@@ -425,19 +435,72 @@ export class FabricConnection {
     );
   }
 
-  /** `binary`: a binary message, a sealed record (taken only when this node announced them) */
-  private receive(data: Uint8Array | string, binary: boolean): void {
+  /**
+   * This node offers to take link batches: not when turned off, nor when its frame limit is
+   * below the size a sentinel's batch may reach.
+   */
+  private get takesBatches(): boolean {
+    return this.opts.linkBatch !== false && this.limits.maxFrameBytes >= LINK_BATCH_SEND_BYTES;
+  }
+
+  /** a binary message: a sealed record, taken only when this node announced them */
+  private receiveRecord(data: Uint8Array | string): void {
     this.heartbeat.heard();
     let env: Envelope;
     try {
-      if (!binary) env = decodeEnvelope(data, this.limits);
-      else if (this.opts.binaryRecords !== false && typeof data !== "string")
-        env = decodeBinaryRecord(data, this.limits);
-      else throw new Error("binary record not asked for");
+      if (this.opts.binaryRecords === false || typeof data === "string")
+        throw new Error("binary record not asked for");
+      env = decodeBinaryRecord(data, this.limits);
     } catch (err) {
-      this.opts.log.warn({ err: (err as Error).message }, "undecodable frame from sentinel dropped");
+      this.undecodable(err);
       return;
     }
+    this.handle(env);
+  }
+
+  private receive(data: Uint8Array | string): void {
+    this.heartbeat.heard();
+    if (isLinkBatch(data)) {
+      this.receiveBatch(data);
+      return;
+    }
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(data, this.limits);
+    } catch (err) {
+      this.undecodable(err);
+      return;
+    }
+    this.handle(env);
+  }
+
+  /** a link batch: a malformed one is dropped whole, a bad entry alone */
+  private receiveBatch(data: Uint8Array | string): void {
+    let split: SplitBatch;
+    try {
+      if (!this.takesBatches) throw new Error("link batch not asked for");
+      split = splitLinkBatch(data, this.limits);
+    } catch (err) {
+      this.undecodable(err);
+      return;
+    }
+    for (const value of split.values) {
+      let env: Envelope;
+      try {
+        env = checkLinkBatchEntry(value, this.limits);
+      } catch (err) {
+        this.undecodable(err);
+        continue;
+      }
+      this.handle(env);
+    }
+  }
+
+  private undecodable(err: unknown): void {
+    this.opts.log.warn({ err: (err as Error).message }, "undecodable frame from sentinel dropped");
+  }
+
+  private handle(env: Envelope): void {
     if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("recv", env), "envelope");
     // Control frames from the sentinel answer a request by corrId.
     const t = env.frame.type;

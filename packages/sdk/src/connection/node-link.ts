@@ -23,6 +23,11 @@ export interface NodeLink {
   sendBinary?(data: Uint8Array): void;
   /** Writes out what this turn has sent so far instead of at the end of the turn. */
   flush(): void;
+  /**
+   * From now on, what one turn sends leaves as link batches of up to `maxEntries` entries
+   * (the sentinel takes them). A link that cannot batch leaves it out.
+   */
+  batchTo?(maxEntries: number): void;
   /** Closes politely; resolves once closed, or after a grace period in which it was dropped. */
   close(code: number, reason: string): Promise<void>;
   /** Drops the link at once (a silent sentinel, a failed reattach). */

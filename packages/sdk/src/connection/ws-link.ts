@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { encodeLinkBatch, LINK_BATCH_SEND_BYTES } from "@fame/protocol";
 import WebSocket from "ws";
 import { ConnectionError } from "./connection-error.js";
 import type { LinkDialer, LinkHandlers, LinkTarget, NodeLink } from "./node-link.js";
@@ -48,6 +49,15 @@ export const dialWebSocket: LinkDialer = (target: LinkTarget, handlers: LinkHand
  */
 class WsLink implements NodeLink {
   private corked = false;
+  /** 0 until the sentinel takes link batches; then the most entries one batch holds */
+  private maxEntries = 0;
+  private scheduled = false;
+  /** this turn's envelopes while batching (one array, reused every turn) */
+  private readonly pending: string[] = [];
+  private readonly flushPending = (): void => {
+    this.scheduled = false;
+    this.writePending();
+  };
 
   constructor(
     private readonly ws: WebSocket,
@@ -65,12 +75,59 @@ class WsLink implements NodeLink {
     return this.ws.bufferedAmount;
   }
 
+  batchTo(maxEntries: number): void {
+    this.maxEntries = Math.max(2, maxEntries);
+  }
+
   send(text: string): void {
+    if (this.maxEntries > 0) {
+      // held to the end of the turn (process.nextTick, when the cork would lift anyway): a
+      // lone envelope leaves as it is, several as one batch; the bound flushes at once
+      const pending = this.pending;
+      pending.push(text);
+      if (pending.length >= this.maxEntries) this.writePending();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        process.nextTick(this.flushPending);
+      }
+      return;
+    }
     this.write(text);
   }
 
   sendBinary(data: Uint8Array): void {
+    // what this turn holds goes first: a record never overtakes an envelope sent before it
+    this.writePending();
     this.write(data);
+  }
+
+  /** this turn's held envelopes: alone, or as batches within LINK_BATCH_SEND_BYTES */
+  private writePending(): void {
+    const pending = this.pending;
+    const n = pending.length;
+    if (n === 0) return;
+    if (n === 1) this.write(pending[0]!);
+    else {
+      let from = 0;
+      let bytes = 1;
+      for (let i = 0; i < n; i++) {
+        const size = Buffer.byteLength(pending[i]!, "utf8");
+        if (i > from && bytes + size + 1 > LINK_BATCH_SEND_BYTES) {
+          this.writeGroup(from, i);
+          from = i;
+          bytes = 1;
+        }
+        bytes += size + 1;
+      }
+      this.writeGroup(from, n);
+    }
+    pending.length = 0;
+  }
+
+  private writeGroup(from: number, to: number): void {
+    const pending = this.pending;
+    if (to - from === 1) this.write(pending[from]!);
+    else this.write(encodeLinkBatch(to - from === pending.length ? pending : pending.slice(from, to)));
   }
 
   /** a string leaves as a text message, bytes as a binary one (ws's default for each) */
@@ -88,6 +145,7 @@ class WsLink implements NodeLink {
   }
 
   flush(): void {
+    this.writePending();
     const socket = this.socket;
     if (!socket || !this.corked) return;
     // cork() counts: this pair leaves one level in place for the scheduled uncork
@@ -97,6 +155,7 @@ class WsLink implements NodeLink {
 
   close(code: number, reason: string): Promise<void> {
     const ws = this.ws;
+    if (ws.readyState === WebSocket.OPEN) this.writePending();
     if (ws.readyState !== WebSocket.OPEN) {
       ws.terminate();
       return Promise.resolve();

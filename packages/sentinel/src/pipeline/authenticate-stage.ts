@@ -7,6 +7,10 @@ import {
   type ErrorCode,
   type FreshnessWindow,
   isSealedData,
+  LINK_BATCH_CAPABILITY,
+  LINK_BATCH_SEND_BYTES,
+  LINK_BATCH_SEND_ENTRIES,
+  MAX_LINK_BATCH_ENTRIES,
   makeEnvelope,
   type NodeAttach,
   newId,
@@ -42,6 +46,8 @@ export interface AuthenticateDeps {
   /** told to the node in NodeAttachAck */
   heartbeatMs: number;
   maxFrameBytes: number;
+  /** link batches on (FAME_LINK_BATCH): offered in NodeAttachAck, sent to nodes that offer them */
+  linkBatch: boolean;
   /** told to the node in NodeAttachAck when channels are pinned */
   stickinessLevel: SecurityLevel | undefined;
   /**
@@ -195,12 +201,15 @@ export class AuthenticateStage {
           assignedPath: session.path,
           heartbeatMs: d.heartbeatMs,
           maxFrameBytes: d.maxFrameBytes,
+          ...(d.linkBatch ? { linkBatch: MAX_LINK_BATCH_ENTRIES } : {}),
           // only to a node that asked: an older node refuses a member it does not know
           ...(binary ? { binaryRecords: true } : {}),
           ...(level ? { stickiness: { mode: "aft", securityLevel: level } } : {}),
         },
       }),
     );
+    if (d.linkBatch && env.frame.capabilities?.includes(LINK_BATCH_CAPABILITY) === true)
+      session.link.batchTo?.(LINK_BATCH_SEND_ENTRIES, LINK_BATCH_SEND_BYTES);
     d.log.info(
       {
         systemId: session.systemId,

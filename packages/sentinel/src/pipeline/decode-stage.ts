@@ -1,5 +1,6 @@
 import type { Logger } from "@fame/logger";
 import {
+  checkLinkBatchEntry,
   decodeBinaryRecord,
   decodeEnvelope,
   type Envelope,
@@ -7,6 +8,9 @@ import {
   isProtocolError,
   type Limits,
   makeEnvelope,
+  ProtocolError,
+  type SplitBatch,
+  splitLinkBatch,
 } from "@fame/protocol";
 import { CLOSE } from "../close-codes.js";
 import type { NodeSession } from "../node-session.js";
@@ -25,6 +29,8 @@ export interface DecodeDeps {
   deliver: DeliverStage;
   /** a connection whose first frame does not decode is refused its attach */
   authenticate: AuthenticateStage;
+  /** link batches are taken (FAME_LINK_BATCH); off, a batch is a bad frame */
+  linkBatch: boolean;
 }
 
 /**
@@ -48,6 +54,38 @@ export class DecodeStage {
         binary && typeof data !== "string"
           ? decodeBinaryRecord(data, this.limits)
           : decodeEnvelope(data, this.limits);
+    } catch (err) {
+      this.badFrame(session, err);
+      return undefined;
+    }
+    if (this.showEnvelopes) showEnvelope(this.deps.log, "in", session, env);
+    return env;
+  }
+
+  /**
+   * A link batch's entries, or undefined when the batch is refused as a whole like a bad frame
+   * (malformed, too large, too many entries; from a connection not attached yet; batches off).
+   */
+  split(session: NodeSession, data: Buffer | string): SplitBatch | undefined {
+    if (session.state !== "attached" || !this.deps.linkBatch) {
+      const why =
+        session.state === "attached" ? "link batches are not accepted" : "attach with a lone NodeAttach";
+      this.badFrame(session, new ProtocolError("bad_envelope", "", why));
+      return undefined;
+    }
+    try {
+      return splitLinkBatch(data, this.limits);
+    } catch (err) {
+      this.badFrame(session, err);
+      return undefined;
+    }
+  }
+
+  /** one entry of a split batch, checked as strictly as a lone envelope; refused alone */
+  entry(session: NodeSession, value: unknown): Envelope | undefined {
+    let env: Envelope;
+    try {
+      env = checkLinkBatchEntry(value, this.limits);
     } catch (err) {
       this.badFrame(session, err);
       return undefined;
