@@ -104,18 +104,23 @@ function measureAead() {
   for (const bytes of PAYLOAD_SIZES) {
     const plaintext = new Uint8Array(bytes).fill(120);
     const sealed = backend.aeadSeal(key, nonce, plaintext, aad);
+    // best of 3 rounds of ~150 ms (bounded by operations too): on a shared machine the slower
+    // rounds measure the neighbours
     const rate = (fn) => {
       for (let i = 0; i < 200 && i * bytes < 64 * 1024 * 1024; i++) fn(); // warm (the first size JITs)
-      let n = 0;
-      const t0 = performance.now();
-      let elapsed = 0;
-      // bounded: 300 ms or 200k operations, whichever comes first
-      while (elapsed < 300 && n < 200_000) {
-        for (let i = 0; i < 10; i++) fn();
-        n += 10;
-        elapsed = performance.now() - t0;
+      let best = 0;
+      for (let round = 0; round < 3; round++) {
+        let n = 0;
+        const t0 = performance.now();
+        let elapsed = 0;
+        while (elapsed < 150 && n < 100_000) {
+          for (let i = 0; i < 10; i++) fn();
+          n += 10;
+          elapsed = performance.now() - t0;
+        }
+        best = Math.max(best, (n * bytes) / 1e6 / (elapsed / 1000));
       }
-      return (n * bytes) / 1e6 / (elapsed / 1000);
+      return best;
     };
     rows[bytes] = {
       sealMBps: rate(() => backend.aeadSeal(key, nonce, plaintext, aad)),
