@@ -172,7 +172,7 @@ export class Sentinel {
     this.cluster = cluster;
     if (cluster !== undefined) stickiness?.setSharedPins(cluster.pins);
 
-    const deliver = new DeliverStage({ sid, counters, log, showEnvelopes });
+    const deliver = new DeliverStage({ sid, counters, log, showEnvelopes, limits });
     const affinity = new PoolRouter<NodeSession>(settings.pools ?? [], {
       now,
       log,

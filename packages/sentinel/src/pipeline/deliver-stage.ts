@@ -7,6 +7,7 @@ import {
   encodeRecordAsText,
   isBinaryRecord,
   isProtocolError,
+  type Limits,
   nackFor,
 } from "@fame/protocol";
 import type { NodeSession } from "../node-session.js";
@@ -23,6 +24,8 @@ export interface DeliverDeps {
   counters: SentinelCounters;
   log: Logger;
   showEnvelopes: boolean;
+  /** this sentinel's frame limits: a binary record's text form must fit them too */
+  limits: Readonly<Limits>;
 }
 
 /**
@@ -34,6 +37,7 @@ export class DeliverStage {
   private readonly counters: SentinelCounters;
   private readonly log: Logger;
   private readonly showEnvelopes: boolean;
+  private readonly limits: Readonly<Limits>;
   /** the code of the last refusal sent: a traced frame's span reads it (route-trace.ts) */
   lastNackCode: string | undefined = undefined;
 
@@ -42,6 +46,7 @@ export class DeliverStage {
     this.counters = deps.counters;
     this.log = deps.log;
     this.showEnvelopes = deps.showEnvelopes;
+    this.limits = deps.limits;
   }
 
   /** the routed frame, on to the node routing chose */
@@ -79,7 +84,7 @@ export class DeliverStage {
   /** a binary record's text form (base64url, a third larger); too large for it: the sender hears why */
   private recordText(req: RouteRequest): string | undefined {
     try {
-      return encodeRecordAsText(req.env);
+      return encodeRecordAsText(req.env, this.limits);
     } catch (err) {
       const code = isProtocolError(err) ? err.code : "bad_envelope";
       this.nack(
