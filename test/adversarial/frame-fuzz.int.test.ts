@@ -1,5 +1,13 @@
 import { requestRaw } from "@fame/http-service/client";
-import { decodeEnvelope, ERROR_CODES, type ErrorCode, isProtocolError } from "@fame/protocol";
+import {
+  checkLinkBatchEntry,
+  decodeEnvelope,
+  ERROR_CODES,
+  type ErrorCode,
+  isLinkBatch,
+  isProtocolError,
+  splitLinkBatch,
+} from "@fame/protocol";
 import { stopAll } from "@fame/testkit";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -37,6 +45,29 @@ function localVerdict(bytes: Buffer): ErrorCode | "valid" {
   } catch (err) {
     return isProtocolError(err) ? err.code : "bad_envelope";
   }
+}
+
+/** the refusals the sentinel should send for these bytes: one for a bad frame or a malformed link batch, one per bad entry of a good batch */
+function localRefusals(bytes: Buffer): ErrorCode[] {
+  if (!isLinkBatch(bytes)) {
+    const verdict = localVerdict(bytes);
+    return verdict === "valid" ? [] : [verdict];
+  }
+  let values: unknown[];
+  try {
+    values = splitLinkBatch(bytes, { maxFrameBytes: MAX_FRAME }).values;
+  } catch (err) {
+    return [isProtocolError(err) ? err.code : "bad_envelope"];
+  }
+  const out: ErrorCode[] = [];
+  for (const v of values) {
+    try {
+      checkLinkBatchEntry(v, { maxFrameBytes: MAX_FRAME });
+    } catch (err) {
+      out.push(isProtocolError(err) ? err.code : "bad_envelope");
+    }
+  }
+  return out;
 }
 
 function expectKnownCodes(a: Attacker): void {
@@ -97,10 +128,9 @@ describe("fuzzing an attached connection", () => {
         const expected = new Map<string, number>();
         for (const text of texts) {
           const bytes = Buffer.from(text, "utf8");
-          const verdict = localVerdict(bytes);
-          if (verdict !== "valid") {
+          for (const code of localRefusals(bytes)) {
             invalid++;
-            expected.set(verdict, (expected.get(verdict) ?? 0) + 1);
+            expected.set(code, (expected.get(code) ?? 0) + 1);
           }
           await a.sendText(bytes);
         }
@@ -123,6 +153,40 @@ describe("fuzzing an attached connection", () => {
       `attached fuzzing: ${BATCHES * PER_BATCH} frames, ${invalid} undecodable, ${a.received.length} answers`,
     );
     expect(invalid).toBeGreaterThan(BATCHES * PER_BATCH * 0.3);
+    await a.close();
+  }, 180_000);
+});
+
+describe("fuzzing link batches", () => {
+  it(`answers ${BATCHES} link batches of random and mutated envelopes entry by entry and stays up`, async () => {
+    const a = await attached();
+    const frames = frameArbitrary(templates(a.sid, a.path));
+    let refusals = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(frames, { minLength: 2, maxLength: 20 }), async (texts) => {
+        const from = a.received.length;
+        const bytes = Buffer.from(`[${texts.join(",")}]`, "utf8");
+        const expected = new Map<string, number>();
+        for (const code of localRefusals(bytes)) {
+          refusals++;
+          expected.set(code, (expected.get(code) ?? 0) + 1);
+        }
+        await a.sendText(bytes);
+        const probe = await a.send({ frame: { type: "Heartbeat" } });
+        await a.waitFor((e) => e.frame.type === "HeartbeatAck" && e.corrId === probe.id);
+        const got = new Map<string, number>();
+        for (const e of a.received.slice(from)) {
+          if (e.frame.type === "DeliveryAck" && e.frame.refId === "unknown")
+            got.set(e.frame.code ?? "?", (got.get(e.frame.code ?? "?") ?? 0) + 1);
+        }
+        expect(Object.fromEntries(got)).toEqual(Object.fromEntries(expected));
+        expect(a.isOpen).toBe(true);
+      }),
+      { numRuns: BATCHES, endOnFailure: true },
+    );
+    expectKnownCodes(a);
+    console.log(`link batch fuzzing: ${BATCHES} batches, ${refusals} refusals`);
+    expect(refusals).toBeGreaterThan(0);
     await a.close();
   }, 180_000);
 });
