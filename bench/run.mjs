@@ -4,7 +4,7 @@
  * started through @fame/testkit and stopped by PID, also on failure or Ctrl-C.
  * Prints a table and writes bench/results/<YYYY-MM-DD>.json.
  *
- *   node bench/run.mjs [--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,payloads,profile,scale,cluster] [--out FILE]
+ *   node bench/run.mjs [--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,payloads,profile,scale,cluster,storm] [--out FILE]
  * The cluster section needs nats-server (Debian's package); without it, it is skipped and says so.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,10 +22,11 @@ import { runLimits } from "./sections/limits.mjs";
 import { runPayloads } from "./sections/payloads.mjs";
 import { runProfile } from "./sections/profile.mjs";
 import { runScale } from "./sections/scale.mjs";
+import { runStorm } from "./sections/storm.mjs";
 
-const SECTIONS = ["limits", "fabric", "payloads", "profile", "scale", "cluster"];
+const SECTIONS = ["limits", "fabric", "payloads", "profile", "scale", "cluster", "storm"];
 const USAGE =
-  "[--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,payloads,profile,scale,cluster] [--out FILE]";
+  "[--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,payloads,profile,scale,cluster,storm] [--out FILE]";
 
 function parseFlags(argv) {
   // 2 s of warm-up before each window: a sequential fabric run makes ~3k calls/s through a few
@@ -97,6 +98,7 @@ try {
   if (flags.only.has("limits")) results.limits = await runLimits(ctx);
   if (flags.only.has("fabric")) results.fabric = await runFabric(ctx);
   if (flags.only.has("payloads")) results.payloads = await runPayloads(ctx);
+  if (flags.only.has("storm")) results.storm = await runStorm(ctx);
   if (flags.only.has("profile")) results.profile = await runProfile(ctx);
   if (flags.only.has("scale")) results.scale = await runScale(ctx);
   if (flags.only.has("cluster")) results.cluster = await runCluster(ctx);

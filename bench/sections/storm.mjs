@@ -1,0 +1,100 @@
+/**
+ * Reconnect storm row: N nodes (replicas serving math@fame.fabric and clients each holding a
+ * warm channel to it), spread over a few host processes, all admitted through the stack's real
+ * OAuth2 → Welcome → CA path (welcome admission, strict-overlay). The sentinel is SIGKILLed and
+ * started again on its port (memory mode: pins gone); the row is the time from the kill, and
+ * from the new sentinel's first health answer, until every node is re-admitted and attached
+ * again and every client's next idempotent call answered. ~20-40 s.
+ */
+
+import { RESULT_TAG } from "../lib/child-io.mjs";
+import { startServer } from "../lib/procs.mjs";
+import { nowMs } from "../lib/stats.mjs";
+import { withStack } from "./fabric.mjs";
+
+export const STORM_NODES = Number(process.env.BENCH_STORM_NODES ?? 200);
+const REPLICAS = 10;
+const HOSTS = 4;
+/**
+ * Every node here dials from 127.0.0.1; a real fleet comes from many addresses. The per-IP
+ * attach limits (120 upgrades/min, 32 pending) would make this a test of one IP's quota, so
+ * they are lifted to the global pending bound; FAME_MAX_PENDING_ATTACH (256) still applies.
+ */
+export const STORM_SENTINEL_ENV = {
+  FAME_ATTACH_RATE_PER_MIN: "100000",
+  FAME_MAX_PENDING_ATTACH_PER_IP: "256",
+};
+
+/** Runs one storm against a started stack; shared with test/integration/reconnect-storm. */
+export async function stormOnce(stack, { nodes = STORM_NODES, replicas = REPLICAS, hosts = HOSTS } = {}) {
+  const clients = nodes - replicas;
+  const hostArgs = [];
+  // replicas first, on a host of their own, so clients find the address served
+  hostArgs.push({ replicas, clients: 0, tag: "r" });
+  const per = Math.ceil(clients / (hosts - 1));
+  for (let h = 0, left = clients; left > 0; h++, left -= per)
+    hostArgs.push({ replicas: 0, clients: Math.min(per, left), tag: `h${h}` });
+  const procs = [];
+  try {
+    for (const a of hostArgs) {
+      procs.push(
+        await startServer(`storm-${a.tag}`, "scale/storm-nodes.mjs", {
+          ...a,
+          env: stack.nodeEnv,
+          deadlineMs: 120_000,
+        }),
+      );
+    }
+    const killedAt = Date.now();
+    const t0 = nowMs();
+    await stack.restartSentinel();
+    const restartMs = nowMs() - t0;
+    const upAt = Date.now();
+    const results = [];
+    for (const p of procs) {
+      await p.waitForOutput(new RegExp(`^${RESULT_TAG} [^\\n]*\\n`, "m"), 130_000);
+      const line = p
+        .output()
+        .split("\n")
+        .find((l) => l.startsWith(`${RESULT_TAG} `));
+      if (!line) throw new Error(`${p.name} printed no result:\n${p.output().slice(-2000)}`);
+      results.push(JSON.parse(line.slice(RESULT_TAG.length + 1)));
+    }
+    const times = results.flatMap((r) => [...r.answeredAt, ...r.reattachedAt]);
+    const sum = (key) => {
+      const all = {};
+      for (const r of results) for (const [k, v] of Object.entries(r[key])) all[k] = (all[k] ?? 0) + v;
+      return all;
+    };
+    const sorted = times.map((t) => t - killedAt).sort((a, b) => a - b);
+    const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    return {
+      nodes: results.reduce((n, r) => n + r.nodes, 0),
+      recovered: times.length,
+      failedCalls: results.reduce((n, r) => n + r.failedCalls, 0),
+      channelsOpened: results.reduce((n, r) => n + r.channelsOpened, 0),
+      sentinelRestartMs: Math.round(restartMs),
+      allAnsweringMs: sorted.at(-1),
+      allAnsweringAfterUpMs: Math.max(...times) - upAt,
+      p50Ms: at(0.5),
+      p90Ms: at(0.9),
+      failures: sum("failures"),
+      warnings: sum("warnings"),
+    };
+  } finally {
+    for (const p of procs) await p.stop("SIGKILL");
+  }
+}
+
+export async function runStorm(ctx) {
+  ctx.progress.step(`storm: ${STORM_NODES} nodes, sentinel SIGKILL and restart (starting stack)`);
+  let out;
+  await withStack(
+    ctx,
+    { securityProfile: "strict-overlay", logLevel: "warn", sentinelEnv: STORM_SENTINEL_ENV },
+    async (stack) => {
+      out = await stormOnce(stack);
+    },
+  );
+  return out;
+}
