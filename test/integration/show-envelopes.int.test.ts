@@ -67,7 +67,8 @@ describe("FAME_SHOW_ENVELOPES with channel encryption", () => {
       expect(typeof l.enc?.cid).toBe("string");
       expect(Number.isInteger(l.enc?.seq) && (l.enc?.seq ?? 0) >= 1).toBe(true);
       expect(l).not.toHaveProperty("payload");
-      expect(l.ct).toMatch(/^\d+ chars sealed$/);
+      // binary records (the default on both ends) show the ciphertext's size, never its bytes
+      expect(l.ct).toMatch(/^\d+ bytes sealed \(binary\)$/);
     }
     // one channel; each direction numbers its records 1, 2, 3, …
     const cids = new Set(data.map((l) => l.enc!.cid));
