@@ -4,6 +4,7 @@
  */
 import { idleRows } from "./idle-rows.mjs";
 import { payloadRows } from "./payload-rows.mjs";
+import { stormRows } from "./storm-rows.mjs";
 
 const PROFILES = [
   ["openPlaintext", "open/plaintext"],
@@ -161,6 +162,7 @@ export function buildRows(results) {
     rows.push(...idleRows(S.idle));
   }
   rows.push(...payloadRows(results.payloads));
+  rows.push(...stormRows(results.storm));
   rows.push(...clusterRows(results.cluster));
   return rows;
 }

@@ -8,6 +8,7 @@
  */
 
 import { RESULT_TAG } from "../lib/child-io.mjs";
+import { cpuMsOf } from "../lib/cpu.mjs";
 import { startServer } from "../lib/procs.mjs";
 import { nowMs } from "../lib/stats.mjs";
 import { withStack } from "./fabric.mjs";
@@ -45,6 +46,9 @@ export async function stormOnce(stack, { nodes = STORM_NODES, replicas = REPLICA
         }),
       );
     }
+    // services by name (oauth2, welcome, ca): their CPU during the storm is its admission cost
+    const services = Object.fromEntries(stack.services.map((p) => [p.name, p.pid]));
+    const cpuBefore = Object.fromEntries(Object.entries(services).map(([n, pid]) => [n, cpuMsOf(pid)]));
     const killedAt = Date.now();
     const t0 = nowMs();
     await stack.restartSentinel();
@@ -60,6 +64,10 @@ export async function stormOnce(stack, { nodes = STORM_NODES, replicas = REPLICA
       if (!line) throw new Error(`${p.name} printed no result:\n${p.output().slice(-2000)}`);
       results.push(JSON.parse(line.slice(RESULT_TAG.length + 1)));
     }
+    const cpuMs = Object.fromEntries(
+      Object.entries(services).map(([n, pid]) => [n, Math.round(cpuMsOf(pid) - cpuBefore[n])]),
+    );
+    cpuMs.sentinel = Math.round(cpuMsOf(stack.sentinel.pid));
     const times = results.flatMap((r) => [...r.answeredAt, ...r.reattachedAt]);
     const sum = (key) => {
       const all = {};
@@ -78,6 +86,7 @@ export async function stormOnce(stack, { nodes = STORM_NODES, replicas = REPLICA
       allAnsweringAfterUpMs: Math.max(...times) - upAt,
       p50Ms: at(0.5),
       p90Ms: at(0.9),
+      cpuMs,
       failures: sum("failures"),
       warnings: sum("warnings"),
     };
