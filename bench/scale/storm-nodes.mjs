@@ -89,6 +89,7 @@ async function main() {
   });
   emitReady({ nodes: replicas.length + clients.length });
 
+  const cpu0 = process.cpuUsage();
   const deadline = Date.now() + (args.deadlineMs ?? 60_000);
   const answeredAt = [];
   let failedCalls = 0;
@@ -115,12 +116,14 @@ async function main() {
     if (f.connection.state === "attached") reattachedAt.push(Date.now());
   });
   await Promise.all([...clientDone, ...replicaDone]);
+  const cpu = process.cpuUsage(cpu0);
   const channelsOpened = clients.reduce((n, { f }) => n + f.node.channels.metrics.opened, 0);
   emitResult({
     nodes: replicas.length + clients.length,
     answeredAt,
     reattachedAt,
     failedCalls,
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     failures: Object.fromEntries(failures),
     channelsOpened,
     warnings: Object.fromEntries(warnings),
