@@ -82,10 +82,11 @@ class WsLink implements NodeLink {
   send(text: string): void {
     if (this.maxEntries > 0) {
       // held to the end of the turn (process.nextTick, when the cork would lift anyway): a
-      // lone envelope leaves as it is, several as one batch; the bound flushes at once
+      // lone envelope leaves as it is, several as one batch; a full batch leaves at once, the
+      // socket uncorked for it, so the sentinel starts on it while this turn goes on producing
       const pending = this.pending;
       pending.push(text);
-      if (pending.length >= this.maxEntries) this.writePending();
+      if (pending.length >= this.maxEntries) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
         process.nextTick(this.flushPending);
