@@ -53,7 +53,10 @@ async function connect(name, env, logicals) {
     ...(logicals ? { logicals } : {}),
     // a client re-attached before the replicas have bound again hears no_route for a moment:
     // idempotent calls wait it out (backoff with jitter) rather than fail
-    ...(logicals ? {} : { rpc: { retry: { retryNoRoute: true, maxRetries: 10, maxDelayMs: 1000 } } }),
+    // (BENCH_STORM_RETRY_NO_ROUTE=0 keeps the SDK's default policy, for comparison)
+    ...(logicals || process.env.BENCH_STORM_RETRY_NO_ROUTE === "0"
+      ? {}
+      : { rpc: { retry: { retryNoRoute: true, maxRetries: 10, maxDelayMs: 1000 } } }),
   });
 }
 
