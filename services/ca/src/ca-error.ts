@@ -15,6 +15,8 @@ export class CaError extends Error {
     readonly status: number,
     readonly code: CaErrorCode,
     message: string,
+    /** a 503 that knows when to come back: seconds, as Retry-After and `retry_after` */
+    readonly retryAfterSec?: number,
   ) {
     super(message);
   }
@@ -35,5 +37,10 @@ export function csrStatus(code: CsrErrorCode): number {
 
 export function sendCaError(reply: FastifyReply, err: CaError): FastifyReply {
   if (err.status === 401) reply.header("www-authenticate", `Bearer error="invalid_token"`);
-  return reply.status(err.status).send({ error: err.code, error_description: err.message });
+  if (err.retryAfterSec !== undefined) reply.header("retry-after", String(err.retryAfterSec));
+  return reply.status(err.status).send({
+    error: err.code,
+    error_description: err.message,
+    ...(err.retryAfterSec === undefined ? {} : { retry_after: err.retryAfterSec }),
+  });
 }

@@ -42,12 +42,23 @@ export interface CaConfig {
   defaultTtlSec: number;
   maxTtlSec: number;
   welcome: { issuer: string; keys: VerificationKeys };
+  /**
+   * Signings in progress at once and waiting their turn (FAME_CA_MAX_SIGNING, FAME_CA_SIGN_QUEUE);
+   * beyond both the CA answers 503 with a retry hint. Default 8 and 512.
+   */
+  signing?: { maxActive: number; maxQueued: number };
   logger?: Logger;
 }
 
 type CryptoKey = Awaited<ReturnType<typeof importPrivateKeyPem>>;
 
 export const DEFAULT_CA_PORT = 8445;
+/**
+ * A signing costs ~10 ms of CA CPU with its TLS handshake (docs/performance.md, Reconnect
+ * storm): ~100 per second per process. 512 waiting drain in ~5 s, inside the admission client's
+ * 10 s step timeout; a longer queue would only turn refusals into timeouts.
+ */
+export const DEFAULT_CA_SIGNING = { maxActive: 8, maxQueued: 512 };
 export const DEFAULT_WELCOME_JWKS_URL = "https://localhost:8444/.well-known/jwks.json";
 const MAX_TTL_CEILING_SEC = 30 * 24 * 3600;
 
@@ -178,5 +189,17 @@ export async function caConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Pro
     defaultTtlSec,
     maxTtlSec,
     welcome: { issuer: welcomeIssuer, keys },
+    signing: {
+      maxActive: readInt(env["FAME_CA_MAX_SIGNING"], "FAME_CA_MAX_SIGNING", {
+        fallback: DEFAULT_CA_SIGNING.maxActive,
+        min: 1,
+        max: 1024,
+      }),
+      maxQueued: readInt(env["FAME_CA_SIGN_QUEUE"], "FAME_CA_SIGN_QUEUE", {
+        fallback: DEFAULT_CA_SIGNING.maxQueued,
+        min: 0,
+        max: 100_000,
+      }),
+    },
   };
 }

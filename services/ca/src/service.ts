@@ -1,8 +1,9 @@
 import { type RunningService, startHttpService } from "@fame/http-service/server";
 import type { Logger } from "@fame/logger";
 import type { FastifyInstance } from "fastify";
-import { type CaConfig, checkIssuer } from "./config.js";
+import { type CaConfig, checkIssuer, DEFAULT_CA_SIGNING } from "./config.js";
 import { GrantUseCounter } from "./grant-uses.js";
+import { SignGate } from "./sign-gate.js";
 import { registerSignRoute } from "./sign-route.js";
 
 export const BUNDLE_PATH = "/fame/v1/ca/bundle";
@@ -22,6 +23,7 @@ export interface CaApp {
 export async function buildCaApp(config: CaConfig): Promise<CaApp> {
   await checkIssuer(config);
   const grantUses = new GrantUseCounter();
+  const gate = new SignGate(config.signing ?? DEFAULT_CA_SIGNING);
   let issued = 0;
   return {
     register(app, log) {
@@ -35,12 +37,19 @@ export async function buildCaApp(config: CaConfig): Promise<CaApp> {
         config,
         grantUses,
         log,
+        gate,
         onIssued: () => {
           issued++;
         },
       });
     },
-    health: () => ({ trustDomain: config.trustDomain, issued, grantsTracked: grantUses.size }),
+    health: () => ({
+      trustDomain: config.trustDomain,
+      issued,
+      grantsTracked: grantUses.size,
+      signing: gate.inProgress,
+      signQueued: gate.queued,
+    }),
   };
 }
 

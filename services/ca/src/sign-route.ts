@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { CaError, csrStatus, sendCaError } from "./ca-error.js";
 import type { CaConfig } from "./config.js";
 import type { GrantUseCounter } from "./grant-uses.js";
+import type { SignGate } from "./sign-gate.js";
 
 export const SIGN_PATH = "/fame/v1/ca/sign";
 const MAX_AUTHORIZATION_CHARS = 8 * 1024;
@@ -21,6 +22,8 @@ export interface SignRouteDeps {
   config: CaConfig;
   grantUses: GrantUseCounter;
   log: Logger;
+  /** bounds the signings in progress and waiting (see SignGate) */
+  gate: SignGate;
   onIssued?: () => void;
 }
 
@@ -99,8 +102,13 @@ export function registerSignRoute(app: FastifyInstance, deps: SignRouteDeps): vo
   const { config, log } = deps;
   app.post(SIGN_PATH, async (req, reply) => {
     let grant: CaGrantClaims | undefined;
+    let release: (() => void) | undefined;
     try {
       const token = bearerToken(req);
+      const turn = await deps.gate.enter();
+      if ("retryAfterSec" in turn)
+        throw new CaError(503, "temporarily_unavailable", "too many signings waiting", turn.retryAfterSec);
+      release = turn.release;
       grant = await verifyGrant(token, deps);
       const body = signBody(req.body, config);
       countGrantUse(grant, deps);
@@ -161,6 +169,8 @@ export function registerSignRoute(app: FastifyInstance, deps: SignRouteDeps): vo
         "sign request refused",
       );
       return sendCaError(reply, caErr);
+    } finally {
+      release?.();
     }
   });
 }

@@ -110,4 +110,39 @@ describe("GrantUseCounter", () => {
     expect(c.use("c", now / 1000 + 10)).toBe("ok");
     expect(c.use("a", now / 1000 + 10)).toBe("ok");
   });
+
+  it("answers 503 with Retry-After and retry_after once its signings and queue are full", async () => {
+    const gated = await startCaService({ ...config, signing: { maxActive: 1, maxQueued: 0 } });
+    try {
+      const csr = await createNodeCsr(ID);
+      const tokens = await Promise.all([token(), token(), token()]);
+      const answers = await Promise.all(
+        tokens.map((t) =>
+          gated.app.inject({
+            method: "POST",
+            url: "/fame/v1/ca/sign",
+            headers: { authorization: `Bearer ${t}` },
+            payload: { csr: csr.csrPem },
+          }),
+        ),
+      );
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 503, 503]);
+      for (const a of answers.slice(1)) {
+        const body = a.json() as { error: string; retry_after: number };
+        expect(body.error).toBe("temporarily_unavailable");
+        expect(body.retry_after).toBeGreaterThanOrEqual(1);
+        expect(a.headers["retry-after"]).toBe(String(body.retry_after));
+      }
+      // the turn was given back: the next signing goes through
+      const again = await gated.app.inject({
+        method: "POST",
+        url: "/fame/v1/ca/sign",
+        headers: { authorization: `Bearer ${await token()}` },
+        payload: { csr: csr.csrPem },
+      });
+      expect(again.statusCode).toBe(200);
+    } finally {
+      await gated.close();
+    }
+  });
 });

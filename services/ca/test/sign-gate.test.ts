@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { type GateEntry, SignGate } from "../src/sign-gate.js";
+
+function released(e: GateEntry): () => void {
+  if (!("release" in e)) throw new Error(`expected a turn, got retry after ${e.retryAfterSec} s`);
+  return e.release;
+}
+
+describe("SignGate", () => {
+  it("lets maxActive in at once, queues the next ones in order, refuses beyond the queue", async () => {
+    const gate = new SignGate({ maxActive: 2, maxQueued: 2 });
+    const a = released(await gate.enter());
+    const b = released(await gate.enter());
+    expect(gate.inProgress).toBe(2);
+    const order: string[] = [];
+    const turn = (name: string) =>
+      gate.enter().then((e) => {
+        order.push(name);
+        return released(e);
+      });
+    const c = turn("c");
+    const d = turn("d");
+    expect(gate.queued).toBe(2);
+    const full = await gate.enter();
+    expect(full).toEqual({ retryAfterSec: 1 });
+    a();
+    const releaseC = await c;
+    b();
+    const releaseD = await d;
+    expect(order).toEqual(["c", "d"]);
+    expect(gate.inProgress).toBe(2);
+    releaseC();
+    releaseD();
+    expect(gate.inProgress).toBe(0);
+    expect(gate.queued).toBe(0);
+  });
+
+  it("a release counts once, however often it is called", async () => {
+    const gate = new SignGate({ maxActive: 1, maxQueued: 0 });
+    const a = released(await gate.enter());
+    a();
+    a();
+    expect(gate.inProgress).toBe(0);
+    released(await gate.enter());
+    expect(gate.inProgress).toBe(1);
+  });
+
+  it("hints a wait from the queue's drain rate, bounded to 1..60 s", async () => {
+    let t = 0;
+    const gate = new SignGate({ maxActive: 1, maxQueued: 4, now: () => t });
+    // completions every 500 ms: 2 per second
+    for (let i = 0; i < 4; i++) {
+      const r = released(await gate.enter());
+      t += 500;
+      r();
+    }
+    released(await gate.enter());
+    const queued = Array.from({ length: 4 }, () => gate.enter());
+    const hint = await gate.enter();
+    // 1 in progress + 4 queued at 2/s: 2.5 s, rounded up
+    expect(hint).toEqual({ retryAfterSec: 3 });
+    expect(queued).toHaveLength(4);
+
+    const slow = new SignGate({ maxActive: 1, maxQueued: 0, now: () => t });
+    const r1 = released(await slow.enter());
+    t += 600_000;
+    r1();
+    const r2 = released(await slow.enter());
+    t += 600_000;
+    r2();
+    released(await slow.enter());
+    expect(await slow.enter()).toEqual({ retryAfterSec: 60 });
+  });
+});
