@@ -134,6 +134,30 @@ describe("admitNode failures", () => {
     expect([err.step, err.code]).toEqual(["token", "network"]);
   });
 
+  it("a saturated service's retry_after rides on the error (503/429 only, at most 300 s)", async () => {
+    const cases: [number, unknown, number | undefined][] = [
+      [503, 3, 3],
+      [429, 0, 0],
+      [503, 99_999, 300],
+      [503, "3", undefined],
+      [503, 1.5, undefined],
+      [400, 3, undefined],
+    ];
+    for (const [status, hint, expected] of cases) {
+      routes.set("/fame/v1/welcome/hello", (_req, _b, res) =>
+        json(res, status, { error: "temporarily_unavailable", error_description: "busy", retry_after: hint }),
+      );
+      const err = await failure(admitNode(opts()));
+      expect([err.step, err.code, err.retryAfterSec]).toEqual(["hello", "temporarily_unavailable", expected]);
+    }
+    routes.set("/fame/v1/welcome/hello", async (_req, _b, res) => json(res, 200, await helloAnswer()));
+    routes.set("/ca/sign", (_req, _b, res) =>
+      json(res, 503, { error: "temporarily_unavailable", error_description: "busy", retry_after: 2 }),
+    );
+    const err = await failure(admitNode(opts()));
+    expect([err.step, err.code, err.retryAfterSec]).toEqual(["sign", "temporarily_unavailable", 2]);
+  });
+
   it("hello: carries Welcome's error code and sends the bearer token", async () => {
     routes.set("/fame/v1/welcome/hello", (_req, _b, res) =>
       json(res, 403, {

@@ -7,14 +7,17 @@ export type AdmissionStep = "token" | "hello" | "csr" | "sign" | "verify";
  * one: `timeout`, `network`, `bad_response`, `http_<status>`, or the PKI's code.
  */
 export class AdmissionError extends Error {
+  /** a saturated service's `retry_after` (seconds): come back no sooner */
+  readonly retryAfterSec?: number;
   constructor(
     readonly step: AdmissionStep,
     readonly code: string,
     message: string,
     readonly status?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSec?: number },
   ) {
     super(`${step}: ${message}`, options);
+    if (options?.retryAfterSec !== undefined) this.retryAfterSec = options.retryAfterSec;
     this.name = "AdmissionError";
   }
 }

@@ -3,6 +3,8 @@ import { AdmissionError, type AdmissionStep } from "./errors.js";
 
 const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 const ERROR_DESCRIPTION_MAX = 300;
+/** a hint beyond this is not believed (a node should not sleep for hours on one answer) */
+const RETRY_AFTER_MAX_SEC = 300;
 
 export interface StepRequest {
   url: string;
@@ -41,14 +43,27 @@ function toAdmissionError(step: AdmissionStep, err: unknown): AdmissionError {
   if (err instanceof AdmissionError) return err;
   if (err instanceof OutboundError) {
     if (err.code === "http_status") {
-      const body = err.body as { error?: unknown; error_description?: unknown } | undefined;
+      const body = err.body as
+        | { error?: unknown; error_description?: unknown; retry_after?: unknown }
+        | undefined;
       const code =
         typeof body?.error === "string" && ERROR_CODE.test(body.error) ? body.error : `http_${err.status}`;
       const description =
         typeof body?.error_description === "string"
           ? body.error_description.slice(0, ERROR_DESCRIPTION_MAX)
           : `server answered ${err.status}`;
-      return new AdmissionError(step, code, description, err.status, { cause: err });
+      const hint = body?.retry_after;
+      const retryAfterSec =
+        (err.status === 503 || err.status === 429) &&
+        typeof hint === "number" &&
+        Number.isInteger(hint) &&
+        hint >= 0
+          ? Math.min(hint, RETRY_AFTER_MAX_SEC)
+          : undefined;
+      return new AdmissionError(step, code, description, err.status, {
+        cause: err,
+        ...(retryAfterSec === undefined ? {} : { retryAfterSec }),
+      });
     }
     const code = err.code === "bad_json" || err.code === "too_large" ? "bad_response" : err.code;
     return new AdmissionError(step, code, err.message, err.status, { cause: err });

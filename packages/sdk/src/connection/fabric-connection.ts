@@ -397,6 +397,9 @@ export class FabricConnection {
         return;
       } catch (err) {
         this.opts.log.warn({ attempt: this.backoff.attempt, err: (err as Error).message }, "reattach failed");
+        // Welcome or the CA saturated: their retry_after, not the shorter backoff, sets the wait
+        const hint = (err as { retryAfterSec?: unknown }).retryAfterSec;
+        if (typeof hint === "number") this.backoff.holdOff(hint * 1000);
         // Failed after the attach itself (e.g. a refused bind): this loop retries, the
         // close handler must not start a second one.
         if ((this.state as ConnectionState) === "attached") this.state = "reconnecting";

@@ -9,6 +9,7 @@ export class ReconnectBackoff {
   private attempts = 0;
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
+  private holdOffMs = 0;
   private readonly initial: number;
   private readonly max: number;
   private readonly maxAttempts: number;
@@ -32,10 +33,21 @@ export class ReconnectBackoff {
     this.attempts = 0;
   }
 
+  /**
+   * A saturated service asked for `ms` of quiet (its retry_after): the next wait lasts at least
+   * that, spread over up to half as much again so the nodes it refused do not return together.
+   */
+  holdOff(ms: number): void {
+    this.holdOffMs = ms * (1 + Math.random() / 2);
+  }
+
   /** waits before the next attempt; cancel() ends the wait early */
   wait(): Promise<void> {
-    const delay =
-      Math.min(this.max, this.initial * 2 ** Math.min(this.attempts, 16)) * (0.5 + Math.random() / 2);
+    const delay = Math.max(
+      this.holdOffMs,
+      Math.min(this.max, this.initial * 2 ** Math.min(this.attempts, 16)) * (0.5 + Math.random() / 2),
+    );
+    this.holdOffMs = 0;
     this.attempts++;
     // A referenced timer on purpose: a node waiting to reattach still has work to do, and
     // an unreferenced one would let a process whose only job is this link exit (code 0).

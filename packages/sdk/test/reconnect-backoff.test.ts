@@ -1,0 +1,38 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ReconnectBackoff } from "../src/connection/reconnect-backoff.js";
+
+/** the delay the next wait() asks setTimeout for */
+function nextDelay(b: ReconnectBackoff): number {
+  const spy = vi.spyOn(globalThis, "setTimeout");
+  void b.wait();
+  const delay = spy.mock.calls.at(-1)?.[1] as number;
+  spy.mockRestore();
+  b.cancel();
+  return delay;
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("ReconnectBackoff", () => {
+  it("spreads even the first wait after a death over half its span, then doubles up to the maximum", () => {
+    const first = Array.from({ length: 200 }, () => nextDelay(new ReconnectBackoff()));
+    expect(Math.min(...first)).toBeGreaterThanOrEqual(100);
+    expect(Math.max(...first)).toBeLessThanOrEqual(200);
+    // 200 nodes do not dial in the same millisecond
+    expect(new Set(first.map(Math.floor)).size).toBeGreaterThan(50);
+    const b = new ReconnectBackoff({ initialDelayMs: 100, maxDelayMs: 1000 });
+    const delays = Array.from({ length: 8 }, () => nextDelay(b));
+    expect(delays[3]).toBeGreaterThanOrEqual(400);
+    expect(delays[3]).toBeLessThanOrEqual(800);
+    for (const d of delays.slice(5)) expect(d).toBeLessThanOrEqual(1000);
+  });
+
+  it("a service's retry_after holds the next wait off at least that long, jittered, once", () => {
+    const b = new ReconnectBackoff({ initialDelayMs: 100 });
+    b.holdOff(3000);
+    const held = nextDelay(b);
+    expect(held).toBeGreaterThanOrEqual(3000);
+    expect(held).toBeLessThanOrEqual(4500);
+    expect(nextDelay(b)).toBeLessThanOrEqual(200);
+  });
+});
