@@ -160,6 +160,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
       logicals: admission.acceptedLogicals,
       signer: new NodeSigner(admission.seed, admission.x5c),
       name: statusName,
+      ticketExpiresAt: admission.ticketExpiresAt.getTime(),
     };
   };
 

@@ -124,6 +124,54 @@ describe("FabricConnection over a NodeLink", () => {
     expect(sentinel.node("node1").bound.has("math@fame.fabric")).toBe(true);
   });
 
+  it("a dial that fails keeps its unsent ticket for the next attempt; one about to expire is not reused", async () => {
+    for (const [ticketLifeMs, reused] of [
+      [60_000, true],
+      [3_000, false],
+    ] as const) {
+      const sentinel = new FakeSentinel();
+      const url = "wss://fake-sentinel/attach";
+      let plans = 0;
+      const c = new FabricConnection(
+        {
+          securityProfile: "overlay",
+          plan: async () => {
+            plans++;
+            return {
+              url,
+              systemId: "node1",
+              instanceId: "inst_node1",
+              logicals: [],
+              signer: NodeSigner.generate(),
+              attachTicket: `ticket-${plans}`,
+              ticketExpiresAt: Date.now() + ticketLifeMs,
+            };
+          },
+          peerKeys: new PeerKeyDirectory(async (_jwk, sid) => ({ sid, notAfter: Date.now() + 60_000 })),
+          log: quietLogger(),
+          controlTimeoutMs: 1000,
+          reconnect: { initialDelayMs: 5, maxDelayMs: 10 },
+        },
+        recorder(),
+        sentinel.dialer("node1"),
+      );
+      live.push(c);
+      await c.start();
+      sentinel.kill(url);
+      await expect.poll(() => sentinel.dialed.filter((d) => d.refused).length).toBeGreaterThanOrEqual(3);
+      sentinel.revive(url);
+      expect(await c.whenAttached(2000)).toBe(true);
+      const refused = sentinel.dialed.filter((d) => d.refused).length;
+      const tickets = sentinel
+        .sent("node1", "NodeAttach")
+        .map((e) => (e.frame as { attachTicket?: string }).attachTicket);
+      // the first admission's ticket, then one admission for the whole outage (or one per dial)
+      expect(plans).toBe(reused ? 2 : refused + 2);
+      expect(tickets).toEqual(["ticket-1", `ticket-${plans}`]);
+      await c.close();
+    }
+  });
+
   it("delivers a peer's envelope once its signature checks out (key fetched from the sentinel)", async () => {
     const sentinel = new FakeSentinel();
     const events = recorder();

@@ -25,6 +25,11 @@ export interface AttachPlan {
   signer: NodeSigner;
   /** the node's name for the sentinel's status (NODE_NAME_PATTERN) */
   name?: string | undefined;
+  /**
+   * when the attach ticket expires (epoch ms): a plan whose ticket never left this node (the
+   * dial failed) is used again until shortly before, instead of a whole new admission
+   */
+  ticketExpiresAt?: number | undefined;
 }
 
 /** What the sentinel granted an attached node. */

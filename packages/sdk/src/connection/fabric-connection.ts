@@ -114,6 +114,7 @@ export class FabricConnection {
   private readonly control: ControlRequests;
   private readonly heartbeat: Heartbeat;
   private readonly backoff: ReconnectBackoff;
+  private unsentPlan: AttachPlan | undefined;
   private readonly choice = new SentinelChoice();
   private readonly inbox: VerifiedInbox;
   private readonly attachWaiters = new Set<() => void>();
@@ -287,9 +288,17 @@ export class FabricConnection {
   // ───────────────────────── attach / reconnect ─────────────────────────
 
   private async attachOnce(): Promise<void> {
-    const plan = await this.opts.plan();
+    const plan = this.takeUnsentPlan() ?? (await this.opts.plan());
     this.signer = plan.signer;
-    const { link, url } = await this.dialFirst(this.choice.order(plan.url, plan.urls));
+    let dialed: { link: NodeLink; url: string };
+    try {
+      dialed = await this.dialFirst(this.choice.order(plan.url, plan.urls));
+    } catch (err) {
+      // the ticket never left: a sentinel still starting costs this node a dial, not an admission
+      this.unsentPlan = plan;
+      throw err;
+    }
+    const { link, url } = dialed;
     if (this.state === "closed") {
       link.terminate();
       throw new ConnectionError("closed", "connection closed");
@@ -386,6 +395,14 @@ export class FabricConnection {
     this.opts.log.warn({ code, reason, sentinel: this.sentinelUrl }, "sentinel link lost");
     this.events.onDisconnected(`sentinel link closed (${code})`);
     void this.reconnectLoop();
+  }
+
+  /** the plan of a failed dial while its ticket has ≥ 5 s left (a single-use ticket, unused) */
+  private takeUnsentPlan(): AttachPlan | undefined {
+    const plan = this.unsentPlan;
+    this.unsentPlan = undefined;
+    if (plan?.ticketExpiresAt === undefined || plan.ticketExpiresAt - Date.now() < 5000) return undefined;
+    return plan;
   }
 
   private async reconnectLoop(): Promise<void> {
