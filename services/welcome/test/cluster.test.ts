@@ -254,6 +254,8 @@ describe("cluster settings", () => {
     writeFileSync(join(dir, "node-id-key"), Buffer.from(KEY).toString("base64url"));
   });
   const env = (extra: Record<string, string> = {}) => ({
+    // plain HTTP so the test does not depend on the dev PKI under certs/ (absent on a clean clone)
+    FAME_DEV_INSECURE_HTTP: "1",
     FAME_WELCOME_SIGNING_KEY_FILE: join(dir, "key.json"),
     FAME_JWKS_FILE: join(dir, "jwks.json"),
     FAME_STORAGE_PROFILE: "nats",
