@@ -1,9 +1,9 @@
 import { type RunningService, startHttpService } from "@fame/http-service/server";
+import { WorkGate } from "@fame/http-service/work-gate";
 import type { Logger } from "@fame/logger";
 import type { FastifyInstance } from "fastify";
 import { type CaConfig, checkIssuer, DEFAULT_CA_SIGNING } from "./config.js";
 import { GrantUseCounter } from "./grant-uses.js";
-import { SignGate } from "./sign-gate.js";
 import { registerSignRoute } from "./sign-route.js";
 
 export const BUNDLE_PATH = "/fame/v1/ca/bundle";
@@ -23,7 +23,7 @@ export interface CaApp {
 export async function buildCaApp(config: CaConfig): Promise<CaApp> {
   await checkIssuer(config);
   const grantUses = new GrantUseCounter();
-  const gate = new SignGate(config.signing ?? DEFAULT_CA_SIGNING);
+  const gate = new WorkGate(config.signing ?? DEFAULT_CA_SIGNING);
   let issued = 0;
   return {
     register(app, log) {

@@ -1,3 +1,4 @@
+import type { WorkGate } from "@fame/http-service/work-gate";
 import {
   type CaGrantClaims,
   CsrError,
@@ -11,7 +12,6 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { CaError, csrStatus, sendCaError } from "./ca-error.js";
 import type { CaConfig } from "./config.js";
 import type { GrantUseCounter } from "./grant-uses.js";
-import type { SignGate } from "./sign-gate.js";
 
 export const SIGN_PATH = "/fame/v1/ca/sign";
 const MAX_AUTHORIZATION_CHARS = 8 * 1024;
@@ -22,8 +22,8 @@ export interface SignRouteDeps {
   config: CaConfig;
   grantUses: GrantUseCounter;
   log: Logger;
-  /** bounds the signings in progress and waiting (see SignGate) */
-  gate: SignGate;
+  /** bounds the signings in progress and waiting (see WorkGate) */
+  gate: WorkGate;
   onIssued?: () => void;
 }
 

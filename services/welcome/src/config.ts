@@ -60,6 +60,11 @@ export interface WelcomeConfig {
   /** honour a caller-proposed systemId (renewals keeping their identity); default false */
   allowClientSystemId?: boolean;
   placement?: PlacementStrategy;
+  /**
+   * Admissions in progress at once and waiting their turn (FAME_WELCOME_MAX_HELLOS,
+   * FAME_WELCOME_HELLO_QUEUE); beyond both a hello is answered 503 with `retry_after`.
+   */
+  admitting?: { maxActive: number; maxQueued: number };
   /** a cluster of sentinels (FAME_STORAGE_PROFILE=nats); absent: one sentinel, as always */
   cluster?: WelcomeCluster | undefined;
   logger?: Logger;
@@ -78,6 +83,12 @@ export interface WelcomeCluster {
 }
 
 export const DEFAULT_WELCOME_PORT = 8444;
+/**
+ * A hello costs ~4 ms of Welcome CPU with its TLS handshake (a token check and two signatures;
+ * docs/performance.md, Reconnect storm): ~250 per second per process. 1024 waiting drain in ~4 s,
+ * inside the admission client's 10 s step timeout.
+ */
+export const DEFAULT_WELCOME_ADMITTING = { maxActive: 16, maxQueued: 1024 };
 export const DEFAULT_TRANSPORT_URL = "wss://localhost:8000/fame/v1/attach/ws/downstream";
 export const DEFAULT_CA_SERVICE_URL = "https://localhost:8445";
 export const CA_SIGN_PATH = "/fame/v1/ca/sign";
@@ -101,6 +112,18 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     host: readString(env["FAME_WELCOME_HOST"], "FAME_WELCOME_HOST", "127.0.0.1"),
     port: readPort(env["FAME_WELCOME_PORT"], "FAME_WELCOME_PORT", DEFAULT_WELCOME_PORT),
     tls: serverTlsFromEnv(env),
+    admitting: {
+      maxActive: readInt(env["FAME_WELCOME_MAX_HELLOS"], "FAME_WELCOME_MAX_HELLOS", {
+        fallback: DEFAULT_WELCOME_ADMITTING.maxActive,
+        min: 1,
+        max: 1024,
+      }),
+      maxQueued: readInt(env["FAME_WELCOME_HELLO_QUEUE"], "FAME_WELCOME_HELLO_QUEUE", {
+        fallback: DEFAULT_WELCOME_ADMITTING.maxQueued,
+        min: 0,
+        max: 100_000,
+      }),
+    },
     issuer: withoutTrailingSlash(
       readUrl(env["FAME_WELCOME_ISSUER"], "FAME_WELCOME_ISSUER", { fallback: DEFAULT_WELCOME_ISSUER }).href,
     ),

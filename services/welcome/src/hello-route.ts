@@ -1,3 +1,4 @@
+import type { WorkGate } from "@fame/http-service/work-gate";
 import {
   HELLO_PATH,
   NODE_CONNECT_SCOPE,
@@ -31,6 +32,8 @@ export interface HelloDeps {
   allowClientSystemId: boolean;
   policy: LogicalPolicy;
   placement: PlacementStrategy;
+  /** bounds the admissions in progress and waiting (FAME_WELCOME_MAX_HELLOS, FAME_WELCOME_HELLO_QUEUE) */
+  gate: WorkGate;
 }
 
 /** What Welcome answers to an admitted node. */
@@ -54,106 +57,134 @@ export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
     const token = bearerToken(req);
     if (token === undefined)
       return sendWelcomeError(reply, 401, "invalid_token", "Bearer access token required");
-
-    let clientId: string;
-    try {
-      const claims = await verifyAccessToken(token, {
-        ...deps.accessToken,
-        requiredScopes: [NODE_CONNECT_SCOPE],
-      });
-      clientId = claims.client_id;
-    } catch (err) {
-      return refuseToken(req, reply, err);
-    }
-
-    let hello: ReturnType<typeof parseHelloRequest>;
-    try {
-      hello = parseHelloRequest(req.body);
-    } catch (err) {
-      if (!(err instanceof HelloShapeError)) throw err;
+    // Under a reconnect storm every node re-admits at once: past the gate's queue a node is told
+    // when to come back (its reattach loop waits at least that long) rather than timing out.
+    const turn = await deps.gate.enter();
+    if ("retryAfterSec" in turn) {
       req.log.warn(
-        { event: "hello_refused", client_id: clientId, error: "invalid_request", reason: err.message },
-        "bad hello",
+        { event: "hello_refused", error: "saturated", retry_after: turn.retryAfterSec },
+        "too many admissions waiting",
       );
-      return sendWelcomeError(reply, 400, "invalid_request", err.message);
-    }
-
-    const decision = deps.policy.decide(hello.requestedLogicals, clientId);
-    if (!decision.ok) {
-      req.log.warn(
-        {
-          event: "hello_refused",
-          client_id: clientId,
-          error: "logical_not_allowed",
-          logical: decision.refused,
-          reason: decision.reason,
-        },
-        "logical refused",
+      return sendWelcomeError(
+        reply,
+        503,
+        "temporarily_unavailable",
+        "too many admissions waiting",
+        turn.retryAfterSec,
       );
-      return sendWelcomeError(reply, 403, "logical_not_allowed", `${decision.refused}: ${decision.reason}`);
     }
-
-    let placement: ReturnType<PlacementStrategy["place"]>;
     try {
-      placement = deps.placement.place({
-        clientId,
-        instanceId: hello.instanceId,
-        ...(deps.allowClientSystemId && hello.systemId !== undefined ? { systemId: hello.systemId } : {}),
-      });
-    } catch (err) {
-      if (!(err instanceof NoLiveSentinelError)) throw err;
-      req.log.warn({ event: "hello_refused", client_id: clientId, error: "no_live_sentinel" }, err.message);
-      return sendWelcomeError(reply, 503, "temporarily_unavailable", err.message, err.retryAfterSec);
+      return await admit(req, reply, token, deps);
+    } finally {
+      turn.release();
     }
-    const { systemId, assignedPath } = placement;
-    const transport = placement.transport ?? { url: deps.transportUrl };
-    const identity = {
-      systemId,
-      assignedPath,
-      acceptedLogicals: decision.accepted,
-      instanceId: hello.instanceId,
-      // the sentinel's access policy names nodes by the credential they were admitted with
-      clientId,
-    };
-    const ticket = await signAttachTicket(deps.signingKey, {
-      ...identity,
-      issuer: deps.issuer,
-      audience: deps.sentinelAudience,
-      ttlSec: deps.ticketTtlSec,
-    });
-    const grant = await signCaGrant(deps.signingKey, {
-      ...identity,
-      issuer: deps.issuer,
-      ttlSec: deps.caGrantTtlSec,
-    });
-    req.log.info(
-      {
-        event: "node_admitted",
-        client_id: clientId,
-        system_id: systemId,
-        assigned_path: assignedPath,
-        instance_id: hello.instanceId,
-        logicals: decision.accepted,
-        capabilities: hello.capabilities,
-        ...(placement.transport ? { sentinel_url: transport.url } : {}),
-        ticket_jti: ticket.claims.jti,
-        grant_jti: grant.claims.jti,
-        proposed_system_id_ignored: hello.systemId !== undefined && !deps.allowClientSystemId,
-      },
-      "node admitted",
-    );
-    const body: HelloResponse = {
-      systemId,
-      assignedPath,
-      sid: sidFromPath(assignedPath),
-      acceptedLogicals: decision.accepted,
-      attachTicket: ticket.token,
-      transport,
-      caGrant: { url: deps.caSignUrl, token: grant.token, expiresAt: iso(grant.claims.exp) },
-      expiresAt: iso(ticket.claims.exp),
-    };
-    return reply.header("cache-control", "no-store").send(body);
   });
+}
+
+async function admit(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  token: string,
+  deps: HelloDeps,
+): Promise<FastifyReply> {
+  let clientId: string;
+  try {
+    const claims = await verifyAccessToken(token, {
+      ...deps.accessToken,
+      requiredScopes: [NODE_CONNECT_SCOPE],
+    });
+    clientId = claims.client_id;
+  } catch (err) {
+    return refuseToken(req, reply, err);
+  }
+
+  let hello: ReturnType<typeof parseHelloRequest>;
+  try {
+    hello = parseHelloRequest(req.body);
+  } catch (err) {
+    if (!(err instanceof HelloShapeError)) throw err;
+    req.log.warn(
+      { event: "hello_refused", client_id: clientId, error: "invalid_request", reason: err.message },
+      "bad hello",
+    );
+    return sendWelcomeError(reply, 400, "invalid_request", err.message);
+  }
+
+  const decision = deps.policy.decide(hello.requestedLogicals, clientId);
+  if (!decision.ok) {
+    req.log.warn(
+      {
+        event: "hello_refused",
+        client_id: clientId,
+        error: "logical_not_allowed",
+        logical: decision.refused,
+        reason: decision.reason,
+      },
+      "logical refused",
+    );
+    return sendWelcomeError(reply, 403, "logical_not_allowed", `${decision.refused}: ${decision.reason}`);
+  }
+
+  let placement: ReturnType<PlacementStrategy["place"]>;
+  try {
+    placement = deps.placement.place({
+      clientId,
+      instanceId: hello.instanceId,
+      ...(deps.allowClientSystemId && hello.systemId !== undefined ? { systemId: hello.systemId } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof NoLiveSentinelError)) throw err;
+    req.log.warn({ event: "hello_refused", client_id: clientId, error: "no_live_sentinel" }, err.message);
+    return sendWelcomeError(reply, 503, "temporarily_unavailable", err.message, err.retryAfterSec);
+  }
+  const { systemId, assignedPath } = placement;
+  const transport = placement.transport ?? { url: deps.transportUrl };
+  const identity = {
+    systemId,
+    assignedPath,
+    acceptedLogicals: decision.accepted,
+    instanceId: hello.instanceId,
+    // the sentinel's access policy names nodes by the credential they were admitted with
+    clientId,
+  };
+  const ticket = await signAttachTicket(deps.signingKey, {
+    ...identity,
+    issuer: deps.issuer,
+    audience: deps.sentinelAudience,
+    ttlSec: deps.ticketTtlSec,
+  });
+  const grant = await signCaGrant(deps.signingKey, {
+    ...identity,
+    issuer: deps.issuer,
+    ttlSec: deps.caGrantTtlSec,
+  });
+  req.log.info(
+    {
+      event: "node_admitted",
+      client_id: clientId,
+      system_id: systemId,
+      assigned_path: assignedPath,
+      instance_id: hello.instanceId,
+      logicals: decision.accepted,
+      capabilities: hello.capabilities,
+      ...(placement.transport ? { sentinel_url: transport.url } : {}),
+      ticket_jti: ticket.claims.jti,
+      grant_jti: grant.claims.jti,
+      proposed_system_id_ignored: hello.systemId !== undefined && !deps.allowClientSystemId,
+    },
+    "node admitted",
+  );
+  const body: HelloResponse = {
+    systemId,
+    assignedPath,
+    sid: sidFromPath(assignedPath),
+    acceptedLogicals: decision.accepted,
+    attachTicket: ticket.token,
+    transport,
+    caGrant: { url: deps.caSignUrl, token: grant.token, expiresAt: iso(grant.claims.exp) },
+    expiresAt: iso(ticket.claims.exp),
+  };
+  return reply.header("cache-control", "no-store").send(body);
 }
 
 function bearerToken(req: FastifyRequest): string | undefined {

@@ -1,9 +1,10 @@
 import { type RunningService, startHttpService } from "@fame/http-service/server";
+import { WorkGate } from "@fame/http-service/work-gate";
 import { publicJwks } from "@fame/identity";
 import { createLogger } from "@fame/logger";
 import { type FabricState, openFabricState } from "@fame/state";
 import { ClusterPlacement } from "./cluster-placement.js";
-import type { WelcomeConfig } from "./config.js";
+import { DEFAULT_WELCOME_ADMITTING, type WelcomeConfig } from "./config.js";
 import { registerHello } from "./hello-route.js";
 import { LogicalPolicy } from "./logical-policy.js";
 import { type PlacementStrategy, StaticSentinelPlacement } from "./placement.js";
@@ -24,6 +25,7 @@ export async function startWelcomeService(config: WelcomeConfig): Promise<Runnin
     (cluster && state
       ? new ClusterPlacement(cluster.clusterId, cluster.nodeIdKey, state.registry)
       : new StaticSentinelPlacement(config.sentinelId));
+  const gate = new WorkGate(config.admitting ?? DEFAULT_WELCOME_ADMITTING);
   let running: RunningService;
   try {
     running = await startHttpService({
@@ -33,15 +35,18 @@ export async function startWelcomeService(config: WelcomeConfig): Promise<Runnin
       tls: config.tls,
       bodyLimit: BODY_LIMIT,
       logger,
-      health: () =>
-        cluster && state
+      health: () => {
+        const admitting = { admitting: gate.inProgress, admitQueued: gate.queued };
+        return cluster && state
           ? {
               issuer: config.issuer,
               cluster: cluster.clusterId,
               sentinels: state.registry.live().length,
               state: state.status.state,
+              ...admitting,
             }
-          : { issuer: config.issuer, sentinel: config.sentinelId },
+          : { issuer: config.issuer, sentinel: config.sentinelId, ...admitting };
+      },
       register(app) {
         app.get("/.well-known/jwks.json", async (_req, reply) =>
           reply.header("cache-control", "public, max-age=300").send(jwks),
@@ -62,6 +67,7 @@ export async function startWelcomeService(config: WelcomeConfig): Promise<Runnin
             access: config.accessPolicy,
           }),
           placement,
+          gate,
         });
       },
     });

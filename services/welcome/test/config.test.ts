@@ -49,6 +49,7 @@ describe("welcomeConfigFromEnv", () => {
       allowedDomains: ["fame.fabric"],
       wildcardPatterns: ["*.fame.fabric"],
       allowClientSystemId: false,
+      admitting: { maxActive: 16, maxQueued: 1024 },
     });
     expect(c.accessToken).toMatchObject({ issuer: "https://localhost:8443", audience: "fame.fabric" });
   });
@@ -73,6 +74,8 @@ describe("welcomeConfigFromEnv", () => {
       "FAME_WELCOME_CA_GRANT_TTL_SEC",
     );
     expect(await settingOf({ ...env(), FAME_SENTINEL_ID: "a/b" })).toBe("FAME_SENTINEL_ID");
+    expect(await settingOf({ ...env(), FAME_WELCOME_MAX_HELLOS: "0" })).toBe("FAME_WELCOME_MAX_HELLOS");
+    expect(await settingOf({ ...env(), FAME_WELCOME_HELLO_QUEUE: "-1" })).toBe("FAME_WELCOME_HELLO_QUEUE");
     expect(await settingOf({ ...env(), FAME_WELCOME_WILDCARD_LOGICALS: "*" })).toBe(
       "FAME_WELCOME_WILDCARD_LOGICALS",
     );

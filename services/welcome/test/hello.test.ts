@@ -240,4 +240,49 @@ describe("policy options", () => {
       await local.close();
     }
   });
+
+  it("answers 503 with Retry-After and retry_after once its admissions and queue are full", async () => {
+    const gated = await startWelcomeService({ ...config, admitting: { maxActive: 1, maxQueued: 1 } });
+    try {
+      const tokens = await Promise.all([accessToken(), accessToken(), accessToken(), accessToken()]);
+      const answers = await Promise.all(
+        tokens.map((t) =>
+          gated.app.inject({
+            method: "POST",
+            url: "/fame/v1/welcome/hello",
+            headers: { authorization: `Bearer ${t}` },
+            payload: goodBody,
+          }),
+        ),
+      );
+      // one in progress, one waiting its turn, the rest told when to come back
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 503, 503]);
+      for (const a of answers.slice(2)) {
+        const body = a.json() as { error: string; retry_after: number };
+        expect(body.error).toBe("temporarily_unavailable");
+        expect(body.retry_after).toBeGreaterThanOrEqual(1);
+        expect(a.headers["retry-after"]).toBe(String(body.retry_after));
+      }
+      const health = await gated.app.inject({ method: "GET", url: "/health" });
+      expect(health.json()).toMatchObject({ admitting: 0, admitQueued: 0 });
+      // a refused token gives its turn back too
+      expect((await hello(undefined, goodBody)).statusCode).toBe(401);
+      const bad = await gated.app.inject({
+        method: "POST",
+        url: "/fame/v1/welcome/hello",
+        headers: { authorization: "Bearer not.a.jwt" },
+        payload: goodBody,
+      });
+      expect(bad.statusCode).toBe(401);
+      const again = await gated.app.inject({
+        method: "POST",
+        url: "/fame/v1/welcome/hello",
+        headers: { authorization: `Bearer ${await accessToken()}` },
+        payload: goodBody,
+      });
+      expect(again.statusCode).toBe(200);
+    } finally {
+      await gated.close();
+    }
+  });
 });

@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { type GateEntry, SignGate } from "../src/sign-gate.js";
+import { type GateEntry, WorkGate } from "../src/work-gate.js";
 
 function released(e: GateEntry): () => void {
   if (!("release" in e)) throw new Error(`expected a turn, got retry after ${e.retryAfterSec} s`);
   return e.release;
 }
 
-describe("SignGate", () => {
+describe("WorkGate", () => {
   it("lets maxActive in at once, queues the next ones in order, refuses beyond the queue", async () => {
-    const gate = new SignGate({ maxActive: 2, maxQueued: 2 });
+    const gate = new WorkGate({ maxActive: 2, maxQueued: 2 });
     const a = released(await gate.enter());
     const b = released(await gate.enter());
     expect(gate.inProgress).toBe(2);
@@ -36,7 +36,7 @@ describe("SignGate", () => {
   });
 
   it("a release counts once, however often it is called", async () => {
-    const gate = new SignGate({ maxActive: 1, maxQueued: 0 });
+    const gate = new WorkGate({ maxActive: 1, maxQueued: 0 });
     const a = released(await gate.enter());
     a();
     a();
@@ -47,7 +47,7 @@ describe("SignGate", () => {
 
   it("hints a wait from the queue's drain rate, bounded to 1..60 s", async () => {
     let t = 0;
-    const gate = new SignGate({ maxActive: 1, maxQueued: 4, now: () => t });
+    const gate = new WorkGate({ maxActive: 1, maxQueued: 4, now: () => t });
     // completions every 500 ms: 2 per second
     for (let i = 0; i < 4; i++) {
       const r = released(await gate.enter());
@@ -61,7 +61,7 @@ describe("SignGate", () => {
     expect(hint).toEqual({ retryAfterSec: 3 });
     expect(queued).toHaveLength(4);
 
-    const slow = new SignGate({ maxActive: 1, maxQueued: 0, now: () => t });
+    const slow = new WorkGate({ maxActive: 1, maxQueued: 0, now: () => t });
     const r1 = released(await slow.enter());
     t += 600_000;
     r1();

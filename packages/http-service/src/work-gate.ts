@@ -1,10 +1,11 @@
 /**
- * Bounds the CA's signings under a storm: at most `maxActive` in progress, up to `maxQueued`
- * waiting their turn, and beyond that an answer at once telling the caller when to come back
- * (its wait estimated from how fast the queue has been draining), instead of piling work up
- * until callers time out.
+ * Bounds a service's expensive requests under a storm (the CA's signings, Welcome's
+ * admissions): at most `maxActive` in progress, up to `maxQueued` waiting their turn, and
+ * beyond that an answer at once telling the caller when to come back (its wait estimated from
+ * how fast the queue has been draining), instead of piling work up until callers time out.
+ * No fastify here: a plain module any service can use.
  */
-export interface SignGateOptions {
+export interface WorkGateOptions {
   maxActive: number;
   maxQueued: number;
   now?: () => number;
@@ -15,7 +16,7 @@ export type GateEntry = { release: () => void } | { retryAfterSec: number };
 /** longest hint given: a caller should come back within a few minutes at worst */
 const MAX_RETRY_AFTER_SEC = 60;
 
-export class SignGate {
+export class WorkGate {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly now: () => number;
@@ -23,7 +24,7 @@ export class SignGate {
   private rate: number | undefined;
   private lastDoneAt: number | undefined;
 
-  constructor(private readonly opts: SignGateOptions) {
+  constructor(private readonly opts: WorkGateOptions) {
     this.now = opts.now ?? Date.now;
   }
 
