@@ -1,13 +1,15 @@
 import { Agent, connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
 import { type ClusterStack, pidAlive, type RunningProcess, startClusterStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { quietLogger } from "../support/fabric-clients.js";
 
 /**
  * Routing between sentinels with real processes: nats-server (JetStream), the identity
  * services in cluster mode, sentinels A and B sharing the state. The replica attaches while
  * only B is up (Welcome places it there), the client while A is the least loaded: its
- * encrypted channel to the replica crosses sentinels over NATS both ways.
+ * encrypted channel to the replica crosses sentinels both ways: on direct TLS links between
+ * the sentinels (token offered over NATS), over NATS subjects while a link is not open.
  */
 
 interface MathApi {
@@ -18,7 +20,13 @@ interface MathApi {
 interface Status {
   nodes?: { systemId: string; name?: string }[];
   stickiness?: { pinsCreated: number; hits: number };
-  cluster?: { remoteNodes: number; forwardedOut: number; forwardedIn: number; badIn: number };
+  cluster?: {
+    remoteNodes: number;
+    forwardedOut: number;
+    forwardedIn: number;
+    badIn: number;
+    links?: { linked: string[]; directOut: number; busOut: number; refused: number };
+  };
 }
 
 let stack: ClusterStack;
@@ -75,7 +83,39 @@ describe("routing between sentinels (real processes, NATS)", () => {
     expect(b.cluster?.forwardedOut).toBeGreaterThanOrEqual(52);
     expect(a.cluster?.badIn).toBe(0);
     expect(b.cluster?.badIn).toBe(0);
+    // both sentinels dialled each other when they saw each other in the registry: the calls
+    // crossed on the direct links (the first messages may have gone over NATS)
+    expect(a.cluster?.links?.linked).toEqual(["B"]);
+    expect(b.cluster?.links?.linked).toEqual(["A"]);
+    expect(a.cluster?.links?.directOut).toBeGreaterThanOrEqual(50);
+    expect(b.cluster?.links?.directOut).toBeGreaterThanOrEqual(50);
+    expect(a.cluster?.links?.refused).toBe(0);
     client = { f, math };
+  });
+
+  it("refuses a sentinel link to anyone without a token offered over NATS; the client is served throughout", async () => {
+    const { math } = client!;
+    const b = stack.sentinels.get("B")!;
+    const linkUrl = b.attach.replace(/\/fame\/v1\/attach\/ws\/downstream$/, "/fame/v1/cluster/link");
+    // an insider (an admitted node knows the attach URL) poses as sentinel A with a guessed token
+    const attempt = (headers: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(linkUrl, { ca: stack.pki.trustBundle, headers });
+        ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on("open", () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on("error", () => resolve(-1));
+      });
+    const calls = Promise.all(Array.from({ length: 20 }, (_, i) => math.add({ x: i, y: 1 })));
+    expect(await attempt({ "x-fame-sentinel": "A", authorization: `Bearer ${"A".repeat(43)}` })).toBe(401);
+    expect(await attempt({ "x-fame-sentinel": "A" })).toBe(401);
+    expect(await calls).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const after = await status("B");
+    expect(after.cluster?.links?.refused).toBe(2);
+    expect(after.cluster?.links?.linked).toEqual(["A"]);
+    expect(after.cluster?.badIn).toBe(0);
   });
 
   it("continues the channel on the same replica when the client's sentinel dies, with no new handshake", async () => {

@@ -9,12 +9,14 @@ import {
   verifyAttachTicket,
   verifyNodeCertificate,
 } from "@fame/identity";
-import { createLogger } from "@fame/logger";
-import { type FabricState, openFabricState } from "@fame/state";
+import { createLogger, type Logger } from "@fame/logger";
+import { type FabricState, openFabricState, type StateBus } from "@fame/state";
 import { type FameTracing, startTracing, TelemetrySettingError } from "@fame/telemetry";
 import { createRemoteJWKSet, customFetch } from "jose";
 import { AttachAuthority, type AttachVerifiers } from "./attach-authority.js";
-import { BusSentinelLinks } from "./cluster/sentinel-links.js";
+import { DirectSentinelLinks } from "./cluster/direct-links.js";
+import { MAX_HEADER_BYTES } from "./cluster/forward-frame.js";
+import { BusSentinelLinks, type SentinelLinks } from "./cluster/sentinel-links.js";
 import { OPEN_ACCESS } from "./policy/access-policy.js";
 import { YamlAccessPolicy } from "./policy/yaml-access-policy.js";
 import { type SentinelConfig, sentinelConfigFromEnv } from "./sentinel-config.js";
@@ -107,7 +109,7 @@ runMain(async () => {
     cluster:
       fabric?.bus === undefined
         ? undefined
-        : { state: fabric, links: new BusSentinelLinks(fabric.bus, config.sentinelId) },
+        : { state: fabric, links: sentinelLinks(config, fabric, fabric.bus, log) },
   }).catch(async (err: unknown) => {
     await fabric?.close();
     throw err;
@@ -123,6 +125,25 @@ runMain(async () => {
     },
   };
 }, "sentinel");
+
+/** direct links between sentinels (the default), or NATS subjects only */
+function sentinelLinks(
+  config: SentinelConfig,
+  fabric: FabricState,
+  bus: StateBus,
+  log: Logger,
+): SentinelLinks {
+  if (!config.clusterDirectLinks) return new BusSentinelLinks(bus, config.sentinelId);
+  return new DirectSentinelLinks({
+    sentinelId: config.sentinelId,
+    bus,
+    registry: fabric.registry,
+    trustBundlePem: config.trustBundlePem,
+    // a forward header and one frame, which may be twice the frame limit on the wire (as for nodes)
+    maxMessageBytes: config.maxFrameBytes * 2 + MAX_HEADER_BYTES + 1,
+    log,
+  });
+}
 
 /** closes the shared state once the sentinel has stopped (its last writes withdraw its records) */
 function withStateClosed<S extends { close(): Promise<void> }>(running: S, fabric: FabricState): S {

@@ -9,6 +9,15 @@ export {
 } from "./attach-authority.js";
 export { type ClusterRouteCounters, MAX_KEY_WAITERS, MOVE_REBIND_GRACE_MS } from "./cluster/cluster-route.js";
 export {
+  CLUSTER_LINK_PATH,
+  type DirectLinkCounters,
+  type DirectLinksOptions,
+  DirectSentinelLinks,
+  LINK_TOKEN_SUBJECT_PREFIX,
+  linkUrlOf,
+  MAX_LINK_BUFFERED_BYTES,
+} from "./cluster/direct-links.js";
+export {
   type Attested,
   decodeForward,
   encodeForward,

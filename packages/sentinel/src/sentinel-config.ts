@@ -67,6 +67,11 @@ export interface SentinelConfig {
   maxInflightPerConnection: number;
   /** link batches taken from and sent to nodes that offer them (FAME_LINK_BATCH, default on) */
   linkBatch: boolean;
+  /**
+   * In a cluster: frames to other sentinels on direct TLS links (NATS while a link is down);
+   * false: over NATS subjects only (FAME_CLUSTER_DIRECT_LINKS, default on)
+   */
+  clusterDirectLinks: boolean;
   /** channel pins plus pending channel opens per client sid (FAME_MAX_CHANNELS_PER_CLIENT) */
   maxChannelsPerClient: number;
   /** sessions one client may hold in one exclusive pool (FAME_MAX_EXCLUSIVE_SESSIONS_PER_CLIENT) */
@@ -212,6 +217,7 @@ export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.en
       max: 1_000_000,
     }),
     linkBatch: readBool(env["FAME_LINK_BATCH"], "FAME_LINK_BATCH", true),
+    clusterDirectLinks: readBool(env["FAME_CLUSTER_DIRECT_LINKS"], "FAME_CLUSTER_DIRECT_LINKS", true),
     adminToken: adminTokenFrom(env),
     storage,
     publicUrl,

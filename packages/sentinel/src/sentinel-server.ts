@@ -4,6 +4,7 @@ import { type RunningService, startHttpService } from "@fame/http-service/server
 import type { Logger } from "@fame/logger";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { type WebSocket, WebSocketServer } from "ws";
+import { CLUSTER_LINK_PATH } from "./cluster/direct-links.js";
 import { ClusterDrain } from "./cluster-drain.js";
 import { DashboardAssets } from "./dashboard/dashboard-assets.js";
 import { DashboardFeed } from "./dashboard/dashboard-feed.js";
@@ -163,6 +164,12 @@ export async function startSentinelServer(
         // After an upgrade event the socket's errors are ours to handle; unhandled, one reset would crash us.
         socket.on("error", upgradeSocketError);
         const path = (req.url ?? "").split("?")[0];
+        const links = deps.cluster?.links;
+        if (path === CLUSTER_LINK_PATH && links?.acceptUpgrade !== undefined) {
+          // a peer sentinel's direct link: authenticated by a token heard on NATS, not by the attach gate
+          links.acceptUpgrade(req, socket, head);
+          return;
+        }
         if (path !== ATTACH_PATH) {
           socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
           return;

@@ -109,7 +109,7 @@ export class ClusterRoute implements ClusterOutbox {
   /** start hearing peers; frames are handed to `inbox` */
   start(inbox: ClusterInbox): void {
     this.inbox = inbox;
-    this.deps.links.listen((data) => this.onMessage(data));
+    this.deps.links.listen((data, from) => this.onMessage(data, from));
   }
 
   close(): void {
@@ -338,7 +338,7 @@ export class ClusterRoute implements ClusterOutbox {
 
   // ───────────── in ─────────────
 
-  private onMessage(data: Uint8Array): void {
+  private onMessage(data: Uint8Array, linkPeer?: string): void {
     const d = this.deps;
     const decoded = decodeForward(data, d.limits.maxFrameBytes);
     if (typeof decoded === "string") {
@@ -346,6 +346,11 @@ export class ClusterRoute implements ClusterOutbox {
       return;
     }
     const { header, envelope } = decoded;
+    // a direct link is authenticated as one peer: it speaks for that sentinel only
+    if (linkPeer !== undefined && header.src !== linkPeer) {
+      this.bad(`a link from ${linkPeer} named ${header.src} as its source`);
+      return;
+    }
     let env: Envelope;
     try {
       env = decodeEnvelope(envelope, d.limits);

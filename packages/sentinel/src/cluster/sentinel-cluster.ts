@@ -14,7 +14,10 @@ import type { SentinelLinks } from "./sentinel-links.js";
 export interface ClusterWiring {
   /** the cluster's node directory and channel pins (`FabricState.directory`, `.pins`) */
   state: { readonly directory: NodeDirectory; readonly pins: PinStore };
-  /** to the other sentinels (`BusSentinelLinks` over `FabricState.bus` in a NATS cluster) */
+  /**
+   * to the other sentinels: `DirectSentinelLinks` (TLS WebSockets, NATS while a link is down)
+   * or `BusSentinelLinks` (NATS subjects only, FAME_CLUSTER_DIRECT_LINKS=false)
+   */
   links: SentinelLinks;
 }
 
@@ -38,9 +41,11 @@ export class SentinelCluster implements ClusterNodes {
   readonly route: ClusterRoute;
   readonly sync: NodeDirectorySync;
   readonly pins: PinStore;
+  private readonly links: SentinelLinks;
 
   constructor(wiring: ClusterWiring, deps: SentinelClusterDeps) {
     this.pins = wiring.state.pins;
+    this.links = wiring.links;
     this.route = new ClusterRoute({
       sentinelId: deps.sentinelId,
       links: wiring.links,
@@ -94,8 +99,9 @@ export class SentinelCluster implements ClusterNodes {
   }
 
   /** the status page's `cluster` section */
-  describe(): Record<string, number> {
-    return { remoteNodes: this.route.remoteCount, ...this.route.counters };
+  describe(): Record<string, unknown> {
+    const links = this.links.describe?.();
+    return { remoteNodes: this.route.remoteCount, ...this.route.counters, ...(links ? { links } : {}) };
   }
 
   stop(): void {

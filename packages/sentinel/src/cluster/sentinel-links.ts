@@ -1,3 +1,5 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
 import type { StateBus } from "@fame/state";
 
 /**
@@ -7,12 +9,20 @@ import type { StateBus } from "@fame/state";
  * by a peer sentinel.
  */
 export interface SentinelLinks {
-  /** start hearing messages for this sentinel; `onMessage` must not throw */
-  listen(onMessage: (data: Uint8Array) => void): void;
+  /**
+   * Start hearing messages for this sentinel; `onMessage` must not throw. `from` is the peer
+   * when the transport itself authenticated it (a direct link): the message must name it as
+   * its source.
+   */
+  listen(onMessage: (data: Uint8Array, from?: string) => void): void;
   /** fire and forget: a sentinel that is gone loses the message, as a closed socket would */
   publish(sentinelId: string, data: Uint8Array): void;
   /** stop listening (messages already queued may still arrive) */
   close(): void;
+  /** a peer's link upgrade at CLUSTER_LINK_PATH (transports with direct links only) */
+  acceptUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** the status page's `cluster.links` (transports with direct links only) */
+  describe?(): Record<string, unknown>;
 }
 
 export const SENTINEL_SUBJECT_PREFIX = "fame.sentinel.";
