@@ -17,6 +17,9 @@ const TASKS = [
   { name: "add_inflight64", kind: "add", concurrency: 64 },
   { name: "handshake_seq", kind: "handshake", concurrency: 1 },
 ];
+const SEQ_TASK = [{ name: "add_seq", kind: "add", concurrency: 1 }];
+/** sequential cross-sentinel runs, each paired with a one-sentinel run just before it */
+const PAIRED_ROUNDS = 5;
 const FAILOVER_ROUNDS = 3;
 const ATTACH_NODES = 1000;
 const ATTACH_CONCURRENCY = 16;
@@ -31,14 +34,22 @@ export async function runCluster(ctx) {
   }
   const out = {};
   progress.step("cluster: one sentinel, memory backend (the baseline)");
-  await withStack(ctx, { securityProfile: "strict-overlay", logLevel: "warn" }, async (stack) => {
-    const r1 = await startBenchReplica(stack, "replica1");
+  // The baseline stays up through the section: each cross-sentinel sequential row is measured
+  // in pairs with it, back to back, so a slower minute of this shared box moves both.
+  await withStack(ctx, { securityProfile: "strict-overlay", logLevel: "warn" }, async (memStack) => {
+    const r1 = await startBenchReplica(memStack, "replica1");
     try {
-      out.memory = (await runClient(ctx, stack, r1, "channel", TASKS)).results;
+      out.memory = (await runClient(ctx, memStack, r1, "channel", TASKS)).results;
+      await runClusterRows(ctx, out, { stack: memStack, replica: r1 });
     } finally {
       await r1.stop("SIGTERM", 5000);
     }
   });
+  return out;
+}
+
+async function runClusterRows(ctx, out, baseline) {
+  const { progress } = ctx;
 
   progress.step("cluster: 3 NATS servers (JetStream, 3 copies), identity services in cluster mode");
   const stack = await startClusterStack();
@@ -60,8 +71,10 @@ export async function runCluster(ctx) {
 
     await stack.startSentinel("B");
     await stack.welcomeSees(2);
-    progress.step("cluster 2 sentinels: client on B, replica on A (every frame crosses over NATS)");
+    progress.step("cluster 2 sentinels: client on B, replica on A (every frame crosses between sentinels)");
     out.twoSentinels = await crossRun(ctx, stack, replica, "B");
+    progress.step(`cluster 2 sentinels: sequential, ${PAIRED_ROUNDS} rounds paired with one sentinel`);
+    out.twoSentinels.pairs = await pairedSequential(ctx, stack, replica, "B", baseline);
 
     // an idle node on B first, so the least loaded sentinel for the next client is C alone
     // (Welcome counts nodes from the sentinels' heartbeats, every 2 s: the bench client that
@@ -71,6 +84,8 @@ export async function runCluster(ctx) {
     await stack.welcomeSees(3);
     progress.step("cluster 3 sentinels: client on C, replica on A");
     out.threeSentinels = await crossRun(ctx, stack, replica, "C");
+    progress.step(`cluster 3 sentinels: sequential, ${PAIRED_ROUNDS} rounds paired with one sentinel`);
+    out.threeSentinels.pairs = await pairedSequential(ctx, stack, replica, "C", baseline);
 
     progress.step(`cluster failover: SIGKILL the client's sentinel, ${FAILOVER_ROUNDS} rounds`);
     out.failover = await measureSentinelFailover(stack);
@@ -87,12 +102,53 @@ export async function runCluster(ctx) {
     await stack.stop();
     ctx.cleanups.delete(stop);
   }
-  return out;
+}
+
+/**
+ * Sequential calls, one sentinel (the memory stack) then across sentinels, back to back,
+ * PAIRED_ROUNDS times: the row's ratio is the median of the pairs' ratios. Each cross client
+ * is checked to have landed on `id` (its frames forwarded); Welcome counts a sentinel's nodes
+ * from its adverts (every 2 s), so a client that just left still counts for a moment.
+ */
+async function pairedSequential(ctx, stack, replica, id, baseline) {
+  const short = { ...ctx, warmupMs: Math.min(ctx.warmupMs, 1000), measureMs: Math.min(ctx.measureMs, 2000) };
+  const pairs = [];
+  for (let round = 0; round < PAIRED_ROUNDS; round++) {
+    const base = (await runClient(short, baseline.stack, baseline.replica, "channel", SEQ_TASK)).results
+      .add_seq;
+    let cross;
+    for (let attempt = 0; attempt < 5 && cross === undefined; attempt++) {
+      await new Promise((r) => setTimeout(r, 2500));
+      cross = await crossSeq(short, stack, replica, id);
+    }
+    if (cross === undefined) throw new Error(`Welcome placed no bench client on ${id} in 5 tries`);
+    pairs.push({
+      baseP50Ms: base.latencyMs.p50,
+      crossP50Ms: cross.latencyMs.p50,
+      ratio: cross.latencyMs.p50 / base.latencyMs.p50,
+    });
+  }
+  return pairs;
+}
+
+/** one sequential run from a client on `id`; undefined when Welcome placed it elsewhere */
+async function crossSeq(ctx, stack, replica, id) {
+  const before = (await stack.status(id)).cluster?.forwardedOut ?? 0;
+  const r = await runClient(
+    ctx,
+    { nodeEnv: stack.nodeEnv, sentinel: stack.sentinels.get(id).proc },
+    replica,
+    "channel",
+    SEQ_TASK,
+  );
+  const forwarded = ((await stack.status(id)).cluster?.forwardedOut ?? 0) - before;
+  return forwarded >= 100 ? r.results.add_seq : undefined;
 }
 
 /**
  * The bench client attaches to the least loaded sentinel, `id`; its frames to the replica on A
- * cross over NATS, which `id`'s forwarding counters prove (no other node sends from there).
+ * cross between sentinels (direct links, NATS while one is down), which `id`'s forwarding
+ * counters prove (no other node sends from there).
  */
 async function crossRun(ctx, stack, replica, id) {
   const before = (await stack.status(id)).cluster?.forwardedOut ?? 0;
