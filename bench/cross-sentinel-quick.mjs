@@ -6,7 +6,7 @@
  * processes on loopback (testkit's startClusterStack): nats-server
  * (JetStream), OAuth2, Welcome and CA in cluster mode, two sentinels. Built code only.
  *
- *   node bench/cross-sentinel-quick.mjs [--measure-ms N] [--warmup-ms N]
+ *   node bench/cross-sentinel-quick.mjs [--measure-ms N] [--warmup-ms N] [--nats-servers N]
  */
 import { Writable } from "node:stream";
 import { createLogger } from "../packages/logger/dist/index.js";
@@ -21,6 +21,7 @@ const arg = (name, fallback) => {
 };
 const measureMs = arg("--measure-ms", 4000);
 const warmupMs = arg("--warmup-ms", 1500);
+const natsServers = arg("--nats-servers", 1);
 
 const quiet = createLogger({
   name: "bench",
@@ -33,6 +34,7 @@ async function main() {
   stack = await startClusterStack({
     clusterId: "bench",
     name: "fame-cross-sentinel",
+    natsServers,
     sentinelEnv: { FAME_MAX_INFLIGHT: "1024" },
   });
   const connect = () =>

@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ReconnectBackoff } from "../src/connection/reconnect-backoff.js";
+import { ConnectionError } from "../src/connection/connection-error.js";
+import {
+  nothingListening,
+  QUICK_RETRY_MAX_MS,
+  ReconnectBackoff,
+} from "../src/connection/reconnect-backoff.js";
 
 /** the delay the next wait() asks setTimeout for */
 function nextDelay(b: ReconnectBackoff): number {
@@ -34,5 +39,30 @@ describe("ReconnectBackoff", () => {
     expect(held).toBeGreaterThanOrEqual(3000);
     expect(held).toBeLessThanOrEqual(4500);
     expect(nextDelay(b)).toBeLessThanOrEqual(200);
+  });
+
+  it("after a refused connection (nothing listening) the next wait stays under QUICK_RETRY_MAX_MS, once", () => {
+    const b = new ReconnectBackoff({ initialDelayMs: 200, maxDelayMs: 5000 });
+    for (let i = 0; i < 6; i++) nextDelay(b);
+    // deep into the doubling: 5 s × 0.5-1
+    expect(nextDelay(b)).toBeGreaterThanOrEqual(2500);
+    b.quickRetry();
+    const quick = nextDelay(b);
+    expect(quick).toBeGreaterThanOrEqual(QUICK_RETRY_MAX_MS / 2);
+    expect(quick).toBeLessThanOrEqual(QUICK_RETRY_MAX_MS);
+    // a saturated service's hint still wins over it
+    b.quickRetry();
+    b.holdOff(3000);
+    expect(nextDelay(b)).toBeGreaterThanOrEqual(3000);
+    expect(nextDelay(b)).toBeGreaterThanOrEqual(2500);
+  });
+
+  it("nothingListening: a dial refused at TCP, and nothing else", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8000"), { code: "ECONNREFUSED" });
+    const busy = new Error("Unexpected server response: 503");
+    expect(nothingListening(new ConnectionError("connect_failed", "x", { cause: refused }))).toBe(true);
+    expect(nothingListening(new ConnectionError("connect_failed", "x", { cause: busy }))).toBe(false);
+    expect(nothingListening(new ConnectionError("attach_refused", "x", { cause: refused }))).toBe(false);
+    expect(nothingListening(refused)).toBe(false);
   });
 });

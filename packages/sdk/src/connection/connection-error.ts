@@ -3,8 +3,9 @@ export class ConnectionError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "ConnectionError";
   }
 }

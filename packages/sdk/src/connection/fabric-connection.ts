@@ -38,7 +38,7 @@ import { Heartbeat } from "./heartbeat.js";
 import type { LinkDialer, NodeLink } from "./node-link.js";
 import type { NodeSigner } from "./node-signer.js";
 import type { PeerKey, PeerKeyDirectory } from "./peer-keys.js";
-import { ReconnectBackoff, type ReconnectSettings } from "./reconnect-backoff.js";
+import { nothingListening, ReconnectBackoff, type ReconnectSettings } from "./reconnect-backoff.js";
 import { SentinelChoice } from "./sentinel-choice.js";
 import { VerifiedInbox } from "./verified-inbox.js";
 import { dialWebSocket } from "./ws-link.js";
@@ -417,6 +417,7 @@ export class FabricConnection {
         // Welcome or the CA saturated: their retry_after, not the shorter backoff, sets the wait
         const hint = (err as { retryAfterSec?: unknown }).retryAfterSec;
         if (typeof hint === "number") this.backoff.holdOff(hint * 1000);
+        else if (nothingListening(err)) this.backoff.quickRetry();
         // Failed after the attach itself (e.g. a refused bind): this loop retries, the
         // close handler must not start a second one.
         if ((this.state as ConnectionState) === "attached") this.state = "reconnecting";

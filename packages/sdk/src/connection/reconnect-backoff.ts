@@ -1,8 +1,12 @@
+import { ConnectionError } from "./connection-error.js";
 export interface ReconnectSettings {
   initialDelayMs?: number;
   maxDelayMs?: number;
   maxAttempts?: number;
 }
+
+/** longest wait after a dial that found nothing listening (see quickRetry) */
+export const QUICK_RETRY_MAX_MS = 1000;
 
 /** The waits between reattach attempts: exponential with jitter, bounded in count. */
 export class ReconnectBackoff {
@@ -10,6 +14,8 @@ export class ReconnectBackoff {
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private holdOffMs = 0;
+  /** the next wait is capped at QUICK_RETRY_MAX_MS (nothing was listening: see quickRetry) */
+  private quick = false;
   private readonly initial: number;
   private readonly max: number;
   private readonly maxAttempts: number;
@@ -41,13 +47,26 @@ export class ReconnectBackoff {
     this.holdOffMs = ms * (1 + Math.random() / 2);
   }
 
+  /**
+   * The last attempt found nothing listening (connection refused): it cost the sentinel nothing,
+   * and the sentinel is most likely restarting. The next wait stays short (≤ QUICK_RETRY_MAX_MS,
+   * spread as usual), so the node is back soon after the sentinel is, instead of sleeping up to
+   * the full maximum past its return. Refusals that cost the other side work (a 429/503, a
+   * timeout, a refused ticket) keep the doubling wait.
+   */
+  quickRetry(): void {
+    this.quick = true;
+  }
+
   /** waits before the next attempt; cancel() ends the wait early */
   wait(): Promise<void> {
+    const cap = this.quick ? Math.min(this.max, QUICK_RETRY_MAX_MS) : this.max;
     const delay = Math.max(
       this.holdOffMs,
-      Math.min(this.max, this.initial * 2 ** Math.min(this.attempts, 16)) * (0.5 + Math.random() / 2),
+      Math.min(cap, this.initial * 2 ** Math.min(this.attempts, 16)) * (0.5 + Math.random() / 2),
     );
     this.holdOffMs = 0;
+    this.quick = false;
     this.attempts++;
     // A referenced timer on purpose: a node waiting to reattach still has work to do, and
     // an unreferenced one would let a process whose only job is this link exit (code 0).
@@ -63,4 +82,11 @@ export class ReconnectBackoff {
     clearTimeout(this.timer);
     this.wake?.();
   }
+}
+
+/** the dial ended refused at TCP (no sentinel listening there yet, e.g. one restarting) */
+export function nothingListening(err: unknown): boolean {
+  if (!(err instanceof ConnectionError) || err.code !== "connect_failed") return false;
+  const cause = err.cause as { code?: unknown } | undefined;
+  return cause?.code === "ECONNREFUSED";
 }

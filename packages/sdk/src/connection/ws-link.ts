@@ -31,7 +31,7 @@ export const dialWebSocket: LinkDialer = (target: LinkTarget, handlers: LinkHand
   });
   return new Promise<NodeLink>((resolve, reject) => {
     const onDialError = (err: Error): void => {
-      reject(new ConnectionError("connect_failed", `${target.url}: ${err.message}`));
+      reject(new ConnectionError("connect_failed", `${target.url}: ${err.message}`, { cause: err }));
     };
     ws.once("error", onDialError);
     ws.once("open", () => {
