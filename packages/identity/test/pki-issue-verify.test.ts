@@ -326,6 +326,41 @@ describe("verifyNodeCertificate", () => {
     );
   });
 
+  it("keeps CA parses and CA signatures between leaves, never a forged intermediate's", async () => {
+    clearCertificateCache();
+    const a = await issue();
+    const b = await issue();
+    const good = (pem: string) =>
+      verifyNodeCertificate({ chain: [pem, pki.intermediatePem], trustBundlePem: pki.bundlePem });
+    expect((await good(a.issued.certificatePem)).systemId).toBe(ID.systemId);
+    // a second leaf under the same (now remembered) intermediate still has its own signature checked
+    expect((await good(b.issued.certificatePem)).fingerprint).not.toBe(
+      (await good(a.issued.certificatePem)).fingerprint,
+    );
+    const forgedLeaf = pemToDer(b.issued.certificatePem);
+    forgedLeaf[forgedLeaf.length - 3]! ^= 0x01;
+    await expectCertError(good(derToPem("CERTIFICATE", forgedLeaf)), "cert_signature_invalid");
+    // an intermediate with its signature flipped is another DER: nothing remembered applies, and
+    // its (unchanged) key still signs the leaf, but it no longer leads to the root
+    const forgedCa = pemToDer(pki.intermediatePem);
+    forgedCa[forgedCa.length - 3]! ^= 0x01;
+    await expectCertError(
+      verifyNodeCertificate({
+        chain: [a.issued.certificatePem, derToPem("CERTIFICATE", forgedCa)],
+        trustBundlePem: pki.bundlePem,
+      }),
+      "cert_untrusted",
+    );
+    // and the remembered link is per anchor: the same intermediate under another bundle fails
+    await expectCertError(
+      verifyNodeCertificate({
+        chain: [b.issued.certificatePem, pki.intermediatePem],
+        trustBundlePem: other.bundlePem,
+      }),
+      "cert_untrusted",
+    );
+  });
+
   it("applies the intermediate's URI name constraints to the leaf", async () => {
     const otherDomain = { ...ID, trustDomain: "other.domain" };
     const csr = await createNodeCsr(otherDomain);

@@ -100,6 +100,45 @@ function parseCert(der: Uint8Array, label: string): ParsedCert {
   }
 }
 
+/**
+ * CA certificates (intermediates, anchors) are the same in every chain a process checks, while
+ * each leaf is new (a node's certificate per admission). Parsing one with @peculiar/x509 and
+ * checking its signature cost milliseconds: they are kept, by the SHA-256 of their DER, and
+ * only the leaf is parsed and checked anew. What is kept is byte-identical input's parse and a
+ * signature that verified, never a verdict on time: validity is checked on every path.
+ */
+const caParses = new LruCache<string, Omit<ParsedCert, "label">>(64);
+/** "child (a CA certificate) is signed by parent", by the two DER digests; positive verdicts only */
+const caLinks = new LruCache<string, true>(256);
+
+function derDigest(der: Uint8Array): string {
+  return createHash("sha256").update(der).digest("hex");
+}
+
+function parseCaCert(der: Uint8Array, label: string): ParsedCert {
+  const key = derDigest(der);
+  const hit = caParses.get(key);
+  if (hit) return { ...hit, label };
+  const parsed = parseCert(der, label);
+  caParses.set(key, {
+    der: parsed.der,
+    cert: parsed.cert,
+    parts: parsed.parts,
+    extensions: parsed.extensions,
+  });
+  return parsed;
+}
+
+/** signedBy, remembered when the child is a CA certificate (never for a leaf: each is new) */
+async function caSignedBy(child: ParsedCert, parent: ParsedCert, childIsLeaf: boolean): Promise<boolean> {
+  if (childIsLeaf) return signedBy(child, parent);
+  const key = `${derDigest(child.der)}<${derDigest(parent.der)}`;
+  if (caLinks.get(key)) return true;
+  const ok = await signedBy(child, parent);
+  if (ok) caLinks.set(key, true);
+  return ok;
+}
+
 async function signedBy(child: ParsedCert, parent: ParsedCert): Promise<boolean> {
   const alg = (child.cert.signatureAlgorithm as { name?: string }).name;
   if (alg !== "Ed25519" && alg !== "ECDSA") return false;
@@ -168,20 +207,22 @@ async function buildPath(certs: ParsedCert[], bundle: TrustBundle): Promise<Pars
     if (!sameBytes(child.parts.issuerName, parent.parts.subjectName)) {
       fail("cert_untrusted", `${child.label} is not issued by ${parent.label}`);
     }
-    if (!(await signedBy(child, parent)))
+    if (!(await caSignedBy(child, parent, i === 0)))
       fail("cert_signature_invalid", `${child.label} signature does not verify`);
   }
   const last = path[path.length - 1]!;
+  const lastIsLeaf = path.length === 1;
   const candidates = anchor
-    ? [anchor]
+    ? [{ ...anchor, label: "trust anchor" }]
     : bundle.roots
         .filter((r) => sameBytes(r.parts.subjectName, last.parts.issuerName))
-        .map((r) => parseCert(r.der, "trust anchor"));
+        .map((r) => parseCaCert(r.der, "trust anchor"));
   for (const candidate of candidates) {
-    if (sameBytes(last.parts.issuerName, candidate.parts.subjectName) && (await signedBy(last, candidate))) {
-      candidate.label = "trust anchor";
+    if (
+      sameBytes(last.parts.issuerName, candidate.parts.subjectName) &&
+      (await caSignedBy(last, candidate, lastIsLeaf))
+    )
       return [...path, candidate];
-    }
   }
   return fail("cert_untrusted", "chain does not lead to a certificate of the trust bundle");
 }
@@ -262,6 +303,8 @@ const cache = new LruCache<string, CacheEntry>(CACHE_CAPACITY);
 /** Forget every cached verdict (tests; or after rotating a trust bundle in place). */
 export function clearCertificateCache(): void {
   cache.clear();
+  caParses.clear();
+  caLinks.clear();
 }
 
 function copyNode(node: VerifiedNode): VerifiedNode {
@@ -303,7 +346,7 @@ export async function verifyNodeCertificate(opts: VerifyNodeCertificateOptions):
   const hit = cache.get(key);
   if (hit) return finish(hit, now, opts.expectedSystemId);
 
-  const certs = ders.map((der, i) => parseCert(der, i === 0 ? "leaf" : `chain[${i}]`));
+  const certs = ders.map((der, i) => (i === 0 ? parseCert(der, "leaf") : parseCaCert(der, `chain[${i}]`)));
   const path = await buildPath(certs, bundle);
   checkValidity(path, now);
   checkExtensionsAndRoles(path);
