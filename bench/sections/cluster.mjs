@@ -133,16 +133,8 @@ async function pairedSequential(ctx, stack, replica, id, baseline) {
 
 /** one sequential run from a client on `id`; undefined when Welcome placed it elsewhere */
 async function crossSeq(ctx, stack, replica, id) {
-  const before = (await stack.status(id)).cluster?.forwardedOut ?? 0;
-  const r = await runClient(
-    ctx,
-    { nodeEnv: stack.nodeEnv, sentinel: stack.sentinels.get(id).proc },
-    replica,
-    "channel",
-    SEQ_TASK,
-  );
-  const forwarded = ((await stack.status(id)).cluster?.forwardedOut ?? 0) - before;
-  return forwarded >= 100 ? r.results.add_seq : undefined;
+  const { results, forwarded } = await clientOn(ctx, stack, replica, id, SEQ_TASK);
+  return forwarded >= 100 ? results.add_seq : undefined;
 }
 
 /**
@@ -151,19 +143,24 @@ async function crossSeq(ctx, stack, replica, id) {
  * counters prove (no other node sends from there).
  */
 async function crossRun(ctx, stack, replica, id) {
+  const { results, forwarded } = await clientOn(ctx, stack, replica, id, TASKS);
+  if (forwarded < 1000)
+    throw new Error(`the bench client was not on sentinel ${id}: it forwarded ${forwarded} frames`);
+  return { ...results, clientOn: id, replicaOn: "A", framesForwarded: forwarded };
+}
+
+/** a bench client's run, with the frames sentinel `id` forwarded meanwhile (its client's calls) */
+async function clientOn(ctx, stack, replica, id, tasks) {
   const before = (await stack.status(id)).cluster?.forwardedOut ?? 0;
-  const result = await runClient(
+  const r = await runClient(
     ctx,
     { nodeEnv: stack.nodeEnv, sentinel: stack.sentinels.get(id).proc },
     replica,
     "channel",
-    TASKS,
+    tasks,
   );
-  const cluster = (await stack.status(id)).cluster;
-  const forwarded = (cluster?.forwardedOut ?? 0) - before;
-  if (forwarded < 1000)
-    throw new Error(`the bench client was not on sentinel ${id}: it forwarded ${forwarded} frames`);
-  return { ...result.results, clientOn: id, replicaOn: "A", framesForwarded: forwarded };
+  const forwarded = ((await stack.status(id)).cluster?.forwardedOut ?? 0) - before;
+  return { results: r.results, forwarded };
 }
 
 /**

@@ -1,3 +1,5 @@
+import { readInt } from "@fame/config";
+
 /**
  * Bounds a service's expensive requests under a storm (the CA's signings, Welcome's
  * admissions): at most `maxActive` in progress, up to `maxQueued` waiting their turn, and
@@ -77,4 +79,23 @@ export class WorkGate {
     }
     this.lastDoneAt = t;
   }
+}
+
+/**
+ * A gate's two settings from the environment: `active` turns in progress (1 … 1024) and
+ * `queued` waiting (0 … 100 000), each named in the ConfigError of a bad value.
+ */
+export function workGateFromEnv(
+  env: NodeJS.ProcessEnv,
+  names: { active: string; queued: string },
+  defaults: WorkGateOptions,
+): { maxActive: number; maxQueued: number } {
+  return {
+    maxActive: readInt(env[names.active], names.active, { fallback: defaults.maxActive, min: 1, max: 1024 }),
+    maxQueued: readInt(env[names.queued], names.queued, {
+      fallback: defaults.maxQueued,
+      min: 0,
+      max: 100_000,
+    }),
+  };
 }

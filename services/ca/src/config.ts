@@ -12,6 +12,7 @@ import {
 } from "@fame/config";
 import { fetchWithTrust } from "@fame/http-service/client";
 import { type ServerTls, serverTlsFromEnv } from "@fame/http-service/tls";
+import { workGateFromEnv } from "@fame/http-service/work-gate";
 import {
   CertificateError,
   createNodeCsr,
@@ -189,17 +190,10 @@ export async function caConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Pro
     defaultTtlSec,
     maxTtlSec,
     welcome: { issuer: welcomeIssuer, keys },
-    signing: {
-      maxActive: readInt(env["FAME_CA_MAX_SIGNING"], "FAME_CA_MAX_SIGNING", {
-        fallback: DEFAULT_CA_SIGNING.maxActive,
-        min: 1,
-        max: 1024,
-      }),
-      maxQueued: readInt(env["FAME_CA_SIGN_QUEUE"], "FAME_CA_SIGN_QUEUE", {
-        fallback: DEFAULT_CA_SIGNING.maxQueued,
-        min: 0,
-        max: 100_000,
-      }),
-    },
+    signing: workGateFromEnv(
+      env,
+      { active: "FAME_CA_MAX_SIGNING", queued: "FAME_CA_SIGN_QUEUE" },
+      DEFAULT_CA_SIGNING,
+    ),
   };
 }

@@ -13,6 +13,7 @@ import {
   withoutTrailingSlash,
 } from "@fame/config";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service/tls";
+import { workGateFromEnv } from "@fame/http-service/work-gate";
 import {
   type AccessPolicyDocument,
   DEFAULT_JWT_AUDIENCE,
@@ -112,18 +113,11 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     host: readString(env["FAME_WELCOME_HOST"], "FAME_WELCOME_HOST", "127.0.0.1"),
     port: readPort(env["FAME_WELCOME_PORT"], "FAME_WELCOME_PORT", DEFAULT_WELCOME_PORT),
     tls: serverTlsFromEnv(env),
-    admitting: {
-      maxActive: readInt(env["FAME_WELCOME_MAX_HELLOS"], "FAME_WELCOME_MAX_HELLOS", {
-        fallback: DEFAULT_WELCOME_ADMITTING.maxActive,
-        min: 1,
-        max: 1024,
-      }),
-      maxQueued: readInt(env["FAME_WELCOME_HELLO_QUEUE"], "FAME_WELCOME_HELLO_QUEUE", {
-        fallback: DEFAULT_WELCOME_ADMITTING.maxQueued,
-        min: 0,
-        max: 100_000,
-      }),
-    },
+    admitting: workGateFromEnv(
+      env,
+      { active: "FAME_WELCOME_MAX_HELLOS", queued: "FAME_WELCOME_HELLO_QUEUE" },
+      DEFAULT_WELCOME_ADMITTING,
+    ),
     issuer: withoutTrailingSlash(
       readUrl(env["FAME_WELCOME_ISSUER"], "FAME_WELCOME_ISSUER", { fallback: DEFAULT_WELCOME_ISSUER }).href,
     ),

@@ -124,6 +124,23 @@ export class Attacker {
     );
   }
 
+  /**
+   * After a heartbeat round trip (every frame sent before it has been read by then), the
+   * sentinel's nacks to undecodable frames received since index `from`, counted by code.
+   */
+  async undecodableNacksSince(from: number): Promise<Record<string, number>> {
+    const probe = await this.send({ frame: { type: "Heartbeat" } });
+    await this.waitFor((e) => e.frame.type === "HeartbeatAck" && e.corrId === probe.id);
+    const got: Record<string, number> = {};
+    for (const e of this.received.slice(from)) {
+      if (e.frame.type === "DeliveryAck" && e.frame.refId === "unknown") {
+        const code = e.frame.code ?? "?";
+        got[code] = (got[code] ?? 0) + 1;
+      }
+    }
+    return got;
+  }
+
   /** sends NodeAttach and waits for the answer; on success adopts the assigned path and sid */
   async attach(frame: {
     systemId: string;
