@@ -6,7 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sidFromPath } from "@fame/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AdmissionError, type AdmitNodeOptions, admitNode } from "../src/admission/index.js";
+import {
+  AccessTokenCache,
+  AdmissionError,
+  type AdmitNodeOptions,
+  admitNode,
+} from "../src/admission/index.js";
 import { generateDevPki } from "../src/dev.js";
 import { createNodeCsr, issueNodeCertificate, verifyNodeCertificate } from "../src/pki/index.js";
 import {
@@ -30,6 +35,9 @@ let intermediatePem: string;
 let intermediateKey: string;
 /** how the fake CA misbehaves in a given test */
 let caMode: "honest" | "other-key" = "honest";
+/** tokens the fake OAuth2 handed out (tok-1, tok-2, …), and one the fake Welcome refuses */
+let tokensIssued = 0;
+let refusedToken: string | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "fame-admission-"));
@@ -63,8 +71,11 @@ afterAll(async () => {
 });
 
 async function route(url: string, auth: string, body: string): Promise<[number, unknown]> {
-  if (url === "/oauth/token") return [200, { access_token: "a.b.c", token_type: "Bearer", expires_in: 60 }];
+  if (url === "/oauth/token")
+    return [200, { access_token: `tok-${++tokensIssued}`, token_type: "Bearer", expires_in: 60 }];
   if (url === "/fame/v1/welcome/hello") {
+    if (auth === `Bearer ${refusedToken}`)
+      return [401, { error: "invalid_token", error_description: "token refused" }];
     const { instanceId, requestedLogicals } = JSON.parse(body) as {
       instanceId: string;
       requestedLogicals: string[];
@@ -187,5 +198,50 @@ describe("admitNode happy path", () => {
     } finally {
       rmSync(otherDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("admitNode with a kept access token", () => {
+  it("reuses the token for the next admission, and fetches a new one when Welcome refuses it", async () => {
+    caMode = "honest";
+    const tokenCache = new AccessTokenCache();
+    const before = tokensIssued;
+    await admitNode({ ...opts(), tokenCache });
+    await admitNode({ ...opts(), tokenCache });
+    // one token for both (60 s lifetime, 30 s margin)
+    expect(tokensIssued - before).toBe(1);
+    // Welcome no longer takes it (revoked, keys rotated): one more try with a fresh token
+    refusedToken = tokenCache.current();
+    try {
+      const a = await admitNode({ ...opts(), tokenCache });
+      expect(a.systemId).toBe("node42");
+      expect(tokensIssued - before).toBe(2);
+      expect(tokenCache.current()).not.toBe(refusedToken);
+      // a fresh token that is refused is not retried: the admission fails with Welcome's code
+      tokenCache.clear();
+      const fresh = tokensIssued + 1;
+      refusedToken = `tok-${fresh}`;
+      const err = await admitNode({ ...opts(), tokenCache }).catch((e: unknown) => e);
+      expect([(err as AdmissionError).step, (err as AdmissionError).code]).toEqual([
+        "hello",
+        "invalid_token",
+      ]);
+      expect(tokensIssued).toBe(fresh);
+    } finally {
+      refusedToken = undefined;
+    }
+  });
+
+  it("AccessTokenCache: kept until the margin, not kept without a lifetime", () => {
+    let now = 1_000_000;
+    const c = new AccessTokenCache(30_000, () => now);
+    c.store("t", 60);
+    expect(c.current()).toBe("t");
+    now += 29_000;
+    expect(c.current()).toBe("t");
+    now += 2_000;
+    expect(c.current()).toBeUndefined();
+    c.store("u", undefined);
+    expect(c.current()).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readBool, readInt } from "@fame/config";
-import { admissionOptionsFromEnv, admitNode, verifyNodeCertificate } from "@fame/identity";
+import { AccessTokenCache, admissionOptionsFromEnv, admitNode, verifyNodeCertificate } from "@fame/identity";
 import { createLogger, type Logger, logLevelFromEnv } from "@fame/logger";
 import { base64urlDecode, logicalMatches, NODE_NAME_PATTERN, tryParseAddress } from "@fame/protocol";
 import { ChannelManager, type ChannelSettings, DEFAULT_CHANNEL_SETTINGS } from "./channel/channel-manager.js";
@@ -130,6 +130,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
   // shown in the sentinel's status when it is a valid node name (a log name may be anything)
   const statusName = name !== undefined && NODE_NAME_PATTERN.test(name) ? name : undefined;
 
+  const tokenCache = new AccessTokenCache();
   const plan = async (): Promise<AttachPlan> => {
     if (config.admissionProfile !== "welcome") {
       return {
@@ -142,13 +143,14 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
         name: statusName,
       };
     }
-    // A ticket is single use: every (re)attach runs admission again.
+    // A ticket is single use: every (re)attach runs admission again (with the kept token).
     const admission = await admitNode({
       ...admissionOptionsFromEnv(config.env),
       instanceId,
       requestedLogicals: logicals,
       trustDomain: config.trustDomain,
       logger: log,
+      tokenCache,
     });
     return {
       url: admission.transportUrl,

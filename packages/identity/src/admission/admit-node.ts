@@ -28,40 +28,41 @@ export async function admitNode(opts: AdmitNodeOptions): Promise<Admission> {
   // Checked first so a missing bundle does not cost a token, a ticket and a signed certificate.
   if (!ca) throw noTrustBundle();
 
-  const tokenAnswer = readTokenAnswer(
-    await stepRequest("token", {
-      url: opts.tokenUrl,
-      method: "POST",
-      headers: {
-        authorization: basicAuth(opts.clientId, opts.clientSecret),
-        "content-type": "application/x-www-form-urlencoded",
-      },
-      body: new URLSearchParams({ grant_type: "client_credentials", scope: NODE_CONNECT_SCOPE }).toString(),
-      ca,
-      timeoutMs,
-    }),
-  );
-  log?.debug({ client_id: opts.clientId }, "access token obtained");
-
   const welcomeUrl = new URL(opts.welcomeUrl);
-  const hello = readHelloAnswer(
-    await stepRequest("hello", {
-      url: `${welcomeUrl.href.replace(/\/+$/, "")}${HELLO_PATH}`,
-      method: "POST",
-      headers: { authorization: `Bearer ${tokenAnswer.accessToken}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        instanceId: opts.instanceId,
-        requestedLogicals: opts.requestedLogicals,
-        ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
-        ...(opts.systemId ? { systemId: opts.systemId } : {}),
+  const sayHello = async (accessToken: string) =>
+    readHelloAnswer(
+      await stepRequest("hello", {
+        url: `${welcomeUrl.href.replace(/\/+$/, "")}${HELLO_PATH}`,
+        method: "POST",
+        headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          instanceId: opts.instanceId,
+          requestedLogicals: opts.requestedLogicals,
+          ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
+          ...(opts.systemId ? { systemId: opts.systemId } : {}),
+        }),
+        ca,
+        timeoutMs,
       }),
-      ca,
-      timeoutMs,
-    }),
-    opts.requestedLogicals,
-    // Plain ws/http in the answer only when we ourselves spoke plain HTTP (dev mode).
-    welcomeUrl.protocol === "http:",
-  );
+      opts.requestedLogicals,
+      // Plain ws/http in the answer only when we ourselves spoke plain HTTP (dev mode).
+      welcomeUrl.protocol === "http:",
+    );
+  const kept = opts.tokenCache?.current();
+  let hello: ReturnType<typeof readHelloAnswer>;
+  if (kept === undefined) {
+    hello = await sayHello(await fetchToken(opts, ca, timeoutMs, log));
+  } else {
+    try {
+      hello = await sayHello(kept);
+    } catch (err) {
+      // a kept token Welcome no longer takes (revoked, keys rotated): once more with a fresh one
+      if (!(err instanceof AdmissionError) || err.status !== 401) throw err;
+      opts.tokenCache?.clear();
+      log?.debug({ code: err.code }, "kept access token refused; fetching a new one");
+      hello = await sayHello(await fetchToken(opts, ca, timeoutMs, log));
+    }
+  }
   log?.debug({ system_id: hello.systemId, assigned_path: hello.assignedPath }, "welcome admitted the node");
 
   let csr: NodeCsr;
@@ -120,6 +121,31 @@ export async function admitNode(opts: AdmitNodeOptions): Promise<Admission> {
     notAfter: validity.notAfter,
     ticketExpiresAt: hello.ticketExpiresAt,
   };
+}
+
+/** OAuth2 client credentials → an access token, kept in the node's cache when it has one. */
+async function fetchToken(
+  opts: AdmitNodeOptions,
+  ca: string,
+  timeoutMs: number,
+  log: AdmitNodeOptions["logger"],
+): Promise<string> {
+  const answer = readTokenAnswer(
+    await stepRequest("token", {
+      url: opts.tokenUrl,
+      method: "POST",
+      headers: {
+        authorization: basicAuth(opts.clientId, opts.clientSecret),
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: new URLSearchParams({ grant_type: "client_credentials", scope: NODE_CONNECT_SCOPE }).toString(),
+      ca,
+      timeoutMs,
+    }),
+  );
+  opts.tokenCache?.store(answer.accessToken, answer.expiresInSec);
+  log?.debug({ client_id: opts.clientId }, "access token obtained");
+  return answer.accessToken;
 }
 
 /** Catches a CA that answered with someone else's certificate, key, identity or an untrusted chain. */

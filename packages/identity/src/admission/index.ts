@@ -1,3 +1,4 @@
+export { AccessTokenCache } from "./access-token-cache.js";
 export { admitNode, HELLO_PATH } from "./admit-node.js";
 export {
   CertificateRenewer,

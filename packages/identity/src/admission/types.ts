@@ -1,4 +1,5 @@
 import type { Logger } from "@fame/logger";
+import type { AccessTokenCache } from "./access-token-cache.js";
 
 export interface AdmitNodeOptions {
   /** OAuth2 token endpoint, e.g. https://localhost:8443/oauth/token */
@@ -19,6 +20,11 @@ export interface AdmitNodeOptions {
   /** SPIFFE trust domain of the certificate; default fame.fabric */
   trustDomain?: string;
   logger?: Logger;
+  /**
+   * Keeps the access token between admissions (one per node): a reattach then skips the
+   * OAuth2 step while the token has time left. Without it every admission fetches one.
+   */
+  tokenCache?: AccessTokenCache;
 }
 
 /** Everything a node needs to attach: identity, ticket, certificate and its private key. */

@@ -20,7 +20,11 @@ export const MAX_TRANSPORT_URLS = 64;
 
 export interface TokenAnswer {
   accessToken: string;
+  /** the token's lifetime as the server stated it (`expires_in`, 1 s … 1 day), if it did */
+  expiresInSec?: number;
 }
+
+const MAX_EXPIRES_IN_SEC = 86_400;
 
 export function readTokenAnswer(raw: unknown): TokenAnswer {
   const r = object(raw, "token");
@@ -34,6 +38,11 @@ export function readTokenAnswer(raw: unknown): TokenAnswer {
   }
   if (typeof r["token_type"] !== "string" || r["token_type"].toLowerCase() !== "bearer") {
     throw bad("token", "token_type is not Bearer");
+  }
+  const expiresIn = r["expires_in"];
+  // optional in RFC 6749; a value outside its sane range is ignored (the token is then not kept)
+  if (typeof expiresIn === "number" && Number.isInteger(expiresIn) && expiresIn > 0) {
+    return { accessToken, expiresInSec: Math.min(expiresIn, MAX_EXPIRES_IN_SEC) };
   }
   return { accessToken };
 }
