@@ -368,7 +368,8 @@ export class FabricConnection {
       } catch (err) {
         if (!(err instanceof ConnectionError) || err.code !== "connect_failed") throw err;
         this.choice.markFailed(url);
-        failure = err;
+        // the attempt counts as "nothing listening" (a short wait) only if every URL said so
+        if (failure === undefined || nothingListening(failure)) failure = err;
         if (urls.length > 1) this.opts.log.warn({ sentinel: url, err: err.message }, "sentinel unreachable");
         if (this.state === "closed") break;
       }

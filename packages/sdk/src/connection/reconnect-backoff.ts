@@ -84,7 +84,7 @@ export class ReconnectBackoff {
   }
 }
 
-/** the dial ended refused at TCP (no sentinel listening there yet, e.g. one restarting) */
+/** the dial was refused at TCP (no sentinel listening there yet, e.g. one restarting) */
 export function nothingListening(err: unknown): boolean {
   if (!(err instanceof ConnectionError) || err.code !== "connect_failed") return false;
   const cause = err.cause as { code?: unknown } | undefined;
