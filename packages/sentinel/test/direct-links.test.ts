@@ -195,6 +195,25 @@ describe("DirectSentinelLinks", () => {
     expect(b.received[1]).toEqual({ data: "linked again", from: "A" });
   });
 
+  it("closes an accepted link whose peer stops answering pings (gone without a FIN)", async () => {
+    const bus = new TestBus();
+    const registry = new TestRegistry();
+    const b = await peer("B", bus, registry);
+    const token = "s".repeat(43);
+    bus.bus().publish(`${LINK_TOKEN_SUBJECT_PREFIX}B`, Buffer.from(JSON.stringify({ src: "A", token })));
+    // a peer that takes the link and then goes silent: it never answers a ping
+    const ws = new WebSocket(linkUrlOf(b.url)!, {
+      headers: { "x-fame-sentinel": "A", authorization: `Bearer ${token}` },
+      autoPong: false,
+    });
+    await once(ws, "open");
+    cleanup.push(() => ws.terminate());
+    expect(b.links.describe()["inbound"]).toBe(1);
+    // one ping unanswered by the next (2 s apart): closed within about two ping periods
+    await once(ws, "close");
+    expect(b.links.describe()["inbound"]).toBe(0);
+  }, 20_000);
+
   it("linkUrlOf: same origin as the attach URL, ws(s) only", () => {
     expect(linkUrlOf("wss://10.0.0.5:8001/fame/v1/attach/ws/downstream")).toBe(
       `wss://10.0.0.5:8001${CLUSTER_LINK_PATH}`,

@@ -4,6 +4,7 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "@fame/logger";
 import type { SentinelRegistry, StateBus } from "@fame/state";
 import { WebSocket, WebSocketServer } from "ws";
+import { LogThrottle } from "../limits/log-throttle.js";
 import { sameSecret } from "../same-secret.js";
 import { BusSentinelLinks, type SentinelLinks } from "./sentinel-links.js";
 
@@ -100,7 +101,10 @@ export class DirectSentinelLinks implements SentinelLinks {
   private readonly offers = new Map<string, Offer[]>();
   private offerCount = 0;
   private readonly offerWaiters = new Map<string, Set<() => void>>();
-  private readonly inbound = new Set<WebSocket>();
+  /** accepted links, and whether a ping to the peer is out unanswered */
+  private readonly inbound = new Map<WebSocket, { peer: string; awaitingPong: boolean }>();
+  /** a flood of guessed upgrades must not become a flood of log lines */
+  private readonly refusalLog = new LogThrottle();
   private readonly wss: WebSocketServer;
   private pendingUpgrades = 0;
   private onMessage: ((data: Uint8Array, from?: string) => void) | undefined;
@@ -180,7 +184,7 @@ export class DirectSentinelLinks implements SentinelLinks {
     this.unwatchRegistry?.();
     if (this.pinger !== undefined) clearInterval(this.pinger);
     for (const peer of [...this.out.keys()]) this.drop(peer, "closing");
-    for (const ws of this.inbound) ws.terminate();
+    for (const ws of this.inbound.keys()) ws.terminate();
     this.inbound.clear();
     for (const waiters of this.offerWaiters.values()) for (const wake of waiters) wake();
     this.wss.close();
@@ -263,6 +267,7 @@ export class DirectSentinelLinks implements SentinelLinks {
     this.backOff(peer, false);
   }
 
+  /** both ends ping: a peer gone without a FIN (a partition, a frozen host) is noticed either way */
   private ping(): void {
     for (const [peer, link] of this.out) {
       if (!link.open) continue;
@@ -272,6 +277,16 @@ export class DirectSentinelLinks implements SentinelLinks {
       }
       link.awaitingPong = true;
       link.ws.ping();
+    }
+    for (const [ws, state] of this.inbound) {
+      if (state.awaitingPong) {
+        this.opts.log.debug({ peer: state.peer }, "direct link from sentinel silent; closed");
+        this.inbound.delete(ws);
+        ws.terminate();
+        continue;
+      }
+      state.awaitingPong = true;
+      ws.ping();
     }
   }
 
@@ -344,12 +359,20 @@ export class DirectSentinelLinks implements SentinelLinks {
 
   private refuse(socket: Duplex, req: IncomingMessage, reason: string, peer?: string): void {
     this.counters.refused++;
-    this.opts.log.warn({ remote: req.socket.remoteAddress, peer, reason }, "sentinel link refused");
+    if (this.refusalLog.hit())
+      this.opts.log.warn(
+        { remote: req.socket.remoteAddress, peer, reason, total: this.refusalLog.total },
+        "sentinel link refused",
+      );
     socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   }
 
   private onInbound(ws: WebSocket, peer: string): void {
-    this.inbound.add(ws);
+    const state = { peer, awaitingPong: false };
+    this.inbound.set(ws, state);
+    ws.on("pong", () => {
+      state.awaitingPong = false;
+    });
     this.opts.log.info({ peer }, "direct link from sentinel accepted");
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return;
