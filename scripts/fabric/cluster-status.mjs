@@ -94,7 +94,7 @@ export async function printClusterStatus({ specs, ca, json }) {
     const state = status.state ? `, state ${status.state.status ?? JSON.stringify(status.state)}` : "";
     out(
       `  ${s.name.padEnd(12)} ${s.url.padEnd(24)} ${local.length} nodes, ${status.sessions ?? 0} sessions, ` +
-        `${status.inflight ?? 0} in flight${state}`,
+        `${status.inflight ?? 0} in flight${state}${linksOf(status)}`,
     );
     for (const n of local) {
       out(
@@ -105,4 +105,12 @@ export async function printClusterStatus({ specs, ca, json }) {
   out();
   out("Raw JSON: make status JSON=1   Faults: make kill-sentinel N=1, make restart-sentinel N=1");
   if (reachable === 0) process.exitCode = 1;
+}
+
+/** ", links to a, b" (direct sentinel links open), or how it reaches the others otherwise */
+function linksOf(status) {
+  const links = status.cluster?.links;
+  if (!links) return status.cluster ? ", peers over NATS" : "";
+  const linked = Array.isArray(links.linked) ? [...links.linked].sort() : [];
+  return linked.length > 0 ? `, direct links to ${linked.join(", ")}` : ", no direct link open (NATS)";
 }
