@@ -33,6 +33,8 @@ export class NatsBucket<V> implements Bucket<V> {
   private watcher: QueuedIterator<KvWatchEntry> | undefined;
   /** counts watch() calls, so a slow start that was overtaken steps aside */
   private generation = 0;
+  /** watch() calls in flight: the running watch stays until one of them replaces it */
+  private starting = 0;
   /** entries the watch refused (bad key or value) */
   rejected = 0;
 
@@ -103,20 +105,24 @@ export class NatsBucket<V> implements Bucket<V> {
   async watch(): Promise<void> {
     if (!this.spec.cached) return;
     const generation = ++this.generation;
-    const old = this.watcher;
-    this.watcher = undefined;
-    old?.stop();
-    const slow = Math.max(this.timeoutMs, WATCH_TIMEOUT_MS);
-    const status = await this.op("watch", () => this.kv.status(), false, slow);
-    const state = status.streamInfo.state;
-    const lastSeq = state.messages === 0 ? 0 : state.last_seq;
-    const iter = await this.op("watch", () => this.kv.watch(), false, slow);
+    this.starting++;
+    let iter: QueuedIterator<KvWatchEntry>;
+    let lastSeq: number;
+    try {
+      ({ iter, lastSeq } = await this.startWatch());
+    } finally {
+      this.starting--;
+    }
     if (generation !== this.generation || this.link.closed) {
       // a later watch() (or close) took over while this one was starting
       iter.stop();
       return;
     }
+    // the old watch fed the cache until now (its consumer may well be alive): replace it only
+    // once the new one exists, so a failed restart leaves no gap
+    const old = this.watcher;
     this.watcher = iter;
+    old?.stop();
     this.cache.startSweeping();
     const seen = new Set<string>();
     let initial = true;
@@ -145,7 +151,7 @@ export class NatsBucket<V> implements Bucket<V> {
       }
       // a watch that ends without being replaced or closed (its consumer went with a NATS
       // node) leaves the cache stale: start another; the status flips only if that fails
-      if (!this.link.closed && this.watcher === iter) {
+      if (!this.link.closed && this.watcher === iter && this.starting === 0) {
         this.watcher = undefined;
         this.log.info({ bucket: this.name }, "shared state watch ended; watching again");
         this.watch().catch(() => this.link.failed(`${this.name} watch lost`));
@@ -157,6 +163,25 @@ export class NatsBucket<V> implements Bucket<V> {
     }, READY_TIMEOUT_MS);
     await ready;
     clearTimeout(timer);
+  }
+
+  /** the bucket's last sequence, then a new watch; a watch that answers too late is stopped */
+  private async startWatch(): Promise<{ iter: QueuedIterator<KvWatchEntry>; lastSeq: number }> {
+    const slow = Math.max(this.timeoutMs, WATCH_TIMEOUT_MS);
+    const status = await this.op("watch status", () => this.kv.status(), false, slow);
+    const state = status.streamInfo.state;
+    const lastSeq = state.messages === 0 ? 0 : state.last_seq;
+    const pending = this.kv.watch();
+    try {
+      return { iter: await this.op("watch", () => pending, false, slow), lastSeq };
+    } catch (err) {
+      // its consumer and subscription would otherwise live on, unread
+      pending.then(
+        (late) => late.stop(),
+        () => {},
+      );
+      throw err;
+    }
   }
 
   close(): void {

@@ -104,35 +104,50 @@ export async function openNatsFabricState(
     });
   }
 
-  const recover = async () => {
-    if (link.recovering) return;
+  /**
+   * Set when NATS itself changed (reconnect, a server gone) while a recovery runs: the watches
+   * it already restarted may predate the change. A failed call during recovery does not set
+   * it; the running loop retries that bucket anyway.
+   */
+  let recoverAgain = false;
+  const recover = async (afterChange: boolean) => {
+    if (link.recovering) {
+      if (afterChange) recoverAgain = true;
+      return;
+    }
     link.recovering = true;
-    // a bucket whose raft leader died answers again only after the survivors elect another
-    // (measured ~6 s on nats-server 2.9): retry each bucket's watch on its own
-    const pending = new Set(buckets.values());
     try {
-      while (!link.closed && pending.size > 0) {
-        if (link.connected) {
-          const attempt = [...pending];
-          const results = await Promise.allSettled(attempt.map((b) => b.watch()));
-          results.forEach((r, i) => {
-            if (r.status === "fulfilled") pending.delete(attempt[i]!);
-            else log.debug({ err: r.reason, bucket: attempt[i]!.name }, "shared state: bucket not ready yet");
-          });
-          if (pending.size === 0) break;
+      do {
+        recoverAgain = false;
+        // a bucket whose raft leader died answers again only after the survivors elect
+        // another (measured ~6 s on nats-server 2.9): retry each bucket's watch on its own
+        const pending = new Set(buckets.values());
+        while (!link.closed && pending.size > 0) {
+          if (link.connected) {
+            const attempt = [...pending];
+            const results = await Promise.allSettled(attempt.map((b) => b.watch()));
+            results.forEach((r, i) => {
+              if (r.status === "fulfilled") pending.delete(attempt[i]!);
+              else
+                log.debug({ err: r.reason, bucket: attempt[i]!.name }, "shared state: bucket not ready yet");
+            });
+            if (pending.size === 0) break;
+          }
+          await new Promise((r) => setTimeout(r, RECOVER_PAUSE_MS));
         }
-        await new Promise((r) => setTimeout(r, RECOVER_PAUSE_MS));
-      }
+      } while (recoverAgain && !link.closed);
       if (!link.closed) {
         link.recovering = false;
-        link.ok();
-        log.info("shared state available again (NATS)");
+        if (link.status.state !== "ok") {
+          link.ok();
+          log.info("shared state available again (NATS)");
+        }
       }
     } finally {
       link.recovering = false;
     }
   };
-  link.recover = () => void recover();
+  link.recover = () => void recover(false);
 
   void (async () => {
     for await (const s of nc.status()) {
@@ -146,6 +161,15 @@ export async function openNatsFabricState(
         log.info({ server: s.server }, "NATS reconnected; resyncing shared state");
         // the watches' consumers may be gone with the server: start them again
         link.unavailable("resyncing after NATS reconnect");
+        void recover(true);
+      } else if (s.type === "update" && (s.deleted?.length ?? 0) > 0) {
+        // a NATS server left while this connection stayed up: a watch whose consumer lived
+        // there goes silent, and nats.js notices only after two missed 30 s heartbeats. Start
+        // the watches again now; each replaces its old one once it runs, so nothing is missed.
+        log.info(
+          { deleted: s.deleted },
+          "a NATS server left the cluster; restarting the shared state watches",
+        );
         link.recover();
       }
     }
