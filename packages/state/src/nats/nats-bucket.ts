@@ -101,15 +101,17 @@ export class NatsBucket<V> implements Bucket<V> {
   /**
    * (Re)starts the watch; resolves once the cache holds the bucket's current values. After a
    * reconnect the old cache is reconciled: keys the new watch does not deliver are removed.
+   * `quiet`: a failure rejects without marking the state unavailable (a precautionary restart,
+   * while the old watch may well still be current).
    */
-  async watch(): Promise<void> {
+  async watch(quiet = false): Promise<void> {
     if (!this.spec.cached) return;
     const generation = ++this.generation;
     this.starting++;
     let iter: QueuedIterator<KvWatchEntry>;
     let lastSeq: number;
     try {
-      ({ iter, lastSeq } = await this.startWatch());
+      ({ iter, lastSeq } = await this.startWatch(quiet));
     } finally {
       this.starting--;
     }
@@ -166,14 +168,14 @@ export class NatsBucket<V> implements Bucket<V> {
   }
 
   /** the bucket's last sequence, then a new watch; a watch that answers too late is stopped */
-  private async startWatch(): Promise<{ iter: QueuedIterator<KvWatchEntry>; lastSeq: number }> {
+  private async startWatch(quiet: boolean): Promise<{ iter: QueuedIterator<KvWatchEntry>; lastSeq: number }> {
     const slow = Math.max(this.timeoutMs, WATCH_TIMEOUT_MS);
-    const status = await this.op("watch status", () => this.kv.status(), false, slow);
+    const status = await this.op("watch status", () => this.kv.status(), false, slow, quiet);
     const state = status.streamInfo.state;
     const lastSeq = state.messages === 0 ? 0 : state.last_seq;
     const pending = this.kv.watch();
     try {
-      return { iter: await this.op("watch", () => pending, false, slow), lastSeq };
+      return { iter: await this.op("watch", () => pending, false, slow, quiet), lastSeq };
     } catch (err) {
       // its consumer and subscription would otherwise live on, unread
       pending.then(
@@ -239,13 +241,15 @@ export class NatsBucket<V> implements Bucket<V> {
   /**
    * Runs one NATS call: refused at once while disconnected, bounded by the timeout, NATS
    * failures turned into StateUnavailableError. With `conflictIsAnswer`, a revision conflict
-   * resolves with undefined (the decision went the other way).
+   * resolves with undefined (the decision went the other way). `quiet`: a failure is only
+   * thrown, not reported to the link as the state being unavailable.
    */
   private async op<T>(
     what: string,
     fn: () => Promise<T>,
     conflictIsAnswer = false,
     timeoutMs = this.timeoutMs,
+    quiet = false,
   ): Promise<T> {
     if (!this.link.connected || this.link.closed) {
       throw new StateUnavailableError(`shared state unavailable: NATS not connected (${this.name} ${what})`);
@@ -272,7 +276,7 @@ export class NatsBucket<V> implements Bucket<V> {
                 cause: err,
               },
             );
-      this.link.failed(failure.message);
+      if (!quiet) this.link.failed(failure.message);
       throw failure;
     } finally {
       clearTimeout(timer);

@@ -105,14 +105,14 @@ export async function openNatsFabricState(
   }
 
   /**
-   * Set when NATS itself changed (reconnect, a server gone) while a recovery runs: the watches
-   * it already restarted may predate the change. A failed call during recovery does not set
-   * it; the running loop retries that bucket anyway.
+   * Set when the client reconnected while a recovery runs: the watches it already restarted
+   * may predate the reconnect. A failed call during recovery does not set it; the running
+   * loop retries that bucket anyway.
    */
   let recoverAgain = false;
-  const recover = async (afterChange: boolean) => {
+  const recover = async (afterReconnect: boolean) => {
     if (link.recovering) {
-      if (afterChange) recoverAgain = true;
+      if (afterReconnect) recoverAgain = true;
       return;
     }
     link.recovering = true;
@@ -121,30 +121,59 @@ export async function openNatsFabricState(
         recoverAgain = false;
         // a bucket whose raft leader died answers again only after the survivors elect
         // another (measured ~6 s on nats-server 2.9): retry each bucket's watch on its own
-        const pending = new Set(buckets.values());
-        while (!link.closed && pending.size > 0) {
-          if (link.connected) {
-            const attempt = [...pending];
-            const results = await Promise.allSettled(attempt.map((b) => b.watch()));
-            results.forEach((r, i) => {
-              if (r.status === "fulfilled") pending.delete(attempt[i]!);
-              else
-                log.debug({ err: r.reason, bucket: attempt[i]!.name }, "shared state: bucket not ready yet");
-            });
-            if (pending.size === 0) break;
-          }
-          await new Promise((r) => setTimeout(r, RECOVER_PAUSE_MS));
-        }
+        await rewatch(() => link.connected, false);
       } while (recoverAgain && !link.closed);
       if (!link.closed) {
         link.recovering = false;
-        if (link.status.state !== "ok") {
-          link.ok();
-          log.info("shared state available again (NATS)");
-        }
+        link.ok();
+        log.info("shared state available again (NATS)");
       }
     } finally {
       link.recovering = false;
+    }
+  };
+  /** restarts every bucket's watch, each retried on its own while `mayTry()` holds */
+  const rewatch = async (mayTry: () => boolean, quiet: boolean) => {
+    const pending = new Set(buckets.values());
+    while (!link.closed && pending.size > 0) {
+      if (mayTry()) {
+        const attempt = [...pending];
+        const results = await Promise.allSettled(attempt.map((b) => b.watch(quiet)));
+        results.forEach((r, i) => {
+          if (r.status === "fulfilled") pending.delete(attempt[i]!);
+          else log.debug({ err: r.reason, bucket: attempt[i]!.name }, "shared state: bucket not ready yet");
+        });
+        if (pending.size === 0) break;
+      } else if (quiet) return;
+      await new Promise((r) => setTimeout(r, RECOVER_PAUSE_MS));
+    }
+  };
+  /**
+   * A NATS server left while this connection stayed up: a watch whose consumer lived there has
+   * gone silent, and nats.js notices only after two missed 30 s heartbeats. Every watch is
+   * restarted now, quietly: the state stays available (reads and writes still answer, and
+   * most caches are current), and each old watch feeds its cache until its replacement runs.
+   * A reconnect meanwhile hands the job to recover(), which restarts them all anyway.
+   */
+  let refreshing = false;
+  let refreshAgain = false;
+  const refreshWatches = async () => {
+    if (link.recovering) {
+      recoverAgain = true;
+      return;
+    }
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
+    refreshing = true;
+    try {
+      do {
+        refreshAgain = false;
+        await rewatch(() => link.connected && !link.recovering, true);
+      } while (refreshAgain && !link.closed && !link.recovering);
+    } finally {
+      refreshing = false;
     }
   };
   link.recover = () => void recover(false);
@@ -163,14 +192,11 @@ export async function openNatsFabricState(
         link.unavailable("resyncing after NATS reconnect");
         void recover(true);
       } else if (s.type === "update" && (s.deleted?.length ?? 0) > 0) {
-        // a NATS server left while this connection stayed up: a watch whose consumer lived
-        // there goes silent, and nats.js notices only after two missed 30 s heartbeats. Start
-        // the watches again now; each replaces its old one once it runs, so nothing is missed.
         log.info(
           { deleted: s.deleted },
           "a NATS server left the cluster; restarting the shared state watches",
         );
-        link.recover();
+        void refreshWatches();
       }
     }
   })().catch((err) => log.error({ err }, "NATS status loop failed"));
