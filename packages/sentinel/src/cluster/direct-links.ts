@@ -98,6 +98,8 @@ export class DirectSentinelLinks implements SentinelLinks {
   private readonly bus: BusSentinelLinks;
   private readonly out = new Map<string, Outbound>();
   private readonly redial = new Map<string, { at: number; delayMs: number }>();
+  /** the link URL last dialled per peer: a peer that comes back elsewhere is dialled at once */
+  private readonly dialledUrl = new Map<string, string>();
   private readonly offers = new Map<string, Offer[]>();
   private offerCount = 0;
   private readonly offerWaiters = new Map<string, Set<() => void>>();
@@ -131,8 +133,18 @@ export class DirectSentinelLinks implements SentinelLinks {
     );
     this.unwatchRegistry = this.opts.registry.onChange((peer, record) => {
       if (peer === this.opts.sentinelId) return;
-      if (record === undefined) this.drop(peer, "left the registry");
-      else if (!this.out.has(peer)) this.dial(peer);
+      if (record === undefined) {
+        this.drop(peer, "left the registry");
+        this.dialledUrl.delete(peer);
+        return;
+      }
+      const last = this.dialledUrl.get(peer);
+      if (last !== undefined && last !== linkUrlOf(record.publicUrl)) {
+        // restarted at another address: the back-off learnt from the old one does not apply
+        if (this.out.get(peer)?.open !== true) this.drop(peer, "moved");
+        this.redial.delete(peer);
+      }
+      if (!this.out.has(peer)) this.dial(peer);
     });
     this.pinger = setInterval(() => this.ping(), PING_MS);
     this.pinger.unref();
@@ -205,6 +217,7 @@ export class DirectSentinelLinks implements SentinelLinks {
     if (record === undefined) return;
     const url = linkUrlOf(record.publicUrl);
     if (url === undefined) return;
+    this.dialledUrl.set(peer, url);
     const token = randomBytes(32).toString("base64url");
     this.opts.bus.publish(
       LINK_TOKEN_SUBJECT_PREFIX + peer,
