@@ -1,3 +1,4 @@
+import { requestJson } from "@fame/http-service/client";
 import { Agent, type Fabric, isRpcStream, RpcError } from "@fame/sdk";
 import { type FabricStack, startFabricStack } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,6 +48,28 @@ describe("fabric RPC, strict-overlay, plaintext", () => {
     const items: number[] = [];
     for await (const v of stream) items.push(v);
     expect(items).toEqual([0, 1, 1, 2, 3, 5, 8, 13, 21, 34]);
+  });
+
+  it("answers 64 concurrent calls in signed batches, and still spreads the calls one by one", async () => {
+    const f = await client();
+    const math = Agent.remoteByAddress<MathApi>("math@fame.fabric", { endpoint: f.endpoint });
+    const routed = async () =>
+      (
+        await requestJson<{ counters: { routed: number } }>(`${stack.urls.sentinel}/fame/v1/status`, {
+          ca: stack.trustBundle,
+          headers: stack.adminHeaders,
+        })
+      ).counters.routed;
+    const before = [await routed(), served("replica1"), served("replica2")] as const;
+    const sums = await Promise.all(Array.from({ length: 64 }, (_, i) => math.add({ x: i, y: 1 })));
+    expect(sums).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
+    // 64 requests went one by one (spread over both replicas); the answers of one turn went
+    // back as one batch each, its one signature verified by the sentinel and the client
+    const envelopes = (await routed()) - before[0];
+    expect(envelopes).toBeGreaterThanOrEqual(64 + 2);
+    expect(envelopes).toBeLessThan(128);
+    await expect.poll(() => served("replica1") - before[1]).toBeGreaterThan(0);
+    await expect.poll(() => served("replica2") - before[2]).toBeGreaterThan(0);
   });
 
   it("spreads plaintext calls over both replicas (round robin)", async () => {

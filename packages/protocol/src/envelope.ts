@@ -58,5 +58,5 @@ export function isSealedData(env: Envelope): boolean {
 /** The message list of a coalesced channel record, or undefined for a single-message envelope. */
 export function batchOf(env: Envelope): readonly BatchEntry[] | undefined {
   const frame = env.frame;
-  return frame.type === "Data" && frame.codec === "enc" ? frame.batch : undefined;
+  return frame.type === "Data" ? frame.batch : undefined;
 }

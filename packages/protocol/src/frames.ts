@@ -80,8 +80,15 @@ export interface HeartbeatAck {
 export interface DataJson {
   type: "Data";
   codec: "json";
+  /** with `batch`: an array of the messages' payloads, one per entry, in that order */
   payload: JsonValue;
   pd?: string;
+  /**
+   * Present when the envelope carries several clear messages (2..MAX_BATCH_ENTRIES), as a
+   * sealed record's does; the signature, where the profile asks for one, covers the list
+   * (payloadDigest). The envelope then has no corrId.
+   */
+  batch?: BatchEntry[];
 }
 
 /**

@@ -16,14 +16,19 @@ export const SIGNING_SEPARATOR = 0x1f;
 const encoder = new TextEncoder();
 
 /**
- * base64url(SHA-256(x)), where x is canonicalJson(payload) for clear Data, the UTF-8
- * of `ct` for sealed Data (the ciphertext text as sent), and canonicalJson(frame) otherwise.
+ * base64url(SHA-256(x)), where x is canonicalJson(payload) for clear Data,
+ * canonicalJson([batch, payload]) for a clear batch (so a signature binds the message list
+ * the sentinel accounts by, as the AEAD additional data does for a sealed one), the UTF-8 of
+ * `ct` for sealed Data (the ciphertext text as sent), and canonicalJson(frame) otherwise.
  * Any `pd` already on a frame is ignored here: this always computes.
  */
 export function payloadDigest(frame: Frame): string {
   let bytes: Uint8Array;
   if (frame.type === "Data") {
-    bytes = frame.codec === "json" ? canonicalJsonBytes(frame.payload) : encoder.encode(frame.ct);
+    bytes =
+      frame.codec === "enc"
+        ? encoder.encode(frame.ct)
+        : canonicalJsonBytes(frame.batch === undefined ? frame.payload : [frame.batch, frame.payload]);
   } else {
     bytes = canonicalJsonBytes(frame);
   }

@@ -252,8 +252,10 @@ const FRAME_SPECS: ReadonlyMap<FrameType, FrameSpec> = new Map<FrameType, FrameS
       }
       const batch = get(o, "batch");
       if (batch !== undefined) {
-        if (codec !== "enc") fail("frame.batch", "only allowed with codec enc");
         checkBatch(batch);
+        // clear: one payload per entry, in order (sealed: checked by the receiver once opened)
+        if (codec === "json" && (!Array.isArray(payload) || payload.length !== (batch as unknown[]).length))
+          fail("frame.payload", "a batch's payload must be an array with one payload per batch entry");
       }
       checkOptional(o, "pd", "frame", (v, f) => expectBase64url(v, f, 32));
     }),

@@ -102,7 +102,7 @@ export function checkEnvelope(value: unknown, ctx: Ctx): Envelope {
   if (sec !== undefined) checkSec(sec, frame);
   else if (frame.type === "Data" && frame.codec === "enc") fail("sec.enc", "required with codec enc");
   // A coalesced record's conversations are its batch entries; a corrId beside them would be ambiguous.
-  if (frame.type === "Data" && frame.codec === "enc" && frame.batch !== undefined && corrId !== undefined)
+  if (frame.type === "Data" && frame.batch !== undefined && corrId !== undefined)
     fail("corrId", "not allowed on a batched record (each batch entry names its conversation)");
   return o as unknown as Envelope;
 }

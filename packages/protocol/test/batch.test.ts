@@ -8,7 +8,9 @@ import {
   encodeEnvelope,
   immutableHeaders,
   MAX_BATCH_ENTRIES,
+  payloadDigest,
   SIGNING_SEPARATOR,
+  signingInput,
 } from "../src/index.js";
 import { CT, envelopeFor, thrown } from "./fixtures.js";
 
@@ -53,14 +55,6 @@ describe("batched sealed Data: codec", () => {
   }
 
   const refusals: Refusal[] = [
-    {
-      name: "batch with codec json",
-      change: (env, f) => {
-        env.frame = { type: "Data", codec: "json", payload: [1, 2], batch: f.batch };
-        delete env.sec;
-      },
-      field: "frame.batch",
-    },
     { name: "1 entry", change: (_, f) => (f.batch = entries(1)), field: "frame.batch" },
     { name: "no entries", change: (_, f) => (f.batch = []), field: "frame.batch" },
     {
@@ -188,5 +182,90 @@ describe("batchOf", () => {
     expect(batchOf(envelopeFor({ type: "Data", codec: "enc", ct: CT }))).toBeUndefined();
     expect(batchOf(envelopeFor({ type: "Data", codec: "json", payload: 1 }))).toBeUndefined();
     expect(batchOf(envelopeFor({ type: "Heartbeat" }))).toBeUndefined();
+  });
+});
+
+/** A valid clear batch: codec json, one payload per entry, and no envelope corrId. */
+function clearBatch(
+  payload: unknown = [{ a: 1 }, "two"],
+  batch: BatchEntry[] = [{ corrId: "a" }, { corrId: "b", more: true }],
+): Envelope {
+  const env = envelopeFor({ type: "Data", codec: "json", payload: payload as never, batch });
+  delete env.corrId;
+  return env;
+}
+
+describe("batched clear Data", () => {
+  it("decodes and encodes a valid clear batch unchanged; batchOf returns its list", () => {
+    const env = clearBatch();
+    expect(decodeEnvelope(encodeEnvelope(env))).toEqual(env);
+    expect(batchOf(env)).toEqual([{ corrId: "a" }, { corrId: "b", more: true }]);
+  });
+
+  const refusals: { name: string; env: () => Json; field: string }[] = [
+    {
+      name: "a payload that is not an array",
+      env: () => ({
+        ...clearBatch(),
+        frame: { type: "Data", codec: "json", payload: { a: 1 }, batch: [{ corrId: "a" }, { corrId: "b" }] },
+      }),
+      field: "frame.payload",
+    },
+    {
+      name: "fewer payloads than entries",
+      env: () => clearBatch([1]) as unknown as Json,
+      field: "frame.payload",
+    },
+    {
+      name: "more payloads than entries",
+      env: () => clearBatch([1, 2, 3]) as unknown as Json,
+      field: "frame.payload",
+    },
+    {
+      name: "one entry",
+      env: () => clearBatch([1], [{ corrId: "a" }]) as unknown as Json,
+      field: "frame.batch",
+    },
+    {
+      name: "an envelope corrId beside the list",
+      env: () => ({ ...clearBatch(), corrId: "c-1" }) as unknown as Json,
+      field: "corrId",
+    },
+  ];
+  for (const r of refusals) {
+    it(`refuses ${r.name} (field ${r.field})`, () => {
+      const value = JSON.parse(JSON.stringify(r.env())) as Json;
+      const decoded = thrown(() => decodeEnvelope(JSON.stringify(value)));
+      expect({ code: decoded.code, field: decoded.field }).toEqual({ code: "bad_envelope", field: r.field });
+      const encoded = thrown(() => encodeEnvelope(value as unknown as Envelope));
+      expect({ code: encoded.code, field: encoded.field }).toEqual({ code: "bad_envelope", field: r.field });
+    });
+  }
+
+  it("binds the list into the payload digest a signature covers: order, more, corrIds, payloads", () => {
+    const base = clearBatch();
+    const digest = payloadDigest(base.frame);
+    const variants: Envelope[] = [
+      clearBatch(undefined, [{ corrId: "b", more: true }, { corrId: "a" }]),
+      clearBatch(undefined, [{ corrId: "a" }, { corrId: "b" }]),
+      clearBatch(undefined, [{ corrId: "a" }, { corrId: "x", more: true }]),
+      clearBatch(["two", { a: 1 }]),
+    ];
+    for (const v of variants) {
+      expect(payloadDigest(v.frame)).not.toBe(digest);
+      expect(Buffer.from(signingInput(v)).equals(Buffer.from(signingInput(base)))).toBe(false);
+    }
+    // the same list and payloads in another key order: the same digest (canonical JSON)
+    const reordered = clearBatch(
+      [{ a: 1 }, "two"],
+      [{ more: true, corrId: "b" } as BatchEntry, { corrId: "a" }].reverse(),
+    );
+    expect(payloadDigest(reordered.frame)).toBe(digest);
+    // a lone message's digest is its payload's, as before batches existed
+    const lone = envelopeFor({ type: "Data", codec: "json", payload: { a: 1 } });
+    expect(payloadDigest(lone.frame)).toBe(
+      payloadDigest(envelopeFor({ type: "Data", codec: "json", payload: { a: 1 } }).frame),
+    );
+    expect(payloadDigest(lone.frame)).not.toBe(payloadDigest(clearBatch([{ a: 1 }, { a: 1 }]).frame));
   });
 });

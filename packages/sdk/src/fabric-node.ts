@@ -18,6 +18,7 @@ import { ChannelManager } from "./channel/channel-manager.js";
 import { type OutgoingMessage, RecordCoalescer } from "./channel/record-coalescer.js";
 import type { SecureChannel } from "./channel/secure-channel.js";
 import type { ConnectionEvents, FabricConnection } from "./connection/fabric-connection.js";
+import { ClearSender } from "./node/clear-sender.js";
 import { Conversations } from "./node/conversations.js";
 import { DeliveryMetas } from "./node/delivery-meta.js";
 import type { FabricNodeOptions, FabricNodeParts } from "./node/fabric-node-options.js";
@@ -43,6 +44,9 @@ export { CHANNEL_META_KEY };
 /** the meta of a stream item sent alone: one shared object */
 const MORE: Readonly<Record<string, MetaValue>> = Object.freeze({ [MORE_META]: true });
 
+/** the delivery meta of a clear stream item that came in a batch: one shared object */
+const CLEAR_MORE: Readonly<Record<string, string>> = Object.freeze({ [MORE_META]: "true" });
+
 /** The conversation headers of one outgoing RPC payload. */
 interface SendMeta {
   corrId: string;
@@ -65,6 +69,8 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
   private readonly conversations = new Conversations();
   /** undefined when coalescing is off */
   private readonly coalescer: RecordCoalescer | undefined;
+  /** clear Data, coalesced per address like sealed records per channel */
+  private readonly clear: ClearSender;
   private readonly deliveryMeta = new DeliveryMetas();
 
   constructor(
@@ -84,6 +90,15 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
             coalesce === true ? {} : coalesce,
             () => connection.flushWrites(),
           );
+    this.clear = new ClearSender(
+      connection,
+      coalesce,
+      (corrId, code, reason) => {
+        this.conversations.forget(corrId);
+        return this.endpoint.failCall(corrId, code, reason, { notExecuted: true });
+      },
+      log,
+    );
     this.endpoint = parts.endpoint(this);
   }
 
@@ -212,25 +227,25 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       if (ch.role === "replica" && isFinalReply(payload)) this.conversations.forget(m.corrId);
       return;
     }
+    if (ch === undefined) {
+      try {
+        this.clear.send(to, payload, m.corrId, m.meta, more);
+      } catch (err) {
+        this.conversations.forget(m.corrId);
+        throw err;
+      }
+      return;
+    }
     // A message with its own meta travels alone, after what is already queued on its channel.
-    if (ch) this.coalescer?.flush(ch);
+    this.coalescer?.flush(ch);
     const meta = more ? (m.meta === undefined ? MORE : { ...m.meta, [MORE_META]: true }) : m.meta;
     const head = { corrId: m.corrId, ...(meta && Object.keys(meta).length > 0 ? { meta } : {}) };
     try {
-      if (ch) {
-        this.sendSealed(ch, to, head, JSON.stringify(payload));
-        if (ch.role === "replica" && isFinalReply(payload)) this.conversations.forget(m.corrId);
-      } else {
-        this.connection.send({
-          to,
-          replyTo: this.replyAddress,
-          ...head,
-          frame: { type: "Data", codec: "json", payload },
-        });
-      }
+      this.sendSealed(ch, to, head, JSON.stringify(payload));
+      if (ch.role === "replica" && isFinalReply(payload)) this.conversations.forget(m.corrId);
     } catch (err) {
       this.conversations.forget(m.corrId);
-      throw unsentError(err, () => JSON.stringify(payload), this.connection.maxFrameBytes, ch !== undefined);
+      throw unsentError(err, () => JSON.stringify(payload), this.connection.maxFrameBytes, true);
     }
   }
 
@@ -369,6 +384,10 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         }
       } else if (env.meta?.[MORE_META] !== true) this.conversations.forget(corrId);
     } else {
+      if (frame.batch !== undefined) {
+        this.onClearBatch(env, frame.batch, frame.payload);
+        return;
+      }
       payload = frame.payload;
     }
     let meta: Record<string, string> | undefined;
@@ -450,6 +469,30 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         from,
         to,
         meta: more === true ? metas.more : metas.plain,
+        sender,
+        caller,
+      });
+    }
+  }
+
+  /**
+   * The messages of a clear batch, each delivered as if it had come alone. The decoder checked
+   * that the payload is an array with one entry per message, and the sender as for a lone one.
+   */
+  private onClearBatch(env: Envelope, batch: readonly BatchEntry[], payloads: JsonValue): void {
+    if (!Array.isArray(payloads) || payloads.length !== batch.length) {
+      this.refuse(env, "bad_envelope", "batch does not match its message list");
+      return;
+    }
+    const sender = env.sid;
+    const caller = this.opts.identify?.(sender);
+    for (let i = 0; i < batch.length; i++) {
+      const { corrId, more } = batch[i]!;
+      this.endpoint.handleIncoming(payloads[i]!, {
+        corrId,
+        from: env.replyTo,
+        to: env.to,
+        meta: more === true ? CLEAR_MORE : undefined,
         sender,
         caller,
       });

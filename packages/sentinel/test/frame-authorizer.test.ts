@@ -118,6 +118,17 @@ describe("FrameAuthorizer", () => {
       sec: { enc: { alg: "chacha20-poly1305-channel", cid: "c9", seq: 1, kid: "k", ac: "AAAAAAAAAAA" } },
     });
     expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    // and as a clear batch (the list is checked entry by entry, before anything is delivered)
+    await mallory.send({
+      to: replyOf(victim),
+      frame: {
+        type: "Data",
+        codec: "json",
+        payload: [{ jsonrpc: "2.0", id: "x", result: 1 }, forged],
+        batch: [{ corrId: "x" }, { corrId: "v1" }],
+      },
+    });
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
     expect(victim.data()).toHaveLength(0);
     expect(s.inflight.size).toBe(1);
     await r.answerLast();
@@ -130,6 +141,30 @@ describe("FrameAuthorizer", () => {
       frame: { type: "Data", codec: "json", payload: forged },
     });
     expect(victim.data()).toHaveLength(2);
+  });
+
+  it("takes the callee's clear batch of answers: each entry completes its own call", async () => {
+    const { s, r, victim, mallory } = await fabric();
+    await victim.call(MATH, "v1");
+    await victim.call(MATH, "v2");
+    expect(s.inflight.size).toBe(2);
+    const answers = {
+      type: "Data" as const,
+      codec: "json" as const,
+      payload: [
+        { jsonrpc: "2.0", id: "v1", result: 1 },
+        { jsonrpc: "2.0", id: "v2", result: 2 },
+      ],
+      batch: [{ corrId: "v1" }, { corrId: "v2" }],
+    };
+    // a stranger's copy of the same batch is refused whole
+    await mallory.send({ to: replyOf(victim), frame: answers });
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    expect(victim.data()).toHaveLength(0);
+    await r.send({ to: replyOf(victim), frame: answers });
+    expect(victim.data()).toHaveLength(1);
+    expect(victim.data()[0]!.frame).toEqual(answers);
+    expect(s.inflight.size).toBe(0);
   });
 
   it("lets the channel's client close it through the logical address", async () => {

@@ -1,5 +1,5 @@
 import { defaultBackend } from "@fame/crypto";
-import { type BatchEntry, base64urlEncode, makeEnvelope } from "@fame/protocol";
+import { type BatchEntry, base64urlEncode, type Envelope, makeEnvelope, signingInput } from "@fame/protocol";
 import { AFTLoadBalancerStickinessManager } from "@fame/sentinel";
 import { describe, expect, it } from "vitest";
 import { FakeLink } from "./fake-link.js";
@@ -210,3 +210,76 @@ describe("Sentinel with coalesced channel records", () => {
     expect(other.link.frames("Data")).toHaveLength(0);
   });
 });
+
+describe("Sentinel with clear batches (overlay profile: one signature per batch)", () => {
+  async function calls() {
+    const s = makeSentinel("overlay", undefined, 100);
+    const r = await attachNode(s, "r1", ["*.fame.fabric"], "overlay");
+    const c = await attachNode(s, "c", [], "overlay");
+    await r.send({ frame: { type: "AddressBind", address: MATH } });
+    const replyTo = `rpc@${c.session.path}`;
+    for (const corrId of ["q1", "q2"])
+      await c.send({
+        to: MATH,
+        replyTo,
+        corrId,
+        frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: corrId, method: "add" } },
+      });
+    expect(r.link.frames("Data")).toHaveLength(2);
+    expect(s.inflight.size).toBe(2);
+    const answers = () => ({
+      to: replyTo,
+      frame: {
+        type: "Data" as const,
+        codec: "json" as const,
+        payload: [
+          { jsonrpc: "2.0", id: "q1", result: 1 },
+          { jsonrpc: "2.0", id: "q2", result: 2 },
+        ],
+        batch: entries("q1", "q2"),
+      },
+    });
+    return { s, r, c, answers };
+  }
+
+  it("forwards the callee's signed batch of answers and completes each call", async () => {
+    const { s, r, c, answers } = await calls();
+    await r.send(answers());
+    expect(c.link.frames("Data")).toHaveLength(1);
+    expect(s.inflight.size).toBe(0);
+  });
+
+  it("refuses a batch whose list or payloads changed after signing: nothing delivered, one nack per entry", async () => {
+    const tampered: ((f: { payload: unknown[]; batch: BatchEntry[] }) => void)[] = [
+      (f) => f.batch.reverse(),
+      (f) => (f.batch[1] = { corrId: "q2", more: true }),
+      (f) => f.payload.reverse(),
+    ];
+    for (const change of tampered) {
+      const { s, r, c, answers } = await calls();
+      const signed = await signedBy(r, answers());
+      change(signed.frame as unknown as { payload: unknown[]; batch: BatchEntry[] });
+      await r.sendRaw(signed);
+      expect(c.link.frames("Data")).toHaveLength(0);
+      expect(nacks(r.link, "signature_invalid")).toHaveLength(2);
+      expect(s.inflight.size).toBe(2);
+    }
+  });
+});
+
+/** `init` from `node`, signed as its send() would, but not sent: the test changes it first */
+async function signedBy(
+  node: Awaited<ReturnType<typeof attachNode>>,
+  init: Omit<Parameters<typeof makeEnvelope>[0], "sid">,
+): Promise<Envelope> {
+  const env = makeEnvelope({ sid: node.session.sid, ...init } as Parameters<typeof makeEnvelope>[0]);
+  const key = defaultBackend().ed25519ImportSigningKey(node.seed);
+  env.sec = {
+    sig: {
+      alg: "EdDSA",
+      kid: node.kid,
+      val: base64urlEncode(defaultBackend().ed25519Sign(key, signingInput(env))),
+    },
+  };
+  return env;
+}

@@ -28,26 +28,28 @@ export const DEFAULT_COALESCER_LIMITS: Readonly<CoalescerLimits> = Object.freeze
 /** Seals and sends one record carrying `messages` (one, or a batch) on `channel` to `to`. */
 export type RecordEmitter = (channel: SecureChannel, to: string, messages: OutgoingMessage[]) => void;
 
-interface Queue {
+interface Queue<M> {
   to: string;
-  messages: OutgoingMessage[];
+  messages: M[];
 }
 
 /**
- * Coalesces the messages a node sends on one channel within one turn of the event loop
- * into as few sealed records as the limits allow, the way TLS packs a burst of writes into
- * few records: one AEAD seal, one envelope and one sentinel hop carry many calls. The
- * queue is flushed from process.nextTick, i.e. as soon as the code that produced the burst
- * (and the promise continuations it set off) has run, so nothing waits for a timer and a
- * lone message is not delayed. Order per channel is kept.
+ * Coalesces the messages a node sends on one key (a channel, or a destination in the clear)
+ * within one turn of the event loop into as few envelopes as the limits allow, the way TLS
+ * packs a burst of writes into few records: one envelope (one AEAD seal or one signature) and
+ * one sentinel hop carry many calls. The queue is flushed from process.nextTick, i.e. as soon
+ * as the code that produced the burst (and the promise continuations it set off) has run, so
+ * nothing waits for a timer and a lone message is not delayed. Order per key is kept.
  */
-export class RecordCoalescer {
-  private readonly queues = new Map<SecureChannel, Queue>();
+export class TurnCoalescer<K, M> {
+  private readonly queues = new Map<K, Queue<M>>();
   private scheduled = false;
   private readonly limits: Readonly<CoalescerLimits>;
 
   constructor(
-    private readonly emit: RecordEmitter,
+    private readonly emit: (key: K, to: string, messages: M[]) => void,
+    /** a message's size in UTF-16 code units of JSON, counted against maxJsonUnits */
+    private readonly units: (message: M) => number,
     limits: Partial<CoalescerLimits> = {},
     /** called after a full record was sent mid-turn: the transport should write it out now */
     private readonly onFullRecord?: () => void,
@@ -71,7 +73,7 @@ export class RecordCoalescer {
     return n;
   }
 
-  add(channel: SecureChannel, to: string, message: OutgoingMessage): void {
+  add(channel: K, to: string, message: M): void {
     let queue = this.queues.get(channel);
     if (queue !== undefined && queue.to !== to) {
       // a record has one destination: what is queued for the other one goes first
@@ -97,7 +99,7 @@ export class RecordCoalescer {
   }
 
   /** Sends what is queued for `channel` now (before a message that must not overtake it). */
-  flush(channel: SecureChannel): void {
+  flush(channel: K): void {
     const queue = this.queues.get(channel);
     if (queue === undefined) return;
     this.queues.delete(channel);
@@ -114,30 +116,39 @@ export class RecordCoalescer {
   }
 
   /** Drops everything queued (the node is closing); returns the dropped messages. */
-  clear(): OutgoingMessage[] {
-    const dropped: OutgoingMessage[] = [];
+  clear(): M[] {
+    const dropped: M[] = [];
     for (const q of this.queues.values()) dropped.push(...q.messages);
     this.queues.clear();
     return dropped;
   }
 
-  private send(channel: SecureChannel, queue: Queue): void {
+  private send(channel: K, queue: Queue<M>): void {
     const { messages, to } = queue;
     const { maxMessages, maxJsonUnits } = this.limits;
     let start = 0;
     while (start < messages.length) {
       let end = start + 1;
-      let units = messages[start]!.json.length;
+      let units = this.units(messages[start]!);
       while (
         end < messages.length &&
         end - start < maxMessages &&
-        units + messages[end]!.json.length <= maxJsonUnits
+        units + this.units(messages[end]!) <= maxJsonUnits
       ) {
-        units += messages[end]!.json.length;
+        units += this.units(messages[end]!);
         end++;
       }
       this.emit(channel, to, start === 0 && end === messages.length ? messages : messages.slice(start, end));
       start = end;
     }
+  }
+}
+
+const jsonUnits = (m: OutgoingMessage): number => m.json.length;
+
+/** The channel coalescer: what one turn sends on a channel leaves as few sealed records. */
+export class RecordCoalescer extends TurnCoalescer<SecureChannel, OutgoingMessage> {
+  constructor(emit: RecordEmitter, limits: Partial<CoalescerLimits> = {}, onFullRecord?: () => void) {
+    super(emit, jsonUnits, limits, onFullRecord);
   }
 }

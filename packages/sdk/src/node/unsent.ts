@@ -46,3 +46,13 @@ export function unsentError(err: unknown, json: () => string, frameLimit: number
 export function tooLargeAnswer(corrId: string, reason: string): string {
   return JSON.stringify(encodeError(corrId, RpcErrorCode.INTERNAL_ERROR, reason, "frame_too_large"));
 }
+
+/**
+ * The error answer (JSON text) for a reply the protocol refused on its way out (too large, too
+ * deep): the caller learns it at once instead of waiting out its timeout.
+ */
+export function unsentAnswer(corrId: string, reason: string, fameCode: string): string {
+  return JSON.stringify(
+    encodeError(corrId, RpcErrorCode.INTERNAL_ERROR, `the answer could not be sent: ${reason}`, fameCode),
+  );
+}

@@ -1,0 +1,143 @@
+/**
+ * Sends clear (unsealed) Data: what one turn sends to one physical address (a caller's replies
+ * and stream items, calls to one node) leaves as one envelope with a `batch` list, as the
+ * channel coalescer does for sealed records, so the sentinel parses, checks, routes (and in
+ * the overlay profiles verifies a signature for) one envelope instead of one per message.
+ * Calls to a logical address are never batched: a batch goes to one node, and the sentinel
+ * spreads clear calls over the replicas one by one. A message with its own meta, or estimated
+ * larger than LONE_CLEAR_UNITS, travels alone, after what is already queued for its address.
+ */
+import type { Logger } from "@fame/logger";
+import { type BatchEntry, isProtocolError, type JsonValue, type MetaValue, MORE_META } from "@fame/protocol";
+import { type CoalescerLimits, TurnCoalescer } from "../channel/record-coalescer.js";
+import type { FabricConnection } from "../connection/fabric-connection.js";
+import { type ClearMessage, jsonUnitsAtMost, LONE_CLEAR_UNITS } from "./clear-batch.js";
+import { addressKind, coalescable } from "./payload-shape.js";
+import { isFrameTooLarge, tooLargeAnswer, unsentAnswer, unsentError } from "./unsent.js";
+
+/** the meta of a stream item sent alone: one shared object */
+const MORE: Readonly<Record<string, MetaValue>> = Object.freeze({ [MORE_META]: true });
+
+const clearUnits = (m: ClearMessage): number => m.units;
+
+/** Fails the local call `corrId` (false when this node has no such call: it was a reply). */
+export type FailCall = (corrId: string, code: string, reason: string) => boolean;
+
+export class ClearSender {
+  /** undefined when coalescing is off */
+  private readonly coalescer: TurnCoalescer<string, ClearMessage> | undefined;
+
+  constructor(
+    private readonly connection: FabricConnection,
+    coalesce: boolean | Partial<CoalescerLimits>,
+    private readonly failCall: FailCall,
+    private readonly log: Logger,
+  ) {
+    this.coalescer =
+      coalesce === false
+        ? undefined
+        : new TurnCoalescer<string, ClearMessage>(
+            (to, _to, messages) => this.emit(to, messages),
+            clearUnits,
+            coalesce === true ? {} : coalesce,
+            () => connection.flushWrites(),
+          );
+  }
+
+  /**
+   * Sends `payload` to `to`, now or with the rest of this turn's messages to `to`. Throws
+   * (an RpcError) only when a message sent alone cannot leave; a queued one that cannot leave
+   * fails its call through `failCall`.
+   */
+  send(
+    to: string,
+    payload: JsonValue,
+    corrId: string,
+    meta: Record<string, string> | undefined,
+    more: boolean,
+  ): void {
+    if (this.coalescer !== undefined && coalescable(meta) && addressKind(to) === "physical") {
+      const units = jsonUnitsAtMost(payload, LONE_CLEAR_UNITS);
+      if (units <= LONE_CLEAR_UNITS) {
+        this.coalescer.add(to, to, { corrId, payload, more, units });
+        return;
+      }
+    }
+    this.coalescer?.flush(to);
+    const m = more ? (meta === undefined ? MORE : { ...meta, [MORE_META]: true }) : meta;
+    try {
+      this.sendAlone(to, corrId, payload, m);
+    } catch (err) {
+      throw unsentError(err, () => JSON.stringify(payload), this.connection.maxFrameBytes, false);
+    }
+  }
+
+  private sendAlone(
+    to: string,
+    corrId: string,
+    payload: JsonValue,
+    meta: Readonly<Record<string, MetaValue>> | undefined,
+  ): void {
+    this.connection.send({
+      to,
+      replyTo: this.connection.replyAddress,
+      corrId,
+      ...(meta !== undefined && Object.keys(meta).length > 0 ? { meta } : {}),
+      frame: { type: "Data", codec: "json", payload },
+    });
+  }
+
+  /** one envelope for `messages`: a lone message as before, several as a batch */
+  private emit(to: string, messages: ClearMessage[]): void {
+    const first = messages[0]!;
+    const single = messages.length === 1;
+    try {
+      if (single) {
+        this.sendAlone(to, first.corrId, first.payload, first.more ? MORE : undefined);
+        return;
+      }
+      const batch: BatchEntry[] = new Array(messages.length);
+      const payloads: JsonValue[] = new Array(messages.length);
+      for (let i = 0; i < messages.length; i++) {
+        const msg = messages[i]!;
+        batch[i] = msg.more ? { corrId: msg.corrId, more: true } : { corrId: msg.corrId };
+        payloads[i] = msg.payload;
+      }
+      this.connection.send({
+        to,
+        replyTo: this.connection.replyAddress,
+        frame: { type: "Data", codec: "json", payload: payloads, batch },
+      });
+    } catch (err) {
+      // Too large as one envelope (the size was an estimate), or one message the protocol
+      // refuses: halves, until each message stands or falls alone.
+      if (!single && isProtocolError(err)) {
+        const half = messages.length >> 1;
+        this.emit(to, messages.slice(0, half));
+        this.emit(to, messages.slice(half));
+        return;
+      }
+      const failure = unsentError(
+        err,
+        () => JSON.stringify(first.payload),
+        this.connection.maxFrameBytes,
+        false,
+      );
+      this.log.warn({ messages: messages.length, code: failure.fameCode }, "clear message not sent");
+      const code = failure.fameCode ?? "replica_unavailable";
+      for (const msg of messages) {
+        if (this.failCall(msg.corrId, code, failure.message)) continue;
+        // an answer the protocol refused: its caller is told so, instead of waiting out its timeout
+        if (!isProtocolError(err)) continue;
+        const answer = isFrameTooLarge(err)
+          ? tooLargeAnswer(msg.corrId, failure.message)
+          : unsentAnswer(msg.corrId, failure.message, code);
+        try {
+          this.sendAlone(to, msg.corrId, JSON.parse(answer) as JsonValue, undefined);
+        } catch {
+          // not connected: the caller's timeout answers
+        }
+      }
+    }
+  }
+}
