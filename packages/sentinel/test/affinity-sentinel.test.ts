@@ -390,6 +390,37 @@ describe("app-level health checks", () => {
   });
 });
 
+describe("app-level health checks: answers in one clear batch", () => {
+  it("takes a node's answers to two probes in one batch, each for its own pool", async () => {
+    const DB = "db@fame.fabric";
+    const check = { operation: "health", interval_sec: 1, timeout_ms: 500, unhealthy_threshold: 1 };
+    const { s, clock } = makeSentinel([
+      { address: MATH, affinity: "session", draining_timeout_sec: 0, health_check: check },
+      { address: DB, affinity: "session", draining_timeout_sec: 0, health_check: check },
+    ]);
+    const [r] = await replicas(s, MATH, ["r1"]);
+    await r!.send({ frame: { type: "AddressBind", address: DB } });
+    s.tickHealth();
+    const probes = r!.data().filter((e) => e.replyTo === "health@/s0");
+    expect(probes.map((p) => p.to).sort()).toEqual([DB, MATH]);
+    await r!.send({
+      to: "health@/s0",
+      frame: {
+        type: "Data",
+        codec: "json",
+        payload: probes.map((p) => ({ jsonrpc: "2.0", id: p.corrId!, result: { ok: true } })),
+        batch: probes.map((p) => ({ corrId: p.corrId! })),
+      },
+    });
+    clock.advance(600);
+    s.tickHealth();
+    for (const address of [MATH, DB])
+      expect(distribution(s, address).replicas.map((x) => [x.id, x.healthy, x.health?.passed])).toEqual([
+        ["r1", true, 1],
+      ]);
+  });
+});
+
 describe("GET /metrics text", () => {
   it("renders per-pool, per-replica families with HELP and TYPE lines", async () => {
     const { s } = makeSentinel([{ address: MATH, affinity: "session" }]);

@@ -8,7 +8,7 @@
  * Heartbeats (the sentinel's sweep) remain the liveness check: this one catches replicas that
  * are connected but cannot serve.
  */
-import { type Envelope, makeEnvelope, newId } from "@fame/protocol";
+import { batchOf, type Envelope, type JsonValue, makeEnvelope, newId } from "@fame/protocol";
 import type { HealthCheckPolicy } from "../pool-policy.js";
 
 export interface HealthCheckerDeps {
@@ -107,16 +107,28 @@ export class HealthChecker {
   /**
    * A Data envelope from node `fromNodeId` addressed to the probe reply address. False when
    * it answers no probe of ours (late, forged, or from another node): the caller refuses it.
+   * A node answering several probes in one turn sends a clear batch: each entry answers its own
+   * probe, and the batch is refused when any of them answers none.
    */
   onReply(fromNodeId: string, env: Envelope): boolean {
-    const probeId = env.corrId;
-    if (probeId === undefined) return false;
+    const frame = env.frame;
+    const payload = frame.type === "Data" && frame.codec === "json" ? frame.payload : undefined;
+    const batch = batchOf(env);
+    if (batch === undefined) return env.corrId !== undefined && this.answer(fromNodeId, env.corrId, payload);
+    // the decoder checked that a clear batch's payload is an array of the list's length
+    const payloads = Array.isArray(payload) ? payload : [];
+    let all = true;
+    for (let i = 0; i < batch.length; i++) {
+      if (!this.answer(fromNodeId, batch[i]!.corrId, payloads[i])) all = false;
+    }
+    return all;
+  }
+
+  private answer(fromNodeId: string, probeId: string, payload: JsonValue | undefined): boolean {
     const state = this.pending.get(probeId);
     if (state === undefined || state.nodeId !== fromNodeId || state.pending?.id !== probeId) return false;
     this.pending.delete(probeId);
     state.pending = undefined;
-    const frame = env.frame;
-    const payload = frame.type === "Data" && frame.codec === "json" ? frame.payload : undefined;
     if (
       payload === null ||
       typeof payload !== "object" ||
