@@ -36,3 +36,10 @@ export const CHANNEL_META_KEY = "fame.cid";
  * request, and the sentinel validates this one strictly and otherwise ignores it.
  */
 export const TRACEPARENT_META = "traceparent";
+
+/**
+ * `true` on a clear message: its sender takes clear batches (`Data.batch` with codec json) at
+ * its `replyTo` address. Offered by the sender, never assumed by the receiver: a node that
+ * never offered it (a hand-written client, an older SDK) is answered one message per envelope.
+ */
+export const CLEAR_BATCH_META = "clearBatch";

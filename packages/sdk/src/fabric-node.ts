@@ -4,6 +4,7 @@ import {
   batchOf,
   CHANNEL_KEPT_META,
   CHANNEL_META_KEY,
+  CLEAR_BATCH_META,
   type Envelope,
   type ErrorCode,
   type MetaValue,
@@ -29,6 +30,7 @@ import {
   coalescable,
   isFinalReply,
   isOnlyMore,
+  isOnlyOffer,
   isStreamItem,
   stringMeta,
 } from "./node/payload-shape.js";
@@ -385,18 +387,26 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       } else if (env.meta?.[MORE_META] !== true) this.conversations.forget(corrId);
     } else {
       if (frame.batch !== undefined) {
+        this.clear.peerTakesBatches(env.replyTo);
         this.onClearBatch(env, frame.batch, frame.payload);
         return;
       }
+      if (env.meta?.[CLEAR_BATCH_META] === true) this.clear.peerTakesBatches(env.replyTo);
       payload = frame.payload;
     }
     let meta: Record<string, string> | undefined;
-    if (ch !== undefined && isOnlyMore(env.meta)) {
+    if (ch === undefined && isOnlyOffer(env.meta)) {
+      // the common shapes of clear messages from this SDK: no object per message
+      meta = env.meta?.[MORE_META] === true ? CLEAR_MORE : undefined;
+    } else if (ch !== undefined && isOnlyMore(env.meta)) {
       // the common shapes, shared per channel: no object per message
       meta = env.meta === undefined ? this.deliveryMeta.of(ch).plain : this.deliveryMeta.of(ch).more;
     } else {
       meta = stringMeta(env.meta);
-      if (meta) delete meta[CHANNEL_META_KEY];
+      if (meta) {
+        delete meta[CHANNEL_META_KEY];
+        delete meta[CLEAR_BATCH_META];
+      }
       if (ch !== undefined) meta = { ...meta, [CHANNEL_META_KEY]: ch.cid };
     }
     // The sender as proven: the channel's peer (its keys opened the record) or the envelope's

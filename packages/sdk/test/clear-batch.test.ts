@@ -2,12 +2,13 @@
  * Clear (unsealed) Data coalesced per address: what one turn sends to an address leaves as one
  * signed envelope with a batch list. Real signatures, over the fake sentinel.
  */
-import { batchOf, type Envelope } from "@fame/protocol";
+import { batchOf, CLEAR_BATCH_META, type Envelope } from "@fame/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { BaseAgent } from "../src/agent/base-agent.js";
 import { defineOperation } from "../src/agent/operation.js";
 import type { Fabric } from "../src/fabric.js";
 import { jsonUnitsAtMost } from "../src/node/clear-batch.js";
+import type { CallContext } from "../src/rpc/call-context.js";
 import type { RpcError } from "../src/rpc/rpc-error.js";
 import { connectNode, FakeSentinel } from "./support/fake-sentinel.js";
 
@@ -24,6 +25,9 @@ class MathAgent extends BaseAgent {
   async *count({ n }: { n: number }): AsyncGenerator<number> {
     for (let i = 0; i < n; i++) yield i;
   }
+  async meta(_p: object, ctx: CallContext): Promise<Record<string, string>> {
+    return { ...ctx.meta };
+  }
   /** a result nested deeper than the protocol carries */
   async deep({ n }: { n: number }): Promise<unknown> {
     let v: unknown = 1;
@@ -35,6 +39,7 @@ defineOperation(MathAgent, "add");
 defineOperation(MathAgent, "echo");
 defineOperation(MathAgent, "count", { streaming: true });
 defineOperation(MathAgent, "deep");
+defineOperation(MathAgent, "meta");
 
 const open: Fabric[] = [];
 afterEach(async () => {
@@ -150,6 +155,28 @@ describe("clear Data batches", () => {
     const err = (results[1] as PromiseRejectedResult).reason as RpcError;
     expect(err.message).toMatch(/could not be sent/);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("answers a caller that never offered batches one message per envelope", async () => {
+    const sentinel = new FakeSentinel();
+    const replica = await node(sentinel, "replica1");
+    const agent = new MathAgent();
+    await agent.serve(MATH, { endpoint: replica.endpoint });
+    // an SDK with batches off does not offer them, like a hand-written client
+    const client = await node(sentinel, "client", { ...PLAINTEXT, FAME_CHANNEL_COALESCE: "false" });
+    const sums = await Promise.all(
+      [1, 2, 3, 4].map((x) => client.endpoint.client.call(MATH, "add", { x, y: 1 })),
+    );
+    expect(sums).toEqual([2, 3, 4, 5]);
+    expect(data(sentinel, "client").every((e) => e.meta?.[CLEAR_BATCH_META] === undefined)).toBe(true);
+    expect(batches(data(sentinel, "replica1"))).toHaveLength(0);
+    expect(data(sentinel, "replica1")).toHaveLength(4);
+  });
+
+  it("offers batches on its clear messages, and the offer never reaches the agent's meta", async () => {
+    const { sentinel, client } = await stack();
+    expect(await client.endpoint.client.call(MATH, "meta", {})).toEqual({});
+    expect(data(sentinel, "client")[0]!.meta?.[CLEAR_BATCH_META]).toBe(true);
   });
 
   it("FAME_CHANNEL_COALESCE=false sends every clear message alone", async () => {

@@ -3,12 +3,22 @@
  * and stream items, calls to one node) leaves as one envelope with a `batch` list, as the
  * channel coalescer does for sealed records, so the sentinel parses, checks, routes (and in
  * the overlay profiles verifies a signature for) one envelope instead of one per message.
- * Calls to a logical address are never batched: a batch goes to one node, and the sentinel
- * spreads clear calls over the replicas one by one. A message with its own meta, or estimated
- * larger than LONE_CLEAR_UNITS, travels alone, after what is already queued for its address.
+ * Only an address whose node offered to take batches gets them (CLEAR_BATCH_META on its
+ * messages, which every lone clear message of this SDK carries): a hand-written client or an
+ * older SDK is answered one message per envelope. Calls to a logical address are never
+ * batched: a batch goes to one node, and the sentinel spreads clear calls over the replicas one
+ * by one. A message with its own meta, or estimated larger than LONE_CLEAR_UNITS, travels
+ * alone, after what is already queued for its address.
  */
 import type { Logger } from "@fame/logger";
-import { type BatchEntry, isProtocolError, type JsonValue, type MetaValue, MORE_META } from "@fame/protocol";
+import {
+  type BatchEntry,
+  CLEAR_BATCH_META,
+  isProtocolError,
+  type JsonValue,
+  type MetaValue,
+  MORE_META,
+} from "@fame/protocol";
 import { type CoalescerLimits, TurnCoalescer } from "../channel/record-coalescer.js";
 import type { FabricConnection } from "../connection/fabric-connection.js";
 import { type ClearMessage, jsonUnitsAtMost, LONE_CLEAR_UNITS } from "./clear-batch.js";
@@ -17,6 +27,14 @@ import { isFrameTooLarge, tooLargeAnswer, unsentAnswer, unsentError } from "./un
 
 /** the meta of a stream item sent alone: one shared object */
 const MORE: Readonly<Record<string, MetaValue>> = Object.freeze({ [MORE_META]: true });
+/** the same, offering to take clear batches */
+const OFFER: Readonly<Record<string, MetaValue>> = Object.freeze({ [CLEAR_BATCH_META]: true });
+const MORE_OFFER: Readonly<Record<string, MetaValue>> = Object.freeze({
+  [MORE_META]: true,
+  [CLEAR_BATCH_META]: true,
+});
+/** peers remembered as taking clear batches; past this the memory starts over (re-learnt) */
+const MAX_BATCH_PEERS = 4096;
 
 const clearUnits = (m: ClearMessage): number => m.units;
 
@@ -26,6 +44,8 @@ export type FailCall = (corrId: string, code: string, reason: string) => boolean
 export class ClearSender {
   /** undefined when coalescing is off */
   private readonly coalescer: TurnCoalescer<string, ClearMessage> | undefined;
+  /** addresses whose node offered to take clear batches (CLEAR_BATCH_META, or a batch it sent) */
+  private readonly batchPeers = new Set<string>();
 
   constructor(
     private readonly connection: FabricConnection,
@@ -56,7 +76,7 @@ export class ClearSender {
     meta: Record<string, string> | undefined,
     more: boolean,
   ): void {
-    if (this.coalescer !== undefined && coalescable(meta) && addressKind(to) === "physical") {
+    if (this.coalescer !== undefined && coalescable(meta) && this.batchPeers.has(to)) {
       const units = jsonUnitsAtMost(payload, LONE_CLEAR_UNITS);
       if (units <= LONE_CLEAR_UNITS) {
         this.coalescer.add(to, to, { corrId, payload, more, units });
@@ -64,12 +84,27 @@ export class ClearSender {
       }
     }
     this.coalescer?.flush(to);
-    const m = more ? (meta === undefined ? MORE : { ...meta, [MORE_META]: true }) : meta;
+    let m: Readonly<Record<string, MetaValue>> | undefined = meta;
+    if (this.coalescer !== undefined) {
+      m = meta === undefined ? (more ? MORE_OFFER : OFFER) : { ...meta, ...(more ? MORE_OFFER : OFFER) };
+    } else if (more) m = meta === undefined ? MORE : { ...meta, [MORE_META]: true };
     try {
       this.sendAlone(to, corrId, payload, m);
     } catch (err) {
       throw unsentError(err, () => JSON.stringify(payload), this.connection.maxFrameBytes, false);
     }
+  }
+
+  /**
+   * The node at `address` takes clear batches: it said so on a message from that address (the
+   * sentinel checked that the address is the sender's own), or sent a batch from it. Only
+   * physical addresses are remembered: a batch goes to one node.
+   */
+  peerTakesBatches(address: string | undefined): void {
+    if (this.coalescer === undefined || address === undefined || this.batchPeers.has(address)) return;
+    if (addressKind(address) !== "physical") return;
+    if (this.batchPeers.size >= MAX_BATCH_PEERS) this.batchPeers.clear();
+    this.batchPeers.add(address);
   }
 
   private sendAlone(
@@ -93,7 +128,7 @@ export class ClearSender {
     const single = messages.length === 1;
     try {
       if (single) {
-        this.sendAlone(to, first.corrId, first.payload, first.more ? MORE : undefined);
+        this.sendAlone(to, first.corrId, first.payload, first.more ? MORE_OFFER : OFFER);
         return;
       }
       const batch: BatchEntry[] = new Array(messages.length);

@@ -1,5 +1,5 @@
 /** What the fabric node needs to know of an RPC payload or envelope meta, read without copying. */
-import { type Envelope, MORE_META, tryParseAddress } from "@fame/protocol";
+import { CLEAR_BATCH_META, type Envelope, MORE_META, tryParseAddress } from "@fame/protocol";
 import type { JsonValue } from "../rpc/transport.js";
 
 export function isStreamItem(payload: JsonValue): boolean {
@@ -43,6 +43,17 @@ export function isLogical(address: string): boolean {
 export function coalescable(meta: Record<string, string> | undefined): boolean {
   if (meta === undefined) return true;
   for (const _ in meta) return false;
+  return true;
+}
+
+/** no meta, or only the clear-batch offer and the stream-item flag (the SDK's own clear shapes) */
+export function isOnlyOffer(meta: Envelope["meta"]): boolean {
+  if (meta === undefined) return true;
+  for (const key in meta) {
+    if (key === CLEAR_BATCH_META) {
+      if (meta[key] !== true) return false;
+    } else if (key !== MORE_META || meta[key] !== true) return false;
+  }
   return true;
 }
 
