@@ -17,6 +17,8 @@ type NatsSettings = Extract<StorageSettings, { profile: "nats" }>;
 
 /** pause between attempts to bring the watches back after NATS returns */
 const RECOVER_PAUSE_MS = 500;
+/** how long a precautionary restart of the watches (a NATS server left) keeps trying */
+const QUIET_REWATCH_MS = 60_000;
 const OPEN_TIMEOUT_MS = 5_000;
 
 async function connectNats(settings: NatsSettings, opts: FabricStateOptions, timeoutMs: number) {
@@ -132,10 +134,22 @@ export async function openNatsFabricState(
       link.recovering = false;
     }
   };
-  /** restarts every bucket's watch, each retried on its own while `mayTry()` holds */
+  /**
+   * Restarts every bucket's watch, each retried on its own while `mayTry()` holds; a quiet
+   * (precautionary) restart gives up after QUIET_REWATCH_MS, leaving the old watches, which
+   * nats.js re-creates by itself if their consumers are really gone.
+   */
   const rewatch = async (mayTry: () => boolean, quiet: boolean) => {
     const pending = new Set(buckets.values());
+    const giveUpAt = quiet ? Date.now() + QUIET_REWATCH_MS : Number.POSITIVE_INFINITY;
     while (!link.closed && pending.size > 0) {
+      if (Date.now() > giveUpAt) {
+        log.warn(
+          { buckets: [...pending].map((b) => b.name) },
+          "shared state: watches not restarted after a NATS server left; keeping the current ones",
+        );
+        return;
+      }
       if (mayTry()) {
         const attempt = [...pending];
         const results = await Promise.allSettled(attempt.map((b) => b.watch(quiet)));
