@@ -32,7 +32,9 @@ import {
   isOnlyMore,
   isOnlyOffer,
   isStreamItem,
+  MORE,
   stringMeta,
+  withMore,
 } from "./node/payload-shape.js";
 import { badAddress, isFrameTooLarge, tooLargeAnswer, unsentError } from "./node/unsent.js";
 import type { CallerIdentity } from "./rpc/call-context.js";
@@ -42,9 +44,6 @@ import type { JsonValue, RpcInbound, RpcOutbound } from "./rpc/transport.js";
 
 export type { FabricNodeOptions, FabricNodeParts } from "./node/fabric-node-options.js";
 export { CHANNEL_META_KEY };
-
-/** the meta of a stream item sent alone: one shared object */
-const MORE: Readonly<Record<string, MetaValue>> = Object.freeze({ [MORE_META]: true });
 
 /** the delivery meta of a clear stream item that came in a batch: one shared object */
 const CLEAR_MORE: Readonly<Record<string, string>> = Object.freeze({ [MORE_META]: "true" });
@@ -240,7 +239,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     }
     // A message with its own meta travels alone, after what is already queued on its channel.
     this.coalescer?.flush(ch);
-    const meta = more ? (m.meta === undefined ? MORE : { ...m.meta, [MORE_META]: true }) : m.meta;
+    const meta = withMore(m.meta, more);
     const head = { corrId: m.corrId, ...(meta && Object.keys(meta).length > 0 ? { meta } : {}) };
     try {
       this.sendSealed(ch, to, head, JSON.stringify(payload));
@@ -489,11 +488,8 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
    * The messages of a clear batch, each delivered as if it had come alone. The decoder checked
    * that the payload is an array with one entry per message, and the sender as for a lone one.
    */
-  private onClearBatch(env: Envelope, batch: readonly BatchEntry[], payloads: JsonValue): void {
-    if (!Array.isArray(payloads) || payloads.length !== batch.length) {
-      this.refuse(env, "bad_envelope", "batch does not match its message list");
-      return;
-    }
+  private onClearBatch(env: Envelope, batch: readonly BatchEntry[], payload: JsonValue): void {
+    const payloads = payload as JsonValue[];
     const sender = env.sid;
     const caller = this.opts.identify?.(sender);
     for (let i = 0; i < batch.length; i++) {

@@ -22,12 +22,10 @@ import {
 import { type CoalescerLimits, TurnCoalescer } from "../channel/record-coalescer.js";
 import type { FabricConnection } from "../connection/fabric-connection.js";
 import { type ClearMessage, jsonUnitsAtMost, LONE_CLEAR_UNITS } from "./clear-batch.js";
-import { addressKind, coalescable } from "./payload-shape.js";
+import { addressKind, coalescable, withMore } from "./payload-shape.js";
 import { isFrameTooLarge, tooLargeAnswer, unsentAnswer, unsentError } from "./unsent.js";
 
-/** the meta of a stream item sent alone: one shared object */
-const MORE: Readonly<Record<string, MetaValue>> = Object.freeze({ [MORE_META]: true });
-/** the same, offering to take clear batches */
+/** the meta of a clear message offering to take clear batches, and of a stream item doing so */
 const OFFER: Readonly<Record<string, MetaValue>> = Object.freeze({ [CLEAR_BATCH_META]: true });
 const MORE_OFFER: Readonly<Record<string, MetaValue>> = Object.freeze({
   [MORE_META]: true,
@@ -84,10 +82,13 @@ export class ClearSender {
       }
     }
     this.coalescer?.flush(to);
-    let m: Readonly<Record<string, MetaValue>> | undefined = meta;
-    if (this.coalescer !== undefined) {
-      m = meta === undefined ? (more ? MORE_OFFER : OFFER) : { ...meta, ...(more ? MORE_OFFER : OFFER) };
-    } else if (more) m = meta === undefined ? MORE : { ...meta, [MORE_META]: true };
+    const offer = more ? MORE_OFFER : OFFER;
+    const m =
+      this.coalescer === undefined
+        ? withMore(meta, more)
+        : meta === undefined
+          ? offer
+          : { ...meta, ...offer };
     try {
       this.sendAlone(to, corrId, payload, m);
     } catch (err) {

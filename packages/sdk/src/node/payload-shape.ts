@@ -1,5 +1,5 @@
 /** What the fabric node needs to know of an RPC payload or envelope meta, read without copying. */
-import { CLEAR_BATCH_META, type Envelope, MORE_META, tryParseAddress } from "@fame/protocol";
+import { CLEAR_BATCH_META, type Envelope, type MetaValue, MORE_META, tryParseAddress } from "@fame/protocol";
 import type { JsonValue } from "../rpc/transport.js";
 
 export function isStreamItem(payload: JsonValue): boolean {
@@ -44,6 +44,18 @@ export function coalescable(meta: Record<string, string> | undefined): boolean {
   if (meta === undefined) return true;
   for (const _ in meta) return false;
   return true;
+}
+
+/** the meta of a stream item sent alone: one shared object */
+export const MORE: Readonly<Record<string, MetaValue>> = Object.freeze({ [MORE_META]: true });
+
+/** `meta` as a message sent alone carries it: with the stream-item flag when more follow */
+export function withMore<M extends Readonly<Record<string, MetaValue>>>(
+  meta: M | undefined,
+  more: boolean,
+): Readonly<Record<string, MetaValue>> | undefined {
+  if (!more) return meta;
+  return meta === undefined ? MORE : { ...meta, [MORE_META]: true };
 }
 
 /** no meta, or only the clear-batch offer and the stream-item flag (the SDK's own clear shapes) */
