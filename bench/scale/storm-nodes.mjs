@@ -4,7 +4,7 @@
  * the stack's OAuth2 → Welcome → CA path. After BENCH_READY it watches its nodes: once the
  * sentinel dies each client makes one idempotent call (it waits out the outage in the SDK) and
  * each replica waits to be attached again. BENCH_RESULT gives, per node, the epoch ms it was
- * answering again, failed calls, and the warnings its logger saw (link losses, failed reattaches
+ * answering again, failed calls, how many came back under the same sid, and the warnings its logger saw (link losses, failed reattaches
  * by reason); a client host then exits, a replica host serves on until it is stopped.
  * Args: { env, replicas, clients, address, callTimeoutMs, deadlineMs, tag }.
  */
@@ -91,6 +91,10 @@ async function main() {
     return { f, api };
   });
   emitReady({ nodes: replicas.length + clients.length });
+  // each node's sid before the storm: Welcome derives it from (principal, instance), so a node
+  // re-admitted after the restart should come back under the same one (and keep its certificate)
+  const sidBefore = new Map([...replicas, ...clients.map((c) => c.f)].map((f) => [f, f.connection.sid]));
+  let sidsKept = 0;
 
   const cpu0 = process.cpuUsage();
   const deadline = Date.now() + (args.deadlineMs ?? 60_000);
@@ -104,6 +108,7 @@ async function main() {
       try {
         if ((await api.add({ x: i, y: 2 })) !== i + 2) throw new Error("answered wrong");
         answeredAt.push(Date.now());
+        if (f.connection.sid === sidBefore.get(f)) sidsKept++;
         return;
       } catch (err) {
         failedCalls++;
@@ -116,7 +121,10 @@ async function main() {
   const replicaDone = replicas.map(async (f) => {
     while (f.connection.state === "attached" && Date.now() < deadline) await tick(5);
     while (f.connection.state !== "attached" && Date.now() < deadline) await tick(5);
-    if (f.connection.state === "attached") reattachedAt.push(Date.now());
+    if (f.connection.state === "attached") {
+      reattachedAt.push(Date.now());
+      if (f.connection.sid === sidBefore.get(f)) sidsKept++;
+    }
   });
   await Promise.all([...clientDone, ...replicaDone]);
   const cpu = process.cpuUsage(cpu0);
@@ -129,6 +137,7 @@ async function main() {
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     failures: Object.fromEntries(failures),
     channelsOpened,
+    sidsKept,
     warnings: Object.fromEntries(warnings),
   });
   for (const { f } of clients) await f.close();

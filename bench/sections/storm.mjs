@@ -83,6 +83,7 @@ export async function stormOnce(stack, { nodes = STORM_NODES, replicas = REPLICA
       recovered: times.length,
       failedCalls: results.reduce((n, r) => n + r.failedCalls, 0),
       channelsOpened: results.reduce((n, r) => n + r.channelsOpened, 0),
+      sidsKept: results.reduce((n, r) => n + r.sidsKept, 0),
       sentinelRestartMs: Math.round(restartMs),
       allAnsweringMs: sorted.at(-1),
       allAnsweringAfterUpMs: Math.max(...times) - upAt,

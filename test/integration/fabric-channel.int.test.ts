@@ -92,4 +92,33 @@ describe("channel encryption with strict AFT stickiness", () => {
     }
     expect(seen.has(pinned)).toBe(true);
   });
+
+  it("keeps a channel on its replica across a restart of the lone sentinel, with no new handshake", async () => {
+    const c = await client();
+    const replica = (await c.math.whoami()).replica;
+    const sid = c.f.connection.sid;
+    expect(c.f.node.channels.metrics.opened).toBe(1);
+    await stack.restartSentinel();
+    // the replicas' reattach is awaited, not slept on: both bound again (memory mode: no pins)
+    await expect
+      .poll(
+        async () => {
+          const status = (await (
+            await import("@fame/http-service/client")
+          ).requestJson(`${stack.urls.sentinel}/fame/v1/status`, {
+            ca: stack.trustBundle,
+            headers: stack.adminHeaders,
+          })) as { pools: { pools: { address: string; members: unknown[] }[] } };
+          return status.pools.pools.find((p) => p.address === "math@fame.fabric")?.members.length ?? 0;
+        },
+        { timeout: 20_000, interval: 100 },
+      )
+      .toBe(2);
+    expect(await c.math.add({ x: 40, y: 2 })).toBe(42);
+    for (let i = 0; i < 5; i++) expect((await c.math.whoami()).replica).toBe(replica);
+    // same identity (Welcome derives it), same channel: its AFT re-pinned it at the new sentinel
+    expect(c.f.connection.sid).toBe(sid);
+    expect(c.f.node.channels.metrics.opened).toBe(1);
+    expect(c.f.endpoint.client.metrics().failures).toBe(0);
+  });
 });

@@ -14,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * Reconnect storm: 200 nodes (10 math replicas and 190 clients each holding a warm channel),
  * spread over four host processes of the bench's storm child, all admitted through the real
  * OAuth2 → Welcome → CA path (welcome admission, strict-overlay). The sentinel is SIGKILLed
- * and started again on its port (memory mode: every pin is gone). Every node must come back
- * and every client's next idempotent call be answered, none failing. The time is the bench's
+ * and started again on its port (memory mode: every pin is gone). Every node must come back,
+ * under the sid it had (Welcome derives it from principal and instance, so the node keeps its
+ * certificate), and every client's next idempotent call be answered, none failing. The time is the bench's
  * row (bench/sections/storm.mjs), not asserted here.
  */
 
@@ -30,6 +31,7 @@ interface HostResult {
   reattachedAt: number[];
   failedCalls: number;
   failures: Record<string, number>;
+  sidsKept: number;
 }
 
 let stack: FabricStack;
@@ -87,5 +89,7 @@ describe("reconnect storm", () => {
     expect(results.reduce((n, r) => n + r.failedCalls, 0)).toBe(0);
     expect(results.reduce((n, r) => n + r.answeredAt.length, 0)).toBe(clients);
     expect(results.reduce((n, r) => n + r.reattachedAt.length, 0)).toBe(REPLICAS);
+    // every node came back as itself (same sid, so its kept certificate still named it)
+    expect(results.reduce((n, r) => n + r.sidsKept, 0)).toBe(NODES);
   }, 240_000);
 });

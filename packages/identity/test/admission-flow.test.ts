@@ -38,6 +38,8 @@ let caMode: "honest" | "other-key" = "honest";
 /** tokens the fake OAuth2 handed out (tok-1, tok-2, …), and one the fake Welcome refuses */
 let tokensIssued = 0;
 let refusedToken: string | undefined;
+/** certificates the fake CA signed */
+let signsIssued = 0;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "fame-admission-"));
@@ -110,6 +112,7 @@ async function route(url: string, auth: string, body: string): Promise<[number, 
     ];
   }
   if (url === "/ca/sign") {
+    signsIssued++;
     const grant = await verifyCaGrant(auth.replace(/^Bearer /, ""), {
       keys: { keys: [welcomeKey.publicJwk] },
       issuer: "w",
@@ -198,6 +201,34 @@ describe("admitNode happy path", () => {
     } finally {
       rmSync(otherDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("admitNode with the previous admission", () => {
+  it("keeps key and certificate while Welcome names the same identity, until half-life", async () => {
+    caMode = "honest";
+    const first = await admitNode(opts());
+    const signs = signsIssued;
+    const lifetime = first.notAfter.getTime() - first.notBefore.getTime();
+    const again = await admitNode({ ...opts(), previous: first });
+    expect(signsIssued).toBe(signs);
+    expect(again.attachTicket).not.toBe(first.attachTicket);
+    expect(Buffer.from(again.seed).equals(Buffer.from(first.seed))).toBe(true);
+    expect(again.x5c).toEqual(first.x5c);
+    expect(again.notAfter).toEqual(first.notAfter);
+
+    // other logicals: the certificate would name the wrong ones
+    const narrower = await admitNode({ ...opts(), requestedLogicals: ["api.fame.fabric"], previous: first });
+    expect(signsIssued).toBe(signs + 1);
+    expect(narrower.x5c[0]).not.toBe(first.x5c[0]);
+    expect(Buffer.from(narrower.seed).equals(Buffer.from(first.seed))).toBe(false);
+
+    // past half its lifetime (or before it starts): a new key and certificate
+    const late = first.notBefore.getTime() + lifetime / 2 + 1;
+    await admitNode({ ...opts(), previous: first, now: () => late });
+    expect(signsIssued).toBe(signs + 2);
+    await admitNode({ ...opts(), previous: first, now: () => first.notBefore.getTime() - 1 });
+    expect(signsIssued).toBe(signs + 3);
   });
 });
 

@@ -267,7 +267,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         to,
         replyTo: this.replyAddress,
         ...head,
-        ...(ch.role === "client" && this.opts.echoAft && ch.aft ? { aft: ch.aft } : {}),
+        ...(ch.role === "client" && ch.aft && (this.opts.echoAft || ch.repinning) ? { aft: ch.aft } : {}),
         frame: { type: "Data", codec: "json", payload: null },
       },
       (env, binary) => ch.sealText(env, json, batch, binary),
@@ -373,6 +373,8 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         return;
       }
       ch.lastUsedAt = this.lastActivityAt;
+      // the replica answered through the sentinel: the channel's pin is in place again
+      ch.repinning = false;
       const batch = frame.batch;
       if (batch !== undefined) {
         this.onBatch(env, ch, batch, payload);

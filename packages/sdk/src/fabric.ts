@@ -1,6 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { readBool, readInt } from "@fame/config";
-import { AccessTokenCache, admissionOptionsFromEnv, admitNode, verifyNodeCertificate } from "@fame/identity";
+import {
+  AccessTokenCache,
+  type Admission,
+  admissionOptionsFromEnv,
+  admitNode,
+  verifyNodeCertificate,
+} from "@fame/identity";
 import { createLogger, type Logger, logLevelFromEnv } from "@fame/logger";
 import { base64urlDecode, logicalMatches, NODE_NAME_PATTERN, tryParseAddress } from "@fame/protocol";
 import { ChannelManager, type ChannelSettings, DEFAULT_CHANNEL_SETTINGS } from "./channel/channel-manager.js";
@@ -131,6 +137,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
   const statusName = name !== undefined && NODE_NAME_PATTERN.test(name) ? name : undefined;
 
   const tokenCache = new AccessTokenCache();
+  let lastAdmission: Admission | undefined;
   const plan = async (): Promise<AttachPlan> => {
     if (config.admissionProfile !== "welcome") {
       return {
@@ -143,7 +150,8 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
         name: statusName,
       };
     }
-    // A ticket is single use: every (re)attach runs admission again (with the kept token).
+    // A ticket is single use: every (re)attach runs admission again, with the kept token and,
+    // while Welcome names the same identity, the kept key and certificate (until half-life).
     const admission = await admitNode({
       ...admissionOptionsFromEnv(config.env),
       instanceId,
@@ -151,7 +159,9 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
       trustDomain: config.trustDomain,
       logger: log,
       tokenCache,
+      ...(lastAdmission ? { previous: lastAdmission } : {}),
     });
+    lastAdmission = admission;
     return {
       url: admission.transportUrl,
       // a cluster's other sentinels: where the node goes when this one is unreachable

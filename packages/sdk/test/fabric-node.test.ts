@@ -345,6 +345,23 @@ describe("failover", () => {
     expect(await retried).toBe("held");
   });
 
+  it("after a reattach under the same sid, records carry the AFT until the replica answers (a restarted sentinel re-pins from it)", async () => {
+    const sentinel = new FakeSentinel();
+    await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client);
+    await math.add({ x: 1, y: 1 });
+    const aftSent = () => sentinel.sent("client", "Data").map((e) => e.aft !== undefined);
+    expect(aftSent()).toEqual([false]);
+    sentinel.cut("client");
+    await expect.poll(() => client.connection.state, { timeout: 3000 }).toBe("attached");
+    expect(await math.add({ x: 2, y: 2 })).toBe(4);
+    expect(await math.add({ x: 3, y: 3 })).toBe(6);
+    // only the first record after the reattach: once answered, the pin is known to hold
+    expect(aftSent()).toEqual([false, true, false]);
+    expect(sentinel.sent("client", "SecureOpen").length).toBe(1);
+  });
+
   it("reattach under a new sid: channels bound to the old one are dropped, the next call opens a fresh one", async () => {
     const sentinel = new FakeSentinel();
     const one = await replica(sentinel, "replica1");

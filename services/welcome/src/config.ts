@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   ConfigError,
@@ -60,6 +61,12 @@ export interface WelcomeConfig {
   accessPolicy?: AccessPolicyDocument | undefined;
   /** honour a caller-proposed systemId (renewals keeping their identity); default false */
   allowClientSystemId?: boolean;
+  /**
+   * One sentinel: the HMAC key of stable systemIds (FAME_WELCOME_NODE_ID_KEY_FILE, or the dev
+   * PKI's file when present). Absent: a random key for this process, so a node keeps its
+   * identity across reattaches while this Welcome runs. A cluster uses `cluster.nodeIdKey`.
+   */
+  nodeIdKey?: Uint8Array | undefined;
   placement?: PlacementStrategy;
   /**
    * Admissions in progress at once and waiting their turn (FAME_WELCOME_MAX_HELLOS,
@@ -164,8 +171,20 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     ),
     accessPolicy: policyFromEnv(env),
     allowClientSystemId: allowClientSystemId(env, cluster !== undefined),
+    nodeIdKey: cluster ? undefined : singleSentinelNodeIdKey(env, certsDir),
     cluster,
   };
+}
+
+/**
+ * One sentinel: the key file when it is named or the dev PKI wrote one; else undefined (the
+ * service makes a random key). A named file that cannot be read is an error, never skipped.
+ */
+function singleSentinelNodeIdKey(env: NodeJS.ProcessEnv, certsDir: string): Uint8Array | undefined {
+  const named = env["FAME_WELCOME_NODE_ID_KEY_FILE"];
+  if (named !== undefined && named !== "") return loadNodeIdKey(named, "FAME_WELCOME_NODE_ID_KEY_FILE");
+  const devFile = join(certsDir, "secrets", "welcome-node-id-key");
+  return existsSync(devFile) ? loadNodeIdKey(devFile, "FAME_WELCOME_NODE_ID_KEY_FILE") : undefined;
 }
 
 function clusterFromEnv(env: NodeJS.ProcessEnv, storage: StorageSettings, certsDir: string): WelcomeCluster {

@@ -14,7 +14,6 @@ export { HELLO_PATH, type HelloResponse } from "./hello-route.js";
 export { type LogicalDecision, LogicalPolicy, type LogicalPolicyConfig } from "./logical-policy.js";
 export { loadNodeIdKey, STABLE_SYSTEM_ID_LENGTH, stableSystemId } from "./node-id.js";
 export {
-  newSystemId,
   type Placement,
   type PlacementRequest,
   type PlacementStrategy,

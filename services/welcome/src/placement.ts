@@ -1,4 +1,5 @@
-import { randomInt } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { stableSystemId } from "./node-id.js";
 
 export interface PlacementRequest {
   clientId: string;
@@ -19,23 +20,25 @@ export interface PlacementStrategy {
   place(req: PlacementRequest): Placement;
 }
 
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-const SYSTEM_ID_LENGTH = 16;
-
-/** 16 chars of [A-Za-z0-9] (≈95 bits): no `-` or `_`, so it reads as one path segment anywhere. */
-export function newSystemId(): string {
-  let out = "";
-  // randomInt is unbiased (rejection sampling inside), unlike byte % 62.
-  for (let i = 0; i < SYSTEM_ID_LENGTH; i++) out += ALPHABET[randomInt(ALPHABET.length)];
-  return out;
-}
-
-/** Every node goes under one sentinel: `/<sentinelId>/<systemId>`. */
+/**
+ * Every node goes under one sentinel: `/<sentinelId>/<systemId>`. The systemId is derived from
+ * (principal, instanceId) as in a cluster, so a node re-admitted after its sentinel restarted
+ * gets the same path and sid: it keeps its certificate, its peers their cached key, and its
+ * channels their replica (docs/reliability.md).
+ */
 export class StaticSentinelPlacement implements PlacementStrategy {
-  constructor(private readonly sentinelId: string) {}
+  private readonly nodeIdKey: Uint8Array;
+
+  /** without a key, a random one: identities then hold for as long as this process runs */
+  constructor(
+    private readonly sentinelId: string,
+    nodeIdKey?: Uint8Array,
+  ) {
+    this.nodeIdKey = nodeIdKey ?? new Uint8Array(randomBytes(32));
+  }
 
   place(req: PlacementRequest): Placement {
-    const systemId = req.systemId ?? newSystemId();
+    const systemId = req.systemId ?? stableSystemId(this.nodeIdKey, req.clientId, req.instanceId);
     return { systemId, assignedPath: `/${this.sentinelId}/${systemId}` };
   }
 }

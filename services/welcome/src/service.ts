@@ -24,7 +24,7 @@ export async function startWelcomeService(config: WelcomeConfig): Promise<Runnin
     config.placement ??
     (cluster && state
       ? new ClusterPlacement(cluster.clusterId, cluster.nodeIdKey, state.registry)
-      : new StaticSentinelPlacement(config.sentinelId));
+      : new StaticSentinelPlacement(config.sentinelId, config.nodeIdKey));
   const gate = new WorkGate(config.admitting ?? DEFAULT_WELCOME_ADMITTING);
   let running: RunningService;
   try {

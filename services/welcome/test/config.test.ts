@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "@fame/config";
@@ -52,6 +52,27 @@ describe("welcomeConfigFromEnv", () => {
       admitting: { maxActive: 16, maxQueued: 1024 },
     });
     expect(c.accessToken).toMatchObject({ issuer: "https://localhost:8443", audience: "fame.fabric" });
+  });
+
+  it("one sentinel: the node-id key from the named file or the dev PKI's, else none (a random one per process)", async () => {
+    const certs = mkdtempSync(join(tmpdir(), "fame-welcome-certs-"));
+    const keyText = Buffer.alloc(32, 7).toString("base64url");
+    expect((await welcomeConfigFromEnv({ ...env(), FAME_CERTS_DIR: certs })).nodeIdKey).toBeUndefined();
+    mkdirSync(join(certs, "secrets"));
+    writeFileSync(join(certs, "secrets", "welcome-node-id-key"), `${keyText}\n`);
+    const fromDev = await welcomeConfigFromEnv({ ...env(), FAME_CERTS_DIR: certs });
+    expect(Buffer.from(fromDev.nodeIdKey!).toString("base64url")).toBe(keyText);
+    expect(
+      await settingOf({
+        ...env(),
+        FAME_WELCOME_NODE_ID_KEY_FILE: join(certs, "missing"),
+        FAME_CERTS_DIR: certs,
+      }),
+    ).toBe("FAME_WELCOME_NODE_ID_KEY_FILE");
+    writeFileSync(join(certs, "short"), Buffer.alloc(8).toString("base64url"));
+    expect(await settingOf({ ...env(), FAME_WELCOME_NODE_ID_KEY_FILE: join(certs, "short") })).toBe(
+      "FAME_WELCOME_NODE_ID_KEY_FILE",
+    );
   });
 
   it("reads lists; `none` disables wildcards", async () => {

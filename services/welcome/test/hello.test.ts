@@ -77,7 +77,7 @@ describe("POST /fame/v1/welcome/hello", () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers["cache-control"]).toBe("no-store");
     const body = res.json();
-    expect(body.systemId).toMatch(/^[A-Za-z0-9]{16}$/);
+    expect(body.systemId).toMatch(/^[A-Za-z0-9]{22}$/);
     expect(body.assignedPath).toBe(`/sentinel0/${body.systemId}`);
     expect(body.sid).toBe(sidFromPath(body.assignedPath));
     expect(body.acceptedLogicals).toEqual(goodBody.requestedLogicals);
@@ -105,12 +105,16 @@ describe("POST /fame/v1/welcome/hello", () => {
     expect(grant.jti).not.toBe(ticket.jti);
   });
 
-  it("gives each hello a new systemId and ignores a proposed one by default", async () => {
+  it("keeps an instance's systemId across hellos, another instance gets another; a proposed one is ignored by default", async () => {
     const token = await accessToken();
     const a = (await hello(token, { ...goodBody, systemId: "chosen" })).json();
-    const b = (await hello(token, goodBody)).json();
+    const again = (await hello(token, goodBody)).json();
+    const other = (await hello(token, { ...goodBody, instanceId: "inst-2" })).json();
     expect(a.systemId).not.toBe("chosen");
-    expect(a.systemId).not.toBe(b.systemId);
+    expect(again.systemId).toBe(a.systemId);
+    expect(again.sid).toBe(a.sid);
+    expect(again.attachTicket).not.toBe(a.attachTicket);
+    expect(other.systemId).not.toBe(a.systemId);
   });
 
   it.each([

@@ -65,6 +65,18 @@ export async function admitNode(opts: AdmitNodeOptions): Promise<Admission> {
   }
   log?.debug({ system_id: hello.systemId, assigned_path: hello.assignedPath }, "welcome admitted the node");
 
+  const held = opts.previous;
+  if (held !== undefined && keepsCertificate(held, hello, (opts.now ?? Date.now)())) {
+    log?.debug({ system_id: hello.systemId, not_after: held.notAfter.toISOString() }, "certificate kept");
+    return {
+      ...held,
+      attachTicket: hello.attachTicket,
+      transportUrl: hello.transportUrl,
+      transportUrls: hello.transportUrls,
+      ticketExpiresAt: hello.ticketExpiresAt,
+    };
+  }
+
   let csr: NodeCsr;
   try {
     csr = await withDeadline(
@@ -121,6 +133,21 @@ export async function admitNode(opts: AdmitNodeOptions): Promise<Admission> {
     notAfter: validity.notAfter,
     ticketExpiresAt: hello.ticketExpiresAt,
   };
+}
+
+/**
+ * The held certificate still serves: Welcome named the identity it binds (a different path,
+ * sid or logical set needs a new one) and less than half of its lifetime has passed.
+ */
+function keepsCertificate(held: Admission, hello: ReturnType<typeof readHelloAnswer>, now: number): boolean {
+  if (held.systemId !== hello.systemId || held.assignedPath !== hello.assignedPath || held.sid !== hello.sid)
+    return false;
+  const want = new Set(hello.acceptedLogicals);
+  if (want.size !== held.acceptedLogicals.length || held.acceptedLogicals.some((l) => !want.has(l)))
+    return false;
+  const from = held.notBefore.getTime();
+  const halfLife = from + (held.notAfter.getTime() - from) / 2;
+  return now >= from && now < halfLife;
 }
 
 /** OAuth2 client credentials → an access token, kept in the node's cache when it has one. */

@@ -25,6 +25,15 @@ export interface AdmitNodeOptions {
    * OAuth2 step while the token has time left. Without it every admission fetches one.
    */
   tokenCache?: AccessTokenCache;
+  /**
+   * The node's last admission. When Welcome names the same identity again (systemId, path,
+   * sid, logicals) and its certificate is not past half its lifetime, the key and certificate
+   * are kept: no new key, CSR or CA round trip, and peers keep the key they vetted. Past
+   * half-life a new one is issued, as SPIRE agents rotate theirs.
+   */
+  previous?: Admission;
+  /** milliseconds since the epoch; default Date.now (tests) */
+  now?: () => number;
 }
 
 /** Everything a node needs to attach: identity, ticket, certificate and its private key. */

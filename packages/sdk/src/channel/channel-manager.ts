@@ -326,13 +326,17 @@ export class ChannelManager {
   }
 
   /**
-   * Attached again. With the same sid the channels hold: the replica still has their keys and
-   * the fabric their pins (a cluster's pin store), so calls continue with no new handshake.
-   * A new sid (a single sentinel hands out a new identity) ends every channel bound to the
-   * old one: forgetting them now spares the next call a wasted channel_unknown round trip.
+   * Attached again. With the same sid the channels hold: the replica still has their keys, and
+   * the pin is in a cluster's pin store or, after a lone sentinel restarted, restored from the
+   * AFT each client channel echoes until its replica answers (`repinning`). Calls continue with
+   * no new handshake. A new sid ends every channel bound to the old one: forgetting them now
+   * spares the next call a wasted channel_unknown round trip.
    */
   connectionRestored(sameSid: boolean): void {
-    if (sameSid) return;
+    if (sameSid) {
+      for (const ch of this.byCid.values()) if (ch.role === "client" && ch.aft) ch.repinning = true;
+      return;
+    }
     for (const [cid, ch] of [...this.byCid]) {
       if (ch.role === "client") this.invalidate(cid);
       else this.forget(ch);

@@ -34,6 +34,12 @@ export class SecureChannel {
   lastUsedAt: number;
   /** replica side: who the peer is, as operations see it (found on first use, then shared) */
   caller: CallerIdentity | undefined;
+  /**
+   * Client side, after a reattach that kept the sid: records carry the AFT until the replica is
+   * heard on this channel again, so a sentinel that lost the pin (a restart, another sentinel)
+   * restores it from the AFT instead of refusing the channel.
+   */
+  repinning = false;
   private readonly sender: ChannelSender;
   private readonly receiver: ChannelReceiver;
 
