@@ -124,7 +124,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     createLogger({ name: name ?? "fame-node", level: quietClient ? "warn" : logLevelFromEnv(config.env) });
   const logicals = opts.logicals ?? config.requestedLogicals;
   // tracing (OTEL_*) and the serve-time page (FAME_METRICS_PORT); undefined when neither is set
-  const telemetry = NodeTelemetry.fromEnv({
+  const telemetry = await NodeTelemetry.fromEnv({
     env: config.env,
     serviceName: name ?? "fame-node",
     verbose: config.showEnvelopes,

@@ -49,14 +49,14 @@ export class NodeTelemetry {
   }
 
   /** undefined when neither tracing nor metrics are asked for; throws on a malformed setting */
-  static fromEnv(settings: NodeTelemetrySettings): NodeTelemetry | undefined {
+  static async fromEnv(settings: NodeTelemetrySettings): Promise<NodeTelemetry | undefined> {
     const env = settings.env;
     const port = env["FAME_METRICS_PORT"]
       ? readInt(env["FAME_METRICS_PORT"], "FAME_METRICS_PORT", { fallback: 0, min: 0, max: 65_535 })
       : undefined;
     let tracing: FameTracing | undefined;
     try {
-      tracing = startTracing({
+      tracing = await startTracing({
         env,
         serviceName: settings.serviceName,
         tracerName: "@fame/sdk",

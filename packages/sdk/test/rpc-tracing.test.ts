@@ -28,8 +28,9 @@ defineOperation(MathAgent, "add");
 defineOperation(MathAgent, "refuse");
 
 /** the real tracer, noting the parent each span is started under */
-function watchedTracer(): { tracer: Tracer; parents: (SpanContext | undefined)[] } {
-  const real = startTracing({ serviceName: "t", tracerName: "t", env: {}, withoutExporter: true })!.tracer;
+async function watchedTracer(): Promise<{ tracer: Tracer; parents: (SpanContext | undefined)[] }> {
+  const real = (await startTracing({ serviceName: "t", tracerName: "t", env: {}, withoutExporter: true }))!
+    .tracer;
   const parents: (SpanContext | undefined)[] = [];
   const tracer: Tracer = {
     startSpan(name, options, ctx?: Context) {
@@ -44,7 +45,7 @@ function watchedTracer(): { tracer: Tracer; parents: (SpanContext | undefined)[]
 async function setup(options: { traced: boolean; serverTelemetry?: ServeTelemetry }) {
   const net = new LoopbackNetwork();
   const traced: { traceId: string; method: string }[] = [];
-  const client = watchedTracer();
+  const client = await watchedTracer();
   const caller = net.createEndpoint("caller@node-a", {
     ...(options.traced ? { tracer: client.tracer, onTraced: (t) => traced.push(t) } : {}),
   });
@@ -83,7 +84,7 @@ describe("traced client calls", () => {
   });
 
   it("parent the replica's span on the request's traceparent, and count serve times per operation", async () => {
-    const server = watchedTracer();
+    const server = await watchedTracer();
     const telemetry = new ServeTelemetry({ tracer: server.tracer, metrics: true });
     const { caller, sent } = await setup({ traced: true, serverTelemetry: telemetry });
     await caller.client.call(MATH, "add", { x: 1, y: 2 });
@@ -103,7 +104,7 @@ describe("traced client calls", () => {
   });
 
   it("serve a request whose traceparent is malformed, with a parent of its own", async () => {
-    const server = watchedTracer();
+    const server = await watchedTracer();
     const telemetry = new ServeTelemetry({ tracer: server.tracer });
     const { net } = await setup({ traced: false, serverTelemetry: telemetry });
     const replies: LoopbackMessage[] = [];

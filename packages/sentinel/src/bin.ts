@@ -71,7 +71,7 @@ function verifiersFor(config: SentinelConfig): AttachVerifiers {
 runMain(async () => {
   const config = sentinelConfigFromEnv();
   const log = createLogger({ name: "sentinel" });
-  const tracing = tracingFromEnv();
+  const tracing = await tracingFromEnv();
   // A cluster's shared state is open (caches filled) before the sentinel listens; a single
   // sentinel opens nothing and loads no NATS code.
   const fabric: FabricState | undefined =
@@ -160,9 +160,9 @@ function withStateClosed<S extends { close(): Promise<void> }>(running: S, fabri
 }
 
 /** OTLP export when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; a malformed OTEL_* value exits 2 */
-function tracingFromEnv(): FameTracing | undefined {
+async function tracingFromEnv(): Promise<FameTracing | undefined> {
   try {
-    return startTracing({ serviceName: "fame-sentinel", tracerName: "@fame/sentinel" });
+    return await startTracing({ serviceName: "fame-sentinel", tracerName: "@fame/sentinel" });
   } catch (err) {
     if (err instanceof TelemetrySettingError) throw new ConfigError(err.setting, err.reason);
     throw err;

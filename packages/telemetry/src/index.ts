@@ -40,7 +40,10 @@ export {
 } from "./trace-context.js";
 export {
   type FameTracing,
-  samplerFromEnv,
+  type ProviderSettings,
+  type SamplerKind,
+  type SamplerSetting,
+  samplerSettingFromEnv,
   startTracing,
   TelemetrySettingError,
   type TracingOptions,

@@ -2,22 +2,41 @@ import { request } from "node:http";
 import { describe, expect, it } from "vitest";
 import { startMetricsListener } from "../src/metrics-listener.js";
 import {
-  samplerFromEnv,
   startTracing,
   TelemetrySettingError,
   tracesEndpointFromEnv,
   tracingConfigured,
 } from "../src/tracing.js";
+import { samplerFromEnv } from "../src/tracing-provider.js";
 
 const opts = { serviceName: "svc", tracerName: "@fame/test" };
 
 describe("startTracing", () => {
-  it("starts nothing when no endpoint is set, or when the SDK is disabled", () => {
-    expect(startTracing({ ...opts, env: {} })).toBeUndefined();
+  it("loads no OpenTelemetry SDK code unless tracing starts", async () => {
+    const { execFileSync } = await import("node:child_process");
+    // a fresh process: which modules does importing the package (and an untraced start) load?
+    const loaded = execFileSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `const t = await import(${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)});
+         await t.startTracing({ serviceName: "s", tracerName: "t", env: {} });
+         const { createRequire } = await import("node:module");
+         const cache = Object.keys(createRequire(import.meta.url).cache);
+         console.log(JSON.stringify(cache.filter((k) => k.includes("sdk-trace-base") || k.includes("exporter-trace"))));`,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(JSON.parse(loaded)).toEqual([]);
+  });
+
+  it("starts nothing when no endpoint is set, or when the SDK is disabled", async () => {
+    expect(await startTracing({ ...opts, env: {} })).toBeUndefined();
     expect(tracingConfigured({})).toBe(false);
     const env = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_SDK_DISABLED: "true" };
-    expect(startTracing({ ...opts, env })).toBeUndefined();
-    expect(startTracing({ ...opts, env, withoutExporter: true })).toBeUndefined();
+    expect(await startTracing({ ...opts, env })).toBeUndefined();
+    expect(await startTracing({ ...opts, env, withoutExporter: true })).toBeUndefined();
   });
 
   it("derives the traces URL as the OTLP specification does", () => {
@@ -35,27 +54,26 @@ describe("startTracing", () => {
     ).toBe("https://t/custom");
   });
 
-  it("refuses malformed settings by name", () => {
-    const bad = (env: NodeJS.ProcessEnv, setting: string) => {
-      const err = (() => {
-        try {
-          startTracing({ ...opts, env });
-        } catch (e) {
-          return e;
-        }
-        return undefined;
-      })();
+  it("refuses malformed settings by name", async () => {
+    const bad = async (env: NodeJS.ProcessEnv, setting: string) => {
+      const err = await startTracing({ ...opts, env }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(TelemetrySettingError);
       expect((err as TelemetrySettingError).setting).toBe(setting);
     };
-    bad({ OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" }, "OTEL_EXPORTER_OTLP_ENDPOINT");
-    bad({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "ftp://x/y" }, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-    bad(
+    await bad({ OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" }, "OTEL_EXPORTER_OTLP_ENDPOINT");
+    await bad({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "ftp://x/y" }, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+    await bad(
       { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" },
       "OTEL_EXPORTER_OTLP_PROTOCOL",
     );
-    bad({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c", OTEL_TRACES_SAMPLER: "sometimes" }, "OTEL_TRACES_SAMPLER");
-    bad(
+    await bad(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c", OTEL_TRACES_SAMPLER: "sometimes" },
+      "OTEL_TRACES_SAMPLER",
+    );
+    await bad(
       {
         OTEL_EXPORTER_OTLP_ENDPOINT: "http://c",
         OTEL_TRACES_SAMPLER: "traceidratio",
@@ -63,14 +81,14 @@ describe("startTracing", () => {
       },
       "OTEL_TRACES_SAMPLER_ARG",
     );
-    bad(
+    await bad(
       { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c", OTEL_BSP_SCHEDULE_DELAY: "-1" },
       "OTEL_BSP_SCHEDULE_DELAY",
     );
   });
 
   it("makes recorded spans with ids and no exporter when asked for ids only", async () => {
-    const t = startTracing({ ...opts, env: { OTEL_SERVICE_NAME: "named" }, withoutExporter: true })!;
+    const t = (await startTracing({ ...opts, env: { OTEL_SERVICE_NAME: "named" }, withoutExporter: true }))!;
     expect(t.endpoint).toBeUndefined();
     expect(t.serviceName).toBe("named");
     const span = t.tracer.startSpan("x");
@@ -80,16 +98,23 @@ describe("startTracing", () => {
     await t.shutdown();
   });
 
-  it("follows OTEL_TRACES_SAMPLER", () => {
+  it("follows OTEL_TRACES_SAMPLER", async () => {
     expect(samplerFromEnv({}).toString()).toMatch(/ParentBased/);
     expect(samplerFromEnv({ OTEL_TRACES_SAMPLER: "always_off" }).toString()).toMatch(/AlwaysOff/);
-    const off = startTracing({ ...opts, env: { OTEL_TRACES_SAMPLER: "always_off" }, withoutExporter: true })!;
+    expect(
+      samplerFromEnv({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.25" }).toString(),
+    ).toMatch(/TraceIdRatioBased\{0.25\}/);
+    const off = (await startTracing({
+      ...opts,
+      env: { OTEL_TRACES_SAMPLER: "always_off" },
+      withoutExporter: true,
+    }))!;
     expect(off.tracer.startSpan("x").isRecording()).toBe(false);
   });
 
   it("shuts down within its bound when the collector does not answer", async () => {
     // a port nothing listens on: the export fails, shutdown still returns
-    const t = startTracing({ ...opts, env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" } })!;
+    const t = (await startTracing({ ...opts, env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" } }))!;
     t.tracer.startSpan("lost").end();
     const began = Date.now();
     await t.shutdown();
