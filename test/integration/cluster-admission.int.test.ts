@@ -96,6 +96,11 @@ describe("Welcome in a cluster (real nats-server)", () => {
     expect(elsewhere.sid).toBe(first.sid);
     expect(again.attachTicket).not.toBe(first.attachTicket);
     expect(Buffer.from(again.publicKey).equals(Buffer.from(first.publicKey))).toBe(false);
+    // with the last admission in hand, the other Welcome's answer names the same identity: the
+    // certificate is kept, no CA round trip
+    const kept = await admitNode({ ...admission("inst_b", url.welcome2), previous: first });
+    expect(kept.x5c).toEqual(first.x5c);
+    expect(kept.attachTicket).not.toBe(first.attachTicket);
     const other = await admitNode(admission("inst_c"));
     expect(other.systemId).not.toBe(first.systemId);
   });
