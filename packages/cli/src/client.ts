@@ -1,6 +1,6 @@
 /** The CLI as a fabric client: connect from the environment, log to stderr at warn, close after. */
 import { createLogger, type LogLevel, logLevelFromEnv } from "@fame/logger";
-import { connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
+import type { Fabric } from "@fame/sdk";
 import { usageError } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
 import { type GlobalOptions, nodeEnv } from "./node-env.js";
@@ -54,6 +54,8 @@ export async function withClient<T>(
   fn: (fabric: Fabric) => Promise<T>,
 ): Promise<T> {
   const env = await nodeEnv(io, global);
+  // loaded only by the commands that connect: `fame --help`, `status` or `new` start without it
+  const { connectFabric, nodeConfigFromEnv } = await import("@fame/sdk");
   const config = nodeConfigFromEnv(env);
   const raw = env["FAME_LOG_PRETTY"] === "0" || env["FAME_LOG_PRETTY"] === "false";
   const logger = createLogger({

@@ -1,7 +1,7 @@
 /** Any failure → one line for stderr and an exit code. */
 import { ConfigError } from "@fame/config";
 import { LogSettingError } from "@fame/logger";
-import { FameRpcCode, isRpcError, RpcErrorCode } from "@fame/sdk";
+import { FameRpcCode, isRpcError, RpcErrorCode } from "@fame/sdk/codes";
 import { CliError, EXIT, type ExitCode } from "./exit-codes.js";
 
 const BAD_ADDRESS = "bad_address";

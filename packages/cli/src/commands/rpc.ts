@@ -1,16 +1,6 @@
 /** `fame call`, `fame stream` and `fame ops`: operations of an agent, called from a shell. */
-import {
-  type AgentDescription,
-  DESCRIBE_METHOD,
-  describeAgent,
-  type Fabric,
-  isRpcError,
-  isRpcStream,
-  type OperationDescription,
-  type RpcEndpoint,
-  RpcErrorCode,
-  type RpcStream,
-} from "@fame/sdk";
+import type { AgentDescription, Fabric, OperationDescription, RpcEndpoint, RpcStream } from "@fame/sdk";
+import { DESCRIBE_METHOD, isRpcError, RpcErrorCode } from "@fame/sdk/codes";
 import type { Command } from "commander";
 import { parseDuration, withClient } from "../client.js";
 import { CliError, EXIT, usageError } from "../exit-codes.js";
@@ -75,6 +65,7 @@ async function runCall(
         signal: abort.signal,
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
       });
+      const { isRpcStream } = await import("@fame/sdk");
       if (!isRpcStream(result)) {
         io.out(`${flags.json ? JSON.stringify(result ?? null, null, 2) : formatResult(result)}\n`);
         return;
@@ -118,6 +109,7 @@ export async function describeAt(
   address: string,
   timeoutMs: number | undefined,
 ): Promise<AgentDescription> {
+  const { describeAgent } = await import("@fame/sdk");
   try {
     return await describeAgent(address, { endpoint, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
   } catch (err) {

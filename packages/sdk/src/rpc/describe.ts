@@ -2,13 +2,15 @@
  * `rpc.describe`: the built-in operation every served agent answers with what it serves
  * (JSON-RPC reserves `rpc.`-prefixed names for such extensions). `fame ops` calls it.
  */
+
+import { DESCRIBE_METHOD } from "./describe-method.js";
 import { isJsonObject, isPlainObject } from "./json-value.js";
 import { isValidMethodName } from "./jsonrpc.js";
 import { MAX_DESCRIPTION_LENGTH, type OperationSpec } from "./operation-registry.js";
 import { paramsJsonSchemaOf } from "./params-schema.js";
 import type { JsonObject } from "./transport.js";
 
-export const DESCRIBE_METHOD = "rpc.describe";
+export { DESCRIBE_METHOD };
 
 /** One operation as `rpc.describe` reports it. */
 export interface OperationDescription {
