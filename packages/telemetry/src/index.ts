@@ -38,16 +38,16 @@ export {
   parseTraceparent,
   TRACEPARENT_LENGTH,
 } from "./trace-context.js";
+export { startTracing } from "./tracing.js";
 export {
   type FameTracing,
   type ProviderSettings,
   type SamplerKind,
   type SamplerSetting,
   samplerSettingFromEnv,
-  startTracing,
   TelemetrySettingError,
   type TracingOptions,
   tracesEndpointFromEnv,
   tracingConfigured,
   tracingDisabled,
-} from "./tracing.js";
+} from "./tracing-settings.js";

@@ -13,19 +13,6 @@ import {
   tracingDisabled,
 } from "./tracing-settings.js";
 
-export {
-  type FameTracing,
-  type ProviderSettings,
-  type SamplerKind,
-  type SamplerSetting,
-  samplerSettingFromEnv,
-  TelemetrySettingError,
-  type TracingOptions,
-  tracesEndpointFromEnv,
-  tracingConfigured,
-  tracingDisabled,
-} from "./tracing-settings.js";
-
 /**
  * Tracing as the environment configures it, or undefined when it is off (no endpoint and no
  * `withoutExporter`, or OTEL_SDK_DISABLED=true). Throws on a malformed OTEL_* value, so a

@@ -1,13 +1,9 @@
 import { request } from "node:http";
 import { describe, expect, it } from "vitest";
 import { startMetricsListener } from "../src/metrics-listener.js";
-import {
-  startTracing,
-  TelemetrySettingError,
-  tracesEndpointFromEnv,
-  tracingConfigured,
-} from "../src/tracing.js";
+import { startTracing } from "../src/tracing.js";
 import { samplerFromEnv } from "../src/tracing-provider.js";
+import { TelemetrySettingError, tracesEndpointFromEnv, tracingConfigured } from "../src/tracing-settings.js";
 
 const opts = { serviceName: "svc", tracerName: "@fame/test" };
 
