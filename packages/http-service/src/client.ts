@@ -1,5 +1,25 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { createSecureContext, type SecureContext } from "node:tls";
+
+/** distinct trust bundles kept; a process normally has one (its fabric's) */
+const MAX_TRUST_CONTEXTS = 16;
+const trustContexts = new Map<string, SecureContext>();
+
+/**
+ * The TLS client context that trusts `caPem`, built once per bundle. Building one parses every
+ * certificate of the bundle; passing `ca` to each connection did that again on every dial, which
+ * under a reconnect storm was a fifth of a node's CPU (docs/performance.md, Reconnect storm).
+ */
+export function trustContext(caPem: string): SecureContext {
+  let context = trustContexts.get(caPem);
+  if (context === undefined) {
+    if (trustContexts.size >= MAX_TRUST_CONTEXTS) trustContexts.clear();
+    context = createSecureContext({ ca: caPem });
+    trustContexts.set(caPem, context);
+  }
+  return context;
+}
 
 export interface OutboundOptions {
   /** PEM trust bundle; undefined = system roots */
@@ -58,7 +78,9 @@ export function requestRaw(url: string | URL, init: OutboundRequest = {}): Promi
       {
         method: init.method ?? "GET",
         headers: init.headers,
-        ...(u.protocol === "https:" && init.ca ? { ca: init.ca } : {}),
+        // `ca` too: the agent pools kept-alive sockets by it, so a socket is only reused for
+        // requests trusting what it was checked against
+        ...(u.protocol === "https:" && init.ca ? { ca: init.ca, secureContext: trustContext(init.ca) } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { trustContext } from "@fame/http-service/client";
 import { encodeLinkBatch, LINK_BATCH_SEND_BYTES } from "@fame/protocol";
 import WebSocket from "ws";
 import { ConnectionError } from "./connection-error.js";
@@ -15,7 +16,8 @@ function zeroMask(mask: Buffer): void {
 /** Dials the sentinel's WebSocket endpoint: the production NodeLink. */
 export const dialWebSocket: LinkDialer = (target: LinkTarget, handlers: LinkHandlers): Promise<NodeLink> => {
   const ws = new WebSocket(target.url, {
-    ...(target.trustBundlePem ? { ca: target.trustBundlePem } : {}),
+    // one context per trust bundle, not one per dial (each parses the whole bundle)
+    ...(target.trustBundlePem ? { secureContext: trustContext(target.trustBundlePem) } : {}),
     perMessageDeflate: false,
     maxPayload: target.maxMessageBytes,
     handshakeTimeout: target.handshakeTimeoutMs,
