@@ -45,6 +45,13 @@ import type { JsonValue, RpcInbound, RpcOutbound } from "./rpc/transport.js";
 export type { FabricNodeOptions, FabricNodeParts } from "./node/fabric-node-options.js";
 export { CHANNEL_META_KEY };
 
+/**
+ * After a reattach, how long a `no_route` is taken for a fabric still re-forming (replicas
+ * re-attach within a second or two of a sentinel's restart) and retried, even for calls that
+ * are not idempotent: a `no_route` was delivered nowhere.
+ */
+export const SETTLE_AFTER_REATTACH_MS = 5000;
+
 /** the delivery meta of a clear stream item that came in a batch: one shared object */
 const CLEAR_MORE: Readonly<Record<string, string>> = Object.freeze({ [MORE_META]: "true" });
 
@@ -166,6 +173,11 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     this.endpoint.failAll("replica_unavailable", reason, { notExecuted: false });
   }
 
+  /** re-attached moments ago: the fabric around this node may still be re-forming */
+  private settling(): boolean {
+    return Date.now() - this.connection.reattachedAt < SETTLE_AFTER_REATTACH_MS;
+  }
+
   /** Attached again: channels survive when the sid did. */
   onReattached(sameSid: boolean): void {
     this.channels.connectionRestored(sameSid);
@@ -201,7 +213,13 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     try {
       ch = await this.channels.forAddress(to, sessionId);
     } catch (err) {
-      throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, codeOf(err, "channel_unknown"), {
+      const code = codeOf(err, "channel_unknown");
+      if (code === "no_route" && this.settling()) {
+        // answered like a sentinel's no_route to a message: the call waits the moment out
+        this.endpoint.failCall(m.corrId, code, (err as Error).message, { notExecuted: true, settling: true });
+        return;
+      }
+      throw new RpcError(RpcErrorCode.SERVER_ERROR, (err as Error).message, code, {
         notExecuted: true,
         cause: err,
       });
@@ -342,7 +360,10 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     if (ch && CHANNEL_LOST.has(code) && env.meta?.[CHANNEL_KEPT_META] !== true)
       this.channels.invalidate(ch.cid);
     const notExecuted = NOT_DELIVERED.has(code) || env.meta?.[NOT_EXECUTED_META] === true;
-    this.endpoint.failCall(corrId, code, reason, { notExecuted });
+    // just re-attached: replicas may still be binding again (a restarted sentinel), so a
+    // no_route is waited out for a moment rather than taken as final
+    const settling = code === "no_route" && this.settling();
+    this.endpoint.failCall(corrId, code, reason, settling ? { notExecuted, settling } : { notExecuted });
   }
 
   private onData(env: Envelope): void {

@@ -362,6 +362,31 @@ describe("failover", () => {
     expect(sentinel.sent("client", "SecureOpen").length).toBe(1);
   });
 
+  it("just after a reattach, a no_route (replicas still binding again) is waited out, even for a call that is not idempotent", async () => {
+    const sentinel = new FakeSentinel();
+    const { agent } = await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client); // nothing idempotent
+    expect(await math.add({ x: 1, y: 1 })).toBe(2);
+    // before any reattach a no_route is final for such a call
+    let refusals = 1;
+    sentinel.tap = (env, from) => {
+      if (from.name !== "client" || env.frame.type !== "Data" || refusals === 0) return "relay";
+      refusals--;
+      sentinel.nack(env, "no_route", true);
+      return "drop";
+    };
+    const err = await math.add({ x: 2, y: 2 }).catch((e: unknown) => e);
+    expect((err as RpcError).fameCode).toBe("no_route");
+    sentinel.cut("client");
+    await expect.poll(() => client.connection.state, { timeout: 3000 }).toBe("attached");
+    // more refusals than the default retry budget (3): waiting out a settling no_route spends none
+    refusals = 5;
+    expect(await math.add({ x: 20, y: 22 })).toBe(42);
+    expect(refusals).toBe(0);
+    expect(agent.cids.length).toBe(2);
+  });
+
   it("reattach under a new sid: channels bound to the old one are dropped, the next call opens a fresh one", async () => {
     const sentinel = new FakeSentinel();
     const one = await replica(sentinel, "replica1");

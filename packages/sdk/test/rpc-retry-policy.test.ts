@@ -7,6 +7,7 @@ import {
   type FailureInfo,
   RetryPolicyError,
   resolveRetryPolicy,
+  settlingNoRoute,
   shouldRetry,
 } from "../src/rpc/retry-policy.js";
 
@@ -96,6 +97,13 @@ describe("retry policy", () => {
     expect(shouldRetry(t("no_route", true), false, p)).toBe(false);
     expect(shouldRetry(t("no_route", true), true, p)).toBe(false);
     expect(shouldRetry(t("no_route", true), false, resolveRetryPolicy({ retryNoRoute: true }))).toBe(true);
+    // just re-attached: a no_route (delivered nowhere) is waited out, even for a non-idempotent call
+    const settling: FailureInfo = { ...t("no_route", true), settling: true };
+    expect(shouldRetry(settling, false, p)).toBe(true);
+    expect(settlingNoRoute(settling)).toBe(true);
+    expect(settlingNoRoute({ ...settling, transport: false })).toBe(false);
+    expect(settlingNoRoute({ ...t("not_authorized", true), settling: true })).toBe(false);
+    expect(shouldRetry({ ...t("not_authorized", true), settling: true }, false, p)).toBe(false);
     expect(shouldRetry(t("not_authorized"), true, p)).toBe(false);
     expect(shouldRetry(t(undefined), true, p)).toBe(false);
     // A callee's reply saying the request ran into replica trouble is not proof of non-execution.

@@ -105,6 +105,8 @@ export class FabricConnection {
   sentinelSid = "";
   /** the attach URL of the sentinel this node is (or was last) attached to */
   sentinelUrl = "";
+  /** ms epoch of the last attach that followed a lost link (0: never re-attached) */
+  reattachedAt = 0;
 
   private link: NodeLink | undefined;
   /** counts dials: a link that was replaced reports its close to nobody */
@@ -326,7 +328,10 @@ export class FabricConnection {
     if (this.opts.linkBatch !== false && session.linkBatch !== undefined)
       link.batchTo?.(Math.min(session.linkBatch, LINK_BATCH_SEND_ENTRIES));
     // before the state says attached: nothing may go out on what a changed sid invalidated
-    if (previousSid !== "") this.events.onReattached?.(previousSid === session.sid);
+    if (previousSid !== "") {
+      this.reattachedAt = Date.now();
+      this.events.onReattached?.(previousSid === session.sid);
+    }
     this.state = "attached";
     this.backoff.reset();
     this.choice.attached();

@@ -18,6 +18,7 @@ import type { FailureInfo } from "./retry-policy.js";
 import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc-error.js";
 import { type RpcStream, StreamReceiver } from "./rpc-stream.js";
 import {
+  type FailCallOptions,
   type JsonObject,
   type JsonValue,
   type RpcMessageMeta,
@@ -304,7 +305,7 @@ export class CallTable {
    * The transport reports that the message for `corrId` failed (e.g. a negative DeliveryAck).
    * Returns false when no call is waiting on that id.
    */
-  failCall(corrId: string, code: string, reason: string, options: { notExecuted?: boolean } = {}): boolean {
+  failCall(corrId: string, code: string, reason: string, options: FailCallOptions = {}): boolean {
     const call = typeof corrId === "string" ? this.#pending.get(corrId) : undefined;
     if (call === undefined) return false;
     const fameCode =
@@ -317,13 +318,15 @@ export class CallTable {
     if (call.kind === "stream") {
       call.receiver.fail(error);
     } else {
-      this.#settleFailure(corrId, call, new AttemptFailure(error, transportInfo(fameCode, notExecuted)));
+      const info = transportInfo(fameCode, notExecuted);
+      if (options.settling === true) info.settling = true;
+      this.#settleFailure(corrId, call, new AttemptFailure(error, info));
     }
     return true;
   }
 
   /** Fail every pending call, e.g. when the connection dropped. Returns how many. */
-  failAll(code: string, reason: string, options: { notExecuted?: boolean } = {}): number {
+  failAll(code: string, reason: string, options: FailCallOptions = {}): number {
     let n = 0;
     for (const corrId of [...this.#pending.keys()]) if (this.failCall(corrId, code, reason, options)) n++;
     return n;

@@ -7,7 +7,7 @@ import { isPlainObject } from "./json-value.js";
 import { MAX_ID_LENGTH, parseRpcMessage } from "./jsonrpc.js";
 import { RpcClient, type RpcClientOptions } from "./rpc-client.js";
 import { RpcServer, type RpcServerOptions, type ServeAgentOptions, type ServeHandle } from "./rpc-server.js";
-import type { RpcInbound, RpcMessageMeta, RpcOutbound } from "./transport.js";
+import type { FailCallOptions, RpcInbound, RpcMessageMeta, RpcOutbound } from "./transport.js";
 
 export interface RpcEndpointOptions extends RpcClientOptions, RpcServerOptions {
   onDiagnostic?: RpcDiagnosticSink;
@@ -90,7 +90,7 @@ export class RpcEndpoint implements RpcInbound {
    * lost…). `notExecuted` asserts the request cannot have reached user code, which makes
    * codes like `replica_unavailable` safe to retry. Returns false if no call was waiting.
    */
-  failCall(corrId: string, code: string, reason: string, options: { notExecuted?: boolean } = {}): boolean {
+  failCall(corrId: string, code: string, reason: string, options: FailCallOptions = {}): boolean {
     return this.client.failCall(corrId, code, reason, options);
   }
 

@@ -101,6 +101,8 @@ export interface FailureInfo {
   transport: boolean;
   /** The reporter knows the request was not delivered to user code. */
   notExecuted: boolean;
+  /** The node re-attached moments ago: a `no_route` may only mean replicas are still re-binding. */
+  settling?: boolean;
 }
 
 /** Codes worth retrying for an idempotent operation: the condition may be gone next time. */
@@ -121,6 +123,15 @@ export const FAILOVER_CODES: ReadonlySet<string> = new Set([
   FameRpcCode.REPLICA_UNAVAILABLE,
 ]);
 
+/**
+ * A `no_route` while the node settles after a reattach: retried without spending the call's
+ * retry budget (the window bounds it), so a call made as a sentinel comes back waits for the
+ * replicas to bind again instead of failing.
+ */
+export function settlingNoRoute(f: FailureInfo): boolean {
+  return f.settling === true && f.transport && f.fameCode === FameRpcCode.NO_ROUTE;
+}
+
 /** True when the request provably did not run, so resending cannot duplicate a side effect. */
 export function provesNotExecuted(f: FailureInfo, policy: Readonly<RetryPolicy>): boolean {
   switch (f.fameCode) {
@@ -130,8 +141,8 @@ export function provesNotExecuted(f: FailureInfo, policy: Readonly<RetryPolicy>)
       return true;
     case FameRpcCode.REPLICA_UNAVAILABLE: // only the connection layer knows if it was before delivery
       return f.transport && f.notExecuted;
-    case FameRpcCode.NO_ROUTE:
-      return policy.retryNoRoute && f.transport;
+    case FameRpcCode.NO_ROUTE: // nothing was delivered; retried when asked, or while settling
+      return (policy.retryNoRoute || f.settling === true) && f.transport;
     default:
       return false;
   }
@@ -141,6 +152,6 @@ export function shouldRetry(f: FailureInfo, idempotent: boolean, policy: Readonl
   if (f.fameCode === undefined) return false; // application errors are answers, not outages
   if (provesNotExecuted(f, policy)) return true;
   if (!idempotent) return false;
-  if (f.fameCode === FameRpcCode.NO_ROUTE) return policy.retryNoRoute;
+  if (f.fameCode === FameRpcCode.NO_ROUTE) return policy.retryNoRoute || f.settling === true;
   return TRANSIENT_CODES.has(f.fameCode);
 }

@@ -21,10 +21,11 @@ import {
   FAILOVER_CODES,
   type RetryPolicy,
   resolveRetryPolicy,
+  settlingNoRoute,
   shouldRetry,
 } from "./retry-policy.js";
 import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc-error.js";
-import type { JsonObject, RpcMessageMeta, RpcOutbound } from "./transport.js";
+import type { FailCallOptions, JsonObject, RpcMessageMeta, RpcOutbound } from "./transport.js";
 
 export type { RpcResult } from "./call-table.js";
 
@@ -215,6 +216,8 @@ export class RpcClient {
         : { ...options, meta: { ...options.meta, [TRACEPARENT_META]: trace.traceparent }, trace };
 
     let attempt = 0;
+    /** resends so far, budgeted or not: the backoff grows with every one */
+    let resends = 0;
     let firstFailureAt: number | undefined;
     let failedOver = false;
     for (;;) {
@@ -237,19 +240,22 @@ export class RpcClient {
         if (!(err instanceof AttemptFailure)) throw err;
         firstFailureAt ??= this.#now();
         const code = err.info.fameCode;
+        // a no_route just after a reattach is waited out, bounded by the settling window
+        const settling = settlingNoRoute(err.info) && policy.maxRetries > 0;
         if (
           err.local ||
-          attempt >= policy.maxRetries ||
+          (attempt >= policy.maxRetries && !settling) ||
           code === undefined ||
           !shouldRetry(err.info, idempotent, policy)
         ) {
           throw err;
         }
-        attempt++;
-        await this.#backoff(backoffDelayMs(policy, attempt - 1, this.#random), options.signal, err);
+        if (!settling) attempt++;
+        resends++;
+        await this.#backoff(backoffDelayMs(policy, resends - 1, this.#random), options.signal, err);
         if (this.#beforeRetry !== undefined) {
           try {
-            await this.#beforeRetry(code, { address, method, attempt, failedCorrId: corrId });
+            await this.#beforeRetry(code, { address, method, attempt: resends, failedCorrId: corrId });
           } catch (hookErr) {
             reportDiagnostic(this.#diag, "before_retry_failed", corrId, describe(hookErr));
             throw err;
@@ -298,7 +304,7 @@ export class RpcClient {
    * The transport reports that the message for `corrId` failed (e.g. a negative DeliveryAck).
    * Returns false when no call is waiting on that id.
    */
-  failCall(corrId: string, code: string, reason: string, options: { notExecuted?: boolean } = {}): boolean {
+  failCall(corrId: string, code: string, reason: string, options: FailCallOptions = {}): boolean {
     return this.#calls.failCall(corrId, code, reason, options);
   }
 

@@ -56,14 +56,25 @@ export interface RpcOutbound {
   unbind?(address: string): Promise<void>;
 }
 
+/** How the transport knows a message failed, for the retry decision. */
+export interface FailCallOptions {
+  /** the request cannot have reached user code (so resending cannot repeat a side effect) */
+  notExecuted?: boolean;
+  /**
+   * The node re-attached moments ago, so the fabric around it may still be re-forming (replicas
+   * binding again after a sentinel restart): a `no_route` now is likely gone in a moment.
+   */
+  settling?: boolean;
+}
+
 /** What the connection layer gives the RPC layer: incoming payloads and delivery failures. */
 export interface RpcInbound {
   /** One incoming Data payload; never throws. */
   handleIncoming(payload: unknown, m: RpcMessageMeta): void;
   /** The message for `corrId` was not delivered; false when no call waits on it. */
-  failCall(corrId: string, code: string, reason: string, options?: { notExecuted?: boolean }): boolean;
+  failCall(corrId: string, code: string, reason: string, options?: FailCallOptions): boolean;
   /** Every pending call failed at once (the connection is gone); returns how many. */
-  failAll(code: string, reason: string, options?: { notExecuted?: boolean }): number;
+  failAll(code: string, reason: string, options?: FailCallOptions): number;
 }
 
 /**
