@@ -82,6 +82,16 @@ function mathOn(f: Fabric, idempotent: (keyof MathApi)[] = []) {
 
 const sealedData = (envs: Envelope[]) => envs.filter((e) => isSealedData(e));
 
+/** a fake sentinel, replica1 serving MATH, and a client whose channel to it is warm */
+async function warmClient(idempotent: (keyof MathApi)[] = []) {
+  const sentinel = new FakeSentinel();
+  const { agent } = await replica(sentinel, "replica1");
+  const client = await node(sentinel, "client");
+  const math = mathOn(client, idempotent);
+  expect(await math.add({ x: 1, y: 1 })).toBe(2);
+  return { sentinel, agent, client, math };
+}
+
 describe("the frame limit", () => {
   it("a request or a result too large for the sentinel's frame fails at once, naming FAME_MAX_FRAME_BYTES", async () => {
     const sentinel = new FakeSentinel();
@@ -254,11 +264,7 @@ describe("failover", () => {
   });
 
   it("replica_unavailable, not executed: the channel is dropped and the retry re-opens one", async () => {
-    const sentinel = new FakeSentinel();
-    await replica(sentinel, "replica1");
-    const client = await node(sentinel, "client");
-    const math = mathOn(client);
-    await math.add({ x: 1, y: 1 });
+    const { sentinel, client, math } = await warmClient();
     let refused = 0;
     sentinel.tap = (env) => {
       if (refused === 0 && isSealedData(env) && env.to === MATH) {
@@ -275,11 +281,7 @@ describe("failover", () => {
   });
 
   it("replica_unavailable, channel kept (the replica moved to another sentinel): the retry goes on the same channel", async () => {
-    const sentinel = new FakeSentinel();
-    await replica(sentinel, "replica1");
-    const client = await node(sentinel, "client");
-    const math = mathOn(client, ["add"]);
-    await math.add({ x: 1, y: 1 });
+    const { sentinel, client, math } = await warmClient(["add"]);
     let refused = 0;
     sentinel.tap = (env) => {
       if (refused === 0 && isSealedData(env) && env.to === MATH) {
@@ -297,11 +299,7 @@ describe("failover", () => {
   });
 
   it("replica_unavailable after the call may have run: a non-idempotent call fails, as the caller must know", async () => {
-    const sentinel = new FakeSentinel();
-    await replica(sentinel, "replica1");
-    const client = await node(sentinel, "client");
-    const math = mathOn(client);
-    await math.add({ x: 1, y: 1 });
+    const { sentinel, client, math } = await warmClient();
     sentinel.tap = (env) => {
       if (isSealedData(env) && env.to === MATH) {
         sentinel.nack(env, "replica_unavailable", false);
@@ -346,11 +344,7 @@ describe("failover", () => {
   });
 
   it("after a reattach under the same sid, records carry the AFT until the replica answers (a restarted sentinel re-pins from it)", async () => {
-    const sentinel = new FakeSentinel();
-    await replica(sentinel, "replica1");
-    const client = await node(sentinel, "client");
-    const math = mathOn(client);
-    await math.add({ x: 1, y: 1 });
+    const { sentinel, client, math } = await warmClient();
     const aftSent = () => sentinel.sent("client", "Data").map((e) => e.aft !== undefined);
     expect(aftSent()).toEqual([false]);
     sentinel.cut("client");
@@ -363,11 +357,7 @@ describe("failover", () => {
   });
 
   it("just after a reattach, a no_route (replicas still binding again) is waited out, even for a call that is not idempotent", async () => {
-    const sentinel = new FakeSentinel();
-    const { agent } = await replica(sentinel, "replica1");
-    const client = await node(sentinel, "client");
-    const math = mathOn(client); // nothing idempotent
-    expect(await math.add({ x: 1, y: 1 })).toBe(2);
+    const { sentinel, agent, client, math } = await warmClient(); // nothing idempotent
     // before any reattach a no_route is final for such a call
     let refusals = 1;
     sentinel.tap = (env, from) => {
