@@ -173,9 +173,9 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     this.endpoint.failAll("replica_unavailable", reason, { notExecuted: false });
   }
 
-  /** re-attached moments ago: the fabric around this node may still be re-forming */
-  private settling(): boolean {
-    return Date.now() - this.connection.reattachedAt < SETTLE_AFTER_REATTACH_MS;
+  /** a no_route while the fabric around this node may still be re-forming (it re-attached moments ago) */
+  private settlingNoRoute(code: string): boolean {
+    return code === "no_route" && Date.now() - this.connection.reattachedAt < SETTLE_AFTER_REATTACH_MS;
   }
 
   /** Attached again: channels survive when the sid did. */
@@ -214,7 +214,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       ch = await this.channels.forAddress(to, sessionId);
     } catch (err) {
       const code = codeOf(err, "channel_unknown");
-      if (code === "no_route" && this.settling()) {
+      if (this.settlingNoRoute(code)) {
         // answered like a sentinel's no_route to a message: the call waits the moment out
         this.endpoint.failCall(m.corrId, code, (err as Error).message, { notExecuted: true, settling: true });
         return;
@@ -333,7 +333,12 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       // A reply too large for a frame: its caller is told so, instead of waiting out its timeout.
       if (tooLarge && ch.role === "replica") {
         try {
-          this.sendSealed(ch, to, { corrId: first.corrId }, tooLargeAnswer(first.corrId, reason));
+          this.sendSealed(
+            ch,
+            to,
+            { corrId: first.corrId },
+            JSON.stringify(tooLargeAnswer(first.corrId, reason)),
+          );
         } catch {
           // the channel itself is gone: the caller learns it from the sentinel
         }
@@ -362,8 +367,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const notExecuted = NOT_DELIVERED.has(code) || env.meta?.[NOT_EXECUTED_META] === true;
     // just re-attached: replicas may still be binding again (a restarted sentinel), so a
     // no_route is waited out for a moment rather than taken as final
-    const settling = code === "no_route" && this.settling();
-    this.endpoint.failCall(corrId, code, reason, settling ? { notExecuted, settling } : { notExecuted });
+    this.endpoint.failCall(corrId, code, reason, { notExecuted, settling: this.settlingNoRoute(code) });
   }
 
   private onData(env: Envelope): void {

@@ -169,7 +169,7 @@ export class ClearSender {
           ? tooLargeAnswer(msg.corrId, failure.message)
           : unsentAnswer(msg.corrId, failure.message, code);
         try {
-          this.sendAlone(to, msg.corrId, JSON.parse(answer) as JsonValue, undefined);
+          this.sendAlone(to, msg.corrId, answer, undefined);
         } catch {
           // not connected: the caller's timeout answers
         }

@@ -6,6 +6,7 @@
 import { isProtocolError } from "@fame/protocol";
 import { encodeError } from "../rpc/jsonrpc.js";
 import { RpcError, RpcErrorCode } from "../rpc/rpc-error.js";
+import type { JsonObject } from "../rpc/transport.js";
 import { frameTooLargeReason } from "./frame-limit.js";
 
 export function isFrameTooLarge(err: unknown): boolean {
@@ -42,17 +43,20 @@ export function unsentError(err: unknown, json: () => string, frameLimit: number
   });
 }
 
-/** The error answer (JSON text) for a reply that did not fit; an SDK request's JSON-RPC id is its corrId. */
-export function tooLargeAnswer(corrId: string, reason: string): string {
-  return JSON.stringify(encodeError(corrId, RpcErrorCode.INTERNAL_ERROR, reason, "frame_too_large"));
+/** The error answer for a reply that did not fit; an SDK request's JSON-RPC id is its corrId. */
+export function tooLargeAnswer(corrId: string, reason: string): JsonObject {
+  return encodeError(corrId, RpcErrorCode.INTERNAL_ERROR, reason, "frame_too_large");
 }
 
 /**
- * The error answer (JSON text) for a reply the protocol refused on its way out (too large, too
- * deep): the caller learns it at once instead of waiting out its timeout.
+ * The error answer for a reply the protocol refused on its way out (too large, too deep): the
+ * caller learns it at once instead of waiting out its timeout.
  */
-export function unsentAnswer(corrId: string, reason: string, fameCode: string): string {
-  return JSON.stringify(
-    encodeError(corrId, RpcErrorCode.INTERNAL_ERROR, `the answer could not be sent: ${reason}`, fameCode),
+export function unsentAnswer(corrId: string, reason: string, fameCode: string): JsonObject {
+  return encodeError(
+    corrId,
+    RpcErrorCode.INTERNAL_ERROR,
+    `the answer could not be sent: ${reason}`,
+    fameCode,
   );
 }
