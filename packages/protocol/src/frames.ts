@@ -46,6 +46,11 @@ export interface NodeAttachAck {
   linkBatch?: number;
   /** the sentinel sends and takes sealed Data as binary records (docs/protocol.md "Binary sealed records") */
   binaryRecords?: boolean;
+  /**
+   * the sentinel takes clear batches to logical addresses and delivers each to a replica that
+   * takes them (answered to a node announcing CLEAR_BATCH_CAPABILITY)
+   */
+  poolBatches?: boolean;
   code?: ErrorCode;
   reason?: string;
 }

@@ -43,3 +43,11 @@ export const TRACEPARENT_META = "traceparent";
  * never offered it (a hand-written client, an older SDK) is answered one message per envelope.
  */
 export const CLEAR_BATCH_META = "clearBatch";
+
+/**
+ * NodeAttach capability: the node takes clear batches addressed to its logicals (calls a pool's
+ * sentinel placed on it as one envelope). A sentinel that routes clear batches to pools answers
+ * `NodeAttachAck.poolBatches` to a node announcing it, and places a batch only on a replica that
+ * announced it (docs/protocol.md "Clear batches").
+ */
+export const CLEAR_BATCH_CAPABILITY = "clear-batch";

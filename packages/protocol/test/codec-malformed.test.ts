@@ -433,6 +433,12 @@ const cases: Case[] = [
     field: "frame.stickiness.mode",
   },
   {
+    name: "poolBatches not a boolean",
+    input: () => withFrame({ type: "NodeAttachAck", ok: true, poolBatches: "yes" }),
+    code: "bad_envelope",
+    field: "frame.poolBatches",
+  },
+  {
     name: "SecureAccept ok without ephPub",
     input: () => withFrame({ type: "SecureAccept", cid: "c", ok: true }),
     code: "bad_envelope",

@@ -199,6 +199,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
             showEnvelopes: config.showEnvelopes,
             binaryRecords: config.binaryRecords,
             linkBatch: config.linkBatch,
+            poolBatch: config.poolBatch,
             allowInsecureTransport: config.devInsecureHttp,
             freshness: { skewMs: config.maxClockSkewMs },
           },

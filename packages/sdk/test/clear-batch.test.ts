@@ -186,3 +186,79 @@ describe("clear Data batches", () => {
     expect(data(sentinel, "replica1")).toHaveLength(3);
   });
 });
+
+describe("clear batches of calls to a pool", () => {
+  async function poolStack(env: Record<string, string> = PLAINTEXT) {
+    const sentinel = new FakeSentinel();
+    sentinel.poolBatches = true;
+    const replica = await node(sentinel, "replica1", env);
+    await new MathAgent().serve(MATH, { endpoint: replica.endpoint });
+    const client = await node(sentinel, "client", env);
+    return { sentinel, client };
+  }
+  const adds = (client: Fabric, n: number, from = 0) =>
+    Promise.all(
+      Array.from({ length: n }, (_, i) => client.endpoint.client.call(MATH, "add", { x: from + i, y: 1 })),
+    );
+  const sums = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i + 1);
+
+  it("calls of one turn to a logical address leave as one signed batch when the sentinel places batches", async () => {
+    const { sentinel, client } = await poolStack();
+    expect(await adds(client, 20)).toEqual(sums(20));
+    const requests = data(sentinel, "client");
+    expect(requests).toHaveLength(1);
+    const [request] = requests;
+    expect(request!.to).toBe(MATH);
+    expect(batchOf(request!)).toHaveLength(20);
+    expect(request!.corrId).toBeUndefined();
+    expect(request!.sec?.sig).toBeDefined();
+    // answered as one batch too
+    expect(batches(data(sentinel, "replica1"))).toHaveLength(1);
+  });
+
+  it("a sequential call travels alone and is not held for company", async () => {
+    const { sentinel, client } = await poolStack();
+    for (let i = 0; i < 3; i++)
+      expect(await client.endpoint.client.call(MATH, "add", { x: i, y: 1 })).toBe(i + 1);
+    expect(batches(data(sentinel, "client"))).toHaveLength(0);
+    expect(data(sentinel, "client")).toHaveLength(3);
+  });
+
+  it("a call with meta of its own (an affinity session) travels alone, after the batch queued before it", async () => {
+    const { sentinel, client } = await poolStack();
+    const results = await Promise.all([
+      client.endpoint.client.call(MATH, "add", { x: 1, y: 1 }),
+      client.endpoint.client.call(MATH, "add", { x: 2, y: 1 }),
+      client.endpoint.client.call(MATH, "add", { x: 3, y: 1 }, { meta: { sessionId: "s-1" } }),
+    ]);
+    expect(results).toEqual([2, 3, 4]);
+    const requests = data(sentinel, "client");
+    expect(requests.map((e) => batchOf(e)?.length ?? 1)).toEqual([2, 1]);
+    expect(requests[1]!.meta?.["sessionId"]).toBe("s-1");
+  });
+
+  it("a batch refused for a replica that takes none is resent one call per envelope, and later calls go alone", async () => {
+    const { sentinel, client } = await poolStack();
+    let refused = 0;
+    sentinel.tap = (env) => {
+      if (batchOf(env) === undefined || env.to !== MATH) return "relay";
+      refused++;
+      sentinel.nack(env, "unknown_frame", true);
+      return "drop";
+    };
+    expect(await adds(client, 5)).toEqual(sums(5));
+    expect(refused).toBe(1);
+    expect(await adds(client, 5, 10)).toEqual(sums(5, 10));
+    expect(refused).toBe(1);
+    const toPool = data(sentinel, "client").filter((e) => e.to === MATH);
+    // the refused batch, then ten lone calls
+    expect(toPool.map((e) => batchOf(e)?.length ?? 1)).toEqual([5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+  });
+
+  it("FAME_POOL_BATCH=false keeps calls to pools one per envelope", async () => {
+    const { sentinel, client } = await poolStack({ ...PLAINTEXT, FAME_POOL_BATCH: "false" });
+    expect(await adds(client, 6)).toEqual(sums(6));
+    expect(batches(data(sentinel, "client"))).toHaveLength(0);
+    expect(data(sentinel, "client")).toHaveLength(6);
+  });
+});

@@ -68,6 +68,12 @@ export class NodeSession {
   healthy = true;
   /** the node announced binary sealed records at attach: they are taken from it and sent to it */
   binaryRecords = false;
+  /**
+   * The node takes clear batches at its logicals (CLEAR_BATCH_CAPABILITY at attach): a pool
+   * places a batch of calls only on such a replica. A node of another sentinel stands here as
+   * taking them; its own sentinel checks again before delivering (cluster/cluster-inbox.ts).
+   */
+  clearBatches = false;
   lastSeen: number;
   private badFrames: LogThrottle | undefined = undefined;
   private refusals: LogThrottle | undefined = undefined;

@@ -59,6 +59,7 @@ export async function attachNode<L extends FakeLink = FakeLink>(
   logicals: string[],
   profile: Profile,
   link: L = new FakeLink() as L,
+  capabilities: string[] = [],
 ): Promise<TestNode<L>> {
   const session = s.open(link);
   const { seed, publicKey } = backend.ed25519Keygen();
@@ -82,6 +83,7 @@ export async function attachNode<L extends FakeLink = FakeLink>(
         instanceId: `i-${systemId}`,
         logicals,
         keys: profile === "open" ? [] : [{ kty: "OKP", crv: "Ed25519", x: base64urlEncode(publicKey), kid }],
+        ...(capabilities.length > 0 ? { capabilities } : {}),
       },
     }),
   );

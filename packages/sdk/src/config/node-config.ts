@@ -37,6 +37,8 @@ export interface NodeConfig {
   linkBatch: boolean;
   /** FAME_BINARY_RECORDS: sealed Data travels as binary records when the sentinel takes them */
   binaryRecords: boolean;
+  /** FAME_POOL_BATCH: clear calls of one turn to one logical address travel as one batch */
+  poolBatch: boolean;
   /** FAME_DEV_INSECURE_HTTP: plain ws:// to the sentinel allowed (development only) */
   devInsecureHttp: boolean;
   callTimeoutMs: number;
@@ -138,6 +140,7 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
     showEnvelopes: readBool(env["FAME_SHOW_ENVELOPES"], "FAME_SHOW_ENVELOPES", false),
     binaryRecords: readBool(env["FAME_BINARY_RECORDS"], "FAME_BINARY_RECORDS", true),
     linkBatch: readBool(env["FAME_LINK_BATCH"], "FAME_LINK_BATCH", true),
+    poolBatch: readBool(env["FAME_POOL_BATCH"], "FAME_POOL_BATCH", true),
     devInsecureHttp,
     callTimeoutMs: readInt(env["FAME_RPC_TIMEOUT_MS"], "FAME_RPC_TIMEOUT_MS", {
       fallback: 30_000,

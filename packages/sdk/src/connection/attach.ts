@@ -1,6 +1,7 @@
 /** The attach handshake's two messages: what a node asks for, and what it learns from the answer. */
 import {
   BINARY_RECORDS_CAPABILITY,
+  CLEAR_BATCH_CAPABILITY,
   type Envelope,
   LINK_BATCH_CAPABILITY,
   type Limits,
@@ -45,6 +46,8 @@ export interface AttachedSession {
   linkBatch: number | undefined;
   /** the sentinel takes and sends sealed Data as binary records (it answered our capability) */
   binaryRecords: boolean;
+  /** the sentinel takes clear batches to logical addresses (it answered our capability) */
+  poolBatches: boolean;
 }
 
 /** Only wss:// is dialled, unless plain ws:// is allowed for development. */
@@ -60,7 +63,8 @@ export function checkDialable(url: string, allowInsecure: boolean): void {
 /**
  * The NodeAttach request for `plan`; signed (and carrying the key) unless the profile is open.
  * `linkBatch`: the node takes link batches from the sentinel; `binaryRecords`: it sends and takes
- * sealed Data as binary records (both offered as capabilities).
+ * sealed Data as binary records (both offered as capabilities). Every node of this SDK takes
+ * clear batches at its logicals (CLEAR_BATCH_CAPABILITY): the receive path has no switch.
  */
 export function attachRequest(
   plan: AttachPlan,
@@ -71,6 +75,7 @@ export function attachRequest(
   const capabilities = [
     ...(linkBatch ? [LINK_BATCH_CAPABILITY] : []),
     ...(binaryRecords ? [BINARY_RECORDS_CAPABILITY] : []),
+    CLEAR_BATCH_CAPABILITY,
   ];
   const attach = makeEnvelope<NodeAttach>({
     sid: "pending",
@@ -111,6 +116,7 @@ export function sessionFrom(answer: Envelope, ownLimits: Readonly<Limits>): Atta
     heartbeatMs: frame.heartbeatMs ?? 5000,
     linkBatch: frame.linkBatch,
     binaryRecords: frame.binaryRecords === true,
+    poolBatches: frame.poolBatches === true,
     sendLimits:
       theirs !== undefined && theirs < ownLimits.maxFrameBytes
         ? resolveLimits({ maxFrameBytes: theirs })

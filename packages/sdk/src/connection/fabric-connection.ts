@@ -63,6 +63,8 @@ export interface FabricConnectionOptions {
   linkBatch?: boolean;
   /** sealed Data as binary records with a sentinel that takes them (FAME_BINARY_RECORDS); default on */
   binaryRecords?: boolean;
+  /** clear calls to a logical address batched, with a sentinel that takes them (FAME_POOL_BATCH); default on */
+  poolBatch?: boolean;
   /** plain ws:// allowed (FAME_DEV_INSECURE_HTTP); otherwise only wss:// is dialled */
   allowInsecureTransport?: boolean;
   /**
@@ -107,6 +109,11 @@ export class FabricConnection {
   sentinelUrl = "";
   /** ms epoch of the last attach that followed a lost link (0: never re-attached) */
   reattachedAt = 0;
+  /**
+   * Clear calls to a logical address may leave as one batch: the attached sentinel said it
+   * places a batch only on a replica that takes them (and FAME_POOL_BATCH is not off).
+   */
+  poolBatches = false;
 
   private link: NodeLink | undefined;
   /** counts dials: a link that was replaced reports its close to nobody */
@@ -325,6 +332,7 @@ export class FabricConnection {
     this.sendLimits = session.sendLimits;
     this.binaryOut =
       this.opts.binaryRecords !== false && session.binaryRecords && link.sendBinary !== undefined;
+    this.poolBatches = this.opts.poolBatch !== false && session.poolBatches;
     if (this.opts.linkBatch !== false && session.linkBatch !== undefined)
       link.batchTo?.(Math.min(session.linkBatch, LINK_BATCH_SEND_ENTRIES));
     // before the state says attached: nothing may go out on what a changed sid invalidated

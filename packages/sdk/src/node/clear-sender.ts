@@ -5,10 +5,11 @@
  * the overlay profiles verifies a signature for) one envelope instead of one per message.
  * Only an address whose node offered to take batches gets them (CLEAR_BATCH_META on its
  * messages, which every lone clear message of this SDK carries): a hand-written client or an
- * older SDK is answered one message per envelope. Calls to a logical address are never
- * batched: a batch goes to one node, and the sentinel spreads clear calls over the replicas one
- * by one. A message with its own meta, or estimated larger than LONE_CLEAR_UNITS, travels
- * alone, after what is already queued for its address.
+ * older SDK is answered one message per envelope. Calls to a logical address are batched only
+ * when the sentinel said at attach that it places a batch on one replica that takes them
+ * (`poolBatches`): the sentinel then spreads batches, not calls, over the pool, as it does with
+ * a channel's records. A message with its own meta (a session key, a trace), or estimated larger
+ * than LONE_CLEAR_UNITS, travels alone, after what is already queued for its address.
  */
 import type { Logger } from "@fame/logger";
 import {
@@ -44,6 +45,8 @@ export class ClearSender {
   private readonly coalescer: TurnCoalescer<string, ClearMessage> | undefined;
   /** addresses whose node offered to take clear batches (CLEAR_BATCH_META, or a batch it sent) */
   private readonly batchPeers = new Set<string>();
+  /** a sentinel refused a batch to a pool (a replica that takes none): calls to pools go alone */
+  private poolBatchesRefused = false;
 
   constructor(
     private readonly connection: FabricConnection,
@@ -74,7 +77,7 @@ export class ClearSender {
     meta: Record<string, string> | undefined,
     more: boolean,
   ): void {
-    if (this.coalescer !== undefined && coalescable(meta) && this.batchPeers.has(to)) {
+    if (this.coalescer !== undefined && coalescable(meta) && this.takesBatches(to)) {
       const units = jsonUnitsAtMost(payload, LONE_CLEAR_UNITS);
       if (units <= LONE_CLEAR_UNITS) {
         this.coalescer.add(to, to, { corrId, payload, more, units });
@@ -106,6 +109,22 @@ export class ClearSender {
     if (addressKind(address) !== "physical") return;
     if (this.batchPeers.size >= MAX_BATCH_PEERS) this.batchPeers.clear();
     this.batchPeers.add(address);
+  }
+
+  /**
+   * A sentinel refused a clear batch because the replica it chose takes none (a node of another
+   * implementation in the pool): from now on calls to logical addresses travel one per envelope.
+   * The refused calls were not delivered and are resent by the RPC layer.
+   */
+  poolBatchRefused(): void {
+    if (this.poolBatchesRefused) return;
+    this.poolBatchesRefused = true;
+    this.log.warn("a replica takes no batched calls: calls to pools travel one per envelope from now on");
+  }
+
+  private takesBatches(to: string): boolean {
+    if (this.batchPeers.has(to)) return true;
+    return this.connection.poolBatches && !this.poolBatchesRefused && addressKind(to) === "logical";
   }
 
   private sendAlone(

@@ -140,6 +140,7 @@ export function provesNotExecuted(f: FailureInfo, policy: Readonly<RetryPolicy>)
     case "state_unavailable": // the sentinel refused new work it could not record, before forwarding
       return true;
     case FameRpcCode.REPLICA_UNAVAILABLE: // only the connection layer knows if it was before delivery
+    case "unknown_frame": // a batch of calls refused for a replica that takes none, before delivery
       return f.transport && f.notExecuted;
     case FameRpcCode.NO_ROUTE: // nothing was delivered; retried when asked, or while settling
       return (policy.retryNoRoute || f.settling === true) && f.transport;

@@ -6,7 +6,9 @@
 import { Writable } from "node:stream";
 import { createLogger, type Logger } from "@fame/logger";
 import {
+  batchOf,
   CHANNEL_KEPT_META,
+  CLEAR_BATCH_CAPABILITY,
   decodeEnvelope,
   type Envelope,
   type EnvelopeInit,
@@ -97,6 +99,8 @@ export class FakeSentinel {
   private readonly byLink = new Map<FakeLink, Attached>();
   /** answers every NodeAttach with this refusal */
   refuseAttach: ErrorCode | undefined;
+  /** answers poolBatches at attach to nodes announcing clear batches (a sentinel that places them) */
+  poolBatches = false;
   /** the frame limit announced at attach (none: the nodes keep their own 1 MiB) */
   maxFrameBytes: number | undefined;
   /** channel pins: the path of the node that accepted each cid (a cluster keeps them by identity) */
@@ -153,12 +157,26 @@ export class FakeSentinel {
   }
 
   /** a negative DeliveryAck from the sentinel to the sender of `env` */
+  /** one negative DeliveryAck per conversation `env` carried (a batch carries several) */
   nack(env: Envelope, code: ErrorCode, notExecuted = false, channelKept = false): void {
     const to = this.nodes.get(pathOf(env.replyTo));
     if (!to) throw new Error(`nobody at ${env.replyTo}`);
+    const batch = batchOf(env);
+    for (const corrId of batch === undefined ? [env.corrId ?? env.id] : batch.map((e) => e.corrId))
+      this.nackOne(to, env, corrId, code, notExecuted, channelKept);
+  }
+
+  private nackOne(
+    to: Attached,
+    env: Envelope,
+    corrId: string,
+    code: ErrorCode,
+    notExecuted: boolean,
+    channelKept: boolean,
+  ): void {
     this.reply(to, {
       to: env.replyTo,
-      corrId: env.corrId ?? env.id,
+      corrId,
       frame: { type: "DeliveryAck", ok: false, refId: env.id, code, reason: `${code} (fake sentinel)` },
       ...(notExecuted || channelKept
         ? {
@@ -210,6 +228,9 @@ export class FakeSentinel {
           assignedPath: path,
           heartbeatMs: 60_000,
           ...(this.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.maxFrameBytes }),
+          ...(this.poolBatches && frame.capabilities?.includes(CLEAR_BATCH_CAPABILITY) === true
+            ? { poolBatches: true }
+            : {}),
         },
       });
       return;

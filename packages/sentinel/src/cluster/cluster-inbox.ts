@@ -3,7 +3,7 @@ import type { Envelope } from "@fame/protocol";
 import type { PoolRouter } from "../affinity/index.js";
 import type { NodeSession } from "../node-session.js";
 import type { DeliverStage } from "../pipeline/deliver-stage.js";
-import type { RouteRequest } from "../pipeline/route-request.js";
+import { isClearBatch, NO_CLEAR_BATCHES, type RouteRequest } from "../pipeline/route-request.js";
 import type { RouteStage } from "../pipeline/route-stage.js";
 import type { SessionTeardown } from "../session-teardown.js";
 import type { AFTLoadBalancerStickinessManager } from "../stickiness/index.js";
@@ -30,6 +30,11 @@ export function pipelineInbox(d: PipelineInboxDeps): ClusterInbox {
   return {
     forwarded(kind, sender, target, env, raw) {
       if (kind === "d" || sender === undefined) {
+        // placed at the sender's sentinel, which cannot know what this node takes
+        if (sender !== undefined && !target.clearBatches && isClearBatch(env)) {
+          d.deliver.nack(sender, env, "unknown_frame", NO_CLEAR_BATCHES, true);
+          return;
+        }
         d.deliver.send(target, raw, env);
         return;
       }

@@ -56,6 +56,7 @@ export function remoteSession(
   const peer: RemotePeer = { owner };
   const session = new NodeSession(`remote:${node.systemId}`, new RemoteLink(peer, node.systemId, out), now);
   session.remote = peer;
+  session.clearBatches = true;
   session.state = "attached";
   session.id = node.systemId;
   session.systemId = node.systemId;

@@ -3,6 +3,7 @@ import type { Logger } from "@fame/logger";
 import {
   BINARY_RECORDS_CAPABILITY,
   base64urlDecode,
+  CLEAR_BATCH_CAPABILITY,
   type Envelope,
   type ErrorCode,
   type FreshnessWindow,
@@ -190,6 +191,7 @@ export class AuthenticateStage {
       session.link.sendBinary !== undefined &&
       env.frame.capabilities?.includes(BINARY_RECORDS_CAPABILITY) === true;
     session.binaryRecords = binary;
+    session.clearBatches = env.frame.capabilities?.includes(CLEAR_BATCH_CAPABILITY) === true;
     d.deliver.send(
       session,
       makeEnvelope({
@@ -204,6 +206,7 @@ export class AuthenticateStage {
           ...(d.linkBatch ? { linkBatch: MAX_LINK_BATCH_ENTRIES } : {}),
           // only to a node that asked: an older node refuses a member it does not know
           ...(binary ? { binaryRecords: true } : {}),
+          ...(session.clearBatches ? { poolBatches: true } : {}),
           ...(level ? { stickiness: { mode: "aft", securityLevel: level } } : {}),
         },
       }),

@@ -6,7 +6,13 @@ import type { AFTLoadBalancerStickinessManager, RouteDecision } from "../stickin
 import type { AccountStage } from "./account-stage.js";
 import type { DeliverStage } from "./deliver-stage.js";
 import type { PendingOpens } from "./pending-opens.js";
-import { type ChannelRouteRequest, isChannelRequest, type RouteRequest } from "./route-request.js";
+import {
+  type ChannelRouteRequest,
+  isChannelRequest,
+  isClearBatch,
+  NO_CLEAR_BATCHES,
+  type RouteRequest,
+} from "./route-request.js";
 
 export interface PoolRouteDeps {
   affinity: PoolRouter<NodeSession>;
@@ -135,6 +141,11 @@ export class PoolRoute {
     const replica = placed.node;
     if (!replica) {
       d.deliver.nack(session, env, "no_route", `every replica of ${to} is draining or unhealthy`);
+      return undefined;
+    }
+    if (!replica.clearBatches && isClearBatch(env)) {
+      // a node of another implementation: nothing was delivered, and the caller stops batching
+      d.deliver.nack(session, env, "unknown_frame", NO_CLEAR_BATCHES, true);
       return undefined;
     }
     if (frame.type === "SecureOpen") d.pendingOpens.add(session.sid, frame.cid, replica.id, to);

@@ -86,3 +86,12 @@ export function callsToTrack(env: Envelope): number {
   if (batch !== undefined) return batch.length;
   return env.corrId && (env.frame.type === "Data" || env.frame.type === "SecureOpen") ? 1 : 0;
 }
+
+/** A clear batch (Data with codec json and a batch list): it goes to one node that takes them. */
+export function isClearBatch(env: Envelope): boolean {
+  const frame = env.frame;
+  return frame.type === "Data" && frame.codec === "json" && frame.batch !== undefined;
+}
+
+/** the refusal of a clear batch placed on a replica that takes none (the caller resends alone) */
+export const NO_CLEAR_BATCHES = "the replica chosen takes no batched calls: send them one per envelope";
