@@ -142,8 +142,13 @@ export function startCluster(ids: string[]): Cluster {
 }
 
 /** a node attached to `m` */
-export function attach(m: Member, systemId: string, logicals: string[] = []): Promise<TestNode<WaitLink>> {
-  return attachNode(m.sentinel, systemId, logicals, "overlay", new WaitLink());
+export function attach(
+  m: Member,
+  systemId: string,
+  logicals: string[] = [],
+  capabilities: string[] = [],
+): Promise<TestNode<WaitLink>> {
+  return attachNode(m.sentinel, systemId, logicals, "overlay", new WaitLink(), capabilities);
 }
 
 /** resolves once `state`'s node directory shows a record for `systemId` satisfying `pred` */

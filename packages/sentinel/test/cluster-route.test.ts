@@ -1,5 +1,11 @@
 import { defaultBackend } from "@fame/crypto";
-import { base64urlEncode, type Envelope, makeEnvelope } from "@fame/protocol";
+import {
+  base64urlEncode,
+  CLEAR_BATCH_CAPABILITY,
+  type Envelope,
+  makeEnvelope,
+  NOT_EXECUTED_META,
+} from "@fame/protocol";
 import { encodeForward, MAX_KEY_WAITERS, MOVE_REBIND_GRACE_MS } from "@fame/sentinel";
 import { afterEach, describe, expect, it } from "vitest";
 import { attach, type Cluster, record, startCluster } from "./cluster-harness.js";
@@ -301,6 +307,45 @@ describe("routing between sentinels", () => {
     expect(b.sentinel.counters.authzRefused).toBe(0);
     await r.sendRaw(sealed(r, replyOf(c), "ch5", 1, { corrId: "call" }));
     expect((await c.link.nth("Data")).sid).toBe(r.session.sid);
+  });
+
+  it("delivers a clear batch of calls placed on a replica of another sentinel only if that replica takes batches", async () => {
+    cluster = startCluster(["A", "B"]);
+    const [a, b] = cluster.members as [
+      NonNullable<Cluster["members"][0]>,
+      NonNullable<Cluster["members"][0]>,
+    ];
+    const batchTo = (c: TestNode, to: string, ids: string[]) =>
+      c.send({
+        to,
+        replyTo: replyOf(c),
+        frame: {
+          type: "Data",
+          codec: "json",
+          payload: ids.map((id) => ({ jsonrpc: "2.0", id, method: "add" })),
+          batch: ids.map((corrId) => ({ corrId })),
+        },
+      });
+    // a hand-written replica on B (announces nothing) and one of this SDK (announces clear-batch)
+    const old = await attach(b, "old", ["*.fame.fabric"]);
+    await old.send({ frame: { type: "AddressBind", address: "legacy@fame.fabric" } });
+    const sdk = await attach(b, "sdk", ["*.fame.fabric"], [CLEAR_BATCH_CAPABILITY]);
+    await sdk.send({ frame: { type: "AddressBind", address: MATH } });
+    await record(a.state, "old", (rec) => rec.addresses.includes("legacy@fame.fabric"));
+    await record(a.state, "sdk", (rec) => rec.addresses.includes(MATH));
+    const c = await attach(a, "c", [], [CLEAR_BATCH_CAPABILITY]);
+    await record(b.state, "c");
+    // A cannot see what "old" announced: B refuses the batch, not executed, one nack per call
+    await batchTo(c, "legacy@fame.fabric", ["q1", "q2"]);
+    const refused = await c.link.nack("unknown_frame");
+    expect(refused.meta?.[NOT_EXECUTED_META]).toBe(true);
+    await c.link.nth("DeliveryAck", 2);
+    expect(c.link.frames("DeliveryAck").map((e) => e.corrId)).toEqual(["q1", "q2"]);
+    expect(old.link.frames("Data")).toHaveLength(0);
+    // the SDK replica gets its batch as one frame
+    await batchTo(c, MATH, ["q3", "q4", "q5"]);
+    const got = await sdk.link.nth("Data");
+    expect(got.frame).toMatchObject({ batch: [{ corrId: "q3" }, { corrId: "q4" }, { corrId: "q5" }] });
   });
 
   it("answers calls in flight with replica_unavailable when the replica on another sentinel leaves", async () => {
