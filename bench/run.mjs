@@ -4,7 +4,7 @@
  * started through @fame/testkit and stopped by PID, also on failure or Ctrl-C.
  * Prints a table and writes bench/results/<YYYY-MM-DD>.json.
  *
- *   node bench/run.mjs [--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,payloads,profile,scale,cluster,storm] [--out FILE]
+ *   node bench/run.mjs [--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,ratios,payloads,profile,scale,cluster,storm] [--out FILE]
  * The cluster section needs nats-server (Debian's package); without it, it is skipped and says so.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -21,12 +21,13 @@ import { runFabric } from "./sections/fabric.mjs";
 import { runLimits } from "./sections/limits.mjs";
 import { runPayloads } from "./sections/payloads.mjs";
 import { runProfile } from "./sections/profile.mjs";
+import { runRatios } from "./sections/ratios.mjs";
 import { runScale } from "./sections/scale.mjs";
 import { runStorm } from "./sections/storm.mjs";
 
-const SECTIONS = ["limits", "fabric", "payloads", "profile", "scale", "cluster", "storm"];
+const SECTIONS = ["limits", "fabric", "ratios", "payloads", "profile", "scale", "cluster", "storm"];
 const USAGE =
-  "[--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,payloads,profile,scale,cluster,storm] [--out FILE]";
+  "[--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,ratios,payloads,profile,scale,cluster,storm] [--out FILE]";
 
 function parseFlags(argv) {
   // 2 s of warm-up before each window: a sequential fabric run makes ~3k calls/s through a few
@@ -97,6 +98,7 @@ try {
   const ctx = { pki, progress, cleanups, resultsDir, warmupMs: flags.warmupMs, measureMs: flags.measureMs };
   if (flags.only.has("limits")) results.limits = await runLimits(ctx);
   if (flags.only.has("fabric")) results.fabric = await runFabric(ctx);
+  if (flags.only.has("ratios")) results.ratios = await runRatios(ctx);
   if (flags.only.has("payloads")) results.payloads = await runPayloads(ctx);
   if (flags.only.has("storm")) results.storm = await runStorm(ctx);
   if (flags.only.has("profile")) results.profile = await runProfile(ctx);

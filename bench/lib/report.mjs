@@ -4,6 +4,7 @@
  */
 import { idleRows } from "./idle-rows.mjs";
 import { payloadRows } from "./payload-rows.mjs";
+import { ratioRows } from "./ratio-rows.mjs";
 import { median } from "./stats.mjs";
 import { stormRows } from "./storm-rows.mjs";
 
@@ -162,6 +163,7 @@ export function buildRows(results) {
     }
     rows.push(...idleRows(S.idle));
   }
+  rows.push(...ratioRows(results.ratios));
   rows.push(...payloadRows(results.payloads));
   rows.push(...stormRows(results.storm));
   rows.push(...clusterRows(results.cluster));
@@ -254,6 +256,8 @@ function clusterRows(C) {
 }
 
 function fmtValue(v, unit) {
+  if (unit === "%") return `${v.toFixed(1)}%`;
+  if (unit === "×") return `${v.toFixed(2)}×`;
   if (unit === "ms" || unit === "MB" || unit === "KB" || unit === "KiB") return `${v.toFixed(1)} ${unit}`;
   return `${Math.round(v).toLocaleString("en-US")} ${unit}`;
 }

@@ -1,0 +1,106 @@
+/**
+ * Side-by-side ratios: the bare relay, open/plaintext `add` and strict-overlay/channel `add`,
+ * sequential and 64 in flight, in RATIO_ROUNDS interleaved rounds, with the relay and both
+ * stacks kept up throughout. On a shared machine the speed of the box moves from one minute to
+ * the next (the relay's own 64-in-flight rate has read anywhere from 60k to 190k round trips/s
+ * on this VM), so a ratio of two rows measured minutes apart says as much about the box as about
+ * the fabric. Here each ratio is taken within one round, rows measured back to back, and the
+ * median of the rounds is reported; the limits and fabric sections keep their own rows.
+ */
+import { freePort } from "../../packages/testkit/dist/index.js";
+import { runForResult, startServer } from "../lib/procs.mjs";
+import { median } from "../lib/stats.mjs";
+import { runClient, startBenchReplica, withStack } from "./fabric.mjs";
+import { LIMIT_RUNS } from "./limits.mjs";
+
+export const RATIO_ROUNDS = 3;
+
+const ADD_TASKS = [
+  { name: "add_seq", kind: "add", concurrency: 1 },
+  { name: "add_inflight64", kind: "add", concurrency: 64 },
+];
+
+export async function runRatios(ctx) {
+  const { pki, progress } = ctx;
+  const [echoPort, relayPort] = [await freePort(), await freePort()];
+  const servers = [];
+  try {
+    const echo = await startServer("echo-tls", "limits/ws-echo-server.mjs", {
+      port: echoPort,
+      cert: pki.cert,
+      key: pki.key,
+    });
+    servers.push(echo);
+    const relay = await startServer("relay-tls", "limits/ws-relay.mjs", {
+      port: relayPort,
+      cert: pki.cert,
+      key: pki.key,
+      ca: pki.ca,
+      upstream: `wss://127.0.0.1:${echoPort}`,
+    });
+    servers.push(relay);
+    const relayRun = () =>
+      runForResult("ws-client", "limits/ws-client.mjs", {
+        url: `wss://127.0.0.1:${relayPort}`,
+        pids: { relay: relay.pid, echo: echo.pid },
+        ca: pki.ca,
+        bytes: 200,
+        runs: LIMIT_RUNS,
+        warmupMs: ctx.warmupMs,
+        measureMs: ctx.measureMs,
+      });
+    progress.step("ratios: starting an open and a strict-overlay stack side by side");
+    return await withStack(
+      ctx,
+      { securityProfile: "open", encryption: "plaintext", logLevel: "warn" },
+      (openStack) =>
+        withStack(ctx, { securityProfile: "strict-overlay", logLevel: "warn" }, async (strictStack) => {
+          const openReplica = await startBenchReplica(openStack, "replica1");
+          const strictReplica = await startBenchReplica(strictStack, "replica1");
+          try {
+            const rounds = [];
+            for (let round = 1; round <= RATIO_ROUNDS; round++) {
+              progress.step(
+                `ratios: round ${round}/${RATIO_ROUNDS}: relay, open/plaintext, strict-overlay/channel`,
+              );
+              const r = (await relayRun()).results;
+              const open = (await runClient(ctx, openStack, openReplica, "plaintext", ADD_TASKS)).results;
+              const channel = (await runClient(ctx, strictStack, strictReplica, "channel", ADD_TASKS))
+                .results;
+              rounds.push(roundRatios(r, open, channel));
+            }
+            return { rounds, medians: medians(rounds) };
+          } finally {
+            await openReplica.stop("SIGTERM", 5000);
+            await strictReplica.stop("SIGTERM", 5000);
+          }
+        }),
+    );
+  } finally {
+    for (const s of servers.reverse()) await s.stop("SIGTERM", 3000);
+  }
+}
+
+/** the ratios of one round, and the rates and p50s they came from */
+function roundRatios(relay, open, channel) {
+  const p50 = (r) => r.latencyMs.p50;
+  return {
+    relayPerSec: relay.inflight64.perSec,
+    relayP50Ms: p50(relay.seq),
+    openPerSec: open.add_inflight64.perSec,
+    channelPerSec: channel.add_inflight64.perSec,
+    openP50Ms: p50(open.add_seq),
+    channelP50Ms: p50(channel.add_seq),
+    openOfRelay: open.add_inflight64.perSec / relay.inflight64.perSec,
+    channelOfRelay: channel.add_inflight64.perSec / relay.inflight64.perSec,
+    openOfChannel: open.add_inflight64.perSec / channel.add_inflight64.perSec,
+    openSeqTimesRelay: p50(open.add_seq) / p50(relay.seq),
+    channelSeqTimesRelay: p50(channel.add_seq) / p50(relay.seq),
+  };
+}
+
+function medians(rounds) {
+  const out = {};
+  for (const key of Object.keys(rounds[0] ?? {})) out[key] = median(rounds.map((r) => r[key]));
+  return out;
+}
