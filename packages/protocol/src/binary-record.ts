@@ -9,6 +9,7 @@
  * Sent only between peers that announced BINARY_RECORDS_CAPABILITY at attach.
  */
 import { base64urlEncode } from "./base64.js";
+import { scratchBytes, utf8Bytes } from "./bytes.js";
 import { encodeSealedEnvelope } from "./codec.js";
 import type { Envelope } from "./envelope.js";
 import type { DataEnc, Frame } from "./frames.js";
@@ -30,7 +31,6 @@ const MIN_CT_BYTES = 16;
 const CT_STAND_IN = "AAAAAAAAAAAAAAAAAAAAAA";
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-const utf8Encoder = new TextEncoder();
 
 /**
  * Ciphertexts held as bytes, by the frame carrying them (whose `ct` is then ""): set by the
@@ -136,14 +136,14 @@ export function encodeBinaryRecord(env: Envelope, limits?: Partial<Limits>): Uin
     data.ct = "";
   }
   // undefined members are left out by JSON.stringify: the envelope, its frame without `ct`
-  const header = utf8Encoder.encode(JSON.stringify({ ...env, frame: { ...data, ct: undefined } }));
+  const header = utf8Bytes(JSON.stringify({ ...env, frame: { ...data, ct: undefined } }));
   if (header.byteLength > MAX_BINARY_HEADER_BYTES)
     throw bad("header", `binary header larger than ${MAX_BINARY_HEADER_BYTES} bytes`);
   const total = BINARY_PREFIX_BYTES + header.byteLength + ct.byteLength;
   if (total > lim.maxFrameBytes) throw tooLarge(lim.maxFrameBytes);
-  const out = new Uint8Array(total);
+  const out = scratchBytes(total);
   out[0] = BINARY_RECORD_TAG;
-  new DataView(out.buffer).setUint32(1, header.byteLength);
+  new DataView(out.buffer, out.byteOffset, BINARY_PREFIX_BYTES).setUint32(1, header.byteLength);
   out.set(header, BINARY_PREFIX_BYTES);
   out.set(ct, BINARY_PREFIX_BYTES + header.byteLength);
   return out;

@@ -7,6 +7,7 @@
  * surrogates, non-plain objects (Date, Map, class instances, toJSON tricks), `undefined`
  * array elements and cycles are refused. `undefined` object members are omitted, like JSON.
  */
+import { utf8Bytes } from "./bytes.js";
 import { isWellFormed } from "./well-formed.js";
 
 export class CanonicalJsonError extends Error {
@@ -92,9 +93,7 @@ export function canonicalJson(value: unknown): string {
   return emit(value);
 }
 
-const encoder = new TextEncoder();
-
 /** UTF-8 bytes of canonicalJson(value). */
 export function canonicalJsonBytes(value: unknown): Uint8Array {
-  return encoder.encode(canonicalJson(value));
+  return utf8Bytes(canonicalJson(value));
 }

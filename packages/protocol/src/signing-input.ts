@@ -6,14 +6,13 @@
  */
 import { sha256 } from "@fame/crypto";
 import { base64urlEncode } from "./base64.js";
+import { scratchBytes, utf8Bytes } from "./bytes.js";
 import { canonicalJsonBytes } from "./canonical-json.js";
 import type { Envelope } from "./envelope.js";
 import type { Frame } from "./frames.js";
 
 /** ASCII Unit Separator: cannot occur in a sid, in canonical JSON text, or in base64url. */
 export const SIGNING_SEPARATOR = 0x1f;
-
-const encoder = new TextEncoder();
 
 /**
  * base64url(SHA-256(x)), where x is canonicalJson(payload) for clear Data,
@@ -27,7 +26,7 @@ export function payloadDigest(frame: Frame): string {
   if (frame.type === "Data") {
     bytes =
       frame.codec === "enc"
-        ? encoder.encode(frame.ct)
+        ? utf8Bytes(frame.ct)
         : canonicalJsonBytes(frame.batch === undefined ? frame.payload : [frame.batch, frame.payload]);
   } else {
     bytes = canonicalJsonBytes(frame);
@@ -68,7 +67,7 @@ export function immutableHeaders(env: Envelope): Uint8Array {
     if (replyTo !== undefined) text += `"replyTo":"${replyTo}",`;
     text += `"sid":"${sid}",`;
     if (to !== undefined) text += `"to":"${to}",`;
-    return encoder.encode(`${text}"ts":${ts},"v":${v}}`);
+    return utf8Bytes(`${text}"ts":${ts},"v":${v}}`);
   }
   return canonicalJsonBytes({ v, id, sid, to, replyTo, corrId, ts });
 }
@@ -77,10 +76,10 @@ export function immutableHeaders(env: Envelope): Uint8Array {
 export function signingInput(env: Envelope): Uint8Array {
   const frame = env.frame;
   const pd = frame.type === "Data" && frame.pd !== undefined ? frame.pd : payloadDigest(frame);
-  const sid = encoder.encode(env.sid);
+  const sid = utf8Bytes(env.sid);
   const headers = immutableHeaders(env);
-  const digest = encoder.encode(pd);
-  const out = new Uint8Array(sid.length + 1 + headers.length + 1 + digest.length);
+  const digest = utf8Bytes(pd);
+  const out = scratchBytes(sid.length + 1 + headers.length + 1 + digest.length);
   out.set(sid, 0);
   out[sid.length] = SIGNING_SEPARATOR;
   out.set(headers, sid.length + 1);
@@ -107,8 +106,8 @@ export function aeadAad(env: Envelope): Uint8Array {
     list += entry.more === true ? `${entry.corrId}+` : entry.corrId;
   }
   const headers = immutableHeaders(env);
-  const tail = encoder.encode(list);
-  const out = new Uint8Array(headers.length + 1 + tail.length);
+  const tail = utf8Bytes(list);
+  const out = scratchBytes(headers.length + 1 + tail.length);
   out.set(headers, 0);
   out[headers.length] = SIGNING_SEPARATOR;
   out.set(tail, headers.length + 1);
