@@ -15,7 +15,7 @@ export function stormRows(s) {
     },
     {
       ...base,
-      label: "reconnect storm: after the new sentinel's first health answer",
+      label: "reconnect storm: after the new sentinel's port opened",
       value: s.allAnsweringAfterUpMs,
       ratio: `sentinel up in ${s.sentinelRestartMs} ms`,
     },

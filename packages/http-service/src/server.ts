@@ -64,11 +64,19 @@ export async function startHttpService(opts: HttpServiceOptions): Promise<Runnin
       .status(404)
       .send({ error: "not_found", error_description: `no route ${req.method} ${req.url}` });
   });
-  app.get("/health", async () => ({ status: "ok", service: opts.name, ...(opts.health?.() ?? {}) }));
+  // ms since the port opened: a supervisor (or a bench) can tell when a restarted process came up
+  let listeningAt = 0;
+  app.get("/health", async () => ({
+    status: "ok",
+    service: opts.name,
+    uptimeMs: listeningAt === 0 ? 0 : Date.now() - listeningAt,
+    ...(opts.health?.() ?? {}),
+  }));
 
   await opts.register(app, log);
   const host = opts.host ?? "127.0.0.1";
   await app.listen({ host, port: opts.port });
+  listeningAt = Date.now();
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : opts.port;
   const url = `${opts.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;

@@ -35,12 +35,13 @@ beforeAll(async () => {
 afterAll(() => svc.close());
 
 describe("startHttpService", () => {
-  it("serves /health with extra fields", async () => {
-    await expect(requestJson(`${svc.url}/health`)).resolves.toEqual({
-      status: "ok",
-      service: "unit-svc",
-      extra: 1,
-    });
+  it("serves /health with extra fields and the ms since the port opened", async () => {
+    const before = await requestJson<{ uptimeMs: number }>(`${svc.url}/health`);
+    expect(before).toEqual({ status: "ok", service: "unit-svc", uptimeMs: expect.any(Number), extra: 1 });
+    expect(before.uptimeMs).toBeGreaterThanOrEqual(0);
+    // a later answer reports at least as long
+    const after = await requestJson<{ uptimeMs: number }>(`${svc.url}/health`);
+    expect(after.uptimeMs).toBeGreaterThanOrEqual(before.uptimeMs);
   });
 
   it("answers unknown routes with a JSON 404", async () => {
