@@ -60,3 +60,44 @@ export async function runLimits(ctx) {
     for (const s of servers.reverse()) await s.stop("SIGTERM", 3000);
   }
 }
+
+/**
+ * A bare relay hop over TLS (client → relay → echo server), started for rows measured against
+ * it elsewhere; `run(runs, bytes, windows)` measures it with the limit client, stop() ends both.
+ */
+export async function startRelayPair(pki) {
+  const [echoPort, relayPort] = [await freePort(), await freePort()];
+  const echo = await startServer("echo-tls", "limits/ws-echo-server.mjs", {
+    port: echoPort,
+    cert: pki.cert,
+    key: pki.key,
+  });
+  let relay;
+  try {
+    relay = await startServer("relay-tls", "limits/ws-relay.mjs", {
+      port: relayPort,
+      cert: pki.cert,
+      key: pki.key,
+      ca: pki.ca,
+      upstream: `wss://127.0.0.1:${echoPort}`,
+    });
+  } catch (err) {
+    await echo.stop("SIGTERM", 3000);
+    throw err;
+  }
+  return {
+    run: (runs, bytes, windows) =>
+      runForResult("ws-client", "limits/ws-client.mjs", {
+        url: `wss://127.0.0.1:${relayPort}`,
+        ca: pki.ca,
+        bytes,
+        runs,
+        pids: { relay: relay.pid, echo: echo.pid },
+        ...windows,
+      }),
+    async stop() {
+      await relay.stop("SIGTERM", 3000);
+      await echo.stop("SIGTERM", 3000);
+    },
+  };
+}

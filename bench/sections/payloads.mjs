@@ -8,9 +8,8 @@
  * warm-up the sealed rows were still being optimized inside the window. ~60 s in all.
  */
 import { defaultBackend } from "../../packages/crypto/dist/index.js";
-import { freePort } from "../../packages/testkit/dist/index.js";
-import { runForResult, startServer } from "../lib/procs.mjs";
 import { runClient, startBenchReplica, withStack } from "./fabric.mjs";
+import { startRelayPair } from "./limits.mjs";
 
 export const PAYLOAD_SIZES = [4 * 1024, 64 * 1024, 512 * 1024];
 /** calls in flight: enough to keep every hop busy, few enough that 512 KiB calls stay in memory */
@@ -27,44 +26,21 @@ const echoTasks = () =>
 export async function runPayloads(ctx) {
   const { pki, progress } = ctx;
   const windows = { warmupMs: ctx.warmupMs, measureMs: ctx.measureMs };
-  const short = ctx;
   const out = { sizes: PAYLOAD_SIZES, inflight: PAYLOAD_INFLIGHT };
 
   progress.step("payloads: AEAD of the crypto back end at 4 KiB, 64 KiB, 512 KiB");
   out.aead = measureAead();
 
-  const [echoPort, relayPort] = [await freePort(), await freePort()];
-  const servers = [];
+  const relay = await startRelayPair(pki);
   try {
-    const echo = await startServer("echo-tls", "limits/ws-echo-server.mjs", {
-      port: echoPort,
-      cert: pki.cert,
-      key: pki.key,
-    });
-    servers.push(echo);
-    const relay = await startServer("relay-tls", "limits/ws-relay.mjs", {
-      port: relayPort,
-      cert: pki.cert,
-      key: pki.key,
-      ca: pki.ca,
-      upstream: `wss://127.0.0.1:${echoPort}`,
-    });
-    servers.push(relay);
     out.relay = {};
     for (const bytes of PAYLOAD_SIZES) {
       progress.step(`payloads: relay TLS, ${bytes / 1024} KiB text frames, ${PAYLOAD_INFLIGHT} in flight`);
-      const r = await runForResult("ws-client", "limits/ws-client.mjs", {
-        url: `wss://127.0.0.1:${relayPort}`,
-        ca: pki.ca,
-        bytes,
-        runs: [{ name: "run", concurrency: PAYLOAD_INFLIGHT }],
-        pids: { relay: relay.pid, echo: echo.pid },
-        ...windows,
-      });
+      const r = await relay.run([{ name: "run", concurrency: PAYLOAD_INFLIGHT }], bytes, windows);
       out.relay[bytes] = r.results.run;
     }
   } finally {
-    for (const s of servers.reverse()) await s.stop("SIGTERM", 3000);
+    await relay.stop();
   }
 
   progress.step("payloads: open/plaintext echo (starting stack)");
@@ -74,7 +50,7 @@ export async function runPayloads(ctx) {
     async (stack) => {
       const r1 = await startBenchReplica(stack, "replica1");
       try {
-        out.plaintext = (await runClient(short, stack, r1, "plaintext", echoTasks())).results;
+        out.plaintext = (await runClient(ctx, stack, r1, "plaintext", echoTasks())).results;
       } finally {
         await r1.stop("SIGTERM", 5000);
       }
@@ -84,7 +60,7 @@ export async function runPayloads(ctx) {
   await withStack(ctx, { securityProfile: "strict-overlay", logLevel: "warn" }, async (stack) => {
     const r1 = await startBenchReplica(stack, "replica1");
     try {
-      out.sealed = (await runClient(short, stack, r1, "channel", echoTasks())).results;
+      out.sealed = (await runClient(ctx, stack, r1, "channel", echoTasks())).results;
     } finally {
       await r1.stop("SIGTERM", 5000);
     }

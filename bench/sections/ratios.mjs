@@ -7,11 +7,9 @@
  * the fabric. Here each ratio is taken within one round, rows measured back to back, and the
  * median of the rounds is reported; the limits and fabric sections keep their own rows.
  */
-import { freePort } from "../../packages/testkit/dist/index.js";
-import { runForResult, startServer } from "../lib/procs.mjs";
 import { median } from "../lib/stats.mjs";
 import { runClient, startBenchReplica, withStack } from "./fabric.mjs";
-import { LIMIT_RUNS } from "./limits.mjs";
+import { LIMIT_RUNS, startRelayPair } from "./limits.mjs";
 
 export const RATIO_ROUNDS = 3;
 
@@ -22,33 +20,10 @@ const ADD_TASKS = [
 
 export async function runRatios(ctx) {
   const { pki, progress } = ctx;
-  const [echoPort, relayPort] = [await freePort(), await freePort()];
-  const servers = [];
+  const relay = await startRelayPair(pki);
   try {
-    const echo = await startServer("echo-tls", "limits/ws-echo-server.mjs", {
-      port: echoPort,
-      cert: pki.cert,
-      key: pki.key,
-    });
-    servers.push(echo);
-    const relay = await startServer("relay-tls", "limits/ws-relay.mjs", {
-      port: relayPort,
-      cert: pki.cert,
-      key: pki.key,
-      ca: pki.ca,
-      upstream: `wss://127.0.0.1:${echoPort}`,
-    });
-    servers.push(relay);
-    const relayRun = () =>
-      runForResult("ws-client", "limits/ws-client.mjs", {
-        url: `wss://127.0.0.1:${relayPort}`,
-        pids: { relay: relay.pid, echo: echo.pid },
-        ca: pki.ca,
-        bytes: 200,
-        runs: LIMIT_RUNS,
-        warmupMs: ctx.warmupMs,
-        measureMs: ctx.measureMs,
-      });
+    const windows = { warmupMs: ctx.warmupMs, measureMs: ctx.measureMs };
+    const relayRun = () => relay.run(LIMIT_RUNS, 200, windows);
     progress.step("ratios: starting an open and a strict-overlay stack side by side");
     return await withStack(
       ctx,
@@ -77,7 +52,7 @@ export async function runRatios(ctx) {
         }),
     );
   } finally {
-    for (const s of servers.reverse()) await s.stop("SIGTERM", 3000);
+    await relay.stop();
   }
 }
 

@@ -1,9 +1,9 @@
 import { type Envelope, encodeEnvelope, makeEnvelope, newId } from "@fame/protocol";
-import { stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Attacker } from "./support/attacker.js";
-import { LegitTraffic } from "./support/legit-traffic.js";
-import { type LoneSentinel, startLoneSentinel } from "./support/lone-sentinel.js";
+import { Arena } from "./support/arena.js";
+import type { Attacker } from "./support/attacker.js";
+import type { LegitTraffic } from "./support/legit-traffic.js";
+import type { LoneSentinel } from "./support/lone-sentinel.js";
 
 /**
  * Link batches from an admitted hostile node, against a real sentinel process (open profile):
@@ -12,31 +12,19 @@ import { type LoneSentinel, startLoneSentinel } from "./support/lone-sentinel.js
  */
 const LIMITS = { FAME_MAX_FRAMES_PER_SEC: "400", FAME_FRAME_BURST: "200", FAME_MAX_INFLIGHT: "64" };
 
+let arena: Arena;
 let sentinel: LoneSentinel;
 let legit: LegitTraffic;
-const attackers: Attacker[] = [];
 
 beforeAll(async () => {
-  sentinel = await startLoneSentinel({ env: LIMITS });
-  await sentinel.startReplica("r1");
-  legit = await LegitTraffic.connect(sentinel.nodeEnv);
-  await legit.callOnce();
-  expect((await legit.stop()).failures).toEqual([]);
+  arena = await Arena.open(LIMITS);
+  ({ sentinel, legit } = arena);
 }, 120_000);
 
-afterAll(async () => {
-  for (const a of attackers) await a.close();
-  await legit?.close();
-  await sentinel?.stop();
-  await stopAll();
-});
+afterAll(() => arena?.close());
 
-async function hostile(localAddress: string, systemId: string): Promise<Attacker> {
-  const a = await Attacker.connect({ url: sentinel.attachUrl, ca: sentinel.trustBundle, localAddress });
-  attackers.push(a);
-  expect((await a.attach({ systemId })).ok).toBe(true);
-  return a;
-}
+const hostile = (localAddress: string, systemId: string): Promise<Attacker> =>
+  arena.hostile(localAddress, { systemId });
 
 /** an add call from `a` (under `sid`, by default its own) */
 function call(a: Attacker, x: number, sid = a.sid): Envelope {
@@ -64,12 +52,7 @@ const badFrames = async () => (await sentinel.status()).counters["badFrames"] ??
 
 describe("link batches from a hostile node", () => {
   it("the sentinel offers batches at attach", async () => {
-    const a = await Attacker.connect({
-      url: sentinel.attachUrl,
-      ca: sentinel.trustBundle,
-      localAddress: "127.0.0.30",
-    });
-    attackers.push(a);
+    const a = await arena.connect("127.0.0.30");
     const ack = await a.attach({ systemId: "offer" });
     expect(ack.linkBatch).toBe(64);
   });

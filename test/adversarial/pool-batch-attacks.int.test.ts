@@ -1,11 +1,11 @@
 import { type BatchEntry, CLEAR_BATCH_CAPABILITY, type Envelope, newId } from "@fame/protocol";
 import { Agent, connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
-import { stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { quietLogger } from "../support/fabric-clients.js";
-import { Attacker } from "./support/attacker.js";
-import { LegitTraffic } from "./support/legit-traffic.js";
-import { type LoneSentinel, startLoneSentinel } from "./support/lone-sentinel.js";
+import { Arena } from "./support/arena.js";
+import type { Attacker } from "./support/attacker.js";
+import type { LegitTraffic } from "./support/legit-traffic.js";
+import type { LoneSentinel } from "./support/lone-sentinel.js";
 
 /**
  * Clear batches of calls to a pool (one envelope, many calls, placed on one replica) from
@@ -18,37 +18,27 @@ const LIMITS = { FAME_MAX_INFLIGHT: "64" };
 const MATH = "math@fame.fabric";
 const LEGACY = "legacy@fame.fabric";
 
+let arena: Arena;
 let sentinel: LoneSentinel;
 let legit: LegitTraffic;
-const attackers: Attacker[] = [];
 const fabrics: Fabric[] = [];
 
 beforeAll(async () => {
-  sentinel = await startLoneSentinel({ env: LIMITS });
-  await sentinel.startReplica("r1");
-  legit = await LegitTraffic.connect(sentinel.nodeEnv);
-  await legit.callOnce();
-  expect((await legit.stop()).failures).toEqual([]);
+  arena = await Arena.open(LIMITS);
+  ({ sentinel, legit } = arena);
 }, 120_000);
 
 afterAll(async () => {
-  for (const a of attackers) await a.close();
   for (const f of fabrics) await f.close();
-  await legit?.close();
-  await sentinel?.stop();
-  await stopAll();
+  await arena?.close();
 });
 
-async function hostile(
+/** an admitted node announcing clear batches (unless `frame` says otherwise) */
+const hostile = (
   localAddress: string,
   systemId: string,
   frame: { logicals?: string[]; capabilities?: string[] } = { capabilities: [CLEAR_BATCH_CAPABILITY] },
-): Promise<Attacker> {
-  const a = await Attacker.connect({ url: sentinel.attachUrl, ca: sentinel.trustBundle, localAddress });
-  attackers.push(a);
-  expect((await a.attach({ systemId, ...frame })).ok).toBe(true);
-  return a;
-}
+): Promise<Attacker> => arena.hostile(localAddress, { systemId, ...frame });
 
 /** `n` add calls to the pool as one clear batch; `payloads` overrides the payload list */
 async function sendBatch(
@@ -100,17 +90,8 @@ const nacksFor = (a: Attacker, env: Envelope) =>
 
 describe("clear batches to a pool from hostile nodes", () => {
   it("offers pool batches only to a node that announced clear batches", async () => {
-    const yes = await Attacker.connect({
-      url: sentinel.attachUrl,
-      ca: sentinel.trustBundle,
-      localAddress: "127.0.0.40",
-    });
-    const no = await Attacker.connect({
-      url: sentinel.attachUrl,
-      ca: sentinel.trustBundle,
-      localAddress: "127.0.0.41",
-    });
-    attackers.push(yes, no);
+    const yes = await arena.connect("127.0.0.40");
+    const no = await arena.connect("127.0.0.41");
     expect(
       (await yes.attach({ systemId: "pb_yes", capabilities: [CLEAR_BATCH_CAPABILITY] })).poolBatches,
     ).toBe(true);
