@@ -16,7 +16,7 @@ export {
   X25519_KEY_LENGTH,
   type X25519KeyPair,
 } from "./backend/types.js";
-export { concatBytes, equalBytes, fromHex, toHex, utf8Bytes } from "./bytes.js";
+export { concatBytes, equalBytes, fromHex, scratchBytes, toHex, utf8Bytes } from "./bytes.js";
 export {
   CHANNEL_INFO_LABEL,
   CHANNEL_KEY_LENGTH,

@@ -8,8 +8,8 @@
  * batch list), so a record opens the same whichever form carried it.
  * Sent only between peers that announced BINARY_RECORDS_CAPABILITY at attach.
  */
+import { scratchBytes, utf8Bytes } from "@fame/crypto";
 import { base64urlEncode } from "./base64.js";
-import { scratchBytes, utf8Bytes } from "./bytes.js";
 import { encodeSealedEnvelope } from "./codec.js";
 import type { Envelope } from "./envelope.js";
 import type { DataEnc, Frame } from "./frames.js";

@@ -7,7 +7,7 @@
  * surrogates, non-plain objects (Date, Map, class instances, toJSON tricks), `undefined`
  * array elements and cycles are refused. `undefined` object members are omitted, like JSON.
  */
-import { utf8Bytes } from "./bytes.js";
+import { utf8Bytes } from "@fame/crypto";
 import { isWellFormed } from "./well-formed.js";
 
 export class CanonicalJsonError extends Error {

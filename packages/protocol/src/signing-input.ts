@@ -4,9 +4,8 @@
  * because they may be adjusted in transit or carry the signature itself. The payload enters
  * through its digest so a relay can check a signature without re-serializing the payload.
  */
-import { sha256 } from "@fame/crypto";
+import { scratchBytes, sha256, utf8Bytes } from "@fame/crypto";
 import { base64urlEncode } from "./base64.js";
-import { scratchBytes, utf8Bytes } from "./bytes.js";
 import { canonicalJsonBytes } from "./canonical-json.js";
 import type { Envelope } from "./envelope.js";
 import type { Frame } from "./frames.js";

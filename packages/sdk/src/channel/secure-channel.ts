@@ -4,6 +4,7 @@ import {
   ChannelSender,
   type CryptoBackend,
   deriveChannelKeys,
+  utf8Bytes,
 } from "@fame/crypto";
 import {
   aeadAad,
@@ -92,8 +93,7 @@ export class SecureChannel {
     if (batch !== undefined) frame.batch = batch;
     // the frame goes in first: aeadAad reads a batch list from it
     env.frame = frame;
-    // Buffer: small texts come from node's pool rather than a fresh ArrayBuffer each
-    const record = this.sender.seal(Buffer.from(json, "utf8"), aeadAad(env));
+    const record = this.sender.seal(utf8Bytes(json), aeadAad(env));
     this.sealed += batch === undefined ? 1 : batch.length;
     if (binary) setRecordBytes(frame, record.ct);
     else frame.ct = base64urlEncode(record.ct);
