@@ -20,10 +20,11 @@ function connection(
   name: string,
   events?: ConnectionEvents,
   signer = NodeSigner.generate(),
+  securityProfile: "open" | "overlay" = "overlay",
 ): FabricConnection {
   const c = new FabricConnection(
     {
-      securityProfile: "overlay",
+      securityProfile,
       plan: async () => ({
         url: "wss://fake-sentinel/attach",
         systemId: name,
@@ -71,6 +72,17 @@ describe("FabricConnection over a NodeLink", () => {
     // signed before the node has a sid: under the placeholder it attaches with
     const [key] = await keys.learn([signer.jwk], attach!.sid);
     expect(keys.verify(attach!, key!)).toBe("ok");
+  });
+
+  it("in the open profile presents no key and offers none for AFTs (a tag no sentinel could verify)", async () => {
+    const sentinel = new FakeSentinel();
+    const open = connection(sentinel, "open1", undefined, NodeSigner.generate(), "open");
+    const overlay = connection(sentinel, "overlay1");
+    await open.start();
+    await overlay.start();
+    expect(sentinel.sent("open1", "NodeAttach")[0]?.frame).toMatchObject({ keys: [] });
+    expect(open.nodeSigner).toBeUndefined();
+    expect(overlay.nodeSigner).toBeInstanceOf(NodeSigner);
   });
 
   it("a refused attach rejects start() with the sentinel's code and leaves nothing open", async () => {

@@ -458,6 +458,49 @@ describe("routeStateless", () => {
   });
 });
 
+describe("keyless replicas (open profile, signed-optional)", () => {
+  const tag = (sid: string, cid: string, clientSid: string) => {
+    const s = Math.floor(T0 / 1000);
+    return unsignedAft({ sid, cid, client_sid: clientSid, scp: "channel", iat: s, exp: s + 60 });
+  };
+  const attached = new Map([["sid-r1", "r1"]]);
+  const manager = () =>
+    new AFTLoadBalancerStickinessManager(
+      { securityLevel: "signed-optional" },
+      { now: () => T0, replicaKeyOf: () => undefined, replicaBySid: (sid) => attached.get(sid) },
+    );
+
+  it("pins on an unsigned accept and repairs a miss from the echoed unsigned tag", async () => {
+    const mgr = manager();
+    const accepted = await mgr.onSecureAccept({
+      replicaId: "r1",
+      replicaSid: "sid-r1",
+      clientSid: "alice",
+      cid: "c1",
+      aft: tag("sid-r1", "c1", "alice"),
+    });
+    expect(accepted).toMatchObject({ pinned: true, replicaId: "r1", trust: "low" });
+    const restarted = manager();
+    expect(
+      await restarted.routeStateless({ clientSid: "alice", cid: "c1", aft: tag("sid-r1", "c1", "alice") }),
+    ).toEqual(pinned("r1"));
+    expect(restarted.metrics()).toMatchObject({ size: 1, verifyFailures: 0 });
+  });
+
+  it("repairs nothing towards a replica that is not attached, nor for another client", async () => {
+    const mgr = manager();
+    // a miss: in signed-optional the frame is placed afresh (a SecureOpen) or refused by the route
+    const unknown = { kind: "none" };
+    expect(
+      await mgr.routeStateless({ clientSid: "alice", cid: "c1", aft: tag("sid-gone", "c1", "alice") }),
+    ).toEqual(unknown);
+    expect(
+      await mgr.routeStateless({ clientSid: "mallory", cid: "c1", aft: tag("sid-r1", "c1", "alice") }),
+    ).toEqual(unknown);
+    expect(mgr.metrics().size).toBe(0);
+  });
+});
+
 describe("late wiring", () => {
   it("fails closed until the replica directory is set, then verifies", async () => {
     const f = fabric({ securityLevel: "strict" });

@@ -168,9 +168,13 @@ export class FabricConnection {
     );
   }
 
-  /** the key this node signs with (and, as a replica, signs AFTs with) */
+  /**
+   * The key this node signs with (and, as a replica, signs AFTs with). None in the open
+   * profile: the node presents no key at attach, so a tag signed with it could never be
+   * verified, and the sentinel would not pin the channel. Open replicas issue unsigned tags.
+   */
   get nodeSigner(): NodeSigner | undefined {
-    return this.signer;
+    return this.signed ? this.signer : undefined;
   }
 
   /** physical address where replies to this node's requests come back */

@@ -271,10 +271,13 @@ export class AFTLoadBalancerStickinessManager {
     } else {
       result = await verifyAftWith(aft, expect, () => this.keys.get(replicaId));
     }
-    if (!result.ok || this.directory.replicaKeyOf(replicaId) === undefined) {
-      if (!result.ok) this.counters.verifyFailures++;
+    if (!result.ok) {
+      this.counters.verifyFailures++;
       return this.miss(input);
     }
+    // The replica may have left while we verified. Asked by sid, not by key: in the open
+    // profile replicas present no key, and their unsigned tags must repair pins too.
+    if (this.directory.replicaBySid?.(sid) !== replicaId) return this.miss(input);
     // Another frame may have re-created (or another client claimed) the pin while we verified.
     const later = this.relNow();
     const raced = this.live(input.cid, later);
