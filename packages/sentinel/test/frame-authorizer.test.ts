@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { defaultBackend } from "@fame/crypto";
+import { AftSigner } from "@fame/identity";
 import { base64urlEncode, type Envelope } from "@fame/protocol";
 import {
   type AccessPolicy,
@@ -187,6 +189,26 @@ describe("FrameAuthorizer", () => {
     await accept(r, victim, "ch1");
     expect(victim.link.frames("SecureAccept")).toHaveLength(1);
     expect(pins()).toBe(1);
+  });
+
+  it("refuses to the client at once an accept whose tag does not verify, leaving no pin and no pending open", async () => {
+    const { s, r, victim, open, pins } = await fabric();
+    await open(victim, "ch1");
+    // signed with a key the replica never presented (the open profile takes none at attach)
+    const aft = await new AftSigner(new Uint8Array(randomBytes(32))).issue({
+      sid: r.session.sid,
+      cid: "ch1",
+      clientSid: victim.session.sid,
+    });
+    await r.send({
+      to: replyOf(victim),
+      corrId: "ch1",
+      frame: { type: "SecureAccept", cid: "ch1", ok: true, ephPub, aft },
+    });
+    expect(victim.link.frames("SecureAccept")).toHaveLength(0);
+    expect(nack(victim)).toEqual({ code: "channel_unknown", notExecuted: true });
+    expect(pins()).toBe(0);
+    expect(s.status()["pendingOpens"]).toBe(0);
   });
 
   it("refuses a replyTo that is not an address of the sender's node, on any frame", async () => {

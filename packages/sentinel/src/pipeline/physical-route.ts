@@ -97,8 +97,9 @@ export class PhysicalRoute {
       d.pendingOpens.drop(pending);
     }
     if (result.pinned) return client;
+    // At every level: a channel without a pin could carry nothing (its data is refused with
+    // channel_unknown), so the client hears at once instead of holding a dead channel.
     const unrecorded = result.reason === "state_unavailable";
-    if (!unrecorded && stickiness.securityLevel !== "strict") return client;
     if (unrecorded)
       d.log.warn({ replica: replica.systemId }, "channel not opened: the cluster cannot record its pin");
     else
