@@ -1,5 +1,6 @@
 import type { Envelope } from "./envelope.js";
 import { nestingExceeds } from "./json-depth.js";
+import { jsonText } from "./json-text.js";
 import { type Limits, resolveLimits } from "./limits.js";
 import { ProtocolError } from "./protocol-error.js";
 import { checkEnvelope, newCtx, validateEnvelope } from "./validate.js";
@@ -81,7 +82,7 @@ export function decodeEnvelope(input: string | Uint8Array, limits?: Partial<Limi
 export function encodeEnvelope(env: Envelope, limits?: Partial<Limits>): string {
   const lim = resolveLimits(limits);
   validateEnvelope(env, lim);
-  const text = JSON.stringify(env);
+  const text = jsonText(env);
   if (exceedsBytes(text, lim.maxFrameBytes)) throw tooLarge(lim.maxFrameBytes);
   return text;
 }

@@ -92,6 +92,7 @@ export {
   SID_PATTERN,
   SYSTEM_ID_PATTERN,
 } from "./ids.js";
+export { jsonText, LONG_JSON_STRING, needsNoEscaping } from "./json-text.js";
 export type { JSONValue, JsonObject, JsonValue } from "./json-value.js";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
 export {

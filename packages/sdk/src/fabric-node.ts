@@ -7,6 +7,7 @@ import {
   CLEAR_BATCH_META,
   type Envelope,
   type ErrorCode,
+  jsonText,
   type MetaValue,
   MORE_META,
   NOT_EXECUTED_META,
@@ -242,7 +243,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     if (ch !== undefined && m.onChannel !== undefined) m.onChannel(ch.cid);
     if (ch && this.coalescer && coalescable(m.meta)) {
       // leaves with whatever else this turn sends on the channel (see RecordCoalescer)
-      this.coalescer.add(ch, to, { corrId: m.corrId, json: JSON.stringify(payload), more });
+      this.coalescer.add(ch, to, { corrId: m.corrId, json: jsonText(payload), more });
       if (ch.role === "replica" && isFinalReply(payload)) this.conversations.forget(m.corrId);
       return;
     }
@@ -260,7 +261,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const meta = withMore(m.meta, more);
     const head = { corrId: m.corrId, ...(meta && Object.keys(meta).length > 0 ? { meta } : {}) };
     try {
-      this.sendSealed(ch, to, head, JSON.stringify(payload));
+      this.sendSealed(ch, to, head, jsonText(payload));
       if (ch.role === "replica" && isFinalReply(payload)) this.conversations.forget(m.corrId);
     } catch (err) {
       this.conversations.forget(m.corrId);

@@ -12,6 +12,7 @@ import {
   base64urlEncode,
   type DataEnc,
   type Envelope,
+  jsonText,
   recordBytes,
   setRecordBytes,
 } from "@fame/protocol";
@@ -79,7 +80,7 @@ export class SecureChannel {
 
   /** Turns a prepared envelope's payload into a sealed Data frame bound to its headers. */
   seal(env: Envelope, payload: unknown): void {
-    this.sealText(env, JSON.stringify(payload));
+    this.sealText(env, jsonText(payload));
   }
 
   /**
