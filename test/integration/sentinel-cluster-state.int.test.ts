@@ -87,13 +87,18 @@ async function connect(s: Sentinel): Promise<Attacker> {
 }
 
 /** polls `read` (bounded) until `ok` holds for its value */
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
+async function eventually<T>(
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  ms = 15_000,
+  pauseMs = 100,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await read();
     if (ok(v)) return v;
     if (Date.now() > end) throw new Error(`condition not met within ${ms} ms: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, pauseMs));
   }
 }
 
@@ -116,6 +121,7 @@ async function attachRetrying(s: Sentinel, systemId: string, logicals: string[] 
     },
     (n) => n !== undefined,
     30_000,
+    250,
   );
   if (refusedFor > 0)
     process.stderr.write(`${systemId}: state_unavailable ${refusedFor} time(s) before attaching\n`);
@@ -150,6 +156,9 @@ beforeAll(async () => {
     FAME_CLUSTER_ID: CLUSTER,
     FAME_SENTINEL_ADMIN_TOKEN_FILE: pki.adminTokenFile,
     FAME_LOG_LEVEL: "info",
+    // every raw node of this test dials from 127.0.0.1, again and again while JetStream elects
+    // new leaders: the per-IP upgrade limit is not what is tested here
+    FAME_ATTACH_RATE_PER_MIN: "1200",
     // the raw nodes here send no heartbeats: keep them attached through the test
     FAME_HEARTBEAT_MS: "60000",
   };

@@ -7,6 +7,7 @@ import { BucketCache } from "../bucket-cache.js";
 import { StateUnavailableError } from "../errors.js";
 import { decodeKey, encodeKeyPart } from "../key-codec.js";
 import type { NatsLink } from "./nats-link.js";
+import { WatchProgress } from "./watch-progress.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -37,6 +38,8 @@ export class NatsBucket<V> implements Bucket<V> {
   private starting = 0;
   /** entries the watch refused (bad key or value) */
   rejected = 0;
+  /** how far the running watch has followed the stream (see checkWatch) */
+  private readonly progress = new WatchProgress();
 
   constructor(
     private readonly kv: KV,
@@ -124,6 +127,7 @@ export class NatsBucket<V> implements Bucket<V> {
     // once the new one exists, so a failed restart leaves no gap
     const old = this.watcher;
     this.watcher = iter;
+    this.progress.restarted();
     old?.stop();
     this.cache.startSweeping();
     const seen = new Set<string>();
@@ -142,6 +146,7 @@ export class NatsBucket<V> implements Bucket<V> {
     void (async () => {
       try {
         for await (const e of iter) {
+          if (this.watcher === iter) this.progress.saw(e.revision);
           const key = this.apply(e, initial);
           if (initial) {
             if (key !== undefined) seen.add(key);
@@ -165,6 +170,21 @@ export class NatsBucket<V> implements Bucket<V> {
     }, READY_TIMEOUT_MS);
     await ready;
     clearTimeout(timer);
+  }
+
+  /**
+   * Compares the running watch with the stream (one stream info request) and replaces a watch
+   * that has fallen silent (WatchProgress). Quiet: a failed check or restart leaves the state's
+   * status alone; the next check tries again.
+   */
+  async checkWatch(): Promise<void> {
+    if (!this.spec.cached || this.watcher === undefined || this.starting > 0 || this.link.closed) return;
+    const watcher = this.watcher;
+    const status = await this.op("watch check", () => this.kv.status(), false, this.timeoutMs, true);
+    if (this.watcher !== watcher || this.starting > 0) return;
+    if (!this.progress.stalled(status.streamInfo.state.last_seq)) return;
+    this.log.info({ bucket: this.name }, "shared state watch fell behind its stream; watching again");
+    await this.watch(true);
   }
 
   /** the bucket's last sequence, then a new watch; a watch that answers too late is stopped */

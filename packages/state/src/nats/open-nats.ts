@@ -20,6 +20,8 @@ const RECOVER_PAUSE_MS = 500;
 /** how long a precautionary restart of the watches (a NATS server left) keeps trying */
 const QUIET_REWATCH_MS = 60_000;
 const OPEN_TIMEOUT_MS = 5_000;
+/** how often each watch is compared with its stream (a silent watch is replaced at the second) */
+const WATCH_CHECK_MS = 5_000;
 
 async function connectNats(settings: NatsSettings, opts: FabricStateOptions, timeoutMs: number) {
   const auth =
@@ -221,6 +223,25 @@ export async function openNatsFabricState(
     }
   });
 
+  // A watch can fall silent without any event (its consumer's server died, and no gossip said
+  // so): each is compared with its stream now and then, one at a time, and replaced if stalled.
+  let checking = false;
+  const watchCheck = setInterval(() => {
+    if (checking || link.closed || !link.connected || link.recovering) return;
+    checking = true;
+    void (async () => {
+      for (const b of buckets.values()) {
+        if (link.closed || link.recovering) break;
+        await b
+          .checkWatch()
+          .catch((err: unknown) => log.debug({ err, bucket: b.name }, "watch check failed"));
+      }
+    })().finally(() => {
+      checking = false;
+    });
+  }, WATCH_CHECK_MS);
+  watchCheck.unref();
+
   const open = <V>(spec: BucketSpec<V>): Bucket<V> => buckets.get(spec.name) as unknown as Bucket<V>;
   return assembleFabricState(
     settings.clusterId,
@@ -235,6 +256,7 @@ export async function openNatsFabricState(
       onStatus: (cb) => link.onStatus(cb),
       async close() {
         link.closed = true;
+        clearInterval(watchCheck);
         for (const b of buckets.values()) b.close();
         await nc.close().catch((err: unknown) => log.debug({ err }, "NATS close"));
       },
