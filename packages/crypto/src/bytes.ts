@@ -14,7 +14,8 @@ const utf8 = new TextEncoder();
  */
 const NativeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
 
-function view(b: Uint8Array): Uint8Array {
+/** Plain Uint8Array view of a Buffer, so callers never see Buffer-specific behaviour (toEqual, toString). */
+export function view(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 

@@ -7,6 +7,8 @@
  * character for character (a unit test compares them on random values).
  */
 
+import { isWellFormed } from "./well-formed.js";
+
 /** strings at least this long are checked and copied; shorter ones are cheaper to serialize */
 export const LONG_JSON_STRING = 1024;
 /** deeper values are left to JSON.stringify whole (the walk is recursive) */
@@ -24,10 +26,6 @@ const ESCAPED: readonly string[] = [
   ...Array.from({ length: 0x20 }, (_, c) => String.fromCharCode(c)),
 ];
 
-type WellFormedCheck = (this: string) => boolean;
-/** String.prototype.isWellFormed (node 20; not yet in TypeScript's ES2023 lib) */
-const isWellFormed = (String.prototype as unknown as { isWellFormed?: WellFormedCheck }).isWellFormed;
-
 /** JSON.stringify(value), the same text */
 export function jsonText(value: unknown): string {
   if (shapeOf(value, 0) !== PLAIN_WITH_LONG_STRING) return JSON.stringify(value);
@@ -39,7 +37,7 @@ export function jsonText(value: unknown): string {
  * control character, and no lone surrogate (those it escapes).
  */
 export function needsNoEscaping(s: string): boolean {
-  if (isWellFormed === undefined || !isWellFormed.call(s)) return false;
+  if (!isWellFormed(s)) return false;
   for (const c of ESCAPED) if (s.indexOf(c) !== -1) return false;
   return true;
 }

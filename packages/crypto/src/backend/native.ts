@@ -14,7 +14,7 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from "node:crypto";
-import { assertBytes, isAllZero } from "../bytes.js";
+import { assertBytes, isAllZero, view } from "../bytes.js";
 import { CryptoError } from "../errors.js";
 import {
   checkAeadArgs,
@@ -55,11 +55,6 @@ function der(prefix: Uint8Array, key: Uint8Array): Uint8Array {
   out.set(prefix);
   out.set(key, prefix.length);
   return out;
-}
-
-/** Plain Uint8Array view, so callers never see Buffer-specific behaviour (toEqual, toString). */
-function view(buf: Uint8Array): Uint8Array {
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 function rawPublicKey(key: KeyObject): Uint8Array {
