@@ -5,6 +5,7 @@ import { base64urlEncode, type Envelope, type SecureOpen } from "@fame/protocol"
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Arena } from "./support/arena.js";
 import { LegitTraffic } from "./support/legit-traffic.js";
+import type { SentinelStatus } from "./support/lone-sentinel.js";
 
 /**
  * A hostile replica in the pool answers channel opens with affinity tags that cannot be pinned
@@ -15,11 +16,6 @@ import { LegitTraffic } from "./support/legit-traffic.js";
  */
 const MATH = "math@fame.fabric";
 const ephPub = () => base64urlEncode(defaultBackend().x25519Keygen().publicKey);
-
-interface Stickiness {
-  verifyFailures: number;
-  perReplica: Record<string, number>;
-}
 
 let arena: Arena;
 
@@ -64,7 +60,7 @@ describe("SecureAccept from a hostile replica", () => {
 
     const { sentinel } = arena;
     const clients: LegitTraffic[] = [];
-    let stickiness: Stickiness;
+    let stickiness: SentinelStatus["stickiness"];
     try {
       // each client opens its own channel: round robin hands some of the opens to the hostile node
       for (let c = 0; c < 6; c++) {
@@ -76,7 +72,7 @@ describe("SecureAccept from a hostile replica", () => {
         for (let i = 0; i < 5; i++) await client.callOnce();
         expect(await client.stop()).toMatchObject({ calls: 5, ok: 5, failures: [] });
       }
-      stickiness = ((await sentinel.status()) as unknown as { stickiness: Stickiness }).stickiness;
+      stickiness = (await sentinel.status()).stickiness;
     } finally {
       answering = false;
       await answerer;

@@ -9,17 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LegitTraffic } from "../adversarial/support/legit-traffic.js";
 import { type LoneSentinel, startLoneSentinel } from "../adversarial/support/lone-sentinel.js";
 
-interface Stickiness {
-  pinsCreated: number;
-  verifyFailures: number;
-  perReplica: Record<string, number>;
-}
-
 let sentinel: LoneSentinel;
 const replicas = new Map<string, Awaited<ReturnType<LoneSentinel["startReplica"]>>>();
 
-const stickiness = async () =>
-  ((await sentinel.status()) as unknown as { stickiness: Stickiness }).stickiness;
+const stickiness = async () => (await sentinel.status()).stickiness;
 
 beforeAll(async () => {
   sentinel = await startLoneSentinel();

@@ -38,6 +38,8 @@ export interface SentinelStatus {
   attachGate: { rateLimited: number; pendingFull: number; trackedIps: number };
   memory: { rss: number; heapUsed: number };
   nodes: { systemId: string }[];
+  /** the sticky table's counters (present: the lone sentinel always has one) */
+  stickiness: { pinsCreated: number; verifyFailures: number; perReplica: Record<string, number> };
 }
 
 export async function startLoneSentinel(
