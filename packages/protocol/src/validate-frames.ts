@@ -126,23 +126,38 @@ export function checkPrimitiveMap(value: unknown, field: string, maxEntries: num
   return o;
 }
 
-const BATCH_ENTRY_KEYS = new Set(["corrId", "more"]);
-
 /**
  * A coalesced record's message list: 2..MAX_BATCH_ENTRIES entries. A conversation may
- * appear several times (a burst of one stream's items, or of its credits).
+ * appear several times (a burst of one stream's items, or of its credits). Every record of
+ * a busy channel carries one, checked at each hop: the field path of an entry is only
+ * spelled out when it fails.
  */
 function checkBatch(value: unknown): void {
   const entries = expectArray(value, "frame.batch", MAX_BATCH_ENTRIES);
   if (entries.length < 2) fail("frame.batch", "needs at least 2 entries (send one message unbatched)");
   for (let i = 0; i < entries.length; i++) {
-    const f = `frame.batch[${i}]`;
-    const entry = expectObject(entries[i], f);
-    checkKeys(entry, BATCH_ENTRY_KEYS, f);
-    checkId(get(entry, "corrId"), `${f}.corrId`);
-    const more = get(entry, "more");
-    if (more !== undefined && more !== true) fail(`${f}.more`, "must be true when present");
+    const entry = entries[i];
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry))
+      badEntry(i, "", "must be an object");
+    const proto: unknown = Object.getPrototypeOf(entry);
+    if (proto !== Object.prototype && proto !== null) badEntry(i, "", "must be a plain object");
+    let more: unknown;
+    let corrId: unknown;
+    for (const key in entry) {
+      if (!Object.hasOwn(entry, key)) continue;
+      if (key === "corrId") corrId = (entry as Obj)[key];
+      else if (key === "more") more = (entry as Obj)[key];
+      else badEntry(i, "", "unknown field", key);
+    }
+    if (typeof corrId !== "string" || !ID_PATTERN.test(corrId))
+      badEntry(i, ".corrId", "must be an id ([A-Za-z0-9_.:-]{1,128})");
+    if (more !== undefined && more !== true) badEntry(i, ".more", "must be true when present");
   }
+}
+
+function badEntry(i: number, member: string, message: string, unknownKey?: string): never {
+  const f = `frame.batch[${i}]${member}`;
+  fail(unknownKey === undefined ? f : join(f, unknownKey), message);
 }
 
 type FrameCheck = (o: Obj, ctx: Ctx) => void;

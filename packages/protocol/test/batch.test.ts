@@ -69,6 +69,16 @@ describe("batched sealed Data: codec", () => {
       field: "frame.batch[1]",
     },
     {
+      name: "entry null",
+      change: (_, f) => (f.batch = [{ corrId: "a" }, null]),
+      field: "frame.batch[1]",
+    },
+    {
+      name: "entry an array",
+      change: (_, f) => (f.batch = [["a"], { corrId: "b" }]),
+      field: "frame.batch[0]",
+    },
+    {
       name: "entry with an extra key",
       change: (_, f) => (f.batch = [{ corrId: "a" }, { corrId: "b", to: "x" }]),
       field: "frame.batch[1].to",
