@@ -1,4 +1,6 @@
 import {
+  BINARY_BATCH_CAPABILITY,
+  BINARY_BATCH_RECORD_TAG,
   BINARY_RECORDS_CAPABILITY,
   type DataEnc,
   decodeBinaryRecord,
@@ -56,8 +58,11 @@ function verdict(bytes: Uint8Array): string | undefined {
 describe("fuzzing binary sealed records", () => {
   it(`answers ${RUNS * PER_RUN} random and mutated records with typed refusals and stays up`, async () => {
     const a = await connect();
-    const ack = await a.attach({ systemId: `binfuzz${ids++}`, capabilities: [BINARY_RECORDS_CAPABILITY] });
-    expect(ack).toMatchObject({ ok: true, binaryRecords: true });
+    const ack = await a.attach({
+      systemId: `binfuzz${ids++}`,
+      capabilities: [BINARY_RECORDS_CAPABILITY, BINARY_BATCH_CAPABILITY],
+    });
+    expect(ack).toMatchObject({ ok: true, binaryRecords: true, binaryBatch: true });
     const frame: DataEnc = { type: "Data", codec: "enc", ct: "" };
     const env = makeEnvelope({
       sid: a.sid,
@@ -69,19 +74,34 @@ describe("fuzzing binary sealed records", () => {
     });
     setRecordBytes(frame, new Uint8Array(200).fill(9));
     const valid = encodeBinaryRecord(env);
-    const messages = fc.oneof(
-      fc.uint8Array({ maxLength: 300 }),
+    // the same record as a batch of three, its list as bytes (the 0x02 form)
+    const listFrame: DataEnc = {
+      type: "Data",
+      codec: "enc",
+      ct: "",
+      batch: [{ corrId: "c1" }, { corrId: "c2", more: true }, { corrId: "c3" }],
+    };
+    const listEnv = { ...env, id: `${env.id}b`, corrId: undefined, frame: listFrame };
+    setRecordBytes(listFrame, new Uint8Array(200).fill(9));
+    const validList = encodeBinaryRecord(listEnv, undefined, true);
+    expect(validList[0]).toBe(BINARY_BATCH_RECORD_TAG);
+    const mutations = (base: Uint8Array) =>
       fc
-        .array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
+        .array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), {
           minLength: 1,
           maxLength: 6,
         })
         .map((edits) => {
-          const m = valid.slice();
+          const m = base.slice();
           for (const [i, b] of edits) m[i] = b;
           return m;
-        }),
+        });
+    const messages = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      mutations(valid),
+      mutations(validList),
       fc.nat(valid.length).map((n) => valid.slice(0, n)),
+      fc.nat(validList.length).map((n) => validList.slice(0, n)),
     );
     let invalid = 0;
     await fc.assert(
@@ -110,6 +130,8 @@ describe("fuzzing binary sealed records", () => {
     // the valid record itself is routed like any other: refused for its destination only
     await a.sendBinary(Buffer.from(valid));
     expect((await a.nackFor(env.id)).frame).toMatchObject({ code: "no_route" });
+    await a.sendBinary(Buffer.from(validList));
+    expect((await a.nackFor(listEnv.id)).frame).toMatchObject({ code: "no_route" });
     await a.close();
   }, 120_000);
 

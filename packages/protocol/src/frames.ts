@@ -47,6 +47,11 @@ export interface NodeAttachAck {
   /** the sentinel sends and takes sealed Data as binary records (docs/protocol.md "Binary sealed records") */
   binaryRecords?: boolean;
   /**
+   * the sentinel also sends and takes batched records with their list as bytes (the 0x02 form,
+   * answered to a node announcing BINARY_BATCH_CAPABILITY)
+   */
+  binaryBatch?: boolean;
+  /**
    * the sentinel takes clear batches to logical addresses and delivers each to a replica that
    * takes them (answered to a node announcing CLEAR_BATCH_CAPABILITY)
    */

@@ -25,6 +25,8 @@ export {
   isBase64url,
 } from "./base64.js";
 export {
+  BINARY_BATCH_CAPABILITY,
+  BINARY_BATCH_RECORD_TAG,
   BINARY_RECORD_TAG,
   BINARY_RECORDS_CAPABILITY,
   decodeBinaryRecord,

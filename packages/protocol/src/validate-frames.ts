@@ -212,6 +212,7 @@ const FRAME_SPECS: ReadonlyMap<FrameType, FrameSpec> = new Map<FrameType, FrameS
         "maxFrameBytes",
         "linkBatch",
         "binaryRecords",
+        "binaryBatch",
         "poolBatches",
         "code",
         "reason",
@@ -230,6 +231,7 @@ const FRAME_SPECS: ReadonlyMap<FrameType, FrameSpec> = new Map<FrameType, FrameS
         checkOptional(o, "maxFrameBytes", "frame", (v, f) => expectInteger(v, f, 1024));
         checkOptional(o, "linkBatch", "frame", (v, f) => expectInteger(v, f, 2));
         checkOptional(o, "binaryRecords", "frame", (v, f) => expectBoolean(v, f));
+        checkOptional(o, "binaryBatch", "frame", (v, f) => expectBoolean(v, f));
         checkOptional(o, "poolBatches", "frame", (v, f) => expectBoolean(v, f));
         checkCode(o, "frame.code", false);
         checkReason(o, ctx);

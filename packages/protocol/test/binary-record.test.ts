@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   aeadAad,
+  BINARY_BATCH_RECORD_TAG,
   BINARY_RECORD_TAG,
   base64urlEncode,
   type DataEnc,
@@ -12,6 +13,7 @@ import {
   encodeBinaryRecord,
   encodeRecordAsText,
   isBinaryRecord,
+  MAX_BATCH_ENTRIES,
   MAX_BINARY_HEADER_BYTES,
   ProtocolError,
   recordBytes,
@@ -123,7 +125,7 @@ describe("binary sealed records", () => {
 
     it("bad_envelope for a short prefix, an unknown tag, or a header bound broken", () => {
       expect(code(() => decodeBinaryRecord(new Uint8Array([1, 0, 0])))).toBe("bad_envelope");
-      expect(code(() => decodeBinaryRecord(message(JSON.stringify(header()), CT_BYTES, 2)))).toBe(
+      expect(code(() => decodeBinaryRecord(message(JSON.stringify(header()), CT_BYTES, 3)))).toBe(
         "bad_envelope",
       );
       const huge = message(JSON.stringify(header()));
@@ -221,6 +223,159 @@ describe("binary sealed records", () => {
   });
 });
 
+describe("the batch-list form (0x02)", () => {
+  const BATCH = [{ corrId: "a" }, { corrId: "b-2.x:y_Z", more: true as const }, { corrId: "c".repeat(128) }];
+
+  /** a 0x02 message built by hand: header, the list as given (count, length bytes, ids), ciphertext */
+  function listMessage(
+    list: Uint8Array,
+    headerValue: unknown = headerOf(record()),
+    ct = CT_BYTES,
+  ): Uint8Array {
+    const h = new TextEncoder().encode(JSON.stringify(headerValue));
+    const out = new Uint8Array(5 + h.length + list.length + ct.length);
+    out[0] = BINARY_BATCH_RECORD_TAG;
+    new DataView(out.buffer).setUint32(1, h.length);
+    out.set(h, 5);
+    out.set(list, 5 + h.length);
+    out.set(ct, 5 + h.length + list.length);
+    return out;
+  }
+
+  /** the list bytes for `ids` (a leading "+" marks more) */
+  function list(ids: string[], count = ids.length): Uint8Array {
+    const bytes: number[] = [count >> 8, count & 0xff];
+    for (const id of ids) bytes.push((id.replace(/^\+/, "").length - 1) | (id.startsWith("+") ? 0x80 : 0));
+    for (const id of ids) for (const c of id.replace(/^\+/, "")) bytes.push(c.charCodeAt(0));
+    return new Uint8Array(bytes);
+  }
+
+  it("a batched record travels with its list as bytes and decodes to the same envelope", () => {
+    const env = record(CT_BYTES, BATCH);
+    const wire = encodeBinaryRecord(env, undefined, true);
+    expect(wire[0]).toBe(BINARY_BATCH_RECORD_TAG);
+    expect(wire.length).toBeLessThan(encodeBinaryRecord(env).length);
+    const back = decodeBinaryRecord(wire);
+    expect(back).toEqual(env);
+    expect(recordBytes(back.frame)).toEqual(CT_BYTES);
+    expect(aeadAad(back)).toEqual(aeadAad(env));
+    // the header names no list: it follows as bytes
+    const h = JSON.parse(
+      new TextDecoder().decode(wire.subarray(5, 5 + new DataView(wire.buffer, wire.byteOffset).getUint32(1))),
+    );
+    expect(h.frame.batch).toBeUndefined();
+  });
+
+  it("a single message stays in the 0x01 form", () => {
+    expect(encodeBinaryRecord(record(), undefined, true)[0]).toBe(BINARY_RECORD_TAG);
+  });
+
+  it("any batch, ciphertext and meta survive the round trip in both forms alike", () => {
+    const entry = fc.record(
+      { corrId: fc.stringMatching(/^[A-Za-z0-9_.:-]{1,128}$/), more: fc.constant(true as const) },
+      { requiredKeys: ["corrId"] },
+    );
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 16, maxLength: 600 }),
+        fc.array(entry, { minLength: 2, maxLength: 64 }),
+        fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.oneof(fc.string(), fc.integer()), { maxKeys: 3 }),
+        (ct, batch, meta) => {
+          const env = record(ct, batch);
+          env.meta = meta;
+          const viaBytes = decodeBinaryRecord(encodeBinaryRecord(env, undefined, true));
+          expect(viaBytes).toEqual(env);
+          expect(viaBytes).toEqual(decodeBinaryRecord(encodeBinaryRecord(env)));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("refuses a list the JSON form would refuse, naming the same field", () => {
+    const field = (bytes: Uint8Array): string => thrown(() => decodeBinaryRecord(bytes)).field;
+    expect(field(listMessage(list(["a"])))).toBe("frame.batch");
+    expect(field(listMessage(list([], 0)))).toBe("frame.batch");
+    const tooMany = Array.from({ length: MAX_BATCH_ENTRIES + 1 }, (_, i) => `i${i}`);
+    expect(field(listMessage(list(tooMany)))).toBe("frame.batch");
+    expect(field(listMessage(list(["a", "b c"])))).toBe("frame.batch[1].corrId");
+    expect(field(listMessage(list(["a,b", "c"])))).toBe("frame.batch[0].corrId");
+    expect(field(listMessage(list(["ok", "caf\u00e9"])))).toBe("frame.batch[1].corrId");
+    // a header that also names a list, or a corrId beside it
+    const withList = headerOf(record(CT_BYTES, [{ corrId: "a" }, { corrId: "b" }]));
+    expect(field(listMessage(list(["a", "b"]), withList))).toBe("frame.batch");
+    const withCorr = { ...headerOf(record()), corrId: "c-1" };
+    expect(field(listMessage(list(["a", "b"]), withCorr))).toBe("corrId");
+  });
+
+  it("refuses a list that runs past the frame, or leaves less than a tag of ciphertext", () => {
+    const ids = list(["abc", "def"]);
+    expect(
+      thrown(() =>
+        decodeBinaryRecord(listMessage(ids, headerOf(record()), new Uint8Array(0)).subarray(0, -3)),
+      ).field,
+    ).toBe("frame.batch");
+    expect(
+      thrown(() => decodeBinaryRecord(listMessage(ids, headerOf(record()), new Uint8Array(15)))).field,
+    ).toBe("frame.ct");
+    // a count with no room for its length bytes
+    expect(
+      thrown(() =>
+        decodeBinaryRecord(listMessage(new Uint8Array([0xff, 0x00]), headerOf(record()), new Uint8Array(16))),
+      ).field,
+    ).toBe("frame.batch");
+  });
+
+  it("encode refuses an entry a peer would refuse", () => {
+    const refused = (batch: { corrId: string; more?: boolean }[], corrId?: string): string => {
+      const env = record(CT_BYTES, batch as { corrId: string; more?: true }[]);
+      if (corrId !== undefined) env.corrId = corrId;
+      return thrown(() => encodeBinaryRecord(env, undefined, true)).field;
+    };
+    expect(refused([{ corrId: "a" }, { corrId: "b c" }])).toBe("frame.batch[1].corrId");
+    expect(refused([{ corrId: "a" }, { corrId: "é" }])).toBe("frame.batch[1].corrId");
+    expect(refused([{ corrId: "" }, { corrId: "b" }])).toBe("frame.batch[0].corrId");
+    expect(refused([{ corrId: "a" }, { corrId: "x".repeat(129) }])).toBe("frame.batch[1].corrId");
+    expect(refused([{ corrId: "a", more: false }, { corrId: "b" }])).toBe("frame.batch[0].more");
+    expect(refused([{ corrId: "a" }])).toBe("frame.batch");
+    expect(refused([{ corrId: "a" }, { corrId: "b" }], "c-1")).toBe("corrId");
+  });
+
+  it("fuzz: mutated and cut 0x02 records only ever raise ProtocolError", () => {
+    const valid = encodeBinaryRecord(record(new Uint8Array(64).fill(1), BATCH), undefined, true);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc
+            .array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 })
+            .map((edits) => {
+              const m = valid.slice();
+              for (const [i, b] of edits) m[i] = b;
+              return m;
+            }),
+          fc.nat(valid.length).map((n) => valid.slice(0, n)),
+          fc.uint8Array({ maxLength: 300 }).map((tail) => {
+            const m = new Uint8Array(valid.length + tail.length);
+            m.set(valid.subarray(0, valid.length - 64));
+            m.set(tail, valid.length - 64);
+            return m;
+          }),
+        ),
+        (bytes) => {
+          try {
+            const env = decodeBinaryRecord(bytes);
+            // whatever decodes is a valid envelope: its text form passes the JSON decoder
+            expect(decodeEnvelope(encodeRecordAsText(env)).frame.type).toBe("Data");
+          } catch (err) {
+            expect(err).toBeInstanceOf(ProtocolError);
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});
+
 describe("the header stays authenticated (AEAD additional data)", () => {
   const backend = getBackend("native");
   const keys = deriveChannelKeys({
@@ -233,13 +388,13 @@ describe("the header stays authenticated (AEAD additional data)", () => {
     replicaSid: "9xY",
   });
 
-  function sealedWire(batch?: { corrId: string; more?: true }[]): Uint8Array {
+  function sealedWire(batch?: { corrId: string; more?: true }[], batchList = false): Uint8Array {
     const env = record(CT_BYTES, batch);
     const sender = new ChannelSender({ keys, role: "client", backend });
     const r = sender.seal(new TextEncoder().encode('{"x":1}'), aeadAad(env));
     env.sec!.enc = { ...env.sec!.enc!, seq: r.seq, kid: r.kid, ac: r.aadCheck };
     setRecordBytes(env.frame as DataEnc, r.ct);
-    return encodeBinaryRecord(env);
+    return encodeBinaryRecord(env, undefined, batchList);
   }
 
   function open(wire: Uint8Array): string {
@@ -287,5 +442,18 @@ describe("the header stays authenticated (AEAD additional data)", () => {
   it("a changed batch list fails to open", () => {
     const wire = sealedWire([{ corrId: "a1" }, { corrId: "b1", more: true }]);
     expect(() => open(flipped(wire, "b1"))).toThrow(CryptoError);
+  });
+
+  it("a changed list in the 0x02 form fails to open, and so does a changed more flag", () => {
+    const batch = [{ corrId: "a1" }, { corrId: "b1", more: true as const }];
+    const wire = sealedWire(batch, true);
+    expect(open(wire)).toBe('{"x":1}');
+    expect(() => open(flipped(wire, "b1"))).toThrow(CryptoError);
+    const text = Buffer.from(wire).toString("latin1");
+    // the length bytes sit right before the ids "a1b1": clear the second one's more bit
+    const at = text.indexOf("a1b1") - 1;
+    const m = wire.slice();
+    m[at] = m[at]! & 0x7f;
+    expect(() => open(m)).toThrow(CryptoError);
   });
 });

@@ -68,6 +68,8 @@ export class NodeSession {
   healthy = true;
   /** the node announced binary sealed records at attach: they are taken from it and sent to it */
   binaryRecords = false;
+  /** it also takes batched records with their list as bytes (BINARY_BATCH_CAPABILITY) */
+  binaryBatch = false;
   /**
    * The node takes clear batches at its logicals (CLEAR_BATCH_CAPABILITY at attach): a pool
    * places a batch of calls only on such a replica. A node of another sentinel stands here as

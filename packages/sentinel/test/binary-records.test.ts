@@ -1,4 +1,6 @@
 import {
+  BINARY_BATCH_RECORD_TAG,
+  BINARY_RECORD_TAG,
   type DataEnc,
   decodeBinaryRecord,
   encodeBinaryRecord,
@@ -20,13 +22,18 @@ class BinaryLink extends FakeLink {
 }
 
 /** a binary sealed record from `from` to `to` (the ciphertext is opaque to the sentinel) */
-function record(from: TestNode, to: string, ctBytes: number): Uint8Array {
-  const frame: DataEnc = { type: "Data", codec: "enc", ct: "" };
+function record(from: TestNode, to: string, ctBytes: number, batchList = false): Uint8Array {
+  const frame: DataEnc = {
+    type: "Data",
+    codec: "enc",
+    ct: "",
+    ...(batchList ? { batch: [{ corrId: "c1" }, { corrId: "c2", more: true as const }] } : {}),
+  };
   const env = makeEnvelope({
     sid: from.session.sid,
     to,
     replyTo: `rpc@${from.session.path}`,
-    corrId: "c1",
+    ...(batchList ? {} : { corrId: "c1" }),
     frame,
     sec: { enc: { alg: "chacha20-poly1305-channel", cid: "cid1", seq: 1, kid: "k1", ac: "AAAAAAAAAAA" } },
   });
@@ -34,16 +41,18 @@ function record(from: TestNode, to: string, ctBytes: number): Uint8Array {
     frame,
     new Uint8Array(ctBytes).map((_, i) => i & 0xff),
   );
-  return encodeBinaryRecord(env);
+  return encodeBinaryRecord(env, undefined, batchList);
 }
 
-async function pair(replicaBinary: boolean) {
+async function pair(replicaBinary: boolean, replicaBatchList = replicaBinary) {
   const s = makeSentinel("open");
   const client = await attachNode(s, "client", [], "open", new BinaryLink());
   const replica = await attachNode(s, "replica", [], "open", new BinaryLink());
   // what attach sets when the node announces the capability (see authenticate-stage)
   client.session.binaryRecords = true;
+  client.session.binaryBatch = true;
   replica.session.binaryRecords = replicaBinary;
+  replica.session.binaryBatch = replicaBatchList;
   return { s, client, replica };
 }
 
@@ -79,6 +88,25 @@ describe("binary sealed records at the sentinel", () => {
     const nack = client.link.last();
     expect(nack.frame).toMatchObject({ type: "DeliveryAck", ok: false, code: "frame_too_large" });
     expect(nack.meta).toMatchObject({ notExecuted: true });
+  });
+
+  it("forwards a batch list as bytes (0x02) as received to a node that takes that form", async () => {
+    const { s, client, replica } = await pair(true);
+    const wire = record(client, `rpc@${replica.session.path}`, 300, true);
+    expect(wire[0]).toBe(BINARY_BATCH_RECORD_TAG);
+    await s.receive(client.session, Buffer.from(wire), true);
+    expect(replica.link.binary).toEqual([wire]);
+  });
+
+  it("gives a node of an older release, with binary records but no batch-list form, the 0x01 form", async () => {
+    const { s, client, replica } = await pair(true, false);
+    const wire = record(client, `rpc@${replica.session.path}`, 300, true);
+    await s.receive(client.session, Buffer.from(wire), true);
+    expect(replica.link.binary).toHaveLength(1);
+    const got = replica.link.binary[0]!;
+    expect(got[0]).toBe(BINARY_RECORD_TAG);
+    expect(decodeBinaryRecord(got)).toEqual(decodeBinaryRecord(wire));
+    expect(client.link.frames("DeliveryAck")).toEqual([]);
   });
 
   it("answers an undecodable binary message with one typed nack", async () => {

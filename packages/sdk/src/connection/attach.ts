@@ -1,5 +1,6 @@
 /** The attach handshake's two messages: what a node asks for, and what it learns from the answer. */
 import {
+  BINARY_BATCH_CAPABILITY,
   BINARY_RECORDS_CAPABILITY,
   CLEAR_BATCH_CAPABILITY,
   type Envelope,
@@ -46,6 +47,8 @@ export interface AttachedSession {
   linkBatch: number | undefined;
   /** the sentinel takes and sends sealed Data as binary records (it answered our capability) */
   binaryRecords: boolean;
+  /** it also takes batched records with their list as bytes (BINARY_BATCH_RECORD_TAG) */
+  binaryBatch: boolean;
   /** the sentinel takes clear batches to logical addresses (it answered our capability) */
   poolBatches: boolean;
 }
@@ -74,7 +77,7 @@ export function attachRequest(
 ): Envelope<NodeAttach> {
   const capabilities = [
     ...(linkBatch ? [LINK_BATCH_CAPABILITY] : []),
-    ...(binaryRecords ? [BINARY_RECORDS_CAPABILITY] : []),
+    ...(binaryRecords ? [BINARY_RECORDS_CAPABILITY, BINARY_BATCH_CAPABILITY] : []),
     CLEAR_BATCH_CAPABILITY,
   ];
   const attach = makeEnvelope<NodeAttach>({
@@ -116,6 +119,7 @@ export function sessionFrom(answer: Envelope, ownLimits: Readonly<Limits>): Atta
     heartbeatMs: frame.heartbeatMs ?? 5000,
     linkBatch: frame.linkBatch,
     binaryRecords: frame.binaryRecords === true,
+    binaryBatch: frame.binaryRecords === true && frame.binaryBatch === true,
     poolBatches: frame.poolBatches === true,
     sendLimits:
       theirs !== undefined && theirs < ownLimits.maxFrameBytes

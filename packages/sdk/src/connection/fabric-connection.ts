@@ -134,6 +134,8 @@ export class FabricConnection {
   private sendLimits: Readonly<Limits>;
   /** sealed Data leaves as binary records: both ends said so at attach */
   private binaryOut = false;
+  /** batched records leave with their list as bytes (the sentinel said it takes them) */
+  private batchListOut = false;
 
   constructor(
     private readonly opts: FabricConnectionOptions,
@@ -336,6 +338,7 @@ export class FabricConnection {
     this.sendLimits = session.sendLimits;
     this.binaryOut =
       this.opts.binaryRecords !== false && session.binaryRecords && link.sendBinary !== undefined;
+    this.batchListOut = this.binaryOut && session.binaryBatch;
     this.poolBatches = this.opts.poolBatch !== false && session.poolBatches;
     if (this.opts.linkBatch !== false && session.linkBatch !== undefined)
       link.batchTo?.(Math.min(session.linkBatch, LINK_BATCH_SEND_ENTRIES));
@@ -466,7 +469,7 @@ export class FabricConnection {
   private write(env: Envelope, sealedHere = false): void {
     if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("send", env), "envelope");
     if (sealedHere && isBinaryRecord(env)) {
-      this.link!.sendBinary!(encodeBinaryRecord(env, this.sendLimits));
+      this.link!.sendBinary!(encodeBinaryRecord(env, this.sendLimits, this.batchListOut));
       return;
     }
     this.link!.send(

@@ -1,6 +1,7 @@
 import type { CryptoBackend } from "@fame/crypto";
 import type { Logger } from "@fame/logger";
 import {
+  BINARY_BATCH_CAPABILITY,
   BINARY_RECORDS_CAPABILITY,
   base64urlDecode,
   CLEAR_BATCH_CAPABILITY,
@@ -191,6 +192,7 @@ export class AuthenticateStage {
       session.link.sendBinary !== undefined &&
       env.frame.capabilities?.includes(BINARY_RECORDS_CAPABILITY) === true;
     session.binaryRecords = binary;
+    session.binaryBatch = binary && env.frame.capabilities?.includes(BINARY_BATCH_CAPABILITY) === true;
     session.clearBatches = env.frame.capabilities?.includes(CLEAR_BATCH_CAPABILITY) === true;
     d.deliver.send(
       session,
@@ -206,6 +208,7 @@ export class AuthenticateStage {
           ...(d.linkBatch ? { linkBatch: MAX_LINK_BATCH_ENTRIES } : {}),
           // only to a node that asked: an older node refuses a member it does not know
           ...(binary ? { binaryRecords: true } : {}),
+          ...(session.binaryBatch ? { binaryBatch: true } : {}),
           ...(session.clearBatches ? { poolBatches: true } : {}),
           ...(level ? { stickiness: { mode: "aft", securityLevel: level } } : {}),
         },

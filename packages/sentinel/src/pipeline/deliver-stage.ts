@@ -1,8 +1,10 @@
 import type { Logger } from "@fame/logger";
 import {
+  BINARY_BATCH_RECORD_TAG,
   batchOf,
   type Envelope,
   type ErrorCode,
+  encodeBinaryRecord,
   encodeEnvelope,
   encodeRecordAsText,
   isBinaryRecord,
@@ -72,7 +74,25 @@ export class DeliverStage {
       return;
     }
     if (this.showEnvelopes) showEnvelope(this.log, "out", target, req.env);
-    link.sendBinary(req.raw as Buffer);
+    const raw = req.raw as Buffer;
+    if (raw[0] === BINARY_BATCH_RECORD_TAG && !target.binaryBatch) {
+      // a node of an older release: the list goes back into the header (the 0x01 form)
+      const first = this.recordBytesFor(req);
+      if (first !== undefined) link.sendBinary(first);
+      return;
+    }
+    link.sendBinary(raw);
+  }
+
+  /** a 0x02 record in the 0x01 form; undefined: refused (the sender hears why) */
+  private recordBytesFor(req: RouteRequest): Uint8Array | undefined {
+    try {
+      return encodeBinaryRecord(req.env, this.limits);
+    } catch (err) {
+      const code = isProtocolError(err) ? err.code : "bad_envelope";
+      this.nack(req.session, req.env, code, "the receiving node takes batch lists in the header only", true);
+      return undefined;
+    }
   }
 
   /** the frame as text for a cluster peer (a binary record in its text form); undefined: refused */
