@@ -369,4 +369,60 @@ describe("a cluster's sentinels share tickets and elections through NATS", () =>
     expect([await activeAt(a), await activeAt(b)]).toEqual([holder[0], holder[0]]);
     await nats.restart(2);
   }, 90_000);
+
+  it("the JetStream meta leader dies and comes back: both sentinels take new work again", async () => {
+    const [a, b] = sentinels as [Sentinel, Sentinel];
+    // the last test restarted a node: both sentinels are current again before this one starts
+    for (const s of [a, b])
+      await eventually(
+        async () => (await status(s)).state.status,
+        (x) => x === "ok",
+        40_000,
+      );
+    const leader = await metaLeader();
+    const i = nats.nodes.findIndex((n) => n.name === leader);
+    expect(i).toBeGreaterThanOrEqual(0);
+    await nats.kill(i);
+    // the survivors elect a new meta leader; state calls fail meanwhile, then answer again
+    await eventually(metaLeader, (l) => l !== undefined && l !== leader, 40_000, 250);
+    await nats.restart(i);
+    for (const s of [a, b]) {
+      const st = await eventually(
+        async () => (await status(s)).state.status,
+        (x) => x === "ok",
+        40_000,
+        250,
+      );
+      expect(st).toBe("ok");
+    }
+    // and the state works, not only says so: a ticket is spent once across both sentinels
+    const first = await attachRetrying(a, "n_meta");
+    expect(first.sid).not.toBe("");
+    const replayed = await connect(b);
+    const ticket = await ticketFor("n_meta_again");
+    expect(await replayed.attach({ systemId: "n_meta_again", attachTicket: ticket })).toMatchObject({
+      ok: true,
+    });
+    const again = await connect(a);
+    expect(await again.attach({ systemId: "n_meta_again", attachTicket: ticket })).toMatchObject({
+      ok: false,
+      code: "ticket_replayed",
+    });
+  }, 150_000);
 });
+
+/** the JetStream meta leader's server name, as the first live node sees it */
+async function metaLeader(): Promise<string | undefined> {
+  for (const n of nats.nodes) {
+    if (n.pid === undefined) continue;
+    try {
+      const jsz = (await requestJson(`http://127.0.0.1:${n.monitorPort}/jsz`)) as {
+        meta_cluster?: { leader?: string };
+      };
+      return jsz.meta_cluster?.leader || undefined;
+    } catch {
+      // that node is down or starting: ask the next
+    }
+  }
+  return undefined;
+}
