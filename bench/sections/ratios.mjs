@@ -12,6 +12,14 @@ import { runClient, startBenchReplica, withStack } from "./fabric.mjs";
 import { LIMIT_RUNS, startRelayPair } from "./limits.mjs";
 
 export const RATIO_ROUNDS = 3;
+/**
+ * Warm-up before each ratio row, at least: at sequential rates (~2-3k calls/s) V8 keeps
+ * optimizing the fabric's code for 4-5 s after the first call (--trace-opt: dozens of TurboFan
+ * compilations per half second until then, a fifth of a process's CPU samples in the compiler),
+ * on the same two cores the row measures. The ratios are targets for a fabric in steady state;
+ * the relay, a handful of functions, gets the same warm-up.
+ */
+export const RATIO_WARMUP_MS = 6000;
 
 const ADD_TASKS = [
   { name: "add_seq", kind: "add", concurrency: 1 },
@@ -22,7 +30,9 @@ export async function runRatios(ctx) {
   const { pki, progress } = ctx;
   const relay = await startRelayPair(pki);
   try {
-    const windows = { warmupMs: ctx.warmupMs, measureMs: ctx.measureMs };
+    const warmupMs = Math.max(ctx.warmupMs, RATIO_WARMUP_MS);
+    const windows = { warmupMs, measureMs: ctx.measureMs };
+    const rowCtx = { ...ctx, warmupMs };
     const relayRun = () => relay.run(LIMIT_RUNS, 200, windows);
     progress.step("ratios: starting an open and a strict-overlay stack side by side");
     return await withStack(
@@ -39,12 +49,12 @@ export async function runRatios(ctx) {
                 `ratios: round ${round}/${RATIO_ROUNDS}: relay, open/plaintext, strict-overlay/channel`,
               );
               const r = (await relayRun()).results;
-              const open = (await runClient(ctx, openStack, openReplica, "plaintext", ADD_TASKS)).results;
-              const channel = (await runClient(ctx, strictStack, strictReplica, "channel", ADD_TASKS))
+              const open = (await runClient(rowCtx, openStack, openReplica, "plaintext", ADD_TASKS)).results;
+              const channel = (await runClient(rowCtx, strictStack, strictReplica, "channel", ADD_TASKS))
                 .results;
               rounds.push(roundRatios(r, open, channel));
             }
-            return { rounds, medians: medians(rounds) };
+            return { rounds, medians: medians(rounds), warmupMs };
           } finally {
             await openReplica.stop("SIGTERM", 5000);
             await strictReplica.stop("SIGTERM", 5000);
