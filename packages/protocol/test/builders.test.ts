@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
+  base64urlDecode,
+  base64urlEncode,
   DEFAULT_LIMITS,
   decodeEnvelope,
   ERROR_CODE_DESCRIPTIONS,
@@ -22,6 +24,19 @@ describe("newId", () => {
       expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
       expect(id).toMatch(ID_PATTERN);
     }
+  });
+
+  it("is the canonical base64url of 16 bytes, with every character of the alphabet in use", () => {
+    const seen = new Set<string>();
+    // across pool refills (256 ids a pool)
+    for (let i = 0; i < 2000; i++) {
+      const id = newId();
+      const bytes = base64urlDecode(id);
+      expect(bytes).toHaveLength(16);
+      expect(base64urlEncode(bytes)).toBe(id);
+      for (const c of id) seen.add(c);
+    }
+    expect(seen.size).toBe(64);
   });
 });
 
