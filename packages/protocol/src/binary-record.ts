@@ -57,21 +57,25 @@ const MAX_ID_LENGTH = 128;
 const MORE_BIT = 0x80;
 
 /**
- * Ciphertexts held as bytes, by the frame carrying them (whose `ct` is then ""): set by the
- * sealer and by decodeBinaryRecord, read by whoever opens or re-encodes the record.
+ * A frame's ciphertext held as bytes (its `ct` is then ""): set by the sealer and by
+ * decodeBinaryRecord, read by whoever opens or re-encodes the record. A symbol-keyed member
+ * rather than a WeakMap entry: every record of a busy channel gets one at each hop, and a
+ * WeakMap insert (an ephemeron the garbage collector must trace) cost more than the member.
+ * JSON.stringify and the validators' key checks do not see symbol keys.
  */
-const ciphertexts = new WeakMap<object, Uint8Array>();
+const CT_BYTES: unique symbol = Symbol("fame.recordBytes");
+type WithBytes = { [CT_BYTES]?: Uint8Array };
 
 /** Makes `frame` carry its ciphertext as bytes: `ct` becomes "" (see recordBytes). */
 export function setRecordBytes(frame: DataEnc, ct: Uint8Array): void {
   frame.ct = "";
-  ciphertexts.set(frame, ct);
+  (frame as WithBytes)[CT_BYTES] = ct;
 }
 
 /** The ciphertext of a frame that carries it as bytes, else undefined (ct is base64url text). */
 export function recordBytes(frame: Frame): Uint8Array | undefined {
   return frame.type === "Data" && frame.codec === "enc" && frame.ct === ""
-    ? ciphertexts.get(frame)
+    ? (frame as WithBytes)[CT_BYTES]
     : undefined;
 }
 
