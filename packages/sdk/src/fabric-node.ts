@@ -62,6 +62,8 @@ interface SendMeta {
   meta?: Record<string, string>;
   /** a traced call's: told the channel it leaves on */
   onChannel?: (cid: string) => void;
+  /** the payload's JSON text, made by the RPC layer (SendOptions.json) */
+  json?: string;
 }
 
 /**
@@ -113,6 +115,11 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
 
   get replyAddress(): string {
     return this.connection.replyAddress;
+  }
+
+  /** sealed payloads are JSON text: callers that make it cheaply pass it (SendOptions.json) */
+  get prefersJsonText(): boolean {
+    return this.opts.encryption === "channel" && this.coalescer !== undefined;
   }
 
   bind(address: string): Promise<void> {
@@ -243,7 +250,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     if (ch !== undefined && m.onChannel !== undefined) m.onChannel(ch.cid);
     if (ch && this.coalescer && coalescable(m.meta)) {
       // leaves with whatever else this turn sends on the channel (see RecordCoalescer)
-      this.coalescer.add(ch, to, { corrId: m.corrId, json: jsonText(payload), more });
+      this.coalescer.add(ch, to, { corrId: m.corrId, json: m.json ?? jsonText(payload), more });
       if (ch.role === "replica" && isFinalReply(payload)) this.conversations.forget(m.corrId);
       return;
     }
@@ -261,7 +268,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const meta = withMore(m.meta, more);
     const head = { corrId: m.corrId, ...(meta && Object.keys(meta).length > 0 ? { meta } : {}) };
     try {
-      this.sendSealed(ch, to, head, jsonText(payload));
+      this.sendSealed(ch, to, head, m.json ?? jsonText(payload));
       if (ch.role === "replica" && isFinalReply(payload)) this.conversations.forget(m.corrId);
     } catch (err) {
       this.conversations.forget(m.corrId);

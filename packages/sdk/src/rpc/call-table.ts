@@ -12,6 +12,7 @@ import {
   MAX_FAME_CODE_LENGTH,
   type RpcErrorObject,
   type RpcReplyMessage,
+  requestText,
   truncate,
 } from "./jsonrpc.js";
 import type { FailureInfo } from "./retry-policy.js";
@@ -105,6 +106,8 @@ export class CallTable {
     timeoutMs: number,
     window: number,
     options: AttemptOptions,
+    /** the params' JSON text, when the transport prefers text (RpcOutbound.prefersJsonText) */
+    paramsJson?: string,
   ): Promise<RpcResult> {
     if (this.#closed !== undefined) return Promise.reject(localFailure(this.#closed));
     if (options.signal?.aborted) return Promise.reject(localFailure(cancelledError()));
@@ -160,6 +163,13 @@ export class CallTable {
       const request = encodeRequest(corrId, method, params, window);
       const meta = options.meta;
       const trace = options.trace;
+      // the request's text from the params' text made once per call (a traced request has more members)
+      const json =
+        trace === undefined &&
+        (paramsJson !== undefined || params === undefined) &&
+        this.#outbound.prefersJsonText
+          ? requestText(corrId, method, paramsJson, window)
+          : undefined;
       if (trace !== undefined) {
         request["traceparent"] = trace.traceparent;
         if (trace.tracestate !== undefined) request["tracestate"] = trace.tracestate;
@@ -171,8 +181,10 @@ export class CallTable {
         trace !== undefined
           ? { corrId, meta: meta ?? {}, onChannel: trace.onChannel }
           : meta === undefined
-            ? { corrId }
-            : { corrId, meta },
+            ? json === undefined
+              ? { corrId }
+              : { corrId, json }
+            : { corrId, meta, ...(json === undefined ? {} : { json }) },
         (err: unknown) => {
           if (this.#pending.get(corrId) !== call) return;
           // The connection layer may classify its own failure with an RpcError.

@@ -121,6 +121,28 @@ export function encodeResult(id: RpcId, result: JsonValue): JsonObject {
   return { jsonrpc: JSONRPC_VERSION, id, result };
 }
 
+/**
+ * The JSON text of encodeRequest(id, method, params, streamWindow), given the params' own text
+ * (JSON.stringify's or jsonText's): every call's request is written once per call this way,
+ * instead of its wrapper object walked and serialized again for each message.
+ */
+export function requestText(
+  id: RpcId,
+  method: string,
+  paramsJson: string | undefined,
+  streamWindow: number | undefined,
+): string {
+  let text = `{"jsonrpc":"${JSONRPC_VERSION}","id":${JSON.stringify(id)},"method":${JSON.stringify(method)}`;
+  if (paramsJson !== undefined) text += `,"params":${paramsJson}`;
+  if (streamWindow !== undefined) text += `,"stream_window":${JSON.stringify(streamWindow)}`;
+  return `${text}}`;
+}
+
+/** The JSON text of encodeResult(id, result), given the result's own text. */
+export function resultText(id: RpcId, resultJson: string): string {
+  return `{"jsonrpc":"${JSONRPC_VERSION}","id":${JSON.stringify(id)},"result":${resultJson}}`;
+}
+
 export function encodeError(id: RpcId | null, code: number, message: string, fameCode?: string): JsonObject {
   const error: JsonObject = { code, message: truncate(message, MAX_ERROR_MESSAGE_LENGTH) };
   if (fameCode !== undefined) error["data"] = { fame_code: truncate(fameCode, MAX_FAME_CODE_LENGTH) };

@@ -3,7 +3,7 @@
  * (requests, replies, timeouts, streams) and re-sends failed calls when the retry policy says
  * it is safe.
  */
-import { newId } from "@fame/protocol";
+import { jsonText, newId } from "@fame/protocol";
 import type { Tracer } from "@fame/telemetry";
 import { AttemptFailure, type AttemptOptions, CallTable, describe, type RpcResult } from "./call-table.js";
 import { ClientCallTrace, TRACEPARENT_META } from "./call-trace.js";
@@ -97,6 +97,7 @@ export interface RpcClientMetrics {
 }
 
 export class RpcClient {
+  readonly #outbound: RpcOutbound;
   readonly #calls: CallTable;
   readonly #defaultTimeoutMs: number;
   readonly #window: number;
@@ -117,6 +118,7 @@ export class RpcClient {
   };
 
   constructor(outbound: RpcOutbound, options: RpcClientOptions = {}) {
+    this.#outbound = outbound;
     this.#defaultTimeoutMs = checkTimeout(
       options.defaultTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
       "defaultTimeoutMs",
@@ -211,6 +213,9 @@ export class RpcClient {
         ? resolveRetryPolicy({ maxRetries: 0 }, this.#policy)
         : resolveRetryPolicy(options.retry, this.#policy);
     const payloadParams = encodeParams(params);
+    // made once for every attempt of the call, when the transport writes text
+    const paramsJson =
+      payloadParams !== undefined && this.#outbound.prefersJsonText ? jsonText(payloadParams) : undefined;
     const idempotent = options.idempotent === true;
     const attemptOptions: AttemptOptions =
       trace === undefined
@@ -233,6 +238,7 @@ export class RpcClient {
           timeoutMs,
           window,
           attemptOptions,
+          paramsJson,
         );
         if (failedOver && firstFailureAt !== undefined) {
           this.#metrics.lastFailoverLatencyMs = this.#now() - firstFailureAt;

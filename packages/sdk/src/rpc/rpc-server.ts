@@ -4,6 +4,7 @@
  * error, timeout — into a JSON-RPC reply. Nothing thrown by user code escapes.
  */
 import type { Logger } from "@fame/logger";
+import { CHANNEL_META_KEY, jsonText } from "@fame/protocol";
 import { codesOf, errorPayload, logCallFailure } from "./call-failure.js";
 import { type CallHooks, type CallOutcome, checkHooks } from "./call-hooks.js";
 import { callerLimit } from "./caller-slots.js";
@@ -19,6 +20,7 @@ import {
   type RpcRequestMessage,
   type RpcStreamCancelMessage,
   type RpcStreamCreditMessage,
+  resultText,
 } from "./jsonrpc.js";
 import type { OperationSpec } from "./operation-registry.js";
 import { paramsOutput } from "./params-schema.js";
@@ -324,7 +326,13 @@ export class RpcServer {
           `result of ${spec.name} is not JSON-serializable: ${json.reason}`,
         );
       }
-      let sent = this.#reply(replyTo, m.corrId, encodeResult(req.id, json.value));
+      let sent = this.#reply(
+        replyTo,
+        m.corrId,
+        encodeResult(req.id, json.value),
+        // a request that came on a channel is answered on it, sealed as text: made here once
+        m.meta?.[CHANNEL_META_KEY] !== undefined ? resultText(req.id, jsonText(json.value)) : undefined,
+      );
       if (typeof sent !== "boolean") sent = await sent;
       if (!sent) {
         // Most likely the result exceeds the frame limit; the caller should not wait for a timeout.
@@ -443,17 +451,24 @@ export class RpcServer {
    * Send to the caller; never throws or rejects. True once the payload is handed over (at
    * once, or when the returned promise settles), false when the transport refused it.
    */
-  #reply(to: string, corrId: string, payload: JsonObject): boolean | Promise<boolean> {
+  /** `json`: the payload's text, made already (SendOptions.json) */
+  #reply(to: string, corrId: string, payload: JsonObject, json?: string): boolean | Promise<boolean> {
     let failed = false;
-    const pending = sendVia(this.#outbound, to, payload, { corrId }, (err: unknown) => {
-      failed = true;
-      reportDiagnostic(
-        this.#diag,
-        "reply_send_failed",
-        corrId,
-        err instanceof Error ? err.message : "send rejected",
-      );
-    });
+    const pending = sendVia(
+      this.#outbound,
+      to,
+      payload,
+      json === undefined ? { corrId } : { corrId, json },
+      (err: unknown) => {
+        failed = true;
+        reportDiagnostic(
+          this.#diag,
+          "reply_send_failed",
+          corrId,
+          err instanceof Error ? err.message : "send rejected",
+        );
+      },
+    );
     return pending === undefined ? !failed : pending.then(() => !failed);
   }
 }

@@ -37,6 +37,11 @@ export interface SendOptions {
   meta?: Record<string, string>;
   /** set by traced calls only: told the cid of the channel the payload leaves on */
   onChannel?: (cid: string) => void;
+  /**
+   * The payload's JSON text, when the sender made it already: exactly JSON.stringify(payload).
+   * A transport that writes text may use it instead of serializing the payload again.
+   */
+  json?: string;
 }
 
 /** What the connection layer gives the RPC layer: send one Data payload to an address. */
@@ -50,6 +55,11 @@ export interface RpcOutbound {
   send(to: string, payload: JsonValue, m: SendOptions): Promise<void> | undefined;
   /** This node's own reply address (where responses to our calls come back). */
   readonly replyAddress: string;
+  /**
+   * The transport writes calls as JSON text (a sealed channel's plaintext): a caller that can
+   * make a request's text cheaply passes it along (SendOptions.json). Read per call.
+   */
+  readonly prefersJsonText?: boolean;
   /** Optional: claim `address` at the sentinel before requests for it can arrive. */
   bind?(address: string): Promise<void>;
   /** Optional: release an address claimed with `bind`. */
