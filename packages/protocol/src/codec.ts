@@ -87,6 +87,31 @@ export function encodeEnvelope(env: Envelope, limits?: Partial<Limits>): string 
   return text;
 }
 
+/**
+ * encodeEnvelope for clear Data whose payload's JSON text the sender made already (a call's
+ * request, a batch's list of payloads): validated exactly as encodeEnvelope does, payload
+ * included, but the payload is not serialized again. `payloadText` must be JSON.stringify of
+ * `env.frame.payload`. The wire text is the same JSON with `frame` (and `payload` within it)
+ * written last.
+ */
+export function encodeEnvelopeWithPayload(
+  env: Envelope,
+  payloadText: string,
+  limits?: Partial<Limits>,
+): string {
+  const lim = resolveLimits(limits);
+  const frame = env.frame;
+  if (frame.type !== "Data" || frame.codec !== "json") {
+    throw new ProtocolError("bad_envelope", "frame", "not a clear Data frame");
+  }
+  validateEnvelope(env, lim);
+  const head = JSON.stringify({ ...env, frame: undefined });
+  const rest = JSON.stringify({ ...frame, payload: undefined });
+  const text = `${head.slice(0, -1)},"frame":${rest.slice(0, -1)},"payload":${payloadText}}}`;
+  if (exceedsBytes(text, lim.maxFrameBytes)) throw tooLarge(lim.maxFrameBytes);
+  return text;
+}
+
 /** 16 zero bytes in base64url: the shortest ciphertext validation accepts, standing in for the real one */
 const CT_STAND_IN = "AAAAAAAAAAAAAAAAAAAAAA";
 

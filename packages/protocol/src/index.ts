@@ -39,7 +39,13 @@ export {
 } from "./binary-record.js";
 export { type EnvelopeInit, makeEnvelope, type NackOrigin, nackFor } from "./builders.js";
 export { CanonicalJsonError, canonicalJson, canonicalJsonBytes } from "./canonical-json.js";
-export { decodeEnvelope, encodeEnvelope, encodeSealedEnvelope, utf8Length } from "./codec.js";
+export {
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeEnvelopeWithPayload,
+  encodeSealedEnvelope,
+  utf8Length,
+} from "./codec.js";
 export type {
   EncryptionBlock,
   Envelope,

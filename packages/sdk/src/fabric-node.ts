@@ -117,9 +117,12 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     return this.connection.replyAddress;
   }
 
-  /** sealed payloads are JSON text: callers that make it cheaply pass it (SendOptions.json) */
+  /**
+   * Payloads leave as JSON text, sealed or in a clear envelope: callers that make it cheaply
+   * pass it (SendOptions.json). Off with coalescing, whose paths are the ones that take it.
+   */
   get prefersJsonText(): boolean {
-    return this.opts.encryption === "channel" && this.coalescer !== undefined;
+    return this.coalescer !== undefined;
   }
 
   bind(address: string): Promise<void> {
@@ -256,7 +259,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     }
     if (ch === undefined) {
       try {
-        this.clear.send(to, payload, m.corrId, m.meta, more);
+        this.clear.send(to, payload, m.corrId, m.meta, more, m.json);
       } catch (err) {
         this.conversations.forget(m.corrId);
         throw err;

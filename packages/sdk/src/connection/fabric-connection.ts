@@ -8,6 +8,7 @@ import {
   type ErrorCode,
   encodeBinaryRecord,
   encodeEnvelope,
+  encodeEnvelopeWithPayload,
   encodeSealedEnvelope,
   type Frame,
   type FreshnessLimits,
@@ -221,12 +222,17 @@ export class FabricConnection {
    * Fills sid, lets `prepare` finish the envelope once its immutable headers
    * are fixed (channel sealing binds them as AAD), signs, sends.
    */
-  send<F extends Frame>(init: Omit<EnvelopeInit<F>, "sid">, prepare?: (env: Envelope) => void): Envelope<F> {
+  send<F extends Frame>(
+    init: Omit<EnvelopeInit<F>, "sid">,
+    prepare?: (env: Envelope) => void,
+    /** clear Data: its payload's JSON text, made already (encodeEnvelopeWithPayload) */
+    payloadText?: string,
+  ): Envelope<F> {
     const env = this.outgoing(init);
     prepare?.(env);
     // Sealed channel data goes unsigned: its AEAD tag already authenticates it end to end.
     if (this.signed && !isSealedData(env)) this.signer!.sign(env);
-    this.write(env);
+    this.write(env, false, payloadText);
     return env;
   }
 
@@ -466,14 +472,18 @@ export class FabricConnection {
     return makeEnvelope<F>({ ...init, sid: this.sid } as EnvelopeInit<F>);
   }
 
-  private write(env: Envelope, sealedHere = false): void {
+  private write(env: Envelope, sealedHere = false, payloadText?: string): void {
     if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("send", env), "envelope");
     if (sealedHere && isBinaryRecord(env)) {
       this.link!.sendBinary!(encodeBinaryRecord(env, this.sendLimits, this.batchListOut));
       return;
     }
     this.link!.send(
-      sealedHere ? encodeSealedEnvelope(env, this.sendLimits) : encodeEnvelope(env, this.sendLimits),
+      sealedHere
+        ? encodeSealedEnvelope(env, this.sendLimits)
+        : payloadText !== undefined
+          ? encodeEnvelopeWithPayload(env, payloadText, this.sendLimits)
+          : encodeEnvelope(env, this.sendLimits),
     );
   }
 

@@ -6,8 +6,10 @@ export interface ClearMessage {
   readonly payload: JsonValue;
   /** more messages of this conversation follow (a stream item) */
   readonly more: boolean;
-  /** its estimated JSON size (jsonUnitsAtMost) */
+  /** its JSON size: its text's length, or estimated (jsonUnitsAtMost) */
   readonly units: number;
+  /** its JSON text, when the RPC layer made it (SendOptions.json) */
+  readonly json: string | undefined;
 }
 
 /**

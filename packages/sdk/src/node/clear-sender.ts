@@ -76,11 +76,13 @@ export class ClearSender {
     corrId: string,
     meta: Record<string, string> | undefined,
     more: boolean,
+    /** the payload's JSON text, when the RPC layer made it (SendOptions.json) */
+    json?: string,
   ): void {
     if (this.coalescer !== undefined && coalescable(meta) && this.takesBatches(to)) {
-      const units = jsonUnitsAtMost(payload, LONE_CLEAR_UNITS);
+      const units = json?.length ?? jsonUnitsAtMost(payload, LONE_CLEAR_UNITS);
       if (units <= LONE_CLEAR_UNITS) {
-        this.coalescer.add(to, to, { corrId, payload, more, units });
+        this.coalescer.add(to, to, { corrId, payload, more, units, json });
         return;
       }
     }
@@ -93,7 +95,7 @@ export class ClearSender {
           ? offer
           : { ...meta, ...offer };
     try {
-      this.sendAlone(to, corrId, payload, m);
+      this.sendAlone(to, corrId, payload, m, json);
     } catch (err) {
       throw unsentError(err, () => JSON.stringify(payload), this.connection.maxFrameBytes, false);
     }
@@ -132,14 +134,19 @@ export class ClearSender {
     corrId: string,
     payload: JsonValue,
     meta: Readonly<Record<string, MetaValue>> | undefined,
+    json?: string,
   ): void {
-    this.connection.send({
-      to,
-      replyTo: this.connection.replyAddress,
-      corrId,
-      ...(meta !== undefined && Object.keys(meta).length > 0 ? { meta } : {}),
-      frame: { type: "Data", codec: "json", payload },
-    });
+    this.connection.send(
+      {
+        to,
+        replyTo: this.connection.replyAddress,
+        corrId,
+        ...(meta !== undefined && Object.keys(meta).length > 0 ? { meta } : {}),
+        frame: { type: "Data", codec: "json", payload },
+      },
+      undefined,
+      json,
+    );
   }
 
   /** one envelope for `messages`: a lone message as before, several as a batch */
@@ -148,21 +155,29 @@ export class ClearSender {
     const single = messages.length === 1;
     try {
       if (single) {
-        this.sendAlone(to, first.corrId, first.payload, first.more ? MORE_OFFER : OFFER);
+        this.sendAlone(to, first.corrId, first.payload, first.more ? MORE_OFFER : OFFER, first.json);
         return;
       }
       const batch: BatchEntry[] = new Array(messages.length);
       const payloads: JsonValue[] = new Array(messages.length);
+      // the list's text from the messages' own, when every one has it
+      let text: string | undefined = "[";
       for (let i = 0; i < messages.length; i++) {
         const msg = messages[i]!;
         batch[i] = msg.more ? { corrId: msg.corrId, more: true } : { corrId: msg.corrId };
         payloads[i] = msg.payload;
+        if (text !== undefined)
+          text = msg.json === undefined ? undefined : `${text}${i === 0 ? "" : ","}${msg.json}`;
       }
-      this.connection.send({
-        to,
-        replyTo: this.connection.replyAddress,
-        frame: { type: "Data", codec: "json", payload: payloads, batch },
-      });
+      this.connection.send(
+        {
+          to,
+          replyTo: this.connection.replyAddress,
+          frame: { type: "Data", codec: "json", payload: payloads, batch },
+        },
+        undefined,
+        text === undefined ? undefined : `${text}]`,
+      );
     } catch (err) {
       // Too large as one envelope (the size was an estimate), or one message the protocol
       // refuses: halves, until each message stands or falls alone.

@@ -4,7 +4,7 @@
  * error, timeout — into a JSON-RPC reply. Nothing thrown by user code escapes.
  */
 import type { Logger } from "@fame/logger";
-import { CHANNEL_META_KEY, jsonText } from "@fame/protocol";
+import { jsonText } from "@fame/protocol";
 import { codesOf, errorPayload, logCallFailure } from "./call-failure.js";
 import { type CallHooks, type CallOutcome, checkHooks } from "./call-hooks.js";
 import { callerLimit } from "./caller-slots.js";
@@ -330,8 +330,7 @@ export class RpcServer {
         replyTo,
         m.corrId,
         encodeResult(req.id, json.value),
-        // a request that came on a channel is answered on it, sealed as text: made here once
-        m.meta?.[CHANNEL_META_KEY] !== undefined ? resultText(req.id, jsonText(json.value)) : undefined,
+        this.#outbound.prefersJsonText ? resultText(req.id, jsonText(json.value)) : undefined,
       );
       if (typeof sent !== "boolean") sent = await sent;
       if (!sent) {
