@@ -21,6 +21,16 @@ import {
 } from "../src/index.js";
 import { envelopeFor, thrown } from "./fixtures.js";
 
+/** a batch entry: an id of 1..`longest` characters, `more` or not */
+const batchEntry = (longest: number) =>
+  fc.record(
+    {
+      corrId: fc.stringMatching(new RegExp(`^[A-Za-z0-9_.:-]{1,${longest}}$`)),
+      more: fc.constant(true as const),
+    },
+    { requiredKeys: ["corrId"] },
+  );
+
 const CT_BYTES = new Uint8Array(300).map((_, i) => (i * 7) & 0xff);
 
 /** a sealed Data envelope holding `ct` as bytes (unsigned, as channel data travels) */
@@ -82,10 +92,7 @@ describe("binary sealed records", () => {
   });
 
   it("any ciphertext, batch and meta survive the round trip", () => {
-    const entry = fc.record(
-      { corrId: fc.stringMatching(/^[A-Za-z0-9_.:-]{1,40}$/), more: fc.constant(true as const) },
-      { requiredKeys: ["corrId"] },
-    );
+    const entry = batchEntry(40);
     fc.assert(
       fc.property(
         fc.uint8Array({ minLength: 16, maxLength: 2000 }),
@@ -271,10 +278,7 @@ describe("the batch-list form (0x02)", () => {
   });
 
   it("any batch, ciphertext and meta survive the round trip in both forms alike", () => {
-    const entry = fc.record(
-      { corrId: fc.stringMatching(/^[A-Za-z0-9_.:-]{1,128}$/), more: fc.constant(true as const) },
-      { requiredKeys: ["corrId"] },
-    );
+    const entry = batchEntry(128);
     fc.assert(
       fc.property(
         fc.uint8Array({ minLength: 16, maxLength: 600 }),
