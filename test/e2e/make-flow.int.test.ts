@@ -13,7 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "@fame/testkit";
+import { freePorts } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../browser/chromium.js";
 
@@ -159,12 +159,14 @@ beforeAll(async () => {
       ([k]) => !k.startsWith("FAME_") && !["MAKEFLAGS", "MFLAGS", "MAKELEVEL"].includes(k),
     ),
   );
+  // Held together: four separate freePort() calls can be handed the same released port.
+  const [oauth2, welcome, ca, sentinel] = (await freePorts(4)).map(String);
   env = {
     ...inherited,
-    FAME_OAUTH2_PORT: String(await freePort()),
-    FAME_WELCOME_PORT: String(await freePort()),
-    FAME_CA_PORT: String(await freePort()),
-    FAME_SENTINEL_PORT: String(await freePort()),
+    FAME_OAUTH2_PORT: oauth2!,
+    FAME_WELCOME_PORT: welcome!,
+    FAME_CA_PORT: ca!,
+    FAME_SENTINEL_PORT: sentinel!,
     FAME_START_TIMEOUT_SEC: "90",
   };
 }, 120_000);

@@ -12,7 +12,7 @@ import {
 } from "@fame/identity";
 import { generateDevPki } from "@fame/identity/dev";
 import { sidFromPath } from "@fame/protocol";
-import { freePort, pidAlive, type RunningProcess, startProcess, stopAll } from "@fame/testkit";
+import { freePorts, pidAlive, type RunningProcess, startProcess, stopAll } from "@fame/testkit";
 import type { JSONWebKeySet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -38,7 +38,7 @@ beforeAll(async () => {
   };
   client = clients.clients[0]!;
 
-  const [oauthPort, welcomePort, caPort] = [await freePort(), await freePort(), await freePort()];
+  const [oauthPort, welcomePort, caPort] = await freePorts(3);
   url.oauth2 = `https://127.0.0.1:${oauthPort}`;
   url.welcome = `https://127.0.0.1:${welcomePort}`;
   url.ca = `https://127.0.0.1:${caPort}`;
