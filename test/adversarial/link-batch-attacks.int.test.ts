@@ -116,8 +116,10 @@ describe("link batches from a hostile node", () => {
       const nack = await h.waitFor((e) => e.frame.type === "DeliveryAck" && e.frame.code === "rate_limited");
       expect(nack.frame).toMatchObject({ ok: false });
       // far more refusals than the 40 messages: entries take a token each (a message refused
-      // at the door, before it is parsed, is dropped whole and counted once)
-      await expect.poll(rateRefused, { timeout: 15_000 }).toBeGreaterThanOrEqual(400);
+      // at the door, before it is parsed, is dropped whole and counted once). How many more
+      // depends on the sentinel's speed, since the bucket refills while it routes what passed:
+      // ~2,000 on a quiet box, 341 once under a loaded CI run; per-message counting caps at 40.
+      await expect.poll(rateRefused, { timeout: 15_000 }).toBeGreaterThanOrEqual(3 * 40);
       // what got past the rate stage (answered, or refused later by name) stays within the bucket
       const passed = h.received.filter(
         (e) => e.frame.type === "Data" || (e.frame.type === "DeliveryAck" && e.frame.refId !== "unknown"),
