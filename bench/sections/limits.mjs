@@ -2,7 +2,7 @@
  * Limit rows: what loopback WebSockets give on this machine with the fabric's
  * transport settings, with no fabric code in the path, and the cost of one relay hop.
  */
-import { freePort } from "../../packages/testkit/dist/index.js";
+import { freePorts } from "../../packages/testkit/dist/index.js";
 import { runForResult, startServer } from "../lib/procs.mjs";
 
 export const LIMIT_RUNS = [
@@ -12,7 +12,7 @@ export const LIMIT_RUNS = [
 
 export async function runLimits(ctx) {
   const { pki, progress } = ctx;
-  const [tlsPort, plainPort, relayPort] = [await freePort(), await freePort(), await freePort()];
+  const [tlsPort, plainPort, relayPort] = await freePorts(3);
   const servers = [];
   const client = (url, useTls, pids) =>
     runForResult("ws-client", "limits/ws-client.mjs", {
@@ -66,7 +66,7 @@ export async function runLimits(ctx) {
  * it elsewhere; `run(runs, bytes, windows)` measures it with the limit client, stop() ends both.
  */
 export async function startRelayPair(pki) {
-  const [echoPort, relayPort] = [await freePort(), await freePort()];
+  const [echoPort, relayPort] = await freePorts(2);
   const echo = await startServer("echo-tls", "limits/ws-echo-server.mjs", {
     port: echoPort,
     cert: pki.cert,

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { binOf, freePort, startProcess } from "../../packages/testkit/dist/index.js";
+import { binOf, freePort, freePorts, startProcess } from "../../packages/testkit/dist/index.js";
 import { REPO_ROOT, runForResult } from "../lib/procs.mjs";
 
 export const PIN_COUNTS = [10_000, 100_000, 1_000_000];
@@ -85,8 +85,7 @@ export async function runScale(ctx) {
  */
 export async function runIdleCost({ progress, pki }) {
   progress.step(`scale: idle cost, ${IDLE_SIZES.join(" / ")} nodes and as many pinned channels`);
-  const port = await freePort();
-  const inspectorPort = await freePort();
+  const [port, inspectorPort] = await freePorts(2);
   const adminToken = randomBytes(24).toString("base64url");
   const sentinel = await startScaleSentinel("sentinel-idle", pki, port, {
     NODE_OPTIONS: `--inspect=127.0.0.1:${inspectorPort}`,
