@@ -27,6 +27,17 @@ export interface RunningService {
 }
 
 /**
+ * ALPN as node's https server does it by default (`ALPNProtocols: ["http/1.1"]`: http/1.1 when
+ * offered, none when the client offers nothing, a no_application_protocol alert otherwise),
+ * chosen by callback so the server has no ALPNProtocols: with them, every accepted TLS socket
+ * keeps its own copy of the list, a small Buffer from the shared 8 KiB pool that pins a slab
+ * shared with short-lived Buffers; ~570 B of memory per attached node in the sentinel.
+ */
+export function selectHttp11({ protocols }: { protocols: string[] }): string | undefined {
+  return protocols.includes("http/1.1") ? "http/1.1" : undefined;
+}
+
+/**
  * A fastify server with the conventions every FAME service shares: TLS by
  * default, /health, bounded bodies, JSON errors that never leak internals.
  */
@@ -36,7 +47,14 @@ export async function startHttpService(opts: HttpServiceOptions): Promise<Runnin
     loggerInstance: log,
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
     ...(opts.tls
-      ? { https: { cert: opts.tls.cert, key: opts.tls.key, minVersion: "TLSv1.2" as const } }
+      ? {
+          https: {
+            cert: opts.tls.cert,
+            key: opts.tls.key,
+            minVersion: "TLSv1.2" as const,
+            ALPNCallback: selectHttp11,
+          },
+        }
       : {}),
     return503OnClosing: true,
     forceCloseConnections: true,
