@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { fetchWithTrust, OutboundError, requestJson, requestRaw } from "@fame/http-service/client";
-import { type RunningService, startHttpService } from "@fame/http-service/server";
+import { type RunningService, selectHttp11, startHttpService } from "@fame/http-service/server";
 import { serverTlsFromEnv } from "@fame/http-service/tls";
 import { createLogger } from "@fame/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -123,5 +123,14 @@ describe("serverTlsFromEnv", () => {
   it("is null only with the explicit dev flag, and names missing files", () => {
     expect(serverTlsFromEnv({ FAME_DEV_INSECURE_HTTP: "1" })).toBeNull();
     expect(() => serverTlsFromEnv({ FAME_TLS_CERT: "/nonexistent.pem" })).toThrow(/FAME_TLS_CERT/);
+  });
+});
+
+describe("selectHttp11", () => {
+  it("picks http/1.1 wherever it is offered and nothing else", () => {
+    expect(selectHttp11({ protocols: ["h2", "http/1.1"] })).toBe("http/1.1");
+    expect(selectHttp11({ protocols: ["http/1.1"] })).toBe("http/1.1");
+    expect(selectHttp11({ protocols: ["h2"] })).toBeUndefined();
+    expect(selectHttp11({ protocols: ["http/1.0", "spdy/3"] })).toBeUndefined();
   });
 });
