@@ -43,6 +43,8 @@ export async function startClusterStack({ natsServers = 3, logLevel = "warn" } =
           FAME_ATTACH_RATE_PER_MIN: "1000000",
           FAME_MAX_PENDING_ATTACH: "100000",
           FAME_MAX_PENDING_ATTACH_PER_IP: "100000",
+          FAME_MAX_HANDSHAKES: "100000",
+          FAME_MAX_HANDSHAKES_PER_IP: "100000",
         },
         { readyUrl: healthUrl },
       );

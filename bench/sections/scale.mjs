@@ -40,6 +40,8 @@ function startScaleSentinel(name, pki, port, env = {}) {
       FAME_ATTACH_RATE_PER_MIN: "1000000",
       FAME_MAX_PENDING_ATTACH: "100000",
       FAME_MAX_PENDING_ATTACH_PER_IP: "100000",
+      FAME_MAX_HANDSHAKES: "100000",
+      FAME_MAX_HANDSHAKES_PER_IP: "100000",
       FAME_LOG_LEVEL: "warn",
       ...env,
     },

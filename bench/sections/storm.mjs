@@ -18,12 +18,14 @@ const REPLICAS = 10;
 const HOSTS = 4;
 /**
  * Every node here dials from 127.0.0.1; a real fleet comes from many addresses. The per-IP
- * attach limits (120 upgrades/min, 32 pending) would make this a test of one IP's quota, so
- * they are lifted to the global pending bound; FAME_MAX_PENDING_ATTACH (256) still applies.
+ * attach limits (120 upgrades/min, 32 pending, 64 in their handshake) would make this a test of
+ * one IP's quota, so they are lifted to the global bounds; FAME_MAX_PENDING_ATTACH (256) and
+ * FAME_MAX_HANDSHAKES (512) still apply.
  */
 export const STORM_SENTINEL_ENV = {
   FAME_ATTACH_RATE_PER_MIN: "100000",
   FAME_MAX_PENDING_ATTACH_PER_IP: "256",
+  FAME_MAX_HANDSHAKES_PER_IP: "512",
 };
 
 /** Runs one storm against a started stack; shared with test/integration/reconnect-storm. */

@@ -33,7 +33,11 @@ const connect = () => Attacker.connect({ url: sentinel.attachUrl, ca: sentinel.t
 
 beforeAll(async () => {
   sentinel = await startLoneSentinel({
-    env: { FAME_ATTACH_RATE_PER_MIN: "100000", FAME_MAX_PENDING_ATTACH_PER_IP: "1000" },
+    env: {
+      FAME_ATTACH_RATE_PER_MIN: "100000",
+      FAME_MAX_PENDING_ATTACH_PER_IP: "1000",
+      FAME_MAX_HANDSHAKES_PER_IP: "1000",
+    },
   });
 }, 120_000);
 

@@ -18,6 +18,8 @@ const LIMITS = {
   FAME_ATTACH_RATE_PER_MIN: "30",
   FAME_MAX_PENDING_ATTACH: "64",
   FAME_MAX_PENDING_ATTACH_PER_IP: "8",
+  // the attach gate is what these tests hold to; handshake-limits.int.test.ts tests the gate before it
+  FAME_MAX_HANDSHAKES_PER_IP: "1000",
   FAME_ATTACH_TIMEOUT_MS: "1500",
   FAME_HEARTBEAT_MS: "1000",
   FAME_HEARTBEAT_MISS_LIMIT: "10",

@@ -87,7 +87,11 @@ async function attached(): Promise<Attacker> {
 
 beforeAll(async () => {
   sentinel = await startLoneSentinel({
-    env: { FAME_ATTACH_RATE_PER_MIN: "100000", FAME_MAX_PENDING_ATTACH_PER_IP: "1000" },
+    env: {
+      FAME_ATTACH_RATE_PER_MIN: "100000",
+      FAME_MAX_PENDING_ATTACH_PER_IP: "1000",
+      FAME_MAX_HANDSHAKES_PER_IP: "1000",
+    },
   });
   await sentinel.startReplica("r1");
   legit = await LegitTraffic.connect(sentinel.nodeEnv);

@@ -41,7 +41,11 @@ beforeAll(async () => {
   stack = await startFabricStack({
     logLevel: "warn",
     // all nodes dial from 127.0.0.1: the per-IP attach quotas would measure one IP's allowance
-    sentinelEnv: { FAME_ATTACH_RATE_PER_MIN: "100000", FAME_MAX_PENDING_ATTACH_PER_IP: "256" },
+    sentinelEnv: {
+      FAME_ATTACH_RATE_PER_MIN: "100000",
+      FAME_MAX_PENDING_ATTACH_PER_IP: "256",
+      FAME_MAX_HANDSHAKES_PER_IP: "512",
+    },
   });
 }, 60_000);
 

@@ -1,5 +1,6 @@
 import { createLogger, type Logger } from "@fame/logger";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { checkingIntervalMs, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from "./timeouts.js";
 import type { ServerTls } from "./tls.js";
 
 export interface HttpServiceOptions {
@@ -12,6 +13,8 @@ export interface HttpServiceOptions {
   logger?: Logger;
   /** request bodies above this are refused with 413 before parsing; default 64 KiB */
   bodyLimit?: number;
+  /** deadlines before a connection has made its request (default DEFAULT_HTTP_TIMEOUTS) */
+  timeouts?: HttpTimeouts;
   /** adds routes; runs before listen */
   register: (app: FastifyInstance, log: Logger) => void | Promise<void>;
   /** extra fields for GET /health */
@@ -43,9 +46,17 @@ export function selectHttp11({ protocols }: { protocols: string[] }): string | u
  */
 export async function startHttpService(opts: HttpServiceOptions): Promise<RunningService> {
   const log = opts.logger ?? createLogger({ name: opts.name });
+  const timeouts = opts.timeouts ?? DEFAULT_HTTP_TIMEOUTS;
+  // read by node's server constructor; fastify sets requestTimeout and keepAliveTimeout itself
+  const nodeServerTimeouts = {
+    headersTimeout: timeouts.requestMs,
+    connectionsCheckingInterval: checkingIntervalMs(timeouts),
+  };
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
     ...(opts.tls
       ? {
           https: {
@@ -53,9 +64,11 @@ export async function startHttpService(opts: HttpServiceOptions): Promise<Runnin
             key: opts.tls.key,
             minVersion: "TLSv1.2" as const,
             ALPNCallback: selectHttp11,
+            handshakeTimeout: timeouts.handshakeMs,
+            ...nodeServerTimeouts,
           },
         }
-      : {}),
+      : { http: nodeServerTimeouts }),
     return503OnClosing: true,
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { fetchWithTrust, OutboundError, requestJson, requestRaw } from "@fame/http-service/client";
 import { type RunningService, selectHttp11, startHttpService } from "@fame/http-service/server";
+import { checkingIntervalMs, DEFAULT_HTTP_TIMEOUTS, httpTimeoutsFromEnv } from "@fame/http-service/timeouts";
 import { serverTlsFromEnv } from "@fame/http-service/tls";
 import { createLogger } from "@fame/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -132,5 +133,37 @@ describe("selectHttp11", () => {
     expect(selectHttp11({ protocols: ["http/1.1"] })).toBe("http/1.1");
     expect(selectHttp11({ protocols: ["h2"] })).toBeUndefined();
     expect(selectHttp11({ protocols: ["http/1.0", "spdy/3"] })).toBeUndefined();
+  });
+});
+
+describe("httpTimeoutsFromEnv", () => {
+  it("defaults to 10 s for the handshake and the request and 5 s of keep-alive", () => {
+    expect(httpTimeoutsFromEnv({})).toEqual(DEFAULT_HTTP_TIMEOUTS);
+    expect(DEFAULT_HTTP_TIMEOUTS).toEqual({ handshakeMs: 10_000, requestMs: 10_000, keepAliveMs: 5_000 });
+  });
+
+  it("reads its three settings and refuses values out of range, naming them", () => {
+    expect(
+      httpTimeoutsFromEnv({
+        FAME_TLS_HANDSHAKE_TIMEOUT_MS: "2500",
+        FAME_HTTP_REQUEST_TIMEOUT_MS: "30000",
+        FAME_HTTP_KEEP_ALIVE_TIMEOUT_MS: "1000",
+      }),
+    ).toEqual({ handshakeMs: 2500, requestMs: 30_000, keepAliveMs: 1000 });
+    expect(() => httpTimeoutsFromEnv({ FAME_TLS_HANDSHAKE_TIMEOUT_MS: "0" })).toThrow(
+      /FAME_TLS_HANDSHAKE_TIMEOUT_MS/,
+    );
+    expect(() => httpTimeoutsFromEnv({ FAME_HTTP_REQUEST_TIMEOUT_MS: "soon" })).toThrow(
+      /FAME_HTTP_REQUEST_TIMEOUT_MS/,
+    );
+    expect(() => httpTimeoutsFromEnv({ FAME_HTTP_KEEP_ALIVE_TIMEOUT_MS: "400000" })).toThrow(
+      /FAME_HTTP_KEEP_ALIVE_TIMEOUT_MS/,
+    );
+  });
+
+  it("checks deadlines every tenth of the request timeout, between 25 ms and 1 s", () => {
+    expect(checkingIntervalMs(DEFAULT_HTTP_TIMEOUTS)).toBe(1000);
+    expect(checkingIntervalMs({ ...DEFAULT_HTTP_TIMEOUTS, requestMs: 2000 })).toBe(200);
+    expect(checkingIntervalMs({ ...DEFAULT_HTTP_TIMEOUTS, requestMs: 100 })).toBe(25);
   });
 });

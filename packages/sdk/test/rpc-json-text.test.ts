@@ -4,7 +4,7 @@ import { BaseAgent } from "../src/agent/base-agent.js";
 import { defineOperation } from "../src/agent/operation.js";
 import { RpcEndpoint } from "../src/rpc/endpoint.js";
 import { encodeRequest, encodeResult, requestText, resultText } from "../src/rpc/jsonrpc.js";
-import type { JsonValue, RpcOutbound, SendOptions } from "../src/rpc/transport.js";
+import type { JsonValue, SendOptions } from "../src/rpc/transport.js";
 
 const json = fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonValue>;
 const params = fc.dictionary(fc.string({ maxLength: 8 }), json, { maxKeys: 4 });

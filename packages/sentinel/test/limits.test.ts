@@ -6,6 +6,7 @@ import {
   AttachAuthority,
   AttachGate,
   CLOSE,
+  HandshakeGate,
   hostOf,
   LIMIT_DEFAULTS,
   LogThrottle,
@@ -133,6 +134,37 @@ describe("PendingAttaches", () => {
   });
 });
 
+describe("HandshakeGate", () => {
+  it("counts a connection from its accept until released, capped per remote key and in total", () => {
+    const gate = new HandshakeGate({ maxTotal: 3, maxPerIp: 2 });
+    expect(gate.admit("10.0.0.1", 1000).ok).toBe(true);
+    // IPv4-mapped is the same host
+    expect(gate.admit("::ffff:10.0.0.1", 1001).ok).toBe(true);
+    expect(gate.admit("10.0.0.1", 1002)).toMatchObject({ ok: false, key: "10.0.0.1" });
+    expect(gate.from("10.0.0.1")).toBe(2);
+    expect(gate.admit("2001:db8::1", 443).ok).toBe(true);
+    // three in their handshake: a fourth host is refused by the total, not by its own count
+    const full = gate.admit("10.0.0.9", 1);
+    expect(full.ok).toBe(false);
+    if (!full.ok) expect(full.reason).toContain("limit 3");
+    expect(gate.release("10.0.0.1", 1000)).toBe(true);
+    // released once: the close that follows the request does not count it down again
+    expect(gate.release("10.0.0.1", 1000)).toBe(false);
+    expect(gate.total).toBe(2);
+    expect(gate.admit("10.0.0.9", 1).ok).toBe(true);
+    // one IPv6 host is its /64
+    const v6 = new HandshakeGate({ maxTotal: 10, maxPerIp: 1 });
+    expect(v6.admit("2001:db8::1", 443).ok).toBe(true);
+    expect(v6.admit("2001:db8::2", 443).ok).toBe(false);
+    expect(v6.admit("2001:db8:0:1::1", 443).ok).toBe(true);
+  });
+
+  it("refuses nonsensical caps", () => {
+    expect(() => new HandshakeGate({ maxTotal: 0, maxPerIp: 1 })).toThrow(RangeError);
+    expect(() => new HandshakeGate({ maxTotal: 1, maxPerIp: 1.5 })).toThrow(RangeError);
+  });
+});
+
 describe("LogThrottle", () => {
   it("logs the first few events, then one in `every`", () => {
     const t = new LogThrottle(2, 10);
@@ -152,6 +184,9 @@ describe("limit settings", () => {
     expect(c.attachRatePerMin).toBe(LIMIT_DEFAULTS.attachRatePerMin);
     expect(c.maxPendingAttach).toBe(LIMIT_DEFAULTS.maxPendingAttach);
     expect(c.maxPendingAttachPerIp).toBe(LIMIT_DEFAULTS.maxPendingAttachPerIp);
+    expect(c.maxHandshakes).toBe(LIMIT_DEFAULTS.maxHandshakes);
+    expect(c.maxHandshakesPerIp).toBe(LIMIT_DEFAULTS.maxHandshakesPerIp);
+    expect(c.timeouts).toEqual({ handshakeMs: 10_000, requestMs: 10_000, keepAliveMs: 5_000 });
     expect(c.idleTimeoutMs).toBe(LIMIT_DEFAULTS.idleTimeoutMs);
   });
 
@@ -162,6 +197,9 @@ describe("limit settings", () => {
         FAME_ATTACH_RATE_PER_MIN: "20",
         FAME_MAX_PENDING_ATTACH: "16",
         FAME_MAX_PENDING_ATTACH_PER_IP: "4",
+        FAME_MAX_HANDSHAKES: "100",
+        FAME_MAX_HANDSHAKES_PER_IP: "10",
+        FAME_TLS_HANDSHAKE_TIMEOUT_MS: "2000",
         FAME_IDLE_TIMEOUT_MS: "9000",
       }),
     );
@@ -170,6 +208,9 @@ describe("limit settings", () => {
       attachRatePerMin: 20,
       maxPendingAttach: 16,
       maxPendingAttachPerIp: 4,
+      maxHandshakes: 100,
+      maxHandshakesPerIp: 10,
+      timeouts: { handshakeMs: 2000 },
       idleTimeoutMs: 9000,
     });
   });
@@ -180,6 +221,10 @@ describe("limit settings", () => {
     ["FAME_ATTACH_RATE_PER_MIN", "lots"],
     ["FAME_MAX_PENDING_ATTACH", "1.5"],
     ["FAME_MAX_PENDING_ATTACH_PER_IP", "0"],
+    ["FAME_MAX_HANDSHAKES", "0"],
+    ["FAME_MAX_HANDSHAKES_PER_IP", "many"],
+    ["FAME_TLS_HANDSHAKE_TIMEOUT_MS", "50"],
+    ["FAME_HTTP_REQUEST_TIMEOUT_MS", "3600000"],
     ["FAME_IDLE_TIMEOUT_MS", "10"],
     ["FAME_IDLE_TIMEOUT_MS", "5000"], // not longer than the 5000 ms heartbeat
   ])("refuse %s=%s naming the setting", (name, value) => {

@@ -35,7 +35,14 @@ export interface SentinelStatus {
   attaching: number;
   pendingOpens: number;
   counters: Record<string, number>;
-  attachGate: { rateLimited: number; pendingFull: number; trackedIps: number };
+  attachGate: {
+    rateLimited: number;
+    pendingFull: number;
+    trackedIps: number;
+    handshakesRefused: number;
+    handshakeTimeouts: number;
+    handshaking: number;
+  };
   memory: { rss: number; heapUsed: number };
   nodes: { systemId: string }[];
   /** the sticky table's counters (present: the lone sentinel always has one) */

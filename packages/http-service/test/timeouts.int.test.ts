@@ -1,0 +1,126 @@
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { type RunningService, startHttpService } from "@fame/http-service/server";
+import { serverTlsFromEnv } from "@fame/http-service/tls";
+import { createLogger } from "@fame/logger";
+import { createTestPki, type TestPki } from "@fame/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * Every FAME service (sentinel, Welcome, CA, OAuth2) takes its deadlines before a request from
+ * startHttpService: a TLS handshake, a request's headers and body, an idle keep-alive. Short
+ * ones here, so each case ends in a few hundred milliseconds; a streamed answer and anything
+ * after the request are not theirs to cut.
+ */
+const TIMEOUTS = { handshakeMs: 400, requestMs: 400, keepAliveMs: 400 };
+/** the stream outlives every deadline above several times over */
+const STREAM_CHUNKS = 6;
+const STREAM_EVERY_MS = 200;
+
+let pki: TestPki;
+let svc: RunningService;
+const sockets: Socket[] = [];
+
+beforeAll(async () => {
+  pki = await createTestPki("fame-timeouts");
+  const tls = serverTlsFromEnv(pki.env);
+  if (tls === null) throw new Error("no TLS material in the test PKI");
+  svc = await startHttpService({
+    name: "timeouts-svc",
+    port: 0,
+    tls,
+    timeouts: TIMEOUTS,
+    logger: createLogger({ name: "timeouts-svc", level: "silent" }),
+    register: (app) => {
+      app.post("/echo", async (req) => req.body);
+      // like the dashboard's event feed: one request, an answer that keeps coming
+      app.get("/stream", (_req, reply) => {
+        reply.raw.writeHead(200, { "content-type": "text/plain" });
+        let sent = 0;
+        const timer = setInterval(() => {
+          reply.raw.write(`chunk ${++sent}\n`);
+          if (sent === STREAM_CHUNKS) {
+            clearInterval(timer);
+            reply.raw.end();
+          }
+        }, STREAM_EVERY_MS);
+        return reply;
+      });
+    },
+  });
+}, 30_000);
+
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await svc?.close();
+  pki?.remove();
+});
+
+interface Outcome {
+  /** what the server wrote before it closed */
+  text: string;
+}
+
+/** resolves when the server closes the socket */
+function untilClosed(socket: Socket): Promise<Outcome> {
+  sockets.push(socket);
+  let text = "";
+  socket.on("data", (d: Buffer) => {
+    text += d.toString("latin1");
+  });
+  socket.on("error", () => {});
+  return new Promise((resolve) => socket.once("close", () => resolve({ text })));
+}
+
+function tlsSocket(): Promise<Socket> {
+  const socket = tlsConnect({
+    host: "127.0.0.1",
+    port: svc.port,
+    ca: pki.trustBundle,
+    servername: "localhost",
+  });
+  return new Promise((resolve, reject) => {
+    socket.once("secureConnect", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+describe("deadlines before a request", () => {
+  it("closes a TCP connection that never starts TLS", async () => {
+    const socket = netConnect({ host: "127.0.0.1", port: svc.port });
+    const outcome = await untilClosed(socket);
+    expect(outcome.text).toBe("");
+  });
+
+  it("answers 408 and closes a TLS connection that sends nothing, half the headers or half the body", async () => {
+    const silent = await tlsSocket();
+    const headers = await tlsSocket();
+    const body = await tlsSocket();
+    const outcomes = Promise.all([silent, headers, body].map(untilClosed));
+    headers.write("GET /health HTTP/1.1\r\nHost: localhost\r\n");
+    body.write(
+      "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{",
+    );
+    for (const o of await outcomes) expect(o.text).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it("closes an idle keep-alive connection after its answer", async () => {
+    const socket = await tlsSocket();
+    const outcome = untilClosed(socket);
+    socket.write("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const { text } = await outcome;
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(text).toContain('"status":"ok"');
+    // one answer and nothing else: the close came from the keep-alive deadline, not an error
+    expect(text.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+  });
+
+  it("lets an answer stream on well past every deadline once the request is in", async () => {
+    const socket = await tlsSocket();
+    const outcome = untilClosed(socket);
+    socket.write("GET /stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    const { text } = await outcome;
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    for (let i = 1; i <= STREAM_CHUNKS; i++) expect(text).toContain(`chunk ${i}\n`);
+  });
+});
