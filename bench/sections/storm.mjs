@@ -27,6 +27,8 @@ export const STORM_SENTINEL_ENV = {
   FAME_MAX_PENDING_ATTACH_PER_IP: "256",
   FAME_MAX_HANDSHAKES_PER_IP: "512",
 };
+/** Welcome, the CA and OAuth2 see the same 200 nodes from one IP re-admitting at once */
+export const STORM_SERVICE_ENV = { FAME_MAX_HANDSHAKES_PER_IP: "512" };
 
 /** Runs one storm against a started stack; shared with test/integration/reconnect-storm. */
 export async function stormOnce(stack, { nodes = STORM_NODES, replicas = REPLICAS, hosts = HOSTS } = {}) {
@@ -114,7 +116,12 @@ export async function runStorm(ctx) {
   let out;
   await withStack(
     ctx,
-    { securityProfile: "strict-overlay", logLevel: "warn", sentinelEnv: STORM_SENTINEL_ENV },
+    {
+      securityProfile: "strict-overlay",
+      logLevel: "warn",
+      sentinelEnv: STORM_SENTINEL_ENV,
+      serviceEnv: STORM_SERVICE_ENV,
+    },
     async (stack) => {
       out = await stormOnce(stack);
     },

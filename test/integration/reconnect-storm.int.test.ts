@@ -46,6 +46,8 @@ beforeAll(async () => {
       FAME_MAX_PENDING_ATTACH_PER_IP: "256",
       FAME_MAX_HANDSHAKES_PER_IP: "512",
     },
+    // Welcome, the CA and OAuth2 see the same nodes from one IP re-admitting at once
+    serviceEnv: { FAME_MAX_HANDSHAKES_PER_IP: "512" },
   });
 }, 60_000);
 

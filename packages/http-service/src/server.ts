@@ -1,6 +1,7 @@
 import { createLogger, type Logger } from "@fame/logger";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
-import { checkingIntervalMs, DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from "./timeouts.js";
+import { type ConnectionLimits, checkingIntervalMs, DEFAULT_CONNECTION_LIMITS } from "./connection-limits.js";
+import { guardHandshakes, type HandshakeCounters, HandshakeGate } from "./handshake-gate.js";
 import type { ServerTls } from "./tls.js";
 
 export interface HttpServiceOptions {
@@ -13,8 +14,8 @@ export interface HttpServiceOptions {
   logger?: Logger;
   /** request bodies above this are refused with 413 before parsing; default 64 KiB */
   bodyLimit?: number;
-  /** deadlines before a connection has made its request (default DEFAULT_HTTP_TIMEOUTS) */
-  timeouts?: HttpTimeouts;
+  /** deadlines and caps before a connection has made its request (default DEFAULT_CONNECTION_LIMITS) */
+  connectionLimits?: ConnectionLimits;
   /** adds routes; runs before listen */
   register: (app: FastifyInstance, log: Logger) => void | Promise<void>;
   /** extra fields for GET /health */
@@ -26,6 +27,8 @@ export interface RunningService {
   url: string;
   port: number;
   log: Logger;
+  /** connections in their handshake now, and those refused or timed out there */
+  handshakes: HandshakeCounters;
   close(): Promise<void>;
 }
 
@@ -46,17 +49,17 @@ export function selectHttp11({ protocols }: { protocols: string[] }): string | u
  */
 export async function startHttpService(opts: HttpServiceOptions): Promise<RunningService> {
   const log = opts.logger ?? createLogger({ name: opts.name });
-  const timeouts = opts.timeouts ?? DEFAULT_HTTP_TIMEOUTS;
+  const limits = opts.connectionLimits ?? DEFAULT_CONNECTION_LIMITS;
   // read by node's server constructor; fastify sets requestTimeout and keepAliveTimeout itself
   const nodeServerTimeouts = {
-    headersTimeout: timeouts.requestMs,
-    connectionsCheckingInterval: checkingIntervalMs(timeouts),
+    headersTimeout: limits.requestMs,
+    connectionsCheckingInterval: checkingIntervalMs(limits),
   };
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: opts.bodyLimit ?? 64 * 1024,
-    requestTimeout: timeouts.requestMs,
-    keepAliveTimeout: timeouts.keepAliveMs,
+    requestTimeout: limits.requestMs,
+    keepAliveTimeout: limits.keepAliveMs,
     ...(opts.tls
       ? {
           https: {
@@ -64,7 +67,7 @@ export async function startHttpService(opts: HttpServiceOptions): Promise<Runnin
             key: opts.tls.key,
             minVersion: "TLSv1.2" as const,
             ALPNCallback: selectHttp11,
-            handshakeTimeout: timeouts.handshakeMs,
+            handshakeTimeout: limits.handshakeMs,
             ...nodeServerTimeouts,
           },
         }
@@ -105,6 +108,11 @@ export async function startHttpService(opts: HttpServiceOptions): Promise<Runnin
   }));
 
   await opts.register(app, log);
+  const handshakes = guardHandshakes(
+    app.server,
+    new HandshakeGate({ maxTotal: limits.maxHandshakes, maxPerIp: limits.maxHandshakesPerIp }),
+    log,
+  );
   const host = opts.host ?? "127.0.0.1";
   await app.listen({ host, port: opts.port });
   listeningAt = Date.now();
@@ -113,5 +121,5 @@ export async function startHttpService(opts: HttpServiceOptions): Promise<Runnin
   const url = `${opts.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log.info({ url, tls: opts.tls !== null }, `${opts.name} listening`);
   if (!opts.tls) log.warn("plain HTTP enabled by FAME_DEV_INSECURE_HTTP: development only");
-  return { app, url, port, log, close: () => app.close() };
+  return { app, url, port, log, handshakes, close: () => app.close() };
 }

@@ -2,8 +2,13 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { fetchWithTrust, OutboundError, requestJson, requestRaw } from "@fame/http-service/client";
+import {
+  checkingIntervalMs,
+  connectionLimitsFromEnv,
+  DEFAULT_CONNECTION_LIMITS,
+} from "@fame/http-service/connection-limits";
+import { HandshakeGate } from "@fame/http-service/handshake-gate";
 import { type RunningService, selectHttp11, startHttpService } from "@fame/http-service/server";
-import { checkingIntervalMs, DEFAULT_HTTP_TIMEOUTS, httpTimeoutsFromEnv } from "@fame/http-service/timeouts";
 import { serverTlsFromEnv } from "@fame/http-service/tls";
 import { createLogger } from "@fame/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -136,34 +141,78 @@ describe("selectHttp11", () => {
   });
 });
 
-describe("httpTimeoutsFromEnv", () => {
-  it("defaults to 10 s for the handshake and the request and 5 s of keep-alive", () => {
-    expect(httpTimeoutsFromEnv({})).toEqual(DEFAULT_HTTP_TIMEOUTS);
-    expect(DEFAULT_HTTP_TIMEOUTS).toEqual({ handshakeMs: 10_000, requestMs: 10_000, keepAliveMs: 5_000 });
+describe("connectionLimitsFromEnv", () => {
+  it("defaults to 10 s for the handshake and the request, 5 s of keep-alive, 512 handshakes and 64 from one IP", () => {
+    expect(connectionLimitsFromEnv({})).toEqual(DEFAULT_CONNECTION_LIMITS);
+    expect(DEFAULT_CONNECTION_LIMITS).toEqual({
+      handshakeMs: 10_000,
+      requestMs: 10_000,
+      keepAliveMs: 5_000,
+      maxHandshakes: 512,
+      maxHandshakesPerIp: 64,
+    });
   });
 
-  it("reads its three settings and refuses values out of range, naming them", () => {
+  it("reads its settings and refuses values out of range, naming them", () => {
     expect(
-      httpTimeoutsFromEnv({
+      connectionLimitsFromEnv({
         FAME_TLS_HANDSHAKE_TIMEOUT_MS: "2500",
         FAME_HTTP_REQUEST_TIMEOUT_MS: "30000",
         FAME_HTTP_KEEP_ALIVE_TIMEOUT_MS: "1000",
+        FAME_MAX_HANDSHAKES: "100",
+        FAME_MAX_HANDSHAKES_PER_IP: "10",
       }),
-    ).toEqual({ handshakeMs: 2500, requestMs: 30_000, keepAliveMs: 1000 });
-    expect(() => httpTimeoutsFromEnv({ FAME_TLS_HANDSHAKE_TIMEOUT_MS: "0" })).toThrow(
-      /FAME_TLS_HANDSHAKE_TIMEOUT_MS/,
-    );
-    expect(() => httpTimeoutsFromEnv({ FAME_HTTP_REQUEST_TIMEOUT_MS: "soon" })).toThrow(
-      /FAME_HTTP_REQUEST_TIMEOUT_MS/,
-    );
-    expect(() => httpTimeoutsFromEnv({ FAME_HTTP_KEEP_ALIVE_TIMEOUT_MS: "400000" })).toThrow(
-      /FAME_HTTP_KEEP_ALIVE_TIMEOUT_MS/,
-    );
+    ).toEqual({
+      handshakeMs: 2500,
+      requestMs: 30_000,
+      keepAliveMs: 1000,
+      maxHandshakes: 100,
+      maxHandshakesPerIp: 10,
+    });
+    for (const [setting, value] of [
+      ["FAME_TLS_HANDSHAKE_TIMEOUT_MS", "0"],
+      ["FAME_HTTP_REQUEST_TIMEOUT_MS", "soon"],
+      ["FAME_HTTP_KEEP_ALIVE_TIMEOUT_MS", "400000"],
+      ["FAME_MAX_HANDSHAKES", "0"],
+      ["FAME_MAX_HANDSHAKES_PER_IP", "1.5"],
+    ] as const)
+      expect(() => connectionLimitsFromEnv({ [setting]: value })).toThrow(setting);
   });
 
-  it("checks deadlines every tenth of the request timeout, between 25 ms and 1 s", () => {
-    expect(checkingIntervalMs(DEFAULT_HTTP_TIMEOUTS)).toBe(1000);
-    expect(checkingIntervalMs({ ...DEFAULT_HTTP_TIMEOUTS, requestMs: 2000 })).toBe(200);
-    expect(checkingIntervalMs({ ...DEFAULT_HTTP_TIMEOUTS, requestMs: 100 })).toBe(25);
+  it("checks deadlines every tenth of the request deadline, between 25 ms and 1 s", () => {
+    expect(checkingIntervalMs(DEFAULT_CONNECTION_LIMITS)).toBe(1000);
+    expect(checkingIntervalMs({ requestMs: 2000 })).toBe(200);
+    expect(checkingIntervalMs({ requestMs: 100 })).toBe(25);
+  });
+});
+
+describe("HandshakeGate", () => {
+  it("counts a connection from its accept until released, capped per remote key and in total", () => {
+    const gate = new HandshakeGate({ maxTotal: 3, maxPerIp: 2 });
+    expect(gate.admit("10.0.0.1", 1000).ok).toBe(true);
+    // IPv4-mapped is the same host
+    expect(gate.admit("::ffff:10.0.0.1", 1001).ok).toBe(true);
+    expect(gate.admit("10.0.0.1", 1002)).toMatchObject({ ok: false, key: "10.0.0.1" });
+    expect(gate.from("10.0.0.1")).toBe(2);
+    expect(gate.admit("2001:db8::1", 443).ok).toBe(true);
+    // three in their handshake: a fourth host is refused by the total, not by its own count
+    const full = gate.admit("10.0.0.9", 1);
+    expect(full.ok).toBe(false);
+    if (!full.ok) expect(full.reason).toContain("limit 3");
+    expect(gate.release("10.0.0.1", 1000)).toBe(true);
+    // released once: the close that follows the request does not count it down again
+    expect(gate.release("10.0.0.1", 1000)).toBe(false);
+    expect(gate.total).toBe(2);
+    expect(gate.admit("10.0.0.9", 1).ok).toBe(true);
+    // one IPv6 host is its /64
+    const v6 = new HandshakeGate({ maxTotal: 10, maxPerIp: 1 });
+    expect(v6.admit("2001:db8::1", 443).ok).toBe(true);
+    expect(v6.admit("2001:db8::2", 443).ok).toBe(false);
+    expect(v6.admit("2001:db8:0:1::1", 443).ok).toBe(true);
+  });
+
+  it("refuses nonsensical caps", () => {
+    expect(() => new HandshakeGate({ maxTotal: 0, maxPerIp: 1 })).toThrow(RangeError);
+    expect(() => new HandshakeGate({ maxTotal: 1, maxPerIp: 1.5 })).toThrow(RangeError);
   });
 });

@@ -18,7 +18,7 @@ import {
   type SecurityProfile,
   type StorageSettings,
 } from "@fame/config";
-import { type HttpTimeouts, httpTimeoutsFromEnv } from "@fame/http-service/timeouts";
+import { type ConnectionLimits, connectionLimitsFromEnv } from "@fame/http-service/connection-limits";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service/tls";
 import type { AccessPolicyDocument } from "@fame/identity";
 import { DEFAULT_MAX_CLOCK_SKEW_MS } from "@fame/protocol";
@@ -44,8 +44,8 @@ export interface SentinelConfig {
   port: number;
   /** null only with FAME_DEV_INSECURE_HTTP=1 */
   tls: ServerTls | null;
-  /** deadlines before a connection has made its request (FAME_TLS_HANDSHAKE_TIMEOUT_MS, FAME_HTTP_*_TIMEOUT_MS) */
-  timeouts?: HttpTimeouts;
+  /** deadlines and caps before a connection has made its request (FAME_TLS_HANDSHAKE_TIMEOUT_MS, FAME_HTTP_*_TIMEOUT_MS, FAME_MAX_HANDSHAKES*) */
+  connectionLimits?: ConnectionLimits;
   securityProfile: SecurityProfile;
   admissionProfile: AdmissionProfile;
   /** welcome profile: where the attach-ticket signing keys are */
@@ -85,10 +85,6 @@ export interface SentinelConfig {
   maxPendingAttach: number;
   /** … and from one remote IP, IPv6 per /64 (FAME_MAX_PENDING_ATTACH_PER_IP) */
   maxPendingAttachPerIp: number;
-  /** connections accepted and not yet past their HTTP request, all remotes together (FAME_MAX_HANDSHAKES) */
-  maxHandshakes: number;
-  /** … and from one remote IP, IPv6 per /64 (FAME_MAX_HANDSHAKES_PER_IP) */
-  maxHandshakesPerIp: number;
   /** an attached connection that sends no frame for this long is closed (FAME_IDLE_TIMEOUT_MS) */
   idleTimeoutMs: number;
   /** frames per second one connection may send, sustained (FAME_MAX_FRAMES_PER_SEC) */
@@ -179,7 +175,7 @@ export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.en
     host: readString(env["FAME_SENTINEL_HOST"], "FAME_SENTINEL_HOST", "127.0.0.1"),
     port: readPort(env["FAME_SENTINEL_PORT"] || yamlPort, "FAME_SENTINEL_PORT", 8000),
     tls: serverTlsFromEnv(env),
-    timeouts: httpTimeoutsFromEnv(env),
+    connectionLimits: connectionLimitsFromEnv(env),
     securityProfile,
     admissionProfile,
     welcomeJwksUrl,
@@ -264,8 +260,6 @@ function limitsFromEnv(
   | "attachRatePerMin"
   | "maxPendingAttach"
   | "maxPendingAttachPerIp"
-  | "maxHandshakes"
-  | "maxHandshakesPerIp"
   | "idleTimeoutMs"
   | "maxFramesPerSec"
   | "frameBurst"
@@ -308,16 +302,6 @@ function limitsFromEnv(
     }),
     maxPendingAttachPerIp: readInt(env["FAME_MAX_PENDING_ATTACH_PER_IP"], "FAME_MAX_PENDING_ATTACH_PER_IP", {
       fallback: LIMIT_DEFAULTS.maxPendingAttachPerIp,
-      min: 1,
-      max: 1_000_000,
-    }),
-    maxHandshakes: readInt(env["FAME_MAX_HANDSHAKES"], "FAME_MAX_HANDSHAKES", {
-      fallback: LIMIT_DEFAULTS.maxHandshakes,
-      min: 1,
-      max: 1_000_000,
-    }),
-    maxHandshakesPerIp: readInt(env["FAME_MAX_HANDSHAKES_PER_IP"], "FAME_MAX_HANDSHAKES_PER_IP", {
-      fallback: LIMIT_DEFAULTS.maxHandshakesPerIp,
       min: 1,
       max: 1_000_000,
     }),

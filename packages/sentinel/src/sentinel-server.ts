@@ -1,5 +1,4 @@
 import type { IncomingMessage } from "node:http";
-import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RunningService, startHttpService } from "@fame/http-service/server";
 import type { Logger } from "@fame/logger";
@@ -11,7 +10,6 @@ import { DashboardAssets } from "./dashboard/dashboard-assets.js";
 import { DashboardFeed } from "./dashboard/dashboard-feed.js";
 import { registerDashboard } from "./dashboard/dashboard-routes.js";
 import { AttachGate } from "./limits/attach-gate.js";
-import { HandshakeGate } from "./limits/handshake-gate.js";
 import { LogThrottle } from "./limits/log-throttle.js";
 import { LinkBatcher } from "./link-batcher.js";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics/index.js";
@@ -80,12 +78,7 @@ export async function startSentinelServer(
     maxPendingPerIp: config.maxPendingAttachPerIp,
   });
   const gateLog = new LogThrottle();
-  const handshakes = new HandshakeGate({
-    maxTotal: config.maxHandshakes,
-    maxPerIp: config.maxHandshakesPerIp,
-  });
-  const handshakeLog = new LogThrottle();
-  const gateCounters = { rateLimited: 0, pendingFull: 0, handshakesRefused: 0, handshakeTimeouts: 0 };
+  const gateCounters = { rateLimited: 0, pendingFull: 0 };
   /** operator requests refused for a missing or wrong admin token */
   const operatorCounters = { refused: 0 };
   const operatorLog = new LogThrottle();
@@ -97,7 +90,7 @@ export async function startSentinelServer(
     host: config.host,
     port: config.port,
     tls: config.tls,
-    ...(config.timeouts ? { timeouts: config.timeouts } : {}),
+    ...(config.connectionLimits ? { connectionLimits: config.connectionLimits } : {}),
     logger: log,
     health: () => ({ sessions: sentinel.sessionCount, state: stateHealth() }),
     register: (app) => {
@@ -130,7 +123,14 @@ export async function startSentinelServer(
         return {
           ...sentinel.status(),
           state: deps.shared?.describe() ?? { backend: "memory", status: "ok" },
-          attachGate: { ...gateCounters, trackedIps: gate.trackedIps, handshaking: handshakes.total },
+          attachGate: {
+            ...gateCounters,
+            trackedIps: gate.trackedIps,
+            // before the upgrade, counted by the HTTP service (see @fame/http-service/handshake-gate)
+            handshaking: svc.handshakes.handshaking,
+            handshakesRefused: svc.handshakes.handshakesRefused,
+            handshakeTimeouts: svc.handshakes.handshakeTimeouts,
+          },
           operator: { ...operatorCounters },
           memory: { rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external },
         };
@@ -167,37 +167,8 @@ export async function startSentinelServer(
       // Defined out here: a listener created inside the upgrade handler would share its closure
       // context, which holds `req` for onSocket, and keep each connection's request (headers,
       // streams) alive as long as its socket (~1.5 KiB of heap per attached node).
-      // One function for every socket, not a closure each: it stays on an attached node's socket.
-      // (The address and port are still readable after the close: node caches the peer name.)
-      function releaseHandshake(this: Socket): void {
-        handshakes.release(this.remoteAddress, this.remotePort);
-      }
       const upgradeSocketError = (err: Error) => log.debug({ err: err.message }, "upgrade socket error");
-      // Counted from the TCP accept, ahead of the TLS server's own listener: a connection
-      // refused here costs no TLS state at all (see limits/handshake-gate.ts).
-      app.server.prependListener("connection", (socket: Socket) => {
-        const verdict = handshakes.admit(socket.remoteAddress, socket.remotePort);
-        if (verdict.ok) {
-          socket.on("close", releaseHandshake);
-          return;
-        }
-        gateCounters.handshakesRefused++;
-        if (handshakeLog.hit())
-          log.warn(
-            { remote: verdict.key, reason: verdict.reason, total: handshakeLog.total },
-            "connection refused before its handshake",
-          );
-        socket.destroy();
-      });
-      // ahead of fastify's handler, so a request that reads the status does not count itself
-      app.server.prependListener("request", (req: IncomingMessage) => {
-        handshakes.release(req.socket.remoteAddress, req.socket.remotePort);
-      });
-      app.server.on("tlsClientError", (err: NodeJS.ErrnoException) => {
-        if (err.code === "ERR_TLS_HANDSHAKE_TIMEOUT") gateCounters.handshakeTimeouts++;
-      });
       app.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        handshakes.release(req.socket.remoteAddress, req.socket.remotePort);
         // After an upgrade event the socket's errors are ours to handle; unhandled, one reset would crash us.
         socket.on("error", upgradeSocketError);
         const path = (req.url ?? "").split("?")[0];

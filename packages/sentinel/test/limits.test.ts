@@ -1,12 +1,12 @@
 import { ConfigError } from "@fame/config";
 import { defaultBackend } from "@fame/crypto";
+import { DEFAULT_CONNECTION_LIMITS } from "@fame/http-service/connection-limits";
 import { base64urlEncode, encodeEnvelope, makeEnvelope } from "@fame/protocol";
 import {
   AFTLoadBalancerStickinessManager,
   AttachAuthority,
   AttachGate,
   CLOSE,
-  HandshakeGate,
   hostOf,
   LIMIT_DEFAULTS,
   LogThrottle,
@@ -134,37 +134,6 @@ describe("PendingAttaches", () => {
   });
 });
 
-describe("HandshakeGate", () => {
-  it("counts a connection from its accept until released, capped per remote key and in total", () => {
-    const gate = new HandshakeGate({ maxTotal: 3, maxPerIp: 2 });
-    expect(gate.admit("10.0.0.1", 1000).ok).toBe(true);
-    // IPv4-mapped is the same host
-    expect(gate.admit("::ffff:10.0.0.1", 1001).ok).toBe(true);
-    expect(gate.admit("10.0.0.1", 1002)).toMatchObject({ ok: false, key: "10.0.0.1" });
-    expect(gate.from("10.0.0.1")).toBe(2);
-    expect(gate.admit("2001:db8::1", 443).ok).toBe(true);
-    // three in their handshake: a fourth host is refused by the total, not by its own count
-    const full = gate.admit("10.0.0.9", 1);
-    expect(full.ok).toBe(false);
-    if (!full.ok) expect(full.reason).toContain("limit 3");
-    expect(gate.release("10.0.0.1", 1000)).toBe(true);
-    // released once: the close that follows the request does not count it down again
-    expect(gate.release("10.0.0.1", 1000)).toBe(false);
-    expect(gate.total).toBe(2);
-    expect(gate.admit("10.0.0.9", 1).ok).toBe(true);
-    // one IPv6 host is its /64
-    const v6 = new HandshakeGate({ maxTotal: 10, maxPerIp: 1 });
-    expect(v6.admit("2001:db8::1", 443).ok).toBe(true);
-    expect(v6.admit("2001:db8::2", 443).ok).toBe(false);
-    expect(v6.admit("2001:db8:0:1::1", 443).ok).toBe(true);
-  });
-
-  it("refuses nonsensical caps", () => {
-    expect(() => new HandshakeGate({ maxTotal: 0, maxPerIp: 1 })).toThrow(RangeError);
-    expect(() => new HandshakeGate({ maxTotal: 1, maxPerIp: 1.5 })).toThrow(RangeError);
-  });
-});
-
 describe("LogThrottle", () => {
   it("logs the first few events, then one in `every`", () => {
     const t = new LogThrottle(2, 10);
@@ -184,9 +153,7 @@ describe("limit settings", () => {
     expect(c.attachRatePerMin).toBe(LIMIT_DEFAULTS.attachRatePerMin);
     expect(c.maxPendingAttach).toBe(LIMIT_DEFAULTS.maxPendingAttach);
     expect(c.maxPendingAttachPerIp).toBe(LIMIT_DEFAULTS.maxPendingAttachPerIp);
-    expect(c.maxHandshakes).toBe(LIMIT_DEFAULTS.maxHandshakes);
-    expect(c.maxHandshakesPerIp).toBe(LIMIT_DEFAULTS.maxHandshakesPerIp);
-    expect(c.timeouts).toEqual({ handshakeMs: 10_000, requestMs: 10_000, keepAliveMs: 5_000 });
+    expect(c.connectionLimits).toEqual(DEFAULT_CONNECTION_LIMITS);
     expect(c.idleTimeoutMs).toBe(LIMIT_DEFAULTS.idleTimeoutMs);
   });
 
@@ -208,9 +175,7 @@ describe("limit settings", () => {
       attachRatePerMin: 20,
       maxPendingAttach: 16,
       maxPendingAttachPerIp: 4,
-      maxHandshakes: 100,
-      maxHandshakesPerIp: 10,
-      timeouts: { handshakeMs: 2000 },
+      connectionLimits: { maxHandshakes: 100, maxHandshakesPerIp: 10, handshakeMs: 2000 },
       idleTimeoutMs: 9000,
     });
   });

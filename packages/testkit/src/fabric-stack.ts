@@ -52,6 +52,8 @@ export interface FabricStackOptions {
   encryption?: "plaintext" | "channel";
   /** extra env for the sentinel (stickiness config, load balancing, …) */
   sentinelEnv?: Record<string, string>;
+  /** extra env for OAuth2, Welcome and the CA (connection limits, work bounds, …) */
+  serviceEnv?: Record<string, string>;
   /** extra env for every agent replica */
   agentEnv?: Record<string, string>;
   logLevel?: string;
@@ -166,7 +168,7 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
       await start(
         "oauth2",
         binOf("services", "oauth2"),
-        { FAME_OAUTH2_PORT: String(oauthPort) },
+        { FAME_OAUTH2_PORT: String(oauthPort), ...opts.serviceEnv },
         `${urls.oauth2}/health`,
       ),
     );
@@ -180,6 +182,7 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
           FAME_CA_SERVICE_URL: urls.ca,
           FAME_TRANSPORT_URL: urls.attach,
           FAME_SENTINEL_ID: "sentinel0",
+          ...opts.serviceEnv,
         },
         `${urls.welcome}/health`,
       ),
@@ -188,7 +191,11 @@ export async function startFabricStack(opts: FabricStackOptions = {}): Promise<F
       await start(
         "ca",
         binOf("services", "ca"),
-        { FAME_CA_PORT: String(caPort), FAME_WELCOME_JWKS_URL: `${urls.welcome}/.well-known/jwks.json` },
+        {
+          FAME_CA_PORT: String(caPort),
+          FAME_WELCOME_JWKS_URL: `${urls.welcome}/.well-known/jwks.json`,
+          ...opts.serviceEnv,
+        },
         `${urls.ca}/health`,
       ),
     );

@@ -11,7 +11,7 @@ import {
   withoutTrailingSlash,
 } from "@fame/config";
 import { fetchWithTrust } from "@fame/http-service/client";
-import { type HttpTimeouts, httpTimeoutsFromEnv } from "@fame/http-service/timeouts";
+import { type ConnectionLimits, connectionLimitsFromEnv } from "@fame/http-service/connection-limits";
 import { type ServerTls, serverTlsFromEnv } from "@fame/http-service/tls";
 import { workGateFromEnv } from "@fame/http-service/work-gate";
 import {
@@ -35,8 +35,8 @@ export interface CaConfig {
   port: number;
   /** null = plain HTTP (FAME_DEV_INSECURE_HTTP=1 only) */
   tls: ServerTls | null;
-  /** deadlines before a connection has made its request (FAME_TLS_HANDSHAKE_TIMEOUT_MS, FAME_HTTP_*_TIMEOUT_MS) */
-  timeouts?: HttpTimeouts;
+  /** deadlines and caps before a connection has made its request (FAME_TLS_HANDSHAKE_TIMEOUT_MS, FAME_HTTP_*_TIMEOUT_MS, FAME_MAX_HANDSHAKES*) */
+  connectionLimits?: ConnectionLimits;
   trustDomain: string;
   issuerCertPem: string;
   /** Non-extractable Ed25519 signing key of the issuing (intermediate) CA. */
@@ -186,7 +186,7 @@ export async function caConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Pro
     host,
     port: readPort(env["FAME_CA_PORT"], "FAME_CA_PORT", DEFAULT_CA_PORT),
     tls,
-    timeouts: httpTimeoutsFromEnv(env),
+    connectionLimits: connectionLimitsFromEnv(env),
     trustDomain,
     issuerCertPem,
     issuerKey,

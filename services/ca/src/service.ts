@@ -61,7 +61,7 @@ export async function startCaService(config: CaConfig): Promise<RunningService> 
     host: config.host,
     port: config.port,
     tls: config.tls,
-    ...(config.timeouts ? { timeouts: config.timeouts } : {}),
+    ...(config.connectionLimits ? { connectionLimits: config.connectionLimits } : {}),
     bodyLimit: CA_BODY_LIMIT,
     ...(config.logger ? { logger: config.logger } : {}),
     health: ca.health,

@@ -8,7 +8,7 @@ import {
   readUrl,
   withoutTrailingSlash,
 } from "@fame/config";
-import { type HttpTimeouts, httpTimeoutsFromEnv } from "@fame/http-service/timeouts";
+import { type ConnectionLimits, connectionLimitsFromEnv } from "@fame/http-service/connection-limits";
 import { type ServerTls, serverTlsFromEnv } from "@fame/http-service/tls";
 import {
   DEFAULT_JWT_AUDIENCE,
@@ -24,8 +24,8 @@ export interface OAuth2Config {
   port: number;
   /** null = plain HTTP (FAME_DEV_INSECURE_HTTP=1 only) */
   tls: ServerTls | null;
-  /** deadlines before a connection has made its request (FAME_TLS_HANDSHAKE_TIMEOUT_MS, FAME_HTTP_*_TIMEOUT_MS) */
-  timeouts?: HttpTimeouts;
+  /** deadlines and caps before a connection has made its request (FAME_TLS_HANDSHAKE_TIMEOUT_MS, FAME_HTTP_*_TIMEOUT_MS, FAME_MAX_HANDSHAKES*) */
+  connectionLimits?: ConnectionLimits;
   /** `iss` of issued tokens; also the base of the discovery document's URLs */
   issuer: string;
   audience: string;
@@ -55,7 +55,7 @@ export async function oauth2ConfigFromEnv(env: NodeJS.ProcessEnv = process.env):
     host: readString(env["FAME_OAUTH2_HOST"], "FAME_OAUTH2_HOST", "127.0.0.1"),
     port: readPort(env["FAME_OAUTH2_PORT"], "FAME_OAUTH2_PORT", DEFAULT_OAUTH2_PORT),
     tls: serverTlsFromEnv(env),
-    timeouts: httpTimeoutsFromEnv(env),
+    connectionLimits: connectionLimitsFromEnv(env),
     issuer: withoutTrailingSlash(issuer.href),
     audience: readString(env["FAME_JWT_AUDIENCE"], "FAME_JWT_AUDIENCE", DEFAULT_JWT_AUDIENCE),
     tokenTtlSec: readInt(env["FAME_OAUTH2_TOKEN_TTL_SEC"], "FAME_OAUTH2_TOKEN_TTL_SEC", {

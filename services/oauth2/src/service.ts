@@ -21,7 +21,7 @@ export async function startOAuth2Service(config: OAuth2Config): Promise<RunningS
     host: config.host,
     port: config.port,
     tls: config.tls,
-    ...(config.timeouts ? { timeouts: config.timeouts } : {}),
+    ...(config.connectionLimits ? { connectionLimits: config.connectionLimits } : {}),
     bodyLimit: BODY_LIMIT,
     ...(config.logger ? { logger: config.logger } : {}),
     health: () => ({ issuer: config.issuer, clients: clients.size }),

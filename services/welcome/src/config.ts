@@ -13,7 +13,7 @@ import {
   type StorageSettings,
   withoutTrailingSlash,
 } from "@fame/config";
-import { type HttpTimeouts, httpTimeoutsFromEnv } from "@fame/http-service/timeouts";
+import { type ConnectionLimits, connectionLimitsFromEnv } from "@fame/http-service/connection-limits";
 import { type ServerTls, serverTlsFromEnv, trustBundleFromEnv } from "@fame/http-service/tls";
 import { workGateFromEnv } from "@fame/http-service/work-gate";
 import {
@@ -44,8 +44,8 @@ export interface WelcomeConfig {
   host: string;
   port: number;
   tls: ServerTls | null;
-  /** deadlines before a connection has made its request (FAME_TLS_HANDSHAKE_TIMEOUT_MS, FAME_HTTP_*_TIMEOUT_MS) */
-  timeouts?: HttpTimeouts;
+  /** deadlines and caps before a connection has made its request (FAME_TLS_HANDSHAKE_TIMEOUT_MS, FAME_HTTP_*_TIMEOUT_MS, FAME_MAX_HANDSHAKES*) */
+  connectionLimits?: ConnectionLimits;
   /** `iss` of the attach tickets and CA grants this service signs */
   issuer: string;
   signingKey: SigningKey;
@@ -123,7 +123,7 @@ export async function welcomeConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     host: readString(env["FAME_WELCOME_HOST"], "FAME_WELCOME_HOST", "127.0.0.1"),
     port: readPort(env["FAME_WELCOME_PORT"], "FAME_WELCOME_PORT", DEFAULT_WELCOME_PORT),
     tls: serverTlsFromEnv(env),
-    timeouts: httpTimeoutsFromEnv(env),
+    connectionLimits: connectionLimitsFromEnv(env),
     admitting: workGateFromEnv(
       env,
       { active: "FAME_WELCOME_MAX_HELLOS", queued: "FAME_WELCOME_HELLO_QUEUE" },

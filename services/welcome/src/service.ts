@@ -33,7 +33,7 @@ export async function startWelcomeService(config: WelcomeConfig): Promise<Runnin
       host: config.host,
       port: config.port,
       tls: config.tls,
-      ...(config.timeouts ? { timeouts: config.timeouts } : {}),
+      ...(config.connectionLimits ? { connectionLimits: config.connectionLimits } : {}),
       bodyLimit: BODY_LIMIT,
       logger,
       health: () => {

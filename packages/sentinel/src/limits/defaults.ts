@@ -14,14 +14,6 @@ export const LIMIT_DEFAULTS = {
   maxPendingAttach: 256,
   /** FAME_MAX_PENDING_ATTACH_PER_IP: the same, from one remote IP (IPv6: per /64) */
   maxPendingAttachPerIp: 32,
-  /**
-   * FAME_MAX_HANDSHAKES: connections accepted and not yet past their HTTP request (TLS handshake,
-   * request headers), all remotes together; a storm of reconnecting nodes is spread over seconds
-   * by their jittered backoff, so this is far above what a legitimate fleet has at once
-   */
-  maxHandshakes: 512,
-  /** FAME_MAX_HANDSHAKES_PER_IP: the same, from one remote IP (IPv6: per /64) */
-  maxHandshakesPerIp: 64,
   /** FAME_IDLE_TIMEOUT_MS: an attached connection silent this long is closed */
   idleTimeoutMs: 60_000,
   /** remote IPs the attach rate limiter tracks at most (least recently seen dropped first) */

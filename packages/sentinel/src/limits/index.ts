@@ -11,7 +11,6 @@ export {
   type FrameVerdict,
   NACK_EVERY,
 } from "./frame-rate.js";
-export { HandshakeGate, type HandshakeGateOptions, type HandshakeVerdict } from "./handshake-gate.js";
 export { LogThrottle } from "./log-throttle.js";
 export { hostOf, PendingAttaches } from "./pending-attaches.js";
 export { remoteKey } from "./remote-key.js";

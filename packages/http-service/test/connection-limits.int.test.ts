@@ -7,12 +7,19 @@ import { createTestPki, type TestPki } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
- * Every FAME service (sentinel, Welcome, CA, OAuth2) takes its deadlines before a request from
- * startHttpService: a TLS handshake, a request's headers and body, an idle keep-alive. Short
- * ones here, so each case ends in a few hundred milliseconds; a streamed answer and anything
- * after the request are not theirs to cut.
+ * Every FAME service (sentinel, Welcome, CA, OAuth2) takes its limits before a request from
+ * startHttpService: deadlines for a TLS handshake, a request's headers and body and an idle
+ * keep-alive, and caps on connections in their handshake. Short deadlines here, so each case
+ * ends in a few hundred milliseconds; a streamed answer and anything after the request are not
+ * theirs to cut.
  */
-const TIMEOUTS = { handshakeMs: 400, requestMs: 400, keepAliveMs: 400 };
+const LIMITS = {
+  handshakeMs: 400,
+  requestMs: 400,
+  keepAliveMs: 400,
+  maxHandshakes: 12,
+  maxHandshakesPerIp: 4,
+};
 /** the stream outlives every deadline above several times over */
 const STREAM_CHUNKS = 6;
 const STREAM_EVERY_MS = 200;
@@ -29,7 +36,7 @@ beforeAll(async () => {
     name: "timeouts-svc",
     port: 0,
     tls,
-    timeouts: TIMEOUTS,
+    connectionLimits: LIMITS,
     logger: createLogger({ name: "timeouts-svc", level: "silent" }),
     register: (app) => {
       app.post("/echo", async (req) => req.body);
@@ -72,13 +79,10 @@ function untilClosed(socket: Socket): Promise<Outcome> {
   return new Promise((resolve) => socket.once("close", () => resolve({ text })));
 }
 
-function tlsSocket(): Promise<Socket> {
-  const socket = tlsConnect({
-    host: "127.0.0.1",
-    port: svc.port,
-    ca: pki.trustBundle,
-    servername: "localhost",
-  });
+function tlsSocket(localAddress = "127.0.0.1"): Promise<Socket> {
+  // node's TLS options do not type localAddress: dial the TCP socket first, then start TLS on it
+  const raw = netConnect({ host: "127.0.0.1", port: svc.port, localAddress });
+  const socket = tlsConnect({ socket: raw, host: "127.0.0.1", ca: pki.trustBundle, servername: "localhost" });
   return new Promise((resolve, reject) => {
     socket.once("secureConnect", () => resolve(socket));
     socket.once("error", reject);
@@ -87,15 +91,19 @@ function tlsSocket(): Promise<Socket> {
 
 describe("deadlines before a request", () => {
   it("closes a TCP connection that never starts TLS", async () => {
-    const socket = netConnect({ host: "127.0.0.1", port: svc.port });
+    const before = svc.handshakes.handshakeTimeouts;
+    const socket = netConnect({ host: "127.0.0.1", port: svc.port, localAddress: "127.0.0.2" });
     const outcome = await untilClosed(socket);
     expect(outcome.text).toBe("");
+    await expect
+      .poll(() => svc.handshakes.handshakeTimeouts, { timeout: 5000, interval: 10 })
+      .toBe(before + 1);
   });
 
   it("answers 408 and closes a TLS connection that sends nothing, half the headers or half the body", async () => {
-    const silent = await tlsSocket();
-    const headers = await tlsSocket();
-    const body = await tlsSocket();
+    const silent = await tlsSocket("127.0.0.3");
+    const headers = await tlsSocket("127.0.0.3");
+    const body = await tlsSocket("127.0.0.3");
     const outcomes = Promise.all([silent, headers, body].map(untilClosed));
     headers.write("GET /health HTTP/1.1\r\nHost: localhost\r\n");
     body.write(
@@ -122,5 +130,26 @@ describe("deadlines before a request", () => {
     const { text } = await outcome;
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
     for (let i = 1; i <= STREAM_CHUNKS; i++) expect(text).toContain(`chunk ${i}\n`);
+  });
+
+  it("closes connections beyond FAME_MAX_HANDSHAKES_PER_IP at once, leaving other hosts their room", async () => {
+    const before = svc.handshakes.handshakesRefused;
+    const sockets = Array.from({ length: 6 }, () =>
+      netConnect({ host: "127.0.0.1", port: svc.port, localAddress: "127.0.0.4" }),
+    );
+    const closed: boolean[] = sockets.map(() => false);
+    const outcomes = sockets.map((socket, i) => untilClosed(socket).then(() => (closed[i] = true)));
+    // two refused and gone while the four held ones wait for their deadline
+    await expect.poll(() => closed.filter(Boolean).length, { timeout: 5000, interval: 10 }).toBe(2);
+    expect(svc.handshakes.handshakesRefused).toBe(before + 2);
+    expect(svc.handshakes.handshaking).toBe(4);
+    // another host is served meanwhile, and its request does not count as a handshake any more
+    const other = await tlsSocket("127.0.0.5");
+    const answer = untilClosed(other);
+    other.write("GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    expect((await answer).text).toMatch(/^HTTP\/1\.1 200 /);
+    await Promise.all(outcomes);
+    // the server's side of each close may come a moment after the client's
+    await expect.poll(() => svc.handshakes.handshaking, { timeout: 5000, interval: 10 }).toBe(0);
   });
 });
