@@ -202,6 +202,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
             poolBatch: config.poolBatch,
             allowInsecureTransport: config.devInsecureHttp,
             freshness: { skewMs: config.maxClockSkewMs },
+            startWaitMs: config.startWaitMs,
           },
           events,
           opts.dial,

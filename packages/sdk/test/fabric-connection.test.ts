@@ -96,6 +96,78 @@ describe("FabricConnection over a NodeLink", () => {
     expect(() => c.send({ frame: { type: "Heartbeat" } })).toThrow(/cannot send while closed/);
   });
 
+  it("start() waits out busy answers (Retry-After) within FAME_START_WAIT_MS, and fails at once otherwise", async () => {
+    const busy = (retryAfterSec: number) =>
+      Object.assign(new Error("welcome: 503 saturated"), { retryAfterSec });
+    const starting = (answers: Error[], startWaitMs: number) => {
+      const sentinel = new FakeSentinel();
+      let plans = 0;
+      const c = new FabricConnection(
+        {
+          securityProfile: "overlay",
+          plan: async () => {
+            const answer = answers[plans++];
+            if (answer !== undefined) throw answer;
+            return {
+              url: "wss://fake-sentinel/attach",
+              systemId: "node1",
+              instanceId: "inst_node1",
+              logicals: [],
+              signer: NodeSigner.generate(),
+            };
+          },
+          peerKeys: new PeerKeyDirectory(async (_jwk, sid) => ({ sid, notAfter: Date.now() + 60_000 })),
+          log: quietLogger(),
+          controlTimeoutMs: 1000,
+          reconnect: { initialDelayMs: 5, maxDelayMs: 10 },
+          startWaitMs,
+        },
+        undefined,
+        sentinel.dialer("node1"),
+      );
+      live.push(c);
+      return { c, plans: () => plans };
+    };
+    // two busy answers asking for no particular wait, then admitted
+    const patient = starting([busy(0), busy(0)], 5000);
+    await patient.c.start();
+    expect(patient.c.state).toBe("attached");
+    expect(patient.plans()).toBe(3);
+    // asked to wait longer than FAME_START_WAIT_MS allows: fails at the first answer, closed
+    const hurried = starting([busy(60)], 5000);
+    expect(await hurried.c.start().catch((e: unknown) => e)).toMatchObject({ retryAfterSec: 60 });
+    expect(hurried.c.state).toBe("closed");
+    // not a busy answer (no Retry-After): fails at once, whatever the wait allowed
+    const refused = starting([new Error("invalid_client")], 5000);
+    expect(await refused.c.start().catch((e: unknown) => (e as Error).message)).toBe("invalid_client");
+    expect(refused.plans()).toBe(1);
+    // FAME_START_WAIT_MS=0 keeps the old behaviour: the first busy answer fails start()
+    const none = starting([busy(0)], 0);
+    expect(await none.c.start().catch((e: unknown) => e)).toMatchObject({ retryAfterSec: 0 });
+    expect(none.plans()).toBe(1);
+  });
+
+  it("close() during a busy wait ends start() at once", async () => {
+    const sentinel = new FakeSentinel();
+    const c = new FabricConnection(
+      {
+        securityProfile: "overlay",
+        plan: async () => {
+          throw Object.assign(new Error("sentinel: 429"), { retryAfterSec: 30 });
+        },
+        peerKeys: new PeerKeyDirectory(async (_jwk, sid) => ({ sid, notAfter: Date.now() + 60_000 })),
+        log: quietLogger(),
+        startWaitMs: 120_000,
+      },
+      undefined,
+      sentinel.dialer("node1"),
+    );
+    const started = c.start().catch((e: unknown) => e);
+    await expect.poll(() => c.state).toBe("connecting");
+    await c.close();
+    expect(await started).toMatchObject({ code: "closed" });
+  });
+
   it("refuses a ws:// URL before dialling", async () => {
     const sentinel = new FakeSentinel();
     const c = new FabricConnection(

@@ -44,6 +44,11 @@ export interface NodeConfig {
   callTimeoutMs: number;
   /** FAME_MAX_CLOCK_SKEW_MS: signed envelopes whose ts is further from our clock are refused */
   maxClockSkewMs: number;
+  /**
+   * FAME_START_WAIT_MS: how long the first attach waits out a busy fabric (a 429 or 503 with
+   * Retry-After from the sentinel, Welcome or the CA) before start fails; 0: at the first one
+   */
+  startWaitMs: number;
   /** FAME_RPC_CALLER_SHARE_PCT: the share of an agent's call slots one caller may hold */
   callerSharePct: number;
   /** FAME_CHANNEL_IDLE_SEC: a replica's channel unused this long may be evicted for a new one */
@@ -150,6 +155,11 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
     maxClockSkewMs: readInt(env["FAME_MAX_CLOCK_SKEW_MS"], "FAME_MAX_CLOCK_SKEW_MS", {
       fallback: 60_000,
       min: 1000,
+      max: 3_600_000,
+    }),
+    startWaitMs: readInt(env["FAME_START_WAIT_MS"], "FAME_START_WAIT_MS", {
+      fallback: 30_000,
+      min: 0,
       max: 3_600_000,
     }),
     callerSharePct: readInt(env["FAME_RPC_CALLER_SHARE_PCT"], "FAME_RPC_CALLER_SHARE_PCT", {

@@ -58,6 +58,11 @@ export interface FabricConnectionOptions {
   log: Logger;
   showEnvelopes?: boolean;
   reconnect?: ReconnectSettings;
+  /**
+   * how long start() waits out a busy fabric (an answer with Retry-After: the sentinel's attach
+   * gate, Welcome or the CA saturated) before it fails; default 0, the first refusal fails
+   */
+  startWaitMs?: number;
   controlTimeoutMs?: number;
   maxFrameBytes?: number;
   /** link batches to and from a sentinel that takes them (FAME_LINK_BATCH); default on */
@@ -194,17 +199,41 @@ export class FabricConnection {
     return [...this.bound];
   }
 
-  /** first attach: fails if the fabric refuses us (no endless retry on a config error) */
+  /**
+   * First attach: fails if the fabric refuses us (no endless retry on a config error). A busy
+   * answer (429 or 503 with Retry-After: a fleet starting at once, a storm of reattaches) is
+   * waited out, as asked and with jitter, for up to `startWaitMs`; every other failure (no
+   * sentinel listening, a refused credential or ticket) fails at once.
+   */
   async start(): Promise<void> {
     if (this.state !== "idle") throw new ConnectionError("bad_state", `cannot start from ${this.state}`);
     this.state = "connecting";
-    try {
-      await this.attachOnce();
-    } catch (err) {
-      // The caller gets no connection to close: a socket the sentinel never answered, or a
-      // link attached before a bind was refused, would otherwise stay open (and heartbeat).
-      await this.close();
-      throw err;
+    const deadline = Date.now() + (this.opts.startWaitMs ?? 0);
+    for (;;) {
+      try {
+        await this.attachOnce();
+        // the reattach loop starts from the shortest wait
+        this.backoff.reset();
+        return;
+      } catch (err) {
+        const hint = (err as { retryAfterSec?: unknown }).retryAfterSec;
+        const waitMs = typeof hint === "number" ? hint * 1000 : undefined;
+        if (waitMs === undefined || this.state !== "connecting" || Date.now() + waitMs >= deadline) {
+          // The caller gets no connection to close: a socket the sentinel never answered, or a
+          // link attached before a bind was refused, would otherwise stay open (and heartbeat).
+          await this.close();
+          throw err;
+        }
+        this.opts.log.warn(
+          { attempt: this.backoff.attempt + 1, retryAfterSec: hint, err: (err as Error).message },
+          "the fabric is busy: waiting to attach",
+        );
+        this.link?.terminate();
+        this.backoff.holdOff(waitMs);
+        // close() cancels this wait
+        await this.backoff.wait();
+        if (this.state !== "connecting") throw new ConnectionError("closed", "connection closed");
+      }
     }
   }
 

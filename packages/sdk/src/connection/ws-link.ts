@@ -13,6 +13,19 @@ function zeroMask(mask: Buffer): void {
   mask.fill(0);
 }
 
+/** a Retry-After longer than this is taken as this, as admission does: a node should not sleep for hours on one answer */
+const RETRY_AFTER_MAX_SEC = 300;
+
+/** seconds of a 429/503's Retry-After (the delay-seconds form, which the sentinel sends) */
+export function busyRetryAfterSec(
+  status: number | undefined,
+  header: string | undefined,
+): number | undefined {
+  if (status !== 429 && status !== 503) return undefined;
+  if (header === undefined || !/^\d{1,9}$/.test(header.trim())) return undefined;
+  return Math.min(Number(header.trim()), RETRY_AFTER_MAX_SEC);
+}
+
 /** Dials the sentinel's WebSocket endpoint: the production NodeLink. */
 export const dialWebSocket: LinkDialer = (target: LinkTarget, handlers: LinkHandlers): Promise<NodeLink> => {
   const ws = new WebSocket(target.url, {
@@ -36,6 +49,24 @@ export const dialWebSocket: LinkDialer = (target: LinkTarget, handlers: LinkHand
       reject(new ConnectionError("connect_failed", `${target.url}: ${err.message}`, { cause: err }));
     };
     ws.once("error", onDialError);
+    // The sentinel's attach gate answers a busy moment with 429 or 503 and Retry-After: kept
+    // on the error, so a node waits as long as it was asked to (without this listener ws
+    // reports only the status).
+    ws.once("unexpected-response", (_req, res) => {
+      const retryAfterSec = busyRetryAfterSec(res.statusCode, res.headers["retry-after"]);
+      res.resume();
+      reject(
+        new ConnectionError(
+          "connect_failed",
+          `${target.url}: Unexpected server response: ${res.statusCode}`,
+          {
+            ...(retryAfterSec === undefined ? {} : { retryAfterSec }),
+          },
+        ),
+      );
+      // ends the handshake the way ws does (its error, already answered above, then close)
+      ws.terminate();
+    });
     ws.once("open", () => {
       ws.off("error", onDialError);
       resolve(new WsLink(ws, socket, target.url, handlers));
