@@ -1,5 +1,6 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
+import { requestRaw } from "@fame/http-service/client";
 import { stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Attacker } from "./support/attacker.js";
@@ -114,6 +115,13 @@ describe("connections held before the upgrade", () => {
     });
     const after = (await sentinel.status()).attachGate;
     expect(after.handshakeTimeouts - before.handshakeTimeouts).toBe(16);
+    // the same counts for an operator's alerts, on /metrics
+    const metrics = await requestRaw(`${sentinel.url}/metrics`, { ca: sentinel.trustBundle });
+    const text = Buffer.from(metrics.body).toString("utf8");
+    expect(text).toContain(
+      `fame_sentinel_connections_refused_total{stage="handshake"} ${after.handshakesRefused}\n`,
+    );
+    expect(text).toContain(`fame_sentinel_handshake_timeouts_total ${after.handshakeTimeouts}\n`);
     await expect.poll(async () => (await sentinel.status()).attachGate.handshaking).toBe(0);
   });
 

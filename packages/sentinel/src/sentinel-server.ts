@@ -12,7 +12,7 @@ import { registerDashboard } from "./dashboard/dashboard-routes.js";
 import { AttachGate } from "./limits/attach-gate.js";
 import { LogThrottle } from "./limits/log-throttle.js";
 import { LinkBatcher } from "./link-batcher.js";
-import { PROMETHEUS_CONTENT_TYPE } from "./metrics/index.js";
+import { gateMetricFamilies, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./metrics/index.js";
 import { type OperatorEndpoint, operatorAccess } from "./operator-access.js";
 import { CLOSE, Sentinel, type SentinelDeps } from "./sentinel.js";
 import type { SentinelConfig } from "./sentinel-config.js";
@@ -137,7 +137,10 @@ export async function startSentinelServer(
       });
       app.get(METRICS_PATH, async (req: FastifyRequest, reply) => {
         if (refused("read", req, reply)) return reply;
-        const text = sentinel.metricsText() + (deps.shared?.metricsText() ?? "");
+        const gateText = renderPrometheus(
+          gateMetricFamilies({ handshakes: svc.handshakes, ...gateCounters }),
+        );
+        const text = sentinel.metricsText() + gateText + (deps.shared?.metricsText() ?? "");
         return reply.header("content-type", PROMETHEUS_CONTENT_TYPE).send(text);
       });
       app.post<{ Params: { systemId: string } }>(DRAIN_PATH, async (req, reply) => {
