@@ -12,6 +12,8 @@ interface Coded {
   name?: unknown;
   code?: unknown;
   message?: unknown;
+  /** a busy answer's Retry-After (the SDK's ConnectionError, identity's AdmissionError) */
+  retryAfterSec?: unknown;
 }
 
 /** What went wrong, as the user should read it, and the exit code that says so to a script. */
@@ -34,6 +36,14 @@ export function explain(err: unknown): { message: string; exitCode: ExitCode } {
   const e = (typeof err === "object" && err !== null ? err : {}) as Coded;
   const message = typeof e.message === "string" ? e.message : String(err);
   const code = typeof e.code === "string" ? e.code : "";
+  // Still busy after FAME_START_WAIT_MS (a 429/503 with Retry-After): running, not down
+  if (typeof e.retryAfterSec === "number" && (e.name === "ConnectionError" || e.name === "AdmissionError")) {
+    const who = e.name === "ConnectionError" ? "sentinel" : "admission";
+    return {
+      message: `${who}: ${message} (the fabric is busy: try again in ${e.retryAfterSec} s, or allow a longer FAME_START_WAIT_MS)`,
+      exitCode: EXIT.unreachable,
+    };
+  }
   // the SDK's and identity's error classes are matched by name: the CLI does not load identity
   if (e.name === "ConnectionError") {
     const unreachable = UNREACHABLE_CONNECTION.has(code);

@@ -141,6 +141,16 @@ describe("errors and exit codes", () => {
       code: "connect_failed",
     });
     expect(explain(refused).exitCode).toBe(EXIT.unreachable);
+    const busy = Object.assign(new Error("wss://h: Unexpected server response: 429"), {
+      name: "ConnectionError",
+      code: "connect_failed",
+      retryAfterSec: 2,
+    });
+    expect(explain(busy)).toEqual({
+      message:
+        "sentinel: wss://h: Unexpected server response: 429 (the fabric is busy: try again in 2 s, or allow a longer FAME_START_WAIT_MS)",
+      exitCode: EXIT.unreachable,
+    });
     const bound = Object.assign(new Error("bind refused"), {
       name: "ConnectionError",
       code: "not_authorized",
