@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConnectionError } from "../src/connection/connection-error.js";
 import {
+  busyWaitMs,
   nothingListening,
   QUICK_RETRY_MAX_MS,
   ReconnectBackoff,
@@ -64,5 +65,15 @@ describe("ReconnectBackoff", () => {
     expect(nothingListening(new ConnectionError("connect_failed", "x", { cause: busy }))).toBe(false);
     expect(nothingListening(new ConnectionError("attach_refused", "x", { cause: refused }))).toBe(false);
     expect(nothingListening(refused)).toBe(false);
+  });
+});
+
+describe("busyWaitMs", () => {
+  it("is the quiet a busy answer asked for, in ms, and nothing for any other failure", () => {
+    expect(busyWaitMs(new ConnectionError("connect_failed", "429", { retryAfterSec: 2 }))).toBe(2000);
+    expect(busyWaitMs(Object.assign(new Error("hello: saturated"), { retryAfterSec: 0 }))).toBe(0);
+    expect(busyWaitMs(new ConnectionError("connect_failed", "ECONNREFUSED"))).toBeUndefined();
+    expect(busyWaitMs(Object.assign(new Error("odd"), { retryAfterSec: "2" }))).toBeUndefined();
+    expect(busyWaitMs(undefined)).toBeUndefined();
   });
 });

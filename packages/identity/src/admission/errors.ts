@@ -2,6 +2,12 @@
 export type AdmissionStep = "token" | "hello" | "csr" | "sign" | "verify";
 
 /**
+ * The longest wait a busy service's retry_after (or Retry-After) is believed for: a node should
+ * not sleep for hours on one answer. Admission and the SDK's sentinel link clamp to it alike.
+ */
+export const RETRY_AFTER_MAX_SEC = 300;
+
+/**
  * A failed admission. `code` is the server's RFC 6749 / JSON error code when
  * it sent one (`invalid_client`, `logical_not_allowed`, ...), else a local
  * one: `timeout`, `network`, `bad_response`, `http_<status>`, or the PKI's code.

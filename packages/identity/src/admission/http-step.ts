@@ -1,10 +1,8 @@
 import { OutboundError, requestJson } from "@fame/http-service/client";
-import { AdmissionError, type AdmissionStep } from "./errors.js";
+import { AdmissionError, type AdmissionStep, RETRY_AFTER_MAX_SEC } from "./errors.js";
 
 const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 const ERROR_DESCRIPTION_MAX = 300;
-/** a hint beyond this is not believed (a node should not sleep for hours on one answer) */
-const RETRY_AFTER_MAX_SEC = 300;
 
 export interface StepRequest {
   url: string;

@@ -4,7 +4,7 @@ export {
   CertificateRenewer,
   type CertificateRenewerOptions,
 } from "./certificate-renewer.js";
-export { AdmissionError, type AdmissionStep } from "./errors.js";
+export { AdmissionError, type AdmissionStep, RETRY_AFTER_MAX_SEC } from "./errors.js";
 export {
   type AdmissionEnvOptions,
   admissionOptionsFromEnv,

@@ -39,7 +39,12 @@ import { Heartbeat } from "./heartbeat.js";
 import type { LinkDialer, NodeLink } from "./node-link.js";
 import type { NodeSigner } from "./node-signer.js";
 import type { PeerKey, PeerKeyDirectory } from "./peer-keys.js";
-import { nothingListening, ReconnectBackoff, type ReconnectSettings } from "./reconnect-backoff.js";
+import {
+  busyWaitMs,
+  nothingListening,
+  ReconnectBackoff,
+  type ReconnectSettings,
+} from "./reconnect-backoff.js";
 import { SentinelChoice } from "./sentinel-choice.js";
 import { VerifiedInbox } from "./verified-inbox.js";
 import { dialWebSocket } from "./ws-link.js";
@@ -216,8 +221,7 @@ export class FabricConnection {
         this.backoff.reset();
         return;
       } catch (err) {
-        const hint = (err as { retryAfterSec?: unknown }).retryAfterSec;
-        const waitMs = typeof hint === "number" ? hint * 1000 : undefined;
+        const waitMs = busyWaitMs(err);
         if (waitMs === undefined || this.state !== "connecting" || Date.now() + waitMs >= deadline) {
           // The caller gets no connection to close: a socket the sentinel never answered, or a
           // link attached before a bind was refused, would otherwise stay open (and heartbeat).
@@ -225,7 +229,7 @@ export class FabricConnection {
           throw err;
         }
         this.opts.log.warn(
-          { attempt: this.backoff.attempt + 1, retryAfterSec: hint, err: (err as Error).message },
+          { attempt: this.backoff.attempt + 1, waitMs, err: (err as Error).message },
           "the fabric is busy: waiting to attach",
         );
         this.link?.terminate();
@@ -470,9 +474,9 @@ export class FabricConnection {
         return;
       } catch (err) {
         this.opts.log.warn({ attempt: this.backoff.attempt, err: (err as Error).message }, "reattach failed");
-        // Welcome or the CA saturated: their retry_after, not the shorter backoff, sets the wait
-        const hint = (err as { retryAfterSec?: unknown }).retryAfterSec;
-        if (typeof hint === "number") this.backoff.holdOff(hint * 1000);
+        // the sentinel, Welcome or the CA saturated: their Retry-After, not the shorter backoff, sets the wait
+        const waitMs = busyWaitMs(err);
+        if (waitMs !== undefined) this.backoff.holdOff(waitMs);
         else if (nothingListening(err)) this.backoff.quickRetry();
         // Failed after the attach itself (e.g. a refused bind): this loop retries, the
         // close handler must not start a second one.

@@ -90,3 +90,12 @@ export function nothingListening(err: unknown): boolean {
   const cause = err.cause as { code?: unknown } | undefined;
   return cause?.code === "ECONNREFUSED";
 }
+
+/**
+ * The quiet a busy service asked for, in ms: the `retryAfterSec` an AdmissionError (Welcome or
+ * the CA saturated) or a ConnectionError (the sentinel's 429/503) carries; undefined otherwise.
+ */
+export function busyWaitMs(err: unknown): number | undefined {
+  const hint = (err as { retryAfterSec?: unknown } | undefined)?.retryAfterSec;
+  return typeof hint === "number" ? hint * 1000 : undefined;
+}

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { trustContext } from "@fame/http-service/client";
+import { RETRY_AFTER_MAX_SEC } from "@fame/identity";
 import { encodeLinkBatch, LINK_BATCH_SEND_BYTES } from "@fame/protocol";
 import WebSocket from "ws";
 import { ConnectionError } from "./connection-error.js";
@@ -13,10 +14,7 @@ function zeroMask(mask: Buffer): void {
   mask.fill(0);
 }
 
-/** a Retry-After longer than this is taken as this, as admission does: a node should not sleep for hours on one answer */
-const RETRY_AFTER_MAX_SEC = 300;
-
-/** seconds of a 429/503's Retry-After (the delay-seconds form, which the sentinel sends) */
+/** seconds of a 429/503's Retry-After (the delay-seconds form, which the sentinel sends), clamped as admission's */
 export function busyRetryAfterSec(
   status: number | undefined,
   header: string | undefined,
