@@ -89,6 +89,14 @@ function tlsSocket(localAddress = "127.0.0.1"): Promise<Socket> {
   });
 }
 
+/** everything the server wrote to one request, up to its close */
+async function answerTo(request: string, localAddress?: string): Promise<string> {
+  const socket = await tlsSocket(localAddress);
+  const outcome = untilClosed(socket);
+  socket.write(request);
+  return (await outcome).text;
+}
+
 describe("deadlines before a request", () => {
   it("closes a TCP connection that never starts TLS", async () => {
     const before = svc.handshakes.handshakeTimeouts;
@@ -113,10 +121,7 @@ describe("deadlines before a request", () => {
   });
 
   it("closes an idle keep-alive connection after its answer", async () => {
-    const socket = await tlsSocket();
-    const outcome = untilClosed(socket);
-    socket.write("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    const { text } = await outcome;
+    const text = await answerTo("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
     expect(text).toContain('"status":"ok"');
     // one answer and nothing else: the close came from the keep-alive deadline, not an error
@@ -124,10 +129,7 @@ describe("deadlines before a request", () => {
   });
 
   it("lets an answer stream on well past every deadline once the request is in", async () => {
-    const socket = await tlsSocket();
-    const outcome = untilClosed(socket);
-    socket.write("GET /stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    const { text } = await outcome;
+    const text = await answerTo("GET /stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
     for (let i = 1; i <= STREAM_CHUNKS; i++) expect(text).toContain(`chunk ${i}\n`);
   });
@@ -144,10 +146,11 @@ describe("deadlines before a request", () => {
     expect(svc.handshakes.handshakesRefused).toBe(before + 2);
     expect(svc.handshakes.handshaking).toBe(4);
     // another host is served meanwhile, and its request does not count as a handshake any more
-    const other = await tlsSocket("127.0.0.5");
-    const answer = untilClosed(other);
-    other.write("GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    expect((await answer).text).toMatch(/^HTTP\/1\.1 200 /);
+    const other = await answerTo(
+      "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+      "127.0.0.5",
+    );
+    expect(other).toMatch(/^HTTP\/1\.1 200 /);
     await Promise.all(outcomes);
     // the server's side of each close may come a moment after the client's
     await expect.poll(() => svc.handshakes.handshaking, { timeout: 5000, interval: 10 }).toBe(0);
