@@ -86,7 +86,10 @@ export interface HeartbeatAck {
   type: "HeartbeatAck";
 }
 
-/** Application data in clear; `pd` (payload digest) is optional and, if present, must be checked. */
+/**
+ * Application data in clear. `pd` (payload digest) is an optional hint that nothing trusts:
+ * signatures cover the digest computed from the payload itself (signingInput).
+ */
 export interface DataJson {
   type: "Data";
   codec: "json";

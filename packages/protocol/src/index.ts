@@ -102,6 +102,7 @@ export {
 } from "./ids.js";
 export { jsonText, LONG_JSON_STRING, needsNoEscaping } from "./json-text.js";
 export type { JSONValue, JsonObject, JsonValue } from "./json-value.js";
+export { ed25519KeyId } from "./key-id.js";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.js";
 export {
   checkLinkBatchEntry,

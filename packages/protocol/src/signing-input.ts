@@ -35,8 +35,8 @@ export function payloadDigest(frame: Frame): string {
 
 /**
  * Whether a Data frame's declared `pd` matches its content (true when none is declared).
- * Receivers must check this before trusting a signature, since the signature covers `pd`
- * and not the payload itself.
+ * Signatures never rely on it (signingInput computes the digest); this is for a receiver
+ * that wants to refuse a frame whose hint disagrees with its content.
  */
 export function payloadDigestMatches(frame: Frame): boolean {
   return frame.type !== "Data" || frame.pd === undefined || frame.pd === payloadDigest(frame);
@@ -71,10 +71,14 @@ export function immutableHeaders(env: Envelope): Uint8Array {
   return canonicalJsonBytes({ v, id, sid, to, replyTo, corrId, ts });
 }
 
-/** `sid ‖ 0x1F ‖ immutableHeaders ‖ 0x1F ‖ pd`, pd being Data's declared `pd` or else computed. */
+/**
+ * `sid ‖ 0x1F ‖ immutableHeaders ‖ 0x1F ‖ pd`, pd always computed from the frame as received.
+ * A frame's declared `pd` is never used: a signature over a declared digest would not cover
+ * the payload beside it, and anyone on the path could swap the payload and declare the old
+ * digest (the signature would still verify).
+ */
 export function signingInput(env: Envelope): Uint8Array {
-  const frame = env.frame;
-  const pd = frame.type === "Data" && frame.pd !== undefined ? frame.pd : payloadDigest(frame);
+  const pd = payloadDigest(env.frame);
   const sid = utf8Bytes(env.sid);
   const headers = immutableHeaders(env);
   const digest = utf8Bytes(pd);

@@ -85,10 +85,14 @@ describe("signingInput", () => {
     );
   });
 
-  it("uses a declared pd verbatim", () => {
-    const pd = "A".repeat(43);
-    const withPd = envelopeFor({ type: "Data", codec: "json", payload: { n: 1 }, pd });
-    expect(text(signingInput(withPd)).endsWith(`\u001f${pd}`)).toBe(true);
+  it("never signs a declared pd: a swapped payload changes the input whatever pd claims", () => {
+    const honest = envelopeFor({ type: "Data", codec: "json", payload: { to: "bob", amount: 1 } });
+    const pd = payloadDigest(honest.frame);
+    const swapped = envelopeFor({ type: "Data", codec: "json", payload: { to: "mallory", amount: 1e6 }, pd });
+    expect(text(signingInput(swapped))).not.toBe(text(signingInput(honest)));
+    expect(text(signingInput(swapped)).endsWith(`\u001f${b64sha('{"amount":1000000,"to":"mallory"}')}`)).toBe(
+      true,
+    );
   });
 
   it("covers immutable headers and payload, not hop-level members", () => {

@@ -3,6 +3,7 @@ import {
   base64urlDecode,
   type Envelope,
   type ErrorCode,
+  ed25519KeyId,
   type NodeAttach,
   sidFromPath,
   signingInput,
@@ -210,6 +211,11 @@ export class AttachAuthority {
       const publicKey = base64urlDecode(jwk.x);
       if (publicKey.length !== 32)
         return refuse("cert_invalid", `key ${jwk.kid} is not a 32-byte Ed25519 key`);
+      // the id must be the key's own: a node naming its key after another node's would be
+      // handed out for that node's KeyRequests and lock the owner out of its id
+      const ownKid = ed25519KeyId(publicKey);
+      if (jwk.kid !== ownKid)
+        return refuse("bad_envelope", `key id ${jwk.kid} is not its key's own id (${ownKid})`);
       let notAfter: number | undefined;
       if (profile === "strict-overlay") {
         if (!jwk.x5c || jwk.x5c.length === 0)
@@ -261,6 +267,8 @@ export class AttachAuthority {
     if (!this.backend.ed25519Verify(key.verifyKey, signingInput(env), sigBytes)) {
       return refuse("signature_invalid", "NodeAttach signature does not verify");
     }
-    return keys;
+    // Without certificates the signature is the only proof of possession, and it proves one
+    // key: another presented key could be any node's public key, copied from a KeyAnnounce.
+    return profile === "strict-overlay" ? keys : [key];
   }
 }

@@ -147,8 +147,9 @@ export function attach(
   systemId: string,
   logicals: string[] = [],
   capabilities: string[] = [],
+  keySeed?: Uint8Array,
 ): Promise<TestNode<WaitLink>> {
-  return attachNode(m.sentinel, systemId, logicals, "overlay", new WaitLink(), capabilities);
+  return attachNode(m.sentinel, systemId, logicals, "overlay", new WaitLink(), capabilities, keySeed);
 }
 
 /** resolves once `state`'s node directory shows a record for `systemId` satisfying `pred` */

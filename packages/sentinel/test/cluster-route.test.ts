@@ -3,6 +3,7 @@ import {
   base64urlEncode,
   CLEAR_BATCH_CAPABILITY,
   type Envelope,
+  ed25519KeyId,
   makeEnvelope,
   NOT_EXECUTED_META,
 } from "@fame/protocol";
@@ -115,11 +116,13 @@ describe("routing between sentinels", () => {
     ];
     const c = await attach(a, "c");
     // "late" attaches to B after c asked for its key (its first signed frame outran its record)
-    await c.send({ replyTo: replyOf(c), corrId: "k2", frame: { type: "KeyRequest", kid: "k-late" } });
-    const late = await attach(b, "late");
+    const lateSeed = defaultBackend().ed25519Keygen().seed;
+    const lateKid = ed25519KeyId(defaultBackend().ed25519ImportSigningKey(lateSeed).publicKey);
+    await c.send({ replyTo: replyOf(c), corrId: "k2", frame: { type: "KeyRequest", kid: lateKid } });
+    const late = await attach(b, "late", [], [], lateSeed);
     const announce = await c.link.nth("KeyAnnounce");
     expect(announce.corrId).toBe("k2");
-    expect(announce.frame).toMatchObject({ sid: late.session.sid, keys: [{ kid: "k-late" }] });
+    expect(announce.frame).toMatchObject({ sid: late.session.sid, keys: [{ kid: lateKid }] });
   });
 
   it("waits for an unknown key's record a bounded time, and for a bounded number of requests", async () => {

@@ -1,5 +1,12 @@
 import { defaultBackend } from "@fame/crypto";
-import { base64urlEncode, encodeEnvelope, makeEnvelope, signingInput } from "@fame/protocol";
+import {
+  base64urlEncode,
+  type Envelope,
+  ed25519KeyId,
+  encodeEnvelope,
+  makeEnvelope,
+  signingInput,
+} from "@fame/protocol";
 import { AFTLoadBalancerStickinessManager } from "@fame/sentinel";
 import { describe, expect, it } from "vitest";
 import { FakeLink } from "./fake-link.js";
@@ -206,7 +213,7 @@ describe("Sentinel core (overlay profile: signatures on ingress)", () => {
         systemId: "n1",
         instanceId: "i1",
         logicals: [],
-        keys: [{ kty: "OKP", crv: "Ed25519", x: base64urlEncode(publicKey), kid: "k1" }],
+        keys: [{ kty: "OKP", crv: "Ed25519", x: base64urlEncode(publicKey), kid: ed25519KeyId(publicKey) }],
       },
     });
     await s.receive(session, encodeEnvelope(attach));
@@ -214,37 +221,92 @@ describe("Sentinel core (overlay profile: signatures on ingress)", () => {
     expect(link.closed?.code).toBe(1008);
   });
 
-  it("refuses a node that presents a key id another node holds", async () => {
-    const s = makeSentinel("overlay");
-    const owner = await attachNode(s, "owner", [], "overlay");
-    const link = new FakeLink();
-    const session = s.open(link);
-    const { seed, publicKey } = backend.ed25519Keygen();
-    const attach = makeEnvelope({
+  /** a NodeAttach for `systemId` presenting `keys`, signed with `seed` under `sigKid` */
+  function attachFrame(
+    systemId: string,
+    keys: Array<{ publicKey: Uint8Array; kid: string }>,
+    seed: Uint8Array,
+    sigKid: string,
+  ) {
+    const attach: Envelope = makeEnvelope({
       sid: "pending",
       frame: {
         type: "NodeAttach",
-        systemId: "squatter",
-        instanceId: "i-squatter",
+        systemId,
+        instanceId: `i-${systemId}`,
         logicals: [],
-        keys: [{ kty: "OKP", crv: "Ed25519", x: base64urlEncode(publicKey), kid: owner.kid }],
+        keys: keys.map((k) => ({ kty: "OKP", crv: "Ed25519", x: base64urlEncode(k.publicKey), kid: k.kid })),
       },
     });
     const key = backend.ed25519ImportSigningKey(seed);
     attach.sec = {
       sig: {
         alg: "EdDSA",
-        kid: owner.kid,
+        kid: sigKid,
         val: base64urlEncode(backend.ed25519Sign(key, signingInput(attach))),
       },
     };
-    await s.receive(session, encodeEnvelope(attach));
-    expect(link.last().frame).toMatchObject({ type: "NodeAttachAck", ok: false, code: "not_authorized" });
+    return encodeEnvelope(attach);
+  }
+
+  /** the KeyAnnounce the sentinel gives `asker` for `kid` */
+  async function announced(asker: Awaited<ReturnType<typeof attachNode>>, kid: string) {
+    await asker.send({ replyTo: `rpc@${asker.session.path}`, frame: { type: "KeyRequest", kid } });
+    return asker.link.last().frame;
+  }
+
+  it("refuses a node that names its own key with another node's key id", async () => {
+    const s = makeSentinel("overlay");
+    const owner = await attachNode(s, "owner", [], "overlay");
+    const link = new FakeLink();
+    const session = s.open(link);
+    const { seed, publicKey } = backend.ed25519Keygen();
+    await s.receive(session, attachFrame("squatter", [{ publicKey, kid: owner.kid }], seed, owner.kid));
+    expect(link.last().frame).toMatchObject({ type: "NodeAttachAck", ok: false, code: "bad_envelope" });
     expect(link.closed?.code).toBe(1008);
     // the owner's key is still the one handed out
-    await owner.send({ replyTo: `rpc@${owner.session.path}`, frame: { type: "KeyRequest", kid: owner.kid } });
-    const announce = owner.link.last();
-    expect(announce.frame).toMatchObject({ type: "KeyAnnounce", sid: owner.session.sid });
+    expect(await announced(owner, owner.kid)).toMatchObject({ type: "KeyAnnounce", sid: owner.session.sid });
+  });
+
+  it("keeps only the key that signed the attach: a copied public key gives no hold on its id", async () => {
+    const s = makeSentinel("overlay");
+    const owner = await attachNode(s, "owner", [], "overlay");
+    const ownerPublic = backend.ed25519ImportSigningKey(owner.seed).publicKey;
+    const link = new FakeLink();
+    const session = s.open(link);
+    const { seed, publicKey } = backend.ed25519Keygen();
+    const ownKid = ed25519KeyId(publicKey);
+    await s.receive(
+      session,
+      attachFrame(
+        "squatter",
+        [
+          { publicKey, kid: ownKid },
+          { publicKey: ownerPublic, kid: owner.kid },
+        ],
+        seed,
+        ownKid,
+      ),
+    );
+    expect(link.last().frame).toMatchObject({ type: "NodeAttachAck", ok: true });
+    expect(await announced(owner, owner.kid)).toMatchObject({ type: "KeyAnnounce", sid: owner.session.sid });
+    // the owner re-attaches (a new connection, as after a network blip): its id is still its own
+    const again = await attachNode(s, "owner", [], "overlay", new FakeLink(), [], owner.seed);
+    expect(again.kid).toBe(owner.kid);
+  });
+
+  it("refuses an attach presenting only another node's public key (no possession)", async () => {
+    const s = makeSentinel("overlay");
+    const owner = await attachNode(s, "owner", [], "overlay");
+    const ownerPublic = backend.ed25519ImportSigningKey(owner.seed).publicKey;
+    const link = new FakeLink();
+    const session = s.open(link);
+    const { seed } = backend.ed25519Keygen();
+    await s.receive(
+      session,
+      attachFrame("squatter", [{ publicKey: ownerPublic, kid: owner.kid }], seed, owner.kid),
+    );
+    expect(link.last().frame).toMatchObject({ type: "NodeAttachAck", ok: false, code: "signature_invalid" });
   });
 
   it("drops unsigned and forged envelopes with a typed nack", async () => {

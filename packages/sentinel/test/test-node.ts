@@ -1,6 +1,13 @@
 import { defaultBackend } from "@fame/crypto";
 import { AftSigner } from "@fame/identity";
-import { base64urlEncode, type Envelope, encodeEnvelope, makeEnvelope, signingInput } from "@fame/protocol";
+import {
+  base64urlEncode,
+  type Envelope,
+  ed25519KeyId,
+  encodeEnvelope,
+  makeEnvelope,
+  signingInput,
+} from "@fame/protocol";
 import { type AFTLoadBalancerStickinessManager, AttachAuthority, Sentinel } from "@fame/sentinel";
 import { expect } from "vitest";
 import { FakeLink, quietLogger } from "./fake-link.js";
@@ -60,11 +67,13 @@ export async function attachNode<L extends FakeLink = FakeLink>(
   profile: Profile,
   link: L = new FakeLink() as L,
   capabilities: string[] = [],
+  keySeed?: Uint8Array,
 ): Promise<TestNode<L>> {
   const session = s.open(link);
-  const { seed, publicKey } = backend.ed25519Keygen();
+  const seed = keySeed ?? backend.ed25519Keygen().seed;
   const key = backend.ed25519ImportSigningKey(seed);
-  const kid = `k-${systemId}`;
+  const publicKey = key.publicKey;
+  const kid = ed25519KeyId(publicKey);
   const sign = (env: Envelope) => {
     if (profile !== "open") {
       env.sec = {

@@ -1,6 +1,6 @@
 import { type CryptoBackend, defaultBackend, type Ed25519SigningKey } from "@fame/crypto";
 import { AftSigner } from "@fame/identity";
-import { base64urlEncode, type Envelope, type Jwk, signingInput } from "@fame/protocol";
+import { base64urlEncode, type Envelope, ed25519KeyId, type Jwk, signingInput } from "@fame/protocol";
 
 /**
  * This node's signing identity: the Ed25519 key of its certificate (or a raw
@@ -21,8 +21,8 @@ export class NodeSigner {
     this.key = backend.ed25519ImportSigningKey(seed);
     this.aftSigner = new AftSigner(seed);
     const pub = this.key.publicKey;
-    // kid from the key itself: stable, unique per key, no coordination needed
-    this.kid = `ed25519:${base64urlEncode(backend.sha256(pub)).slice(0, 22)}`;
+    // kid from the key itself: stable, unique per key, and checked by every receiver
+    this.kid = ed25519KeyId(pub);
     this.jwk = { kty: "OKP", crv: "Ed25519", x: base64urlEncode(pub), kid: this.kid, use: "sig" };
     if (x5c && x5c.length > 0) this.jwk.x5c = x5c;
   }

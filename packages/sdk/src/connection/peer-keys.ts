@@ -1,5 +1,5 @@
 import { type CryptoBackend, defaultBackend, type Ed25519VerifyKey } from "@fame/crypto";
-import { base64urlDecode, type Envelope, type Jwk, signingInput } from "@fame/protocol";
+import { base64urlDecode, type Envelope, ed25519KeyId, type Jwk, signingInput } from "@fame/protocol";
 import type { CallerIdentity } from "../rpc/call-context.js";
 
 export interface PeerKey {
@@ -76,8 +76,11 @@ export class PeerKeyDirectory {
     for (const jwk of jwks) {
       if (jwk.crv !== "Ed25519") continue;
       try {
-        const vetted = await this.vet(jwk, sid);
         const publicKey = base64urlDecode(jwk.x);
+        // a kid is its key's own (ed25519KeyId): a key announced under another key's id would
+        // take that id's place in this cache and fail the real owner's signatures
+        if (publicKey.length !== 32 || jwk.kid !== ed25519KeyId(publicKey)) continue;
+        const vetted = await this.vet(jwk, sid);
         const key: PeerKey = {
           kid: jwk.kid,
           sid: vetted.sid,
