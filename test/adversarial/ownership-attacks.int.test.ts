@@ -252,6 +252,18 @@ describe("reply addresses (item 3)", () => {
         },
       });
       expect(await nackCode(mallory, forged)).toBe("not_authorized");
+      // without a corrId a node reads the envelope's id as the conversation: the same answer
+      // under the call's id as its envelope id is refused just the same
+      const byId = await mallory.send({
+        id: corrId,
+        to: victim.replyTo,
+        frame: {
+          type: "Data",
+          codec: "json",
+          payload: { jsonrpc: "2.0", id: corrId, result: 666 } as never,
+        },
+      });
+      expect(await nackCode(mallory, byId)).toBe("not_authorized");
       // mallory may still talk to the victim about anything else (no call of the victim's)
       const other = newId();
       await mallory.send({

@@ -423,8 +423,18 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
           this.refuseForeign(env, corrId);
           return;
         }
-      } else if (env.meta?.[MORE_META] !== true) this.conversations.forget(corrId);
+      } else {
+        if (this.callOnAnotherChannel(corrId, ch)) {
+          this.refuseForeign(env, corrId);
+          return;
+        }
+        if (env.meta?.[MORE_META] !== true) this.conversations.forget(corrId);
+      }
     } else {
+      if (this.callOnAnotherChannel(corrId, undefined)) {
+        this.refuseForeign(env, corrId);
+        return;
+      }
       if (frame.batch !== undefined) {
         this.clear.peerTakesBatches(env.replyTo);
         this.onClearBatch(env, frame.batch, frame.payload);
@@ -480,6 +490,18 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     return true;
   }
 
+  /**
+   * Caller side: did this node place call `corrId` on one of its channels other than `ch`
+   * (undefined: a clear message)? Then the message is not that call's answer: only the
+   * channel's replica can seal on it, and anybody who learned the call's id could send a
+   * clear "answer" (the sentinel refuses one that names the call, I15; this is the node's own
+   * check, whatever reaches it).
+   */
+  private callOnAnotherChannel(corrId: string, ch: SecureChannel | undefined): boolean {
+    const held = this.conversations.get(corrId);
+    return held !== undefined && held !== ch && held.role === "client";
+  }
+
   private refuseForeign(env: Envelope, corrId: string): void {
     this.log.warn({ from: env.sid }, "message naming another caller's conversation refused");
     try {
@@ -512,7 +534,13 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
           this.refuseForeign(env, corrId);
           continue;
         }
-      } else if (more !== true) this.conversations.forget(corrId);
+      } else {
+        if (this.callOnAnotherChannel(corrId, ch)) {
+          this.refuseForeign(env, corrId);
+          continue;
+        }
+        if (more !== true) this.conversations.forget(corrId);
+      }
       this.endpoint.handleIncoming(payloads[i], {
         corrId,
         from,
@@ -534,6 +562,10 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const caller = this.opts.identify?.(sender);
     for (let i = 0; i < batch.length; i++) {
       const { corrId, more } = batch[i]!;
+      if (this.callOnAnotherChannel(corrId, undefined)) {
+        this.refuseForeign(env, corrId);
+        continue;
+      }
       this.endpoint.handleIncoming(payloads[i]!, {
         corrId,
         from: env.replyTo,

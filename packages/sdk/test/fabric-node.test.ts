@@ -214,6 +214,41 @@ describe("channel handshake", () => {
   });
 });
 
+describe("who may answer a call", () => {
+  it("a call placed on a channel is answered on that channel only: a clear answer naming it is refused", async () => {
+    const { sentinel, agent, math } = await warmClient();
+    const held = math.hold();
+    await expect.poll(() => agent.holding).toBe(1);
+    const request = sentinel.sent("client", "Data").at(-1)!;
+    const corrId = request.corrId!;
+    const mallory = await node(sentinel, "mallory");
+    const clientAddress = request.replyTo!;
+    const forged = {
+      type: "Data" as const,
+      codec: "json" as const,
+      payload: { jsonrpc: "2.0", id: corrId, result: "forged" },
+    };
+    // by corrId, and by envelope id (a node reads the id as the conversation when there is no corrId)
+    mallory.node.connection.send({
+      to: clientAddress,
+      replyTo: `rpc@${sentinel.node("mallory").path}`,
+      corrId,
+      frame: forged,
+    });
+    mallory.node.connection.send({
+      id: corrId,
+      to: clientAddress,
+      replyTo: `rpc@${sentinel.node("mallory").path}`,
+      frame: forged,
+    });
+    await expect.poll(() => sentinel.sent("client", "DeliveryAck").length).toBe(2);
+    for (const nack of sentinel.sent("client", "DeliveryAck").slice(-2))
+      expect(nack.frame).toMatchObject({ ok: false, code: "not_authorized" });
+    agent.release();
+    expect(await held).toBe("held");
+  });
+});
+
 describe("coalescing", () => {
   it("calls sent in one turn leave as one sealed record", async () => {
     const sentinel = new FakeSentinel();

@@ -108,6 +108,14 @@ describe("FrameAuthorizer", () => {
       frame: { type: "Data", codec: "json", payload: forged },
     });
     expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    // with no corrId a node takes the envelope's id for the conversation: an id naming the call
+    // answers it just the same
+    await mallory.send({
+      to: replyOf(victim),
+      id: "v1",
+      frame: { type: "Data", codec: "json", payload: forged },
+    });
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
     // as a coalesced record too (it need not open: the sentinel reads only the clear batch list)
     await mallory.send({
       to: replyOf(victim),

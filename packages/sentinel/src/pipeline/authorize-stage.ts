@@ -170,7 +170,8 @@ export class FrameAuthorizer implements AuthorizeStage {
 
   /**
    * Would this frame answer a call of `target` that went to another replica? A reply is
-   * matched by its corrId, so without this a node could answer someone else's call. Calls not
+   * matched by its corrId (or, lacking one, its id), so without this a node could answer
+   * someone else's call. Calls not
    * tracked (to physical addresses, or already answered) have no callee to compare with.
    */
   private answersAnothersCall(sender: NodeSession, target: NodeSession, env: Envelope): boolean {
@@ -183,8 +184,9 @@ export class FrameAuthorizer implements AuthorizeStage {
       }
       return false;
     }
-    if (env.corrId === undefined) return false;
-    const callee = inflight.replicaOf(target.id, env.corrId);
+    // Without a corrId a node takes the envelope's id for its conversation (a first message
+    // names itself), so an id equal to a call's corrId answers that call just the same.
+    const callee = inflight.replicaOf(target.id, env.corrId ?? env.id);
     return callee !== undefined && callee !== sender.id;
   }
 
