@@ -190,6 +190,43 @@ describe("certificates and key possession", () => {
   });
 });
 
+describe("key ids", () => {
+  it("refuses an insider's own certified key named with another node's key id; the owner keeps its id", async () => {
+    await legit.during(async () => {
+      const owner = await admitRaw(stack.nodeEnv);
+      const ownerSigner = new NodeSigner(owner.seed, owner.x5c);
+      const { a: ownerNode, ack: ownerAck } = await attachWith(owner);
+      expect(ownerAck.ok).toBe(true);
+      // mallory's key and certificate are genuine; only the id is the owner's
+      const mallory = await admitRaw(stack.nodeEnv);
+      const own = new NodeSigner(mallory.seed, mallory.x5c);
+      const squatted: Jwk = { ...own.jwk, kid: ownerSigner.kid };
+      const squatter: EnvelopeSigner = {
+        kid: ownerSigner.kid,
+        jwk: squatted,
+        sign(env) {
+          const val = base64urlEncode(own.signBytes(signingInput(env)));
+          env.sec = { ...env.sec, sig: { alg: "EdDSA", kid: ownerSigner.kid, val } };
+          return env;
+        },
+      };
+      const refused = await attachWith(mallory, { signer: squatter, keys: [squatted] });
+      await expectRefused(refused.a, refused.ack, "bad_envelope");
+      // the sentinel still hands out the owner's key for its id, and mallory's ticket is unspent
+      const ask = await ownerNode.send({
+        replyTo: ownerNode.replyTo,
+        frame: { type: "KeyRequest", kid: ownerSigner.kid },
+      });
+      const announce = await ownerNode.waitFor((e) => e.frame.type === "KeyAnnounce" && e.corrId === ask.id);
+      expect(announce.frame).toMatchObject({
+        sid: ownerNode.sid,
+        keys: [{ kid: ownerSigner.kid, x: ownerSigner.jwk.x }],
+      });
+      expect((await attachWith(mallory)).ack.ok).toBe(true);
+    });
+  });
+});
+
 describe("after attach", () => {
   let d: Attacker;
 

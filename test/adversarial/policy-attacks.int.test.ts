@@ -145,6 +145,39 @@ describe("calling what the policy forbids", () => {
         (e) => e.corrId === id2 || (e.frame.type === "DeliveryAck" && e.frame.refId === req2.id),
       );
       expect(answer.frame).toMatchObject({ type: "Data", payload: { result: 3 } });
+      // the admin replica's physical address (every answer names it) is no way around the policy:
+      // admin@/path reaches the agent served as admin@fame.fabric, and no other name reaches it
+      const path = pathOfAddress(answer.replyTo);
+      const direct = async (to: string) => {
+        const id3 = newId();
+        const req3 = await caller.send({
+          to,
+          replyTo: caller.replyTo,
+          corrId: id3,
+          frame: {
+            type: "Data",
+            codec: "json",
+            payload: { jsonrpc: "2.0", id: id3, method: "add", params: { x: 1, y: 2 } },
+          },
+        });
+        return caller.waitFor(
+          (e) => e.corrId === id3 || (e.frame.type === "DeliveryAck" && e.frame.refId === req3.id),
+        );
+      };
+      expect((await direct(`admin@${path}`)).frame).toMatchObject({ ok: false, code: "not_authorized" });
+      const otherName = await direct(`x@${path}`);
+      expect(otherName.frame).toMatchObject({
+        type: "Data",
+        payload: { error: { data: { fame_code: "no_route" } } },
+      });
+      expect(JSON.stringify(otherName.frame)).not.toContain('"result"');
     });
   }, 60_000);
 });
+
+/** the `/path` of a physical `name@/path` address */
+function pathOfAddress(address: string | undefined): string {
+  const at = address?.indexOf("@/") ?? -1;
+  if (address === undefined || at < 0) throw new Error(`not a physical address: ${address}`);
+  return address.slice(at + 1);
+}

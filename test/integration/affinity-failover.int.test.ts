@@ -80,6 +80,18 @@ describe("single-active pool (seed 002)", () => {
     );
     expect(err).toBeInstanceOf(RpcError);
     expect((err as RpcError).fameCode).toBe("NOT_ACTIVE");
+    // under another name the standby's agent is not reached either: a node dispatches
+    // `name@/path` only to the agent it serves as `name@…`
+    const renamed = Agent.remoteByAddress<MathApi>(`x@${pathOf(stack.replicas.get("solo2")!)}`, {
+      endpoint: f.endpoint,
+      retry: false,
+    });
+    const err2 = await renamed.whoami().then(
+      (r) => r,
+      (e: unknown) => e,
+    );
+    expect(err2).toBeInstanceOf(RpcError);
+    expect((err2 as RpcError).fameCode).toBe("no_route");
   });
 
   it("fails over within 2 s of a SIGKILL, with retries counted and failover latency reported", async () => {

@@ -376,11 +376,16 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     if (ch && CHANNEL_LOST.has(code) && env.meta?.[CHANNEL_KEPT_META] !== true)
       this.channels.invalidate(ch.cid);
     const notExecuted = NOT_DELIVERED.has(code) || env.meta?.[NOT_EXECUTED_META] === true;
-    // a batch of calls to a pool reached a replica that takes none: resent one by one
-    if (code === "unknown_frame" && notExecuted) this.clear.poolBatchRefused();
     // just re-attached: replicas may still be binding again (a restarted sentinel), so a
     // no_route is waited out for a moment rather than taken as final
-    this.endpoint.failCall(corrId, code, reason, { notExecuted, settling: this.settlingNoRoute(code) });
+    const failed = this.endpoint.failCall(corrId, code, reason, {
+      notExecuted,
+      settling: this.settlingNoRoute(code),
+    });
+    // a batch of calls to a pool reached a replica that takes none: resent one by one. Only a
+    // nack of a call of ours says so (anybody can send a nack naming no call), and the flag is
+    // set in this turn, before the resend leaves.
+    if (failed && code === "unknown_frame" && notExecuted) this.clear.poolBatchRefused();
   }
 
   private onData(env: Envelope): void {

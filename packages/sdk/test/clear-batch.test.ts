@@ -2,7 +2,7 @@
  * Clear (unsealed) Data coalesced per address: what one turn sends to an address leaves as one
  * signed envelope with a batch list. Real signatures, over the fake sentinel.
  */
-import { batchOf, CLEAR_BATCH_META, type Envelope } from "@fame/protocol";
+import { batchOf, CLEAR_BATCH_META, type Envelope, makeEnvelope } from "@fame/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { BaseAgent } from "../src/agent/base-agent.js";
 import { defineOperation } from "../src/agent/operation.js";
@@ -253,6 +253,24 @@ describe("clear batches of calls to a pool", () => {
     const toPool = data(sentinel, "client").filter((e) => e.to === MATH);
     // the refused batch, then ten lone calls
     expect(toPool.map((e) => batchOf(e)?.length ?? 1)).toEqual([5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+  });
+
+  it("a nack naming no call of ours (anybody can send one) does not turn batching off", async () => {
+    const { sentinel, client } = await poolStack();
+    const clientAddress = `rpc@${sentinel.node("client").path}`;
+    const forged = makeEnvelope({
+      sid: "mallory",
+      to: MATH,
+      replyTo: clientAddress,
+      corrId: "not-a-call-of-the-client",
+      frame: { type: "Heartbeat" },
+    });
+    sentinel.nack(forged, "unknown_frame", true);
+    // one call's round trip on the same link: the nack, delivered before its answer, was handled
+    expect(await adds(client, 1)).toEqual(sums(1));
+    expect(await adds(client, 5)).toEqual(sums(5));
+    const toPool = data(sentinel, "client").filter((e) => e.to === MATH);
+    expect(toPool.map((e) => batchOf(e)?.length ?? 1)).toEqual([1, 5]);
   });
 
   it("FAME_POOL_BATCH=false keeps calls to pools one per envelope", async () => {

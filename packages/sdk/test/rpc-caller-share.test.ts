@@ -185,3 +185,22 @@ describe("the verified caller reaches the operation", () => {
     expect(sent.find((s) => s.corrId === "w2")?.payload).toMatchObject({ result: { sid: "client2" } });
   });
 });
+
+describe("the agent a request reaches", () => {
+  it("at the node's physical address, only the agent served under that name: no other name reaches it", async () => {
+    const { sent, endpoint } = await callee();
+    const at = (to: string, corrId: string): RpcMessageMeta => ({
+      corrId,
+      from: "rpc@/sentinel0/caller",
+      to,
+      sender: "caller",
+    });
+    endpoint.handleIncoming(encodeRequest("c1", "who", {}, undefined), at("math@/sentinel0/replica", "c1"));
+    endpoint.handleIncoming(encodeRequest("c2", "who", {}, undefined), at("x@/sentinel0/replica", "c2"));
+    endpoint.handleIncoming(encodeRequest("c3", "who", {}, undefined), at("mathx@/sentinel0/replica", "c3"));
+    await expect.poll(() => sent.length).toBe(3);
+    const byCall = new Map(sent.map((s) => [s.corrId, s.payload]));
+    expect(byCall.get("c1")).toMatchObject({ result: { sid: "caller" } });
+    for (const id of ["c2", "c3"]) expect(fameCode(byCall.get(id)!)).toBe("no_route");
+  });
+});

@@ -305,6 +305,7 @@ export class Sentinel {
         pendingOpens,
         affinity,
         policy: deps.policy ?? OPEN_ACCESS,
+        registry,
         inflight,
         counters,
         maxExclusiveSessionsPerClient:

@@ -276,6 +276,49 @@ describe("FrameAuthorizer", () => {
     expect(r.link.frames("SecureOpen")).toHaveLength(0);
   });
 
+  it("holds a call to a replica's physical address to the policy of what it serves under that name", async () => {
+    const policy: AccessPolicy = {
+      mayServe: () => true,
+      mayCall: (node: NodeSession, address: string) => node.systemId !== "mallory" || address !== MATH,
+    };
+    const { r, victim, mallory } = await fabric({ policy });
+    const physical = (name: string) => `${name}@${r.session.path}`;
+    // math@/path reaches the agent served as math@fame.fabric, which mallory may not call
+    await mallory.call(physical("math"), "m1");
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    // the victim may call math: directly at the replica too
+    await victim.call(physical("math"), "v1");
+    expect(r.data().map((e) => e.corrId)).toEqual(["v1"]);
+    // a name the replica serves nothing under reaches no agent (nodes dispatch by name): allowed
+    await mallory.send({
+      to: physical("rpc"),
+      replyTo: replyOf(mallory),
+      corrId: "m2",
+      frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: "m2", result: 1 } },
+    });
+    expect(r.data().map((e) => e.corrId)).toEqual(["v1", "m2"]);
+    // to the logical address, any frame needs the policy: a nack reaches the pool as a call does
+    await mallory.send({
+      to: MATH,
+      replyTo: replyOf(mallory),
+      corrId: "m3",
+      frame: { type: "DeliveryAck", ok: false, refId: "x", code: "unknown_frame" },
+    });
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+  });
+
+  it("routes no KeyAnnounce from a node: only the sentinel vouches for a key's owner", async () => {
+    const { victim, mallory } = await fabric();
+    const before = victim.link.frames("KeyAnnounce").length;
+    await mallory.send({
+      to: replyOf(victim),
+      corrId: "k1",
+      frame: { type: "KeyAnnounce", keys: [], sid: mallory.session.sid },
+    });
+    expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
+    expect(victim.link.frames("KeyAnnounce")).toHaveLength(before);
+  });
+
   it("keeps a session to the client that created it: others may not use, end or move it", async () => {
     const { s } = await fabric();
     const [x1, x2] = [

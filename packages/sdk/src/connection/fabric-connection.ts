@@ -587,15 +587,17 @@ export class FabricConnection {
 
   private handle(env: Envelope): void {
     if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("recv", env), "envelope");
-    // Control frames from the sentinel answer a request by corrId.
+    // Control frames from the sentinel answer a request by corrId. Only the sentinel's own:
+    // another node's KeyAnnounce or nack naming our KeyRequest must not answer it.
     const t = env.frame.type;
+    const fromSentinel = env.sid === this.sentinelSid;
     if (t === "NodeAttachAck" || t === "AddressBindAck" || t === "KeyAnnounce") {
-      this.control.settle(env);
+      if (fromSentinel || this.state !== "attached") this.control.settle(env);
       return;
     }
     if (t === "HeartbeatAck" || t === "Heartbeat") return;
     // A nack of one of our control requests (e.g. a KeyRequest) answers it.
-    if (t === "DeliveryAck" && this.control.settle(env)) return;
+    if (t === "DeliveryAck" && fromSentinel && this.control.settle(env)) return;
     if (env.sid === this.sentinelSid || !this.signed) this.deliver(env);
     else if (isSealedData(env)) this.inbox.sealed(env);
     else this.inbox.signed(env);

@@ -432,16 +432,28 @@ export class RpcServer {
     return outcome;
   }
 
+  /**
+   * The agent a request is for: the one served at `to`, or, for the replica form of an
+   * address (`name@/path`, this node's physical address), the one served as `name@…`. Only by
+   * that name: the sentinel holds a request to `name@/path` to the access policy of the
+   * addresses served under `name`, so an agent must not answer under any other name (a
+   * standby's or a forbidden agent would be reachable as `x@/path`). Without a destination
+   * (an in-process transport) a lone agent is the target.
+   */
   #target(to: string | undefined): [string, AgentDispatcher] | undefined {
-    if (to !== undefined) {
-      const d = this.#agents.get(to);
-      if (d !== undefined) return [to, d];
-    }
-    // With one served agent there is nothing to confuse it with, so the envelope's
-    // destination (which may be a logical or replica form of the address) is not required.
-    if (this.#agents.size === 1) {
+    if (to === undefined) {
+      if (this.#agents.size !== 1) return undefined;
       const [entry] = this.#agents;
       return entry;
+    }
+    const d = this.#agents.get(to);
+    if (d !== undefined) return [to, d];
+    const at = to.indexOf("@");
+    if (at <= 0) return undefined;
+    for (const entry of this.#agents) {
+      const served = entry[0];
+      if (served.length > at && served.charCodeAt(at) === 64 /* @ */ && served.startsWith(to.slice(0, at)))
+        return entry;
     }
     return undefined;
   }

@@ -2,7 +2,8 @@ import { batchOf, type Envelope, type ErrorCode } from "@fame/protocol";
 import type { PoolRouter, Refusal } from "../affinity/index.js";
 import type { InflightTracker } from "../inflight-tracker.js";
 import type { NodeSession } from "../node-session.js";
-import type { AccessPolicy } from "../policy/access-policy.js";
+import { type AccessPolicy, OPEN_ACCESS } from "../policy/access-policy.js";
+import type { LogicalRegistry } from "../routing/logical-registry.js";
 import type { SentinelCounters } from "../sentinel-counters.js";
 import type { AFTLoadBalancerStickinessManager } from "../stickiness/index.js";
 import type { PendingOpens } from "./pending-opens.js";
@@ -76,6 +77,13 @@ export const CALL_NOT_ALLOWED = refusal(
   "not_authorized",
   "the access policy does not let this node call this address",
 );
+/** `name@/path` reaches the agent the node serves as `name@…`, which the policy keeps from this node */
+export const PHYSICAL_CALL_NOT_ALLOWED = refusal(
+  "not_authorized",
+  "the access policy does not let this node call the agent at this physical address",
+);
+/** key announcements come from the sentinel, which vouches for the key's owner */
+export const SENTINEL_ONLY = refusal("not_authorized", "only the sentinel sends KeyAnnounce");
 
 export interface FrameAuthorizerDeps {
   /** channel pins: who may close a channel */
@@ -86,6 +94,8 @@ export interface FrameAuthorizerDeps {
   affinity: PoolRouter<NodeSession>;
   /** who may call what (OPEN_ACCESS when unconfigured) */
   policy: AccessPolicy;
+  /** which addresses a node serves: what a request to its physical address reaches */
+  registry: Pick<LogicalRegistry<NodeSession>, "boundBy">;
   /** calls in flight: who may answer one */
   inflight: InflightTracker;
   counters: SentinelCounters;
@@ -111,9 +121,14 @@ export interface FrameAuthorizerDeps {
  *   exclusive pool a client may hold only so many sessions.
  * - A call in flight is answered only by the replica it was routed to (replies are matched by
  *   corrId, so another node could otherwise answer it).
- * - Requests to a logical address (Data, SecureOpen) need `policy.mayCall`.
+ * - Every frame to a logical address needs `policy.mayCall` (a nack or a close reaches the
+ *   pool's replicas as much as a call does); Data to a physical address `name@/path` needs it
+ *   for the logical addresses the node serves under that name (mayCallPhysical).
+ * - KeyAnnounce comes from the sentinel only: a node's copy would answer another node's
+ *   KeyRequest.
  *
- * Every check is a comparison or one Map lookup; refusals are the frozen constants above and
+ * Every check is a comparison or one Map lookup (mayCallPhysical: one per address the target
+ * binds, and only with a policy configured); refusals are the frozen constants above and
  * are counted per code in slots created here, so a frame costs no allocation.
  */
 export class FrameAuthorizer implements AuthorizeStage {
@@ -139,9 +154,12 @@ export class FrameAuthorizer implements AuthorizeStage {
     const replyTo = env.replyTo;
     if (replyTo && !ownsAddress(sender.path, replyTo)) return REPLY_TO_NOT_OWNED;
     const frame = env.frame;
+    if (frame.type === "KeyAnnounce") return SENTINEL_ONLY;
     switch (route.kind) {
       case "physical": {
         if (frame.type === "SecureOpen") return PHYSICAL_OPEN;
+        if (frame.type === "Data" && !this.mayCallPhysical(sender, route.target!, route.name))
+          return PHYSICAL_CALL_NOT_ALLOWED;
         if (frame.type === "SecureClose") return this.mayClosePhysical(sender, route.target!, frame.cid);
         if (frame.type === "SecureAccept") {
           const pending = this.deps.pendingOpens.get(route.target!.sid, frame.cid);
@@ -151,9 +169,7 @@ export class FrameAuthorizer implements AuthorizeStage {
       }
       case "logical": {
         const address = route.address!;
-        const type = frame.type;
-        if ((type === "Data" || type === "SecureOpen") && !this.deps.policy.mayCall(sender, address))
-          return CALL_NOT_ALLOWED;
+        if (!this.deps.policy.mayCall(sender, address)) return CALL_NOT_ALLOWED;
         const sessionId = route.sessionMeta.sessionId;
         if (sessionId === undefined) return undefined;
         return this.deps.affinity.sessionAccess(
@@ -166,6 +182,27 @@ export class FrameAuthorizer implements AuthorizeStage {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * A node serves its agents at its physical address too: `name@/path` reaches the one it
+   * serves as `name@<logical>` (nodes dispatch by that name). So Data there is held to the
+   * policy of those logical addresses: allowed when the sender may call one of them, or when
+   * the node serves nothing by that name (a reply address such as `rpc@/path`). With no policy
+   * configured everyone may call everything and nothing is looked up.
+   */
+  private mayCallPhysical(sender: NodeSession, target: NodeSession, name: string): boolean {
+    const policy = this.deps.policy;
+    if (policy === OPEN_ACCESS) return true;
+    const bound = this.deps.registry.boundBy(target.id);
+    if (bound === undefined) return true;
+    let named = false;
+    for (const address of bound) {
+      if (!hasName(address, name)) continue;
+      if (policy.mayCall(sender, address)) return true;
+      named = true;
+    }
+    return !named;
   }
 
   /**
@@ -213,4 +250,14 @@ export class FrameAuthorizer implements AuthorizeStage {
 export function ownsAddress(path: string, address: string): boolean {
   const at = address.length - path.length - 1;
   return at > 0 && path.length > 0 && address.charCodeAt(at) === 64 /* @ */ && address.endsWith(path);
+}
+
+/** Is `address` `name@…`? Compared in place, as ownsAddress. */
+function hasName(address: string, name: string): boolean {
+  return (
+    name.length > 0 &&
+    address.length > name.length &&
+    address.charCodeAt(name.length) === 64 /* @ */ &&
+    address.startsWith(name)
+  );
 }

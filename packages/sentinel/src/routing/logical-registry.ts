@@ -152,6 +152,11 @@ export class LogicalRegistry<N extends { id: string }> {
     return this.bindings.get(address)?.mode;
   }
 
+  /** the addresses `nodeId` binds, as held (no copy): for checks on every frame */
+  boundBy(nodeId: string): ReadonlySet<string> | undefined {
+    return this.byNode.get(nodeId);
+  }
+
   addressesOf(nodeId: string): string[] {
     const mine = this.byNode.get(nodeId);
     return mine === undefined ? [] : [...mine];
