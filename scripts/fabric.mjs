@@ -327,7 +327,10 @@ async function logs(args) {
     const replicas = names.filter((n) => n.startsWith("math-agent-replica"));
     const byReplica = /^[1-9]$/.test(which) ? replicas[Number(which) - 1] : undefined;
     const name = byReplica ?? names.find((n) => n === which || n === `math-agent-${which}`);
-    if (!name) throw new Failure(`no process "${which}": R=1|2|3, or S= one of ${names.join(", ")}`);
+    if (!name) {
+      const rs = replicas.map((_, i) => i + 1).join("|");
+      throw new Failure(`no process "${which}": R=${rs || "(no replica)"}, or S= one of ${names.join(", ")}`);
+    }
     chosen = [name];
   }
   if (!existsSync(RUN_DIR)) throw new Failure("no logs yet: start the fabric first (make start)");

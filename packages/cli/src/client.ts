@@ -32,9 +32,13 @@ export function humanLogLine(line: string): string {
   return `fame: ${level}: ${String(rec["msg"] ?? "")}${extra}\n`;
 }
 
-/** Clients log warnings and worse unless FAME_LOG_LEVEL asks for more: stdout is for results. */
-export function cliLogLevel(env: NodeJS.ProcessEnv): LogLevel {
-  return env["FAME_LOG_LEVEL"] ? logLevelFromEnv(env) : "warn";
+/**
+ * Clients log warnings and worse unless FAME_LOG_LEVEL asks for more (stdout is for results),
+ * or FAME_SHOW_ENVELOPES asks for the envelope lines, which are logged at info.
+ */
+export function cliLogLevel(env: NodeJS.ProcessEnv, showEnvelopes = false): LogLevel {
+  if (env["FAME_LOG_LEVEL"]) return logLevelFromEnv(env);
+  return showEnvelopes ? "info" : "warn";
 }
 
 /** Parses `--timeout`: milliseconds, or a number with ms, s or m. */
@@ -60,7 +64,7 @@ export async function withClient<T>(
   const raw = env["FAME_LOG_PRETTY"] === "0" || env["FAME_LOG_PRETTY"] === "false";
   const logger = createLogger({
     name: "fame",
-    level: cliLogLevel(env),
+    level: cliLogLevel(env, config.showEnvelopes),
     env,
     destination: { write: (line: string) => io.err(raw ? line : humanLogLine(line)) },
   });

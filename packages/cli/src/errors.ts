@@ -3,6 +3,7 @@ import { ConfigError } from "@fame/config";
 import { LogSettingError } from "@fame/logger";
 import { FameRpcCode, isRpcError, RpcErrorCode } from "@fame/sdk/codes";
 import { CliError, EXIT, type ExitCode } from "./exit-codes.js";
+import { trustProblem } from "./trust-problem.js";
 
 const BAD_ADDRESS = "bad_address";
 const UNREACHABLE_CONNECTION = new Set(["connect_failed", "timeout", "disconnected"]);
@@ -43,6 +44,13 @@ export function explain(err: unknown): { message: string; exitCode: ExitCode } {
       message: `${who}: ${message} (the fabric is busy: try again in ${e.retryAfterSec} s, or allow a longer FAME_START_WAIT_MS)`,
       exitCode: EXIT.unreachable,
     };
+  }
+  // a refused server certificate: the service is up, the trust bundle is wrong (a setting)
+  const trust =
+    e.name === "ConnectionError" || e.name === "AdmissionError" ? trustProblem(message) : undefined;
+  if (trust !== undefined) {
+    const who = e.name === "ConnectionError" ? "sentinel" : "admission";
+    return { message: `${who}: ${message} (${trust})`, exitCode: EXIT.usage };
   }
   // the SDK's and identity's error classes are matched by name: the CLI does not load identity
   if (e.name === "ConnectionError") {

@@ -1,4 +1,5 @@
 /** The `fame` command line: commander wiring, global options, errors → stderr + exit code. */
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerEnvCommand } from "./commands/env.js";
 import { registerNewCommand } from "./commands/new.js";
@@ -27,11 +28,24 @@ function terminalSafe(io: CliIo): CliIo {
   return { ...io, out: (text) => io.out(printable(text)), err: (text) => io.err(printable(text)) };
 }
 
+/** The installed package's version (package.json sits beside dist/, in the checkout and in a pack). */
+function cliVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === "string" ? pkg.version : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 export function createProgram(raw: CliIo): Command {
   const io = terminalSafe(raw);
   const program = new Command("fame");
   program
     .description("call, stream and list FAME agents; inspect the sentinel; scaffold agents")
+    .version(cliVersion(), "-V, --version", "print fame's version")
     .option("--root <checkout>", "the FAME checkout whose dev fabric to use (default: the one around cwd)")
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .exitOverride()

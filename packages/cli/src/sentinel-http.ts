@@ -7,6 +7,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Checkout } from "./checkout.js";
 import { CliError, EXIT, usageError } from "./exit-codes.js";
+import { trustProblem } from "./trust-problem.js";
 
 const MAX_BODY = 8 * 1024 * 1024;
 export const STATUS_PATH = "/fame/v1/status";
@@ -20,16 +21,19 @@ export interface SentinelTarget {
   timeoutMs: number;
 }
 
-/** The sentinel's HTTP origin from its attach URL (wss://host:port/… → https://host:port). */
-export function originOfAttachUrl(url: string): string {
+/**
+ * The sentinel's HTTP origin from its attach URL (wss://host:port/… → https://host:port).
+ * `source` names where the URL came from in errors: the option or the setting.
+ */
+export function originOfAttachUrl(url: string, source = "FAME_SENTINEL_URL"): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw usageError(`FAME_SENTINEL_URL: "${url}" is not a URL`);
+    throw usageError(`${source}: "${url}" is not a URL (e.g. https://127.0.0.1:8000)`);
   }
   const scheme = { "wss:": "https:", "ws:": "http:", "https:": "https:", "http:": "http:" }[parsed.protocol];
-  if (scheme === undefined) throw usageError(`FAME_SENTINEL_URL: unexpected scheme ${parsed.protocol}`);
+  if (scheme === undefined) throw usageError(`${source}: unexpected scheme ${parsed.protocol}`);
   return `${scheme}//${parsed.host}`;
 }
 
@@ -55,7 +59,7 @@ export function sentinelTarget(
   checkout: Checkout | undefined,
 ): SentinelTarget {
   let origin: string;
-  if (opts.url !== undefined) origin = originOfAttachUrl(opts.url);
+  if (opts.url !== undefined) origin = originOfAttachUrl(opts.url, "--url");
   else if (env["FAME_SENTINEL_URL"]) origin = originOfAttachUrl(env["FAME_SENTINEL_URL"]);
   else if (checkout !== undefined) {
     try {
@@ -139,13 +143,21 @@ export function sentinelRequest(
     );
     req.on("error", (err: NodeJS.ErrnoException) => {
       const unreachable = err.code === "ETIMEDOUT" || (err.code !== undefined && UNREACHABLE.has(err.code));
+      // a TLS server reset by a plain HTTP request looks like a stopped one: say which it may be
+      const plainToTls = err.code === "ECONNRESET" && target.origin.startsWith("http:");
+      const hint = plainToTls
+        ? `is the fabric running (make start), or does it speak https? (${target.origin.replace("http:", "https:")})`
+        : "is the fabric running? (make start)";
+      const trust = trustProblem(err.message);
       reject(
-        new CliError(
-          unreachable
-            ? `no sentinel answers at ${target.origin} (${err.code === "ETIMEDOUT" ? err.message : err.code}): is the fabric running? (make start)`
-            : `${url}: ${err.message}`,
-          unreachable ? EXIT.unreachable : EXIT.failure,
-        ),
+        trust !== undefined
+          ? new CliError(`${url}: ${err.message} (${trust})`, EXIT.usage)
+          : new CliError(
+              unreachable
+                ? `no sentinel answers at ${target.origin} (${err.code === "ETIMEDOUT" ? err.message : err.code}): ${hint}`
+                : `${url}: ${err.message}`,
+              unreachable ? EXIT.unreachable : EXIT.failure,
+            ),
       );
     });
     if (method === "POST") req.setHeader("content-length", "0");

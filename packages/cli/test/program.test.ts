@@ -45,6 +45,12 @@ describe("fame command line", () => {
     expect(top.out).toContain("Exit codes:");
   });
 
+  it("prints its version with --version, exit 0", async () => {
+    const r = await run(["--version"]);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
   it("answers an unknown command, a missing argument or an unknown option with exit 2", async () => {
     expect((await run(["bogus"])).code).toBe(EXIT.usage);
     const missing = await run(["call", "math@fame.fabric"]);
@@ -59,7 +65,9 @@ describe("fame command line", () => {
     expect(r.err).toMatch(/^fame: params must be JSON, e\.g\. '\{"x":3,"y":4\}'/);
     const scalar = await run(["call", "math@fame.fabric", "add", "3"]);
     expect(scalar.code).toBe(EXIT.usage);
-    expect(scalar.err).toContain("params must be a JSON object or array");
+    expect(scalar.err).toContain("params must be a JSON object of named parameters");
+    const positional = await run(["call", "math@fame.fabric", "add", "[3,4]"]);
+    expect(positional.code).toBe(EXIT.usage);
     expect(r.out).toBe("");
   });
 

@@ -9,11 +9,11 @@ import { CliError, EXIT } from "../src/exit-codes.js";
 import { fakeCheckout, fakeIo } from "./fake-io.js";
 
 describe("params and options", () => {
-  it("parses JSON objects and arrays; {} when absent", () => {
+  it("parses a JSON object of named params, {} when absent; anything else is a usage error", () => {
     expect(parseParams('{"x":3,"y":4}')).toEqual({ x: 3, y: 4 });
-    expect(parseParams("[1,2]")).toEqual([1, 2]);
     expect(parseParams(undefined)).toEqual({});
-    for (const bad of ["{x:3}", "3", "null", '"s"', ""])
+    expect(() => parseParams("[1,2]")).toThrow(/JSON object of named parameters/);
+    for (const bad of ["{x:3}", "3", "null", '"s"', "", "[1,2]"])
       expect(() => parseParams(bad), bad).toThrow(CliError);
   });
 
@@ -30,6 +30,9 @@ describe("params and options", () => {
   it("logs at warn unless FAME_LOG_LEVEL says otherwise, and refuses a typo", () => {
     expect(cliLogLevel({})).toBe("warn");
     expect(cliLogLevel({ FAME_LOG_LEVEL: "debug" })).toBe("debug");
+    // the envelope lines are at info: asking for them is asking for info
+    expect(cliLogLevel({}, true)).toBe("info");
+    expect(cliLogLevel({ FAME_LOG_LEVEL: "error" }, true)).toBe("error");
     expect(() => cliLogLevel({ FAME_LOG_LEVEL: "loud" })).toThrow(/FAME_LOG_LEVEL/);
   });
 
@@ -141,6 +144,14 @@ describe("errors and exit codes", () => {
       code: "connect_failed",
     });
     expect(explain(refused).exitCode).toBe(EXIT.unreachable);
+    // the service answered with a certificate the trust bundle does not cover: a setting to fix
+    const untrusted = Object.assign(new Error("127.0.0.1:8443: unable to verify the first certificate"), {
+      name: "AdmissionError",
+      code: "network",
+    });
+    expect(explain(untrusted).exitCode).toBe(EXIT.usage);
+    expect(explain(untrusted).message).toMatch(/does not chain to FAME_CA_CERTS/);
+    expect(explain(untrusted).message).not.toMatch(/make start/);
     const busy = Object.assign(new Error("wss://h: Unexpected server response: 429"), {
       name: "ConnectionError",
       code: "connect_failed",

@@ -92,7 +92,11 @@ describe("sentinel addresses and refusals", () => {
     expect(originOfAttachUrl("ws://h:1/x")).toBe("http://h:1");
     expect(originOfAttachUrl("https://h:2")).toBe("https://h:2");
     expect(() => originOfAttachUrl("ftp://h")).toThrow(CliError);
-    expect(() => originOfAttachUrl("not a url")).toThrow(CliError);
+    expect(() => originOfAttachUrl("not a url")).toThrow(/^FAME_SENTINEL_URL: /);
+    // what the user typed is named: the option, not a setting they never set
+    expect(() => originOfAttachUrl("127.0.0.1:8000", "--url")).toThrow(
+      /^--url: "127.0.0.1:8000" is not a URL/,
+    );
   });
 
   it("quotes the sentinel's error code and description", () => {

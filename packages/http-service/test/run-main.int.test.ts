@@ -59,7 +59,7 @@ runMain(async () => {
     );
     const bad = await startProcess({ name: "bad-level", script: file });
     expect(await bad.exited).toBe(2);
-    expect(bad.output()).toMatch(/bad-level: FAME_LOG_LEVEL: must be one of/);
+    expect(bad.output()).toMatch(/bad-level: invalid setting FAME_LOG_LEVEL: must be one of/);
     expect(bad.output()).not.toMatch(/failed to start|\n\s+at /);
   });
 });

@@ -64,7 +64,8 @@ export class LogSettingError extends Error {
     readonly setting: string,
     message: string,
   ) {
-    super(`${setting}: ${message}`);
+    // worded as every other bad setting (@fame/config's ConfigError)
+    super(`invalid setting ${setting}: ${message}`);
     this.name = "LogSettingError";
   }
 }

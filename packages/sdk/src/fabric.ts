@@ -114,10 +114,12 @@ function channelSettingsFromEnv(env: NodeJS.ProcessEnv): Partial<ChannelSettings
 export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> {
   const config = opts.config ?? nodeConfigFromEnv();
   const name = opts.name ?? config.nodeName;
-  // A node that serves logs at info; a client only warnings, unless FAME_LOG_LEVEL says otherwise.
+  // A node that serves logs at info; a client only warnings, unless FAME_LOG_LEVEL says otherwise
+  // or FAME_SHOW_ENVELOPES asks for the envelope lines (logged at info).
   const quietClient =
     opts.logger === undefined &&
     !config.env["FAME_LOG_LEVEL"] &&
+    !config.showEnvelopes &&
     (opts.logicals ?? config.requestedLogicals).length === 0;
   const log =
     opts.logger ??

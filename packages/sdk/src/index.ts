@@ -26,3 +26,4 @@ export { CHANNEL_META_KEY, FabricNode, type FabricNodeOptions, type FabricNodePa
 export type { DrainOutcome } from "./lifecycle/drain.js";
 export { ENVELOPE_RESERVE_BYTES, maxMessageBytes } from "./node/frame-limit.js";
 export * from "./rpc/index.js";
+export { isSettingError, SETTING_ERROR_EXIT } from "./setting-error.js";

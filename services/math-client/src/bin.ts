@@ -71,7 +71,8 @@ async function main(): Promise<void> {
         }
         await new Promise((r) => setTimeout(r, 100));
       }
-      out(`done: ${i} calls, metrics ${JSON.stringify(fabric.endpoint.client.metrics())}`);
+      // each step is two RPCs (add, then whoami to name the replica): the metrics count both
+      out(`done: ${i} steps (${i * 2} calls), metrics ${JSON.stringify(fabric.endpoint.client.metrics())}`);
     },
     { name: "math-client" },
   );

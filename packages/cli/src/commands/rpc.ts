@@ -8,9 +8,12 @@ import { formatResult, jsonLine, summarizeParams, table } from "../format.js";
 import type { CliIo } from "../io.js";
 import type { GlobalOptions } from "../node-env.js";
 
-type Params = Record<string, unknown> | unknown[];
+type Params = Record<string, unknown>;
 
-/** The params argument: a JSON object (by name) or array (by position); `{}` when absent. */
+/**
+ * The params argument: a JSON object (operations take their parameters by name, as the SDK's
+ * agents do; an array would only come back as invalid_params); `{}` when absent.
+ */
 export function parseParams(text: string | undefined): Params {
   if (text === undefined) return {};
   let value: unknown;
@@ -21,8 +24,10 @@ export function parseParams(text: string | undefined): Params {
       `params must be JSON, e.g. '{"x":3,"y":4}' (quote it for the shell): ${(err as Error).message}`,
     );
   }
-  if (typeof value !== "object" || value === null) {
-    throw usageError(`params must be a JSON object or array, got ${JSON.stringify(value)}`);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw usageError(
+      `params must be a JSON object of named parameters, e.g. '{"x":3,"y":4}' (see \`fame ops <address>\`), got ${JSON.stringify(value)}`,
+    );
   }
   return value as Params;
 }
