@@ -14,8 +14,9 @@ interface Window {
 }
 
 /**
- * Slows secret guessing: after too many failed authentications for one
- * client id, further attempts for it are refused until the window passes.
+ * Slows secret guessing: after too many failed authentications for one key
+ * (the token endpoint's is the source address and the client id), further
+ * attempts for it are refused until the window passes.
  * Bounded: when full, the oldest tracked key is dropped (Map keeps insertion order).
  */
 export class FailedAuthLimiter {

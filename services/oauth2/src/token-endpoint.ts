@@ -1,3 +1,4 @@
+import { remoteKey } from "@fame/http-service/remote-key";
 import { type AccessTokenClaims, parseScope, type SigningKey, signAccessToken } from "@fame/identity";
 import type { Logger } from "@fame/logger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -51,7 +52,10 @@ async function issue(
     throw new OAuthError("invalid_client", "client authentication is required", 401, basicChallenge);
   const challenge = creds.method === "client_secret_basic" ? basicChallenge : undefined;
 
-  const blockedMs = deps.limiter.blockedFor(creds.clientId);
+  // Failures count per client id *and source*: keyed by the id alone, anybody could lock a
+  // credential's real holders out (client ids are not secret) by failing ten times a minute.
+  const failureKey = `${remoteKey(req.ip)}\u0000${creds.clientId}`;
+  const blockedMs = deps.limiter.blockedFor(failureKey);
   if (blockedMs > 0) {
     throw new OAuthError("temporarily_unavailable", "too many failed authentications; retry later", 429, {
       "retry-after": String(Math.ceil(blockedMs / 1000)),
@@ -59,11 +63,11 @@ async function issue(
   }
   const client = deps.clients.authenticate(creds.clientId, creds.clientSecret);
   if (!client) {
-    deps.limiter.recordFailure(creds.clientId);
+    deps.limiter.recordFailure(failureKey);
     // Same answer for an unknown id and a wrong secret: do not confirm which ids exist.
     throw new OAuthError("invalid_client", "client authentication failed", 401, challenge);
   }
-  deps.limiter.recordSuccess(creds.clientId);
+  deps.limiter.recordSuccess(failureKey);
 
   const grantType = body["grant_type"];
   if (grantType === undefined) throw new OAuthError("invalid_request", "grant_type is required");

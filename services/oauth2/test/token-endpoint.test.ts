@@ -169,6 +169,22 @@ describe("POST /oauth/token", () => {
     expect(limited.statusCode).toBe(429);
     expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
   });
+
+  it("counts failures per source: another host's guesses do not lock the credential's holder out", async () => {
+    const from = (remoteAddress: string, secret: string) =>
+      svc.app.inject({
+        method: "POST",
+        url: "/oauth/token",
+        payload: "grant_type=client_credentials",
+        headers: { "content-type": FORM, authorization: basic("node-a", secret) },
+        remoteAddress,
+      });
+    for (let i = 0; i < 3; i++) expect((await from("10.0.0.66", "guess")).statusCode).toBe(401);
+    expect((await from("10.0.0.66", "guess")).statusCode).toBe(429);
+    // the guesser stays blocked even with the right secret; the holder elsewhere is served
+    expect((await from("10.0.0.66", SECRET)).statusCode).toBe(429);
+    expect((await from("10.0.0.7", SECRET)).statusCode).toBe(200);
+  });
 });
 
 describe("discovery", () => {
