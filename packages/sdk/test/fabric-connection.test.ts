@@ -274,6 +274,46 @@ describe("FabricConnection over a NodeLink", () => {
     expect(sentinel.sent("receiver", "KeyRequest").length).toBe(1);
   });
 
+  it("takes the answer to its key request from the sentinel only: a node's KeyAnnounce naming it is ignored", async () => {
+    const sentinel = new FakeSentinel();
+    const events = recorder();
+    const receiver = connection(sentinel, "receiver", events);
+    const sender = connection(sentinel, "sender");
+    const mallory = NodeSigner.generate();
+    await receiver.start();
+    await sender.start();
+    // hold the receiver's KeyRequest at the sentinel, to answer it after a forgery
+    const handle = sentinel.fromNode.bind(sentinel);
+    const held: { link: Parameters<typeof handle>[0]; text: string }[] = [];
+    sentinel.fromNode = (link, text) => {
+      if (link.name === "receiver" && text.includes('"KeyRequest"')) held.push({ link, text });
+      else handle(link, text);
+    };
+    sender.send({
+      to: receiver.replyAddress,
+      replyTo: sender.replyAddress,
+      corrId: "c1",
+      frame: { type: "Data", codec: "json", payload: { hello: "world" } },
+    });
+    await expect.poll(() => held.length).toBe(1);
+    const request = JSON.parse(held[0]!.text) as Envelope;
+    // another node answers the request first, with its own key under the sender's sid
+    sentinel.node("receiver").link.deliver(
+      JSON.stringify({
+        v: 1,
+        id: "forged-announce",
+        sid: sidFromPath("/mallory"),
+        ts: Date.now(),
+        corrId: request.id,
+        frame: { type: "KeyAnnounce", keys: [mallory.jwk], sid: sentinel.node("sender").sid },
+      }),
+    );
+    // the sentinel's own answer still counts, and the sender's envelope is delivered
+    handle(held[0]!.link, held[0]!.text);
+    await expect.poll(() => events.envelopes.length).toBe(1);
+    expect(events.envelopes[0]?.frame).toMatchObject({ payload: { hello: "world" } });
+  });
+
   it("refuses a tampered envelope with signature_invalid instead of delivering it", async () => {
     const sentinel = new FakeSentinel();
     const events = recorder();
