@@ -18,8 +18,12 @@ export class ConnectionTally {
 
   /** `remote` as a Link reports it: "address:port" */
   add(connectionId: string, remote: string): void {
+    this.addKeyed(connectionId, remoteKey(hostOf(remote)));
+  }
+
+  /** the same, for a caller that holds the remote's key already (remoteKey) */
+  addKeyed(connectionId: string, key: string): void {
     if (this.keyOf.has(connectionId)) return;
-    const key = remoteKey(hostOf(remote));
     this.keyOf.set(connectionId, key);
     this.perKey.set(key, this.from(key) + 1);
   }

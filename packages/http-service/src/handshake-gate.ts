@@ -60,7 +60,7 @@ export class HandshakeGate {
         key,
         reason: `${this.open.total} connections are in their handshake (limit ${this.maxTotal})`,
       };
-    this.open.add(connectionId(address, port), `${address ?? "unknown"}:${port ?? 0}`);
+    this.open.addKeyed(connectionId(address, port), key);
     return { ok: true };
   }
 

@@ -108,6 +108,19 @@ export function isAddress(s: unknown): s is Address {
   return tryParseAddress(s) !== undefined;
 }
 
+/**
+ * Is `address` `name@…`: is its name part `name`? Compared in place (no parse, no substring),
+ * for checks made on every frame: which agent `name@/path` reaches, whose policy applies.
+ */
+export function addressHasName(address: string, name: string): boolean {
+  return (
+    name.length > 0 &&
+    address.length > name.length &&
+    address.charCodeAt(name.length) === 64 /* @ */ &&
+    address.startsWith(name)
+  );
+}
+
 export function isLogicalAddress(a: ParsedAddress): a is LogicalAddress {
   return "logical" in a;
 }

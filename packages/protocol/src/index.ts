@@ -1,6 +1,7 @@
 export {
   type Address,
   addressAllowedBy,
+  addressHasName,
   isAddress,
   isLogicalAddress,
   isValidLogical,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   addressAllowedBy,
+  addressHasName,
   isAddress,
   isValidLogical,
   isWildcardLogical,
@@ -90,6 +91,17 @@ describe("parseAddress", () => {
   it("is not fooled by non-strings", () => {
     expect(tryParseAddress(42)).toBeUndefined();
     expect(() => parseAddress(null)).toThrow(ProtocolError);
+  });
+});
+
+describe("addressHasName", () => {
+  it("is true only when the name part is exactly the name", () => {
+    expect(addressHasName("math@fame.fabric", "math")).toBe(true);
+    expect(addressHasName("math@/sentinel0/n1", "math")).toBe(true);
+    expect(addressHasName("mathx@fame.fabric", "math")).toBe(false);
+    expect(addressHasName("math@fame.fabric", "mat")).toBe(false);
+    expect(addressHasName("math@fame.fabric", "")).toBe(false);
+    expect(addressHasName("math", "math")).toBe(false);
   });
 });
 

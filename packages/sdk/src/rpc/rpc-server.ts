@@ -4,7 +4,7 @@
  * error, timeout — into a JSON-RPC reply. Nothing thrown by user code escapes.
  */
 import type { Logger } from "@fame/logger";
-import { jsonText } from "@fame/protocol";
+import { addressHasName, jsonText } from "@fame/protocol";
 import { codesOf, errorPayload, logCallFailure } from "./call-failure.js";
 import { type CallHooks, type CallOutcome, checkHooks } from "./call-hooks.js";
 import { callerLimit } from "./caller-slots.js";
@@ -448,13 +448,8 @@ export class RpcServer {
     }
     const d = this.#agents.get(to);
     if (d !== undefined) return [to, d];
-    const at = to.indexOf("@");
-    if (at <= 0) return undefined;
-    for (const entry of this.#agents) {
-      const served = entry[0];
-      if (served.length > at && served.charCodeAt(at) === 64 /* @ */ && served.startsWith(to.slice(0, at)))
-        return entry;
-    }
+    const name = to.slice(0, Math.max(0, to.indexOf("@")));
+    for (const entry of this.#agents) if (addressHasName(entry[0], name)) return entry;
     return undefined;
   }
 

@@ -6,7 +6,7 @@
  * of points (pick, forward, reply, drain, node left, sweep).
  */
 import type { Logger } from "@fame/logger";
-import type { Envelope, ErrorCode } from "@fame/protocol";
+import { addressHasName, type Envelope, type ErrorCode } from "@fame/protocol";
 import { checkHealthReplyPath, type PoolPolicy } from "../pool-policy.js";
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerName } from "../routing/load-balancer.js";
 import type { ReplicaPool } from "../routing/replica-pool.js";
@@ -73,10 +73,6 @@ export const TOO_MANY_CLIENT_SESSIONS: Refusal = Object.freeze({
   code: "too_many_client_sessions",
   reason: "this client holds its share of sessions in this exclusive pool",
 });
-
-function nameOf(address: string): string {
-  return address.slice(0, address.indexOf("@"));
-}
 
 export class PoolRouter<N extends RoutedNode> {
   readonly health: HealthChecker | undefined;
@@ -290,7 +286,8 @@ export class PoolRouter<N extends RoutedNode> {
   checkPhysical(name: string, nodeId: string, addresses: readonly string[]): Refusal | undefined {
     if (!this.hasSingleActive) return undefined;
     for (const address of addresses) {
-      if (this.policies.get(address)?.policy.mode !== "single-active" || nameOf(address) !== name) continue;
+      if (this.policies.get(address)?.policy.mode !== "single-active" || !addressHasName(address, name))
+        continue;
       const active = this.activeOf(address, this.deps.resolve(address));
       if (active?.id === nodeId) return undefined;
       this.stats.countersOf(address).notActive++;

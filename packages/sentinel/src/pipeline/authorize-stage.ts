@@ -1,4 +1,4 @@
-import { batchOf, type Envelope, type ErrorCode } from "@fame/protocol";
+import { addressHasName, batchOf, type Envelope, type ErrorCode } from "@fame/protocol";
 import type { PoolRouter, Refusal } from "../affinity/index.js";
 import type { InflightTracker } from "../inflight-tracker.js";
 import type { NodeSession } from "../node-session.js";
@@ -198,7 +198,7 @@ export class FrameAuthorizer implements AuthorizeStage {
     if (bound === undefined) return true;
     let named = false;
     for (const address of bound) {
-      if (!hasName(address, name)) continue;
+      if (!addressHasName(address, name)) continue;
       if (policy.mayCall(sender, address)) return true;
       named = true;
     }
@@ -250,14 +250,4 @@ export class FrameAuthorizer implements AuthorizeStage {
 export function ownsAddress(path: string, address: string): boolean {
   const at = address.length - path.length - 1;
   return at > 0 && path.length > 0 && address.charCodeAt(at) === 64 /* @ */ && address.endsWith(path);
-}
-
-/** Is `address` `name@…`? Compared in place, as ownsAddress. */
-function hasName(address: string, name: string): boolean {
-  return (
-    name.length > 0 &&
-    address.length > name.length &&
-    address.charCodeAt(name.length) === 64 /* @ */ &&
-    address.startsWith(name)
-  );
 }
