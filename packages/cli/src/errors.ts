@@ -37,21 +37,19 @@ export function explain(err: unknown): { message: string; exitCode: ExitCode } {
   const e = (typeof err === "object" && err !== null ? err : {}) as Coded;
   const message = typeof e.message === "string" ? e.message : String(err);
   const code = typeof e.code === "string" ? e.code : "";
+  // which service a connection or admission failure comes from; undefined for anything else
+  const who =
+    e.name === "ConnectionError" ? "sentinel" : e.name === "AdmissionError" ? "admission" : undefined;
   // Still busy after FAME_START_WAIT_MS (a 429/503 with Retry-After): running, not down
-  if (typeof e.retryAfterSec === "number" && (e.name === "ConnectionError" || e.name === "AdmissionError")) {
-    const who = e.name === "ConnectionError" ? "sentinel" : "admission";
+  if (who !== undefined && typeof e.retryAfterSec === "number") {
     return {
       message: `${who}: ${message} (the fabric is busy: try again in ${e.retryAfterSec} s, or allow a longer FAME_START_WAIT_MS)`,
       exitCode: EXIT.unreachable,
     };
   }
   // a refused server certificate: the service is up, the trust bundle is wrong (a setting)
-  const trust =
-    e.name === "ConnectionError" || e.name === "AdmissionError" ? trustProblem(message) : undefined;
-  if (trust !== undefined) {
-    const who = e.name === "ConnectionError" ? "sentinel" : "admission";
-    return { message: `${who}: ${message} (${trust})`, exitCode: EXIT.usage };
-  }
+  const trust = who === undefined ? undefined : trustProblem(message);
+  if (trust !== undefined) return { message: `${who}: ${message} (${trust})`, exitCode: EXIT.usage };
   // the SDK's and identity's error classes are matched by name: the CLI does not load identity
   if (e.name === "ConnectionError") {
     const unreachable = UNREACHABLE_CONNECTION.has(code);
