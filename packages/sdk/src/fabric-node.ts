@@ -423,26 +423,18 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         this.onBatch(env, ch, batch, payload);
         return;
       }
-      if (ch.role === "replica") {
-        if (!this.adoptConversation(corrId, ch)) {
-          this.refuseForeign(env, corrId);
-          return;
-        }
-      } else {
-        if (this.callOnAnotherChannel(corrId, ch)) {
-          this.refuseForeign(env, corrId);
-          return;
-        }
-        if (env.meta?.[MORE_META] !== true) this.conversations.forget(corrId);
-      }
-    } else {
-      if (this.callOnAnotherChannel(corrId, undefined)) {
+      if (!this.takesOnChannel(corrId, ch, env.meta?.[MORE_META] === true)) {
         this.refuseForeign(env, corrId);
         return;
       }
+    } else {
       if (frame.batch !== undefined) {
         this.clear.peerTakesBatches(env.replyTo);
         this.onClearBatch(env, frame.batch, frame.payload);
+        return;
+      }
+      if (this.callOnAnotherChannel(corrId, undefined)) {
+        this.refuseForeign(env, corrId);
         return;
       }
       if (env.meta?.[CLEAR_BATCH_META] === true) this.clear.peerTakesBatches(env.replyTo);
@@ -496,6 +488,19 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
   }
 
   /**
+   * A message of conversation `corrId` opened on `ch` (`more`: a stream item, more follow):
+   * false when it belongs to another caller's channel (replica side, adoptConversation) or
+   * answers a call this node placed on another channel (caller side, callOnAnotherChannel).
+   * A caller's conversation ends with its last message.
+   */
+  private takesOnChannel(corrId: string, ch: SecureChannel, more: boolean): boolean {
+    if (ch.role === "replica") return this.adoptConversation(corrId, ch);
+    if (this.callOnAnotherChannel(corrId, ch)) return false;
+    if (!more) this.conversations.forget(corrId);
+    return true;
+  }
+
+  /**
    * Caller side: did this node place call `corrId` on one of its channels other than `ch`
    * (undefined: a clear message)? Then the message is not that call's answer: only the
    * channel's replica can seal on it, and anybody who learned the call's id could send a
@@ -534,17 +539,9 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const caller = this.callerOf(ch);
     for (let i = 0; i < batch.length; i++) {
       const { corrId, more } = batch[i]!;
-      if (ch.role === "replica") {
-        if (!this.adoptConversation(corrId, ch)) {
-          this.refuseForeign(env, corrId);
-          continue;
-        }
-      } else {
-        if (this.callOnAnotherChannel(corrId, ch)) {
-          this.refuseForeign(env, corrId);
-          continue;
-        }
-        if (more !== true) this.conversations.forget(corrId);
+      if (!this.takesOnChannel(corrId, ch, more === true)) {
+        this.refuseForeign(env, corrId);
+        continue;
       }
       this.endpoint.handleIncoming(payloads[i], {
         corrId,
