@@ -71,4 +71,56 @@ describe("WorkGate", () => {
     released(await slow.enter());
     expect(await slow.enter()).toEqual({ retryAfterSec: 60 });
   });
+
+  it("takes turns round the principals that wait, each principal's waiters in order", async () => {
+    const gate = new WorkGate({ maxActive: 1, maxQueued: 10 });
+    const first = released(await gate.enter("flood"));
+    const order: string[] = [];
+    // each waiter notes its turn and ends it at once, which hands the next turn over
+    const wait = (key: string, name: string) =>
+      gate.enter(key).then((e) => {
+        order.push(name);
+        released(e)();
+      });
+    const turns = [
+      ...["f1", "f2", "f3", "f4"].map((n) => wait("flood", n)),
+      wait("calm", "c1"),
+      wait("other", "o1"),
+      wait("calm", "c2"),
+    ];
+    expect(gate.queued).toBe(7);
+    first();
+    await Promise.all(turns);
+    // flood had four waiting, but calm and other were served in the first round
+    expect(order).toEqual(["f1", "c1", "o1", "f2", "c2", "f3", "f4"]);
+    expect(gate.inProgress).toBe(0);
+    expect(gate.queued).toBe(0);
+  });
+
+  it("when full, a newcomer pushes out the newest waiter of the principal holding the most places", async () => {
+    const gate = new WorkGate({ maxActive: 1, maxQueued: 4 });
+    const first = released(await gate.enter("flood"));
+    const flood = Array.from({ length: 4 }, () => gate.enter("flood"));
+    expect(gate.queued).toBe(4);
+    const calm = gate.enter("calm");
+    // the flood's newest place went to calm; the pushed-out waiter is told when to come back
+    expect(await flood[3]).toEqual({ retryAfterSec: 1 });
+    expect(gate.queued).toBe(4);
+    const calm2 = gate.enter("calm");
+    expect(await flood[2]).toEqual({ retryAfterSec: 1 });
+    // two places each now: equal shares keep theirs, a third from calm is refused at once
+    expect(await gate.enter("calm")).toEqual({ retryAfterSec: 1 });
+    expect(await gate.enter("flood")).toEqual({ retryAfterSec: 1 });
+    expect(gate.queued).toBe(4);
+    first();
+    const order: Array<() => void> = [];
+    for (const p of [flood[0], calm, flood[1], calm2]) {
+      const r = released(await (p as Promise<GateEntry>));
+      order.push(r);
+      r();
+    }
+    expect(order).toHaveLength(4);
+    expect(gate.inProgress).toBe(0);
+    expect(gate.queued).toBe(0);
+  });
 });

@@ -104,12 +104,14 @@ export function registerSignRoute(app: FastifyInstance, deps: SignRouteDeps): vo
     let grant: CaGrantClaims | undefined;
     let release: (() => void) | undefined;
     try {
-      const token = bearerToken(req);
-      const turn = await deps.gate.enter();
+      // The grant is checked before the queue, so a guesser holds no place in it; places are
+      // shared out by the credential the node was admitted with (its system id in grants of
+      // older issuers), so one holder signing as fast as it can gets its share and no more.
+      grant = await verifyGrant(bearerToken(req), deps);
+      const turn = await deps.gate.enter(grant.client_id ?? grant.system_id);
       if ("retryAfterSec" in turn)
         throw new CaError(503, "temporarily_unavailable", "too many signings waiting", turn.retryAfterSec);
       release = turn.release;
-      grant = await verifyGrant(token, deps);
       const body = signBody(req.body, config);
       countGrantUse(grant, deps);
       const issued = await issueNodeCertificate({

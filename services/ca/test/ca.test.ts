@@ -47,7 +47,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function token(): Promise<string> {
+async function token(key = welcomeKey): Promise<string> {
   return new SignJWT({
     system_id: ID.systemId,
     assigned_path: ID.assignedPath,
@@ -62,7 +62,7 @@ async function token(): Promise<string> {
     .setJti(`j-${Math.random().toString(36).slice(2)}`)
     .setIssuedAt()
     .setExpirationTime("2m")
-    .sign(welcomeKey);
+    .sign(key);
 }
 
 describe("CA service in-process", () => {
@@ -141,6 +141,27 @@ describe("GrantUseCounter", () => {
         payload: { csr: csr.csrPem },
       });
       expect(again.statusCode).toBe(200);
+    } finally {
+      await gated.close();
+    }
+  });
+
+  it("checks a grant before it queues: forged grants hold no place", async () => {
+    const gated = await startCaService({ ...config, signing: { maxActive: 1, maxQueued: 0 } });
+    try {
+      const csr = await createNodeCsr(ID);
+      const forger = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+      const forged = await token(forger.privateKey);
+      const good = await token();
+      const sign = (t: string) =>
+        gated.app.inject({
+          method: "POST",
+          url: "/fame/v1/ca/sign",
+          headers: { authorization: `Bearer ${t}` },
+          payload: { csr: csr.csrPem },
+        });
+      const answers = await Promise.all([...Array.from({ length: 5 }, () => sign(forged)), sign(good)]);
+      expect(answers.map((a) => a.statusCode)).toEqual([401, 401, 401, 401, 401, 200]);
     } finally {
       await gated.close();
     }

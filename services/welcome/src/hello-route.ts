@@ -57,12 +57,25 @@ export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
     const token = bearerToken(req);
     if (token === undefined)
       return sendWelcomeError(reply, 401, "invalid_token", "Bearer access token required");
+    // The token is checked before the queue, so a guesser holds no place in it, and the queue
+    // is shared out by credential: one holder sending hellos as fast as it can gets its turn in
+    // the round and no more than its share of the places.
+    let clientId: string;
+    try {
+      const claims = await verifyAccessToken(token, {
+        ...deps.accessToken,
+        requiredScopes: [NODE_CONNECT_SCOPE],
+      });
+      clientId = claims.client_id;
+    } catch (err) {
+      return refuseToken(req, reply, err);
+    }
     // Under a reconnect storm every node re-admits at once: past the gate's queue a node is told
     // when to come back (its reattach loop waits at least that long) rather than timing out.
-    const turn = await deps.gate.enter();
+    const turn = await deps.gate.enter(clientId);
     if ("retryAfterSec" in turn) {
       req.log.warn(
-        { event: "hello_refused", error: "saturated", retry_after: turn.retryAfterSec },
+        { event: "hello_refused", client_id: clientId, error: "saturated", retry_after: turn.retryAfterSec },
         "too many admissions waiting",
       );
       return sendWelcomeError(
@@ -74,7 +87,7 @@ export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
       );
     }
     try {
-      return await admit(req, reply, token, deps);
+      return await admit(req, reply, clientId, deps);
     } finally {
       turn.release();
     }
@@ -84,20 +97,9 @@ export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
 async function admit(
   req: FastifyRequest,
   reply: FastifyReply,
-  token: string,
+  clientId: string,
   deps: HelloDeps,
 ): Promise<FastifyReply> {
-  let clientId: string;
-  try {
-    const claims = await verifyAccessToken(token, {
-      ...deps.accessToken,
-      requiredScopes: [NODE_CONNECT_SCOPE],
-    });
-    clientId = claims.client_id;
-  } catch (err) {
-    return refuseToken(req, reply, err);
-  }
-
   let hello: ReturnType<typeof parseHelloRequest>;
   try {
     hello = parseHelloRequest(req.body);

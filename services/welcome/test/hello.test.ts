@@ -289,4 +289,33 @@ describe("policy options", () => {
       await gated.close();
     }
   });
+
+  it("shares its queue out by credential, and a token guesser holds no place in it", async () => {
+    const gated = await startWelcomeService({ ...config, admitting: { maxActive: 1, maxQueued: 2 } });
+    const post = (token: string) =>
+      gated.app.inject({
+        method: "POST",
+        url: "/fame/v1/welcome/hello",
+        headers: { authorization: `Bearer ${token}` },
+        payload: goodBody,
+      });
+    try {
+      const flood = await accessToken();
+      const other = await accessToken({ clientId: "node-b" });
+      const forged = await accessToken({ clientId: "node-b" }, await generateSigningKey("forger"));
+      const answers = await Promise.all([
+        ...Array.from({ length: 6 }, () => post(flood)),
+        ...Array.from({ length: 6 }, () => post(forged)),
+        post(other),
+      ]);
+      const codes = answers.map((a) => a.statusCode);
+      // the flood's newest place went to node-b; the forged tokens never queued
+      expect(codes.slice(6, 12)).toEqual([401, 401, 401, 401, 401, 401]);
+      expect(codes[12]).toBe(200);
+      expect(codes.slice(0, 6).filter((c) => c === 200)).toHaveLength(2);
+      expect(codes.slice(0, 6).filter((c) => c === 503)).toHaveLength(4);
+    } finally {
+      await gated.close();
+    }
+  });
 });
