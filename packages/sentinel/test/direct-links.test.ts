@@ -195,6 +195,43 @@ describe("DirectSentinelLinks", () => {
     expect(b.received[1]).toEqual({ data: "linked again", from: "A" });
   });
 
+  it("links to a peer while guessers hold every waiting place, under its name and others", async () => {
+    const bus = new TestBus();
+    const registry = new TestRegistry();
+    const a = await peer("A", bus, registry);
+    const b = await peer("B", bus, registry);
+    registry.set("A", a.url);
+    const linkUrl = linkUrlOf(b.url)!;
+    const refusedAt: Promise<number>[] = [];
+    const guess = (name: string) => {
+      const ws = new WebSocket(linkUrl, {
+        headers: { "x-fame-sentinel": name, authorization: `Bearer ${"g".repeat(43)}` },
+      });
+      cleanup.push(() => ws.terminate());
+      refusedAt.push(
+        new Promise<number>((resolve) => {
+          ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+          ws.on("open", () => resolve(101));
+          ws.on("error", () => resolve(-1));
+        }),
+      );
+    };
+    // 70 names nobody registered and 10 guesses under A's own name, all waiting for a token
+    for (let i = 0; i < 70; i++) guess(`Q${i}`);
+    for (let i = 0; i < 10; i++) guess("A");
+    await until(() => b.links.counters.refused >= 6 + 6, "the places to fill");
+    // A dials B; its token reaches B over NATS first, so its upgrade needs no place
+    registry.set("B", b.url);
+    await until(() => (a.links.describe()["linked"] as string[]).includes("B"), "A's link to B");
+    a.links.publish("B", Buffer.from("past the guessers"));
+    await received(b, 1);
+    expect(b.received[0]).toEqual({ data: "past the guessers", from: "A" });
+    expect(new Set(await Promise.all(refusedAt))).toEqual(new Set([401]));
+    // the guesses were refused, and A's link never was
+    expect(b.links.counters.refused).toBe(80);
+    expect(a.links.counters.opened).toBe(1);
+  }, 20_000);
+
   it("closes an accepted link whose peer stops answering pings (gone without a FIN)", async () => {
     const bus = new TestBus();
     const registry = new TestRegistry();

@@ -5,7 +5,7 @@ import type { Logger } from "@fame/logger";
 import type { SentinelRegistry, StateBus } from "@fame/state";
 import { WebSocket, WebSocketServer } from "ws";
 import { LogThrottle } from "../limits/log-throttle.js";
-import { sameSecret } from "../same-secret.js";
+import { LinkTokenOffers } from "./link-token-offers.js";
 import { BusSentinelLinks, type SentinelLinks } from "./sentinel-links.js";
 
 /** where a sentinel accepts its peers' direct links, on the same listener as node attach */
@@ -14,15 +14,6 @@ export const CLUSTER_LINK_PATH = "/fame/v1/cluster/link";
 export const LINK_TOKEN_SUBJECT_PREFIX = "fame.sentinel-link.";
 const PEER_HEADER = "x-fame-sentinel";
 const SENTINEL_ID = /^[A-Za-z0-9_-]{1,64}$/;
-/** a token not used within this is forgotten */
-const TOKEN_TTL_MS = 10_000;
-/** a link upgrade may arrive before its token (NATS and the TCP dial race): wait this long */
-const TOKEN_WAIT_MS = 2_000;
-/** tokens held per peer and in all: a flood of offers cannot grow memory */
-const MAX_TOKENS_PER_PEER = 4;
-const MAX_TOKENS = 1024;
-/** link upgrades waiting for their token at once: guessers cannot hold sockets without bound */
-const MAX_PENDING_UPGRADES = 64;
 /** a dial that failed is not retried sooner than this (doubling up to MAX_REDIAL_MS) */
 const MIN_REDIAL_MS = 250;
 const MAX_REDIAL_MS = 5_000;
@@ -34,6 +25,12 @@ const PING_MS = 2_000;
  * buffering without bound.
  */
 export const MAX_LINK_BUFFERED_BYTES = 64 * 1024 * 1024;
+
+const REFUSALS = {
+  unknown_token: "unknown link token",
+  too_many_waiting: "too many link upgrades waiting",
+  pushed_out: "a newer upgrade under the same sentinel id took the place",
+} as const;
 
 export interface DirectLinksOptions {
   sentinelId: string;
@@ -68,11 +65,6 @@ interface Outbound {
   awaitingPong: boolean;
 }
 
-interface Offer {
-  token: string;
-  expiresAt: number;
-}
-
 /**
  * Sentinel-to-sentinel links as direct TLS WebSockets, with NATS subjects as the fallback.
  *
@@ -100,15 +92,12 @@ export class DirectSentinelLinks implements SentinelLinks {
   private readonly redial = new Map<string, { at: number; delayMs: number }>();
   /** the link URL last dialled per peer: a peer that comes back elsewhere is dialled at once */
   private readonly dialledUrl = new Map<string, string>();
-  private readonly offers = new Map<string, Offer[]>();
-  private offerCount = 0;
-  private readonly offerWaiters = new Map<string, Set<() => void>>();
+  private readonly tokens: LinkTokenOffers;
   /** accepted links, and whether a ping to the peer is out unanswered */
   private readonly inbound = new Map<WebSocket, { peer: string; awaitingPong: boolean }>();
   /** a flood of guessed upgrades must not become a flood of log lines */
   private readonly refusalLog = new LogThrottle();
   private readonly wss: WebSocketServer;
-  private pendingUpgrades = 0;
   private onMessage: ((data: Uint8Array, from?: string) => void) | undefined;
   private unsubscribeTokens: (() => void) | undefined;
   private unwatchRegistry: (() => void) | undefined;
@@ -117,6 +106,7 @@ export class DirectSentinelLinks implements SentinelLinks {
 
   constructor(private readonly opts: DirectLinksOptions) {
     this.bus = new BusSentinelLinks(opts.bus, opts.sentinelId);
+    this.tokens = new LinkTokenOffers(opts.sentinelId);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: opts.maxMessageBytes,
@@ -129,7 +119,7 @@ export class DirectSentinelLinks implements SentinelLinks {
     this.bus.listen(onMessage);
     this.unsubscribeTokens = this.opts.bus.subscribe(
       LINK_TOKEN_SUBJECT_PREFIX + this.opts.sentinelId,
-      (data) => this.onOffer(data),
+      (data) => this.tokens.offer(data),
     );
     this.unwatchRegistry = this.opts.registry.onChange((peer, record) => {
       if (peer === this.opts.sentinelId) return;
@@ -174,15 +164,10 @@ export class DirectSentinelLinks implements SentinelLinks {
       this.refuse(socket, req, "missing sentinel id or token");
       return;
     }
-    if (this.pendingUpgrades >= MAX_PENDING_UPGRADES) {
-      this.refuse(socket, req, "too many link upgrades waiting", peer);
-      return;
-    }
-    this.pendingUpgrades++;
-    void this.tokenArrives(peer, token).then((ok) => {
-      this.pendingUpgrades--;
-      if (!ok) {
-        this.refuse(socket, req, "unknown link token", peer);
+    const registered = peer !== this.opts.sentinelId && this.opts.registry.get(peer) !== undefined;
+    void this.tokens.claim(peer, token, registered).then((verdict) => {
+      if (verdict !== "taken") {
+        this.refuse(socket, req, REFUSALS[verdict], peer);
         return;
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onInbound(ws, peer));
@@ -198,7 +183,7 @@ export class DirectSentinelLinks implements SentinelLinks {
     for (const peer of [...this.out.keys()]) this.drop(peer, "closing");
     for (const ws of this.inbound.keys()) ws.terminate();
     this.inbound.clear();
-    for (const waiters of this.offerWaiters.values()) for (const wake of waiters) wake();
+    this.tokens.close();
     this.wss.close();
   }
 
@@ -304,71 +289,6 @@ export class DirectSentinelLinks implements SentinelLinks {
   }
 
   // ───────────── accepting ─────────────
-
-  private onOffer(data: Uint8Array): void {
-    let raw: unknown;
-    try {
-      if (data.length > 512) return;
-      raw = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.length).toString("utf8"));
-    } catch {
-      return;
-    }
-    if (typeof raw !== "object" || raw === null) return;
-    const { src, token } = raw as Record<string, unknown>;
-    if (typeof src !== "string" || !SENTINEL_ID.test(src) || src === this.opts.sentinelId) return;
-    if (typeof token !== "string" || token.length !== 43) return;
-    const now = Date.now();
-    const list = (this.offers.get(src) ?? []).filter((o) => o.expiresAt > now);
-    this.offerCount -= (this.offers.get(src)?.length ?? 0) - list.length;
-    if (list.length >= MAX_TOKENS_PER_PEER || this.offerCount >= MAX_TOKENS) {
-      this.offers.set(src, list);
-      return;
-    }
-    list.push({ token, expiresAt: now + TOKEN_TTL_MS });
-    this.offerCount++;
-    this.offers.set(src, list);
-    const waiters = this.offerWaiters.get(src);
-    if (waiters !== undefined) for (const wake of [...waiters]) wake();
-  }
-
-  /** true once `token` was offered by `peer` (used up here), within TOKEN_WAIT_MS */
-  private async tokenArrives(peer: string, token: string): Promise<boolean> {
-    const deadline = Date.now() + TOKEN_WAIT_MS;
-    for (let i = 0; i < 16; i++) {
-      if (this.take(peer, token)) return true;
-      const left = deadline - Date.now();
-      if (left <= 0 || this.closed) return false;
-      await new Promise<void>((resolve) => {
-        let waiters = this.offerWaiters.get(peer);
-        if (waiters === undefined) {
-          waiters = new Set();
-          this.offerWaiters.set(peer, waiters);
-        }
-        const set = waiters;
-        const wake = () => {
-          clearTimeout(timer);
-          set.delete(wake);
-          if (set.size === 0) this.offerWaiters.delete(peer);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        set.add(wake);
-      });
-    }
-    return false;
-  }
-
-  private take(peer: string, token: string): boolean {
-    const list = this.offers.get(peer);
-    if (list === undefined) return false;
-    const now = Date.now();
-    const i = list.findIndex((o) => o.expiresAt > now && sameSecret(o.token, token));
-    if (i < 0) return false;
-    list.splice(i, 1);
-    this.offerCount--;
-    if (list.length === 0) this.offers.delete(peer);
-    return true;
-  }
 
   private refuse(socket: Duplex, req: IncomingMessage, reason: string, peer?: string): void {
     this.counters.refused++;
