@@ -280,7 +280,8 @@ describe("reply addresses (item 3)", () => {
 describe("sessions (item 8)", () => {
   it("8: one client holds at most its share of an exclusive pool, and nobody else may use, end or move its session", async () => {
     const mallory = await insider();
-    const victimFabric = await LegitTraffic.connect(stack.nodeEnv);
+    // the victim holds another credential: a credential's processes share one share of the pool
+    const victimFabric = await LegitTraffic.connect(stack.clientEnv);
     try {
       await legit.during(async () => {
         const sessionCall = async (sessionId: string, extra: Record<string, string> = {}) => {
@@ -298,6 +299,18 @@ describe("sessions (item 8)", () => {
         await answered(mallory, first.corrId!);
         const second = await sessionCall(`m-${newId()}`);
         expect(await nackCode(mallory, second)).toBe("too_many_client_sessions");
+        // another process of mallory's credential (another instance) counts against the same
+        // share: the credential holds one of the two replicas, however many processes it runs
+        const again = await insider();
+        const sid = `m-${newId()}`;
+        const third = await again.send({
+          to: EXCL,
+          replyTo: again.replyTo,
+          corrId: newId(),
+          meta: { "session-id": sid },
+          frame: callFrame("whoami", {}, newId()),
+        });
+        expect(await nackCode(again, third)).toBe("too_many_client_sessions");
         // so the victim still finds a free replica for its session
         const victimSession = `v-${newId()}`;
         const excl = Agent.remoteByAddress<MathApi>(EXCL, {

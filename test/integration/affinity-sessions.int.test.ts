@@ -40,7 +40,9 @@ beforeAll(async () => {
   stack = await startFabricStack({
     securityProfile: "strict-overlay",
     encryption: "plaintext",
-    sentinelEnv: { FAME_CONFIG: yaml.file },
+    // one credential for every client here: placement is under test, not the principal's share
+    // of a pool (ownership-attacks "8: …" tests that)
+    sentinelEnv: { FAME_CONFIG: yaml.file, FAME_SESSION_PRINCIPAL_SHARE_PCT: "100" },
   });
   // math replicas drain for real on SIGTERM: serve pinned work until 2 s of quiet
   const drain = { FAME_DRAIN_TIMEOUT_MS: "30000", FAME_DRAIN_QUIET_MS: "2000" };

@@ -460,7 +460,22 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const sender = ch === undefined ? env.sid : ch.peerSid;
     const caller = ch === undefined ? this.opts.identify?.(sender) : this.callerOf(ch);
     // absent members stay undefined: the RPC layer reads undefined as absent
-    this.endpoint.handleIncoming(payload, { corrId, from: env.replyTo, to: env.to, meta, sender, caller });
+    const fromSentinel = ch === undefined && this.isSentinel(sender) ? true : undefined;
+    this.endpoint.handleIncoming(payload, {
+      corrId,
+      from: env.replyTo,
+      to: env.to,
+      meta,
+      sender,
+      caller,
+      fromSentinel,
+    });
+  }
+
+  /** the sid of the sentinel this node is attached to (known from its attach answer) */
+  private isSentinel(sid: string): boolean {
+    const sentinel = this.connection.sentinelSid;
+    return sentinel.length > 0 && sid === sentinel;
   }
 
   /** the channel peer's identity, looked up once per channel */
@@ -562,6 +577,8 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const payloads = payload as JsonValue[];
     const sender = env.sid;
     const caller = this.opts.identify?.(sender);
+    // the sentinel's health probes to several agents of this node come batched
+    const fromSentinel = this.isSentinel(sender) ? true : undefined;
     for (let i = 0; i < batch.length; i++) {
       const { corrId, more } = batch[i]!;
       if (this.callOnAnotherChannel(corrId, undefined)) {
@@ -575,6 +592,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         meta: more === true ? CLEAR_MORE : undefined,
         sender,
         caller,
+        fromSentinel,
       });
     }
   }

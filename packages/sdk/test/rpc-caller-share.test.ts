@@ -138,6 +138,32 @@ describe("per-caller share of an agent's call slots", () => {
     expect(sent.find((s) => s.corrId === "h-after")?.payload).toMatchObject({ result: { sid: "hog" } });
   });
 
+  it("runs the sentinel's probes in slots of their own while callers hold every slot", async () => {
+    const { sent, endpoint, agent, from } = await callee({ maxInflight: 4 });
+    for (const caller of ["a", "b"])
+      for (let i = 0; i < 2; i++)
+        endpoint.handleIncoming(
+          encodeRequest(`${caller}${i}`, "slow", {}, undefined),
+          from(caller, `${caller}${i}`),
+        );
+    expect(endpoint.activeCalls).toBe(4);
+    // a caller naming itself the sentinel gets nothing: only the connection layer says so
+    endpoint.handleIncoming(encodeRequest("c0", "who", {}, undefined), from("sentinel", "c0"));
+    expect(fameCode(sent.find((s) => s.corrId === "c0")!.payload)).toBe("too_many_inflight");
+    const probe = (corrId: string) => ({ ...from("sentinel", corrId), fromSentinel: true });
+    endpoint.handleIncoming(encodeRequest("p0", "who", {}, undefined), probe("p0"));
+    await tick();
+    expect(sent.find((s) => s.corrId === "p0")?.payload).toMatchObject({ result: { sid: "sentinel" } });
+    // its own slots are bounded too (SENTINEL_SLOTS)
+    for (let i = 1; i <= 5; i++)
+      endpoint.handleIncoming(encodeRequest(`p${i}`, "slow", {}, undefined), probe(`p${i}`));
+    expect(fameCode(sent.find((s) => s.corrId === "p5")!.payload)).toBe("too_many_inflight");
+    expect(endpoint.activeCalls).toBe(8);
+    agent.hold.open();
+    await tick();
+    expect(endpoint.activeCalls).toBe(0);
+  });
+
   it("takes the share from the options, and refuses a share out of range", async () => {
     const { endpoint, from } = await callee({ maxInflight: 4, callerShare: 1 });
     for (let i = 0; i < 4; i++)

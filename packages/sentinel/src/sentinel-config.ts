@@ -79,6 +79,8 @@ export interface SentinelConfig {
   maxChannelsPerClient: number;
   /** sessions one client may hold in one exclusive pool (FAME_MAX_EXCLUSIVE_SESSIONS_PER_CLIENT) */
   maxExclusiveSessionsPerClient: number;
+  /** a principal's share of a session pool, all its processes together (FAME_SESSION_PRINCIPAL_SHARE_PCT) */
+  sessionPrincipalSharePct: number;
   /** WebSocket upgrades per remote IP per minute, also the burst (FAME_ATTACH_RATE_PER_MIN) */
   attachRatePerMin: number;
   /** connections open but not yet attached, all remotes together (FAME_MAX_PENDING_ATTACH) */
@@ -257,6 +259,7 @@ function limitsFromEnv(
   SentinelConfig,
   | "maxChannelsPerClient"
   | "maxExclusiveSessionsPerClient"
+  | "sessionPrincipalSharePct"
   | "attachRatePerMin"
   | "maxPendingAttach"
   | "maxPendingAttachPerIp"
@@ -289,6 +292,11 @@ function limitsFromEnv(
       env["FAME_MAX_EXCLUSIVE_SESSIONS_PER_CLIENT"],
       "FAME_MAX_EXCLUSIVE_SESSIONS_PER_CLIENT",
       { fallback: LIMIT_DEFAULTS.maxExclusiveSessionsPerClient, min: 1, max: 1_000_000 },
+    ),
+    sessionPrincipalSharePct: readInt(
+      env["FAME_SESSION_PRINCIPAL_SHARE_PCT"],
+      "FAME_SESSION_PRINCIPAL_SHARE_PCT",
+      { fallback: LIMIT_DEFAULTS.sessionPrincipalSharePct, min: 1, max: 100 },
     ),
     attachRatePerMin: readInt(env["FAME_ATTACH_RATE_PER_MIN"], "FAME_ATTACH_RATE_PER_MIN", {
       fallback: LIMIT_DEFAULTS.attachRatePerMin,

@@ -61,6 +61,7 @@ export type SentinelSettings = Pick<
       SentinelConfig,
       | "maxChannelsPerClient"
       | "maxExclusiveSessionsPerClient"
+      | "sessionPrincipalSharePct"
       | "idleTimeoutMs"
       | "pools"
       | "maxFramesPerSec"
@@ -308,8 +309,11 @@ export class Sentinel {
         registry,
         inflight,
         counters,
-        maxExclusiveSessionsPerClient:
-          settings.maxExclusiveSessionsPerClient ?? LIMIT_DEFAULTS.maxExclusiveSessionsPerClient,
+        sessionLimits: {
+          maxExclusivePerClient:
+            settings.maxExclusiveSessionsPerClient ?? LIMIT_DEFAULTS.maxExclusiveSessionsPerClient,
+          principalSharePct: settings.sessionPrincipalSharePct ?? LIMIT_DEFAULTS.sessionPrincipalSharePct,
+        },
       });
     this.authorize = authorizer;
     this.route = new RouteStage({

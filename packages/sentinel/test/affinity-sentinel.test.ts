@@ -109,26 +109,30 @@ describe("exclusive sessions", () => {
   it("one session per replica, no_free_replica when all are taken, free again at the end", async () => {
     const { s } = makeSentinel([{ address: EXCL, affinity: "session", exclusive: true }]);
     const rs = await replicas(s, EXCL, ["r1", "r2"]);
-    const c = await attachNode(s, "c");
+    // three clients: one client alone may hold only its share of the replicas (I8)
+    const [c, d, e] = [await attachNode(s, "c"), await attachNode(s, "d"), await attachNode(s, "e")];
     await c.call(EXCL, "a1", { "session-id": "A" });
-    await c.call(EXCL, "b1", { "session-id": "B" });
+    await d.call(EXCL, "b1", { "session-id": "B" });
     expect(receiverOf(rs, "a1")).not.toBe(receiverOf(rs, "b1"));
-    await c.call(EXCL, "c1", { "session-id": "C" });
-    expect(nackOf(c, "c1")).toMatchObject({ code: "no_free_replica" });
-    expect(nackOf(c, "c1")?.reason).toMatch(
+    await e.call(EXCL, "c1", { "session-id": "C" });
+    expect(nackOf(e, "c1")).toMatchObject({ code: "no_free_replica" });
+    expect(nackOf(e, "c1")?.reason).toMatch(
       /every replica of excl@fame.fabric \(2\) already holds a session/,
     );
-    expect(c.link.frames("DeliveryAck").find((e) => e.corrId === "c1")?.meta).toEqual({ notExecuted: true });
+    expect(e.link.frames("DeliveryAck").find((x) => x.corrId === "c1")?.meta).toEqual({ notExecuted: true });
     // A's calls keep their replica; plain calls (no session) are not sessions and still flow
     await c.call(EXCL, "a2", { "session-id": "A" });
     expect(receiverOf(rs, "a2")).toBe(receiverOf(rs, "a1"));
     await c.call(EXCL, "plain");
     expect(receiverOf(rs, "plain")).toBeDefined();
+    // a second session of c's: its share (one of two replicas) is taken
+    await c.call(EXCL, "a3", { "session-id": "A-too" });
+    expect(nackOf(c, "a3")?.code).toBe("too_many_client_sessions");
     // B ends: its replica takes C
     const bHolder = rs.find((r) => r.id === receiverOf(rs, "b1"))!;
-    await c.call(EXCL, "b2", { "session-id": "B", "session-end": "true" });
+    await d.call(EXCL, "b2", { "session-id": "B", "session-end": "true" });
     await bHolder.answerLast();
-    await c.call(EXCL, "c2", { "session-id": "C" });
+    await e.call(EXCL, "c2", { "session-id": "C" });
     expect(receiverOf(rs, "c2")).toBe(bHolder.id);
     expect(distribution(s, EXCL).counters).toMatchObject({ noFreeReplica: 1, ended: 1 });
   });
@@ -140,14 +144,15 @@ describe("exclusive sessions", () => {
     for (const id of ["A", "B"]) await c.call(EXCL, id, { "session-id": id });
     const holderA = rs.find((r) => r.id === receiverOf(rs, "A"))!;
     s.close(holderA.session, "test");
-    // A comes back and takes the only free replica; D then finds none
+    // A comes back and takes the only free replica; another client's D then finds none
     await c.call(EXCL, "A2", { "session-id": "A" });
     const a2 = receiverOf(rs, "A2");
     expect(a2).toBeDefined();
     expect(a2).not.toBe(holderA.id);
     expect(a2).not.toBe(receiverOf(rs, "B"));
-    await c.call(EXCL, "D", { "session-id": "D" });
-    expect(nackOf(c, "D")?.code).toBe("no_free_replica");
+    const d = await attachNode(s, "d");
+    await d.call(EXCL, "D", { "session-id": "D" });
+    expect(nackOf(d, "D")?.code).toBe("no_free_replica");
   });
 });
 

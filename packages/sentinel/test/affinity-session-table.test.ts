@@ -122,4 +122,30 @@ describe("SessionTable", () => {
     expect(() => new SessionTable({ ttlMs: 0, maxEntries: 1 })).toThrow(RangeError);
     expect(() => new SessionTable({ ttlMs: 1, maxEntries: 0 })).toThrow(RangeError);
   });
+
+  it("counts sessions per principal across its processes, and reports the ones it drops", () => {
+    const clock = new Clock();
+    const dropped: string[] = [];
+    const t = new SessionTable({
+      ttlMs: 1000,
+      maxEntries: 3,
+      now: clock.now,
+      onDropped: (id) => dropped.push(id),
+    });
+    t.place("a", "r1", "p\u0000i1");
+    t.place("b", "r1", "p\u0000i2");
+    t.place("c", "r2", "q\u0000i1");
+    expect([t.heldBy("p\u0000i1"), t.heldByPrincipal("p"), t.heldByPrincipal("q")]).toEqual([1, 2, 1]);
+    expect(t.capacity).toBe(3);
+    // full: the least recently used goes, and is reported
+    t.place("d", "r2", "q\u0000i1");
+    expect(dropped).toEqual(["a"]);
+    expect(t.heldByPrincipal("p")).toBe(1);
+    // an ended session is not reported as dropped; an expired one is
+    t.end("b");
+    clock.advance(1000);
+    t.sweep();
+    expect(dropped).toEqual(["a", "c", "d"]);
+    expect([t.heldByPrincipal("p"), t.heldByPrincipal("q"), t.size]).toEqual([0, 0, 0]);
+  });
 });

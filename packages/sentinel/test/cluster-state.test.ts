@@ -119,6 +119,29 @@ describe("session placements shared by two sentinels", () => {
   });
 });
 
+describe("a session forgotten by its sentinel", () => {
+  it("leaves no record in the shared state once idle past its ttl everywhere", async () => {
+    const state = clusterState(new MemoryHub());
+    const { s, clock } = clusterSentinel("sa", state, [
+      { address: MATH, affinity: "session", affinity_ttl_sec: 1 },
+    ]);
+    await replicas(s, MATH, ["r1"]);
+    const c = await attachNode(s, "c");
+    await c.call(MATH, "x1", { "session-id": "S" });
+    const key = sessionKey(MATH, "S");
+    await until(() => state.fabric.sessions.get(key) !== undefined);
+    // nobody uses it for the ttl: the sentinel's sweep (the server runs it on a timer) forgets
+    // it, and the record goes with it
+    clock.advance(1500);
+    s.sweep();
+    await until(() => state.fabric.sessions.get(key) === undefined);
+    const dist = (s.status()["distribution"] as { address: string; sessions: number }[]).find(
+      (p) => p.address === MATH,
+    );
+    expect(dist?.sessions).toBe(0);
+  });
+});
+
 describe("a session moved or ended through another sentinel", () => {
   it("is followed by the sentinel that holds it", async () => {
     const state = clusterState(new MemoryHub());

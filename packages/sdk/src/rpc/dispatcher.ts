@@ -7,6 +7,12 @@ import { type OperationSpec, operationsOf } from "./operation-registry.js";
 import type { JsonObject } from "./transport.js";
 
 export const DEFAULT_MAX_INFLIGHT = 256;
+/**
+ * Calls from the node's own sentinel (its health probes) run in slots of their own, outside
+ * `maxInflight` and the callers' shares: callers filling every slot is load, and must not read
+ * as a replica that cannot serve (which would move a single-active pool's role, or empty it).
+ */
+export const SENTINEL_SLOTS = 4;
 
 export interface AgentSettings {
   /** Calls (including open streams) one agent instance runs at once; more get `too_many_inflight`. */
@@ -30,6 +36,7 @@ export class AgentDispatcher {
   readonly maxInflight: number;
   readonly #operations: ReadonlyMap<string, OperationSpec>;
   #inflight = 0;
+  #sentinelInflight = 0;
   #description: JsonObject | undefined;
   /** each caller's part of #inflight */
   readonly #byCaller = new CallerSlots();
@@ -68,14 +75,23 @@ export class AgentDispatcher {
    * Takes a call slot for `caller`: "agent" when every slot is taken, "caller" when the
    * caller already holds its share (`callerLimit`), undefined when the slot is taken.
    */
-  tryAcquire(caller: string, callerLimit: number): "agent" | "caller" | undefined {
+  tryAcquire(caller: string, callerLimit: number, fromSentinel = false): "agent" | "caller" | undefined {
+    if (fromSentinel) {
+      if (this.#sentinelInflight >= SENTINEL_SLOTS) return "agent";
+      this.#sentinelInflight++;
+      return undefined;
+    }
     if (this.#inflight >= this.maxInflight) return "agent";
     if (!this.#byCaller.tryTake(caller, callerLimit)) return "caller";
     this.#inflight++;
     return undefined;
   }
 
-  release(caller: string): void {
+  release(caller: string, fromSentinel = false): void {
+    if (fromSentinel) {
+      if (this.#sentinelInflight > 0) this.#sentinelInflight--;
+      return;
+    }
     if (this.#inflight > 0) this.#inflight--;
     this.#byCaller.give(caller);
   }

@@ -197,7 +197,7 @@ export class RpcServer {
       return;
     }
     const perCaller = callerLimit(dispatcher.maxInflight, this.#callerShare);
-    const full = dispatcher.tryAcquire(sender, perCaller);
+    const full = dispatcher.tryAcquire(sender, perCaller, m.fromSentinel === true);
     if (full !== undefined) {
       void this.#reply(
         replyTo,
@@ -263,7 +263,7 @@ export class RpcServer {
     let handedOff = false;
     const release = (): void => {
       this.#running.delete(abort);
-      dispatcher.release(sender);
+      dispatcher.release(sender, m.fromSentinel === true);
     };
     const context = new ServedCallContext(m.corrId, replyTo, sender, m.caller, address, m.meta, abort);
     // undefined unless tracing or metrics are on: then one field check per call

@@ -29,6 +29,12 @@ export interface RpcMessageMeta {
   sender?: string;
   /** what else is known of the sender (from its certificate); one shared object per peer */
   caller?: CallerIdentity;
+  /**
+   * Sent in clear by the node's own sentinel (its health probes), as the connection to it
+   * proves: such calls run in reserved slots (dispatcher SENTINEL_SLOTS). Never set from a
+   * message's content.
+   */
+  fromSentinel?: boolean;
 }
 
 /** How one payload is sent: its conversation, its envelope meta, and who wants to know the channel. */

@@ -10,10 +10,13 @@ export {
   PoolRouter,
   type PoolRouterCluster,
   type PoolRouterDeps,
+  principalShare,
   type Refusal,
   type RoutedNode,
   SESSION_NOT_OWNED,
+  type SessionLimits,
   TOO_MANY_CLIENT_SESSIONS,
+  TOO_MANY_PRINCIPAL_SESSIONS,
 } from "./pool-router.js";
 export type { PoolCounters, PoolDistribution, ReplicaDistribution } from "./pool-stats.js";
 export {
@@ -26,6 +29,7 @@ export {
 } from "./session-meta.js";
 export { placeExclusiveSession, placeSession, sessionCap } from "./session-placement.js";
 export {
+  principalOf,
   type SessionEntry,
   SessionTable,
   type SessionTableCounts,

@@ -18,7 +18,7 @@ import { type PoolDistribution, PoolStats } from "./pool-stats.js";
 import { PendingSessionEnds } from "./session-ends.js";
 import { readSessionMeta, type SessionMeta } from "./session-meta.js";
 import { placeExclusiveSession, placeSession } from "./session-placement.js";
-import { SessionTable } from "./session-table.js";
+import { principalOf, SessionTable } from "./session-table.js";
 import { SharedElection } from "./shared-election.js";
 import { SharedSessions } from "./shared-sessions.js";
 
@@ -73,6 +73,28 @@ export const TOO_MANY_CLIENT_SESSIONS: Refusal = Object.freeze({
   code: "too_many_client_sessions",
   reason: "this client holds its share of sessions in this exclusive pool",
 });
+/** the same code: to the caller it is the same limit, reached by its credential as a whole */
+export const TOO_MANY_PRINCIPAL_SESSIONS: Refusal = Object.freeze({
+  code: "too_many_client_sessions",
+  reason: "this client's credential holds its share of this pool's sessions (all its processes together)",
+});
+
+/** How many sessions of a pool one client may create (the authorize stage passes them in). */
+export interface SessionLimits {
+  /** one process (principal and instance) in one exclusive pool */
+  maxExclusivePerClient: number;
+  /**
+   * One principal with all its processes, in percent: of an exclusive pool's replicas (at least
+   * one, and one left for others when there are two or more) and of any pool's `max_sessions`.
+   */
+  principalSharePct: number;
+}
+
+/** `pct` of `n`, at least one; below 100 % one is left over whenever there are two or more */
+export function principalShare(n: number, pct: number): number {
+  const share = Math.max(1, Math.ceil((n * pct) / 100));
+  return pct < 100 && n >= 2 ? Math.min(share, n - 1) : share;
+}
 
 export class PoolRouter<N extends RoutedNode> {
   readonly health: HealthChecker | undefined;
@@ -121,6 +143,9 @@ export class PoolRouter<N extends RoutedNode> {
                 ttlMs: policy.affinityTtlSec * 1000,
                 maxEntries: policy.maxSessions,
                 now: this.now,
+                // a session this sentinel forgot leaves no record behind in the cluster's store
+                onDropped: (sessionId) =>
+                  this.shared?.dropped(policy.address, sessionId, policy.affinityTtlSec * 1000),
               })
             : undefined,
       });
@@ -138,6 +163,8 @@ export class PoolRouter<N extends RoutedNode> {
             },
             deps.log,
             () => cluster.shared.available,
+            // the sentinel's clock (the wall clock outside tests): the table and the store agree
+            this.now,
           )
         : undefined;
     const send = deps.sendProbe;
@@ -179,15 +206,18 @@ export class PoolRouter<N extends RoutedNode> {
 
   /**
    * May `owner` use session `sessionId` of the pool at `address` (route under it, end it, or
-   * have it placed or moved)? Only the client that created a session may; and in an exclusive
-   * pool a client may create at most `maxExclusive` sessions, so that one client cannot hold
-   * every replica. O(1): one policy lookup, one session lookup, one count.
+   * have it placed or moved)? Only the client that created a session may. A new session counts
+   * against the creator's limits: in an exclusive pool a process may hold `maxExclusivePerClient`
+   * and its principal (all its processes: a credential holder can start as many as it likes) a
+   * share of the replicas, so that no one holds every replica; in any pool the principal holds
+   * at most a share of `max_sessions`, so that no one can fill the table and have other
+   * clients' sessions evicted. O(1): one policy lookup, one session lookup, a few counts.
    */
   sessionAccess(
     address: string,
     sessionId: string,
     owner: string,
-    maxExclusive: number,
+    limits: SessionLimits,
   ): Refusal | undefined {
     const state = this.policies.get(address);
     const table = state?.sessions;
@@ -197,7 +227,16 @@ export class PoolRouter<N extends RoutedNode> {
       table.ownerOf(sessionId) ??
       this.shared?.ownerOf(address, sessionId, state!.policy.affinityTtlSec * 1000);
     if (holder !== undefined) return holder === owner ? undefined : SESSION_NOT_OWNED;
-    if (state!.policy.exclusive && table.heldBy(owner) >= maxExclusive) return TOO_MANY_CLIENT_SESSIONS;
+    if (state!.policy.exclusive && table.heldBy(owner) >= limits.maxExclusivePerClient)
+      return TOO_MANY_CLIENT_SESSIONS;
+    // 100 %: no share (one tenant); a full pool then says no_free_replica, a full table evicts
+    if (limits.principalSharePct >= 100) return undefined;
+    const held = table.heldByPrincipal(principalOf(owner));
+    if (state!.policy.exclusive) {
+      const replicas = this.deps.resolve(address)?.size ?? 0;
+      if (held >= principalShare(replicas, limits.principalSharePct)) return TOO_MANY_PRINCIPAL_SESSIONS;
+    }
+    if (held >= principalShare(table.capacity, limits.principalSharePct)) return TOO_MANY_PRINCIPAL_SESSIONS;
     return undefined;
   }
 

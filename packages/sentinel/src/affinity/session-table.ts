@@ -8,6 +8,12 @@
  * entry that has not expired.
  */
 
+/** the principal part of a session owner (`principal\0instance`; an owner without one is its own) */
+export function principalOf(owner: string): string {
+  const at = owner.indexOf("\u0000");
+  return at < 0 ? owner : owner.slice(0, at);
+}
+
 export interface SessionEntry {
   readonly sessionId: string;
   /**
@@ -16,6 +22,8 @@ export interface SessionEntry {
    * or move it (anyone else learning the id gets session_not_owned).
    */
   readonly owner: string;
+  /** the principal part of `owner`, kept for the per-principal count */
+  readonly principal: string;
   /** undefined once its replica left: the next request places the session again */
   replicaId: string | undefined;
   readonly createdAt: number;
@@ -29,6 +37,8 @@ export interface SessionTableOptions {
   ttlMs: number;
   maxEntries: number;
   now?: () => number;
+  /** a session left the table idle past its ttl, or evicted (not ended, not orphaned) */
+  onDropped?: (sessionId: string) => void;
 }
 
 /** How sessions left the table, for the status page and metrics. */
@@ -46,9 +56,12 @@ export class SessionTable {
   private readonly byReplica = new Map<string, Set<string>>();
   /** sessions per owner (principal and instance): the per-client cap of exclusive pools reads this */
   private readonly byOwner = new Map<string, number>();
+  /** sessions per principal, all its processes: the per-principal share reads this */
+  private readonly byPrincipal = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private readonly onDropped: ((sessionId: string) => void) | undefined;
 
   constructor(options: SessionTableOptions) {
     if (!Number.isFinite(options.ttlMs) || options.ttlMs <= 0) throw new RangeError("ttlMs must be > 0");
@@ -58,10 +71,16 @@ export class SessionTable {
     this.ttlMs = options.ttlMs;
     this.maxEntries = options.maxEntries;
     this.now = options.now ?? Date.now;
+    this.onDropped = options.onDropped;
   }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** the most sessions the table holds (`max_sessions`) */
+  get capacity(): number {
+    return this.maxEntries;
   }
 
   /** The live entry of a session, or undefined (an expired one is removed on the way). */
@@ -69,7 +88,7 @@ export class SessionTable {
     const entry = this.entries.get(sessionId);
     if (entry === undefined) return undefined;
     if (this.now() - entry.lastUsed >= this.ttlMs) {
-      this.remove(entry);
+      this.drop(entry);
       this.counts.expired++;
       return undefined;
     }
@@ -89,6 +108,11 @@ export class SessionTable {
   /** sessions `owner` holds in this table (expired ones included until swept) */
   heldBy(owner: string): number {
     return this.byOwner.get(owner) ?? 0;
+  }
+
+  /** sessions the processes of `principal` hold in this table (expired ones included until swept) */
+  heldByPrincipal(principal: string): number {
+    return this.byPrincipal.get(principal) ?? 0;
   }
 
   /** A request used the session: it becomes the most recently used. */
@@ -111,12 +135,13 @@ export class SessionTable {
       while (this.entries.size >= this.maxEntries) {
         const oldest = this.entries.values().next().value;
         if (oldest === undefined) break;
-        this.remove(oldest);
+        this.drop(oldest);
         this.counts.evicted++;
       }
       entry = {
         sessionId,
         owner,
+        principal: principalOf(owner),
         replicaId: undefined,
         createdAt: this.now(),
         lastUsed: this.now(),
@@ -124,6 +149,7 @@ export class SessionTable {
       };
       this.entries.set(sessionId, entry);
       this.byOwner.set(owner, (this.byOwner.get(owner) ?? 0) + 1);
+      this.byPrincipal.set(entry.principal, (this.byPrincipal.get(entry.principal) ?? 0) + 1);
     }
     this.unindex(entry);
     entry.replicaId = replicaId;
@@ -179,11 +205,16 @@ export class SessionTable {
     let removed = 0;
     for (const entry of this.entries.values()) {
       if (removed >= maxWork || now - entry.lastUsed < this.ttlMs) break;
-      this.remove(entry);
+      this.drop(entry);
       this.counts.expired++;
       removed++;
     }
     return removed;
+  }
+
+  private drop(entry: SessionEntry): void {
+    this.remove(entry);
+    this.onDropped?.(entry.sessionId);
   }
 
   private remove(entry: SessionEntry): void {
@@ -192,6 +223,9 @@ export class SessionTable {
     const held = (this.byOwner.get(entry.owner) ?? 1) - 1;
     if (held > 0) this.byOwner.set(entry.owner, held);
     else this.byOwner.delete(entry.owner);
+    const byPrincipal = (this.byPrincipal.get(entry.principal) ?? 1) - 1;
+    if (byPrincipal > 0) this.byPrincipal.set(entry.principal, byPrincipal);
+    else this.byPrincipal.delete(entry.principal);
   }
 
   private index(entry: SessionEntry): void {

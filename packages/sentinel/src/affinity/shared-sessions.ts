@@ -83,6 +83,20 @@ export class SharedSessions {
     this.quietly(this.store.delete(sessionKey(address, sessionId)), address);
   }
 
+  /**
+   * This sentinel forgot a session (idle past its ttl, or evicted from a full table): its record
+   * goes too, unless another sentinel has used it within the ttl (its refreshes keep it live).
+   * Without this every session ever made stayed in the store, and in every sentinel's watched
+   * cache, until the bucket's max age: one client making sessions could fill the caches.
+   */
+  dropped(address: string, sessionId: string, ttlMs: number): void {
+    if (!this.available()) return;
+    const key = sessionKey(address, sessionId);
+    const placed = this.store.get(key);
+    if (placed === undefined || this.now() - placed.lastSeen < ttlMs) return;
+    this.quietly(this.store.delete(key), address);
+  }
+
   close(): void {
     this.unsubscribe();
   }

@@ -8,6 +8,12 @@ export const LIMIT_DEFAULTS = {
   maxChannelsPerClient: 1024,
   /** FAME_MAX_EXCLUSIVE_SESSIONS_PER_CLIENT: sessions one client sid may hold in one exclusive pool */
   maxExclusiveSessionsPerClient: 4,
+  /**
+   * FAME_SESSION_PRINCIPAL_SHARE_PCT: the share of a session pool one principal (OAuth2 client)
+   * may hold with all its processes: of an exclusive pool's replicas (leaving one free for others
+   * when there are two or more), and of any pool's `max_sessions`
+   */
+  sessionPrincipalSharePct: 50,
   /** FAME_ATTACH_RATE_PER_MIN: WebSocket upgrades per remote IP (IPv6: per /64) per minute */
   attachRatePerMin: 120,
   /** FAME_MAX_PENDING_ATTACH: connections that have not attached yet, all remotes together */

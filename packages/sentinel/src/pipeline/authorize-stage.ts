@@ -1,5 +1,5 @@
 import { addressHasName, batchOf, type Envelope, type ErrorCode } from "@fame/protocol";
-import type { PoolRouter, Refusal } from "../affinity/index.js";
+import type { PoolRouter, Refusal, SessionLimits } from "../affinity/index.js";
 import type { InflightTracker } from "../inflight-tracker.js";
 import type { NodeSession } from "../node-session.js";
 import { type AccessPolicy, OPEN_ACCESS } from "../policy/access-policy.js";
@@ -99,8 +99,8 @@ export interface FrameAuthorizerDeps {
   /** calls in flight: who may answer one */
   inflight: InflightTracker;
   counters: SentinelCounters;
-  /** sessions one client may hold in one exclusive pool */
-  maxExclusiveSessionsPerClient: number;
+  /** how many affinity sessions one client, and one principal, may hold in a pool */
+  sessionLimits: SessionLimits;
 }
 
 /**
@@ -176,7 +176,7 @@ export class FrameAuthorizer implements AuthorizeStage {
           address,
           sessionId,
           sender.sessionOwner,
-          this.deps.maxExclusiveSessionsPerClient,
+          this.deps.sessionLimits,
         );
       }
       default:
