@@ -7,7 +7,12 @@ export {
   type TicketGrant,
   type VerifiedChain,
 } from "./attach-authority.js";
-export { type ClusterRouteCounters, MAX_KEY_WAITERS, MOVE_REBIND_GRACE_MS } from "./cluster/cluster-route.js";
+export {
+  type ClusterRouteCounters,
+  MAX_KEY_WAITERS,
+  MAX_KEY_WAITERS_PER_NODE,
+  MOVE_REBIND_GRACE_MS,
+} from "./cluster/cluster-route.js";
 export {
   CLUSTER_LINK_PATH,
   type DirectLinkCounters,

@@ -7,7 +7,12 @@ import {
   makeEnvelope,
   NOT_EXECUTED_META,
 } from "@fame/protocol";
-import { encodeForward, MAX_KEY_WAITERS, MOVE_REBIND_GRACE_MS } from "@fame/sentinel";
+import {
+  encodeForward,
+  MAX_KEY_WAITERS,
+  MAX_KEY_WAITERS_PER_NODE,
+  MOVE_REBIND_GRACE_MS,
+} from "@fame/sentinel";
 import { afterEach, describe, expect, it } from "vitest";
 import { attach, type Cluster, record, startCluster } from "./cluster-harness.js";
 import { issueAft, type TestNode } from "./test-node.js";
@@ -128,10 +133,18 @@ describe("routing between sentinels", () => {
   it("waits for an unknown key's record a bounded time, and for a bounded number of requests", async () => {
     cluster = startCluster(["A", "B"]);
     const route = cluster.members[0]!.sentinel.cluster!.route;
-    expect(await route.awaitKeyOwner("k-never", 20)).toBeUndefined();
-    const waiting = Array.from({ length: MAX_KEY_WAITERS }, (_, i) => route.awaitKeyOwner(`k-${i}`, 60_000));
+    expect(await route.awaitKeyOwner("k-never", 20, "n0")).toBeUndefined();
+    // one node asking for made-up kids holds its own share of the places, no more
+    const greedy = Array.from({ length: MAX_KEY_WAITERS_PER_NODE }, (_, i) =>
+      route.awaitKeyOwner(`g-${i}`, 60_000, "greedy"),
+    );
+    expect(await route.awaitKeyOwner("g-one-more", 60_000, "greedy")).toBeUndefined();
+    const waiting = Array.from({ length: MAX_KEY_WAITERS - MAX_KEY_WAITERS_PER_NODE }, (_, i) =>
+      route.awaitKeyOwner(`k-${i}`, 60_000, `n${i % 64}`),
+    );
     // past the bound a request is answered at once
-    expect(await route.awaitKeyOwner("k-one-more", 60_000)).toBeUndefined();
+    expect(await route.awaitKeyOwner("k-one-more", 60_000, "another")).toBeUndefined();
+    waiting.push(...greedy);
     // leaving the cluster answers every waiting request
     route.close();
     expect((await Promise.all(waiting)).every((o) => o === undefined)).toBe(true);

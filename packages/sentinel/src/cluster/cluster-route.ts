@@ -68,6 +68,12 @@ export const MAX_REMOTE_NODES = 1_000_000;
 
 /** KeyRequests waiting at once for a key's directory record; past this they are answered at once */
 export const MAX_KEY_WAITERS = 1024;
+/**
+ * …and from one requesting node: kids cost nothing to make up, so without it one node asking for
+ * made-up kids would keep every place taken, and another node's request for the key of a node
+ * that just attached elsewhere would be answered key_unknown at once.
+ */
+export const MAX_KEY_WAITERS_PER_NODE = 16;
 
 interface Mirror {
   readonly session: NodeSession;
@@ -102,6 +108,8 @@ export class ClusterRoute implements ClusterOutbox {
   /** callers waiting for the record of a key not known yet, by kid */
   private readonly keyWaiters = new Map<string, Set<(owner: NodeSession | undefined) => void>>();
   private keyWaiterCount = 0;
+  /** waiting requests per requesting node */
+  private readonly keyWaitersOf = new Map<string, number>();
   private inbox: ClusterInbox | undefined;
 
   constructor(private readonly deps: ClusterRouteDeps) {}
@@ -144,12 +152,15 @@ export class ClusterRoute implements ClusterOutbox {
    * The node elsewhere holding `kid`, once its directory record is here. A node's sentinel
    * writes the record after the attach ack, so the node's first signed frame can reach a peer,
    * which asks for the key, before the record does. Undefined after `timeoutMs`, or at once
-   * while MAX_KEY_WAITERS requests already wait.
+   * while MAX_KEY_WAITERS requests already wait, or MAX_KEY_WAITERS_PER_NODE of `requester`'s.
    */
-  awaitKeyOwner(kid: string, timeoutMs: number): Promise<NodeSession | undefined> {
+  awaitKeyOwner(kid: string, timeoutMs: number, requester: string): Promise<NodeSession | undefined> {
     const known = this.kids.get(kid);
     if (known !== undefined) return Promise.resolve(known);
-    if (this.keyWaiterCount >= MAX_KEY_WAITERS) return Promise.resolve(undefined);
+    const mine = this.keyWaitersOf.get(requester) ?? 0;
+    if (this.keyWaiterCount >= MAX_KEY_WAITERS || mine >= MAX_KEY_WAITERS_PER_NODE)
+      return Promise.resolve(undefined);
+    this.keyWaitersOf.set(requester, mine + 1);
     return new Promise((resolve) => {
       let waiters = this.keyWaiters.get(kid);
       if (waiters === undefined) {
@@ -162,6 +173,9 @@ export class ClusterRoute implements ClusterOutbox {
         set.delete(done);
         if (set.size === 0 && this.keyWaiters.get(kid) === set) this.keyWaiters.delete(kid);
         this.keyWaiterCount--;
+        const left = (this.keyWaitersOf.get(requester) ?? 1) - 1;
+        if (left > 0) this.keyWaitersOf.set(requester, left);
+        else this.keyWaitersOf.delete(requester);
         resolve(owner);
       };
       const timer = setTimeout(() => done(undefined), timeoutMs);
