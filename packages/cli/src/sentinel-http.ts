@@ -5,9 +5,9 @@
 import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { trustProblem } from "@fame/sdk/codes";
 import type { Checkout } from "./checkout.js";
 import { CliError, EXIT, usageError } from "./exit-codes.js";
-import { trustProblem } from "./trust-problem.js";
 
 const MAX_BODY = 8 * 1024 * 1024;
 export const STATUS_PATH = "/fame/v1/status";

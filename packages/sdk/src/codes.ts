@@ -4,5 +4,7 @@
  * help) loads this and leaves the fabric code (admission, certificates, channels) unloaded
  * until it connects.
  */
+
+export { trustProblem } from "@fame/http-service/trust-problem";
 export { DESCRIBE_METHOD } from "./rpc/describe-method.js";
 export { FameRpcCode, isRpcError, RpcError, RpcErrorCode } from "./rpc/rpc-error.js";

@@ -43,3 +43,17 @@ describe("binary record capabilities at attach", () => {
     expect(sessionFrom(ack({ binaryBatch: true }), limits).binaryBatch).toBe(false);
   });
 });
+
+describe("an attach refusal", () => {
+  it("names the setting a node started without admission is missing, and nothing more otherwise", () => {
+    const limits = resolveLimits({});
+    const refusal = (code: string, reason: string) => () =>
+      sessionFrom(ack({ ok: false, code, reason } as Partial<NodeAttachAck>), limits);
+    expect(refusal("ticket_invalid", "attach ticket required")).toThrow(
+      /attach ticket required \(this sentinel admits nodes through Welcome: set FAME_ADMISSION_PROFILE=welcome/,
+    );
+    expect(refusal("ticket_invalid", "attach ticket refused: expired")).toThrow(
+      /^attach refused: attach ticket refused: expired$/,
+    );
+  });
+});

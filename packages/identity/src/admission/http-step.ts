@@ -1,4 +1,5 @@
 import { OutboundError, requestJson } from "@fame/http-service/client";
+import { trustProblem } from "@fame/http-service/trust-problem";
 import { AdmissionError, type AdmissionStep, RETRY_AFTER_MAX_SEC } from "./errors.js";
 
 const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
@@ -64,11 +65,23 @@ function toAdmissionError(step: AdmissionStep, err: unknown): AdmissionError {
       });
     }
     const code = err.code === "bad_json" || err.code === "too_large" ? "bad_response" : err.code;
-    return new AdmissionError(step, code, err.message, err.status, { cause: err });
+    return new AdmissionError(step, code, withTrustHint(err.message), err.status, { cause: err });
   }
-  return new AdmissionError(step, "network", (err as Error)?.message ?? String(err), undefined, {
-    cause: err,
-  });
+  return new AdmissionError(
+    step,
+    "network",
+    withTrustHint((err as Error)?.message ?? String(err)),
+    undefined,
+    {
+      cause: err,
+    },
+  );
+}
+
+/** a refused server certificate names the setting to fix, not only OpenSSL's words */
+function withTrustHint(message: string): string {
+  const trust = trustProblem(message);
+  return trust === undefined ? message : `${message} (${trust})`;
 }
 
 /** An overall deadline: the socket timeout alone restarts on every byte a slow server trickles. */

@@ -103,9 +103,14 @@ export function sessionFrom(answer: Envelope, ownLimits: Readonly<Limits>): Atta
   // a NodeAttachAck, or a nack of the request
   if (frame.type !== "NodeAttachAck" || !frame.ok) {
     const refusal = frame as { code?: string; reason?: string };
+    // a node started without the admission settings: say which setting, not just the refusal
+    const hint =
+      refusal.code === "ticket_invalid" && refusal.reason === "attach ticket required"
+        ? " (this sentinel admits nodes through Welcome: set FAME_ADMISSION_PROFILE=welcome and the OAuth2 settings; `fame env` prints them)"
+        : "";
     throw new ConnectionError(
       refusal.code ?? "attach_refused",
-      `attach refused: ${refusal.reason ?? refusal.code}`,
+      `attach refused: ${refusal.reason ?? refusal.code}${hint}`,
     );
   }
   const path = frame.assignedPath ?? "";
