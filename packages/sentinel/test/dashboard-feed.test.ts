@@ -50,7 +50,7 @@ function reading(
     ],
     truncated: false,
     refusals,
-    failovers: { replicaUnavailable: 0, sessionsMoved: 0 },
+    failovers: { replicaUnavailable: 0, sessionsMoved: 0, channelsMoved: 0 },
   };
 }
 
@@ -122,6 +122,8 @@ describe("DashboardFeed", () => {
     feed.tick();
     const kinds = (list: readonly DashboardEvent[]) => list.map((e) => `${e.kind} ${e.replica}`);
     expect(kinds(feed.events())).toEqual(["draining a", "joined c", "left a"]);
+    // each names the replica as it named itself, the page may not have seen it in a state yet
+    expect(feed.events().map((e) => e.name)).toEqual(["replica-a", "replica-c", "replica-a"]);
     // a replica new in a second has no earlier total: its first rate is 0, not its whole total
     expect(feed.history()[0]?.calls["c"]).toBe(0);
     const hello = events(feed.subscribe(() => {}).hello)[0]!;

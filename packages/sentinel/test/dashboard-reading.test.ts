@@ -37,6 +37,6 @@ describe("the dashboard's reading of the sentinel", () => {
       stale_envelope: 0,
       not_authorized: 0,
     });
-    expect(reading.failovers).toEqual({ replicaUnavailable: 0, sessionsMoved: 0 });
+    expect(reading.failovers).toEqual({ replicaUnavailable: 0, sessionsMoved: 0, channelsMoved: 0 });
   });
 });

@@ -27,7 +27,7 @@ const reading = (): DashboardReading => ({
   pools: [],
   truncated: false,
   refusals: {},
-  failovers: { replicaUnavailable: 0, sessionsMoved: 0 },
+  failovers: { replicaUnavailable: 0, sessionsMoved: 0, channelsMoved: 0 },
 });
 
 interface Got {

@@ -30,6 +30,7 @@ function exportedNames(): Set<string> {
         verifyFailures: 0,
         evictions: 0,
         expirations: 0,
+        orphaned: 0,
         size: 0,
       },
       pinsPerReplica: new Map(),

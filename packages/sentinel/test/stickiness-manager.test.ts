@@ -344,6 +344,8 @@ describe("membership changes", () => {
     expect(f.mgr.onReplicaLeft("r1")).toBe(10);
     expect(f.mgr.onReplicaLeft("r1")).toBe(0);
     expect(f.mgr.size).toBe(20);
+    // the dashboard's "channels moved": channels that must open again elsewhere
+    expect(f.mgr.metrics().orphaned).toBe(10);
     expect(f.mgr.pinsPerReplica().has("r1")).toBe(false);
     for (let i = 0; i < 30; i++) {
       const decision = f.mgr.route({ clientSid: `client${i % 4}`, cid: `c${i}` });

@@ -15,7 +15,7 @@ export interface DashboardSample {
   /** refusals/s per code (codes that moved in this second only) */
   refusals: Record<string, number>;
   /** failover events per second */
-  failovers: { replicaUnavailable: number; sessionsMoved: number };
+  failovers: { replicaUnavailable: number; sessionsMoved: number; channelsMoved: number };
   sessions: number;
   pins: number;
 }
@@ -176,6 +176,7 @@ export class DashboardFeed {
       failovers: {
         replicaUnavailable: rate(now.failovers.replicaUnavailable, prev.failovers.replicaUnavailable),
         sessionsMoved: rate(now.failovers.sessionsMoved, prev.failovers.sessionsMoved),
+        channelsMoved: rate(now.failovers.channelsMoved, prev.failovers.channelsMoved),
       },
       sessions,
       pins,
@@ -221,9 +222,10 @@ export class DashboardFeed {
     const is = index(now);
     for (const [key, r] of is) {
       const old = was.get(key);
-      if (old === undefined) out.push({ t, kind: "joined", pool: r.pool, replica: r.replica });
+      // every event names the replica as it named itself: the page may not know it yet
+      if (old === undefined) out.push({ t, kind: "joined", pool: r.pool, replica: r.replica, name: r.name });
       else if (r.draining && !old.draining)
-        out.push({ t, kind: "draining", pool: r.pool, replica: r.replica });
+        out.push({ t, kind: "draining", pool: r.pool, replica: r.replica, name: r.name });
     }
     for (const [key, r] of was)
       if (!is.has(key)) out.push({ t, kind: "left", pool: r.pool, replica: r.replica, name: r.name });

@@ -65,7 +65,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section class="charts">
     <figure><figcaption>calls/s per replica</figcaption><div id="chart-calls" class="chart"></div></figure>
     <figure><figcaption>refusals/s by code</figcaption><div id="chart-refusals" class="chart"></div></figure>
-    <figure><figcaption>failovers/s (calls cut off by a departing replica, sessions moved to another)</figcaption><div id="chart-failovers" class="chart"></div></figure>
+    <figure><figcaption>failovers/s (calls cut off by a departing replica; sessions and channels whose replica left, moved to another)</figcaption><div id="chart-failovers" class="chart"></div></figure>
   </section>
   <section aria-label="events">
     <h2>Replica events</h2>

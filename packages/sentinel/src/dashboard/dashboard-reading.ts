@@ -58,7 +58,7 @@ export interface DashboardReading {
   /** running totals per refusal code */
   refusals: Record<string, number>;
   /** running totals of failover events */
-  failovers: { replicaUnavailable: number; sessionsMoved: number };
+  failovers: { replicaUnavailable: number; sessionsMoved: number; channelsMoved: number };
 }
 
 /** Refusals counted outside the authorize stage, under the error code the sender was told. */
@@ -121,6 +121,10 @@ export function readDashboard(src: StatusSources, now: number): DashboardReading
     pools,
     truncated: registry.truncated,
     refusals,
-    failovers: { replicaUnavailable: src.counters.replicaUnavailableNacks, sessionsMoved },
+    failovers: {
+      replicaUnavailable: src.counters.replicaUnavailableNacks,
+      sessionsMoved,
+      channelsMoved: src.stickiness?.metrics().orphaned ?? 0,
+    },
   };
 }

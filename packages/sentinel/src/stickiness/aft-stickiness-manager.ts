@@ -62,6 +62,8 @@ export interface StickinessMetrics {
   verifyFailures: number;
   evictions: number;
   expirations: number;
+  /** pins dropped because their replica left: channels that must open again elsewhere */
+  orphaned: number;
   size: number;
 }
 
@@ -130,6 +132,7 @@ export class AFTLoadBalancerStickinessManager {
     verifyFailures: 0,
     evictions: 0,
     expirations: 0,
+    orphaned: 0,
   };
 
   /**
@@ -311,7 +314,9 @@ export class AFTLoadBalancerStickinessManager {
   /** A replica detached: drop all of its pins at once. O(its pins). */
   onReplicaLeft(replicaId: string): number {
     this.keys.drop(replicaId);
-    return this.table.deleteReplica(replicaId);
+    const dropped = this.table.deleteReplica(replicaId);
+    this.counters.orphaned += dropped;
+    return dropped;
   }
 
   /** A client detached: drop all of its pins. O(its pins). */

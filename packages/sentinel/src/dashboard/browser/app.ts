@@ -271,6 +271,7 @@ class Dashboard {
       new Map([
         ["calls failed over", this.samples.map((s) => s.failovers.replicaUnavailable)],
         ["sessions moved", this.samples.map((s) => s.failovers.sessionsMoved)],
+        ["channels moved", this.samples.map((s) => s.failovers.channelsMoved)],
       ]),
     );
   }

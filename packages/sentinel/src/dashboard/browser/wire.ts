@@ -42,7 +42,7 @@ export interface WireSample {
   t: number;
   calls: Record<string, number>;
   refusals: Record<string, number>;
-  failovers: { replicaUnavailable: number; sessionsMoved: number };
+  failovers: { replicaUnavailable: number; sessionsMoved: number; channelsMoved: number };
   sessions: number;
   pins: number;
 }
