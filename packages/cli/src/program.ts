@@ -49,6 +49,8 @@ export function createProgram(raw: CliIo): Command {
     .option("--root <checkout>", "the FAME checkout whose dev fabric to use (default: the one around cwd)")
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .exitOverride()
+    // a subcommand's help lists --root too: outside a checkout it is what a user needs
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError("(fame <command> --help for usage)")
     .addHelpText("after", EXIT_HELP);
   const global = (): GlobalOptions => program.opts<GlobalOptions>();

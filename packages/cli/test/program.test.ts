@@ -39,6 +39,8 @@ describe("fame command line", () => {
       const r = await run([...path, "--help"]);
       expect(r.code, path.join(" ")).toBe(EXIT.ok);
       expect(r.out).toContain(`Usage: fame ${path.join(" ")}`);
+      // the global option a user outside a checkout needs is listed with every command
+      expect(r.out, path.join(" ")).toContain("--root <checkout>");
     }
     const top = await run(["--help"]);
     expect(top.code).toBe(EXIT.ok);
