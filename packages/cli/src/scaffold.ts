@@ -3,7 +3,7 @@
  * workspace (services/<name>, built and tested by make with no edit) or as a standalone project.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CliError, EXIT, usageError } from "./exit-codes.js";
 
@@ -127,11 +127,14 @@ export function planWorkspaceAgent(root: string, spec: AgentSpec): ScaffoldPlan 
 
 /**
  * The @fame packages a standalone project depends on: `file:` links to the tarballs of `make pack`
- * when there are some, else versions (for a registry that has them).
+ * when there are some, else versions (for a registry that has them). The links are relative to
+ * `projectDir` (npm reads them from the package.json's directory), so the project and the
+ * checkout can move together, or be committed side by side.
  */
 export function standaloneDependencies(
   packsDir: string | undefined,
   version: string,
+  projectDir: string,
 ): Record<string, string> {
   const tarballs =
     packsDir && existsSync(packsDir) ? readdirSync(packsDir).filter((f) => f.endsWith(".tgz")) : [];
@@ -139,7 +142,7 @@ export function standaloneDependencies(
   const deps: Record<string, string> = { zod: "^4.6.7" };
   for (const file of tarballs.sort()) {
     const m = /^fame-(.+?)-\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?\.tgz$/.exec(file);
-    if (m) deps[`@fame/${m[1]}`] = `file:${join(packsDir!, file)}`;
+    if (m) deps[`@fame/${m[1]}`] = `file:${relative(projectDir, join(packsDir!, file)).split(sep).join("/")}`;
   }
   if (!Object.keys(deps).some((name) => name.startsWith("@fame/"))) {
     deps["@fame/cli"] = version;

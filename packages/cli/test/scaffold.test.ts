@@ -97,13 +97,14 @@ describe("templates", () => {
     mkdirSync(packs);
     for (const f of ["fame-sdk-0.1.0.tgz", "fame-cli-0.1.0.tgz", "fame-config-0.1.0.tgz", "notes.txt"])
       writeFileSync(join(packs, f), "");
-    expect(standaloneDependencies(packs, "9.9.9")).toEqual({
+    // relative to the project: it can move with the checkout, or be committed beside it
+    expect(standaloneDependencies(packs, "9.9.9", join(temp, "apps", "alone"))).toEqual({
       zod: "^4.6.7",
-      "@fame/cli": `file:${packs}/fame-cli-0.1.0.tgz`,
-      "@fame/config": `file:${packs}/fame-config-0.1.0.tgz`,
-      "@fame/sdk": `file:${packs}/fame-sdk-0.1.0.tgz`,
+      "@fame/cli": "file:../../packs/fame-cli-0.1.0.tgz",
+      "@fame/config": "file:../../packs/fame-config-0.1.0.tgz",
+      "@fame/sdk": "file:../../packs/fame-sdk-0.1.0.tgz",
     });
-    expect(standaloneDependencies(join(temp, "none"), "9.9.9")).toEqual({
+    expect(standaloneDependencies(join(temp, "none"), "9.9.9", join(temp, "alone"))).toEqual({
       zod: "^4.6.7",
       "@fame/cli": "9.9.9",
       "@fame/sdk": "9.9.9",
@@ -111,10 +112,10 @@ describe("templates", () => {
     const plan = planStandaloneAgent(
       join(temp, "alone"),
       { name: "stats" },
-      standaloneDependencies(packs, "1.0.0"),
+      standaloneDependencies(packs, "1.0.0", join(temp, "alone")),
     );
     const manifest = JSON.parse(plan.files.find((f) => f.path.endsWith("package.json"))!.content);
-    expect(manifest.dependencies["@fame/sdk"]).toBe(`file:${packs}/fame-sdk-0.1.0.tgz`);
+    expect(manifest.dependencies["@fame/sdk"]).toBe("file:../packs/fame-sdk-0.1.0.tgz");
     expect(plan.files.map((f) => f.path)).toContain(join(temp, "alone", ".gitignore"));
     expect(plan.files.map((f) => f.path)).toContain(join(temp, "alone", "vitest.config.ts"));
   });

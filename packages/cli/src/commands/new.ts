@@ -33,7 +33,7 @@ async function runNewAgent(io: CliIo, global: GlobalOptions, name: string, flags
       flags.packs === undefined ? await checkoutFor(io, global).catch(() => undefined) : undefined;
     const packs =
       flags.packs !== undefined ? abs(flags.packs) : checkout ? join(checkout.root, "packs") : undefined;
-    const deps = standaloneDependencies(packs, cliVersion());
+    const deps = standaloneDependencies(packs, cliVersion(), dir);
     const plan = planStandaloneAgent(dir, spec, deps);
     files = writePlan(plan);
     if (!Object.values(deps).some((d) => d.startsWith("file:"))) {
