@@ -11,6 +11,7 @@ export {
   type ClusterRouteCounters,
   MAX_KEY_WAITERS,
   MAX_KEY_WAITERS_PER_NODE,
+  MAX_KEY_WAITERS_PER_PRINCIPAL,
   MOVE_REBIND_GRACE_MS,
 } from "./cluster/cluster-route.js";
 export {

@@ -2,9 +2,11 @@ import type { Envelope } from "@fame/protocol";
 import {
   AFTLoadBalancerStickinessManager,
   AttachAuthority,
+  parsePoolPolicies,
   Sentinel,
   type SentinelLinks,
   SessionDirectory,
+  SharedState,
 } from "@fame/sentinel";
 import { type FabricState, MemoryHub, type NodeRecord, openMemoryFabricState } from "@fame/state";
 import { FakeLink, quietLogger } from "./fake-link.js";
@@ -99,7 +101,7 @@ export interface Cluster {
 }
 
 /** `ids.length` sentinels of one cluster, overlay profile, strict stickiness */
-export function startCluster(ids: string[]): Cluster {
+export function startCluster(ids: string[], pools: unknown[] = []): Cluster {
   const hub = new MemoryHub();
   const links = new InProcessLinks();
   const members = ids.map((id) => {
@@ -126,8 +128,17 @@ export function startCluster(ids: string[]): Cluster {
         maxFrameBytes: 64 * 1024,
         maxInflightPerConnection: 64,
         idleTimeoutMs: 3_600_000,
+        pools: parsePoolPolicies(pools),
       },
-      { log: quietLogger, attach, stickiness, sessions, cluster: { state, links: links.for(id) } },
+      {
+        log: quietLogger,
+        attach,
+        stickiness,
+        sessions,
+        cluster: { state, links: links.for(id) },
+        // session placements and leases, as a cluster sentinel shares them
+        shared: new SharedState(state, quietLogger),
+      },
     );
     return { id, sentinel, state, stickiness };
   });

@@ -11,6 +11,7 @@ import {
   encodeForward,
   MAX_KEY_WAITERS,
   MAX_KEY_WAITERS_PER_NODE,
+  MAX_KEY_WAITERS_PER_PRINCIPAL,
   MOVE_REBIND_GRACE_MS,
 } from "@fame/sentinel";
 import { afterEach, describe, expect, it } from "vitest";
@@ -133,18 +134,23 @@ describe("routing between sentinels", () => {
   it("waits for an unknown key's record a bounded time, and for a bounded number of requests", async () => {
     cluster = startCluster(["A", "B"]);
     const route = cluster.members[0]!.sentinel.cluster!.route;
-    expect(await route.awaitKeyOwner("k-never", 20, "n0")).toBeUndefined();
+    expect(await route.awaitKeyOwner("k-never", 20, "n0", "p0")).toBeUndefined();
     // one node asking for made-up kids holds its own share of the places, no more
     const greedy = Array.from({ length: MAX_KEY_WAITERS_PER_NODE }, (_, i) =>
-      route.awaitKeyOwner(`g-${i}`, 60_000, "greedy"),
+      route.awaitKeyOwner(`g-${i}`, 60_000, "greedy", "mallory"),
     );
-    expect(await route.awaitKeyOwner("g-one-more", 60_000, "greedy")).toBeUndefined();
-    const waiting = Array.from({ length: MAX_KEY_WAITERS - MAX_KEY_WAITERS_PER_NODE }, (_, i) =>
-      route.awaitKeyOwner(`k-${i}`, 60_000, `n${i % 64}`),
+    expect(await route.awaitKeyOwner("g-one-more", 60_000, "greedy", "mallory")).toBeUndefined();
+    // and its credential's nodes together hold their share, however many nodes it starts
+    const crowd = Array.from({ length: MAX_KEY_WAITERS_PER_PRINCIPAL - MAX_KEY_WAITERS_PER_NODE }, (_, i) =>
+      route.awaitKeyOwner(`m-${i}`, 60_000, `mallory-${Math.floor(i / MAX_KEY_WAITERS_PER_NODE)}`, "mallory"),
+    );
+    expect(await route.awaitKeyOwner("m-one-more", 60_000, "mallory-new", "mallory")).toBeUndefined();
+    const waiting = Array.from({ length: MAX_KEY_WAITERS - MAX_KEY_WAITERS_PER_PRINCIPAL }, (_, i) =>
+      route.awaitKeyOwner(`k-${i}`, 60_000, `n${i % 64}`, `p${i % 8}`),
     );
     // past the bound a request is answered at once
-    expect(await route.awaitKeyOwner("k-one-more", 60_000, "another")).toBeUndefined();
-    waiting.push(...greedy);
+    expect(await route.awaitKeyOwner("k-one-more", 60_000, "another", "p-another")).toBeUndefined();
+    waiting.push(...greedy, ...crowd);
     // leaving the cluster answers every waiting request
     route.close();
     expect((await Promise.all(waiting)).every((o) => o === undefined)).toBe(true);

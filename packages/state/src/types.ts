@@ -187,6 +187,8 @@ export interface SessionStore {
   put(sessionId: string, placement: SessionPlacement): Promise<void>;
   delete(sessionId: string): Promise<void>;
   onChange(cb: (sessionId: string, placement: SessionPlacement | undefined) => void): Unsubscribe;
+  /** every cached placement (what onChange has reported so far) */
+  entries(): IterableIterator<[string, SessionPlacement]>;
 }
 
 // ---- messaging between sentinels ----

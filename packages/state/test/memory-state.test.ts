@@ -232,7 +232,9 @@ describe("memory SessionStore", () => {
     expect(b.sessions.get("sess")).toEqual(x);
     await b.sessions.put("sess", p2);
     expect(a.sessions.get("sess")).toEqual(p2);
+    expect([...a.sessions.entries()]).toEqual([["sess", p2]]);
     await a.sessions.delete("sess");
     expect(b.sessions.get("sess")).toBeUndefined();
+    expect([...b.sessions.entries()]).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 export { ActiveElection, type Election } from "./active-election.js";
+export { ClusterSessionCounts } from "./cluster-session-counts.js";
 export {
   HealthChecker,
   type HealthCheckerDeps,

@@ -231,13 +231,20 @@ export class PoolRouter<N extends RoutedNode> {
       return TOO_MANY_CLIENT_SESSIONS;
     // 100 %: no share (one tenant); a full pool then says no_free_replica, a full table evicts
     if (limits.principalSharePct >= 100) return undefined;
-    const held = table.heldByPrincipal(principalOf(owner));
-    if (state!.policy.exclusive) {
-      const replicas = this.deps.resolve(address)?.size ?? 0;
-      if (held >= principalShare(replicas, limits.principalSharePct)) return TOO_MANY_PRINCIPAL_SESSIONS;
-    }
-    if (held >= principalShare(table.capacity, limits.principalSharePct)) return TOO_MANY_PRINCIPAL_SESSIONS;
-    return undefined;
+    const principal = principalOf(owner);
+    const ofTable = principalShare(table.capacity, limits.principalSharePct);
+    const ofReplicas = state!.policy.exclusive
+      ? principalShare(this.deps.resolve(address)?.size ?? 0, limits.principalSharePct)
+      : ofTable;
+    const limit = Math.min(ofTable, ofReplicas);
+    // in a cluster the share is the cluster's: sessions placed through every sentinel count (the
+    // local table also has the ones whose records are still on their way to the store)
+    const ttlMs = state!.policy.affinityTtlSec * 1000;
+    const held = Math.max(
+      table.heldByPrincipal(principal),
+      this.shared?.ofPrincipal(address, principal, ttlMs, limit) ?? 0,
+    );
+    return held >= limit ? TOO_MANY_PRINCIPAL_SESSIONS : undefined;
   }
 
   /**
@@ -476,8 +483,15 @@ export class PoolRouter<N extends RoutedNode> {
     const down = this.deps.cluster?.shared.refusal("session");
     if (down !== undefined) return { kind: "refuse", code: down.code, reason: down.reason };
     const load = (id: string) => table.countFor(id);
+    // one session per replica is the cluster's promise: a replica holding a session placed
+    // through another sentinel is not free here either
+    const shared = this.shared;
+    const exclusiveLoad =
+      shared === undefined
+        ? load
+        : (id: string) => Math.max(table.countFor(id), shared.onReplica(address, id, ttlMs));
     const node = state.policy.exclusive
-      ? placeExclusiveSession(sessionId, pool, load)
+      ? placeExclusiveSession(sessionId, pool, exclusiveLoad)
       : placeSession(sessionId, pool, load, state.policy.boundedLoadFactor);
     if (node === undefined) {
       if (state.policy.exclusive && pool.eligibleCount > 0) {

@@ -8,6 +8,7 @@
  */
 import type { Logger } from "@fame/logger";
 import type { SessionPlacement, SessionStore, Unsubscribe } from "@fame/state";
+import { ClusterSessionCounts } from "./cluster-session-counts.js";
 import type { SessionEntry, SessionTable } from "./session-table.js";
 
 const SEP = "\u0000";
@@ -19,6 +20,8 @@ export function sessionKey(address: string, sessionId: string): string {
 
 export class SharedSessions {
   private readonly unsubscribe: Unsubscribe;
+  /** every sentinel's sessions, counted per replica and per principal */
+  readonly counts = new ClusterSessionCounts();
 
   constructor(
     private readonly store: SessionStore,
@@ -30,7 +33,22 @@ export class SharedSessions {
     /** wall clock: placements carry it from one sentinel process to another */
     private readonly now: () => number = Date.now,
   ) {
-    this.unsubscribe = store.onChange((key, placement) => this.onChange(key, placement));
+    this.unsubscribe = store.onChange((key, placement) => {
+      this.counts.update(key, placement);
+      this.onChange(key, placement);
+    });
+    // what the watch had delivered before this subscribed
+    for (const [key, placement] of store.entries()) this.counts.update(key, placement);
+  }
+
+  /** live sessions on a replica of the pool, placed through any sentinel */
+  onReplica(address: string, replicaId: string, ttlMs: number): number {
+    return this.counts.onReplica(address, replicaId, ttlMs, this.now());
+  }
+
+  /** live sessions of a principal in the pool, placed through any sentinel (counted up to `limit`) */
+  ofPrincipal(address: string, principal: string, ttlMs: number, limit: number): number {
+    return this.counts.ofPrincipal(address, principal, ttlMs, this.now(), limit);
   }
 
   /** the owner of a session another sentinel placed (undefined: unknown or idle past the ttl) */

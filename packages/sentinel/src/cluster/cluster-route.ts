@@ -68,12 +68,16 @@ export const MAX_REMOTE_NODES = 1_000_000;
 
 /** KeyRequests waiting at once for a key's directory record; past this they are answered at once */
 export const MAX_KEY_WAITERS = 1024;
+/** a NUL cannot start a node id: principals' counts share the map without meeting a node's */
+const PRINCIPAL = "\u0000";
 /**
  * …and from one requesting node: kids cost nothing to make up, so without it one node asking for
  * made-up kids would keep every place taken, and another node's request for the key of a node
  * that just attached elsewhere would be answered key_unknown at once.
  */
 export const MAX_KEY_WAITERS_PER_NODE = 16;
+/** …and from the nodes of one principal together (a credential holder can start many nodes) */
+export const MAX_KEY_WAITERS_PER_PRINCIPAL = 256;
 
 interface Mirror {
   readonly session: NodeSession;
@@ -108,7 +112,7 @@ export class ClusterRoute implements ClusterOutbox {
   /** callers waiting for the record of a key not known yet, by kid */
   private readonly keyWaiters = new Map<string, Set<(owner: NodeSession | undefined) => void>>();
   private keyWaiterCount = 0;
-  /** waiting requests per requesting node */
+  /** waiting requests per requesting node, and per principal (under PRINCIPAL + its name) */
   private readonly keyWaitersOf = new Map<string, number>();
   private inbox: ClusterInbox | undefined;
 
@@ -152,15 +156,27 @@ export class ClusterRoute implements ClusterOutbox {
    * The node elsewhere holding `kid`, once its directory record is here. A node's sentinel
    * writes the record after the attach ack, so the node's first signed frame can reach a peer,
    * which asks for the key, before the record does. Undefined after `timeoutMs`, or at once
-   * while MAX_KEY_WAITERS requests already wait, or MAX_KEY_WAITERS_PER_NODE of `requester`'s.
+   * while MAX_KEY_WAITERS requests already wait, or MAX_KEY_WAITERS_PER_NODE of `requester`'s,
+   * or MAX_KEY_WAITERS_PER_PRINCIPAL of its `principal`'s nodes.
    */
-  awaitKeyOwner(kid: string, timeoutMs: number, requester: string): Promise<NodeSession | undefined> {
+  awaitKeyOwner(
+    kid: string,
+    timeoutMs: number,
+    requester: string,
+    principal: string,
+  ): Promise<NodeSession | undefined> {
     const known = this.kids.get(kid);
     if (known !== undefined) return Promise.resolve(known);
     const mine = this.keyWaitersOf.get(requester) ?? 0;
-    if (this.keyWaiterCount >= MAX_KEY_WAITERS || mine >= MAX_KEY_WAITERS_PER_NODE)
+    const ours = this.keyWaitersOf.get(PRINCIPAL + principal) ?? 0;
+    if (
+      this.keyWaiterCount >= MAX_KEY_WAITERS ||
+      mine >= MAX_KEY_WAITERS_PER_NODE ||
+      ours >= MAX_KEY_WAITERS_PER_PRINCIPAL
+    )
       return Promise.resolve(undefined);
     this.keyWaitersOf.set(requester, mine + 1);
+    this.keyWaitersOf.set(PRINCIPAL + principal, ours + 1);
     return new Promise((resolve) => {
       let waiters = this.keyWaiters.get(kid);
       if (waiters === undefined) {
@@ -173,9 +189,11 @@ export class ClusterRoute implements ClusterOutbox {
         set.delete(done);
         if (set.size === 0 && this.keyWaiters.get(kid) === set) this.keyWaiters.delete(kid);
         this.keyWaiterCount--;
-        const left = (this.keyWaitersOf.get(requester) ?? 1) - 1;
-        if (left > 0) this.keyWaitersOf.set(requester, left);
-        else this.keyWaitersOf.delete(requester);
+        for (const who of [requester, PRINCIPAL + principal]) {
+          const left = (this.keyWaitersOf.get(who) ?? 1) - 1;
+          if (left > 0) this.keyWaitersOf.set(who, left);
+          else this.keyWaitersOf.delete(who);
+        }
         resolve(owner);
       };
       const timer = setTimeout(() => done(undefined), timeoutMs);

@@ -172,7 +172,7 @@ export class ControlFrames {
     if (!owner && kid && d.cluster !== undefined) {
       // a node that just attached elsewhere: its directory record may be a moment behind
       d.cluster.route
-        .awaitKeyOwner(kid, KEY_RECORD_WAIT_MS, session.id)
+        .awaitKeyOwner(kid, KEY_RECORD_WAIT_MS, session.id, session.principal)
         .then((later) => {
           const key = later?.keys.get(kid);
           if (session.state !== "attached") return;

@@ -39,6 +39,10 @@ export class BucketSessionStore implements SessionStore {
   onChange(cb: (sessionId: string, placement: SessionPlacement | undefined) => void): Unsubscribe {
     return this.bucket.onChange((key, e) => cb(key, e?.value));
   }
+
+  *entries(): IterableIterator<[string, SessionPlacement]> {
+    for (const [key, e] of this.bucket.entries()) yield [key, e.value];
+  }
 }
 
 function copy(p: SessionPlacement): SessionPlacement {
