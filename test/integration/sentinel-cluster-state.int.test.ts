@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -308,6 +309,32 @@ describe("a cluster's sentinels share tickets and elections through NATS", () =>
       (ns) => ns.find((n) => n.systemId === "drain_me")?.draining === true,
     );
     expect((await drain(b, "nobody_here")).status).toBe(404);
+    // the CLI, asked at B for a node attached to A, reports the drain (exit 0), not HTTP 202
+    const other = await attachRetrying(a, "drain_me_too", ["*.fame.fabric"]);
+    const bound = await other.send({ frame: { type: "AddressBind", address: KV } });
+    await other.waitFor((e) => e.frame.type === "AddressBindAck" && e.corrId === bound.id);
+    const fameDrain = async () =>
+      spawnSync(
+        process.execPath,
+        [join(REPO_ROOT, "packages", "cli", "dist", "bin.js"), "drain", "drain_me_too", "--url", b.url],
+        {
+          encoding: "utf8",
+          timeout: 30_000,
+          env: {
+            PATH: process.env["PATH"] ?? "",
+            FAME_CA_CERTS: pki.env.FAME_CA_CERTS,
+            FAME_SENTINEL_ADMIN_TOKEN_FILE: pki.adminTokenFile,
+          },
+        },
+      );
+    // until B has the node's directory record, it answers 404 (exit 1)
+    const cli = await eventually(fameDrain, (r) => r.status !== 1 || !r.stderr.includes("no attached node"));
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain("draining drain_me_too: asked its sentinel sa");
+    await eventually(
+      () => nodesAt(a),
+      (ns) => ns.find((n) => n.systemId === "drain_me_too")?.draining === true,
+    );
   }, 60_000);
 
   it("with one of 3 NATS nodes down, exactly one replica of a single-active pool is active across both sentinels", async () => {

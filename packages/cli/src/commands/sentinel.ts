@@ -178,6 +178,13 @@ export function resolveNode(status: SentinelStatus | undefined, node: string): s
   return matches[0]?.systemId ?? node;
 }
 
+/** the sentinel a 202 drain answer names (the node's own, in a cluster) */
+function viaSentinel(body: unknown): string {
+  const id =
+    typeof body === "object" && body !== null ? (body as { sentinelId?: unknown }).sentinelId : undefined;
+  return typeof id === "string" && id.length > 0 && id.length <= 64 ? id : "(unnamed)";
+}
+
 async function runDrain(io: CliIo, global: GlobalOptions, node: string, flags: SentinelFlags): Promise<void> {
   const t = await target(io, global, flags);
   // names are a convenience: without the status page the argument is taken as a system id
@@ -192,16 +199,20 @@ async function runDrain(io: CliIo, global: GlobalOptions, node: string, flags: S
   if (answer.status === 404) {
     throw new CliError(`no attached node "${node}" at ${t.origin} (fame status lists them)`, EXIT.failure);
   }
-  if (answer.status !== 200) {
+  // 202: in a cluster the node is attached to another sentinel, which was asked to drain it
+  if (answer.status !== 200 && answer.status !== 202) {
     throw new CliError(
       `drain ${systemId}: ${describeRefusal(answer)}`,
       answer.status === 400 ? EXIT.usage : EXIT.failure,
     );
   }
+  const via = answer.status === 202 ? viaSentinel(answer.body) : undefined;
   io.out(
     flags.json
       ? `${JSON.stringify(answer.body, null, 2)}\n`
-      : `draining ${systemId}: the sentinel sends it no new sessions or channels\n`,
+      : via === undefined
+        ? `draining ${systemId}: the sentinel sends it no new sessions or channels\n`
+        : `draining ${systemId}: asked its sentinel ${via}, which sends it no new sessions or channels\n`,
   );
 }
 
