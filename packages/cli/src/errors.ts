@@ -7,6 +7,10 @@ import { CliError, EXIT, type ExitCode } from "./exit-codes.js";
 const BAD_ADDRESS = "bad_address";
 const UNREACHABLE_CONNECTION = new Set(["connect_failed", "timeout", "disconnected"]);
 const UNREACHABLE_ADMISSION = new Set(["network", "timeout"]);
+/** a cluster's sentinel cut off from its shared state (NATS): transient, and not the CLI's fault */
+const STATE_UNAVAILABLE = "state_unavailable";
+const STATE_HINT =
+  "the cluster's shared state (NATS) is unreachable: try again shortly; make status shows the NATS servers";
 
 interface Coded {
   name?: unknown;
@@ -28,10 +32,12 @@ export function explain(err: unknown): { message: string; exitCode: ExitCode } {
     const exitCode =
       err.fameCode === BAD_ADDRESS
         ? EXIT.usage
-        : err.fameCode === FameRpcCode.TIMEOUT && err.code !== RpcErrorCode.INVALID_PARAMS
+        : (err.fameCode === FameRpcCode.TIMEOUT && err.code !== RpcErrorCode.INVALID_PARAMS) ||
+            err.fameCode === STATE_UNAVAILABLE
           ? EXIT.unreachable
           : EXIT.failure;
-    return { message: `error ${code}: ${err.message}`, exitCode };
+    const hint = err.fameCode === STATE_UNAVAILABLE ? ` (${STATE_HINT})` : "";
+    return { message: `error ${code}: ${err.message}${hint}`, exitCode };
   }
   const e = (typeof err === "object" && err !== null ? err : {}) as Coded;
   const message = typeof e.message === "string" ? e.message : String(err);
@@ -55,6 +61,8 @@ export function explain(err: unknown): { message: string; exitCode: ExitCode } {
   }
   // the SDK's and identity's error classes are matched by name: the CLI does not load identity
   if (e.name === "ConnectionError") {
+    if (code === STATE_UNAVAILABLE)
+      return { message: `sentinel: ${message} (${STATE_HINT})`, exitCode: EXIT.unreachable };
     const unreachable = UNREACHABLE_CONNECTION.has(code);
     return {
       message: `sentinel: ${message}${unreachable ? " (is the fabric running? make start)" : ""}`,

@@ -144,6 +144,18 @@ describe("errors and exit codes", () => {
       code: "connect_failed",
     });
     expect(explain(refused).exitCode).toBe(EXIT.unreachable);
+    // a cluster whose NATS is down: transient (exit 3), and the message says where to look
+    const cutOff = Object.assign(
+      new Error("attach refused: the cluster's shared state is unreachable: the attach cannot be recorded"),
+      { name: "ConnectionError", code: "state_unavailable" },
+    );
+    expect(explain(cutOff).exitCode).toBe(EXIT.unreachable);
+    expect(explain(cutOff).message).toMatch(/NATS.*try again shortly/);
+    const refusedCall = explain(
+      new RpcError(RpcErrorCode.SERVER_ERROR, "cannot record", "state_unavailable"),
+    );
+    expect(refusedCall.exitCode).toBe(EXIT.unreachable);
+    expect(refusedCall.message).toMatch(/NATS/);
     // the service answered with a certificate the trust bundle does not cover: a setting to fix
     const untrusted = Object.assign(new Error("127.0.0.1:8443: unable to verify the first certificate"), {
       name: "AdmissionError",
