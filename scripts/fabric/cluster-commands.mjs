@@ -85,7 +85,10 @@ export function clusterCommands({ ensureStarted, Failure, requirePki }) {
       // a cluster that is down starts afresh: no pins, tickets or directory records from last time
       for (const s of natsSpecs) rmSync(s.storeDir, { recursive: true, force: true });
     }
-    writeNatsConfigs(natsSpecs.filter((s) => runningPid(s) === undefined));
+    writeNatsConfigs(
+      natsSpecs,
+      natsSpecs.filter((s) => runningPid(s) === undefined),
+    );
     const ca = trustBundle(TRUST_BUNDLE);
     let fresh = 0;
     const report = (spec, r) => {

@@ -113,25 +113,37 @@ export function natsSpecs(ports, binary) {
   });
 }
 
-/** Writes every server's config file (0600: it holds the token and the route password). */
-export function writeNatsConfigs(specs) {
-  const token = ensureSecret(NATS_TOKEN_FILE);
-  const routePassword = ensureSecret(NATS_ROUTE_PASSWORD_FILE);
-  for (const spec of specs) {
+/**
+ * Writes the config files of `toWrite` (0600: they hold the token and the route password), each
+ * routing to every other server of `specs`: a server restarted alone rejoins the whole cluster.
+ */
+export function writeNatsConfigs(specs, toWrite = specs) {
+  const secrets = {
+    token: ensureSecret(NATS_TOKEN_FILE),
+    routePassword: ensureSecret(NATS_ROUTE_PASSWORD_FILE),
+  };
+  for (const { spec, text } of natsConfigPlan(specs, toWrite, secrets)) {
     mkdirSync(spec.storeDir, { recursive: true, mode: 0o700 });
-    const text = natsConfigText({
+    writeFileSync(spec.conf, text, { mode: 0o600 });
+    chmodSync(spec.conf, 0o600);
+  }
+}
+
+/** The config text of each server of `toWrite`, routing to every other server of `specs`. */
+export function natsConfigPlan(specs, toWrite, { token, routePassword }) {
+  return toWrite.map((spec) => ({
+    spec,
+    text: natsConfigText({
       name: spec.name,
       port: spec.port,
       clusterPort: spec.clusterPort,
       monitorPort: spec.monitorPort,
-      peers: specs.filter((s) => s !== spec).map((s) => `${HOST}:${s.clusterPort}`),
+      peers: specs.filter((s) => s.name !== spec.name).map((s) => `${HOST}:${s.clusterPort}`),
       storeDir: spec.storeDir,
       token,
       routePassword,
-    });
-    writeFileSync(spec.conf, text, { mode: 0o600 });
-    chmodSync(spec.conf, 0o600);
-  }
+    }),
+  }));
 }
 
 /** GET on a monitoring endpoint (plain HTTP on loopback); resolves { status, json } or rejects. */

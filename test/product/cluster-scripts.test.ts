@@ -48,6 +48,11 @@ interface NatsModule {
     routePassword: string;
   }): string;
   natsServerBinary(env: NodeJS.ProcessEnv): string | undefined;
+  natsConfigPlan(
+    specs: Spec[],
+    toWrite: Spec[],
+    secrets: { token: string; routePassword: string },
+  ): { spec: Spec; text: string }[];
 }
 interface Call {
   ok: boolean;
@@ -161,6 +166,22 @@ describe("the NATS servers' config files (scripts/fabric/nats.mjs)", () => {
     storeDir: join(scratch, "nats-2"),
     token: "ab".repeat(16),
     routePassword: "cd".repeat(16),
+  });
+
+  it("a server restarted alone gets a config routing to every other server, not only to those restarted with it", () => {
+    const specs = [0, 1, 2].map((i) => ({
+      name: `nats-${i + 1}`,
+      kind: "nats",
+      script: `run/nats-${i + 1}.conf`,
+      port: 4222 + i,
+      clusterPort: 6222 + i,
+      monitorPort: 8222 + i,
+      storeDir: join(scratch, `nats-${i + 1}`),
+    }));
+    const plan = nats.natsConfigPlan(specs, [specs[1]!], { token: "t", routePassword: "p" });
+    expect(plan.map((p) => p.spec.name)).toEqual(["nats-2"]);
+    const routes = [...plan[0]!.text.matchAll(/nats-route:\/\/[^@]+@([\d.:]+)/g)].map((m) => m[1]);
+    expect(routes).toEqual(["127.0.0.1:6222", "127.0.0.1:6224"]);
   });
 
   it("everything on loopback, a client token, route credentials, JetStream with its store", () => {
