@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { requestJson } from "@fame/http-service/client";
+import { requestJson, requestRaw } from "@fame/http-service/client";
 import { Agent, connectFabric, type Fabric, nodeConfigFromEnv, RpcError } from "@fame/sdk";
 import {
   binOf,
@@ -172,11 +172,16 @@ describe("a cluster sentinel partitioned from NATS", () => {
     );
     const during = await stateOf();
     expect(during.status).toBe("unavailable");
+    // a load balancer's readiness check sends new connections elsewhere; liveness stays up
+    const ready = () => requestRaw(`${url}/ready`, { ca: pki.trustBundle });
+    expect((await ready()).status).toBe(503);
+    expect((await requestRaw(`${url}/health`, { ca: pki.trustBundle })).status).toBe(200);
     expect(during.refused["attach"]).toBeGreaterThanOrEqual(1);
     expect(during.refused["open"]).toBeGreaterThanOrEqual(1);
 
     await nats.restart();
     await eventually(stateOf, (s) => s.status === "ok", 30_000);
+    expect((await ready()).status).toBe(200);
     // new work again: a node attaches (the SDK signs its attach), the late client opens its channel
     const fresh = await client(nodeEnv);
     expect(await fresh.add({ x: 4, y: 4 })).toBe(8);

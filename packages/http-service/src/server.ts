@@ -20,6 +20,12 @@ export interface HttpServiceOptions {
   register: (app: FastifyInstance, log: Logger) => void | Promise<void>;
   /** extra fields for GET /health */
   health?: () => Record<string, unknown>;
+  /**
+   * Why the service cannot take new work now (GET /ready answers 503 with it), or undefined
+   * when it can. /health stays 200 while the process runs (liveness); /ready is what a load
+   * balancer's health check should ask (readiness). Default: always ready.
+   */
+  notReady?: () => string | undefined;
 }
 
 export interface RunningService {
@@ -106,6 +112,11 @@ export async function startHttpService(opts: HttpServiceOptions): Promise<Runnin
     uptimeMs: listeningAt === 0 ? 0 : Date.now() - listeningAt,
     ...(opts.health?.() ?? {}),
   }));
+  app.get("/ready", async (_req, reply) => {
+    const why = opts.notReady?.();
+    if (why === undefined) return { status: "ready", service: opts.name };
+    return reply.status(503).send({ status: "not_ready", service: opts.name, reason: why });
+  });
 
   await opts.register(app, log);
   const handshakes = guardHandshakes(

@@ -50,6 +50,32 @@ describe("startHttpService", () => {
     expect(after.uptimeMs).toBeGreaterThanOrEqual(before.uptimeMs);
   });
 
+  it("serves /ready: 200 while it can take work, 503 with the reason while it cannot (/health stays 200)", async () => {
+    expect((await svc.app.inject({ method: "GET", url: "/ready" })).json()).toEqual({
+      status: "ready",
+      service: "unit-svc",
+    });
+    let why: string | undefined = "its shared state is unreachable";
+    const degraded = await startHttpService({
+      name: "degraded",
+      port: 0,
+      tls: null,
+      logger: createLogger({ name: "degraded", level: "silent" }),
+      notReady: () => why,
+      register: () => {},
+    });
+    try {
+      const down = await degraded.app.inject({ method: "GET", url: "/ready" });
+      expect(down.statusCode).toBe(503);
+      expect(down.json()).toEqual({ status: "not_ready", service: "degraded", reason: why });
+      expect((await degraded.app.inject({ method: "GET", url: "/health" })).statusCode).toBe(200);
+      why = undefined;
+      expect((await degraded.app.inject({ method: "GET", url: "/ready" })).statusCode).toBe(200);
+    } finally {
+      await degraded.close();
+    }
+  });
+
   it("answers unknown routes with a JSON 404", async () => {
     const res = await requestRaw(`${svc.url}/nope`);
     expect(res.status).toBe(404);

@@ -93,6 +93,12 @@ export async function startSentinelServer(
     ...(config.connectionLimits ? { connectionLimits: config.connectionLimits } : {}),
     logger: log,
     health: () => ({ sessions: sentinel.sessionCount, state: stateHealth() }),
+    // a cluster sentinel cut off from its shared state refuses every attach and new channel:
+    // a load balancer should send new connections elsewhere (its attached nodes keep working)
+    notReady: () =>
+      deps.shared !== undefined && deps.shared.fabric.status.state === "unavailable"
+        ? "the cluster's shared state (NATS) is unreachable: attaches and new channels are refused"
+        : undefined,
     register: (app) => {
       const rule = { token: config.adminToken, profile: config.securityProfile };
       /** undefined when allowed; otherwise the refusal, already sent */
