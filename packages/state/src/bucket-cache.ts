@@ -11,6 +11,13 @@ export class BucketCache<V> {
   private timer: NodeJS.Timeout | undefined;
   /** keys not cached because the cache was full */
   dropped = 0;
+  /**
+   * Until when the cache is known to follow the backend (wall clock). A value is aged out only
+   * if it is older than the max age at that moment: while a watch is stalled, a value's
+   * refreshes may be on their way, and ageing it out would forget a live record (a node of
+   * another sentinel, whose channels would move). Default: always current.
+   */
+  private currentAt: () => number = Date.now;
 
   constructor(
     private readonly maxEntries: number,
@@ -65,9 +72,14 @@ export class BucketCache<V> {
     return () => this.listeners.delete(cb);
   }
 
+  /** how the cache learns until when it followed the backend (see currentAt) */
+  followedUntil(clock: () => number): void {
+    this.currentAt = clock;
+  }
+
   /** removes values older than the max age; runs on a timer once started */
   sweep(now = Date.now()): void {
-    const cutoff = now - this.maxAgeMs;
+    const cutoff = Math.min(now, this.currentAt()) - this.maxAgeMs;
     for (const [key, e] of this.map) {
       if (e.at < cutoff) {
         this.map.delete(key);

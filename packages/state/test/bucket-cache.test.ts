@@ -47,4 +47,19 @@ describe("BucketCache", () => {
     ]);
     expect(errors).toHaveLength(3);
   });
+
+  it("ages values out only as far as it is known to follow the backend (a stalled watch forgets nothing live)", () => {
+    const c = new BucketCache<string>(10, 1000, () => {});
+    let followed = 5000;
+    c.followedUntil(() => followed);
+    c.set("stale", entry("s", 1, 3000));
+    c.set("live", entry("l", 2, 4500));
+    // the watch stalled at 5000: at 9000 only what was old already then goes
+    c.sweep(9000);
+    expect([...c.keys()]).toEqual(["live"]);
+    // it follows again: the values it still has not refreshed age out
+    followed = 9000;
+    c.sweep(9000);
+    expect([...c.keys()]).toEqual([]);
+  });
 });

@@ -38,4 +38,11 @@ describe("WatchProgress", () => {
     p.saw(9);
     expect(p.stalled(9)).toBe(false);
   });
+
+  it("says when it has delivered everything up to the stream's last sequence", () => {
+    const p = new WatchProgress();
+    expect(p.caughtUp(0)).toBe(true);
+    p.saw(7);
+    expect([p.caughtUp(7), p.caughtUp(6), p.caughtUp(8)]).toEqual([true, true, false]);
+  });
 });

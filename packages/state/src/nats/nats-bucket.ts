@@ -40,6 +40,8 @@ export class NatsBucket<V> implements Bucket<V> {
   rejected = 0;
   /** how far the running watch has followed the stream (see checkWatch) */
   private readonly progress = new WatchProgress();
+  /** when the watch last showed it follows the stream: it delivered, or a check found it current */
+  private followedAt = Date.now();
 
   constructor(
     private readonly kv: KV,
@@ -52,6 +54,7 @@ export class NatsBucket<V> implements Bucket<V> {
     this.cache = new BucketCache<V>(spec.maxEntries, spec.maxAgeMs, (err) =>
       log.error({ err, bucket: spec.name }, "shared state listener failed"),
     );
+    this.cache.followedUntil(() => this.followedAt);
   }
 
   get size(): number {
@@ -140,13 +143,18 @@ export class NatsBucket<V> implements Bucket<V> {
       if (!initial) return;
       initial = false;
       for (const key of [...this.cache.keys()]) if (!seen.has(key)) this.cache.remove(key);
+      // the current values are in: the cache follows the stream as of now
+      this.followedAt = Date.now();
       markReady();
     };
     if (lastSeq === 0) finishInitial();
     void (async () => {
       try {
         for await (const e of iter) {
-          if (this.watcher === iter) this.progress.saw(e.revision);
+          if (this.watcher === iter) {
+            this.progress.saw(e.revision);
+            this.followedAt = Date.now();
+          }
           const key = this.apply(e, initial);
           if (initial) {
             if (key !== undefined) seen.add(key);
@@ -182,7 +190,9 @@ export class NatsBucket<V> implements Bucket<V> {
     const watcher = this.watcher;
     const status = await this.op("watch check", () => this.kv.status(), false, this.timeoutMs, true);
     if (this.watcher !== watcher || this.starting > 0) return;
-    if (!this.progress.stalled(status.streamInfo.state.last_seq)) return;
+    const lastSeq = status.streamInfo.state.last_seq;
+    if (this.progress.caughtUp(lastSeq)) this.followedAt = Date.now();
+    if (!this.progress.stalled(lastSeq)) return;
     this.log.info({ bucket: this.name }, "shared state watch fell behind its stream; watching again");
     await this.watch(true);
   }

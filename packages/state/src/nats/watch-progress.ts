@@ -23,6 +23,11 @@ export class WatchProgress {
     if (revision > this.delivered) this.delivered = revision;
   }
 
+  /** the watch has delivered everything up to the stream's last sequence `streamLastSeq` */
+  caughtUp(streamLastSeq: number): boolean {
+    return streamLastSeq <= this.delivered;
+  }
+
   /**
    * One check against the stream's last sequence now. True when the watch should be replaced:
    * it is still short of the sequence the previous check saw.
