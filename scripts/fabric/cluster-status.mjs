@@ -27,6 +27,9 @@ async function welcomeHealth(spec, ca) {
   }
 }
 
+/** "1 node", "2 nodes" */
+const count = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 /** A node's label: its self-declared name, else agent/client by whether it serves anything. */
 const labelOf = (n) => n.name ?? (n.logicals?.length ? "(agent)" : "(client)");
 
@@ -61,12 +64,19 @@ export async function printClusterStatus({ specs, ca, json }) {
   }
   out();
   out("NATS JetStream cluster");
+  // what an operator should look at: the exit code says whether anything is
+  const degraded = [];
+  const answering = new Set(nats.filter((n) => n.up).map((n) => n.name));
   for (const n of nats) {
     if (!n.up) {
       out(`  ${n.name.padEnd(8)} ${n.url.padEnd(24)} not answering`);
+      degraded.push(`${n.name} not answering`);
       continue;
     }
-    const role = n.metaLeader === n.name ? "meta leader" : `meta leader ${n.metaLeader ?? "none yet"}`;
+    if (!n.healthy) degraded.push(`${n.name} not ready`);
+    // a server cut off from the others may still name a leader that is gone
+    const gone = n.metaLeader !== undefined && !answering.has(n.metaLeader) ? " (not answering)" : "";
+    const role = n.metaLeader === n.name ? "meta leader" : `meta leader ${n.metaLeader ?? "none yet"}${gone}`;
     out(
       `  ${n.name.padEnd(8)} ${n.url.padEnd(24)} ${n.healthy ? "healthy" : "not ready"}, ${n.routes ?? 0} routes, ` +
         `${n.connections ?? 0} clients, ${n.streams ?? 0} streams, ${role}`,
@@ -85,15 +95,18 @@ export async function printClusterStatus({ specs, ca, json }) {
     const { status, problem } = views[i];
     if (!status) {
       out(`  ${s.name.padEnd(12)} ${s.url.padEnd(24)} not reachable (${problem})`);
+      degraded.push(`${s.name} not reachable`);
       return;
     }
     reachable++;
+    if (status.state?.status !== undefined && status.state.status !== "ok")
+      degraded.push(`${s.name} state ${status.state.status}`);
     const local = (Array.isArray(status.nodes) ? status.nodes : []).filter(
       (n) => n.sentinelId === undefined || n.sentinelId === status.sentinelId,
     );
     const state = status.state ? `, state ${status.state.status ?? JSON.stringify(status.state)}` : "";
     out(
-      `  ${s.name.padEnd(12)} ${s.url.padEnd(24)} ${local.length} nodes, ${status.sessions ?? 0} sessions, ` +
+      `  ${s.name.padEnd(12)} ${s.url.padEnd(24)} ${count(local.length, "node")}, ${count(status.sessions ?? 0, "session")}, ` +
         `${status.inflight ?? 0} in flight${state}${linksOf(status)}`,
     );
     for (const n of local) {
@@ -103,8 +116,10 @@ export async function printClusterStatus({ specs, ca, json }) {
     }
   });
   out();
+  out(degraded.length === 0 ? "Cluster: healthy" : `Cluster: DEGRADED (${degraded.join("; ")})`);
   out("Raw JSON: make status JSON=1   Faults: make kill-sentinel N=1, make restart-sentinel N=1");
-  if (reachable === 0) process.exitCode = 1;
+  // 0: all answer and share their state; 1: something to look at (the lines above say what)
+  if (reachable === 0 || degraded.length > 0) process.exitCode = 1;
 }
 
 /** ", links to a, b" (direct sentinel links open), or how it reaches the others otherwise */
