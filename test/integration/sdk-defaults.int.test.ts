@@ -95,4 +95,25 @@ describe("SDK defaults against a real fabric", () => {
     expect(run.output()).toMatch(/add\(3, 4\) = 7/);
     expect(run.output()).not.toMatch(/"level":30/);
   }, 60_000);
+
+  it("the demo client in a loop takes FAME_NODE_NAME and prints its summary when stopped with SIGTERM", async () => {
+    const run = await startProcess({
+      name: "math-client-loop",
+      script: binOf("services", "math-client"),
+      cwd: REPO_ROOT,
+      env: { ...stack.nodeEnv, FAME_CLIENT_LOOP_SEC: "120", FAME_NODE_NAME: "demo-client-7" },
+      readyLine: /call 1: add = 2 on/,
+      readyTimeoutMs: 30_000,
+    });
+    const status = await requestJson<{ nodes: { name?: string }[] }>(
+      `${stack.urls.sentinel}/fame/v1/status`,
+      {
+        ca: stack.trustBundle,
+        headers: stack.adminHeaders,
+      },
+    );
+    expect(status.nodes.map((n) => n.name)).toContain("demo-client-7");
+    expect(await run.stop("SIGTERM", 10_000)).toBe(0);
+    expect(run.output()).toMatch(/done: \d+ steps \(\d+ calls\), metrics/);
+  }, 60_000);
 });

@@ -52,7 +52,15 @@ async function main(): Promise<void> {
       let last = "";
       let i = 0;
       let seenFailovers = 0;
-      while (Date.now() < deadline && i < 1_000_000) {
+      // stopped early (make stop, Ctrl-C): the loop ends after its current step and the summary
+      // is printed as at the deadline
+      let stopped = false;
+      const stop = () => {
+        stopped = true;
+      };
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+      while (!stopped && Date.now() < deadline && i < 1_000_000) {
         i++;
         const started = Date.now();
         try {
@@ -74,7 +82,8 @@ async function main(): Promise<void> {
       // each step is two RPCs (add, then whoami to name the replica): the metrics count both
       out(`done: ${i} steps (${i * 2} calls), metrics ${JSON.stringify(fabric.endpoint.client.metrics())}`);
     },
-    { name: "math-client" },
+    // FAME_NODE_NAME names it on the dashboard and in traces, as it names an agent
+    { name: process.env["FAME_NODE_NAME"] || "math-client" },
   );
 }
 
