@@ -313,7 +313,7 @@ export class PoolRouter<N extends RoutedNode> {
       counters.stickyHits++;
     } else if (entry?.replicaId !== undefined) {
       counters.stickyViolations++;
-    } else if (!state.policy.exclusive || table.countFor(replicaId) === 0) {
+    } else if (!state.policy.exclusive || this.exclusiveLoad(address, table, ttlMs)(replicaId) === 0) {
       // The session expired (or its placement was lost) while the channel lived on: follow it.
       const placed = table.place(sessionId, replicaId, owner);
       this.shared?.record(address, table, placed, entry === undefined);
@@ -483,15 +483,8 @@ export class PoolRouter<N extends RoutedNode> {
     const down = this.deps.cluster?.shared.refusal("session");
     if (down !== undefined) return { kind: "refuse", code: down.code, reason: down.reason };
     const load = (id: string) => table.countFor(id);
-    // one session per replica is the cluster's promise: a replica holding a session placed
-    // through another sentinel is not free here either
-    const shared = this.shared;
-    const exclusiveLoad =
-      shared === undefined
-        ? load
-        : (id: string) => Math.max(table.countFor(id), shared.onReplica(address, id, ttlMs));
     const node = state.policy.exclusive
-      ? placeExclusiveSession(sessionId, pool, exclusiveLoad)
+      ? placeExclusiveSession(sessionId, pool, this.exclusiveLoad(address, table, ttlMs))
       : placeSession(sessionId, pool, load, state.policy.boundedLoadFactor);
     if (node === undefined) {
       if (state.policy.exclusive && pool.eligibleCount > 0) {
@@ -512,6 +505,16 @@ export class PoolRouter<N extends RoutedNode> {
     const placed = table.place(sessionId, node.id, owner);
     this.shared?.record(address, table, placed, entry === undefined);
     return { kind: "node", node };
+  }
+
+  /**
+   * Sessions on a replica of an exclusive pool. One session per replica is the cluster's
+   * promise: a replica holding a session placed through another sentinel is not free here either.
+   */
+  private exclusiveLoad(address: string, table: SessionTable, ttlMs: number): (replicaId: string) => number {
+    const shared = this.shared;
+    if (shared === undefined) return (id) => table.countFor(id);
+    return (id) => Math.max(table.countFor(id), shared.onReplica(address, id, ttlMs));
   }
 
   private activeOf(address: string, pool: ReplicaPool<N> | undefined): N | undefined {
