@@ -159,8 +159,9 @@ export function attach(
   logicals: string[] = [],
   capabilities: string[] = [],
   keySeed?: Uint8Array,
+  name?: string,
 ): Promise<TestNode<WaitLink>> {
-  return attachNode(m.sentinel, systemId, logicals, "overlay", new WaitLink(), capabilities, keySeed);
+  return attachNode(m.sentinel, systemId, logicals, "overlay", new WaitLink(), capabilities, keySeed, name);
 }
 
 /** resolves once `state`'s node directory shows a record for `systemId` satisfying `pred` */

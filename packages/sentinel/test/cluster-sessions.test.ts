@@ -68,3 +68,19 @@ describe("an exclusive pool across two sentinels", () => {
     ]);
   });
 });
+
+describe("a replica on another sentinel", () => {
+  it("is named on the dashboard, from its directory record", async () => {
+    cluster = startCluster(["A", "B"]);
+    const [a, b] = cluster.members as [
+      NonNullable<Cluster["members"][0]>,
+      NonNullable<Cluster["members"][0]>,
+    ];
+    const r = await attach(b, "r", ["*.fame.fabric"], [], undefined, "replica-on-b");
+    await r.send({ frame: { type: "AddressBind", address: EXCL } });
+    await record(a.state, "r", (rec) => rec.addresses.includes(EXCL));
+    await until(() => a.sentinel.dashboardReading().pools.some((p) => p.address === EXCL));
+    const pool = a.sentinel.dashboardReading().pools.find((p) => p.address === EXCL);
+    expect(pool?.replicas.map((x) => [x.id, x.name])).toEqual([["r", "replica-on-b"]]);
+  });
+});

@@ -68,6 +68,7 @@ export async function attachNode<L extends FakeLink = FakeLink>(
   link: L = new FakeLink() as L,
   capabilities: string[] = [],
   keySeed?: Uint8Array,
+  name?: string,
 ): Promise<TestNode<L>> {
   const session = s.open(link);
   const seed = keySeed ?? backend.ed25519Keygen().seed;
@@ -93,6 +94,7 @@ export async function attachNode<L extends FakeLink = FakeLink>(
         logicals,
         keys: profile === "open" ? [] : [{ kty: "OKP", crv: "Ed25519", x: base64urlEncode(publicKey), kid }],
         ...(capabilities.length > 0 ? { capabilities } : {}),
+        ...(name === undefined ? {} : { name }),
       },
     }),
   );

@@ -85,7 +85,8 @@ export function readDashboard(src: StatusSources, now: number): DashboardReading
     const replicas: ReplicaReading[] = [];
     for (const m of pool.members.slice(0, DASHBOARD_MAX_REPLICAS)) {
       const r = byId.get(m.id);
-      const node = src.directory.bySystemId(m.id);
+      // a replica on another sentinel of the cluster: its mirror carries its directory record
+      const node = src.directory.bySystemId(m.id) ?? src.cluster?.route.bySystemId(m.id);
       replicas.push({
         id: m.id,
         name: node?.name || undefined,
