@@ -56,6 +56,16 @@ describe("status rendering", () => {
     expect(text).toContain("Pins (AFT stickiness): 2 active");
     expect(text).toContain("created 2, expired 0");
     expect(text).toContain("Counters: routed 14");
+    // in a cluster, a member attached to another sentinel is named from the page's remoteNames
+    const clustered = renderStatus(
+      {
+        ...STATUS,
+        nodes: (STATUS.nodes ?? []).filter((n) => n.systemId !== "r2"),
+        remoteNames: { r2: "replica-elsewhere" },
+      },
+      "https://x",
+    );
+    expect(clustered).toMatch(/math@fame\.fabric\s+pool\s+replica-elsewhere\s+r2/);
   });
 
   it("says when stickiness is off or nothing is attached", () => {

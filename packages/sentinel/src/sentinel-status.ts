@@ -36,6 +36,7 @@ export interface StatusSources {
 /** The status page (GET /fame/v1/status): attached nodes, pools, counters, pins, distribution. */
 export function sentinelStatus(src: StatusSources): Record<string, unknown> {
   const stickiness = src.stickiness;
+  const pools = src.registry.snapshot();
   return {
     sentinelId: src.settings.sentinelId,
     securityProfile: src.settings.securityProfile,
@@ -53,7 +54,8 @@ export function sentinelStatus(src: StatusSources): Record<string, unknown> {
       inflight: src.inflight.countFor(s.id),
       remote: s.link.remote,
     })),
-    pools: src.registry.snapshot(),
+    pools,
+    ...(src.cluster === undefined ? {} : { remoteNames: remoteNames(src.cluster, pools.pools) }),
     inflight: src.inflight.size,
     counters: { ...src.counters },
     refusedByCode: { ...src.authzRefusals },
@@ -83,4 +85,22 @@ export function sentinelMetricsText(src: StatusSources): string {
   families.push(processMemoryFamily(process.memoryUsage()));
   if (src.cluster !== undefined) families.push(...src.cluster.metricFamilies());
   return renderPrometheus(families);
+}
+
+/**
+ * The names of pool members attached to other sentinels of the cluster (the nodes list holds
+ * only this sentinel's), from their directory records: what `fame status` labels them with.
+ * Bounded by the pools the snapshot lists.
+ */
+function remoteNames(
+  cluster: SentinelCluster,
+  pools: readonly { members: readonly { id: string }[] }[],
+): Record<string, string> {
+  const names: Record<string, string> = {};
+  for (const pool of pools)
+    for (const m of pool.members) {
+      const name = cluster.route.bySystemId(m.id)?.name;
+      if (name) names[m.id] = name;
+    }
+  return names;
 }

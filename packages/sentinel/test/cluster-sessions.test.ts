@@ -70,7 +70,7 @@ describe("an exclusive pool across two sentinels", () => {
 });
 
 describe("a replica on another sentinel", () => {
-  it("is named on the dashboard, from its directory record", async () => {
+  it("is named on the dashboard and the status page, from its directory record", async () => {
     cluster = startCluster(["A", "B"]);
     const [a, b] = cluster.members as [
       NonNullable<Cluster["members"][0]>,
@@ -82,5 +82,7 @@ describe("a replica on another sentinel", () => {
     await until(() => a.sentinel.dashboardReading().pools.some((p) => p.address === EXCL));
     const pool = a.sentinel.dashboardReading().pools.find((p) => p.address === EXCL);
     expect(pool?.replicas.map((x) => [x.id, x.name])).toEqual([["r", "replica-on-b"]]);
+    // and on the status page, which `fame status` labels pool members from
+    expect(a.sentinel.status()["remoteNames"]).toEqual({ r: "replica-on-b" });
   });
 });

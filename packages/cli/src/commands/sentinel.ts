@@ -37,6 +37,8 @@ export interface SentinelStatus {
   sessions?: number;
   inflight?: number;
   nodes?: StatusNode[];
+  /** in a cluster: names of pool members attached to other sentinels */
+  remoteNames?: Record<string, unknown>;
   pools?: { pools?: { address: string; mode?: string; members?: PoolMember[] }[] };
   stickiness?: ({ size?: number; perReplica?: Record<string, number> } & Record<string, unknown>) | null;
   distribution?: unknown;
@@ -73,6 +75,9 @@ export async function fetchStatus(t: SentinelTarget): Promise<SentinelStatus> {
 /** A node's label: its replica name when the sentinel knows one, else what kind of node it is. */
 function labeller(status: SentinelStatus): (id: string) => string {
   const label = new Map<string, string>();
+  // replicas attached to other sentinels of a cluster, by the names their records carry
+  for (const [id, name] of Object.entries(status.remoteNames ?? {}))
+    if (typeof name === "string" && name !== "") label.set(id, name);
   for (const n of status.nodes ?? []) {
     const name =
       typeof n.name === "string" && n.name !== "" ? n.name : n.logicals?.length ? "(agent)" : "(client)";
