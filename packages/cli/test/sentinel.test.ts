@@ -92,6 +92,17 @@ describe("drain targets", () => {
     };
     expect(() => resolveNode(twice, "x")).toThrow(CliError);
   });
+
+  it("refuses an id that another node also carries as its name (an insider naming itself after a replica)", () => {
+    const spoofed: SentinelStatus = {
+      nodes: [
+        { systemId: "8nE7LQUwfb8YeCQ2mTijJa", name: "replica1" },
+        { systemId: "hXmhLaacifSb4gEfg3tCCj", name: "8nE7LQUwfb8YeCQ2mTijJa" },
+      ],
+    };
+    expect(() => resolveNode(spoofed, "8nE7LQUwfb8YeCQ2mTijJa")).toThrow(/names 2 nodes/);
+    expect(resolveNode(spoofed, "hXmhLaacifSb4gEfg3tCCj")).toBe("hXmhLaacifSb4gEfg3tCCj");
+  });
 });
 
 describe("sentinel addresses and refusals", () => {

@@ -35,6 +35,29 @@ describe("session affinity through the sentinel", () => {
     ]);
   });
 
+  it("a late end never removes the session another client made again under the same id", async () => {
+    const { s, clock } = makeSentinel([{ address: MATH, affinity: "session", affinity_ttl_sec: 1 }]);
+    const rs = await replicas(s, MATH, ["r1"]);
+    const [c, d] = [await attachNode(s, "c"), await attachNode(s, "d")];
+    await c.call(MATH, "x1", { "session-id": "S" });
+    await c.call(MATH, "x2", { "session-id": "S", "session-end": true });
+    // c's session expires while its last call runs; d makes a session of the same name
+    clock.advance(1500);
+    await d.call(MATH, "d1", { "session-id": "S" });
+    expect(distribution(s, MATH).sessions).toBe(1);
+    // the answer to c's last call arrives: d's session stays
+    const [r] = rs;
+    await r!.send({
+      to: `rpc@${c.session.path}`,
+      corrId: "x2",
+      frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: "x2", result: "ok" } as never },
+    });
+    expect(c.data().at(-1)?.corrId).toBe("x2");
+    expect(distribution(s, MATH).sessions).toBe(1);
+    await c.call(MATH, "x3", { "session-id": "S" });
+    expect(nackOf(c, "x3")?.code).toBe("session_not_owned");
+  });
+
   it("ends a session once the replica answered its last call", async () => {
     const { s } = makeSentinel([{ address: MATH, affinity: "session" }]);
     const rs = await replicas(s, MATH, ["r1", "r2"]);
@@ -120,11 +143,12 @@ describe("exclusive sessions", () => {
       /every replica of excl@fame.fabric \(2\) already holds a session/,
     );
     expect(e.link.frames("DeliveryAck").find((x) => x.corrId === "c1")?.meta).toEqual({ notExecuted: true });
-    // A's calls keep their replica; plain calls (no session) are not sessions and still flow
+    // A's calls keep their replica; a call without a session gets no replica that holds one
     await c.call(EXCL, "a2", { "session-id": "A" });
     expect(receiverOf(rs, "a2")).toBe(receiverOf(rs, "a1"));
     await c.call(EXCL, "plain");
-    expect(receiverOf(rs, "plain")).toBeDefined();
+    expect(receiverOf(rs, "plain")).toBeUndefined();
+    expect(nackOf(c, "plain")?.code).toBe("no_free_replica");
     // a second session of c's: its share (one of two replicas) is taken
     await c.call(EXCL, "a3", { "session-id": "A-too" });
     expect(nackOf(c, "a3")?.code).toBe("too_many_client_sessions");
@@ -134,7 +158,21 @@ describe("exclusive sessions", () => {
     await bHolder.answerLast();
     await e.call(EXCL, "c2", { "session-id": "C" });
     expect(receiverOf(rs, "c2")).toBe(bHolder.id);
-    expect(distribution(s, EXCL).counters).toMatchObject({ noFreeReplica: 1, ended: 1 });
+    expect(distribution(s, EXCL).counters).toMatchObject({ noFreeReplica: 2, ended: 1 });
+  });
+
+  it("sends calls without a session only to free replicas, never beside someone's session", async () => {
+    const { s } = makeSentinel([{ address: EXCL, affinity: "session", exclusive: true }]);
+    const rs = await replicas(s, EXCL, ["r1", "r2", "r3"]);
+    const c = await attachNode(s, "c");
+    await c.call(EXCL, "a1", { "session-id": "A" });
+    const held = receiverOf(rs, "a1");
+    const stranger = await attachNode(s, "stranger");
+    for (let i = 0; i < 12; i++) await stranger.call(EXCL, `x${i}`);
+    const served = Array.from({ length: 12 }, (_, i) => receiverOf(rs, `x${i}`));
+    expect(served.every((r) => r !== undefined && r !== held)).toBe(true);
+    // spread over the free ones
+    expect(new Set(served).size).toBe(2);
   });
 
   it("a replica disconnecting frees its slot", async () => {

@@ -173,8 +173,11 @@ export function renderStatus(status: SentinelStatus, origin: string): string {
  */
 export function resolveNode(status: SentinelStatus | undefined, node: string): string {
   const nodes = status?.nodes ?? [];
-  if (nodes.some((n) => n.systemId === node)) return node;
-  const matches = nodes.filter((n) => n.name === node || n.sid === node || n.path === node);
+  // a name is chosen by the node itself: one shaped like another node's id must not pass as it
+  // (an insider naming itself after a replica would have the operator drain the replica)
+  const matches = nodes.filter(
+    (n) => n.systemId === node || n.name === node || n.sid === node || n.path === node,
+  );
   if (matches.length > 1) {
     throw usageError(
       `"${node}" names ${matches.length} nodes: drain one by system id (${matches.map((n) => n.systemId).join(", ")})`,

@@ -75,8 +75,11 @@ export class ClusterSessionCounts {
       if (this.live(key, ttlMs, now)) n++;
       if (n >= limit) break;
     }
-    if (this.recounted.size >= 10_000) this.recounted.clear();
-    this.recounted.set(id, { at: now, count: n });
+    // remembered only at the limit: a count below it must see the next session at once
+    if (n >= limit) {
+      if (this.recounted.size >= 10_000) this.recounted.clear();
+      this.recounted.set(id, { at: now, count: n });
+    } else this.recounted.delete(id);
     return n;
   }
 

@@ -108,6 +108,8 @@ export class PoolRouter<N extends RoutedNode> {
   private readonly fallback: LoadBalancer<N>;
   private readonly pendingEnds: PendingSessionEnds;
   private readonly now: () => number;
+  /** spreads calls without a session over an exclusive pool's free replicas */
+  private sessionlessCount = 0;
 
   constructor(
     policies: readonly PoolPolicy[],
@@ -115,8 +117,14 @@ export class PoolRouter<N extends RoutedNode> {
   ) {
     this.now = deps.now ?? Date.now;
     this.grace = new GracePeriods(this.now);
-    this.pendingEnds = new PendingSessionEnds(this.now, (address, sessionId) => {
-      this.policies.get(address)?.sessions?.end(sessionId);
+    this.pendingEnds = new PendingSessionEnds(this.now, (address, sessionId, owner) => {
+      // the session may have expired meanwhile and been made again by another client
+      const state = this.policies.get(address);
+      const table = state?.sessions;
+      const ttlMs = (state?.policy.affinityTtlSec ?? 300) * 1000;
+      const holder = table?.ownerOf(sessionId) ?? this.shared?.ownerOf(address, sessionId, ttlMs);
+      if (holder !== undefined && holder !== owner) return;
+      table?.end(sessionId);
       this.shared?.ended(address, sessionId);
     });
     this.fallback = createLoadBalancer<N>(deps.loadBalancing ?? "round_robin");
@@ -234,7 +242,7 @@ export class PoolRouter<N extends RoutedNode> {
     const principal = principalOf(owner);
     const ofTable = principalShare(table.capacity, limits.principalSharePct);
     const ofReplicas = state!.policy.exclusive
-      ? principalShare(this.deps.resolve(address)?.size ?? 0, limits.principalSharePct)
+      ? principalShare(this.deps.resolve(address)?.eligibleCount ?? 0, limits.principalSharePct)
       : ofTable;
     const limit = Math.min(ofTable, ofReplicas);
     // in a cluster the share is the cluster's: sessions placed through every sentinel count (the
@@ -266,6 +274,21 @@ export class PoolRouter<N extends RoutedNode> {
     }
     if (state.sessions !== undefined && sessionId !== undefined) {
       return this.routeSession(state, state.sessions, address, pool, sessionId, owner);
+    }
+    if (state.policy.exclusive && state.sessions !== undefined) {
+      // a replica holding a session is that session's dedicated worker: work without a session
+      // goes only to a free replica (spread by a counter), never beside someone's session
+      const ttlMs = state.policy.affinityTtlSec * 1000;
+      const key = String(this.sessionlessCount++ % 1_000_000);
+      const node = placeExclusiveSession(key, pool, this.exclusiveLoad(address, state.sessions, ttlMs));
+      if (node !== undefined) return { kind: "node", node };
+      if (pool.eligibleCount === 0) return { kind: "node", node: undefined };
+      this.stats.countersOf(address).noFreeReplica++;
+      return {
+        kind: "refuse",
+        code: "no_free_replica",
+        reason: `every replica of ${address} (${pool.eligibleCount}) holds a session; a call without one gets none of them`,
+      };
     }
     return { kind: "node", node: (state.balancer ?? this.fallback).pick(pool, sessionId) };
   }
@@ -364,7 +387,15 @@ export class PoolRouter<N extends RoutedNode> {
     // The replica is freed when it has answered the last call, not while it is still running it.
     const waits =
       reply !== undefined &&
-      this.pendingEnds.wait(address, session.sessionId, replicaId, reply.requesterId, reply.corrId, ttlMs);
+      this.pendingEnds.wait(
+        address,
+        session.sessionId,
+        table.ownerOf(session.sessionId),
+        replicaId,
+        reply.requesterId,
+        reply.corrId,
+        ttlMs,
+      );
     if (!waits) {
       table.end(session.sessionId);
       this.shared?.ended(address, session.sessionId);

@@ -6,6 +6,8 @@
 interface PendingEnd {
   address: string;
   sessionId: string;
+  /** who held the session when its end was asked for: an end never removes someone else's */
+  owner: string | undefined;
   replicaId: string;
   deadline: number;
 }
@@ -19,7 +21,7 @@ export class PendingSessionEnds {
   /** `end`: the session end takes effect (answered, replica gone, or overdue) */
   constructor(
     private readonly now: () => number,
-    private readonly end: (address: string, sessionId: string) => void,
+    private readonly end: (address: string, sessionId: string, owner: string | undefined) => void,
   ) {}
 
   get size(): number {
@@ -30,6 +32,7 @@ export class PendingSessionEnds {
   wait(
     address: string,
     sessionId: string,
+    owner: string | undefined,
     replicaId: string,
     requesterId: string,
     corrId: string,
@@ -39,6 +42,7 @@ export class PendingSessionEnds {
     this.pending.set(endKey(replicaId, requesterId, corrId), {
       address,
       sessionId,
+      owner,
       replicaId,
       deadline: this.now() + ttlMs,
     });
@@ -71,7 +75,7 @@ export class PendingSessionEnds {
 
   private settle(key: string, pending: PendingEnd): void {
     this.pending.delete(key);
-    this.end(pending.address, pending.sessionId);
+    this.end(pending.address, pending.sessionId, pending.owner);
   }
 }
 
