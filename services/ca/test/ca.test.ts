@@ -126,8 +126,9 @@ describe("GrantUseCounter", () => {
           }),
         ),
       );
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 503, 503]);
-      for (const a of answers.slice(1)) {
+      // grants are checked before the gate, each in its own time: which one gets the turn varies
+      expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 503, 503]);
+      for (const a of answers.filter((x) => x.statusCode === 503)) {
         const body = a.json() as { error: string; retry_after: number };
         expect(body.error).toBe("temporarily_unavailable");
         expect(body.retry_after).toBeGreaterThanOrEqual(1);

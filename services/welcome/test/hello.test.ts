@@ -259,9 +259,10 @@ describe("policy options", () => {
           }),
         ),
       );
-      // one in progress, one waiting its turn, the rest told when to come back
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 503, 503]);
-      for (const a of answers.slice(2)) {
+      // one in progress, one waiting its turn, the rest told when to come back (the tokens are
+      // checked before the gate, each in its own time: which two come first is not fixed)
+      expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 200, 503, 503]);
+      for (const a of answers.filter((x) => x.statusCode === 503)) {
         const body = a.json() as { error: string; retry_after: number };
         expect(body.error).toBe("temporarily_unavailable");
         expect(body.retry_after).toBeGreaterThanOrEqual(1);
