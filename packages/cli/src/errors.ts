@@ -1,7 +1,7 @@
 /** Any failure → one line for stderr and an exit code. */
 import { ConfigError } from "@fame/config";
 import { LogSettingError } from "@fame/logger";
-import { FameRpcCode, isRpcError, RpcErrorCode, trustProblem } from "@fame/sdk/codes";
+import { FameRpcCode, isRpcError, RpcErrorCode, trustProblem, withTrustHint } from "@fame/sdk/codes";
 import { CliError, EXIT, type ExitCode } from "./exit-codes.js";
 
 const BAD_ADDRESS = "bad_address";
@@ -53,12 +53,8 @@ export function explain(err: unknown): { message: string; exitCode: ExitCode } {
     };
   }
   // a refused server certificate: the service is up, the trust bundle is wrong (a setting)
-  const trust = who === undefined ? undefined : trustProblem(message);
-  if (trust !== undefined) {
-    // the SDK's own errors already carry the hint
-    const hinted = message.includes(trust) ? message : `${message} (${trust})`;
-    return { message: `${who}: ${hinted}`, exitCode: EXIT.usage };
-  }
+  if (who !== undefined && trustProblem(message) !== undefined)
+    return { message: `${who}: ${withTrustHint(message)}`, exitCode: EXIT.usage };
   // the SDK's and identity's error classes are matched by name: the CLI does not load identity
   if (e.name === "ConnectionError") {
     if (code === STATE_UNAVAILABLE)

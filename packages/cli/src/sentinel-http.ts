@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { trustProblem } from "@fame/sdk/codes";
+import { trustProblem, withTrustHint } from "@fame/sdk/codes";
 import type { Checkout } from "./checkout.js";
 import { CliError, EXIT, usageError } from "./exit-codes.js";
 
@@ -148,10 +148,9 @@ export function sentinelRequest(
       const hint = plainToTls
         ? `is the fabric running (make start), or does it speak https? (${target.origin.replace("http:", "https:")})`
         : "is the fabric running? (make start)";
-      const trust = trustProblem(err.message);
       reject(
-        trust !== undefined
-          ? new CliError(`${url}: ${err.message} (${trust})`, EXIT.usage)
+        trustProblem(err.message) !== undefined
+          ? new CliError(`${url}: ${withTrustHint(err.message)}`, EXIT.usage)
           : new CliError(
               unreachable
                 ? `no sentinel answers at ${target.origin} (${err.code === "ETIMEDOUT" ? err.message : err.code}): ${hint}`

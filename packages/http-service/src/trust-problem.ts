@@ -11,5 +11,17 @@ const UNTRUSTED =
  */
 export function trustProblem(message: string): string | undefined {
   if (!UNTRUSTED.test(message)) return undefined;
-  return "the server answered, but its certificate does not chain to FAME_CA_CERTS: point FAME_CA_CERTS at the fabric's trust bundle (certs/trust-bundle.pem; `fame env` prints it)";
+  return TRUST_HINT;
+}
+
+const TRUST_HINT =
+  "the server answered, but its certificate does not chain to FAME_CA_CERTS: point FAME_CA_CERTS at the fabric's trust bundle (certs/trust-bundle.pem; `fame env` prints it)";
+
+/**
+ * `message` with the trust problem it names added in parentheses (once: a message that carries
+ * the hint already, from a lower layer, is returned as it is); unchanged for any other failure.
+ */
+export function withTrustHint(message: string): string {
+  const trust = trustProblem(message);
+  return trust === undefined || message.includes(trust) ? message : `${message} (${trust})`;
 }

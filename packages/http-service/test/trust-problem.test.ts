@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { trustProblem } from "../src/trust-problem.js";
+import { trustProblem, withTrustHint } from "../src/trust-problem.js";
 
 describe("trustProblem", () => {
   it("names FAME_CA_CERTS for the ways node says a server certificate was refused", () => {
@@ -21,5 +21,13 @@ describe("trustProblem", () => {
       "Unexpected server response: 503",
     ])
       expect(trustProblem(message)).toBeUndefined();
+  });
+
+  it("withTrustHint adds the hint once, and leaves other messages alone", () => {
+    const once = withTrustHint("wss://h: unable to verify the first certificate");
+    expect(once).toMatch(/^wss:\/\/h: unable to verify the first certificate \(.*FAME_CA_CERTS/);
+    expect(withTrustHint(once)).toBe(once);
+    expect(withTrustHint(`admission: ${once}`)).toBe(`admission: ${once}`);
+    expect(withTrustHint("socket hang up")).toBe("socket hang up");
   });
 });

@@ -5,6 +5,6 @@
  * until it connects.
  */
 
-export { trustProblem } from "@fame/http-service/trust-problem";
+export { trustProblem, withTrustHint } from "@fame/http-service/trust-problem";
 export { DESCRIBE_METHOD } from "./rpc/describe-method.js";
 export { FameRpcCode, isRpcError, RpcError, RpcErrorCode } from "./rpc/rpc-error.js";

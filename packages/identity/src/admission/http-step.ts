@@ -1,5 +1,5 @@
 import { OutboundError, requestJson } from "@fame/http-service/client";
-import { trustProblem } from "@fame/http-service/trust-problem";
+import { withTrustHint } from "@fame/http-service/trust-problem";
 import { AdmissionError, type AdmissionStep, RETRY_AFTER_MAX_SEC } from "./errors.js";
 
 const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
@@ -76,12 +76,6 @@ function toAdmissionError(step: AdmissionStep, err: unknown): AdmissionError {
       cause: err,
     },
   );
-}
-
-/** a refused server certificate names the setting to fix, not only OpenSSL's words */
-function withTrustHint(message: string): string {
-  const trust = trustProblem(message);
-  return trust === undefined ? message : `${message} (${trust})`;
 }
 
 /** An overall deadline: the socket timeout alone restarts on every byte a slow server trickles. */

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { trustContext } from "@fame/http-service/client";
-import { trustProblem } from "@fame/http-service/trust-problem";
+import { withTrustHint } from "@fame/http-service/trust-problem";
 import { RETRY_AFTER_MAX_SEC } from "@fame/identity";
 import { encodeLinkBatch, LINK_BATCH_SEND_BYTES } from "@fame/protocol";
 import WebSocket from "ws";
@@ -45,9 +45,9 @@ export const dialWebSocket: LinkDialer = (target: LinkTarget, handlers: LinkHand
   });
   return new Promise<NodeLink>((resolve, reject) => {
     const onDialError = (err: Error): void => {
-      const trust = trustProblem(err.message);
-      const why = trust === undefined ? err.message : `${err.message} (${trust})`;
-      reject(new ConnectionError("connect_failed", `${target.url}: ${why}`, { cause: err }));
+      reject(
+        new ConnectionError("connect_failed", `${target.url}: ${withTrustHint(err.message)}`, { cause: err }),
+      );
     };
     ws.once("error", onDialError);
     // The sentinel's attach gate answers a busy moment with 429 or 503 and Retry-After: kept
