@@ -460,7 +460,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const sender = ch === undefined ? env.sid : ch.peerSid;
     const caller = ch === undefined ? this.opts.identify?.(sender) : this.callerOf(ch);
     // absent members stay undefined: the RPC layer reads undefined as absent
-    const fromSentinel = ch === undefined && this.isSentinel(sender) ? true : undefined;
+    const fromSentinel = ch === undefined && this.connection.isSentinel(sender) ? true : undefined;
     this.endpoint.handleIncoming(payload, {
       corrId,
       from: env.replyTo,
@@ -470,12 +470,6 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       caller,
       fromSentinel,
     });
-  }
-
-  /** the sid of the sentinel this node is attached to (known from its attach answer) */
-  private isSentinel(sid: string): boolean {
-    const sentinel = this.connection.sentinelSid;
-    return sentinel.length > 0 && sid === sentinel;
   }
 
   /** the channel peer's identity, looked up once per channel */
@@ -578,7 +572,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const sender = env.sid;
     const caller = this.opts.identify?.(sender);
     // the sentinel's health probes to several agents of this node come batched
-    const fromSentinel = this.isSentinel(sender) ? true : undefined;
+    const fromSentinel = this.connection.isSentinel(sender) ? true : undefined;
     for (let i = 0; i < batch.length; i++) {
       const { corrId, more } = batch[i]!;
       if (this.callOnAnotherChannel(corrId, undefined)) {

@@ -585,12 +585,17 @@ export class FabricConnection {
     this.opts.log.warn({ err: (err as Error).message }, "undecodable frame from sentinel dropped");
   }
 
+  /** `sid` is the sentinel's this node is attached to (known from its attach answer) */
+  isSentinel(sid: string): boolean {
+    return this.sentinelSid.length > 0 && sid === this.sentinelSid;
+  }
+
   private handle(env: Envelope): void {
     if (this.opts.showEnvelopes) this.opts.log.info(describeEnvelope("recv", env), "envelope");
     // Control frames from the sentinel answer a request by corrId. Only the sentinel's own:
     // another node's KeyAnnounce or nack naming our KeyRequest must not answer it.
     const t = env.frame.type;
-    const fromSentinel = env.sid === this.sentinelSid;
+    const fromSentinel = this.isSentinel(env.sid);
     if (t === "NodeAttachAck" || t === "AddressBindAck" || t === "KeyAnnounce") {
       if (fromSentinel || this.state !== "attached") this.control.settle(env);
       return;
@@ -598,7 +603,7 @@ export class FabricConnection {
     if (t === "HeartbeatAck" || t === "Heartbeat") return;
     // A nack of one of our control requests (e.g. a KeyRequest) answers it.
     if (t === "DeliveryAck" && fromSentinel && this.control.settle(env)) return;
-    if (env.sid === this.sentinelSid || !this.signed) this.deliver(env);
+    if (fromSentinel || !this.signed) this.deliver(env);
     else if (isSealedData(env)) this.inbox.sealed(env);
     else this.inbox.signed(env);
   }
