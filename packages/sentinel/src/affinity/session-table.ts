@@ -9,6 +9,8 @@
  */
 
 /** the principal part of a session owner (`principal\0instance`; an owner without one is its own) */
+import { countDown, countUp } from "../keyed-counts.js";
+
 export function principalOf(owner: string): string {
   const at = owner.indexOf("\u0000");
   return at < 0 ? owner : owner.slice(0, at);
@@ -148,8 +150,8 @@ export class SessionTable {
         requests: 0,
       };
       this.entries.set(sessionId, entry);
-      this.byOwner.set(owner, (this.byOwner.get(owner) ?? 0) + 1);
-      this.byPrincipal.set(entry.principal, (this.byPrincipal.get(entry.principal) ?? 0) + 1);
+      countUp(this.byOwner, owner);
+      countUp(this.byPrincipal, entry.principal);
     }
     this.unindex(entry);
     entry.replicaId = replicaId;
@@ -220,12 +222,8 @@ export class SessionTable {
   private remove(entry: SessionEntry): void {
     this.entries.delete(entry.sessionId);
     this.unindex(entry);
-    const held = (this.byOwner.get(entry.owner) ?? 1) - 1;
-    if (held > 0) this.byOwner.set(entry.owner, held);
-    else this.byOwner.delete(entry.owner);
-    const byPrincipal = (this.byPrincipal.get(entry.principal) ?? 1) - 1;
-    if (byPrincipal > 0) this.byPrincipal.set(entry.principal, byPrincipal);
-    else this.byPrincipal.delete(entry.principal);
+    countDown(this.byOwner, entry.owner);
+    countDown(this.byPrincipal, entry.principal);
   }
 
   private index(entry: SessionEntry): void {

@@ -2,6 +2,7 @@ import type { CryptoBackend } from "@fame/crypto";
 import type { Logger } from "@fame/logger";
 import { decodeEnvelope, type Envelope, type Limits } from "@fame/protocol";
 import type { NodeRecord } from "@fame/state";
+import { countDown, countUp } from "../keyed-counts.js";
 import type { NodeSession } from "../node-session.js";
 import type { LogicalRegistry } from "../routing/index.js";
 import type { SessionDirectory } from "../session-directory.js";
@@ -175,8 +176,8 @@ export class ClusterRoute implements ClusterOutbox {
       ours >= MAX_KEY_WAITERS_PER_PRINCIPAL
     )
       return Promise.resolve(undefined);
-    this.keyWaitersOf.set(requester, mine + 1);
-    this.keyWaitersOf.set(PRINCIPAL + principal, ours + 1);
+    countUp(this.keyWaitersOf, requester);
+    countUp(this.keyWaitersOf, PRINCIPAL + principal);
     return new Promise((resolve) => {
       let waiters = this.keyWaiters.get(kid);
       if (waiters === undefined) {
@@ -189,11 +190,8 @@ export class ClusterRoute implements ClusterOutbox {
         set.delete(done);
         if (set.size === 0 && this.keyWaiters.get(kid) === set) this.keyWaiters.delete(kid);
         this.keyWaiterCount--;
-        for (const who of [requester, PRINCIPAL + principal]) {
-          const left = (this.keyWaitersOf.get(who) ?? 1) - 1;
-          if (left > 0) this.keyWaitersOf.set(who, left);
-          else this.keyWaitersOf.delete(who);
-        }
+        countDown(this.keyWaitersOf, requester);
+        countDown(this.keyWaitersOf, PRINCIPAL + principal);
         resolve(owner);
       };
       const timer = setTimeout(() => done(undefined), timeoutMs);

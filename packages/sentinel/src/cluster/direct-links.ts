@@ -5,7 +5,7 @@ import type { Logger } from "@fame/logger";
 import type { SentinelRegistry, StateBus } from "@fame/state";
 import { WebSocket, WebSocketServer } from "ws";
 import { LogThrottle } from "../limits/log-throttle.js";
-import { LinkTokenOffers } from "./link-token-offers.js";
+import { LinkTokenOffers, SENTINEL_ID } from "./link-token-offers.js";
 import { BusSentinelLinks, type SentinelLinks } from "./sentinel-links.js";
 
 /** where a sentinel accepts its peers' direct links, on the same listener as node attach */
@@ -13,7 +13,6 @@ export const CLUSTER_LINK_PATH = "/fame/v1/cluster/link";
 /** the core NATS subject a sentinel hears link tokens on: `fame.sentinel-link.<id>` */
 export const LINK_TOKEN_SUBJECT_PREFIX = "fame.sentinel-link.";
 const PEER_HEADER = "x-fame-sentinel";
-const SENTINEL_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** a dial that failed is not retried sooner than this (doubling up to MAX_REDIAL_MS) */
 const MIN_REDIAL_MS = 250;
 const MAX_REDIAL_MS = 5_000;

@@ -1,6 +1,7 @@
 import { sameSecret } from "../same-secret.js";
 
-const SENTINEL_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** what a sentinel id may be, in an offer and in a link upgrade's header */
+export const SENTINEL_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** a token not used within this is forgotten */
 const TOKEN_TTL_MS = 10_000;
 /** a link upgrade may arrive before its token (NATS and the TCP dial race): wait this long */
