@@ -77,6 +77,7 @@ export default defineConfig({
             "services/*/test/**/*.test.ts",
             "test/lint/**/*.test.ts",
             "test/product/**/*.test.ts",
+            "test/bench/**/*.test.ts",
           ],
           exclude: ["**/*.int.test.ts", "**/node_modules/**"],
           testTimeout: 20_000,

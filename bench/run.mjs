@@ -4,8 +4,9 @@
  * started through @fame/testkit and stopped by PID, also on failure or Ctrl-C.
  * Prints a table and writes bench/results/<YYYY-MM-DD>.json.
  *
- *   node bench/run.mjs [--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,ratios,payloads,profile,scale,cluster,storm] [--out FILE]
+ *   node bench/run.mjs [--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,ratios,payloads,profile,scale,cluster,storm,hops] [--out FILE]
  * The cluster section needs nats-server (Debian's package); without it, it is skipped and says so.
+ * `hops` (where a sequential round trip's time goes, per process and per leg) runs only when named.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -13,11 +14,13 @@ import { join } from "node:path";
 import { defaultBackend } from "../packages/crypto/dist/index.js";
 import { generateDevPki } from "../packages/identity/dist/dev.js";
 import { stopAll } from "../packages/testkit/dist/index.js";
+import { formatHops } from "./lib/hop-rows.mjs";
 import { REPO_ROOT } from "./lib/procs.mjs";
 import { createProgress } from "./lib/progress.mjs";
 import { buildRows, formatProfile, formatTable } from "./lib/report.mjs";
 import { runCluster } from "./sections/cluster.mjs";
 import { runFabric } from "./sections/fabric.mjs";
+import { runHops } from "./sections/hops.mjs";
 import { runLimits } from "./sections/limits.mjs";
 import { runPayloads } from "./sections/payloads.mjs";
 import { runProfile } from "./sections/profile.mjs";
@@ -25,15 +28,17 @@ import { runRatios } from "./sections/ratios.mjs";
 import { runScale } from "./sections/scale.mjs";
 import { runStorm } from "./sections/storm.mjs";
 
-const SECTIONS = ["limits", "fabric", "ratios", "payloads", "profile", "scale", "cluster", "storm"];
+const DEFAULT_SECTIONS = ["limits", "fabric", "ratios", "payloads", "profile", "scale", "cluster", "storm"];
+/** run only when named with --only */
+const SECTIONS = [...DEFAULT_SECTIONS, "hops"];
 const USAGE =
-  "[--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,ratios,payloads,profile,scale,cluster,storm] [--out FILE]";
+  "[--measure-ms N] [--warmup-ms N] [--no-profile] [--only limits,fabric,ratios,payloads,profile,scale,cluster,storm,hops] [--out FILE]";
 
 function parseFlags(argv) {
   // 2 s of warm-up before each window: a sequential fabric run makes ~3k calls/s through a few
   // thousand functions, and with 0.5 s the window still caught V8 optimizing them (p50 0.27
   // against 0.23 ms once warm; the limit rows' few functions are hot within milliseconds).
-  const flags = { measureMs: 3000, warmupMs: 2000, only: new Set(SECTIONS), out: undefined };
+  const flags = { measureMs: 3000, warmupMs: 2000, only: new Set(DEFAULT_SECTIONS), out: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -104,6 +109,7 @@ try {
   if (flags.only.has("profile")) results.profile = await runProfile(ctx);
   if (flags.only.has("scale")) results.scale = await runScale(ctx);
   if (flags.only.has("cluster")) results.cluster = await runCluster(ctx);
+  if (flags.only.has("hops")) results.hops = await runHops(ctx);
 } catch (err) {
   failure = err;
 } finally {
@@ -150,6 +156,8 @@ process.stdout.write(`\n${formatTable(rows)}\n`);
 const profileText = formatProfile(results.profile);
 if (profileText)
   process.stdout.write(`\nCPU profile (strict-overlay/channel, 64 in flight):\n${profileText}\n`);
+const hopsText = formatHops(results.hops);
+if (hopsText) process.stdout.write(`\nSequential round trips, traced (medians):\n${hopsText}\n`);
 const judged = rows.filter((r) => r.target);
 process.stdout.write(
   `\ntargets: ${judged.filter((r) => r.pass).length}/${judged.length} pass; ` +

@@ -12,6 +12,20 @@ export function cpuProfileEnv(dir, name) {
   return { NODE_OPTIONS: `--import=${hook}`, BENCH_CPU_PROF_DIR: dir, BENCH_CPU_PROF_NAME: name };
 }
 
+/**
+ * NODE_OPTIONS that make a process note the times of its WebSocket messages (and of the
+ * fabric stages in `stages`, e.g. "sdk,crypto") and write them into `dir` when it exits
+ */
+export function hopTraceEnv(dir, name, stages = "") {
+  const hook = new URL("./hop-trace-hook.mjs", import.meta.url).href;
+  return {
+    NODE_OPTIONS: `--import=${hook}`,
+    BENCH_HOP_TRACE_DIR: dir,
+    BENCH_HOP_TRACE_NAME: name,
+    BENCH_HOP_TRACE_STAGES: stages,
+  };
+}
+
 /** starts a bench server child; resolves once it prints its ready line */
 export function startServer(name, script, args, env = {}) {
   return startProcess({

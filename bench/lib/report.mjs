@@ -2,6 +2,7 @@
  * Turns raw results into table rows: each fabric row next to the limit row it is
  * judged against, with the issue's targets marked pass/fail (reported, not asserted).
  */
+import { hopRows } from "./hop-rows.mjs";
 import { idleRows } from "./idle-rows.mjs";
 import { payloadRows } from "./payload-rows.mjs";
 import { ratioRows } from "./ratio-rows.mjs";
@@ -166,6 +167,7 @@ export function buildRows(results) {
   rows.push(...ratioRows(results.ratios));
   rows.push(...payloadRows(results.payloads));
   rows.push(...stormRows(results.storm));
+  rows.push(...hopRows(results.hops));
   rows.push(...clusterRows(results.cluster));
   return rows;
 }

@@ -64,37 +64,43 @@ export async function runLimits(ctx) {
 /**
  * A bare relay hop over TLS (client → relay → echo server), started for rows measured against
  * it elsewhere; `run(runs, bytes, windows)` measures it with the limit client, stop() ends both.
+ * `envOf(role)` ("echo", "relay", "client"): extra environment of each process.
  */
-export async function startRelayPair(pki) {
+export async function startRelayPair(pki, envOf = () => ({})) {
   const [echoPort, relayPort] = await freePorts(2);
-  const echo = await startServer("echo-tls", "limits/ws-echo-server.mjs", {
-    port: echoPort,
-    cert: pki.cert,
-    key: pki.key,
-  });
+  const echo = await startServer(
+    "echo-tls",
+    "limits/ws-echo-server.mjs",
+    { port: echoPort, cert: pki.cert, key: pki.key },
+    envOf("echo"),
+  );
   let relay;
   try {
-    relay = await startServer("relay-tls", "limits/ws-relay.mjs", {
-      port: relayPort,
-      cert: pki.cert,
-      key: pki.key,
-      ca: pki.ca,
-      upstream: `wss://127.0.0.1:${echoPort}`,
-    });
+    relay = await startServer(
+      "relay-tls",
+      "limits/ws-relay.mjs",
+      { port: relayPort, cert: pki.cert, key: pki.key, ca: pki.ca, upstream: `wss://127.0.0.1:${echoPort}` },
+      envOf("relay"),
+    );
   } catch (err) {
     await echo.stop("SIGTERM", 3000);
     throw err;
   }
   return {
     run: (runs, bytes, windows) =>
-      runForResult("ws-client", "limits/ws-client.mjs", {
-        url: `wss://127.0.0.1:${relayPort}`,
-        ca: pki.ca,
-        bytes,
-        runs,
-        pids: { relay: relay.pid, echo: echo.pid },
-        ...windows,
-      }),
+      runForResult(
+        "ws-client",
+        "limits/ws-client.mjs",
+        {
+          url: `wss://127.0.0.1:${relayPort}`,
+          ca: pki.ca,
+          bytes,
+          runs,
+          pids: { relay: relay.pid, echo: echo.pid },
+          ...windows,
+        },
+        { env: envOf("client") },
+      ),
     async stop() {
       await relay.stop("SIGTERM", 3000);
       await echo.stop("SIGTERM", 3000);
