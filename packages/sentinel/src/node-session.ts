@@ -79,6 +79,7 @@ export class NodeSession {
   lastSeen: number;
   private badFrames: LogThrottle | undefined = undefined;
   private refusals: LogThrottle | undefined = undefined;
+  private drops: LogThrottle | undefined = undefined;
   /** this connection's frame-rate bucket (FAME_MAX_FRAMES_PER_SEC), updated in place per frame */
   readonly frames = new FrameBucket();
   readonly connectedAt: number;
@@ -103,6 +104,12 @@ export class NodeSession {
   get refusalLog(): LogThrottle {
     if (this.refusals === undefined) this.refusals = new LogThrottle();
     return this.refusals;
+  }
+
+  /** frames dropped because this node stopped reading (a slow reader's log stays short); made at the first */
+  get dropLog(): LogThrottle {
+    if (this.drops === undefined) this.drops = new LogThrottle();
+    return this.drops;
   }
 
   constructor(

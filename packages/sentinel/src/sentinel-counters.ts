@@ -24,6 +24,8 @@ export interface SentinelCounters {
   staleRefused: number;
   /** signed envelopes refused with replay (id already seen from that sender) */
   replayRefused: number;
+  /** frames dropped for a node that had not read its last 16 MiB (a slow or stopped reader) */
+  slowReaderDropped: number;
 }
 
 export function newSentinelCounters(): SentinelCounters {
@@ -44,5 +46,6 @@ export function newSentinelCounters(): SentinelCounters {
     bindRefused: 0,
     staleRefused: 0,
     replayRefused: 0,
+    slowReaderDropped: 0,
   };
 }

@@ -448,7 +448,9 @@ export class Sentinel {
     if (target === undefined) return;
     if (target instanceof Promise) {
       return target.then((node) => {
-        if (node !== undefined) this.forward(req, node);
+        // a sender that left while its frame waited has been torn down: forwarding now would
+        // leave in-flight entries (and a reply path) that no teardown removes
+        if (node !== undefined && !req.requesterGone) this.forward(req, node);
       });
     }
     this.forward(req, target);

@@ -89,9 +89,9 @@ describe("LogicalRegistry", () => {
   it("rebinding by the same node is idempotent", () => {
     const reg = new LogicalRegistry<Node>();
     expect(reg.bind("db@fame.fabric", n("x"), EXACT)).toEqual({ ok: true, mode: "exclusive" });
-    expect(reg.bind("db@fame.fabric", n("x"), EXACT)).toEqual({ ok: true, mode: "exclusive" });
+    expect(reg.bind("db@fame.fabric", n("x"), EXACT)).toEqual({ ok: true, mode: "exclusive", again: true });
     reg.bind("m@fame.fabric", n("x"), WILD);
-    expect(reg.bind("m@fame.fabric", n("x"), WILD)).toEqual({ ok: true, mode: "pooled" });
+    expect(reg.bind("m@fame.fabric", n("x"), WILD)).toEqual({ ok: true, mode: "pooled", again: true });
     expect(reg.resolve("db@fame.fabric")?.size).toBe(1);
     expect(reg.resolve("m@fame.fabric")?.size).toBe(1);
     expect(reg.addressesOf("x")).toHaveLength(2);
@@ -160,7 +160,8 @@ describe("LogicalRegistry", () => {
     });
     perNode.bind("a@fame.fabric", n("y"), WILD);
     perNode.bind("c@fame.fabric", n("y"), WILD);
-    expect(perNode.bind("b@fame.fabric", n("x"), WILD)).toEqual({ ok: true, mode: "pooled" });
+    // x holds b already: a rebind at its limit still succeeds
+    expect(perNode.bind("b@fame.fabric", n("x"), WILD)).toEqual({ ok: true, mode: "pooled", again: true });
 
     const perPool = new LogicalRegistry<Node>({ maxMembersPerPool: 2 });
     perPool.bind("a@fame.fabric", n("x"), WILD);

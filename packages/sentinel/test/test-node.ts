@@ -1,5 +1,6 @@
 import { defaultBackend } from "@fame/crypto";
 import { AftSigner } from "@fame/identity";
+import type { Logger } from "@fame/logger";
 import {
   base64urlEncode,
   type Envelope,
@@ -24,6 +25,7 @@ export function makeSentinel(
   maxInflight = 4,
   loadBalancing: "round_robin" | "least_inflight" = "round_robin",
   limits: { maxChannelsPerClient?: number } = {},
+  log: Logger = quietLogger,
 ): Sentinel {
   const attach = new AttachAuthority({
     sentinelId: "s0",
@@ -42,7 +44,7 @@ export function makeSentinel(
       maxInflightPerConnection: maxInflight,
       ...limits,
     },
-    { log: quietLogger, attach, stickiness },
+    { log, attach, stickiness },
   );
 }
 

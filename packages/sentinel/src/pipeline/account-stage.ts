@@ -8,6 +8,11 @@ import type { DeliverStage } from "./deliver-stage.js";
 import type { RouteRequest } from "./route-request.js";
 
 const DEFAULT_REQUEST_TTL_MS = 5 * 60_000;
+/**
+ * The longest a request's in-flight entry is kept, whatever `ttlMs` the sender chose: the SDK
+ * sets none (the default above), and an entry whose answer never comes must expire.
+ */
+export const MAX_REQUEST_TTL_MS = 60 * 60_000;
 
 export interface AccountDeps {
   registry: LogicalRegistry<NodeSession>;
@@ -71,7 +76,7 @@ export class AccountStage {
     const batch = batchOf(env);
     if (calls > 0) {
       const pool = d.registry.resolve(to);
-      const deadline = d.now() + (env.ttlMs ?? DEFAULT_REQUEST_TTL_MS);
+      const deadline = d.now() + Math.min(env.ttlMs ?? DEFAULT_REQUEST_TTL_MS, MAX_REQUEST_TTL_MS);
       for (let i = 0; i < calls; i++) {
         d.inflight.track({
           requesterId: req.session.id,

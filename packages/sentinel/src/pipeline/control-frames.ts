@@ -118,19 +118,25 @@ export class ControlFrames {
       ? d.registry.bind(address, session, session.acceptedLogicals)
       : SERVE_NOT_ALLOWED;
     if (result.ok) {
-      d.log.info({ systemId: session.systemId, address, mode: result.mode }, "bound");
-      d.cluster?.sync.updated(session);
+      // a rebind changes nothing: no log line and no cluster write per frame of a node binding in a loop
+      if (result.again !== true) {
+        d.log.info({ systemId: session.systemId, address, mode: result.mode }, "bound");
+        d.cluster?.sync.updated(session);
+      }
     } else {
       d.counters.bindRefused++;
-      d.log.warn(
-        {
-          systemId: session.systemId,
-          principal: session.principal,
-          address: clip(address),
-          code: result.code,
-        },
-        "bind refused",
-      );
+      // a refusal per frame: a node binding in a loop must not fill the log (counted above)
+      if (session.refusalLog.hit())
+        d.log.warn(
+          {
+            systemId: session.systemId,
+            principal: session.principal,
+            address: clip(address),
+            code: result.code,
+            refusals: session.refusalLog.total,
+          },
+          "bind refused",
+        );
     }
     d.deliver.send(
       session,

@@ -70,7 +70,7 @@ export class DeliverStage {
     }
     if (target.state === "closed") return;
     if (link.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.log.warn({ systemId: target.systemId }, "peer not reading: frame dropped");
+      this.dropped(target);
       return;
     }
     if (this.showEnvelopes) showEnvelope(this.log, "out", target, req.env);
@@ -118,11 +118,21 @@ export class DeliverStage {
     }
   }
 
+  /** a frame for `target` dropped: it has not read its last 16 MiB (logged the first times, then one in 100) */
+  private dropped(target: NodeSession): void {
+    this.counters.slowReaderDropped++;
+    if (target.dropLog.hit())
+      this.log.warn(
+        { systemId: target.systemId, dropped: target.dropLog.total },
+        "peer not reading: frame dropped",
+      );
+  }
+
   /** `shown`: the envelope behind an already encoded text, for FAME_SHOW_ENVELOPES */
   send(target: NodeSession, envOrText: Envelope | string | Buffer, shown?: Envelope): void {
     if (target.state === "closed") return;
     if (target.link.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.log.warn({ systemId: target.systemId }, "peer not reading: frame dropped");
+      this.dropped(target);
       return;
     }
     const text =

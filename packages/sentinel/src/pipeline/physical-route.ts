@@ -96,7 +96,13 @@ export class PhysicalRoute {
       // pinned or not, the open is no longer pending (unless a sweep or a new open replaced it)
       d.pendingOpens.drop(pending);
     }
-    if (result.pinned) return client;
+    if (result.pinned) {
+      // Either end may have left while the tag was verified, its teardown already run: the pin
+      // would stay behind it (a departed client's until its AFT expires), so it goes again.
+      if (client.state !== "closed" && replica.state !== "closed") return client;
+      stickiness.onSecureClose(client.sid, frame.cid);
+      return undefined;
+    }
     // At every level: a channel without a pin could carry nothing (its data is refused with
     // channel_unknown), so the client hears at once instead of holding a dead channel.
     const unrecorded = result.reason === "state_unavailable";

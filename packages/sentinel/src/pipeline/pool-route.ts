@@ -45,7 +45,10 @@ export class PoolRoute {
     const stickiness = d.stickiness;
     if (stickiness !== undefined && isChannelRequest(req)) {
       if (req.env.aft && req.env.frame.type === "Data") {
-        return stickiness.routeStateless(req).then((route) => this.pinned(req, pool, stickiness, route));
+        // a sender gone meanwhile is torn down already: its frame goes nowhere (and pins nothing)
+        return stickiness
+          .routeStateless(req)
+          .then((route) => (req.requesterGone ? undefined : this.pinned(req, pool, stickiness, route)));
       }
       return this.pinned(req, pool, stickiness, stickiness.route(req));
     }

@@ -59,6 +59,11 @@ export class RouteRequest {
   get aft(): string | undefined {
     return this.env.aft;
   }
+
+  /** the sender's connection closed while the frame waited (an AFT check): nothing of it may land */
+  get requesterGone(): boolean {
+    return this.session.state === "closed";
+  }
 }
 
 /** A request whose frame belongs to a channel. */

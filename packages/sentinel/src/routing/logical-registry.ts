@@ -10,7 +10,9 @@ export type BindErrorCode =
   /** refused by the access policy before the registry was asked */
   | "not_authorized";
 
-export type BindResult = { ok: true; mode: BindMode } | { ok: false; code: BindErrorCode; reason: string };
+export type BindResult =
+  /** `again`: the node held the address already (an idempotent rebind: nothing changed) */
+  { ok: true; mode: BindMode; again?: true } | { ok: false; code: BindErrorCode; reason: string };
 
 export interface LogicalRegistryOptions {
   /** Addresses one node may hold. Default 256. */
@@ -86,7 +88,7 @@ export class LogicalRegistry<N extends { id: string }> {
       if (existing.pool.has(node.id)) {
         // Idempotent rebind: keep the established mode; refresh the node object only.
         existing.pool.add(node);
-        return { ok: true, mode: existing.mode };
+        return { ok: true, mode: existing.mode, again: true };
       }
       if (existing.mode === "exclusive") return fail("address_conflict", `${address} is held exclusively`);
       if (mode === "exclusive") {

@@ -47,6 +47,11 @@ export interface RouteInput {
 export interface StatelessRouteInput extends RouteInput {
   /** The AFT the client echoes on its data. */
   aft?: string | undefined;
+  /**
+   * The client's connection has closed (read once the tag is verified): its pin would never
+   * be used or closed, and it would outlive the client's teardown.
+   */
+  readonly requesterGone?: boolean | undefined;
 }
 
 export type RouteDecision =
@@ -278,8 +283,10 @@ export class AFTLoadBalancerStickinessManager {
       this.counters.verifyFailures++;
       return this.miss(input);
     }
-    // The replica may have left while we verified. Asked by sid, not by key: in the open
-    // profile replicas present no key, and their unsigned tags must repair pins too.
+    // The client may have left while we verified (its teardown has run: nothing would drop
+    // a pin stored now), and so may the replica. The replica is asked by sid, not by key: in
+    // the open profile replicas present no key, and their unsigned tags must repair pins too.
+    if (input.requesterGone === true) return NONE;
     if (this.directory.replicaBySid?.(sid) !== replicaId) return this.miss(input);
     // Another frame may have re-created (or another client claimed) the pin while we verified.
     const later = this.relNow();
