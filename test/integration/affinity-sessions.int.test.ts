@@ -1,6 +1,14 @@
 import { requestRaw } from "@fame/http-service/client";
 import { Agent, type Fabric, RpcError } from "@fame/sdk";
-import { type FabricStack, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
+import {
+  binOf,
+  type FabricStack,
+  pidAlive,
+  REPO_ROOT,
+  startFabricStack,
+  startProcess,
+  stopAll,
+} from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   client,
@@ -108,6 +116,24 @@ describe("session affinity (seed 003: two clients, two replicas)", () => {
     for (const p of proxies) await p.whoami(undefined, { endSession: true });
     await expect.poll(async () => (await distributionOf(stack, MATH)).sessions).toBe(0);
   });
+});
+
+describe("the demo client with FAME_SESSION_ID (make run)", () => {
+  it("can be run again with the same session id: each run ends the session it made", async () => {
+    // a session belongs to the process that made it; one left open would refuse the next run
+    // (session_not_owned) until the pool's affinity TTL
+    const id = sessionId("demo");
+    for (let run = 1; run <= 2; run++) {
+      const p = await startProcess({
+        name: `math-client-session-${run}`,
+        script: binOf("services", "math-client"),
+        cwd: REPO_ROOT,
+        env: { ...stack.nodeEnv, FAME_SESSION_ID: id },
+      });
+      expect(await p.exited, p.output()).toBe(0);
+      expect(p.output()).toMatch(/served by: /);
+    }
+  }, 60_000);
 });
 
 describe("exclusive sessions", () => {

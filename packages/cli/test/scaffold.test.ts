@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -162,8 +162,21 @@ describe("fame new agent", () => {
       {},
       temp,
     );
-    expect(noPacks.code).toBe(EXIT.ok);
+    // no tarballs: refused before anything is written (no public registry holds @fame/*) …
+    expect(noPacks.code).toBe(EXIT.usage);
     expect(noPacks.err).toContain("no tarballs in");
+    expect(noPacks.err).toContain("--registry");
+    expect(existsSync(join(temp, "other"))).toBe(false);
+    // … unless a registry is asked for
+    const registry = await run(
+      ["new", "agent", "other", "--standalone", "--packs", join(temp, "nothing"), "--registry"],
+      {},
+      temp,
+    );
+    expect(registry.code).toBe(EXIT.ok);
+    expect(
+      JSON.parse(readFileSync(join(temp, "other", "package.json"), "utf8")).dependencies["@fame/sdk"],
+    ).toMatch(/^\d/);
     const bad = await run(["new", "agent", "Bad!"], {}, temp);
     expect(bad.code).toBe(EXIT.usage);
   });

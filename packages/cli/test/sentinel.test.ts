@@ -83,6 +83,12 @@ describe("drain targets", () => {
     expect(resolveNode(undefined, "whatever")).toBe("whatever");
   });
 
+  it("gives nothing for a name that matches no node and cannot be an id (a mistyped replica name)", () => {
+    // the caller then says no attached node by that name (exit 1), not the sentinel's 400
+    expect(resolveNode(STATUS, "math-agent-replica9")).toBeUndefined();
+    expect(resolveNode(undefined, "text-9")).toBeUndefined();
+  });
+
   it("refuses a name that several nodes carry", () => {
     const twice: SentinelStatus = {
       nodes: [

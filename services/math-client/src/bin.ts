@@ -26,8 +26,11 @@ async function main(): Promise<void> {
   const address = process.env["FAME_AGENT_ADDRESS"] || "math@fame.fabric";
   await withFabric(
     async (fabric) => {
-      // FAME_SESSION_ID: calls carry a session id, for pools with session affinity
+      // FAME_SESSION_ID: calls carry a session id, for pools with session affinity. A session
+      // belongs to the client process that made it: this one ends it with its last call, so
+      // the next run with the same id makes it again instead of meeting session_not_owned.
       const sessionId = process.env["FAME_SESSION_ID"] || undefined;
+      const last = sessionId ? { endSession: true } : undefined;
       const math = Agent.remoteByAddress<MathApi>(address, {
         idempotent: ["add", "multiply", "whoami"],
         ...(sessionId ? { sessionId } : {}),
@@ -40,7 +43,7 @@ async function main(): Promise<void> {
         if (!isRpcStream(stream) && !(Symbol.asyncIterator in Object(stream)))
           throw new Error("fib_stream did not stream");
         for await (const v of stream) fib.push(v);
-        const { replica } = await math.whoami();
+        const { replica } = await math.whoami(undefined, last);
         out(`add(3, 4) = ${sum}`);
         out(`multiply(6, 7) = ${product}`);
         out(`fib_stream(10) = ${fib.join(" ")}`);
@@ -49,7 +52,7 @@ async function main(): Promise<void> {
         return;
       }
       const deadline = Date.now() + loopSec * 1000;
-      let last = "";
+      let lastReplica = "";
       let i = 0;
       let seenFailovers = 0;
       // stopped early (make stop, Ctrl-C): the loop ends after its current step and the summary
@@ -72,8 +75,8 @@ async function main(): Promise<void> {
               ? `  <- failover (${Math.round(m.lastFailoverLatencyMs ?? 0)} ms)`
               : "";
           seenFailovers = m.failovers;
-          if (replica !== last || note) out(`call ${i}: add = ${sum} on ${replica}${note}`);
-          last = replica;
+          if (replica !== lastReplica || note) out(`call ${i}: add = ${sum} on ${replica}${note}`);
+          lastReplica = replica;
         } catch (err) {
           out(`call ${i}: failed after ${Date.now() - started} ms: ${(err as Error).message}`);
         }
@@ -81,6 +84,12 @@ async function main(): Promise<void> {
       }
       // each step is two RPCs (add, then whoami to name the replica): the metrics count both
       out(`done: ${i} steps (${i * 2} calls), metrics ${JSON.stringify(fabric.endpoint.client.metrics())}`);
+      if (last !== undefined) {
+        // best effort: an unended session expires after the pool's affinity TTL anyway
+        await math.whoami(undefined, last).catch((err: unknown) => {
+          out(`session ${sessionId} not ended: ${err instanceof Error ? err.message : String(err)}`);
+        });
+      }
     },
     // FAME_NODE_NAME names it on the dashboard and in traces, as it names an agent
     { name: process.env["FAME_NODE_NAME"] || "math-client" },

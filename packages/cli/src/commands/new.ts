@@ -11,6 +11,7 @@ interface NewFlags {
   standalone?: string | boolean;
   address?: string;
   packs?: string;
+  registry?: boolean;
   json?: boolean;
 }
 
@@ -34,14 +35,16 @@ async function runNewAgent(io: CliIo, global: GlobalOptions, name: string, flags
     const packs =
       flags.packs !== undefined ? abs(flags.packs) : checkout ? join(checkout.root, "packs") : undefined;
     const deps = standaloneDependencies(packs, cliVersion(), dir);
-    const plan = planStandaloneAgent(dir, spec, deps);
-    files = writePlan(plan);
-    if (!Object.values(deps).some((d) => d.startsWith("file:"))) {
-      io.err(
-        `fame: note: no tarballs${packs ? ` in ${packs}` : ""} (make pack in the checkout, or --packs <dir>): ` +
-          `package.json asks a registry for @fame/sdk and @fame/cli ${cliVersion()}\n`,
+    // No tarballs: the packages would come from whatever registry npm asks, and no public
+    // registry holds @fame/* (whoever claims the scope there would be installed). Only when asked.
+    if (!Object.values(deps).some((d) => d.startsWith("file:")) && flags.registry !== true) {
+      throw usageError(
+        `no tarballs${packs ? ` in ${packs}` : ""}: run make pack in the checkout and pass --packs <checkout>/packs ` +
+          `(or --registry to take @fame/sdk and @fame/cli ${cliVersion()} from the npm registry you configured)`,
       );
     }
+    const plan = planStandaloneAgent(dir, spec, deps);
+    files = writePlan(plan);
     const where = relative(io.cwd, dir) || ".";
     next = [
       [`cd ${where}`, ""],
@@ -93,6 +96,10 @@ export function registerNewCommand(program: Command, io: CliIo, global: () => Gl
     .option(
       "--packs <dir>",
       "standalone: depend on the tarballs of make pack in <dir> (default <checkout>/packs)",
+    )
+    .option(
+      "--registry",
+      "standalone without tarballs: take @fame/* from the npm registry you configured (a private one)",
     )
     .option("--json", "print what was created as JSON")
     .action((name: string, flags: NewFlags) => runNewAgent(io, global(), name, flags));

@@ -1,4 +1,6 @@
 /** `fame status`, `fame pins`, `fame drain`: the sentinel's operator endpoints. */
+
+import { isSystemId } from "@fame/protocol";
 import type { Command } from "commander";
 import { parseDuration } from "../client.js";
 import { CliError, EXIT, usageError } from "../exit-codes.js";
@@ -169,9 +171,10 @@ export function renderStatus(status: SentinelStatus, origin: string): string {
 
 /**
  * The system id to drain: `node` as given, or the node whose name, sid or path it is (ids are
- * what the sentinel takes; names are what `fame status` shows).
+ * what the sentinel takes; names are what `fame status` shows). Undefined: it names no node
+ * and cannot be an id either (a mistyped name such as `text-9`: names take hyphens, ids do not).
  */
-export function resolveNode(status: SentinelStatus | undefined, node: string): string {
+export function resolveNode(status: SentinelStatus | undefined, node: string): string | undefined {
   const nodes = status?.nodes ?? [];
   // a name is chosen by the node itself: one shaped like another node's id must not pass as it
   // (an insider naming itself after a replica would have the operator drain the replica)
@@ -183,7 +186,7 @@ export function resolveNode(status: SentinelStatus | undefined, node: string): s
       `"${node}" names ${matches.length} nodes: drain one by system id (${matches.map((n) => n.systemId).join(", ")})`,
     );
   }
-  return matches[0]?.systemId ?? node;
+  return matches[0]?.systemId ?? (isSystemId(node) ? node : undefined);
 }
 
 /** the sentinel a 202 drain answer names (the node's own, in a cluster) */
@@ -203,8 +206,8 @@ async function runDrain(io: CliIo, global: GlobalOptions, node: string, flags: S
     if (err instanceof CliError && err.exitCode === EXIT.unreachable) throw err;
   }
   const systemId = resolveNode(status, node);
-  const answer = await sentinelRequest(t, "POST", drainPath(systemId));
-  if (answer.status === 404) {
+  const answer = systemId === undefined ? undefined : await sentinelRequest(t, "POST", drainPath(systemId));
+  if (answer === undefined || answer.status === 404) {
     throw new CliError(`no attached node "${node}" at ${t.origin} (fame status lists them)`, EXIT.failure);
   }
   // 202: in a cluster the node is attached to another sentinel, which was asked to drain it
