@@ -86,6 +86,10 @@ restart-replica: ## (re)start a replica and wait until it serves: R=1|2
 failover-demo: ## client calls in a loop (SEC=10) while its pinned replica is killed and restarted
 	@$(FABRIC) failover-demo --seconds $(or $(SEC),10)
 
+.PHONY: traces
+traces: ## receive traces on 127.0.0.1:4318 and draw each call's path (start the fabric with OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318)
+	@$(PNPM) -s fame traces $(TRACES_ARGS)
+
 .PHONY: dashboard
 dashboard: ## print (and open, with a display) the sentinel's live dashboard link, admin token in its #fragment
 	@$(FABRIC) dashboard

@@ -5,6 +5,7 @@ import { registerEnvCommand } from "./commands/env.js";
 import { registerNewCommand } from "./commands/new.js";
 import { registerRpcCommands } from "./commands/rpc.js";
 import { registerSentinelCommands } from "./commands/sentinel.js";
+import { registerTracesCommand } from "./commands/traces.js";
 import { explain } from "./errors.js";
 import { EXIT, type ExitCode } from "./exit-codes.js";
 import { printable } from "./format.js";
@@ -58,6 +59,7 @@ export function createProgram(raw: CliIo): Command {
   registerSentinelCommands(program, io, global);
   registerEnvCommand(program, io, global);
   registerNewCommand(program, io, global);
+  registerTracesCommand(program, io);
   // every subcommand reports its usage errors through exitOverride too
   for (const cmd of program.commands) {
     cmd.exitOverride();

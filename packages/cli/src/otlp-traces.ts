@@ -1,0 +1,234 @@
+/**
+ * Spans from OTLP/HTTP JSON exports (what every FAME process sends when
+ * OTEL_EXPORTER_OTLP_ENDPOINT is set), gathered into traces and drawn as trees for a terminal.
+ * The input comes from the network: its shape is checked as it is read, sizes are bounded, and
+ * anything malformed is refused as a whole (the sender is told 400).
+ */
+
+export interface TraceSpan {
+  traceId: string;
+  spanId: string;
+  /** "" for a root span */
+  parentSpanId: string;
+  name: string;
+  /** service.name of the process that made it */
+  service: string;
+  startNs: bigint;
+  endNs: bigint;
+  /** status.code 2 (error), with its message */
+  error: string | undefined;
+  /** the few attributes worth a glance: fame.* and rpc.* ones, as text */
+  attributes: Record<string, string>;
+}
+
+export class OtlpShapeError extends Error {}
+
+/** attributes shown next to a span (the rest stays in the exporter's data) */
+const SHOWN_ATTRIBUTE = /^(fame\.|rpc\.method$|rpc\.service$)/;
+const MAX_ATTRIBUTES = 16;
+const MAX_TEXT = 200;
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, where: string): Obj {
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new OtlpShapeError(`${where}: not an object`);
+  return v as Obj;
+}
+
+function list(v: unknown, where: string): unknown[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new OtlpShapeError(`${where}: not a list`);
+  return v;
+}
+
+/** OTLP/JSON ids are hex; the protobuf JSON mapping gives base64: both accepted */
+function id(v: unknown, where: string, bytes: number, optional = false): string {
+  if (v === undefined || v === "") {
+    if (optional) return "";
+    throw new OtlpShapeError(`${where}: missing`);
+  }
+  if (typeof v !== "string" || v.length > 64) throw new OtlpShapeError(`${where}: not an id`);
+  const hex =
+    /^[0-9a-fA-F]+$/.test(v) && v.length === bytes * 2
+      ? v.toLowerCase()
+      : Buffer.from(v, "base64").toString("hex");
+  if (hex.length !== bytes * 2) throw new OtlpShapeError(`${where}: not a ${bytes}-byte id`);
+  return hex;
+}
+
+function nanos(v: unknown, where: string): bigint {
+  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v === "string" && /^\d{1,20}$/.test(v)) return BigInt(v);
+  throw new OtlpShapeError(`${where}: not a time in nanoseconds`);
+}
+
+function text(v: unknown): string {
+  const s = typeof v === "string" ? v : String(v);
+  return s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}…` : s;
+}
+
+function attributeValue(v: unknown): string | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Obj;
+  for (const k of ["stringValue", "intValue", "doubleValue", "boolValue"])
+    if (o[k] !== undefined) return text(o[k]);
+  return undefined;
+}
+
+function attributes(v: unknown, where: string, shown: RegExp | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const a of list(v, where)) {
+    const { key, value } = obj(a, where);
+    if (typeof key !== "string") throw new OtlpShapeError(`${where}: attribute without a key`);
+    if (shown !== undefined && !shown.test(key)) continue;
+    const s = attributeValue(value);
+    if (s !== undefined && n++ < MAX_ATTRIBUTES) out[key] = s;
+  }
+  return out;
+}
+
+/** The spans of one export request (ExportTraceServiceRequest as JSON). */
+export function spansOf(body: unknown): TraceSpan[] {
+  const out: TraceSpan[] = [];
+  for (const rs of list(obj(body, "request").resourceSpans, "resourceSpans")) {
+    const r = obj(rs, "resourceSpans[]");
+    const resource = r.resource === undefined ? {} : obj(r.resource, "resource");
+    const service =
+      attributes(resource.attributes, "resource.attributes", /^service\.name$/)["service.name"] ?? "?";
+    for (const ss of list(r.scopeSpans, "scopeSpans")) {
+      for (const sp of list(obj(ss, "scopeSpans[]").spans, "spans")) {
+        const s = obj(sp, "span");
+        const status = s.status === undefined ? {} : obj(s.status, "span.status");
+        out.push({
+          traceId: id(s.traceId, "span.traceId", 16),
+          spanId: id(s.spanId, "span.spanId", 8),
+          parentSpanId: id(s.parentSpanId, "span.parentSpanId", 8, true),
+          name: text(typeof s.name === "string" ? s.name : "?"),
+          service: text(service),
+          startNs: nanos(s.startTimeUnixNano, "span.startTimeUnixNano"),
+          endNs: nanos(s.endTimeUnixNano, "span.endTimeUnixNano"),
+          error: status.code === 2 ? text(status.message ?? "error") : undefined,
+          attributes: attributes(s.attributes, "span.attributes", SHOWN_ATTRIBUTE),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+const ms = (ns: bigint): string => `${(Number(ns) / 1e6).toFixed(2)} ms`;
+
+/**
+ * One trace as lines: a heading, then each span under its parent, children in the order they
+ * started. A span whose parent was not received (another process, not exporting here) starts
+ * a tree of its own.
+ */
+export function renderTrace(spans: readonly TraceSpan[], dropped = 0): string[] {
+  if (spans.length === 0) return [];
+  const byParent = new Map<string, TraceSpan[]>();
+  const ids = new Set(spans.map((s) => s.spanId));
+  for (const s of spans) {
+    const parent = ids.has(s.parentSpanId) ? s.parentSpanId : "";
+    const siblings = byParent.get(parent);
+    if (siblings === undefined) byParent.set(parent, [s]);
+    else siblings.push(s);
+  }
+  for (const siblings of byParent.values())
+    siblings.sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
+  let first = spans[0]!.startNs;
+  let last = spans[0]!.endNs;
+  for (const s of spans) {
+    if (s.startNs < first) first = s.startNs;
+    if (s.endNs > last) last = s.endNs;
+  }
+  const errors = spans.filter((s) => s.error !== undefined).length;
+  const rows: [label: string, service: string, took: string, note: string][] = [];
+  const walk = (parent: string, depth: number, seen: Set<string>): void => {
+    for (const s of byParent.get(parent) ?? []) {
+      if (seen.has(s.spanId) || depth > 64) continue; // a cycle in hostile input ends here
+      seen.add(s.spanId);
+      const attrs = Object.entries(s.attributes)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ");
+      const note = [s.error === undefined ? "" : `ERROR ${s.error}`, attrs].filter(Boolean).join("  ");
+      rows.push([`${"  ".repeat(depth + 1)}${s.name}`, s.service, ms(s.endNs - s.startNs), note]);
+      walk(s.spanId, depth + 1, seen);
+    }
+  };
+  walk("", 0, new Set());
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  const w2 = Math.max(...rows.map((r) => r[2].length));
+  const heading =
+    `trace ${spans[0]!.traceId} · ${spans.length} span${spans.length === 1 ? "" : "s"} · ${ms(last - first)}` +
+    (errors > 0 ? ` · ${errors} error${errors === 1 ? "" : "s"}` : "") +
+    (dropped > 0 ? ` · ${dropped} more spans not kept` : "");
+  return [
+    heading,
+    ...rows.map(([a, b, c, d]) =>
+      `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c.padStart(w2)}${d ? `  ${d}` : ""}`.trimEnd(),
+    ),
+  ];
+}
+
+interface Pending {
+  spans: TraceSpan[];
+  dropped: number;
+  lastAt: number;
+}
+
+/**
+ * Spans as they arrive, handed on as whole traces once no span of a trace came for `quietMs`
+ * (the processes of a call export on their own schedules). Bounded: at most `maxTraces` wait
+ * (the one waiting longest goes out early), `maxSpansPerTrace` are kept of one trace.
+ */
+export class TraceAssembler {
+  private readonly pending = new Map<string, Pending>();
+  spansReceived = 0;
+  tracesDone = 0;
+
+  constructor(
+    private readonly done: (spans: TraceSpan[], dropped: number) => void,
+    private readonly quietMs = 1000,
+    private readonly maxTraces = 1000,
+    private readonly maxSpansPerTrace = 1000,
+  ) {}
+
+  add(spans: readonly TraceSpan[], now: number): void {
+    for (const s of spans) {
+      this.spansReceived++;
+      let p = this.pending.get(s.traceId);
+      if (p === undefined) {
+        if (this.pending.size >= this.maxTraces) this.emitOldest();
+        p = { spans: [], dropped: 0, lastAt: now };
+        this.pending.set(s.traceId, p);
+      }
+      if (p.spans.length < this.maxSpansPerTrace) p.spans.push(s);
+      else p.dropped++;
+      p.lastAt = now;
+    }
+  }
+
+  /** hands on every trace quiet for quietMs (all of them with `all`) */
+  flush(now: number, all = false): void {
+    for (const [traceId, p] of this.pending) {
+      if (!all && now - p.lastAt < this.quietMs) continue;
+      this.pending.delete(traceId);
+      this.tracesDone++;
+      this.done(p.spans, p.dropped);
+    }
+  }
+
+  get waiting(): number {
+    return this.pending.size;
+  }
+
+  private emitOldest(): void {
+    const [traceId, p] = this.pending.entries().next().value as [string, Pending];
+    this.pending.delete(traceId);
+    this.tracesDone++;
+    this.done(p.spans, p.dropped);
+  }
+}
