@@ -2,6 +2,7 @@
  * Session ends waiting for their reply: a client's last call of a session (`session-end`)
  * frees its replica once the replica has answered that call, not while it is still running it.
  */
+import { countDown, countUp } from "../keyed-counts.js";
 
 interface PendingEnd {
   address: string;
@@ -14,9 +15,17 @@ interface PendingEnd {
 
 /** ends waiting for their reply; beyond it a session ends when its last call is forwarded */
 export const MAX_PENDING_ENDS = 100_000;
+/**
+ * The most one principal's sessions hold of them: a credential holder whose processes end
+ * sessions with calls that are never answered must not leave every other client's ends to
+ * take effect early (a replica of an exclusive pool handed on while it still runs a last call).
+ */
+export const MAX_PENDING_ENDS_PER_PRINCIPAL = 10_000;
 
 export class PendingSessionEnds {
   private readonly pending = new Map<string, PendingEnd>();
+  /** pending ends per principal (the owner's part before its NUL) */
+  private readonly perPrincipal = new Map<string, number>();
 
   /** `end`: the session end takes effect (answered, replica gone, or overdue) */
   constructor(
@@ -39,7 +48,14 @@ export class PendingSessionEnds {
     ttlMs: number,
   ): boolean {
     if (this.pending.size >= MAX_PENDING_ENDS) return false;
-    this.pending.set(endKey(replicaId, requesterId, corrId), {
+    const principal = principalOf(owner);
+    if ((this.perPrincipal.get(principal) ?? 0) >= MAX_PENDING_ENDS_PER_PRINCIPAL) return false;
+    const key = endKey(replicaId, requesterId, corrId);
+    // the same call named again (a resent frame) takes the place it held
+    const before = this.pending.get(key);
+    if (before !== undefined) countDown(this.perPrincipal, principalOf(before.owner));
+    countUp(this.perPrincipal, principal);
+    this.pending.set(key, {
       address,
       sessionId,
       owner,
@@ -75,10 +91,18 @@ export class PendingSessionEnds {
 
   private settle(key: string, pending: PendingEnd): void {
     this.pending.delete(key);
+    countDown(this.perPrincipal, principalOf(pending.owner));
     this.end(pending.address, pending.sessionId, pending.owner);
   }
 }
 
 function endKey(replicaId: string, requesterId: string, corrId: string): string {
   return `${replicaId}\u0000${requesterId}\u0000${corrId}`;
+}
+
+/** a session owner is `principal NUL instance` (NodeSession.sessionOwner); unknown owners share one key */
+function principalOf(owner: string | undefined): string {
+  if (owner === undefined) return "";
+  const at = owner.indexOf("\u0000");
+  return at < 0 ? owner : owner.slice(0, at);
 }
