@@ -262,7 +262,8 @@ describe("fame new agent", () => {
 
   it("standalone: builds, passes its own tests, joins the fabric, is called, and a stream is cancelled with Ctrl-C", async () => {
     const dir = join(work, "alone");
-    const made = await fame(["new", "agent", "cli-it", "--standalone", dir, "--json"]);
+    // no tarballs here (the test links the workspace's packages itself): registry dependencies, asked for
+    const made = await fame(["new", "agent", "cli-it", "--standalone", dir, "--registry", "--json"]);
     expect(made.code, made.err).toBe(0);
     linkModules(dir);
     link(join(REPO_ROOT, "node_modules", "@types"), join(dir, "node_modules", "@types"));

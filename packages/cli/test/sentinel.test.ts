@@ -1,5 +1,12 @@
+import { SYSTEM_ID_PATTERN } from "@fame/protocol";
 import { describe, expect, it } from "vitest";
-import { renderPins, renderStatus, resolveNode, type SentinelStatus } from "../src/commands/sentinel.js";
+import {
+  renderPins,
+  renderStatus,
+  resolveNode,
+  type SentinelStatus,
+  SYSTEM_ID_SHAPE,
+} from "../src/commands/sentinel.js";
 import { CliError } from "../src/exit-codes.js";
 import { describeRefusal, originOfAttachUrl } from "../src/sentinel-http.js";
 
@@ -81,6 +88,10 @@ describe("drain targets", () => {
     expect(resolveNode(STATUS, "sid-c1")).toBe("c1");
     expect(resolveNode(STATUS, "/sentinel0/r2")).toBe("r2");
     expect(resolveNode(undefined, "whatever")).toBe("whatever");
+  });
+
+  it("knows a system id's shape as the protocol does", () => {
+    expect(SYSTEM_ID_SHAPE.source).toBe(SYSTEM_ID_PATTERN.source);
   });
 
   it("gives nothing for a name that matches no node and cannot be an id (a mistyped replica name)", () => {

@@ -25,12 +25,15 @@ function heavyModulesLoadedBy(args: string[]): string[] {
 }
 
 describe("fame start-up", () => {
-  it.each([[["--help"]], [["call", "--help"]], [["status", "--help"]], [["new", "--help"]]])(
-    "fame %j loads no fabric code",
-    (args) => {
-      expect(heavyModulesLoadedBy(args)).toEqual([]);
-    },
-  );
+  it.each([
+    [["--help"]],
+    [["call", "--help"]],
+    [["status", "--help"]],
+    [["new", "--help"]],
+    [["traces", "--help"]],
+  ])("fame %j loads no fabric code", (args) => {
+    expect(heavyModulesLoadedBy(args)).toEqual([]);
+  });
 
   it("the hook does see the SDK when it is loaded (the check above can fail)", () => {
     const r = spawnSync(

@@ -1,6 +1,5 @@
 /** `fame status`, `fame pins`, `fame drain`: the sentinel's operator endpoints. */
 
-import { isSystemId } from "@fame/protocol";
 import type { Command } from "commander";
 import { parseDuration } from "../client.js";
 import { CliError, EXIT, usageError } from "../exit-codes.js";
@@ -170,6 +169,12 @@ export function renderStatus(status: SentinelStatus, origin: string): string {
 }
 
 /**
+ * A system id's shape: @fame/protocol's SYSTEM_ID_PATTERN, repeated because the CLI starts
+ * without loading the fabric's packages (startup.int.test.ts); a unit test keeps the two equal.
+ */
+export const SYSTEM_ID_SHAPE = /^[A-Za-z0-9_]{1,64}$/;
+
+/**
  * The system id to drain: `node` as given, or the node whose name, sid or path it is (ids are
  * what the sentinel takes; names are what `fame status` shows). Undefined: it names no node
  * and cannot be an id either (a mistyped name such as `text-9`: names take hyphens, ids do not).
@@ -186,7 +191,7 @@ export function resolveNode(status: SentinelStatus | undefined, node: string): s
       `"${node}" names ${matches.length} nodes: drain one by system id (${matches.map((n) => n.systemId).join(", ")})`,
     );
   }
-  return matches[0]?.systemId ?? (isSystemId(node) ? node : undefined);
+  return matches[0]?.systemId ?? (SYSTEM_ID_SHAPE.test(node) ? node : undefined);
 }
 
 /** the sentinel a 202 drain answer names (the node's own, in a cluster) */

@@ -5,7 +5,6 @@
  */
 import { gunzipSync } from "node:zlib";
 import type { Command } from "commander";
-import Fastify from "fastify";
 import { CliError, EXIT, usageError } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { OtlpShapeError, renderTrace, spansOf, TraceAssembler, type TraceSpan } from "../otlp-traces.js";
@@ -47,6 +46,8 @@ export async function runTraces(io: CliIo, flags: TracesFlags): Promise<void> {
     io.out(flags.json ? `${traceJson(spans, dropped)}\n` : `${renderTrace(spans, dropped).join("\n")}\n\n`);
   }, quietMs);
   let refused = 0;
+  // loaded here, not at start: every other command starts without an HTTP server library
+  const { default: Fastify } = await import("fastify");
   const app = Fastify({ logger: false, bodyLimit: MAX_BODY });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
