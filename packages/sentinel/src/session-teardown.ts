@@ -76,7 +76,8 @@ export class SessionTeardown {
             ok: false,
             refId: entry.envelopeId,
             code: "replica_unavailable",
-            reason: `replica ${replica.systemId} left (${why})`,
+            // its name too (self-declared, as fame status and the dashboard show it)
+            reason: `replica ${replica.systemId}${replica.name === "" ? "" : ` (${replica.name})`} left (${why})`,
           },
           ...(channelKept ? { meta: { [CHANNEL_KEPT_META]: true } } : {}),
         }),
