@@ -101,11 +101,21 @@ describe("memory NodeDirectory", () => {
     expect(b.directory.get("n1")?.draining).toBe(true);
     expect(b.directory.membersOf("math@/fabric/n1")).toEqual([]);
     expect(await b.directory.update("n1", { draining: false })).toBe(false); // not b's record
+    // the same patch again (a node rebinding in a loop): nothing written, nobody told
+    const bucket = (a.directory as unknown as { bucket: { put: (...args: unknown[]) => unknown } }).bucket;
+    const put = vi.spyOn(bucket, "put");
+    for (let i = 0; i < 50; i++)
+      expect(await a.directory.update("n1", { draining: true, addresses: [] })).toBe(true);
+    expect(put).not.toHaveBeenCalled();
     expect(seen).toEqual([
       ["n1", true],
       ["n2", true],
       ["n1", true],
     ]);
+    // a change is written
+    expect(await a.directory.update("n1", { draining: false })).toBe(true);
+    expect(put).toHaveBeenCalledTimes(1);
+    put.mockRestore();
   });
 
   it("withdraw removes only the announcing sentinel's record of that instance", async () => {

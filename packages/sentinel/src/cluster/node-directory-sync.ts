@@ -52,15 +52,6 @@ export class NodeDirectorySync {
     const d = this.deps;
     if (d.directory.bySystemId(session.systemId) !== session) return;
     const patch = { addresses: d.registry.addressesOf(session.id), draining: session.draining };
-    // the record as the cluster has it already: no write (a node binding and unbinding in a
-    // loop would otherwise turn each of its frames into a replicated JetStream write)
-    const current = d.nodes.get(session.systemId);
-    if (
-      current !== undefined &&
-      current.draining === patch.draining &&
-      sameSet(current.addresses, patch.addresses)
-    )
-      return;
     this.write("update", d.nodes.update(session.systemId, patch));
   }
 
@@ -110,12 +101,4 @@ export class NodeDirectorySync {
         this.deps.log.warn({ err, what, failures: this.failures.total }, "node directory not updated");
     });
   }
-}
-
-/** the same addresses, whatever their order */
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const seen = new Set(a);
-  for (const x of b) if (!seen.has(x)) return false;
-  return true;
 }

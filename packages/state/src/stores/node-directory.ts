@@ -106,6 +106,9 @@ export class BucketNodeDirectory implements NodeDirectory {
     const cur = this.own.get(systemId);
     if (cur === undefined) return false;
     const next: NodeRecord = { ...cur, ...patch, systemId };
+    // what this process last wrote already says so: no write (a node binding and unbinding in
+    // a loop must not turn each frame into a replicated write; the refresh keeps the record fresh)
+    if (JSON.stringify(next) === JSON.stringify(cur)) return true;
     this.own.set(systemId, next);
     await this.bucket.put(systemId, next);
     return true;
