@@ -27,6 +27,8 @@ export class OtlpShapeError extends Error {}
 const SHOWN_ATTRIBUTE = /^(fame\.|rpc\.method$|rpc\.service$)/;
 const MAX_ATTRIBUTES = 16;
 const MAX_TEXT = 200;
+/** longer attribute keys are dropped (no key of ours comes near) */
+const MAX_KEY = 128;
 
 type Obj = Record<string, unknown>;
 
@@ -82,7 +84,7 @@ function attributes(v: unknown, where: string, shown: RegExp | undefined): Recor
   for (const a of list(v, where)) {
     const { key, value } = obj(a, where);
     if (typeof key !== "string") throw new OtlpShapeError(`${where}: attribute without a key`);
-    if (shown !== undefined && !shown.test(key)) continue;
+    if (key.length > MAX_KEY || (shown !== undefined && !shown.test(key))) continue;
     const s = attributeValue(value);
     if (s !== undefined && n++ < MAX_ATTRIBUTES) out[key] = s;
   }
@@ -176,48 +178,87 @@ export function renderTrace(spans: readonly TraceSpan[], dropped = 0): string[] 
 interface Pending {
   spans: TraceSpan[];
   dropped: number;
+  firstAt: number;
   lastAt: number;
+  bytes: number;
 }
 
+/** roughly what a span holds in memory: its strings and a fixed part */
+function spanBytes(s: TraceSpan): number {
+  let n = 160 + s.name.length + s.service.length + (s.error?.length ?? 0);
+  for (const k in s.attributes) n += k.length + (s.attributes[k]?.length ?? 0) + 32;
+  return n * 2;
+}
+
+export interface AssemblerLimits {
+  /** a trace is handed on once no span of it came for this long */
+  quietMs: number;
+  /** traces waiting at most (the one waiting longest goes out early) */
+  maxTraces: number;
+  /** spans kept of one trace (the rest are counted) */
+  maxSpansPerTrace: number;
+  /** what all waiting traces hold at most, roughly (the oldest go out early) */
+  maxBytes: number;
+  /** a trace still receiving spans after this long is handed on as it is */
+  maxWaitMs: number;
+}
+
+const DEFAULT_LIMITS: AssemblerLimits = {
+  quietMs: 1000,
+  maxTraces: 1000,
+  maxSpansPerTrace: 1000,
+  maxBytes: 64 * 1024 * 1024,
+  maxWaitMs: 30_000,
+};
+
 /**
- * Spans as they arrive, handed on as whole traces once no span of a trace came for `quietMs`
- * (the processes of a call export on their own schedules). Bounded: at most `maxTraces` wait
- * (the one waiting longest goes out early), `maxSpansPerTrace` are kept of one trace.
+ * Spans as they arrive, handed on as whole traces once no span of a trace came for a while
+ * (the processes of a call export on their own schedules). Bounded in traces, spans per
+ * trace, bytes and time waiting, whatever the exporters send.
  */
 export class TraceAssembler {
   private readonly pending = new Map<string, Pending>();
+  private readonly limits: AssemblerLimits;
+  private bytes = 0;
   spansReceived = 0;
   tracesDone = 0;
 
   constructor(
     private readonly done: (spans: TraceSpan[], dropped: number) => void,
-    private readonly quietMs = 1000,
-    private readonly maxTraces = 1000,
-    private readonly maxSpansPerTrace = 1000,
-  ) {}
+    limits: Partial<AssemblerLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
 
   add(spans: readonly TraceSpan[], now: number): void {
+    const lim = this.limits;
     for (const s of spans) {
       this.spansReceived++;
       let p = this.pending.get(s.traceId);
       if (p === undefined) {
-        if (this.pending.size >= this.maxTraces) this.emitOldest();
-        p = { spans: [], dropped: 0, lastAt: now };
+        if (this.pending.size >= lim.maxTraces) this.emitOldest();
+        p = { spans: [], dropped: 0, firstAt: now, lastAt: now, bytes: 0 };
         this.pending.set(s.traceId, p);
       }
-      if (p.spans.length < this.maxSpansPerTrace) p.spans.push(s);
-      else p.dropped++;
       p.lastAt = now;
+      if (p.spans.length >= lim.maxSpansPerTrace) {
+        p.dropped++;
+        continue;
+      }
+      const size = spanBytes(s);
+      p.spans.push(s);
+      p.bytes += size;
+      this.bytes += size;
+      while (this.bytes > lim.maxBytes && this.pending.size > 0) this.emitOldest();
     }
   }
 
-  /** hands on every trace quiet for quietMs (all of them with `all`) */
+  /** hands on every trace quiet for quietMs or waiting for maxWaitMs (all of them with `all`) */
   flush(now: number, all = false): void {
+    const lim = this.limits;
     for (const [traceId, p] of this.pending) {
-      if (!all && now - p.lastAt < this.quietMs) continue;
-      this.pending.delete(traceId);
-      this.tracesDone++;
-      this.done(p.spans, p.dropped);
+      if (!all && now - p.lastAt < lim.quietMs && now - p.firstAt < lim.maxWaitMs) continue;
+      this.emit(traceId, p);
     }
   }
 
@@ -225,9 +266,19 @@ export class TraceAssembler {
     return this.pending.size;
   }
 
+  /** roughly what the waiting traces hold */
+  get waitingBytes(): number {
+    return this.bytes;
+  }
+
   private emitOldest(): void {
     const [traceId, p] = this.pending.entries().next().value as [string, Pending];
+    this.emit(traceId, p);
+  }
+
+  private emit(traceId: string, p: Pending): void {
     this.pending.delete(traceId);
+    this.bytes -= p.bytes;
     this.tracesDone++;
     this.done(p.spans, p.dropped);
   }

@@ -113,7 +113,7 @@ describe("a trace drawn as a tree", () => {
 describe("trace assembly", () => {
   it("hands a trace on once no span of it came for the quiet time", () => {
     const done: number[] = [];
-    const a = new TraceAssembler((spans) => done.push(spans.length), 1000);
+    const a = new TraceAssembler((spans) => done.push(spans.length), { quietMs: 1000 });
     const spans = spansOf(exportOf());
     a.add(spans.slice(0, 2), 0);
     a.flush(900);
@@ -127,7 +127,10 @@ describe("trace assembly", () => {
 
   it("keeps at most so many traces and spans waiting", () => {
     const done: [number, number][] = [];
-    const a = new TraceAssembler((spans, dropped) => done.push([spans.length, dropped]), 1000, 2, 2);
+    const a = new TraceAssembler((spans, dropped) => done.push([spans.length, dropped]), {
+      maxTraces: 2,
+      maxSpansPerTrace: 2,
+    });
     a.add(spansOf(exportOf("a".repeat(32))), 0);
     a.add(spansOf(exportOf("b".repeat(32))), 0);
     a.add(spansOf(exportOf("c".repeat(32))), 0);
@@ -135,6 +138,34 @@ describe("trace assembly", () => {
     a.flush(0, true);
     expect(done).toHaveLength(3);
     expect(a.spansReceived).toBe(9);
+  });
+});
+
+describe("trace assembly bounds against a hostile exporter", () => {
+  it("drops attribute keys longer than any real one", () => {
+    const body = exportOf();
+    const span = body.resourceSpans[0]!.scopeSpans[0]!.spans[0] as { attributes?: unknown[] };
+    span.attributes = [str(`fame.${"k".repeat(300_000)}`, "v"), str("fame.ok", "1")];
+    expect(spansOf(body)[0]!.attributes).toEqual({ "fame.ok": "1" });
+  });
+
+  it("hands traces on early once what waits passes its byte budget", () => {
+    const done: number[] = [];
+    const a = new TraceAssembler((spans) => done.push(spans.length), { maxBytes: 20_000 });
+    for (let i = 0; i < 100; i++) a.add(spansOf(exportOf(i.toString(16).padStart(32, "0"))), 0);
+    expect(a.waitingBytes).toBeLessThanOrEqual(20_000);
+    expect(done.length).toBeGreaterThan(50); // ~1.3 KB a trace: the budget holds a dozen or so
+    expect(done.length + a.waiting).toBe(100);
+  });
+
+  it("hands on a trace that never goes quiet once it waited long enough", () => {
+    const done: number[] = [];
+    const a = new TraceAssembler((spans) => done.push(spans.length), { quietMs: 1000, maxWaitMs: 5000 });
+    for (let t = 0; t <= 6000; t += 500) {
+      a.add(spansOf(exportOf()).slice(0, 1), t);
+      a.flush(t);
+    }
+    expect(done).toEqual([11]);
   });
 });
 

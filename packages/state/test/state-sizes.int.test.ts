@@ -29,6 +29,20 @@ describe("what the shared state stores per key (docs/scaling.md)", () => {
     await server?.stop();
   });
 
+  it("refuses a record over the bucket's value limit as a rejected write, which its refresh survives", async () => {
+    const r = nodeRecord(id22(), "sentinel-1");
+    // addresses enough to pass the directory's 128 KiB value limit
+    r.addresses = Array.from({ length: 600 }, (_, i) => `${"a".repeat(200)}${i}@fame.fabric`);
+    await expect(state.directory.announce(r)).rejects.toThrow(/over \d+/);
+    // what is refused is not thrown at the caller: a write of it is a rejected promise
+    const put = state.directory.update(r.systemId, { draining: true });
+    await expect(put).rejects.toThrow(/over \d+/);
+    // the directory's periodic refresh rewrites it from a timer: it must not throw there
+    const refresh = (state.directory as unknown as { refresh?: () => void }).refresh;
+    expect(typeof refresh).toBe("function");
+    expect(() => refresh!.call(state.directory)).not.toThrow();
+  });
+
   it("measures stream bytes per pin and per node record", async () => {
     const exp = Date.now() + 3600_000;
     for (let i = 0; i < PINS; i += 100) {

@@ -42,9 +42,12 @@ export async function runTraces(io: CliIo, flags: TracesFlags): Promise<void> {
   const quietMs = flags.quiet === undefined ? 1000 : Number(flags.quiet);
   if (!Number.isInteger(quietMs) || quietMs < 0 || quietMs > 60_000)
     throw usageError(`--quiet: "${flags.quiet}" is not a number of milliseconds (0-60000)`);
-  const assembler = new TraceAssembler((spans, dropped) => {
-    io.out(flags.json ? `${traceJson(spans, dropped)}\n` : `${renderTrace(spans, dropped).join("\n")}\n\n`);
-  }, quietMs);
+  const assembler = new TraceAssembler(
+    (spans, dropped) => {
+      io.out(flags.json ? `${traceJson(spans, dropped)}\n` : `${renderTrace(spans, dropped).join("\n")}\n\n`);
+    },
+    { quietMs },
+  );
   let refused = 0;
   // loaded here, not at start: every other command starts without an HTTP server library
   const { default: Fastify } = await import("fastify");

@@ -23,9 +23,21 @@ export interface NodeDirectorySyncDeps {
  * drains, and withdrawn when its connection ends. Every record change reaches the cluster
  * route, which keeps a remote session for each node attached elsewhere.
  */
+/**
+ * After a node's record is written, its next change waits this long and goes with whatever
+ * else changed meanwhile: a node binding and unbinding in a loop makes ~4 replicated writes a
+ * second, not one per frame. A node's first change (its binds after attaching) goes at once.
+ */
+export const DIRECTORY_UPDATE_GAP_MS = 250;
+
 export class NodeDirectorySync {
   private readonly failures = new LogThrottle();
   private unsubscribe: (() => void) | undefined;
+  /** when each node's record was last updated (ms, deps.now), while a gap may still hold a change */
+  private readonly lastWrite = new Map<string, number>();
+  /** nodes whose change waits for its gap to pass, by system id */
+  private readonly held = new Map<string, NodeSession>();
+  private heldTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly deps: NodeDirectorySyncDeps) {}
 
@@ -39,6 +51,10 @@ export class NodeDirectorySync {
   stop(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    this.held.clear();
+    this.lastWrite.clear();
   }
 
   /** `session` attached here */
@@ -51,8 +67,50 @@ export class NodeDirectorySync {
   updated(session: NodeSession): void {
     const d = this.deps;
     if (d.directory.bySystemId(session.systemId) !== session) return;
+    const now = d.now();
+    const last = this.lastWrite.get(session.systemId);
+    if (last !== undefined && now - last < DIRECTORY_UPDATE_GAP_MS) {
+      // held: written with the node's state as it is when the gap has passed
+      this.held.set(session.systemId, session);
+      if (this.heldTimer === undefined) {
+        this.heldTimer = setTimeout(() => this.writeHeld(), DIRECTORY_UPDATE_GAP_MS - (now - last));
+        this.heldTimer.unref?.();
+      }
+      return;
+    }
+    this.writeUpdate(session, now);
+  }
+
+  private writeUpdate(session: NodeSession, now: number): void {
+    const d = this.deps;
+    this.lastWrite.set(session.systemId, now);
     const patch = { addresses: d.registry.addressesOf(session.id), draining: session.draining };
     this.write("update", d.nodes.update(session.systemId, patch));
+  }
+
+  /** the held changes whose gap has passed; the timer again for the rest */
+  private writeHeld(): void {
+    this.heldTimer = undefined;
+    const d = this.deps;
+    const now = d.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [systemId, session] of this.held) {
+      const due = (this.lastWrite.get(systemId) ?? 0) + DIRECTORY_UPDATE_GAP_MS;
+      if (due > now) {
+        next = Math.min(next, due);
+        continue;
+      }
+      this.held.delete(systemId);
+      // the node left or reattached meanwhile: its teardown or attach wrote what stands
+      if (d.directory.bySystemId(systemId) === session) this.writeUpdate(session, now);
+    }
+    if (this.held.size > 0) {
+      this.heldTimer = setTimeout(() => this.writeHeld(), Math.max(1, next - now));
+      this.heldTimer.unref?.();
+    }
+    // gaps long past need no memory (bounded by the nodes attached here)
+    for (const [systemId, at] of this.lastWrite)
+      if (now - at >= DIRECTORY_UPDATE_GAP_MS && !this.held.has(systemId)) this.lastWrite.delete(systemId);
   }
 
   /** a record changed in the directory (this sentinel's own included) */
@@ -66,6 +124,8 @@ export class NodeDirectorySync {
    */
   removed(session: NodeSession): void {
     const d = this.deps;
+    if (this.held.get(session.systemId) === session) this.held.delete(session.systemId);
+    if (!this.held.has(session.systemId)) this.lastWrite.delete(session.systemId);
     queueMicrotask(() => {
       if (d.directory.bySystemId(session.systemId) !== undefined) return;
       this.write("withdraw", d.nodes.withdraw(session.systemId, session.instanceId));

@@ -79,19 +79,21 @@ export class NatsBucket<V> implements Bucket<V> {
     return e === null ? undefined : this.entryOf(e);
   }
 
-  put(key: string, value: V): Promise<number> {
+  // async: a value over the bucket's limit (value() throws) is a rejected promise like any
+  // failure, never a throw out of a caller's timer (the node directory's refresh)
+  async put(key: string, value: V): Promise<number> {
     const k = this.encode(key);
     const data = this.value(value);
     return this.op("put", () => this.kv.put(k, data, { timeout: this.timeoutMs }));
   }
 
-  create(key: string, value: V): Promise<number | undefined> {
+  async create(key: string, value: V): Promise<number | undefined> {
     const k = this.encode(key);
     const data = this.value(value);
     return this.op("create", () => this.kv.create(k, data), true);
   }
 
-  update(key: string, value: V, revision: number): Promise<number | undefined> {
+  async update(key: string, value: V, revision: number): Promise<number | undefined> {
     const k = this.encode(key);
     const data = this.value(value);
     return this.op("update", () => this.kv.update(k, data, revision, this.timeoutMs), true);
