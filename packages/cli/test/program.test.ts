@@ -199,3 +199,26 @@ describe("fame call in a checkout", () => {
     expect(r.code).toBe(EXIT.unreachable);
   });
 });
+
+describe("fame drain against a sentinel that refuses the admin token", () => {
+  it("says the token was refused, for a name as for an id (not that no node has that name)", async () => {
+    const { createServer: createHttpServer } = await import("node:http");
+    const srv = createHttpServer((_req, res) => {
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: "unauthorized", error_description: "bad admin token" }));
+    });
+    await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+    const address = srv.address();
+    const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 1}`;
+    try {
+      for (const node of ["ledger-2", "N1LBT1lV4L1ob0TbYo7HdH"]) {
+        const r = await run(["drain", node, "--url", url], { FAME_SENTINEL_ADMIN_TOKEN: "wrong" });
+        expect(r.code, node).toBe(EXIT.failure);
+        expect(r.err, node).toMatch(/HTTP 401 unauthorized/);
+        expect(r.err, node).not.toMatch(/no attached node/);
+      }
+    } finally {
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
+  });
+});

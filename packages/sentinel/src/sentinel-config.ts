@@ -118,6 +118,7 @@ export interface SentinelConfig {
  */
 export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): SentinelConfig {
   const { tree } = loadYamlConfig(processEnv);
+  refuseUnknownKeys(tree);
   // FAME_* settings may also come from the YAML's `env:` block; real variables win.
   const env = envWithYaml(processEnv);
   const node = (pick(tree, "node") ?? {}) as Record<string, unknown>;
@@ -342,4 +343,47 @@ function poolsFrom(tree: Record<string, unknown>, rawSentinelId: unknown): PoolP
   const pools = parsePoolPolicies(pick(tree, "node.pools"), "node.pools");
   checkHealthReplyPath(pools, readString(rawSentinelId, "FAME_NODE_ID", "sentinel0"), "FAME_NODE_ID");
   return pools;
+}
+
+/**
+ * The YAML keys the sentinel reads (camelCase, as loaded; snake_case in the file): any other
+ * key is a typo that would drop its whole block silently — `nod:` for `node:` started an open
+ * sentinel, `pool:` for `pools:` one without its pool policies. `pools` and `stickiness` check
+ * their own keys. `env:` holds FAME_* variables, checked where each is read.
+ */
+const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
+  "": ["node", "env"],
+  node: [
+    "type",
+    "id",
+    "listeners",
+    "requestedLogicals",
+    "security",
+    "admission",
+    "stickiness",
+    "storage",
+    "pools",
+    "loadBalancing",
+    "publicUrl",
+  ],
+  "node.security": ["type", "profile"],
+  "node.admission": ["type", "profile"],
+  "node.storage": ["type", "profile"],
+  "node.loadBalancing": ["type", "strategy"],
+};
+
+function snake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function refuseUnknownKeys(tree: Record<string, unknown>): void {
+  for (const [path, known] of Object.entries(KNOWN_KEYS)) {
+    const block = path === "" ? tree : pick(tree, path);
+    if (typeof block !== "object" || block === null || Array.isArray(block)) continue;
+    for (const key of Object.keys(block)) {
+      if (known.includes(key)) continue;
+      const where = path === "" ? snake(key) : `${path.split(".").map(snake).join(".")}.${snake(key)}`;
+      throw new ConfigError(where, `unknown key (known here: ${known.map(snake).join(", ")})`);
+    }
+  }
 }

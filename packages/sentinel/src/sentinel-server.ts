@@ -303,6 +303,14 @@ export async function startSentinelServer(
     },
     "sentinel ready",
   );
+  // said apart, at warn: a YAML mistake or a forgotten variable must not pass as a choice
+  if (config.securityProfile === "open" || config.admissionProfile === "none")
+    log.warn(
+      { profile: config.securityProfile, admission: config.admissionProfile },
+      config.securityProfile === "open"
+        ? "open profile: no signatures, nodes attach under any name (development only)"
+        : "admission none: nodes attach without a ticket from Welcome (development only)",
+    );
 
   return {
     ...svc,

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -46,5 +46,31 @@ describe("config/sentinel.yml", () => {
     const c = sentinelConfigFromEnv(envFor({ FAME_NODE_ID: "edge1", FAME_LOAD_BALANCING: "hrw" }));
     expect(c.sentinelId).toBe("edge1");
     expect(c.loadBalancing).toBe("hrw");
+  });
+});
+
+describe("a misspelled key in the sentinel's YAML", () => {
+  /** config/sentinel.yml with one edit, written beside the dev PKI */
+  const variant = (name: string, edit: (yaml: string) => string): string => {
+    const path = join(pki, `${name}.yml`);
+    writeFileSync(path, edit(readFileSync(file, "utf8")));
+    return path;
+  };
+
+  it.each([
+    // each would have dropped its block silently: an open sentinel, no pool policies, …
+    ["nod", (y: string) => y.replace(/^node:/m, "nod:"), "nod"],
+    ["securty", (y: string) => y.replace("  security:", "  securty:"), "node.securty"],
+    ["pool", (y: string) => y.replace("  storage:", "  pool: []\n  storage:"), "node.pool"],
+    [
+      "profil",
+      (y: string) =>
+        y.replace('    profile: "${env:FAME_SECURITY_PROFILE', '    profil: "${env:FAME_SECURITY_PROFILE'),
+      "node.security.profil",
+    ],
+  ])("stops the start naming it (%s)", (name, edit, setting) => {
+    expect(() => sentinelConfigFromEnv(envFor({ FAME_CONFIG: variant(name, edit) }))).toThrow(
+      new RegExp(`^invalid setting ${setting.replace(/\./g, "\\.")}: unknown key`),
+    );
   });
 });

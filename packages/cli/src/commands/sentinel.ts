@@ -205,12 +205,16 @@ async function runDrain(io: CliIo, global: GlobalOptions, node: string, flags: S
   const t = await target(io, global, flags);
   // names are a convenience: without the status page the argument is taken as a system id
   let status: SentinelStatus | undefined;
+  let statusRefused: unknown;
   try {
     status = await fetchStatus(t);
   } catch (err) {
     if (err instanceof CliError && err.exitCode === EXIT.unreachable) throw err;
+    statusRefused = err;
   }
   const systemId = resolveNode(status, node);
+  // a name needs the status page: its refusal (a wrong admin token) is the answer, not "no such node"
+  if (systemId === undefined && statusRefused !== undefined) throw statusRefused;
   const answer = systemId === undefined ? undefined : await sentinelRequest(t, "POST", drainPath(systemId));
   if (answer === undefined || answer.status === 404) {
     throw new CliError(`no attached node "${node}" at ${t.origin} (fame status lists them)`, EXIT.failure);

@@ -19,6 +19,12 @@ interface TracesFlags {
 const MAX_BODY = 4 * 1024 * 1024;
 const DEFAULT_LISTEN = "127.0.0.1:4318";
 const TICK_MS = 200;
+/**
+ * A trace is drawn once no span of it came for this long: long-running processes export in
+ * batches every 5 s (OTEL_BSP_SCHEDULE_DELAY's default), a short-lived client at once, so a
+ * shorter wait drew a call's client span apart from the sentinel's and replica's.
+ */
+const DEFAULT_QUIET_MS = 6000;
 
 /** host:port to listen on; loopback unless an address is named */
 export function parseListen(value: string): { host: string; port: number } {
@@ -39,7 +45,7 @@ function traceJson(spans: readonly TraceSpan[], dropped: number): string {
 
 export async function runTraces(io: CliIo, flags: TracesFlags): Promise<void> {
   const { host, port } = parseListen(flags.listen ?? DEFAULT_LISTEN);
-  const quietMs = flags.quiet === undefined ? 1000 : Number(flags.quiet);
+  const quietMs = flags.quiet === undefined ? DEFAULT_QUIET_MS : Number(flags.quiet);
   if (!Number.isInteger(quietMs) || quietMs < 0 || quietMs > 60_000)
     throw usageError(`--quiet: "${flags.quiet}" is not a number of milliseconds (0-60000)`);
   const assembler = new TraceAssembler(
@@ -115,7 +121,10 @@ export function registerTracesCommand(program: Command, io: CliIo): void {
     .command("traces")
     .description("receive OTLP traces on loopback and draw each as a tree (no Jaeger needed)")
     .option("--listen <[host:]port>", `where to listen (default ${DEFAULT_LISTEN}, OTLP/HTTP's port)`)
-    .option("--quiet <ms>", "a trace is drawn once no span of it came for this long (default 1000)")
+    .option(
+      "--quiet <ms>",
+      `a trace is drawn once no span of it came for this long (default ${DEFAULT_QUIET_MS}: processes export every 5 s)`,
+    )
     .option("--json", "one JSON object per trace, a line each")
     .action((flags: TracesFlags) => runTraces(io, flags));
 }
