@@ -82,7 +82,7 @@ export async function printStatus({ settings, specs, ca, json }) {
 
   out(
     `Sentinel ${status.sentinelId} at ${settings.urls.sentinel}: ${status.securityProfile}, ` +
-      `load balancing ${status.loadBalancing}, ${status.sessions} sessions, ${status.inflight} requests in flight`,
+      `load balancing ${status.loadBalancing}, ${status.sessions} nodes attached, ${status.inflight} requests in flight`,
   );
   out();
   out("Pools");

@@ -106,13 +106,16 @@ export async function startHttpService(opts: HttpServiceOptions): Promise<Runnin
   });
   // ms since the port opened: a supervisor (or a bench) can tell when a restarted process came up
   let listeningAt = 0;
-  app.get("/health", async () => ({
+  // probed every few seconds by supervisors and load balancers: their requests are not logged
+  // at info (two lines each drowned everything else); failures still are
+  const PROBE = { logLevel: "warn" } as const;
+  app.get("/health", PROBE, async () => ({
     status: "ok",
     service: opts.name,
     uptimeMs: listeningAt === 0 ? 0 : Date.now() - listeningAt,
     ...(opts.health?.() ?? {}),
   }));
-  app.get("/ready", async (_req, reply) => {
+  app.get("/ready", PROBE, async (_req, reply) => {
     const why = opts.notReady?.();
     if (why === undefined) return { status: "ready", service: opts.name };
     return reply.status(503).send({ status: "not_ready", service: opts.name, reason: why });

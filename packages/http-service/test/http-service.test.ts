@@ -41,6 +41,18 @@ beforeAll(async () => {
 afterAll(() => svc.close());
 
 describe("startHttpService", () => {
+  it("does not log each probe of /health and /ready at info (other requests are logged)", async () => {
+    const from = logLines.length;
+    for (let i = 0; i < 5; i++) {
+      await requestJson(`${svc.url}/health`);
+      await requestJson(`${svc.url}/ready`);
+    }
+    const probeLines = logLines.slice(from).filter((l) => /"url":"\/(health|ready)"/.test(l));
+    expect(probeLines).toEqual([]);
+    await svc.app.inject({ method: "POST", url: "/echo", payload: { a: 1 } });
+    expect(logLines.slice(from).some((l) => l.includes('"url":"/echo"'))).toBe(true);
+  });
+
   it("serves /health with extra fields and the ms since the port opened", async () => {
     const before = await requestJson<{ uptimeMs: number }>(`${svc.url}/health`);
     expect(before).toEqual({ status: "ok", service: "unit-svc", uptimeMs: expect.any(Number), extra: 1 });

@@ -123,7 +123,8 @@ export async function startSentinelServer(
         if (verdict.status === 401) reply.header("www-authenticate", "Bearer");
         return reply.status(verdict.status).send(verdict.body);
       };
-      app.get(STATUS_PATH, async (req: FastifyRequest, reply) => {
+      // polled (fame status, make status, Prometheus): requests logged at warn and above only
+      app.get(STATUS_PATH, { logLevel: "warn" }, async (req: FastifyRequest, reply) => {
         if (refused("read", req, reply)) return reply;
         const mem = process.memoryUsage();
         return {
@@ -141,7 +142,7 @@ export async function startSentinelServer(
           memory: { rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external },
         };
       });
-      app.get(METRICS_PATH, async (req: FastifyRequest, reply) => {
+      app.get(METRICS_PATH, { logLevel: "warn" }, async (req: FastifyRequest, reply) => {
         if (refused("read", req, reply)) return reply;
         const gateText = renderPrometheus(
           gateMetricFamilies({ handshakes: svc.handshakes, ...gateCounters }),

@@ -119,7 +119,7 @@ export function renderStatus(status: SentinelStatus, origin: string): string {
   const nameOf = labeller(status);
   const out: string[] = [
     `Sentinel ${status.sentinelId ?? "?"} at ${origin}: ${status.securityProfile ?? "?"}, ` +
-      `load balancing ${status.loadBalancing ?? "?"}, ${count(status.sessions)} sessions, ` +
+      `load balancing ${status.loadBalancing ?? "?"}, ${count(status.sessions)} nodes attached, ` +
       `${count(status.inflight)} requests in flight`,
     "",
     "Pools",
