@@ -51,6 +51,74 @@ const STATUS: SentinelStatus = {
   counters: { routed: 14 },
 };
 
+describe("status rendering of pool policies (distribution)", () => {
+  it("names each pool's mode, role, sessions and failing health checks", () => {
+    const status: SentinelStatus = {
+      ...STATUS,
+      pools: {
+        pools: [
+          {
+            address: "math@fame.fabric",
+            mode: "pooled",
+            members: [
+              { id: "r1", healthy: true, inflight: 0, requests: 3 },
+              { id: "r2", healthy: true, inflight: 0, requests: 1 },
+            ],
+          },
+          {
+            address: "ledger@fame.fabric",
+            mode: "pooled",
+            members: [
+              { id: "l1", healthy: true, inflight: 0, requests: 9 },
+              { id: "l2", healthy: false, inflight: 0, requests: 0 },
+            ],
+          },
+        ],
+      },
+      distribution: [
+        {
+          address: "math@fame.fabric",
+          policy: { mode: "pooled", affinity: "session", affinityTtlSec: 1800, exclusive: false },
+          sessions: 2,
+          counters: { stickyHits: 12, stickyMisses: 2, stickyViolations: 0 },
+          replicas: [
+            { id: "r1", sessions: 2 },
+            { id: "r2", sessions: 0 },
+          ],
+        },
+        {
+          address: "ledger@fame.fabric",
+          policy: { mode: "single-active", affinity: "none", healthCheck: { operation: "health" } },
+          active: "l1",
+          sessions: 0,
+          counters: { promotions: 1, notActive: 0 },
+          replicas: [
+            { id: "l1", active: true, health: { healthy: true } },
+            { id: "l2", active: false, health: { healthy: false, lastError: "method not found: helth" } },
+          ],
+        },
+      ],
+    };
+    const text = renderStatus(status, "https://127.0.0.1:8000");
+    expect(text).toMatch(/math@fame\.fabric\s+session\s+math-agent-replica1\s+r1\s+healthy\s+0\s+3\s+2/);
+    expect(text).toMatch(/ledger@fame\.fabric\s+single-active\s+l1\s+l1\s+healthy, active\s+0\s+9\s+-/);
+    expect(text).toMatch(/ledger@fame\.fabric\s+single-active\s+l2\s+l2\s+unhealthy, standby/);
+    expect(text).toContain("  math@fame.fabric: 2 sessions (ttl 1800 s); sticky hits 12, misses 2, moved 0");
+    expect(text).toContain(
+      "  ledger@fame.fabric: active l1; promotions 1; refused not active 0; health check health failing on l2 (method not found: helth)",
+    );
+  });
+
+  it("keeps the registry's mode and adds nothing for a pool without a policy", () => {
+    const text = renderStatus(
+      { ...STATUS, distribution: [{ address: "math@fame.fabric", policy: null }] },
+      "x",
+    );
+    expect(text).toMatch(/math@fame\.fabric\s+pool\s+math-agent-replica1/);
+    expect(text).not.toContain("  math@fame.fabric:");
+  });
+});
+
 describe("status rendering", () => {
   it("shows pools with replica names, nodes and pins", () => {
     const text = renderStatus(STATUS, "https://127.0.0.1:8000");

@@ -31,6 +31,27 @@ interface PoolMember {
   inflight?: number;
   requests?: number;
 }
+/** the status page's `distribution` entry of a pool (the parts shown; the rest stays in --json) */
+interface PoolDistribution {
+  address: string;
+  policy: {
+    mode?: string;
+    affinity?: string;
+    affinityTtlSec?: number;
+    exclusive?: boolean;
+    healthCheck?: { operation?: string } | null;
+  } | null;
+  active?: string | null;
+  sessions?: number;
+  counters?: Record<string, unknown>;
+  replicas?: {
+    id: string;
+    sessions?: number;
+    active?: boolean;
+    health?: { healthy?: boolean; passed?: number; failed?: number; lastError?: string | null } | null;
+  }[];
+}
+
 export interface SentinelStatus {
   sentinelId?: string;
   securityProfile?: string;
@@ -42,7 +63,8 @@ export interface SentinelStatus {
   remoteNames?: Record<string, unknown>;
   pools?: { pools?: { address: string; mode?: string; members?: PoolMember[] }[] };
   stickiness?: ({ size?: number; perReplica?: Record<string, number> } & Record<string, unknown>) | null;
-  distribution?: unknown;
+  /** per pool: its policy, sessions, counters and each replica's role and health checks */
+  distribution?: PoolDistribution[] | unknown;
   counters?: Record<string, unknown>;
 }
 
@@ -115,6 +137,50 @@ export function renderPins(status: SentinelStatus): string {
   return lines.join("\n");
 }
 
+function distributionByAddress(value: unknown): Map<string, PoolDistribution> {
+  const out = new Map<string, PoolDistribution>();
+  if (!Array.isArray(value)) return out;
+  for (const d of value as PoolDistribution[]) if (typeof d?.address === "string") out.set(d.address, d);
+  return out;
+}
+
+/** what a pool is, as its policy says (the registry says only pooled or exclusive) */
+function modeOf(d: PoolDistribution | undefined, registryMode: string | undefined): string {
+  const policy = d?.policy;
+  if (policy?.mode === "single-active") return "single-active";
+  if (policy?.affinity === "session") return policy.exclusive === true ? "session, exclusive" : "session";
+  return registryMode ?? "";
+}
+
+/** the pool's policy at work: sessions and sticky counters, the active replica, failing health checks */
+function policyLine(d: PoolDistribution | undefined, nameOf: (id: string) => string): string | undefined {
+  const policy = d?.policy;
+  if (d === undefined || policy === null || policy === undefined) return undefined;
+  const c = d.counters ?? {};
+  const parts: string[] = [];
+  if (policy.mode === "single-active") {
+    parts.push(`active ${d.active ? nameOf(d.active) : "none"}`, `promotions ${count(c["promotions"])}`);
+    parts.push(`refused not active ${count(c["notActive"])}`);
+  }
+  if (policy.affinity === "session") {
+    parts.push(`${count(d.sessions)} sessions (ttl ${count(policy.affinityTtlSec)} s)`);
+    parts.push(
+      `sticky hits ${count(c["stickyHits"])}, misses ${count(c["stickyMisses"])}, moved ${count(c["stickyViolations"])}`,
+    );
+    if (policy.exclusive === true) parts.push(`no free replica ${count(c["noFreeReplica"])}`);
+  }
+  const op = policy.healthCheck?.operation;
+  if (op !== undefined) {
+    const failing = (d.replicas ?? []).filter((r) => r.health?.healthy === false);
+    parts.push(
+      failing.length === 0
+        ? `health check ${op}: passing`
+        : `health check ${op} failing on ${failing.map((r) => `${nameOf(r.id)} (${r.health?.lastError ?? "failed"})`).join(", ")}`,
+    );
+  }
+  return parts.length === 0 ? undefined : parts.join("; ");
+}
+
 export function renderStatus(status: SentinelStatus, origin: string): string {
   const nameOf = labeller(status);
   const out: string[] = [
@@ -125,26 +191,38 @@ export function renderStatus(status: SentinelStatus, origin: string): string {
     "Pools",
   ];
   const pools = status.pools?.pools ?? [];
+  const dist = distributionByAddress(status.distribution);
   if (pools.length === 0) out.push("  (none: no agent is attached)");
   else {
     const rows: string[][] = [];
     for (const p of pools) {
+      const d = dist.get(p.address);
+      const mode = modeOf(d, p.mode);
+      const byReplica = new Map((d?.replicas ?? []).map((r) => [r.id, r]));
       for (const m of p.members ?? []) {
+        const r = byReplica.get(m.id);
         const health = m.draining ? "draining" : m.healthy ? "healthy" : "unhealthy";
+        const role = r?.active === true ? ", active" : r?.active === false ? ", standby" : "";
         rows.push([
           `  ${p.address}`,
-          p.mode ?? "",
+          mode,
           nameOf(m.id),
           m.id,
-          health,
+          `${health}${role}`,
           count(m.inflight),
           count(m.requests),
+          d?.policy?.affinity === "session" ? count(r?.sessions) : "-",
         ]);
       }
-      if ((p.members ?? []).length === 0)
-        rows.push([`  ${p.address}`, p.mode ?? "", "-", "-", "-", "-", "-"]);
+      if ((p.members ?? []).length === 0) rows.push([`  ${p.address}`, mode, "-", "-", "-", "-", "-", "-"]);
     }
-    out.push(table(["  ADDRESS", "MODE", "REPLICA", "ID", "HEALTH", "IN FLIGHT", "REQUESTS"], rows));
+    out.push(
+      table(["  ADDRESS", "MODE", "REPLICA", "ID", "HEALTH", "IN FLIGHT", "REQUESTS", "SESSIONS"], rows),
+    );
+    for (const p of pools) {
+      const line = policyLine(dist.get(p.address), nameOf);
+      if (line !== undefined) out.push(`  ${p.address}: ${line}`);
+    }
   }
   out.push("", "Nodes");
   const nodes = status.nodes ?? [];
