@@ -175,12 +175,14 @@ export function stateToSave(settings) {
 const onlyFame = (env) => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith("FAME_")));
 
 /**
- * The dev admission credentials a process uses: certs/agent.env for agents, certs/client.env for
- * the client, certs/dev.env (the client's too) when that file is missing or for anything else.
+ * The dev admission credentials a node uses: certs/agent.env for agents, certs/client.env for
+ * the client, certs/dev.env (the client's too) when that file is missing. The services (sentinel,
+ * OAuth2, Welcome, CA) are not nodes: they get no client secret.
  */
 function credentialsOf(spec) {
-  const file = spec.credentials ? join(CERTS_DIR, spec.credentials) : undefined;
-  return readEnvFile(file && existsSync(file) ? file : join(CERTS_DIR, "dev.env"));
+  if (!spec.credentials) return {};
+  const file = join(CERTS_DIR, spec.credentials);
+  return readEnvFile(existsSync(file) ? file : join(CERTS_DIR, "dev.env"));
 }
 
 /**

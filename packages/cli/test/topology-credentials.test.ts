@@ -1,0 +1,38 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { AGENT_SECRET, fakeCheckout, SECRET } from "./fake-io.js";
+
+/** the dev fabric's process environments (scripts/fabric/topology.mjs, copied into a checkout) */
+interface Spec {
+  name: string;
+}
+interface Topology {
+  processes(ports: Record<string, number>): Spec[];
+  clientSpec(): Spec;
+  fabricSettings(env: NodeJS.ProcessEnv, opts: { useState: boolean }): unknown;
+  processEnv(spec: Spec, settings: unknown, opts: { env: NodeJS.ProcessEnv }): Record<string, string>;
+}
+
+const checkout = fakeCheckout();
+afterAll(() => checkout.remove());
+
+describe("make start's process environments", () => {
+  it("give admission credentials to nodes only: no service holds a client secret", async () => {
+    // the fallback credentials file too (used when a node's own is missing)
+    writeFileSync(join(checkout.root, "certs", "dev.env"), `FAME_ADMISSION_CLIENT_SECRET=${SECRET}\n`);
+    const topo = (await import(
+      pathToFileURL(join(checkout.root, "scripts", "fabric", "topology.mjs")).href
+    )) as Topology;
+    const settings = topo.fabricSettings({}, { useState: false });
+    const ports = { oauth2: 1, welcome: 2, ca: 3, sentinel: 4 };
+    const envOf = (spec: Spec) => topo.processEnv(spec, settings, { env: { PATH: "/usr/bin" } });
+    const byName = new Map(topo.processes(ports).map((s) => [s.name, envOf(s)]));
+    for (const service of ["oauth2", "welcome", "ca", "sentinel"]) {
+      expect(byName.get(service)?.["FAME_ADMISSION_CLIENT_SECRET"], service).toBeUndefined();
+    }
+    expect(byName.get("math-agent-replica1")?.["FAME_ADMISSION_CLIENT_SECRET"]).toBe(AGENT_SECRET);
+    expect(envOf(topo.clientSpec())["FAME_ADMISSION_CLIENT_SECRET"]).toBe(SECRET);
+  });
+});
