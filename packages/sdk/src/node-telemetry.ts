@@ -85,10 +85,21 @@ export class NodeTelemetry {
   /** opens the metrics page when FAME_METRICS_PORT is set */
   async listen(): Promise<void> {
     const serve = this.serve;
-    if (this.#metricsPort === undefined || this.#listener !== undefined) return;
-    this.#listener = await startMetricsListener(this.#metricsPort, () =>
-      renderPrometheus(serve.metricFamilies()),
-    );
+    const port = this.#metricsPort;
+    if (port === undefined || this.#listener !== undefined) return;
+    try {
+      this.#listener = await startMetricsListener(port, () => renderPrometheus(serve.metricFamilies()));
+    } catch (err) {
+      // the setting's fault, said as such (exit 2 where settings are checked), not a stack trace
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EADDRINUSE" || code === "EACCES")
+        throw new ConfigError(
+          "FAME_METRICS_PORT",
+          `port ${port} is ${code === "EADDRINUSE" ? "in use by another process" : "not allowed"}: ` +
+            "give each replica its own, or 0 for any free port (logged as \"metrics listening\")",
+        );
+      throw err;
+    }
     this.#log.info({ url: `http://127.0.0.1:${this.#listener.port}/metrics` }, "metrics listening");
   }
 
