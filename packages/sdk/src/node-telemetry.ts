@@ -96,7 +96,7 @@ export class NodeTelemetry {
         throw new ConfigError(
           "FAME_METRICS_PORT",
           `port ${port} is ${code === "EADDRINUSE" ? "in use by another process" : "not allowed"}: ` +
-            "give each replica its own, or 0 for any free port (logged as \"metrics listening\")",
+            'give each replica its own, or 0 for any free port (logged as "metrics listening")',
         );
       throw err;
     }
