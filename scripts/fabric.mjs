@@ -95,7 +95,7 @@ async function ensureStarted(spec, settings, ca, { env, ready: readyCheck } = {}
     throw new Failure(
       `${spec.name} (pid ${pid}) did not become healthy: ${result.reason}.\n` +
         `  log: ${rel(logFile(spec.name))}${lines ? `\n  last lines:\n${lines}` : ""}\n` +
-        "  fix it and run the same make target again (what is running stays up), or make stop",
+        `  fix it and run the same make target again (the other processes stay up; ${spec.name} is not running), or make stop`,
     );
   }
   return { pid, fresh: existing === undefined };
