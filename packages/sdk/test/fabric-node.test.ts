@@ -298,6 +298,28 @@ describe("failover", () => {
     expect(client.endpoint.client.metrics()).toMatchObject({ retries: 1, failovers: 1, failures: 0 });
   });
 
+  it("channel_conflict on its data (another client holds the id at this sentinel): the retry opens a fresh channel", async () => {
+    const { sentinel, math } = await warmClient();
+    const first = sentinel.sent("client", "SecureOpen")[0]!.frame as { cid: string };
+    let refused = 0;
+    sentinel.tap = (env) => {
+      if (isSealedData(env) && env.to === MATH && env.sec?.enc?.cid === first.cid) {
+        refused++;
+        sentinel.nack(env, "channel_conflict", true);
+        return "drop";
+      }
+      return "relay";
+    };
+    expect(await math.add({ x: 2, y: 2 })).toBe(4);
+    expect(refused).toBe(1);
+    const opens = sentinel.sent("client", "SecureOpen").map((e) => (e.frame as { cid: string }).cid);
+    expect(opens).toHaveLength(2);
+    expect(opens[1]).not.toBe(first.cid);
+    // and it stays on the new channel
+    expect(await math.add({ x: 3, y: 3 })).toBe(6);
+    expect(refused).toBe(1);
+  });
+
   it("replica_unavailable, not executed: the channel is dropped and the retry re-opens one", async () => {
     const { sentinel, client, math } = await warmClient();
     let refused = 0;

@@ -460,6 +460,54 @@ describe("routeStateless", () => {
   });
 });
 
+describe("the cluster's pin store", () => {
+  /** a PinStore in memory that counts its writes */
+  function countingStore() {
+    const pins = new Map<string, { replicaSystemId: string; replicaSid: string; exp: number }>();
+    const writes = { put: 0, delete: 0 };
+    return {
+      writes,
+      get: (clientSid: string, cid: string) => pins.get(`${clientSid}/${cid}`),
+      put: async (
+        clientSid: string,
+        cid: string,
+        pin: { replicaSystemId: string; replicaSid: string; exp: number },
+      ) => {
+        writes.put++;
+        pins.set(`${clientSid}/${cid}`, pin);
+      },
+      delete: async (clientSid: string, cid: string) => {
+        writes.delete++;
+        pins.delete(`${clientSid}/${cid}`);
+      },
+      onChange: () => () => undefined,
+      get size() {
+        return pins.size;
+      },
+    };
+  }
+
+  it("deletes a pin there when its channel closes, but writes nothing for a pin re-made locally from an echoed AFT", async () => {
+    const f = fabric({ securityLevel: "strict" });
+    const store = countingStore();
+    f.mgr.setSharedPins(store);
+    const info = await f.accept("r1", "alice", "c1");
+    expect(await f.mgr.onSecureAccept(info)).toMatchObject({ pinned: true });
+    expect(store.writes).toEqual({ put: 1, delete: 0 });
+    expect(f.mgr.onSecureClose("alice", "c1")).toBe(true);
+    expect(store.writes).toEqual({ put: 1, delete: 1 });
+    // the client keeps echoing the closed channel's AFT and closing it again: a loop of local
+    // re-pins, none of which the store ever held
+    for (let i = 0; i < 20; i++) {
+      expect(await f.mgr.routeStateless({ clientSid: "alice", cid: "c1", aft: info.aft })).toEqual(
+        pinned("r1"),
+      );
+      expect(f.mgr.onSecureClose("alice", "c1")).toBe(true);
+    }
+    expect(store.writes).toEqual({ put: 1, delete: 1 });
+  });
+});
+
 describe("keyless replicas (open profile, signed-optional)", () => {
   const tag = (sid: string, cid: string, clientSid: string) => {
     const s = Math.floor(T0 / 1000);

@@ -18,9 +18,15 @@ export const NOT_DELIVERED: ReadonlySet<string> = new Set<ErrorCode>([
   "state_unavailable",
 ]);
 
-/** Codes after which a channel is dead to its client: the next call opens a fresh one. */
+/**
+ * Codes after which a channel is dead to its client: the next call opens a fresh one.
+ * `channel_conflict` on its data: a sentinel holds the channel id for another client (one that
+ * pinned the same id through another sentinel of a cluster while this client's was elsewhere);
+ * keeping the id would refuse every call until the channel is re-keyed, an hour on.
+ */
 export const CHANNEL_LOST: ReadonlySet<string> = new Set<ErrorCode>([
   "channel_unknown",
+  "channel_conflict",
   "decrypt_failed",
   "replica_unavailable",
 ]);

@@ -120,6 +120,7 @@ const TRANSIENT_CODES: ReadonlySet<string> = new Set([
 /** Codes after which a resend counts as a failover (another channel or replica takes over). */
 export const FAILOVER_CODES: ReadonlySet<string> = new Set([
   FameRpcCode.CHANNEL_UNKNOWN,
+  "channel_conflict",
   FameRpcCode.REPLICA_UNAVAILABLE,
 ]);
 
@@ -136,6 +137,7 @@ export function settlingNoRoute(f: FailureInfo): boolean {
 export function provesNotExecuted(f: FailureInfo, policy: Readonly<RetryPolicy>): boolean {
   switch (f.fameCode) {
     case FameRpcCode.CHANNEL_UNKNOWN: // the sentinel could not decrypt/route into a channel
+    case "channel_conflict": // the sentinel holds the channel id for another client: refused unrouted
     case FameRpcCode.NOT_ACTIVE: // the target refused before dispatching
     case "state_unavailable": // the sentinel refused new work it could not record, before forwarding
       return true;

@@ -195,6 +195,8 @@ export class AFTLoadBalancerStickinessManager {
         replicaSid: info.replicaSid,
         exp: result.expiresAtMs,
       });
+      const pin = this.table.get(info.cid);
+      if (pin !== undefined && pin.clientSid === info.clientSid) pin.recorded = true;
     } catch {
       const pin = this.table.get(info.cid);
       if (pin !== undefined && pin.clientSid === info.clientSid) this.table.delete(pin);
@@ -303,7 +305,7 @@ export class AFTLoadBalancerStickinessManager {
     if (this.config.securityLevel === "sid-only") return false;
     const pin = this.table.get(cid) ?? this.fromShared(clientSid, cid, this.relNow());
     if (pin === undefined || pin.clientSid !== clientSid) return false;
-    this.shared?.delete(clientSid, cid).catch(noop);
+    if (pin.recorded) this.shared?.delete(clientSid, cid).catch(noop);
     return this.table.delete(pin);
   }
 
@@ -431,7 +433,9 @@ export class AFTLoadBalancerStickinessManager {
     if (record === undefined || !validId(cid) || !validId(record.replicaSystemId)) return undefined;
     const exp = Math.floor(record.exp / 1000) - this.epochSec;
     if (exp <= now || this.table.get(cid) !== undefined) return undefined;
-    return this.store(cid, clientSid, record.replicaSystemId, exp, "high");
+    const pin = this.store(cid, clientSid, record.replicaSystemId, exp, "high");
+    pin.recorded = true;
+    return pin;
   }
 
   /** No pin: `strict` refuses channel frames, except the SecureOpen that creates the channel. */

@@ -40,6 +40,12 @@ export class Pin {
   rNext: Pin | undefined = undefined;
   cPrev: Pin | undefined = undefined;
   cNext: Pin | undefined = undefined;
+  /**
+   * The cluster's pin store holds it (recorded at accept, or read from there): only then does
+   * closing the channel delete it there. A pin re-made locally from an echoed AFT was never
+   * written, and a delete per close of one would be a replicated write per frame pair.
+   */
+  recorded = false;
   constructor(
     readonly key: string,
     /** the client's sid (the one string its pins share) */
