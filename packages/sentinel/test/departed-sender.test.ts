@@ -15,7 +15,8 @@ import { acceptChannel, attachNode, issueAft, makeSentinel } from "./test-node.j
 const backend = defaultBackend();
 const MATH = "math@fame.fabric";
 
-async function pinnedChannel() {
+/** a replica serving MATH and a client whose open of channel "a" reached it */
+async function openedChannel() {
   const stickiness = new AFTLoadBalancerStickinessManager({ securityLevel: "strict" });
   const s = makeSentinel("overlay", stickiness, 100);
   const r = await attachNode(s, "r", ["*.fame.fabric"], "overlay");
@@ -29,6 +30,12 @@ async function pinnedChannel() {
     corrId: "a",
     frame: { type: "SecureOpen", cid: "a", ephPub, alg: "CHACHA20P1305" },
   });
+  return { s, r, c, replyTo, ephPub, stickiness };
+}
+
+/** the same, accepted and pinned */
+async function pinnedChannel() {
+  const { s, r, c, replyTo, ephPub, stickiness } = await openedChannel();
   const accept = await acceptChannel(r, c, "a", ephPub, "a");
   const aft = (accept.frame as { aft: string }).aft;
   expect(stickiness.metrics().size).toBe(1);
@@ -85,19 +92,7 @@ describe("a sender that leaves while its frame's route is checked", () => {
   });
 
   it("keeps no pin for a channel whose client left while the replica's accept was checked", async () => {
-    const stickiness = new AFTLoadBalancerStickinessManager({ securityLevel: "strict" });
-    const s = makeSentinel("overlay", stickiness, 100);
-    const r = await attachNode(s, "r", ["*.fame.fabric"], "overlay");
-    await r.send({ frame: { type: "AddressBind", address: MATH } });
-    const c = await attachNode(s, "c", [], "overlay");
-    const replyTo = `rpc@${c.session.path}`;
-    const ephPub = base64urlEncode(backend.x25519Keygen().publicKey);
-    await c.send({
-      to: MATH,
-      replyTo,
-      corrId: "a",
-      frame: { type: "SecureOpen", cid: "a", ephPub, alg: "CHACHA20P1305" },
-    });
+    const { s, r, c, replyTo, ephPub, stickiness } = await openedChannel();
     const aft = await issueAft(r, c, "a");
     // the accept is handed over (its AFT check under way) when the client goes
     const accepting = r.send({
