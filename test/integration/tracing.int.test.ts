@@ -335,8 +335,16 @@ describe("the replica's serve-time page (FAME_METRICS_PORT)", () => {
     expect(text).toMatch(/^fame_node_serve_seconds_bucket\{operation="add",le="\+Inf"\} 10$/m);
     expect(text).toMatch(/^fame_node_calls_total\{operation="add"\} 10$/m);
     expect(text).toMatch(/^fame_node_call_errors_total\{operation="add"\} 1$/m);
-    // loopback only, and one route
+    // loopback only, and no other page than the probes below
     expect((await fetch(`http://127.0.0.1:${metricsPort}/`)).status).toBe(404);
+  });
+
+  it("answers a supervisor's probes: alive, and ready while attached to its sentinel", async () => {
+    const health = await fetch(`http://127.0.0.1:${metricsPort}/health`);
+    expect(health.status).toBe(200);
+    const ready = await fetch(`http://127.0.0.1:${metricsPort}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready" });
   });
 });
 

@@ -245,7 +245,10 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
   );
   const { connection, channels, endpoint } = node;
   try {
-    await telemetry?.listen();
+    // ready while attached to a sentinel (a supervisor's readiness probe)
+    await telemetry?.listen(() =>
+      connection.state === "attached" ? undefined : `connection ${connection.state}`,
+    );
     await connection.start();
   } catch (err) {
     await telemetry?.close();

@@ -82,13 +82,18 @@ export class NodeTelemetry {
     };
   }
 
-  /** opens the metrics page when FAME_METRICS_PORT is set */
-  async listen(): Promise<void> {
+  /** opens the metrics page (and /health, /ready) when FAME_METRICS_PORT is set */
+  async listen(notReady?: () => string | undefined): Promise<void> {
     const serve = this.serve;
     const port = this.#metricsPort;
     if (port === undefined || this.#listener !== undefined) return;
     try {
-      this.#listener = await startMetricsListener(port, () => renderPrometheus(serve.metricFamilies()));
+      this.#listener = await startMetricsListener(
+        port,
+        () => renderPrometheus(serve.metricFamilies()),
+        undefined,
+        notReady,
+      );
     } catch (err) {
       // the setting's fault, said as such (exit 2 where settings are checked), not a stack trace
       const code = (err as NodeJS.ErrnoException).code;

@@ -1,7 +1,9 @@
 /**
- * A node's Prometheus endpoint: GET /metrics on a loopback port, nothing else. Nodes do not
- * load fastify (see the layering rules), and one route needs no framework. Loopback only: a
- * node's metrics name its operations, which is for the host's scraper, not the network.
+ * A node's Prometheus endpoint: GET /metrics on a loopback port, and the probes a supervisor
+ * asks for (/health: the process answers; /ready: it can take work, 503 with the reason when
+ * not). Nodes do not load fastify (see the layering rules), and three routes need no
+ * framework. Loopback only: a node's metrics name its operations, which is for the host's
+ * scraper, not the network.
  */
 import { createServer, type Server } from "node:http";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.js";
@@ -16,16 +18,28 @@ export async function startMetricsListener(
   port: number,
   render: () => string,
   host = "127.0.0.1",
+  /** undefined: ready; else why not (answered on /ready with 503) */
+  notReady: () => string | undefined = () => undefined,
 ): Promise<MetricsListener> {
   if (!Number.isSafeInteger(port) || port < 0 || port > 65_535) throw new RangeError("bad metrics port");
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "").split("?", 1)[0];
-    if (path !== "/metrics") {
+    if (path !== "/metrics" && path !== "/health" && path !== "/ready") {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
       return;
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");
+      return;
+    }
+    if (path !== "/metrics") {
+      const why = path === "/ready" ? notReady() : undefined;
+      const body = `${JSON.stringify(why === undefined ? { status: path === "/ready" ? "ready" : "ok" } : { status: "not_ready", reason: why })}\n`;
+      res.writeHead(why === undefined ? 200 : 503, {
+        "content-type": "application/json",
+        "cache-control": "no-store",
+      });
+      res.end(req.method === "HEAD" ? undefined : body);
       return;
     }
     let body: string;

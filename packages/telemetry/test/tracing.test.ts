@@ -140,6 +140,31 @@ function get(
 }
 
 describe("startMetricsListener", () => {
+  it("answers a supervisor's probes: /health while it runs, /ready only while the node can take work", async () => {
+    let why: string | undefined = "connection reconnecting";
+    const listener = await startMetricsListener(
+      0,
+      () => "x_total 1\n",
+      undefined,
+      () => why,
+    );
+    try {
+      const health = await get(listener.port, "/health");
+      expect(health.status).toBe(200);
+      expect(JSON.parse(health.body)).toEqual({ status: "ok" });
+      const notReady = await get(listener.port, "/ready");
+      expect(notReady.status).toBe(503);
+      expect(JSON.parse(notReady.body)).toEqual({ status: "not_ready", reason: "connection reconnecting" });
+      why = undefined;
+      const ready = await get(listener.port, "/ready");
+      expect(ready.status).toBe(200);
+      expect(JSON.parse(ready.body)).toEqual({ status: "ready" });
+      expect((await get(listener.port, "/ready", "POST")).status).toBe(405);
+    } finally {
+      await listener.close();
+    }
+  });
+
   it("serves GET /metrics on loopback and nothing else", async () => {
     const listener = await startMetricsListener(0, () => "x_total 1\n");
     try {
