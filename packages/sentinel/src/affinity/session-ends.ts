@@ -3,6 +3,7 @@
  * frees its replica once the replica has answered that call, not while it is still running it.
  */
 import { countDown, countUp } from "../keyed-counts.js";
+import { principalOf } from "./session-table.js";
 
 interface PendingEnd {
   address: string;
@@ -48,12 +49,12 @@ export class PendingSessionEnds {
     ttlMs: number,
   ): boolean {
     if (this.pending.size >= MAX_PENDING_ENDS) return false;
-    const principal = principalOf(owner);
+    const principal = principalOfOwner(owner);
     if ((this.perPrincipal.get(principal) ?? 0) >= MAX_PENDING_ENDS_PER_PRINCIPAL) return false;
     const key = endKey(replicaId, requesterId, corrId);
     // the same call named again (a resent frame) takes the place it held
     const before = this.pending.get(key);
-    if (before !== undefined) countDown(this.perPrincipal, principalOf(before.owner));
+    if (before !== undefined) countDown(this.perPrincipal, principalOfOwner(before.owner));
     countUp(this.perPrincipal, principal);
     this.pending.set(key, {
       address,
@@ -91,7 +92,7 @@ export class PendingSessionEnds {
 
   private settle(key: string, pending: PendingEnd): void {
     this.pending.delete(key);
-    countDown(this.perPrincipal, principalOf(pending.owner));
+    countDown(this.perPrincipal, principalOfOwner(pending.owner));
     this.end(pending.address, pending.sessionId, pending.owner);
   }
 }
@@ -100,9 +101,7 @@ function endKey(replicaId: string, requesterId: string, corrId: string): string 
   return `${replicaId}\u0000${requesterId}\u0000${corrId}`;
 }
 
-/** a session owner is `principal NUL instance` (NodeSession.sessionOwner); unknown owners share one key */
-function principalOf(owner: string | undefined): string {
-  if (owner === undefined) return "";
-  const at = owner.indexOf("\u0000");
-  return at < 0 ? owner : owner.slice(0, at);
+/** the session table's principalOf; ends of sessions with no known owner share one key */
+function principalOfOwner(owner: string | undefined): string {
+  return owner === undefined ? "" : principalOf(owner);
 }

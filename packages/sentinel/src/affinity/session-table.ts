@@ -8,9 +8,9 @@
  * entry that has not expired.
  */
 
-/** the principal part of a session owner (`principal\0instance`; an owner without one is its own) */
 import { countDown, countUp } from "../keyed-counts.js";
 
+/** the principal part of a session owner (`principal\0instance`; an owner without one is its own) */
 export function principalOf(owner: string): string {
   const at = owner.indexOf("\u0000");
   return at < 0 ? owner : owner.slice(0, at);

@@ -17,19 +17,19 @@ export interface NodeDirectorySyncDeps {
 }
 
 /**
- * This sentinel's nodes in the cluster's node directory, and the other sentinels' nodes in
- * this one's routing. A node attached here is announced (the directory refreshes the record
- * while it lives, so a dead sentinel's nodes age out), updated when it binds, unbinds or
- * drains, and withdrawn when its connection ends. Every record change reaches the cluster
- * route, which keeps a remote session for each node attached elsewhere.
- */
-/**
  * After a node's record is written, its next change waits this long and goes with whatever
  * else changed meanwhile: a node binding and unbinding in a loop makes ~4 replicated writes a
  * second, not one per frame. A node's first change (its binds after attaching) goes at once.
  */
 export const DIRECTORY_UPDATE_GAP_MS = 250;
 
+/**
+ * This sentinel's nodes in the cluster's node directory, and the other sentinels' nodes in
+ * this one's routing. A node attached here is announced (the directory refreshes the record
+ * while it lives, so a dead sentinel's nodes age out), updated when it binds, unbinds or
+ * drains, and withdrawn when its connection ends. Every record change reaches the cluster
+ * route, which keeps a remote session for each node attached elsewhere.
+ */
 export class NodeDirectorySync {
   private readonly failures = new LogThrottle();
   private unsubscribe: (() => void) | undefined;
