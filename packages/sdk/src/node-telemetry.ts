@@ -88,12 +88,9 @@ export class NodeTelemetry {
     const port = this.#metricsPort;
     if (port === undefined || this.#listener !== undefined) return;
     try {
-      this.#listener = await startMetricsListener(
-        port,
-        () => renderPrometheus(serve.metricFamilies()),
-        undefined,
+      this.#listener = await startMetricsListener(port, () => renderPrometheus(serve.metricFamilies()), {
         notReady,
-      );
+      });
     } catch (err) {
       // the setting's fault, said as such (exit 2 where settings are checked), not a stack trace
       const code = (err as NodeJS.ErrnoException).code;

@@ -20,7 +20,11 @@ export {
   LATENCY_BUCKETS_SECONDS,
   LabeledHistograms,
 } from "./histogram.js";
-export { type MetricsListener, startMetricsListener } from "./metrics-listener.js";
+export {
+  type MetricsListener,
+  type MetricsListenerOptions,
+  startMetricsListener,
+} from "./metrics-listener.js";
 export {
   escapeLabelValue,
   type MetricFamily,

@@ -14,12 +14,17 @@ export interface MetricsListener {
   close(): Promise<void>;
 }
 
+export interface MetricsListenerOptions {
+  /** default 127.0.0.1 */
+  host?: string;
+  /** undefined: ready; else why not (answered on /ready with 503). Default: always ready */
+  notReady?: (() => string | undefined) | undefined;
+}
+
 export async function startMetricsListener(
   port: number,
   render: () => string,
-  host = "127.0.0.1",
-  /** undefined: ready; else why not (answered on /ready with 503) */
-  notReady: () => string | undefined = () => undefined,
+  { host = "127.0.0.1", notReady = () => undefined }: MetricsListenerOptions = {},
 ): Promise<MetricsListener> {
   if (!Number.isSafeInteger(port) || port < 0 || port > 65_535) throw new RangeError("bad metrics port");
   const server: Server = createServer((req, res) => {

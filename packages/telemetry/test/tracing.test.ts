@@ -142,12 +142,7 @@ function get(
 describe("startMetricsListener", () => {
   it("answers a supervisor's probes: /health while it runs, /ready only while the node can take work", async () => {
     let why: string | undefined = "connection reconnecting";
-    const listener = await startMetricsListener(
-      0,
-      () => "x_total 1\n",
-      undefined,
-      () => why,
-    );
+    const listener = await startMetricsListener(0, () => "x_total 1\n", { notReady: () => why });
     try {
       const health = await get(listener.port, "/health");
       expect(health.status).toBe(200);

@@ -63,8 +63,11 @@ export interface SentinelStatus {
   remoteNames?: Record<string, unknown>;
   pools?: { pools?: { address: string; mode?: string; members?: PoolMember[] }[] };
   stickiness?: ({ size?: number; perReplica?: Record<string, number> } & Record<string, unknown>) | null;
-  /** per pool: its policy, sessions, counters and each replica's role and health checks */
-  distribution?: PoolDistribution[] | unknown;
+  /**
+   * per pool: its policy, sessions, counters and each replica's role and health checks; the
+   * sentinel's JSON, read as PoolDistribution entries once checked to be a list
+   */
+  distribution?: unknown;
   counters?: Record<string, unknown>;
 }
 
