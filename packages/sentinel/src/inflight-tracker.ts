@@ -1,3 +1,5 @@
+import type { ReplicaCalls } from "./affinity/stall-watch.js";
+
 /**
  * Requests forwarded to a replica and not yet answered, so that when the
  * replica dies its callers hear `replica_unavailable` at once instead of
@@ -13,6 +15,8 @@ export interface InflightEntry {
   deadline: number;
   /** the logical address it was routed through, when it went by way of a pool */
   address?: string | undefined;
+  /** its replica's record of unanswered calls (outlier ejection), when the call is watched */
+  watch?: ReplicaCalls | undefined;
 }
 
 /**
@@ -75,11 +79,13 @@ export class InflightTracker {
     return this.byRequester.get(requesterId)?.get(corrId)?.replicaId;
   }
 
-  /** the replica answered (finally) */
-  complete(replicaId: string, requesterId: string, corrId: string): void {
+  /** the replica answered (finally); false when it had no such call in flight */
+  complete(replicaId: string, requesterId: string, corrId: string): boolean {
     const calls = this.byRequester.get(requesterId);
     const entry = calls?.get(corrId);
-    if (entry && entry.replicaId === replicaId) this.remove(calls!, entry);
+    if (entry === undefined || entry.replicaId !== replicaId) return false;
+    this.remove(calls!, entry);
+    return true;
   }
 
   /** removes and returns everything routed to a replica that just left */

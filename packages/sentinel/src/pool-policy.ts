@@ -30,6 +30,17 @@ export interface HealthCheckPolicy {
   healthyThreshold: number;
 }
 
+/**
+ * Outlier ejection: a member that leaves other principals' calls unanswered this long, while
+ * it answers nobody else either, takes no new work for a while (the single-active role moves).
+ */
+export interface OutlierPolicy {
+  /** a call of another principal unanswered this long, with no answer to anyone meanwhile */
+  unansweredSec: number;
+  /** the first ejection's length; each one within the hour after doubles it, up to 10× */
+  ejectionSec: number;
+}
+
 export interface PoolPolicy {
   /** the logical address of the pool, e.g. `math@fame.fabric` */
   address: string;
@@ -48,7 +59,15 @@ export interface PoolPolicy {
   /** bound on the pool's session table; least recently used sessions are evicted beyond it */
   maxSessions: number;
   healthCheck: HealthCheckPolicy | undefined;
+  /** undefined: `outlier_detection: false` (members are never ejected on their calls' outcome) */
+  outlier: OutlierPolicy | undefined;
 }
+
+export const DEFAULT_OUTLIER_POLICY: Readonly<OutlierPolicy> = Object.freeze({
+  // the SDK's default call timeout: a call unanswered this long has failed for its caller
+  unansweredSec: 30,
+  ejectionSec: 30,
+});
 
 export const DEFAULT_POOL_POLICY: Readonly<Omit<PoolPolicy, "address">> = Object.freeze({
   loadBalancing: undefined,
@@ -60,6 +79,7 @@ export const DEFAULT_POOL_POLICY: Readonly<Omit<PoolPolicy, "address">> = Object
   drainingTimeoutSec: 60,
   maxSessions: 100_000,
   healthCheck: undefined,
+  outlier: DEFAULT_OUTLIER_POLICY,
 });
 
 export const DEFAULT_HEALTH_CHECK: Readonly<Omit<HealthCheckPolicy, "operation">> = Object.freeze({
@@ -85,6 +105,12 @@ const POOL_KEYS: Readonly<Record<string, string>> = {
   draining_timeout_sec: "drainingTimeoutSec",
   max_sessions: "maxSessions",
   health_check: "healthCheck",
+  outlier_detection: "outlierDetection",
+};
+
+const OUTLIER_KEYS: Readonly<Record<string, string>> = {
+  unanswered_sec: "unansweredSec",
+  ejection_sec: "ejectionSec",
 };
 
 const HEALTH_KEYS: Readonly<Record<string, string>> = {
@@ -149,6 +175,8 @@ export function parsePoolPolicy(raw: unknown, setting: string): PoolPolicy {
   if (health.value !== undefined && health.value !== null) {
     policy.healthCheck = parseHealthCheck(health.value, health.name);
   }
+  const outlier = get("outlier_detection");
+  if (outlier.value !== undefined && outlier.value !== null) policy.outlier = parseOutlier(outlier);
 
   // Combinations that would silently mean something else are refused outright.
   if (policy.exclusive && policy.affinity !== "session") {
@@ -161,6 +189,20 @@ export function parsePoolPolicy(raw: unknown, setting: string): PoolPolicy {
     );
   }
   return policy;
+}
+
+/** `false` turns ejection off, `true` keeps the defaults, a mapping sets them */
+function parseOutlier(found: Found): OutlierPolicy | undefined {
+  if (typeof found.value === "boolean" || found.value === "true" || found.value === "false") {
+    return boolean(found) ? DEFAULT_OUTLIER_POLICY : undefined;
+  }
+  const get = reader(mapping(found.value, found.name), OUTLIER_KEYS, found.name);
+  const out: OutlierPolicy = { ...DEFAULT_OUTLIER_POLICY };
+  const unanswered = get("unanswered_sec");
+  if (unanswered.value !== undefined) out.unansweredSec = integer(unanswered, 1, DAY);
+  const ejection = get("ejection_sec");
+  if (ejection.value !== undefined) out.ejectionSec = integer(ejection, 1, DAY);
+  return out;
 }
 
 function parseHealthCheck(raw: unknown, setting: string): HealthCheckPolicy {

@@ -59,6 +59,7 @@ describe("Prometheus text format", () => {
         noFreeReplica: 0,
         notActive: 0,
         promotions: 0,
+        ejections: 0,
         ended: 1,
         expired: 0,
         evicted: 0,

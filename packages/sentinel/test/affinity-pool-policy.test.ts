@@ -17,6 +17,7 @@ const full = {
   draining_timeout_sec: 60,
   max_sessions: 5000,
   health_check: { operation: "health", interval_sec: 5, timeout_ms: 1000 },
+  outlier_detection: { unanswered_sec: 10, ejection_sec: 60 },
 };
 
 function refusal(raw: unknown): ConfigError {
@@ -49,7 +50,29 @@ describe("pool policy parsing", () => {
         unhealthyThreshold: 2,
         healthyThreshold: 1,
       },
+      outlier: { unansweredSec: 10, ejectionSec: 60 },
     });
+  });
+
+  it("outlier_detection: on by default, false turns it off, true keeps the defaults, bad values refused", () => {
+    const read = (v: unknown) => parsePoolPolicies([{ address: "a@fame.fabric", outlier_detection: v }])[0]!;
+    expect(parsePoolPolicies([{ address: "a@fame.fabric" }])[0]!.outlier).toEqual({
+      unansweredSec: 30,
+      ejectionSec: 30,
+    });
+    expect(read(false).outlier).toBeUndefined();
+    expect(read("false").outlier).toBeUndefined();
+    expect(read(true).outlier).toEqual({ unansweredSec: 30, ejectionSec: 30 });
+    expect(read({ unansweredSec: "5" }).outlier).toEqual({ unansweredSec: 5, ejectionSec: 30 });
+    expect(refusal([{ address: "a@fame.fabric", outlier_detection: { unanswered_sec: 0 } }]).message).toMatch(
+      /outlier_detection\.unanswered_sec.*between 1/,
+    );
+    expect(refusal([{ address: "a@fame.fabric", outlier_detection: { max_ejected: 1 } }]).message).toMatch(
+      /outlier_detection\.max_ejected.*unknown key/,
+    );
+    expect(refusal([{ address: "a@fame.fabric", outlier_detection: "soon" }]).message).toMatch(
+      /outlier_detection.*mapping/,
+    );
   });
 
   it("accepts camelCase and text values (env interpolation yields strings)", () => {

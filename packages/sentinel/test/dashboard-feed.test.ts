@@ -16,6 +16,7 @@ function replica(id: string, calls: number, extra: Partial<ReplicaReading> = {})
     path: `/s0/${id}`,
     healthy: true,
     draining: false,
+    ejected: false,
     active: undefined,
     sessions: 0,
     pins: 1,

@@ -39,6 +39,10 @@ describe("config/sentinel.yml", () => {
     expect(c.welcomeIssuer).toBe("https://127.0.0.1:9444");
     expect(c.trustBundlePem).toContain("-----BEGIN CERTIFICATE-----");
     expect(parseStickinessConfig(c.stickiness).securityLevel).toBe("strict");
+    // FAME_SESSION_ID=s1 make run shows session affinity without editing anything
+    expect(c.pools).toEqual([
+      expect.objectContaining({ address: "math@fame.fabric", affinity: "session", affinityTtlSec: 300 }),
+    ]);
   });
 
   it("takes its port from the listener when no variable is set, and variables over the YAML", () => {

@@ -49,6 +49,8 @@ interface PoolDistribution {
     sessions?: number;
     active?: boolean;
     health?: { healthy?: boolean; passed?: number; failed?: number; lastError?: string | null } | null;
+    /** ejected for leaving calls unanswered, until then (ms since the epoch) */
+    ejectedUntil?: number;
   }[];
 }
 
@@ -172,6 +174,13 @@ function policyLine(d: PoolDistribution | undefined, nameOf: (id: string) => str
     );
     if (policy.exclusive === true) parts.push(`no free replica ${count(c["noFreeReplica"])}`);
   }
+  const ejected = (d.replicas ?? []).filter((r) => r.ejectedUntil !== undefined);
+  if (ejected.length > 0 || (typeof c["ejections"] === "number" && c["ejections"] > 0)) {
+    const now = ejected
+      .map((r) => `${nameOf(r.id)} until ${new Date(r.ejectedUntil ?? 0).toISOString().slice(11, 19)} UTC`)
+      .join(", ");
+    parts.push(`ejections ${count(c["ejections"])}${now === "" ? "" : ` (ejected now: ${now})`}`);
+  }
   const op = policy.healthCheck?.operation;
   if (op !== undefined) {
     const failing = (d.replicas ?? []).filter((r) => r.health?.healthy === false);
@@ -204,7 +213,13 @@ export function renderStatus(status: SentinelStatus, origin: string): string {
       const byReplica = new Map((d?.replicas ?? []).map((r) => [r.id, r]));
       for (const m of p.members ?? []) {
         const r = byReplica.get(m.id);
-        const health = m.draining ? "draining" : m.healthy ? "healthy" : "unhealthy";
+        const health = m.draining
+          ? "draining"
+          : m.healthy
+            ? "healthy"
+            : r?.ejectedUntil !== undefined
+              ? "ejected"
+              : "unhealthy";
         const role = r?.active === true ? ", active" : r?.active === false ? ", standby" : "";
         rows.push([
           `  ${p.address}`,

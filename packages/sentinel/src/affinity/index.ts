@@ -6,6 +6,7 @@ export {
   type MemberHealthView,
   type ProbeMember,
 } from "./health-checker.js";
+export { type Ejection, OutlierEjections } from "./outlier-ejections.js";
 export {
   type Placement,
   PoolRouter,
@@ -38,3 +39,4 @@ export {
 } from "./session-table.js";
 export { SharedElection, type SharedElectionDeps } from "./shared-election.js";
 export { SharedSessions, sessionKey } from "./shared-sessions.js";
+export { type ReplicaCalls, StallWatch } from "./stall-watch.js";

@@ -7,13 +7,19 @@
  */
 import type { Logger } from "@fame/logger";
 import { addressHasName, type Envelope, type ErrorCode } from "@fame/protocol";
-import { checkHealthReplyPath, type PoolPolicy } from "../pool-policy.js";
+import {
+  checkHealthReplyPath,
+  DEFAULT_OUTLIER_POLICY,
+  type OutlierPolicy,
+  type PoolPolicy,
+} from "../pool-policy.js";
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerName } from "../routing/load-balancer.js";
 import type { ReplicaPool } from "../routing/replica-pool.js";
 import type { SharedState } from "../shared-state.js";
 import { ActiveElection } from "./active-election.js";
 import { GracePeriods } from "./grace-periods.js";
 import { HealthChecker } from "./health-checker.js";
+import { OutlierEjections } from "./outlier-ejections.js";
 import { type PoolDistribution, PoolStats } from "./pool-stats.js";
 import { PendingSessionEnds } from "./session-ends.js";
 import { readSessionMeta, type SessionMeta } from "./session-meta.js";
@@ -21,6 +27,7 @@ import { placeExclusiveSession, placeSession } from "./session-placement.js";
 import { principalOf, SessionTable } from "./session-table.js";
 import { SharedElection } from "./shared-election.js";
 import { SharedSessions } from "./shared-sessions.js";
+import { type ReplicaCalls, StallWatch } from "./stall-watch.js";
 
 export interface RoutedNode {
   id: string;
@@ -67,7 +74,8 @@ const SWEEP_WORK = 10_000;
 /** Refusals of `sessionAccess`: frozen, so refusing allocates nothing. */
 export const SESSION_NOT_OWNED: Refusal = Object.freeze({
   code: "session_not_owned",
-  reason: "this session id belongs to another client",
+  reason:
+    "this session id belongs to another client (until it ends, or idles past the pool's affinity_ttl_sec)",
 });
 export const TOO_MANY_CLIENT_SESSIONS: Refusal = Object.freeze({
   code: "too_many_client_sessions",
@@ -110,6 +118,11 @@ export class PoolRouter<N extends RoutedNode> {
   private readonly now: () => number;
   /** spreads calls without a session over an exclusive pool's free replicas */
   private sessionlessCount = 0;
+  /** replicas holding other principals' calls, and since when they answered none */
+  private readonly stalls: StallWatch;
+  private readonly ejections: OutlierEjections;
+  /** stalled last members already warned about, so the warning comes once per stall */
+  private keptStalled = new Set<string>();
 
   constructor(
     policies: readonly PoolPolicy[],
@@ -117,6 +130,8 @@ export class PoolRouter<N extends RoutedNode> {
   ) {
     this.now = deps.now ?? Date.now;
     this.grace = new GracePeriods(this.now);
+    this.stalls = new StallWatch(this.now);
+    this.ejections = new OutlierEjections(this.now);
     this.pendingEnds = new PendingSessionEnds(this.now, (address, sessionId, owner) => {
       // the session may have expired meanwhile and been made again by another client
       const state = this.policies.get(address);
@@ -318,6 +333,13 @@ export class PoolRouter<N extends RoutedNode> {
       };
     }
     const member = pool.member(replicaId);
+    if (member !== undefined && !member.healthy && this.ejections.isEjected(address, replicaId)) {
+      // it left calls unanswered: waiting out the draining timeout would only lose more
+      return {
+        code: "channel_unknown",
+        reason: "the channel's replica was ejected: it left calls unanswered",
+      };
+    }
     if (member !== undefined && !this.grace.within(address, member, state.policy)) {
       // Past the draining timeout channels move too: the client re-opens on an eligible replica.
       return {
@@ -407,6 +429,38 @@ export class PoolRouter<N extends RoutedNode> {
     this.pendingEnds.onReply(replicaId, requesterId, corrId);
   }
 
+  /**
+   * `calls` calls went to `replica` through the pool at `address` from a caller of principal
+   * `callerPrincipal`. Calls between nodes of one principal are not watched (see stall-watch.ts);
+   * otherwise the record returned goes on the calls' in-flight entries, for `settled`.
+   */
+  watchCalls(
+    address: string,
+    replicaId: string,
+    replicaPrincipal: string,
+    callerPrincipal: string,
+    calls: number,
+  ): ReplicaCalls | undefined {
+    if (replicaPrincipal === callerPrincipal && replicaPrincipal !== "") return undefined;
+    if (this.outlierOf(address) === undefined) return undefined;
+    return this.stalls.routed(replicaId, address, calls);
+  }
+
+  /** a watched call left the in-flight table, however it left */
+  settled(calls: ReplicaCalls): void {
+    this.stalls.settled(calls);
+  }
+
+  /** `replicaId` sent a caller of another principal something: it is not stalled */
+  answered(replicaId: string): void {
+    this.stalls.answered(replicaId);
+  }
+
+  /** `nodeId` joined the pool at `address` (again): an ejection in force still holds. */
+  onBound(address: string, nodeId: string): void {
+    if (this.ejections.isEjected(address, nodeId)) this.deps.resolve(address)?.setHealthy(nodeId, false);
+  }
+
   /** A node announced (or was put into) draining: its grace period starts now. */
   onDraining(nodeId: string, addresses: readonly string[]): void {
     this.grace.onDraining(nodeId);
@@ -417,6 +471,7 @@ export class PoolRouter<N extends RoutedNode> {
   onNodeLeft(nodeId: string, addresses: readonly string[]): void {
     this.grace.onNodeLeft(nodeId, addresses);
     this.health?.forgetNode(nodeId);
+    this.stalls.forget(nodeId);
     for (const address of addresses) {
       const state = this.policies.get(address);
       const moved = state?.sessions?.removeReplica(nodeId) ?? 0;
@@ -461,10 +516,12 @@ export class PoolRouter<N extends RoutedNode> {
     election.tick(addresses, this.deps.resolve);
   }
 
-  /** Expire idle sessions and overdue session ends (bounded work). */
+  /** Expire idle sessions and overdue session ends (bounded work); eject stalled replicas, end ejections. */
   sweep(): void {
     for (const state of this.policies.values()) state.sessions?.sweep(SWEEP_WORK);
     this.pendingEnds.sweep(SWEEP_WORK);
+    this.ejectStalled();
+    this.endEjections();
   }
 
   /** Per-pool distribution: configured pools and pools that saw traffic, up to `limit`. */
@@ -482,6 +539,7 @@ export class PoolRouter<N extends RoutedNode> {
           sessions: state?.sessions,
           active: state?.policy.mode === "single-active" ? this.election.activeOf(address) : undefined,
           health: (id) => this.health?.view(address, id),
+          ejectedUntil: (id) => this.ejections.ejectedUntil(address, id),
         }),
       );
     }
@@ -503,7 +561,11 @@ export class PoolRouter<N extends RoutedNode> {
     const entry = table.get(sessionId) ?? this.shared?.adopt(address, table, sessionId, ttlMs);
     if (entry?.replicaId !== undefined) {
       const member = pool.member(entry.replicaId);
-      if (member !== undefined && this.grace.within(address, member, state.policy)) {
+      if (
+        member !== undefined &&
+        this.grace.within(address, member, state.policy) &&
+        (member.healthy || !this.ejections.isEjected(address, member.node.id))
+      ) {
         table.touch(entry);
         this.shared?.touched(address, entry, ttlMs);
         counters.stickyHits++;
@@ -567,8 +629,85 @@ export class PoolRouter<N extends RoutedNode> {
     if (node === undefined) this.deps.log.warn({ address }, "no replica can be active");
   }
 
+  /** the pool's outlier settings; pools without an entry get the defaults */
+  private outlierOf(address: string): OutlierPolicy | undefined {
+    const state = this.policies.get(address);
+    return state === undefined ? DEFAULT_OUTLIER_POLICY : state.policy.outlier;
+  }
+
+  /**
+   * Replicas that left other principals' calls unanswered past their pool's `unanswered_sec`
+   * take no new work for a while: the single-active role moves, sessions and channels move at
+   * once. Never a pool's last eligible member (it would leave nobody to call), and in a cluster
+   * only members attached here, whose lease this sentinel holds and gives up.
+   */
+  private ejectStalled(): void {
+    const cluster = this.deps.cluster;
+    const stalled = this.stalls.stalled((address) => {
+      const outlier = this.outlierOf(address);
+      return outlier === undefined ? undefined : outlier.unansweredSec * 1000;
+    });
+    const kept = new Set<string>();
+    for (const rec of stalled) {
+      const { address, replicaId } = rec;
+      if (cluster !== undefined && !cluster.isLocal(replicaId)) continue;
+      const pool = this.deps.resolve(address);
+      if (pool === undefined || !pool.isEligible(replicaId)) continue;
+      const outlier = this.outlierOf(address)!;
+      if (pool.eligibleCount < 2) {
+        const key = `${address}\u0000${replicaId}`;
+        kept.add(key);
+        if (!this.keptStalled.has(key)) {
+          this.deps.log.warn(
+            { address, replica: replicaId, calls: rec.outstanding, unansweredSec: outlier.unansweredSec },
+            "replica leaves calls unanswered, but it is the pool's only eligible member: kept",
+          );
+        }
+        continue;
+      }
+      const calls = rec.outstanding;
+      const ejection = this.ejections.eject(address, replicaId, outlier.ejectionSec * 1000);
+      this.stalls.forget(replicaId);
+      pool.setHealthy(replicaId, false);
+      this.grace.onHealthChange(address, replicaId, false);
+      this.stats.countersOf(address).ejections++;
+      this.deps.log.warn(
+        {
+          address,
+          replica: replicaId,
+          calls,
+          unansweredSec: outlier.unansweredSec,
+          ejectedForSec: Math.round((ejection.until - this.now()) / 1000),
+          strikes: ejection.strikes,
+        },
+        "replica ejected: it left calls unanswered",
+      );
+      this.reelect(address);
+    }
+    // a kept member that answered again, left or was joined by another: warned again next time
+    this.keptStalled = kept;
+  }
+
+  private endEjections(): void {
+    for (const ejection of this.ejections.ended()) {
+      const { address, nodeId } = ejection;
+      const pool = this.deps.resolve(address);
+      if (pool?.member(nodeId) === undefined) continue;
+      // a member the health checks have failed meanwhile stays out until they pass
+      if (this.health?.view(address, nodeId)?.healthy === false) continue;
+      pool.setHealthy(nodeId, true);
+      this.grace.onHealthChange(address, nodeId, true);
+      this.deps.log.info({ address, replica: nodeId }, "ejection over: the replica takes new work again");
+      this.reelect(address);
+    }
+  }
+
   private onHealthChange(address: string, nodeId: string, healthy: boolean, detail: string): void {
     const pool = this.deps.resolve(address);
+    if (healthy && this.ejections.isEjected(address, nodeId)) {
+      this.deps.log.info({ address, replica: nodeId }, "replica healthy again, still ejected");
+      return;
+    }
     pool?.setHealthy(nodeId, healthy);
     this.grace.onHealthChange(address, nodeId, healthy);
     if (healthy) {

@@ -19,6 +19,8 @@ export interface PoolCounters {
   notActive: number;
   /** single-active: times a new active replica was elected */
   promotions: number;
+  /** members taken out for leaving calls unanswered (outlier_detection) */
+  ejections: number;
 }
 
 export interface ReplicaDistribution {
@@ -31,6 +33,8 @@ export interface ReplicaDistribution {
   active?: boolean;
   /** health-checked pools only */
   health?: MemberHealthView;
+  /** while the member is ejected for leaving calls unanswered: when that ends (ms since the epoch) */
+  ejectedUntil?: number;
 }
 
 export interface PoolDistribution {
@@ -57,6 +61,7 @@ function newCounters(): PoolCounters {
     noFreeReplica: 0,
     notActive: 0,
     promotions: 0,
+    ejections: 0,
   };
 }
 
@@ -69,6 +74,7 @@ export interface PoolView<N extends { id: string }> {
   /** single-active pools: the member holding the role (undefined: none, or not single-active) */
   active: string | undefined;
   health: (nodeId: string) => MemberHealthView | undefined;
+  ejectedUntil: (nodeId: string) => number | undefined;
 }
 
 export class PoolStats {
@@ -107,6 +113,7 @@ export class PoolStats {
     for (const m of view.pool?.members() ?? []) {
       const id = m.node.id;
       const health = view.health(id);
+      const ejectedUntil = view.ejectedUntil(id);
       replicas.push({
         id,
         requests: stats?.requests.get(id) ?? 0,
@@ -115,6 +122,7 @@ export class PoolStats {
         draining: m.draining,
         ...(singleActive ? { active: view.active === id } : {}),
         ...(health ? { health } : {}),
+        ...(ejectedUntil !== undefined ? { ejectedUntil } : {}),
       });
     }
     return {

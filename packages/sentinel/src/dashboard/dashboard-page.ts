@@ -102,7 +102,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .state { font-size: .8rem; padding: .05rem .4rem; border-radius: .3rem; border: 1px solid currentColor; }
 .state[data-state="healthy"], .state[data-state="active"] { color: var(--ok); }
 .state[data-state="draining"], .state[data-state="standby"] { color: var(--warn); }
-.state[data-state="unhealthy"] { color: var(--bad); }
+.state[data-state="unhealthy"], .state[data-state="ejected"] { color: var(--bad); }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
 figure { margin: 0; }
 figcaption { font-size: .85rem; color: var(--muted); }

@@ -20,6 +20,8 @@ export interface ReplicaReading {
   path: string | undefined;
   healthy: boolean;
   draining: boolean;
+  /** taken out of the pool for a while for leaving calls unanswered */
+  ejected: boolean;
   /** single-active pools: true for the active replica, false for a standby */
   active: boolean | undefined;
   /** affinity sessions placed on it */
@@ -93,6 +95,7 @@ export function readDashboard(src: StatusSources, now: number): DashboardReading
         path: node?.path,
         healthy: r?.healthy ?? m.healthy,
         draining: r?.draining ?? m.draining,
+        ejected: r?.ejectedUntil !== undefined,
         active: r?.active,
         sessions: r?.sessions ?? 0,
         pins: pins?.get(m.id) ?? 0,

@@ -186,6 +186,12 @@ export function sentinelMetricFamilies(input: SentinelMetricsInput): MetricFamil
       type: "counter",
       samples: perPool(d, (p) => (p.policy?.mode === "single-active" ? p.counters.promotions : undefined)),
     },
+    {
+      name: "fame_pool_ejections_total",
+      help: "Replicas taken out of a pool for a while for leaving calls unanswered (outlier_detection).",
+      type: "counter",
+      samples: perPool(d, (p) => p.counters.ejections),
+    },
   ];
   const st = input.stickiness;
   if (st !== undefined) {

@@ -77,6 +77,7 @@ export class AccountStage {
     if (calls > 0) {
       const pool = d.registry.resolve(to);
       const deadline = d.now() + Math.min(env.ttlMs ?? DEFAULT_REQUEST_TTL_MS, MAX_REQUEST_TTL_MS);
+      const watch = d.affinity.watchCalls(to, target.id, target.principal, req.session.principal, calls);
       for (let i = 0; i < calls; i++) {
         d.inflight.track({
           requesterId: req.session.id,
@@ -86,6 +87,7 @@ export class AccountStage {
           replyTo: env.replyTo,
           deadline,
           address: to,
+          watch,
         });
         pool?.acquire(target.id);
       }
@@ -105,16 +107,28 @@ export class AccountStage {
    */
   replied(replica: NodeSession, client: NodeSession, env: Envelope): void {
     const d = this.deps;
+    const inflight = d.inflight;
+    /** whether the frame answers (finally, or with a stream item) a call of the client's to this replica */
+    let answers = false;
     const batch = batchOf(env);
     if (batch !== undefined) {
       for (const entry of batch) {
-        if (entry.more === true) continue;
-        d.inflight.complete(replica.id, client.id, entry.corrId);
+        if (entry.more === true) {
+          answers ||= inflight.replicaOf(client.id, entry.corrId) === replica.id;
+          continue;
+        }
+        if (inflight.complete(replica.id, client.id, entry.corrId)) answers = true;
         d.affinity.onReply(replica.id, client.id, entry.corrId);
       }
     } else if (env.corrId && env.meta?.["more"] !== true) {
-      d.inflight.complete(replica.id, client.id, env.corrId);
+      answers = inflight.complete(replica.id, client.id, env.corrId);
       d.affinity.onReply(replica.id, client.id, env.corrId);
+    } else if (env.corrId) {
+      answers = inflight.replicaOf(client.id, env.corrId) === replica.id;
     }
+    // An answer to a caller of another principal shows the replica serves its callers; a frame
+    // naming no call of the client's (which it could send any caller it has seen) shows nothing.
+    if (answers && (replica.principal !== client.principal || replica.principal === ""))
+      d.affinity.answered(replica.id);
   }
 }

@@ -120,6 +120,7 @@ export class ControlFrames {
     if (result.ok) {
       // a rebind changes nothing: no log line and no cluster write per frame of a node binding in a loop
       if (result.again !== true) {
+        d.affinity.onBound(address, session.id);
         d.log.info({ systemId: session.systemId, address, mode: result.mode }, "bound");
         d.cluster?.sync.updated(session);
       }

@@ -45,6 +45,7 @@ const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixe
 
 function replicaState(r: WireReplica): string {
   if (r.draining) return "draining";
+  if (r.ejected) return "ejected";
   if (!r.healthy) return "unhealthy";
   if (r.active === true) return "active";
   if (r.active === false) return "standby";

@@ -10,6 +10,8 @@ export interface WireReplica {
   path?: string | undefined;
   healthy: boolean;
   draining: boolean;
+  /** taken out of its pool for a while for leaving calls unanswered */
+  ejected: boolean;
   active?: boolean | undefined;
   sessions: number;
   pins: number;

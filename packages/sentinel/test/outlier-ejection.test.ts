@@ -1,0 +1,249 @@
+import {
+  OutlierEjections,
+  type PoolDistribution,
+  PoolRouter,
+  parsePoolPolicies,
+  ReplicaPool,
+  StallWatch,
+} from "@fame/sentinel";
+import { describe, expect, it } from "vitest";
+import { attachNode, Clock, makeSentinel, receiverOf, replicas, type TestNode } from "./affinity-helpers.js";
+import { quietLogger } from "./fake-link.js";
+
+/**
+ * Audit round 8: a member of a single-active pool that answers the sentinel's health probes
+ * and drops every client call kept the role for ever. The sentinel now watches the calls it
+ * routes: a replica holding other principals' calls unanswered for `unanswered_sec`, answering
+ * none of them meanwhile, is ejected for a while (the role moves), never as the last one.
+ */
+const LEDGER = "ledger@fame.fabric";
+const MATH = "math@fame.fabric";
+
+function distribution(s: ReturnType<typeof makeSentinel>["s"], address: string): PoolDistribution {
+  const d = (s.status()["distribution"] as PoolDistribution[]).find((p) => p.address === address);
+  if (!d) throw new Error(`no distribution for ${address}`);
+  return d;
+}
+
+async function answer(replica: TestNode, corrId: string, more = false): Promise<void> {
+  const req = replica.data().find((e) => e.corrId === corrId);
+  if (!req?.replyTo) throw new Error(`${replica.id} got no ${corrId}`);
+  await replica.send({
+    to: req.replyTo,
+    corrId,
+    frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: corrId, result: 1 } as never },
+    ...(more ? { meta: { more: true } } : {}),
+  });
+}
+
+const singleActive = (outlier: unknown = { unanswered_sec: 5, ejection_sec: 30 }) => [
+  { address: LEDGER, mode: "single-active", outlier_detection: outlier },
+];
+
+describe("outlier ejection through the sentinel", () => {
+  it("a single-active holder that leaves calls unanswered loses the role; the standby takes the calls", async () => {
+    const { s, clock } = makeSentinel(singleActive());
+    const [r1, r2] = await replicas(s, LEDGER, ["r1", "r2"]);
+    const client = await attachNode(s, "c");
+    await client.call(LEDGER, "a1");
+    await client.call(LEDGER, "a2");
+    expect(receiverOf([r1!, r2!], "a1")).toBe("r1");
+    clock.advance(4_000);
+    s.sweep();
+    expect(distribution(s, LEDGER).active).toBe("r1");
+    clock.advance(1_000);
+    s.sweep();
+    const d = distribution(s, LEDGER);
+    expect(d.active).toBe("r2");
+    expect(d.counters.ejections).toBe(1);
+    const r1View = d.replicas.find((r) => r.id === "r1")!;
+    expect(r1View.healthy).toBe(false);
+    expect(r1View.ejectedUntil).toBe(clock.now() + 30_000);
+    await client.call(LEDGER, "a3");
+    expect(receiverOf([r1!, r2!], "a3")).toBe("r2");
+    // the ejection ends: r1 takes work again, as a standby (the role stays where it is)
+    clock.advance(30_000);
+    s.sweep();
+    const after = distribution(s, LEDGER);
+    expect(after.replicas.find((r) => r.id === "r1")).toMatchObject({ healthy: true, active: false });
+    expect(after.active).toBe("r2");
+    expect(after.replicas.find((r) => r.id === "r1")?.ejectedUntil).toBeUndefined();
+  });
+
+  it("a replica answering its callers is not ejected, however long one slow call takes", async () => {
+    const { s, clock } = makeSentinel(singleActive());
+    const [r1] = await replicas(s, LEDGER, ["r1", "r2"]);
+    const [slow, busy] = [await attachNode(s, "slow"), await attachNode(s, "busy")];
+    // one call stays unanswered all along; the holder answers another client's every second
+    await slow.call(LEDGER, "slow-1");
+    for (let i = 0; i < 12; i++) {
+      await busy.call(LEDGER, `b${i}`);
+      await answer(r1!, `b${i}`);
+      clock.advance(1_000);
+      s.sweep();
+    }
+    expect(distribution(s, LEDGER).active).toBe("r1");
+    expect(distribution(s, LEDGER).counters.ejections).toBe(0);
+  });
+
+  it("stream items count as answers; a frame naming no call of the client's does not", async () => {
+    const { s, clock } = makeSentinel(singleActive());
+    const [r1] = await replicas(s, LEDGER, ["r1", "r2"]);
+    const client = await attachNode(s, "c");
+    await client.call(LEDGER, "stream-1");
+    for (let i = 0; i < 8; i++) {
+      clock.advance(1_000);
+      await answer(r1!, "stream-1", true);
+      s.sweep();
+    }
+    expect(distribution(s, LEDGER).active).toBe("r1");
+    await client.call(LEDGER, "dropped");
+    // r1 keeps sending the client frames that answer nothing it asked
+    for (let i = 0; i < 8; i++) {
+      clock.advance(1_000);
+      await r1!.send({
+        to: `rpc@${client.session.path}`,
+        corrId: `junk-${i}`,
+        frame: {
+          type: "Data",
+          codec: "json",
+          payload: { jsonrpc: "2.0", id: `junk-${i}`, result: 1 } as never,
+        },
+      });
+      s.sweep();
+    }
+    expect(distribution(s, LEDGER).active).toBe("r2");
+  });
+
+  it("never ejects a pool's last eligible member", async () => {
+    const { s, clock } = makeSentinel(singleActive());
+    await replicas(s, LEDGER, ["r1"]);
+    const client = await attachNode(s, "c");
+    await client.call(LEDGER, "x");
+    clock.advance(60_000);
+    s.sweep();
+    const d = distribution(s, LEDGER);
+    expect(d.active).toBe("r1");
+    expect(d.counters.ejections).toBe(0);
+  });
+
+  it("an ejection outlives the replica's departure and return; a health pass does not end it", async () => {
+    const { s, clock } = makeSentinel(singleActive());
+    const [r1] = await replicas(s, LEDGER, ["r1", "r2"]);
+    const client = await attachNode(s, "c");
+    await client.call(LEDGER, "x");
+    clock.advance(5_000);
+    s.sweep();
+    expect(distribution(s, LEDGER).active).toBe("r2");
+    // r1 unbinds and binds again: still ejected
+    await r1!.send({ frame: { type: "AddressUnbind", address: LEDGER } });
+    await r1!.send({ frame: { type: "AddressBind", address: LEDGER } });
+    expect(distribution(s, LEDGER).replicas.find((r) => r.id === "r1")).toMatchObject({ healthy: false });
+    await client.call(LEDGER, "y");
+    expect(receiverOf([r1!], "y")).toBeUndefined();
+  });
+
+  it("multi-active pools: calls go to the other members while one is ejected", async () => {
+    const { s, clock } = makeSentinel([{ address: MATH, outlier_detection: { unanswered_sec: 2 } }]);
+    const rs = await replicas(s, MATH, ["m1", "m2", "m3"]);
+    const client = await attachNode(s, "c");
+    // round robin: m1 gets the first call and never answers; m2 and m3 answer theirs
+    for (const id of ["k1", "k2", "k3"]) await client.call(MATH, id);
+    const dropper = receiverOf(rs, "k1")!;
+    for (const id of ["k2", "k3"]) {
+      const r = rs.find((n) => n.id === receiverOf(rs, id))!;
+      await answer(r, id);
+    }
+    clock.advance(2_000);
+    s.sweep();
+    expect(distribution(s, MATH).replicas.find((r) => r.id === dropper)?.ejectedUntil).toBeDefined();
+    for (let i = 0; i < 6; i++) await client.call(MATH, `n${i}`);
+    for (let i = 0; i < 6; i++) expect(receiverOf(rs, `n${i}`)).not.toBe(dropper);
+  });
+
+  it("outlier_detection: false turns it off", async () => {
+    const { s, clock } = makeSentinel(singleActive(false));
+    await replicas(s, LEDGER, ["r1", "r2"]);
+    const client = await attachNode(s, "c");
+    await client.call(LEDGER, "x");
+    // well past the default's 30 s (and short of the heartbeat limit, 180 s here)
+    clock.advance(100_000);
+    s.sweep();
+    expect(distribution(s, LEDGER).active).toBe("r1");
+  });
+});
+
+describe("StallWatch", () => {
+  it("a replica is stalled once it held calls unanswered for the limit; an answer restarts the wait", () => {
+    const clock = new Clock();
+    const w = new StallWatch(clock.now);
+    const rec = w.routed("r1", "a@x", 2);
+    clock.advance(900);
+    expect(w.stalled(() => 1000)).toEqual([]);
+    w.answered("r1");
+    clock.advance(900);
+    expect(w.stalled(() => 1000)).toEqual([]);
+    clock.advance(100);
+    expect(w.stalled(() => 1000).map((r) => r.replicaId)).toEqual(["r1"]);
+    // the calls leave (expired, or their caller left): nothing held, nothing stalled, record gone
+    w.settled(rec);
+    w.settled(rec);
+    expect(w.stalled(() => 1000)).toEqual([]);
+    expect(w.size).toBe(0);
+  });
+
+  it("a replica holding nothing was not quiet: the wait starts with its next call", () => {
+    const clock = new Clock();
+    const w = new StallWatch(clock.now);
+    const rec = w.routed("r1", "a@x", 1);
+    w.settled(rec);
+    clock.advance(10_000);
+    w.routed("r1", "a@x", 1);
+    expect(w.stalled(() => 1000)).toEqual([]);
+  });
+
+  it("forget: the calls held now no longer count, even as they settle", () => {
+    const clock = new Clock();
+    const w = new StallWatch(clock.now);
+    const old = w.routed("r1", "a@x", 1);
+    w.forget("r1");
+    const fresh = w.routed("r1", "a@x", 1);
+    w.settled(old);
+    expect(fresh.outstanding).toBe(1);
+    expect(w.stalled(() => undefined)).toEqual([]);
+  });
+});
+
+describe("OutlierEjections", () => {
+  it("doubles the length of repeated ejections up to 10×, and forgets strikes after an hour", () => {
+    const clock = new Clock();
+    const e = new OutlierEjections(clock.now);
+    const lengths: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const rec = e.eject("a@x", "r1", 1000);
+      lengths.push(rec.until - clock.now());
+      clock.advance(rec.until - clock.now());
+      expect(e.ended().map((r) => r.nodeId)).toEqual(["r1"]);
+      expect(e.isEjected("a@x", "r1")).toBe(false);
+    }
+    expect(lengths).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000]);
+    clock.advance(60 * 60_000 + 1);
+    expect(e.eject("a@x", "r1", 1000).until - clock.now()).toBe(1000);
+    expect(e.ejectedUntil("a@x", "r1")).toBe(clock.now() + 1000);
+    expect(e.ejectedUntil("b@x", "r1")).toBeUndefined();
+  });
+});
+
+describe("PoolRouter.watchCalls", () => {
+  it("calls between nodes of one principal are not watched; pools default to watching", () => {
+    const pool = new ReplicaPool<{ id: string }>();
+    pool.add({ id: "r1" });
+    const router = new PoolRouter<{ id: string }>(
+      parsePoolPolicies([{ address: LEDGER, mode: "single-active", outlier_detection: false }]),
+      { log: quietLogger, resolve: () => pool, sentinelId: "s0" },
+    );
+    expect(router.watchCalls(MATH, "r1", "agents", "agents", 1)).toBeUndefined();
+    expect(router.watchCalls(MATH, "r1", "agents", "callers", 1)?.outstanding).toBe(1);
+    expect(router.watchCalls(LEDGER, "r1", "agents", "callers", 1)).toBeUndefined();
+  });
+});
