@@ -26,11 +26,6 @@ function replicaPaths() {
   return byPath;
 }
 
-const list = (obj) =>
-  Object.entries(obj ?? {})
-    .map(([k, v]) => `${k} ${v}`)
-    .join(", ");
-
 export async function printStatus({ settings, specs, ca, json }) {
   const token = adminToken();
   const headers = token ? { authorization: `Bearer ${token}` } : {};
@@ -69,54 +64,13 @@ export async function printStatus({ settings, specs, ca, json }) {
     return;
   }
 
+  // the replicas' names from their logs where the nodes gave none, then the same view as
+  // `fame status` (built by make start: loaded only here, so the other commands need no build)
+  const { renderStatus } = await import("../../packages/cli/dist/commands/sentinel.js");
   const names = replicaPaths();
   const nodes = Array.isArray(status.nodes) ? status.nodes : [];
-  const label = new Map();
-  for (const n of nodes) {
-    // a node's own name (FAME_REPLICA_NAME / FAME_NODE_NAME, self-declared) when it gave one
-    const name = names.get(n.path) ?? n.name ?? (n.logicals?.length ? "(agent)" : "(client)");
-    label.set(n.systemId, name);
-    label.set(n.sid, name);
-  }
-  const nameOf = (id) => label.get(id) ?? id;
-
-  out(
-    `Sentinel ${status.sentinelId} at ${settings.urls.sentinel}: ${status.securityProfile}, ` +
-      `load balancing ${status.loadBalancing}, ${status.sessions} nodes attached, ${status.inflight} requests in flight`,
-  );
-  out();
-  out("Pools");
-  const pools = status.pools?.pools ?? [];
-  if (pools.length === 0) out("  (none: no agent is attached)");
-  for (const p of pools) {
-    out(`  ${p.address} (${p.mode}, ${p.members?.length ?? 0} members)`);
-    for (const m of p.members ?? []) {
-      const health = m.draining ? "draining" : m.healthy ? "healthy" : "unhealthy";
-      out(
-        `    ${nameOf(m.id).padEnd(20)} ${m.id.padEnd(18)} ${health.padEnd(9)} in flight ${m.inflight}, requests ${m.requests}`,
-      );
-    }
-  }
-  out();
-  out("Nodes");
-  for (const n of nodes) {
-    const logicals = n.logicals?.length ? n.logicals.join(",") : "-";
-    out(
-      `  ${nameOf(n.systemId).padEnd(20)} ${String(n.path).padEnd(30)} ${logicals.padEnd(14)} in flight ${n.inflight}${n.draining ? ", draining" : ""}`,
-    );
-  }
-  out();
-  const s = status.stickiness;
-  if (s) {
-    const { perReplica, size, ...counters } = s;
-    out(`Pins (AFT stickiness): ${size} active (a pin lives while its channel's client is attached)`);
-    const per = Object.entries(perReplica ?? {});
-    out(`  per replica: ${per.length ? per.map(([id, n]) => `${nameOf(id)} ${n}`).join(", ") : "none"}`);
-    out(`  ${list(counters)}`);
-  } else {
-    out("Pins: stickiness is off");
-  }
-  out(`Counters: ${list(status.counters)}`);
+  for (const n of nodes) n.name = names.get(n.path) ?? n.name;
+  out(renderStatus(status, settings.urls.sentinel));
   out();
   out(`Raw JSON: make status JSON=1   Logs: make logs R=1 (${rel(logFile(REPLICAS[0]))})`);
 }

@@ -105,7 +105,8 @@ function planFrom(
   return { dir, files };
 }
 
-function values(spec: AgentSpec): Record<string, string> {
+/** The name and address checked (usage errors), with the class name they give. */
+export function checkAgentSpec(spec: AgentSpec): Record<string, string> {
   const name = checkAgentName(spec.name);
   const address = spec.address ?? `${name}@fame.fabric`;
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}@[a-z0-9.-]{1,253}$/.test(address)) {
@@ -116,7 +117,7 @@ function values(spec: AgentSpec): Record<string, string> {
 
 /** services/<name> in the checkout at `root`, as package `@fame/<name>`. */
 export function planWorkspaceAgent(root: string, spec: AgentSpec): ScaffoldPlan {
-  const v = values(spec);
+  const v = checkAgentSpec(spec);
   for (const group of ["packages", "services"]) {
     if (existsSync(join(root, group, v["name"]!))) {
       throw new CliError(`${group}/${v["name"]} already exists in ${root}: choose another name`, EXIT.usage);
@@ -162,7 +163,7 @@ export function planStandaloneAgent(
   const linked = Object.values(deps).some((d) => d.startsWith("file:"));
   const sorted = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
   return planFrom("standalone", dir, {
-    ...values(spec),
+    ...checkAgentSpec(spec),
     dependencies: JSON.stringify(sorted, null, 2).replace(/\n/g, "\n  "),
     installNote: linked ? "linked to the tarballs of make pack" : "from your registry",
   });

@@ -157,6 +157,8 @@ describe("fame new agent", () => {
     expect(s.code).toBe(EXIT.ok);
     expect(s.out).toContain(`created ${join(temp, "stats")}`);
     expect(s.err).toBe("");
+    // the next steps name the checkout whose packs/ it was given
+    expect(s.out).toContain(`npx fame env --agent --root ${temp})`);
     const noPacks = await run(
       ["new", "agent", "other", "--standalone", "--packs", join(temp, "nothing")],
       {},
@@ -177,8 +179,12 @@ describe("fame new agent", () => {
     expect(
       JSON.parse(readFileSync(join(temp, "other", "package.json"), "utf8")).dependencies["@fame/sdk"],
     ).toMatch(/^\d/);
+    // a bad name is said first, before where the project should go
     const bad = await run(["new", "agent", "Bad!"], {}, temp);
     expect(bad.code).toBe(EXIT.usage);
+    expect(bad.err).toMatch(/lowercase/);
+    const badStandalone = await run(["new", "agent", "Text_1", "--standalone"], {}, temp);
+    expect(badStandalone.err).toMatch(/lowercase/);
   });
 });
 

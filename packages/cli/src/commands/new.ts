@@ -1,11 +1,17 @@
 /** `fame new agent <name>`: scaffold a runnable agent package with a test. */
 import { readFileSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { usageError } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { checkoutFor, type GlobalOptions } from "../node-env.js";
-import { planStandaloneAgent, planWorkspaceAgent, standaloneDependencies, writePlan } from "../scaffold.js";
+import {
+  checkAgentSpec,
+  planStandaloneAgent,
+  planWorkspaceAgent,
+  standaloneDependencies,
+  writePlan,
+} from "../scaffold.js";
 
 interface NewFlags {
   standalone?: string | boolean;
@@ -24,6 +30,8 @@ function cliVersion(): string {
 
 async function runNewAgent(io: CliIo, global: GlobalOptions, name: string, flags: NewFlags): Promise<void> {
   const spec = { name, ...(flags.address === undefined ? {} : { address: flags.address }) };
+  // a bad name is the first thing to fix, before where the project goes
+  checkAgentSpec(spec);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
   let dir: string;
   let files: string[];
@@ -50,7 +58,10 @@ async function runNewAgent(io: CliIo, global: GlobalOptions, name: string, flags
       [`cd ${where}`, ""],
       ["npm install", ""],
       ["npm run build && npm test", ""],
-      ['eval "$(npx fame env --agent --root <checkout>)"', "the dev fabric's agent credential"],
+      [
+        `eval "$(npx fame env --agent --root ${checkoutOf(checkout?.root, flags.packs === undefined ? undefined : abs(flags.packs))})"`,
+        "the dev fabric's agent credential",
+      ],
       ["npm start", `serves ${spec.address ?? `${name}@fame.fabric`}`],
     ];
   } else {
@@ -75,6 +86,13 @@ async function runNewAgent(io: CliIo, global: GlobalOptions, name: string, flags
     return;
   }
   io.out(`created ${dir}\n${files.map((f) => `  ${f}\n`).join("")}\nnext:\n${steps(next)}`);
+}
+
+/** the checkout for the hint: found, or the one whose packs/ was given; else a placeholder */
+function checkoutOf(root: string | undefined, packs: string | undefined): string {
+  if (root !== undefined) return root;
+  if (packs !== undefined && basename(packs) === "packs") return dirname(packs);
+  return "<checkout>";
 }
 
 function steps(lines: [command: string, comment: string][]): string {

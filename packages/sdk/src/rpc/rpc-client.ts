@@ -241,7 +241,8 @@ export class RpcClient {
           paramsJson,
         );
         if (failedOver && firstFailureAt !== undefined) {
-          this.#metrics.lastFailoverLatencyMs = this.#now() - firstFailureAt;
+          // to the tenth of a millisecond: performance.now()'s noise digits say nothing
+          this.#metrics.lastFailoverLatencyMs = Math.round((this.#now() - firstFailureAt) * 10) / 10;
         }
         return result;
       } catch (err) {
