@@ -1,5 +1,6 @@
 export { ConfigError } from "./errors.js";
 export { camelKey, interpolateEnv, normalizeKeys } from "./interpolate.js";
+export { type KnownKeys, NODE_YAML_KEYS, refuseUnknownKeys, SERVICE_YAML_KEYS } from "./known-keys.js";
 export { type LoadedConfig, loadYamlConfig, parseYamlConfig } from "./load-yaml.js";
 export {
   ADMISSION_PROFILES,

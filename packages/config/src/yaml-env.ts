@@ -1,4 +1,5 @@
 import { ConfigError } from "./errors.js";
+import { type KnownKeys, refuseUnknownKeys } from "./known-keys.js";
 import { loadYamlConfig } from "./load-yaml.js";
 
 const ENV_NAME = /^FAME_[A-Z0-9_]{1,64}$/;
@@ -13,9 +14,12 @@ const ENV_NAME = /^FAME_[A-Z0-9_]{1,64}$/;
  *   FAME_OAUTH2_PORT: 8443
  *   FAME_LOG_LEVEL: "${env:LOG:info}"
  * ```
+ *
+ * `known`: the keys the calling process reads from the file; any other is refused.
  */
-export function envWithYaml(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function envWithYaml(env: NodeJS.ProcessEnv = process.env, known?: KnownKeys): NodeJS.ProcessEnv {
   const { file, tree } = loadYamlConfig(env);
+  if (known !== undefined) refuseUnknownKeys(tree, known);
   const block = tree["env"];
   if (block === undefined) return env;
   if (block === null || typeof block !== "object" || Array.isArray(block)) {

@@ -5,6 +5,7 @@ import {
   ConfigError,
   envWithYaml,
   loadYamlConfig,
+  NODE_YAML_KEYS,
   parseYamlConfig,
   pick,
   readBool,
@@ -12,6 +13,7 @@ import {
   readInt,
   readPort,
   readUrl,
+  SERVICE_YAML_KEYS,
   withoutTrailingSlash,
 } from "@fame/config";
 import { describe, expect, it } from "vitest";
@@ -119,5 +121,22 @@ describe("envWithYaml", () => {
     expect(() => envWithYaml({ FAME_CONFIG: file })).toThrow(/FAME_\* variable/);
     writeFileSync(file, "env: [1]\n");
     expect(() => envWithYaml({ FAME_CONFIG: file })).toThrow(/mapping/);
+  });
+
+  it("refuses a key the process does not read, naming it: a typo must not drop its block", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fame-yaml-keys-"));
+    const file = join(dir, "svc.yml");
+    writeFileSync(file, "evn:\n  FAME_OAUTH2_PORT: 9443\n");
+    expect(() => envWithYaml({ FAME_CONFIG: file }, SERVICE_YAML_KEYS)).toThrow(
+      /^invalid setting evn: unknown key \(known here: env\)/,
+    );
+    // without the list (a caller that reads more of the file itself) the block is just not used
+    expect(envWithYaml({ FAME_CONFIG: file })["FAME_OAUTH2_PORT"]).toBeUndefined();
+    writeFileSync(file, "node:\n  type: Node\n  requested_logical: [a]\n");
+    expect(() => envWithYaml({ FAME_CONFIG: file }, NODE_YAML_KEYS)).toThrow(
+      /^invalid setting node\.requested_logical: unknown key/,
+    );
+    writeFileSync(file, "node:\n  security: { type: SecurityProfile, profil: open }\n");
+    expect(() => envWithYaml({ FAME_CONFIG: file }, NODE_YAML_KEYS)).toThrow(/node\.security\.profil/);
   });
 });

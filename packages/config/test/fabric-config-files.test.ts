@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { envWithYaml } from "../src/index.js";
+import { envWithYaml, NODE_YAML_KEYS, SERVICE_YAML_KEYS } from "../src/index.js";
 
 /**
  * The identity services' YAML files in config/ must agree with each other:
@@ -14,7 +14,12 @@ const ports = {
   FAME_CA_PORT: "9445",
   FAME_SENTINEL_PORT: "9100",
 };
-const load = (name: string) => envWithYaml({ ...ports, FAME_CONFIG: join(configDir, `${name}.yml`) });
+const service = (name: string) =>
+  ["oauth2", "welcome", "ca"].includes(name) ? SERVICE_YAML_KEYS : undefined;
+const node = (name: string) => (["math-agent", "client"].includes(name) ? NODE_YAML_KEYS : undefined);
+// each file read with the keys its process accepts (the sentinel checks its own in sentinel-config)
+const load = (name: string) =>
+  envWithYaml({ ...ports, FAME_CONFIG: join(configDir, `${name}.yml`) }, service(name) ?? node(name));
 
 describe("config/*.yml env blocks", () => {
   const oauth2 = load("oauth2");
@@ -22,6 +27,7 @@ describe("config/*.yml env blocks", () => {
   const ca = load("ca");
   const sentinel = load("sentinel");
   const agent = load("math-agent");
+  load("client");
 
   it("listen on the ports they are given", () => {
     expect(oauth2["FAME_OAUTH2_PORT"]).toBe("9443");

@@ -3,6 +3,7 @@ import {
   ConfigError,
   clusterAudience,
   envWithYaml,
+  type KnownKeys,
   loadYamlConfig,
   pick,
   readBool,
@@ -15,6 +16,7 @@ import {
   readStorageSettings,
   readString,
   readUrl,
+  refuseUnknownKeys,
   type SecurityProfile,
   type StorageSettings,
 } from "@fame/config";
@@ -118,7 +120,7 @@ export interface SentinelConfig {
  */
 export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): SentinelConfig {
   const { tree } = loadYamlConfig(processEnv);
-  refuseUnknownKeys(tree);
+  refuseUnknownKeys(tree, SENTINEL_YAML_KEYS);
   // FAME_* settings may also come from the YAML's `env:` block; real variables win.
   const env = envWithYaml(processEnv);
   const node = (pick(tree, "node") ?? {}) as Record<string, unknown>;
@@ -351,7 +353,7 @@ function poolsFrom(tree: Record<string, unknown>, rawSentinelId: unknown): PoolP
  * sentinel, `pool:` for `pools:` one without its pool policies. `pools` and `stickiness` check
  * their own keys. `env:` holds FAME_* variables, checked where each is read.
  */
-const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
+const SENTINEL_YAML_KEYS: KnownKeys = {
   "": ["node", "env"],
   node: [
     "type",
@@ -371,19 +373,3 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   "node.storage": ["type", "profile"],
   "node.loadBalancing": ["type", "strategy"],
 };
-
-function snake(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-
-function refuseUnknownKeys(tree: Record<string, unknown>): void {
-  for (const [path, known] of Object.entries(KNOWN_KEYS)) {
-    const block = path === "" ? tree : pick(tree, path);
-    if (typeof block !== "object" || block === null || Array.isArray(block)) continue;
-    for (const key of Object.keys(block)) {
-      if (known.includes(key)) continue;
-      const where = path === "" ? snake(key) : `${path.split(".").map(snake).join(".")}.${snake(key)}`;
-      throw new ConfigError(where, `unknown key (known here: ${known.map(snake).join(", ")})`);
-    }
-  }
-}

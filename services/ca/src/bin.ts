@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-import { envWithYaml } from "@fame/config";
+import { envWithYaml, SERVICE_YAML_KEYS } from "@fame/config";
 import { runMain } from "@fame/http-service/main";
 import { caConfigFromEnv } from "./config.js";
 import { startCaService } from "./service.js";
 
-runMain(async () => startCaService(await caConfigFromEnv(envWithYaml())), "fame-ca");
+runMain(
+  async () => startCaService(await caConfigFromEnv(envWithYaml(process.env, SERVICE_YAML_KEYS))),
+  "fame-ca",
+);

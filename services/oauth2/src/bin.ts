@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-import { envWithYaml } from "@fame/config";
+import { envWithYaml, SERVICE_YAML_KEYS } from "@fame/config";
 import { runMain } from "@fame/http-service/main";
 import { oauth2ConfigFromEnv } from "./config.js";
 import { startOAuth2Service } from "./service.js";
 
-runMain(async () => startOAuth2Service(await oauth2ConfigFromEnv(envWithYaml())), "fame-oauth2");
+runMain(
+  async () => startOAuth2Service(await oauth2ConfigFromEnv(envWithYaml(process.env, SERVICE_YAML_KEYS))),
+  "fame-oauth2",
+);

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-import { envWithYaml } from "@fame/config";
+import { envWithYaml, SERVICE_YAML_KEYS } from "@fame/config";
 import { runMain } from "@fame/http-service/main";
 import { welcomeConfigFromEnv } from "./config.js";
 import { startWelcomeService } from "./service.js";
 
-runMain(async () => startWelcomeService(await welcomeConfigFromEnv(envWithYaml())), "fame-welcome");
+runMain(
+  async () => startWelcomeService(await welcomeConfigFromEnv(envWithYaml(process.env, SERVICE_YAML_KEYS))),
+  "fame-welcome",
+);

@@ -3,6 +3,7 @@ import {
   ConfigError,
   envWithYaml,
   loadYamlConfig,
+  NODE_YAML_KEYS,
   pick,
   readBool,
   readEnum,
@@ -11,6 +12,7 @@ import {
   readOptionalString,
   readProfiles,
   readString,
+  refuseUnknownKeys,
   type SecurityProfile,
 } from "@fame/config";
 import { trustBundleFromEnv } from "@fame/http-service/tls";
@@ -88,6 +90,7 @@ function logicalsFrom(raw: unknown, setting: string): string[] | undefined {
  */
 export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): NodeConfig {
   const { tree } = loadYamlConfig(processEnv);
+  refuseUnknownKeys(tree, NODE_YAML_KEYS);
   // The YAML's `env:` block may supply FAME_* settings too (real variables win),
   // so one file describes a node, as it does for the identity services.
   const env = envWithYaml(processEnv);
