@@ -167,7 +167,7 @@ describe("the sentinel's dashboard in headless Chromium", () => {
     expect(failures).toEqual([]);
   }, 120_000);
 
-  it("drains a replica from the page's button with the admin token", async () => {
+  it("drains a replica from the page's button with the admin token, and resumes it", async () => {
     const a = await stack.startReplica("replicaA");
     const idA = systemIdOf(a);
     const page = await openDashboard(stack.urls.sentinel, true);
@@ -185,12 +185,29 @@ describe("the sentinel's dashboard in headless Chromium", () => {
       idA,
       { timeout: 15_000, polling: 200 },
     );
-    expect(await page.locator(`button[data-drain="${idA}"]`).isDisabled()).toBe(true);
-    const status = await requestJson<{ nodes: { systemId: string; draining: boolean }[] }>(
-      `${stack.urls.sentinel}/fame/v1/status`,
-      { ca: stack.trustBundle, headers: stack.adminHeaders },
+    const button = page.locator(`button[data-drain="${idA}"]`);
+    expect(await button.textContent()).toBe("Resume");
+    const draining = async () =>
+      (
+        await requestJson<{ nodes: { systemId: string; draining: boolean }[] }>(
+          `${stack.urls.sentinel}/fame/v1/status`,
+          { ca: stack.trustBundle, headers: stack.adminHeaders },
+        )
+      ).nodes.find((n) => n.systemId === idA)?.draining;
+    expect(await draining()).toBe(true);
+    // the same button now takes it out of the drain
+    page.once("dialog", (d) => void d.accept());
+    await button.click();
+    await expect
+      .poll(() => page.locator("#drain-msg").textContent(), { timeout: 10_000 })
+      .toContain("takes new work again");
+    await page.waitForFunction(
+      (x) => document.querySelector(`tr[data-replica="${x}"]`)?.getAttribute("data-state") !== "draining",
+      idA,
+      { timeout: 15_000, polling: 200 },
     );
-    expect(status.nodes.find((n) => n.systemId === idA)?.draining).toBe(true);
+    expect(await button.textContent()).toBe("Drain");
+    expect(await draining()).toBe(false);
     await page.context().close();
   }, 90_000);
 

@@ -220,7 +220,7 @@ describe("fame against a running fabric", () => {
     expect(call.err).toContain("make start");
   });
 
-  it("drain: an unknown node is a clear 404 (exit 1); a replica by name is drained", async () => {
+  it("drain: an unknown node is a clear 404 (exit 1); a replica by name is drained, then resumed", async () => {
     const unknown = await fame(["drain", "nosuchnode"]);
     expect(unknown.code).toBe(1);
     expect(unknown.err).toContain('no attached node "nosuchnode"');
@@ -232,6 +232,12 @@ describe("fame against a running fabric", () => {
       nodes: { name?: string; draining: boolean }[];
     };
     expect(status.nodes.find((n) => n.name === "replica-drain")?.draining).toBe(true);
+    const resumed = await fame(["resume", "replica-drain"]);
+    expect(resumed.code).toBe(0);
+    expect(resumed.out).toMatch(/^resumed \w+: the sentinel gives it new sessions and channels again/);
+    const after = JSON.parse((await fame(["status", "--json"])).out) as typeof status;
+    expect(after.nodes.find((n) => n.name === "replica-drain")?.draining).toBe(false);
+    expect((await fame(["resume", "nosuchnode"])).code).toBe(1);
   });
 });
 

@@ -12,6 +12,7 @@ import { CliError, EXIT, usageError } from "./exit-codes.js";
 const MAX_BODY = 8 * 1024 * 1024;
 export const STATUS_PATH = "/fame/v1/status";
 export const drainPath = (systemId: string) => `/fame/v1/nodes/${encodeURIComponent(systemId)}/drain`;
+export const resumePath = (systemId: string) => `/fame/v1/nodes/${encodeURIComponent(systemId)}/resume`;
 
 export interface SentinelTarget {
   /** https://host:port */

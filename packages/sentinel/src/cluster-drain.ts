@@ -5,6 +5,9 @@ import type { NodeDirectory, StateBus, Unsubscribe } from "@fame/state";
 const MAX_REQUEST_BYTES = 256;
 const SYSTEM_ID = /^[A-Za-z0-9_]{1,64}$/;
 
+/** what the operator asked of a node attached to another sentinel */
+export type DrainAction = "drain" | "resume";
+
 export function drainSubject(clusterId: string, sentinelId: string): string {
   return `fame.drain.${clusterId}.${sentinelId}`;
 }
@@ -16,6 +19,8 @@ export interface ClusterDrainDeps {
   sentinelId: string;
   /** puts a node attached here into draining (as the operator endpoint does); false when unknown */
   drainLocal: (systemId: string) => boolean;
+  /** takes a node attached here out of an operator's drain (as the resume endpoint does) */
+  resumeLocal: (systemId: string) => string;
   log: Logger;
 }
 
@@ -42,11 +47,12 @@ export class ClusterDrain {
    * Asks the sentinel holding `systemId` to drain it; that sentinel's id, or undefined when the
    * cluster knows no such node elsewhere.
    */
-  request(systemId: string): string | undefined {
+  request(systemId: string, action: DrainAction = "drain"): string | undefined {
     const d = this.deps;
     const record = d.directory.get(systemId);
     if (record === undefined || record.sentinelId === d.sentinelId) return undefined;
-    d.bus.publish(drainSubject(d.clusterId, record.sentinelId), Buffer.from(JSON.stringify({ systemId })));
+    const body = action === "drain" ? { systemId } : { systemId, action };
+    d.bus.publish(drainSubject(d.clusterId, record.sentinelId), Buffer.from(JSON.stringify(body)));
     return record.sentinelId;
   }
 
@@ -58,14 +64,26 @@ export class ClusterDrain {
   private onRequest(data: Uint8Array): void {
     const d = this.deps;
     let systemId: unknown;
+    let action: unknown;
     try {
       if (data.length > MAX_REQUEST_BYTES) throw new Error("too large");
-      systemId = (JSON.parse(Buffer.from(data).toString("utf8")) as { systemId?: unknown }).systemId;
+      const body = JSON.parse(Buffer.from(data).toString("utf8")) as { systemId?: unknown; action?: unknown };
+      systemId = body.systemId;
+      action = body.action ?? "drain";
     } catch {
       systemId = undefined;
     }
-    if (typeof systemId !== "string" || !SYSTEM_ID.test(systemId)) {
+    if (
+      typeof systemId !== "string" ||
+      !SYSTEM_ID.test(systemId) ||
+      (action !== "drain" && action !== "resume")
+    ) {
       d.log.warn({ bytes: data.length }, "malformed drain request from the cluster ignored");
+      return;
+    }
+    if (action === "resume") {
+      const outcome = d.resumeLocal(systemId);
+      d.log.info({ systemId, outcome }, "resume requested through another sentinel");
       return;
     }
     const drained = d.drainLocal(systemId);

@@ -65,6 +65,8 @@ export class NodeSession {
   sessionOwner = "";
   readonly keys = new Map<string, NodeKey>();
   draining = false;
+  /** who put it into draining: the node itself (it is leaving) or the operator (who may resume it) */
+  drainedBy: "node" | "operator" | undefined = undefined;
   healthy = true;
   /** the node announced binary sealed records at attach: they are taken from it and sent to it */
   binaryRecords = false;

@@ -5,7 +5,7 @@ import type { Logger } from "@fame/logger";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { type WebSocket, WebSocketServer } from "ws";
 import { CLUSTER_LINK_PATH } from "./cluster/direct-links.js";
-import { ClusterDrain } from "./cluster-drain.js";
+import { ClusterDrain, type DrainAction } from "./cluster-drain.js";
 import { DashboardAssets } from "./dashboard/dashboard-assets.js";
 import { DashboardFeed } from "./dashboard/dashboard-feed.js";
 import { registerDashboard } from "./dashboard/dashboard-routes.js";
@@ -24,6 +24,8 @@ export const STATUS_PATH = "/fame/v1/status";
 export const METRICS_PATH = "/metrics";
 /** POST: the operator drains a node (no new sessions or channels) */
 export const DRAIN_PATH = "/fame/v1/nodes/:systemId/drain";
+/** POST: the operator takes a node out of its drain (not a node draining itself) */
+export const RESUME_PATH = "/fame/v1/nodes/:systemId/resume";
 /** how often due health probes are sent and silent ones timed out */
 const HEALTH_TICK_MS = 200;
 /** single-active leases (3 s) are renewed every second */
@@ -61,6 +63,7 @@ export async function startSentinelServer(
           clusterId: fabric.clusterId,
           sentinelId: config.sentinelId,
           drainLocal: (systemId) => sentinel.drainNode(systemId, "operator"),
+          resumeLocal: (systemId) => sentinel.resumeNode(systemId),
           log,
         });
   clusterDrain?.listen();
@@ -150,29 +153,46 @@ export async function startSentinelServer(
         const text = sentinel.metricsText() + gateText + (deps.shared?.metricsText() ?? "");
         return reply.header("content-type", PROMETHEUS_CONTENT_TYPE).send(text);
       });
-      app.post<{ Params: { systemId: string } }>(DRAIN_PATH, async (req, reply) => {
-        if (refused("drain", req, reply)) return reply;
-        const { systemId } = req.params;
-        if (!SYSTEM_ID.test(systemId)) {
-          return reply.status(400).send({ error: "bad_request", error_description: "malformed system id" });
-        }
-        if (sentinel.drainNode(systemId, "operator")) return { ok: true, systemId, draining: true };
-        if (clusterDrain !== undefined && deps.shared?.available === false) {
-          return reply.status(503).send({
-            error: "state_unavailable",
-            error_description:
-              "the cluster's shared state is unreachable: drain the node at its own sentinel",
-          });
-        }
-        const owner = clusterDrain?.request(systemId);
-        if (owner === undefined) {
+      /** drain or resume a node: here, or through its own sentinel in a cluster (202) */
+      const nodeAction =
+        (action: DrainAction) =>
+        async (req: FastifyRequest<{ Params: { systemId: string } }>, reply: FastifyReply) => {
+          if (refused("drain", req, reply)) return reply;
+          const { systemId } = req.params;
+          if (!SYSTEM_ID.test(systemId)) {
+            return reply.status(400).send({ error: "bad_request", error_description: "malformed system id" });
+          }
+          if (action === "drain" && sentinel.drainNode(systemId, "operator"))
+            return { ok: true, systemId, draining: true };
+          if (action === "resume") {
+            const outcome = sentinel.resumeNode(systemId);
+            if (outcome === "resumed") return { ok: true, systemId, draining: false };
+            if (outcome === "draining_itself") {
+              return reply.status(409).send({
+                error: "conflict",
+                error_description: "the node is draining itself (it is shutting down): it cannot be resumed",
+              });
+            }
+          }
+          if (clusterDrain !== undefined && deps.shared?.available === false) {
+            return reply.status(503).send({
+              error: "state_unavailable",
+              error_description: `the cluster's shared state is unreachable: ${action} the node at its own sentinel`,
+            });
+          }
+          const owner = clusterDrain?.request(systemId, action);
+          if (owner === undefined) {
+            return reply
+              .status(404)
+              .send({ error: "not_found", error_description: "no attached node by that id" });
+          }
+          // accepted: the node's own sentinel does it; its directory record then says so
           return reply
-            .status(404)
-            .send({ error: "not_found", error_description: "no attached node by that id" });
-        }
-        // accepted: the node's own sentinel drains it; its directory record then says so
-        return reply.status(202).send({ ok: true, systemId, draining: true, sentinelId: owner });
-      });
+            .status(202)
+            .send({ ok: true, systemId, draining: action === "drain", sentinelId: owner });
+        };
+      app.post<{ Params: { systemId: string } }>(DRAIN_PATH, nodeAction("drain"));
+      app.post<{ Params: { systemId: string } }>(RESUME_PATH, nodeAction("resume"));
       registerDashboard(app, { feed: dashboardFeed, assets: DashboardAssets.load(), log, refused });
       // Defined out here: a listener created inside the upgrade handler would share its closure
       // context, which holds `req` for onSocket, and keep each connection's request (headers,

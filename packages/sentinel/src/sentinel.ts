@@ -22,7 +22,7 @@ import type { Link, NodeSession } from "./node-session.js";
 import { AccountStage } from "./pipeline/account-stage.js";
 import { AuthenticateStage } from "./pipeline/authenticate-stage.js";
 import { type AuthorizeStage, FrameAuthorizer } from "./pipeline/authorize-stage.js";
-import { ControlFrames } from "./pipeline/control-frames.js";
+import { ControlFrames, type ResumeResult } from "./pipeline/control-frames.js";
 import { DecodeStage } from "./pipeline/decode-stage.js";
 import { DeliverStage } from "./pipeline/deliver-stage.js";
 import { PendingOpens } from "./pipeline/pending-opens.js";
@@ -494,6 +494,11 @@ export class Sentinel {
    */
   drainNode(systemId: string, by: "node" | "operator"): boolean {
     return this.control.drainNode(systemId, by);
+  }
+
+  /** The operator takes a node out of draining (not one draining itself: it is leaving). */
+  resumeNode(systemId: string): ResumeResult {
+    return this.control.resumeNode(systemId);
   }
 
   /** periodic in a cluster (every second): single-active leases renewed, released or claimed */

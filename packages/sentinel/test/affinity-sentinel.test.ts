@@ -350,6 +350,30 @@ describe("draining with a grace period", () => {
       expect(receiverOf(rs, `n${i}`)).toBe("r2");
     }
   });
+
+  it("lets the operator resume a node it drained, not one draining itself", async () => {
+    const { s } = makeSentinel([{ address: MATH, affinity: "session", draining_timeout_sec: 0 }]);
+    const rs = await replicas(s, MATH, ["r1", "r2"]);
+    const c = await attachNode(s, "c");
+    expect(s.drainNode("r1", "operator")).toBe(true);
+    expect(s.resumeNode("r1")).toBe("resumed");
+    expect(s.resumeNode("nobody")).toBe("unknown");
+    const placed = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      await c.call(MATH, `m${i}`, { "session-id": `m${i}` });
+      placed.add(receiverOf(rs, `m${i}`)!);
+    }
+    expect(placed).toEqual(new Set(["r1", "r2"]));
+    // r2 is shutting down (its own Drain frame): the operator cannot keep it serving
+    await rs[1]!.send({ frame: { type: "Drain" } });
+    expect(s.resumeNode("r2")).toBe("draining_itself");
+    // an operator's drain after the node's own does not make it resumable either
+    expect(s.drainNode("r2", "operator")).toBe(true);
+    expect(s.resumeNode("r2")).toBe("draining_itself");
+    expect(
+      (s.status()["nodes"] as { systemId: string; draining: boolean }[]).find((n) => n.systemId === "r2"),
+    ).toMatchObject({ draining: true });
+  });
 });
 
 describe("app-level health checks", () => {

@@ -53,6 +53,7 @@ describe("operator drain through another sentinel of the cluster", () => {
       clusterId: "fabric",
       sentinelId: "sa",
       drainLocal: (id) => a.s.drainNode(id, "operator"),
+      resumeLocal: (id) => a.s.resumeNode(id),
       log: quiet,
     });
     drainA.listen();
@@ -63,6 +64,7 @@ describe("operator drain through another sentinel of the cluster", () => {
       clusterId: "fabric",
       sentinelId: "sb",
       drainLocal: () => false,
+      resumeLocal: () => "unknown",
       log: quiet,
     });
     expect(drainB.request("nope")).toBeUndefined();
@@ -70,8 +72,11 @@ describe("operator drain through another sentinel of the cluster", () => {
     expect(bus.published).toEqual([]);
     expect(drainB.request("r1")).toBe("sa");
     expect(bus.published).toEqual([drainSubject("fabric", "sa")]);
-    const nodes = a.s.status()["nodes"] as { systemId: string; draining: boolean }[];
-    expect(nodes.find((n) => n.systemId === "r1")?.draining).toBe(true);
+    const nodes = () => a.s.status()["nodes"] as { systemId: string; draining: boolean }[];
+    expect(nodes().find((n) => n.systemId === "r1")?.draining).toBe(true);
+    // and the operator resumes it the same way
+    expect(drainB.request("r1", "resume")).toBe("sa");
+    expect(nodes().find((n) => n.systemId === "r1")?.draining).toBe(false);
     drainA.close();
   });
 
@@ -87,13 +92,25 @@ describe("operator drain through another sentinel of the cluster", () => {
         drained.push(id);
         return true;
       },
+      resumeLocal: (id) => {
+        drained.push(`resume ${id}`);
+        return "resumed";
+      },
       log: quiet,
     });
     d.listen();
     const subject = drainSubject("fabric", "sa");
-    for (const bad of ["not json", "{}", '{"systemId":"a/b"}', `{"systemId":"${"x".repeat(300)}"}`, "[1]"])
+    for (const bad of [
+      "not json",
+      "{}",
+      '{"systemId":"a/b"}',
+      `{"systemId":"${"x".repeat(300)}"}`,
+      "[1]",
+      '{"systemId":"ok_2","action":"stop"}',
+    ])
       bus.publish(subject, Buffer.from(bad));
     bus.publish(subject, Buffer.from('{"systemId":"ok_1"}'));
-    expect(drained).toEqual(["ok_1"]);
+    bus.publish(subject, Buffer.from('{"systemId":"ok_3","action":"resume"}'));
+    expect(drained).toEqual(["ok_1", "resume ok_3"]);
   });
 });

@@ -9,6 +9,7 @@ import { checkoutFor, type GlobalOptions } from "../node-env.js";
 import {
   describeRefusal,
   drainPath,
+  resumePath,
   type SentinelTarget,
   STATUS_PATH,
   sentinelRequest,
@@ -297,7 +298,13 @@ function viaSentinel(body: unknown): string {
   return typeof id === "string" && id.length > 0 && id.length <= 64 ? id : "(unnamed)";
 }
 
-async function runDrain(io: CliIo, global: GlobalOptions, node: string, flags: SentinelFlags): Promise<void> {
+async function runDrain(
+  io: CliIo,
+  global: GlobalOptions,
+  node: string,
+  flags: SentinelFlags,
+  action: "drain" | "resume",
+): Promise<void> {
   const t = await target(io, global, flags);
   // names are a convenience: without the status page the argument is taken as a system id
   let status: SentinelStatus | undefined;
@@ -311,25 +318,25 @@ async function runDrain(io: CliIo, global: GlobalOptions, node: string, flags: S
   const systemId = resolveNode(status, node);
   // a name needs the status page: its refusal (a wrong admin token) is the answer, not "no such node"
   if (systemId === undefined && statusRefused !== undefined) throw statusRefused;
-  const answer = systemId === undefined ? undefined : await sentinelRequest(t, "POST", drainPath(systemId));
+  const path = action === "drain" ? drainPath : resumePath;
+  const answer = systemId === undefined ? undefined : await sentinelRequest(t, "POST", path(systemId));
   if (answer === undefined || answer.status === 404) {
     throw new CliError(`no attached node "${node}" at ${t.origin} (fame status lists them)`, EXIT.failure);
   }
-  // 202: in a cluster the node is attached to another sentinel, which was asked to drain it
+  // 202: in a cluster the node is attached to another sentinel, which was asked to do it
   if (answer.status !== 200 && answer.status !== 202) {
     throw new CliError(
-      `drain ${systemId}: ${describeRefusal(answer)}`,
+      `${action} ${systemId}: ${describeRefusal(answer)}`,
       answer.status === 400 ? EXIT.usage : EXIT.failure,
     );
   }
-  const via = answer.status === 202 ? viaSentinel(answer.body) : undefined;
-  io.out(
-    flags.json
-      ? `${JSON.stringify(answer.body, null, 2)}\n`
-      : via === undefined
-        ? `draining ${systemId}: the sentinel sends it no new sessions or channels\n`
-        : `draining ${systemId}: asked its sentinel ${via}, which sends it no new sessions or channels\n`,
-  );
+  const via =
+    answer.status === 202 ? `asked its sentinel ${viaSentinel(answer.body)}, which ` : "the sentinel ";
+  const what =
+    action === "drain"
+      ? `draining ${systemId}: ${via}sends it no new sessions or channels`
+      : `resumed ${systemId}: ${via}gives it new sessions and channels again`;
+  io.out(flags.json ? `${JSON.stringify(answer.body, null, 2)}\n` : `${what}\n`);
 }
 
 const URL_HELP =
@@ -378,5 +385,16 @@ export function registerSentinelCommands(program: Command, io: CliIo, global: ()
     .option("--json", "print the sentinel's answer as JSON")
     .option("--url <url>", URL_HELP)
     .option("--timeout <duration>", TIMEOUT_HELP)
-    .action((node: string, flags: SentinelFlags) => runDrain(io, global(), node, flags));
+    .action((node: string, flags: SentinelFlags) => runDrain(io, global(), node, flags, "drain"));
+
+  program
+    .command("resume")
+    .description(
+      "take a node out of an operator's drain: it gets new sessions and channels again (needs the admin token)",
+    )
+    .argument("<node>", "system id, sid, path or replica name (fame status lists them)")
+    .option("--json", "print the sentinel's answer as JSON")
+    .option("--url <url>", URL_HELP)
+    .option("--timeout <duration>", TIMEOUT_HELP)
+    .action((node: string, flags: SentinelFlags) => runDrain(io, global(), node, flags, "resume"));
 }

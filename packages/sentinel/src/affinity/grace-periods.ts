@@ -17,6 +17,11 @@ export class GracePeriods {
     if (!this.drainingSince.has(nodeId)) this.drainingSince.set(nodeId, this.now());
   }
 
+  /** draining ended (the operator resumed the node): its next drain starts a new grace period */
+  onResumed(nodeId: string): void {
+    this.drainingSince.delete(nodeId);
+  }
+
   onNodeLeft(nodeId: string, addresses: readonly string[]): void {
     this.drainingSince.delete(nodeId);
     for (const address of addresses) this.unhealthySince.delete(healthKey(address, nodeId));

@@ -467,6 +467,12 @@ export class PoolRouter<N extends RoutedNode> {
     for (const address of addresses) this.reelect(address);
   }
 
+  /** The operator took a node out of draining: it may take the role (single-active) again. */
+  onResumed(nodeId: string, addresses: readonly string[]): void {
+    this.grace.onResumed(nodeId);
+    for (const address of addresses) this.reelect(address);
+  }
+
   /** A node detached; `addresses` are the ones it held (already removed from the registry). */
   onNodeLeft(nodeId: string, addresses: readonly string[]): void {
     this.grace.onNodeLeft(nodeId, addresses);

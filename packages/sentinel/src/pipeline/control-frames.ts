@@ -57,6 +57,9 @@ export function isControlFrame(type: Frame["type"]): boolean {
 }
 
 /** The frames a node sends the sentinel itself: heartbeats, address binds, drain, key requests. */
+/** `resumed` also when it was not draining; `draining_itself`: the node is shutting down */
+export type ResumeResult = "resumed" | "unknown" | "draining_itself";
+
 export class ControlFrames {
   constructor(private readonly deps: ControlDeps) {}
 
@@ -102,12 +105,33 @@ export class ControlFrames {
     const d = this.deps;
     const session = d.directory.bySystemId(systemId);
     if (!session) return false;
+    // a node draining itself is leaving: an operator's resume must not undo that
+    if (session.drainedBy !== "node") session.drainedBy = by;
     session.draining = true;
     d.registry.setDraining(session.id, true);
     d.affinity.onDraining(session.id, d.registry.addressesOf(session.id));
     d.cluster?.sync.updated(session);
     d.log.info({ systemId, by }, "node draining: no new sessions or channels");
     return true;
+  }
+
+  /**
+   * The operator takes a node out of draining: it takes new sessions and channels again.
+   * A node that drained itself (it is shutting down) stays draining.
+   */
+  resumeNode(systemId: string): ResumeResult {
+    const d = this.deps;
+    const session = d.directory.bySystemId(systemId);
+    if (!session) return "unknown";
+    if (!session.draining) return "resumed";
+    if (session.drainedBy === "node") return "draining_itself";
+    session.draining = false;
+    session.drainedBy = undefined;
+    d.registry.setDraining(session.id, false);
+    d.affinity.onResumed(session.id, d.registry.addressesOf(session.id));
+    d.cluster?.sync.updated(session);
+    d.log.info({ systemId }, "node resumed: it takes new sessions and channels again");
+    return "resumed";
   }
 
   private bind(session: NodeSession, env: Envelope, address: string): void {

@@ -68,7 +68,7 @@ class PoolsView {
 
   constructor(
     private readonly root: HTMLElement,
-    private readonly onDrain: (id: string) => void,
+    private readonly onDrain: (id: string, resume: boolean) => void,
   ) {}
 
   render(pools: WirePool[]): void {
@@ -97,7 +97,9 @@ class PoolsView {
         row.cells.pins.textContent = String(r.pins);
         row.cells.sessions.textContent = String(r.sessions);
         row.cells.inflight.textContent = String(r.inflight);
-        row.drain.disabled = r.draining;
+        // a draining replica's button resumes it (the sentinel refuses one that drains itself)
+        row.drain.textContent = r.draining ? "Resume" : "Drain";
+        row.drain.dataset["action"] = r.draining ? "resume" : "drain";
       }
     }
     for (const [key, row] of this.rows)
@@ -148,8 +150,8 @@ class PoolsView {
         sessions: td("sessions", true),
         inflight: td("inflight", true),
       };
-      const drain = el("button", "Drain", { type: "button", "data-drain": id });
-      drain.addEventListener("click", () => this.onDrain(id));
+      const drain = el("button", "Drain", { type: "button", "data-drain": id, "data-action": "drain" });
+      drain.addEventListener("click", () => this.onDrain(id, drain.dataset["action"] === "resume"));
       const action = el("td");
       action.append(drain);
       tr.append(
@@ -175,7 +177,7 @@ class Dashboard {
   private samples: WireSample[] = [];
   /** replica id → attach name, remembered after a replica left so its series keeps its label */
   private readonly names = new Map<string, string>();
-  private readonly pools = new PoolsView($("pools"), (id) => void this.drain(id));
+  private readonly pools = new PoolsView($("pools"), (id, resume) => void this.drain(id, resume));
   private readonly calls = new SeriesChart($("chart-calls"), "calls/s");
   private readonly refusals = new SeriesChart($("chart-refusals"), "refusals/s");
   private readonly failovers = new SeriesChart($("chart-failovers"), "events/s");
@@ -295,26 +297,31 @@ class Dashboard {
     }
   }
 
-  private async drain(id: string): Promise<void> {
+  private async drain(id: string, resume: boolean): Promise<void> {
     const msg = $("drain-msg");
+    const what = resume ? "Resume" : "Drain";
     const t = token();
     if (t === null) {
       $("auth").hidden = false;
-      msg.textContent = "Draining needs the admin token.";
+      msg.textContent = `${resume ? "Resuming" : "Draining"} needs the admin token.`;
       return;
     }
-    if (!confirm(`Drain replica ${id}? It takes no new sessions or channels.`)) return;
-    const res = await fetch(`/fame/v1/nodes/${encodeURIComponent(id)}/drain`, {
+    const question = resume
+      ? `Resume replica ${id}? It takes new sessions and channels again.`
+      : `Drain replica ${id}? It takes no new sessions or channels.`;
+    if (!confirm(question)) return;
+    const res = await fetch(`/fame/v1/nodes/${encodeURIComponent(id)}/${resume ? "resume" : "drain"}`, {
       method: "POST",
       headers: { authorization: `Bearer ${t}` },
       cache: "no-store",
     }).catch((err: unknown) => err as Error);
-    if (res instanceof Error) msg.textContent = `Drain of ${id} failed: ${res.message}`;
-    else if (res.ok) msg.textContent = `Replica ${id} is draining.`;
+    if (res instanceof Error) msg.textContent = `${what} of ${id} failed: ${res.message}`;
+    else if (res.ok)
+      msg.textContent = resume ? `Replica ${id} takes new work again.` : `Replica ${id} is draining.`;
     else {
       const body = (await res.json().catch(() => ({}))) as { error_description?: unknown };
       const why = typeof body.error_description === "string" ? body.error_description : `HTTP ${res.status}`;
-      msg.textContent = `Drain of ${id} refused: ${why}`;
+      msg.textContent = `${what} of ${id} refused: ${why}`;
     }
     msg.dataset["result"] = res instanceof Error ? "error" : String(res.status);
   }
