@@ -36,6 +36,7 @@ import {
   RUN_DIR,
   readState,
   rel,
+  restartEnv,
   SettingError,
   stateFile,
   stateToSave,
@@ -121,7 +122,7 @@ async function start() {
       throw new Failure(`the fabric is already running with ${was}: make stop first to change ports`);
     }
   } else {
-    writeFileSync(stateFile(), `${JSON.stringify(stateToSave(settings), null, 2)}\n`);
+    writeFileSync(stateFile(), `${JSON.stringify(stateToSave(settings), null, 2)}\n`, { mode: 0o600 });
   }
   // refuse before starting anything rather than leave half a fabric behind
   const busy = [];
@@ -228,7 +229,9 @@ async function restartReplica(arg) {
     out(`${outcome} ${spec.name} (pid ${pid})`);
   }
   const began = Date.now();
-  const r = await ensureStarted(spec, settings, trustBundle(TRUST_BUNDLE));
+  // as make start ran it (its FAME_* and OTEL_* variables), whatever this shell has
+  const env = processEnv(spec, settings, { env: restartEnv() });
+  const r = await ensureStarted(spec, settings, trustBundle(TRUST_BUNDLE), { env });
   out(
     `started ${spec.name} (pid ${r.pid}), ready after ${Date.now() - began} ms; log ${rel(logFile(spec.name))}`,
   );
@@ -369,7 +372,8 @@ async function demo(args) {
       if (pid === undefined) return { pid, gone: Promise.resolve() };
       return { pid, gone: stopPid(r.name, pid, { signal: "SIGKILL", timeoutMs: 5000 }) };
     },
-    restart: async (r) => (await ensureStarted(r, settings, ca)).pid,
+    restart: async (r) =>
+      (await ensureStarted(r, settings, ca, { env: processEnv(r, settings, { env: restartEnv() }) })).pid,
     out,
   });
   if (code !== 0) throw new Failure("the failover demo did not complete (see above)");

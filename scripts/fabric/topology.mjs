@@ -165,11 +165,24 @@ export function fabricSettings(env = process.env, { useState = true } = {}) {
   };
 }
 
-/** What `make start` records so that run/status/restart use the same ports. */
-export function stateToSave(settings) {
+/**
+ * What `make start` records so that run/status/restart use the same ports, and the caller's
+ * FAME_* and OTEL_* variables (log level, trace exporter, …) so that `make restart-replica` from
+ * another shell starts the replica as `make start` did. run/ is 0700 and the file 0600.
+ */
+export function stateToSave(settings, env = process.env) {
   const saved = {};
   for (const p of PORTS) saved[p.env] = String(settings.ports[p.key]);
-  return { settings: saved, startedAt: new Date().toISOString() };
+  const startEnv = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => /^(FAME|OTEL)_/.test(k) && typeof v === "string" && !(k in saved)),
+  );
+  return { settings: saved, startEnv, startedAt: new Date().toISOString() };
+}
+
+/** The environment a process restarted later gets: what `make start` saw, then the caller's. */
+export function restartEnv(env = process.env) {
+  const recorded = readState().startEnv;
+  return recorded !== null && typeof recorded === "object" ? { ...recorded, ...env } : env;
 }
 
 const onlyFame = (env) => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith("FAME_")));

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -13,6 +13,8 @@ interface Topology {
   clientSpec(): Spec;
   fabricSettings(env: NodeJS.ProcessEnv, opts: { useState: boolean }): unknown;
   processEnv(spec: Spec, settings: unknown, opts: { env: NodeJS.ProcessEnv }): Record<string, string>;
+  stateToSave(settings: unknown, env: NodeJS.ProcessEnv): { startEnv: Record<string, string> };
+  restartEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
 }
 
 const checkout = fakeCheckout();
@@ -34,5 +36,31 @@ describe("make start's process environments", () => {
     }
     expect(byName.get("math-agent-replica1")?.["FAME_ADMISSION_CLIENT_SECRET"]).toBe(AGENT_SECRET);
     expect(envOf(topo.clientSpec())["FAME_ADMISSION_CLIENT_SECRET"]).toBe(SECRET);
+  });
+
+  it("a replica restarted from another shell gets the FAME_* and OTEL_* variables make start saw", async () => {
+    const topo = (await import(
+      pathToFileURL(join(checkout.root, "scripts", "fabric", "topology.mjs")).href
+    )) as Topology;
+    const settings = topo.fabricSettings({}, { useState: false });
+    const state = topo.stateToSave(settings, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+      FAME_LOG_LEVEL: "debug",
+      FAME_SENTINEL_PORT: "9000",
+      HOME: "/root",
+    });
+    // ports are recorded as settings; other variables of the shell are not
+    expect(state.startEnv).toEqual({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+      FAME_LOG_LEVEL: "debug",
+    });
+    mkdirSync(join(checkout.root, "run"), { recursive: true });
+    writeFileSync(join(checkout.root, "run", "fabric.json"), JSON.stringify(state));
+    const env = topo.restartEnv({ PATH: "/usr/bin", FAME_LOG_LEVEL: "info" });
+    expect(env).toEqual({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+      FAME_LOG_LEVEL: "info",
+      PATH: "/usr/bin",
+    });
   });
 });
