@@ -127,7 +127,12 @@ const ms = (ns: bigint): string => `${(Number(ns) / 1e6).toFixed(2)} ms`;
  * started. A span whose parent was not received (another process, not exporting here) starts
  * a tree of its own.
  */
-export function renderTrace(spans: readonly TraceSpan[], dropped = 0): string[] {
+/**
+ * The trace as an indented tree with a heading. `continued`: an earlier block of the same trace
+ * was drawn already (spans that came after it went quiet, e.g. a call slower than --quiet).
+ * Spans whose parent is not among these are drawn at the top, marked.
+ */
+export function renderTrace(spans: readonly TraceSpan[], dropped = 0, continued = false): string[] {
   if (spans.length === 0) return [];
   const byParent = new Map<string, TraceSpan[]>();
   const ids = new Set(spans.map((s) => s.spanId));
@@ -154,7 +159,14 @@ export function renderTrace(spans: readonly TraceSpan[], dropped = 0): string[] 
       const attrs = Object.entries(s.attributes)
         .map(([k, v]) => `${k}=${v}`)
         .join(" ");
-      const note = [s.error === undefined ? "" : `ERROR ${s.error}`, attrs].filter(Boolean).join("  ");
+      const orphan = depth === 0 && s.parentSpanId !== "" && !ids.has(s.parentSpanId);
+      const note = [
+        s.error === undefined ? "" : `ERROR ${s.error}`,
+        attrs,
+        orphan ? `(parent ${s.parentSpanId.slice(0, 8)}… ${continued ? "drawn before" : "not seen"})` : "",
+      ]
+        .filter(Boolean)
+        .join("  ");
       rows.push([`${"  ".repeat(depth + 1)}${s.name}`, s.service, ms(s.endNs - s.startNs), note]);
       walk(s.spanId, depth + 1, seen);
     }
@@ -164,7 +176,7 @@ export function renderTrace(spans: readonly TraceSpan[], dropped = 0): string[] 
   const w1 = Math.max(...rows.map((r) => r[1].length));
   const w2 = Math.max(...rows.map((r) => r[2].length));
   const heading =
-    `trace ${spans[0]!.traceId} · ${spans.length} span${spans.length === 1 ? "" : "s"} · ${ms(last - first)}` +
+    `trace ${spans[0]!.traceId}${continued ? " (continued)" : ""} · ${spans.length} span${spans.length === 1 ? "" : "s"} · ${ms(last - first)}` +
     (errors > 0 ? ` · ${errors} error${errors === 1 ? "" : "s"}` : "") +
     (dropped > 0 ? ` · ${dropped} more spans not kept` : "");
   return [
@@ -223,8 +235,11 @@ export class TraceAssembler {
   spansReceived = 0;
   tracesDone = 0;
 
+  /** traces drawn lately (bounded, oldest out first): a later block of one is a continuation */
+  private readonly drawn = new Set<string>();
+
   constructor(
-    private readonly done: (spans: TraceSpan[], dropped: number) => void,
+    private readonly done: (spans: TraceSpan[], dropped: number, continued: boolean) => void,
     limits: Partial<AssemblerLimits> = {},
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -280,6 +295,11 @@ export class TraceAssembler {
     this.pending.delete(traceId);
     this.bytes -= p.bytes;
     this.tracesDone++;
-    this.done(p.spans, p.dropped);
+    const continued = this.drawn.has(traceId);
+    if (!continued) {
+      if (this.drawn.size >= this.limits.maxTraces) this.drawn.delete(this.drawn.values().next().value!);
+      this.drawn.add(traceId);
+    }
+    this.done(p.spans, p.dropped, continued);
   }
 }

@@ -103,7 +103,7 @@ describe("a trace drawn as a tree", () => {
 
   it("starts a tree of its own for a span whose parent did not come, and survives a cycle", () => {
     const spans = spansOf(exportOf()).slice(1);
-    expect(renderTrace(spans)[1]).toMatch(/^ {2}fame\.route/);
+    expect(renderTrace(spans)[1]).toMatch(/^ {2}fame\.route.*\(parent \w{8}… not seen\)$/);
     const cyclic: TraceSpan[] = spans.map((s) => ({ ...s }));
     cyclic[0]!.parentSpanId = cyclic[1]!.spanId; // each the other's parent
     expect(renderTrace(cyclic)).toHaveLength(1);
@@ -123,6 +123,26 @@ describe("trace assembly", () => {
     a.flush(1950);
     expect(done).toEqual([3]);
     expect(a.waiting).toBe(0);
+  });
+
+  it("marks a later block of a trace already drawn (a call slower than --quiet) as its continuation", () => {
+    const blocks: string[][] = [];
+    const a = new TraceAssembler(
+      (spans, dropped, continued) => blocks.push(renderTrace(spans, dropped, continued)),
+      {
+        quietMs: 1000,
+      },
+    );
+    const spans = spansOf(exportOf());
+    // the route and serve spans end first; the client's call span comes after the quiet time
+    a.add(spans.slice(1), 0);
+    a.flush(1000);
+    a.add(spans.slice(0, 1), 3000);
+    a.flush(4000);
+    expect(blocks).toHaveLength(2);
+    expect(blocks[0]![0]).toMatch(new RegExp(`^trace ${TRACE} · 2 spans`));
+    expect(blocks[0]![1]).toMatch(/not seen\)$/);
+    expect(blocks[1]![0]).toMatch(new RegExp(`^trace ${TRACE} \\(continued\\) · 1 span `));
   });
 
   it("keeps at most so many traces and spans waiting", () => {

@@ -35,9 +35,10 @@ export function parseListen(value: string): { host: string; port: number } {
   return { host: (m[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port };
 }
 
-function traceJson(spans: readonly TraceSpan[], dropped: number): string {
+function traceJson(spans: readonly TraceSpan[], dropped: number, continued: boolean): string {
   return JSON.stringify({
     traceId: spans[0]?.traceId,
+    ...(continued ? { continued } : {}),
     dropped,
     spans: spans.map((s) => ({ ...s, startNs: String(s.startNs), endNs: String(s.endNs) })),
   });
@@ -49,8 +50,12 @@ export async function runTraces(io: CliIo, flags: TracesFlags): Promise<void> {
   if (!Number.isInteger(quietMs) || quietMs < 0 || quietMs > 60_000)
     throw usageError(`--quiet: "${flags.quiet}" is not a number of milliseconds (0-60000)`);
   const assembler = new TraceAssembler(
-    (spans, dropped) => {
-      io.out(flags.json ? `${traceJson(spans, dropped)}\n` : `${renderTrace(spans, dropped).join("\n")}\n\n`);
+    (spans, dropped, continued) => {
+      io.out(
+        flags.json
+          ? `${traceJson(spans, dropped, continued)}\n`
+          : `${renderTrace(spans, dropped, continued).join("\n")}\n\n`,
+      );
     },
     { quietMs },
   );
