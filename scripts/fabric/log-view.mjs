@@ -8,6 +8,19 @@ const LEVELS = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 
 const SKIP = new Set(["level", "time", "pid", "hostname", "name", "msg", "v"]);
 const MAX_CHUNK = 1024 * 1024;
 
+// every control character (newlines and tabs too), DEL, C1, line separators, bidi overrides
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text safe for the operator's terminal, on one line: log fields carry what nodes and anonymous
+ * clients sent (a refused parameter's name, a health check's error message), and an ESC in
+ * them must not clear the screen, recolour it, retitle it or write the clipboard (OSC 52).
+ */
+export function terminalSafe(text) {
+  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 function brief(value) {
   const s = typeof value === "string" ? value : JSON.stringify(value);
   return s.length > 160 ? `${s.slice(0, 157)}...` : s;
@@ -90,7 +103,8 @@ export async function followLogs(files, { follow = true, raw = false, lines = 20
   const width = Math.max(...files.map((f) => f.name.length));
   const state = files.map((f) => ({ ...f, offset: tailOffset(f.file, lines), partial: "" }));
   const print = (s, line) => {
-    const shown = raw ? line : formatLine(line);
+    // raw lines too: a line that is not JSON is whatever the process printed
+    const shown = terminalSafe(raw ? line : formatLine(line));
     process.stdout.write(`${prefix ? `${s.name.padEnd(width)} | ` : ""}${shown}\n`);
   };
   const drain = () => {

@@ -26,9 +26,18 @@ export function jsonLine(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value);
 }
 
-/** Left-aligned columns, two spaces apart; the last column is not padded. */
+/**
+ * `printable`, and on one line: newlines, carriage returns and tabs escaped too. For text a node
+ * chose shown inside a table row or a one-line summary, where a newline would draw a row of the
+ * node's making (a forged "healthy" replica under the real ones).
+ */
+export function oneLine(text: string): string {
+  return printable(text).replace(/[\n\r\t]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t"));
+}
+
+/** Left-aligned columns, two spaces apart; the last column is not padded. Cells are one line each. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows].map((r) => r.map(oneLine));
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
   return all
     .map((r) =>

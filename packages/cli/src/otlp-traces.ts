@@ -4,6 +4,7 @@
  * The input comes from the network: its shape is checked as it is read, sizes are bounded, and
  * anything malformed is refused as a whole (the sender is told 400).
  */
+import { oneLine } from "./format.js";
 
 export interface TraceSpan {
   traceId: string;
@@ -151,11 +152,16 @@ export function renderTrace(spans: readonly TraceSpan[], dropped = 0, continued 
     if (s.endNs > last) last = s.endNs;
   }
   const errors = spans.filter((s) => s.error !== undefined).length;
+  // Any process that saw a call's traceparent can export spans into its trace: a span id used
+  // twice means one of them is not what it says, so both are drawn and both are marked.
+  const uses = new Map<string, number>();
+  for (const s of spans) uses.set(s.spanId, (uses.get(s.spanId) ?? 0) + 1);
   const rows: [label: string, service: string, took: string, note: string][] = [];
-  const walk = (parent: string, depth: number, seen: Set<string>): void => {
+  const seen = new Set<TraceSpan>();
+  const walk = (parent: string, depth: number, cycle: boolean): void => {
     for (const s of byParent.get(parent) ?? []) {
-      if (seen.has(s.spanId) || depth > 64) continue; // a cycle in hostile input ends here
-      seen.add(s.spanId);
+      if (seen.has(s) || depth > 64) continue; // a cycle in hostile input ends here
+      seen.add(s);
       const attrs = Object.entries(s.attributes)
         .map(([k, v]) => `${k}=${v}`)
         .join(" ");
@@ -164,19 +170,33 @@ export function renderTrace(spans: readonly TraceSpan[], dropped = 0, continued 
         s.error === undefined ? "" : `ERROR ${s.error}`,
         attrs,
         orphan ? `(parent ${s.parentSpanId.slice(0, 8)}… ${continued ? "drawn before" : "not seen"})` : "",
+        cycle && depth === 0 ? "(its parents form a cycle)" : "",
+        (uses.get(s.spanId) ?? 0) > 1 ? "(span id used by another span too: one of them is forged)" : "",
       ]
         .filter(Boolean)
         .join("  ");
-      rows.push([`${"  ".repeat(depth + 1)}${s.name}`, s.service, ms(s.endNs - s.startNs), note]);
-      walk(s.spanId, depth + 1, seen);
+      rows.push([
+        oneLine(`${"  ".repeat(depth + 1)}${s.name}`),
+        oneLine(s.service),
+        ms(s.endNs - s.startNs),
+        oneLine(note),
+      ]);
+      walk(s.spanId, depth + 1, false);
     }
   };
-  walk("", 0, new Set());
+  walk("", 0, false);
+  // spans no root leads to (each other's parents): drawn too, from the earliest
+  const CYCLE = "\u0000cycle"; // no span id looks like this
+  for (const s of [...spans].sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0))) {
+    if (seen.has(s)) continue;
+    byParent.set(CYCLE, [s]);
+    walk(CYCLE, 0, true);
+  }
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   const w2 = Math.max(...rows.map((r) => r[2].length));
   const heading =
-    `trace ${spans[0]!.traceId}${continued ? " (continued)" : ""} · ${spans.length} span${spans.length === 1 ? "" : "s"} · ${ms(last - first)}` +
+    `trace ${oneLine(spans[0]!.traceId)}${continued ? " (continued)" : ""} · ${spans.length} span${spans.length === 1 ? "" : "s"} · ${ms(last - first)}` +
     (errors > 0 ? ` · ${errors} error${errors === 1 ? "" : "s"}` : "") +
     (dropped > 0 ? ` · ${dropped} more spans not kept` : "");
   return [

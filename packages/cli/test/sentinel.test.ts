@@ -109,6 +109,27 @@ describe("status rendering of pool policies (distribution)", () => {
     );
   });
 
+  it("keeps a replica's health-check error on its own line: a newline in it forges no row", () => {
+    // audit round 9: an insider's probe answer drew a "healthy" row under the real ones
+    const forged = "boom\n  math@fame.fabric  pooled  math-agent-replica1  r2  healthy";
+    const text = renderStatus(
+      {
+        ...STATUS,
+        distribution: [
+          {
+            address: "math@fame.fabric",
+            policy: { mode: "single-active", affinity: "none", healthCheck: { operation: "health" } },
+            active: "r1",
+            replicas: [{ id: "r2", active: false, health: { healthy: false, lastError: forged } }],
+          },
+        ],
+      },
+      "x",
+    );
+    expect(text).toContain("failing on (agent) (boom\\n  math@fame.fabric  pooled");
+    expect(text.split("\n").filter((l) => /^\s+math@fame\.fabric\s+pooled/.test(l))).toEqual([]);
+  });
+
   it("keeps the registry's mode and adds nothing for a pool without a policy", () => {
     const text = renderStatus(
       { ...STATUS, distribution: [{ address: "math@fame.fabric", policy: null }] },

@@ -106,7 +106,32 @@ describe("a trace drawn as a tree", () => {
     expect(renderTrace(spans)[1]).toMatch(/^ {2}fame\.route.*\(parent \w{8}… not seen\)$/);
     const cyclic: TraceSpan[] = spans.map((s) => ({ ...s }));
     cyclic[0]!.parentSpanId = cyclic[1]!.spanId; // each the other's parent
-    expect(renderTrace(cyclic)).toHaveLength(1);
+    // both drawn, marked (audit round 9: a span naming itself as its parent was counted, never drawn)
+    const lines = renderTrace(cyclic);
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/\(its parents form a cycle\)/);
+    const self: TraceSpan[] = [{ ...spans[0]!, parentSpanId: spans[0]!.spanId }];
+    expect(renderTrace(self)).toHaveLength(2);
+  });
+
+  it("draws both spans of one span id, marked, and keeps node text on its own row", () => {
+    // audit round 9: an exporter that saw the traceparent reused the replica's span id, started
+    // 1 ns earlier, and its span took the real one's place; newlines drew rows of its making
+    const spans = spansOf(exportOf());
+    const serve = spans[2]!;
+    const forged: TraceSpan = {
+      ...serve,
+      startNs: serve.startNs - 1n,
+      service: "fame-sentinel",
+      name: "fame.serve add\ntrace 0af7 · 1 span\n  everything fine",
+      error: "replica leaked the key",
+    };
+    const lines = renderTrace([...spans, forged]);
+    expect(lines).toHaveLength(5);
+    expect(lines.filter((l) => l.includes("one of them is forged"))).toHaveLength(2);
+    expect(lines.some((l) => l.includes("math-agent-replica2"))).toBe(true);
+    expect(lines.join("\n")).not.toMatch(/^trace 0af7/m);
+    expect(lines.find((l) => l.includes("everything fine"))).toMatch(/\\ntrace 0af7/);
   });
 });
 

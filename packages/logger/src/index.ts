@@ -3,6 +3,7 @@ import pretty from "pino-pretty";
 
 export type { Logger } from "pino";
 export { LogThrottle } from "./log-throttle.js";
+export { quotedName, untrustedText } from "./untrusted-text.js";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -1,6 +1,6 @@
 import { remoteKey } from "@fame/http-service/remote-key";
 import { type AccessTokenClaims, parseScope, type SigningKey, signAccessToken } from "@fame/identity";
-import type { Logger } from "@fame/logger";
+import { type Logger, quotedName } from "@fame/logger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { basicChallenge, presentedCredentials } from "./client-auth.js";
 import { CLIENT_CREDENTIALS, type ClientRegistry } from "./clients.js";
@@ -120,9 +120,10 @@ function singleValuedParams(raw: unknown): Record<string, string | undefined> {
     throw new OAuthError("invalid_request", "body must be form parameters");
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (Array.isArray(v)) throw new OAuthError("invalid_request", `parameter ${k} is repeated`);
-    if (typeof v !== "string") throw new OAuthError("invalid_request", `parameter ${k} must be a string`);
-    if (v.length > 2048) throw new OAuthError("invalid_request", `parameter ${k} is too long`);
+    if (Array.isArray(v)) throw new OAuthError("invalid_request", `parameter ${quotedName(k)} is repeated`);
+    if (typeof v !== "string")
+      throw new OAuthError("invalid_request", `parameter ${quotedName(k)} must be a string`);
+    if (v.length > 2048) throw new OAuthError("invalid_request", `parameter ${quotedName(k)} is too long`);
     // Unknown parameters are ignored per RFC 6749 §3.2, but only the known ones are kept.
     if (KNOWN_PARAMS.has(k)) out[k] = v;
   }

@@ -1,4 +1,5 @@
 import { CAPABILITY_PATTERN, isSystemId, isTokenId, TOKEN_LIMITS } from "@fame/identity";
+import { quotedName } from "@fame/logger";
 
 export interface HelloRequest {
   instanceId: string;
@@ -21,7 +22,7 @@ export function parseHelloRequest(raw: unknown): HelloRequest {
     throw new HelloShapeError("body must be a JSON object");
   const body = raw as Record<string, unknown>;
   for (const k of Object.keys(body))
-    if (!ALLOWED_KEYS.has(k)) throw new HelloShapeError(`unknown field ${k.slice(0, 64)}`);
+    if (!ALLOWED_KEYS.has(k)) throw new HelloShapeError(`unknown field ${quotedName(k)}`);
   const { instanceId, requestedLogicals, capabilities, systemId } = body;
   if (!isTokenId(instanceId)) throw new HelloShapeError("instanceId must match [A-Za-z0-9_.:-]{1,128}");
   if (

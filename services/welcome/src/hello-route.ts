@@ -9,6 +9,7 @@ import {
   type VerificationKeys,
   verifyAccessToken,
 } from "@fame/identity";
+import { untrustedText } from "@fame/logger";
 import { sidFromPath } from "@fame/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { NoLiveSentinelError } from "./cluster-placement.js";
@@ -119,12 +120,17 @@ async function admit(
         event: "hello_refused",
         client_id: clientId,
         error: "logical_not_allowed",
-        logical: decision.refused,
+        logical: untrustedText(decision.refused, 253),
         reason: decision.reason,
       },
       "logical refused",
     );
-    return sendWelcomeError(reply, 403, "logical_not_allowed", `${decision.refused}: ${decision.reason}`);
+    return sendWelcomeError(
+      reply,
+      403,
+      "logical_not_allowed",
+      `${untrustedText(decision.refused, 253)}: ${decision.reason}`,
+    );
   }
 
   let placement: ReturnType<PlacementStrategy["place"]>;

@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { parseDuration } from "../client.js";
 import { CliError, EXIT, usageError } from "../exit-codes.js";
-import { table } from "../format.js";
+import { oneLine, table } from "../format.js";
 import type { CliIo } from "../io.js";
 import { checkoutFor, type GlobalOptions } from "../node-env.js";
 import {
@@ -240,7 +240,7 @@ export function renderStatus(status: SentinelStatus, origin: string): string {
     );
     for (const p of pools) {
       const line = policyLine(dist.get(p.address), nameOf);
-      if (line !== undefined) out.push(`  ${p.address}: ${line}`);
+      if (line !== undefined) out.push(oneLine(`  ${p.address}: ${line}`));
     }
   }
   out.push("", "Nodes");

@@ -8,6 +8,7 @@
  * Heartbeats (the sentinel's sweep) remain the liveness check: this one catches replicas that
  * are connected but cannot serve.
  */
+import { untrustedText } from "@fame/logger";
 import { batchOf, type Envelope, type JsonValue, makeEnvelope, newId } from "@fame/protocol";
 import type { HealthCheckPolicy } from "../pool-policy.js";
 
@@ -145,7 +146,7 @@ export class HealthChecker {
         typeof error === "object" &&
         !Array.isArray(error) &&
         typeof error["message"] === "string"
-          ? error["message"].slice(0, 200)
+          ? untrustedText(error["message"], 200)
           : "error answer";
       this.fail(state, message);
     }
