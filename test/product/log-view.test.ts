@@ -20,6 +20,7 @@ describe("make logs", () => {
       reason: "\u001b]0;owned\u0007\u001b[2J\u001b[32mFAKE all replicas healthy\nsecond line\u202e",
     });
     const shown = view.terminalSafe(view.formatLine(line));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
     expect(shown).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e]/);
     expect(shown).toContain("\\u001b]0;owned\\u0007");
     expect(shown).toContain("\\u000asecond line");
