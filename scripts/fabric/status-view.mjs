@@ -58,8 +58,15 @@ export async function printStatus({ settings, specs, ca, json }) {
   }
   out();
   if (status === undefined) {
-    out(`Sentinel at ${settings.urls.status}: not reachable (${problem})`);
-    out("  start the fabric with make start; its log is run/sentinel.log");
+    if (/larger than/.test(String(problem))) {
+      out(
+        `Sentinel at ${settings.urls.status}: answered, but its status page is too large to show (${problem})`,
+      );
+      out("  make dashboard shows the pools; GET /metrics the counters");
+    } else {
+      out(`Sentinel at ${settings.urls.status}: not reachable (${problem})`);
+      out("  start the fabric with make start; its log is run/sentinel.log");
+    }
     process.exitCode = 1;
     return;
   }

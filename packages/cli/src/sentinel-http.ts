@@ -123,7 +123,12 @@ export function sentinelRequest(
         let size = 0;
         res.on("data", (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_BODY) req.destroy(new Error(`answer larger than ${MAX_BODY} bytes`));
+          if (size > MAX_BODY)
+            req.destroy(
+              new Error(
+                `the sentinel's answer is larger than ${MAX_BODY / (1024 * 1024)} MiB (more nodes than a status page can list: the dashboard and GET /metrics stay bounded)`,
+              ),
+            );
           else chunks.push(chunk);
         });
         res.on("end", () => {

@@ -130,6 +130,23 @@ describe("status rendering of pool policies (distribution)", () => {
     expect(text.split("\n").filter((l) => /^\s+math@fame\.fabric\s+pooled/.test(l))).toEqual([]);
   });
 
+  it("says when pools or members were left out of the page", () => {
+    const pools = STATUS.pools!.pools!;
+    const text = renderStatus(
+      {
+        ...STATUS,
+        pools: {
+          addresses: 1200,
+          truncated: true,
+          pools: [{ ...pools[0]!, memberCount: 300 }],
+        },
+      },
+      "x",
+    );
+    expect(text).toContain(`  ${pools[0]!.address}: ${pools[0]!.members!.length} of 300 members listed`);
+    expect(text).toContain("  … 1 of 1200 pools listed: the configured ones, then the busiest");
+  });
+
   it("keeps the registry's mode and adds nothing for a pool without a policy", () => {
     const text = renderStatus(
       { ...STATUS, distribution: [{ address: "math@fame.fabric", policy: null }] },

@@ -97,6 +97,8 @@ export interface SentinelConfig {
   frameBurst: number;
   /** attached sessions at most, all nodes together (FAME_MAX_SESSIONS) */
   maxSessions: number;
+  /** addresses the nodes of one principal hold together (FAME_MAX_BINDINGS_PER_PRINCIPAL) */
+  maxBindingsPerPrincipal: number;
   /** signed envelopes whose ts is further from our clock are refused (FAME_MAX_CLOCK_SKEW_MS) */
   maxClockSkewMs: number;
   /**
@@ -270,6 +272,7 @@ function limitsFromEnv(
   | "maxFramesPerSec"
   | "frameBurst"
   | "maxSessions"
+  | "maxBindingsPerPrincipal"
   | "maxClockSkewMs"
 > {
   const idleTimeoutMs = readInt(env["FAME_IDLE_TIMEOUT_MS"], "FAME_IDLE_TIMEOUT_MS", {
@@ -332,6 +335,11 @@ function limitsFromEnv(
       min: 1,
       max: 10_000_000,
     }),
+    maxBindingsPerPrincipal: readInt(
+      env["FAME_MAX_BINDINGS_PER_PRINCIPAL"],
+      "FAME_MAX_BINDINGS_PER_PRINCIPAL",
+      { fallback: LIMIT_DEFAULTS.maxBindingsPerPrincipal, min: 1, max: 10_000_000 },
+    ),
     maxClockSkewMs: readInt(env["FAME_MAX_CLOCK_SKEW_MS"], "FAME_MAX_CLOCK_SKEW_MS", {
       fallback: DEFAULT_MAX_CLOCK_SKEW_MS,
       min: 1000,

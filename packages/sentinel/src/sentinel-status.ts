@@ -36,7 +36,7 @@ export interface StatusSources {
 /** The status page (GET /fame/v1/status): attached nodes, pools, counters, pins, distribution. */
 export function sentinelStatus(src: StatusSources): Record<string, unknown> {
   const stickiness = src.stickiness;
-  const pools = src.registry.snapshot();
+  const pools = src.registry.snapshot(1000, (address) => src.affinity.policyOf(address) !== undefined);
   return {
     sentinelId: src.settings.sentinelId,
     securityProfile: src.settings.securityProfile,

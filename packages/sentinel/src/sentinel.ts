@@ -67,6 +67,7 @@ export type SentinelSettings = Pick<
       | "maxFramesPerSec"
       | "frameBurst"
       | "maxSessions"
+      | "maxBindingsPerPrincipal"
       | "maxClockSkewMs"
       | "linkBatch"
     >
@@ -110,7 +111,7 @@ export interface SentinelDeps {
  * The stages share the session directory, the registry, the pool router and the sticky table.
  */
 export class Sentinel {
-  readonly registry = new LogicalRegistry<NodeSession>();
+  readonly registry: LogicalRegistry<NodeSession>;
   /** requests awaiting an answer; those routed through a pool count as its members' load (least_inflight) */
   readonly inflight = new InflightTracker(undefined, (entry) => {
     if (entry.address !== undefined) this.registry.resolve(entry.address)?.release(entry.replicaId);
@@ -147,6 +148,11 @@ export class Sentinel {
     const now = deps.now ?? Date.now;
     const log = deps.log;
     const sid = settings.sentinelId;
+    this.registry = new LogicalRegistry<NodeSession>({
+      // one credential's nodes together, wherever they attach (remote ones carry theirs too)
+      ownerOf: (node) => node.principal,
+      maxBindingsPerOwner: settings.maxBindingsPerPrincipal ?? LIMIT_DEFAULTS.maxBindingsPerPrincipal,
+    });
     const counters = this.counters;
     const stickiness = deps.stickiness;
     const directory = deps.sessions ?? new SessionDirectory();

@@ -46,10 +46,12 @@ function reading(
         affinity: undefined,
         sessions: 0,
         replicas,
+        members: replicas.length,
         truncated: false,
       },
     ],
     truncated: false,
+    poolCount: 1,
     refusals,
     failovers: { replicaUnavailable: 0, sessionsMoved: 0, channelsMoved: 0 },
   };

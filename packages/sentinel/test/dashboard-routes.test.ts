@@ -26,6 +26,7 @@ const reading = (): DashboardReading => ({
   inflight: 0,
   pools: [],
   truncated: false,
+  poolCount: 0,
   refusals: {},
   failovers: { replicaUnavailable: 0, sessionsMoved: 0, channelsMoved: 0 },
 });

@@ -200,8 +200,62 @@ describe("LogicalRegistry", () => {
         { id: "y", inflight: 1, requests: 1, draining: false, healthy: false },
       ],
     });
-    expect(reg.snapshot(1)).toMatchObject({ truncated: true, pools: [{ address: "a@fame.fabric" }] });
+    // cut short: the busiest pool is listed (b took a request), or the one named first
+    expect(reg.snapshot(1)).toMatchObject({ truncated: true, pools: [{ address: "b@fame.fabric" }] });
+    expect(reg.snapshot(1, (a) => a === "a@fame.fabric").pools.map((p) => p.address)).toEqual([
+      "a@fame.fabric",
+    ]);
     expect(JSON.parse(JSON.stringify(snap))).toEqual(snap);
+  });
+
+  it("audit round 9: one credential's crowd of idle pools cannot hide the pools that serve", () => {
+    const reg = new LogicalRegistry<Node>();
+    reg.bind("math@fame.fabric", n("honest"), WILD);
+    reg.resolve("math@fame.fabric")?.acquire("honest");
+    for (let i = 0; i < 50; i++) reg.bind(`junk${i}@fame.fabric`, n(`m${i % 5}`), WILD);
+    // bound again (a sentinel restart): math now comes last in insertion order
+    reg.removeNode("honest");
+    reg.bind("math@fame.fabric", n("honest"), WILD);
+    reg.resolve("math@fame.fabric")?.acquire("honest");
+    const snap = reg.snapshot(10);
+    expect(snap.truncated).toBe(true);
+    expect(snap.pools[0]?.address).toBe("math@fame.fabric");
+  });
+
+  it("bounds the addresses one owner's nodes hold together", () => {
+    const owners = new Map([
+      ["m1", "mallory"],
+      ["m2", "mallory"],
+      ["v", "victim"],
+    ]);
+    const reg = new LogicalRegistry<Node>({
+      ownerOf: (node) => owners.get(node.id) ?? node.id,
+      maxBindingsPerOwner: 3,
+    });
+    expect(reg.bind("a@fame.fabric", n("m1"), WILD).ok).toBe(true);
+    expect(reg.bind("b@fame.fabric", n("m1"), WILD).ok).toBe(true);
+    expect(reg.bind("a@fame.fabric", n("m2"), WILD).ok).toBe(true);
+    const over = reg.bind("c@fame.fabric", n("m2"), WILD);
+    expect(over).toMatchObject({ ok: false, code: "too_many_bindings" });
+    expect(over.ok === false && over.reason).toMatch(/credential hold the maximum of 3/);
+    // a rebind is not a new binding; another owner is not affected
+    expect(reg.bind("a@fame.fabric", n("m1"), WILD)).toMatchObject({ ok: true, again: true });
+    expect(reg.bind("c@fame.fabric", n("v"), WILD).ok).toBe(true);
+    // what a node gives back (unbind, or leaving) can be taken again
+    reg.unbind("b@fame.fabric", "m1");
+    expect(reg.bind("c@fame.fabric", n("m2"), WILD).ok).toBe(true);
+    reg.removeNode("m2");
+    expect(reg.bind("d@fame.fabric", n("m1"), WILD).ok).toBe(true);
+    expect(reg.bind("e@fame.fabric", n("m1"), WILD).ok).toBe(true);
+    expect(reg.bind("f@fame.fabric", n("m1"), WILD).ok).toBe(false);
+  });
+
+  it("lists at most MAX_LISTED_MEMBERS members of a pool, saying how many there are", () => {
+    const reg = new LogicalRegistry<Node>({ maxMembersPerPool: 1000 });
+    for (let i = 0; i < 300; i++) reg.bind("big@fame.fabric", n(`r${i}`), WILD);
+    const pool = reg.snapshot().pools[0]!;
+    expect(pool.members).toHaveLength(256);
+    expect(pool.memberCount).toBe(300);
   });
 
   it("maps every refusal to a wire error code", () => {

@@ -64,7 +64,12 @@ export interface SentinelStatus {
   nodes?: StatusNode[];
   /** in a cluster: names of pool members attached to other sentinels */
   remoteNames?: Record<string, unknown>;
-  pools?: { pools?: { address: string; mode?: string; members?: PoolMember[] }[] };
+  pools?: {
+    /** addresses bound in all; the list holds the configured and busiest when it is cut short */
+    addresses?: number;
+    truncated?: boolean;
+    pools?: { address: string; mode?: string; members?: PoolMember[]; memberCount?: number }[];
+  };
   stickiness?: ({ size?: number; perReplica?: Record<string, number> } & Record<string, unknown>) | null;
   /**
    * per pool: its policy, sessions, counters and each replica's role and health checks; the
@@ -241,6 +246,13 @@ export function renderStatus(status: SentinelStatus, origin: string): string {
     for (const p of pools) {
       const line = policyLine(dist.get(p.address), nameOf);
       if (line !== undefined) out.push(oneLine(`  ${p.address}: ${line}`));
+      if (typeof p.memberCount === "number")
+        out.push(oneLine(`  ${p.address}: ${p.members?.length ?? 0} of ${p.memberCount} members listed`));
+    }
+    if (status.pools?.truncated === true) {
+      out.push(
+        `  … ${pools.length} of ${count(status.pools.addresses)} pools listed: the configured ones, then the busiest`,
+      );
     }
   }
   out.push("", "Nodes");

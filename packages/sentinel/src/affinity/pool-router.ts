@@ -530,10 +530,20 @@ export class PoolRouter<N extends RoutedNode> {
     this.endEjections();
   }
 
-  /** Per-pool distribution: configured pools and pools that saw traffic, up to `limit`. */
+  /**
+   * Per-pool distribution: configured pools and pools that saw traffic, up to `limit`; past it,
+   * configured pools first and then the busiest (an insider's crowd of pools, each sent a
+   * frame, cannot push a serving pool's series out of /metrics).
+   */
   snapshot(limit = 1000): PoolDistribution[] {
     const out: PoolDistribution[] = [];
-    const addresses = new Set([...this.policies.keys(), ...this.stats.addresses()]);
+    let addresses: Iterable<string> = new Set([...this.policies.keys(), ...this.stats.addresses()]);
+    if ((addresses as Set<string>).size > limit) {
+      const rest = [...this.stats.addresses()].filter((a) => !this.policies.has(a));
+      const requests = new Map(rest.map((a) => [a, this.stats.requestsOf(a)]));
+      rest.sort((a, b) => requests.get(b)! - requests.get(a)!);
+      addresses = [...this.policies.keys(), ...rest];
+    }
     for (const address of addresses) {
       if (out.length >= limit) break;
       const state = this.policies.get(address);

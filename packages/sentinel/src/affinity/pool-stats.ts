@@ -7,6 +7,9 @@ import type { ReplicaPool } from "../routing/replica-pool.js";
 import type { MemberHealthView } from "./health-checker.js";
 import type { SessionTable, SessionTableCounts } from "./session-table.js";
 
+/** members one pool's distribution lists (and /metrics gives series to), at most */
+export const MAX_DESCRIBED_MEMBERS = 256;
+
 /** Per-pool counters; the session ones only move in pools with session affinity. */
 export interface PoolCounters {
   /** a session's request went to the replica holding the session */
@@ -99,6 +102,13 @@ export class PoolStats {
     if (forget) this.byAddress.delete(address);
   }
 
+  /** requests sent to the pool at `address` since its replicas joined */
+  requestsOf(address: string): number {
+    let n = 0;
+    for (const v of this.byAddress.get(address)?.requests.values() ?? []) n += v;
+    return n;
+  }
+
   /** addresses that saw traffic */
   addresses(): IterableIterator<string> {
     return this.byAddress.keys();
@@ -111,6 +121,8 @@ export class PoolStats {
     const singleActive = view.policy?.mode === "single-active";
     const replicas: ReplicaDistribution[] = [];
     for (const m of view.pool?.members() ?? []) {
+      // the status page and /metrics list this many members of one pool at most
+      if (replicas.length >= MAX_DESCRIBED_MEMBERS) break;
       const id = m.node.id;
       const health = view.health(id);
       const ejectedUntil = view.ejectedUntil(id);

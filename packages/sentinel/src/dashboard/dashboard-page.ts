@@ -60,6 +60,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div><span class="k">in flight</span><span id="t-inflight" class="v">–</span></div>
     <div><span class="k">connections</span><span id="t-connections" class="v">–</span></div>
   </section>
+  <p id="pools-note" role="note" hidden></p>
   <section id="pools" aria-label="pools"></section>
   <p id="drain-msg" role="status"></p>
   <section class="charts">

@@ -42,6 +42,8 @@ export interface PoolReading {
   affinity: string | undefined;
   sessions: number;
   replicas: ReplicaReading[];
+  /** members in all, shown or not */
+  members: number;
   /** more replicas than DASHBOARD_MAX_REPLICAS */
   truncated: boolean;
 }
@@ -55,8 +57,10 @@ export interface DashboardReading {
   attachedNodes: number;
   inflight: number;
   pools: PoolReading[];
-  /** more pools than DASHBOARD_MAX_POOLS */
+  /** more pools than DASHBOARD_MAX_POOLS (the configured and busiest are shown) */
   truncated: boolean;
+  /** pools in all */
+  poolCount: number;
   /** running totals per refusal code */
   refusals: Record<string, number>;
   /** running totals of failover events */
@@ -75,7 +79,10 @@ const COUNTED_REFUSALS: readonly (readonly [keyof SentinelCounters, string])[] =
 ];
 
 export function readDashboard(src: StatusSources, now: number): DashboardReading {
-  const registry = src.registry.snapshot(DASHBOARD_MAX_POOLS);
+  const registry = src.registry.snapshot(
+    DASHBOARD_MAX_POOLS,
+    (address) => src.affinity.policyOf(address) !== undefined,
+  );
   const distribution = new Map(src.affinity.snapshot().map((d) => [d.address, d]));
   const pins = src.stickiness?.pinsPerReplica();
   const pools: PoolReading[] = [];
@@ -110,6 +117,7 @@ export function readDashboard(src: StatusSources, now: number): DashboardReading
       affinity: dist?.policy?.affinity,
       sessions: dist?.sessions ?? 0,
       replicas,
+      members: pool.members.length,
       truncated: pool.members.length > replicas.length,
     });
   }
@@ -124,6 +132,7 @@ export function readDashboard(src: StatusSources, now: number): DashboardReading
     inflight: src.inflight.size,
     pools,
     truncated: registry.truncated,
+    poolCount: registry.addresses,
     refusals,
     failovers: {
       replicaUnavailable: src.counters.replicaUnavailableNacks,

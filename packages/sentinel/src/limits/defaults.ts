@@ -33,4 +33,10 @@ export const LIMIT_DEFAULTS = {
   frameBurst: 20_000,
   /** FAME_MAX_SESSIONS: attached sessions, all nodes together; attach beyond it is refused */
   maxSessions: 10_000,
+  /**
+   * FAME_MAX_BINDINGS_PER_PRINCIPAL: addresses the nodes of one credential hold together (each
+   * node's binding of an address counts). Beyond it a bind is refused: one credential must not
+   * bury the operator's views (status, dashboard, /metrics) under pools of its making.
+   */
+  maxBindingsPerPrincipal: 4096,
 } as const;

@@ -14,20 +14,33 @@ export type BindResult =
   /** `again`: the node held the address already (an idempotent rebind: nothing changed) */
   { ok: true; mode: BindMode; again?: true } | { ok: false; code: BindErrorCode; reason: string };
 
-export interface LogicalRegistryOptions {
+export interface LogicalRegistryOptions<N = unknown> {
   /** Addresses one node may hold. Default 256. */
   maxAddressesPerNode?: number;
   /** Members in one pool. Default 1024. */
   maxMembersPerPool?: number;
   /** Addresses across the whole registry. Default 100 000. */
   maxAddresses?: number;
+  /**
+   * Who answers for a node (its credential): the nodes of one owner together hold at most
+   * `maxBindingsPerOwner` addresses. Without it only the per-node bound applies.
+   */
+  ownerOf?: (node: N) => string;
+  /** Default 4096. */
+  maxBindingsPerOwner?: number;
 }
 
 export interface PoolSnapshot {
   address: string;
   mode: BindMode;
+  /** at most MAX_LISTED_MEMBERS of them */
   members: PoolMemberStats[];
+  /** present when the pool has more members than are listed */
+  memberCount?: number;
 }
+
+/** members one pool lists in a status page: the page must stay readable, whoever joined */
+export const MAX_LISTED_MEMBERS = 256;
 
 export interface RegistrySnapshot {
   addresses: number;
@@ -44,6 +57,7 @@ interface Binding<N extends { id: string }> {
 
 export const DEFAULT_MAX_ADDRESSES_PER_NODE = 256;
 export const DEFAULT_MAX_ADDRESSES = 100_000;
+export const DEFAULT_MAX_BINDINGS_PER_OWNER = 4096;
 
 /**
  * Which nodes hold which logical addresses. Addresses covered by a wildcard grant form
@@ -56,14 +70,24 @@ export class LogicalRegistry<N extends { id: string }> {
   private readonly maxPerNode: number;
   private readonly maxMembers: number;
   private readonly maxAddresses: number;
+  private readonly ownerOf: ((node: N) => string) | undefined;
+  private readonly maxPerOwner: number;
+  /** bindings held per owner, and the owner each bound node was counted under */
+  private readonly perOwner = new Map<string, number>();
+  private readonly ownerOfNode = new Map<string, string>();
 
-  constructor(options: LogicalRegistryOptions = {}) {
+  constructor(options: LogicalRegistryOptions<N> = {}) {
     this.maxPerNode = positiveInt(
       options.maxAddressesPerNode ?? DEFAULT_MAX_ADDRESSES_PER_NODE,
       "maxAddressesPerNode",
     );
     this.maxMembers = positiveInt(options.maxMembersPerPool ?? 1024, "maxMembersPerPool");
     this.maxAddresses = positiveInt(options.maxAddresses ?? DEFAULT_MAX_ADDRESSES, "maxAddresses");
+    this.ownerOf = options.ownerOf;
+    this.maxPerOwner = positiveInt(
+      options.maxBindingsPerOwner ?? DEFAULT_MAX_BINDINGS_PER_OWNER,
+      "maxBindingsPerOwner",
+    );
   }
 
   /** Number of bound addresses. */
@@ -97,26 +121,24 @@ export class LogicalRegistry<N extends { id: string }> {
           `${address} is held by a replica pool; an exclusive bind needs it free`,
         );
       }
-      if (!this.hasRoomFor(node.id)) {
-        return fail("too_many_bindings", `node holds the maximum of ${this.maxPerNode} addresses`);
-      }
+      const room = this.roomFor(node);
+      if (room !== undefined) return room;
       if (existing.pool.add(node) === "full") {
         return fail("too_many_bindings", `pool ${address} has the maximum of ${this.maxMembers} members`);
       }
-      this.index(node.id, address);
+      this.index(node, address);
       return { ok: true, mode };
     }
 
-    if (!this.hasRoomFor(node.id)) {
-      return fail("too_many_bindings", `node holds the maximum of ${this.maxPerNode} addresses`);
-    }
+    const room = this.roomFor(node);
+    if (room !== undefined) return room;
     if (this.bindings.size >= this.maxAddresses) {
       return fail("too_many_bindings", `registry holds the maximum of ${this.maxAddresses} addresses`);
     }
     const pool = new ReplicaPool<N>({ maxMembers: this.maxMembers });
     pool.add(node);
     this.bindings.set(address, { mode, pool });
-    this.index(node.id, address);
+    this.index(node, address);
     return { ok: true, mode };
   }
 
@@ -126,7 +148,7 @@ export class LogicalRegistry<N extends { id: string }> {
     if (binding === undefined || !binding.pool.remove(nodeId)) return false;
     if (binding.pool.size === 0) this.bindings.delete(address);
     const mine = this.byNode.get(nodeId);
-    mine?.delete(address);
+    if (mine?.delete(address)) this.uncount(nodeId, 1);
     if (mine?.size === 0) this.byNode.delete(nodeId);
     return true;
   }
@@ -136,6 +158,7 @@ export class LogicalRegistry<N extends { id: string }> {
     const mine = this.byNode.get(nodeId);
     if (mine === undefined) return [];
     this.byNode.delete(nodeId);
+    this.uncount(nodeId, mine.size);
     const removed = [...mine];
     for (const address of removed) {
       const binding = this.bindings.get(address);
@@ -176,12 +199,37 @@ export class LogicalRegistry<N extends { id: string }> {
       this.bindings.get(address)?.pool.setHealthy(nodeId, healthy);
   }
 
-  /** A JSON-friendly view for a status page; `limit` bounds how many pools are listed. */
-  snapshot(limit = 1000): RegistrySnapshot {
+  /**
+   * A JSON-friendly view for a status page; `limit` bounds how many pools are listed. When they
+   * do not all fit, the pools `first` names (the configured ones) come first, then the busiest:
+   * a crowd of idle pools one credential bound cannot push the ones that serve out of the view.
+   */
+  snapshot(limit = 1000, first?: (address: string) => boolean): RegistrySnapshot {
+    let order: Iterable<[string, Binding<N>]> = this.bindings;
+    if (this.bindings.size > limit) {
+      const ranked: [entry: [string, Binding<N>], rank: number][] = [];
+      for (const entry of this.bindings) {
+        let requests = 0;
+        for (const m of entry[1].pool.members()) requests += m.requests;
+        ranked.push([entry, first?.(entry[0]) === true ? Number.POSITIVE_INFINITY : requests]);
+      }
+      ranked.sort((a, b) => b[1] - a[1]);
+      order = ranked.slice(0, limit).map(([entry]) => entry);
+    }
     const pools: PoolSnapshot[] = [];
-    for (const [address, binding] of this.bindings) {
+    for (const [address, binding] of order) {
       if (pools.length >= limit) break;
-      pools.push({ address, mode: binding.mode, members: binding.pool.stats() });
+      const members = binding.pool.stats();
+      pools.push(
+        members.length > MAX_LISTED_MEMBERS
+          ? {
+              address,
+              mode: binding.mode,
+              members: members.slice(0, MAX_LISTED_MEMBERS),
+              memberCount: members.length,
+            }
+          : { address, mode: binding.mode, members },
+      );
     }
     return {
       addresses: this.bindings.size,
@@ -191,17 +239,41 @@ export class LogicalRegistry<N extends { id: string }> {
     };
   }
 
-  private hasRoomFor(nodeId: string): boolean {
-    return (this.byNode.get(nodeId)?.size ?? 0) < this.maxPerNode;
+  /** a refusal when `node` (or its owner's nodes together) may hold no more addresses */
+  private roomFor(node: N): BindResult | undefined {
+    if ((this.byNode.get(node.id)?.size ?? 0) >= this.maxPerNode)
+      return fail("too_many_bindings", `node holds the maximum of ${this.maxPerNode} addresses`);
+    const owner = this.ownerOfNode.get(node.id) ?? this.ownerOf?.(node);
+    if (owner !== undefined && (this.perOwner.get(owner) ?? 0) >= this.maxPerOwner) {
+      return fail(
+        "too_many_bindings",
+        `the nodes of this node's credential hold the maximum of ${this.maxPerOwner} addresses`,
+      );
+    }
+    return undefined;
   }
 
-  private index(nodeId: string, address: string): void {
-    let mine = this.byNode.get(nodeId);
+  private index(node: N, address: string): void {
+    let mine = this.byNode.get(node.id);
     if (mine === undefined) {
       mine = new Set();
-      this.byNode.set(nodeId, mine);
+      this.byNode.set(node.id, mine);
     }
+    if (mine.has(address)) return;
     mine.add(address);
+    const owner = this.ownerOfNode.get(node.id) ?? this.ownerOf?.(node);
+    if (owner === undefined) return;
+    this.ownerOfNode.set(node.id, owner);
+    this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
+  }
+
+  private uncount(nodeId: string, n: number): void {
+    const owner = this.ownerOfNode.get(nodeId);
+    if (owner === undefined) return;
+    const left = (this.perOwner.get(owner) ?? 0) - n;
+    if (left > 0) this.perOwner.set(owner, left);
+    else this.perOwner.delete(owner);
+    if (!this.byNode.get(nodeId)?.size) this.ownerOfNode.delete(nodeId);
   }
 }
 

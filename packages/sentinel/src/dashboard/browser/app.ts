@@ -79,9 +79,11 @@ class PoolsView {
       const table = this.table(pool.address);
       const policy = [pool.binding, pool.mode, pool.affinity && `affinity ${pool.affinity}`].filter(Boolean);
       table.caption.textContent =
-        `${pool.address} · ${policy.join(", ")} · ${pool.replicas.length} replica(s)` +
-        (pool.sessions > 0 ? ` · ${pool.sessions} session(s)` : "") +
-        (pool.truncated ? " · (more not shown)" : "");
+        `${pool.address} · ${policy.join(", ")} · ` +
+        (pool.truncated
+          ? `${pool.replicas.length} of ${pool.members} replicas shown`
+          : `${pool.replicas.length} replica(s)`) +
+        (pool.sessions > 0 ? ` · ${pool.sessions} session(s)` : "");
       for (const r of pool.replicas) {
         const key = `${pool.address} ${r.id}`;
         seenRows.add(key);
@@ -227,6 +229,11 @@ class Dashboard {
     for (const p of s.pools) for (const r of p.replicas) if (r.name) this.names.set(r.id, r.name);
     if (this.names.size > 1000) this.names.clear();
     this.pools.render(s.pools);
+    const note = $("pools-note");
+    note.hidden = !s.truncated;
+    note.textContent = s.truncated
+      ? `${s.pools.length} of ${s.poolCount} pools shown: the configured ones, then the busiest (fame status lists more)`
+      : "";
   }
 
   private event(e: WireEvent): void {

@@ -26,6 +26,7 @@ export interface WirePool {
   affinity?: string | undefined;
   sessions: number;
   replicas: WireReplica[];
+  members: number;
   truncated: boolean;
 }
 
@@ -38,6 +39,7 @@ export interface WireState {
   inflight: number;
   pools: WirePool[];
   truncated: boolean;
+  poolCount: number;
 }
 
 export interface WireSample {
