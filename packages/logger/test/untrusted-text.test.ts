@@ -1,4 +1,4 @@
-import { quotedName, untrustedText } from "@fame/logger";
+import { quotedName, untrustedText, WindowedLogThrottle } from "@fame/logger";
 import { describe, expect, it } from "vitest";
 
 describe("text a peer chose, for logs and operators' screens", () => {
@@ -13,5 +13,17 @@ describe("text a peer chose, for logs and operators' screens", () => {
   it("quotes a name, its own quotes escaped", () => {
     expect(quotedName('gr"ant\u001b[2J')).toBe('"gr\\"ant\\u001b[2J"');
     expect(quotedName("k".repeat(100))).toBe(`"${"k".repeat(64)}…"`);
+  });
+});
+
+describe("WindowedLogThrottle", () => {
+  it("logs the first few of each window, then one in `every`, and counts them all", () => {
+    let t = 0;
+    const throttle = new WindowedLogThrottle(2, 10, 1000, () => t);
+    const logged = Array.from({ length: 25 }, () => throttle.hit()).filter(Boolean).length;
+    expect(logged).toBe(4); // 1, 2, 10, 20
+    t = 1000;
+    expect(throttle.hit()).toBe(true); // a new window: logged again
+    expect(throttle.total).toBe(26);
   });
 });

@@ -1,6 +1,6 @@
 import { remoteKey } from "@fame/http-service/remote-key";
 import { type AccessTokenClaims, parseScope, type SigningKey, signAccessToken } from "@fame/identity";
-import { type Logger, quotedName } from "@fame/logger";
+import { type Logger, quotedName, WindowedLogThrottle } from "@fame/logger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { basicChallenge, presentedCredentials } from "./client-auth.js";
 import { CLIENT_CREDENTIALS, type ClientRegistry } from "./clients.js";
@@ -21,6 +21,7 @@ export const TOKEN_PATH = "/oauth/token";
 const KNOWN_PARAMS = new Set(["grant_type", "scope", "client_id", "client_secret"]);
 
 export function registerTokenEndpoint(app: FastifyInstance, deps: TokenEndpointDeps): void {
+  const refusalLog = new WindowedLogThrottle();
   app.post(TOKEN_PATH, async (req, reply) => {
     try {
       const { token, claims } = await issue(req, deps);
@@ -32,10 +33,12 @@ export function registerTokenEndpoint(app: FastifyInstance, deps: TokenEndpointD
       });
     } catch (err) {
       if (!(err instanceof OAuthError)) throw err;
-      req.log.warn(
-        { event: "token_refused", error: err.code, reason: err.description },
-        "token request refused",
-      );
+      // anyone may send malformed requests: a flood of them is a few lines a minute, counted
+      if (refusalLog.hit())
+        req.log.warn(
+          { event: "token_refused", error: err.code, reason: err.description, refusals: refusalLog.total },
+          "token request refused",
+        );
       return sendOAuthError(reply, err);
     }
   });

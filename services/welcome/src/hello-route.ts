@@ -9,7 +9,7 @@ import {
   type VerificationKeys,
   verifyAccessToken,
 } from "@fame/identity";
-import { untrustedText } from "@fame/logger";
+import { untrustedText, WindowedLogThrottle } from "@fame/logger";
 import { sidFromPath } from "@fame/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { NoLiveSentinelError } from "./cluster-placement.js";
@@ -54,6 +54,8 @@ export interface HelloResponse {
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
 export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
+  // refusals are the caller's doing: a flood of them is a few lines a minute, each counted
+  const log = new WindowedLogThrottle();
   app.post(HELLO_PATH, async (req, reply) => {
     const token = bearerToken(req);
     if (token === undefined)
@@ -69,16 +71,24 @@ export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
       });
       clientId = claims.client_id;
     } catch (err) {
-      return refuseToken(req, reply, err);
+      return refuseToken(req, reply, err, log);
     }
     // Under a reconnect storm every node re-admits at once: past the gate's queue a node is told
     // when to come back (its reattach loop waits at least that long) rather than timing out.
     const turn = await deps.gate.enter(clientId);
     if ("retryAfterSec" in turn) {
-      req.log.warn(
-        { event: "hello_refused", client_id: clientId, error: "saturated", retry_after: turn.retryAfterSec },
-        "too many admissions waiting",
-      );
+      // a storm's every node hears this: counted, not a line each
+      if (log.hit())
+        req.log.warn(
+          {
+            event: "hello_refused",
+            client_id: clientId,
+            error: "saturated",
+            retry_after: turn.retryAfterSec,
+            refusals: log.total,
+          },
+          "too many admissions waiting",
+        );
       return sendWelcomeError(
         reply,
         503,
@@ -88,7 +98,7 @@ export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
       );
     }
     try {
-      return await admit(req, reply, clientId, deps);
+      return await admit(req, reply, clientId, deps, log);
     } finally {
       turn.release();
     }
@@ -100,31 +110,41 @@ async function admit(
   reply: FastifyReply,
   clientId: string,
   deps: HelloDeps,
+  log: WindowedLogThrottle,
 ): Promise<FastifyReply> {
   let hello: ReturnType<typeof parseHelloRequest>;
   try {
     hello = parseHelloRequest(req.body);
   } catch (err) {
     if (!(err instanceof HelloShapeError)) throw err;
-    req.log.warn(
-      { event: "hello_refused", client_id: clientId, error: "invalid_request", reason: err.message },
-      "bad hello",
-    );
+    if (log.hit())
+      req.log.warn(
+        {
+          event: "hello_refused",
+          client_id: clientId,
+          error: "invalid_request",
+          reason: err.message,
+          refusals: log.total,
+        },
+        "bad hello",
+      );
     return sendWelcomeError(reply, 400, "invalid_request", err.message);
   }
 
   const decision = deps.policy.decide(hello.requestedLogicals, clientId);
   if (!decision.ok) {
-    req.log.warn(
-      {
-        event: "hello_refused",
-        client_id: clientId,
-        error: "logical_not_allowed",
-        logical: untrustedText(decision.refused, 253),
-        reason: decision.reason,
-      },
-      "logical refused",
-    );
+    if (log.hit())
+      req.log.warn(
+        {
+          event: "hello_refused",
+          client_id: clientId,
+          error: "logical_not_allowed",
+          logical: untrustedText(decision.refused, 253),
+          reason: decision.reason,
+          refusals: log.total,
+        },
+        "logical refused",
+      );
     return sendWelcomeError(
       reply,
       403,
@@ -201,9 +221,15 @@ function bearerToken(req: FastifyRequest): string | undefined {
   return BEARER.exec(h.trim())?.[1];
 }
 
-function refuseToken(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+function refuseToken(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  err: unknown,
+  log: WindowedLogThrottle,
+): FastifyReply {
   if (!(err instanceof TokenError)) throw err;
-  req.log.warn({ event: "hello_refused", error: err.code }, "access token refused");
+  if (log.hit())
+    req.log.warn({ event: "hello_refused", error: err.code, refusals: log.total }, "access token refused");
   if (err.code === "token_missing_scope") {
     return sendWelcomeError(reply, 403, "insufficient_scope", `scope ${NODE_CONNECT_SCOPE} required`);
   }

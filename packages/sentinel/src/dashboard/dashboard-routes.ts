@@ -35,7 +35,10 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardRouteDeps
   const { feed, assets, log } = deps;
   if (assets.missing) log.warn({ reason: assets.missing }, "dashboard unavailable");
 
-  app.get(DASHBOARD_PATH, async (_req, reply) => {
+  // anyone may fetch the page and its files (they hold no data): their requests are not logged at
+  // info, where a loop of fetches would write two lines each
+  const QUIET = { logLevel: "warn" } as const;
+  app.get(DASHBOARD_PATH, QUIET, async (_req, reply) => {
     reply.headers({ ...PAGE_HEADERS, "cache-control": "no-store" });
     if (assets.missing) {
       return reply.status(503).send({ error: "dashboard_unavailable", error_description: assets.missing });
@@ -43,7 +46,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardRouteDeps
     return reply.type("text/html; charset=utf-8").send(DASHBOARD_HTML);
   });
 
-  app.get<{ Params: { name: string } }>(`${DASHBOARD_PATH}/:name`, async (req, reply) => {
+  app.get<{ Params: { name: string } }>(`${DASHBOARD_PATH}/:name`, QUIET, async (req, reply) => {
     const file = assets.get(req.params.name);
     if (file === undefined) {
       return reply.status(404).send({ error: "not_found", error_description: "no such dashboard file" });
