@@ -6,6 +6,7 @@ import {
   DashboardFeed,
   type DashboardSample,
   type DashboardState,
+  MAX_HELLO_CHARS,
 } from "../src/dashboard/dashboard-feed.js";
 import type { DashboardReading, ReplicaReading } from "../src/dashboard/dashboard-reading.js";
 
@@ -104,7 +105,8 @@ describe("DashboardFeed", () => {
     expect(tick?.event).toBe("tick");
     const { sample, state } = tick!.data as { sample: DashboardSample; state: DashboardState };
     expect(sample.t).toBe(3);
-    expect(sample.calls).toEqual({ a: 100, b: 0 });
+    // an idle replica is left out of the sample (the page draws the gap as 0)
+    expect(sample.calls).toEqual({ a: 100 });
     expect(sample.refusals).toEqual({ not_authorized: 2, replay: 0.5 });
     expect(sample.pins).toBe(2);
     expect(state.pools[0]?.replicas.map((r) => [r.id, r.callsPerSec])).toEqual([
@@ -128,7 +130,7 @@ describe("DashboardFeed", () => {
     // each names the replica as it named itself, the page may not have seen it in a state yet
     expect(feed.events().map((e) => e.name)).toEqual(["replica-a", "replica-c", "replica-a"]);
     // a replica new in a second has no earlier total: its first rate is 0, not its whole total
-    expect(feed.history()[0]?.calls["c"]).toBe(0);
+    expect(feed.history()[0]?.calls["c"]).toBeUndefined();
     const hello = events(feed.subscribe(() => {}).hello)[0]!;
     expect(hello.event).toBe("hello");
     const data = hello.data as { history: DashboardSample[]; events: DashboardEvent[] };
@@ -177,5 +179,28 @@ describe("DashboardFeed", () => {
       events: DashboardEvent[];
       state: DashboardState | undefined;
     }>().toExtend<WireHello>();
+  });
+});
+
+describe("the hello frame's size", () => {
+  it("stays under MAX_HELLO_CHARS however many busy replicas the history holds (oldest samples go)", () => {
+    // audit round 9: 600 replicas made a 5 MB hello the page refused, for every operator
+    const ids = Array.from({ length: 600 }, (_, i) => `replica_${String(i).padStart(20, "0")}`);
+    const readings = Array.from({ length: 301 }, (_, t) =>
+      reading(
+        1_000_000 + t * 1000,
+        ids.map((id) => replica(id, t * 7)),
+      ),
+    );
+    const { feed } = scripted(readings, 300);
+    const unsubscribeFirst = feed.subscribe(() => {}).unsubscribe;
+    for (let t = 0; t < 300; t++) feed.tick();
+    const hello = feed.subscribe(() => {}).hello;
+    expect(hello.length).toBeLessThanOrEqual(MAX_HELLO_CHARS);
+    const data = events(hello)[0]!.data as { history: DashboardSample[] };
+    expect(data.history.length).toBeGreaterThan(0);
+    expect(data.history.at(-1)?.t).toBe(feed.history().at(-1)?.t);
+    unsubscribeFirst();
+    feed.close();
   });
 });

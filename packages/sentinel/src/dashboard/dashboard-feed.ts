@@ -55,6 +55,9 @@ export function sseFrame(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/** the hello frame's size at most, in characters: half of what the page takes in one event */
+export const MAX_HELLO_CHARS = 2 * 1024 * 1024;
+
 export class DashboardFeed {
   readonly #read: () => DashboardReading;
   readonly #capacity: number;
@@ -91,12 +94,20 @@ export class DashboardFeed {
   subscribe(listener: FeedListener): { hello: string; unsubscribe: () => void } {
     if (this.#timer === undefined) this.#start();
     this.#listeners.add(listener);
-    const hello = sseFrame("hello", {
-      intervalMs: this.#intervalMs,
-      history: this.#samples,
-      events: this.#events,
-      state: this.#state,
-    });
+    // Bounded well below what the page accepts in one event (MAX_SSE_EVENT_CHARS): with many
+    // busy replicas the oldest history goes first, rather than the page getting nothing.
+    let history: readonly DashboardSample[] = this.#samples;
+    let hello = "";
+    for (let tries = 0; tries < 20; tries++) {
+      hello = sseFrame("hello", {
+        intervalMs: this.#intervalMs,
+        history,
+        events: this.#events,
+        state: this.#state,
+      });
+      if (hello.length <= MAX_HELLO_CHARS || history.length === 0) break;
+      history = history.slice(Math.ceil(history.length / 2));
+    }
     return {
       hello,
       unsubscribe: () => {
@@ -159,7 +170,8 @@ export class DashboardFeed {
     for (const pool of this.#state.pools) {
       sessions += pool.sessions;
       for (const r of pool.replicas) {
-        calls[r.id] = (calls[r.id] ?? 0) + r.callsPerSec;
+        // an idle replica is left out (the page draws it at 0): history grows with the busy ones only
+        if (r.callsPerSec > 0) calls[r.id] = (calls[r.id] ?? 0) + r.callsPerSec;
         pins += r.pins;
       }
     }

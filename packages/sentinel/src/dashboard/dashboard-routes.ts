@@ -80,8 +80,11 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardRouteDeps
       unsubscribe();
       unsubscribe = () => {};
     };
+    // the hello may still be on its way at the first ticks: it does not count as not reading
+    let helloAllowance = 0;
     const sub = feed.subscribe((frame) => {
-      if (res.writableLength > MAX_UNSENT_BYTES) {
+      if (res.writableLength <= MAX_UNSENT_BYTES) helloAllowance = 0;
+      if (res.writableLength > MAX_UNSENT_BYTES + helloAllowance) {
         log.warn({ remote: req.socket.remoteAddress }, "dashboard watcher not reading: dropped");
         end();
         res.destroy();
@@ -92,6 +95,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardRouteDeps
     unsubscribe = sub.unsubscribe;
     res.on("close", end);
     res.on("error", end);
+    helloAllowance = Buffer.byteLength(sub.hello);
     res.write(sub.hello);
     return reply;
   });

@@ -264,7 +264,12 @@ class Dashboard {
     };
     const replicas = new Set(this.samples.flatMap((s) => Object.keys(s.calls)));
     const calls = new Map<string, (number | null)[]>();
-    for (const [id, v] of column((s) => s.calls, replicas)) calls.set(this.label(id), v);
+    // samples leave idle replicas out: a gap in a series is 0 calls/s
+    for (const [id, v] of column((s) => s.calls, replicas))
+      calls.set(
+        this.label(id),
+        v.map((n) => n ?? 0),
+      );
     this.calls.update(x, calls);
     const codes = new Set(this.samples.flatMap((s) => Object.keys(s.refusals)));
     const refusals = new Map<string, (number | null)[]>([
