@@ -126,7 +126,7 @@ describe("status rendering of pool policies (distribution)", () => {
       },
       "x",
     );
-    expect(text).toContain("failing on (agent) (boom\\n  math@fame.fabric  pooled");
+    expect(text).toContain("failing on (agent) r2 (boom\\n  math@fame.fabric  pooled");
     expect(text.split("\n").filter((l) => /^\s+math@fame\.fabric\s+pooled/.test(l))).toEqual([]);
   });
 

@@ -168,9 +168,11 @@ function policyLine(d: PoolDistribution | undefined, nameOf: (id: string) => str
   const policy = d?.policy;
   if (d === undefined || policy === null || policy === undefined) return undefined;
   const c = d.counters ?? {};
+  // a name is the node's own choice (another node may take the same one): the id goes with it
+  const who = (id: string): string => (nameOf(id) === id ? id : `${nameOf(id)} ${id}`);
   const parts: string[] = [];
   if (policy.mode === "single-active") {
-    parts.push(`active ${d.active ? nameOf(d.active) : "none"}`, `promotions ${count(c["promotions"])}`);
+    parts.push(`active ${d.active ? who(d.active) : "none"}`, `promotions ${count(c["promotions"])}`);
     parts.push(`refused not active ${count(c["notActive"])}`);
   }
   if (policy.affinity === "session") {
@@ -183,7 +185,7 @@ function policyLine(d: PoolDistribution | undefined, nameOf: (id: string) => str
   const ejected = (d.replicas ?? []).filter((r) => r.ejectedUntil !== undefined);
   if (ejected.length > 0 || (typeof c["ejections"] === "number" && c["ejections"] > 0)) {
     const now = ejected
-      .map((r) => `${nameOf(r.id)} until ${new Date(r.ejectedUntil ?? 0).toISOString().slice(11, 19)} UTC`)
+      .map((r) => `${who(r.id)} until ${new Date(r.ejectedUntil ?? 0).toISOString().slice(11, 19)} UTC`)
       .join(", ");
     parts.push(`ejections ${count(c["ejections"])}${now === "" ? "" : ` (ejected now: ${now})`}`);
   }
@@ -193,7 +195,7 @@ function policyLine(d: PoolDistribution | undefined, nameOf: (id: string) => str
     parts.push(
       failing.length === 0
         ? `health check ${op}: passing`
-        : `health check ${op} failing on ${failing.map((r) => `${nameOf(r.id)} (${r.health?.lastError ?? "failed"})`).join(", ")}`,
+        : `health check ${op} failing on ${failing.map((r) => `${who(r.id)} (${r.health?.lastError ?? "failed"})`).join(", ")}`,
     );
   }
   return parts.length === 0 ? undefined : parts.join("; ");
