@@ -30,7 +30,9 @@ const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
 export function keySegment(key: string): string {
   if (PLAIN_KEY.test(key)) return key;
   const shown = key.length > 32 ? `${key.slice(0, 32)}…` : key;
-  return `[${JSON.stringify(shown)}]`;
+  // JSON.stringify leaves line separators and bidi controls as they are: escaped here, so a
+  // key cannot reorder or break the log line or error text it is shown in
+  return `[${JSON.stringify(shown).replace(/[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`)}]`;
 }
 
 export function join(base: string, key: string): string {

@@ -100,6 +100,13 @@ const cases: Case[] = [
     field: "extra",
   },
   {
+    // audit round 9: the field path is logged and answered; bidi and line separators are escaped
+    name: "extra envelope field with bidi and line separators in its name",
+    input: () => withBase((e) => (e["x\u202ey\u2028"] = 1)),
+    code: "bad_envelope",
+    field: '["x\\u202ey\\u2028"]',
+  },
+  {
     name: "extra frame field",
     input: () => withBase((_, f) => (f.extra = 1)),
     code: "bad_envelope",
