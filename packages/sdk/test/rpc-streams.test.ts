@@ -155,6 +155,13 @@ describe("streaming calls", () => {
     expect(agent.pulls).toBeLessThanOrEqual(3 + 8);
     expect(sent.filter((m) => streamKind(m) === "cancel")).toHaveLength(1);
     expect(caller.client.pendingCount).toBe(0);
+    // the callee closes the call with a final answer, so no sentinel holds it as unanswered
+    await drain();
+    const finals = sent.filter(
+      (m) =>
+        (m.payload as { error?: { data?: { fame_code?: string } } }).error?.data?.fame_code === "cancelled",
+    );
+    expect(finals).toHaveLength(1);
     // The stream's in-flight slot is released: a new call works and the generator is done.
     await drain();
     expect(server.servedAddresses).toEqual([MATH]);

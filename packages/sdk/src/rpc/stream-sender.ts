@@ -108,6 +108,17 @@ export class StreamSender {
     } finally {
       if (!finished) await closeIterator(iterator);
     }
+    // A final answer after the caller's cancel: without one the call stays open at the sentinel
+    // until its deadline, held against this replica as unanswered (outlier ejection).
+    if (this.#cancelled) {
+      try {
+        await send(
+          encodeError(id, RpcErrorCode.SERVER_ERROR, "stream cancelled by the caller", FameRpcCode.CANCELLED),
+        );
+      } catch {
+        // the endpoint is closing: nobody is left to tell
+      }
+    }
   }
 
   #waitForCredit(): Promise<boolean> {
