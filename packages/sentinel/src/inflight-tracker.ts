@@ -1,11 +1,11 @@
-import type { ReplicaCalls } from "./affinity/stall-watch.js";
+import type { ReplicaCalls, WatchedCall } from "./affinity/stall-watch.js";
 
 /**
  * Requests forwarded to a replica and not yet answered, so that when the
  * replica dies its callers hear `replica_unavailable` at once instead of
  * waiting for their timeouts.
  */
-export interface InflightEntry {
+export interface InflightEntry extends WatchedCall {
   requesterId: string;
   replicaId: string;
   corrId: string;
@@ -17,6 +17,8 @@ export interface InflightEntry {
   address?: string | undefined;
   /** its replica's record of unanswered calls (outlier ejection), when the call is watched */
   watch?: ReplicaCalls | undefined;
+  /** when it was sent, or a stream item of it came back (watched calls) */
+  heardAt?: number | undefined;
 }
 
 /**
@@ -79,13 +81,19 @@ export class InflightTracker {
     return this.byRequester.get(requesterId)?.get(corrId)?.replicaId;
   }
 
-  /** the replica answered (finally); false when it had no such call in flight */
-  complete(replicaId: string, requesterId: string, corrId: string): boolean {
+  /** requester's call `corrId` while it is in flight with `replicaId` */
+  entryOf(replicaId: string, requesterId: string, corrId: string): InflightEntry | undefined {
+    const entry = this.byRequester.get(requesterId)?.get(corrId);
+    return entry?.replicaId === replicaId ? entry : undefined;
+  }
+
+  /** the replica answered (finally); the entry it took out, undefined when there was none */
+  complete(replicaId: string, requesterId: string, corrId: string): InflightEntry | undefined {
     const calls = this.byRequester.get(requesterId);
     const entry = calls?.get(corrId);
-    if (entry === undefined || entry.replicaId !== replicaId) return false;
+    if (entry === undefined || entry.replicaId !== replicaId) return undefined;
     this.remove(calls!, entry);
-    return true;
+    return entry;
   }
 
   /** removes and returns everything routed to a replica that just left */

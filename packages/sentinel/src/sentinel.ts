@@ -115,7 +115,7 @@ export class Sentinel {
   /** requests awaiting an answer; those routed through a pool count as its members' load (least_inflight) */
   readonly inflight = new InflightTracker(undefined, (entry) => {
     if (entry.address !== undefined) this.registry.resolve(entry.address)?.release(entry.replicaId);
-    if (entry.watch !== undefined) this.affinity.settled(entry.watch);
+    if (entry.watch !== undefined) this.affinity.settled(entry);
   });
   /** per-pool policies: session affinity, exclusive sessions, single-active, health checks */
   readonly affinity: PoolRouter<NodeSession>;

@@ -351,6 +351,22 @@ describe("draining with a grace period", () => {
     }
   });
 
+  it("keeps an operator's drain when the node re-attaches, until it is resumed", async () => {
+    // audit round 10: a drained node dropped its link, attached again and was eligible again
+    const { s } = makeSentinel([{ address: MATH, affinity: "session", draining_timeout_sec: 0 }]);
+    await replicas(s, MATH, ["r1", "r2"]);
+    expect(s.drainNode("r1", "operator")).toBe(true);
+    await replicas(s, MATH, ["r1"]); // the same system id, a new connection
+    const draining = () =>
+      (s.status()["nodes"] as { systemId: string; draining: boolean }[]).find((n) => n.systemId === "r1")
+        ?.draining;
+    expect(draining()).toBe(true);
+    expect(s.resumeNode("r1")).toBe("resumed");
+    expect(draining()).toBe(false);
+    await replicas(s, MATH, ["r1"]);
+    expect(draining()).toBe(false);
+  });
+
   it("lets the operator resume a node it drained, not one draining itself", async () => {
     const { s } = makeSentinel([{ address: MATH, affinity: "session", draining_timeout_sec: 0 }]);
     const rs = await replicas(s, MATH, ["r1", "r2"]);

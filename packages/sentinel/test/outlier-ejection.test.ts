@@ -1,10 +1,12 @@
 import {
+  MANY_UNANSWERED,
   OutlierEjections,
   type PoolDistribution,
   PoolRouter,
   parsePoolPolicies,
   ReplicaPool,
   StallWatch,
+  type WatchedCall,
 } from "@fame/sentinel";
 import { describe, expect, it } from "vitest";
 import { attachNode, Clock, makeSentinel, receiverOf, replicas, type TestNode } from "./affinity-helpers.js";
@@ -174,42 +176,89 @@ describe("outlier ejection through the sentinel", () => {
 });
 
 describe("StallWatch", () => {
-  it("a replica is stalled once it held calls unanswered for the limit; an answer restarts the wait", () => {
+  const call = (): WatchedCall => ({});
+
+  it("a member is stalled once a call went unheard for the limit with no answer meanwhile", () => {
     const clock = new Clock();
     const w = new StallWatch(clock.now);
-    const rec = w.routed("r1", "a@x", 2);
+    const rec = w.recordOf("a@x", "r1");
+    const [c1, c2] = [call(), call()];
+    w.add(rec, c1);
+    clock.advance(500);
+    w.add(rec, c2);
     clock.advance(900);
-    expect(w.stalled(() => 1000)).toEqual([]);
-    w.answered("r1");
-    clock.advance(900);
-    expect(w.stalled(() => 1000)).toEqual([]);
+    w.answered(c2); // an answer to another call: not stalled for c1's sake yet
+    w.settled(c2);
     clock.advance(100);
+    expect(w.stalled(() => 1000)).toEqual([]);
+    clock.advance(900);
     expect(w.stalled(() => 1000).map((r) => r.replicaId)).toEqual(["r1"]);
-    // the calls leave (expired, or their caller left): nothing held, nothing stalled, record gone
-    w.settled(rec);
-    w.settled(rec);
+    // the call leaves (expired, or its caller left): nothing held, record gone
+    w.settled(c1);
     expect(w.stalled(() => 1000)).toEqual([]);
     expect(w.size).toBe(0);
   });
 
-  it("a replica holding nothing was not quiet: the wait starts with its next call", () => {
+  it("many unheard calls mark a member stalled even while it answers (or refuses) others", () => {
+    // audit round 10: a holder whose slots its dropped calls filled answered every new call with
+    // too_many_inflight, and each refusal counted as an answer
     const clock = new Clock();
     const w = new StallWatch(clock.now);
-    const rec = w.routed("r1", "a@x", 1);
-    w.settled(rec);
-    clock.advance(10_000);
-    w.routed("r1", "a@x", 1);
-    expect(w.stalled(() => 1000)).toEqual([]);
+    const rec = w.recordOf("a@x", "r1");
+    for (let i = 0; i < MANY_UNANSWERED; i++) w.add(rec, call());
+    clock.advance(1000);
+    const refused = call();
+    w.add(rec, refused);
+    w.answered(refused);
+    w.settled(refused);
+    expect(w.stalled(() => 1000).map((r) => r.replicaId)).toEqual(["r1"]);
+  });
+
+  it("a stream item keeps its call heard; a call that expires early never counts", () => {
+    const clock = new Clock();
+    const w = new StallWatch(clock.now);
+    const rec = w.recordOf("a@x", "r1");
+    const streaming = call();
+    w.add(rec, streaming);
+    for (let t = 0; t < 5; t++) {
+      clock.advance(800);
+      w.progressed(streaming);
+      expect(w.stalled(() => 1000)).toEqual([]);
+    }
+    // audit round 10: calls with a 100 ms deadline, answered late, once a second
+    const w2 = new StallWatch(clock.now);
+    const rec2 = w2.recordOf("a@x", "r2");
+    for (let t = 0; t < 10; t++) {
+      const short = call();
+      w2.add(rec2, short);
+      clock.advance(100);
+      w2.settled(short); // the sweep dropped it at its deadline
+      clock.advance(900);
+      expect(w2.stalled(() => 1000)).toEqual([]);
+    }
+  });
+
+  it("keeps a record per pool, judged by that pool's limit", () => {
+    const clock = new Clock();
+    const w = new StallWatch(clock.now);
+    w.add(w.recordOf("fast@x", "r1"), call());
+    w.add(w.recordOf("slow@x", "r1"), call());
+    clock.advance(5000);
+    const limits: Record<string, number> = { "fast@x": 3000, "slow@x": 86_400_000 };
+    expect(w.stalled((a) => limits[a]).map((r) => r.address)).toEqual(["fast@x"]);
   });
 
   it("forget: the calls held now no longer count, even as they settle", () => {
     const clock = new Clock();
     const w = new StallWatch(clock.now);
-    const old = w.routed("r1", "a@x", 1);
-    w.forget("r1");
-    const fresh = w.routed("r1", "a@x", 1);
+    const old = call();
+    w.add(w.recordOf("a@x", "r1"), old);
+    w.forget("a@x", "r1");
+    const fresh = call();
+    const rec = w.recordOf("a@x", "r1");
+    w.add(rec, fresh);
     w.settled(old);
-    expect(fresh.outstanding).toBe(1);
+    expect(rec.calls.size).toBe(1);
     expect(w.stalled(() => undefined)).toEqual([]);
   });
 });
@@ -242,8 +291,8 @@ describe("PoolRouter.watchCalls", () => {
       parsePoolPolicies([{ address: LEDGER, mode: "single-active", outlier_detection: false }]),
       { log: quietLogger, resolve: () => pool, sentinelId: "s0" },
     );
-    expect(router.watchCalls(MATH, "r1", "agents", "agents", 1)).toBeUndefined();
-    expect(router.watchCalls(MATH, "r1", "agents", "callers", 1)?.outstanding).toBe(1);
-    expect(router.watchCalls(LEDGER, "r1", "agents", "callers", 1)).toBeUndefined();
+    expect(router.watchCalls(MATH, "r1", "agents", "agents")).toBeUndefined();
+    expect(router.watchCalls(MATH, "r1", "agents", "callers")?.replicaId).toBe("r1");
+    expect(router.watchCalls(LEDGER, "r1", "agents", "callers")).toBeUndefined();
   });
 });

@@ -39,4 +39,4 @@ export {
 } from "./session-table.js";
 export { SharedElection, type SharedElectionDeps } from "./shared-election.js";
 export { SharedSessions, sessionKey } from "./shared-sessions.js";
-export { type ReplicaCalls, StallWatch } from "./stall-watch.js";
+export { MANY_UNANSWERED, type ReplicaCalls, StallWatch, type WatchedCall } from "./stall-watch.js";

@@ -27,7 +27,7 @@ import { placeExclusiveSession, placeSession } from "./session-placement.js";
 import { principalOf, SessionTable } from "./session-table.js";
 import { SharedElection } from "./shared-election.js";
 import { SharedSessions } from "./shared-sessions.js";
-import { type ReplicaCalls, StallWatch } from "./stall-watch.js";
+import { type ReplicaCalls, StallWatch, type WatchedCall } from "./stall-watch.js";
 
 export interface RoutedNode {
   id: string;
@@ -430,30 +430,39 @@ export class PoolRouter<N extends RoutedNode> {
   }
 
   /**
-   * `calls` calls went to `replica` through the pool at `address` from a caller of principal
-   * `callerPrincipal`. Calls between nodes of one principal are not watched (see stall-watch.ts);
-   * otherwise the record returned goes on the calls' in-flight entries, for `settled`.
+   * The record calls from a caller of principal `callerPrincipal` to `replicaId` through the
+   * pool at `address` go on, or undefined when they are not watched: calls between nodes of one
+   * principal (see stall-watch.ts), pools with `outlier_detection: false`.
    */
   watchCalls(
     address: string,
     replicaId: string,
     replicaPrincipal: string,
     callerPrincipal: string,
-    calls: number,
   ): ReplicaCalls | undefined {
     if (replicaPrincipal === callerPrincipal && replicaPrincipal !== "") return undefined;
     if (this.outlierOf(address) === undefined) return undefined;
-    return this.stalls.routed(replicaId, address, calls);
+    return this.stalls.recordOf(address, replicaId);
+  }
+
+  /** `call` (tracked in flight) is watched on `rec` until it settles */
+  watch(rec: ReplicaCalls, call: WatchedCall): void {
+    this.stalls.add(rec, call);
   }
 
   /** a watched call left the in-flight table, however it left */
-  settled(calls: ReplicaCalls): void {
-    this.stalls.settled(calls);
+  settled(call: WatchedCall): void {
+    this.stalls.settled(call);
   }
 
-  /** `replicaId` sent a caller of another principal something: it is not stalled */
-  answered(replicaId: string): void {
-    this.stalls.answered(replicaId);
+  /** its replica answered a watched call: it serves its callers */
+  answered(call: WatchedCall): void {
+    this.stalls.answered(call);
+  }
+
+  /** a stream item of a watched call came back */
+  progressed(call: WatchedCall): void {
+    this.stalls.progressed(call);
   }
 
   /** `nodeId` joined the pool at `address` (again): an ejection in force still holds. */
@@ -477,7 +486,6 @@ export class PoolRouter<N extends RoutedNode> {
   onNodeLeft(nodeId: string, addresses: readonly string[]): void {
     this.grace.onNodeLeft(nodeId, addresses);
     this.health?.forgetNode(nodeId);
-    this.stalls.forget(nodeId);
     for (const address of addresses) {
       const state = this.policies.get(address);
       const moved = state?.sessions?.removeReplica(nodeId) ?? 0;
@@ -675,15 +683,15 @@ export class PoolRouter<N extends RoutedNode> {
         kept.add(key);
         if (!this.keptStalled.has(key)) {
           this.deps.log.warn(
-            { address, replica: replicaId, calls: rec.outstanding, unansweredSec: outlier.unansweredSec },
+            { address, replica: replicaId, calls: rec.calls.size, unansweredSec: outlier.unansweredSec },
             "replica leaves calls unanswered, but it is the pool's only eligible member: kept",
           );
         }
         continue;
       }
-      const calls = rec.outstanding;
+      const calls = rec.calls.size;
       const ejection = this.ejections.eject(address, replicaId, outlier.ejectionSec * 1000);
-      this.stalls.forget(replicaId);
+      this.stalls.forget(address, replicaId);
       pool.setHealthy(replicaId, false);
       this.grace.onHealthChange(address, replicaId, false);
       this.stats.countersOf(address).ejections++;

@@ -2,99 +2,138 @@
  * Which replicas have stopped answering their callers. A replica that answers the sentinel's
  * health probes but drops every client call keeps a single-active role for ever, and takes its
  * share of a multi-active pool's work to nowhere; the probes cannot see it, the calls' outcome
- * can. Per replica, one record: how many calls from callers of *other* principals it holds
- * (routed through a pool, not yet answered, expired or orphaned) and since when it has answered
- * none of those callers. A replica is stalled when it has held such calls for the pool's
- * `unanswered_sec` without answering anyone of another principal meanwhile.
+ * can. Per pool member, one record: the calls it holds from callers of *other* principals
+ * (routed through the pool, not yet answered, expired or orphaned), each with the time it was
+ * last heard of (sent, or a stream item of it came back), and when the member last answered
+ * one of those calls.
+ *
+ * A member is stalled when a call has gone unheard for the pool's `unanswered_sec` and it has
+ * answered none of its other calls meanwhile, or when many calls have (answering some, or
+ * refusing new ones for want of room, does not hide that it sits on the rest).
  *
  * Why the principal: a replica's own principal could otherwise keep it "answering" (the same
  * credential runs a client the replica answers) and, the other way round, could make an honest
- * replica look stalled with calls the replica cannot finish in time. A caller of another
- * principal can still send calls that are slow by nature; an honest replica answering other
- * callers meanwhile is not stalled, and ejection never takes a pool's last eligible member.
+ * replica look stalled with calls of its own. Why per call: a call the caller gave a short
+ * deadline leaves the table when it expires, so it never counts, however late it is answered.
  *
- * O(1) per routed envelope and per reply (one map lookup); the check walks the records, one per
- * replica holding calls.
+ * O(1) per routed call and per answer (two map lookups per envelope, a Set operation per call);
+ * the check looks at a bounded number of calls per record.
  */
+
+/** A call in flight, as the watch keeps it (the sentinel's in-flight entry). */
+export interface WatchedCall {
+  /** when it was sent, or when a stream item of it last came back */
+  heardAt?: number | undefined;
+  watch?: ReplicaCalls | undefined;
+}
+
 export interface ReplicaCalls {
+  readonly address: string;
   readonly replicaId: string;
-  /** the pool the last call came through: the one the replica is ejected from */
-  address: string;
-  /** calls from other principals held now */
-  outstanding: number;
-  /** when the replica last answered a caller of another principal, or got its first call since */
-  quietSince: number;
-  /** false once the record was dropped (ejection, the node left): its entries count no more */
+  /** calls from other principals held now, oldest first */
+  readonly calls: Set<WatchedCall>;
+  /** when the member last answered one of them (or the record was made) */
+  answeredAt: number;
+  /** false once the record was dropped (ejection, or nothing held): its calls count no more */
   live: boolean;
 }
 
+/** calls gone unheard at once that mark a member stalled even while it answers others */
+export const MANY_UNANSWERED = 8;
+/** calls looked at per record and check: the oldest are first */
+const SCAN = 64;
+
 export class StallWatch {
-  private readonly byReplica = new Map<string, ReplicaCalls>();
+  private readonly byAddress = new Map<string, Map<string, ReplicaCalls>>();
 
   constructor(private readonly now: () => number) {}
 
+  /** records holding calls now */
   get size(): number {
-    return this.byReplica.size;
+    let n = 0;
+    for (const m of this.byAddress.values()) n += m.size;
+    return n;
   }
 
-  /**
-   * `calls` calls from a caller of another principal went to `replicaId` through `address`.
-   * The record returned is kept on their in-flight entries, so each leaves it in O(1).
-   */
-  routed(replicaId: string, address: string, calls: number): ReplicaCalls {
-    let rec = this.byReplica.get(replicaId);
-    if (rec === undefined) {
-      rec = { replicaId, address, outstanding: 0, quietSince: 0, live: true };
-      this.byReplica.set(replicaId, rec);
+  /** the record of `replicaId` in the pool at `address`, made on first use */
+  recordOf(address: string, replicaId: string): ReplicaCalls {
+    let members = this.byAddress.get(address);
+    if (members === undefined) {
+      members = new Map();
+      this.byAddress.set(address, members);
     }
-    // a replica holding nothing was not quiet: the wait starts with this call
-    if (rec.outstanding === 0) rec.quietSince = this.now();
-    rec.outstanding += calls;
-    rec.address = address;
+    let rec = members.get(replicaId);
+    if (rec === undefined) {
+      rec = { address, replicaId, calls: new Set(), answeredAt: this.now(), live: true };
+      members.set(replicaId, rec);
+    }
     return rec;
   }
 
-  /** one call of `rec` left the in-flight table (answered, expired, either end gone) */
-  settled(rec: ReplicaCalls): void {
-    if (rec.live && rec.outstanding > 0) rec.outstanding--;
+  /** `call` went to the record's member; kept until it settles */
+  add(rec: ReplicaCalls, call: WatchedCall): void {
+    call.watch = rec;
+    call.heardAt = this.now();
+    rec.calls.add(call);
   }
 
-  /** `replicaId` sent something (an answer, a stream item, a refusal) to a caller of another principal */
-  answered(replicaId: string): void {
-    const rec = this.byReplica.get(replicaId);
-    if (rec !== undefined) rec.quietSince = this.now();
+  /** the call left the in-flight table (answered, expired, either end gone) */
+  settled(call: WatchedCall): void {
+    call.watch?.calls.delete(call);
+  }
+
+  /** the member answered `call` (finally): it serves its callers */
+  answered(call: WatchedCall): void {
+    const rec = call.watch;
+    if (rec?.live) rec.answeredAt = this.now();
+  }
+
+  /** a stream item of `call` came back: this call is being served */
+  progressed(call: WatchedCall): void {
+    if (call.watch?.live) call.heardAt = this.now();
   }
 
   /**
-   * The replicas whose calls have waited `afterMs(address)` ms and more with no answer; records
-   * holding nothing are dropped on the way (bounded by the replicas holding calls).
+   * The records whose member is stalled by its pool's limit (`afterMs`, undefined: not
+   * watched); records holding nothing are dropped on the way.
    */
   stalled(afterMs: (address: string) => number | undefined): ReplicaCalls[] {
     const now = this.now();
     const out: ReplicaCalls[] = [];
-    for (const [id, rec] of this.byReplica) {
-      if (rec.outstanding === 0) {
-        this.drop(id, rec);
-        continue;
+    for (const [address, members] of this.byAddress) {
+      const limit = afterMs(address);
+      for (const [replicaId, rec] of members) {
+        if (rec.calls.size === 0) {
+          rec.live = false;
+          members.delete(replicaId);
+          continue;
+        }
+        if (limit === undefined) continue;
+        let unheard = 0;
+        let seen = 0;
+        for (const call of rec.calls) {
+          if (++seen > SCAN) break;
+          if (now - (call.heardAt ?? now) >= limit) unheard++;
+        }
+        if ((unheard > 0 && now - rec.answeredAt >= limit) || unheard >= MANY_UNANSWERED) out.push(rec);
       }
-      const limit = afterMs(rec.address);
-      if (limit !== undefined && now - rec.quietSince >= limit) out.push(rec);
+      if (members.size === 0) this.byAddress.delete(address);
     }
     return out;
   }
 
   /**
-   * Start again from nothing for `replicaId` (it was ejected, or left): the calls it holds now
-   * are not held against it when it comes back.
+   * Start again from nothing for the member (it was ejected): the calls it holds now are not
+   * held against it when it comes back.
    */
-  forget(replicaId: string): void {
-    const rec = this.byReplica.get(replicaId);
-    if (rec !== undefined) this.drop(replicaId, rec);
-  }
-
-  private drop(id: string, rec: ReplicaCalls): void {
+  forget(address: string, replicaId: string): void {
+    const members = this.byAddress.get(address);
+    const rec = members?.get(replicaId);
+    if (rec === undefined) return;
     rec.live = false;
-    rec.outstanding = 0;
-    this.byReplica.delete(id);
+    for (const call of rec.calls) call.watch = undefined;
+    rec.calls.clear();
+    members!.delete(replicaId);
+    if (members!.size === 0) this.byAddress.delete(address);
   }
 }

@@ -1,6 +1,6 @@
 import { batchOf, type Envelope } from "@fame/protocol";
 import type { PoolRouter } from "../affinity/index.js";
-import type { InflightTracker } from "../inflight-tracker.js";
+import type { InflightEntry, InflightTracker } from "../inflight-tracker.js";
 import type { NodeSession } from "../node-session.js";
 import type { LogicalRegistry } from "../routing/index.js";
 import type { SentinelCounters } from "../sentinel-counters.js";
@@ -77,9 +77,9 @@ export class AccountStage {
     if (calls > 0) {
       const pool = d.registry.resolve(to);
       const deadline = d.now() + Math.min(env.ttlMs ?? DEFAULT_REQUEST_TTL_MS, MAX_REQUEST_TTL_MS);
-      const watch = d.affinity.watchCalls(to, target.id, target.principal, req.session.principal, calls);
+      const watch = d.affinity.watchCalls(to, target.id, target.principal, req.session.principal);
       for (let i = 0; i < calls; i++) {
-        d.inflight.track({
+        const entry: InflightEntry = {
           requesterId: req.session.id,
           replicaId: target.id,
           corrId: batch ? batch[i]!.corrId : env.corrId!,
@@ -87,8 +87,8 @@ export class AccountStage {
           replyTo: env.replyTo,
           deadline,
           address: to,
-          watch,
-        });
+        };
+        if (d.inflight.track(entry) && watch !== undefined) d.affinity.watch(watch, entry);
         pool?.acquire(target.id);
       }
     }
@@ -107,28 +107,29 @@ export class AccountStage {
    */
   replied(replica: NodeSession, client: NodeSession, env: Envelope): void {
     const d = this.deps;
-    const inflight = d.inflight;
-    /** whether the frame answers (finally, or with a stream item) a call of the client's to this replica */
-    let answers = false;
     const batch = batchOf(env);
     if (batch !== undefined) {
-      for (const entry of batch) {
-        if (entry.more === true) {
-          answers ||= inflight.replicaOf(client.id, entry.corrId) === replica.id;
-          continue;
-        }
-        if (inflight.complete(replica.id, client.id, entry.corrId)) answers = true;
-        d.affinity.onReply(replica.id, client.id, entry.corrId);
-      }
-    } else if (env.corrId && env.meta?.["more"] !== true) {
-      answers = inflight.complete(replica.id, client.id, env.corrId);
-      d.affinity.onReply(replica.id, client.id, env.corrId);
+      for (const entry of batch) this.answer(replica, client, entry.corrId, entry.more === true);
     } else if (env.corrId) {
-      answers = inflight.replicaOf(client.id, env.corrId) === replica.id;
+      this.answer(replica, client, env.corrId, env.meta?.["more"] === true);
     }
-    // An answer to a caller of another principal shows the replica serves its callers; a frame
-    // naming no call of the client's (which it could send any caller it has seen) shows nothing.
-    if (answers && (replica.principal !== client.principal || replica.principal === ""))
-      d.affinity.answered(replica.id);
+  }
+
+  /**
+   * One answer from `replica` naming the client's call `corrId`. Only a frame naming a call of
+   * the client's in flight with this replica counts for outlier ejection (a replica could send
+   * any caller it has seen frames naming nothing): a final answer shows it serves its callers,
+   * a stream item that this call is being served.
+   */
+  private answer(replica: NodeSession, client: NodeSession, corrId: string, more: boolean): void {
+    const d = this.deps;
+    if (more) {
+      const entry = d.inflight.entryOf(replica.id, client.id, corrId);
+      if (entry?.watch !== undefined) d.affinity.progressed(entry);
+      return;
+    }
+    const entry = d.inflight.complete(replica.id, client.id, corrId);
+    if (entry?.watch !== undefined) d.affinity.answered(entry);
+    d.affinity.onReply(replica.id, client.id, corrId);
   }
 }

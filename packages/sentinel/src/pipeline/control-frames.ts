@@ -60,7 +60,16 @@ export function isControlFrame(type: Frame["type"]): boolean {
 /** `resumed` also when it was not draining; `draining_itself`: the node is shutting down */
 export type ResumeResult = "resumed" | "unknown" | "draining_itself";
 
+/** operator drains remembered across re-attaches, at most (the oldest forgotten first) */
+const MAX_REMEMBERED_DRAINS = 10_000;
+
 export class ControlFrames {
+  /**
+   * System ids the operator drained and has not resumed: a node that re-attaches (its link
+   * dropped, or it dropped it on purpose) is draining again as soon as it binds.
+   */
+  private readonly operatorDrained = new Set<string>();
+
   constructor(private readonly deps: ControlDeps) {}
 
   handle(session: NodeSession, env: Envelope): void {
@@ -107,6 +116,7 @@ export class ControlFrames {
     if (!session) return false;
     // a node draining itself is leaving: an operator's resume must not undo that
     if (session.drainedBy !== "node") session.drainedBy = by;
+    if (by === "operator") this.rememberDrain(systemId);
     session.draining = true;
     d.registry.setDraining(session.id, true);
     d.affinity.onDraining(session.id, d.registry.addressesOf(session.id));
@@ -122,7 +132,8 @@ export class ControlFrames {
   resumeNode(systemId: string): ResumeResult {
     const d = this.deps;
     const session = d.directory.bySystemId(systemId);
-    if (!session) return "unknown";
+    if (!session) return this.operatorDrained.delete(systemId) ? "resumed" : "unknown";
+    if (session.drainedBy !== "node") this.operatorDrained.delete(systemId);
     if (!session.draining) return "resumed";
     if (session.drainedBy === "node") return "draining_itself";
     session.draining = false;
@@ -132,6 +143,13 @@ export class ControlFrames {
     d.cluster?.sync.updated(session);
     d.log.info({ systemId }, "node resumed: it takes new sessions and channels again");
     return "resumed";
+  }
+
+  private rememberDrain(systemId: string): void {
+    this.operatorDrained.delete(systemId);
+    if (this.operatorDrained.size >= MAX_REMEMBERED_DRAINS)
+      this.operatorDrained.delete(this.operatorDrained.values().next().value!);
+    this.operatorDrained.add(systemId);
   }
 
   private bind(session: NodeSession, env: Envelope, address: string): void {
@@ -145,6 +163,9 @@ export class ControlFrames {
       // a rebind changes nothing: no log line and no cluster write per frame of a node binding in a loop
       if (result.again !== true) {
         d.affinity.onBound(address, session.id);
+        // drained by the operator before this node re-attached: still draining
+        if (!session.draining && this.operatorDrained.has(session.systemId))
+          this.drainNode(session.systemId, "operator");
         d.log.info({ systemId: session.systemId, address, mode: result.mode }, "bound");
         d.cluster?.sync.updated(session);
       }
