@@ -1,12 +1,15 @@
 import type { Logger } from "@fame/logger";
 import type { NodeDirectory, StateBus, Unsubscribe } from "@fame/state";
+import { parseLogicalAddress } from "./routing/address.js";
 
 /** a request is one small JSON object: anything bigger did not come from a peer sentinel */
-const MAX_REQUEST_BYTES = 256;
+const MAX_REQUEST_BYTES = 1024;
 const SYSTEM_ID = /^[A-Za-z0-9_]{1,64}$/;
 
 /** what the operator asked of a node attached to another sentinel */
 export type DrainAction = "drain" | "resume";
+
+const SENTINEL_ID = /^[A-Za-z0-9_]{1,64}$/;
 
 export function drainSubject(clusterId: string, sentinelId: string): string {
   return `fame.drain.${clusterId}.${sentinelId}`;
@@ -21,6 +24,8 @@ export interface ClusterDrainDeps {
   drainLocal: (systemId: string) => boolean;
   /** takes a node attached here out of an operator's drain (as the resume endpoint does) */
   resumeLocal: (systemId: string) => string;
+  /** another sentinel saw a node attached here leave its calls to `address` unanswered */
+  stalledLocal?: (systemId: string, address: string, by: string) => void;
   log: Logger;
 }
 
@@ -56,6 +61,19 @@ export class ClusterDrain {
     return record.sentinelId;
   }
 
+  /**
+   * Tells the sentinel holding `systemId` that the calls this sentinel routed to it through
+   * `address` go unanswered (outlier ejection); false when the cluster knows no such node elsewhere.
+   */
+  reportStall(systemId: string, address: string): boolean {
+    const d = this.deps;
+    const record = d.directory.get(systemId);
+    if (record === undefined || record.sentinelId === d.sentinelId) return false;
+    const body = { systemId, action: "stalled", address, by: d.sentinelId };
+    d.bus.publish(drainSubject(d.clusterId, record.sentinelId), Buffer.from(JSON.stringify(body)));
+    return true;
+  }
+
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
@@ -65,20 +83,35 @@ export class ClusterDrain {
     const d = this.deps;
     let systemId: unknown;
     let action: unknown;
+    let address: unknown;
+    let by: unknown;
     try {
       if (data.length > MAX_REQUEST_BYTES) throw new Error("too large");
-      const body = JSON.parse(Buffer.from(data).toString("utf8")) as { systemId?: unknown; action?: unknown };
-      systemId = body.systemId;
-      action = body.action ?? "drain";
+      const body = JSON.parse(Buffer.from(data).toString("utf8")) as Record<string, unknown>;
+      ({ systemId, address, by } = body);
+      action = body["action"] ?? "drain";
     } catch {
       systemId = undefined;
     }
     if (
       typeof systemId !== "string" ||
       !SYSTEM_ID.test(systemId) ||
-      (action !== "drain" && action !== "resume")
+      (action !== "drain" && action !== "resume" && action !== "stalled")
     ) {
       d.log.warn({ bytes: data.length }, "malformed drain request from the cluster ignored");
+      return;
+    }
+    if (action === "stalled") {
+      if (
+        typeof address !== "string" ||
+        parseLogicalAddress(address) === undefined ||
+        typeof by !== "string" ||
+        !SENTINEL_ID.test(by)
+      ) {
+        d.log.warn({ bytes: data.length }, "malformed stall report from the cluster ignored");
+        return;
+      }
+      d.stalledLocal?.(systemId, address, by);
       return;
     }
     if (action === "resume") {

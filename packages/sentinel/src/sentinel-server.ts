@@ -64,9 +64,12 @@ export async function startSentinelServer(
           sentinelId: config.sentinelId,
           drainLocal: (systemId) => sentinel.drainNode(systemId, "operator"),
           resumeLocal: (systemId) => sentinel.resumeNode(systemId),
+          stalledLocal: (systemId, address, by) => sentinel.ejectReported(address, systemId, by),
           log,
         });
   clusterDrain?.listen();
+  if (clusterDrain !== undefined)
+    sentinel.stallReporter = (address, nodeId) => void clusterDrain.reportStall(nodeId, address);
   // ws refuses frames above maxPayload by closing (1009) before buffering them;
   // frames between the protocol limit and this get a typed nack instead.
   const wss = new WebSocketServer({

@@ -196,7 +196,11 @@ export class Sentinel {
       cluster:
         deps.shared === undefined
           ? undefined
-          : { shared: deps.shared, isLocal: (id) => directory.bySystemId(id) !== undefined },
+          : {
+              shared: deps.shared,
+              isLocal: (id) => directory.bySystemId(id) !== undefined,
+              reportStall: (address, id) => this.stallReporter?.(address, id),
+            },
     });
     const pendingAttaches = this.pendingAttaches;
     const pendingOpens = new PendingOpens(
@@ -500,6 +504,17 @@ export class Sentinel {
    */
   drainNode(systemId: string, by: "node" | "operator"): boolean {
     return this.control.drainNode(systemId, by);
+  }
+
+  /**
+   * Set by the server in a cluster: tells a node's own sentinel that calls routed to it from
+   * here go unanswered (outlier ejection across sentinels).
+   */
+  stallReporter: ((address: string, nodeId: string) => void) | undefined;
+
+  /** Another sentinel reports that `nodeId`, attached here, leaves its calls unanswered. */
+  ejectReported(address: string, nodeId: string, by: string): void {
+    this.affinity.ejectReported(address, nodeId, by);
   }
 
   /** The operator takes a node out of draining (not one draining itself: it is leaving). */

@@ -96,6 +96,7 @@ describe("operator drain through another sentinel of the cluster", () => {
         drained.push(`resume ${id}`);
         return "resumed";
       },
+      stalledLocal: (id, address, by) => drained.push(`stalled ${id} ${address} ${by}`),
       log: quiet,
     });
     d.listen();
@@ -105,12 +106,19 @@ describe("operator drain through another sentinel of the cluster", () => {
       "{}",
       '{"systemId":"a/b"}',
       `{"systemId":"${"x".repeat(300)}"}`,
+      `{"systemId":"ok_4","pad":"${"x".repeat(1100)}"}`,
+      '{"systemId":"ok_5","action":"stalled","address":"not an address","by":"sb"}',
+      '{"systemId":"ok_5","action":"stalled","address":"ledger@fame.fabric","by":"s b"}',
       "[1]",
       '{"systemId":"ok_2","action":"stop"}',
     ])
       bus.publish(subject, Buffer.from(bad));
     bus.publish(subject, Buffer.from('{"systemId":"ok_1"}'));
     bus.publish(subject, Buffer.from('{"systemId":"ok_3","action":"resume"}'));
-    expect(drained).toEqual(["ok_1", "resume ok_3"]);
+    bus.publish(
+      subject,
+      Buffer.from('{"systemId":"ok_6","action":"stalled","address":"ledger@fame.fabric","by":"sb"}'),
+    );
+    expect(drained).toEqual(["ok_1", "resume ok_3", "stalled ok_6 ledger@fame.fabric sb"]);
   });
 });

@@ -283,6 +283,27 @@ describe("OutlierEjections", () => {
   });
 });
 
+describe("a stall another sentinel reports", () => {
+  it("ejects the member attached here, as if seen here (never the last eligible one)", () => {
+    const pool = new ReplicaPool<{ id: string }>();
+    pool.add({ id: "r1" });
+    const router = new PoolRouter<{ id: string }>(
+      parsePoolPolicies([{ address: LEDGER, mode: "single-active" }]),
+      {
+        log: quietLogger,
+        resolve: () => pool,
+        sentinelId: "s0",
+      },
+    );
+    router.ejectReported(LEDGER, "r1", "sb");
+    expect(pool.isEligible("r1")).toBe(true); // alone: kept
+    pool.add({ id: "r2" });
+    router.ejectReported(LEDGER, "r1", "sb");
+    expect(pool.isEligible("r1")).toBe(false);
+    expect(router.snapshot()[0]?.counters.ejections).toBe(1);
+  });
+});
+
 describe("PoolRouter.watchCalls", () => {
   it("calls between nodes of one principal are not watched; pools default to watching", () => {
     const pool = new ReplicaPool<{ id: string }>();

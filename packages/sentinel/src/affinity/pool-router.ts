@@ -61,6 +61,11 @@ export interface PoolRouterCluster {
   shared: SharedState;
   /** true when the node is attached to this sentinel */
   isLocal: (nodeId: string) => boolean;
+  /**
+   * Tells the sentinel a node is attached to that the calls routed to it from here go
+   * unanswered: that sentinel ejects it (it alone holds the node's single-active lease).
+   */
+  reportStall?: ((address: string, nodeId: string) => void) | undefined;
 }
 
 interface PolicyState<N extends RoutedNode> {
@@ -674,7 +679,17 @@ export class PoolRouter<N extends RoutedNode> {
     const kept = new Set<string>();
     for (const rec of stalled) {
       const { address, replicaId } = rec;
-      if (cluster !== undefined && !cluster.isLocal(replicaId)) continue;
+      if (cluster !== undefined && !cluster.isLocal(replicaId)) {
+        // its own sentinel does not see these calls (audit round 10): it is told, and ejects it
+        cluster.reportStall?.(address, replicaId);
+        this.deps.log.warn(
+          { address, replica: replicaId, calls: rec.calls.size },
+          "replica of another sentinel leaves calls from here unanswered: its sentinel is told",
+        );
+        this.stalls.forget(address, replicaId);
+        // a single-active holder's lease is that sentinel's to give up; other pools stop here
+        if (this.policies.get(address)?.policy.mode === "single-active") continue;
+      }
       const pool = this.deps.resolve(address);
       if (pool === undefined || !pool.isEligible(replicaId)) continue;
       const outlier = this.outlierOf(address)!;
@@ -689,27 +704,56 @@ export class PoolRouter<N extends RoutedNode> {
         }
         continue;
       }
-      const calls = rec.calls.size;
-      const ejection = this.ejections.eject(address, replicaId, outlier.ejectionSec * 1000);
-      this.stalls.forget(address, replicaId);
-      pool.setHealthy(replicaId, false);
-      this.grace.onHealthChange(address, replicaId, false);
-      this.stats.countersOf(address).ejections++;
-      this.deps.log.warn(
-        {
-          address,
-          replica: replicaId,
-          calls,
-          unansweredSec: outlier.unansweredSec,
-          ejectedForSec: Math.round((ejection.until - this.now()) / 1000),
-          strikes: ejection.strikes,
-        },
-        "replica ejected: it left calls unanswered",
-      );
-      this.reelect(address);
+      this.eject(address, replicaId, pool, outlier, { calls: rec.calls.size });
     }
     // a kept member that answered again, left or was joined by another: warned again next time
     this.keptStalled = kept;
+  }
+
+  /**
+   * Another sentinel of the cluster reports that `nodeId`, attached here, leaves the calls it
+   * routes there unanswered. Ejected as if seen here (not the last eligible member, only a
+   * member attached here): the sentinels trust each other, nodes cannot reach this report.
+   */
+  ejectReported(address: string, nodeId: string, by: string): void {
+    const outlier = this.outlierOf(address);
+    const pool = this.deps.resolve(address);
+    if (outlier === undefined || pool === undefined || !pool.isEligible(nodeId)) return;
+    if (this.deps.cluster !== undefined && !this.deps.cluster.isLocal(nodeId)) return;
+    if (pool.eligibleCount < 2) {
+      this.deps.log.warn(
+        { address, replica: nodeId, reportedBy: by },
+        "replica leaves another sentinel's calls unanswered, but it is the pool's only eligible member: kept",
+      );
+      return;
+    }
+    this.eject(address, nodeId, pool, outlier, { reportedBy: by });
+  }
+
+  private eject(
+    address: string,
+    replicaId: string,
+    pool: ReplicaPool<N>,
+    outlier: OutlierPolicy,
+    detail: { calls?: number; reportedBy?: string },
+  ): void {
+    const ejection = this.ejections.eject(address, replicaId, outlier.ejectionSec * 1000);
+    this.stalls.forget(address, replicaId);
+    pool.setHealthy(replicaId, false);
+    this.grace.onHealthChange(address, replicaId, false);
+    this.stats.countersOf(address).ejections++;
+    this.deps.log.warn(
+      {
+        address,
+        replica: replicaId,
+        ...detail,
+        unansweredSec: outlier.unansweredSec,
+        ejectedForSec: Math.round((ejection.until - this.now()) / 1000),
+        strikes: ejection.strikes,
+      },
+      "replica ejected: it left calls unanswered",
+    );
+    this.reelect(address);
   }
 
   private endEjections(): void {
