@@ -106,7 +106,6 @@ export class AccountStage {
    * its delivery then waits for a channel pin or is refused.
    */
   replied(replica: NodeSession, client: NodeSession, env: Envelope): void {
-    const d = this.deps;
     const batch = batchOf(env);
     if (batch !== undefined) {
       for (const entry of batch) this.answer(replica, client, entry.corrId, entry.more === true);
