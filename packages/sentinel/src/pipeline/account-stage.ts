@@ -87,6 +87,9 @@ export class AccountStage {
           replyTo: env.replyTo,
           deadline,
           address: to,
+          // written by the watch when the call is watched: present from the start, one shape for all entries
+          watch: undefined,
+          heardAt: undefined,
         };
         if (d.inflight.track(entry) && watch !== undefined) d.affinity.watch(watch, entry);
         pool?.acquire(target.id);
