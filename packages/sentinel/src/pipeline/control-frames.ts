@@ -56,13 +56,13 @@ export function isControlFrame(type: Frame["type"]): boolean {
   }
 }
 
-/** The frames a node sends the sentinel itself: heartbeats, address binds, drain, key requests. */
 /** `resumed` also when it was not draining; `draining_itself`: the node is shutting down */
 export type ResumeResult = "resumed" | "unknown" | "draining_itself";
 
 /** operator drains remembered across re-attaches, at most (the oldest forgotten first) */
 const MAX_REMEMBERED_DRAINS = 10_000;
 
+/** The frames a node sends the sentinel itself: heartbeats, address binds, drain, key requests. */
 export class ControlFrames {
   /**
    * System ids the operator drained and has not resumed: a node that re-attaches (its link
