@@ -679,11 +679,12 @@ export class PoolRouter<N extends RoutedNode> {
     const kept = new Set<string>();
     for (const rec of stalled) {
       const { address, replicaId } = rec;
+      const calls = rec.calls.size;
       if (cluster !== undefined && !cluster.isLocal(replicaId)) {
         // its own sentinel does not see these calls (audit round 10): it is told, and ejects it
         cluster.reportStall?.(address, replicaId);
         this.deps.log.warn(
-          { address, replica: replicaId, calls: rec.calls.size },
+          { address, replica: replicaId, calls },
           "replica of another sentinel leaves calls from here unanswered: its sentinel is told",
         );
         this.stalls.forget(address, replicaId);
@@ -698,13 +699,13 @@ export class PoolRouter<N extends RoutedNode> {
         kept.add(key);
         if (!this.keptStalled.has(key)) {
           this.deps.log.warn(
-            { address, replica: replicaId, calls: rec.calls.size, unansweredSec: outlier.unansweredSec },
+            { address, replica: replicaId, calls, unansweredSec: outlier.unansweredSec },
             "replica leaves calls unanswered, but it is the pool's only eligible member: kept",
           );
         }
         continue;
       }
-      this.eject(address, replicaId, pool, outlier, { calls: rec.calls.size });
+      this.eject(address, replicaId, pool, outlier, { calls });
     }
     // a kept member that answered again, left or was joined by another: warned again next time
     this.keptStalled = kept;
