@@ -96,6 +96,14 @@ export class InflightTracker {
     return entry;
   }
 
+  /** takes `entry` out, when it is still in flight; false when it had left already */
+  drop(entry: InflightEntry): boolean {
+    const calls = this.byRequester.get(entry.requesterId);
+    if (calls?.get(entry.corrId) !== entry) return false;
+    this.remove(calls, entry);
+    return true;
+  }
+
   /** removes and returns everything routed to a replica that just left */
   takeAllFor(replicaId: string): InflightEntry[] {
     const routed = this.byReplica.get(replicaId);

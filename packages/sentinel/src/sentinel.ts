@@ -13,7 +13,7 @@ import type { AttachAuthority } from "./attach-authority.js";
 import { pipelineInbox } from "./cluster/cluster-inbox.js";
 import { type ClusterWiring, SentinelCluster } from "./cluster/sentinel-cluster.js";
 import { type DashboardReading, readDashboard } from "./dashboard/dashboard-reading.js";
-import { InflightTracker } from "./inflight-tracker.js";
+import { type InflightEntry, InflightTracker } from "./inflight-tracker.js";
 import { LIMIT_DEFAULTS } from "./limits/defaults.js";
 import { FrameRateLimiter } from "./limits/frame-rate.js";
 import { PendingAttaches } from "./limits/pending-attaches.js";
@@ -201,6 +201,8 @@ export class Sentinel {
               isLocal: (id) => directory.bySystemId(id) !== undefined,
               reportStall: (address, id) => this.stallReporter?.(address, id),
             },
+      // the watch keeps in-flight entries: what it gives up are those
+      giveUp: (calls, replicaId) => this.teardown.givenUp(calls as InflightEntry[], replicaId),
     });
     const pendingAttaches = this.pendingAttaches;
     const pendingOpens = new PendingOpens(

@@ -2,7 +2,7 @@ import type { Logger } from "@fame/logger";
 import { CHANNEL_KEPT_META, makeEnvelope } from "@fame/protocol";
 import type { PoolRouter } from "./affinity/index.js";
 import { CLOSE } from "./close-codes.js";
-import type { InflightTracker } from "./inflight-tracker.js";
+import type { InflightEntry, InflightTracker } from "./inflight-tracker.js";
 import type { PendingAttaches } from "./limits/pending-attaches.js";
 import type { NodeSession } from "./node-session.js";
 import type { DeliverStage } from "./pipeline/deliver-stage.js";
@@ -61,29 +61,43 @@ export class SessionTeardown {
   orphaned(replica: NodeSession, why: string, channelKept = false): number {
     const d = this.deps;
     const orphans = d.inflight.takeAllFor(replica.id);
-    for (const entry of orphans) {
-      const requester = d.directory.bySystemId(entry.requesterId);
-      if (!requester) continue;
-      d.counters.replicaUnavailableNacks++;
-      d.deliver.send(
-        requester,
-        makeEnvelope({
-          sid: d.sid,
-          to: entry.replyTo,
-          corrId: entry.corrId,
-          frame: {
-            type: "DeliveryAck",
-            ok: false,
-            refId: entry.envelopeId,
-            code: "replica_unavailable",
-            // its name too (self-declared, as fame status and the dashboard show it)
-            reason: `replica ${replica.systemId}${replica.name === "" ? "" : ` (${replica.name})`} left (${why})`,
-          },
-          ...(channelKept ? { meta: { [CHANNEL_KEPT_META]: true } } : {}),
-        }),
-      );
-    }
+    // its name too (self-declared, as fame status and the dashboard show it)
+    const reason = `replica ${replica.systemId}${replica.name === "" ? "" : ` (${replica.name})`} left (${why})`;
+    for (const entry of orphans) this.unavailable(entry, reason, channelKept);
     return orphans.length;
+  }
+
+  /**
+   * Calls a stalled replica sits on, given up when it is ejected (outlier ejection): each
+   * caller hears replica_unavailable now (an idempotent call is sent again, to the member that
+   * took over) instead of at its own timeout. Calls answered meanwhile are left alone.
+   */
+  givenUp(calls: readonly InflightEntry[], replicaId: string): void {
+    const reason = `replica ${replicaId} was ejected: it left calls unanswered`;
+    for (const entry of calls) if (this.deps.inflight.drop(entry)) this.unavailable(entry, reason, false);
+  }
+
+  private unavailable(entry: InflightEntry, reason: string, channelKept: boolean): void {
+    const d = this.deps;
+    const requester = d.directory.bySystemId(entry.requesterId);
+    if (!requester) return;
+    d.counters.replicaUnavailableNacks++;
+    d.deliver.send(
+      requester,
+      makeEnvelope({
+        sid: d.sid,
+        to: entry.replyTo,
+        corrId: entry.corrId,
+        frame: {
+          type: "DeliveryAck",
+          ok: false,
+          refId: entry.envelopeId,
+          code: "replica_unavailable",
+          reason,
+        },
+        ...(channelKept ? { meta: { [CHANNEL_KEPT_META]: true } } : {}),
+      }),
+    );
   }
 
   /** closes attached connections that went silent: no heartbeat, or nothing at all */

@@ -9,7 +9,15 @@ import {
   type WatchedCall,
 } from "@fame/sentinel";
 import { describe, expect, it } from "vitest";
-import { attachNode, Clock, makeSentinel, receiverOf, replicas, type TestNode } from "./affinity-helpers.js";
+import {
+  attachNode,
+  Clock,
+  makeSentinel,
+  nackOf,
+  receiverOf,
+  replicas,
+  type TestNode,
+} from "./affinity-helpers.js";
 import { quietLogger } from "./fake-link.js";
 
 /**
@@ -58,6 +66,14 @@ describe("outlier ejection through the sentinel", () => {
     const d = distribution(s, LEDGER);
     expect(d.active).toBe("r2");
     expect(d.counters.ejections).toBe(1);
+    // the calls it sat on are given up: their caller hears now, not at its timeouts
+    for (const id of ["a1", "a2"]) {
+      expect(nackOf(client, id)).toMatchObject({
+        code: "replica_unavailable",
+        reason: "replica r1 was ejected: it left calls unanswered",
+      });
+    }
+    expect(s.inflight.size).toBe(0);
     const r1View = d.replicas.find((r) => r.id === "r1")!;
     expect(r1View.healthy).toBe(false);
     expect(r1View.ejectedUntil).toBe(clock.now() + 30_000);

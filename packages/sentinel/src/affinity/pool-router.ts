@@ -55,6 +55,11 @@ export interface PoolRouterDeps<N extends RoutedNode> {
    * new session is refused (state_unavailable) while that state cannot record it.
    */
   cluster?: PoolRouterCluster | undefined;
+  /**
+   * The calls a stalled member holds, given up on when it is ejected (or reported to its own
+   * sentinel): their callers hear at once rather than at their timeouts, and retry elsewhere.
+   */
+  giveUp?: ((calls: readonly WatchedCall[], replicaId: string) => void) | undefined;
 }
 
 export interface PoolRouterCluster {
@@ -687,6 +692,7 @@ export class PoolRouter<N extends RoutedNode> {
           { address, replica: replicaId, calls },
           "replica of another sentinel leaves calls from here unanswered: its sentinel is told",
         );
+        this.giveUp(rec);
         this.stalls.forget(address, replicaId);
         // a single-active holder's lease is that sentinel's to give up; other pools stop here
         if (this.policies.get(address)?.policy.mode === "single-active") continue;
@@ -705,10 +711,17 @@ export class PoolRouter<N extends RoutedNode> {
         }
         continue;
       }
+      this.giveUp(rec);
       this.eject(address, replicaId, pool, outlier, { calls });
     }
     // a kept member that answered again, left or was joined by another: warned again next time
     this.keptStalled = kept;
+  }
+
+  /** fails the calls a stalled member holds (see PoolRouterDeps.giveUp) */
+  private giveUp(rec: ReplicaCalls): void {
+    if (rec.calls.size === 0 || this.deps.giveUp === undefined) return;
+    this.deps.giveUp([...rec.calls], rec.replicaId);
   }
 
   /**
