@@ -1,16 +1,13 @@
 /** Turning results and tables into text: stdout is for data, so no decoration leaks into it. */
-
-// C0 controls but tab and newline, DEL, C1 controls, line/paragraph separators, bidi overrides
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+import { escapeControls } from "@fame/logger";
 
 /**
  * Text for a terminal with every control character a remote agent or node could use to move the
  * cursor, recolour or rewrite what the user sees (ESC sequences, CR, bidi overrides) shown as a
- * `\uXXXX` escape. Inside JSON output the escape is the same string, so JSON stays valid.
+ * `\uXXXX` escape; tabs and newlines stay (results and tables span lines).
  */
 export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return escapeControls(text, true);
 }
 
 /** A call's result as plain text: scalars bare (`7`, `hello`), anything else as pretty JSON. */

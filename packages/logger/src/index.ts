@@ -2,8 +2,8 @@ import pino, { type DestinationStream, type Logger, type LoggerOptions } from "p
 import pretty from "pino-pretty";
 
 export type { Logger } from "pino";
-export { LogThrottle, WindowedLogThrottle } from "./log-throttle.js";
-export { quotedName, untrustedText } from "./untrusted-text.js";
+export { LogThrottle } from "./log-throttle.js";
+export { escapeControls, quotedName, untrustedText } from "./untrusted-text.js";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -1,4 +1,4 @@
-import { quotedName, untrustedText, WindowedLogThrottle } from "@fame/logger";
+import { LogThrottle, quotedName, untrustedText } from "@fame/logger";
 import { describe, expect, it } from "vitest";
 
 describe("text a peer chose, for logs and operators' screens", () => {
@@ -16,10 +16,10 @@ describe("text a peer chose, for logs and operators' screens", () => {
   });
 });
 
-describe("WindowedLogThrottle", () => {
+describe("LogThrottle over a window", () => {
   it("logs the first few of each window, then one in `every`, and counts them all", () => {
     let t = 0;
-    const throttle = new WindowedLogThrottle(2, 10, 1000, () => t);
+    const throttle = new LogThrottle(2, 10, 1000, () => t);
     const logged = Array.from({ length: 25 }, () => throttle.hit()).filter(Boolean).length;
     expect(logged).toBe(4); // 1, 2, 10, 20
     t = 1000;

@@ -1,6 +1,6 @@
 import { remoteKey } from "@fame/http-service/remote-key";
 import { type AccessTokenClaims, parseScope, type SigningKey, signAccessToken } from "@fame/identity";
-import { type Logger, quotedName, WindowedLogThrottle } from "@fame/logger";
+import { type Logger, LogThrottle, quotedName } from "@fame/logger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { basicChallenge, presentedCredentials } from "./client-auth.js";
 import { CLIENT_CREDENTIALS, type ClientRegistry } from "./clients.js";
@@ -21,7 +21,7 @@ export const TOKEN_PATH = "/oauth/token";
 const KNOWN_PARAMS = new Set(["grant_type", "scope", "client_id", "client_secret"]);
 
 export function registerTokenEndpoint(app: FastifyInstance, deps: TokenEndpointDeps): void {
-  const refusalLog = new WindowedLogThrottle();
+  const refusalLog = new LogThrottle(5, 100, 60_000);
   app.post(TOKEN_PATH, async (req, reply) => {
     try {
       const { token, claims } = await issue(req, deps);

@@ -9,7 +9,7 @@ import {
   type VerificationKeys,
   verifyAccessToken,
 } from "@fame/identity";
-import { untrustedText, WindowedLogThrottle } from "@fame/logger";
+import { LogThrottle, untrustedText } from "@fame/logger";
 import { sidFromPath } from "@fame/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { NoLiveSentinelError } from "./cluster-placement.js";
@@ -55,7 +55,7 @@ const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
 export function registerHello(app: FastifyInstance, deps: HelloDeps): void {
   // refusals are the caller's doing: a flood of them is a few lines a minute, each counted
-  const log = new WindowedLogThrottle();
+  const log = new LogThrottle(5, 100, 60_000);
   app.post(HELLO_PATH, async (req, reply) => {
     const token = bearerToken(req);
     if (token === undefined)
@@ -110,7 +110,7 @@ async function admit(
   reply: FastifyReply,
   clientId: string,
   deps: HelloDeps,
-  log: WindowedLogThrottle,
+  log: LogThrottle,
 ): Promise<FastifyReply> {
   let hello: ReturnType<typeof parseHelloRequest>;
   try {
@@ -221,12 +221,7 @@ function bearerToken(req: FastifyRequest): string | undefined {
   return BEARER.exec(h.trim())?.[1];
 }
 
-function refuseToken(
-  req: FastifyRequest,
-  reply: FastifyReply,
-  err: unknown,
-  log: WindowedLogThrottle,
-): FastifyReply {
+function refuseToken(req: FastifyRequest, reply: FastifyReply, err: unknown, log: LogThrottle): FastifyReply {
   if (!(err instanceof TokenError)) throw err;
   if (log.hit())
     req.log.warn({ event: "hello_refused", error: err.code, refusals: log.total }, "access token refused");
