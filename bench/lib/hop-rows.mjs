@@ -37,7 +37,18 @@ export function formatHops(H) {
       continue;
     }
     parts.push(`${key}: round trip p50 ${r.cycleP50Us.toFixed(1)} µs over ${r.trips} trips`);
-    for (const l of r.legs) parts.push(`  ${l.name.padEnd(28)} ${l.p50Us.toFixed(1).padStart(7)} µs`);
+    for (const l of r.legs) {
+      const idle =
+        l.afterSenderIdleP50Us === undefined
+          ? ""
+          : `   (${l.afterSenderIdleP50Us.toFixed(1)} µs after the sender's turn ended)`;
+      parts.push(`  ${l.name.padEnd(28)} ${l.p50Us.toFixed(1).padStart(7)} µs${idle}`);
+    }
+    for (const [proc, w] of Object.entries(r.writes ?? {})) {
+      parts.push(
+        `  ${proc}: a socket write takes ${w.writeP50Us.toFixed(1)} µs (TLS, syscall, loopback delivery), its turn ends ${w.afterWriteP50Us.toFixed(1)} µs after`,
+      );
+    }
     for (const [proc, marks] of Object.entries(r.stages ?? {})) {
       if (marks.length === 0) continue;
       parts.push(

@@ -6,6 +6,9 @@
  *   "data"  bytes reach ws's frame parser (the kernel, the wake-up and TLS decryption are done)
  *   "recv"  ws hands a whole message to the application
  *   "send"  the application hands a message to ws
+ *   "written" the socket write returns (TLS record made, the syscall done)
+ *   "idle"  the turn that wrote is over (a setImmediate after its first write: the process is
+ *           about to wait for I/O again, and a receiver woken onto its vCPU can run)
  * and the entry of a few methods of the fabric's own code (MARKS below) in the packages that
  * BENCH_HOP_TRACE_STAGES lists (e.g. "sdk,crypto"), each an extra ~0.2 µs. Only the newest RING events are kept (the warm-up
  * falls out); at exit they are written to <dir>/<BENCH_HOP_TRACE_NAME>-<pid>.json.
@@ -16,8 +19,8 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 
 const dir = process.env["BENCH_HOP_TRACE_DIR"];
-/** kinds 1-4 are the transport events; stage marks follow */
-export const TRANSPORT_EVENTS = ["", "send", "recv", "write", "data"];
+/** kinds 1-6 are the transport events; stage marks follow */
+export const TRANSPORT_EVENTS = ["", "send", "recv", "write", "data", "written", "idle"];
 const RING = 1 << 18;
 
 /** fabric methods whose entry marks a stage, per package (dist module → class → methods) */
@@ -67,9 +70,22 @@ if (dir) {
   };
   const net = require("node:net");
   const writeGeneric = net.Socket.prototype._writeGeneric;
+  let idlePending = false;
+  const noteIdle = () => {
+    idlePending = false;
+    note(6);
+  };
   net.Socket.prototype._writeGeneric = function tracedWrite(writev, data, encoding, cb) {
     note(3);
-    return writeGeneric.call(this, writev, data, encoding, cb);
+    if (!idlePending) {
+      idlePending = true;
+      setImmediate(noteIdle);
+    }
+    try {
+      return writeGeneric.call(this, writev, data, encoding, cb);
+    } finally {
+      note(5);
+    }
   };
   const Receiver = require(require.resolve("ws").replace(/index\.js$/, "lib/receiver.js"));
   const receiverWrite = Receiver.prototype._write;

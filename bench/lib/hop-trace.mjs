@@ -5,7 +5,9 @@
  * receiver's parser: TLS, the kernel's loopback, waking the receiver), the receiver's "in"
  * (parser → whole message) and "work" (message → its own send: everything the process does
  * with it). Medians over every complete round trip of the window, with the fabric's stage
- * marks as offsets from the bytes' arrival when they were recorded.
+ * marks as offsets from the bytes' arrival when they were recorded. A wire leg also says when
+ * its bytes arrived after the writing process's turn ended: never before it, in every run so
+ * far, since TCP wakes a loopback reader onto its writer's vCPU (docs/performance.md).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +17,10 @@ const SEND = 1;
 const RECV = 2;
 const WRITE = 3;
 const DATA = 4;
+const WRITTEN = 5;
+const IDLE = 6;
+/** the hook's transport events (hop-trace-hook.mjs); every other name in a trace is a stage mark */
+const TRANSPORT = new Set(["", "send", "recv", "write", "data", "written", "idle"]);
 /** round trips read at most (the newest), so a long window stays quick to analyze */
 const MAX_TRIPS = 20_000;
 
@@ -67,6 +73,7 @@ export function roundTripLegs(traces, path) {
       [RECV]: times(traces[p], RECV),
       [WRITE]: times(traces[p], WRITE),
       [DATA]: times(traces[p], DATA),
+      [IDLE]: times(traces[p], IDLE),
     };
   }
   // the steps of one round trip, each named by the leg that ends at it
@@ -83,6 +90,8 @@ export function roundTripLegs(traces, path) {
   steps.push({ proc: path[0], kind: SEND, leg: `${path[0]} work` });
   const starts = ev[path[0]][SEND];
   const legs = steps.map((s) => ({ name: s.leg, us: [] }));
+  /** per wire leg: its bytes' arrival after the end of the turn that wrote them */
+  const afterIdle = steps.map(() => []);
   const cycles = [];
   // the newest round trips, leaving the last few (the run was ending)
   const to = Math.max(0, starts.length - 5);
@@ -99,12 +108,21 @@ export function roundTripLegs(traces, path) {
     let prev = starts[i];
     for (let j = 0; j < at.length; j++) {
       legs[j].us.push((at[j] - prev) / 1000);
+      if (steps[j].kind === DATA) {
+        // the write that sent these bytes is the step before (its sender's WRITE)
+        const idle = after(ev[steps[j - 1].proc][IDLE], at[j - 1]);
+        if (idle !== undefined) afterIdle[j].push((at[j] - idle) / 1000);
+      }
       prev = at[j];
     }
     cycles.push((at[at.length - 1] - starts[i]) / 1000);
   }
   if (cycles.length === 0) return null;
-  const out = legs.map((l) => ({ name: l.name, p50Us: median(l.us) }));
+  const out = legs.map((l, j) =>
+    afterIdle[j].length * 2 >= cycles.length
+      ? { name: l.name, p50Us: median(l.us), afterSenderIdleP50Us: median(afterIdle[j]) }
+      : { name: l.name, p50Us: median(l.us) },
+  );
   return { trips: cycles.length, cycleP50Us: median(cycles), legs: out, totals: totalsOf(out) };
 }
 
@@ -127,7 +145,7 @@ function totalsOf(legs) {
  * arrival; medians, in order. Marks seen for fewer than half the messages are left out.
  */
 export function stageOffsets(trace) {
-  if (!trace || trace.names.length <= 5) return [];
+  if (!trace || trace.names.every((n) => TRANSPORT.has(n))) return [];
   const rows = trace.rows;
   const offsets = new Map();
   let messages = 0;
@@ -138,7 +156,7 @@ export function stageOffsets(trace) {
     let j = i + 1;
     for (; j < rows.length && rows[j][1] !== DATA && rows[j][1] !== WRITE; j++) {
       const k = rows[j][1];
-      if (k > DATA && !seen.has(k)) seen.set(k, (rows[j][0] - t0) / 1000);
+      if (!TRANSPORT.has(trace.names[k]) && !seen.has(k)) seen.set(k, (rows[j][0] - t0) / 1000);
     }
     if (j >= rows.length || rows[j][1] !== WRITE) continue;
     messages++;
@@ -156,4 +174,31 @@ export function stageOffsets(trace) {
     out.push({ mark: k === WRITE ? "(socket write)" : trace.names[k], atUs: median(list) });
   }
   return out.sort((a, b) => a.atUs - b.atUs);
+}
+
+/**
+ * What a process's socket writes cost it: the write itself (`write` → `written`: TLS, the
+ * syscall with the kernel's loopback delivery and the receiver's wake-up) and what its turn
+ * still did after the write returned (`written` → `idle`). Medians; null for a trace without
+ * those events (a hook older than them).
+ */
+export function writeCosts(trace) {
+  if (!trace) return null;
+  const writeUs = [];
+  const tailUs = [];
+  let writeAt;
+  let writtenAt;
+  for (const [t, k] of trace.rows) {
+    if (k === WRITE) writeAt = t;
+    else if (k === WRITTEN && writeAt !== undefined) {
+      writeUs.push((t - writeAt) / 1000);
+      writeAt = undefined;
+      writtenAt = t;
+    } else if (k === IDLE && writtenAt !== undefined) {
+      tailUs.push((t - writtenAt) / 1000);
+      writtenAt = undefined;
+    }
+  }
+  if (writeUs.length === 0 || tailUs.length === 0) return null;
+  return { writes: writeUs.length, writeP50Us: median(writeUs), afterWriteP50Us: median(tailUs) };
 }

@@ -8,7 +8,7 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { readTraces, roundTripLegs, stageOffsets } from "../lib/hop-trace.mjs";
+import { readTraces, roundTripLegs, stageOffsets, writeCosts } from "../lib/hop-trace.mjs";
 import { hopTraceEnv } from "../lib/procs.mjs";
 import { runClient, startBenchReplica, withStack } from "./fabric.mjs";
 import { startRelayPair } from "./limits.mjs";
@@ -34,7 +34,9 @@ export async function runHops(ctx) {
   } finally {
     await relay.stop();
   }
-  out.relay = roundTripLegs(readTraces(relayDir), ["client", "relay", "echo", "relay", "client"]);
+  const relayTraces = readTraces(relayDir);
+  out.relay = roundTripLegs(relayTraces, ["client", "relay", "echo", "relay", "client"]);
+  if (out.relay) out.relay.writes = writesOf(relayTraces, ["client", "relay", "echo"]);
 
   const profiles = [
     ["open", { securityProfile: "open", encryption: "plaintext", logLevel: "warn" }, "plaintext"],
@@ -72,7 +74,18 @@ export async function runHops(ctx) {
       out[key].stages = Object.fromEntries(
         ["client", "sentinel", "replica"].map((p) => [p, stageOffsets(traces[p])]),
       );
+      out[key].writes = writesOf(traces, ["client", "sentinel", "replica"]);
     }
+  }
+  return out;
+}
+
+/** each process's socket-write costs (writeCosts), those with none left out */
+function writesOf(traces, procs) {
+  const out = {};
+  for (const p of procs) {
+    const w = writeCosts(traces[p]);
+    if (w) out[p] = w;
   }
   return out;
 }

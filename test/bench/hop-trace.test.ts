@@ -8,18 +8,21 @@ interface Trace {
 interface Legs {
   trips: number;
   cycleP50Us: number;
-  legs: { name: string; p50Us: number }[];
+  legs: { name: string; p50Us: number; afterSenderIdleP50Us?: number }[];
   totals: { wire: number; transport: number; work: Record<string, number> };
 }
 interface HopTrace {
   roundTripLegs(traces: Record<string, Trace>, path: string[]): Legs | null;
   stageOffsets(trace: Trace | undefined): { mark: string; atUs: number }[];
+  writeCosts(
+    trace: Trace | undefined,
+  ): { writes: number; writeP50Us: number; afterWriteP50Us: number } | null;
 }
 const modulePath = new URL("../../bench/lib/hop-trace.mjs", import.meta.url).href;
-const { roundTripLegs, stageOffsets } = (await import(modulePath)) as HopTrace;
+const { roundTripLegs, stageOffsets, writeCosts } = (await import(modulePath)) as HopTrace;
 
-const NAMES = ["", "send", "recv", "write", "data"];
-const [SEND, RECV, WRITE, DATA] = [1, 2, 3, 4];
+const NAMES = ["", "send", "recv", "write", "data", "written", "idle"];
+const [SEND, RECV, WRITE, DATA, WRITTEN, IDLE] = [1, 2, 3, 4, 5, 6];
 const US = 1000; // traces hold nanoseconds
 
 /**
@@ -101,6 +104,42 @@ describe("hop trace: a sequential round trip split into legs", () => {
     expect(roundTripLegs(cut, ["client", "relay", "echo", "relay", "client"])).toBeNull();
   });
 
+  it("says when a wire leg's bytes arrived after the writer's turn ended, and what a write cost", () => {
+    // client → server → client: each write returns after 10 µs, the turn ends 4 µs later, and
+    // the peer's bytes arrive 15 µs after that (30 after the write began)
+    const t: Record<string, Trace> = {
+      client: { names: NAMES, rows: [] },
+      server: { names: NAMES, rows: [] },
+    };
+    let now = 1_000_000 * US;
+    const at = (proc: string, kind: number, afterUs: number) => {
+      now += afterUs * US;
+      t[proc]!.rows.push([now, kind]);
+    };
+    for (let i = 0; i < 20; i++) {
+      at("client", SEND, 3);
+      at("client", WRITE, 2);
+      at("client", WRITTEN, 10);
+      at("client", IDLE, 4);
+      at("server", DATA, 16);
+      at("server", RECV, 2);
+      at("server", SEND, 1);
+      at("server", WRITE, 1);
+      at("server", WRITTEN, 12);
+      at("server", IDLE, 6);
+      at("client", DATA, 20);
+      at("client", RECV, 2);
+    }
+    const r = roundTripLegs(t, ["client", "server", "client"]);
+    const wire = Object.fromEntries(r!.legs.map((l) => [l.name, l.afterSenderIdleP50Us]));
+    expect(wire["wire client → server"]).toBeCloseTo(16, 5);
+    expect(wire["wire server → client"]).toBeCloseTo(20, 5);
+    expect(wire["client work"]).toBeUndefined();
+    expect(writeCosts(t.server)).toEqual({ writes: 20, writeP50Us: 12, afterWriteP50Us: 6 });
+    // a trace from a hook without those events
+    expect(writeCosts(relayTraces(5).client)).toBeNull();
+  });
+
   it("reads stage marks as offsets from each message's arrival, in order", () => {
     const names = [...NAMES, "Decode.decode", "Route.route", "Rare.mark"];
     const rows: [number, number][] = [];
@@ -109,15 +148,15 @@ describe("hop trace: a sequential round trip split into legs", () => {
       now += 100 * US;
       rows.push([now, DATA]);
       rows.push([now + 2 * US, RECV]);
-      rows.push([now + 3 * US, 5]);
-      rows.push([now + 9 * US, 6]);
-      if (i === 0) rows.push([now + 9.5 * US, 7]); // seen once: left out
+      rows.push([now + 3 * US, 7]);
+      rows.push([now + 9 * US, 8]);
+      if (i === 0) rows.push([now + 9.5 * US, 9]); // seen once: left out
       rows.push([now + 11 * US, SEND]);
       rows.push([now + 12 * US, WRITE]);
     }
     now += 100 * US;
     rows.push([now, DATA]); // never left: not counted
-    rows.push([now + 3 * US, 5]);
+    rows.push([now + 3 * US, 7]);
     expect(stageOffsets({ names, rows })).toEqual([
       { mark: "Decode.decode", atUs: 3 },
       { mark: "Route.route", atUs: 9 },
