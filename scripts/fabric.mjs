@@ -26,6 +26,7 @@ import { printStatus } from "./fabric/status-view.mjs";
 import {
   ADMIN_TOKEN_FILE,
   adminToken,
+  changedSettings,
   clientSpec,
   fabricSettings,
   PORTS,
@@ -137,6 +138,12 @@ async function start() {
         "free them or choose other ports (e.g. FAME_SENTINEL_PORT=9000 make start)",
     );
   }
+  // a process (re)started into a running fabric gets what the fabric was started with (its
+  // FAME_* and OTEL_* variables), as make restart-replica does, whatever this shell lacks
+  const changed = anyRunning ? changedSettings() : [];
+  const startOptions = anyRunning
+    ? (spec) => ({ env: processEnv(spec, settings, { env: restartEnv() }) })
+    : () => ({});
   let freshCount = 0;
   const report = (spec, r) => {
     if (r.fresh) freshCount++;
@@ -146,9 +153,11 @@ async function start() {
   const began = Date.now();
   const replicas = specs.filter((s) => REPLICAS.includes(s.name));
   for (const spec of specs.filter((s) => !replicas.includes(s)))
-    report(spec, await ensureStarted(spec, settings, ca));
+    report(spec, await ensureStarted(spec, settings, ca, startOptions(spec)));
   // replicas only depend on the services above, not on each other
-  const results = await Promise.allSettled(replicas.map((s) => ensureStarted(s, settings, ca)));
+  const results = await Promise.allSettled(
+    replicas.map((s) => ensureStarted(s, settings, ca, startOptions(s))),
+  );
   results.forEach((r, i) => {
     if (r.status === "fulfilled") report(replicas[i], r.value);
   });
@@ -170,6 +179,17 @@ async function start() {
   out(`  dashboard  ${u.sentinel}/dashboard   (make dashboard: the link with the admin token)`);
   out(`  replicas   ${REPLICAS.join(", ")} serve math@fame.fabric`);
   out(`  trust      ${rel(TRUST_BUNDLE)}   logs and PID files in ${rel(RUN_DIR)}/`);
+  if (changed.length > 0) {
+    const them = changed.length === 1 ? "it" : "them";
+    out();
+    out(
+      `note: the fabric was already running, not with this shell's ${changed.join(", ")}; ` +
+        (freshCount === 0
+          ? `nothing was restarted, so no process has ${them}.`
+          : `only the processes started now have ${them}.`),
+    );
+    out(`      To run every process with ${them}: make stop, then make start again with ${them} set.`);
+  }
   out();
   out("Next: make run | make run-verbose | make status | make logs R=1 | make kill-replica R=1");
   out("      make restart-replica R=1 | make failover-demo | make dashboard | make stop");
@@ -254,7 +274,9 @@ async function runClient(verbose) {
   requireBuilt(spec);
   if (cluster) await clusterCmds.requireClusterSentinel(settings);
   else await requireSentinel(settings);
-  const env = processEnv(spec, settings, { background: false });
+  // as the fabric was started (its OTEL_* settings: the client's calls are traced when the
+  // fabric's processes export), then this shell's
+  const env = processEnv(spec, settings, { background: false, env: cluster ? process.env : restartEnv() });
   if (verbose) {
     env.FAME_SHOW_ENVELOPES = "true";
     env.FAME_LOG_LEVEL = process.env.FAME_LOG_LEVEL || "info";
@@ -359,13 +381,16 @@ async function demo(args) {
   for (const r of replicas) {
     if (runningPid(r) === undefined) {
       out(`demo | ${r.name} is not running: starting it first`);
-      await ensureStarted(r, settings, ca);
+      await ensureStarted(r, settings, ca, { env: processEnv(r, settings, { env: restartEnv() }) });
     }
   }
   const code = await failoverDemo({
     seconds,
     clientSpec: spec,
-    clientEnv: { ...processEnv(spec, settings, { background: false }), FAME_LOG_LEVEL: "warn" },
+    clientEnv: {
+      ...processEnv(spec, settings, { background: false, env: restartEnv() }),
+      FAME_LOG_LEVEL: "warn",
+    },
     replicas,
     kill: (r) => {
       const pid = runningPid(r);

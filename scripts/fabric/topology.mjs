@@ -185,6 +185,23 @@ export function restartEnv(env = process.env) {
   return recorded !== null && typeof recorded === "object" ? { ...recorded, ...env } : env;
 }
 
+/**
+ * The caller's FAME_* and OTEL_* settings that differ from what the running fabric was started
+ * with (run/fabric.json), by name (values may be secrets): a variable the caller sets anew or
+ * to another value. One the caller's shell merely lacks is no change (restartEnv fills it in).
+ * Ports are compared apart (start refuses to move them).
+ */
+export function changedSettings(env = process.env, state = readState()) {
+  const recorded = state.startEnv !== null && typeof state.startEnv === "object" ? state.startEnv : {};
+  const ports = new Set(PORTS.map((p) => p.env));
+  const changed = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (!/^(FAME|OTEL)_/.test(k) || typeof v !== "string" || ports.has(k)) continue;
+    if (recorded[k] !== v) changed.push(k);
+  }
+  return changed.sort();
+}
+
 const onlyFame = (env) => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith("FAME_")));
 
 /**

@@ -227,7 +227,9 @@ describe("fame against a running fabric", () => {
     await stack.startReplica("replica-drain");
     const r = await fame(["drain", "replica-drain", "--json"]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ ok: true, draining: true });
+    expect(JSON.parse(r.out)).toMatchObject({ ok: true, draining: true, unchanged: false });
+    const again = await fame(["drain", "replica-drain"]);
+    expect(again.out).toMatch(/^\w+ was draining already: the sentinel sends it no new sessions/);
     const status = JSON.parse((await fame(["status", "--json"])).out) as {
       nodes: { name?: string; draining: boolean }[];
     };
@@ -235,6 +237,9 @@ describe("fame against a running fabric", () => {
     const resumed = await fame(["resume", "replica-drain"]);
     expect(resumed.code).toBe(0);
     expect(resumed.out).toMatch(/^resumed \w+: the sentinel gives it new sessions and channels again/);
+    const twice = await fame(["resume", "replica-drain"]);
+    expect(twice.code).toBe(0);
+    expect(twice.out).toMatch(/^\w+ was not draining: nothing to resume/);
     const after = JSON.parse((await fame(["status", "--json"])).out) as typeof status;
     expect(after.nodes.find((n) => n.name === "replica-drain")?.draining).toBe(false);
     expect((await fame(["resume", "nosuchnode"])).code).toBe(1);

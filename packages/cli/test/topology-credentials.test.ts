@@ -15,6 +15,7 @@ interface Topology {
   processEnv(spec: Spec, settings: unknown, opts: { env: NodeJS.ProcessEnv }): Record<string, string>;
   stateToSave(settings: unknown, env: NodeJS.ProcessEnv): { startEnv: Record<string, string> };
   restartEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  changedSettings(env: NodeJS.ProcessEnv, state: { startEnv: Record<string, string> }): string[];
 }
 
 const checkout = fakeCheckout();
@@ -62,5 +63,28 @@ describe("make start's process environments", () => {
       FAME_LOG_LEVEL: "info",
       PATH: "/usr/bin",
     });
+  });
+
+  it("names (without their values) the caller's settings a running fabric was not started with", async () => {
+    const topo = (await import(
+      pathToFileURL(join(checkout.root, "scripts", "fabric", "topology.mjs")).href
+    )) as Topology;
+    const state = { startEnv: { FAME_LOG_LEVEL: "debug", OTEL_SERVICE_NAME: "x" } };
+    expect(
+      topo.changedSettings(
+        {
+          FAME_LOG_LEVEL: "debug", // the same
+          OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4319", // new
+          FAME_SENTINEL_PORT: "9000", // ports are checked apart
+          PATH: "/usr/bin",
+        },
+        state,
+      ),
+    ).toEqual(["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+    // a value changed; one the shell lacks (OTEL_SERVICE_NAME) is no change
+    expect(topo.changedSettings({ FAME_LOG_LEVEL: "info" }, state)).toEqual(["FAME_LOG_LEVEL"]);
+    expect(topo.changedSettings({}, { startEnv: undefined as unknown as Record<string, string> })).toEqual(
+      [],
+    );
   });
 });

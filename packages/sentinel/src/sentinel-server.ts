@@ -165,11 +165,16 @@ export async function startSentinelServer(
           if (!SYSTEM_ID.test(systemId)) {
             return reply.status(400).send({ error: "bad_request", error_description: "malformed system id" });
           }
-          if (action === "drain" && sentinel.drainNode(systemId, "operator"))
-            return { ok: true, systemId, draining: true };
+          // `unchanged`: it already was as asked (the operator's tools say so)
+          if (action === "drain") {
+            const was = sentinel.nodeDraining(systemId);
+            if (sentinel.drainNode(systemId, "operator"))
+              return { ok: true, systemId, draining: true, unchanged: was === true };
+          }
           if (action === "resume") {
             const outcome = sentinel.resumeNode(systemId);
-            if (outcome === "resumed") return { ok: true, systemId, draining: false };
+            if (outcome === "resumed") return { ok: true, systemId, draining: false, unchanged: false };
+            if (outcome === "not_draining") return { ok: true, systemId, draining: false, unchanged: true };
             if (outcome === "draining_itself") {
               return reply.status(409).send({
                 error: "conflict",

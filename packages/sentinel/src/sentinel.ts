@@ -504,6 +504,11 @@ export class Sentinel {
    * Put an attached node into draining (its own Drain frame, or the operator): no new
    * sessions or channels; its sessions stay for the pool's draining timeout. False if unknown.
    */
+  /** whether the node of this system id, attached here, is draining; undefined when none is */
+  nodeDraining(systemId: string): boolean | undefined {
+    return this.control.nodeDraining(systemId);
+  }
+
   drainNode(systemId: string, by: "node" | "operator"): boolean {
     return this.control.drainNode(systemId, by);
   }

@@ -371,9 +371,14 @@ describe("draining with a grace period", () => {
     const { s } = makeSentinel([{ address: MATH, affinity: "session", draining_timeout_sec: 0 }]);
     const rs = await replicas(s, MATH, ["r1", "r2"]);
     const c = await attachNode(s, "c");
+    expect(s.nodeDraining("r1")).toBe(false);
     expect(s.drainNode("r1", "operator")).toBe(true);
+    expect(s.nodeDraining("r1")).toBe(true);
     expect(s.resumeNode("r1")).toBe("resumed");
+    // once more: it was not draining (the operator's tools say so)
+    expect(s.resumeNode("r1")).toBe("not_draining");
     expect(s.resumeNode("nobody")).toBe("unknown");
+    expect(s.nodeDraining("nobody")).toBeUndefined();
     const placed = new Set<string>();
     for (let i = 0; i < 6; i++) {
       await c.call(MATH, `m${i}`, { "session-id": `m${i}` });

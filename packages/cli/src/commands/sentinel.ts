@@ -346,10 +346,18 @@ async function runDrain(
   }
   const via =
     answer.status === 202 ? `asked its sentinel ${viaSentinel(answer.body)}, which ` : "the sentinel ";
+  const body = answer.body;
+  const unchanged =
+    answer.status === 200 &&
+    typeof body === "object" &&
+    body !== null &&
+    (body as { unchanged?: unknown }).unchanged === true;
   const what =
     action === "drain"
-      ? `draining ${systemId}: ${via}sends it no new sessions or channels`
-      : `resumed ${systemId}: ${via}gives it new sessions and channels again`;
+      ? `${unchanged ? `${systemId} was draining already` : `draining ${systemId}`}: ${via}sends it no new sessions or channels`
+      : unchanged
+        ? `${systemId} was not draining: nothing to resume, the sentinel gives it new sessions and channels`
+        : `resumed ${systemId}: ${via}gives it new sessions and channels again`;
   io.out(flags.json ? `${JSON.stringify(answer.body, null, 2)}\n` : `${what}\n`);
 }
 

@@ -57,7 +57,7 @@ export function isControlFrame(type: Frame["type"]): boolean {
 }
 
 /** `resumed` also when it was not draining; `draining_itself`: the node is shutting down */
-export type ResumeResult = "resumed" | "unknown" | "draining_itself";
+export type ResumeResult = "resumed" | "not_draining" | "unknown" | "draining_itself";
 
 /** operator drains remembered across re-attaches, at most (the oldest forgotten first) */
 const MAX_REMEMBERED_DRAINS = 10_000;
@@ -110,6 +110,11 @@ export class ControlFrames {
    * Put an attached node into draining (its own Drain frame, or the operator): no new
    * sessions or channels; its sessions stay for the pool's draining timeout. False if unknown.
    */
+  /** whether the node of this system id, attached here, is draining; undefined when none is */
+  nodeDraining(systemId: string): boolean | undefined {
+    return this.deps.directory.bySystemId(systemId)?.draining;
+  }
+
   drainNode(systemId: string, by: "node" | "operator"): boolean {
     const d = this.deps;
     const session = d.directory.bySystemId(systemId);
@@ -134,7 +139,7 @@ export class ControlFrames {
     const session = d.directory.bySystemId(systemId);
     if (!session) return this.operatorDrained.delete(systemId) ? "resumed" : "unknown";
     if (session.drainedBy !== "node") this.operatorDrained.delete(systemId);
-    if (!session.draining) return "resumed";
+    if (!session.draining) return "not_draining";
     if (session.drainedBy === "node") return "draining_itself";
     session.draining = false;
     session.drainedBy = undefined;

@@ -205,6 +205,9 @@ class Dashboard {
     $("events").replaceChildren();
     for (const e of h.events) this.event(e);
     if (h.state) this.state(h.state);
+    // the totals from the newest sample at once, not a second later with the first tick
+    const last = this.samples[this.samples.length - 1];
+    if (last) this.totals(last);
     this.charts();
   }
 
@@ -213,11 +216,14 @@ class Dashboard {
     if (this.samples.length > WINDOW) this.samples.splice(0, this.samples.length - WINDOW);
     for (const e of t.events) this.event(e);
     if (t.state) this.state(t.state);
-    const last = t.sample;
-    $("t-calls").textContent = fmt(Object.values(last.calls).reduce((a, b) => a + b, 0));
+    this.totals(t.sample);
+    this.charts();
+  }
+
+  private totals(last: WireSample): void {
+    $("t-calls").textContent = fmt(sum(last.calls));
     $("t-pins").textContent = String(last.pins);
     $("t-sessions").textContent = String(last.sessions);
-    this.charts();
   }
 
   private state(s: WireState): void {
