@@ -461,7 +461,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const caller = ch === undefined ? this.opts.identify?.(sender) : this.callerOf(ch);
     // absent members stay undefined: the RPC layer reads undefined as absent
     const fromSentinel = ch === undefined && this.connection.isSentinel(sender) ? true : undefined;
-    this.endpoint.handleIncoming(payload, {
+    const taken = this.endpoint.handleIncoming(payload, {
       corrId,
       from: env.replyTo,
       to: env.to,
@@ -470,6 +470,29 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       caller,
       fromSentinel,
     });
+    if (taken === false) this.unanswered(env, corrId);
+  }
+
+  /**
+   * A message to one of this node's served (logical) addresses, with a reply address, that
+   * nothing here answers: a reply, control of no stream it runs, junk. The sentinel holds every
+   * such message as a call until it is answered and takes a replica that leaves calls
+   * unanswered for stalled (outlier ejection), so a caller could otherwise get an honest
+   * replica ejected by sending it messages it rightly ignores (audit round 11). It is refused,
+   * which answers it.
+   */
+  private unanswered(env: Envelope, corrId: string): void {
+    if (!env.replyTo || env.to === undefined || addressKind(env.to) !== "logical") return;
+    try {
+      this.sendNack(
+        env,
+        corrId,
+        "bad_envelope",
+        "nothing here answers it: not a request, nor control of a stream this replica runs",
+      );
+    } catch {
+      // not connected: the sentinel drops what this node held
+    }
   }
 
   /** the channel peer's identity, looked up once per channel */
@@ -552,7 +575,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         this.refuseForeign(env, corrId);
         continue;
       }
-      this.endpoint.handleIncoming(payloads[i], {
+      const taken = this.endpoint.handleIncoming(payloads[i], {
         corrId,
         from,
         to,
@@ -560,6 +583,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         sender,
         caller,
       });
+      if (taken === false) this.unanswered(env, corrId);
     }
   }
 
@@ -579,7 +603,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         this.refuseForeign(env, corrId);
         continue;
       }
-      this.endpoint.handleIncoming(payloads[i]!, {
+      const taken = this.endpoint.handleIncoming(payloads[i]!, {
         corrId,
         from: env.replyTo,
         to: env.to,
@@ -588,6 +612,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         caller,
         fromSentinel,
       });
+      if (taken === false) this.unanswered(env, corrId);
     }
   }
 

@@ -10,6 +10,7 @@ import { Agent } from "../src/agent/remote-proxy.js";
 import type { Fabric } from "../src/fabric.js";
 import type { CallContext } from "../src/rpc/call-context.js";
 import { RpcError } from "../src/rpc/rpc-error.js";
+import type { JsonValue } from "../src/rpc/transport.js";
 import { connectNode, FakeSentinel } from "./support/fake-sentinel.js";
 
 const MATH = "math@fame.fabric";
@@ -246,6 +247,42 @@ describe("who may answer a call", () => {
       expect(nack.frame).toMatchObject({ ok: false, code: "not_authorized" });
     agent.release();
     expect(await held).toBe("held");
+  });
+});
+
+describe("messages a replica rightly ignores (audit round 11)", () => {
+  it("refuses, which answers, a message to a served address that is no request: the sentinel would hold it as an unanswered call", async () => {
+    const sentinel = new FakeSentinel();
+    await replica(sentinel, "replica1");
+    const mallory = await node(sentinel, "mallory");
+    const replyTo = `rpc@${sentinel.node("mallory").path}`;
+    const send = (to: string, corrId: string, payload: JsonValue) =>
+      mallory.node.connection.send({ to, replyTo, corrId, frame: { type: "Data", codec: "json", payload } });
+    // a reply to the replica's own address is no call the sentinel holds: nothing to refuse
+    send(`rpc@${sentinel.node("replica1").path}`, "junk-physical", { jsonrpc: "2.0", id: "p", result: 0 });
+    const junk: JsonValue[] = [
+      { jsonrpc: "2.0", id: "j1", result: 0 }, // a reply, to nobody's call
+      { jsonrpc: "2.0", id: "j2", stream: "credit", n: 4 }, // credit for no stream
+      { jsonrpc: "2.0", id: "j3", stream: "cancel" }, // cancel of no stream
+      { jsonrpc: "2.0", id: "j4", stream: "item", seq: 0, result: 1 }, // a stream item, to nobody
+    ];
+    junk.forEach((payload, i) => send(MATH, `junk${i}`, payload));
+    // one link, in order: once the last is answered, the physical one has been read too
+    await expect.poll(() => sentinel.sent("replica1", "DeliveryAck").length).toBe(junk.length);
+    const nacks = sentinel.sent("replica1", "DeliveryAck");
+    expect(nacks.map((n) => n.corrId).sort()).toEqual(["junk0", "junk1", "junk2", "junk3"]);
+    for (const n of nacks) {
+      expect(n.to).toBe(replyTo);
+      expect(n.frame).toMatchObject({ ok: false, code: "bad_envelope" });
+    }
+    // requests, and a live stream's credits, are served as ever, with nothing refused
+    const math = mathOn(await node(sentinel, "client"));
+    const items: number[] = [];
+    for await (const n of await math.count({ n: 100 })) items.push(n);
+    expect(items).toHaveLength(100);
+    expect(await math.add({ x: 2, y: 3 })).toBe(5);
+    expect(sentinel.sent("client", "Data").length).toBeGreaterThan(2); // the credits went out
+    expect(sentinel.sent("replica1", "DeliveryAck")).toHaveLength(junk.length);
   });
 });
 

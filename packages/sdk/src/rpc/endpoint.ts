@@ -47,32 +47,40 @@ export class RpcEndpoint implements RpcInbound {
   /**
    * Dispatch one incoming Data payload: requests and stream control go to served agents,
    * replies to pending calls. Never throws, whatever the payload.
+   * Returns true when the served side took it: a request (answered, run or a duplicate of one
+   * running), or control of a stream it runs. False for anything else (a reply, control of no
+   * stream, a payload no answer is due for): the transport then tells a caller who sent it to
+   * a served address that nothing here will answer it (FabricNode), since the sentinel waits
+   * for an answer to every such message and counts a replica that gives none as stalled.
    */
-  handleIncoming(payload: unknown, m: RpcMessageMeta): void {
+  handleIncoming(payload: unknown, m: RpcMessageMeta): boolean {
     try {
-      if (this.#closed) return;
+      if (this.#closed) return false;
       if (!isValidMeta(m)) {
         reportDiagnostic(this.#diag, "bad_message_meta");
-        return;
+        return false;
       }
       const parsed = parseRpcMessage(payload);
       if (!parsed.ok) {
         reportDiagnostic(this.#diag, "bad_payload", m.corrId, parsed.error.message);
-        if (parsed.answer) this.#server.answerInvalid(parsed.id, parsed.error, m);
-        else this.client.rejectMalformedReply(m.corrId, parsed.error);
-        return;
+        if (parsed.answer) {
+          this.#server.answerInvalid(parsed.id, parsed.error, m);
+          return m.from !== undefined;
+        }
+        this.client.rejectMalformedReply(m.corrId, parsed.error);
+        return false;
       }
       const msg = parsed.message;
       switch (msg.kind) {
         case "request":
           this.#server.handleRequest(msg, m);
-          break;
+          return true;
         case "credit":
         case "cancel":
-          this.#server.handleControl(msg, m);
-          break;
+          return this.#server.handleControl(msg, m);
         default:
           this.client.handleReply(msg, m);
+          return false;
       }
     } catch (err) {
       // Defensive: a bug here must cost one message, not the connection.
@@ -82,6 +90,7 @@ export class RpcEndpoint implements RpcInbound {
         undefined,
         err instanceof Error ? err.message : "unknown",
       );
+      return false;
     }
   }
 

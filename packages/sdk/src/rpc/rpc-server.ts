@@ -223,12 +223,14 @@ export class RpcServer {
    * both are JSON-RPC notifications with no reply path, a late one after the stream ended is
    * normal, and an answer would tell a stranger which corrIds are live.
    */
-  handleControl(msg: RpcStreamCreditMessage | RpcStreamCancelMessage, m: RpcMessageMeta): void {
-    if (m.from === undefined) return;
+  /** true when `msg` controls a stream this server runs for its sender */
+  handleControl(msg: RpcStreamCreditMessage | RpcStreamCancelMessage, m: RpcMessageMeta): boolean {
+    if (m.from === undefined) return false;
     const active = this.#streams.get(keyOf(senderOf(m, m.from), m.corrId));
-    if (active === undefined) return; // stream already over (or not the sender's): nothing to touch
+    if (active === undefined) return false; // stream already over (or not the sender's): nothing to touch
     if (msg.kind === "credit") active.sender.credit(msg.n);
     else active.sender.cancel();
+    return true;
   }
 
   /** Answer a payload that failed validation but asked for an answer (a malformed request). */

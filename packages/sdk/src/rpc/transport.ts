@@ -85,8 +85,13 @@ export interface FailCallOptions {
 
 /** What the connection layer gives the RPC layer: incoming payloads and delivery failures. */
 export interface RpcInbound {
-  /** One incoming Data payload; never throws. */
-  handleIncoming(payload: unknown, m: RpcMessageMeta): void;
+  /**
+   * One incoming Data payload; never throws. Returns false when nothing served here takes it
+   * (not a request, nor control of a stream running here): a caller who sent it to a served
+   * address is then refused, which answers it. An implementation that returns nothing is taken
+   * to have handled everything.
+   */
+  handleIncoming(payload: unknown, m: RpcMessageMeta): boolean | undefined;
   /** The message for `corrId` was not delivered; false when no call waits on it. */
   failCall(corrId: string, code: string, reason: string, options?: FailCallOptions): boolean;
   /** Every pending call failed at once (the connection is gone); returns how many. */
