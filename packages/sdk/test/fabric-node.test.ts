@@ -266,7 +266,7 @@ describe("messages a replica rightly ignores (audit round 11)", () => {
       { jsonrpc: "2.0", id: "j3", stream: "cancel" }, // cancel of no stream
       { jsonrpc: "2.0", id: "j4", stream: "item", seq: 0, result: 1 }, // a stream item, to nobody
     ];
-    junk.forEach((payload, i) => send(MATH, `junk${i}`, payload));
+    for (const [i, payload] of junk.entries()) send(MATH, `junk${i}`, payload);
     // one link, in order: once the last is answered, the physical one has been read too
     await expect.poll(() => sentinel.sent("replica1", "DeliveryAck").length).toBe(junk.length);
     const nacks = sentinel.sent("replica1", "DeliveryAck");

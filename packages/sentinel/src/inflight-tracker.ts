@@ -7,6 +7,8 @@ import type { ReplicaCalls, WatchedCall } from "./affinity/stall-watch.js";
  */
 export interface InflightEntry extends WatchedCall {
   requesterId: string;
+  /** the requester's principal, counted per principal when not "" (countForPrincipal) */
+  principal?: string | undefined;
   replicaId: string;
   corrId: string;
   /** id of the request envelope, echoed as refId in the nack */
@@ -31,6 +33,8 @@ export interface InflightEntry extends WatchedCall {
 export class InflightTracker {
   private readonly byRequester = new Map<string, Map<string, InflightEntry>>();
   private readonly byReplica = new Map<string, Set<InflightEntry>>();
+  /** entries per requesters' principal: one credential's many connections share a bound */
+  private readonly byPrincipal = new Map<string, number>();
   private count = 0;
 
   /**
@@ -48,6 +52,11 @@ export class InflightTracker {
 
   countFor(requesterId: string): number {
     return this.byRequester.get(requesterId)?.size ?? 0;
+  }
+
+  /** entries of all requesters of `principal` together */
+  countForPrincipal(principal: string): number {
+    return this.byPrincipal.get(principal) ?? 0;
   }
 
   /** whether `n` more entries fit (a coalesced record is tracked whole or refused whole) */
@@ -73,6 +82,8 @@ export class InflightTracker {
     }
     routed.add(entry);
     this.count++;
+    const p = entry.principal;
+    if (p) this.byPrincipal.set(p, (this.byPrincipal.get(p) ?? 0) + 1);
     return true;
   }
 
@@ -112,7 +123,7 @@ export class InflightTracker {
     const out = [...routed];
     for (const entry of out) {
       this.byRequester.get(entry.requesterId)?.delete(entry.corrId);
-      this.count--;
+      this.uncount(entry);
       this.onRemove?.(entry);
     }
     return out;
@@ -125,7 +136,7 @@ export class InflightTracker {
     this.byRequester.delete(requesterId);
     for (const entry of calls.values()) {
       this.byReplica.get(entry.replicaId)?.delete(entry);
-      this.count--;
+      this.uncount(entry);
       this.onRemove?.(entry);
     }
   }
@@ -152,7 +163,16 @@ export class InflightTracker {
   private remove(calls: Map<string, InflightEntry>, entry: InflightEntry): void {
     calls.delete(entry.corrId);
     this.byReplica.get(entry.replicaId)?.delete(entry);
-    this.count--;
+    this.uncount(entry);
     this.onRemove?.(entry);
+  }
+
+  private uncount(entry: InflightEntry): void {
+    this.count--;
+    const p = entry.principal;
+    if (!p) return;
+    const n = (this.byPrincipal.get(p) ?? 1) - 1;
+    if (n <= 0) this.byPrincipal.delete(p);
+    else this.byPrincipal.set(p, n);
   }
 }

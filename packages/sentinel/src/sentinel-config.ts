@@ -38,6 +38,11 @@ export {
 } from "@fame/config";
 /** the strategies FAME_LOAD_BALANCING may name: exactly those the routing core implements */
 export const LB_STRATEGIES = LOAD_BALANCER_NAMES;
+/**
+ * Requests in flight of all nodes of one principal together: a tenth of the in-flight table
+ * (InflightTracker's 1,000,000), ~100 connections' worth at FAME_MAX_INFLIGHT's default.
+ */
+export const DEFAULT_MAX_INFLIGHT_PER_PRINCIPAL = 100_000;
 export type LbStrategy = LoadBalancerName;
 
 export interface SentinelConfig {
@@ -70,6 +75,8 @@ export interface SentinelConfig {
   attachTimeoutMs: number;
   maxFrameBytes: number;
   maxInflightPerConnection: number;
+  /** requests in flight of all nodes of one principal together (FAME_MAX_INFLIGHT_PER_PRINCIPAL) */
+  maxInflightPerPrincipal: number;
   /** link batches taken from and sent to nodes that offer them (FAME_LINK_BATCH, default on) */
   linkBatch: boolean;
   /**
@@ -227,6 +234,11 @@ export function sentinelConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.en
       min: 1,
       max: 1_000_000,
     }),
+    maxInflightPerPrincipal: readInt(
+      env["FAME_MAX_INFLIGHT_PER_PRINCIPAL"],
+      "FAME_MAX_INFLIGHT_PER_PRINCIPAL",
+      { fallback: DEFAULT_MAX_INFLIGHT_PER_PRINCIPAL, min: 1, max: 1_000_000 },
+    ),
     linkBatch: readBool(env["FAME_LINK_BATCH"], "FAME_LINK_BATCH", true),
     clusterDirectLinks: readBool(env["FAME_CLUSTER_DIRECT_LINKS"], "FAME_CLUSTER_DIRECT_LINKS", true),
     adminToken: adminTokenFrom(env),

@@ -34,7 +34,7 @@ import { RouteStage } from "./pipeline/route-stage.js";
 import { RouteTrace } from "./pipeline/route-trace.js";
 import { type AccessPolicy, OPEN_ACCESS } from "./policy/access-policy.js";
 import { LogicalRegistry } from "./routing/index.js";
-import type { SentinelConfig } from "./sentinel-config.js";
+import { DEFAULT_MAX_INFLIGHT_PER_PRINCIPAL, type SentinelConfig } from "./sentinel-config.js";
 import { newSentinelCounters, type SentinelCounters } from "./sentinel-counters.js";
 import { type StatusSources, sentinelMetricsText, sentinelStatus } from "./sentinel-status.js";
 import { SessionDirectory } from "./session-directory.js";
@@ -60,6 +60,7 @@ export type SentinelSettings = Pick<
     Pick<
       SentinelConfig,
       | "maxChannelsPerClient"
+      | "maxInflightPerPrincipal"
       | "maxExclusiveSessionsPerClient"
       | "sessionPrincipalSharePct"
       | "idleTimeoutMs"
@@ -258,6 +259,7 @@ export class Sentinel {
       counters,
       deliver,
       maxInflightPerConnection: settings.maxInflightPerConnection,
+      maxInflightPerPrincipal: settings.maxInflightPerPrincipal ?? DEFAULT_MAX_INFLIGHT_PER_PRINCIPAL,
       now,
     });
     const control = new ControlFrames({

@@ -212,7 +212,12 @@ describe("limit settings", () => {
 
 function openSentinel(
   clock: { now: number },
-  limits: { maxChannelsPerClient?: number; idleTimeoutMs?: number; maxInflightPerConnection?: number },
+  limits: {
+    maxChannelsPerClient?: number;
+    idleTimeoutMs?: number;
+    maxInflightPerConnection?: number;
+    maxInflightPerPrincipal?: number;
+  },
 ) {
   const stickiness = new AFTLoadBalancerStickinessManager({ securityLevel: "signed-optional" });
   return new Sentinel(
@@ -288,6 +293,37 @@ describe("Sentinel limits", () => {
     await c.send({ to: "math@fame.fabric", frame: { type: "SecureClose", cid: "c1" } });
     await open(c, "c5");
     expect(r.link.sent.filter((e) => e.frame.type === "SecureOpen")).toHaveLength(5);
+  });
+
+  it("bounds the requests in flight of one principal's connections together (audit round 11)", async () => {
+    const s = openSentinel({ now: Date.now() }, { maxInflightPerConnection: 4, maxInflightPerPrincipal: 6 });
+    const r = await attach(s, "r", ["*.fame.fabric"]);
+    await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
+    const mallory = [await attach(s, "m1", []), await attach(s, "m2", [])];
+    const victim = await attach(s, "v", []);
+    for (const m of mallory) m.session.principal = "mallory";
+    victim.session.principal = "victim";
+    const call = (c: (typeof mallory)[number], corrId: string) =>
+      c.send({
+        to: "math@fame.fabric",
+        replyTo: `rpc@${c.session.path}`,
+        corrId,
+        frame: { type: "Data", codec: "json", payload: {} },
+      });
+    for (let i = 0; i < 4; i++) await call(mallory[0]!, `a${i}`);
+    for (let i = 0; i < 2; i++) await call(mallory[1]!, `b${i}`);
+    // each connection is within its own 4, yet the principal holds its 6
+    await call(mallory[1]!, "b2");
+    expect(mallory[1]!.link.last().frame).toMatchObject({
+      type: "DeliveryAck",
+      ok: false,
+      code: "too_many_inflight",
+    });
+    expect(mallory[1]!.link.last().corrId).toBe("b2");
+    // another principal's calls go through
+    await call(victim, "v0");
+    expect(r.link.sent.filter((e) => e.corrId === "v0")).toHaveLength(1);
+    expect(s.inflight.countForPrincipal("mallory")).toBe(6);
   });
 
   it("a frame refused for too many requests in flight leaves no pending open behind", async () => {

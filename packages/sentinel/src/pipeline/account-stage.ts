@@ -21,6 +21,8 @@ export interface AccountDeps {
   counters: SentinelCounters;
   deliver: DeliverStage;
   maxInflightPerConnection: number;
+  /** requests in flight of all nodes of one principal together (FAME_MAX_INFLIGHT_PER_PRINCIPAL) */
+  maxInflightPerPrincipal: number;
   now: () => number;
 }
 
@@ -45,6 +47,19 @@ export class AccountStage {
     const max = d.maxInflightPerConnection;
     if (d.inflight.countFor(req.session.id) + calls > max) {
       d.deliver.nack(req.session, req.env, "too_many_inflight", `over ${max} requests in flight`);
+      return true;
+    }
+    // One credential's many connections, each within its own bound, must not fill the table
+    // that every caller shares (audit round 11: 977 connections of one client did). Nodes
+    // with no principal (admission "none") have no one to share a bound with.
+    const principal = req.session.principal;
+    if (principal !== "" && d.inflight.countForPrincipal(principal) + calls > d.maxInflightPerPrincipal) {
+      d.deliver.nack(
+        req.session,
+        req.env,
+        "too_many_inflight",
+        `the nodes of this principal hold ${d.maxInflightPerPrincipal} requests in flight together`,
+      );
       return true;
     }
     if (!d.inflight.hasRoom(calls)) {
@@ -81,6 +96,7 @@ export class AccountStage {
       for (let i = 0; i < calls; i++) {
         const entry: InflightEntry = {
           requesterId: req.session.id,
+          principal: req.session.principal,
           replicaId: target.id,
           corrId: batch ? batch[i]!.corrId : env.corrId!,
           envelopeId: env.id,
