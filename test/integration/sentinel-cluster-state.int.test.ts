@@ -337,6 +337,49 @@ describe("a cluster's sentinels share tickets and elections through NATS", () =>
     );
   }, 60_000);
 
+  it("a drained node that re-attaches to the other sentinel is draining there too (audit round 11)", async () => {
+    const [a, b] = sentinels as [Sentinel, Sentinel];
+    const post = (s: Sentinel, systemId: string, action: "drain" | "resume") =>
+      requestRaw(`${s.url}/fame/v1/nodes/${systemId}/${action}`, {
+        method: "POST",
+        ca: pki.trustBundle,
+        headers: { authorization: `Bearer ${pki.adminToken}` },
+      });
+    // the pool's members as a sentinel routes to them: attached there or elsewhere
+    const drainingAt = async (s: Sentinel) =>
+      (
+        (await status(s)).distribution.find((p) => p.address === KV) as unknown as
+          | { replicas: { id: string; draining: boolean }[] }
+          | undefined
+      )?.replicas.find((r) => r.id === "evader")?.draining;
+    const node = await attachRetrying(a, "evader", ["*.fame.fabric"]);
+    const bind = await node.send({ frame: { type: "AddressBind", address: KV } });
+    await node.waitFor((e) => e.frame.type === "AddressBindAck" && e.corrId === bind.id);
+    expect((await post(a, "evader", "drain")).status).toBe(200);
+    // the node drops its link and attaches to the other sentinel with a fresh ticket
+    node.terminate();
+    await eventually(
+      () => drainingAt(a),
+      (d) => d === undefined,
+    );
+    const again = await attachRetrying(b, "evader", ["*.fame.fabric"]);
+    const bind2 = await again.send({ frame: { type: "AddressBind", address: KV } });
+    await again.waitFor((e) => e.frame.type === "AddressBindAck" && e.corrId === bind2.id);
+    expect(await drainingAt(b)).toBe(true);
+    // and every sentinel sees it draining through its directory record
+    await eventually(
+      () => drainingAt(a),
+      (d) => d === true,
+    );
+    // resumed through the first sentinel: its own (now the second) resumes it
+    const resumed = await post(a, "evader", "resume");
+    expect([200, 202]).toContain(resumed.status);
+    await eventually(
+      () => drainingAt(b),
+      (d) => d === false,
+    );
+  }, 60_000);
+
   it("with one of 3 NATS nodes down, exactly one replica of a single-active pool is active across both sentinels", async () => {
     const [a, b] = sentinels as [Sentinel, Sentinel];
     await nats.kill(2);

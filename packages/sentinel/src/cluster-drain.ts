@@ -15,6 +15,11 @@ export function drainSubject(clusterId: string, sentinelId: string): string {
   return `fame.drain.${clusterId}.${sentinelId}`;
 }
 
+/** every sentinel of the cluster: the operator drains remembered (drainMemoSubject) */
+export function drainMemoSubject(clusterId: string): string {
+  return `fame.drainmemo.${clusterId}`;
+}
+
 export interface ClusterDrainDeps {
   bus: StateBus;
   directory: Pick<NodeDirectory, "get">;
@@ -26,6 +31,8 @@ export interface ClusterDrainDeps {
   resumeLocal: (systemId: string) => string;
   /** another sentinel saw a node attached here leave its calls to `address` unanswered */
   stalledLocal?: (systemId: string, address: string, by: string) => void;
+  /** another sentinel remembers (true) or forgot (false) an operator's drain of a node */
+  memoLocal?: (systemId: string, drained: boolean) => void;
   log: Logger;
 }
 
@@ -37,15 +44,29 @@ export interface ClusterDrainDeps {
  */
 export class ClusterDrain {
   private unsubscribe: Unsubscribe | undefined;
+  private unsubscribeMemo: Unsubscribe | undefined;
 
   constructor(private readonly deps: ClusterDrainDeps) {}
 
-  /** starts taking drain requests from the other sentinels */
+  /** starts taking drain requests (and drain memos) from the other sentinels */
   listen(): void {
     const d = this.deps;
     this.unsubscribe = d.bus.subscribe(drainSubject(d.clusterId, d.sentinelId), (data) =>
       this.onRequest(data),
     );
+    this.unsubscribeMemo = d.bus.subscribe(drainMemoSubject(d.clusterId), (data) => this.onMemo(data));
+  }
+
+  /**
+   * Tells every sentinel that this one remembers (true) or forgot (false) an operator's drain
+   * of `systemId`: a drained node that re-attaches to another sentinel is draining there too.
+   * Core NATS, not the store: a sentinel started later does not hear of earlier drains (as a
+   * restarted sentinel forgets its own).
+   */
+  announce(systemId: string, drained: boolean): void {
+    const d = this.deps;
+    const body = { systemId, drained, by: d.sentinelId };
+    d.bus.publish(drainMemoSubject(d.clusterId), Buffer.from(JSON.stringify(body)));
   }
 
   /**
@@ -77,6 +98,36 @@ export class ClusterDrain {
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.unsubscribeMemo?.();
+    this.unsubscribeMemo = undefined;
+  }
+
+  private onMemo(data: Uint8Array): void {
+    const d = this.deps;
+    let body: Record<string, unknown> | undefined;
+    try {
+      if (data.length > MAX_REQUEST_BYTES) throw new Error("too large");
+      const parsed: unknown = JSON.parse(Buffer.from(data).toString("utf8"));
+      if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
+        body = parsed as Record<string, unknown>;
+    } catch {
+      body = undefined;
+    }
+    const systemId = body?.["systemId"];
+    const drained = body?.["drained"];
+    const by = body?.["by"];
+    if (
+      typeof systemId !== "string" ||
+      !SYSTEM_ID.test(systemId) ||
+      typeof drained !== "boolean" ||
+      typeof by !== "string" ||
+      !SENTINEL_ID.test(by)
+    ) {
+      d.log.warn({ bytes: data.length }, "malformed drain memo from the cluster ignored");
+      return;
+    }
+    if (by === d.sentinelId) return; // its own, echoed by NATS
+    d.memoLocal?.(systemId, drained);
   }
 
   private onRequest(data: Uint8Array): void {

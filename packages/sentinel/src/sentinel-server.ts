@@ -65,9 +65,12 @@ export async function startSentinelServer(
           drainLocal: (systemId) => sentinel.drainNode(systemId, "operator"),
           resumeLocal: (systemId) => sentinel.resumeNode(systemId),
           stalledLocal: (systemId, address, by) => sentinel.ejectReported(address, systemId, by),
+          memoLocal: (systemId, drained) => sentinel.applyDrainMemo(systemId, drained),
           log,
         });
   clusterDrain?.listen();
+  if (clusterDrain !== undefined)
+    sentinel.drainMemo = (systemId, drained) => clusterDrain.announce(systemId, drained);
   if (clusterDrain !== undefined)
     sentinel.stallReporter = (address, nodeId) => void clusterDrain.reportStall(nodeId, address);
   // ws refuses frames above maxPayload by closing (1009) before buffering them;
@@ -174,6 +177,13 @@ export async function startSentinelServer(
           if (action === "resume") {
             const outcome = sentinel.resumeNode(systemId);
             if (outcome === "resumed") return { ok: true, systemId, draining: false, unchanged: false };
+            if (outcome === "forgotten") {
+              // not attached here: its own sentinel, if any, resumes it; else the memory was all
+              const owner = clusterDrain?.request(systemId, action);
+              if (owner !== undefined)
+                return reply.status(202).send({ ok: true, systemId, draining: false, sentinelId: owner });
+              return { ok: true, systemId, draining: false, unchanged: false };
+            }
             if (outcome === "not_draining") return { ok: true, systemId, draining: false, unchanged: true };
             if (outcome === "draining_itself") {
               return reply.status(409).send({

@@ -531,6 +531,16 @@ export class Sentinel {
     return this.control.resumeNode(systemId);
   }
 
+  /** hears of the operator drains this sentinel remembers (true) and forgets (false) */
+  set drainMemo(tell: ((systemId: string, drained: boolean) => void) | undefined) {
+    this.control.onDrainMemo = tell;
+  }
+
+  /** another sentinel of the cluster remembers (true) or forgot (false) an operator's drain */
+  applyDrainMemo(systemId: string, drained: boolean): void {
+    this.control.applyDrainMemo(systemId, drained);
+  }
+
   /** periodic in a cluster (every second): single-active leases renewed, released or claimed */
   tickElections(): void {
     this.affinity.tickElections();

@@ -1,7 +1,8 @@
+import type { Sentinel } from "@fame/sentinel";
 import type { StateBus } from "@fame/state";
 import { describe, expect, it } from "vitest";
-import { ClusterDrain, drainSubject } from "../src/cluster-drain.js";
-import { attachNode, quiet } from "./affinity-helpers.js";
+import { ClusterDrain, drainMemoSubject, drainSubject } from "../src/cluster-drain.js";
+import { attachNode, makeSentinel, quiet, replicas } from "./affinity-helpers.js";
 import { clusterSentinel, clusterState, MemoryHub } from "./shared-state-helpers.js";
 
 /** core pub/sub between the sentinels of one test (the memory state has no bus) */
@@ -120,5 +121,81 @@ describe("operator drain through another sentinel of the cluster", () => {
       Buffer.from('{"systemId":"ok_6","action":"stalled","address":"ledger@fame.fabric","by":"sb"}'),
     );
     expect(drained).toEqual(["ok_1", "resume ok_3", "stalled ok_6 ledger@fame.fabric sb"]);
+  });
+
+  it("an operator's drain follows the node to another sentinel it re-attaches to (audit round 11)", async () => {
+    const bus = testBus();
+    const MATH = "math@fame.fabric";
+    const pools = [{ address: MATH, affinity: "session", draining_timeout_sec: 0 }];
+    const wire = (sentinelId: string, s: Sentinel) => {
+      const d = new ClusterDrain({
+        bus,
+        directory: { get: () => undefined },
+        clusterId: "fabric",
+        sentinelId,
+        drainLocal: (id) => s.drainNode(id, "operator"),
+        resumeLocal: (id) => s.resumeNode(id),
+        memoLocal: (id, drained) => s.applyDrainMemo(id, drained),
+        log: quiet,
+      });
+      d.listen();
+      s.drainMemo = (id, drained) => d.announce(id, drained);
+      return d;
+    };
+    const a = makeSentinel(pools).s;
+    const b = makeSentinel(pools).s;
+    wire("sa", a);
+    wire("sb", b);
+    const draining = (s: Sentinel, id: string) =>
+      (s.status()["nodes"] as { systemId: string; draining: boolean }[]).find((n) => n.systemId === id)
+        ?.draining;
+    await replicas(a, MATH, ["r1", "r2"]);
+    expect(a.drainNode("r1", "operator")).toBe(true);
+    expect(bus.published).toContain(drainMemoSubject("fabric"));
+    // r1 drops its link to sa and attaches to sb: draining there as soon as it binds
+    await replicas(b, MATH, ["r1"]);
+    expect(draining(b, "r1")).toBe(true);
+    // resumed at sb: every sentinel forgets the drain (sa resumes its own view of r1 too)
+    expect(b.resumeNode("r1")).toBe("resumed");
+    expect(draining(a, "r1")).toBe(false);
+    await replicas(b, MATH, ["r1"]);
+    expect(draining(b, "r1")).toBe(false);
+    // a drain remembered for a node attached nowhere here is forgotten on resume
+    expect(a.drainNode("r2", "operator")).toBe(true);
+    expect(b.resumeNode("r2")).toBe("forgotten");
+    expect(b.resumeNode("r2")).toBe("unknown");
+    expect(draining(a, "r2")).toBe(false);
+  });
+
+  it("ignores malformed drain memos, and its own", () => {
+    const bus = testBus();
+    const memos: string[] = [];
+    const d = new ClusterDrain({
+      bus,
+      directory: { get: () => undefined },
+      clusterId: "fabric",
+      sentinelId: "sa",
+      drainLocal: () => false,
+      resumeLocal: () => "unknown",
+      memoLocal: (id, drained) => memos.push(`${id} ${drained}`),
+      log: quiet,
+    });
+    d.listen();
+    const subject = drainMemoSubject("fabric");
+    for (const bad of [
+      "not json",
+      "[1]",
+      "null",
+      '{"systemId":"a/b","drained":true,"by":"sb"}',
+      '{"systemId":"ok_1","drained":"yes","by":"sb"}',
+      '{"systemId":"ok_1","drained":true}',
+      '{"systemId":"ok_1","drained":true,"by":"s b"}',
+      `{"systemId":"ok_1","drained":true,"by":"sb","pad":"${"x".repeat(1100)}"}`,
+    ])
+      bus.publish(subject, Buffer.from(bad));
+    d.announce("mine", true); // its own, back from NATS
+    bus.publish(subject, Buffer.from('{"systemId":"ok_2","drained":true,"by":"sb"}'));
+    bus.publish(subject, Buffer.from('{"systemId":"ok_2","drained":false,"by":"sc"}'));
+    expect(memos).toEqual(["ok_2 true", "ok_2 false"]);
   });
 });

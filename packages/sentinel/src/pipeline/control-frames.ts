@@ -57,7 +57,11 @@ export function isControlFrame(type: Frame["type"]): boolean {
 }
 
 /** `resumed` also when it was not draining; `draining_itself`: the node is shutting down */
-export type ResumeResult = "resumed" | "not_draining" | "unknown" | "draining_itself";
+/**
+ * "forgotten": no node of that id is attached here, and the drain remembered for it (by this
+ * sentinel, or told by another of the cluster) is forgotten
+ */
+export type ResumeResult = "resumed" | "not_draining" | "unknown" | "draining_itself" | "forgotten";
 
 /** operator drains remembered across re-attaches, at most (the oldest forgotten first) */
 const MAX_REMEMBERED_DRAINS = 10_000;
@@ -69,6 +73,12 @@ export class ControlFrames {
    * dropped, or it dropped it on purpose) is draining again as soon as it binds.
    */
   private readonly operatorDrained = new Set<string>();
+  /**
+   * Hears of every operator drain this sentinel starts remembering (true) or forgets (false):
+   * in a cluster, told to the other sentinels, so that a drained node re-attaching to one of
+   * them is draining there too (audit round 11).
+   */
+  onDrainMemo: ((systemId: string, drained: boolean) => void) | undefined;
 
   constructor(private readonly deps: ControlDeps) {}
 
@@ -115,13 +125,16 @@ export class ControlFrames {
     return this.deps.directory.bySystemId(systemId)?.draining;
   }
 
-  drainNode(systemId: string, by: "node" | "operator"): boolean {
+  drainNode(systemId: string, by: "node" | "operator", tell = true): boolean {
     const d = this.deps;
     const session = d.directory.bySystemId(systemId);
     if (!session) return false;
     // a node draining itself is leaving: an operator's resume must not undo that
     if (session.drainedBy !== "node") session.drainedBy = by;
-    if (by === "operator") this.rememberDrain(systemId);
+    if (by === "operator") {
+      this.rememberDrain(systemId);
+      if (tell) this.onDrainMemo?.(systemId, true);
+    }
     session.draining = true;
     d.registry.setDraining(session.id, true);
     d.affinity.onDraining(session.id, d.registry.addressesOf(session.id));
@@ -134,11 +147,11 @@ export class ControlFrames {
    * The operator takes a node out of draining: it takes new sessions and channels again.
    * A node that drained itself (it is shutting down) stays draining.
    */
-  resumeNode(systemId: string): ResumeResult {
+  resumeNode(systemId: string, tell = true): ResumeResult {
     const d = this.deps;
     const session = d.directory.bySystemId(systemId);
-    if (!session) return this.operatorDrained.delete(systemId) ? "resumed" : "unknown";
-    if (session.drainedBy !== "node") this.operatorDrained.delete(systemId);
+    if (!session) return this.forgetDrain(systemId, tell) ? "forgotten" : "unknown";
+    if (session.drainedBy !== "node") this.forgetDrain(systemId, tell);
     if (!session.draining) return "not_draining";
     if (session.drainedBy === "node") return "draining_itself";
     session.draining = false;
@@ -148,6 +161,28 @@ export class ControlFrames {
     d.cluster?.sync.updated(session);
     d.log.info({ systemId }, "node resumed: it takes new sessions and channels again");
     return "resumed";
+  }
+
+  /**
+   * Another sentinel of the cluster remembers (true) or forgot (false) an operator's drain of
+   * `systemId`: remembered here too, and applied to the node when it is attached here.
+   */
+  applyDrainMemo(systemId: string, drained: boolean): void {
+    const session = this.deps.directory.bySystemId(systemId);
+    if (drained) {
+      this.rememberDrain(systemId);
+      if (session !== undefined && !session.draining) this.drainNode(systemId, "operator", false);
+      return;
+    }
+    this.operatorDrained.delete(systemId);
+    if (session?.draining && session.drainedBy === "operator") this.resumeNode(systemId, false);
+  }
+
+  /** true when a drain of `systemId` was remembered (and is no more) */
+  private forgetDrain(systemId: string, tell: boolean): boolean {
+    if (!this.operatorDrained.delete(systemId)) return false;
+    if (tell) this.onDrainMemo?.(systemId, false);
+    return true;
   }
 
   private rememberDrain(systemId: string): void {
