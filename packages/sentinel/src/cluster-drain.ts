@@ -33,6 +33,8 @@ export interface ClusterDrainDeps {
   stalledLocal?: (systemId: string, address: string, by: string) => void;
   /** another sentinel remembers (true) or forgot (false) an operator's drain of a node */
   memoLocal?: (systemId: string, drained: boolean) => void;
+  /** another sentinel ejected a node from `address` for `forMs` more, at `strikes` */
+  ejectedLocal?: (systemId: string, address: string, forMs: number, strikes: number) => void;
   log: Logger;
 }
 
@@ -66,6 +68,13 @@ export class ClusterDrain {
   announce(systemId: string, drained: boolean): void {
     const d = this.deps;
     const body = { systemId, drained, by: d.sentinelId };
+    d.bus.publish(drainMemoSubject(d.clusterId), Buffer.from(JSON.stringify(body)));
+  }
+
+  /** Tells every sentinel that this one ejected `systemId` from `address` (outlier ejection). */
+  announceEjection(systemId: string, address: string, forMs: number, strikes: number): void {
+    const d = this.deps;
+    const body = { systemId, ejected: { address, forMs: Math.round(forMs), strikes }, by: d.sentinelId };
     d.bus.publish(drainMemoSubject(d.clusterId), Buffer.from(JSON.stringify(body)));
   }
 
@@ -115,11 +124,12 @@ export class ClusterDrain {
     }
     const systemId = body?.["systemId"];
     const drained = body?.["drained"];
+    const ejected = ejectionOf(body?.["ejected"]);
     const by = body?.["by"];
     if (
       typeof systemId !== "string" ||
       !SYSTEM_ID.test(systemId) ||
-      typeof drained !== "boolean" ||
+      (typeof drained !== "boolean" && ejected === undefined) ||
       typeof by !== "string" ||
       !SENTINEL_ID.test(by)
     ) {
@@ -127,7 +137,8 @@ export class ClusterDrain {
       return;
     }
     if (by === d.sentinelId) return; // its own, echoed by NATS
-    d.memoLocal?.(systemId, drained);
+    if (typeof drained === "boolean") d.memoLocal?.(systemId, drained);
+    else d.ejectedLocal?.(systemId, ejected!.address, ejected!.forMs, ejected!.strikes);
   }
 
   private onRequest(data: Uint8Array): void {
@@ -173,4 +184,19 @@ export class ClusterDrain {
     const drained = d.drainLocal(systemId);
     d.log.info({ systemId, drained }, "drain requested through another sentinel");
   }
+}
+
+/** the longest an ejection can run: 10 × an ejection_sec of at most a day */
+const MAX_EJECTION_MS = 10 * 86_400_000;
+
+/** an ejection memo's `ejected` member, checked; undefined when malformed */
+function ejectionOf(value: unknown): { address: string; forMs: number; strikes: number } | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const { address, forMs, strikes } = value as Record<string, unknown>;
+  if (typeof address !== "string" || parseLogicalAddress(address) === undefined) return undefined;
+  if (typeof forMs !== "number" || !Number.isSafeInteger(forMs) || forMs < 0 || forMs > MAX_EJECTION_MS)
+    return undefined;
+  if (typeof strikes !== "number" || !Number.isSafeInteger(strikes) || strikes < 1 || strikes > 1000)
+    return undefined;
+  return { address, forMs, strikes };
 }

@@ -66,11 +66,16 @@ export async function startSentinelServer(
           resumeLocal: (systemId) => sentinel.resumeNode(systemId),
           stalledLocal: (systemId, address, by) => sentinel.ejectReported(address, systemId, by),
           memoLocal: (systemId, drained) => sentinel.applyDrainMemo(systemId, drained),
+          ejectedLocal: (systemId, address, forMs, strikes) =>
+            sentinel.rememberEjection(address, systemId, forMs, strikes),
           log,
         });
   clusterDrain?.listen();
-  if (clusterDrain !== undefined)
+  if (clusterDrain !== undefined) {
     sentinel.drainMemo = (systemId, drained) => clusterDrain.announce(systemId, drained);
+    sentinel.ejectionReporter = (address, systemId, forMs, strikes) =>
+      clusterDrain.announceEjection(systemId, address, forMs, strikes);
+  }
   if (clusterDrain !== undefined)
     sentinel.stallReporter = (address, nodeId) => void clusterDrain.reportStall(nodeId, address);
   // ws refuses frames above maxPayload by closing (1009) before buffering them;

@@ -201,6 +201,7 @@ export class Sentinel {
               shared: deps.shared,
               isLocal: (id) => directory.bySystemId(id) !== undefined,
               reportStall: (address, id) => this.stallReporter?.(address, id),
+              ejected: (address, id, forMs, strikes) => this.ejectionReporter?.(address, id, forMs, strikes),
             },
       // the watch keeps in-flight entries: what it gives up are those
       giveUp: (calls, replicaId) => this.teardown.givenUp(calls as InflightEntry[], replicaId),
@@ -520,6 +521,17 @@ export class Sentinel {
    * here go unanswered (outlier ejection across sentinels).
    */
   stallReporter: ((address: string, nodeId: string) => void) | undefined;
+
+  /**
+   * Set by the server in a cluster: tells every sentinel of an ejection made here, so that the
+   * member re-attaching to one of them is still out there.
+   */
+  ejectionReporter: ((address: string, nodeId: string, forMs: number, strikes: number) => void) | undefined;
+
+  /** Another sentinel of the cluster ejected `nodeId` from `address` for `forMs` more. */
+  rememberEjection(address: string, nodeId: string, forMs: number, strikes: number): void {
+    this.affinity.rememberEjection(address, nodeId, forMs, strikes);
+  }
 
   /** Another sentinel reports that `nodeId`, attached here, leaves its calls unanswered. */
   ejectReported(address: string, nodeId: string, by: string): void {

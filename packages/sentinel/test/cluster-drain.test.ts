@@ -178,6 +178,8 @@ describe("operator drain through another sentinel of the cluster", () => {
       drainLocal: () => false,
       resumeLocal: () => "unknown",
       memoLocal: (id, drained) => memos.push(`${id} ${drained}`),
+      ejectedLocal: (id, address, forMs, strikes) =>
+        memos.push(`${id} ejected ${address} ${forMs} ${strikes}`),
       log: quiet,
     });
     d.listen();
@@ -191,11 +193,23 @@ describe("operator drain through another sentinel of the cluster", () => {
       '{"systemId":"ok_1","drained":true}',
       '{"systemId":"ok_1","drained":true,"by":"s b"}',
       `{"systemId":"ok_1","drained":true,"by":"sb","pad":"${"x".repeat(1100)}"}`,
+      '{"systemId":"ok_1","ejected":{"address":"nope","forMs":1000,"strikes":1},"by":"sb"}',
+      '{"systemId":"ok_1","ejected":{"address":"ledger@fame.fabric","forMs":-1,"strikes":1},"by":"sb"}',
+      '{"systemId":"ok_1","ejected":{"address":"ledger@fame.fabric","forMs":1e15,"strikes":1},"by":"sb"}',
+      '{"systemId":"ok_1","ejected":{"address":"ledger@fame.fabric","forMs":1000,"strikes":0},"by":"sb"}',
+      '{"systemId":"ok_1","ejected":[],"by":"sb"}',
     ])
       bus.publish(subject, Buffer.from(bad));
     d.announce("mine", true); // its own, back from NATS
     bus.publish(subject, Buffer.from('{"systemId":"ok_2","drained":true,"by":"sb"}'));
     bus.publish(subject, Buffer.from('{"systemId":"ok_2","drained":false,"by":"sc"}'));
-    expect(memos).toEqual(["ok_2 true", "ok_2 false"]);
+    d.announceEjection("mine", "ledger@fame.fabric", 1000, 1); // its own again
+    bus.publish(
+      subject,
+      Buffer.from(
+        '{"systemId":"ok_3","ejected":{"address":"ledger@fame.fabric","forMs":30000,"strikes":2},"by":"sb"}',
+      ),
+    );
+    expect(memos).toEqual(["ok_2 true", "ok_2 false", "ok_3 ejected ledger@fame.fabric 30000 2"]);
   });
 });

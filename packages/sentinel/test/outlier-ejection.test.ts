@@ -299,6 +299,45 @@ describe("OutlierEjections", () => {
   });
 });
 
+describe("an ejection another sentinel made (audit round 11)", () => {
+  it("keeps the member out when it re-attaches here, until that ejection ends; strikes carry on", async () => {
+    const { s, clock } = makeSentinel(singleActive());
+    const reported: string[] = [];
+    s.ejectionReporter = (address, id, forMs, strikes) =>
+      reported.push(`${address} ${id} ${forMs} ${strikes}`);
+    // sentinel sb ejected r1 (attached there) for 30 s more, its 2nd strike
+    s.rememberEjection(LEDGER, "r1", 30_000, 2);
+    s.rememberEjection("other@fame.fabric", "r1", 30_000, 2); // a pool without a policy here: nothing
+    const [r1, r2] = await replicas(s, LEDGER, ["r1", "r2"]);
+    const d = distribution(s, LEDGER);
+    expect(d.replicas.find((r) => r.id === "r1")).toMatchObject({
+      healthy: false,
+      ejectedUntil: clock.now() + 30_000,
+    });
+    const client = await attachNode(s, "c");
+    await client.call(LEDGER, "x");
+    expect(receiverOf([r1!, r2!], "x")).toBe("r2");
+    expect(distribution(s, LEDGER).active).toBe("r2");
+    await answer(r2!, "x");
+    clock.advance(30_001);
+    s.sweep();
+    expect(distribution(s, LEDGER).replicas.find((r) => r.id === "r1")).toMatchObject({ healthy: true });
+    expect(reported).toEqual([]); // only a cluster's sentinels are told
+  });
+
+  it("an ejection remembered from another sentinel keeps its strikes: the next one here is longer", () => {
+    const clock = new Clock();
+    const e = new OutlierEjections(clock.now);
+    e.remember("a@x", "r1", 2000, 2);
+    e.remember("a@x", "r1", 500, 1); // an older word: the longer end and higher count stay
+    expect(e.ejectedUntil("a@x", "r1")).toBe(clock.now() + 2000);
+    clock.advance(2000);
+    expect(e.ended().map((r) => r.nodeId)).toEqual(["r1"]);
+    expect(e.eject("a@x", "r1", 1000).strikes).toBe(3);
+    expect(e.ejectedUntil("a@x", "r1")).toBe(clock.now() + 4000);
+  });
+});
+
 describe("a stall another sentinel reports", () => {
   it("ejects the member attached here, as if seen here (never the last eligible one)", () => {
     const pool = new ReplicaPool<{ id: string }>();

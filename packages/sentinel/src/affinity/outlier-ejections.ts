@@ -56,6 +56,26 @@ export class OutlierEjections {
   }
 
   /**
+   * Another sentinel of the cluster ejected the member for `forMs` more, at its `strikes`: kept
+   * here too (the longer end and the higher count win), so that the member, re-attaching here,
+   * is still out when it binds.
+   */
+  remember(address: string, nodeId: string, forMs: number, strikes: number): Ejection {
+    const now = this.now();
+    const k = key(address, nodeId);
+    let rec = this.records.get(k);
+    if (rec === undefined) {
+      if (this.records.size >= MAX_RECORDS) this.evictOldest();
+      rec = { address, nodeId, until: 0, strikes: 0, lastAt: now };
+      this.records.set(k, rec);
+    }
+    rec.until = Math.max(rec.until, now + forMs);
+    rec.strikes = Math.max(rec.strikes, strikes);
+    rec.lastAt = now;
+    return rec;
+  }
+
+  /**
    * The ejections that ran out since the last call (each reported once); records whose strikes
    * are forgotten are dropped.
    */

@@ -71,6 +71,11 @@ export interface PoolRouterCluster {
    * unanswered: that sentinel ejects it (it alone holds the node's single-active lease).
    */
   reportStall?: ((address: string, nodeId: string) => void) | undefined;
+  /**
+   * Tells every sentinel of the cluster that this one ejected a member (for `forMs`, at its
+   * `strikes`): a member that re-attaches to another sentinel is still out there.
+   */
+  ejected?: ((address: string, nodeId: string, forMs: number, strikes: number) => void) | undefined;
 }
 
 interface PolicyState<N extends RoutedNode> {
@@ -744,6 +749,16 @@ export class PoolRouter<N extends RoutedNode> {
     this.eject(address, nodeId, pool, outlier, { reportedBy: by });
   }
 
+  /**
+   * Another sentinel of the cluster ejected `nodeId` from `address`: remembered, so that the
+   * node, should it re-attach here, stays out until that ejection ends (onBound). A member
+   * attached elsewhere is left to its own sentinel meanwhile.
+   */
+  rememberEjection(address: string, nodeId: string, forMs: number, strikes: number): void {
+    if (this.outlierOf(address) === undefined) return;
+    this.ejections.remember(address, nodeId, forMs, strikes);
+  }
+
   private eject(
     address: string,
     replicaId: string,
@@ -752,6 +767,7 @@ export class PoolRouter<N extends RoutedNode> {
     detail: { calls?: number; reportedBy?: string },
   ): void {
     const ejection = this.ejections.eject(address, replicaId, outlier.ejectionSec * 1000);
+    this.deps.cluster?.ejected?.(address, replicaId, ejection.until - this.now(), ejection.strikes);
     this.stalls.forget(address, replicaId);
     pool.setHealthy(replicaId, false);
     this.grace.onHealthChange(address, replicaId, false);
