@@ -790,7 +790,9 @@ export class PoolRouter<N extends RoutedNode> {
     for (const ejection of this.ejections.ended()) {
       const { address, nodeId } = ejection;
       const pool = this.deps.resolve(address);
-      if (pool?.member(nodeId) === undefined) continue;
+      const member = pool?.member(nodeId);
+      // not here, or never taken out here (an ejection another sentinel made, remembered)
+      if (pool === undefined || member === undefined || member.healthy) continue;
       // a member the health checks have failed meanwhile stays out until they pass
       if (this.health?.view(address, nodeId)?.healthy === false) continue;
       pool.setHealthy(nodeId, true);
