@@ -58,6 +58,13 @@ export type AttachDecision =
       keys: NodeKey[];
       /** the access policy's name for the node: its OAuth2 client id, else its SPIFFE id */
       principal: string;
+      /**
+       * Who holds the credential the node was admitted with, for bounds that one holder's many
+       * nodes share: its OAuth2 client id; nodes of the shared direct token, of admission none,
+       * or of a ticket naming no client share one key per profile (their system ids are their own
+       * choice, so they cannot stand for the holder).
+       */
+      credential: string;
     }
   | { ok: false; code: ErrorCode; reason: string };
 
@@ -169,6 +176,7 @@ export class AttachAuthority {
       acceptedLogicals: frame.logicals,
       keys,
       principal: clientId ?? `spiffe://${this.opts.trustDomain ?? "fame.fabric"}/nodes/${grant.systemId}`,
+      credential: clientId !== undefined ? `client:${clientId}` : `admission:${this.opts.admissionProfile}`,
     };
   }
 

@@ -74,7 +74,8 @@ export class ClusterDrain {
   /** Tells every sentinel that this one ejected `systemId` from `address` (outlier ejection). */
   announceEjection(systemId: string, address: string, forMs: number, strikes: number): void {
     const d = this.deps;
-    const body = { systemId, ejected: { address, forMs: Math.round(forMs), strikes }, by: d.sentinelId };
+    const ejected = { address, forMs: Math.round(forMs), strikes: Math.min(strikes, MAX_STRIKES) };
+    const body = { systemId, ejected, by: d.sentinelId };
     d.bus.publish(drainMemoSubject(d.clusterId), Buffer.from(JSON.stringify(body)));
   }
 
@@ -186,6 +187,9 @@ export class ClusterDrain {
   }
 }
 
+/** strikes an ejection memo carries at most (beyond, the length is 10× anyway) */
+const MAX_STRIKES = 1000;
+
 /** the longest an ejection can run: 10 × an ejection_sec of at most a day */
 const MAX_EJECTION_MS = 10 * 86_400_000;
 
@@ -196,7 +200,7 @@ function ejectionOf(value: unknown): { address: string; forMs: number; strikes: 
   if (typeof address !== "string" || parseLogicalAddress(address) === undefined) return undefined;
   if (typeof forMs !== "number" || !Number.isSafeInteger(forMs) || forMs < 0 || forMs > MAX_EJECTION_MS)
     return undefined;
-  if (typeof strikes !== "number" || !Number.isSafeInteger(strikes) || strikes < 1 || strikes > 1000)
+  if (typeof strikes !== "number" || !Number.isSafeInteger(strikes) || strikes < 1 || strikes > MAX_STRIKES)
     return undefined;
   return { address, forMs, strikes };
 }

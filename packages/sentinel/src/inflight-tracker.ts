@@ -7,8 +7,8 @@ import type { ReplicaCalls, WatchedCall } from "./affinity/stall-watch.js";
  */
 export interface InflightEntry extends WatchedCall {
   requesterId: string;
-  /** the requester's principal, counted per principal when not "" (countForPrincipal) */
-  principal?: string | undefined;
+  /** who holds the requester's credential (NodeSession.credential), counted when not "" */
+  credential?: string | undefined;
   replicaId: string;
   corrId: string;
   /** id of the request envelope, echoed as refId in the nack */
@@ -33,8 +33,8 @@ export interface InflightEntry extends WatchedCall {
 export class InflightTracker {
   private readonly byRequester = new Map<string, Map<string, InflightEntry>>();
   private readonly byReplica = new Map<string, Set<InflightEntry>>();
-  /** entries per requesters' principal: one credential's many connections share a bound */
-  private readonly byPrincipal = new Map<string, number>();
+  /** entries per requesters' credential: one holder's many connections share a bound */
+  private readonly byCredential = new Map<string, number>();
   private count = 0;
 
   /**
@@ -54,9 +54,9 @@ export class InflightTracker {
     return this.byRequester.get(requesterId)?.size ?? 0;
   }
 
-  /** entries of all requesters of `principal` together */
-  countForPrincipal(principal: string): number {
-    return this.byPrincipal.get(principal) ?? 0;
+  /** entries of all requesters admitted with `credential` together */
+  countForCredential(credential: string): number {
+    return this.byCredential.get(credential) ?? 0;
   }
 
   /** whether `n` more entries fit (a coalesced record is tracked whole or refused whole) */
@@ -82,8 +82,8 @@ export class InflightTracker {
     }
     routed.add(entry);
     this.count++;
-    const p = entry.principal;
-    if (p) this.byPrincipal.set(p, (this.byPrincipal.get(p) ?? 0) + 1);
+    const c = entry.credential;
+    if (c) this.byCredential.set(c, (this.byCredential.get(c) ?? 0) + 1);
     return true;
   }
 
@@ -169,10 +169,10 @@ export class InflightTracker {
 
   private uncount(entry: InflightEntry): void {
     this.count--;
-    const p = entry.principal;
-    if (!p) return;
-    const n = (this.byPrincipal.get(p) ?? 1) - 1;
-    if (n <= 0) this.byPrincipal.delete(p);
-    else this.byPrincipal.set(p, n);
+    const c = entry.credential;
+    if (!c) return;
+    const n = (this.byCredential.get(c) ?? 1) - 1;
+    if (n <= 0) this.byCredential.delete(c);
+    else this.byCredential.set(c, n);
   }
 }

@@ -58,6 +58,11 @@ export class NodeSession {
    */
   principal = "";
   /**
+   * Who holds the credential it was admitted with (AttachDecision.credential): the key of the
+   * bounds one holder's nodes share. "" for a node attached elsewhere in a cluster.
+   */
+  credential = "";
+  /**
    * Who owns the affinity sessions this node opens: its principal and its process instance
    * (both from the attach ticket). A node that re-attaches (new connection, new sid) keeps
    * its sessions; another node, even of the same principal, has another instance id.

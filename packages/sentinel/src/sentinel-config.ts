@@ -75,7 +75,7 @@ export interface SentinelConfig {
   attachTimeoutMs: number;
   maxFrameBytes: number;
   maxInflightPerConnection: number;
-  /** requests in flight of all nodes of one principal together (FAME_MAX_INFLIGHT_PER_PRINCIPAL) */
+  /** requests in flight of all nodes of one credential together (FAME_MAX_INFLIGHT_PER_PRINCIPAL) */
   maxInflightPerPrincipal: number;
   /** link batches taken from and sent to nodes that offer them (FAME_LINK_BATCH, default on) */
   linkBatch: boolean;

@@ -20,29 +20,29 @@ describe("InflightTracker", () => {
     expect(t.size).toBe(0);
   });
 
-  it("counts entries per principal however they leave, for requesters of one credential together", () => {
+  it("counts entries per credential however they leave, for requesters of one holder together", () => {
     const t = new InflightTracker();
-    const of = (requesterId: string, corrId: string, principal: string, replicaId = "r1") => ({
+    const of = (requesterId: string, corrId: string, credential: string, replicaId = "r1") => ({
       ...entry(requesterId, replicaId, corrId),
-      principal,
+      credential,
     });
     t.track(of("c1", "a", "mallory"));
     t.track(of("c1", "a", "mallory")); // the same call again replaces its entry
     t.track(of("c2", "b", "mallory", "r2"));
     t.track(of("c3", "c", "mallory"));
     t.track(of("v1", "d", "victim"));
-    t.track(of("n1", "e", "")); // no principal: counted nowhere
-    expect(t.countForPrincipal("mallory")).toBe(3);
-    expect(t.countForPrincipal("victim")).toBe(1);
-    expect(t.countForPrincipal("")).toBe(0);
+    t.track(of("n1", "e", "")); // no credential (a node attached elsewhere): counted nowhere
+    expect(t.countForCredential("mallory")).toBe(3);
+    expect(t.countForCredential("victim")).toBe(1);
+    expect(t.countForCredential("")).toBe(0);
     expect(t.complete("r1", "c1", "a")).toBeDefined();
-    expect(t.countForPrincipal("mallory")).toBe(2);
+    expect(t.countForCredential("mallory")).toBe(2);
     t.takeAllFor("r2"); // the replica left
-    expect(t.countForPrincipal("mallory")).toBe(1);
+    expect(t.countForCredential("mallory")).toBe(1);
     t.dropRequester("c3"); // the requester left
-    expect(t.countForPrincipal("mallory")).toBe(0);
+    expect(t.countForCredential("mallory")).toBe(0);
     expect(t.sweep(1000)).toBe(2); // past their deadline
-    expect(t.countForPrincipal("victim")).toBe(0);
+    expect(t.countForCredential("victim")).toBe(0);
     expect(t.size).toBe(0);
   });
 

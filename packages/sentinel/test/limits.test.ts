@@ -295,14 +295,19 @@ describe("Sentinel limits", () => {
     expect(r.link.sent.filter((e) => e.frame.type === "SecureOpen")).toHaveLength(5);
   });
 
-  it("bounds the requests in flight of one principal's connections together (audit round 11)", async () => {
+  it("bounds the requests in flight of one credential's connections together (audit round 11)", async () => {
     const s = openSentinel({ now: Date.now() }, { maxInflightPerConnection: 4, maxInflightPerPrincipal: 6 });
     const r = await attach(s, "r", ["*.fame.fabric"]);
     await r.send({ frame: { type: "AddressBind", address: "math@fame.fabric" } });
     const mallory = [await attach(s, "m1", []), await attach(s, "m2", [])];
     const victim = await attach(s, "v", []);
-    for (const m of mallory) m.session.principal = "mallory";
-    victim.session.principal = "victim";
+    // admission none: nodes choose their system ids, so they share one key, whatever their ids
+    expect(new Set([...mallory, victim].map((n) => n.session.credential))).toEqual(
+      new Set(["admission:none"]),
+    );
+    // as two OAuth2 clients' nodes would be kept apart
+    for (const m of mallory) m.session.credential = "client:mallory";
+    victim.session.credential = "client:victim";
     const call = (c: (typeof mallory)[number], corrId: string) =>
       c.send({
         to: "math@fame.fabric",
@@ -323,7 +328,7 @@ describe("Sentinel limits", () => {
     // another principal's calls go through
     await call(victim, "v0");
     expect(r.link.sent.filter((e) => e.corrId === "v0")).toHaveLength(1);
-    expect(s.inflight.countForPrincipal("mallory")).toBe(6);
+    expect(s.inflight.countForCredential("client:mallory")).toBe(6);
   });
 
   it("a frame refused for too many requests in flight leaves no pending open behind", async () => {

@@ -230,17 +230,23 @@ describe("StallWatch", () => {
     expect(w.stalled(() => 1000).map((r) => r.replicaId)).toEqual(["r1"]);
   });
 
-  it("a stream item keeps its call heard; a call that expires early never counts", () => {
+  it("a stream that sent an item is served, at its caller's pace; a call that expires early never counts", () => {
     const clock = new Clock();
     const w = new StallWatch(clock.now);
     const rec = w.recordOf("a@x", "r1");
     const streaming = call();
     w.add(rec, streaming);
-    for (let t = 0; t < 5; t++) {
-      clock.advance(800);
-      w.progressed(streaming);
-      expect(w.stalled(() => 1000)).toEqual([]);
+    clock.advance(800);
+    w.progressed(streaming);
+    // its caller holds its credit back (or reads slowly): the replica waits, and is not stalled
+    // (review of audit round 11: eight such streams got an honest replica ejected)
+    const held = Array.from({ length: MANY_UNANSWERED }, () => call());
+    for (const c of held) {
+      w.add(rec, c);
+      w.progressed(c);
     }
+    clock.advance(60_000);
+    expect(w.stalled(() => 1000)).toEqual([]);
     // audit round 10: calls with a 100 ms deadline, answered late, once a second
     const w2 = new StallWatch(clock.now);
     const rec2 = w2.recordOf("a@x", "r2");
@@ -323,6 +329,18 @@ describe("an ejection another sentinel made (audit round 11)", () => {
     s.sweep();
     expect(distribution(s, LEDGER).replicas.find((r) => r.id === "r1")).toMatchObject({ healthy: true });
     expect(reported).toEqual([]); // only a cluster's sentinels are told
+    // the word comes after r1 bound here: out at once (never the last eligible member)
+    s.rememberEjection(LEDGER, "r1", 30_000, 3);
+    expect(distribution(s, LEDGER).replicas.find((r) => r.id === "r1")).toMatchObject({ healthy: false });
+    await client.call(LEDGER, "after");
+    expect(receiverOf([r1!, r2!], "after")).toBe("r2");
+    await r2!.send({ frame: { type: "AddressUnbind", address: LEDGER } });
+    s.rememberEjection(LEDGER, "r9", 30_000, 1); // no such member: remembered only
+    clock.advance(30_001);
+    s.sweep();
+    await r2!.send({ frame: { type: "AddressBind", address: LEDGER } });
+    s.rememberEjection(LEDGER, "r2", 30_000, 1); // r1 is back: r2 may go
+    expect(distribution(s, LEDGER).replicas.find((r) => r.id === "r2")).toMatchObject({ healthy: false });
   });
 
   it("an ejection remembered from another sentinel keeps its strikes: the next one here is longer", () => {

@@ -757,6 +757,19 @@ export class PoolRouter<N extends RoutedNode> {
   rememberEjection(address: string, nodeId: string, forMs: number, strikes: number): void {
     if (this.outlierOf(address) === undefined) return;
     this.ejections.remember(address, nodeId, forMs, strikes);
+    // it re-attached here before the word came: out now, as binding would have put it
+    const pool = this.deps.resolve(address);
+    if (pool === undefined || !pool.isEligible(nodeId)) return;
+    if (this.deps.cluster !== undefined && !this.deps.cluster.isLocal(nodeId)) return;
+    if (pool.eligibleCount < 2) return;
+    this.stalls.forget(address, nodeId);
+    pool.setHealthy(nodeId, false);
+    this.grace.onHealthChange(address, nodeId, false);
+    this.deps.log.warn(
+      { address, replica: nodeId, ejectedForSec: Math.round(forMs / 1000), strikes },
+      "replica ejected by another sentinel of the cluster: it takes no new work here either",
+    );
+    this.reelect(address);
   }
 
   private eject(

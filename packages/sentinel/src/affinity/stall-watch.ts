@@ -9,7 +9,8 @@
  *
  * A member is stalled when a call has gone unheard for the pool's `unanswered_sec` and it has
  * answered none of its other calls meanwhile, or when many calls have (answering some, or
- * refusing new ones for want of room, does not hide that it sits on the rest).
+ * refusing new ones for want of room, does not hide that it sits on the rest). A stream that
+ * has sent an item is served: whether more follow is up to its caller's credit.
  *
  * Why the principal: a replica's own principal could otherwise keep it "answering" (the same
  * credential runs a client the replica answers) and, the other way round, could make an honest
@@ -22,7 +23,11 @@
 
 /** A call in flight, as the watch keeps it (the sentinel's in-flight entry). */
 export interface WatchedCall {
-  /** when it was sent, or when a stream item of it last came back */
+  /**
+   * when it was sent; +Infinity once a stream item of it came back: the member serves it, and
+   * from then on the caller's credit paces it (a caller that holds its credit back, or reads
+   * slowly, must not get an honest replica ejected: review of audit round 11)
+   */
   heardAt?: number | undefined;
   watch?: ReplicaCalls | undefined;
 }
@@ -88,9 +93,9 @@ export class StallWatch {
     if (rec?.live) rec.answeredAt = this.now();
   }
 
-  /** a stream item of `call` came back: this call is being served */
+  /** a stream item of `call` came back: this call is being served, at its caller's pace */
   progressed(call: WatchedCall): void {
-    if (call.watch?.live) call.heardAt = this.now();
+    if (call.watch?.live) call.heardAt = Number.POSITIVE_INFINITY;
   }
 
   /**

@@ -21,7 +21,7 @@ export interface AccountDeps {
   counters: SentinelCounters;
   deliver: DeliverStage;
   maxInflightPerConnection: number;
-  /** requests in flight of all nodes of one principal together (FAME_MAX_INFLIGHT_PER_PRINCIPAL) */
+  /** requests in flight of all nodes of one credential together (FAME_MAX_INFLIGHT_PER_PRINCIPAL) */
   maxInflightPerPrincipal: number;
   now: () => number;
 }
@@ -50,15 +50,14 @@ export class AccountStage {
       return true;
     }
     // One credential's many connections, each within its own bound, must not fill the table
-    // that every caller shares (audit round 11: 977 connections of one client did). Nodes
-    // with no principal (admission "none") have no one to share a bound with.
-    const principal = req.session.principal;
-    if (principal !== "" && d.inflight.countForPrincipal(principal) + calls > d.maxInflightPerPrincipal) {
+    // that every caller shares (audit round 11: 977 connections of one client did).
+    const credential = req.session.credential;
+    if (credential !== "" && d.inflight.countForCredential(credential) + calls > d.maxInflightPerPrincipal) {
       d.deliver.nack(
         req.session,
         req.env,
         "too_many_inflight",
-        `the nodes of this principal hold ${d.maxInflightPerPrincipal} requests in flight together`,
+        `the nodes of this credential hold ${d.maxInflightPerPrincipal} requests in flight together`,
       );
       return true;
     }
@@ -96,7 +95,7 @@ export class AccountStage {
       for (let i = 0; i < calls; i++) {
         const entry: InflightEntry = {
           requesterId: req.session.id,
-          principal: req.session.principal,
+          credential: req.session.credential,
           replicaId: target.id,
           corrId: batch ? batch[i]!.corrId : env.corrId!,
           envelopeId: env.id,

@@ -183,6 +183,7 @@ export class AuthenticateStage {
     session.sid = decision.sid;
     session.acceptedLogicals = decision.acceptedLogicals;
     session.principal = decision.principal;
+    session.credential = decision.credential;
     session.sessionOwner = `${decision.principal}\u0000${decision.instanceId}`;
     for (const key of decision.keys) session.keys.set(key.kid, key);
     d.directory.attached(session);
