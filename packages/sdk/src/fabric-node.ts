@@ -40,7 +40,7 @@ import {
 import { badAddress, isFrameTooLarge, tooLargeAnswer, unsentError } from "./node/unsent.js";
 import type { CallerIdentity } from "./rpc/call-context.js";
 import type { RpcEndpoint } from "./rpc/endpoint.js";
-import { RpcError, RpcErrorCode } from "./rpc/rpc-error.js";
+import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc/rpc-error.js";
 import type { JsonValue, RpcInbound, RpcOutbound } from "./rpc/transport.js";
 
 export type { FabricNodeOptions, FabricNodeParts } from "./node/fabric-node-options.js";
@@ -64,6 +64,8 @@ interface SendMeta {
   onChannel?: (cid: string) => void;
   /** the payload's JSON text, made by the RPC layer (SendOptions.json) */
   json?: string;
+  /** an answer to a request that came on this channel (SendOptions.channel): on it or not at all */
+  channel?: string;
 }
 
 /**
@@ -203,6 +205,22 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
 
   /** on the conversation's channel, an open one to `to`, or (returning a promise) a new one */
   private sendNow(to: string, payload: JsonValue, m: SendMeta, logical: boolean): Promise<void> | undefined {
+    if (m.channel !== undefined) {
+      // an answer to a request that came sealed: sealed on its channel, whatever the
+      // conversation table says (audit round 12: a caller that flooded the table with junk
+      // had other callers' answers sent in clear)
+      const ch = this.channels.byId(m.channel);
+      if (ch === undefined || ch.role !== "replica") {
+        this.conversations.forget(m.corrId);
+        throw new RpcError(
+          RpcErrorCode.SERVER_ERROR,
+          "the channel the request came on is gone: its answer is not sent in clear",
+          FameRpcCode.CHANNEL_UNKNOWN,
+        );
+      }
+      this.sendOn(ch, to, payload, m);
+      return undefined;
+    }
     let ch = this.conversations.get(m.corrId);
     if (!ch && this.opts.encryption === "channel" && logical) {
       const sessionId = m.meta?.[SESSION_ID_META];
@@ -394,6 +412,8 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const corrId = env.corrId ?? env.id;
     let payload: unknown;
     let ch: SecureChannel | undefined;
+    /** the conversation was new, adopted for this message (a replica's channel) */
+    let adopted = false;
     if (frame.codec === "enc") {
       const cid = env.sec?.enc?.cid ?? "";
       ch = this.channels.byId(cid);
@@ -423,6 +443,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         this.onBatch(env, ch, batch, payload);
         return;
       }
+      adopted = ch.role === "replica" && this.conversations.get(corrId) === undefined;
       if (!this.takesOnChannel(corrId, ch, env.meta?.[MORE_META] === true)) {
         this.refuseForeign(env, corrId);
         return;
@@ -470,7 +491,11 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       caller,
       fromSentinel,
     });
-    if (taken === false) this.unanswered(env, corrId);
+    if (taken === false) {
+      // nothing runs for it: a conversation it alone made is not kept
+      if (adopted) this.conversations.forget(corrId);
+      this.unanswered(env, corrId);
+    }
   }
 
   /**
@@ -571,6 +596,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
     const caller = this.callerOf(ch);
     for (let i = 0; i < batch.length; i++) {
       const { corrId, more } = batch[i]!;
+      const adopted = ch.role === "replica" && this.conversations.get(corrId) === undefined;
       if (!this.takesOnChannel(corrId, ch, more === true)) {
         this.refuseForeign(env, corrId);
         continue;
@@ -583,7 +609,10 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         sender,
         caller,
       });
-      if (taken === false) this.unanswered(env, corrId);
+      if (taken === false) {
+        if (adopted) this.conversations.forget(corrId);
+        this.unanswered(env, corrId);
+      }
     }
   }
 

@@ -250,6 +250,30 @@ describe("who may answer a call", () => {
   });
 });
 
+describe("an answer to a sealed request is sealed (audit round 12)", () => {
+  it("leaves on the request's channel even when the replica lost track of the conversation", async () => {
+    const sentinel = new FakeSentinel();
+    const { f: replicaNode, agent } = await replica(sentinel, "replica1");
+    const math = mathOn(await node(sentinel, "client"));
+    expect(await math.add({ x: 1, y: 1 })).toBe(2);
+    const held = math.hold();
+    await expect.poll(() => agent.holding).toBe(1);
+    const request = sentinel.sent("client", "Data").at(-1)!;
+    expect(isSealedData(request)).toBe(true);
+    // the conversation table loses the call, as a flood of other callers' conversations made
+    // it evict its oldest entry: the answer must still leave sealed
+    (replicaNode.node as unknown as { conversations: { forget(corrId: string): void } }).conversations.forget(
+      request.corrId!,
+    );
+    const before = sentinel.sent("replica1", "Data").length;
+    agent.release();
+    expect(await held).toBe("held");
+    const answers = sentinel.sent("replica1", "Data").slice(before);
+    expect(answers.length).toBeGreaterThan(0);
+    for (const a of answers) expect(isSealedData(a)).toBe(true);
+  });
+});
+
 describe("messages a replica rightly ignores (audit round 11)", () => {
   it("refuses, which answers, a message to a served address that is no request: the sentinel would hold it as an unanswered call", async () => {
     const sentinel = new FakeSentinel();

@@ -110,5 +110,13 @@ describe("retry policy", () => {
     expect(
       shouldRetry({ fameCode: "replica_unavailable", transport: false, notExecuted: false }, false, p),
     ).toBe(false);
+    // Nor is a callee's error carrying a transport's code (its own downstream call failed, or
+    // a hostile callee says so): a non-idempotent call ran once and is not sent again (audit
+    // round 12: four charges for one call). Failing before it left this node still proves it.
+    for (const code of ["channel_unknown", "channel_conflict", "NOT_ACTIVE", "state_unavailable"]) {
+      const reply: FailureInfo = { fameCode: code, transport: false, notExecuted: false };
+      expect(shouldRetry(reply, false, p), code).toBe(false);
+      expect(shouldRetry({ ...reply, notExecuted: true }, false, p), code).toBe(true);
+    }
   });
 });

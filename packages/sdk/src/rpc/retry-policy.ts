@@ -133,14 +133,19 @@ export function settlingNoRoute(f: FailureInfo): boolean {
   return f.settling === true && f.transport && f.fameCode === FameRpcCode.NO_ROUTE;
 }
 
-/** True when the request provably did not run, so resending cannot duplicate a side effect. */
+/**
+ * True when the request provably did not run, so resending cannot duplicate a side effect.
+ * Only the fabric's word proves it (a nack, or a failure before the request left this node),
+ * never a callee's answer: an operation that did its work and then failed calling on passes its
+ * downstream's code up in its error (audit round 12: a non-idempotent call ran four times).
+ */
 export function provesNotExecuted(f: FailureInfo, policy: Readonly<RetryPolicy>): boolean {
   switch (f.fameCode) {
     case FameRpcCode.CHANNEL_UNKNOWN: // the sentinel could not decrypt/route into a channel
     case "channel_conflict": // the sentinel holds the channel id for another client: refused unrouted
     case FameRpcCode.NOT_ACTIVE: // the target refused before dispatching
     case "state_unavailable": // the sentinel refused new work it could not record, before forwarding
-      return true;
+      return f.transport || f.notExecuted;
     case FameRpcCode.REPLICA_UNAVAILABLE: // only the connection layer knows if it was before delivery
     case "unknown_frame": // a batch of calls refused for a replica that takes none, before delivery
       return f.transport && f.notExecuted;

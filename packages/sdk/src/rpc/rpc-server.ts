@@ -4,7 +4,7 @@
  * error, timeout — into a JSON-RPC reply. Nothing thrown by user code escapes.
  */
 import type { Logger } from "@fame/logger";
-import { addressHasName, jsonText } from "@fame/protocol";
+import { addressHasName, CHANNEL_META_KEY, jsonText } from "@fame/protocol";
 import { codesOf, errorPayload, logCallFailure } from "./call-failure.js";
 import { type CallHooks, type CallOutcome, checkHooks } from "./call-hooks.js";
 import { callerLimit } from "./caller-slots.js";
@@ -28,7 +28,13 @@ import { FameRpcCode, RpcError, RpcErrorCode } from "./rpc-error.js";
 import type { ServeTelemetry } from "./serve-telemetry.js";
 import { LazyAbort, ServedCallContext } from "./served-call-context.js";
 import { StreamSender } from "./stream-sender.js";
-import { type JsonObject, type RpcMessageMeta, type RpcOutbound, sendVia } from "./transport.js";
+import {
+  type JsonObject,
+  type RpcMessageMeta,
+  type RpcOutbound,
+  type SendOptions,
+  sendVia,
+} from "./transport.js";
 
 export const DEFAULT_STREAM_CREDIT_TIMEOUT_MS = 60_000;
 /** No caller may hold more than this share of an agent's call slots (FAME_RPC_CALLER_SHARE_PCT). */
@@ -159,8 +165,7 @@ export class RpcServer {
     const target = this.#target(m.to);
     if (target === undefined) {
       void this.#reply(
-        replyTo,
-        m.corrId,
+        m,
         encodeError(
           req.id,
           RpcErrorCode.METHOD_NOT_FOUND,
@@ -181,12 +186,11 @@ export class RpcServer {
     const spec = dispatcher.lookup(req.method);
     if (spec === undefined) {
       if (req.method === DESCRIBE_METHOD) {
-        void this.#reply(replyTo, m.corrId, encodeResult(req.id, dispatcher.description(describeOperations)));
+        void this.#reply(m, encodeResult(req.id, dispatcher.description(describeOperations)));
         return;
       }
       void this.#reply(
-        replyTo,
-        m.corrId,
+        m,
         encodeError(
           req.id,
           RpcErrorCode.METHOD_NOT_FOUND,
@@ -200,8 +204,7 @@ export class RpcServer {
     const full = dispatcher.tryAcquire(sender, perCaller, m.fromSentinel === true);
     if (full !== undefined) {
       void this.#reply(
-        replyTo,
-        m.corrId,
+        m,
         encodeError(
           req.id,
           RpcErrorCode.SERVER_ERROR,
@@ -238,7 +241,7 @@ export class RpcServer {
     if (m.from === undefined) return;
     const fame =
       error.code === RpcErrorCode.INVALID_PARAMS ? FameRpcCode.INVALID_PARAMS : FameRpcCode.BAD_MESSAGE;
-    this.#reply(m.from, m.corrId, encodeError(id, error.code, error.message, fame));
+    this.#reply(m, encodeError(id, error.code, error.message, fame));
   }
 
   /** Stop serving: cancel streams and signal running calls. Addresses are not unbound. */
@@ -300,11 +303,7 @@ export class RpcServer {
               context,
               new RpcError(RpcErrorCode.SERVER_ERROR, msg, FameRpcCode.TIMEOUT),
             );
-            await this.#reply(
-              replyTo,
-              m.corrId,
-              encodeError(req.id, RpcErrorCode.SERVER_ERROR, msg, FameRpcCode.TIMEOUT),
-            );
+            await this.#reply(m, encodeError(req.id, RpcErrorCode.SERVER_ERROR, msg, FameRpcCode.TIMEOUT));
             return;
           }
           value = outcome.value;
@@ -312,7 +311,7 @@ export class RpcServer {
       }
       if (isAsyncIterable(value)) {
         handedOff = true;
-        ended = await this.#stream(req, m, replyTo, sender, spec, context, value, abort, release);
+        ended = await this.#stream(req, m, sender, spec, context, value, abort, release);
         return;
       }
       if (spec.streaming) {
@@ -329,23 +328,18 @@ export class RpcServer {
         );
       }
       let sent = this.#reply(
-        replyTo,
-        m.corrId,
+        m,
         encodeResult(req.id, json.value),
         this.#outbound.prefersJsonText ? resultText(req.id, jsonText(json.value)) : undefined,
       );
       if (typeof sent !== "boolean") sent = await sent;
       if (!sent) {
         // Most likely the result exceeds the frame limit; the caller should not wait for a timeout.
-        await this.#reply(
-          replyTo,
-          m.corrId,
-          encodeError(req.id, RpcErrorCode.INTERNAL_ERROR, "result could not be sent"),
-        );
+        await this.#reply(m, encodeError(req.id, RpcErrorCode.INTERNAL_ERROR, "result could not be sent"));
       }
     } catch (err) {
       ended = this.#failed(spec, context, err);
-      await this.#reply(replyTo, m.corrId, errorPayload(req.id, err, spec.name));
+      await this.#reply(m, errorPayload(req.id, err, spec.name));
     } finally {
       if (!handedOff) release();
       if (hooks?.after !== undefined) this.#after(hooks.after, context, spec, ended, started);
@@ -380,7 +374,6 @@ export class RpcServer {
   async #stream(
     req: RpcRequestMessage,
     m: RpcMessageMeta,
-    replyTo: string,
     sender: string,
     spec: OperationSpec,
     context: ServedCallContext,
@@ -395,8 +388,7 @@ export class RpcServer {
       if (req.streamWindow === undefined) {
         await iterator.return?.();
         await this.#reply(
-          replyTo,
-          m.corrId,
+          m,
           encodeError(
             req.id,
             RpcErrorCode.INVALID_REQUEST,
@@ -409,7 +401,7 @@ export class RpcServer {
         id: req.id,
         window: req.streamWindow,
         iterator,
-        send: (payload) => this.#reply(replyTo, m.corrId, payload),
+        send: (payload) => this.#reply(m, payload),
         errorPayload: (err) => {
           outcome = this.#failed(spec, context, err);
           return errorPayload(req.id, err, spec.name);
@@ -427,7 +419,7 @@ export class RpcServer {
     } catch (err) {
       // Only reachable if obtaining or closing the iterator threw.
       outcome = this.#failed(spec, context, err);
-      await this.#reply(replyTo, m.corrId, errorPayload(req.id, err, spec.name));
+      await this.#reply(m, errorPayload(req.id, err, spec.name));
     } finally {
       release();
     }
@@ -460,23 +452,26 @@ export class RpcServer {
    * once, or when the returned promise settles), false when the transport refused it.
    */
   /** `json`: the payload's text, made already (SendOptions.json) */
-  #reply(to: string, corrId: string, payload: JsonObject, json?: string): boolean | Promise<boolean> {
+  /**
+   * Sends an answer (a result, an error, a stream item) to the caller of `m`. One to a request
+   * that came on a secure channel names that channel: it leaves on it or not at all, never in
+   * clear (audit round 12: a transport that lost track of the conversation sent it in clear).
+   */
+  #reply(m: RpcMessageMeta, payload: JsonObject, json?: string): boolean | Promise<boolean> {
+    const corrId = m.corrId;
+    const channel = m.meta?.[CHANNEL_META_KEY];
+    const options: SendOptions = json === undefined ? { corrId } : { corrId, json };
+    if (channel !== undefined) options.channel = channel;
     let failed = false;
-    const pending = sendVia(
-      this.#outbound,
-      to,
-      payload,
-      json === undefined ? { corrId } : { corrId, json },
-      (err: unknown) => {
-        failed = true;
-        reportDiagnostic(
-          this.#diag,
-          "reply_send_failed",
-          corrId,
-          err instanceof Error ? err.message : "send rejected",
-        );
-      },
-    );
+    const pending = sendVia(this.#outbound, m.from!, payload, options, (err: unknown) => {
+      failed = true;
+      reportDiagnostic(
+        this.#diag,
+        "reply_send_failed",
+        corrId,
+        err instanceof Error ? err.message : "send rejected",
+      );
+    });
     return pending === undefined ? !failed : pending.then(() => !failed);
   }
 }

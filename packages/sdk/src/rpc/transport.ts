@@ -48,6 +48,11 @@ export interface SendOptions {
    * A transport that writes text may use it instead of serializing the payload again.
    */
   json?: string;
+  /**
+   * An answer to a request that came on a secure channel: that channel's id. The answer leaves
+   * on that channel or not at all, never in clear.
+   */
+  channel?: string;
 }
 
 /** What the connection layer gives the RPC layer: send one Data payload to an address. */
