@@ -45,7 +45,15 @@ class MathAgent extends BaseAgent {
   async blob({ n }: { n: number }): Promise<string> {
     return "x".repeat(n);
   }
+  /** runs until its caller cancels it */
+  aborted = 0;
+  async untilCancelled(_p: object, ctx: CallContext): Promise<string> {
+    await new Promise<void>((r) => ctx.signal.addEventListener("abort", () => r(), { once: true }));
+    this.aborted++;
+    return "cancelled";
+  }
 }
+defineOperation(MathAgent, "untilCancelled");
 defineOperation(MathAgent, "blob");
 defineOperation(MathAgent, "add");
 defineOperation(MathAgent, "whoami");
@@ -247,6 +255,42 @@ describe("who may answer a call", () => {
       expect(nack.frame).toMatchObject({ ok: false, code: "not_authorized" });
     agent.release();
     expect(await held).toBe("held");
+  });
+});
+
+describe("a caller's cancel (audit round 12)", () => {
+  it("aborts the operation's ctx.signal at the replica: it does not run on in a slot for nobody", async () => {
+    const { sentinel, agent, client } = await warmClient();
+    const controller = new AbortController();
+    const call = client.endpoint.client
+      .call(MATH, "untilCancelled", {}, { timeoutMs: 5000, signal: controller.signal })
+      .then(
+        () => "answered",
+        (e: unknown) => (e as RpcError).fameCode,
+      );
+    await expect.poll(() => sentinel.sent("client", "Data").length).toBeGreaterThan(1);
+    controller.abort();
+    expect(await call).toBe("cancelled");
+    await expect.poll(() => agent.aborted).toBe(1);
+    // a stranger's cancel naming another caller's running call touches nothing
+    const before = sentinel.sent("client", "Data").length;
+    const running = client.endpoint.client.call(MATH, "untilCancelled", {}, { timeoutMs: 5000 });
+    await expect.poll(() => sentinel.sent("client", "Data").length).toBe(before + 1);
+    const victimCall = sentinel.sent("client", "Data").at(-1)!;
+    const mallory = await node(sentinel, "mallory");
+    mallory.node.connection.send({
+      to: MATH,
+      replyTo: `rpc@${sentinel.node("mallory").path}`,
+      corrId: victimCall.corrId!,
+      frame: {
+        type: "Data",
+        codec: "json",
+        payload: { jsonrpc: "2.0", id: victimCall.corrId!, stream: "cancel" },
+      },
+    });
+    await expect.poll(() => sentinel.sent("replica1", "DeliveryAck").length).toBe(1);
+    expect(agent.aborted).toBe(1);
+    void running.catch(() => undefined);
   });
 });
 

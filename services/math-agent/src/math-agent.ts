@@ -67,14 +67,14 @@ export class MathAgent extends BaseAgent {
     }
   }
 
-  /** waits `ms` (≤ 60 s, ends early if the caller goes away): lets a demo hold a call in flight */
+  /** waits `ms` (≤ 60 s, ends early if the caller cancels the call): lets a demo hold a call in flight */
   @operation({
     paramsJsonSchema: {
       type: "object",
       properties: { ms: { type: "number", minimum: 0, maximum: 60_000 } },
       required: ["ms"],
     },
-    description: "waits ms milliseconds (ends early if the caller goes away), answers ms",
+    description: "waits ms milliseconds (ends early if the caller cancels the call), answers ms",
   })
   async sleep(params: { ms: number }, ctx: CallContext): Promise<number> {
     this.opts.onCall?.("sleep", ctx);

@@ -8,6 +8,7 @@ import type { ClientCallTrace } from "./call-trace.js";
 import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
 import {
   encodeRequest,
+  encodeStreamCancel,
   fameCodeOf,
   MAX_FAME_CODE_LENGTH,
   type RpcErrorObject,
@@ -142,8 +143,12 @@ export class CallTable {
       if (signal !== undefined) {
         // only a cancellable call pays for the listener and the wrappers that remove it
         const onAbort = (): void => {
-          if (this.#pending.get(corrId) === call)
-            this.#settleFailure(corrId, call, localFailure(cancelledError()));
+          if (this.#pending.get(corrId) !== call) return;
+          this.#settleFailure(corrId, call, localFailure(cancelledError()));
+          // the callee is told, on the call's channel: its operation's ctx.signal aborts, and
+          // it does not hold a slot for nobody (best effort: a callee that already answered,
+          // or never got the request, refuses it)
+          sendVia(this.#outbound, address, encodeStreamCancel(corrId), { corrId }, noop);
         };
         call.resolve = (value) => {
           signal.removeEventListener("abort", onAbort);
@@ -390,3 +395,5 @@ export function describe(err: unknown): string {
     return "unknown error";
   }
 }
+
+function noop(): void {}

@@ -87,6 +87,12 @@ export class RpcServer {
   readonly #streams = new Map<string, ActiveStream>();
   /** Aborts for every running call, so close() can signal them all. */
   readonly #running = new Set<LazyAbort>();
+  /**
+   * Running calls by the caller's verified sid + correlation id, so that the caller's cancel
+   * aborts its own call (ctx.signal): a caller that gives up must not leave the operation
+   * running in a slot (audit round 12). Streams are cancelled through #streams.
+   */
+  readonly #cancellable = new Map<string, LazyAbort>();
   readonly #creditTimeoutMs: number;
   readonly #callerShare: number;
   readonly #diag: RpcDiagnosticSink | undefined;
@@ -226,11 +232,20 @@ export class RpcServer {
    * both are JSON-RPC notifications with no reply path, a late one after the stream ended is
    * normal, and an answer would tell a stranger which corrIds are live.
    */
-  /** true when `msg` controls a stream this server runs for its sender */
+  /**
+   * true when `msg` controls a stream this server runs for its sender, or cancels a call it
+   * runs for its sender (its ctx.signal is aborted; the call's answer follows as ever)
+   */
   handleControl(msg: RpcStreamCreditMessage | RpcStreamCancelMessage, m: RpcMessageMeta): boolean {
     if (m.from === undefined) return false;
-    const active = this.#streams.get(keyOf(senderOf(m, m.from), m.corrId));
-    if (active === undefined) return false; // stream already over (or not the sender's): nothing to touch
+    const key = keyOf(senderOf(m, m.from), m.corrId);
+    const active = this.#streams.get(key);
+    if (active === undefined) {
+      // over (or not the sender's): nothing to touch, but a running call's cancel
+      const running = msg.kind === "cancel" ? this.#cancellable.get(key) : undefined;
+      running?.abort();
+      return running !== undefined;
+    }
     if (msg.kind === "credit") active.sender.credit(msg.n);
     else active.sender.cancel();
     return true;
@@ -263,11 +278,14 @@ export class RpcServer {
   ): Promise<void> {
     const abort = new LazyAbort();
     this.#running.add(abort);
+    const key = keyOf(sender, m.corrId);
+    this.#cancellable.set(key, abort);
     // Set when the slot's release is handed to someone else (a stream, or an operation
     // that outlived its timeout and still holds the agent busy).
     let handedOff = false;
     const release = (): void => {
       this.#running.delete(abort);
+      if (this.#cancellable.get(key) === abort) this.#cancellable.delete(key);
       dispatcher.release(sender, m.fromSentinel === true);
     };
     const context = new ServedCallContext(m.corrId, replyTo, sender, m.caller, address, m.meta, abort);
