@@ -38,6 +38,7 @@ export const ERROR_CODE_DESCRIPTIONS = {
   draining: "peer is draining and accepts no new work",
   state_unavailable:
     "the cluster's shared state cannot record new work now (retry: another sentinel or later)",
+  caller_gone: "the caller of this call left before its answer (sent by the sentinel to the callee)",
   internal_error: "unexpected failure inside the peer",
   method_not_found: "RPC method is not provided by the target",
   invalid_params: "RPC parameters are invalid",

@@ -117,6 +117,7 @@ export {
   splitLinkBatch,
 } from "./link-batch.js";
 export {
+  CALLER_SID_META,
   CHANNEL_KEPT_META,
   CHANNEL_META_KEY,
   CLEAR_BATCH_CAPABILITY,

@@ -23,6 +23,12 @@ export const NOT_EXECUTED_META = "notExecuted";
 export const CHANNEL_KEPT_META = "channelKept";
 
 /**
+ * On the sentinel's `caller_gone` DeliveryAck to a callee: the sid of the caller whose
+ * connection ended, so the callee aborts that caller's call (keyed by caller and corrId).
+ */
+export const CALLER_SID_META = "callerSid";
+
+/**
  * CallContext.meta key holding the cid of the channel a sealed call arrived on. Set by the
  * receiving node, never taken from the sender's meta, so agents may log it (e.g. to check
  * channel stickiness).

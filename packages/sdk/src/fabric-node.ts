@@ -2,6 +2,7 @@ import type { Logger } from "@fame/logger";
 import {
   type BatchEntry,
   batchOf,
+  CALLER_SID_META,
   CHANNEL_KEPT_META,
   CHANNEL_META_KEY,
   CLEAR_BATCH_META,
@@ -387,6 +388,14 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
   private onNack(env: Envelope, code: string, reason: string): void {
     const corrId = env.corrId;
     if (!corrId) return;
+    if (code === "caller_gone") {
+      // the sentinel's word that a caller of an operation running here left: cancelled, so it
+      // does not run on in a slot for nobody; nothing of this node's own calls is touched
+      const caller = env.meta?.[CALLER_SID_META];
+      if (this.connection.isSentinel(env.sid) && typeof caller === "string")
+        this.endpoint.cancelServed?.(caller, corrId);
+      return;
+    }
     if (this.channels.failOpen(corrId, code, reason)) return;
     const ch = this.conversations.get(corrId);
     this.conversations.forget(corrId);

@@ -2,7 +2,14 @@
  * FabricNode, ChannelManager and FabricConnection together, as connectFabric assembles them,
  * over in-memory links to a fake sentinel: real signatures and real channel crypto, no sockets.
  */
-import { CHANNEL_META_KEY, type Envelope, isSealedData } from "@fame/protocol";
+import {
+  CALLER_SID_META,
+  CHANNEL_META_KEY,
+  type Envelope,
+  encodeEnvelope,
+  isSealedData,
+  makeEnvelope,
+} from "@fame/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { BaseAgent } from "../src/agent/base-agent.js";
 import { defineOperation } from "../src/agent/operation.js";
@@ -11,7 +18,7 @@ import type { Fabric } from "../src/fabric.js";
 import type { CallContext } from "../src/rpc/call-context.js";
 import { RpcError } from "../src/rpc/rpc-error.js";
 import type { JsonValue } from "../src/rpc/transport.js";
-import { connectNode, FakeSentinel } from "./support/fake-sentinel.js";
+import { connectNode, FakeSentinel, SENTINEL_SID } from "./support/fake-sentinel.js";
 
 const MATH = "math@fame.fabric";
 
@@ -291,6 +298,46 @@ describe("a caller's cancel (audit round 12)", () => {
     await expect.poll(() => sentinel.sent("replica1", "DeliveryAck").length).toBe(1);
     expect(agent.aborted).toBe(1);
     void running.catch(() => undefined);
+  });
+});
+
+describe("a caller that leaves (audit round 12)", () => {
+  it("its sentinel's caller_gone aborts the operation's ctx.signal; nobody else's word does", async () => {
+    const { sentinel, agent, client } = await warmClient();
+    const before = sentinel.sent("client", "Data").length;
+    const running = client.endpoint.client
+      .call(MATH, "untilCancelled", {}, { timeoutMs: 5000 })
+      .catch(() => undefined);
+    await expect.poll(() => sentinel.sent("client", "Data").length).toBe(before + 1);
+    const request = sentinel.sent("client", "Data").at(-1)!;
+    const goneFrame = (sid: string) =>
+      makeEnvelope({
+        sid,
+        corrId: request.corrId!,
+        frame: { type: "DeliveryAck", ok: false, refId: request.id, code: "caller_gone" },
+        meta: { [CALLER_SID_META]: sentinel.node("client").sid },
+      });
+    // a node forging the sentinel's word: ignored
+    const mallory = await node(sentinel, "mallory");
+    mallory.node.connection.send({
+      to: `rpc@${sentinel.node("replica1").path}`,
+      corrId: request.corrId!,
+      frame: { type: "DeliveryAck", ok: false, refId: request.id, code: "caller_gone" },
+      meta: { [CALLER_SID_META]: sentinel.node("client").sid },
+    });
+    await expect.poll(() => sentinel.sent("mallory", "DeliveryAck").length).toBe(1);
+    // the sentinel names another caller: nothing of this one's is touched
+    sentinel.node("replica1").link.deliver(
+      encodeEnvelope({
+        ...goneFrame(SENTINEL_SID),
+        meta: { [CALLER_SID_META]: sentinel.node("mallory").sid },
+      }),
+    );
+    await new Promise((r) => setImmediate(r));
+    expect(agent.aborted).toBe(0);
+    sentinel.node("replica1").link.deliver(encodeEnvelope(goneFrame(SENTINEL_SID)));
+    await expect.poll(() => agent.aborted).toBe(1);
+    await running;
   });
 });
 

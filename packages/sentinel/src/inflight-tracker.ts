@@ -129,16 +129,18 @@ export class InflightTracker {
     return out;
   }
 
-  /** a requester left: its pending entries have nobody to answer */
-  dropRequester(requesterId: string): void {
+  /** a requester left: its pending entries have nobody to answer; they are returned */
+  dropRequester(requesterId: string): InflightEntry[] {
     const calls = this.byRequester.get(requesterId);
-    if (!calls) return;
+    if (!calls) return [];
     this.byRequester.delete(requesterId);
-    for (const entry of calls.values()) {
+    const out = [...calls.values()];
+    for (const entry of out) {
       this.byReplica.get(entry.replicaId)?.delete(entry);
       this.uncount(entry);
       this.onRemove?.(entry);
     }
+    return out;
   }
 
   /** forgets entries past their deadline (and indexes left empty); bounded work per call */

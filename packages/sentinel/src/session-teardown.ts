@@ -1,5 +1,5 @@
 import type { Logger } from "@fame/logger";
-import { CHANNEL_KEPT_META, makeEnvelope } from "@fame/protocol";
+import { CALLER_SID_META, CHANNEL_KEPT_META, makeEnvelope } from "@fame/protocol";
 import type { PoolRouter } from "./affinity/index.js";
 import { CLOSE } from "./close-codes.js";
 import type { InflightEntry, InflightTracker } from "./inflight-tracker.js";
@@ -47,7 +47,7 @@ export class SessionTeardown {
     d.stickiness?.onReplicaLeft(session.id);
     d.stickiness?.onClientLeft(session.sid);
     d.affinity.onNodeLeft(session.id, addresses);
-    d.inflight.dropRequester(session.id);
+    this.callerGone(session, d.inflight.dropRequester(session.id));
     const orphans = this.orphaned(session, why);
     d.log.info({ systemId: session.systemId, addresses: addresses.length, orphans, why }, "node detached");
   }
@@ -72,6 +72,29 @@ export class SessionTeardown {
    * caller hears replica_unavailable now (an idempotent call is sent again, to the member that
    * took over) instead of at its own timeout. Calls answered meanwhile are left alone.
    */
+  /**
+   * `caller` left with calls in flight: each replica attached here that runs one is told, so
+   * that the operation's ctx.signal aborts and it gives back its slot instead of running on for
+   * nobody (audit round 12). A caller whose link dropped has failed these calls itself, so none
+   * is waited for any more. Bounded by the caller's in-flight cap.
+   */
+  private callerGone(caller: NodeSession, calls: readonly InflightEntry[]): void {
+    const d = this.deps;
+    for (const entry of calls) {
+      const replica = d.directory.bySystemId(entry.replicaId);
+      if (replica === undefined || replica.state !== "attached") continue;
+      d.deliver.send(
+        replica,
+        makeEnvelope({
+          sid: d.sid,
+          corrId: entry.corrId,
+          frame: { type: "DeliveryAck", ok: false, refId: entry.envelopeId, code: "caller_gone" },
+          meta: { [CALLER_SID_META]: caller.sid },
+        }),
+      );
+    }
+  }
+
   givenUp(calls: readonly InflightEntry[], replicaId: string): void {
     const reason = `replica ${replicaId} was ejected: it left calls unanswered`;
     for (const entry of calls) if (this.deps.inflight.drop(entry)) this.unavailable(entry, reason, false);

@@ -305,6 +305,28 @@ describe("OutlierEjections", () => {
   });
 });
 
+describe("a caller that leaves (audit round 12)", () => {
+  it("its replicas are told which of their calls nobody waits for any more", async () => {
+    const { s } = makeSentinel([{ address: MATH }]);
+    const [r1] = await replicas(s, MATH, ["r1"]);
+    const client = await attachNode(s, "c");
+    await client.call(MATH, "c1");
+    await client.call(MATH, "c2");
+    await answer(r1!, "c1");
+    const other = await attachNode(s, "o");
+    await other.call(MATH, "o1");
+    s.close(client.session, "test");
+    const gone = r1!.link
+      .frames("DeliveryAck")
+      .filter((e) => (e.frame as { code?: string }).code === "caller_gone");
+    expect(gone.map((e) => e.corrId)).toEqual(["c2"]);
+    expect(gone[0]!.meta).toEqual({ callerSid: client.session.sid });
+    expect(gone[0]!.sid).not.toBe(client.session.sid);
+    // the other caller's call is in flight as before
+    expect(s.inflight.countFor("o")).toBe(1);
+  });
+});
+
 describe("an ejection another sentinel made (audit round 11)", () => {
   it("keeps the member out when it re-attaches here, until that ejection ends; strikes carry on", async () => {
     const { s, clock } = makeSentinel(singleActive());

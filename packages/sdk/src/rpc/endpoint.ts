@@ -94,6 +94,11 @@ export class RpcEndpoint implements RpcInbound {
     }
   }
 
+  /** The caller `sender` left: its call `corrId` running here is cancelled (ctx.signal aborts). */
+  cancelServed(sender: string, corrId: string): boolean {
+    return this.#server.cancelFor(sender, corrId);
+  }
+
   /**
    * The transport could not deliver the message for `corrId` (negative DeliveryAck, channel
    * lost…). `notExecuted` asserts the request cannot have reached user code, which makes

@@ -251,6 +251,22 @@ export class RpcServer {
     return true;
   }
 
+  /**
+   * The caller `sender` is gone (its sentinel says its connection ended): its call `corrId`, a
+   * running operation or a stream, is cancelled as if it had sent a cancel. False when none runs.
+   */
+  cancelFor(sender: string, corrId: string): boolean {
+    const key = keyOf(sender, corrId);
+    const active = this.#streams.get(key);
+    if (active !== undefined) {
+      active.sender.cancel();
+      return true;
+    }
+    const running = this.#cancellable.get(key);
+    running?.abort();
+    return running !== undefined;
+  }
+
   /** Answer a payload that failed validation but asked for an answer (a malformed request). */
   answerInvalid(id: RpcId | null, error: RpcErrorObject, m: RpcMessageMeta): void {
     if (m.from === undefined) return;

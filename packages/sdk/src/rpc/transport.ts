@@ -99,6 +99,8 @@ export interface RpcInbound {
   handleIncoming(payload: unknown, m: RpcMessageMeta): boolean | undefined;
   /** The message for `corrId` was not delivered; false when no call waits on it. */
   failCall(corrId: string, code: string, reason: string, options?: FailCallOptions): boolean;
+  /** The caller `sender` left (its sentinel says so): its call `corrId` served here is cancelled. */
+  cancelServed?(sender: string, corrId: string): boolean;
   /** Every pending call failed at once (the connection is gone); returns how many. */
   failAll(code: string, reason: string, options?: FailCallOptions): number;
 }
