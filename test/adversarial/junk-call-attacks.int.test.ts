@@ -1,20 +1,12 @@
-import { join } from "node:path";
 import { newId } from "@fame/protocol";
 import { Agent, connectFabric, type Fabric, NodeSigner, nodeConfigFromEnv } from "@fame/sdk";
-import {
-  type FabricStack,
-  pidAlive,
-  REPO_ROOT,
-  type RunningProcess,
-  startFabricStack,
-  startProcess,
-  stopAll,
-} from "@fame/testkit";
+import { type FabricStack, pidAlive, type RunningProcess, startFabricStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { distributionOf, sentinelYaml, systemIdOf } from "../integration/affinity-helpers.js";
+import { distributionOf, systemIdOf } from "../integration/affinity-helpers.js";
 import { quietLogger } from "../support/fabric-clients.js";
 import { Attacker } from "./support/attacker.js";
 import { admitRaw, instanceOf } from "./support/identities.js";
+import { LEDGER, type LedgerApi, ledgerPoolYaml, startSilentHolder } from "./support/silent-holder.js";
 
 /**
  * Audit round 11 (HIGH): the sentinel holds every Data frame with a corrId and a reply address
@@ -26,21 +18,8 @@ import { admitRaw, instanceOf } from "./support/identities.js";
  * out for the ejection. A replica now refuses such a frame, which answers it. Real processes:
  * TLS, Welcome admission, strict-overlay channels; the attacker holds the client credential.
  */
-const LEDGER = "ledger@fame.fabric";
 const UNANSWERED_SEC = 2;
-const yaml = sentinelYaml(
-  [
-    `    - address: "${LEDGER}"`,
-    "      mode: single-active",
-    "      health_check: { operation: whoami, interval_sec: 1, timeout_ms: 800 }",
-    `      outlier_detection: { unanswered_sec: ${UNANSWERED_SEC}, ejection_sec: 120 }`,
-    "",
-  ].join("\n"),
-);
-
-interface LedgerApi {
-  add(p: { x: number; y: number }): Promise<number>;
-}
+const yaml = ledgerPoolYaml(UNANSWERED_SEC);
 
 let stack: FabricStack;
 let holder: RunningProcess;
@@ -56,14 +35,7 @@ beforeAll(async () => {
   });
   // the honest replica first: it wins the election; the hostile holder waits as the standby
   honest = await stack.startReplica("honest", { FAME_AGENT_ADDRESS: LEDGER });
-  holder = await startProcess({
-    name: "silent-holder",
-    script: join(REPO_ROOT, "test/adversarial/fixtures/silent-holder.mjs"),
-    cwd: REPO_ROOT,
-    env: { ...stack.nodeEnv, FAME_REQUESTED_LOGICALS: "*.fame.fabric", FAME_NODE_NAME: "mallory" },
-    readyLine: /silent holder serving/,
-    readyTimeoutMs: 30_000,
-  });
+  holder = await startSilentHolder(stack);
 }, 180_000);
 
 afterAll(async () => {

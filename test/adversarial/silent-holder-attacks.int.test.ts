@@ -1,17 +1,9 @@
-import { join } from "node:path";
 import { Agent, connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
-import {
-  type FabricStack,
-  pidAlive,
-  REPO_ROOT,
-  type RunningProcess,
-  startFabricStack,
-  startProcess,
-  stopAll,
-} from "@fame/testkit";
+import { type FabricStack, pidAlive, type RunningProcess, startFabricStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { distributionOf, sentinelYaml, systemIdOf } from "../integration/affinity-helpers.js";
+import { distributionOf, systemIdOf } from "../integration/affinity-helpers.js";
 import { quietLogger } from "../support/fabric-clients.js";
+import { LEDGER, type LedgerApi, ledgerPoolYaml, startSilentHolder } from "./support/silent-holder.js";
 
 /**
  * Audit round 8 (HIGH): an admitted node with a serve grant for a single-active pool wins the
@@ -21,21 +13,7 @@ import { quietLogger } from "../support/fabric-clients.js";
  * unanswered for the pool's `unanswered_sec` while answering none of them is ejected, and the
  * role moves to the standby. Real processes: TLS, Welcome admission, strict-overlay channels.
  */
-const LEDGER = "ledger@fame.fabric";
-const yaml = sentinelYaml(
-  [
-    `    - address: "${LEDGER}"`,
-    "      mode: single-active",
-    "      health_check: { operation: whoami, interval_sec: 1, timeout_ms: 800 }",
-    "      outlier_detection: { unanswered_sec: 2, ejection_sec: 120 }",
-    "",
-  ].join("\n"),
-);
-
-interface LedgerApi {
-  add(p: { x: number; y: number }): Promise<number>;
-  whoami(): Promise<{ replica: string }>;
-}
+const yaml = ledgerPoolYaml(2);
 
 let stack: FabricStack;
 let holder: RunningProcess;
@@ -49,14 +27,7 @@ beforeAll(async () => {
     sentinelEnv: { FAME_CONFIG: yaml.file },
   });
   // bound first, so the election makes it the active member
-  holder = await startProcess({
-    name: "silent-holder",
-    script: join(REPO_ROOT, "test/adversarial/fixtures/silent-holder.mjs"),
-    cwd: REPO_ROOT,
-    env: { ...stack.nodeEnv, FAME_REQUESTED_LOGICALS: "*.fame.fabric", FAME_NODE_NAME: "mallory" },
-    readyLine: /silent holder serving/,
-    readyTimeoutMs: 30_000,
-  });
+  holder = await startSilentHolder(stack);
   honest = await stack.startReplica("honest", { FAME_AGENT_ADDRESS: LEDGER });
 }, 180_000);
 
