@@ -500,11 +500,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       caller,
       fromSentinel,
     });
-    if (taken === false) {
-      // nothing runs for it: a conversation it alone made is not kept
-      if (adopted) this.conversations.forget(corrId);
-      this.unanswered(env, corrId);
-    }
+    if (taken === false) this.unanswered(env, corrId, adopted);
   }
 
   /**
@@ -513,9 +509,11 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
    * such message as a call until it is answered and takes a replica that leaves calls
    * unanswered for stalled (outlier ejection), so a caller could otherwise get an honest
    * replica ejected by sending it messages it rightly ignores (audit round 11). It is refused,
-   * which answers it.
+   * which answers it. `adopted`: its conversation was made for it alone, and is not kept (one
+   * caller's junk must not fill the table other callers' conversations live in).
    */
-  private unanswered(env: Envelope, corrId: string): void {
+  private unanswered(env: Envelope, corrId: string, adopted = false): void {
+    if (adopted) this.conversations.forget(corrId);
     if (!env.replyTo || env.to === undefined || addressKind(env.to) !== "logical") return;
     try {
       this.sendNack(
@@ -618,10 +616,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         sender,
         caller,
       });
-      if (taken === false) {
-        if (adopted) this.conversations.forget(corrId);
-        this.unanswered(env, corrId);
-      }
+      if (taken === false) this.unanswered(env, corrId, adopted);
     }
   }
 

@@ -68,11 +68,6 @@ export class SessionTeardown {
   }
 
   /**
-   * Calls a stalled replica sits on, given up when it is ejected (outlier ejection): each
-   * caller hears replica_unavailable now (an idempotent call is sent again, to the member that
-   * took over) instead of at its own timeout. Calls answered meanwhile are left alone.
-   */
-  /**
    * `caller` left with calls in flight: each replica attached here that runs one is told, so
    * that the operation's ctx.signal aborts and it gives back its slot instead of running on for
    * nobody (audit round 12). A caller whose link dropped has failed these calls itself, so none
@@ -95,6 +90,11 @@ export class SessionTeardown {
     }
   }
 
+  /**
+   * Calls a stalled replica sits on, given up when it is ejected (outlier ejection): each
+   * caller hears replica_unavailable now (an idempotent call is sent again, to the member that
+   * took over) instead of at its own timeout. Calls answered meanwhile are left alone.
+   */
   givenUp(calls: readonly InflightEntry[], replicaId: string): void {
     const reason = `replica ${replicaId} was ejected: it left calls unanswered`;
     for (const entry of calls) if (this.deps.inflight.drop(entry)) this.unavailable(entry, reason, false);

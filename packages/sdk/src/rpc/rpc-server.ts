@@ -238,22 +238,17 @@ export class RpcServer {
    */
   handleControl(msg: RpcStreamCreditMessage | RpcStreamCancelMessage, m: RpcMessageMeta): boolean {
     if (m.from === undefined) return false;
-    const key = keyOf(senderOf(m, m.from), m.corrId);
-    const active = this.#streams.get(key);
-    if (active === undefined) {
-      // over (or not the sender's): nothing to touch, but a running call's cancel
-      const running = msg.kind === "cancel" ? this.#cancellable.get(key) : undefined;
-      running?.abort();
-      return running !== undefined;
-    }
-    if (msg.kind === "credit") active.sender.credit(msg.n);
-    else active.sender.cancel();
+    const sender = senderOf(m, m.from);
+    if (msg.kind === "cancel") return this.cancelFor(sender, m.corrId);
+    const active = this.#streams.get(keyOf(sender, m.corrId));
+    if (active === undefined) return false; // over (or not the sender's): nothing to touch
+    active.sender.credit(msg.n);
     return true;
   }
 
   /**
-   * The caller `sender` is gone (its sentinel says its connection ended): its call `corrId`, a
-   * running operation or a stream, is cancelled as if it had sent a cancel. False when none runs.
+   * Cancels `sender`'s call `corrId`, a stream or a running operation: its cancel, or its
+   * sentinel saying its connection ended. False when none of its runs here.
    */
   cancelFor(sender: string, corrId: string): boolean {
     const key = keyOf(sender, corrId);

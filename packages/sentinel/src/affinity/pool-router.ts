@@ -762,9 +762,7 @@ export class PoolRouter<N extends RoutedNode> {
     if (pool === undefined || !pool.isEligible(nodeId)) return;
     if (this.deps.cluster !== undefined && !this.deps.cluster.isLocal(nodeId)) return;
     if (pool.eligibleCount < 2) return;
-    this.stalls.forget(address, nodeId);
-    pool.setHealthy(nodeId, false);
-    this.grace.onHealthChange(address, nodeId, false);
+    this.takeOut(address, nodeId, pool);
     this.deps.log.warn(
       { address, replica: nodeId, ejectedForSec: Math.round(forMs / 1000), strikes },
       "replica ejected by another sentinel of the cluster: it takes no new work here either",
@@ -781,9 +779,7 @@ export class PoolRouter<N extends RoutedNode> {
   ): void {
     const ejection = this.ejections.eject(address, replicaId, outlier.ejectionSec * 1000);
     this.deps.cluster?.ejected?.(address, replicaId, ejection.until - this.now(), ejection.strikes);
-    this.stalls.forget(address, replicaId);
-    pool.setHealthy(replicaId, false);
-    this.grace.onHealthChange(address, replicaId, false);
+    this.takeOut(address, replicaId, pool);
     this.stats.countersOf(address).ejections++;
     this.deps.log.warn(
       {
@@ -797,6 +793,13 @@ export class PoolRouter<N extends RoutedNode> {
       "replica ejected: it left calls unanswered",
     );
     this.reelect(address);
+  }
+
+  /** an ejected member takes no new work: its held calls count no more, its grace starts */
+  private takeOut(address: string, nodeId: string, pool: ReplicaPool<N>): void {
+    this.stalls.forget(address, nodeId);
+    pool.setHealthy(nodeId, false);
+    this.grace.onHealthChange(address, nodeId, false);
   }
 
   private endEjections(): void {
