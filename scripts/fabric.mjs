@@ -103,6 +103,14 @@ async function ensureStarted(spec, settings, ca, { env, ready: readyCheck } = {}
   return { pid, fresh: existing === undefined };
 }
 
+/**
+ * ensureStarted for a process (re)started into a running fabric: with the FAME_* and OTEL_*
+ * variables the fabric was started with (run/fabric.json), then this shell's.
+ */
+function ensureStartedAsRecorded(spec, settings, ca) {
+  return ensureStarted(spec, settings, ca, { env: processEnv(spec, settings, { env: restartEnv() }) });
+}
+
 async function start() {
   if (clusterRecorded() && everyProcess(clusterView().settings, "nats-server").some((s) => runningPid(s))) {
     throw new Failure("a cluster is running (make start-cluster): make stop first, then make start");
@@ -141,9 +149,8 @@ async function start() {
   // a process (re)started into a running fabric gets what the fabric was started with (its
   // FAME_* and OTEL_* variables), as make restart-replica does, whatever this shell lacks
   const changed = anyRunning ? changedSettings() : [];
-  const startOptions = anyRunning
-    ? (spec) => ({ env: processEnv(spec, settings, { env: restartEnv() }) })
-    : () => ({});
+  const startOne = (spec) =>
+    anyRunning ? ensureStartedAsRecorded(spec, settings, ca) : ensureStarted(spec, settings, ca);
   let freshCount = 0;
   const report = (spec, r) => {
     if (r.fresh) freshCount++;
@@ -152,12 +159,9 @@ async function start() {
   };
   const began = Date.now();
   const replicas = specs.filter((s) => REPLICAS.includes(s.name));
-  for (const spec of specs.filter((s) => !replicas.includes(s)))
-    report(spec, await ensureStarted(spec, settings, ca, startOptions(spec)));
+  for (const spec of specs.filter((s) => !replicas.includes(s))) report(spec, await startOne(spec));
   // replicas only depend on the services above, not on each other
-  const results = await Promise.allSettled(
-    replicas.map((s) => ensureStarted(s, settings, ca, startOptions(s))),
-  );
+  const results = await Promise.allSettled(replicas.map(startOne));
   results.forEach((r, i) => {
     if (r.status === "fulfilled") report(replicas[i], r.value);
   });
@@ -250,8 +254,7 @@ async function restartReplica(arg) {
   }
   const began = Date.now();
   // as make start ran it (its FAME_* and OTEL_* variables), whatever this shell has
-  const env = processEnv(spec, settings, { env: restartEnv() });
-  const r = await ensureStarted(spec, settings, trustBundle(TRUST_BUNDLE), { env });
+  const r = await ensureStartedAsRecorded(spec, settings, trustBundle(TRUST_BUNDLE));
   out(
     `started ${spec.name} (pid ${r.pid}), ready after ${Date.now() - began} ms; log ${rel(logFile(spec.name))}`,
   );
@@ -381,7 +384,7 @@ async function demo(args) {
   for (const r of replicas) {
     if (runningPid(r) === undefined) {
       out(`demo | ${r.name} is not running: starting it first`);
-      await ensureStarted(r, settings, ca, { env: processEnv(r, settings, { env: restartEnv() }) });
+      await ensureStartedAsRecorded(r, settings, ca);
     }
   }
   const code = await failoverDemo({
@@ -397,8 +400,7 @@ async function demo(args) {
       if (pid === undefined) return { pid, gone: Promise.resolve() };
       return { pid, gone: stopPid(r.name, pid, { signal: "SIGKILL", timeoutMs: 5000 }) };
     },
-    restart: async (r) =>
-      (await ensureStarted(r, settings, ca, { env: processEnv(r, settings, { env: restartEnv() }) })).pid,
+    restart: async (r) => (await ensureStartedAsRecorded(r, settings, ca)).pid,
     out,
   });
   if (code !== 0) throw new Failure("the failover demo did not complete (see above)");
