@@ -114,15 +114,7 @@ export class ClusterDrain {
 
   private onMemo(data: Uint8Array): void {
     const d = this.deps;
-    let body: Record<string, unknown> | undefined;
-    try {
-      if (data.length > MAX_REQUEST_BYTES) throw new Error("too large");
-      const parsed: unknown = JSON.parse(Buffer.from(data).toString("utf8"));
-      if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
-        body = parsed as Record<string, unknown>;
-    } catch {
-      body = undefined;
-    }
+    const body = busObject(data);
     const systemId = body?.["systemId"];
     const drained = body?.["drained"];
     const ejected = ejectionOf(body?.["ejected"]);
@@ -144,18 +136,11 @@ export class ClusterDrain {
 
   private onRequest(data: Uint8Array): void {
     const d = this.deps;
-    let systemId: unknown;
-    let action: unknown;
-    let address: unknown;
-    let by: unknown;
-    try {
-      if (data.length > MAX_REQUEST_BYTES) throw new Error("too large");
-      const body = JSON.parse(Buffer.from(data).toString("utf8")) as Record<string, unknown>;
-      ({ systemId, address, by } = body);
-      action = body["action"] ?? "drain";
-    } catch {
-      systemId = undefined;
-    }
+    const body = busObject(data);
+    const systemId = body?.["systemId"];
+    const action = body?.["action"] ?? "drain";
+    const address = body?.["address"];
+    const by = body?.["by"];
     if (
       typeof systemId !== "string" ||
       !SYSTEM_ID.test(systemId) ||
@@ -184,6 +169,19 @@ export class ClusterDrain {
     }
     const drained = d.drainLocal(systemId);
     d.log.info({ systemId, drained }, "drain requested through another sentinel");
+  }
+}
+
+/** a message from the bus as a JSON object; undefined when too large, not JSON or not an object */
+function busObject(data: Uint8Array): Record<string, unknown> | undefined {
+  if (data.length > MAX_REQUEST_BYTES) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(data).toString("utf8"));
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 
