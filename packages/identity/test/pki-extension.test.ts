@@ -75,6 +75,23 @@ describe("FAME extension", () => {
 
   it("writer refuses invalid claims", () => {
     expect(() => encodeFameExtensionValue({ ...claims, path: "nope" })).toThrow(FameExtensionError);
+    expect(() => encodeFameExtensionValue({ ...claims, principal: "has space" })).toThrow(FameExtensionError);
+  });
+
+  it("carries an optional principal after the other claims, canonical either way", () => {
+    const withPrincipal = { ...claims, principal: "team-billing" };
+    expect(decodeFameExtensionValue(encodeFameExtensionValue(withPrincipal))).toEqual(withPrincipal);
+    const bad: [string, Uint8Array][] = [
+      ["principal first", utf8(JSON.stringify({ principal: "team-billing", ...claims }))],
+      ["principal not a string", utf8(JSON.stringify({ ...claims, principal: 7 }))],
+      ["principal empty", utf8(JSON.stringify({ ...claims, principal: "" }))],
+      ["principal with a space", utf8(JSON.stringify({ ...claims, principal: "a b" }))],
+      ["principal too long", utf8(JSON.stringify({ ...claims, principal: "p".repeat(129) }))],
+      ["principal null", utf8(JSON.stringify({ ...claims, principal: null }))],
+    ];
+    for (const [label, der] of bad) {
+      expect(() => decodeFameExtensionValue(der), label).toThrow(FameExtensionError);
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { sidFromPath } from "@fame/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateDevPki } from "../src/dev.js";
-import { commonNameDer, signCertificate } from "../src/pki/cert-builder.js";
+import { commonNameDer, signCertificate, signCsr } from "../src/pki/cert-builder.js";
 import { fameExtensionDer } from "../src/pki/fame-extension.js";
 import {
   CertificateError,
@@ -20,6 +20,7 @@ import {
   parseNodeCsr,
   verifyNodeCertificate,
 } from "../src/pki/index.js";
+import { generateEd25519 } from "../src/pki/keys.js";
 import { x509 } from "../src/pki/x509.js";
 
 interface Pki {
@@ -255,6 +256,59 @@ describe("issueNodeCertificate", () => {
 
   it("refuses a bad ttl", async () => {
     await expect(issue({ ttlSec: 0 })).rejects.toThrow(RangeError);
+  });
+
+  it("names the grant's principal in the certificate, and none without one", async () => {
+    const { issued } = await issue({ expect: { ...ID, principal: "team-billing" } });
+    expect(issued.claims.principal).toBe("team-billing");
+    const node = await verifyNodeCertificate({
+      chain: [issued.certificatePem, pki.intermediatePem],
+      trustBundlePem: pki.bundlePem,
+    });
+    expect(node.principal).toBe("team-billing");
+    const { issued: older } = await issue();
+    const plain = await verifyNodeCertificate({
+      chain: [older.certificatePem, pki.intermediatePem],
+      trustBundlePem: pki.bundlePem,
+    });
+    expect(plain.principal).toBeUndefined();
+    expect("principal" in plain).toBe(false);
+  });
+
+  it("refuses a CSR naming a principal of its own choosing", async () => {
+    // a node asks to be certified as another credential's process, so its calls would be
+    // counted in (and could exhaust) that credential's share at every replica
+    const key = await generateEd25519();
+    const spki = new Uint8Array(await globalThis.crypto.subtle.exportKey("spki", key.keys.publicKey));
+    const san = new x509.SubjectAlternativeNameExtension([
+      { type: "url", value: "spiffe://fame.fabric/nodes/node_1" },
+    ]);
+    const fame = fameExtensionDer({
+      sid: sidFromPath(ID.assignedPath),
+      path: ID.assignedPath,
+      logicals: ID.logicals,
+      principal: "victim-team",
+    });
+    const der = await signCsr(
+      commonNameDer("node_1"),
+      spki,
+      [new Uint8Array(san.rawData), fame],
+      key.keys.privateKey,
+    );
+    const csrPem = derToPem("CERTIFICATE REQUEST", der);
+    const request = {
+      csrPem,
+      issuerCertPem: pki.intermediatePem,
+      issuerKey: pki.intermediateKeyPem,
+    };
+    await expectCsrError(issueNodeCertificate({ ...request, expect: ID }), "csr_principal_mismatch");
+    await expectCsrError(
+      issueNodeCertificate({ ...request, expect: { ...ID, principal: "attacker-team" } }),
+      "csr_principal_mismatch",
+    );
+    // naming the grant's own principal is harmless: the CA states it either way
+    const same = await issueNodeCertificate({ ...request, expect: { ...ID, principal: "victim-team" } });
+    expect(same.claims.principal).toBe("victim-team");
   });
 });
 

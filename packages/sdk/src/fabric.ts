@@ -81,6 +81,7 @@ function strictVetter(config: NodeConfig): KeyVetter {
       logicals: node.logicals,
       systemId: node.systemId,
       spiffeId: node.spiffeId,
+      principal: node.principal,
     };
   };
 }
@@ -217,16 +218,21 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
             ...channelSettingsFromEnv(config.env),
             idleMs: config.channelIdleMs,
             maxPerPeer: config.maxChannelsPerPeer,
+            maxAccepted: config.maxChannelsAccepted,
+            maxPerPrincipal: config.maxChannelsPerPrincipal,
             ...opts.channels,
           },
           log,
           servesAddress,
+          undefined,
+          (sid) => peerKeys.identityOf(sid)?.principal,
         ),
       endpoint: (outbound) =>
         new RpcEndpoint(outbound, {
           defaultTimeoutMs: config.callTimeoutMs,
           retry: config.retry,
           callerShare: config.callerSharePct / 100,
+          principalShare: config.principalSharePct / 100,
           log,
           ...telemetry?.rpcOptions(),
           ...opts.rpc,

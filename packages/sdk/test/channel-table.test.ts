@@ -19,7 +19,10 @@ interface Answer {
   code?: string;
 }
 
-function replica(settings: { maxAccepted: number; maxPerPeer: number; idleMs: number }) {
+function replica(
+  settings: { maxAccepted: number; maxPerPeer: number; idleMs: number; maxPerPrincipal?: number },
+  principals: Record<string, string> = {},
+) {
   const answers: Answer[] = [];
   const transport = {
     sid: "replicasid",
@@ -37,6 +40,8 @@ function replica(settings: { maxAccepted: number; maxPerPeer: number; idleMs: nu
     { ...DEFAULT_CHANNEL_SETTINGS, ...settings },
     createLogger({ name: "test", level: "silent" }),
     () => true,
+    undefined,
+    (sid) => principals[sid],
   );
   const open = async (clientSid: string): Promise<Answer> => {
     const cid = newId();
@@ -95,6 +100,27 @@ describe("replica channel table", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("holds the client processes of one principal to one share of the table together", async () => {
+    const principals = { m1: "mallory", m2: "mallory", m3: "mallory", alice: "alice" };
+    const { channels, open } = replica(
+      { maxAccepted: 100, maxPerPeer: 3, maxPerPrincipal: 5, idleMs: 60_000 },
+      principals,
+    );
+    const mallory: Answer[] = [];
+    for (const sid of ["m1", "m2", "m3"]) for (let i = 0; i < 3; i++) mallory.push(await open(sid));
+    expect(mallory.filter((a) => a.ok)).toHaveLength(5);
+    expect(mallory.filter((a) => !a.ok).every((a) => a.code === "too_many_channels")).toBe(true);
+    // another principal, and a client without one, are not counted with mallory
+    expect((await open("alice")).ok).toBe(true);
+    expect((await open("nocert")).ok).toBe(true);
+    expect(channels.size).toBe(7);
+    // a closed channel gives its principal its place back
+    const first = mallory.find((a) => a.ok)!;
+    channels.onSecureClose(makeEnvelope({ sid: "m1", frame: { type: "SecureClose", cid: first.cid } }));
+    expect((await open("m3")).ok).toBe(true);
+    expect((await open("m3")).ok).toBe(false);
   });
 
   it("gives a client its slots back when its channels close", async () => {

@@ -48,7 +48,7 @@ interface Sent {
 }
 
 /** a callee endpoint whose sends are recorded: messages are fed in by hand, as the network would */
-async function callee(opts: { maxInflight?: number; callerShare?: number } = {}) {
+async function callee(opts: { maxInflight?: number; callerShare?: number; principalShare?: number } = {}) {
   const sent: Sent[] = [];
   const outbound: RpcOutbound = {
     replyAddress: "rpc@/sentinel0/replica",
@@ -59,6 +59,7 @@ async function callee(opts: { maxInflight?: number; callerShare?: number } = {})
   };
   const endpoint = new RpcEndpoint(outbound, {
     ...(opts.callerShare === undefined ? {} : { callerShare: opts.callerShare }),
+    ...(opts.principalShare === undefined ? {} : { principalShare: opts.principalShare }),
   });
   const agent = new Agent({ maxInflight: opts.maxInflight ?? 8 });
   await endpoint.serveAgent(MATH, agent);
@@ -188,6 +189,69 @@ describe("per-caller share of an agent's call slots", () => {
     expect([callerLimit(256, 0.5), callerLimit(1, 0.5), callerLimit(3, 1), callerLimit(10, 0.01)]).toEqual([
       128, 1, 3, 1,
     ]);
+  });
+});
+
+describe("per-principal share of an agent's call slots", () => {
+  /** a message from process `sid`, whose certificate names `principal` */
+  const of =
+    (from: (sid: string, corrId: string) => RpcMessageMeta, sid: string, principal: string) =>
+    (corrId: string) => ({
+      ...from(sid, corrId),
+      caller: Object.freeze({ sid, principal }),
+    });
+
+  it("holds the processes of one credential to one share together, and serves other principals", async () => {
+    // 8 slots: 4 per process, 6 for all the processes of one principal (the defaults, 50 % and 75 %)
+    const { sent, endpoint, agent, from } = await callee({ maxInflight: 8 });
+    // three processes admitted with one credential, each within its own per-caller share
+    const hogs = ["hog1", "hog2", "hog3"].map((sid) => of(from, sid, "mallory"));
+    for (const [n, hog] of hogs.entries())
+      for (let i = 0; i < 3; i++)
+        endpoint.handleIncoming(encodeRequest(`h${n}${i}`, "slow", {}, undefined), hog(`h${n}${i}`));
+    expect(endpoint.activeCalls).toBe(6);
+    const refused = sent.filter((s) => s.corrId.startsWith("h"));
+    expect(refused.map((r) => r.corrId)).toEqual(["h20", "h21", "h22"]);
+    for (const r of refused) {
+      expect(fameCode(r.payload)).toBe("too_many_inflight");
+      expect(JSON.stringify(r.payload)).toContain("per-principal limit");
+    }
+    // a caller of another principal still finds the rest of the slots
+    const alice = of(from, "alice1", "alice");
+    for (let i = 0; i < 2; i++)
+      endpoint.handleIncoming(encodeRequest(`a${i}`, "slow", {}, undefined), alice(`a${i}`));
+    expect(endpoint.activeCalls).toBe(8);
+    expect(sent.filter((s) => s.corrId.startsWith("a"))).toHaveLength(0);
+    agent.hold.open();
+    await tick();
+    expect(endpoint.activeCalls).toBe(0);
+    // every slot went back to its principal: mallory's processes may call again
+    for (let i = 0; i < 6; i++)
+      endpoint.handleIncoming(encodeRequest(`w${i}`, "who", {}, undefined), hogs[i % 3]!(`w${i}`));
+    await tick();
+    expect(sent.filter((s) => s.corrId.startsWith("w") && fameCode(s.payload) === undefined)).toHaveLength(6);
+  });
+
+  it("counts a caller without a principal (no certificate) per process only", async () => {
+    const { endpoint, from } = await callee({ maxInflight: 8 });
+    for (const sid of ["p1", "p2", "p3"])
+      for (let i = 0; i < 2; i++)
+        endpoint.handleIncoming(encodeRequest(`${sid}${i}`, "slow", {}, undefined), from(sid, `${sid}${i}`));
+    expect(endpoint.activeCalls).toBe(6);
+  });
+
+  it("takes the principal share from the options, and refuses one out of range", async () => {
+    const { endpoint, from } = await callee({ maxInflight: 8, principalShare: 0.25 });
+    const a = of(from, "a1", "team-a");
+    const b = of(from, "a2", "team-a");
+    for (let i = 0; i < 2; i++) {
+      endpoint.handleIncoming(encodeRequest(`x${i}`, "slow", {}, undefined), a(`x${i}`));
+      endpoint.handleIncoming(encodeRequest(`y${i}`, "slow", {}, undefined), b(`y${i}`));
+    }
+    expect(endpoint.activeCalls).toBe(2);
+    const outbound: RpcOutbound = { replyAddress: "x", send: () => undefined };
+    expect(() => new RpcEndpoint(outbound, { principalShare: 0 })).toThrow(RangeError);
+    expect(() => new RpcEndpoint(outbound, { principalShare: 2 })).toThrow(RangeError);
   });
 });
 

@@ -29,6 +29,7 @@ export function csrStatus(code: CsrErrorCode): number {
     case "csr_sid_mismatch":
     case "csr_path_mismatch":
     case "csr_logical_not_granted":
+    case "csr_principal_mismatch":
       return 403;
     default:
       return 400;

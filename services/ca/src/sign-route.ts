@@ -125,6 +125,7 @@ export function registerSignRoute(app: FastifyInstance, deps: SignRouteDeps): vo
           systemId: grant.system_id,
           assignedPath: grant.assigned_path,
           logicals: grant.accepted_logicals,
+          ...(grant.client_id === undefined ? {} : { principal: grant.client_id }),
         },
       });
       deps.onIssued?.();

@@ -23,13 +23,18 @@ async function main(): Promise<void> {
   const withIds = fabric.log.isLevelEnabled("debug");
   const agent = new MathAgent({
     replica,
-    onCall: (op, ctx, details) =>
+    // the caller's principal (the OAuth2 client its certificate names) is no secret, and tells
+    // an operator whose load this is
+    onCall: (op, ctx, details) => {
+      const principal = ctx.caller.principal;
+      const who = principal === undefined ? {} : { principal };
       fabric.log.info(
         withIds
-          ? { op, replica, corrId: ctx.corrId, cid: ctx.meta[CHANNEL_META_KEY], ...details }
-          : { op, replica, ...details },
+          ? { op, replica, ...who, corrId: ctx.corrId, cid: ctx.meta[CHANNEL_META_KEY], ...details }
+          : { op, replica, ...who, ...details },
         "served",
-      ),
+      );
+    },
   });
   await agent.serve(address);
   fabric.log.info({ address, replica, path: fabric.connection.path }, "math agent ready");

@@ -7,7 +7,8 @@ export type CsrErrorCode =
   | "csr_identity_mismatch"
   | "csr_sid_mismatch"
   | "csr_path_mismatch"
-  | "csr_logical_not_granted";
+  | "csr_logical_not_granted"
+  | "csr_principal_mismatch";
 
 export class CsrError extends Error {
   override readonly name = "CsrError";

@@ -30,7 +30,13 @@ export interface IssueNodeCertificateOptions {
   /** Default "fame.fabric". */
   trustDomain?: string;
   /** What the caller has authorised (e.g. from a CA grant token). */
-  expect: { systemId: string; assignedPath: string; logicals: readonly string[] };
+  expect: {
+    systemId: string;
+    assignedPath: string;
+    logicals: readonly string[];
+    /** the OAuth2 client the grant was made for: the certificate names it as its principal */
+    principal?: string;
+  };
   /** Clock override (tests, or backdated issuance); default now. */
   now?: Date;
 }
@@ -87,6 +93,10 @@ function checkRequest(
   if (extra.length > 0) {
     throw new CsrError("csr_logical_not_granted", `csr requests logicals not granted: ${extra.join(", ")}`);
   }
+  // The principal is the CA's to state: a request may name none, or the grant's own.
+  if (req.claims.principal !== undefined && req.claims.principal !== expect.principal) {
+    throw new CsrError("csr_principal_mismatch", "csr names a principal the grant was not made for");
+  }
 }
 
 /**
@@ -134,6 +144,7 @@ export async function issueNodeCertificate(
     sid: req.claims.sid,
     path: req.claims.path,
     logicals: [...req.claims.logicals],
+    ...(opts.expect.principal === undefined ? {} : { principal: opts.expect.principal }),
   };
 
   const der = await signCertificate(

@@ -34,6 +34,8 @@ export interface VerifiedNode {
   sid: string;
   path: string;
   logicals: string[];
+  /** the OAuth2 client the node was admitted with, as its CA stated it (absent from older CAs) */
+  principal?: string;
   spiffeId: string;
   /** Raw 32-byte Ed25519 public key of the leaf. */
   publicKey: Uint8Array;
@@ -371,6 +373,7 @@ export async function verifyNodeCertificate(opts: VerifyNodeCertificateOptions):
     sid: claims.sid,
     path: claims.path,
     logicals: claims.logicals,
+    ...(claims.principal === undefined ? {} : { principal: claims.principal }),
     spiffeId,
     publicKey,
     notAfter: new Date(Math.min(...path.map((c) => c.cert.notAfter.getTime()))),

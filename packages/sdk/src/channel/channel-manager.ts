@@ -25,12 +25,20 @@ export interface ChannelSettings {
   maxAgeMs: number;
   /** how long a channel handshake may take */
   openTimeoutMs: number;
-  /** channels a replica keeps at most; beyond it one idle for idleMs makes room, or the open is refused */
+  /**
+   * channels a replica keeps at most (FAME_MAX_ACCEPTED_CHANNELS); beyond it one idle for idleMs
+   * makes room, or the open is refused
+   */
   maxAccepted: number;
   /** a replica's channel unused for this long may be evicted to make room (FAME_CHANNEL_IDLE_SEC) */
   idleMs: number;
   /** channels one client node (sid) may hold at a replica (FAME_MAX_CHANNELS_PER_PEER) */
   maxPerPeer: number;
+  /**
+   * channels the client nodes of one principal (the OAuth2 client their certificates name)
+   * may hold at a replica together (FAME_MAX_CHANNELS_PER_PRINCIPAL)
+   */
+  maxPerPrincipal: number;
   /** AFT lifetime the replica grants */
   aftTtlSec: number;
 }
@@ -42,6 +50,7 @@ export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
   maxAccepted: 10_000,
   idleMs: 300_000,
   maxPerPeer: 64,
+  maxPerPrincipal: 7_500,
   aftTtlSec: 3600,
 };
 
@@ -67,6 +76,9 @@ interface PendingOpen {
 
 /** channels looked at per open when making room: a bound on the work one SecureOpen can cause */
 const EVICTION_SCAN = 64;
+
+/** The principal a verified sender's certificate names; undefined without one (open profile, older CAs). */
+export type PrincipalOf = (sid: string) => string | undefined;
 
 /** Is `logical` served under one of the certificate's logicals (exact or *.wildcard)? */
 export type LogicalCheck = (replicaKid: string | undefined, address: string) => boolean;
@@ -97,6 +109,11 @@ export class ChannelManager {
   private readonly pending = new Map<string, PendingOpen>();
   /** replica side: channels accepted per client sid, so one client cannot take the whole table */
   private readonly acceptedPerPeer = new Map<string, number>();
+  /**
+   * replica side: channels accepted per principal, so several processes of one credential
+   * cannot take the whole table either (each within its per-client limit)
+   */
+  private readonly acceptedPerPrincipal = new Map<string, number>();
   /** replica side: channels accepted and not yet forgotten */
   private accepted = 0;
   private readonly backend: CryptoBackend;
@@ -108,6 +125,7 @@ export class ChannelManager {
     private readonly log: Logger,
     private readonly servesAddress: LogicalCheck,
     backend?: CryptoBackend,
+    private readonly principalOf?: PrincipalOf,
   ) {
     this.backend = backend ?? defaultBackend();
   }
@@ -255,7 +273,9 @@ export class ChannelManager {
       });
     if (this.refusing) return void refuse("draining", "replica is draining");
     if (this.byCid.has(frame.cid)) return void refuse("channel_conflict", "channel id already in use");
-    const room = this.roomFor(env.sid);
+    // the SecureOpen's signature was verified with the sender's certified key: its principal is known
+    const principal = this.principalOf?.(env.sid);
+    const room = this.roomFor(env.sid, principal);
     if (room !== undefined) return void refuse("too_many_channels", room);
     let eph: X25519KeyPair;
     let ch: SecureChannel;
@@ -287,11 +307,15 @@ export class ChannelManager {
     // replace the channel just keyed (its client would hold keys we no longer have).
     if (this.byCid.has(frame.cid)) return void refuse("channel_conflict", "channel id already in use");
     // again: other opens may have taken the room while the AFT was signed
-    const stillRoom = this.roomFor(env.sid);
+    const stillRoom = this.roomFor(env.sid, principal);
     if (stillRoom !== undefined) return void refuse("too_many_channels", stillRoom);
     this.byCid.set(ch.cid, ch);
     this.accepted++;
-    this.acceptedPerPeer.set(env.sid, (this.acceptedPerPeer.get(env.sid) ?? 0) + 1);
+    countUp(this.acceptedPerPeer, env.sid);
+    if (principal !== undefined) {
+      ch.countedFor = principal;
+      countUp(this.acceptedPerPrincipal, principal);
+    }
     this.metrics.accepted++;
     this.connection.send({
       to: replyTo,
@@ -403,7 +427,7 @@ export class ChannelManager {
   private forget(ch: SecureChannel): void {
     if (this.byCid.get(ch.cid) === ch) {
       this.byCid.delete(ch.cid);
-      if (ch.role === "replica") this.releaseAccepted(ch.peerSid);
+      if (ch.role === "replica") this.releaseAccepted(ch);
     }
     const key = this.keyByCid.get(ch.cid) ?? ch.address;
     this.keyByCid.delete(ch.cid);
@@ -418,22 +442,26 @@ export class ChannelManager {
     return p;
   }
 
-  private releaseAccepted(peerSid: string): void {
+  private releaseAccepted(ch: SecureChannel): void {
     this.accepted--;
-    const n = this.acceptedPerPeer.get(peerSid) ?? 0;
-    if (n <= 1) this.acceptedPerPeer.delete(peerSid);
-    else this.acceptedPerPeer.set(peerSid, n - 1);
+    countDown(this.acceptedPerPeer, ch.peerSid);
+    if (ch.countedFor !== undefined) countDown(this.acceptedPerPrincipal, ch.countedFor);
   }
 
   /**
-   * Undefined when a channel from `peerSid` may be accepted now (making room by evicting a
-   * channel idle for idleMs if the table is full); otherwise why not. A busy channel is never
-   * evicted: with none idle the new open is refused instead.
+   * Undefined when a channel from `peerSid` (of `principal`) may be accepted now (making room
+   * by evicting a channel idle for idleMs if the table is full); otherwise why not. A busy
+   * channel is never evicted: with none idle the new open is refused instead.
    */
-  private roomFor(peerSid: string): string | undefined {
+  private roomFor(peerSid: string, principal: string | undefined): string | undefined {
     const held = this.acceptedPerPeer.get(peerSid) ?? 0;
     if (held >= this.settings.maxPerPeer)
       return `this client holds ${held} channels at this replica (the per-client limit)`;
+    if (principal !== undefined) {
+      const ofPrincipal = this.acceptedPerPrincipal.get(principal) ?? 0;
+      if (ofPrincipal >= this.settings.maxPerPrincipal)
+        return `clients of this principal hold ${ofPrincipal} channels at this replica (the per-principal limit)`;
+    }
     if (this.accepted < this.settings.maxAccepted) return undefined;
     return this.evictIdle() ? undefined : "every channel of this replica is in use";
   }
@@ -457,6 +485,16 @@ export class ChannelManager {
     }
     return false;
   }
+}
+
+function countUp(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+function countDown(counts: Map<string, number>, key: string): void {
+  const n = counts.get(key) ?? 0;
+  if (n <= 1) counts.delete(key);
+  else counts.set(key, n - 1);
 }
 
 function channelKey(address: string, sessionId: string | undefined): string {

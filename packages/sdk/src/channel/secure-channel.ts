@@ -35,6 +35,8 @@ export class SecureChannel {
   lastUsedAt: number;
   /** replica side: who the peer is, as operations see it (found on first use, then shared) */
   caller: CallerIdentity | undefined;
+  /** replica side: the principal whose share of the channel table this channel was counted in */
+  countedFor: string | undefined;
   /**
    * Client side, after a reattach that kept the sid: records carry the AFT until the replica is
    * heard on this channel again, so a sentinel that lost the pin (a restart, another sentinel)

@@ -53,10 +53,16 @@ export interface NodeConfig {
   startWaitMs: number;
   /** FAME_RPC_CALLER_SHARE_PCT: the share of an agent's call slots one caller may hold */
   callerSharePct: number;
+  /** FAME_RPC_PRINCIPAL_SHARE_PCT: the share all callers admitted with one credential may hold together */
+  principalSharePct: number;
   /** FAME_CHANNEL_IDLE_SEC: a replica's channel unused this long may be evicted for a new one */
   channelIdleMs: number;
   /** FAME_MAX_CHANNELS_PER_PEER: channels one client node may hold at this replica */
   maxChannelsPerPeer: number;
+  /** FAME_MAX_ACCEPTED_CHANNELS: channels this replica keeps at most, from all its clients */
+  maxChannelsAccepted: number;
+  /** FAME_MAX_CHANNELS_PER_PRINCIPAL: channels the client nodes of one credential may hold at this replica together */
+  maxChannelsPerPrincipal: number;
   /** retries of calls that provably did not run (or are idempotent) */
   retry: { maxRetries: number; initialDelayMs: number; factor: number; maxDelayMs: number };
   trustDomain: string;
@@ -100,6 +106,11 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
     logicalsFrom(pick(tree, "node.requestedLogicals"), "node.requested_logicals") ??
     [];
   const attachToken = readOptionalString(env["FAME_ADMISSION_TOKEN"], "FAME_ADMISSION_TOKEN");
+  const maxChannelsAccepted = readInt(env["FAME_MAX_ACCEPTED_CHANNELS"], "FAME_MAX_ACCEPTED_CHANNELS", {
+    fallback: 10_000,
+    min: 1,
+    max: 1_000_000,
+  });
   if (admissionProfile === "direct" && !attachToken) {
     throw new ConfigError(
       "FAME_ADMISSION_TOKEN",
@@ -170,6 +181,11 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
       min: 1,
       max: 100,
     }),
+    principalSharePct: readInt(env["FAME_RPC_PRINCIPAL_SHARE_PCT"], "FAME_RPC_PRINCIPAL_SHARE_PCT", {
+      fallback: 75,
+      min: 1,
+      max: 100,
+    }),
     channelIdleMs:
       readInt(env["FAME_CHANNEL_IDLE_SEC"], "FAME_CHANNEL_IDLE_SEC", { fallback: 300, min: 1, max: 86_400 }) *
       1000,
@@ -178,6 +194,16 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
       min: 1,
       max: 100_000,
     }),
+    maxChannelsAccepted,
+    maxChannelsPerPrincipal: readInt(
+      env["FAME_MAX_CHANNELS_PER_PRINCIPAL"],
+      "FAME_MAX_CHANNELS_PER_PRINCIPAL",
+      {
+        fallback: Math.max(1, Math.floor(maxChannelsAccepted * 0.75)),
+        min: 1,
+        max: 1_000_000,
+      },
+    ),
     retry: {
       maxRetries: readInt(env["FAME_RPC_MAX_RETRIES"], "FAME_RPC_MAX_RETRIES", {
         fallback: 3,

@@ -23,6 +23,7 @@ export interface VettedKey {
   logicals?: string[] | undefined;
   systemId?: string | undefined;
   spiffeId?: string | undefined;
+  principal?: string | undefined;
 }
 
 /** Checks a presented key: in strict-overlay its chain must lead to our trust bundle and name `sid`. */
@@ -92,6 +93,7 @@ export class PeerKeyDirectory {
             sid: vetted.sid,
             ...(vetted.systemId === undefined ? {} : { systemId: vetted.systemId }),
             ...(vetted.spiffeId === undefined ? {} : { spiffeId: vetted.spiffeId }),
+            ...(vetted.principal === undefined ? {} : { principal: vetted.principal }),
             ...(vetted.logicals === undefined ? {} : { logicals: Object.freeze([...vetted.logicals]) }),
           }),
         };

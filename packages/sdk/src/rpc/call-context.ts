@@ -13,6 +13,11 @@ export interface CallerIdentity {
   readonly spiffeId?: string;
   /** the logicals the certificate lets the node serve */
   readonly logicals?: readonly string[];
+  /**
+   * the OAuth2 client the node was admitted with, from its certificate (stated by the CA, not
+   * the node); every process admitted with one credential has the same principal
+   */
+  readonly principal?: string;
 }
 
 /** What an operation learns about the call it is serving (its second argument). */

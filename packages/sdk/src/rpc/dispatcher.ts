@@ -19,6 +19,18 @@ export interface AgentSettings {
   maxInflight?: number;
 }
 
+/** Who holds a call slot: the calling process (its verified sid) and, if its certificate names one, its principal. */
+export interface SlotHolder {
+  readonly sid: string;
+  readonly principal?: string | undefined;
+}
+
+/** The most slots one process, and all processes of one principal together, may hold. */
+export interface SlotLimits {
+  readonly perCaller: number;
+  readonly perPrincipal: number;
+}
+
 const settings = new WeakMap<object, Required<AgentSettings>>();
 const dispatchers = new WeakMap<object, AgentDispatcher>();
 
@@ -40,6 +52,11 @@ export class AgentDispatcher {
   #description: JsonObject | undefined;
   /** each caller's part of #inflight */
   readonly #byCaller = new CallerSlots();
+  /**
+   * each principal's part of #inflight: several processes admitted with one credential share
+   * one share, so a credential holder cannot take every slot by starting more processes
+   */
+  readonly #byPrincipal = new CallerSlots();
 
   constructor(agent: object) {
     this.agent = agent;
@@ -71,29 +88,45 @@ export class AgentDispatcher {
     return this.#byCaller.heldBy(caller);
   }
 
+  /** calls the processes of `principal` have in flight at this agent */
+  inflightOfPrincipal(principal: string): number {
+    return this.#byPrincipal.heldBy(principal);
+  }
+
   /**
-   * Takes a call slot for `caller`: "agent" when every slot is taken, "caller" when the
-   * caller already holds its share (`callerLimit`), undefined when the slot is taken.
+   * Takes a call slot for `holder`: "agent" when every slot is taken, "caller" when the
+   * process already holds its share, "principal" when its principal's processes together do,
+   * undefined when the slot is taken.
    */
-  tryAcquire(caller: string, callerLimit: number, fromSentinel = false): "agent" | "caller" | undefined {
+  tryAcquire(
+    holder: SlotHolder,
+    limits: SlotLimits,
+    fromSentinel = false,
+  ): "agent" | "caller" | "principal" | undefined {
     if (fromSentinel) {
       if (this.#sentinelInflight >= SENTINEL_SLOTS) return "agent";
       this.#sentinelInflight++;
       return undefined;
     }
     if (this.#inflight >= this.maxInflight) return "agent";
-    if (!this.#byCaller.tryTake(caller, callerLimit)) return "caller";
+    const principal = holder.principal;
+    if (principal !== undefined && this.#byPrincipal.heldBy(principal) >= limits.perPrincipal)
+      return "principal";
+    if (!this.#byCaller.tryTake(holder.sid, limits.perCaller)) return "caller";
+    if (principal !== undefined) this.#byPrincipal.tryTake(principal, limits.perPrincipal);
     this.#inflight++;
     return undefined;
   }
 
-  release(caller: string, fromSentinel = false): void {
+  /** gives back a slot taken by tryAcquire with the same holder */
+  release(holder: SlotHolder, fromSentinel = false): void {
     if (fromSentinel) {
       if (this.#sentinelInflight > 0) this.#sentinelInflight--;
       return;
     }
     if (this.#inflight > 0) this.#inflight--;
-    this.#byCaller.give(caller);
+    this.#byCaller.give(holder.sid);
+    if (holder.principal !== undefined) this.#byPrincipal.give(holder.principal);
   }
 
   /** Call the method the spec names on the agent; may throw synchronously. */

@@ -10,7 +10,7 @@ import { type CallHooks, type CallOutcome, checkHooks } from "./call-hooks.js";
 import { callerLimit } from "./caller-slots.js";
 import { DESCRIBE_METHOD, describeOperations } from "./describe.js";
 import { type RpcDiagnosticSink, reportDiagnostic } from "./diagnostic.js";
-import { type AgentDispatcher, dispatcherFor } from "./dispatcher.js";
+import { type AgentDispatcher, dispatcherFor, type SlotHolder, type SlotLimits } from "./dispatcher.js";
 import { toJsonValue } from "./json-value.js";
 import {
   encodeError,
@@ -39,6 +39,11 @@ import {
 export const DEFAULT_STREAM_CREDIT_TIMEOUT_MS = 60_000;
 /** No caller may hold more than this share of an agent's call slots (FAME_RPC_CALLER_SHARE_PCT). */
 export const DEFAULT_CALLER_SHARE = 0.5;
+/**
+ * Nor may all the processes admitted with one credential together
+ * (FAME_RPC_PRINCIPAL_SHARE_PCT; callers whose certificate names a principal).
+ */
+export const DEFAULT_PRINCIPAL_SHARE = 0.75;
 const OK: CallOutcome = Object.freeze({ ok: true });
 
 export interface RpcServerOptions {
@@ -49,6 +54,13 @@ export interface RpcServerOptions {
    * opens streams and never reads them cannot take every slot; default 0.5.
    */
   callerShare?: number;
+  /**
+   * The share (0 < share ≤ 1) all callers of one principal (the OAuth2 client their
+   * certificates name) may hold together, so a credential holder gains nothing by starting
+   * more processes; default 0.75 (above callerShare, so one process of a principal leaves
+   * the others of its principal room).
+   */
+  principalShare?: number;
   onDiagnostic?: RpcDiagnosticSink;
   /** Where failed calls are logged (connectFabric passes the node's logger); none: not logged. */
   log?: Logger;
@@ -95,6 +107,7 @@ export class RpcServer {
   readonly #cancellable = new Map<string, LazyAbort>();
   readonly #creditTimeoutMs: number;
   readonly #callerShare: number;
+  readonly #principalShare: number;
   readonly #diag: RpcDiagnosticSink | undefined;
   readonly #log: Logger | undefined;
   readonly #telemetry: ServeTelemetry | undefined;
@@ -107,10 +120,8 @@ export class RpcServer {
     if (!Number.isFinite(t) || t <= 0 || t > 2_147_483_647)
       throw new RangeError("streamCreditTimeoutMs out of range");
     this.#creditTimeoutMs = t;
-    const share = options.callerShare ?? DEFAULT_CALLER_SHARE;
-    if (!Number.isFinite(share) || share <= 0 || share > 1)
-      throw new RangeError("callerShare must be in (0, 1]");
-    this.#callerShare = share;
+    this.#callerShare = shareOption(options.callerShare ?? DEFAULT_CALLER_SHARE, "callerShare");
+    this.#principalShare = shareOption(options.principalShare ?? DEFAULT_PRINCIPAL_SHARE, "principalShare");
     this.#diag = options.onDiagnostic;
     this.#log = options.log;
     this.#telemetry = options.telemetry;
@@ -206,24 +217,32 @@ export class RpcServer {
       );
       return;
     }
-    const perCaller = callerLimit(dispatcher.maxInflight, this.#callerShare);
-    const full = dispatcher.tryAcquire(sender, perCaller, m.fromSentinel === true);
+    const limits = {
+      perCaller: callerLimit(dispatcher.maxInflight, this.#callerShare),
+      perPrincipal: callerLimit(dispatcher.maxInflight, this.#principalShare),
+    };
+    const holder: SlotHolder = { sid: sender, principal: m.caller?.principal };
+    const full = dispatcher.tryAcquire(holder, limits, m.fromSentinel === true);
     if (full !== undefined) {
       void this.#reply(
         m,
         encodeError(
           req.id,
           RpcErrorCode.SERVER_ERROR,
-          full === "agent"
-            ? `agent at ${address} has ${dispatcher.maxInflight} calls in flight`
-            : `caller has ${perCaller} calls in flight at ${address} (the per-caller limit)`,
+          fullMessage(full, address, dispatcher, limits),
           FameRpcCode.TOO_MANY_INFLIGHT,
         ),
       );
-      if (full === "caller") reportDiagnostic(this.#diag, "caller_share_exceeded", m.corrId, address);
+      if (full !== "agent")
+        reportDiagnostic(
+          this.#diag,
+          full === "caller" ? "caller_share_exceeded" : "principal_share_exceeded",
+          m.corrId,
+          address,
+        );
       return;
     }
-    void this.#run(req, m, replyTo, sender, address, dispatcher, spec);
+    void this.#run(req, m, replyTo, holder, address, dispatcher, spec);
   }
 
   /**
@@ -282,11 +301,12 @@ export class RpcServer {
     req: RpcRequestMessage,
     m: RpcMessageMeta,
     replyTo: string,
-    sender: string,
+    holder: SlotHolder,
     address: string,
     dispatcher: AgentDispatcher,
     spec: OperationSpec,
   ): Promise<void> {
+    const sender = holder.sid;
     const abort = new LazyAbort();
     this.#running.add(abort);
     const key = keyOf(sender, m.corrId);
@@ -297,7 +317,7 @@ export class RpcServer {
     const release = (): void => {
       this.#running.delete(abort);
       if (this.#cancellable.get(key) === abort) this.#cancellable.delete(key);
-      dispatcher.release(sender, m.fromSentinel === true);
+      dispatcher.release(holder, m.fromSentinel === true);
     };
     const context = new ServedCallContext(m.corrId, replyTo, sender, m.caller, address, m.meta, abort);
     // undefined unless tracing or metrics are on: then one field check per call
@@ -503,6 +523,23 @@ export class RpcServer {
     });
     return pending === undefined ? !failed : pending.then(() => !failed);
   }
+}
+
+function shareOption(share: number, name: string): number {
+  if (!Number.isFinite(share) || share <= 0 || share > 1) throw new RangeError(`${name} must be in (0, 1]`);
+  return share;
+}
+
+function fullMessage(
+  full: "agent" | "caller" | "principal",
+  address: string,
+  dispatcher: AgentDispatcher,
+  limits: SlotLimits,
+): string {
+  if (full === "agent") return `agent at ${address} has ${dispatcher.maxInflight} calls in flight`;
+  if (full === "caller")
+    return `caller has ${limits.perCaller} calls in flight at ${address} (the per-caller limit)`;
+  return `callers of this principal have ${limits.perPrincipal} calls in flight at ${address} (the per-principal limit)`;
 }
 
 function keyOf(sender: string, corrId: string): string {
