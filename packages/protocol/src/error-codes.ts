@@ -39,6 +39,8 @@ export const ERROR_CODE_DESCRIPTIONS = {
   state_unavailable:
     "the cluster's shared state cannot record new work now (retry: another sentinel or later)",
   caller_gone: "the caller of this call left before its answer (sent by the sentinel to the callee)",
+  channel_closed:
+    "the channel the sealed request came on closed before its answer: the answer was withheld (the call ran)",
   internal_error: "unexpected failure inside the peer",
   method_not_found: "RPC method is not provided by the target",
   invalid_params: "RPC parameters are invalid",

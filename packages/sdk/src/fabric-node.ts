@@ -213,6 +213,7 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       const ch = this.channels.byId(m.channel);
       if (ch === undefined || ch.role !== "replica") {
         this.conversations.forget(m.corrId);
+        this.answerChannelGone(to, m.corrId);
         throw new RpcError(
           RpcErrorCode.SERVER_ERROR,
           "the channel the request came on is gone: its answer is not sent in clear",
@@ -522,6 +523,33 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
         "bad_envelope",
         "nothing here answers it: not a request, nor control of a stream this replica runs",
       );
+    } catch {
+      // not connected: the sentinel drops what this node held
+    }
+  }
+
+  /**
+   * The answer to a sealed request whose channel is gone (its client closed it under the
+   * running call, or it was evicted) is not sent in clear, but the call is still answered: a
+   * nack naming it, with nothing of the result. The sentinel holds the call until something
+   * names it, and takes a replica that leaves calls unanswered for stalled, so a client could
+   * otherwise get an honest replica ejected by closing its own channel under slow calls (audit
+   * round 13). Its code says the operation ran (`channel_closed`, not `channel_unknown`,
+   * which proves a request never reached its agent): a caller retries only what is idempotent.
+   */
+  private answerChannelGone(to: string, corrId: string): void {
+    try {
+      this.connection.send({
+        to,
+        corrId,
+        frame: {
+          type: "DeliveryAck",
+          ok: false,
+          refId: corrId,
+          code: "channel_closed",
+          reason: "the channel the request came on is gone: its answer is not sent in clear",
+        },
+      });
     } catch {
       // not connected: the sentinel drops what this node held
     }

@@ -363,6 +363,34 @@ describe("an answer to a sealed request is sealed (audit round 12)", () => {
     expect(answers.length).toBeGreaterThan(0);
     for (const a of answers) expect(isSealedData(a)).toBe(true);
   });
+
+  it("answers with channel_closed, nothing of the result in clear, when the client closed the channel under the running call", async () => {
+    const sentinel = new FakeSentinel();
+    const { f: replicaNode, agent } = await replica(sentinel, "replica1");
+    const client = await node(sentinel, "client");
+    const math = mathOn(client);
+    expect(await math.add({ x: 1, y: 1 })).toBe(2);
+    const held = math.hold().catch((e: unknown) => e as RpcError);
+    await expect.poll(() => agent.holding).toBe(1);
+    const request = sentinel.sent("client", "Data").at(-1)!;
+    const ch = await client.node.channels.forAddress(MATH);
+    // the client's own SecureClose, which its replica obeys (audit round 13: the answer then
+    // left nowhere, and the sentinel took the honest replica for stalled)
+    client.node.connection.send({
+      to: `rpc@${sentinel.node("replica1").path}`,
+      frame: { type: "SecureClose", cid: ch.cid, reason: "bye" },
+    });
+    await expect.poll(() => replicaNode.node.channels.byId(ch.cid)).toBeUndefined();
+    const dataBefore = sentinel.sent("replica1", "Data").length;
+    agent.release();
+    const err = (await held) as RpcError;
+    expect(err.fameCode).toBe("channel_closed");
+    const [nack] = sentinel.sent("replica1", "DeliveryAck");
+    expect(nack).toMatchObject({ corrId: request.corrId, frame: { ok: false, code: "channel_closed" } });
+    expect(nack!.meta?.["notExecuted"]).toBeUndefined();
+    expect(JSON.stringify(nack)).not.toContain('"held"');
+    expect(sentinel.sent("replica1", "Data").length).toBe(dataBefore);
+  });
 });
 
 describe("messages a replica rightly ignores (audit round 11)", () => {

@@ -1,3 +1,4 @@
+import { batchOf, type Envelope } from "@fame/protocol";
 import type { ReplicaCalls, WatchedCall } from "./affinity/stall-watch.js";
 
 /**
@@ -96,6 +97,32 @@ export class InflightTracker {
   entryOf(replicaId: string, requesterId: string, corrId: string): InflightEntry | undefined {
     const entry = this.byRequester.get(requesterId)?.get(corrId);
     return entry?.replicaId === replicaId ? entry : undefined;
+  }
+
+  /**
+   * Does `env`, from `replicaId` to `requesterId`, answer calls the requester has in flight
+   * with that replica (every call of a batch), at the reply address the requester named for
+   * them? Then the address is the requester's own choice, and the answer is its to receive.
+   */
+  answersAt(replicaId: string, requesterId: string, env: Envelope): boolean {
+    const batch = batchOf(env);
+    if (batch === undefined) {
+      const corrId = env.corrId;
+      return corrId !== undefined && this.answeredAt(replicaId, requesterId, corrId, env.to);
+    }
+    for (const entry of batch)
+      if (!this.answeredAt(replicaId, requesterId, entry.corrId, env.to)) return false;
+    return true;
+  }
+
+  private answeredAt(
+    replicaId: string,
+    requesterId: string,
+    corrId: string,
+    to: string | undefined,
+  ): boolean {
+    const entry = this.entryOf(replicaId, requesterId, corrId);
+    return entry !== undefined && entry.replyTo !== undefined && entry.replyTo === to;
   }
 
   /** the replica answered (finally); the entry it took out, undefined when there was none */

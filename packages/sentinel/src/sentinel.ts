@@ -281,6 +281,7 @@ export class Sentinel {
       affinity,
       stickiness,
       pendingOpens,
+      inflight,
       account,
       deliver,
       counters,

@@ -307,6 +307,49 @@ describe("FrameAuthorizer", () => {
     expect(nack(mallory)).toEqual({ code: "not_authorized", notExecuted: true });
   });
 
+  it("delivers a callee's answer at the reply address its caller named, though the policy forbids the callee calls there", async () => {
+    // the caller serves LEDGER, which the replica's principal may not call: as its reply address
+    // for calls to MATH, every answer was refused and the honest replica left holding unanswered
+    // calls, to be ejected as stalled (audit round 13)
+    const LEDGER = "ledger@fame.fabric";
+    const policy: AccessPolicy = {
+      mayServe: () => true,
+      mayCall: (node: NodeSession, address: string) => node.systemId !== "r" || address !== LEDGER,
+    };
+    const { s, r } = await fabric({ policy });
+    const mallory = await attachNode(s, "mallory2", ["*.fame.fabric"]);
+    await mallory.send({ frame: { type: "AddressBind", address: LEDGER } });
+    expect(mallory.link.last().frame).toMatchObject({ type: "AddressBindAck", ok: true });
+    const ledgerOf = (n: TestNode) => `ledger@${n.session.path}`;
+    await mallory.send({
+      to: MATH,
+      replyTo: ledgerOf(mallory),
+      corrId: "c1",
+      frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: "c1", method: "add" } },
+    });
+    expect(s.inflight.size).toBe(1);
+    const answer = (corrId: string) =>
+      r.send({
+        to: ledgerOf(mallory),
+        corrId,
+        frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: corrId, result: 1 } },
+      });
+    await answer("c1");
+    expect(mallory.data().map((e) => e.corrId)).toEqual(["c1"]);
+    expect(s.inflight.size).toBe(0);
+    // anything else from the replica to that address is still held to the policy
+    await answer("c1");
+    expect(nack(r)).toEqual({ code: "not_authorized", notExecuted: true });
+    await r.send({
+      to: ledgerOf(mallory),
+      replyTo: replyOf(r),
+      corrId: "r1",
+      frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: "r1", method: "add" } },
+    });
+    expect(nack(r)).toEqual({ code: "not_authorized", notExecuted: true });
+    expect(mallory.data().map((e) => e.corrId)).toEqual(["c1"]);
+  });
+
   it("routes no KeyAnnounce from a node: only the sentinel vouches for a key's owner", async () => {
     const { victim, mallory } = await fabric();
     const before = victim.link.frames("KeyAnnounce").length;

@@ -305,6 +305,55 @@ describe("OutlierEjections", () => {
   });
 });
 
+describe("answers the caller makes undeliverable (audit round 13)", () => {
+  it("an answer at the reply address its caller named is delivered and counted, though that address is a standby's", async () => {
+    const { s, clock } = makeSentinel([
+      { address: MATH, outlier_detection: { unanswered_sec: 5, ejection_sec: 30 } },
+      { address: LEDGER, mode: "single-active" },
+    ]);
+    const members = await replicas(s, MATH, ["m1", "m2"]);
+    await replicas(s, LEDGER, ["l1"]);
+    const other = await attachNode(s, "other");
+    await other.call(LEDGER, "elects-l1");
+    // the caller is a standby of LEDGER: calls to ledger@<its path> are refused NOT_ACTIVE
+    const caller = await attachNode(s, "caller", ["*.fame.fabric"]);
+    await caller.send({ frame: { type: "AddressBind", address: LEDGER } });
+    expect(distribution(s, LEDGER).active).toBe("l1");
+    const replyTo = `ledger@${caller.session.path}`;
+    for (let i = 0; i < 8; i++)
+      await caller.send({
+        to: MATH,
+        replyTo,
+        corrId: `c${i}`,
+        frame: { type: "Data", codec: "json", payload: { jsonrpc: "2.0", id: `c${i}`, method: "add" } },
+      });
+    for (const m of members)
+      for (const req of m.data())
+        await m.send({
+          to: req.replyTo!,
+          corrId: req.corrId!,
+          frame: {
+            type: "Data",
+            codec: "json",
+            payload: { jsonrpc: "2.0", id: req.corrId!, result: 1 } as never,
+          },
+        });
+    expect(
+      caller
+        .data()
+        .map((e) => e.corrId)
+        .sort(),
+    ).toEqual(["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"]);
+    expect(s.inflight.size).toBe(1); // other's call to l1, not answered here
+    clock.advance(10_000);
+    s.sweep();
+    expect(distribution(s, MATH).counters.ejections).toBe(0);
+    // a call to the standby's address is refused as ever
+    await other.call(replyTo, "x");
+    expect(nackOf(other, "x")?.code).toBe("NOT_ACTIVE");
+  });
+});
+
 describe("a caller that leaves (audit round 12)", () => {
   it("its replicas are told which of their calls nobody waits for any more", async () => {
     const { s } = makeSentinel([{ address: MATH }]);

@@ -26,6 +26,7 @@ export const NOT_DELIVERED: ReadonlySet<string> = new Set<ErrorCode>([
  */
 export const CHANNEL_LOST: ReadonlySet<string> = new Set<ErrorCode>([
   "channel_unknown",
+  "channel_closed",
   "channel_conflict",
   "decrypt_failed",
   "replica_unavailable",

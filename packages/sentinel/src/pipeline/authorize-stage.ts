@@ -158,7 +158,14 @@ export class FrameAuthorizer implements AuthorizeStage {
     switch (route.kind) {
       case "physical": {
         if (frame.type === "SecureOpen") return PHYSICAL_OPEN;
-        if (frame.type === "Data" && !this.mayCallPhysical(sender, route.target!, route.name))
+        // An answer goes to the reply address its caller named, whatever the policy says of
+        // calls to that name: refusing it left the call unanswered, and its honest replica
+        // ejected as stalled (audit round 13). Looked up only when the policy would refuse.
+        if (
+          frame.type === "Data" &&
+          !this.mayCallPhysical(sender, route.target!, route.name) &&
+          !this.deps.inflight.answersAt(sender.id, route.target!.id, env)
+        )
           return PHYSICAL_CALL_NOT_ALLOWED;
         if (frame.type === "SecureClose") return this.mayClosePhysical(sender, route.target!, frame.cid);
         if (frame.type === "SecureAccept") {

@@ -1,6 +1,7 @@
 import type { Logger } from "@fame/logger";
 import { type Envelope, type Frame, makeEnvelope } from "@fame/protocol";
 import type { PoolRouter } from "../affinity/index.js";
+import type { InflightTracker } from "../inflight-tracker.js";
 import type { NodeSession } from "../node-session.js";
 import type { LogicalRegistry } from "../routing/index.js";
 import type { SentinelCounters } from "../sentinel-counters.js";
@@ -18,6 +19,7 @@ export interface PhysicalRouteDeps {
   affinity: PoolRouter<NodeSession>;
   stickiness: AFTLoadBalancerStickinessManager | undefined;
   pendingOpens: PendingOpens;
+  inflight: InflightTracker;
   account: AccountStage;
   deliver: DeliverStage;
   counters: SentinelCounters;
@@ -40,9 +42,11 @@ export class PhysicalRoute {
     const target = req.target!;
     const frame = env.frame;
     if (frame.type === "Data" || frame.type === "SecureOpen") {
-      // A standby of a single-active pool takes no calls, even addressed to it directly.
+      // A standby of a single-active pool takes no calls, even addressed to it directly; but an
+      // answer to its own call, at the reply address it named, is its to receive (refused, it
+      // left the call unanswered and the honest replica ejected as stalled: audit round 13).
       const refusal = d.affinity.checkPhysical(req.name, target.id, d.registry.addressesOf(target.id));
-      if (refusal) {
+      if (refusal && !(frame.type === "Data" && d.inflight.answersAt(session.id, target.id, env))) {
         d.deliver.nack(session, env, refusal.code, refusal.reason, true);
         return undefined;
       }
