@@ -12,7 +12,7 @@ import { LegitTraffic } from "./support/legit-traffic.js";
  * One credential, many processes. A replica used to count a caller's call slots and channels
  * per process (its verified sid): a credential holder who starts more processes got more of
  * both, until a client of another credential found none left. The CA now names the OAuth2
- * client a node was admitted with in its certificate (the FAME extension's `principal`), and
+ * client a node was admitted with in its certificate (the FAME principal extension), and
  * a replica counts all the processes of one principal together (FAME_RPC_PRINCIPAL_SHARE_PCT,
  * FAME_MAX_CHANNELS_PER_PRINCIPAL, 75 % by default).
  *

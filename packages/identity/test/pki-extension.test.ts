@@ -1,6 +1,6 @@
 import { sidFromPath } from "@fame/protocol";
 import { describe, expect, it } from "vitest";
-import { decodeOid, encodeOid, encodeTlv, readTlv } from "../src/pki/der.js";
+import { decodeOid, encodeOid, encodeTlv, readSingle, readTlv } from "../src/pki/der.js";
 import {
   decodeFameExtensionValue,
   encodeFameExtensionValue,
@@ -13,6 +13,12 @@ import {
   encodeUriNameConstraints,
   nameConstraintViolation,
 } from "../src/pki/name-constraints.js";
+import {
+  decodePrincipalValue,
+  FAME_PRINCIPAL_EXTENSION_OID,
+  FAME_PRINCIPAL_EXTENSION_UUID,
+  principalExtensionDer,
+} from "../src/pki/principal-extension.js";
 
 const utf8 = (s: string) => encodeTlv(0x0c, new TextEncoder().encode(s));
 const claims = {
@@ -75,23 +81,36 @@ describe("FAME extension", () => {
 
   it("writer refuses invalid claims", () => {
     expect(() => encodeFameExtensionValue({ ...claims, path: "nope" })).toThrow(FameExtensionError);
-    expect(() => encodeFameExtensionValue({ ...claims, principal: "has space" })).toThrow(FameExtensionError);
+  });
+});
+
+describe("FAME principal extension", () => {
+  it("OID is 2.25 + its documented UUID as an integer", () => {
+    expect(FAME_PRINCIPAL_EXTENSION_OID).toBe(
+      `2.25.${BigInt(`0x${FAME_PRINCIPAL_EXTENSION_UUID.replace(/-/g, "")}`)}`,
+    );
   });
 
-  it("carries an optional principal after the other claims, canonical either way", () => {
-    const withPrincipal = { ...claims, principal: "team-billing" };
-    expect(decodeFameExtensionValue(encodeFameExtensionValue(withPrincipal))).toEqual(withPrincipal);
+  it("round-trips a client id as a DER UTF8String, and refuses anything else", () => {
+    const ext = principalExtensionDer("team-billing");
+    const value = readSingle(
+      readSingle(ext, 0x30).subarray(encodeOid(FAME_PRINCIPAL_EXTENSION_OID).length),
+      0x04,
+    );
+    expect(decodePrincipalValue(value)).toBe("team-billing");
+    const bytes = (t: string) => new TextEncoder().encode(t);
     const bad: [string, Uint8Array][] = [
-      ["principal first", utf8(JSON.stringify({ principal: "team-billing", ...claims }))],
-      ["principal not a string", utf8(JSON.stringify({ ...claims, principal: 7 }))],
-      ["principal empty", utf8(JSON.stringify({ ...claims, principal: "" }))],
-      ["principal with a space", utf8(JSON.stringify({ ...claims, principal: "a b" }))],
-      ["principal too long", utf8(JSON.stringify({ ...claims, principal: "p".repeat(129) }))],
-      ["principal null", utf8(JSON.stringify({ ...claims, principal: null }))],
+      ["wrong tag", encodeTlv(0x04, bytes("team"))],
+      ["empty", encodeTlv(0x0c, new Uint8Array(0))],
+      ["space", utf8("a b")],
+      ["too long a client id", utf8("p".repeat(129))],
+      ["oversized", encodeTlv(0x0c, new Uint8Array(300).fill(0x61))],
+      ["trailing bytes", Uint8Array.from([...utf8("team"), 0])],
+      ["invalid UTF-8", encodeTlv(0x0c, Uint8Array.of(0xff, 0xfe))],
     ];
-    for (const [label, der] of bad) {
-      expect(() => decodeFameExtensionValue(der), label).toThrow(FameExtensionError);
-    }
+    for (const [label, der] of bad)
+      expect(() => decodePrincipalValue(der), label).toThrow(FameExtensionError);
+    expect(() => principalExtensionDer("has space")).toThrow(FameExtensionError);
   });
 });
 

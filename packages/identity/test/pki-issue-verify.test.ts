@@ -6,7 +6,8 @@ import { sidFromPath } from "@fame/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateDevPki } from "../src/dev.js";
 import { commonNameDer, signCertificate, signCsr } from "../src/pki/cert-builder.js";
-import { fameExtensionDer } from "../src/pki/fame-extension.js";
+import { certificateExtensions } from "../src/pki/extensions.js";
+import { decodeFameExtensionValue, fameExtensionDer } from "../src/pki/fame-extension.js";
 import {
   CertificateError,
   type CertificateErrorCode,
@@ -21,6 +22,7 @@ import {
   verifyNodeCertificate,
 } from "../src/pki/index.js";
 import { generateEd25519 } from "../src/pki/keys.js";
+import { FAME_PRINCIPAL_EXTENSION_OID, principalExtensionDer } from "../src/pki/principal-extension.js";
 import { x509 } from "../src/pki/x509.js";
 
 interface Pki {
@@ -260,7 +262,13 @@ describe("issueNodeCertificate", () => {
 
   it("names the grant's principal in the certificate, and none without one", async () => {
     const { issued } = await issue({ expect: { ...ID, principal: "team-billing" } });
-    expect(issued.claims.principal).toBe("team-billing");
+    expect(issued.principal).toBe("team-billing");
+    // in an extension of its own: the identity extension keeps exactly the members an older
+    // node's strict reader accepts, and the principal's is not critical (older nodes skip it)
+    const exts = certificateExtensions(pemToDer(issued.certificatePem));
+    expect(exts.find((e) => e.oid === FAME_PRINCIPAL_EXTENSION_OID)?.critical).toBe(false);
+    const identity = exts.find((e) => e.oid === "2.25.51331612338675646515821909819165592729")!;
+    expect(Object.keys(decodeFameExtensionValue(identity.value))).toEqual(["sid", "path", "logicals"]);
     const node = await verifyNodeCertificate({
       chain: [issued.certificatePem, pki.intermediatePem],
       trustBundlePem: pki.bundlePem,
@@ -287,12 +295,11 @@ describe("issueNodeCertificate", () => {
       sid: sidFromPath(ID.assignedPath),
       path: ID.assignedPath,
       logicals: ID.logicals,
-      principal: "victim-team",
     });
     const der = await signCsr(
       commonNameDer("node_1"),
       spki,
-      [new Uint8Array(san.rawData), fame],
+      [new Uint8Array(san.rawData), fame, principalExtensionDer("victim-team")],
       key.keys.privateKey,
     );
     const csrPem = derToPem("CERTIFICATE REQUEST", der);
@@ -308,7 +315,7 @@ describe("issueNodeCertificate", () => {
     );
     // naming the grant's own principal is harmless: the CA states it either way
     const same = await issueNodeCertificate({ ...request, expect: { ...ID, principal: "victim-team" } });
-    expect(same.claims.principal).toBe("victim-team");
+    expect(same.principal).toBe("victim-team");
   });
 });
 

@@ -17,6 +17,7 @@ import {
   systemIdFromSpiffePath,
 } from "./names.js";
 import { decodePemBlocks, encodePem } from "./pem.js";
+import { readPrincipalExtension } from "./principal-extension.js";
 import { x509 } from "./x509.js";
 
 /** A CSR carries at most a 20 KiB FAME extension plus small fixed parts; PEM adds a third. */
@@ -67,6 +68,8 @@ export interface ParsedNodeCsr {
   trustDomain: string;
   systemId: string;
   claims: FameIdentityClaims;
+  /** a principal the request names (the CA states its grant's; a request need name none) */
+  principal?: string;
   /** Raw 32-byte Ed25519 public key. */
   publicKey: Uint8Array;
   /** The CSR's SubjectPublicKeyInfo, reused verbatim in the certificate. */
@@ -142,5 +145,19 @@ export async function parseNodeCsr(csrPem: unknown): Promise<ParsedNodeCsr> {
     csrFail("csr_invalid", `csr FAME extension invalid: ${(err as FameExtensionError).message}`);
   }
   if (!claims) csrFail("csr_invalid", "csr lacks the FAME identity extension");
-  return { spiffeId, trustDomain: parsed.trustDomain, systemId, claims, publicKey, spki };
+  let principal: string | undefined;
+  try {
+    principal = readPrincipalExtension(extensions);
+  } catch (err) {
+    csrFail("csr_invalid", `csr FAME principal extension invalid: ${(err as FameExtensionError).message}`);
+  }
+  return {
+    spiffeId,
+    trustDomain: parsed.trustDomain,
+    systemId,
+    claims,
+    ...(principal === undefined ? {} : { principal }),
+    publicKey,
+    spki,
+  };
 }

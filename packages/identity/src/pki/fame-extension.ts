@@ -1,4 +1,3 @@
-import { isClientId } from "../tokens/identifiers.js";
 import {
   DerError,
   encodeOid,
@@ -26,12 +25,6 @@ export interface FameIdentityClaims {
   sid: string;
   path: string;
   logicals: string[];
-  /**
-   * The OAuth2 client the node was admitted with. Set by the CA from its grant, never taken from
-   * the request: a replica keys its per-credential quotas by it, so several processes of one
-   * credential share one share (absent in certificates of older CAs).
-   */
-  principal?: string;
 }
 
 export class FameExtensionError extends Error {
@@ -46,14 +39,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * insists on byte equality with it, which rules out duplicate keys, extra members and padding.
  */
 function canonicalJson(claims: FameIdentityClaims): string {
-  return claims.principal === undefined
-    ? JSON.stringify({ sid: claims.sid, path: claims.path, logicals: claims.logicals })
-    : JSON.stringify({
-        sid: claims.sid,
-        path: claims.path,
-        logicals: claims.logicals,
-        principal: claims.principal,
-      });
+  return JSON.stringify({ sid: claims.sid, path: claims.path, logicals: claims.logicals });
 }
 
 function checkClaims(claims: FameIdentityClaims): void {
@@ -68,8 +54,6 @@ function checkClaims(claims: FameIdentityClaims): void {
     if (seen.has(l)) throw new FameExtensionError("logicals holds a duplicate");
     seen.add(l);
   }
-  if (claims.principal !== undefined && !isClientId(claims.principal))
-    throw new FameExtensionError("principal is not a client id");
 }
 
 /** DER of the extension value: UTF8String(JSON). */
@@ -98,17 +82,14 @@ export function decodeFameExtensionValue(der: Uint8Array): FameIdentityClaims {
     throw new FameExtensionError("extension value is not a JSON object");
   }
   const obj = parsed as Record<string, unknown>;
-  const { sid, path, logicals, principal } = obj;
+  const { sid, path, logicals } = obj;
   if (typeof sid !== "string" || typeof path !== "string" || !Array.isArray(logicals)) {
     throw new FameExtensionError("extension value needs sid, path and logicals");
   }
   if (!logicals.every((l): l is string => typeof l === "string")) {
     throw new FameExtensionError("logicals must be strings");
   }
-  if (principal !== undefined && typeof principal !== "string")
-    throw new FameExtensionError("principal must be a string");
-  const claims: FameIdentityClaims =
-    principal === undefined ? { sid, path, logicals } : { sid, path, logicals, principal };
+  const claims: FameIdentityClaims = { sid, path, logicals };
   checkClaims(claims);
   if (canonicalJson(claims) !== text) throw new FameExtensionError("extension value is not canonical JSON");
   return claims;

@@ -33,6 +33,12 @@ export {
 export { ed25519Pkcs8FromSeed, ed25519RawFromSpki, importEd25519Seed, importPrivateKeyPem } from "./keys.js";
 export { DEFAULT_TRUST_DOMAIN, nodeSpiffeId, parseSpiffeId } from "./names.js";
 export {
+  decodePrincipalValue,
+  FAME_PRINCIPAL_EXTENSION_OID,
+  FAME_PRINCIPAL_EXTENSION_UUID,
+  principalExtensionDer,
+} from "./principal-extension.js";
+export {
   clearCertificateCache,
   MAX_CERT_BYTES,
   MAX_CHAIN_LENGTH,

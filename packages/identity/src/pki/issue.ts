@@ -8,6 +8,7 @@ import { type FameIdentityClaims, fameExtensionDer } from "./fame-extension.js";
 import { importPrivateKeyPem } from "./keys.js";
 import { DEFAULT_TRUST_DOMAIN, nodeSpiffeId } from "./names.js";
 import { decodePemBlocks, encodePem } from "./pem.js";
+import { principalExtensionDer } from "./principal-extension.js";
 import type { CryptoKey } from "./webcrypto-types.js";
 import { x509 } from "./x509.js";
 
@@ -46,6 +47,8 @@ export interface IssuedNodeCertificate {
   spiffeId: string;
   systemId: string;
   claims: FameIdentityClaims;
+  /** the principal the certificate names (FAME principal extension), when the grant named one */
+  principal?: string;
   /** Raw 32-byte Ed25519 key certified. */
   publicKey: Uint8Array;
   /** Hex serial number. */
@@ -94,7 +97,7 @@ function checkRequest(
     throw new CsrError("csr_logical_not_granted", `csr requests logicals not granted: ${extra.join(", ")}`);
   }
   // The principal is the CA's to state: a request may name none, or the grant's own.
-  if (req.claims.principal !== undefined && req.claims.principal !== expect.principal) {
+  if (req.principal !== undefined && req.principal !== expect.principal) {
     throw new CsrError("csr_principal_mismatch", "csr names a principal the grant was not made for");
   }
 }
@@ -144,8 +147,8 @@ export async function issueNodeCertificate(
     sid: req.claims.sid,
     path: req.claims.path,
     logicals: [...req.claims.logicals],
-    ...(opts.expect.principal === undefined ? {} : { principal: opts.expect.principal }),
   };
+  const principal = opts.expect.principal;
 
   const der = await signCertificate(
     {
@@ -168,6 +171,7 @@ export async function issueNodeCertificate(
         extensionDer(new x509.AuthorityKeyIdentifierExtension(issuerKeyId)),
         extensionDer(new x509.SubjectAlternativeNameExtension([{ type: "url", value: req.spiffeId }], true)),
         fameExtensionDer(claims),
+        ...(principal === undefined ? [] : [principalExtensionDer(principal)]),
       ],
     },
     issuerKey,
@@ -177,6 +181,7 @@ export async function issueNodeCertificate(
     spiffeId: req.spiffeId,
     systemId: req.systemId,
     claims,
+    ...(principal === undefined ? {} : { principal }),
     publicKey: req.publicKey,
     serialNumber: Buffer.from(serial).toString("hex"),
     notBefore: new Date(Math.floor(notBefore.getTime() / 1000) * 1000),

@@ -9,6 +9,7 @@ import { LruCache } from "./lru.js";
 import { decodeNameConstraints, nameConstraintViolation, OID_NAME_CONSTRAINTS } from "./name-constraints.js";
 import { DEFAULT_TRUST_DOMAIN, parseSpiffeId, systemIdFromSpiffePath } from "./names.js";
 import { decodeBase64Strict, decodePemBlocks } from "./pem.js";
+import { readPrincipalExtension } from "./principal-extension.js";
 import { loadTrustBundle, type TrustBundle } from "./trust-bundle.js";
 import { x509 } from "./x509.js";
 
@@ -365,6 +366,12 @@ export async function verifyNodeCertificate(opts: VerifyNodeCertificateOptions):
     fail("cert_malformed", `leaf FAME extension invalid: ${(err as Error).message}`);
   }
   if (!claims) fail("cert_extension_missing", "leaf lacks the FAME identity extension");
+  let principal: string | undefined;
+  try {
+    principal = readPrincipalExtension(leaf.extensions);
+  } catch (err) {
+    fail("cert_malformed", `leaf FAME principal extension invalid: ${(err as Error).message}`);
+  }
   if (claims.sid !== sidFromPath(claims.path))
     fail("cert_sid_mismatch", "FAME extension sid does not match its path");
 
@@ -373,7 +380,7 @@ export async function verifyNodeCertificate(opts: VerifyNodeCertificateOptions):
     sid: claims.sid,
     path: claims.path,
     logicals: claims.logicals,
-    ...(claims.principal === undefined ? {} : { principal: claims.principal }),
+    ...(principal === undefined ? {} : { principal }),
     spiffeId,
     publicKey,
     notAfter: new Date(Math.min(...path.map((c) => c.cert.notAfter.getTime()))),
