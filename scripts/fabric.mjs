@@ -29,6 +29,7 @@ import {
   changedSettings,
   clientSpec,
   fabricSettings,
+  foreignSentinelUrl,
   PORTS,
   processEnv,
   processes,
@@ -47,6 +48,21 @@ import {
 const out = (line = "") => process.stdout.write(`${line}\n`);
 
 class Failure extends Error {}
+
+/**
+ * A shell set up with another checkout's `fame env` does not steer this fabric's processes
+ * (they take who they are and where the fabric is from this checkout), but its user should know
+ * that nodes of their own started from it join the other fabric.
+ */
+function noteForeignShell(settings) {
+  const url = foreignSentinelUrl(settings);
+  if (url === undefined) return;
+  process.stderr.write(
+    `note: this shell's FAME_SENTINEL_URL (${url}) names another fabric; make's processes join this ` +
+      `checkout's (${settings.urls.attach}) with its own credentials. For nodes of your own: ` +
+      'eval "$(pnpm -s fame env)" in this checkout\n',
+  );
+}
 
 function requireBuilt(spec) {
   if (!existsSync(spec.script)) {
@@ -119,6 +135,7 @@ async function start() {
   const anyRunning = processes(fabricSettings().ports).some((s) => runningPid(s) !== undefined);
   // a fabric that is down starts afresh: what it last ran with (run/fabric.json) no longer counts
   const settings = fabricSettings(process.env, { useState: anyRunning });
+  noteForeignShell(settings);
   requirePki();
   const ca = trustBundle(TRUST_BUNDLE);
   mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
@@ -245,6 +262,7 @@ async function killReplica(arg) {
 
 async function restartReplica(arg) {
   const settings = fabricSettings();
+  noteForeignShell(settings);
   const spec = replicaSpec(arg, settings);
   requirePki();
   const pid = runningPid(spec);
@@ -262,6 +280,7 @@ async function restartReplica(arg) {
 
 /** Fails early, and plainly, when there is no sentinel to talk to. */
 async function requireSentinel(settings) {
+  noteForeignShell(settings);
   if (!(await healthy(`${settings.urls.sentinel}/health`, trustBundle(TRUST_BUNDLE)))) {
     throw new Failure(
       `no sentinel answers at ${settings.urls.sentinel}: start the fabric first (make start)`,

@@ -205,6 +205,39 @@ export function changedSettings(env = process.env, state = readState()) {
 const onlyFame = (env) => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith("FAME_")));
 
 /**
+ * What `fame env` puts in a shell so that a node elsewhere joins this fabric: who it is and where
+ * the fabric is. The fabric's own processes take these from the checkout, never from the shell:
+ * after the README's `eval "$(pnpm -s fame env)"` the client credential would replace a
+ * replica's agent credential (its admission refused), and a shell set up for another checkout's
+ * fabric would send this one's client there.
+ */
+export const NODE_LOCATOR_KEYS = Object.freeze([
+  "FAME_ADMISSION_CLIENT_ID",
+  "FAME_ADMISSION_CLIENT_SECRET",
+  "FAME_ADMISSION_TOKEN_URL",
+  "FAME_ADMISSION_SERVICE_URL",
+  "FAME_SENTINEL_URL",
+  "FAME_CA_CERTS",
+  "FAME_REQUESTED_LOGICALS",
+  "FAME_SENTINEL_ADMIN_TOKEN_FILE",
+]);
+
+function withoutLocators(env) {
+  const out = { ...env };
+  for (const k of NODE_LOCATOR_KEYS) delete out[k];
+  return out;
+}
+
+/**
+ * The shell's FAME_SENTINEL_URL when it names another fabric than this checkout's (a shell set
+ * up with another checkout's `fame env`); undefined when unset or this fabric's own.
+ */
+export function foreignSentinelUrl(settings, env = process.env) {
+  const url = env.FAME_SENTINEL_URL;
+  return url && url !== settings.urls.attach ? url : undefined;
+}
+
+/**
  * The dev admission credentials a node uses: certs/agent.env for agents, certs/client.env for
  * the client, certs/dev.env (the client's too) when that file is missing. The services (sentinel,
  * OAuth2, Welcome, CA) are not nodes: they get no client secret.
@@ -218,18 +251,20 @@ function credentialsOf(spec) {
 /**
  * The environment one process runs with. Layers, weakest first: the dev
  * admission credentials (certs/agent.env or client.env), config/fabric.env, config/<proc>.env,
- * the caller's FAME_* variables; then what the supervisor decides (ports,
- * FAME_CONFIG, JSON logs). Anything not set here comes from the YAML file.
+ * the caller's FAME_* variables but those naming a node and its fabric (NODE_LOCATOR_KEYS); then
+ * what the supervisor decides (ports, FAME_CONFIG, JSON logs). Anything not set here comes from
+ * the YAML file.
  */
 export function processEnv(spec, settings, { background = true, env = process.env } = {}) {
   const own = readEnvFile(join(CONFIG_DIR, `${spec.envFile}.env`));
+  const shell = withoutLocators(env);
   const out = {
-    ...env,
+    ...shell,
     ...spec.defaultEnv,
     ...credentialsOf(spec),
     ...settings.fileEnv,
     ...own,
-    ...onlyFame(env),
+    ...onlyFame(shell),
     ...spec.extraEnv,
   };
   for (const p of PORTS) out[p.env] = String(settings.ports[p.key]);

@@ -19,6 +19,8 @@ export interface SentinelTarget {
   origin: string;
   ca: string | undefined;
   token: string | undefined;
+  /** where the token came from (a setting, or the checkout's file), for a refusal's message */
+  tokenSource?: string;
   timeoutMs: number;
 }
 
@@ -77,17 +79,44 @@ export function sentinelTarget(
   const caFile = env["FAME_CA_CERTS"] || checkout?.topology.TRUST_BUNDLE;
   const ca = caFile ? readSettingFile(caFile, "FAME_CA_CERTS") : undefined;
   let token = env["FAME_SENTINEL_ADMIN_TOKEN"] || undefined;
+  let tokenSource = token === undefined ? undefined : "FAME_SENTINEL_ADMIN_TOKEN";
   if (token === undefined && env["FAME_SENTINEL_ADMIN_TOKEN_FILE"]) {
     token = readSettingFile(env["FAME_SENTINEL_ADMIN_TOKEN_FILE"], "FAME_SENTINEL_ADMIN_TOKEN_FILE");
+    tokenSource = `FAME_SENTINEL_ADMIN_TOKEN_FILE=${env["FAME_SENTINEL_ADMIN_TOKEN_FILE"]}`;
   }
-  if (token === undefined && checkout !== undefined) {
+  // The checkout's dev token goes to the checkout's own sentinel only: a shell set up for another
+  // fabric (its FAME_SENTINEL_URL, or --url) must not carry this one's token there.
+  if (token === undefined && checkout !== undefined && origin === checkoutOrigin(checkout, env)) {
     try {
       token = readFileSync(checkout.topology.ADMIN_TOKEN_FILE, "utf8").trim() || undefined;
+      if (token !== undefined) tokenSource = checkout.topology.ADMIN_TOKEN_FILE;
     } catch {
       // no dev token: the request goes without one and the sentinel's answer says what it needs
     }
   }
-  return { origin, ca, token, timeoutMs: opts.timeoutMs };
+  return {
+    origin,
+    ca,
+    token,
+    ...(tokenSource === undefined ? {} : { tokenSource }),
+    timeoutMs: opts.timeoutMs,
+  };
+}
+
+/** the checkout's dev sentinel, https://host:port; undefined when its settings cannot be read */
+function checkoutOrigin(checkout: Checkout, env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    return checkout.topology.fabricSettings(env).urls.sentinel;
+  } catch {
+    return undefined;
+  }
+}
+
+/** what to tell a user whose request the sentinel refused for want of the right admin token */
+export function adminTokenHint(t: SentinelTarget): string {
+  return t.token === undefined
+    ? ' (no admin token was sent: set FAME_SENTINEL_ADMIN_TOKEN[_FILE], e.g. eval "$(fame env --admin)" in the fabric\'s checkout)'
+    : ` (the admin token sent came from ${t.tokenSource ?? "the environment"}: is it this sentinel's?)`;
 }
 
 export interface HttpAnswer {

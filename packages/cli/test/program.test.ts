@@ -200,6 +200,42 @@ describe("fame call in a checkout", () => {
   });
 });
 
+describe("the checkout's admin token goes to the checkout's sentinel only", () => {
+  it("a shell's FAME_SENTINEL_URL naming another fabric gets no token of this checkout, and the refusal says none was sent", async () => {
+    const { createServer: createHttpServer } = await import("node:http");
+    const seen: (string | undefined)[] = [];
+    const srv = createHttpServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: "unauthorized", error_description: "no admin token sent" }));
+    });
+    await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+    const address = srv.address();
+    const port = typeof address === "object" && address ? address.port : 1;
+    const checkout = fakeCheckout();
+    try {
+      const elsewhere = `ws://127.0.0.1:${port}/fame/v1/attach/ws/downstream`;
+      const r = await run(["status"], { FAME_SENTINEL_URL: elsewhere }, checkout.root);
+      expect(r.code).toBe(EXIT.failure);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toBeUndefined();
+      expect(r.err).toMatch(/no admin token was sent/);
+      // a token of the shell's own is sent, and the refusal says where it came from
+      const again = await run(
+        ["status"],
+        { FAME_SENTINEL_URL: elsewhere, FAME_SENTINEL_ADMIN_TOKEN: "x".repeat(24) },
+        checkout.root,
+      );
+      expect(seen[1]).toBe(`Bearer ${"x".repeat(24)}`);
+      expect(again.err).toMatch(/came from FAME_SENTINEL_ADMIN_TOKEN/);
+      expect(again.err + r.err).not.toContain(ADMIN_TOKEN);
+    } finally {
+      checkout.remove();
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
+  });
+});
+
 describe("fame drain against a sentinel that refuses the admin token", () => {
   it("says the token was refused, for a name as for an id (not that no node has that name)", async () => {
     const { createServer: createHttpServer } = await import("node:http");

@@ -16,6 +16,8 @@ interface Topology {
   stateToSave(settings: unknown, env: NodeJS.ProcessEnv): { startEnv: Record<string, string> };
   restartEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   changedSettings(env: NodeJS.ProcessEnv, state: { startEnv: Record<string, string> }): string[];
+  foreignSentinelUrl(settings: unknown, env: NodeJS.ProcessEnv): string | undefined;
+  NODE_LOCATOR_KEYS: readonly string[];
 }
 
 const checkout = fakeCheckout();
@@ -37,6 +39,50 @@ describe("make start's process environments", () => {
     }
     expect(byName.get("math-agent-replica1")?.["FAME_ADMISSION_CLIENT_SECRET"]).toBe(AGENT_SECRET);
     expect(envOf(topo.clientSpec())["FAME_ADMISSION_CLIENT_SECRET"]).toBe(SECRET);
+  });
+
+  it("take who a node is and where its fabric is from the checkout, never from a shell set up with `fame env`", async () => {
+    const topo = (await import(
+      pathToFileURL(join(checkout.root, "scripts", "fabric", "topology.mjs")).href
+    )) as Topology;
+    const settings = topo.fabricSettings({}, { useState: false }) as { urls: { attach: string } };
+    // what `eval "$(fame env)"` left in the shell: the client credential, and another fabric's URLs
+    const shell = {
+      PATH: "/usr/bin",
+      FAME_LOG_LEVEL: "debug",
+      FAME_ADMISSION_CLIENT_ID: "fame-dev-client",
+      FAME_ADMISSION_CLIENT_SECRET: "the-client-secret",
+      FAME_ADMISSION_TOKEN_URL: "https://127.0.0.1:9443/oauth/token",
+      FAME_ADMISSION_SERVICE_URL: "https://127.0.0.1:9444",
+      FAME_SENTINEL_URL: "wss://127.0.0.1:9000/fame/v1/attach/ws/downstream",
+      FAME_CA_CERTS: "/elsewhere/certs/trust-bundle.pem",
+      FAME_REQUESTED_LOGICALS: "*.fame.fabric",
+      FAME_SENTINEL_ADMIN_TOKEN_FILE: "/elsewhere/run/admin-token",
+    };
+    const ports = { oauth2: 1, welcome: 2, ca: 3, sentinel: 4 };
+    const replica = topo.processes(ports).find((s) => s.name === "math-agent-replica1")!;
+    const env = topo.processEnv(replica, settings, { env: shell });
+    expect(env["FAME_ADMISSION_CLIENT_SECRET"]).toBe(AGENT_SECRET);
+    const client = topo.processEnv(topo.clientSpec(), settings, { env: shell });
+    expect(client["FAME_ADMISSION_CLIENT_SECRET"]).toBe(SECRET);
+    for (const e of [env, client]) {
+      for (const k of [
+        "FAME_ADMISSION_TOKEN_URL",
+        "FAME_ADMISSION_SERVICE_URL",
+        "FAME_SENTINEL_URL",
+        "FAME_CA_CERTS",
+      ])
+        expect(e[k], k).not.toBe(shell[k as keyof typeof shell]);
+      expect(e["FAME_SENTINEL_ADMIN_TOKEN_FILE"]).toBeUndefined();
+    }
+    expect(client["FAME_REQUESTED_LOGICALS"]).toBeUndefined();
+    // the shell's other settings still count
+    expect(env["FAME_LOG_LEVEL"]).toBe("debug");
+    expect(topo.NODE_LOCATOR_KEYS).toContain("FAME_SENTINEL_URL");
+    // and its user hears that the shell points elsewhere; this fabric's own URL is no news
+    expect(topo.foreignSentinelUrl(settings, shell)).toBe(shell.FAME_SENTINEL_URL);
+    expect(topo.foreignSentinelUrl(settings, { FAME_SENTINEL_URL: settings.urls.attach })).toBeUndefined();
+    expect(topo.foreignSentinelUrl(settings, {})).toBeUndefined();
   });
 
   it("a replica restarted from another shell gets the FAME_* and OTEL_* variables make start saw", async () => {

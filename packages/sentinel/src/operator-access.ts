@@ -36,12 +36,20 @@ const NO_TOKEN: AccessVerdict = Object.freeze({
     error_description: "operator endpoint disabled: the sentinel has no FAME_SENTINEL_ADMIN_TOKEN",
   }),
 });
-const BAD_TOKEN: AccessVerdict = Object.freeze({
+const MISSING_TOKEN: AccessVerdict = Object.freeze({
   ok: false,
   status: 401,
   body: Object.freeze({
     error: "unauthorized",
-    error_description: "Authorization: Bearer <FAME_SENTINEL_ADMIN_TOKEN> required",
+    error_description: "no admin token sent: Authorization: Bearer <FAME_SENTINEL_ADMIN_TOKEN> required",
+  }),
+});
+const WRONG_TOKEN: AccessVerdict = Object.freeze({
+  ok: false,
+  status: 401,
+  body: Object.freeze({
+    error: "unauthorized",
+    error_description: "the admin token sent is not this sentinel's FAME_SENTINEL_ADMIN_TOKEN",
   }),
 });
 
@@ -58,5 +66,7 @@ export function operatorAccess(
   if (rule.token !== undefined && header?.startsWith("Bearer ") && sameSecret(header.slice(7), rule.token))
     return ALLOWED;
   if (endpoint === "read" && rule.profile === "open" && isLoopback(req.remoteAddress)) return ALLOWED;
-  return rule.token === undefined ? NO_TOKEN : BAD_TOKEN;
+  if (rule.token === undefined) return NO_TOKEN;
+  // whether a token came tells the operator what to fix; the token itself is never echoed
+  return header === undefined || header === "" ? MISSING_TOKEN : WRONG_TOKEN;
 }

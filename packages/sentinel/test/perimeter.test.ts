@@ -86,6 +86,17 @@ describe("operator endpoints", () => {
     }
   });
 
+  it("says whether a token came: none sent, or one that is not this sentinel's (never echoing it)", () => {
+    const describe = (authorization?: string) => {
+      const v = operatorAccess("drain", req(authorization), { token, profile: "strict-overlay" });
+      return v.ok ? "" : v.body.error_description;
+    };
+    expect(describe()).toMatch(/^no admin token sent/);
+    expect(describe("Bearer wrong-token")).toMatch(/not this sentinel's FAME_SENTINEL_ADMIN_TOKEN/);
+    expect(describe("Bearer wrong-token")).not.toContain("wrong-token");
+    expect(describe("Basic abc")).toMatch(/not this sentinel's/);
+  });
+
   it("status and metrics need it outside the open profile; open lets loopback read", () => {
     expect(operatorAccess("read", req(), { token, profile: "strict-overlay" })).toMatchObject({
       status: 401,

@@ -7,6 +7,7 @@ import { oneLine, table } from "../format.js";
 import type { CliIo } from "../io.js";
 import { checkoutFor, type GlobalOptions } from "../node-env.js";
 import {
+  adminTokenHint,
   describeRefusal,
   drainPath,
   resumePath,
@@ -97,10 +98,7 @@ async function target(io: CliIo, global: GlobalOptions, flags: SentinelFlags): P
 export async function fetchStatus(t: SentinelTarget): Promise<SentinelStatus> {
   const answer = await sentinelRequest(t, "GET", STATUS_PATH);
   if (answer.status !== 200 || typeof answer.body !== "object" || answer.body === null) {
-    const hint =
-      answer.status === 401 || answer.status === 403
-        ? " (the sentinel's admin token: FAME_SENTINEL_ADMIN_TOKEN[_FILE], or fame env --admin)"
-        : "";
+    const hint = answer.status === 401 ? adminTokenHint(t) : "";
     throw new CliError(`${t.origin}${STATUS_PATH}: ${describeRefusal(answer)}${hint}`, EXIT.failure);
   }
   return answer.body as SentinelStatus;
@@ -340,7 +338,7 @@ async function runDrain(
   // 202: in a cluster the node is attached to another sentinel, which was asked to do it
   if (answer.status !== 200 && answer.status !== 202) {
     throw new CliError(
-      `${action} ${systemId}: ${describeRefusal(answer)}`,
+      `${action} ${systemId}: ${describeRefusal(answer)}${answer.status === 401 ? adminTokenHint(t) : ""}`,
       answer.status === 400 ? EXIT.usage : EXIT.failure,
     );
   }
