@@ -206,6 +206,9 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
             allowInsecureTransport: config.devInsecureHttp,
             freshness: { skewMs: config.maxClockSkewMs },
             startWaitMs: config.startWaitMs,
+            ...(config.reconnectMaxAttempts === 0
+              ? {}
+              : { reconnect: { maxAttempts: config.reconnectMaxAttempts }, failProcessOnGiveUp: true }),
           },
           events,
           opts.dial,

@@ -33,6 +33,17 @@ describe("ReconnectBackoff", () => {
     for (const d of delays.slice(5)) expect(d).toBeLessThanOrEqual(1000);
   });
 
+  it("keeps trying without end unless told how many attempts to make", () => {
+    const endless = new ReconnectBackoff();
+    for (let i = 0; i < 2000; i++) nextDelay(endless);
+    expect(endless.exhausted).toBe(false);
+    const bounded = new ReconnectBackoff({ maxAttempts: 3 });
+    for (let i = 0; i < 2; i++) nextDelay(bounded);
+    expect(bounded.exhausted).toBe(false);
+    nextDelay(bounded);
+    expect(bounded.exhausted).toBe(true);
+  });
+
   it("a service's retry_after holds the next wait off at least that long, jittered, once", () => {
     const b = new ReconnectBackoff({ initialDelayMs: 100 });
     b.holdOff(3000);

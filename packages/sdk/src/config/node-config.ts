@@ -63,6 +63,8 @@ export interface NodeConfig {
   maxChannelsAccepted: number;
   /** FAME_MAX_CHANNELS_PER_PRINCIPAL: channels the client nodes of one credential may hold at this replica together */
   maxChannelsPerPrincipal: number;
+  /** FAME_RECONNECT_MAX_ATTEMPTS: reattach attempts before the node gives up (0: never) */
+  reconnectMaxAttempts: number;
   /** retries of calls that provably did not run (or are idempotent) */
   retry: { maxRetries: number; initialDelayMs: number; factor: number; maxDelayMs: number };
   trustDomain: string;
@@ -204,6 +206,11 @@ export function nodeConfigFromEnv(processEnv: NodeJS.ProcessEnv = process.env): 
         max: 1_000_000,
       },
     ),
+    reconnectMaxAttempts: readInt(env["FAME_RECONNECT_MAX_ATTEMPTS"], "FAME_RECONNECT_MAX_ATTEMPTS", {
+      fallback: 0,
+      min: 0,
+      max: 1_000_000_000,
+    }),
     retry: {
       maxRetries: readInt(env["FAME_RPC_MAX_RETRIES"], "FAME_RPC_MAX_RETRIES", {
         fallback: 3,

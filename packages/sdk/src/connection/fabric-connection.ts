@@ -64,6 +64,11 @@ export interface FabricConnectionOptions {
   showEnvelopes?: boolean;
   reconnect?: ReconnectSettings;
   /**
+   * once the reconnect attempts are spent, set the process's exit code to 1 (connectFabric: a
+   * node's process then ends as failed, for its supervisor to restart); default false
+   */
+  failProcessOnGiveUp?: boolean;
+  /**
    * how long start() waits out a busy fabric (an answer with Retry-After: the sentinel's attach
    * gate, Welcome or the CA saturated) before it fails; default 0, the first refusal fails
    */
@@ -485,9 +490,15 @@ export class FabricConnection {
       }
     }
     if (this.state === "reconnecting") {
-      this.opts.log.error({ attempts: this.backoff.attempt }, "giving up on the sentinel");
+      this.opts.log.error(
+        { attempts: this.backoff.attempt },
+        "giving up on the sentinel (FAME_RECONNECT_MAX_ATTEMPTS)",
+      );
       this.state = "closed";
       this.wakeAttachWaiters();
+      // Nothing keeps the process alive once the link is gone: without this it would end with
+      // code 0, and a supervisor restarting on failure would never bring the node back.
+      if (this.opts.failProcessOnGiveUp === true && !process.exitCode) process.exitCode = 1;
     }
   }
 

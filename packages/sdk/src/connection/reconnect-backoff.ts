@@ -2,13 +2,17 @@ import { ConnectionError } from "./connection-error.js";
 export interface ReconnectSettings {
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /** attempts before the node gives up on its sentinel; default unbounded (FAME_RECONNECT_MAX_ATTEMPTS) */
   maxAttempts?: number;
 }
 
 /** longest wait after a dial that found nothing listening (see quickRetry) */
 export const QUICK_RETRY_MAX_MS = 1000;
 
-/** The waits between reattach attempts: exponential with jitter, bounded in count. */
+/**
+ * The waits between reattach attempts: exponential with jitter; unbounded in count unless told
+ * (a node outlives any sentinel outage by default, as its operator would expect of a service).
+ */
 export class ReconnectBackoff {
   private attempts = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -23,7 +27,7 @@ export class ReconnectBackoff {
   constructor(settings: ReconnectSettings = {}) {
     this.initial = settings.initialDelayMs ?? 200;
     this.max = settings.maxDelayMs ?? 5000;
-    this.maxAttempts = settings.maxAttempts ?? 1000;
+    this.maxAttempts = settings.maxAttempts ?? Number.POSITIVE_INFINITY;
   }
 
   get attempt(): number {
