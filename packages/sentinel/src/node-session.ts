@@ -68,6 +68,8 @@ export class NodeSession {
    * its sessions; another node, even of the same principal, has another instance id.
    */
   sessionOwner = "";
+  /** when it attached (ms, the sentinel's clock); 0 while attaching */
+  attachedAt = 0;
   readonly keys = new Map<string, NodeKey>();
   draining = false;
   /** who put it into draining: the node itself (it is leaving) or the operator (who may resume it) */

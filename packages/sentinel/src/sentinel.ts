@@ -10,6 +10,7 @@ import {
 import type { Tracer } from "@fame/telemetry";
 import { PoolRouter } from "./affinity/index.js";
 import type { AttachAuthority } from "./attach-authority.js";
+import { CLOSE } from "./close-codes.js";
 import { pipelineInbox } from "./cluster/cluster-inbox.js";
 import { type ClusterWiring, SentinelCluster } from "./cluster/sentinel-cluster.js";
 import { type DashboardReading, readDashboard } from "./dashboard/dashboard-reading.js";
@@ -177,6 +178,11 @@ export class Sentinel {
             backend,
             log,
             now,
+            // called on directory changes, long after construction: the teardown exists by then
+            supersede: (session) => {
+              session.link.close(CLOSE.superseded, "attached to another sentinel");
+              this.teardown.close(session, "superseded");
+            },
           });
     this.cluster = cluster;
     if (cluster !== undefined) stickiness?.setSharedPins(cluster.pins);

@@ -14,6 +14,11 @@ export interface NodeDirectorySyncDeps {
   route: ClusterRoute;
   log: Logger;
   now: () => number;
+  /**
+   * ends a local connection of a node that attached to another sentinel since (as a reconnect
+   * here supersedes its stale connection); its teardown settles what it had in flight
+   */
+  supersede?: (session: NodeSession) => void;
 }
 
 /**
@@ -115,7 +120,24 @@ export class NodeDirectorySync {
 
   /** a record changed in the directory (this sentinel's own included) */
   private changed(systemId: string, record: NodeRecord | undefined): void {
-    this.deps.route.nodeChanged(systemId, record);
+    const d = this.deps;
+    const local = record === undefined ? undefined : d.directory.bySystemId(systemId);
+    if (
+      local !== undefined &&
+      record!.sentinelId !== d.sentinelId &&
+      attachedLater(record!, local, d.sentinelId)
+    ) {
+      // One live connection per node in the cluster, as at one sentinel: a node attached here
+      // and to another sentinel at once took its calls' answers there, while this sentinel
+      // held the calls and took an honest replica for stalled (audit round 14). The later
+      // attach wins; this connection ends like a superseded one.
+      d.log.info(
+        { systemId, elsewhere: record!.sentinelId },
+        "node attached to another sentinel: its connection here ends",
+      );
+      d.supersede?.(local);
+    }
+    d.route.nodeChanged(systemId, record);
   }
 
   /**
@@ -161,4 +183,13 @@ export class NodeDirectorySync {
         this.deps.log.warn({ err, what, failures: this.failures.total }, "node directory not updated");
     });
   }
+}
+
+/**
+ * Is `record` (another sentinel's) an attach later than `local`'s? Ties go to the sentinel id
+ * that sorts last, so two sentinels seeing each other's record never both end theirs.
+ */
+function attachedLater(record: NodeRecord, local: NodeSession, sentinelId: string): boolean {
+  if (record.attachedAt !== local.attachedAt) return record.attachedAt > local.attachedAt;
+  return record.sentinelId > sentinelId;
 }

@@ -29,6 +29,8 @@ export interface SentinelClusterDeps {
   backend: CryptoBackend;
   log: Logger;
   now: () => number;
+  /** ends a local connection of a node attached to another sentinel since (NodeDirectorySyncDeps) */
+  supersede?: (session: NodeSession) => void;
 }
 
 /**
@@ -64,6 +66,7 @@ export class SentinelCluster implements ClusterNodes {
       route: this.route,
       log: deps.log,
       now: deps.now,
+      ...(deps.supersede === undefined ? {} : { supersede: deps.supersede }),
     });
     deps.sessions.cluster = this;
   }

@@ -185,6 +185,7 @@ export class AuthenticateStage {
     session.principal = decision.principal;
     session.credential = decision.credential;
     session.sessionOwner = `${decision.principal}\u0000${decision.instanceId}`;
+    session.attachedAt = d.now();
     for (const key of decision.keys) session.keys.set(key.kid, key);
     d.directory.attached(session);
     d.counters.attached++;
