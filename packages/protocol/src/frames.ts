@@ -187,6 +187,15 @@ export interface Drain {
   deadlineMs?: number;
 }
 
+/**
+ * An attached node's renewed keys (strict-overlay: its certificate renewed before it expires),
+ * to its sentinel, signed with a key it holds now. Answered by a DeliveryAck naming it.
+ */
+export interface KeyUpdate {
+  type: "KeyUpdate";
+  keys: Jwk[];
+}
+
 export type Frame =
   | NodeAttach
   | NodeAttachAck
@@ -202,7 +211,8 @@ export type Frame =
   | SecureOpen
   | SecureAccept
   | SecureClose
-  | Drain;
+  | Drain
+  | KeyUpdate;
 
 export type FrameType = Frame["type"];
 
@@ -225,6 +235,7 @@ export const FRAME_TYPES: readonly FrameType[] = Object.freeze([
   "SecureAccept",
   "SecureClose",
   "Drain",
+  "KeyUpdate",
 ] satisfies FrameType[]);
 
 const FRAME_TYPE_SET: ReadonlySet<string> = new Set(FRAME_TYPES);

@@ -76,6 +76,7 @@ export {
   type Jwk,
   type KeyAnnounce,
   type KeyRequest,
+  type KeyUpdate,
   MAX_BATCH_ENTRIES,
   type NodeAttach,
   type NodeAttachAck,

@@ -338,6 +338,7 @@ const FRAME_SPECS: ReadonlyMap<FrameType, FrameSpec> = new Map<FrameType, FrameS
     "Drain",
     spec(["deadlineMs"], (o) => checkOptional(o, "deadlineMs", "frame", (v, f) => expectInteger(v, f, 0))),
   ],
+  ["KeyUpdate", spec(["keys"], (o, ctx) => checkJwkList(get(o, "keys"), "frame.keys", ctx))],
 ]);
 
 export function checkFrame(value: unknown, ctx: Ctx): Frame {

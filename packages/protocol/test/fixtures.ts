@@ -55,6 +55,7 @@ export const SAMPLE_FRAMES: Frame[] = [
   { type: "SecureClose", cid: "c-1" },
   { type: "Drain", deadlineMs: 10000 },
   { type: "Drain" },
+  { type: "KeyUpdate", keys: [edKey] },
 ];
 
 export function envelopeFor(frame: Frame): Envelope {

@@ -5,6 +5,7 @@ import {
   type Admission,
   admissionOptionsFromEnv,
   admitNode,
+  CertificateRenewer,
   verifyNodeCertificate,
 } from "@fame/identity";
 import { createLogger, type Logger, logLevelFromEnv } from "@fame/logger";
@@ -228,7 +229,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
           log,
           servesAddress,
           undefined,
-          (sid) => peerKeys.identityOf(sid)?.principal,
+          (sid) => peerKeys.identityOf(sid),
         ),
       endpoint: (outbound) =>
         new RpcEndpoint(outbound, {
@@ -263,6 +264,51 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     await telemetry?.close();
     throw err;
   }
+  // Certificates expire (FAME_CA_CERT_TTL_SEC, an hour by default) and a node may stay
+  // attached far longer: past expiry its peers refused every new channel it opened or accepted.
+  // At about half its lifetime a new key and certificate for the same identity are obtained and
+  // presented to the sentinel over the live link, with nothing in flight disturbed.
+  const renewer =
+    lastAdmission === undefined || config.securityProfile !== "strict-overlay"
+      ? undefined
+      : new CertificateRenewer({
+          current: lastAdmission,
+          renew: () =>
+            admitNode({
+              ...admissionOptionsFromEnv(config.env),
+              instanceId,
+              requestedLogicals: logicals,
+              trustDomain: config.trustDomain,
+              logger: log,
+              tokenCache,
+            }),
+          onRenewed: async (next) => {
+            const before = lastAdmission;
+            // a reattach from now on presents the renewed certificate (and keeps it until half-life)
+            lastAdmission = next;
+            if (
+              before !== undefined &&
+              (next.systemId !== before.systemId || next.assignedPath !== before.assignedPath)
+            ) {
+              log.warn(
+                { systemId: next.systemId },
+                "the renewed certificate names another identity: it is used from the next attach",
+              );
+              return;
+            }
+            try {
+              await connection.presentKey(new NodeSigner(next.seed, next.x5c));
+              log.info({ notAfter: next.notAfter.toISOString() }, "renewed key in use");
+            } catch (err) {
+              log.warn(
+                { err: (err as Error).message },
+                "renewed key not presented: the next attach presents it",
+              );
+            }
+          },
+          logger: log,
+        });
+  renewer?.start();
   if (opts.installDefault !== false) setDefaultEndpoint(endpoint);
   const fabric: Fabric = {
     endpoint,
@@ -275,6 +321,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     },
     drainAndClose: () => drainAndClose(host),
     async close() {
+      renewer?.stop();
       disarmSignals(host);
       endpoint.close();
       channels.close();

@@ -41,7 +41,7 @@ function replica(
     createLogger({ name: "test", level: "silent" }),
     () => true,
     undefined,
-    (sid) => principals[sid],
+    (sid) => (principals[sid] === undefined ? undefined : { sid, principal: principals[sid] }),
   );
   const open = async (clientSid: string): Promise<Answer> => {
     const cid = newId();
@@ -121,6 +121,18 @@ describe("replica channel table", () => {
     channels.onSecureClose(makeEnvelope({ sid: "m1", frame: { type: "SecureClose", cid: first.cid } }));
     expect((await open("m3")).ok).toBe(true);
     expect((await open("m3")).ok).toBe(false);
+  });
+
+  it("binds the client's identity to the channel at accept: a key that expires later takes nothing from it", async () => {
+    const principals: Record<string, string> = { m1: "mallory" };
+    const { channels, open } = replica(
+      { maxAccepted: 100, maxPerPeer: 3, maxPerPrincipal: 5, idleMs: 60_000 },
+      principals,
+    );
+    const accepted = await open("m1");
+    // the peer's certificate expires: its key leaves the directory, it is known no more
+    delete principals["m1"];
+    expect(channels.byId(accepted.cid)?.caller).toEqual({ sid: "m1", principal: "mallory" });
   });
 
   it("gives a client its slots back when its channels close", async () => {

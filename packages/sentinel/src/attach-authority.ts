@@ -4,6 +4,7 @@ import {
   type Envelope,
   type ErrorCode,
   ed25519KeyId,
+  type Jwk,
   type NodeAttach,
   sidFromPath,
   signingInput,
@@ -207,14 +208,20 @@ export class AttachAuthority {
     };
   }
 
-  private async keysOf(
-    env: Envelope<NodeAttach>,
-    grant: { systemId: string; assignedPath: string; acceptedLogicals: string[] },
+  /**
+   * The Ed25519 keys among `jwks`, each checked: its id is its own, and in strict-overlay its
+   * certificate chains to the trust bundle and names this node (system id, sid, path) and every
+   * logical in `logicals`. At most 4; a refusal for the first that fails.
+   */
+  private async certifiedKeys(
+    jwks: readonly Jwk[],
+    grant: { systemId: string; assignedPath: string },
     sid: string,
+    logicals: readonly string[],
   ): Promise<NodeKey[] | AttachDecision> {
     const profile = this.opts.securityProfile;
     const keys: NodeKey[] = [];
-    for (const jwk of env.frame.keys) {
+    for (const jwk of jwks) {
       if (jwk.crv !== "Ed25519") continue;
       const publicKey = base64urlDecode(jwk.x);
       if (publicKey.length !== 32)
@@ -240,7 +247,7 @@ export class AttachAuthority {
         if (chain.systemId !== grant.systemId || chain.sid !== sid || chain.path !== grant.assignedPath) {
           return refuse("cert_invalid", "certificate belongs to another node");
         }
-        for (const logical of env.frame.logicals) {
+        for (const logical of logicals) {
           if (!chain.logicals.includes(logical)) {
             return refuse("logical_not_granted", `certificate does not grant logical ${logical}`);
           }
@@ -257,6 +264,41 @@ export class AttachAuthority {
       keys.push(key);
       if (keys.length >= 4) break;
     }
+    return keys;
+  }
+
+  /**
+   * The keys an attached node presents to replace its own (KeyUpdate: its certificate renewed
+   * while attached), checked as at attach against the identity it attached with; only in
+   * strict-overlay, where keys come with certificates that expire. The frame itself is signed
+   * with a key the node holds now (the authenticate stage checked it): the connection and that
+   * key say who sends, the certificates that each new key belongs to the same node.
+   */
+  async rotatedKeys(
+    jwks: readonly Jwk[],
+    node: { systemId: string; path: string; sid: string; acceptedLogicals: readonly string[] },
+  ): Promise<NodeKey[] | { ok: false; code: ErrorCode; reason: string }> {
+    if (this.opts.securityProfile !== "strict-overlay")
+      return { ok: false, code: "bad_envelope", reason: "keys are replaced only in strict-overlay" };
+    const keys = await this.certifiedKeys(
+      jwks,
+      { systemId: node.systemId, assignedPath: node.path },
+      node.sid,
+      node.acceptedLogicals,
+    );
+    if (!Array.isArray(keys)) return keys as { ok: false; code: ErrorCode; reason: string };
+    if (keys.length === 0) return { ok: false, code: "cert_invalid", reason: "no Ed25519 key presented" };
+    return keys;
+  }
+
+  private async keysOf(
+    env: Envelope<NodeAttach>,
+    grant: { systemId: string; assignedPath: string; acceptedLogicals: string[] },
+    sid: string,
+  ): Promise<NodeKey[] | AttachDecision> {
+    const profile = this.opts.securityProfile;
+    const keys = await this.certifiedKeys(env.frame.keys, grant, sid, env.frame.logicals);
+    if (!Array.isArray(keys)) return keys;
     if (profile === "open") return keys;
     if (keys.length === 0)
       return refuse("signature_missing", `${profile} needs an Ed25519 signing key at attach`);

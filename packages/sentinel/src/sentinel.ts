@@ -279,6 +279,8 @@ export class Sentinel {
       policy: deps.policy ?? OPEN_ACCESS,
       counters,
       cluster,
+      rotateKeys: (jwks, node) => deps.attach.rotatedKeys(jwks, node),
+      now,
     });
     const routeDeps = {
       sid,

@@ -1,4 +1,4 @@
-import type { NodeSession } from "./node-session.js";
+import type { NodeKey, NodeSession } from "./node-session.js";
 import type { ReplicaDirectory } from "./stickiness/index.js";
 
 /** The cluster's side of the directory (cluster/sentinel-cluster.ts). */
@@ -53,6 +53,22 @@ export class SessionDirectory implements ReplicaDirectory {
     this.sids.set(session.sid, session);
     for (const kid of session.keys.keys()) this.keyOwners.set(kid, session);
     this.cluster?.attached(session);
+  }
+
+  /**
+   * `session` (attached) holds `keys` from now on: what it presented anew, then those of its
+   * keys not expired yet (frames signed before it switched may still come), at most `max`.
+   */
+  replaceKeys(session: NodeSession, keys: readonly NodeKey[], now: number, max = 4): void {
+    const kept = [...session.keys.values()].filter(
+      (k) => !keys.some((n) => n.kid === k.kid) && (k.notAfter === undefined || k.notAfter > now),
+    );
+    for (const kid of session.keys.keys())
+      if (this.keyOwners.get(kid) === session) this.keyOwners.delete(kid);
+    session.keys.clear();
+    for (const key of [...keys, ...kept].slice(0, max)) session.keys.set(key.kid, key);
+    if (this.systems.get(session.systemId) === session)
+      for (const kid of session.keys.keys()) this.keyOwners.set(kid, session);
   }
 
   /** the connection ended: gone from every index that still points at it */

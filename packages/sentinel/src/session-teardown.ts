@@ -139,7 +139,21 @@ export class SessionTeardown {
         d.log.warn({ systemId: session.systemId, silentMs }, "heartbeat lost");
         session.link.close(CLOSE.heartbeat, "heartbeat lost");
         this.close(session, "heartbeat lost");
+      } else if (certificatesExpired(session, now)) {
+        // A node whose certificates all expired did not renew in the second half of their
+        // lifetime: its peers refuse what it signs, and the sentinel no longer vouches for it.
+        // It re-attaches, which admits it anew (a new certificate).
+        d.log.warn({ systemId: session.systemId }, "certificate expired: connection closed");
+        session.link.close(CLOSE.policy, "certificate expired: attach again");
+        this.close(session, "certificate expired");
       }
     }
   }
+}
+
+/** every key the node holds came with a certificate, and every one of them has expired */
+function certificatesExpired(session: NodeSession, now: number): boolean {
+  if (session.keys.size === 0) return false;
+  for (const key of session.keys.values()) if (key.notAfter === undefined || key.notAfter > now) return false;
+  return true;
 }

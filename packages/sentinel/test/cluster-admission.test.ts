@@ -1,4 +1,5 @@
-import { makeEnvelope, type NodeAttach, sidFromPath } from "@fame/protocol";
+import { ed25519PublicKeyOf } from "@fame/identity";
+import { base64urlEncode, ed25519KeyId, makeEnvelope, type NodeAttach, sidFromPath } from "@fame/protocol";
 import { AttachAuthority, type AttachVerifiers, SharedState } from "@fame/sentinel";
 import { StateUnavailableError } from "@fame/state";
 import { describe, expect, it } from "vitest";
@@ -124,5 +125,88 @@ describe("cluster admission: tickets of the cluster, spent once across its senti
     expect(await a.decide(attach())).toMatchObject({ ok: false, code: "state_unavailable" });
     failing = false;
     expect(await a.decide(attach())).toMatchObject({ ok: true });
+  });
+});
+
+describe("AttachAuthority.rotatedKeys (a node's renewed certificate, while attached)", () => {
+  const node = {
+    systemId: "n1",
+    path: "/s0/n1",
+    sid: sidFromPath("/s0/n1"),
+    acceptedLogicals: ["math.fame.fabric"],
+  };
+  const key = (seedByte: number, x5c: string[]) => {
+    const publicKey = ed25519PublicKeyOf(new Uint8Array(32).fill(seedByte));
+    return {
+      kty: "OKP" as const,
+      crv: "Ed25519" as const,
+      x: base64urlEncode(publicKey),
+      kid: ed25519KeyId(publicKey),
+      x5c,
+      publicKey,
+    };
+  };
+  /** certificates by name: what verifyChain reports for each */
+  const authority = (profile: "strict-overlay" | "overlay") => {
+    const chains = new Map<string, { systemId: string; path: string; logicals: string[] }>([
+      ["mine", { systemId: "n1", path: "/s0/n1", logicals: ["math.fame.fabric"] }],
+      ["other-node", { systemId: "n2", path: "/s0/n2", logicals: ["math.fame.fabric"] }],
+      ["fewer-logicals", { systemId: "n1", path: "/s0/n1", logicals: [] }],
+    ]);
+    let lastKey: Uint8Array = new Uint8Array(32);
+    const v: AttachVerifiers = {
+      verifyTicket: async () => {
+        throw new Error("not used");
+      },
+      verifyChain: async (x5c) => {
+        const c = chains.get(x5c[0]!);
+        if (c === undefined) throw new Error("does not chain to the trust bundle");
+        return {
+          ...c,
+          sid: sidFromPath(c.path),
+          publicKey: lastKey,
+          notAfter: new Date(Date.now() + 60_000),
+        };
+      },
+      firstUse: () => true,
+    };
+    const a = new AttachAuthority({
+      sentinelId: "s0",
+      securityProfile: profile,
+      admissionProfile: "welcome",
+      verifiers: v,
+    });
+    return {
+      rotate: (k: ReturnType<typeof key>) => {
+        lastKey = k.publicKey;
+        const { publicKey: _pk, ...jwk } = k;
+        return a.rotatedKeys([jwk], node);
+      },
+    };
+  };
+
+  it("takes a key certified for the same node, with its expiry", async () => {
+    const keys = await authority("strict-overlay").rotate(key(1, ["mine"]));
+    expect(Array.isArray(keys)).toBe(true);
+    expect((keys as { notAfter?: number }[])[0]?.notAfter).toBeGreaterThan(Date.now());
+  });
+
+  it("refuses another node's certificate, one that grants fewer logicals, a forged chain, and outside strict-overlay", async () => {
+    const strict = authority("strict-overlay");
+    expect(await strict.rotate(key(2, ["other-node"]))).toMatchObject({ ok: false, code: "cert_invalid" });
+    expect(await strict.rotate(key(3, ["fewer-logicals"]))).toMatchObject({
+      ok: false,
+      code: "logical_not_granted",
+    });
+    expect(await strict.rotate(key(4, ["forged"]))).toMatchObject({ ok: false, code: "cert_invalid" });
+    const named = key(5, ["mine"]);
+    expect(await strict.rotate({ ...named, kid: "someone-elses-kid" })).toMatchObject({
+      ok: false,
+      code: "bad_envelope",
+    });
+    expect(await authority("overlay").rotate(key(6, ["mine"]))).toMatchObject({
+      ok: false,
+      code: "bad_envelope",
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { ConfigError } from "@fame/config";
 import { defaultBackend } from "@fame/crypto";
 import { DEFAULT_CONNECTION_LIMITS } from "@fame/http-service/connection-limits";
+import { ed25519PublicKeyOf } from "@fame/identity";
 import { base64urlEncode, encodeEnvelope, makeEnvelope } from "@fame/protocol";
 import {
   AFTLoadBalancerStickinessManager,
@@ -401,6 +402,37 @@ describe("Sentinel limits", () => {
     expect(chatty.link.closed).toBeUndefined();
     expect(s.counters.idleClosed).toBe(1);
     expect(s.sessionCount).toBe(1);
+  });
+
+  it("closes a connection whose certificates all expired (it did not renew), and none that holds a valid one", async () => {
+    const clock = { now: Date.now() };
+    const s = openSentinel(clock, {});
+    const lapsed = await attach(s, "lapsed", []);
+    const renewed = await attach(s, "renewed", []);
+    // strict-overlay keys carry their certificate's expiry (this sentinel's profile has none)
+    const keyUntil = (kid: string, notAfter: number) => {
+      const publicKey = ed25519PublicKeyOf(new Uint8Array(32).fill(kid.length));
+      const verifyKey = defaultBackend().ed25519ImportVerifyKey(publicKey);
+      return {
+        kid,
+        publicKey,
+        verifyKey,
+        jwk: { kty: "OKP" as const, crv: "Ed25519" as const, x: "", kid },
+        notAfter,
+      };
+    };
+    lapsed.session.keys.set("k1", keyUntil("k1", clock.now + 2000));
+    renewed.session.keys.set("k1", keyUntil("k1", clock.now + 2000));
+    renewed.session.keys.set("renewed", keyUntil("renewed", clock.now + 60_000));
+    clock.now += 1000;
+    s.sweep();
+    expect(lapsed.link.closed).toBeUndefined();
+    clock.now += 2000;
+    await lapsed.send({ frame: { type: "Heartbeat" } });
+    await renewed.send({ frame: { type: "Heartbeat" } });
+    s.sweep();
+    expect(lapsed.link.closed).toEqual({ code: CLOSE.policy, reason: "certificate expired: attach again" });
+    expect(renewed.link.closed).toBeUndefined();
   });
 
   it("counts connections that have not attached yet", async () => {

@@ -96,3 +96,40 @@ describe("SessionDirectory", () => {
     await expect(mgr.onSecureAccept({ ...accept, cid: "c2" })).resolves.toMatchObject({ pinned: false });
   });
 });
+
+describe("SessionDirectory.replaceKeys (a node's renewed key)", () => {
+  const keyOf = (kid: string, notAfter?: number) => {
+    const publicKey = ed25519PublicKeyOf(new Uint8Array(randomBytes(32)));
+    return {
+      kid,
+      publicKey,
+      verifyKey: backend.ed25519ImportVerifyKey(publicKey),
+      jwk: { kty: "OKP" as const, crv: "Ed25519" as const, x: base64urlEncode(publicKey), kid },
+      ...(notAfter === undefined ? {} : { notAfter }),
+    };
+  };
+
+  it("puts the new key first, keeps old ones until they expire, indexes them, and bounds the count", () => {
+    const d = new SessionDirectory();
+    const a = attached("a");
+    a.keys.clear();
+    a.keys.set("old", keyOf("old", 2_000));
+    a.keys.set("expired", keyOf("expired", 500));
+    d.opened(a);
+    d.attached(a);
+    expect(d.keyOwner("expired")).toBe(a);
+    d.replaceKeys(a, [keyOf("new", 5_000)], 1_000);
+    expect([...a.keys.keys()]).toEqual(["new", "old"]);
+    expect(d.keyOwner("new")).toBe(a);
+    expect(d.keyOwner("old")).toBe(a);
+    expect(d.keyOwner("expired")).toBeUndefined();
+    // renewed again and again: at most `max` keys, the newest first
+    for (let i = 0; i < 6; i++) d.replaceKeys(a, [keyOf(`n${i}`, 9_000)], 1_000);
+    expect([...a.keys.keys()]).toEqual(["n5", "n4", "n3", "n2"]);
+    expect(d.keyOwner("old")).toBeUndefined();
+    // a connection superseded meanwhile indexes nothing
+    const stale = attached("a");
+    d.replaceKeys(stale, [keyOf("ghost", 9_000)], 1_000);
+    expect(d.keyOwner("ghost")).toBeUndefined();
+  });
+});

@@ -13,6 +13,7 @@ import {
 } from "@fame/protocol";
 import type { FabricConnection } from "../connection/fabric-connection.js";
 import { idsAtDebug } from "../node/log-ids.js";
+import type { CallerIdentity } from "../rpc/call-context.js";
 import { SecureChannel } from "./secure-channel.js";
 
 /** What channels need of the node's session with its sentinel. */
@@ -77,8 +78,8 @@ interface PendingOpen {
 /** channels looked at per open when making room: a bound on the work one SecureOpen can cause */
 const EVICTION_SCAN = 64;
 
-/** The principal a verified sender's certificate names; undefined without one (open profile, older CAs). */
-export type PrincipalOf = (sid: string) => string | undefined;
+/** A verified sender's identity, from its key's certificate; undefined when unknown (open profile). */
+export type IdentifyPeer = (sid: string) => CallerIdentity | undefined;
 
 /** Is `logical` served under one of the certificate's logicals (exact or *.wildcard)? */
 export type LogicalCheck = (replicaKid: string | undefined, address: string) => boolean;
@@ -125,7 +126,7 @@ export class ChannelManager {
     private readonly log: Logger,
     private readonly servesAddress: LogicalCheck,
     backend?: CryptoBackend,
-    private readonly principalOf?: PrincipalOf,
+    private readonly identify?: IdentifyPeer,
   ) {
     this.backend = backend ?? defaultBackend();
   }
@@ -273,8 +274,11 @@ export class ChannelManager {
       });
     if (this.refusing) return void refuse("draining", "replica is draining");
     if (this.byCid.has(frame.cid)) return void refuse("channel_conflict", "channel id already in use");
-    // the SecureOpen's signature was verified with the sender's certified key: its principal is known
-    const principal = this.principalOf?.(env.sid);
+    // The SecureOpen's signature was verified with the sender's certified key: who it is, is
+    // known now, and stays the channel's (looked up later, a key that expired meanwhile would
+    // leave its calls with no principal to count them under: audit round 14).
+    const caller = this.identify?.(env.sid);
+    const principal = caller?.principal;
     const room = this.roomFor(env.sid, principal);
     if (room !== undefined) return void refuse("too_many_channels", room);
     let eph: X25519KeyPair;
@@ -312,6 +316,7 @@ export class ChannelManager {
     this.byCid.set(ch.cid, ch);
     this.accepted++;
     countUp(this.acceptedPerPeer, env.sid);
+    ch.caller = caller;
     if (principal !== undefined) {
       ch.countedFor = principal;
       countUp(this.acceptedPerPrincipal, principal);

@@ -328,6 +328,22 @@ export class FabricConnection {
     await this.link?.close(1000, "node closing");
   }
 
+  /**
+   * Presents a renewed key (its certificate renewed while attached) to the sentinel and signs
+   * with it from then on; the key signing until now stays valid at the sentinel and at peers
+   * until its certificate expires, so nothing in flight is refused. Throws when the sentinel
+   * refuses it, or when not attached (the next attach presents it anyway).
+   */
+  async presentKey(signer: NodeSigner): Promise<void> {
+    const env = this.send({ frame: { type: "KeyUpdate", keys: [signer.jwk] } });
+    const answer = await this.control.answerTo(env.id);
+    if (answer.frame.type !== "DeliveryAck" || !answer.frame.ok) {
+      const f = answer.frame as { code?: string; reason?: string };
+      throw new ConnectionError(f.code ?? "key_update_refused", `key update refused: ${f.reason ?? f.code}`);
+    }
+    this.signer = signer;
+  }
+
   /** asks the sentinel for a peer's key and vets it (strict-overlay: its certificate chain) */
   async fetchKey(kid: string): Promise<PeerKey | undefined> {
     let answer: Envelope;

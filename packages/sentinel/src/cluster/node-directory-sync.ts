@@ -68,7 +68,7 @@ export class NodeDirectorySync {
     this.write("announce", this.deps.nodes.announce(this.recordOf(session)));
   }
 
-  /** its bound addresses or draining flag changed */
+  /** its bound addresses, draining flag or keys changed */
   updated(session: NodeSession): void {
     const d = this.deps;
     if (d.directory.bySystemId(session.systemId) !== session) return;
@@ -89,7 +89,11 @@ export class NodeDirectorySync {
   private writeUpdate(session: NodeSession, now: number): void {
     const d = this.deps;
     this.lastWrite.set(session.systemId, now);
-    const patch = { addresses: d.registry.addressesOf(session.id), draining: session.draining };
+    const patch = {
+      addresses: d.registry.addressesOf(session.id),
+      draining: session.draining,
+      keys: [...session.keys.values()].map((k) => k.jwk),
+    };
     this.write("update", d.nodes.update(session.systemId, patch));
   }
 

@@ -1,8 +1,16 @@
 import type { Logger } from "@fame/logger";
-import { type Envelope, type Frame, type Jwk, makeEnvelope, tryParseAddress } from "@fame/protocol";
+import {
+  type Envelope,
+  type ErrorCode,
+  type Frame,
+  type Jwk,
+  type KeyUpdate,
+  makeEnvelope,
+  tryParseAddress,
+} from "@fame/protocol";
 import type { PoolRouter } from "../affinity/index.js";
 import type { SentinelCluster } from "../cluster/sentinel-cluster.js";
-import type { NodeSession } from "../node-session.js";
+import type { NodeKey, NodeSession } from "../node-session.js";
 import type { AccessPolicy } from "../policy/access-policy.js";
 import { BIND_ERROR_WIRE_CODE, type BindResult, type LogicalRegistry } from "../routing/index.js";
 import type { SentinelCounters } from "../sentinel-counters.js";
@@ -21,6 +29,12 @@ export interface ControlDeps {
   counters: SentinelCounters;
   /** in a cluster: binds and drains are announced, keys of nodes elsewhere known */
   cluster: SentinelCluster | undefined;
+  /** checks the keys an attached node presents to replace its own (AttachAuthority.rotatedKeys) */
+  rotateKeys?: (
+    jwks: readonly Jwk[],
+    node: NodeSession,
+  ) => Promise<NodeKey[] | { ok: false; code: ErrorCode; reason: string }>;
+  now: () => number;
 }
 
 /** how long a KeyRequest in a cluster waits for the key's node directory record */
@@ -47,6 +61,7 @@ export function isControlFrame(type: Frame["type"]): boolean {
     case "AddressUnbind":
     case "Drain":
     case "KeyRequest":
+    case "KeyUpdate":
     case "NodeAttach":
     case "NodeAttachAck":
     case "AddressBindAck":
@@ -104,6 +119,9 @@ export class ControlFrames {
       case "KeyRequest":
         this.answerKeyRequest(session, env as Envelope<Extract<Frame, { type: "KeyRequest" }>>);
         return;
+      case "KeyUpdate":
+        void this.updateKeys(session, env as Envelope<KeyUpdate>);
+        return;
       case "NodeAttach":
         d.deliver.nack(session, env, "bad_envelope", "already attached");
         return;
@@ -114,6 +132,49 @@ export class ControlFrames {
       default:
         return;
     }
+  }
+
+  /**
+   * An attached node's renewed keys (its certificate renewed before it expired): checked as at
+   * attach against the identity it attached with, then its keys from now on, and its record in
+   * a cluster's node directory. Peers learn them by KeyRequest as they meet the new key id.
+   */
+  private async updateKeys(session: NodeSession, env: Envelope<KeyUpdate>): Promise<void> {
+    const d = this.deps;
+    let verdict: Awaited<ReturnType<NonNullable<ControlDeps["rotateKeys"]>>>;
+    try {
+      verdict =
+        d.rotateKeys === undefined
+          ? { ok: false, code: "bad_envelope", reason: "this sentinel replaces no keys" }
+          : await d.rotateKeys(env.frame.keys, session);
+    } catch (err) {
+      d.log.error({ err, systemId: session.systemId }, "key update check failed");
+      verdict = { ok: false, code: "internal_error", reason: "key update check failed" };
+    }
+    if (session.state !== "attached") return; // it left while its certificates were checked
+    if (!Array.isArray(verdict)) {
+      d.deliver.nack(session, env, verdict.code, verdict.reason);
+      return;
+    }
+    // a key id names one key: another node's may not be taken (as at attach, I20)
+    const taken = verdict.find((k) => {
+      const owner = d.directory.keyOwner(k.kid) ?? d.cluster?.route.keyOwner(k.kid);
+      return owner !== undefined && owner.systemId !== session.systemId;
+    });
+    if (taken !== undefined) {
+      d.deliver.nack(session, env, "not_authorized", `key id ${taken.kid} belongs to another node`);
+      return;
+    }
+    d.directory.replaceKeys(session, verdict, d.now());
+    d.cluster?.sync.updated(session);
+    d.log.info(
+      { systemId: session.systemId, kids: verdict.map((k) => k.kid), notAfter: verdict[0]?.notAfter },
+      "node keys renewed",
+    );
+    d.deliver.send(
+      session,
+      makeEnvelope({ sid: d.sid, corrId: env.id, frame: { type: "DeliveryAck", ok: true, refId: env.id } }),
+    );
   }
 
   /**
