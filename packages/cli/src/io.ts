@@ -1,4 +1,8 @@
-import { isAbsolute, relative } from "node:path";
+import { readFile } from "node:fs/promises";
+import { isAbsolute, relative, resolve } from "node:path";
+
+/** params read from stdin or a file at most: well past the sentinel's frame limit (1 MiB by default) */
+export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 
 /** What a command touches outside itself, injected so tests can run commands in-process. */
 export interface CliIo {
@@ -13,6 +17,11 @@ export interface CliIo {
    * Tests trigger it directly.
    */
   onInterrupt(handler: () => void): () => void;
+  /**
+   * The text of `source`: standard input for "-", else a file (relative to cwd). Throws past
+   * MAX_INPUT_BYTES. For params too large for a command line (`fame call … -` or `@file`).
+   */
+  readInput(source: string): Promise<string>;
 }
 
 export function processIo(): CliIo {
@@ -26,7 +35,29 @@ export function processIo(): CliIo {
       process.on("SIGINT", handler);
       return () => process.off("SIGINT", handler);
     },
+    readInput: (source) =>
+      source === "-"
+        ? readStdin()
+        : readBounded(resolve(invocationDir(process.env["INIT_CWD"], process.cwd()), source)),
   };
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > MAX_INPUT_BYTES) throw new Error(`standard input is over ${MAX_INPUT_BYTES} bytes`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function readBounded(file: string): Promise<string> {
+  const text = await readFile(file);
+  if (text.length > MAX_INPUT_BYTES) throw new Error(`${file} is over ${MAX_INPUT_BYTES} bytes`);
+  return text.toString("utf8");
 }
 
 /**

@@ -1,6 +1,6 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CliIo } from "../src/io.js";
 import { runCli } from "../src/program.js";
@@ -14,7 +14,7 @@ export interface Captured {
 }
 
 /** Runs the CLI in-process with captured output; `interrupt` fires the Ctrl-C handlers. */
-export function fakeIo(env: NodeJS.ProcessEnv = {}, cwd = tmpdir()) {
+export function fakeIo(env: NodeJS.ProcessEnv = {}, cwd = tmpdir(), stdin = "") {
   let out = "";
   let err = "";
   const handlers = new Set<() => void>();
@@ -32,6 +32,7 @@ export function fakeIo(env: NodeJS.ProcessEnv = {}, cwd = tmpdir()) {
       handlers.add(h);
       return () => handlers.delete(h);
     },
+    readInput: async (source) => (source === "-" ? stdin : readFileSync(resolve(cwd, source), "utf8")),
   };
   return {
     io,

@@ -1,9 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "@fame/config";
 import { BaseAgent, FameRpcCode, LoopbackNetwork, operation, RpcError, RpcErrorCode } from "@fame/sdk";
 import { describe, expect, it } from "vitest";
 import { cliLogLevel, humanLogLine, parseDuration } from "../src/client.js";
-import { describeAt, parseParams, renderOperations } from "../src/commands/rpc.js";
+import { describeAt, paramsText, parseParams, renderOperations } from "../src/commands/rpc.js";
 import { explain } from "../src/errors.js";
 import { CliError, EXIT } from "../src/exit-codes.js";
 import { fakeCheckout, fakeIo } from "./fake-io.js";
@@ -211,5 +213,24 @@ describe("errors and exit codes", () => {
     expect(r.err).toBe("fame: cancelled\n");
     silent.close();
     checkout.remove();
+  });
+});
+
+describe("params too large for a command line", () => {
+  it("reads them from standard input (-) or a file (@path); anything else is the params", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fame-params-"));
+    try {
+      const big = JSON.stringify({ s: "x".repeat(900_000) });
+      writeFileSync(join(dir, "params.json"), big);
+      const { io } = fakeIo({}, dir, '{"x":3,"y":4}');
+      expect(parseParams(await paramsText(io, "-"))).toEqual({ x: 3, y: 4 });
+      expect((await paramsText(io, "@params.json"))?.length).toBe(big.length);
+      expect(await paramsText(io, '{"x":1}')).toBe('{"x":1}');
+      expect(await paramsText(io, undefined)).toBeUndefined();
+      await expect(paramsText(io, "@missing.json")).rejects.toThrow(/params from missing.json: ENOENT/);
+      await expect(paramsText(io, "@")).rejects.toThrow(/@ needs a file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

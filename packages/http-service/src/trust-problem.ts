@@ -15,7 +15,7 @@ export function trustProblem(message: string): string | undefined {
 }
 
 const TRUST_HINT =
-  "the server answered, but its certificate does not chain to FAME_CA_CERTS: point FAME_CA_CERTS at the fabric's trust bundle (certs/trust-bundle.pem; `fame env` prints it)";
+  "the server answered, but its certificate does not chain to FAME_CA_CERTS: point FAME_CA_CERTS at the fabric's trust bundle (certs/trust-bundle.pem; `fame env` prints it), and restart a node that was running when the fabric's PKI was made anew: it read the bundle at its start";
 
 /**
  * `message` with the trust problem it names added in parentheses (once: a message that carries

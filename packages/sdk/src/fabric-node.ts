@@ -357,10 +357,11 @@ export class FabricNode<E extends RpcInbound = RpcEndpoint> implements RpcOutbou
       }
       // Never sent: the callers' attempts fail as undelivered (and may be retried).
       const reason = unsentError(err, () => first.json, this.connection.maxFrameBytes, true).message;
-      this.log.warn(
-        { ...idsAtDebug(this.log, { cid: ch.cid }), messages: messages.length, reason },
-        "channel record not sent",
-      );
+      // After this node's own close (a stream's cancel racing the program's exit), nothing
+      // unsent is news: only at debug.
+      const fields = { ...idsAtDebug(this.log, { cid: ch.cid }), messages: messages.length, reason };
+      if (this.connection.state === "closed") this.log.debug(fields, "channel record not sent");
+      else this.log.warn(fields, "channel record not sent");
       // A reply too large for a frame: its caller is told so, instead of waiting out its timeout.
       if (tooLarge && ch.role === "replica") {
         try {

@@ -46,6 +46,10 @@ main().catch((err: unknown) => {
     process.stderr.write(`math-agent: ${err.message}\n`);
     process.exit(EXIT.config);
   }
-  process.stderr.write(`math-agent: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  // The fabric's own refusals (admission, attach, a bind) say what is wrong in one line; a
+  // stack helps only with what nobody expected.
+  const explained = err instanceof Error && typeof (err as { code?: unknown }).code === "string";
+  const detail = err instanceof Error ? (explained ? err.message : err.stack) : String(err);
+  process.stderr.write(`math-agent: failed to start: ${detail}\n`);
   process.exit(EXIT.failure);
 });

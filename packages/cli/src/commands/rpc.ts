@@ -32,6 +32,21 @@ export function parseParams(text: string | undefined): Params {
   return value as Params;
 }
 
+/**
+ * The params argument as JSON text: itself, or read from standard input ("-") or a file
+ * ("@path"), for params too large for a command line.
+ */
+export async function paramsText(io: CliIo, arg: string | undefined): Promise<string | undefined> {
+  if (arg === undefined || (arg !== "-" && !arg.startsWith("@"))) return arg;
+  const source = arg === "-" ? "-" : arg.slice(1);
+  if (source === "") throw usageError("@ needs a file: @params.json");
+  try {
+    return await io.readInput(source);
+  } catch (err) {
+    throw usageError(`params from ${source === "-" ? "standard input" : source}: ${(err as Error).message}`);
+  }
+}
+
 interface CallFlags {
   json?: boolean;
   timeout?: string;
@@ -152,12 +167,15 @@ export function registerRpcCommands(program: Command, io: CliIo, global: () => G
     .description("call an operation and print its result (a streamed answer: one item per line)")
     .argument("<address>", "the agent's address, e.g. math@fame.fabric")
     .argument("<operation>", "operation name, e.g. add")
-    .argument("[params]", 'JSON params, e.g. \'{"x":3,"y":4}\' (default {})')
+    .argument(
+      "[params]",
+      'JSON params, e.g. \'{"x":3,"y":4}\' (default {}); - reads them from stdin, @file from a file',
+    )
     .option("--json", "print the result as JSON (strings quoted; streams as NDJSON)")
     .option("--timeout <duration>", TIMEOUT_HELP)
     .addHelpText("after", `\nExample:\n  fame call math@fame.fabric add '{"x":3,"y":4}'    prints 7`)
-    .action((address: string, method: string, params: string | undefined, flags: CallFlags) =>
-      runCall(io, global(), address, method, parseParams(params), flags),
+    .action(async (address: string, method: string, params: string | undefined, flags: CallFlags) =>
+      runCall(io, global(), address, method, parseParams(await paramsText(io, params)), flags),
     );
 
   program
@@ -165,12 +183,12 @@ export function registerRpcCommands(program: Command, io: CliIo, global: () => G
     .description("call a streaming operation and print items as they arrive; Ctrl-C cancels it")
     .argument("<address>", "the agent's address")
     .argument("<operation>", "streaming operation name, e.g. fib_stream")
-    .argument("[params]", "JSON params (default {})")
+    .argument("[params]", "JSON params (default {}); - reads them from stdin, @file from a file")
     .option("--json", "NDJSON: one JSON value per line")
     .option("--timeout <duration>", `${TIMEOUT_HELP}; also the longest wait between two items`)
     .addHelpText("after", `\nExample:\n  fame stream math@fame.fabric fib_stream '{"n":10}'`)
-    .action((address: string, method: string, params: string | undefined, flags: CallFlags) =>
-      runCall(io, global(), address, method, parseParams(params), flags),
+    .action(async (address: string, method: string, params: string | undefined, flags: CallFlags) =>
+      runCall(io, global(), address, method, parseParams(await paramsText(io, params)), flags),
     );
 
   program

@@ -47,10 +47,15 @@ function toAdmissionError(step: AdmissionStep, err: unknown): AdmissionError {
         | undefined;
       const code =
         typeof body?.error === "string" && ERROR_CODE.test(body.error) ? body.error : `http_${err.status}`;
-      const description =
+      const said =
         typeof body?.error_description === "string"
           ? body.error_description.slice(0, ERROR_DESCRIPTION_MAX)
           : `server answered ${err.status}`;
+      // the setting to look at, for the refusal a wrong setting causes
+      const description =
+        code === "invalid_client"
+          ? `${said} (check FAME_ADMISSION_CLIENT_ID and FAME_ADMISSION_CLIENT_SECRET; fame env prints the dev fabric's)`
+          : said;
       const hint = body?.retry_after;
       const retryAfterSec =
         (err.status === 503 || err.status === 429) &&

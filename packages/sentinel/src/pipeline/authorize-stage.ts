@@ -75,7 +75,7 @@ export const NOT_CALLEE = refusal("not_authorized", "only the replica a call was
 /** the access policy does not let this node call the address */
 export const CALL_NOT_ALLOWED = refusal(
   "not_authorized",
-  "the access policy does not let this node call this address",
+  "the access policy does not let this node call this address (check its spelling: the policy's call rules name the addresses each credential may call)",
 );
 /** `name@/path` reaches the agent the node serves as `name@…`, which the policy keeps from this node */
 export const PHYSICAL_CALL_NOT_ALLOWED = refusal(

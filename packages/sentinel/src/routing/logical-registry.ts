@@ -102,7 +102,7 @@ export class LogicalRegistry<N extends { id: string }> {
     if (coverage === undefined) {
       return fail(
         "logical_not_granted",
-        `logical ${parsed.logical} is not covered by the node's accepted logicals`,
+        `logical ${parsed.logical} is not covered by the node's accepted logicals (a node asks for them at admission: FAME_REQUESTED_LOGICALS, e.g. *.fame.fabric)`,
       );
     }
     const mode: BindMode = coverage === "wildcard" ? "pooled" : "exclusive";
