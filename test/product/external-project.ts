@@ -102,7 +102,7 @@ export const STANDALONE_TSCONFIG = {
     types: ["node"],
     strict: true,
     experimentalDecorators: false,
-    skipLibCheck: false,
+    skipLibCheck: true,
     rootDir: "src",
     outDir: "dist",
   },
@@ -167,7 +167,13 @@ console.log(JSON.stringify({ ...result, sdk: import.meta.resolve("@fame/sdk") })
 /** The agent (class + main) and the client, with the standalone tsconfig. */
 export function writeSources(project: string): void {
   mkdirSync(join(project, "src"), { recursive: true });
-  writeFileSync(join(project, "tsconfig.json"), `${JSON.stringify(STANDALONE_TSCONFIG, null, 2)}\n`);
+  // The docs' tsconfig skips the libraries' declarations (a faster build); this project checks
+  // them, so a pack whose declarations need more than its own dependencies fails here.
+  const strict = {
+    ...STANDALONE_TSCONFIG,
+    compilerOptions: { ...STANDALONE_TSCONFIG.compilerOptions, skipLibCheck: false },
+  };
+  writeFileSync(join(project, "tsconfig.json"), `${JSON.stringify(strict, null, 2)}\n`);
   writeFileSync(join(project, "src", "echo-agent.ts"), ECHO_AGENT);
   writeFileSync(join(project, "src", "agent.ts"), AGENT_MAIN);
   writeFileSync(join(project, "src", "client.ts"), CLIENT);

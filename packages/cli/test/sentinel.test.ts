@@ -161,7 +161,7 @@ describe("status rendering", () => {
   it("shows pools with replica names, nodes and pins", () => {
     const text = renderStatus(STATUS, "https://127.0.0.1:8000");
     expect(text).toContain(
-      "Sentinel sentinel0 at https://127.0.0.1:8000: strict-overlay, load balancing round_robin, 3 nodes attached, 1 requests in flight",
+      "Sentinel sentinel0 at https://127.0.0.1:8000: strict-overlay, load balancing round_robin, 3 nodes attached, 1 request in flight",
     );
     expect(text).toMatch(/math@fame\.fabric\s+pool\s+math-agent-replica1\s+r1\s+healthy\s+1\s+10/);
     expect(text).toMatch(/math@fame\.fabric\s+pool\s+\(agent\)\s+r2\s+draining/);

@@ -199,12 +199,17 @@ function policyLine(d: PoolDistribution | undefined, nameOf: (id: string) => str
   return parts.length === 0 ? undefined : parts.join("; ");
 }
 
+/** "node" for one, "nodes" for any other count (an unknown one too) */
+function plural(n: unknown, word: string): string {
+  return n === 1 ? word : `${word}s`;
+}
+
 export function renderStatus(status: SentinelStatus, origin: string): string {
   const nameOf = labeller(status);
   const out: string[] = [
     `Sentinel ${status.sentinelId ?? "?"} at ${origin}: ${status.securityProfile ?? "?"}, ` +
-      `load balancing ${status.loadBalancing ?? "?"}, ${count(status.sessions)} nodes attached, ` +
-      `${count(status.inflight)} requests in flight`,
+      `load balancing ${status.loadBalancing ?? "?"}, ${count(status.sessions)} ${plural(status.sessions, "node")} attached, ` +
+      `${count(status.inflight)} ${plural(status.inflight, "request")} in flight`,
     "",
     "Pools",
   ];
