@@ -325,8 +325,8 @@ class Dashboard {
       return;
     }
     const question = resume
-      ? `Resume replica ${id}? It takes new sessions and channels again.`
-      : `Drain replica ${id}? It takes no new sessions or channels.`;
+      ? `Resume replica ${this.label(id)}? It takes new sessions and channels again.`
+      : `Drain replica ${this.label(id)}? It takes no new sessions or channels.`;
     if (!confirm(question)) return;
     const res = await fetch(`/fame/v1/nodes/${encodeURIComponent(id)}/${resume ? "resume" : "drain"}`, {
       method: "POST",
