@@ -1,10 +1,10 @@
 import { admissionOptionsFromEnv, admitNode } from "@fame/identity";
 import { newId } from "@fame/protocol";
-import { NodeSigner } from "@fame/sdk";
 import { type ClusterStack, pidAlive, startClusterStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sentinelYaml } from "../integration/affinity-helpers.js";
-import { Attacker } from "./support/attacker.js";
+import { attachAdmitted } from "./support/admitted.js";
+import type { Attacker } from "./support/attacker.js";
 import { LegitTraffic } from "./support/legit-traffic.js";
 
 /**
@@ -43,17 +43,7 @@ async function attachTo(url: string, instanceId: string): Promise<Attacker> {
     instanceId,
     requestedLogicals: [],
   });
-  const a = await Attacker.connect({ url, ca: stack.pki.trustBundle });
-  attackers.push(a);
-  a.signer = new NodeSigner(adm.seed, adm.x5c);
-  const ack = await a.attach({
-    systemId: adm.systemId,
-    instanceId,
-    attachTicket: adm.attachTicket,
-    logicals: adm.acceptedLogicals,
-  });
-  expect(ack.ok).toBe(true);
-  return a;
+  return attachAdmitted({ url, ca: stack.pki.trustBundle }, adm, attackers);
 }
 
 /** `n` clear calls to MATH; their corrIds */

@@ -1,11 +1,11 @@
 import { defaultBackend } from "@fame/crypto";
 import { base64urlEncode, type Envelope, newId, sidFromPath } from "@fame/protocol";
-import { NodeSigner } from "@fame/sdk";
 import { type FabricStack, pidAlive, type RunningProcess, startFabricStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pathOf } from "../integration/affinity-helpers.js";
-import { Attacker } from "./support/attacker.js";
-import { admitRaw, instanceOf } from "./support/identities.js";
+import { attachAdmitted } from "./support/admitted.js";
+import type { Attacker } from "./support/attacker.js";
+import { admitRaw } from "./support/identities.js";
 import { LegitTraffic } from "./support/legit-traffic.js";
 
 /**
@@ -44,18 +44,11 @@ const others: LegitTraffic[] = [];
 
 /** a node admitted with the agent credential (real OAuth2 → Welcome → CA), attached by hand */
 async function holderProcess(): Promise<Attacker> {
-  const adm = await admitRaw(stack.nodeEnv);
-  const a = await Attacker.connect({ url: stack.urls.attach, ca: stack.trustBundle });
-  attackers.push(a);
-  a.signer = new NodeSigner(adm.seed, adm.x5c);
-  const ack = await a.attach({
-    systemId: adm.systemId,
-    instanceId: instanceOf(adm),
-    attachTicket: adm.attachTicket,
-    logicals: adm.acceptedLogicals,
-  });
-  expect(ack.ok).toBe(true);
-  return a;
+  return attachAdmitted(
+    { url: stack.urls.attach, ca: stack.trustBundle },
+    await admitRaw(stack.nodeEnv),
+    attackers,
+  );
 }
 
 const payloadOf = (e: Envelope): Record<string, unknown> =>

@@ -2,12 +2,13 @@ import { defaultBackend } from "@fame/crypto";
 import { requestJson } from "@fame/http-service/client";
 import { type Admission, AftSigner } from "@fame/identity";
 import { base64urlEncode, type Envelope, newId } from "@fame/protocol";
-import { Agent, NodeSigner } from "@fame/sdk";
+import { Agent } from "@fame/sdk";
 import { type FabricStack, pidAlive, type RunningProcess, startFabricStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { distributionOf, type MathApi, pathOf, sentinelYaml } from "../integration/affinity-helpers.js";
-import { Attacker } from "./support/attacker.js";
-import { admitRaw, instanceOf } from "./support/identities.js";
+import { attachAdmitted } from "./support/admitted.js";
+import type { Attacker } from "./support/attacker.js";
+import { admitRaw } from "./support/identities.js";
 import { LegitTraffic } from "./support/legit-traffic.js";
 
 /**
@@ -37,17 +38,8 @@ const admissions = new Map<Attacker, Admission>();
 /** an admitted node (the fabric's agent credential) attached by hand and signing its envelopes */
 async function insider(logicals: string[] = []): Promise<Attacker> {
   const adm = await admitRaw(stack.nodeEnv, logicals);
-  const a = await Attacker.connect({ url: stack.urls.attach, ca: stack.trustBundle });
-  attackers.push(a);
+  const a = await attachAdmitted({ url: stack.urls.attach, ca: stack.trustBundle }, adm, attackers);
   admissions.set(a, adm);
-  a.signer = new NodeSigner(adm.seed, adm.x5c);
-  const ack = await a.attach({
-    systemId: adm.systemId,
-    instanceId: instanceOf(adm),
-    attachTicket: adm.attachTicket,
-    logicals: adm.acceptedLogicals,
-  });
-  expect(ack.ok).toBe(true);
   return a;
 }
 

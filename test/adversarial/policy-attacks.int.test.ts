@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AdmissionError } from "@fame/identity";
 import { type AddressBindAck, newId } from "@fame/protocol";
-import { NodeSigner } from "@fame/sdk";
 import { type FabricStack, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Attacker } from "./support/attacker.js";
-import { admitRaw, instanceOf } from "./support/identities.js";
+import { attachAdmitted } from "./support/admitted.js";
+import type { Attacker } from "./support/attacker.js";
+import { admitRaw } from "./support/identities.js";
 import { LegitTraffic } from "./support/legit-traffic.js";
 
 /**
@@ -39,17 +39,7 @@ const attackers: Attacker[] = [];
 
 /** a hand-driven node admitted with `env`'s credential, attached */
 async function attached(env: Record<string, string>): Promise<Attacker> {
-  const adm = await admitRaw(env);
-  const a = await Attacker.connect({ url: stack.urls.attach, ca: stack.trustBundle });
-  attackers.push(a);
-  a.signer = new NodeSigner(adm.seed, adm.x5c);
-  const ack = await a.attach({
-    systemId: adm.systemId,
-    instanceId: instanceOf(adm),
-    attachTicket: adm.attachTicket,
-  });
-  expect(ack.ok).toBe(true);
-  return a;
+  return attachAdmitted({ url: stack.urls.attach, ca: stack.trustBundle }, await admitRaw(env), attackers);
 }
 
 async function bind(a: Attacker, address: string): Promise<AddressBindAck> {

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { defaultBackend } from "@fame/crypto";
 import { base64urlEncode, type Envelope, encodeEnvelope, newId, sidFromPath } from "@fame/protocol";
-import { NodeSigner } from "@fame/sdk";
 import {
   type FabricStack,
   pidAlive,
@@ -15,8 +14,9 @@ import {
 } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pathOf } from "../integration/affinity-helpers.js";
-import { Attacker } from "./support/attacker.js";
-import { admitRaw, instanceOf } from "./support/identities.js";
+import { attachAdmitted } from "./support/admitted.js";
+import type { Attacker } from "./support/attacker.js";
+import { admitRaw } from "./support/identities.js";
 import { LegitTraffic } from "./support/legit-traffic.js";
 
 /**
@@ -47,18 +47,11 @@ const capabilities = new Set<string>();
 
 /** an admitted node (real OAuth2 → Welcome → CA admission) attached by hand, signing its envelopes */
 async function insider(): Promise<Attacker> {
-  const adm = await admitRaw(stack.nodeEnv);
-  const a = await Attacker.connect({ url: stack.urls.attach, ca: stack.trustBundle });
-  attackers.push(a);
-  a.signer = new NodeSigner(adm.seed, adm.x5c);
-  const ack = await a.attach({
-    systemId: adm.systemId,
-    instanceId: instanceOf(adm),
-    attachTicket: adm.attachTicket,
-    logicals: adm.acceptedLogicals,
-  });
-  expect(ack.ok).toBe(true);
-  return a;
+  return attachAdmitted(
+    { url: stack.urls.attach, ca: stack.trustBundle },
+    await admitRaw(stack.nodeEnv),
+    attackers,
+  );
 }
 
 const request = (method: string, params: unknown, id: string, streamWindow?: number) => ({
