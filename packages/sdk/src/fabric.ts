@@ -142,6 +142,17 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
 
   const tokenCache = new AccessTokenCache();
   let lastAdmission: Admission | undefined;
+  /** admission for this node; with `previous`, its key and certificate are kept until half-life */
+  const admit = (previous: Admission | undefined): Promise<Admission> =>
+    admitNode({
+      ...admissionOptionsFromEnv(config.env),
+      instanceId,
+      requestedLogicals: logicals,
+      trustDomain: config.trustDomain,
+      logger: log,
+      tokenCache,
+      ...(previous ? { previous } : {}),
+    });
   const plan = async (): Promise<AttachPlan> => {
     if (config.admissionProfile !== "welcome") {
       return {
@@ -156,15 +167,7 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
     }
     // A ticket is single use: every (re)attach runs admission again, with the kept token and,
     // while Welcome names the same identity, the kept key and certificate (until half-life).
-    const admission = await admitNode({
-      ...admissionOptionsFromEnv(config.env),
-      instanceId,
-      requestedLogicals: logicals,
-      trustDomain: config.trustDomain,
-      logger: log,
-      tokenCache,
-      ...(lastAdmission ? { previous: lastAdmission } : {}),
-    });
+    const admission = await admit(lastAdmission);
     lastAdmission = admission;
     return {
       url: admission.transportUrl,
@@ -273,15 +276,8 @@ export async function connectFabric(opts: ConnectOptions = {}): Promise<Fabric> 
       ? undefined
       : new CertificateRenewer({
           current: lastAdmission,
-          renew: () =>
-            admitNode({
-              ...admissionOptionsFromEnv(config.env),
-              instanceId,
-              requestedLogicals: logicals,
-              trustDomain: config.trustDomain,
-              logger: log,
-              tokenCache,
-            }),
+          // no `previous`: a new key and certificate, whatever the old one's age
+          renew: () => admit(undefined),
           onRenewed: async (next) => {
             const before = lastAdmission;
             // a reattach from now on presents the renewed certificate (and keeps it until half-life)
