@@ -16,7 +16,12 @@ import { LegitTraffic } from "./support/legit-traffic.js";
  * connection in the cluster, as at one sentinel: when its record shows it attached to another
  * sentinel later, the connection here ends like a superseded one (close code 4000), and its
  * teardown settles what it had in flight.
+ *
+ * Sentinel B's clock runs 3 s ahead of A's here (audit round 15: attaches ordered by each
+ * sentinel's own clock let a node attached to B, then to A, keep both connections). Attaches
+ * are stamped after any attach of the node the sentinel has seen, so the later one wins.
  */
+const SKEW_MS = 3000;
 const MATH = "math@fame.fabric";
 const yaml = sentinelYaml(
   [`    - address: "${MATH}"`, "      outlier_detection: { unanswered_sec: 3, ejection_sec: 60 }", ""].join(
@@ -71,7 +76,10 @@ const answered = (a: Attacker, ids: string[]) =>
 
 beforeAll(async () => {
   stack = await startClusterStack({ name: "fame-double-attach", sentinelEnv: { FAME_CONFIG: yaml.file } });
-  await stack.startSentinel("B");
+  await stack.startSentinel("B", {
+    NODE_OPTIONS: `--import=${new URL("./support/clock-offset.mjs", import.meta.url).pathname}`,
+    FAME_TEST_CLOCK_OFFSET_MS: String(SKEW_MS),
+  });
   await stack.welcomeSees(1);
   await stack.startReplica("r1");
   await stack.startReplica("r2");
@@ -112,6 +120,24 @@ describe("one live connection per node in a cluster", () => {
       expect(await atA.closed).toEqual({ code: 4000, reason: "attached to another sentinel" });
       const after = await calls(atB, 20);
       await expect.poll(() => answered(atB, after), { timeout: 10_000 }).toBe(20);
+    });
+    expect(await ejectionsAt("A")).toBe(0);
+    expect(await ejectionsAt("B")).toBe(0);
+  }, 120_000);
+
+  it("with the first attach at the sentinel whose clock runs ahead, the later attach still wins", async () => {
+    const A = stack.sentinels.get("A")!;
+    const B = stack.sentinels.get("B")!;
+    const instanceId = `skew_${newId().replace(/[-_]/g, "x").slice(0, 12)}`;
+    const atB = await attachTo(B.attach, instanceId);
+    const before = await calls(atB, 3);
+    await expect.poll(() => answered(atB, before), { timeout: 10_000 }).toBe(3);
+    await legit.during(async () => {
+      const atA = await attachTo(A.attach, instanceId);
+      expect(await atB.closed).toEqual({ code: 4000, reason: "attached to another sentinel" });
+      const after = await calls(atA, 20);
+      await expect.poll(() => answered(atA, after), { timeout: 10_000 }).toBe(20);
+      expect(atA.isOpen).toBe(true);
     });
     expect(await ejectionsAt("A")).toBe(0);
     expect(await ejectionsAt("B")).toBe(0);

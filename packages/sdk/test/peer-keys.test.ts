@@ -42,4 +42,24 @@ describe("PeerKeyDirectory", () => {
     tampered.frame.payload = { method: "transfer", params: { to: "mallory", amount: 1_000_000 } };
     expect(dir.verify(decodeEnvelope(encodeEnvelope(tampered)), key!)).toBe("bad_signature");
   });
+
+  it("keeps a node's identity while any key of it lives: the latest one expiring leaves the other's", async () => {
+    let now = 1_000_000;
+    const expiries = new Map<string, number>();
+    const vet: KeyVetter = (jwk, sid) =>
+      Promise.resolve({ sid, notAfter: expiries.get(jwk.kid)!, principal: "team-a", systemId: "n1" });
+    const dir = new PeerKeyDirectory(vet, undefined, 10_000, () => now);
+    const long = NodeSigner.generate();
+    const short = NodeSigner.generate();
+    expiries.set(long.kid, now + 3_600_000);
+    expiries.set(short.kid, now + 60_000);
+    await dir.learn([long.jwk], "sid1");
+    await dir.learn([short.jwk], "sid1"); // learned last: it names the sid now
+    now += 61_000;
+    expect(dir.get(short.kid)).toBeUndefined(); // expired: dropped
+    expect(dir.identityOf("sid1")).toMatchObject({ sid: "sid1", principal: "team-a" });
+    now += 3_600_000;
+    expect(dir.get(long.kid)).toBeUndefined();
+    expect(dir.identityOf("sid1")).toBeUndefined();
+  });
 });

@@ -55,6 +55,7 @@ export {
   ownsAddress,
   PermissiveAuthorizer,
 } from "./pipeline/authorize-stage.js";
+export { KEY_UPDATE_GAP_MS } from "./pipeline/control-frames.js";
 export type { RouteKind, RouteRequest } from "./pipeline/route-request.js";
 export { type AccessPolicy, OPEN_ACCESS } from "./policy/access-policy.js";
 export {

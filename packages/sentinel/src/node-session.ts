@@ -70,6 +70,8 @@ export class NodeSession {
   sessionOwner = "";
   /** when it attached (ms, the sentinel's clock); 0 while attaching */
   attachedAt = 0;
+  /** when its last KeyUpdate came (ms), or -1 while one is being checked; 0: none yet */
+  keyUpdateAt = 0;
   readonly keys = new Map<string, NodeKey>();
   draining = false;
   /** who put it into draining: the node itself (it is leaving) or the operator (who may resume it) */

@@ -117,6 +117,11 @@ export class SessionDirectory implements ReplicaDirectory {
     return replica?.keys.values().next().value?.publicKey;
   }
 
+  replicaKeysOf(replicaId: string): readonly Uint8Array[] {
+    const replica = this.systems.get(replicaId) ?? this.cluster?.bySystemId(replicaId);
+    return replica === undefined ? [] : [...replica.keys.values()].map((k) => k.publicKey);
+  }
+
   replicaBySid(sid: string): string | undefined {
     return (this.sids.get(sid) ?? this.cluster?.bySid(sid))?.id;
   }

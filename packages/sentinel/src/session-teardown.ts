@@ -139,6 +139,9 @@ export class SessionTeardown {
         d.log.warn({ systemId: session.systemId, silentMs }, "heartbeat lost");
         session.link.close(CLOSE.heartbeat, "heartbeat lost");
         this.close(session, "heartbeat lost");
+      } else if (hasExpiredKey(session, now) && !certificatesExpired(session, now)) {
+        // a renewed node's older key, past its certificate: no longer handed out or taken
+        d.directory.replaceKeys(session, [], now);
       } else if (certificatesExpired(session, now)) {
         // A node whose certificates all expired did not renew in the second half of their
         // lifetime: its peers refuse what it signs, and the sentinel no longer vouches for it.
@@ -149,6 +152,11 @@ export class SessionTeardown {
       }
     }
   }
+}
+
+function hasExpiredKey(session: NodeSession, now: number): boolean {
+  for (const key of session.keys.values()) if (key.notAfter !== undefined && key.notAfter <= now) return true;
+  return false;
 }
 
 /** every key the node holds came with a certificate, and every one of them has expired */

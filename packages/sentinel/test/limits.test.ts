@@ -433,6 +433,8 @@ describe("Sentinel limits", () => {
     s.sweep();
     expect(lapsed.link.closed).toEqual({ code: CLOSE.policy, reason: "certificate expired: attach again" });
     expect(renewed.link.closed).toBeUndefined();
+    // the renewed node's older key is gone: neither handed out nor taken any more
+    expect([...renewed.session.keys.keys()]).toEqual(["renewed"]);
   });
 
   it("counts connections that have not attached yet", async () => {

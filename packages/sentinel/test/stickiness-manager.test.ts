@@ -75,6 +75,31 @@ function fabric(config: Partial<StickinessConfig>, replicaCount = 3) {
 
 const pinned = (replicaId: string) => ({ kind: "pinned", replicaId });
 
+describe("a replica that renewed its certificate", () => {
+  it("pins from a tag it signed with its older key, while it holds both; a stranger's key pins nothing", async () => {
+    const now = T0;
+    const clock = () => now;
+    const oldSeed = new Uint8Array(randomBytes(32));
+    const newSeed = new Uint8Array(randomBytes(32));
+    const oldSigner = new AftSigner(oldSeed, { now: clock, ttlSec: 600 });
+    const held = [ed25519PublicKeyOf(newSeed), ed25519PublicKeyOf(oldSeed)];
+    const mgr = new AFTLoadBalancerStickinessManager(
+      { securityLevel: "strict" },
+      { now: clock, replicaKeyOf: () => held[0], replicaKeysOf: () => held, replicaBySid: () => "r0" },
+    );
+    const info = async (cid: string, signer: AftSigner): Promise<SecureAcceptInfo> => ({
+      replicaId: "r0",
+      replicaSid: "sid-r0",
+      clientSid: "client",
+      cid,
+      aft: await signer.issue({ sid: "sid-r0", cid, clientSid: "client" }),
+    });
+    expect((await mgr.onSecureAccept(await info("c-old", oldSigner))).pinned).toBe(true);
+    const stranger = new AftSigner(new Uint8Array(randomBytes(32)), { now: clock, ttlSec: 600 });
+    expect(await mgr.onSecureAccept(await info("c-stranger", stranger))).toMatchObject({ pinned: false });
+  });
+});
+
 describe("strict", () => {
   it("pins on a valid AFT and routes later frames to that replica", async () => {
     const f = fabric({ securityLevel: "strict" });

@@ -68,7 +68,17 @@ export class PeerKeyDirectory {
 
   private drop(kid: string, key: PeerKey): void {
     this.keys.delete(kid);
-    if (this.bySid.get(key.sid) === key) this.bySid.delete(key.sid);
+    if (this.bySid.get(key.sid) !== key) return;
+    this.bySid.delete(key.sid);
+    // Another live key of the same node still says who it is: a node that held two keys must
+    // not lose its identity (and the principal its calls are counted under) when one expires
+    // (audit round 15). A scan, on the rare drop of a node's latest key only.
+    const now = this.now();
+    for (const other of this.keys.values())
+      if (other.sid === key.sid && other.notAfter > now) {
+        this.bySid.set(key.sid, other);
+        return;
+      }
   }
 
   /** vets and stores announced keys; returns those accepted */

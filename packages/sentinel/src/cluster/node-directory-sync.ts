@@ -64,8 +64,15 @@ export class NodeDirectorySync {
 
   /** `session` attached here */
   attached(session: NodeSession): void {
-    this.deps.route.localAttached(session.systemId);
-    this.write("announce", this.deps.nodes.announce(this.recordOf(session)));
+    const d = this.deps;
+    // Attaches of one node at two sentinels are ordered by these stamps, on every sentinel
+    // alike: after any attach this sentinel has seen of it, whatever the clocks say (audit
+    // round 15: a sentinel whose clock ran behind stamped a later attach earlier, and both
+    // connections stayed).
+    const seen = d.nodes.get(session.systemId);
+    session.attachedAt = Math.max(session.attachedAt, d.now(), seen === undefined ? 0 : seen.attachedAt + 1);
+    d.route.localAttached(session.systemId);
+    this.write("announce", d.nodes.announce(this.recordOf(session)));
   }
 
   /** its bound addresses, draining flag or keys changed */
@@ -140,6 +147,12 @@ export class NodeDirectorySync {
         "node attached to another sentinel: its connection here ends",
       );
       d.supersede?.(local);
+    } else if (local !== undefined && record!.sentinelId !== d.sentinelId) {
+      // The connection here is the later one: its record goes back into the directory (and is
+      // refreshed again), where the other sentinel reads it and ends its own connection.
+      d.log.info({ systemId, elsewhere: record!.sentinelId }, "node attached here later than elsewhere");
+      this.write("announce", d.nodes.announce(this.recordOf(local)));
+      return;
     }
     d.route.nodeChanged(systemId, record);
   }
@@ -176,7 +189,7 @@ export class NodeDirectorySync {
       keys: [...s.keys.values()].map((k) => k.jwk),
       name: s.name,
       draining: s.draining,
-      attachedAt: d.now(),
+      attachedAt: s.attachedAt || d.now(),
     };
   }
 

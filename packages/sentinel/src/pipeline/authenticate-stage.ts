@@ -258,6 +258,12 @@ export class AuthenticateStage {
       d.deliver.nack(session, env, "key_unknown", "signed with a key this node did not present");
       return false;
     }
+    // A key outlives its certificate in no one's book: peers drop it at expiry, and a node
+    // holding a newer key could otherwise make them forget who it is (audit round 15).
+    if (key.notAfter !== undefined && key.notAfter <= d.now()) {
+      d.deliver.nack(session, env, "key_unknown", "signed with a key whose certificate has expired");
+      return false;
+    }
     let ok = false;
     try {
       ok = d.backend.ed25519Verify(key.verifyKey, signingInput(env), base64urlDecode(sig.val));

@@ -37,6 +37,9 @@ export interface ControlDeps {
   now: () => number;
 }
 
+/** the least time between two KeyUpdates of one node, checked or not */
+export const KEY_UPDATE_GAP_MS = 5_000;
+
 /** how long a KeyRequest in a cluster waits for the key's node directory record */
 const KEY_RECORD_WAIT_MS = 2_000;
 
@@ -141,6 +144,21 @@ export class ControlFrames {
    */
   private async updateKeys(session: NodeSession, env: Envelope<KeyUpdate>): Promise<void> {
     const d = this.deps;
+    // Each one costs certificate checks, a log line and, in a cluster, a directory write: one
+    // at a time, and one per KEY_UPDATE_GAP_MS, accepted or not (audit round 15: 20,000 in 8 s
+    // slowed every client). A node renews at half its certificate's lifetime, a minute at least.
+    const now = d.now();
+    if (session.keyUpdateAt === -1 || now - session.keyUpdateAt < KEY_UPDATE_GAP_MS) {
+      d.deliver.nack(session, env, "rate_limited", "one key update at a time, and a few seconds apart");
+      return;
+    }
+    if (env.frame.keys.length > 0 && env.frame.keys.every((k) => session.keys.has(k.kid))) {
+      // nothing new: answered, and nothing checked, written or logged
+      session.keyUpdateAt = now;
+      this.ackKeyUpdate(session, env);
+      return;
+    }
+    session.keyUpdateAt = -1;
     let verdict: Awaited<ReturnType<NonNullable<ControlDeps["rotateKeys"]>>>;
     try {
       verdict =
@@ -151,6 +169,7 @@ export class ControlFrames {
       d.log.error({ err, systemId: session.systemId }, "key update check failed");
       verdict = { ok: false, code: "internal_error", reason: "key update check failed" };
     }
+    session.keyUpdateAt = d.now();
     if (session.state !== "attached") return; // it left while its certificates were checked
     if (!Array.isArray(verdict)) {
       d.deliver.nack(session, env, verdict.code, verdict.reason);
@@ -171,6 +190,11 @@ export class ControlFrames {
       { systemId: session.systemId, kids: verdict.map((k) => k.kid), notAfter: verdict[0]?.notAfter },
       "node keys renewed",
     );
+    this.ackKeyUpdate(session, env);
+  }
+
+  private ackKeyUpdate(session: NodeSession, env: Envelope<KeyUpdate>): void {
+    const d = this.deps;
     d.deliver.send(
       session,
       makeEnvelope({ sid: d.sid, corrId: env.id, frame: { type: "DeliveryAck", ok: true, refId: env.id } }),

@@ -4,6 +4,7 @@ import {
   type AftResult,
   checkUnsignedAft,
   decodeAft,
+  joseKeyFromPublic,
   verifyAftWith,
 } from "@fame/identity";
 import type { PinStore } from "@fame/state";
@@ -79,6 +80,11 @@ export interface StickinessMetrics {
 export interface ReplicaDirectory {
   /** Raw Ed25519 public key of a replica's certificate; undefined once it has left. */
   replicaKeyOf(replicaId: string): Uint8Array | undefined;
+  /**
+   * Every key the replica holds, newest first (a renewed certificate's, then the one before,
+   * until it expires): a tag signed before the renewal verifies with the older one.
+   */
+  replicaKeysOf?(replicaId: string): readonly Uint8Array[];
   /** The replica id attached under a sid; needed for `routeStateless`. */
   replicaBySid?(sid: string): string | undefined;
 }
@@ -152,6 +158,7 @@ export class AFTLoadBalancerStickinessManager {
     this.directory = deps.directory ?? {
       replicaKeyOf: deps.replicaKeyOf ?? noKey,
       replicaBySid: deps.replicaBySid,
+      ...(deps.replicaKeysOf === undefined ? {} : { replicaKeysOf: deps.replicaKeysOf }),
     };
     // Indirect through `this` so a later setReplicaDirectory reaches the cache too.
     this.keys = new ReplicaKeyCache((id) => this.directory.replicaKeyOf(id), deps.keyCacheSize);
@@ -229,7 +236,7 @@ export class AFTLoadBalancerStickinessManager {
     if (level === "signed-optional" && isUnsigned(info.aft)) {
       result = checkUnsignedAft(info.aft, expect);
     } else {
-      result = await verifyAftWith(info.aft, expect, () => this.keys.get(info.replicaId));
+      result = await this.verifySigned(info.aft, expect, info.replicaId);
       // The replica may have left while we verified; a pin to it now would only black-hole frames.
       if (result.ok && this.directory.replicaKeyOf(info.replicaId) === undefined)
         return this.refuse("replica_gone");
@@ -279,7 +286,7 @@ export class AFTLoadBalancerStickinessManager {
     if (level === "signed-optional" && isUnsigned(aft)) {
       result = checkUnsignedAft(aft, expect);
     } else {
-      result = await verifyAftWith(aft, expect, () => this.keys.get(replicaId));
+      result = await this.verifySigned(aft, expect, replicaId);
     }
     if (!result.ok) {
       this.counters.verifyFailures++;
@@ -481,6 +488,22 @@ export class AFTLoadBalancerStickinessManager {
   private refuse(reason: PinRefusal): PinResult {
     this.counters.refusals++;
     return { pinned: false, reason };
+  }
+
+  /**
+   * A signed tag checked with the replica's current key, then (a bad signature) with its older
+   * ones: a replica that renewed its certificate signed the tags it gave out before with the
+   * key it held then, valid until that certificate expires.
+   */
+  private async verifySigned(aft: string, expect: AftExpectation, replicaId: string): Promise<AftResult> {
+    const result = await verifyAftWith(aft, expect, () => this.keys.get(replicaId));
+    if (result.ok || result.reason !== "bad_signature") return result;
+    const older = this.directory.replicaKeysOf?.(replicaId) ?? [];
+    for (let i = 1; i < older.length; i++) {
+      const retry = await verifyAftWith(aft, expect, () => joseKeyFromPublic(older[i]!));
+      if (retry.ok) return retry;
+    }
+    return result;
   }
 
   private verifyFailed(reason: AftFailure): PinResult {
