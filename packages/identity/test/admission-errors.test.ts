@@ -113,7 +113,9 @@ describe("admitNode failures", () => {
     const err = await failure(admitNode(opts()));
     expect([err.step, err.code, err.status]).toEqual(["token", "invalid_client", 401]);
     // the refusal names the settings a user gets wrong
-    expect(err.message).toMatch(/client authentication failed \(check FAME_ADMISSION_CLIENT_ID and FAME_ADMISSION_CLIENT_SECRET/);
+    expect(err.message).toMatch(
+      /client authentication failed \(check FAME_ADMISSION_CLIENT_ID and FAME_ADMISSION_CLIENT_SECRET/,
+    );
     const auth = String(seen[0]?.headers.authorization);
     expect(Buffer.from(auth.replace("Basic ", ""), "base64").toString()).toBe("node+a:p%3Ass%2Bword");
     expect(seen[0]?.body).toBe("grant_type=client_credentials&scope=node.connect");
