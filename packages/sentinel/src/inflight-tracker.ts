@@ -1,5 +1,6 @@
 import { batchOf, type Envelope } from "@fame/protocol";
 import type { ReplicaCalls, WatchedCall } from "./affinity/stall-watch.js";
+import { countDown, countUp } from "./keyed-counts.js";
 
 /**
  * Requests forwarded to a replica and not yet answered, so that when the
@@ -83,8 +84,7 @@ export class InflightTracker {
     }
     routed.add(entry);
     this.count++;
-    const c = entry.credential;
-    if (c) this.byCredential.set(c, (this.byCredential.get(c) ?? 0) + 1);
+    if (entry.credential) countUp(this.byCredential, entry.credential);
     return true;
   }
 
@@ -198,10 +198,6 @@ export class InflightTracker {
 
   private uncount(entry: InflightEntry): void {
     this.count--;
-    const c = entry.credential;
-    if (!c) return;
-    const n = (this.byCredential.get(c) ?? 1) - 1;
-    if (n <= 0) this.byCredential.delete(c);
-    else this.byCredential.set(c, n);
+    if (entry.credential) countDown(this.byCredential, entry.credential);
   }
 }

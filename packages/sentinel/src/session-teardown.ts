@@ -123,7 +123,10 @@ export class SessionTeardown {
     );
   }
 
-  /** closes attached connections that went silent: no heartbeat, or nothing at all */
+  /**
+   * closes attached connections that went silent (no heartbeat, or nothing at all) or whose
+   * certificates all expired; forgets a renewed node's expired keys
+   */
   closeSilent(now: number): void {
     const d = this.deps;
     for (const session of d.directory.all()) {
@@ -139,10 +142,14 @@ export class SessionTeardown {
         d.log.warn({ systemId: session.systemId, silentMs }, "heartbeat lost");
         session.link.close(CLOSE.heartbeat, "heartbeat lost");
         this.close(session, "heartbeat lost");
-      } else if (hasExpiredKey(session, now) && !certificatesExpired(session, now)) {
-        // a renewed node's older key, past its certificate: no longer handed out or taken
-        d.directory.replaceKeys(session, [], now);
-      } else if (certificatesExpired(session, now)) {
+      } else {
+        const expired = expiredKeys(session, now);
+        if (expired === 0) continue;
+        if (expired < session.keys.size) {
+          // a renewed node's older key, past its certificate: no longer handed out or taken
+          d.directory.replaceKeys(session, [], now);
+          continue;
+        }
         // A node whose certificates all expired did not renew in the second half of their
         // lifetime: its peers refuse what it signs, and the sentinel no longer vouches for it.
         // It re-attaches, which admits it anew (a new certificate).
@@ -154,14 +161,9 @@ export class SessionTeardown {
   }
 }
 
-function hasExpiredKey(session: NodeSession, now: number): boolean {
-  for (const key of session.keys.values()) if (key.notAfter !== undefined && key.notAfter <= now) return true;
-  return false;
-}
-
-/** every key the node holds came with a certificate, and every one of them has expired */
-function certificatesExpired(session: NodeSession, now: number): boolean {
-  if (session.keys.size === 0) return false;
-  for (const key of session.keys.values()) if (key.notAfter === undefined || key.notAfter > now) return false;
-  return true;
+/** the node's keys whose certificate has expired (keys without one never do) */
+function expiredKeys(session: NodeSession, now: number): number {
+  let n = 0;
+  for (const key of session.keys.values()) if (key.notAfter !== undefined && key.notAfter <= now) n++;
+  return n;
 }

@@ -14,6 +14,7 @@ import {
 import type { FabricConnection } from "../connection/fabric-connection.js";
 import { idsAtDebug } from "../node/log-ids.js";
 import type { CallerIdentity } from "../rpc/call-context.js";
+import { CallerSlots } from "../rpc/caller-slots.js";
 import { SecureChannel } from "./secure-channel.js";
 
 /** What channels need of the node's session with its sentinel. */
@@ -109,12 +110,12 @@ export class ChannelManager {
   private readonly opening = new Map<string, Promise<SecureChannel>>();
   private readonly pending = new Map<string, PendingOpen>();
   /** replica side: channels accepted per client sid, so one client cannot take the whole table */
-  private readonly acceptedPerPeer = new Map<string, number>();
+  private readonly acceptedPerPeer = new CallerSlots();
   /**
    * replica side: channels accepted per principal, so several processes of one credential
    * cannot take the whole table either (each within its per-client limit)
    */
-  private readonly acceptedPerPrincipal = new Map<string, number>();
+  private readonly acceptedPerPrincipal = new CallerSlots();
   /** replica side: channels accepted and not yet forgotten */
   private accepted = 0;
   private readonly backend: CryptoBackend;
@@ -315,11 +316,11 @@ export class ChannelManager {
     if (stillRoom !== undefined) return void refuse("too_many_channels", stillRoom);
     this.byCid.set(ch.cid, ch);
     this.accepted++;
-    countUp(this.acceptedPerPeer, env.sid);
+    this.acceptedPerPeer.take(env.sid);
     ch.caller = caller;
     if (principal !== undefined) {
       ch.countedFor = principal;
-      countUp(this.acceptedPerPrincipal, principal);
+      this.acceptedPerPrincipal.take(principal);
     }
     this.metrics.accepted++;
     this.connection.send({
@@ -449,8 +450,8 @@ export class ChannelManager {
 
   private releaseAccepted(ch: SecureChannel): void {
     this.accepted--;
-    countDown(this.acceptedPerPeer, ch.peerSid);
-    if (ch.countedFor !== undefined) countDown(this.acceptedPerPrincipal, ch.countedFor);
+    this.acceptedPerPeer.give(ch.peerSid);
+    if (ch.countedFor !== undefined) this.acceptedPerPrincipal.give(ch.countedFor);
   }
 
   /**
@@ -459,11 +460,11 @@ export class ChannelManager {
    * channel is never evicted: with none idle the new open is refused instead.
    */
   private roomFor(peerSid: string, principal: string | undefined): string | undefined {
-    const held = this.acceptedPerPeer.get(peerSid) ?? 0;
+    const held = this.acceptedPerPeer.heldBy(peerSid);
     if (held >= this.settings.maxPerPeer)
       return `this client holds ${held} channels at this replica (the per-client limit)`;
     if (principal !== undefined) {
-      const ofPrincipal = this.acceptedPerPrincipal.get(principal) ?? 0;
+      const ofPrincipal = this.acceptedPerPrincipal.heldBy(principal);
       if (ofPrincipal >= this.settings.maxPerPrincipal)
         return `clients of this principal hold ${ofPrincipal} channels at this replica (the per-principal limit)`;
     }
@@ -490,16 +491,6 @@ export class ChannelManager {
     }
     return false;
   }
-}
-
-function countUp(counts: Map<string, number>, key: string): void {
-  counts.set(key, (counts.get(key) ?? 0) + 1);
-}
-
-function countDown(counts: Map<string, number>, key: string): void {
-  const n = counts.get(key) ?? 0;
-  if (n <= 1) counts.delete(key);
-  else counts.set(key, n - 1);
 }
 
 function channelKey(address: string, sessionId: string | undefined): string {

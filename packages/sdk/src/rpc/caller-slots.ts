@@ -1,7 +1,8 @@
 /**
  * How many of one agent's call slots each caller holds, so no single caller can take them
- * all (a stream it never reads holds its slot until the credit timeout). One map entry per
- * caller with calls in flight, updated in place and removed at zero: bounded by the slots.
+ * all (a stream it never reads holds its slot until the credit timeout); a replica's channel
+ * table counts the channels of each client and principal with it too. One map entry per
+ * holder, updated in place and removed at zero: bounded by what is held.
  */
 export class CallerSlots {
   readonly #held = new Map<string, number>();
@@ -18,10 +19,14 @@ export class CallerSlots {
 
   /** takes a slot for `caller` unless it already holds `limit`; O(1) */
   tryTake(caller: string, limit: number): boolean {
-    const n = this.#held.get(caller) ?? 0;
-    if (n >= limit) return false;
-    this.#held.set(caller, n + 1);
+    if (this.heldBy(caller) >= limit) return false;
+    this.take(caller);
     return true;
+  }
+
+  /** takes a slot for `caller`, its limit checked by the caller of this */
+  take(caller: string): void {
+    this.#held.set(caller, this.heldBy(caller) + 1);
   }
 
   give(caller: string): void {

@@ -88,11 +88,6 @@ export class AgentDispatcher {
     return this.#byCaller.heldBy(caller);
   }
 
-  /** calls the processes of `principal` have in flight at this agent */
-  inflightOfPrincipal(principal: string): number {
-    return this.#byPrincipal.heldBy(principal);
-  }
-
   /**
    * Takes a call slot for `holder`: "agent" when every slot is taken, "caller" when the
    * process already holds its share, "principal" when its principal's processes together do,
@@ -113,7 +108,7 @@ export class AgentDispatcher {
     if (principal !== undefined && this.#byPrincipal.heldBy(principal) >= limits.perPrincipal)
       return "principal";
     if (!this.#byCaller.tryTake(holder.sid, limits.perCaller)) return "caller";
-    if (principal !== undefined) this.#byPrincipal.tryTake(principal, limits.perPrincipal);
+    if (principal !== undefined) this.#byPrincipal.take(principal);
     this.#inflight++;
     return undefined;
   }
