@@ -1,10 +1,10 @@
 import { requestJson } from "@fame/http-service/client";
 import { newId } from "@fame/protocol";
-import { connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
-import { type FabricStack, pidAlive, startFabricStack, stopAll } from "@fame/testkit";
+import type { Fabric } from "@fame/sdk";
+import { type FabricStack, startFabricStack } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { distributionOf, sentinelYaml } from "../integration/affinity-helpers.js";
-import { quietLogger } from "../support/fabric-clients.js";
+import { TestClients, tearDown } from "../support/fabric-clients.js";
 
 /**
  * Audit round 13 (HIGH, reproduced): a caller makes an honest replica's answers undeliverable,
@@ -37,17 +37,8 @@ const yaml = sentinelYaml(
 );
 
 let stack: FabricStack;
-const fabrics: Fabric[] = [];
-
-async function connect(env: Record<string, string>): Promise<Fabric> {
-  const f = await connectFabric({
-    config: nodeConfigFromEnv(env),
-    logger: quietLogger(),
-    installDefault: false,
-  });
-  fabrics.push(f);
-  return f;
-}
+const clients = new TestClients(() => stack);
+const connect = (env: Record<string, string>): Promise<Fabric> => clients.connect(env);
 
 /** the sentinel's count of calls `f` has in flight (its status page, by sid) */
 async function inflightOf(f: Fabric): Promise<number> {
@@ -94,12 +85,11 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const f of fabrics) await f.close().catch(() => {});
-  const pids = stack?.allPids() ?? [];
-  await stack?.stop();
-  await stopAll();
-  yaml.cleanup();
-  for (const pid of pids) expect(pidAlive(pid)).toBe(false);
+  try {
+    await tearDown(stack, clients);
+  } finally {
+    yaml.cleanup();
+  }
 }, 60_000);
 
 describe("answers a caller makes undeliverable leave no call unanswered", () => {

@@ -1,8 +1,8 @@
 import { SESSION_ID_META } from "@fame/protocol";
-import { connectFabric, type Fabric, nodeConfigFromEnv } from "@fame/sdk";
-import { type FabricStack, pidAlive, type RunningProcess, startFabricStack, stopAll } from "@fame/testkit";
+import type { Fabric } from "@fame/sdk";
+import { type FabricStack, type RunningProcess, startFabricStack } from "@fame/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { quietLogger } from "../support/fabric-clients.js";
+import { TestClients, tearDown } from "../support/fabric-clients.js";
 
 /**
  * Node certificates expire (FAME_CA_CERT_TTL_SEC; an hour by default, the CA's minimum of 60 s
@@ -16,17 +16,9 @@ const MATH = "math@fame.fabric";
 const TTL_SEC = 60;
 let stack: FabricStack;
 let replica: RunningProcess;
-const fabrics: Fabric[] = [];
-
-async function client(): Promise<Fabric> {
-  const f = await connectFabric({
-    config: nodeConfigFromEnv(stack.clientEnv),
-    logger: quietLogger(),
-    installDefault: false,
-  });
-  fabrics.push(f);
-  return f;
-}
+const clients = new TestClients(() => stack);
+/** a client of the call-only credential */
+const client = (): Promise<Fabric> => clients.connect(stack.clientEnv);
 
 beforeAll(async () => {
   stack = await startFabricStack({
@@ -37,13 +29,7 @@ beforeAll(async () => {
   replica = await stack.startReplica("replica1");
 }, 120_000);
 
-afterAll(async () => {
-  for (const f of fabrics) await f.close().catch(() => {});
-  const pids = stack?.allPids() ?? [];
-  await stack?.stop();
-  await stopAll();
-  for (const pid of pids) expect(pidAlive(pid)).toBe(false);
-}, 60_000);
+afterAll(() => tearDown(stack, clients), 60_000);
 
 describe("a node attached past its certificate's lifetime", () => {
   it("renews its key while attached; after the first certificate expired, new channels open both ways", async () => {
